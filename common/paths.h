@@ -1,0 +1,28 @@
+/*
+ * paths.h: compiled-in paths and user names.  Each can be changed at build
+ * time; the config file overrides the paths that have a keyword.
+ */
+#ifndef PATHS_H
+#define PATHS_H
+
+#ifndef LIBEXECDIR
+#define LIBEXECDIR		"/usr/local/libexec/smtpd"
+#endif
+#ifndef SYSCONFDIR
+#define SYSCONFDIR		"/etc/mail"
+#endif
+
+#define PATH_SMTPD_CONF		SYSCONFDIR "/smtpd.conf"
+#define PATH_SPOOL		"/var/spool/smtpd"
+#define PATH_CONTROL		"/run/smtpd.sock"
+#define PATH_DATABASE		"/var/lib/smtpd/maps.db"
+/* the empty chroot of the front end, outbound client and tlsproxy */
+#define PATH_CHROOT		"/var/lib/smtpd/empty"
+
+/* one user per trust level: see ARCHITECTURE.md */
+#define SMTPD_USER		"_smtpd"	/* front end, outbound client */
+#define SMTPD_QUEUE_USER	"_smtpq"	/* queue */
+#define SMTPD_POLICY_USER	"_smtppol"	/* policyd */
+#define SMTPD_TLS_USER		"_smtptls"	/* tlsproxy */
+
+#endif

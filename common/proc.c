@@ -1,0 +1,513 @@
+/*
+ * proc.c: the child process skeleton of proc.h: argument handling,
+ * confinement, the parent channel (config, peer channels, verbosity,
+ * control requests) and the counters of "show stats".
+ */
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "proc.h"
+
+#define STATS_MAX	96
+
+struct config		*conf;
+struct event_base	*proc_base;
+int			 proc_debug;
+
+static const struct proc_def	*proc_self;
+static struct imsgev		*proc_chan[PROC_COUNT];
+static const char		*proc_rootdir = "/";
+static char			*proc_confbuf;
+static size_t			 proc_conflen;
+static uint32_t			 proc_confgen;
+static int			 proc_monitoring;
+static struct event		*proc_ev_term;
+
+static struct {
+	const char	*name;
+	int64_t		 value;
+}			 proc_stats[STATS_MAX];
+static size_t		 proc_nstats;
+
+static const char *proc_names[PROC_COUNT] = {
+	"parent", "smtp", "mta", "queue", "policyd", "tlsproxy"
+};
+
+static void	proc_dispatch(struct imsgev *, struct imsg *, void *);
+static void	proc_closed(struct imsgev *, const char *, void *);
+static void	proc_parent_dispatch(struct imsgev *, struct imsg *, void *);
+
+const char *
+proc_name(enum proc_id id)
+{
+	if ((unsigned)id >= PROC_COUNT)
+		return "unknown";
+	return proc_names[id];
+}
+
+const char *
+proc_root(void)
+{
+	return proc_rootdir;
+}
+
+static void
+proc_sigterm(int sig, short ev, void *arg)
+{
+	(void)sig;
+	(void)ev;
+	(void)arg;
+	log_debug("exiting on SIGTERM");
+	if (proc_self->shutdown != NULL)
+		proc_self->shutdown();
+	(void)event_base_loopexit(proc_base, NULL);
+}
+
+static void
+proc_usage(void)
+{
+	(void)fprintf(stderr, "usage: %s [-dv] [-r root]\n"
+	    "(started by smtpd(8), not by hand)\n", proc_self->name);
+	exit(1);
+}
+
+/* Parse the arguments the parent gives, start logging and the event base. */
+void
+proc_setup(const struct proc_def *def, int argc, char **argv)
+{
+	int	 ch, verbose = 0;
+
+	proc_self = def;
+	while ((ch = getopt(argc, argv, "dr:v")) != -1) {
+		switch (ch) {
+		case 'd':
+			proc_debug = 1;
+			break;
+		case 'r':
+			proc_rootdir = optarg;
+			break;
+		case 'v':
+			verbose++;
+			break;
+		default:
+			proc_usage();
+		}
+	}
+	log_init(def->name, proc_debug);
+	log_verbose_set(verbose);
+	if ((proc_base = event_base_new()) == NULL)
+		fatalx("event_base_new failed");
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)signal(SIGHUP, SIG_IGN);
+	(void)signal(SIGINT, SIG_IGN);
+	proc_ev_term = evsignal_new(proc_base, SIGTERM, proc_sigterm, NULL);
+	if (proc_ev_term == NULL || evsignal_add(proc_ev_term, NULL) == -1)
+		fatalx("cannot watch SIGTERM");
+	proc_chan[PROC_PARENT] = imsgev_open(proc_base, PROC_PARENT_FD,
+	    "parent", proc_parent_dispatch, proc_closed,
+	    (void *)(intptr_t)PROC_PARENT);
+	if (proc_chan[PROC_PARENT] == NULL)
+		fatal("no parent channel on fd %d", PROC_PARENT_FD);
+}
+
+/*
+ * chroot to root and become user: after this the process can reach only
+ * what it opened before, cannot regain privileges and cannot be traced.
+ */
+void
+proc_confine(const char *root, const char *user)
+{
+	struct passwd	*pw;
+	uid_t		 uid;
+	gid_t		 gid;
+
+	if ((pw = getpwnam(user)) == NULL)
+		fatalx("unknown user %s (run make install)", user);
+	uid = pw->pw_uid;
+	gid = pw->pw_gid;
+	if (chroot(root) == -1)
+		fatal("chroot %s", root);
+	if (chdir("/") == -1)
+		fatal("chdir /");
+	if (setgroups(1, &gid) == -1 ||
+	    setresgid(gid, gid, gid) == -1 ||
+	    setresuid(uid, uid, uid) == -1)
+		fatal("cannot drop privileges to %s", user);
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_DUMPABLE");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+	log_debug("confined to %s as %s", root, user);
+}
+
+void
+proc_run(void)
+{
+	(void)event_base_dispatch(proc_base);
+	exit(0);
+}
+
+struct imsgev *
+proc_peer(enum proc_id id)
+{
+	if ((unsigned)id >= PROC_COUNT)
+		return NULL;
+	return proc_chan[id];
+}
+
+int
+proc_send(enum proc_id id, struct imsg_out *out, int fd)
+{
+	return imsgev_send(proc_peer(id), out, fd);
+}
+
+int
+proc_compose(enum proc_id id, uint32_t type, uint32_t imsgid, int fd,
+    const void *data, size_t len)
+{
+	return imsgev_compose(proc_peer(id), type, imsgid, fd, data, len);
+}
+
+/* Drop a channel we still hold and tell the process about it. */
+static void
+proc_peer_drop(enum proc_id id)
+{
+	struct imsgev	*iev = proc_chan[id];
+
+	if (iev == NULL)
+		return;
+	proc_chan[id] = NULL;
+	imsgev_close(iev);
+	if (proc_self->peer_down != NULL)
+		proc_self->peer_down(id);
+}
+
+/*
+ * A peer sent something we cannot accept.  The parent is the only one
+ * that can restart it, so close our side and report.
+ */
+void
+proc_peer_bad(enum proc_id id, const char *why, uint32_t type)
+{
+	struct imsg_out	 out;
+	char		 reason[160];
+
+	(void)snprintf(reason, sizeof(reason), "%s (imsg type %u)", why, type);
+	log_warnx("dropping %s: %s", proc_name(id), reason);
+	stats_add("proc.peer_bad", 1);
+	if (id == PROC_PARENT)
+		fatalx("bad message from parent: %s", reason);
+	proc_peer_drop(id);
+	imsg_out_init(&out, IMSG_PEER_BAD, 0);
+	imsg_put_u32(&out, id);
+	imsg_put_str(&out, reason);
+	(void)proc_send(PROC_PARENT, &out, -1);
+}
+
+static void
+proc_closed(struct imsgev *iev, const char *reason, void *arg)
+{
+	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
+
+	if (id == PROC_PARENT) {
+		log_debug("parent channel closed (%s), exiting", reason);
+		exit(0);
+	}
+	if (proc_chan[id] != iev)
+		return;
+	log_info("channel to %s lost: %s", proc_name(id), reason);
+	proc_chan[id] = NULL;
+	if (proc_self->peer_down != NULL)
+		proc_self->peer_down(id);
+}
+
+static void
+proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
+
+	if (proc_chan[id] != iev) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		return;
+	}
+	if (imsgev_dispatch_table(proc_self->handlers[id],
+	    proc_self->nhandlers[id], iev, m, arg) == -1)
+		proc_peer_bad(id, "unexpected message", m->type);
+}
+
+/* IMSG_PEER_CHANNEL: install (or replace) the channel to a peer. */
+static void
+proc_peer_channel(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	uint32_t	 id = imsg_get_u32(m);
+	struct imsgev	*nev;
+
+	(void)iev;
+	(void)arg;
+	if (imsg_get_end(m) == -1 || m->fd == -1 || id == PROC_PARENT ||
+	    id >= PROC_COUNT || proc_self->handlers[id] == NULL) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		log_warnx("ignoring channel for peer %u: not a peer of %s",
+		    id, proc_self->name);
+		return;
+	}
+	if (proc_chan[id] != NULL)
+		proc_peer_drop(id);
+	nev = imsgev_open(proc_base, m->fd, proc_names[id], proc_dispatch,
+	    proc_closed, (void *)(intptr_t)id);
+	if (nev == NULL) {
+		(void)close(m->fd);
+		log_warn("cannot open channel to %s", proc_names[id]);
+		return;
+	}
+	proc_chan[id] = nev;
+	log_debug("channel to %s up", proc_names[id]);
+	if (proc_self->peer_up != NULL)
+		proc_self->peer_up(id);
+}
+
+static void
+proc_conf_begin(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	(void)iev;
+	(void)arg;
+	proc_confgen = imsg_get_u32(m);
+	if (imsg_get_end(m) == -1)
+		fatalx("bad config header from parent");
+	free(proc_confbuf);
+	proc_confbuf = NULL;
+	proc_conflen = 0;
+}
+
+static void
+proc_conf_data(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	const char	*s = imsg_get_str(m);
+	size_t		 n = strlen(s);
+	char		*p;
+
+	(void)iev;
+	(void)arg;
+	if (imsg_get_end(m) == -1)
+		fatalx("bad config chunk from parent");
+	if ((p = realloc(proc_confbuf, proc_conflen + n + 1)) == NULL)
+		fatal("config buffer");
+	memcpy(p + proc_conflen, s, n + 1);
+	proc_confbuf = p;
+	proc_conflen += n;
+}
+
+static void
+proc_conf_end(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct config	*nconf, *old = conf;
+	uint32_t	 gen;
+
+	(void)iev;
+	(void)arg;
+	(void)m;
+	if (proc_confbuf == NULL)
+		fatalx("empty config from parent");
+	nconf = config_parse_buffer(proc_confbuf, proc_conflen);
+	free(proc_confbuf);
+	proc_confbuf = NULL;
+	proc_conflen = 0;
+	if (nconf == NULL) {
+		log_warnx("config from parent does not parse; keeping the old");
+		return;
+	}
+	conf = nconf;
+	gen = nconf->generation = proc_confgen;
+	if (proc_self->config_apply != NULL)
+		proc_self->config_apply(nconf, old);
+	if (old != NULL)
+		config_free(old);
+	(void)proc_compose(PROC_PARENT, IMSG_CONF_APPLIED, 0, -1, &gen,
+	    sizeof(gen));
+}
+
+static void
+proc_log_verbose(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	uint32_t	 v = imsg_get_u32(m);
+
+	(void)iev;
+	(void)arg;
+	if (imsg_get_end(m) == 0)
+		log_verbose_set((int)v);
+}
+
+/* Control requests every process answers the same way. */
+static int
+proc_ctl_common(uint32_t ctlid, uint32_t cmd, const char *arg)
+{
+	size_t	 i;
+
+	switch (cmd) {
+	case CTL_SHOW_STATS:
+		for (i = 0; i < proc_nstats; i++)
+			proc_ctl_line(ctlid, "%s=%lld", proc_stats[i].name,
+			    (long long)proc_stats[i].value);
+		proc_ctl_end(ctlid, 0, "");
+		return 1;
+	case CTL_MONITOR:
+		proc_monitoring = strcmp(arg, "on") == 0;
+		proc_ctl_end(ctlid, 0, "");
+		return 1;
+	}
+	return 0;
+}
+
+static void
+proc_ctl_request(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	uint32_t	 cmd = imsg_get_u32(m);
+	const char	*carg = imsg_get_str(m);
+
+	(void)iev;
+	(void)arg;
+	if (imsg_get_end(m) == -1) {
+		log_warnx("malformed control request from parent");
+		return;
+	}
+	if (proc_ctl_common(m->id, cmd, carg))
+		return;
+	if (proc_self->ctl == NULL) {
+		proc_ctl_end(m->id, 1, "not supported by this process");
+		return;
+	}
+	proc_self->ctl(m->id, cmd, carg);
+}
+
+/* The parent messages that the skeleton handles for every process. */
+static const struct imsg_handler proc_parent_common[] = {
+	{ IMSG_CONF_BEGIN,	proc_conf_begin },
+	{ IMSG_CONF_DATA,	proc_conf_data },
+	{ IMSG_CONF_END,	proc_conf_end },
+	{ IMSG_PEER_CHANNEL,	proc_peer_channel },
+	{ IMSG_LOG_VERBOSE,	proc_log_verbose },
+	{ IMSG_CTL_REQUEST,	proc_ctl_request },
+};
+
+/*
+ * Messages from the parent: the common set first, then the process's own
+ * table.  The parent is trusted: garbage from it means a bug, so fatal.
+ */
+static void
+proc_parent_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	size_t	 n = sizeof(proc_parent_common) / sizeof(proc_parent_common[0]);
+	size_t	 i;
+
+	for (i = 0; i < n; i++) {
+		if (proc_parent_common[i].type == m->type) {
+			proc_parent_common[i].fn(iev, m, arg);
+			return;
+		}
+	}
+	if (imsgev_dispatch_table(proc_self->handlers[PROC_PARENT],
+	    proc_self->nhandlers[PROC_PARENT], iev, m, arg) == -1)
+		fatalx("unexpected message %u from parent", m->type);
+}
+
+void
+proc_ctl_line(uint32_t ctlid, const char *fmt, ...)
+{
+	struct imsg_out	 out;
+	char		 line[2048];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	imsg_out_init(&out, IMSG_CTL_LINE, ctlid);
+	imsg_put_str(&out, line);
+	(void)proc_send(PROC_PARENT, &out, -1);
+}
+
+void
+proc_ctl_end(uint32_t ctlid, int status, const char *msg)
+{
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, IMSG_CTL_END, ctlid);
+	imsg_put_u32(&out, (uint32_t)status);
+	imsg_put_str(&out, msg);
+	(void)proc_send(PROC_PARENT, &out, -1);
+}
+
+void
+proc_monitor(const char *fmt, ...)
+{
+	struct imsg_out	 out;
+	char		 line[1024];
+	va_list		 ap;
+
+	if (!proc_monitoring)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	imsg_out_init(&out, IMSG_CTL_EVENT, 0);
+	imsg_put_str(&out, line);
+	(void)proc_send(PROC_PARENT, &out, -1);
+}
+
+/* Counter names are string constants; compare pointers first. */
+static int
+stats_slot(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < proc_nstats; i++)
+		if (proc_stats[i].name == name ||
+		    strcmp(proc_stats[i].name, name) == 0)
+			return (int)i;
+	if (proc_nstats == STATS_MAX)
+		return -1;
+	proc_stats[proc_nstats].name = name;
+	proc_stats[proc_nstats].value = 0;
+	return (int)proc_nstats++;
+}
+
+void
+stats_add(const char *name, int64_t delta)
+{
+	int	 i = stats_slot(name);
+
+	if (i != -1)
+		proc_stats[i].value += delta;
+}
+
+void
+stats_set(const char *name, int64_t value)
+{
+	int	 i = stats_slot(name);
+
+	if (i != -1)
+		proc_stats[i].value = value;
+}
+
+int64_t
+stats_get(const char *name)
+{
+	int	 i = stats_slot(name);
+
+	return i == -1 ? 0 : proc_stats[i].value;
+}

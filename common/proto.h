@@ -1,0 +1,214 @@
+/*
+ * proto.h: the processes of the relay and every message they exchange.
+ *
+ * This is the one list of imsg types.  Each comment names the sender, the
+ * receiver, what the id field of the header carries and the payload, in the
+ * order of the imsg_put_*() calls ("str" = imsg_put_str, "u32", "u64",
+ * "i64", "data" = imsg_put_data).  A receiver that gets a type it does not
+ * expect from a peer, or a payload that does not parse, logs it and treats
+ * the sender as broken (see proc.h); it never exits because of it.
+ * ARCHITECTURE.md and smtpd(8) carry the same table for readers.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stdint.h>
+
+/* Process identities; also the index in the parent's process table. */
+enum proc_id {
+	PROC_PARENT = 0,
+	PROC_SMTP,		/* smtpd/smtp_*.c: inbound sessions */
+	PROC_MTA,		/* smtpd/mta_*.c: outbound deliveries */
+	PROC_QUEUE,		/* queue/: spool and scheduler */
+	PROC_POLICY,		/* policyd/: access map, routes */
+	PROC_TLS,		/* tlsproxy/: every TLS handshake */
+	PROC_COUNT
+};
+
+/* Status words used in several replies. */
+enum status_code {
+	STATUS_OK = 0,
+	STATUS_TEMPFAIL = 1,
+	STATUS_PERMFAIL = 2
+};
+
+/* DSN NOTIFY bits (RFC 3461), stored in envelopes. */
+#define DSN_NOTIFY_SUCCESS	0x01
+#define DSN_NOTIFY_FAILURE	0x02
+#define DSN_NOTIFY_DELAY	0x04
+#define DSN_NOTIFY_NEVER	0x08
+
+/* DSN RET values. */
+enum dsn_ret {
+	DSN_RET_UNSET = 0,
+	DSN_RET_FULL,
+	DSN_RET_HDRS
+};
+
+/* Policy question kinds (IMSG_POLICY_QUERY). */
+enum policy_kind {
+	POLICY_CONNECT = 1,	/* Connect: client name, then address */
+	POLICY_HELO,		/* reserved for HELO checks */
+	POLICY_MAIL,		/* From: sender */
+	POLICY_RCPT		/* To: recipient, and the relay decision */
+};
+
+/* Policy verdicts (IMSG_POLICY_RESULT). */
+enum policy_verdict {
+	POLICY_ACCEPT = 0,	/* go on; code/text empty */
+	POLICY_REJECT,		/* permanent: reply code/text given */
+	POLICY_TEMPFAIL,	/* temporary: reply code/text given */
+	POLICY_DISCARD		/* accept, then drop the message silently */
+};
+
+/* Flags in a policy result. */
+#define POLICY_F_RELAY		0x01	/* the client may relay */
+#define POLICY_F_LOCAL		0x02	/* the recipient domain is local */
+#define POLICY_F_OK		0x04	/* an OK entry matched: skip later checks */
+
+/* Flags of IMSG_MTA_RESULT. */
+#define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
+
+/* Route kinds (IMSG_POLICY_ROUTE_RESULT). */
+enum route_kind {
+	ROUTE_MX = 0,		/* look up the MX of the domain */
+	ROUTE_HOST,		/* static next hop: host, port; no MX lookup */
+	ROUTE_ERROR		/* mailertable error: code and text */
+};
+
+/* Control command kinds routed by the parent (IMSG_CTL_REQUEST). */
+enum ctl_cmd {
+	CTL_SHOW_QUEUE = 1,
+	CTL_SHOW_STATS,
+	CTL_SHOW_STATUS,
+	CTL_SCHEDULE,		/* arg: envelope id, message id or "all" */
+	CTL_REMOVE,		/* arg: envelope id, message id or "all" */
+	CTL_PAUSE_SMTP,
+	CTL_RESUME_SMTP,
+	CTL_PAUSE_MTA,
+	CTL_RESUME_MTA,
+	CTL_LOG_VERBOSE,
+	CTL_LOG_BRIEF,
+	CTL_RELOAD,
+	CTL_MONITOR
+};
+
+enum imsg_type {
+	IMSG_NONE = 0,
+
+	/*
+	 * Parent and every child.
+	 */
+	/* parent -> child. id 0.  A config is IMSG_CONF_BEGIN (payload:
+	 * u32 generation), any number of IMSG_CONF_DATA (payload: str part of
+	 * the config text), IMSG_CONF_END (no payload); the child parses the
+	 * text with config_parse_buffer() and applies it. */
+	IMSG_CONF_BEGIN = 1,
+	IMSG_CONF_DATA,
+	IMSG_CONF_END,
+	/* child -> parent. id 0. payload: u32 generation.  The config was
+	 * applied (the parent waits for it before the child is "ready"). */
+	IMSG_CONF_APPLIED,
+	/* parent -> child. id 0. fd: socketpair end to the peer.
+	 * payload: u32 proc_id of the peer.  Replaces any older channel. */
+	IMSG_PEER_CHANNEL,
+	/* child -> parent. id 0. payload: u32 proc_id, str reason.  The peer
+	 * sent something malformed; the parent restarts it if it is less
+	 * privileged than the reporter. */
+	IMSG_PEER_BAD,
+	/* parent -> child. id 0. payload: u32 verbose level. */
+	IMSG_LOG_VERBOSE,
+	/* parent -> child. id = control connection id. payload: u32 ctl_cmd,
+	 * str argument ("" if none). */
+	IMSG_CTL_REQUEST,
+	/* child -> parent. id = control connection id. payload: str one line
+	 * of output, without newline. */
+	IMSG_CTL_LINE,
+	/* child -> parent. id = control connection id. payload: u32 exit
+	 * status for smtpctl (0 ok, 1 failure), str message ("" if none). */
+	IMSG_CTL_END,
+	/* child -> parent. id 0. payload: str one monitor event line.  Sent
+	 * only while monitoring is on (IMSG_CTL_REQUEST CTL_MONITOR "on"). */
+	IMSG_CTL_EVENT,
+
+	/*
+	 * Parent -> front end.
+	 */
+	/* id = listener index. fd: listening socket. payload: str listener
+	 * name ("127.0.0.1:25"), u32 flags (LISTEN_F_* of config.h). */
+	IMSG_SMTP_LISTENER = 32,
+	/* id 0. no payload: close every listener (before new ones). */
+	IMSG_SMTP_LISTENERS_RESET,
+
+	/*
+	 * Front end <-> queue.
+	 */
+	/* smtp -> queue. id = session id. no payload.  Create a message file
+	 * in incoming/. */
+	IMSG_QUEUE_MESSAGE_CREATE = 64,
+	/* queue -> smtp. id = session id. fd: the message file, opened for
+	 * writing (on success). payload: u32 status_code, u32 msgid. */
+	IMSG_QUEUE_MESSAGE_CREATED,
+	/* smtp -> queue. id = session id. payload: u32 msgid, u64 size,
+	 * str sender ("" for <>), u32 dsn_ret, str envid, str helo,
+	 * str client address, str client name, str protocol (SMTP, ESMTP),
+	 * u32 body (0 7bit, 1 8bitmime), u32 nrcpt, then nrcpt times:
+	 * str rcpt, str orcpt ("" if none), u32 notify.
+	 * The queue fsyncs and links message and envelopes, then replies. */
+	IMSG_QUEUE_MESSAGE_COMMIT,
+	/* queue -> smtp. id = session id. payload: u32 status_code,
+	 * u32 msgid. */
+	IMSG_QUEUE_MESSAGE_COMMITTED,
+	/* smtp -> queue. id = session id. payload: u32 msgid.  Drop an
+	 * uncommitted message (aborted DATA, RSET, lost client). */
+	IMSG_QUEUE_MESSAGE_ROLLBACK,
+
+	/*
+	 * Queue <-> outbound client.
+	 */
+	/* queue -> mta. id = batch id. fd: the message file, read-only.
+	 * payload: u32 msgid, str sender, u32 dsn_ret, str envid,
+	 * str domain, i64 creation time, u32 body, u32 nrcpt, then nrcpt
+	 * times: u64 evpid, str rcpt, str orcpt, u32 notify.
+	 * All recipients share the destination domain. */
+	IMSG_MTA_DELIVER = 96,
+	/* mta -> queue. id = batch id. payload: u64 evpid, u32 status_code,
+	 * str enhanced status ("2.0.0"), str relay ("host [addr]"),
+	 * i64 xdelay seconds, str reply text of the next hop or the local
+	 * reason, u32 MTA_RESULT_F_* flags.  One per recipient. */
+	IMSG_MTA_RESULT,
+	/* mta -> queue. id = batch id. no payload.  Every result of the batch
+	 * was sent; the message fd is closed. */
+	IMSG_MTA_DONE,
+	/* queue -> mta. id 0. no payload.  Stop starting new connections
+	 * (smtpctl pause mta is handled by the queue; this drops idle ones). */
+	IMSG_MTA_FLUSH_IDLE,
+
+	/*
+	 * Front end / outbound client <-> policyd.
+	 */
+	/* smtp -> policy. id = query id. payload: u32 policy_kind,
+	 * str client address, str client name (or "[addr]"), str helo,
+	 * str sender, str recipient, str auth user (""), str tls verify ("")
+	 * -- later issues append fields here, never reorder. */
+	IMSG_POLICY_QUERY = 128,
+	/* policy -> smtp. id = query id. payload: u32 policy_verdict,
+	 * u32 POLICY_F_* flags, u32 reply code (0 if none),
+	 * str enhanced status, str reply text, str matched key (for logs). */
+	IMSG_POLICY_RESULT,
+	/* mta -> policy. id = query id. payload: str domain. */
+	IMSG_POLICY_ROUTE,
+	/* policy -> mta. id = query id. payload: u32 route_kind, str host,
+	 * u32 port (0 = default), u32 reply code, str text. */
+	IMSG_POLICY_ROUTE_RESULT,
+
+	/*
+	 * tlsproxy (filled by the tlsproxy issue).
+	 */
+	IMSG_TLS_RESERVED = 160
+};
+
+/* Correlation ids are 32 bits; 0 means "none". */
+#define ID_NONE		0
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * parent.h: the root parent process: supervision of the children, the
+ * channels between them, the listening sockets and the control socket.
+ */
+#ifndef PARENT_H
+#define PARENT_H
+
+#include <sys/types.h>
+
+#include "config.h"
+#include "imsg.h"
+#include "proto.h"
+
+struct parent_options {
+	const char	*conffile;
+	const char	*libexecdir;
+	int		 debug;
+	int		 verbose;
+};
+
+extern struct parent_options	 parent_opts;
+extern struct config		*parent_conf;
+
+/* parent_proc.c: children */
+void		 parent_proc_start_all(void);
+void		 parent_proc_reaped(pid_t, int status);
+void		 parent_proc_send_config(enum proc_id);
+void		 parent_proc_broadcast_config(void);
+void		 parent_proc_restart(enum proc_id, const char *why);
+void		 parent_proc_shutdown(void);
+int		 parent_proc_running(enum proc_id);
+int		 parent_proc_send(enum proc_id, struct imsg_out *);
+int		 parent_proc_send_fd(enum proc_id, struct imsg_out *, int);
+void		 parent_proc_status(uint32_t ctlid);
+int		 parent_proc_all_gone(void);
+
+/* parent_listen.c: sockets bound as root */
+int		 parent_listen_bind_all(const struct config *);
+void		 parent_listen_send(void);
+void		 parent_listen_close_all(void);
+int		 parent_listen_changed(const struct config *,
+		    const struct config *);
+int		 parent_control_bind(const char *path);
+
+/* parent_control.c: smtpctl connections */
+void		 parent_control_init(int fd);
+void		 parent_control_close(void);
+void		 parent_control_line(uint32_t ctlid, const char *line);
+void		 parent_control_line_printf(uint32_t ctlid, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+void		 parent_control_event_printf(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+void		 parent_control_monitor_sync(enum proc_id);
+void		 parent_control_end(uint32_t ctlid, enum proc_id from,
+		    int status, const char *msg);
+void		 parent_control_event(const char *line);
+void		 parent_control_proc_lost(enum proc_id);
+
+/* parent.c */
+int		 parent_reload(char *err, size_t errlen);
+void		 parent_prepare_dirs(const struct config *);
+
+#endif

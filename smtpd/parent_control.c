@@ -1,0 +1,438 @@
+/*
+ * parent_control.c: the control socket that smtpctl(8) talks to.
+ *
+ * Only root may connect (checked with SO_PEERCRED; the socket is also mode
+ * 0600).  A connection carries one IMSG_CTL_REQUEST; the parent answers
+ * it itself or routes it to the children that own the subject, passes
+ * their IMSG_CTL_LINE output through and sends one IMSG_CTL_END when the
+ * last of them is done.  Anything else on the socket closes that
+ * connection and nothing more: the control socket never takes the daemon
+ * down (OpenSMTPD's CVE-2025-62875 was exactly that).
+ */
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "parent.h"
+#include "proc.h"
+#include "util.h"
+
+#define CONTROL_MAX_CONNS	64
+
+struct ctl_conn {
+	TAILQ_ENTRY(ctl_conn)	 entry;
+	uint32_t		 id;
+	struct imsgev		*iev;
+	/* children whose IMSG_CTL_END is still due, one bit per proc_id */
+	uint32_t		 waiting;
+	int			 requested;
+	int			 status;
+	int			 monitor;
+	char			 msg[512];
+};
+
+/* Which children answer a command; the parent adds its own part. */
+static const struct {
+	uint32_t	 cmd;
+	uint32_t	 procs;
+} control_routes[] = {
+	{ CTL_SHOW_QUEUE,	1u << PROC_QUEUE },
+	{ CTL_SCHEDULE,		1u << PROC_QUEUE },
+	{ CTL_REMOVE,		1u << PROC_QUEUE },
+	{ CTL_PAUSE_MTA,	1u << PROC_QUEUE },
+	{ CTL_RESUME_MTA,	1u << PROC_QUEUE },
+	{ CTL_PAUSE_SMTP,	1u << PROC_SMTP },
+	{ CTL_RESUME_SMTP,	1u << PROC_SMTP },
+	{ CTL_SHOW_STATS,	0x3eu },
+	{ CTL_SHOW_STATUS,	0x3eu },
+};
+
+extern struct event_base	*parent_base;
+static TAILQ_HEAD(, ctl_conn)	 control_conns =
+    TAILQ_HEAD_INITIALIZER(control_conns);
+static struct event		*control_ev;
+static int			 control_fd = -1;
+static uint32_t			 control_nextid = 1;
+static size_t			 control_nconns;
+static int			 control_monitors;
+
+static void	control_accept(int, short, void *);
+static void	control_dispatch(struct imsgev *, struct imsg *, void *);
+static void	control_closed(struct imsgev *, const char *, void *);
+
+void
+parent_control_init(int fd)
+{
+	control_fd = fd;
+	control_ev = event_new(parent_base, fd, EV_READ | EV_PERSIST,
+	    control_accept, NULL);
+	if (control_ev == NULL || event_add(control_ev, NULL) == -1)
+		fatalx("control socket event");
+}
+
+void
+parent_control_close(void)
+{
+	struct ctl_conn	*c;
+
+	if (control_ev != NULL)
+		event_free(control_ev);
+	control_ev = NULL;
+	if (control_fd != -1)
+		(void)close(control_fd);
+	control_fd = -1;
+	while ((c = TAILQ_FIRST(&control_conns)) != NULL) {
+		TAILQ_REMOVE(&control_conns, c, entry);
+		imsgev_close(c->iev);
+		free(c);
+	}
+	control_nconns = 0;
+}
+
+static struct ctl_conn *
+control_find(uint32_t id)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &control_conns, entry)
+		if (c->id == id)
+			return c;
+	return NULL;
+}
+
+static void
+control_free(struct ctl_conn *c)
+{
+	TAILQ_REMOVE(&control_conns, c, entry);
+	control_nconns--;
+	if (c->monitor && --control_monitors == 0)
+		parent_control_monitor_sync(PROC_COUNT);
+	imsgev_close(c->iev);
+	free(c);
+}
+
+/* Send the final answer; the client closes the connection after it. */
+static void
+control_finish(struct ctl_conn *c)
+{
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, IMSG_CTL_END, c->id);
+	imsg_put_u32(&out, (uint32_t)c->status);
+	imsg_put_str(&out, c->msg);
+	(void)imsgev_send(c->iev, &out, -1);
+}
+
+/* Refuse a client before any request: one END with the reason. */
+static void
+control_refuse(int fd, const char *why)
+{
+	uint32_t	 hdr[4];
+	char		 buf[IMSG_HDR_SIZE + 4 + 128];
+	uint32_t	 status = 1;
+	size_t		 n = strlen(why) + 1;
+
+	if (n > 128)
+		n = 128;
+	hdr[0] = IMSG_CTL_END;
+	hdr[1] = (uint32_t)(4 + n);
+	hdr[2] = 0;
+	hdr[3] = 0;
+	memcpy(buf, hdr, sizeof(hdr));
+	memcpy(buf + IMSG_HDR_SIZE, &status, 4);
+	memcpy(buf + IMSG_HDR_SIZE + 4, why, n);
+	buf[IMSG_HDR_SIZE + 4 + n - 1] = '\0';
+	(void)send(fd, buf, IMSG_HDR_SIZE + 4 + n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	(void)close(fd);
+}
+
+static void
+control_accept(int lfd, short ev, void *arg)
+{
+	struct ctl_conn	*c;
+	struct ucred	 cred;
+	socklen_t	 len = sizeof(cred);
+	int		 fd;
+
+	(void)ev;
+	(void)arg;
+	if ((fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC)) == -1) {
+		if (errno != EAGAIN && errno != EINTR)
+			log_warn("control accept");
+		return;
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) == -1 ||
+	    cred.uid != 0) {
+		log_warnx("control: refused connection from uid %ld",
+		    (long)cred.uid);
+		control_refuse(fd, "permission denied: smtpctl must run as "
+		    "root");
+		return;
+	}
+	if (control_nconns >= CONTROL_MAX_CONNS) {
+		control_refuse(fd, "too many control connections");
+		return;
+	}
+	c = xcalloc(1, sizeof(*c));
+	c->id = control_nextid++;
+	if (control_nextid == 0)
+		control_nextid = 1;
+	c->iev = imsgev_open(parent_base, fd, "control", control_dispatch,
+	    control_closed, c);
+	if (c->iev == NULL) {
+		(void)close(fd);
+		free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&control_conns, c, entry);
+	control_nconns++;
+}
+
+static void
+control_closed(struct imsgev *iev, const char *reason, void *arg)
+{
+	struct ctl_conn	*c = arg;
+
+	(void)iev;
+	(void)reason;
+	c->iev = NULL;
+	TAILQ_REMOVE(&control_conns, c, entry);
+	control_nconns--;
+	if (c->monitor && --control_monitors == 0)
+		parent_control_monitor_sync(PROC_COUNT);
+	free(c);
+}
+
+/* Forward a request to the children in mask; note who must answer. */
+static void
+control_forward(struct ctl_conn *c, uint32_t mask, uint32_t cmd,
+    const char *arg)
+{
+	struct imsg_out	 out;
+	int		 id;
+
+	for (id = PROC_SMTP; id < PROC_COUNT; id++) {
+		if (!(mask & (1u << id)))
+			continue;
+		imsg_out_init(&out, IMSG_CTL_REQUEST, c->id);
+		imsg_put_u32(&out, cmd);
+		imsg_put_str(&out, arg);
+		if (parent_proc_send((enum proc_id)id, &out) == -1) {
+			parent_control_line_printf(c->id, "%s: not running",
+			    proc_name((enum proc_id)id));
+			c->status = 1;
+			continue;
+		}
+		c->waiting |= 1u << id;
+	}
+}
+
+/* Requests the parent answers in full itself. */
+static int
+control_parent_request(struct ctl_conn *c, uint32_t cmd)
+{
+	struct imsg_out	 out;
+	int		 id;
+
+	switch (cmd) {
+	case CTL_LOG_VERBOSE:
+	case CTL_LOG_BRIEF:
+		log_verbose_set(cmd == CTL_LOG_VERBOSE);
+		for (id = PROC_SMTP; id < PROC_COUNT; id++) {
+			imsg_out_init(&out, IMSG_LOG_VERBOSE, 0);
+			imsg_put_u32(&out, cmd == CTL_LOG_VERBOSE);
+			(void)parent_proc_send((enum proc_id)id, &out);
+		}
+		(void)snprintf(c->msg, sizeof(c->msg), "logging %s",
+		    cmd == CTL_LOG_VERBOSE ? "verbose" : "brief");
+		return 1;
+	case CTL_RELOAD:
+		if (parent_reload(c->msg, sizeof(c->msg)) == -1)
+			c->status = 1;
+		return 1;
+	case CTL_MONITOR:
+		c->monitor = 1;
+		if (control_monitors++ == 0)
+			parent_control_monitor_sync(PROC_COUNT);
+		parent_control_line_printf(c->id, "monitoring; interrupt "
+		    "to stop");
+		return 2;
+	}
+	return 0;
+}
+
+static void
+control_request(struct ctl_conn *c, struct imsg *m)
+{
+	uint32_t	 cmd = imsg_get_u32(m);
+	const char	*arg = imsg_get_str(m);
+	size_t		 i;
+	int		 r;
+
+	if (imsg_get_end(m) == -1 || c->requested || strlen(arg) > 256 ||
+	    !text_is_clean(arg)) {
+		log_warnx("control: malformed request, closing");
+		control_free(c);
+		return;
+	}
+	c->requested = 1;
+	if ((r = control_parent_request(c, cmd)) != 0) {
+		if (r == 1)
+			control_finish(c);
+		return;
+	}
+	if (cmd == CTL_SHOW_STATUS)
+		parent_proc_status(c->id);
+	for (i = 0; i < sizeof(control_routes) / sizeof(control_routes[0]);
+	    i++)
+		if (control_routes[i].cmd == cmd)
+			break;
+	if (i == sizeof(control_routes) / sizeof(control_routes[0])) {
+		c->status = 1;
+		(void)strlcpy(c->msg, "unknown command", sizeof(c->msg));
+		control_finish(c);
+		return;
+	}
+	control_forward(c, control_routes[i].procs, cmd, arg);
+	if (c->waiting == 0)
+		control_finish(c);
+}
+
+static void
+control_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct ctl_conn	*c = arg;
+
+	(void)iev;
+	if (m->fd != -1) {
+		(void)close(m->fd);
+		m->fd = -1;
+	}
+	if (m->type != IMSG_CTL_REQUEST) {
+		log_warnx("control: unexpected message type %u, closing",
+		    m->type);
+		control_free(c);
+		return;
+	}
+	control_request(c, m);
+}
+
+void
+parent_control_line(uint32_t ctlid, const char *line)
+{
+	struct ctl_conn	*c;
+	struct imsg_out	 out;
+
+	if ((c = control_find(ctlid)) == NULL || c->iev == NULL)
+		return;
+	imsg_out_init(&out, IMSG_CTL_LINE, ctlid);
+	imsg_put_str(&out, line);
+	(void)imsgev_send(c->iev, &out, -1);
+}
+
+void
+parent_control_line_printf(uint32_t ctlid, const char *fmt, ...)
+{
+	char	 line[1024];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	parent_control_line(ctlid, line);
+}
+
+/* A child finished its part of a request. */
+void
+parent_control_end(uint32_t ctlid, enum proc_id from, int status,
+    const char *msg)
+{
+	struct ctl_conn	*c;
+	size_t		 len;
+
+	if ((c = control_find(ctlid)) == NULL ||
+	    !(c->waiting & (1u << from)))
+		return;
+	c->waiting &= ~(1u << from);
+	if (status)
+		c->status = 1;
+	if (*msg != '\0') {
+		len = strlen(c->msg);
+		(void)snprintf(c->msg + len, sizeof(c->msg) - len, "%s%s",
+		    len ? "; " : "", msg);
+	}
+	if (c->waiting == 0)
+		control_finish(c);
+}
+
+/* A child died: requests waiting on it end with an error for that part. */
+void
+parent_control_proc_lost(enum proc_id id)
+{
+	struct ctl_conn	*c, *next;
+	char		 msg[64];
+
+	(void)snprintf(msg, sizeof(msg), "%s exited before answering",
+	    proc_name(id));
+	for (c = TAILQ_FIRST(&control_conns); c != NULL; c = next) {
+		next = TAILQ_NEXT(c, entry);
+		if (c->waiting & (1u << id))
+			parent_control_end(c->id, id, 1, msg);
+	}
+}
+
+void
+parent_control_event(const char *line)
+{
+	struct ctl_conn	*c;
+
+	TAILQ_FOREACH(c, &control_conns, entry)
+		if (c->monitor)
+			parent_control_line(c->id, line);
+}
+
+void
+parent_control_event_printf(const char *fmt, ...)
+{
+	char	 line[512];
+	va_list	 ap;
+
+	if (control_monitors == 0)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	parent_control_event(line);
+}
+
+/*
+ * Tell children whether anyone is monitoring: one child after its start,
+ * or all (PROC_COUNT) when the first monitor comes or the last one goes.
+ */
+void
+parent_control_monitor_sync(enum proc_id which)
+{
+	struct imsg_out	 out;
+	int		 id;
+
+	for (id = PROC_SMTP; id < PROC_COUNT; id++) {
+		if (which != PROC_COUNT && which != (enum proc_id)id)
+			continue;
+		if (which != PROC_COUNT && control_monitors == 0)
+			continue;
+		imsg_out_init(&out, IMSG_CTL_REQUEST, ID_NONE);
+		imsg_put_u32(&out, CTL_MONITOR);
+		imsg_put_str(&out, control_monitors ? "on" : "off");
+		(void)parent_proc_send((enum proc_id)id, &out);
+	}
+}

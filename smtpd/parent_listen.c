@@ -1,0 +1,224 @@
+/*
+ * parent_listen.c: the sockets only root may bind: the SMTP listeners,
+ * passed to the front end as descriptors, and the control socket.
+ *
+ * On reload, a listener whose address and options did not change keeps
+ * its socket, so no connection attempt is refused while the config
+ * changes; new ones are bound before removed ones are closed, and a bind
+ * failure leaves the old set in force.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <netinet/in.h>
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "parent.h"
+#include "proc.h"
+#include "util.h"
+
+struct bound {
+	char		 name[80];
+	uint32_t	 flags;
+	int		 fd;
+	/* bound by this call, not taken over from the old set */
+	int		 fresh;
+};
+
+static struct bound	*bound;
+static size_t		 nbound;
+
+/* Bind and listen on one address; -1 with a log line on failure. */
+static int
+parent_listen_open(const struct listener *l)
+{
+	int	 fd, on = 1;
+
+	if ((fd = socket(l->ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0)) ==
+	    -1) {
+		log_warn("listen on %s: socket", l->name);
+		return -1;
+	}
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on));
+	if (l->ss.ss_family == AF_INET6)
+		(void)setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on,
+		    sizeof(on));
+	if (bind(fd, (const struct sockaddr *)&l->ss, l->sslen) == -1) {
+		log_warn("listen on %s: bind", l->name);
+		(void)close(fd);
+		return -1;
+	}
+	if (listen(fd, SOMAXCONN) == -1) {
+		log_warn("listen on %s: listen", l->name);
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The socket already bound for this listener, or -1. */
+static int
+parent_listen_find(const struct listener *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < nbound; i++)
+		if (strcmp(bound[i].name, l->name) == 0 &&
+		    bound[i].flags == l->flags)
+			return bound[i].fd;
+	return -1;
+}
+
+/* Forget a socket of the old set that the new set reuses. */
+static void
+parent_listen_take(int fd)
+{
+	size_t	 i;
+
+	for (i = 0; i < nbound; i++)
+		if (bound[i].fd == fd)
+			bound[i].fd = -1;
+}
+
+/*
+ * Make the bound set match cf.  Returns 0, or -1 with the old set intact.
+ */
+int
+parent_listen_bind_all(const struct config *cf)
+{
+	const struct listener	*l;
+	struct bound		*nb;
+	size_t			 n = 0, i;
+
+	TAILQ_FOREACH(l, &cf->listeners, entry)
+		n++;
+	nb = xcalloc(n, sizeof(*nb));
+	i = 0;
+	TAILQ_FOREACH(l, &cf->listeners, entry) {
+		(void)strlcpy(nb[i].name, l->name, sizeof(nb[i].name));
+		nb[i].flags = l->flags;
+		if ((nb[i].fd = parent_listen_find(l)) == -1) {
+			nb[i].fd = parent_listen_open(l);
+			nb[i].fresh = 1;
+		}
+		if (nb[i].fd == -1) {
+			while (i-- > 0)
+				if (nb[i].fresh)
+					(void)close(nb[i].fd);
+			free(nb);
+			return -1;
+		}
+		i++;
+	}
+	for (i = 0; i < n; i++)
+		parent_listen_take(nb[i].fd);
+	parent_listen_close_all();
+	bound = nb;
+	nbound = n;
+	return 0;
+}
+
+void
+parent_listen_close_all(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < nbound; i++)
+		if (bound[i].fd != -1)
+			(void)close(bound[i].fd);
+	free(bound);
+	bound = NULL;
+	nbound = 0;
+}
+
+/* Hand the front end a copy of every listening socket. */
+void
+parent_listen_send(void)
+{
+	struct imsg_out	 out;
+	size_t		 i;
+	int		 fd;
+
+	if (!parent_proc_running(PROC_SMTP))
+		return;
+	imsg_out_init(&out, IMSG_SMTP_LISTENERS_RESET, 0);
+	(void)parent_proc_send(PROC_SMTP, &out);
+	for (i = 0; i < nbound; i++) {
+		if ((fd = dup(bound[i].fd)) == -1) {
+			log_warn("dup listener %s", bound[i].name);
+			continue;
+		}
+		imsg_out_init(&out, IMSG_SMTP_LISTENER, (uint32_t)i);
+		imsg_put_str(&out, bound[i].name);
+		imsg_put_u32(&out, bound[i].flags);
+		(void)parent_proc_send_fd(PROC_SMTP, &out, fd);
+	}
+}
+
+/* 1 if the two configs listen on different sets. */
+int
+parent_listen_changed(const struct config *a, const struct config *b)
+{
+	const struct listener	*la, *lb;
+
+	lb = TAILQ_FIRST(&b->listeners);
+	TAILQ_FOREACH(la, &a->listeners, entry) {
+		if (lb == NULL || strcmp(la->name, lb->name) != 0 ||
+		    la->flags != lb->flags)
+			return 1;
+		lb = TAILQ_NEXT(lb, entry);
+	}
+	return lb != NULL;
+}
+
+/*
+ * Bind the control socket, mode 0600.  A socket file left by a dead
+ * daemon is replaced; one a live daemon answers on is an error.
+ */
+int
+parent_control_bind(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+	mode_t			 old;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		log_warnx("control socket path too long: %s", path);
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
+		log_warn("control socket");
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		log_warnx("control socket %s: another smtpd is running", path);
+		(void)close(fd);
+		return -1;
+	}
+	(void)unlink(path);
+	old = umask(S_IXUSR | S_IRWXG | S_IRWXO);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		log_warn("control socket %s: bind", path);
+		(void)umask(old);
+		(void)close(fd);
+		return -1;
+	}
+	(void)umask(old);
+	if (chmod(path, S_IRUSR | S_IWUSR) == -1 ||
+	    listen(fd, 16) == -1) {
+		log_warn("control socket %s", path);
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}

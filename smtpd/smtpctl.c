@@ -1,0 +1,300 @@
+/*
+ * smtpctl.c: smtpctl(8), the administrator's control program.
+ *
+ * It reads the config (default /etc/mail/smtpd.conf) to find the control
+ * socket and the database, sends one request over the socket and prints
+ * the answer lines as they come.  makemap writes the database directly,
+ * so it works whether or not the daemon runs.  Exit status: 0 success,
+ * 1 the daemon or the command failed, 2 usage error.
+ */
+#include <sys/socket.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <grp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "imsg.h"
+#include "log.h"
+#include "paths.h"
+#include "policy_db.h"
+#include "proto.h"
+
+#define CTL_READ_MAX	(IMSG_HDR_SIZE + IMSG_MAX_PAYLOAD)
+
+/* The words of each command; "ARG" takes the user's word as argument. */
+static const struct ctl_verb {
+	const char	*w1;
+	const char	*w2;
+	uint32_t	 cmd;
+} ctl_verbs[] = {
+	{ "show",	"queue",	CTL_SHOW_QUEUE },
+	{ "show",	"stats",	CTL_SHOW_STATS },
+	{ "show",	"status",	CTL_SHOW_STATUS },
+	{ "schedule",	"ARG",		CTL_SCHEDULE },
+	{ "remove",	"ARG",		CTL_REMOVE },
+	{ "pause",	"smtp",		CTL_PAUSE_SMTP },
+	{ "pause",	"mta",		CTL_PAUSE_MTA },
+	{ "resume",	"smtp",		CTL_RESUME_SMTP },
+	{ "resume",	"mta",		CTL_RESUME_MTA },
+	{ "log",	"verbose",	CTL_LOG_VERBOSE },
+	{ "log",	"brief",	CTL_LOG_BRIEF },
+	{ "reload",	NULL,		CTL_RELOAD },
+	{ "monitor",	NULL,		CTL_MONITOR },
+};
+
+static void
+usage(void)
+{
+	(void)fprintf(stderr,
+	    "usage: smtpctl [-f file] [-s socket] command [argument ...]\n"
+	    "commands: show queue | show stats | show status |\n"
+	    "          schedule ID|all | remove ID|all |\n"
+	    "          pause smtp|mta | resume smtp|mta |\n"
+	    "          log verbose|brief | reload | monitor |\n"
+	    "          makemap TABLE FILE\n");
+	exit(2);
+}
+
+static const struct ctl_verb *
+ctl_verb_find(int argc, char **argv)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ctl_verbs) / sizeof(ctl_verbs[0]); i++) {
+		const struct ctl_verb	*v = &ctl_verbs[i];
+
+		if (strcmp(argv[0], v->w1) != 0)
+			continue;
+		if (v->w2 == NULL && argc == 1)
+			return v;
+		if (v->w2 != NULL && argc == 2 &&
+		    (strcmp(v->w2, "ARG") == 0 || strcmp(v->w2, argv[1]) == 0))
+			return v;
+	}
+	return NULL;
+}
+
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un	 sun;
+	int			 fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
+	    sizeof(sun.sun_path)) {
+		(void)fprintf(stderr, "smtpctl: socket path too long\n");
+		return -1;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1) {
+		(void)fprintf(stderr, "smtpctl: socket: %s\n", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		(void)fprintf(stderr, "smtpctl: cannot connect to %s: %s "
+		    "(is smtpd running?)\n", path, strerror(errno));
+		(void)close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static int
+ctl_write_all(int fd, const uint8_t *buf, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int
+ctl_send_request(int fd, uint32_t cmd, const char *arg)
+{
+	struct imsg_out	 out;
+	uint32_t	 hdr[4];
+	uint8_t		*buf;
+	int		 r;
+
+	imsg_out_init(&out, IMSG_CTL_REQUEST, 0);
+	imsg_put_u32(&out, cmd);
+	imsg_put_str(&out, arg);
+	if (out.bad || (buf = malloc(IMSG_HDR_SIZE + out.len)) == NULL) {
+		imsg_out_free(&out);
+		return -1;
+	}
+	hdr[0] = out.type;
+	hdr[1] = (uint32_t)out.len;
+	hdr[2] = 0;
+	hdr[3] = 0;
+	memcpy(buf, hdr, sizeof(hdr));
+	memcpy(buf + IMSG_HDR_SIZE, out.buf, out.len);
+	r = ctl_write_all(fd, buf, IMSG_HDR_SIZE + out.len);
+	free(buf);
+	imsg_out_free(&out);
+	return r;
+}
+
+/* Print one answer message; returns the exit status at END, else -1. */
+static int
+ctl_handle(struct imsg *m)
+{
+	const char	*s;
+	uint32_t	 status;
+
+	switch (m->type) {
+	case IMSG_CTL_LINE:
+		s = imsg_get_str(m);
+		if (imsg_get_end(m) == 0)
+			(void)printf("%s\n", s);
+		(void)fflush(stdout);
+		return -1;
+	case IMSG_CTL_END:
+		status = imsg_get_u32(m);
+		s = imsg_get_str(m);
+		if (imsg_get_end(m) == -1) {
+			(void)fprintf(stderr, "smtpctl: malformed answer\n");
+			return 1;
+		}
+		if (*s != '\0')
+			(void)fprintf(status ? stderr : stdout, "%s%s\n",
+			    status ? "smtpctl: " : "", s);
+		return status ? 1 : 0;
+	}
+	(void)fprintf(stderr, "smtpctl: unexpected answer type %u\n", m->type);
+	return 1;
+}
+
+/* Read answers until END or EOF. */
+static int
+ctl_read_answers(int fd)
+{
+	uint8_t		*buf;
+	size_t		 len = 0, used;
+	ssize_t		 n;
+	struct imsg	 m;
+	uint32_t	 flags;
+	const char	*err;
+	int		 rc;
+
+	if ((buf = malloc(CTL_READ_MAX)) == NULL)
+		return 1;
+	for (;;) {
+		n = read(fd, buf + len, CTL_READ_MAX - len);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			(void)fprintf(stderr, "smtpctl: connection closed by "
+			    "smtpd\n");
+			free(buf);
+			return 1;
+		}
+		len += (size_t)n;
+		while ((used = imsg_wire_parse(buf, len, &m, &flags, &err)) >
+		    0) {
+			if ((rc = ctl_handle(&m)) != -1) {
+				free(buf);
+				return rc;
+			}
+			memmove(buf, buf + used, len - used);
+			len -= used;
+		}
+		if (err != NULL) {
+			(void)fprintf(stderr, "smtpctl: %s\n", err);
+			free(buf);
+			return 1;
+		}
+	}
+}
+
+/* makemap: the database is written here, with or without the daemon. */
+static int
+ctl_makemap(const struct config *cf, const char *table, const char *file)
+{
+	char		 err[512];
+	struct group	*gr;
+
+	if (policy_makemap(cf->database_path, table, file, err,
+	    sizeof(err)) == -1) {
+		(void)fprintf(stderr, "smtpctl: makemap %s: %s\n", table, err);
+		return 1;
+	}
+	if ((gr = getgrnam(SMTPD_POLICY_USER)) != NULL &&
+	    (chown(cf->database_path, 0, gr->gr_gid) == -1 ||
+	    chmod(cf->database_path, 0640) == -1)) {
+		(void)fprintf(stderr, "smtpctl: %s: %s\n", cf->database_path,
+		    strerror(errno));
+		return 1;
+	}
+	(void)printf("%s: map %s loaded from %s\n", cf->database_path, table,
+	    file);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	const struct ctl_verb	*v;
+	struct config		*cf;
+	const char		*conffile = PATH_SMTPD_CONF, *sock = NULL;
+	int			 ch, fd, rc;
+
+	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
+		switch (ch) {
+		case 'f':
+			conffile = optarg;
+			break;
+		case 's':
+			sock = optarg;
+			break;
+		default:
+			usage();
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1)
+		usage();
+	log_init("smtpctl", 1);
+	if (geteuid() != 0) {
+		(void)fprintf(stderr, "smtpctl: need root privileges\n");
+		return 1;
+	}
+	if ((cf = config_parse_file(conffile, 0)) == NULL) {
+		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
+		return 1;
+	}
+	if (strcmp(argv[0], "makemap") == 0) {
+		if (argc != 3)
+			usage();
+		return ctl_makemap(cf, argv[1], argv[2]);
+	}
+	if ((v = ctl_verb_find(argc, argv)) == NULL)
+		usage();
+	if ((fd = ctl_connect(sock ? sock : cf->control_path)) == -1)
+		return 1;
+	if (ctl_send_request(fd, v->cmd, argc == 2 && strcmp(v->w2, "ARG") ==
+	    0 ? argv[1] : "") == -1) {
+		(void)fprintf(stderr, "smtpctl: cannot send the request\n");
+		return 1;
+	}
+	rc = ctl_read_answers(fd);
+	(void)close(fd);
+	config_free(cf);
+	return rc;
+}

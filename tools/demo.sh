@@ -1,0 +1,21 @@
+#!/bin/sh
+# tools/demo.sh: from a fresh Debian 12 (as root) to a running relay.
+# Installs what is missing, builds, installs under /usr/local, makes a
+# demo certificate in /etc/mail and runs smtpd in the foreground on the
+# default /etc/mail/smtpd.conf (127.0.0.1 and ::1, port 25).  ^C stops it.
+set -eu
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "demo.sh: run as root" >&2; exit 1; }
+sh tools/deps.sh
+make
+make install
+if [ ! -f /etc/mail/demo-key.pem ]; then
+	openssl req -x509 -newkey rsa:2048 -nodes -days 30 \
+	    -subj "/CN=$(hostname -f 2>/dev/null || hostname)" \
+	    -keyout /etc/mail/demo-key.pem -out /etc/mail/demo-cert.pem \
+	    2>/dev/null
+	chmod 0600 /etc/mail/demo-key.pem
+fi
+/usr/local/sbin/smtpd -n -f /etc/mail/smtpd.conf
+echo "smtpd: starting in the foreground; try: swaks --server 127.0.0.1 --to you@example.org"
+exec /usr/local/sbin/smtpd -d -f /etc/mail/smtpd.conf
