@@ -4,6 +4,8 @@
 #   make check        unit tests and the regress suite (as root)
 #   make asan         the same tests on an AddressSanitizer/UBSan build
 #   make bench        throughput and memory beside Postfix and OpenSMTPD
+#   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
+#   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
 #   make lint         mandoc -Tlint on the man pages
 
@@ -125,6 +127,9 @@ asan:
 bench: all
 	@sh tools/bench.sh
 
+fuzz:
+	@sh tools/fuzz.sh
+
 soak: all
 	@python3 regress/run.py --soak
 
@@ -137,4 +142,4 @@ install: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a
 
-.PHONY: all units deps check asan bench soak lint install clean
+.PHONY: all units deps check asan bench fuzz soak lint install clean

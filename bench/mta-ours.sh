@@ -1,0 +1,50 @@
+# shellcheck shell=bash
+# bench/mta-ours.sh: this relay as the MTA under test of ../shared/bench.
+# Plugin contract: ../shared/bench/README.md (PORT_IN, PORT_SINK, CERT, KEY,
+# DIR; mta_start, mta_stop).  Built binaries are taken from the tree this
+# file lives in; the queue, control socket and database live in DIR.
+# STARTTLS is not offered yet (tlsproxy issue), so the TLS scenarios fail
+# for this plugin until then.
+
+OURS_TREE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+mta_version() {
+    echo "smtpd (this tree, $(git -C "$OURS_TREE" rev-parse --short HEAD 2>/dev/null || echo unknown))"
+}
+
+mta_config_summary() {
+    echo "bin/smtpd -d -f DIR/smtpd.conf; listen on 127.0.0.1 port PORT_IN; route \"*\" via [127.0.0.1] port PORT_SINK;"
+    echo "queue in DIR/spool (fsync + rename + directory fsync before 250); limit messages 100000 per session; defaults otherwise"
+}
+
+mta_start() {
+    mkdir -p "$DIR"
+    cat > "$DIR/smtpd.conf" <<CONF
+hostname "ours-bench.invalid"
+queue "$DIR/spool"
+control "$DIR/smtpd.sock"
+database "$DIR/db/maps.db"
+listen on 127.0.0.1 port $PORT_IN
+route "*" via "[127.0.0.1]" port $PORT_SINK
+limit messages 100000
+limit sessions 4096
+CONF
+    "$OURS_TREE/bin/smtpd" -n -f "$DIR/smtpd.conf" >/dev/null || return 1
+    "$OURS_TREE/bin/smtpd" -d -f "$DIR/smtpd.conf" -x "$OURS_TREE/bin" \
+        >"$DIR/smtpd.log" 2>&1 </dev/null &
+    echo $! > "$DIR/smtpd.pid"
+}
+
+mta_stop() {
+    local pid
+    pid=$(cat "$DIR/smtpd.pid" 2>/dev/null) || return 0
+    kill -TERM "$pid" 2>/dev/null || return 0
+    for _ in $(seq 1 100); do
+        kill -0 "$pid" 2>/dev/null || return 0
+        sleep 0.1
+    done
+}
+
+mta_queue_count() {
+    find "$DIR/spool/envelope" -type f 2>/dev/null | wc -l
+}

@@ -1,0 +1,1180 @@
+/*
+ * parse.y: the smtpd.conf grammar and its lexer.
+ *
+ * Interface (config.h): config_parse_file() reads a file with its
+ * includes and macros; config_parse_buffer() reads text in memory (the
+ * canonical form the parent sends to the children) under the name
+ * "(config)".  The grammar is line oriented: each statement ends at a
+ * newline, so after an error the parser goes on with the next line and
+ * reports every error it finds.
+ *
+ * Failure: every error is logged as "file:line: message" with
+ * log_warnx(), and any error rejects the whole config (NULL is returned).
+ * Nothing here ends the process on bad input.
+ */
+
+%{
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/queue.h>
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "util.h"
+
+#define PARSE_INCLUDE_DEPTH	16	/* nested includes, stops loops */
+#define PARSE_TOKEN_MAX		8192
+#define PARSE_PUSHBACK_MAX	64
+#define PARSE_NUMBER_MAX	INT_MAX
+
+struct parse_file {
+	TAILQ_ENTRY(parse_file)	 entry;
+	FILE			*fp;
+	char			*name;
+	int			 lineno;
+	int			 ungetbuf[PARSE_PUSHBACK_MAX];
+	int			 ungetlen;
+};
+
+struct parse_macro {
+	TAILQ_ENTRY(parse_macro) entry;
+	char			*name;
+	char			*value;
+};
+
+/* The options of one "listen on" statement, filled as they are read. */
+struct parse_listen_opts {
+	int			 port;
+	uint32_t		 flags;
+};
+
+typedef struct {
+	union {
+		int64_t		 number;
+		char		*string;
+	} v;
+} YYSTYPE;
+
+static TAILQ_HEAD(parse_file_list, parse_file) parse_files =
+    TAILQ_HEAD_INITIALIZER(parse_files);
+static TAILQ_HEAD(, parse_macro) parse_macros =
+    TAILQ_HEAD_INITIALIZER(parse_macros);
+static struct parse_file	*parse_cur;
+static struct config		*parse_conf;
+static struct parse_listen_opts	 parse_lopts;
+static int			 parse_errors;
+static int			 parse_verbose;
+static int			 parse_retry_line;
+static const char		*parse_retry_file;
+
+/* Every string the lexer made, freed at the end: no leak on errors. */
+static char			**parse_strings;
+static size_t			 parse_nstrings, parse_capstrings;
+
+/* What yyerror() needs to say more than "syntax error". */
+static char			 lex_tok[64], lex_prev[64], lex_first[64];
+static int			 lex_ntok, lex_first_kw, lex_last;
+static int			 lex_reported;
+static const char		*lex_expand;	/* macro text being read */
+static size_t			 lex_expand_pos;
+static int			 lex_newline;	/* a line ended: count it */
+static char			 lex_buf[PARSE_TOKEN_MAX];
+static const char		*lex_text;
+
+int		 yylex(void);
+int		 yyparse(void);
+static void	 yyerror(const char *);
+static void	 parse_error(const char *, ...)
+		    __attribute__((format(printf, 1, 2)));
+static int	 parse_include(const char *);
+static int	 parse_macro_set(const char *, const char *);
+static int	 parse_range(int64_t, int64_t, int64_t, const char *);
+static int	 parse_duration(const char *, int64_t *);
+static int	 parse_size(const char *, int64_t *);
+static int	 parse_path(char *, const char *, const char *);
+static int	 parse_hostname(const char *);
+static int	 parse_resolver(const char *, int64_t);
+static int	 parse_listen(const char *);
+static int	 parse_route(const char *, const char *, int64_t);
+static int	 parse_double_bounce(const char *);
+static int	 parse_retry_check(void);
+%}
+
+%token	BOUNCE COMMAND COMMANDLINE CONNECT CONNECTIONS CONTROL DATA DATABASE
+%token	DELAYWARNING DOUBLEBOUNCE DROP ERRORS EXPN GREETINGDELAY
+%token	HOSTCONNECTIONS HOSTNAME IDLE INCLUDE LIFETIME LIMIT LISTEN
+%token	MESSAGES MESSAGESIZE MESSAGESPERCONN MTA NO ON PORT QUEUE
+%token	RECIPIENTS RESOLVER RETRYMAX RETRYMIN ROUTE SESSION SESSIONS SMTP
+%token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
+%token	<v.string>	STRING
+%token	<v.number>	NUMBER
+%type	<v.number>	duration size yesno optport port
+
+%%
+
+grammar		: /* empty */
+		| grammar '\n'
+		| grammar include '\n'
+		| grammar varset '\n'
+		| grammar main '\n'
+		| grammar error '\n'	{ yyerrok; }
+		;
+
+include		: INCLUDE STRING {
+			if (parse_include($2) == -1)
+				YYERROR;
+		}
+		;
+
+varset		: STRING '=' STRING {
+			if (parse_macro_set($1, $3) == -1)
+				YYERROR;
+		}
+		| STRING '=' NUMBER {
+			char	 buf[32];
+
+			(void)snprintf(buf, sizeof(buf), "%lld",
+			    (long long)$3);
+			if (parse_macro_set($1, buf) == -1)
+				YYERROR;
+		}
+		;
+
+duration	: NUMBER
+		| STRING {
+			if (parse_duration($1, &$$) == -1)
+				YYERROR;
+		}
+		;
+
+size		: NUMBER
+		| STRING {
+			if (parse_size($1, &$$) == -1)
+				YYERROR;
+		}
+		;
+
+yesno		: YES	{ $$ = 1; }
+		| NO	{ $$ = 0; }
+		;
+
+port		: PORT NUMBER {
+			if (parse_range($2, 1, 65535, "port") == -1)
+				YYERROR;
+			$$ = $2;
+		}
+		;
+
+optport		: /* empty */	{ $$ = 0; }
+		| port
+		;
+
+main		: HOSTNAME STRING {
+			if (parse_hostname($2) == -1)
+				YYERROR;
+		}
+		| QUEUE STRING {
+			if (parse_path(parse_conf->queue_path, $2,
+			    "queue") == -1)
+				YYERROR;
+		}
+		| QUEUE queueopt
+		| CONTROL STRING {
+			if (parse_path(parse_conf->control_path, $2,
+			    "control") == -1)
+				YYERROR;
+		}
+		| DATABASE STRING {
+			if (parse_path(parse_conf->database_path, $2,
+			    "database") == -1)
+				YYERROR;
+		}
+		| RESOLVER STRING optport {
+			if (parse_resolver($2, $3) == -1)
+				YYERROR;
+		}
+		| LISTEN ON STRING listenopts {
+			if (parse_listen($3) == -1)
+				YYERROR;
+		}
+		| ROUTE STRING VIA STRING optport {
+			if (parse_route($2, $4, $5) == -1)
+				YYERROR;
+		}
+		| LIMIT limit
+		| TIMEOUT timeout
+		| SMTP smtpopt
+		| BOUNCE DOUBLEBOUNCE STRING {
+			if (parse_double_bounce($3) == -1)
+				YYERROR;
+		}
+		| BOUNCE DOUBLEBOUNCE DROP {
+			parse_conf->double_bounce[0] = '\0';
+		}
+		| MTA mtaopt
+		;
+
+queueopt	: LIFETIME duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "queue lifetime") == -1)
+				YYERROR;
+			parse_conf->queue_lifetime = $2;
+		}
+		| DELAYWARNING duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "queue delay-warning") == -1)
+				YYERROR;
+			parse_conf->queue_delay_warning = $2;
+		}
+		| RETRYMIN duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "queue retry-min") == -1)
+				YYERROR;
+			parse_conf->queue_retry_min = $2;
+			parse_retry_line = parse_cur->lineno;
+			parse_retry_file = parse_string_keep(parse_cur->name);
+		}
+		| RETRYMAX duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "queue retry-max") == -1)
+				YYERROR;
+			parse_conf->queue_retry_max = $2;
+			parse_retry_line = parse_cur->lineno;
+			parse_retry_file = parse_string_keep(parse_cur->name);
+		}
+		;
+
+listenopts	: /* empty */ {
+			parse_lopts.port = -1;
+			parse_lopts.flags = LISTEN_F_NONE;
+		}
+		| listenopts listenopt
+		;
+
+listenopt	: port {
+			if (parse_lopts.port != -1) {
+				parse_error("listen: port given twice");
+				YYERROR;
+			}
+			parse_lopts.port = $1;
+		}
+		;
+
+limit		: MESSAGESIZE size {
+			if (parse_range($2, 1, SSIZE_MAX,
+			    "limit message-size") == -1)
+				YYERROR;
+			parse_conf->limit_message_size = $2;
+		}
+		| RECIPIENTS NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "limit recipients") == -1)
+				YYERROR;
+			parse_conf->limit_recipients = $2;
+		}
+		| ERRORS NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "limit errors") == -1)
+				YYERROR;
+			parse_conf->limit_errors = $2;
+		}
+		| COMMANDLINE NUMBER {
+			if (parse_range($2, 512, PARSE_NUMBER_MAX,
+			    "limit command-line") == -1)
+				YYERROR;
+			parse_conf->limit_command_line = $2;
+		}
+		| TEXTLINE NUMBER {
+			if (parse_range($2, 1000, PARSE_NUMBER_MAX,
+			    "limit text-line") == -1)
+				YYERROR;
+			parse_conf->limit_text_line = $2;
+		}
+		| SESSIONS NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "limit sessions") == -1)
+				YYERROR;
+			parse_conf->limit_sessions = $2;
+		}
+		| MESSAGES NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "limit messages") == -1)
+				YYERROR;
+			parse_conf->limit_messages = $2;
+		}
+		;
+
+timeout		: COMMAND duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "timeout command") == -1)
+				YYERROR;
+			parse_conf->timeout_command = $2;
+		}
+		| DATA duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "timeout data") == -1)
+				YYERROR;
+			parse_conf->timeout_data = $2;
+		}
+		| SESSION duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "timeout session") == -1)
+				YYERROR;
+			parse_conf->timeout_session = $2;
+		}
+		;
+
+smtpopt		: GREETINGDELAY duration {
+			if (parse_range($2, 0, PARSE_NUMBER_MAX,
+			    "smtp greeting-delay") == -1)
+				YYERROR;
+			parse_conf->smtp_greeting_delay = $2;
+		}
+		| VRFY yesno	{ parse_conf->smtp_vrfy = $2; }
+		| EXPN yesno	{ parse_conf->smtp_expn = $2; }
+		;
+
+mtaopt		: PORT NUMBER {
+			if (parse_range($2, 1, 65535, "mta port") == -1)
+				YYERROR;
+			parse_conf->mta_port = $2;
+		}
+		| CONNECTIONS NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "mta connections") == -1)
+				YYERROR;
+			parse_conf->mta_connections = $2;
+		}
+		| HOSTCONNECTIONS NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "mta host-connections") == -1)
+				YYERROR;
+			parse_conf->mta_host_connections = $2;
+		}
+		| MESSAGESPERCONN NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "mta messages-per-connection") == -1)
+				YYERROR;
+			parse_conf->mta_messages_per_connection = $2;
+		}
+		| TIMEOUT mtatimeout
+		;
+
+mtatimeout	: CONNECT duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "mta timeout connect") == -1)
+				YYERROR;
+			parse_conf->mta_timeout_connect = $2;
+		}
+		| COMMAND duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "mta timeout command") == -1)
+				YYERROR;
+			parse_conf->mta_timeout_command = $2;
+		}
+		| DATA duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "mta timeout data") == -1)
+				YYERROR;
+			parse_conf->mta_timeout_data = $2;
+		}
+		| IDLE duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "mta timeout idle") == -1)
+				YYERROR;
+			parse_conf->mta_timeout_idle = $2;
+		}
+		;
+
+%%
+
+struct keyword {
+	const char	*name;
+	int		 token;
+};
+
+/* Sorted by name for bsearch(): keep it so when adding a keyword. */
+static const struct keyword	 keywords[] = {
+	{ "bounce",			BOUNCE },
+	{ "command",			COMMAND },
+	{ "command-line",		COMMANDLINE },
+	{ "connect",			CONNECT },
+	{ "connections",		CONNECTIONS },
+	{ "control",			CONTROL },
+	{ "data",			DATA },
+	{ "database",			DATABASE },
+	{ "delay-warning",		DELAYWARNING },
+	{ "double-bounce",		DOUBLEBOUNCE },
+	{ "drop",			DROP },
+	{ "errors",			ERRORS },
+	{ "expn",			EXPN },
+	{ "greeting-delay",		GREETINGDELAY },
+	{ "host-connections",		HOSTCONNECTIONS },
+	{ "hostname",			HOSTNAME },
+	{ "idle",			IDLE },
+	{ "include",			INCLUDE },
+	{ "lifetime",			LIFETIME },
+	{ "limit",			LIMIT },
+	{ "listen",			LISTEN },
+	{ "message-size",		MESSAGESIZE },
+	{ "messages",			MESSAGES },
+	{ "messages-per-connection",	MESSAGESPERCONN },
+	{ "mta",			MTA },
+	{ "no",				NO },
+	{ "on",				ON },
+	{ "port",			PORT },
+	{ "queue",			QUEUE },
+	{ "recipients",			RECIPIENTS },
+	{ "resolver",			RESOLVER },
+	{ "retry-max",			RETRYMAX },
+	{ "retry-min",			RETRYMIN },
+	{ "route",			ROUTE },
+	{ "session",			SESSION },
+	{ "sessions",			SESSIONS },
+	{ "smtp",			SMTP },
+	{ "text-line",			TEXTLINE },
+	{ "timeout",			TIMEOUT },
+	{ "via",			VIA },
+	{ "vrfy",			VRFY },
+	{ "yes",			YES },
+};
+
+static int
+keyword_cmp(const void *k, const void *e)
+{
+	return strcmp(k, ((const struct keyword *)e)->name);
+}
+
+/* The token of a keyword, or STRING. */
+static int
+keyword_lookup(const char *s)
+{
+	const struct keyword	*kw;
+
+	kw = bsearch(s, keywords, sizeof(keywords) / sizeof(keywords[0]),
+	    sizeof(keywords[0]), keyword_cmp);
+	return kw != NULL ? kw->token : STRING;
+}
+
+/* Report an error at the current line of the current file. */
+static void
+parse_error(const char *fmt, ...)
+{
+	va_list	 ap;
+	char	 msg[512];
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	parse_errors++;
+	log_warnx("%s:%d: %s", parse_cur != NULL ? parse_cur->name : "?",
+	    parse_cur != NULL ? parse_cur->lineno : 0, msg);
+}
+
+/* yacc's "syntax error", made specific from the tokens last read. */
+static void
+yyerror(const char *msg)
+{
+	if (lex_reported) {
+		lex_reported = 0;
+		return;
+	}
+	if (strcmp(msg, "syntax error") != 0)
+		parse_error("%s", msg);
+	else if (!lex_first_kw && lex_ntok <= 2 && strcmp(lex_tok, "=") != 0)
+		parse_error("unknown keyword \"%s\"", lex_first);
+	else if (lex_last == '\n' || lex_last == 0)
+		parse_error("missing argument after \"%s\"", lex_prev);
+	else if (lex_ntok > 1)
+		parse_error("unexpected \"%s\" after \"%s\"", lex_tok,
+		    lex_prev);
+	else
+		parse_error("unexpected \"%s\"", lex_tok);
+}
+
+/* Keep a lexer string until the end of the parse. */
+static char *
+parse_string_keep(const char *s)
+{
+	char	*p;
+
+	if (parse_nstrings == parse_capstrings) {
+		parse_capstrings = parse_capstrings ? parse_capstrings * 2 : 64;
+		parse_strings = xreallocarray(parse_strings, parse_capstrings,
+		    sizeof(*parse_strings));
+	}
+	p = xstrdup(s);
+	parse_strings[parse_nstrings++] = p;
+	return p;
+}
+
+static void
+parse_strings_free(void)
+{
+	size_t	 i;
+
+	for (i = 0; i < parse_nstrings; i++)
+		free(parse_strings[i]);
+	free(parse_strings);
+	parse_strings = NULL;
+	parse_nstrings = parse_capstrings = 0;
+}
+
+/*
+ * Open a file for reading on top of the stack.  An included file starts
+ * at line 0: the include statement's own newline is read from it first.
+ */
+static struct parse_file *
+parse_file_push(FILE *fp, const char *name)
+{
+	struct parse_file	*f;
+
+	f = xcalloc(1, sizeof(*f));
+	f->fp = fp;
+	f->name = xstrdup(name);
+	f->lineno = TAILQ_EMPTY(&parse_files) ? 1 : 0;
+	TAILQ_INSERT_TAIL(&parse_files, f, entry);
+	parse_cur = f;
+	return f;
+}
+
+/* Close the current file and go back to the one that included it. */
+static void
+parse_file_pop(void)
+{
+	struct parse_file	*f = parse_cur;
+
+	TAILQ_REMOVE(&parse_files, f, entry);
+	(void)fclose(f->fp);
+	free(f->name);
+	free(f);
+	parse_cur = TAILQ_LAST(&parse_files, parse_file_list);
+}
+
+/* Put a character back; it is read again before anything else. */
+static void
+lex_ungetc(int c)
+{
+	if (c == EOF)
+		return;
+	if (lex_expand != NULL && lex_expand_pos > 0) {
+		lex_expand_pos--;
+		return;
+	}
+	if (parse_cur->ungetlen < PARSE_PUSHBACK_MAX)
+		parse_cur->ungetbuf[parse_cur->ungetlen++] = c;
+}
+
+/*
+ * The next character: from a macro being expanded, then from what was put
+ * back, then from the file.  A backslash before a newline joins the lines.
+ */
+static int
+lex_getc(void)
+{
+	struct parse_file	*f = parse_cur;
+	int			 c, next;
+
+	if (lex_expand != NULL) {
+		if ((c = (unsigned char)lex_expand[lex_expand_pos]) != '\0') {
+			lex_expand_pos++;
+			return c;
+		}
+		/* the end of a macro ends the word it was in */
+		lex_expand = NULL;
+		return ' ';
+	}
+	if (f->ungetlen > 0)
+		return f->ungetbuf[--f->ungetlen];
+	while ((c = getc(f->fp)) == '\\') {
+		if ((next = getc(f->fp)) != '\n') {
+			lex_ungetc(next);
+			break;
+		}
+		f->lineno++;
+	}
+	return c;
+}
+
+/* After a lexical error: drop the rest of the line but not its end. */
+static int
+lex_skip_line(void)
+{
+	int	 c;
+
+	while ((c = lex_getc()) != '\n' && c != EOF)
+		;
+	lex_ungetc(c);
+	lex_reported = 1;
+	return ERROR;
+}
+
+static int
+lex_word_char(int c)
+{
+	if (c == EOF || c <= ' ' || c >= 0x7f)
+		return 0;
+	if (isalnum(c))
+		return 1;
+	return strchr("(){}<>!=#,\"';$\\", c) == NULL;
+}
+
+/* A double-quoted string into lex_buf; only \" and \\ are escapes. */
+static int
+lex_quoted(void)
+{
+	size_t	 n = 0;
+	int	 c;
+
+	for (;;) {
+		c = lex_getc();
+		if (c == EOF || c == '\n') {
+			lex_ungetc(c);
+			parse_error("unterminated quoted string");
+			return lex_skip_line();
+		}
+		if (c == '"')
+			break;
+		if (c == '\\' && (c = lex_getc()) != '"' && c != '\\') {
+			parse_error("invalid escape in quoted string");
+			return lex_skip_line();
+		}
+		if (c < ' ' || c == 0x7f) {
+			parse_error("control character in quoted string");
+			return lex_skip_line();
+		}
+		if (n + 1 >= sizeof(lex_buf)) {
+			parse_error("string too long");
+			return lex_skip_line();
+		}
+		lex_buf[n++] = (char)c;
+	}
+	lex_buf[n] = '\0';
+	yylval.v.string = parse_string_keep(lex_buf);
+	return STRING;
+}
+
+/* A bare word: a number, a keyword or a string. */
+static int
+lex_word(int c)
+{
+	size_t	 n = 0;
+	char	*end;
+	int	 token;
+
+	do {
+		if (n + 1 >= sizeof(lex_buf)) {
+			parse_error("word too long");
+			return lex_skip_line();
+		}
+		lex_buf[n++] = (char)c;
+	} while (lex_word_char(c = lex_getc()));
+	lex_ungetc(c);
+	lex_buf[n] = '\0';
+	if (strspn(lex_buf, "0123456789") == n) {
+		errno = 0;
+		yylval.v.number = strtoll(lex_buf, &end, 10);
+		if (errno == ERANGE) {
+			parse_error("number %s is too large", lex_buf);
+			return lex_skip_line();
+		}
+		return NUMBER;
+	}
+	if ((token = keyword_lookup(lex_buf)) != STRING)
+		return token;
+	yylval.v.string = parse_string_keep(lex_buf);
+	return STRING;
+}
+
+/* $name: go on reading from the macro's value. */
+static int
+lex_macro(void)
+{
+	const struct parse_macro	*m;
+	char				 name[64];
+	size_t				 n = 0;
+	int				 c;
+
+	while ((c = lex_getc()) != EOF && (isalnum(c) || c == '_')) {
+		if (n + 1 >= sizeof(name)) {
+			parse_error("macro name too long");
+			return -1;
+		}
+		name[n++] = (char)c;
+	}
+	lex_ungetc(c);
+	name[n] = '\0';
+	if (n == 0) {
+		parse_error("'$' without a macro name");
+		return -1;
+	}
+	TAILQ_FOREACH(m, &parse_macros, entry)
+		if (strcmp(m->name, name) == 0)
+			break;
+	if (m == NULL) {
+		parse_error("macro \"%s\" is not defined", name);
+		return -1;
+	}
+	lex_expand = m->value;
+	lex_expand_pos = 0;
+	return 0;
+}
+
+/* End of a file: end its last statement, then resume the includer. */
+static int
+lex_eof(void)
+{
+	if (lex_last != '\n')
+		return '\n';
+	if (parse_cur != TAILQ_FIRST(&parse_files)) {
+		parse_file_pop();
+		return -1;
+	}
+	return 0;
+}
+
+static int
+lex_token(void)
+{
+	int	 c, t;
+
+	for (;;) {
+		lex_text = lex_buf;
+		while ((c = lex_getc()) == ' ' || c == '\t' || c == '\r')
+			;
+		if (c == '#')
+			while ((c = lex_getc()) != '\n' && c != EOF)
+				;
+		if (c == '$' && lex_expand == NULL) {
+			if (lex_macro() == -1)
+				return lex_skip_line();
+			continue;
+		}
+		if (c == EOF) {
+			lex_text = "end of file";
+			if ((t = lex_eof()) == -1)
+				continue;
+			return t;
+		}
+		if (c == '\n') {
+			lex_text = "end of line";
+			lex_newline = 1;
+			return '\n';
+		}
+		if (c == '"')
+			return lex_quoted();
+		if (lex_word_char(c))
+			return lex_word(c);
+		if (c < ' ' || c >= 0x7f) {
+			parse_error("invalid character 0x%02x", c);
+			return lex_skip_line();
+		}
+		lex_buf[0] = (char)c;
+		lex_buf[1] = '\0';
+		return c;
+	}
+}
+
+/* Remember the statement's first token and the last two for yyerror(). */
+static void
+lex_note(int token)
+{
+	if (lex_last == '\n') {
+		lex_ntok = 0;
+		lex_first_kw = token != STRING && token != NUMBER &&
+		    token != ERROR && token >= 256;
+		(void)strlcpy(lex_first, lex_text, sizeof(lex_first));
+	}
+	(void)strlcpy(lex_prev, lex_tok, sizeof(lex_prev));
+	(void)strlcpy(lex_tok, lex_text, sizeof(lex_tok));
+	lex_ntok++;
+	lex_last = token;
+	if (token == '\n')
+		lex_reported = 0;
+}
+
+int
+yylex(void)
+{
+	int	 token;
+
+	if (lex_newline) {
+		lex_newline = 0;
+		parse_cur->lineno++;
+	}
+	token = lex_token();
+	lex_note(token);
+	return token;
+}
+
+/* include "file": relative names are taken from the including file's dir. */
+static int
+parse_include(const char *name)
+{
+	struct parse_file	*f;
+	const char		*slash;
+	char			 path[PATH_MAX];
+	FILE			*fp;
+	int			 depth = 0;
+
+	TAILQ_FOREACH(f, &parse_files, entry)
+		depth++;
+	if (depth >= PARSE_INCLUDE_DEPTH) {
+		parse_error("include \"%s\": nested too deeply", name);
+		return -1;
+	}
+	slash = strrchr(parse_cur->name, '/');
+	if (name[0] == '/' || slash == NULL)
+		(void)strlcpy(path, name, sizeof(path));
+	else if (snprintf(path, sizeof(path), "%.*s/%s",
+	    (int)(slash - parse_cur->name), parse_cur->name, name) >=
+	    (int)sizeof(path)) {
+		parse_error("include \"%s\": path too long", name);
+		return -1;
+	}
+	if ((fp = fopen(path, "r")) == NULL) {
+		parse_error("include \"%s\": %s", path, strerror(errno));
+		return -1;
+	}
+	if (parse_verbose)
+		log_info("reading %s", path);
+	f = parse_file_push(fp, path);
+	/* the include statement ends with this newline */
+	f->ungetbuf[f->ungetlen++] = '\n';
+	return 0;
+}
+
+static int
+parse_macro_set(const char *name, const char *value)
+{
+	struct parse_macro	*m;
+	size_t			 i;
+
+	for (i = 0; name[i] != '\0'; i++)
+		if (!isalnum((unsigned char)name[i]) && name[i] != '_')
+			break;
+	if (name[i] != '\0' || isdigit((unsigned char)name[0])) {
+		parse_error("invalid macro name \"%s\"", name);
+		return -1;
+	}
+	TAILQ_FOREACH(m, &parse_macros, entry)
+		if (strcmp(m->name, name) == 0)
+			break;
+	if (m == NULL) {
+		m = xcalloc(1, sizeof(*m));
+		m->name = parse_string_keep(name);
+		TAILQ_INSERT_TAIL(&parse_macros, m, entry);
+	}
+	/* an old value may still be read by the lexer: kept till the end */
+	m->value = parse_string_keep(value);
+	return 0;
+}
+
+static void
+parse_macros_free(void)
+{
+	struct parse_macro	*m;
+
+	while ((m = TAILQ_FIRST(&parse_macros)) != NULL) {
+		TAILQ_REMOVE(&parse_macros, m, entry);
+		free(m);
+	}
+}
+
+static int
+parse_range(int64_t v, int64_t min, int64_t max, const char *what)
+{
+	if (v >= min && v <= max)
+		return 0;
+	parse_error("%s %lld is out of range (%lld to %lld)", what,
+	    (long long)v, (long long)min, (long long)max);
+	return -1;
+}
+
+static int
+parse_duration(const char *s, int64_t *v)
+{
+	if ((*v = duration_parse(s)) == -1) {
+		parse_error("invalid duration \"%s\": a number with an "
+		    "optional unit s, m, h or d", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_size(const char *s, int64_t *v)
+{
+	if ((*v = size_parse(s)) == -1) {
+		parse_error("invalid size \"%s\": a number with an "
+		    "optional unit K, M or G", s);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_path(char *dst, const char *s, const char *what)
+{
+	if (s[0] != '/') {
+		parse_error("%s: path \"%s\" is not absolute", what, s);
+		return -1;
+	}
+	if (strlcpy(dst, s, PATH_MAX) >= PATH_MAX) {
+		parse_error("%s: path too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+parse_hostname(const char *s)
+{
+	if (!config_domain_valid(s)) {
+		parse_error("hostname \"%s\" is not a valid domain name", s);
+		return -1;
+	}
+	(void)strlcpy(parse_conf->hostname, s, sizeof(parse_conf->hostname));
+	return 0;
+}
+
+/* A numeric address and port into a sockaddr and its canonical text. */
+static int
+parse_numeric_addr(const char *s, int port, struct sockaddr_storage *ss,
+    socklen_t *sslen, char *canon, size_t size)
+{
+	struct addrinfo	 hints, *res;
+	char		 serv[8];
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
+	(void)snprintf(serv, sizeof(serv), "%d", port);
+	if (getaddrinfo(s, serv, &hints, &res) != 0)
+		return -1;
+	if (res->ai_addrlen > sizeof(*ss) ||
+	    getnameinfo(res->ai_addr, res->ai_addrlen, canon, size, NULL, 0,
+	    NI_NUMERICHOST) != 0) {
+		freeaddrinfo(res);
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	*sslen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int
+parse_resolver(const char *s, int64_t port)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	struct config		*c = parse_conf;
+
+	if (port == 0)
+		port = 53;
+	if (parse_numeric_addr(s, port, &ss, &sslen, c->resolver_addr,
+	    sizeof(c->resolver_addr)) == -1) {
+		parse_error("resolver \"%s\" is not a numeric IPv4 or IPv6 "
+		    "address", s);
+		return -1;
+	}
+	c->resolver_set = 1;
+	c->resolver_port = port;
+	return 0;
+}
+
+static int
+parse_listen(const char *s)
+{
+	struct listener	*l, *o;
+	int		 port = parse_lopts.port == -1 ? 25 : parse_lopts.port;
+
+	l = xcalloc(1, sizeof(*l));
+	if (parse_numeric_addr(s, port, &l->ss, &l->sslen, l->addr,
+	    sizeof(l->addr)) == -1) {
+		free(l);
+		parse_error("listen on \"%s\": not a numeric IPv4 or IPv6 "
+		    "address", s);
+		return -1;
+	}
+	l->port = port;
+	l->flags = parse_lopts.flags;
+	(void)snprintf(l->name, sizeof(l->name),
+	    l->ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", l->addr,
+	    l->port);
+	TAILQ_FOREACH(o, &parse_conf->listeners, entry)
+		if (strcmp(o->name, l->name) == 0) {
+			parse_error("listen on %s given twice", l->name);
+			free(l);
+			return -1;
+		}
+	TAILQ_INSERT_TAIL(&parse_conf->listeners, l, entry);
+	return 0;
+}
+
+/* A next hop: a domain name, or an address in brackets. */
+static int
+parse_route_host_valid(const char *h)
+{
+	char		 addr[64];
+	unsigned char	 bin[sizeof(struct in6_addr)];
+	size_t		 len = strlen(h);
+
+	if (h[0] != '[')
+		return config_domain_valid(h);
+	if (len < 3 || h[len - 1] != ']' || len - 2 >= sizeof(addr))
+		return 0;
+	memcpy(addr, h + 1, len - 2);
+	addr[len - 2] = '\0';
+	return inet_pton(AF_INET, addr, bin) == 1 ||
+	    inet_pton(AF_INET6, addr, bin) == 1;
+}
+
+static int
+parse_route(const char *domain, const char *host, int64_t port)
+{
+	struct route	*r, *o;
+
+	if (strcmp(domain, "*") != 0 && !config_domain_valid(domain)) {
+		parse_error("route \"%s\": not a domain name or \"*\"",
+		    domain);
+		return -1;
+	}
+	if (!parse_route_host_valid(host)) {
+		parse_error("route %s via \"%s\": not a host name or "
+		    "[address]", domain, host);
+		return -1;
+	}
+	r = xcalloc(1, sizeof(*r));
+	(void)strlcpy(r->domain, domain, sizeof(r->domain));
+	text_lower(r->domain);
+	(void)strlcpy(r->host, host, sizeof(r->host));
+	r->port = port;
+	TAILQ_FOREACH(o, &parse_conf->routes, entry)
+		if (strcmp(o->domain, r->domain) == 0) {
+			parse_error("route for %s given twice", r->domain);
+			free(r);
+			return -1;
+		}
+	TAILQ_INSERT_TAIL(&parse_conf->routes, r, entry);
+	return 0;
+}
+
+/* local@domain with a plain local part: no quoting, no source route. */
+static int
+parse_double_bounce(const char *s)
+{
+	const char	*at = strrchr(s, '@'), *p;
+
+	if (at == NULL || at == s || strlen(s) >= CONF_ADDR_MAX ||
+	    !config_domain_valid(at + 1))
+		goto bad;
+	for (p = s; p < at; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("<>()[]\\,;:\"@", *p))
+			goto bad;
+	(void)strlcpy(parse_conf->double_bounce, s,
+	    sizeof(parse_conf->double_bounce));
+	return 0;
+bad:
+	parse_error("bounce double-bounce \"%s\": not an address like "
+	    "postmaster@example.org", s);
+	return -1;
+}
+
+/* Checks between statements, once the whole file is read. */
+static int
+parse_retry_check(void)
+{
+	if (parse_conf->queue_retry_max >= parse_conf->queue_retry_min)
+		return 0;
+	parse_errors++;
+	log_warnx("%s:%d: queue retry-max %llds is less than retry-min %llds",
+	    parse_retry_file, parse_retry_line,
+	    (long long)parse_conf->queue_retry_max,
+	    (long long)parse_conf->queue_retry_min);
+	return -1;
+}
+
+static void
+parse_reset(int verbose)
+{
+	parse_conf = config_new_nohost();
+	parse_errors = 0;
+	parse_verbose = verbose;
+	parse_retry_line = 0;
+	parse_retry_file = "?";
+	lex_expand = NULL;
+	lex_newline = 0;
+	lex_last = '\n';
+	lex_ntok = 0;
+	lex_reported = 0;
+	lex_tok[0] = lex_prev[0] = lex_first[0] = '\0';
+}
+
+/* Parse from fp (closed here); the config, or NULL after any error. */
+static struct config *
+parse_run(FILE *fp, const char *name, int verbose)
+{
+	struct config	*c;
+
+	parse_reset(verbose);
+	(void)parse_file_push(fp, name);
+	if (yyparse() != 0 && parse_errors == 0)
+		parse_errors++;
+	(void)parse_retry_check();
+	while (parse_cur != NULL)
+		parse_file_pop();
+	parse_macros_free();
+	parse_strings_free();
+	c = parse_conf;
+	parse_conf = NULL;
+	if (parse_errors > 0) {
+		config_free(c);
+		return NULL;
+	}
+	config_hostname_default(c);
+	return c;
+}
+
+struct config *
+config_parse_file(const char *path, int verbose)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		log_warn("%s", path);
+		return NULL;
+	}
+	return parse_run(fp, path, verbose);
+}
+
+struct config *
+config_parse_buffer(const char *text, size_t len)
+{
+	static char	 empty[] = "\n";
+	FILE		*fp;
+
+	if (len == 0) {
+		text = empty;
+		len = 1;
+	}
+	if ((fp = fmemopen((void *)(uintptr_t)text, len, "r")) == NULL) {
+		log_warn("fmemopen");
+		return NULL;
+	}
+	return parse_run(fp, "(config)", 0);
+}
