@@ -1,0 +1,110 @@
+/*
+ * queue.c: the queue process, the only one that touches the spool.
+ *
+ * It runs as _smtpq chrooted to the spool directory.  The front end
+ * (smtp) creates, commits and rolls back messages through it
+ * (queue_commit.c); the outbound client (mta) gets batches of envelopes
+ * and answers with results (queue_sched.c, queue_result.c); smtpctl
+ * requests arrive from the parent (queue_ctl.c).  This file is the table
+ * of contents: the handler tables, the reactions to peers coming and
+ * going, and main().
+ *
+ * Failure behaviour: a spool that cannot be opened is fatal (the parent
+ * restarts us); everything else is answered, logged and counted.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "queue.h"
+
+static const struct imsg_handler queue_smtp_handlers[] = {
+	{ IMSG_QUEUE_MESSAGE_CREATE,	queue_commit_create },
+	{ IMSG_QUEUE_MESSAGE_COMMIT,	queue_commit_commit },
+	{ IMSG_QUEUE_MESSAGE_ROLLBACK,	queue_commit_rollback },
+};
+
+static const struct imsg_handler queue_mta_handlers[] = {
+	{ IMSG_MTA_RESULT,		queue_result_result },
+	{ IMSG_MTA_DONE,		queue_result_done },
+};
+
+static void
+queue_peer_up(enum proc_id id)
+{
+	if (id == PROC_MTA)
+		queue_sched_wakeup();
+}
+
+static void
+queue_peer_down(enum proc_id id)
+{
+	if (id == PROC_SMTP)
+		queue_commit_smtp_down();
+	else if (id == PROC_MTA)
+		queue_sched_mta_down();
+}
+
+static void
+queue_config_apply(struct config *new, struct config *old)
+{
+	if (old == NULL)
+		log_info("queue ready: retry %lld..%llds, warn after %llds, "
+		    "give up after %llds", (long long)new->queue_retry_min,
+		    (long long)new->queue_retry_max,
+		    (long long)new->queue_delay_warning,
+		    (long long)new->queue_lifetime);
+	queue_sched_wakeup();
+}
+
+static void
+queue_shutdown(void)
+{
+	log_info("queue exiting with %zu envelopes queued",
+	    queue_sched_count());
+}
+
+static const struct proc_def queue_def = {
+	.id = PROC_QUEUE,
+	.name = "queue",
+	.user = SMTPD_QUEUE_USER,
+	.handlers = {
+		/* the skeleton handles every parent message of the queue */
+		[PROC_PARENT] = NULL,
+		[PROC_SMTP] = queue_smtp_handlers,
+		[PROC_MTA] = queue_mta_handlers,
+	},
+	.nhandlers = {
+		[PROC_PARENT] = 0,
+		[PROC_SMTP] = sizeof(queue_smtp_handlers) /
+		    sizeof(queue_smtp_handlers[0]),
+		[PROC_MTA] = sizeof(queue_mta_handlers) /
+		    sizeof(queue_mta_handlers[0]),
+	},
+	.peer_up = queue_peer_up,
+	.peer_down = queue_peer_down,
+	.config_apply = queue_config_apply,
+	.ctl = queue_ctl,
+	.shutdown = queue_shutdown,
+};
+
+int
+main(int argc, char **argv)
+{
+	int	 rootfd;
+
+	proc_setup(&queue_def, argc, argv);
+	proc_confine(proc_root(), SMTPD_QUEUE_USER);
+	if ((rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+		fatal("open spool root");
+	if (queue_spool_open(&queue_spool, rootfd) == -1)
+		fatalx("cannot open the spool directories");
+	if (queue_sched_load() == -1)
+		fatalx("cannot load the spool");
+	queue_sched_init();
+	queue_commit_init();
+	proc_run();
+	return 0;
+}

@@ -1,0 +1,131 @@
+/*
+ * queue.h: the modules of the queue process and what they share.
+ *
+ *   queue.c		main, proc_def and the imsg handler tables
+ *   queue_commit.c	incoming messages: create, rollback, group commit
+ *   queue_sched.c	in-memory schedule, startup load, dispatch to mta
+ *   queue_result.c	delivery results: logs, retries, DSNs
+ *   queue_ctl.c	smtpctl requests
+ *   queue_spool.c	files (queue_spool.h)
+ *   queue_envelope.c	envelope format (queue_envelope.h)
+ *   queue_bounce.c	DSN text (queue_bounce.h)
+ *
+ * The schedule keeps a small record per envelope (struct qentry); the
+ * envelope itself stays on disk and is read when it is dispatched or
+ * shown, so 100k queued envelopes cost a few MB of memory.
+ */
+#ifndef QUEUE_H
+#define QUEUE_H
+
+#include <sys/tree.h>
+#include <sys/queue.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "imsg.h"
+#include "queue_envelope.h"
+#include "queue_spool.h"
+
+#define QUEUE_BATCH_MAX		100	/* recipients per IMSG_MTA_DELIVER */
+#define QUEUE_INFLIGHT_MAX	1000	/* envelopes handed to mta at once */
+#define QUEUE_REQUEUE_DELAY	10	/* seconds, after an mta crash */
+
+enum qstate {
+	QE_PENDING = 0,
+	QE_INFLIGHT
+};
+
+struct qmsg {
+	RB_ENTRY(qmsg)		 entry;
+	uint32_t		 msgid;
+	size_t			 nevp;
+	long long		 size;		/* checked at startup; -2 unknown */
+};
+
+/* The envelopes of one message for one destination domain. */
+struct qgroup {
+	RB_ENTRY(qgroup)	 entry;
+	uint32_t		 msgid;
+	char			*domain;
+	struct qmsg		*msg;
+	TAILQ_HEAD(, qentry)	 entries;
+};
+
+struct qentry {
+	RB_ENTRY(qentry)	 entry;
+	TAILQ_ENTRY(qentry)	 gentry;
+	uint64_t		 evpid;
+	time_t			 ctime;
+	time_t			 nexttry;
+	uint32_t		 retries;
+	enum qstate		 state;
+	int			 removed;	/* smtpctl remove while in flight */
+	size_t			 heapidx;
+	struct qgroup		*grp;
+	struct qbatch		*batch;
+	size_t			 bidx;
+};
+
+struct qresult {
+	int			 got;
+	uint32_t		 status;
+	uint32_t		 flags;
+	int64_t			 xdelay;
+	char			 estatus[ENVELOPE_STATUS_MAX];
+	char			 relay[CONF_HOST_MAX];
+	char			 text[ENVELOPE_TEXT_LINE];
+};
+
+/* One IMSG_MTA_DELIVER in flight. */
+struct qbatch {
+	RB_ENTRY(qbatch)	 entry;
+	uint32_t		 id;
+	size_t			 n;
+	struct qentry		*ents[QUEUE_BATCH_MAX];
+	struct envelope		*evs;		/* n loaded envelopes */
+	struct qresult		*res;		/* n results */
+};
+
+extern struct spool	 queue_spool;
+
+/* queue_sched.c */
+void		 queue_sched_init(void);
+int		 queue_sched_load(void);
+struct qentry	*queue_sched_add(uint64_t, const char *domain, time_t ctime,
+		    time_t nexttry, uint32_t retries);
+int		 queue_sched_forget(struct qentry *);
+void		 queue_sched_drop(struct qentry *);
+void		 queue_sched_reschedule(struct qentry *, time_t);
+struct qentry	*queue_sched_find(uint64_t);
+int		 queue_sched_msgid_inuse(uint32_t);
+struct qentry	*queue_sched_first(void);
+struct qentry	*queue_sched_next(struct qentry *);
+struct qbatch	*queue_sched_batch_find(uint32_t);
+void		 queue_sched_batch_free(struct qbatch *);
+void		 queue_sched_wakeup(void);
+void		 queue_sched_pause(int);
+int		 queue_sched_paused(void);
+void		 queue_sched_mta_down(void);
+size_t		 queue_sched_count(void);
+size_t		 queue_sched_inflight(void);
+size_t		 queue_sched_messages(void);
+
+/* queue_commit.c */
+void		 queue_commit_init(void);
+void		 queue_commit_create(struct imsgev *, struct imsg *, void *);
+void		 queue_commit_commit(struct imsgev *, struct imsg *, void *);
+void		 queue_commit_rollback(struct imsgev *, struct imsg *, void *);
+void		 queue_commit_smtp_down(void);
+size_t		 queue_commit_incoming(void);
+
+/* queue_result.c */
+void		 queue_result_result(struct imsgev *, struct imsg *, void *);
+void		 queue_result_done(struct imsgev *, struct imsg *, void *);
+void		 queue_result_batch(struct qbatch *);
+time_t		 queue_result_backoff(time_t, time_t, uint32_t);
+
+/* queue_ctl.c */
+void		 queue_ctl(uint32_t, uint32_t, const char *);
+
+#endif

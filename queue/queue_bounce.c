@@ -1,0 +1,239 @@
+/*
+ * queue_bounce.c: DSN text (RFC 3464) for the queue's bounces, delay
+ * warnings and "relayed" notices.
+ *
+ * Layout: headers from MAILER-DAEMON, then a multipart/report with a
+ * human-readable part, the message/delivery-status part (one per-message
+ * block, one block per recipient) and the returned content: the whole
+ * original as message/rfc822 (RET=FULL or no RET), or its header as
+ * text/rfc822-headers (RET=HDRS, and always for delayed and relayed).
+ * Lines end in CRLF like every message file of the spool (the front end
+ * stores what it received that way), so the copied original and our own
+ * text never mix line ends.  Errors of the output stream are returned,
+ * never fatal.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto.h"
+#include "queue_bounce.h"
+#include "util.h"
+
+#define EOL	"\r\n"
+
+static const char *action_words[] = { "failed", "delayed", "relayed" };
+
+int
+queue_bounce_wanted(const struct envelope *e, enum bounce_action action)
+{
+	if (e->notify & DSN_NOTIFY_NEVER)
+		return 0;
+	switch (action) {
+	case BOUNCE_FAILED:
+		return e->notify == 0 || (e->notify & DSN_NOTIFY_FAILURE);
+	case BOUNCE_DELAYED:
+		return e->notify == 0 || (e->notify & DSN_NOTIFY_DELAY);
+	case BOUNCE_RELAYED:
+		return (e->notify & DSN_NOTIFY_SUCCESS) != 0;
+	}
+	return 0;
+}
+
+const char *
+queue_bounce_action_name(enum bounce_action action)
+{
+	return action_words[action];
+}
+
+/* The host part of "host [addr]"; "" when only an address is known. */
+static void
+bounce_relay_host(const char *relay, char *buf, size_t size)
+{
+	size_t	 n = strcspn(relay, " [");
+
+	buf[0] = '\0';
+	if (n == 0 || n >= size)
+		return;
+	memcpy(buf, relay, n);
+	buf[n] = '\0';
+}
+
+static void
+bounce_headers(FILE *out, const struct bounce_info *bi)
+{
+	static const char	*subj[] = { "Failure", "Delay", "Relayed" };
+	char			 date[64];
+
+	(void)fprintf(out, "From: Mail Delivery System <MAILER-DAEMON@%s>" EOL,
+	    bi->hostname);
+	(void)fprintf(out, "To: <%s>" EOL, bi->to);
+	(void)fprintf(out, "Subject: Delivery Status Notification (%s)" EOL,
+	    subj[bi->action]);
+	(void)fprintf(out, "Date: %s" EOL,
+	    date_rfc5322(bi->now, date, sizeof(date)));
+	(void)fprintf(out, "Message-ID: <%08x.dsn.%08x@%s>" EOL,
+	    bi->newmsgid, bi->msgid, bi->hostname);
+	(void)fprintf(out, "Auto-Submitted: auto-replied" EOL);
+	(void)fprintf(out, "MIME-Version: 1.0" EOL);
+	(void)fprintf(out, "Content-Type: multipart/report; "
+	    "report-type=delivery-status;" EOL "\tboundary=\"%s\"" EOL,
+	    bi->boundary);
+	(void)fprintf(out, EOL "This is a MIME-encapsulated message." EOL EOL);
+}
+
+static void
+bounce_human(FILE *out, const struct bounce_info *bi,
+    const struct bounce_rcpt *r, size_t n)
+{
+	static const char	*intro[] = {
+		"Your message could not be delivered to the following "
+		    "recipients; this error is permanent:",
+		"Your message has not been delivered yet to the following "
+		    "recipients.  Delivery will be retried; you need not "
+		    "send it again:",
+		"Your message was relayed to the following recipients, whose "
+		    "next server will not send delivery notifications:"
+	};
+	char			 date[64];
+	size_t			 i;
+
+	(void)fprintf(out, "--%s" EOL, bi->boundary);
+	(void)fprintf(out, "Content-Type: text/plain; charset=utf-8" EOL);
+	(void)fprintf(out, "Content-Description: Notification" EOL EOL);
+	(void)fprintf(out, "This is the mail system at %s." EOL EOL,
+	    bi->hostname);
+	(void)fprintf(out, "%s" EOL EOL, intro[bi->action]);
+	for (i = 0; i < n; i++) {
+		(void)fprintf(out, "<%s>", r[i].evp->rcpt);
+		if (r[i].diagnostic[0] != '\0')
+			(void)fprintf(out, ": %s", r[i].diagnostic);
+		(void)fprintf(out, EOL);
+	}
+	if (bi->action == BOUNCE_DELAYED)
+		(void)fprintf(out, EOL "The mail system will give up on %s." EOL,
+		    date_rfc5322(bi->retry_until, date, sizeof(date)));
+	(void)fprintf(out, EOL);
+}
+
+static void
+bounce_status_rcpt(FILE *out, const struct bounce_info *bi,
+    const struct bounce_rcpt *r)
+{
+	char	 date[64], host[CONF_HOST_MAX];
+
+	(void)fprintf(out, EOL);
+	if (r->evp->orcpt[0] != '\0')
+		(void)fprintf(out, "Original-Recipient: %s%s" EOL,
+		    strchr(r->evp->orcpt, ';') != NULL ? "" : "rfc822;",
+		    r->evp->orcpt);
+	(void)fprintf(out, "Final-Recipient: rfc822; %s" EOL, r->evp->rcpt);
+	(void)fprintf(out, "Action: %s" EOL, action_words[bi->action]);
+	(void)fprintf(out, "Status: %s" EOL, r->status);
+	bounce_relay_host(r->relay, host, sizeof(host));
+	if (host[0] != '\0')
+		(void)fprintf(out, "Remote-MTA: dns; %s" EOL, host);
+	if (r->diagnostic[0] != '\0')
+		(void)fprintf(out, "Diagnostic-Code: smtp; %s" EOL,
+		    r->diagnostic);
+	if (r->last_attempt > 0)
+		(void)fprintf(out, "Last-Attempt-Date: %s" EOL,
+		    date_rfc5322(r->last_attempt, date, sizeof(date)));
+	if (bi->action == BOUNCE_DELAYED)
+		(void)fprintf(out, "Will-Retry-Until: %s" EOL,
+		    date_rfc5322(bi->retry_until, date, sizeof(date)));
+}
+
+static void
+bounce_status(FILE *out, const struct bounce_info *bi,
+    const struct bounce_rcpt *r, size_t n)
+{
+	char	 date[64];
+	size_t	 i;
+
+	(void)fprintf(out, "--%s" EOL, bi->boundary);
+	(void)fprintf(out, "Content-Type: message/delivery-status" EOL EOL);
+	(void)fprintf(out, "Reporting-MTA: dns; %s" EOL, bi->hostname);
+	if (r[0].evp->envid[0] != '\0')
+		(void)fprintf(out, "Original-Envelope-Id: %s" EOL,
+		    r[0].evp->envid);
+	(void)fprintf(out, "Arrival-Date: %s" EOL,
+	    date_rfc5322(r[0].evp->ctime, date, sizeof(date)));
+	for (i = 0; i < n; i++)
+		bounce_status_rcpt(out, bi, &r[i]);
+	(void)fprintf(out, EOL);
+}
+
+/* The header of the original, up to (not including) the empty line. */
+static int
+bounce_copy_headers(FILE *out, FILE *orig)
+{
+	char	*line = NULL;
+	size_t	 cap = 0;
+	ssize_t	 len;
+	int	 last_nl = 1;
+
+	while ((len = getline(&line, &cap, orig)) > 0) {
+		if (line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
+			break;
+		(void)fwrite(line, 1, (size_t)len, out);
+		last_nl = line[len - 1] == '\n';
+	}
+	free(line);
+	if (!last_nl)
+		(void)fprintf(out, EOL);
+	return ferror(orig) ? -1 : 0;
+}
+
+static int
+bounce_copy_full(FILE *out, FILE *orig)
+{
+	char	 buf[8192];
+	size_t	 n;
+	int	 last_nl = 1;
+
+	while ((n = fread(buf, 1, sizeof(buf), orig)) > 0) {
+		(void)fwrite(buf, 1, n, out);
+		last_nl = buf[n - 1] == '\n';
+	}
+	if (!last_nl)
+		(void)fprintf(out, EOL);
+	return ferror(orig) ? -1 : 0;
+}
+
+static int
+bounce_returned(FILE *out, const struct bounce_info *bi,
+    const struct envelope *e, FILE *orig)
+{
+	int	 hdrs, rc;
+
+	/* RFC 3461 4.3: only a failure returns the whole message */
+	hdrs = e->ret == DSN_RET_HDRS || bi->action != BOUNCE_FAILED;
+
+	(void)fprintf(out, "--%s" EOL, bi->boundary);
+	(void)fprintf(out, "Content-Type: %s" EOL,
+	    hdrs ? "text/rfc822-headers" : "message/rfc822");
+	(void)fprintf(out, "Content-Description: %s" EOL EOL,
+	    hdrs ? "Undelivered Message Headers" : "Undelivered Message");
+	rewind(orig);
+	rc = hdrs ? bounce_copy_headers(out, orig) :
+	    bounce_copy_full(out, orig);
+	(void)fprintf(out, EOL "--%s--" EOL, bi->boundary);
+	return rc;
+}
+
+int
+queue_bounce_write(FILE *out, const struct bounce_info *bi,
+    const struct bounce_rcpt *r, size_t n, FILE *orig)
+{
+	if (n == 0)
+		return -1;
+	bounce_headers(out, bi);
+	bounce_human(out, bi, r, n);
+	bounce_status(out, bi, r, n);
+	if (bounce_returned(out, bi, r[0].evp, orig) == -1)
+		return -1;
+	if (fflush(out) == EOF || ferror(out))
+		return -1;
+	return 0;
+}

@@ -1,0 +1,436 @@
+/*
+ * queue_commit.c: messages on their way in from the front end.
+ *
+ * IMSG_QUEUE_MESSAGE_CREATE makes incoming/<msgid> and hands its fd to
+ * the session; IMSG_QUEUE_MESSAGE_COMMIT is validated field by field and
+ * checked against the file size, then parked.  Every COMMIT read in one
+ * event-loop pass is made durable by one spool transaction (group
+ * commit, see queue_spool.h), and only then is each answered with
+ * IMSG_QUEUE_MESSAGE_COMMITTED, the front end's cue to say 250.
+ *
+ * Failure behaviour: a malformed payload, or a message id that is not the
+ * session's, marks the front end as broken (proc_peer_bad); invalid field
+ * values get STATUS_PERMFAIL, disk trouble STATUS_TEMPFAIL, and the
+ * incoming file is removed in both cases.  If the front end goes away,
+ * everything it had in progress is rolled back.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "proc.h"
+#include "queue.h"
+#include "util.h"
+
+#define COMMIT_INCOMING_MAX	20000	/* messages being received at once */
+
+/* A message file handed to a session and not yet committed. */
+struct qincoming {
+	RB_ENTRY(qincoming)	 entry;
+	uint32_t		 msgid;
+	uint32_t		 session;
+	struct qcommit		*commit;	/* parked for the next pass */
+};
+
+struct qrcpt {
+	char			*rcpt;
+	char			*orcpt;
+	uint32_t		 notify;
+	struct qentry		*qe;
+};
+
+struct qcommit {
+	TAILQ_ENTRY(qcommit)	 entry;
+	struct qincoming	*in;
+	struct envelope		 tmpl;		/* everything but recipients */
+	size_t			 nrcpt;
+	struct qrcpt		*rcpts;
+	int			 unit;
+};
+
+static int	 qincoming_cmp(struct qincoming *, struct qincoming *);
+RB_HEAD(qincoming_tree, qincoming);
+RB_PROTOTYPE(qincoming_tree, qincoming, entry, qincoming_cmp);
+RB_GENERATE(qincoming_tree, qincoming, entry, qincoming_cmp)
+
+static struct qincoming_tree	 commit_incoming =
+    RB_INITIALIZER(&commit_incoming);
+static size_t			 commit_nincoming;
+static TAILQ_HEAD(, qcommit)	 commit_pending =
+    TAILQ_HEAD_INITIALIZER(commit_pending);
+static struct event		*commit_ev;
+
+static void	 commit_run(int, short, void *);
+
+static int
+qincoming_cmp(struct qincoming *a, struct qincoming *b)
+{
+	return a->msgid < b->msgid ? -1 : a->msgid > b->msgid;
+}
+
+void
+queue_commit_init(void)
+{
+	if ((commit_ev = event_new(proc_base, -1, 0, commit_run, NULL)) ==
+	    NULL)
+		fatalx("cannot create the commit event");
+}
+
+size_t
+queue_commit_incoming(void)
+{
+	return commit_nincoming;
+}
+
+static int
+commit_msgid_inuse(uint32_t msgid)
+{
+	struct qincoming	 key;
+
+	key.msgid = msgid;
+	return RB_FIND(qincoming_tree, &commit_incoming, &key) != NULL ||
+	    queue_sched_msgid_inuse(msgid);
+}
+
+static void
+commit_free(struct qcommit *c)
+{
+	size_t	 i;
+
+	for (i = 0; i < c->nrcpt; i++) {
+		free(c->rcpts[i].rcpt);
+		free(c->rcpts[i].orcpt);
+	}
+	free(c->rcpts);
+	free(c);
+}
+
+/* Forget an incoming message, removing its file. */
+static void
+commit_incoming_drop(struct qincoming *in, int unlink_file)
+{
+	if (unlink_file)
+		queue_spool_message_discard(&queue_spool, in->msgid);
+	if (in->commit != NULL) {
+		TAILQ_REMOVE(&commit_pending, in->commit, entry);
+		commit_free(in->commit);
+	}
+	RB_REMOVE(qincoming_tree, &commit_incoming, in);
+	commit_nincoming--;
+	stats_set("queue.incoming", (int64_t)commit_nincoming);
+	free(in);
+}
+
+static void
+commit_reply(uint32_t type, uint32_t session, uint32_t status,
+    uint32_t msgid, int fd)
+{
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, type, session);
+	imsg_put_u32(&out, status);
+	imsg_put_u32(&out, msgid);
+	(void)proc_send(PROC_SMTP, &out, fd);
+}
+
+/* IMSG_QUEUE_MESSAGE_CREATE: a new incoming file for a session. */
+void
+queue_commit_create(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qincoming	*in;
+	uint32_t		 msgid = 0;
+	int			 fd = -1;
+
+	if (imsg_get_end(m) == -1) {
+		proc_peer_bad(PROC_SMTP, "malformed create", m->type);
+		return;
+	}
+	if (commit_nincoming < COMMIT_INCOMING_MAX)
+		fd = queue_spool_message_create(&queue_spool, &msgid,
+		    commit_msgid_inuse);
+	else
+		log_warnx("too many messages being received; tempfail");
+	if (fd == -1) {
+		stats_add("queue.create.tempfail", 1);
+		commit_reply(IMSG_QUEUE_MESSAGE_CREATED, m->id,
+		    STATUS_TEMPFAIL, 0, -1);
+		return;
+	}
+	in = xcalloc(1, sizeof(*in));
+	in->msgid = msgid;
+	in->session = m->id;
+	RB_INSERT(qincoming_tree, &commit_incoming, in);
+	commit_nincoming++;
+	stats_set("queue.incoming", (int64_t)commit_nincoming);
+	commit_reply(IMSG_QUEUE_MESSAGE_CREATED, m->id, STATUS_OK, msgid, fd);
+}
+
+/* The incoming message msgid of session; NULL if it is not its own. */
+static struct qincoming *
+commit_incoming_find(uint32_t msgid, uint32_t session)
+{
+	struct qincoming	 key, *in;
+
+	key.msgid = msgid;
+	in = RB_FIND(qincoming_tree, &commit_incoming, &key);
+	if (in == NULL || in->session != session)
+		return NULL;
+	return in;
+}
+
+/* IMSG_QUEUE_MESSAGE_ROLLBACK */
+void
+queue_commit_rollback(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qincoming	*in;
+	uint32_t		 msgid = imsg_get_u32(m);
+
+	if (imsg_get_end(m) == -1) {
+		proc_peer_bad(PROC_SMTP, "malformed rollback", m->type);
+		return;
+	}
+	if ((in = commit_incoming_find(msgid, m->id)) == NULL) {
+		proc_peer_bad(PROC_SMTP, "rollback of a foreign message",
+		    m->type);
+		return;
+	}
+	log_debug("%08x: rolled back", msgid);
+	commit_incoming_drop(in, 1);
+}
+
+/* The front end died: no 250 can be sent any more, so undo it all. */
+void
+queue_commit_smtp_down(void)
+{
+	struct qincoming	*in;
+	size_t			 n = 0;
+
+	while ((in = RB_MIN(qincoming_tree, &commit_incoming)) != NULL) {
+		commit_incoming_drop(in, 1);
+		n++;
+	}
+	if (n > 0)
+		log_info("front end lost: %zu incoming messages rolled back",
+		    n);
+}
+
+/* Copy a string field of a commit; -1 if too long or not clean text. */
+static int
+commit_str(char *dst, size_t size, const char *src)
+{
+	return strlcpy(dst, src, size) >= size || !text_is_clean(dst) ?
+	    -1 : 0;
+}
+
+/* Read the message-wide part of a COMMIT into the envelope template. */
+static const char *
+commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
+{
+	const char	*why = NULL;
+
+	t->type = ENVELOPE_RELAY;
+	t->size = imsg_get_u64(m);
+	if (commit_str(t->sender, sizeof(t->sender), imsg_get_str(m)) == -1 ||
+	    !queue_envelope_sender_valid(t->sender))
+		why = "bad sender";
+	t->ret = imsg_get_u32(m);
+	if (commit_str(t->envid, sizeof(t->envid), imsg_get_str(m)) == -1)
+		why = "bad envid";
+	if (commit_str(t->helo, sizeof(t->helo), imsg_get_str(m)) == -1)
+		why = "bad helo";
+	if (commit_str(t->client_addr, sizeof(t->client_addr),
+	    imsg_get_str(m)) == -1)
+		why = "bad client address";
+	if (commit_str(t->client_name, sizeof(t->client_name),
+	    imsg_get_str(m)) == -1)
+		why = "bad client name";
+	if (commit_str(t->proto, sizeof(t->proto), imsg_get_str(m)) == -1 ||
+	    t->proto[0] == '\0')
+		why = "bad protocol";
+	t->body = imsg_get_u32(m);
+	*nrcpt = imsg_get_u32(m);
+	if (t->ret > DSN_RET_HDRS || t->body > 1)
+		why = "bad ret or body";
+	if (*nrcpt < 1 || *nrcpt > ENVELOPE_RCPT_MAX)
+		why = "bad recipient count";
+	return why;
+}
+
+/* Read the recipients; the reason if one of them is not acceptable. */
+static const char *
+commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
+{
+	char		 buf[ENVELOPE_ORCPT_MAX];
+	const char	*why = NULL;
+	uint32_t	 notify;
+	size_t		 i;
+
+	c->rcpts = xcalloc(n, sizeof(*c->rcpts));
+	for (i = 0; i < n && !m->bad; i++) {
+		if (commit_str(buf, CONF_ADDR_MAX, imsg_get_str(m)) == -1 ||
+		    !queue_envelope_rcpt_valid(buf))
+			why = "bad recipient";
+		c->rcpts[i].rcpt = xstrdup(buf);
+		if (commit_str(buf, sizeof(buf), imsg_get_str(m)) == -1)
+			why = "bad orcpt";
+		c->rcpts[i].orcpt = xstrdup(buf);
+		notify = imsg_get_u32(m);
+		if ((notify & ~(uint32_t)0x0f) != 0 ||
+		    ((notify & DSN_NOTIFY_NEVER) && notify != DSN_NOTIFY_NEVER))
+			why = "bad notify";
+		c->rcpts[i].notify = notify;
+		c->nrcpt++;
+	}
+	return why;
+}
+
+/* Check a parsed COMMIT against its incoming file; NULL if good. */
+static const char *
+commit_check_file(struct qcommit *c, uint32_t *status)
+{
+	long long	 size;
+
+	*status = STATUS_TEMPFAIL;
+	size = queue_spool_message_size(&queue_spool, SPOOL_INCOMING,
+	    c->tmpl.msgid);
+	if (size < 0)
+		return "message file missing";
+	if ((unsigned long long)size != c->tmpl.size)
+		return "message size differs from the front end's";
+	return NULL;
+}
+
+/* IMSG_QUEUE_MESSAGE_COMMIT: validate, then park for the group commit. */
+void
+queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qcommit		*c = xcalloc(1, sizeof(*c));
+	struct qincoming	*in;
+	const char		*why, *why2;
+	uint64_t		 nrcpt = 0;
+	uint32_t		 status = STATUS_PERMFAIL;
+
+	c->tmpl.msgid = imsg_get_u32(m);
+	why = commit_parse_tmpl(m, &c->tmpl, &nrcpt);
+	if (!m->bad && nrcpt >= 1 && nrcpt <= ENVELOPE_RCPT_MAX &&
+	    (why2 = commit_parse_rcpts(m, c, nrcpt)) != NULL && why == NULL)
+		why = why2;
+	if (imsg_get_end(m) == -1 ||
+	    (in = commit_incoming_find(c->tmpl.msgid, m->id)) == NULL ||
+	    in->commit != NULL) {
+		commit_free(c);
+		proc_peer_bad(PROC_SMTP, "malformed or foreign commit",
+		    m->type);
+		return;
+	}
+	if (why == NULL)
+		why = commit_check_file(c, &status);
+	if (why != NULL) {
+		log_warnx("%08x: commit refused: %s", c->tmpl.msgid, why);
+		stats_add("queue.commit.refused", 1);
+		commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, m->id, status,
+		    c->tmpl.msgid, -1);
+		commit_free(c);
+		commit_incoming_drop(in, 1);
+		return;
+	}
+	c->in = in;
+	in->commit = c;
+	TAILQ_INSERT_TAIL(&commit_pending, c, entry);
+	event_active(commit_ev, EV_TIMEOUT, 0);
+}
+
+/* Write the envelopes of one parked commit into the transaction. */
+static void
+commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
+{
+	struct envelope	 e;
+	size_t		 i;
+
+	c->unit = queue_spool_tx_unit(tx);
+	if (queue_spool_tx_message(tx, c->unit, c->tmpl.msgid) == -1)
+		return;
+	for (i = 0; i < c->nrcpt; i++) {
+		e = c->tmpl;
+		(void)strlcpy(e.rcpt, c->rcpts[i].rcpt, sizeof(e.rcpt));
+		(void)strlcpy(e.orcpt, c->rcpts[i].orcpt, sizeof(e.orcpt));
+		e.notify = c->rcpts[i].notify;
+		e.ctime = e.nexttry = now;
+		if (queue_envelope_domain(e.rcpt, e.domain,
+		    sizeof(e.domain)) == -1) {
+			queue_spool_tx_unit_fail(tx, c->unit);
+			return;
+		}
+		do {
+			e.id = id_envelope(e.msgid);
+		} while ((c->rcpts[i].qe = queue_sched_add(e.id, e.domain,
+		    now, now, 0)) == NULL);
+		if (queue_spool_tx_envelope(tx, c->unit, &e) == -1)
+			return;
+	}
+}
+
+/* Answer one commit after the transaction, keep or undo its envelopes. */
+static void
+commit_finish(struct qcommit *c, struct spool_tx *tx)
+{
+	struct qincoming	*in = c->in;
+	const struct envelope	*t = &c->tmpl;
+	uint32_t		 session = in->session, msgid = t->msgid;
+	int			 ok = queue_spool_tx_unit_ok(tx, c->unit);
+	size_t			 i;
+
+	for (i = 0; i < c->nrcpt && !ok; i++)
+		if (c->rcpts[i].qe != NULL)
+			(void)queue_sched_forget(c->rcpts[i].qe);
+	if (ok) {
+		log_info("%08x: from=<%s>, size=%llu, nrcpts=%zu, proto=%s, "
+		    "relay=%s%s[%s]", msgid, t->sender,
+		    (unsigned long long)t->size, c->nrcpt, t->proto,
+		    t->client_name, t->client_name[0] != '\0' ? " " : "",
+		    t->client_addr);
+		proc_monitor("%08x: queued from=<%s> nrcpts=%zu", msgid,
+		    t->sender, c->nrcpt);
+		stats_add("queue.message.committed", 1);
+	} else {
+		log_warnx("%08x: commit failed; tempfail", msgid);
+		stats_add("queue.commit.tempfail", 1);
+	}
+	commit_incoming_drop(in, !ok);
+	commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, session,
+	    ok ? STATUS_OK : STATUS_TEMPFAIL, msgid, -1);
+}
+
+/* The group commit: everything parked in this pass, one transaction. */
+static void
+commit_run(int fd, short ev, void *arg)
+{
+	struct spool_tx	 tx;
+	struct qcommit	*c;
+	time_t		 now = time(NULL);
+	size_t		 n = 0;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	queue_spool_tx_init(&tx, &queue_spool);
+	TAILQ_FOREACH(c, &commit_pending, entry) {
+		commit_stage(c, &tx, now);
+		n++;
+	}
+	if (n == 0) {
+		queue_spool_tx_free(&tx);
+		return;
+	}
+	(void)queue_spool_tx_commit(&tx);
+	while ((c = TAILQ_FIRST(&commit_pending)) != NULL)
+		commit_finish(c, &tx);
+	queue_spool_tx_free(&tx);
+	stats_add("queue.commit.batch", 1);
+	if ((int64_t)n > stats_get("queue.commit.batch.max"))
+		stats_set("queue.commit.batch.max", (int64_t)n);
+	queue_sched_wakeup();
+}

@@ -1,0 +1,201 @@
+/*
+ * queue_ctl.c: the smtpctl requests the queue answers.
+ *
+ *   show queue	one line per envelope:
+ *		evpid|msgid|type|state|sender|rcpt|created|next try|retries|
+ *		last error
+ *   schedule X	X = envelope id (16 hex), message id (8 hex) or "all":
+ *		make the pending ones due now
+ *   remove X	the same selection, removed without any DSN
+ *   pause mta / resume mta	stop or restart dispatching
+ *   show status	key=value lines
+ * Every request ends with exactly one proc_ctl_end(); a selection that
+ * matches nothing ends with status 1.  Arguments are checked strictly and
+ * never trusted further than that.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "proc.h"
+#include "queue.h"
+#include "util.h"
+
+enum ctl_sel {
+	SEL_ALL,
+	SEL_MSG,
+	SEL_EVP
+};
+
+struct ctl_filter {
+	enum ctl_sel	 sel;
+	uint64_t	 id;
+};
+
+static int
+ctl_hex(const char *s, size_t width, uint64_t *v)
+{
+	size_t	 i;
+
+	if (strlen(s) != width)
+		return -1;
+	for (i = 0; i < width; i++)
+		if (!((s[i] >= '0' && s[i] <= '9') ||
+		    (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
+			return -1;
+	*v = strtoull(s, NULL, 16);
+	return 0;
+}
+
+static int
+ctl_filter_parse(const char *arg, struct ctl_filter *f)
+{
+	if (strcmp(arg, "all") == 0) {
+		f->sel = SEL_ALL;
+		return 0;
+	}
+	f->sel = SEL_EVP;
+	if (ctl_hex(arg, 16, &f->id) == 0)
+		return 0;
+	f->sel = SEL_MSG;
+	return ctl_hex(arg, 8, &f->id);
+}
+
+static int
+ctl_filter_match(const struct ctl_filter *f, const struct qentry *e)
+{
+	switch (f->sel) {
+	case SEL_ALL:
+		return 1;
+	case SEL_MSG:
+		return e->grp->msgid == (uint32_t)f->id;
+	case SEL_EVP:
+		return e->evpid == f->id;
+	}
+	return 0;
+}
+
+/* The first envelope of the selection in id order (the tree's order). */
+static struct qentry *
+ctl_filter_first(const struct ctl_filter *f)
+{
+	struct qentry	*e;
+
+	if (f->sel == SEL_EVP)
+		return queue_sched_find(f->id);
+	for (e = queue_sched_first(); e != NULL; e = queue_sched_next(e))
+		if (ctl_filter_match(f, e))
+			return e;
+	return NULL;
+}
+
+static void
+ctl_show_queue(uint32_t ctlid)
+{
+	struct qentry		*e;
+	struct envelope		 evp;
+	const struct envelope	*p;
+	const char		*why;
+
+	for (e = queue_sched_first(); e != NULL; e = queue_sched_next(e)) {
+		if (e->state == QE_INFLIGHT)
+			p = &e->batch->evs[e->bidx];
+		else if (queue_spool_envelope_read(&queue_spool, e->evpid,
+		    &evp, &why) == 0)
+			p = &evp;
+		else
+			continue;
+		proc_ctl_line(ctlid, "%016llx|%08x|%s|%s|%s|%s|%lld|%lld|%u|"
+		    "%s%s%s", (unsigned long long)e->evpid, e->grp->msgid,
+		    p->type == ENVELOPE_BOUNCE ? "bounce" : "relay",
+		    e->state == QE_INFLIGHT ? "inflight" : "pending",
+		    p->sender, p->rcpt, (long long)e->ctime,
+		    (long long)e->nexttry, e->retries, p->last_status,
+		    p->last_status[0] != '\0' ? " " : "", p->last_error);
+	}
+	proc_ctl_end(ctlid, 0, "");
+}
+
+/* schedule or remove; the entries of a message are adjacent in id order. */
+static void
+ctl_select(uint32_t ctlid, const char *arg, int remove)
+{
+	struct ctl_filter	 f = { SEL_ALL, 0 };
+	struct qentry		*e, *next;
+	time_t			 now = time(NULL);
+	size_t			 n = 0;
+
+	if (ctl_filter_parse(arg, &f) == -1) {
+		proc_ctl_end(ctlid, 1, "expected an envelope id, a message id "
+		    "or \"all\"");
+		return;
+	}
+	for (e = ctl_filter_first(&f); e != NULL && ctl_filter_match(&f, e);
+	    e = next) {
+		next = f.sel == SEL_EVP ? NULL : queue_sched_next(e);
+		if (remove && e->state == QE_INFLIGHT) {
+			e->removed = 1;
+			n++;
+		} else if (remove) {
+			log_info("%016llx: removed by smtpctl",
+			    (unsigned long long)e->evpid);
+			queue_sched_drop(e);
+			n++;
+		} else if (e->state == QE_PENDING) {
+			queue_sched_reschedule(e, now);
+			n++;
+		}
+	}
+	proc_ctl_line(ctlid, "%zu envelopes %s", n,
+	    remove ? "removed" : "scheduled");
+	proc_ctl_end(ctlid, n == 0, "");
+	if (!remove && n > 0)
+		queue_sched_wakeup();
+}
+
+static void
+ctl_show_status(uint32_t ctlid)
+{
+	proc_ctl_line(ctlid, "queue.paused=%d", queue_sched_paused());
+	proc_ctl_line(ctlid, "queue.message.count=%zu", queue_sched_messages());
+	proc_ctl_line(ctlid, "queue.envelope.count=%zu", queue_sched_count());
+	proc_ctl_line(ctlid, "queue.envelope.inflight=%zu",
+	    queue_sched_inflight());
+	proc_ctl_line(ctlid, "queue.incoming=%zu", queue_commit_incoming());
+	proc_ctl_line(ctlid, "queue.mta=%s",
+	    proc_peer(PROC_MTA) != NULL ? "up" : "down");
+	proc_ctl_end(ctlid, 0, "");
+}
+
+/* def.ctl of the queue process. */
+void
+queue_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
+{
+	switch (cmd) {
+	case CTL_SHOW_QUEUE:
+		ctl_show_queue(ctlid);
+		break;
+	case CTL_SHOW_STATUS:
+		ctl_show_status(ctlid);
+		break;
+	case CTL_SCHEDULE:
+		ctl_select(ctlid, arg, 0);
+		break;
+	case CTL_REMOVE:
+		ctl_select(ctlid, arg, 1);
+		break;
+	case CTL_PAUSE_MTA:
+	case CTL_RESUME_MTA:
+		queue_sched_pause(cmd == CTL_PAUSE_MTA);
+		log_info("mta dispatch %s by smtpctl",
+		    cmd == CTL_PAUSE_MTA ? "paused" : "resumed");
+		proc_ctl_end(ctlid, 0, cmd == CTL_PAUSE_MTA ?
+		    "mta paused" : "mta resumed");
+		break;
+	default:
+		proc_ctl_end(ctlid, 1, "not supported by the queue");
+		break;
+	}
+}

@@ -1,0 +1,89 @@
+/*
+ * queue_envelope.h: one recipient of one queued message, and its text
+ * form on disk (envelope/<evpid>).
+ *
+ * The format is versioned ("version: 1" on the first line), then one
+ * "key: value" line per field, every field exactly once.  Values are
+ * validated before they are written and again after they are read, and
+ * '%' and control octets are written as %XX, so no value can ever break
+ * out of its line (the CVE-2020-8794 lesson).  The loader refuses any
+ * file that is not exactly what the dumper writes.  Nothing here uses the
+ * queue process's globals, so the unit tests drive it directly.
+ */
+#ifndef QUEUE_ENVELOPE_H
+#define QUEUE_ENVELOPE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+
+#define ENVELOPE_VERSION	1
+/* a dumped envelope always fits in this many octets */
+#define ENVELOPE_TEXT_MAX	16384
+
+#define ENVELOPE_ENVID_MAX	104	/* RFC 3461: 100 octets of xtext */
+#define ENVELOPE_ORCPT_MAX	512
+#define ENVELOPE_ADDR_MAX	64
+#define ENVELOPE_PROTO_MAX	16
+#define ENVELOPE_STATUS_MAX	16
+#define ENVELOPE_TEXT_LINE	512
+#define ENVELOPE_RCPT_MAX	10000	/* recipients of one commit */
+
+enum envelope_type {
+	ENVELOPE_RELAY = 0,	/* a message taken from a client */
+	ENVELOPE_BOUNCE		/* a DSN made by the queue itself */
+};
+
+/* flags */
+#define ENVELOPE_F_DELAY_SENT	0x01	/* the one delay DSN went out */
+#define ENVELOPE_F_DOUBLE	0x02	/* a DSN to the double-bounce address */
+
+struct envelope {
+	uint64_t		 id;
+	uint32_t		 msgid;
+	enum envelope_type	 type;
+	char			 sender[CONF_ADDR_MAX];	/* "" for <> */
+	char			 rcpt[CONF_ADDR_MAX];
+	char			 orcpt[ENVELOPE_ORCPT_MAX];
+	uint32_t		 notify;		/* DSN_NOTIFY_* */
+	uint32_t		 ret;			/* enum dsn_ret */
+	char			 envid[ENVELOPE_ENVID_MAX];
+	char			 helo[CONF_HOST_MAX];
+	char			 client_addr[ENVELOPE_ADDR_MAX];
+	char			 client_name[CONF_HOST_MAX];
+	char			 proto[ENVELOPE_PROTO_MAX];
+	uint32_t		 body;			/* 0 7bit, 1 8bitmime */
+	uint64_t		 size;			/* of the message file */
+	time_t			 ctime;
+	time_t			 lasttry;
+	time_t			 nexttry;
+	uint32_t		 retries;
+	uint32_t		 flags;			/* ENVELOPE_F_* */
+	char			 last_status[ENVELOPE_STATUS_MAX];
+	char			 last_error[ENVELOPE_TEXT_LINE];
+	char			 last_relay[CONF_HOST_MAX];
+	char			 domain[CONF_HOST_MAX];	/* lowercased */
+};
+
+/* Write the text form into buf; its length, or -1 if a field is invalid
+ * or the buffer too small. */
+int		 queue_envelope_dump(const struct envelope *, char *, size_t);
+/* Parse the text form; 0, or -1 with a reason in *why. */
+int		 queue_envelope_load(struct envelope *, const char *, size_t,
+		    const char **why);
+/* 0 if every field is acceptable, else -1 with a reason in *why. */
+int		 queue_envelope_check(const struct envelope *,
+		    const char **why);
+
+/* A recipient: non-empty, bounded, no control octets, a domain after the
+ * last '@'.  A sender: the same, or empty. */
+int		 queue_envelope_rcpt_valid(const char *);
+int		 queue_envelope_sender_valid(const char *);
+/* Copy the lowercased domain of an address; -1 if it has none. */
+int		 queue_envelope_domain(const char *, char *, size_t);
+/* Copy untrusted text (a remote reply) with control octets blanked. */
+void		 queue_envelope_text_set(char *, size_t, const char *);
+
+#endif

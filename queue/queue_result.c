@@ -1,0 +1,493 @@
+/*
+ * queue_result.c: what happens to envelopes once the outbound client has
+ * tried them (IMSG_MTA_RESULT, IMSG_MTA_DONE, or a lost mta).
+ *
+ * A batch is settled as a whole when its IMSG_MTA_DONE arrives:
+ *   delivered	logged, removed (and a "relayed" DSN if NOTIFY=SUCCESS and
+ *		the next hop did not take the DSN request);
+ *   tempfail	retried after retry_min doubling up to retry_max, with one
+ *		delay DSN once older than delay_warning; older than the
+ *		queue lifetime it fails;
+ *   permfail	failed at once.
+ * The failed recipients of the batch that want a DSN get one DSN; a failed
+ * bounce (sender <>) goes to the double-bounce address, or is dropped.
+ * Every DSN is committed (phase 1) before the envelopes it reports are
+ * removed or rewritten (phase 2), so a crash in between repeats a DSN at
+ * worst and never loses one.  Envelopes without a result (mta died) are
+ * requeued shortly without counting a retry.
+ */
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "queue.h"
+#include "queue_bounce.h"
+#include "util.h"
+
+enum result_fate {
+	FATE_REQUEUE = 0,	/* no result: try again soon */
+	FATE_RETRY,		/* rewrite with the next try time */
+	FATE_DROP,		/* delivered, removed or not reportable */
+	FATE_REPORTED		/* dropped once its DSN is committed */
+};
+
+enum result_dsn {
+	DSN_FAILED = 0,
+	DSN_DELAYED,
+	DSN_RELAYED,
+	DSN_DOUBLE,
+	DSN_KINDS
+};
+
+struct result_dsn_set {
+	size_t		 idx[QUEUE_BATCH_MAX];
+	size_t		 n;
+	int		 unit;
+	int		 failed;
+	uint32_t	 newmsgid;
+	struct envelope	 evp;
+};
+
+struct result_ctx {
+	struct qbatch		*b;
+	time_t			 now;
+	enum result_fate	 fate[QUEUE_BATCH_MAX];
+	int			 dsn_of[QUEUE_BATCH_MAX];
+	struct result_dsn_set	 dsn[DSN_KINDS];
+};
+
+time_t
+queue_result_backoff(time_t min, time_t max, uint32_t retries)
+{
+	time_t	 d = min > 0 ? min : 1;
+	uint32_t i;
+
+	for (i = 1; i < retries && d < max; i++)
+		d *= 2;
+	return d > max ? max : d;
+}
+
+/* The sendmail-shaped line of one delivery attempt. */
+static void
+result_log(const struct qbatch *b, size_t i, time_t now, const char *stat,
+    const char *sep)
+{
+	const struct envelope	*e = &b->evs[i];
+	const struct qresult	*r = &b->res[i];
+	char			 d1[32], d2[32], relay[CONF_HOST_MAX + 16];
+
+	relay[0] = '\0';
+	if (r->relay[0] != '\0')
+		(void)snprintf(relay, sizeof(relay), ", relay=%s", r->relay);
+	log_info("%08x: to=<%s>, delay=%s, xdelay=%s, mailer=esmtp%s, "
+	    "dsn=%s, stat=%s%s%s%s", e->msgid, e->rcpt,
+	    duration_fmt(now - e->ctime, d1, sizeof(d1)),
+	    duration_fmt((time_t)r->xdelay, d2, sizeof(d2)), relay,
+	    r->estatus[0] != '\0' ? r->estatus : "4.0.0", stat, sep,
+	    r->text, sep[0] == ' ' ? ")" : "");
+	proc_monitor("%08x: to=<%s> stat=%s", e->msgid, e->rcpt, stat);
+}
+
+static void
+result_dsn_add(struct result_ctx *c, size_t i, enum result_dsn kind)
+{
+	struct result_dsn_set	*d = &c->dsn[kind];
+
+	d->idx[d->n++] = i;
+	c->dsn_of[i] = (int)kind;
+}
+
+/* A recipient failed for good: pick its DSN, if any. */
+static void
+result_failed(struct result_ctx *c, size_t i)
+{
+	const struct envelope	*e = &c->b->evs[i];
+
+	stats_add("queue.bounce", 1);
+	if (e->sender[0] != '\0') {
+		if (queue_bounce_wanted(e, BOUNCE_FAILED)) {
+			c->fate[i] = FATE_REPORTED;
+			result_dsn_add(c, i, DSN_FAILED);
+		} else
+			log_info("%08x: to=<%s>: no failure DSN requested",
+			    e->msgid, e->rcpt);
+		return;
+	}
+	if ((e->flags & ENVELOPE_F_DOUBLE) || conf->double_bounce[0] == '\0') {
+		log_info("%08x: to=<%s>: failed bounce dropped%s", e->msgid,
+		    e->rcpt, (e->flags & ENVELOPE_F_DOUBLE) ?
+		    " (double bounce)" : " (no double-bounce address)");
+		return;
+	}
+	c->fate[i] = FATE_REPORTED;
+	result_dsn_add(c, i, DSN_DOUBLE);
+}
+
+/* A temporary failure: retry later, warn once, or give up. */
+static void
+result_tempfail(struct result_ctx *c, size_t i)
+{
+	struct envelope	*e = &c->b->evs[i];
+	time_t		 age = c->now - e->ctime;
+	char		 msg[ENVELOPE_TEXT_LINE + 64], dur[32];
+
+	result_log(c->b, i, c->now, "Deferred", ": ");
+	stats_add("queue.delivery.tempfail", 1);
+	if (age >= conf->queue_lifetime) {
+		(void)snprintf(msg, sizeof(msg),
+		    "could not deliver for %s: %s",
+		    duration_fmt(age, dur, sizeof(dur)), c->b->res[i].text);
+		(void)strlcpy(e->last_error, msg, sizeof(e->last_error));
+		result_failed(c, i);
+		return;
+	}
+	e->retries++;
+	e->nexttry = c->now + queue_result_backoff(conf->queue_retry_min,
+	    conf->queue_retry_max, e->retries);
+	c->fate[i] = FATE_RETRY;
+	if ((e->flags & ENVELOPE_F_DELAY_SENT) == 0 &&
+	    age >= conf->queue_delay_warning && e->sender[0] != '\0' &&
+	    queue_bounce_wanted(e, BOUNCE_DELAYED))
+		result_dsn_add(c, i, DSN_DELAYED);
+}
+
+/* Sort one result into its fate and DSN. */
+static void
+result_classify(struct result_ctx *c, size_t i)
+{
+	struct envelope		*e = &c->b->evs[i];
+	const struct qresult	*r = &c->b->res[i];
+
+	c->fate[i] = FATE_DROP;
+	c->dsn_of[i] = -1;
+	if (c->b->ents[i]->removed) {
+		log_info("%08x: to=<%s>: removed by smtpctl", e->msgid,
+		    e->rcpt);
+		return;
+	}
+	if (!r->got) {
+		c->fate[i] = FATE_REQUEUE;
+		return;
+	}
+	e->lasttry = c->now;
+	(void)strlcpy(e->last_status, r->estatus, sizeof(e->last_status));
+	(void)strlcpy(e->last_error, r->text, sizeof(e->last_error));
+	(void)strlcpy(e->last_relay, r->relay, sizeof(e->last_relay));
+	if (r->status == STATUS_OK) {
+		result_log(c->b, i, c->now, "Sent", " (");
+		stats_add("queue.delivery.ok", 1);
+		if (e->sender[0] != '\0' &&
+		    queue_bounce_wanted(e, BOUNCE_RELAYED) &&
+		    (r->flags & MTA_RESULT_F_DSN_RELAYED) == 0)
+			result_dsn_add(c, i, DSN_RELAYED);
+	} else if (r->status == STATUS_TEMPFAIL)
+		result_tempfail(c, i);
+	else {
+		result_log(c->b, i, c->now, "Bounced", ": ");
+		stats_add("queue.delivery.permfail", 1);
+		result_failed(c, i);
+	}
+}
+
+/* Write the DSN text of a set into an incoming file. */
+static int
+result_dsn_text(struct result_ctx *c, enum result_dsn kind, int fd,
+    const char *to)
+{
+	static const enum bounce_action	 act[DSN_KINDS] = {
+		BOUNCE_FAILED, BOUNCE_DELAYED, BOUNCE_RELAYED, BOUNCE_FAILED
+	};
+	struct result_dsn_set	*d = &c->dsn[kind];
+	struct bounce_rcpt	 r[QUEUE_BATCH_MAX];
+	struct bounce_info	 bi;
+	const struct envelope	*e0 = &c->b->evs[d->idx[0]];
+	char			 boundary[64];
+	FILE			*out, *orig;
+	size_t			 i;
+	int			 ofd, rc;
+
+	for (i = 0; i < d->n; i++) {
+		const struct qresult	*res = &c->b->res[d->idx[i]];
+
+		r[i].evp = &c->b->evs[d->idx[i]];
+		r[i].status = res->estatus[0] != '\0' ? res->estatus :
+		    (kind == DSN_RELAYED ? "2.0.0" : "5.0.0");
+		r[i].relay = res->relay;
+		r[i].diagnostic = r[i].evp->last_error;
+		r[i].last_attempt = c->now;
+	}
+	memset(&bi, 0, sizeof(bi));
+	bi.action = act[kind];
+	bi.hostname = conf->hostname;
+	bi.to = to;
+	bi.msgid = e0->msgid;
+	bi.newmsgid = d->newmsgid;
+	bi.now = c->now;
+	bi.retry_until = e0->ctime + conf->queue_lifetime;
+	(void)snprintf(boundary, sizeof(boundary), "%08x.%08x/dsn",
+	    d->newmsgid, arc4random());
+	bi.boundary = boundary;
+	if ((out = fdopen(fd, "w")) == NULL) {
+		(void)close(fd);
+		return -1;
+	}
+	if ((ofd = queue_spool_message_open(&queue_spool, e0->msgid)) == -1 ||
+	    (orig = fdopen(ofd, "r")) == NULL) {
+		log_warn("%08x: open message for its DSN", e0->msgid);
+		if (ofd != -1)
+			(void)close(ofd);
+		(void)fclose(out);
+		return -1;
+	}
+	rc = queue_bounce_write(out, &bi, r, d->n, orig);
+	if (fclose(out) == EOF)
+		rc = -1;
+	(void)fclose(orig);
+	return rc;
+}
+
+/* Fill the envelope of a new DSN message. */
+static int
+result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
+    enum result_dsn kind, const char *to)
+{
+	struct envelope	*n = &d->evp;
+	long long	 size;
+
+	size = queue_spool_message_size(&queue_spool, SPOOL_INCOMING,
+	    d->newmsgid);
+	memset(n, 0, sizeof(*n));
+	n->id = id_envelope(d->newmsgid);
+	n->msgid = d->newmsgid;
+	n->type = ENVELOPE_BOUNCE;
+	(void)strlcpy(n->rcpt, to, sizeof(n->rcpt));
+	(void)strlcpy(n->helo, conf->hostname, sizeof(n->helo));
+	(void)strlcpy(n->client_name, conf->hostname, sizeof(n->client_name));
+	(void)strlcpy(n->proto, "LOCAL", sizeof(n->proto));
+	n->body = c->b->evs[d->idx[0]].body;
+	n->size = size < 0 ? 0 : (uint64_t)size;
+	n->ctime = n->nexttry = c->now;
+	n->flags = kind == DSN_DOUBLE ? ENVELOPE_F_DOUBLE : 0;
+	if (size < 0 || queue_envelope_domain(to, n->domain,
+	    sizeof(n->domain)) == -1)
+		return -1;
+	return 0;
+}
+
+/* Phase 1 for one set: write the DSN message and add it to tx. */
+static void
+result_dsn_make(struct result_ctx *c, enum result_dsn kind,
+    struct spool_tx *tx)
+{
+	struct result_dsn_set	*d = &c->dsn[kind];
+	const char		*to;
+	int			 fd;
+
+	d->unit = -1;
+	if (d->n == 0)
+		return;
+	to = kind == DSN_DOUBLE ? conf->double_bounce :
+	    c->b->evs[d->idx[0]].sender;
+	d->unit = queue_spool_tx_unit(tx);
+	if (!queue_envelope_rcpt_valid(to)) {
+		log_warnx("%08x: cannot send a DSN to <%s>",
+		    c->b->evs[d->idx[0]].msgid, to);
+		queue_spool_tx_unit_fail(tx, d->unit);
+		return;
+	}
+	fd = queue_spool_message_create(&queue_spool, &d->newmsgid,
+	    queue_sched_msgid_inuse);
+	if (fd == -1) {
+		queue_spool_tx_unit_fail(tx, d->unit);
+		return;
+	}
+	if (result_dsn_text(c, kind, fd, to) == -1 ||
+	    result_dsn_envelope(c, d, kind, to) == -1 ||
+	    queue_spool_tx_message(tx, d->unit, d->newmsgid) == -1 ||
+	    queue_spool_tx_envelope(tx, d->unit, &d->evp) == -1) {
+		log_warnx("%08x: cannot write DSN %08x",
+		    c->b->evs[d->idx[0]].msgid, d->newmsgid);
+		queue_spool_tx_unit_fail(tx, d->unit);
+	}
+}
+
+/* After phase 1: schedule the DSNs that made it, log them. */
+static void
+result_dsn_settle(struct result_ctx *c, enum result_dsn kind,
+    struct spool_tx *tx)
+{
+	static const char	*why[DSN_KINDS] = {
+		NULL, "Warning: could not send message for past %s",
+		"Return receipt: relayed, expect no further notifications",
+		"double bounce to the double-bounce address: %s"
+	};
+	struct result_dsn_set	*d = &c->dsn[kind];
+	const struct envelope	*e0;
+	char			 reason[ENVELOPE_TEXT_LINE + 64], dur[32];
+
+	if (d->n == 0)
+		return;
+	e0 = &c->b->evs[d->idx[0]];
+	if (!queue_spool_tx_unit_ok(tx, d->unit)) {
+		if (d->newmsgid != 0)
+			queue_spool_message_discard(&queue_spool, d->newmsgid);
+		d->failed = 1;
+		return;
+	}
+	if (kind == DSN_FAILED)
+		(void)strlcpy(reason, e0->last_error, sizeof(reason));
+	else if (kind == DSN_DELAYED)
+		(void)snprintf(reason, sizeof(reason), why[kind],
+		    duration_fmt(conf->queue_delay_warning, dur, sizeof(dur)));
+	else
+		(void)snprintf(reason, sizeof(reason), why[kind],
+		    e0->last_error);
+	log_info("%08x: %08x: DSN: %s", e0->msgid, d->newmsgid, reason);
+	stats_add("queue.dsn", 1);
+	(void)queue_sched_add(d->evp.id, d->evp.domain, d->evp.ctime,
+	    d->evp.nexttry, 0);
+}
+
+/* Phase 1: commit every DSN of the batch; fix the fates after it. */
+static void
+result_phase_dsn(struct result_ctx *c)
+{
+	struct spool_tx	 tx;
+	size_t		 i;
+	int		 k, any = 0;
+
+	for (k = 0; k < DSN_KINDS; k++)
+		any |= c->dsn[k].n > 0;
+	if (!any)
+		return;
+	queue_spool_tx_init(&tx, &queue_spool);
+	for (k = 0; k < DSN_KINDS; k++)
+		result_dsn_make(c, (enum result_dsn)k, &tx);
+	(void)queue_spool_tx_commit(&tx);
+	for (k = 0; k < DSN_KINDS; k++)
+		result_dsn_settle(c, (enum result_dsn)k, &tx);
+	queue_spool_tx_free(&tx);
+	for (i = 0; i < c->b->n; i++) {
+		if (c->dsn_of[i] == -1)
+			continue;
+		if (!c->dsn[c->dsn_of[i]].failed) {
+			if (c->dsn_of[i] == DSN_DELAYED)
+				c->b->evs[i].flags |= ENVELOPE_F_DELAY_SENT;
+			continue;
+		}
+		/* no DSN yet: keep the envelope so that one is made later */
+		if (c->fate[i] == FATE_REPORTED) {
+			c->fate[i] = FATE_RETRY;
+			c->b->evs[i].nexttry = c->now + conf->queue_retry_min;
+		}
+	}
+}
+
+/* Phase 2: rewrite the retried envelopes durably. */
+static void
+result_phase_rewrite(struct result_ctx *c)
+{
+	struct spool_tx	 tx;
+	size_t		 i, n = 0;
+
+	queue_spool_tx_init(&tx, &queue_spool);
+	for (i = 0; i < c->b->n; i++) {
+		if (c->fate[i] != FATE_RETRY)
+			continue;
+		(void)queue_spool_tx_envelope(&tx, queue_spool_tx_unit(&tx),
+		    &c->b->evs[i]);
+		n++;
+	}
+	if (n > 0 && queue_spool_tx_commit(&tx) > 0)
+		log_warnx("batch %u: some envelopes could not be rewritten; "
+		    "their retry state lives in memory only", c->b->id);
+	queue_spool_tx_free(&tx);
+}
+
+/* Apply the fates in memory and on disk, and end the batch. */
+void
+queue_result_batch(struct qbatch *b)
+{
+	struct result_ctx	*c;
+	struct qentry		*e;
+	size_t			 i;
+
+	c = xcalloc(1, sizeof(*c));
+	c->b = b;
+	c->now = time(NULL);
+	for (i = 0; i < b->n; i++)
+		result_classify(c, i);
+	result_phase_dsn(c);
+	result_phase_rewrite(c);
+	for (i = 0; i < b->n; i++) {
+		e = b->ents[i];
+		switch (c->fate[i]) {
+		case FATE_REQUEUE:
+			queue_sched_reschedule(e, c->now + QUEUE_REQUEUE_DELAY);
+			break;
+		case FATE_RETRY:
+			e->retries = b->evs[i].retries;
+			queue_sched_reschedule(e, b->evs[i].nexttry);
+			break;
+		case FATE_DROP:
+		case FATE_REPORTED:
+			queue_sched_drop(e);
+			break;
+		}
+	}
+	free(c);
+	queue_sched_batch_free(b);
+	queue_sched_wakeup();
+}
+
+/* IMSG_MTA_RESULT: keep the result until the batch is done. */
+void
+queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qbatch	*b;
+	struct qentry	*e;
+	struct qresult	 r;
+	uint64_t	 evpid;
+
+	memset(&r, 0, sizeof(r));
+	evpid = imsg_get_u64(m);
+	r.status = imsg_get_u32(m);
+	queue_envelope_text_set(r.estatus, sizeof(r.estatus), imsg_get_str(m));
+	queue_envelope_text_set(r.relay, sizeof(r.relay), imsg_get_str(m));
+	r.xdelay = imsg_get_i64(m);
+	queue_envelope_text_set(r.text, sizeof(r.text), imsg_get_str(m));
+	r.flags = imsg_get_u32(m);
+	if (imsg_get_end(m) == -1 || r.status > STATUS_PERMFAIL) {
+		proc_peer_bad(PROC_MTA, "malformed delivery result", m->type);
+		return;
+	}
+	if ((b = queue_sched_batch_find(m->id)) == NULL ||
+	    (e = queue_sched_find(evpid)) == NULL || e->batch != b ||
+	    b->res[e->bidx].got) {
+		proc_peer_bad(PROC_MTA, "result for an unknown recipient",
+		    m->type);
+		return;
+	}
+	r.got = 1;
+	b->res[e->bidx] = r;
+}
+
+/* IMSG_MTA_DONE: settle the batch. */
+void
+queue_result_done(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qbatch	*b;
+
+	if (imsg_get_end(m) == -1 ||
+	    (b = queue_sched_batch_find(m->id)) == NULL) {
+		proc_peer_bad(PROC_MTA, "done for an unknown batch", m->type);
+		return;
+	}
+	queue_result_batch(b);
+}

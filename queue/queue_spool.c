@@ -1,0 +1,509 @@
+/*
+ * queue_spool.c: files of the spool (see queue_spool.h for the layout and
+ * the transaction rules).
+ *
+ * Failure behaviour: every function returns -1 (or a failed unit) and
+ * logs with log_warn; nothing here ends the process, because a full or
+ * failing disk must turn into 4xx replies and retries, not a crash loop.
+ * Files that do not load are moved to corrupt/, never deleted.
+ */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "queue_spool.h"
+#include "util.h"
+
+#define SPOOL_ID_TRIES	100
+
+static const char *spool_dirnames[SPOOL_NDIRS] = {
+	"incoming", "message", "envelope", "corrupt"
+};
+
+int
+queue_spool_open(struct spool *sp, int rootfd)
+{
+	int	 i;
+
+	sp->root = rootfd;
+	for (i = 0; i < SPOOL_NDIRS; i++)
+		sp->dir[i] = -1;
+	for (i = 0; i < SPOOL_NDIRS; i++) {
+		if (mkdirat(rootfd, spool_dirnames[i], 0700) == -1 &&
+		    errno != EEXIST) {
+			log_warn("mkdir %s", spool_dirnames[i]);
+			goto fail;
+		}
+		sp->dir[i] = openat(rootfd, spool_dirnames[i],
+		    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (sp->dir[i] == -1) {
+			log_warn("open %s", spool_dirnames[i]);
+			goto fail;
+		}
+	}
+	if (fsync(rootfd) == -1)
+		log_warn("fsync spool root");
+	return 0;
+fail:
+	queue_spool_close(sp);
+	return -1;
+}
+
+void
+queue_spool_close(struct spool *sp)
+{
+	int	 i;
+
+	for (i = 0; i < SPOOL_NDIRS; i++) {
+		if (sp->dir[i] != -1)
+			(void)close(sp->dir[i]);
+		sp->dir[i] = -1;
+	}
+}
+
+int
+queue_spool_walk(struct spool *sp, enum spool_dir d,
+    void (*fn)(const char *, void *), void *arg)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	int		 fd, n = 0;
+
+	if ((fd = dup(sp->dir[d])) == -1 || (dir = fdopendir(fd)) == NULL) {
+		log_warn("open %s", spool_dirnames[d]);
+		if (fd != -1)
+			(void)close(fd);
+		return -1;
+	}
+	rewinddir(dir);
+	while ((de = readdir(dir)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		fn(de->d_name, arg);
+		n++;
+	}
+	(void)closedir(dir);
+	return n;
+}
+
+static void
+spool_incoming_unlink(const char *name, void *arg)
+{
+	struct spool	*sp = arg;
+
+	if (unlinkat(sp->dir[SPOOL_INCOMING], name, 0) == -1)
+		log_warn("unlink incoming/%s", name);
+	else
+		log_debug("removed leftover incoming/%s", name);
+}
+
+int
+queue_spool_incoming_clear(struct spool *sp)
+{
+	return queue_spool_walk(sp, SPOOL_INCOMING, spool_incoming_unlink, sp);
+}
+
+int
+queue_spool_message_create(struct spool *sp, uint32_t *msgid,
+    int (*inuse)(uint32_t))
+{
+	struct stat	 st;
+	char		 name[16];
+	int		 fd, i;
+
+	for (i = 0; i < SPOOL_ID_TRIES; i++) {
+		*msgid = id_random32();
+		if (inuse != NULL && inuse(*msgid))
+			continue;
+		(void)snprintf(name, sizeof(name), "%08x", *msgid);
+		if (fstatat(sp->dir[SPOOL_MESSAGE], name, &st, 0) == 0)
+			continue;
+		fd = openat(sp->dir[SPOOL_INCOMING], name,
+		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1)
+			return fd;
+		if (errno != EEXIST) {
+			log_warn("create incoming/%s", name);
+			return -1;
+		}
+	}
+	log_warnx("no free message id after %d tries", SPOOL_ID_TRIES);
+	return -1;
+}
+
+void
+queue_spool_message_discard(struct spool *sp, uint32_t msgid)
+{
+	char	 name[16];
+
+	(void)snprintf(name, sizeof(name), "%08x", msgid);
+	if (unlinkat(sp->dir[SPOOL_INCOMING], name, 0) == -1 &&
+	    errno != ENOENT)
+		log_warn("unlink incoming/%s", name);
+}
+
+int
+queue_spool_message_open(struct spool *sp, uint32_t msgid)
+{
+	char	 name[16];
+
+	(void)snprintf(name, sizeof(name), "%08x", msgid);
+	return openat(sp->dir[SPOOL_MESSAGE], name, O_RDONLY | O_CLOEXEC);
+}
+
+long long
+queue_spool_message_size(struct spool *sp, enum spool_dir d, uint32_t msgid)
+{
+	struct stat	 st;
+	char		 name[16];
+
+	(void)snprintf(name, sizeof(name), "%08x", msgid);
+	if (fstatat(sp->dir[d], name, &st, 0) == -1 || !S_ISREG(st.st_mode))
+		return -1;
+	return (long long)st.st_size;
+}
+
+int
+queue_spool_message_remove(struct spool *sp, uint32_t msgid)
+{
+	char	 name[16];
+
+	(void)snprintf(name, sizeof(name), "%08x", msgid);
+	if (unlinkat(sp->dir[SPOOL_MESSAGE], name, 0) == -1) {
+		log_warn("unlink message/%s", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* Read a whole small file; its length, or -1 (too large: EFBIG). */
+static ssize_t
+spool_file_read(int dirfd, const char *name, char *buf, size_t size)
+{
+	ssize_t	 n;
+	size_t	 len = 0;
+	int	 fd, saved;
+
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+		return -1;
+	while ((n = read(fd, buf + len, size - len)) > 0)
+		if ((len += (size_t)n) == size)
+			break;
+	saved = errno;
+	(void)close(fd);
+	if (n == -1) {
+		errno = saved;
+		return -1;
+	}
+	if (len == size) {
+		errno = EFBIG;
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+int
+queue_spool_envelope_read(struct spool *sp, uint64_t evpid,
+    struct envelope *e, const char **why)
+{
+	char	 name[24], *buf;
+	ssize_t	 n;
+	int	 rc;
+
+	*why = "unreadable";
+	(void)snprintf(name, sizeof(name), "%016llx",
+	    (unsigned long long)evpid);
+	if ((buf = malloc(ENVELOPE_TEXT_MAX + 1)) == NULL)
+		return -1;
+	n = spool_file_read(sp->dir[SPOOL_ENVELOPE], name, buf,
+	    ENVELOPE_TEXT_MAX + 1);
+	if (n == -1) {
+		if (errno == EFBIG)
+			*why = "too large";
+		free(buf);
+		return -1;
+	}
+	rc = queue_envelope_load(e, buf, (size_t)n, why);
+	free(buf);
+	if (rc == -1 || e->id != evpid) {
+		if (rc == 0)
+			*why = "id differs from file name";
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int
+queue_spool_envelope_remove(struct spool *sp, uint64_t evpid)
+{
+	char	 name[24];
+
+	(void)snprintf(name, sizeof(name), "%016llx",
+	    (unsigned long long)evpid);
+	if (unlinkat(sp->dir[SPOOL_ENVELOPE], name, 0) == -1) {
+		log_warn("unlink envelope/%s", name);
+		return -1;
+	}
+	return 0;
+}
+
+void
+queue_spool_corrupt(struct spool *sp, enum spool_dir d, const char *name,
+    const char *why)
+{
+	char	 dst[NAME_MAX + 1];
+
+	(void)snprintf(dst, sizeof(dst), "%s.%s", spool_dirnames[d], name);
+	if (renameat(sp->dir[d], name, sp->dir[SPOOL_CORRUPT], dst) == -1) {
+		log_warn("%s/%s is corrupt (%s) and cannot be moved",
+		    spool_dirnames[d], name, why);
+		return;
+	}
+	if (fsync(sp->dir[SPOOL_CORRUPT]) == -1)
+		log_warn("fsync corrupt");
+	log_warnx("%s/%s: corrupt (%s), moved to corrupt/%s",
+	    spool_dirnames[d], name, why, dst);
+}
+
+/*
+ * Transactions.
+ */
+
+void
+queue_spool_tx_init(struct spool_tx *tx, struct spool *sp)
+{
+	memset(tx, 0, sizeof(*tx));
+	tx->sp = sp;
+}
+
+int
+queue_spool_tx_unit(struct spool_tx *tx)
+{
+	if (tx->nunits == tx->capunits) {
+		tx->capunits = tx->capunits ? tx->capunits * 2 : 16;
+		tx->units = xreallocarray(tx->units, tx->capunits,
+		    sizeof(*tx->units));
+	}
+	tx->units[tx->nunits].msgid = 0;
+	tx->units[tx->nunits].failed = 0;
+	return (int)tx->nunits++;
+}
+
+static struct spool_file *
+spool_tx_file_add(struct spool_tx *tx, int unit, enum spool_dir to,
+    const char *name, int fd)
+{
+	struct spool_file	*f;
+
+	if (tx->nfiles == tx->capfiles) {
+		tx->capfiles = tx->capfiles ? tx->capfiles * 2 : 32;
+		tx->files = xreallocarray(tx->files, tx->capfiles,
+		    sizeof(*tx->files));
+	}
+	f = &tx->files[tx->nfiles++];
+	f->fd = fd;
+	f->unit = unit;
+	f->renamed = 0;
+	f->to = to;
+	(void)strlcpy(f->name, name, sizeof(f->name));
+	return f;
+}
+
+/* Add incoming/<msgid> (already written) to be synced and moved. */
+int
+queue_spool_tx_message(struct spool_tx *tx, int unit, uint32_t msgid)
+{
+	char	 name[16];
+	int	 fd;
+
+	(void)snprintf(name, sizeof(name), "%08x", msgid);
+	fd = openat(tx->sp->dir[SPOOL_INCOMING], name, O_RDONLY | O_CLOEXEC);
+	if (fd == -1) {
+		log_warn("open incoming/%s", name);
+		tx->units[unit].failed = 1;
+		return -1;
+	}
+	tx->units[unit].msgid = msgid;
+	(void)spool_tx_file_add(tx, unit, SPOOL_MESSAGE, name, fd);
+	return 0;
+}
+
+static int
+spool_write_all(int fd, const char *buf, size_t len)
+{
+	ssize_t	 n;
+
+	while (len > 0) {
+		if ((n = write(fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Write an envelope to incoming/<evpid>, to be synced and moved. */
+int
+queue_spool_tx_envelope(struct spool_tx *tx, int unit,
+    const struct envelope *e)
+{
+	char	 name[24], buf[ENVELOPE_TEXT_MAX];
+	int	 fd, len;
+
+	(void)snprintf(name, sizeof(name), "%016llx",
+	    (unsigned long long)e->id);
+	if ((len = queue_envelope_dump(e, buf, sizeof(buf))) == -1) {
+		log_warnx("envelope %s: refusing to write invalid fields",
+		    name);
+		tx->units[unit].failed = 1;
+		return -1;
+	}
+	fd = openat(tx->sp->dir[SPOOL_INCOMING], name,
+	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1 || spool_write_all(fd, buf, (size_t)len) == -1) {
+		log_warn("write incoming/%s", name);
+		if (fd != -1) {
+			(void)close(fd);
+			(void)unlinkat(tx->sp->dir[SPOOL_INCOMING], name, 0);
+		}
+		tx->units[unit].failed = 1;
+		return -1;
+	}
+	(void)spool_tx_file_add(tx, unit, SPOOL_ENVELOPE, name, fd);
+	return 0;
+}
+
+void
+queue_spool_tx_unit_fail(struct spool_tx *tx, int unit)
+{
+	tx->units[unit].failed = 1;
+}
+
+/* Undo a failed unit: drop its temporaries and what a new message put in
+ * place (a rewritten envelope replaced its old file atomically: keep). */
+static void
+spool_tx_unit_undo(struct spool_tx *tx, int unit)
+{
+	struct spool_file	*f;
+	size_t			 i;
+
+	for (i = 0; i < tx->nfiles; i++) {
+		f = &tx->files[i];
+		if (f->unit != unit)
+			continue;
+		if (!f->renamed) {
+			if (f->to == SPOOL_ENVELOPE)
+				(void)unlinkat(tx->sp->dir[SPOOL_INCOMING],
+				    f->name, 0);
+		} else if (tx->units[unit].msgid != 0)
+			(void)unlinkat(tx->sp->dir[f->to], f->name, 0);
+		f->renamed = 0;
+	}
+}
+
+/* Step 1: file data on disk, one system call when possible. */
+static int
+spool_tx_sync_data(struct spool_tx *tx)
+{
+	size_t	 i, n = 0, last = 0;
+	int	 rc = 0;
+
+	for (i = 0; i < tx->nfiles; i++)
+		if (!tx->units[tx->files[i].unit].failed) {
+			n++;
+			last = i;
+		}
+	if (n == 1)
+		rc = fdatasync(tx->files[last].fd);
+	else if (n > 1)
+		rc = syncfs(tx->sp->root);
+	if (rc == -1)
+		log_warn("spool data sync");
+	for (i = 0; i < tx->nfiles; i++) {
+		(void)close(tx->files[i].fd);
+		tx->files[i].fd = -1;
+	}
+	return rc;
+}
+
+/* Step 2: rename into place, in order (a message before its envelopes). */
+static void
+spool_tx_rename(struct spool_tx *tx, int *dirty)
+{
+	struct spool_file	*f;
+	size_t			 i;
+
+	for (i = 0; i < tx->nfiles; i++) {
+		f = &tx->files[i];
+		if (tx->units[f->unit].failed)
+			continue;
+		if (renameat(tx->sp->dir[SPOOL_INCOMING], f->name,
+		    tx->sp->dir[f->to], f->name) == -1) {
+			log_warn("rename %s", f->name);
+			tx->units[f->unit].failed = 1;
+			continue;
+		}
+		f->renamed = 1;
+		dirty[f->to] = 1;
+	}
+}
+
+size_t
+queue_spool_tx_commit(struct spool_tx *tx)
+{
+	int	 dirty[SPOOL_NDIRS] = { 0 };
+	size_t	 i, nfailed = 0;
+	int	 d, syncfail = 0;
+
+	if (spool_tx_sync_data(tx) == -1)
+		for (i = 0; i < tx->nunits; i++)
+			tx->units[i].failed = 1;
+	spool_tx_rename(tx, dirty);
+	for (d = 0; d < SPOOL_NDIRS; d++) {
+		if (dirty[d] && fsync(tx->sp->dir[d]) == -1) {
+			log_warn("fsync %s", spool_dirnames[d]);
+			syncfail = 1;
+		}
+	}
+	for (i = 0; i < tx->nunits; i++) {
+		if (syncfail)
+			tx->units[i].failed = 1;
+		if (tx->units[i].failed) {
+			spool_tx_unit_undo(tx, (int)i);
+			nfailed++;
+		}
+	}
+	return nfailed;
+}
+
+int
+queue_spool_tx_unit_ok(const struct spool_tx *tx, int unit)
+{
+	return !tx->units[unit].failed;
+}
+
+void
+queue_spool_tx_free(struct spool_tx *tx)
+{
+	size_t	 i;
+
+	for (i = 0; i < tx->nfiles; i++)
+		if (tx->files[i].fd != -1)
+			(void)close(tx->files[i].fd);
+	free(tx->files);
+	free(tx->units);
+	memset(tx, 0, sizeof(*tx));
+}
