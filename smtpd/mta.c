@@ -1,0 +1,135 @@
+/*
+ * mta.c: the outbound client process (bin/smtpd-mta): it delivers the
+ * queue's batches to the next hop over SMTP.
+ *
+ * Table of contents:
+ *   mta_batch.c    a delivery job, from IMSG_MTA_DELIVER to IMSG_MTA_DONE
+ *   mta_route.c    the route from policyd, MX and address lookups
+ *   mta_dns.c      libunbound glue, MX rdata decoding
+ *   mta_pool.c     connections per next hop, reuse, limits
+ *   mta_session.c  the SMTP client state machine
+ *   mta_command.c  MAIL/RCPT command lines and their parameters
+ *   mta_reply.c    reply and EHLO parsing
+ *   mta_data.c     the dot-stuffed CRLF body stream
+ *
+ * Runs as SMTPD_USER chrooted to the empty directory; the resolver reads
+ * /etc/resolv.conf and /etc/hosts before the chroot.  If the queue goes
+ * away every batch and connection is dropped (results could not be
+ * delivered; the queue retries).  If policyd goes away the batches
+ * waiting for a route are deferred with 4.3.0.
+ */
+#include <stdlib.h>
+
+#include "log.h"
+#include "paths.h"
+#include "proc.h"
+#include "mta_core.h"
+#include "mta_dns.h"
+
+static void	mta_flush_idle(struct imsgev *, struct imsg *, void *);
+static void	mta_peer_down(enum proc_id);
+static void	mta_config_apply(struct config *, struct config *);
+static void	mta_ctl(uint32_t, uint32_t, const char *);
+static void	mta_shutdown(void);
+
+static const struct imsg_handler mta_queue_handlers[] = {
+	{ IMSG_MTA_DELIVER,		mta_batch_imsg_deliver },
+	{ IMSG_MTA_FLUSH_IDLE,		mta_flush_idle },
+};
+
+static const struct imsg_handler mta_policy_handlers[] = {
+	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
+};
+
+/* the tlsproxy channel exists; nothing travels on it yet */
+static const struct imsg_handler mta_tls_handlers[] = {
+	{ IMSG_NONE,			NULL },
+};
+
+static const struct proc_def mta_def = {
+	.id = PROC_MTA,
+	.name = "mta",
+	.user = SMTPD_USER,
+	.handlers = {
+		[PROC_QUEUE] = mta_queue_handlers,
+		[PROC_POLICY] = mta_policy_handlers,
+		[PROC_TLS] = mta_tls_handlers,
+	},
+	.nhandlers = {
+		[PROC_QUEUE] = sizeof(mta_queue_handlers) /
+		    sizeof(mta_queue_handlers[0]),
+		[PROC_POLICY] = sizeof(mta_policy_handlers) /
+		    sizeof(mta_policy_handlers[0]),
+		[PROC_TLS] = 0,
+	},
+	.peer_down = mta_peer_down,
+	.config_apply = mta_config_apply,
+	.ctl = mta_ctl,
+	.shutdown = mta_shutdown,
+};
+
+int
+main(int argc, char **argv)
+{
+	proc_setup(&mta_def, argc, argv);
+	if (mta_dns_init() == -1)
+		fatalx("cannot create the resolver context");
+	proc_confine(proc_root(), SMTPD_USER);
+	proc_run();
+	return 0;
+}
+
+/* IMSG_MTA_FLUSH_IDLE from the queue. */
+static void
+mta_flush_idle(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	if (imsg_get_end(m) == -1) {
+		proc_peer_bad(PROC_QUEUE, "malformed flush", m->type);
+		return;
+	}
+	mta_pool_flush_idle();
+}
+
+static void
+mta_peer_down(enum proc_id id)
+{
+	if (id == PROC_QUEUE) {
+		log_info("queue gone, dropping %zu batch(es)",
+		    mta_batch_count());
+		mta_pool_abort_all();
+		mta_batch_abort_all();
+	} else if (id == PROC_POLICY)
+		mta_route_policy_down();
+}
+
+static void
+mta_config_apply(struct config *nconf, struct config *old)
+{
+	mta_dns_configure(nconf);
+	if (old == NULL)
+		mta_batch_config_ready();
+}
+
+static void
+mta_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
+{
+	int	 nconn, nidle;
+
+	if (cmd != CTL_SHOW_STATUS) {
+		proc_ctl_end(ctlid, 1, "not supported by mta");
+		return;
+	}
+	mta_pool_status(&nconn, &nidle);
+	proc_ctl_line(ctlid, "mta.connections=%d", nconn);
+	proc_ctl_line(ctlid, "mta.idle=%d", nidle);
+	proc_ctl_line(ctlid, "mta.batches=%zu", mta_batch_count());
+	proc_ctl_end(ctlid, 0, "");
+}
+
+/* SIGTERM: close what is open; the queue retries what was not done. */
+static void
+mta_shutdown(void)
+{
+	mta_pool_abort_all();
+	mta_batch_abort_all();
+}

@@ -1,0 +1,162 @@
+/*
+ * mta_command.c: the MAIL and RCPT command lines of the outbound client,
+ * with the ESMTP parameters the next hop advertised (SIZE, BODY, RET,
+ * ENVID, NOTIFY, ORCPT).
+ *
+ * Interface in mta_core.h.  Pure functions.  Addresses were checked free
+ * of control characters and angle brackets when the batch arrived;
+ * ENVID and ORCPT are sent as xtext (RFC 3461 4): a value that already is
+ * valid xtext goes unchanged, anything else is encoded.  A line that does
+ * not fit the buffer is refused (-1), never cut.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "proto.h"
+#include "mta_core.h"
+
+/* 1 if s is made of xtext chars and well-formed "+XX" escapes only. */
+static int
+mta_command_is_xtext(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s < 33 || *s > 126 || *s == '=')
+			return 0;
+		if (*s == '+') {
+			if (!isxdigit((unsigned char)s[1]) ||
+			    !isxdigit((unsigned char)s[2]) ||
+			    islower((unsigned char)s[1]) ||
+			    islower((unsigned char)s[2]))
+				return 0;
+			s += 2;
+		}
+	}
+	return 1;
+}
+
+int
+mta_command_xtext(char *buf, size_t size, const char *s)
+{
+	size_t	 n = 0;
+	int	 w;
+
+	if (mta_command_is_xtext(s))
+		return (size_t)snprintf(buf, size, "%s", s) < size ?
+		    (int)strlen(s) : -1;
+	for (; *s != '\0'; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c >= 33 && c <= 126 && c != '+' && c != '=') {
+			if (n + 1 >= size)
+				return -1;
+			buf[n++] = (char)c;
+			continue;
+		}
+		w = snprintf(buf + n, size - n, "+%02X", c);
+		if (w < 0 || (size_t)w >= size - n)
+			return -1;
+		n += (size_t)w;
+	}
+	if (n >= size)
+		return -1;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+/* Append to a line under construction; -1 once it no longer fits. */
+static int
+mta_command_add(char *buf, size_t size, size_t *n, const char *s)
+{
+	size_t	 l = strlen(s);
+
+	if (*n + l >= size)
+		return -1;
+	memcpy(buf + *n, s, l + 1);
+	*n += l;
+	return 0;
+}
+
+int
+mta_command_mail(char *buf, size_t size, const struct mta_batch *b,
+    uint32_t ext)
+{
+	char	 tmp[CONF_ADDR_MAX * 3 + 32], x[CONF_ADDR_MAX * 3];
+	size_t	 n = 0;
+	int	 r = 0;
+
+	buf[0] = '\0';
+	(void)snprintf(tmp, sizeof(tmp), "MAIL FROM:<%s>", b->sender);
+	r |= mta_command_add(buf, size, &n, tmp);
+	if (ext & MTA_EXT_SIZE) {
+		(void)snprintf(tmp, sizeof(tmp), " SIZE=%lld",
+		    (long long)b->size);
+		r |= mta_command_add(buf, size, &n, tmp);
+	}
+	if ((ext & MTA_EXT_8BITMIME) && b->body8)
+		r |= mta_command_add(buf, size, &n, " BODY=8BITMIME");
+	if ((ext & MTA_EXT_DSN) && b->dsn_ret == DSN_RET_FULL)
+		r |= mta_command_add(buf, size, &n, " RET=FULL");
+	if ((ext & MTA_EXT_DSN) && b->dsn_ret == DSN_RET_HDRS)
+		r |= mta_command_add(buf, size, &n, " RET=HDRS");
+	if ((ext & MTA_EXT_DSN) && b->envid[0] != '\0') {
+		if (mta_command_xtext(x, sizeof(x), b->envid) == -1)
+			return -1;
+		(void)snprintf(tmp, sizeof(tmp), " ENVID=%s", x);
+		r |= mta_command_add(buf, size, &n, tmp);
+	}
+	r |= mta_command_add(buf, size, &n, "\r\n");
+	return r ? -1 : (int)n;
+}
+
+/* NOTIFY=... from the envelope's bits. */
+static void
+mta_command_notify(char *buf, size_t size, uint32_t notify)
+{
+	(void)strlcpy(buf, " NOTIFY=", size);
+	if (notify & DSN_NOTIFY_NEVER) {
+		(void)strlcat(buf, "NEVER", size);
+		return;
+	}
+	if (notify & DSN_NOTIFY_SUCCESS)
+		(void)strlcat(buf, "SUCCESS,", size);
+	if (notify & DSN_NOTIFY_FAILURE)
+		(void)strlcat(buf, "FAILURE,", size);
+	if (notify & DSN_NOTIFY_DELAY)
+		(void)strlcat(buf, "DELAY,", size);
+	buf[strlen(buf) - 1] = '\0';
+}
+
+int
+mta_command_rcpt(char *buf, size_t size, const struct mta_rcpt *rc,
+    uint32_t ext)
+{
+	char		 tmp[CONF_ADDR_MAX * 3 + 32], x[CONF_ADDR_MAX * 3];
+	const char	*semi, *type = "rfc822", *value = rc->orcpt;
+	size_t		 n = 0;
+	int		 r = 0;
+
+	buf[0] = '\0';
+	(void)snprintf(tmp, sizeof(tmp), "RCPT TO:<%s>", rc->rcpt);
+	r |= mta_command_add(buf, size, &n, tmp);
+	if ((ext & MTA_EXT_DSN) && (rc->notify & (DSN_NOTIFY_NEVER |
+	    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY))) {
+		mta_command_notify(tmp, sizeof(tmp), rc->notify);
+		r |= mta_command_add(buf, size, &n, tmp);
+	}
+	if ((ext & MTA_EXT_DSN) && rc->orcpt[0] != '\0') {
+		if ((semi = strchr(rc->orcpt, ';')) != NULL) {
+			value = semi + 1;
+			(void)snprintf(x, sizeof(x), "%.*s",
+			    (int)(semi - rc->orcpt), rc->orcpt);
+			type = x;
+		}
+		(void)snprintf(tmp, sizeof(tmp), " ORCPT=%s;", type);
+		r |= mta_command_add(buf, size, &n, tmp);
+		if (mta_command_xtext(x, sizeof(x), value) == -1)
+			return -1;
+		r |= mta_command_add(buf, size, &n, x);
+	}
+	r |= mta_command_add(buf, size, &n, "\r\n");
+	return r ? -1 : (int)n;
+}

@@ -1,0 +1,211 @@
+/*
+ * mta_core.h: the objects of the outbound client and how its modules
+ * call each other.
+ *
+ * A batch (mta_batch.c) is one IMSG_MTA_DELIVER: a message and its
+ * recipients at one domain.  Its route (mta_route.c) becomes a list of
+ * next hops, each a name and an address with port.  The pool (mta_pool.c)
+ * gives the batch a connection to its current hop, new or reused, or
+ * queues it while the limits are reached.  A session (mta_session.c) runs
+ * the SMTP dialogue and reports per recipient; if the hop fails before
+ * every recipient has an answer, the batch moves to its next hop.  When
+ * every recipient has a result the batch sends IMSG_MTA_DONE and ends.
+ */
+#ifndef MTA_CORE_H
+#define MTA_CORE_H
+
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <sys/types.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "config.h"
+#include "imsg.h"
+#include "mta_data.h"
+#include "mta_reply.h"
+
+struct bufferevent;
+struct event;
+
+#define MTA_RCPT_MAX		10000	/* recipients per batch we accept */
+#define MTA_HOPS_MAX		64	/* addresses tried per batch */
+#define MTA_ERR_MAX		MTA_REPLY_TEXT_MAX
+
+enum mta_rcpt_state {
+	MTA_RCPT_PENDING = 0,	/* to be offered to the next hop */
+	MTA_RCPT_ACCEPTED,	/* RCPT accepted, waiting for DATA */
+	MTA_RCPT_DONE		/* its result was sent to the queue */
+};
+
+struct mta_rcpt {
+	uint64_t		 evpid;
+	char			*rcpt;
+	char			*orcpt;
+	uint32_t		 notify;
+	enum mta_rcpt_state	 state;
+};
+
+/* One address to try, with the name it came from (for logs). */
+struct mta_hop {
+	char			 name[CONF_HOST_MAX];
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+};
+
+/* The error to report if no later hop does better. */
+struct mta_error {
+	int			 status;	/* STATUS_TEMPFAIL/PERMFAIL */
+	char			 enh[MTA_ENH_MAX];
+	char			 text[MTA_ERR_MAX];
+};
+
+enum mta_batch_state {
+	MTA_BATCH_NEW = 0,	/* between steps */
+	MTA_BATCH_ROUTE,	/* waiting for policyd */
+	MTA_BATCH_RESOLVE,	/* waiting for DNS */
+	MTA_BATCH_WAIT,		/* waiting for a connection slot */
+	MTA_BATCH_SESSION	/* on a connection */
+};
+
+struct mta_resolve;
+struct mta_relay;
+struct mta_session;
+
+struct mta_batch {
+	TAILQ_ENTRY(mta_batch)	 entry;		/* every batch */
+	TAILQ_ENTRY(mta_batch)	 wentry;	/* route or relay wait list */
+	enum mta_batch_state	 state;
+	uint32_t		 id;
+	uint32_t		 msgid;
+	int			 fd;
+	off_t			 size;
+	char			*sender;
+	char			*envid;
+	char			*domain;
+	uint32_t		 dsn_ret;
+	uint32_t		 body8;
+	time_t			 start;
+	size_t			 nrcpt;
+	struct mta_rcpt		*rcpts;
+
+	uint32_t		 qid;		/* policyd route query */
+	struct mta_resolve	*resolve;
+	struct mta_hop		*hops;
+	size_t			 nhops;
+	size_t			 hop;		/* index being tried */
+	/* the hop's connection failed after reuse: one fresh try */
+	int			 fresh;
+	struct mta_relay	*relay;		/* waiting on it */
+	struct mta_session	*session;	/* running on it */
+	struct mta_error	 err;
+};
+
+enum mta_state {
+	MTA_S_CONNECT,		/* TCP connect under way */
+	MTA_S_GREETING,		/* waiting for the banner */
+	MTA_S_EHLO,
+	MTA_S_HELO,
+	MTA_S_READY,		/* idle between transactions */
+	MTA_S_RSET,
+	MTA_S_MAIL,
+	MTA_S_RCPT,
+	MTA_S_DATA,		/* waiting for 354 */
+	MTA_S_BODY,		/* streaming the message */
+	MTA_S_DOT,		/* waiting for the reply to the final dot */
+	MTA_S_QUIT
+};
+
+struct mta_session {
+	TAILQ_ENTRY(mta_session) entry;		/* every session */
+	TAILQ_ENTRY(mta_session) ientry;	/* its relay's idle list */
+	enum mta_state		 state;
+	/* NULL once the pool let go of it (closing down) */
+	struct mta_relay	*relay;
+	struct mta_batch	*batch;
+	int			 fd;		/* until bev owns it */
+	struct bufferevent	*bev;
+	struct event		*timer;
+	/* "host [addr]:port" for logs and errors */
+	char			 peer[CONF_HOST_MAX + 72];
+	int			 in_idle;	/* on relay->idle */
+	int			 nmessages;
+	int			 reused;	/* the batch did not open it */
+	int			 dirty;		/* RSET before the next MAIL */
+	int			 failing;	/* deferred connect error */
+	int			 heard;		/* a reply in this transaction */
+	struct mta_ehlo		 ehlo;
+	struct mta_reply	 reply;
+	struct mta_data		 data;
+	/* the transaction */
+	int			 mail_failed;
+	size_t			 rcur;		/* recipient of the next reply */
+	size_t			 nsent;		/* RCPTs sent */
+	size_t			 nreplied;	/* RCPT replies read */
+	size_t			 naccepted;
+};
+
+/* A next hop: an address and port, its connections and its queue. */
+struct mta_relay {
+	TAILQ_ENTRY(mta_relay)	 entry;
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	char			 addr[64];	/* "127.0.0.1", "::1" */
+	uint16_t		 port;
+	int			 nconn;		/* opening, busy or idle */
+	TAILQ_HEAD(mta_session_list, mta_session) idle;
+	TAILQ_HEAD(, mta_batch)	 waiting;
+};
+
+/* mta_batch.c */
+void		 mta_batch_imsg_deliver(struct imsgev *, struct imsg *, void *);
+void		 mta_batch_result(struct mta_batch *, size_t, int,
+		    const char *, const char *);
+void		 mta_batch_fail_all(struct mta_batch *, int, const char *,
+		    const char *);
+void		 mta_batch_error(struct mta_batch *, int, const char *,
+		    const char *, ...) __attribute__((format(printf, 4, 5)));
+void		 mta_batch_hops_ready(struct mta_batch *);
+void		 mta_batch_hop_failed(struct mta_batch *, int, int,
+		    const char *, const char *);
+void		 mta_batch_done(struct mta_batch *);
+void		 mta_batch_abort_all(void);
+void		 mta_batch_config_ready(void);
+size_t		 mta_batch_count(void);
+const char	*mta_batch_relay(const struct mta_batch *);
+
+/* mta_route.c (the resolution half; pure helpers are in mta_route.h) */
+void		 mta_route_start(struct mta_batch *);
+void		 mta_route_cancel(struct mta_batch *);
+void		 mta_route_imsg_result(struct imsgev *, struct imsg *, void *);
+void		 mta_route_policy_down(void);
+
+/* mta_pool.c */
+void		 mta_pool_acquire(struct mta_batch *);
+void		 mta_pool_cancel(struct mta_batch *);
+void		 mta_pool_release(struct mta_session *);
+void		 mta_pool_closed(struct mta_session *);
+void		 mta_pool_flush_idle(void);
+void		 mta_pool_abort_all(void);
+void		 mta_pool_status(int *, int *);
+
+/* mta_command.c: command lines with their CRLF; the length, or -1 if
+ * it does not fit */
+int		 mta_command_mail(char *, size_t, const struct mta_batch *,
+		    uint32_t);
+int		 mta_command_rcpt(char *, size_t, const struct mta_rcpt *,
+		    uint32_t);
+/* xtext (RFC 3461 4) of s unless it already is valid xtext */
+int		 mta_command_xtext(char *, size_t, const char *);
+
+/* mta_session.c */
+struct mta_session *mta_session_connect(struct mta_relay *,
+		    struct mta_batch *);
+void		 mta_session_start(struct mta_session *, struct mta_batch *);
+void		 mta_session_idle(struct mta_session *);
+void		 mta_session_quit(struct mta_session *);
+void		 mta_session_abort(struct mta_session *);
+void		 mta_session_abort_all(void);
+
+#endif

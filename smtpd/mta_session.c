@@ -1,0 +1,738 @@
+/*
+ * mta_session.c: one SMTP client connection of the outbound client.
+ *
+ * Interface in mta_core.h.  The dialogue is a state machine (enum
+ * mta_state): each complete reply goes to the handler of the current
+ * state through mta_session_on[], which sends the next command and moves
+ * on.  With PIPELINING, MAIL, every RCPT and DATA leave in one write and
+ * the replies are matched in order.  The body is streamed from the
+ * message fd through mta_data.c as the socket drains.
+ *
+ * Failure behaviour: a refused or lost connection, a timeout, garbage
+ * from the server, a 4xx greeting or EHLO, or a 421 anywhere hands the
+ * recipients still open back to the batch, which tries its next hop.
+ * Replies to MAIL, RCPT and DATA are final for the recipients they
+ * concern.  A message that cannot be read ends the connection without the
+ * final dot, so that nothing truncated is delivered.
+ */
+#include <sys/socket.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+#include "mta_core.h"
+
+#define MTA_LINE_MAX		4096	/* longest reply line we read */
+#define MTA_BODY_HIWAT		(2 * MTA_DATA_CHUNK)
+#define MTA_QUIT_TIMEOUT	10
+
+static TAILQ_HEAD(, mta_session) mta_sessions =
+    TAILQ_HEAD_INITIALIZER(mta_sessions);
+
+static void	mta_session_tx_begin(struct mta_session *);
+static void	mta_session_timeout(int, short, void *);
+
+static const char *mta_state_names[] = {
+	"connect", "greeting", "EHLO", "HELO", "idle", "RSET", "MAIL",
+	"RCPT", "DATA", "message body", "end of data", "QUIT"
+};
+
+static void
+mta_session_timer(struct mta_session *s, int secs)
+{
+	struct timeval	 tv = { secs, 0 };
+
+	(void)evtimer_add(s->timer, &tv);
+}
+
+/* Queue one command line; the write happens from the event loop. */
+static void
+mta_session_send(struct mta_session *s, const char *line, size_t len)
+{
+	(void)evbuffer_add(bufferevent_get_output(s->bev), line, len);
+}
+
+static void
+mta_session_printf(struct mta_session *s, const char *fmt, const char *arg)
+{
+	(void)evbuffer_add_printf(bufferevent_get_output(s->bev), fmt, arg);
+}
+
+/* Close at once, without a word to the server. */
+static void
+mta_session_free(struct mta_session *s, const char *why)
+{
+	mta_pool_closed(s);
+	log_info("connection to %s closed: %s (%d message%s)", s->peer,
+	    why, s->nmessages, s->nmessages == 1 ? "" : "s");
+	TAILQ_REMOVE(&mta_sessions, s, entry);
+	if (s->timer != NULL)
+		event_free(s->timer);
+	if (s->bev != NULL)
+		bufferevent_free(s->bev);
+	else if (s->fd != -1)
+		(void)close(s->fd);
+	free(s);
+}
+
+/* Let go of the batch, and return it, before the session ends. */
+static struct mta_batch *
+mta_session_detach(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+
+	s->batch = NULL;
+	if (b != NULL) {
+		b->session = NULL;
+		b->state = MTA_BATCH_NEW;
+	}
+	return b;
+}
+
+/*
+ * The hop failed the open recipients.  The connection goes (politely if
+ * the server is still talking); the batch tries elsewhere, or the same
+ * hop afresh if a reused connection died before it said anything.
+ */
+static void
+mta_session_fail(struct mta_session *s, int polite, int status,
+    const char *enh, const char *text)
+{
+	struct mta_batch	*b;
+	int			 same = s->reused && !s->heard;
+
+	b = mta_session_detach(s);
+	if (polite)
+		mta_session_quit(s);
+	else
+		mta_session_free(s, text);
+	if (b != NULL)
+		mta_batch_hop_failed(b, same, status, enh, text);
+}
+
+/* A connection-level failure: 4.4.1 before the dialogue, 4.4.2 after. */
+static void
+mta_session_lost(struct mta_session *s, const char *what)
+{
+	char	 text[MTA_ERR_MAX];
+
+	(void)snprintf(text, sizeof(text), "%s: %s", s->peer, what);
+	mta_session_fail(s, 0, STATUS_TEMPFAIL,
+	    s->state <= MTA_S_GREETING ? "4.4.1" : "4.4.2", text);
+}
+
+/* A failure the server told us about in a reply. */
+static void
+mta_session_refused(struct mta_session *s)
+{
+	const struct mta_reply	*r = &s->reply;
+
+	mta_session_fail(s, r->code != 421, r->code >= 500 ?
+	    STATUS_PERMFAIL : STATUS_TEMPFAIL, mta_reply_status(r), r->text);
+}
+
+/* Every open recipient gets the same result from a reply. */
+static void
+mta_session_result_all(struct mta_session *s, enum mta_rcpt_state which)
+{
+	struct mta_batch	*b = s->batch;
+	const struct mta_reply	*r = &s->reply;
+	int			 status;
+	size_t			 i;
+
+	if (r->code / 100 == 2)
+		status = STATUS_OK;
+	else
+		status = r->code >= 500 ? STATUS_PERMFAIL : STATUS_TEMPFAIL;
+	for (i = 0; i < b->nrcpt; i++)
+		if (b->rcpts[i].state == which)
+			mta_batch_result(b, i, status, mta_reply_status(r),
+			    r->text);
+}
+
+/* The transaction is over: the batch ends, the connection goes back. */
+static void
+mta_session_tx_end(struct mta_session *s, int dirty)
+{
+	struct mta_batch	*b;
+
+	s->dirty = dirty;
+	s->nmessages++;
+	b = mta_session_detach(s);
+	mta_batch_done(b);
+	mta_pool_release(s);
+}
+
+/* Banner: 2xx -> EHLO, anything else -> the next hop. */
+static int
+mta_session_on_greeting(struct mta_session *s)
+{
+	if (s->reply.code / 100 != 2) {
+		mta_session_refused(s);
+		return -1;
+	}
+	mta_session_printf(s, "EHLO %s\r\n", conf->hostname);
+	s->state = MTA_S_EHLO;
+	return 0;
+}
+
+/*
+ * The dialogue is open.  This is where STARTTLS will go (the tlsproxy
+ * issue): s->ehlo.ext & MTA_EXT_STARTTLS tells whether it is offered;
+ * today the session goes on in clear text.
+ */
+static void
+mta_session_ready(struct mta_session *s)
+{
+	mta_session_tx_begin(s);
+}
+
+static int
+mta_session_on_ehlo(struct mta_session *s)
+{
+	if (s->reply.code / 100 == 2) {
+		mta_session_ready(s);
+		return 0;
+	}
+	if (s->reply.code / 100 == 5) {
+		memset(&s->ehlo, 0, sizeof(s->ehlo));
+		mta_session_printf(s, "HELO %s\r\n", conf->hostname);
+		s->state = MTA_S_HELO;
+		return 0;
+	}
+	mta_session_refused(s);
+	return -1;
+}
+
+static int
+mta_session_on_helo(struct mta_session *s)
+{
+	if (s->reply.code / 100 != 2) {
+		mta_session_refused(s);
+		return -1;
+	}
+	mta_session_ready(s);
+	return 0;
+}
+
+static int
+mta_session_on_rset(struct mta_session *s)
+{
+	if (s->reply.code / 100 != 2) {
+		mta_session_refused(s);
+		return -1;
+	}
+	s->dirty = 0;
+	mta_session_tx_begin(s);
+	return 0;
+}
+
+/* The next recipient still to be offered at or after rcur. */
+static size_t
+mta_session_next_rcpt(struct mta_session *s, size_t from)
+{
+	struct mta_batch	*b = s->batch;
+
+	while (from < b->nrcpt && b->rcpts[from].state != MTA_RCPT_PENDING)
+		from++;
+	return from;
+}
+
+/* Send RCPT for recipient i; -1 (session gone) if it cannot be built. */
+static int
+mta_session_send_rcpt(struct mta_session *s, size_t i)
+{
+	char	 line[CONF_ADDR_MAX * 4 + 64];
+	int	 n;
+
+	n = mta_command_rcpt(line, sizeof(line), &s->batch->rcpts[i],
+	    s->ehlo.ext);
+	if (n == -1) {
+		mta_batch_result(s->batch, i, STATUS_PERMFAIL, "5.1.3",
+		    "recipient address too long");
+		return 0;
+	}
+	mta_session_send(s, line, (size_t)n);
+	s->nsent++;
+	return 1;
+}
+
+/* Start a transaction for the batch: MAIL, and with PIPELINING the rest. */
+static void
+mta_session_tx_send(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+	char			 line[CONF_ADDR_MAX * 4 + 128];
+	size_t			 i;
+	int			 n;
+
+	n = mta_command_mail(line, sizeof(line), b, s->ehlo.ext);
+	if (n == -1) {
+		(void)mta_session_detach(s);
+		mta_batch_fail_all(b, STATUS_PERMFAIL, "5.1.7",
+		    "sender address too long");
+		mta_pool_release(s);
+		return;
+	}
+	mta_session_send(s, line, (size_t)n);
+	s->state = MTA_S_MAIL;
+	mta_session_timer(s, conf->mta_timeout_command);
+	if (!(s->ehlo.ext & MTA_EXT_PIPELINING))
+		return;
+	for (i = 0; i < b->nrcpt; i++)
+		if (b->rcpts[i].state == MTA_RCPT_PENDING)
+			(void)mta_session_send_rcpt(s, i);
+	mta_session_send(s, "DATA\r\n", 6);
+}
+
+static void
+mta_session_tx_begin(struct mta_session *s)
+{
+	s->heard = 0;
+	s->mail_failed = 0;
+	s->rcur = 0;
+	s->nsent = 0;
+	s->nreplied = 0;
+	s->naccepted = 0;
+	mta_session_timer(s, conf->mta_timeout_command);
+	if (s->dirty) {
+		mta_session_send(s, "RSET\r\n", 6);
+		s->state = MTA_S_RSET;
+		return;
+	}
+	mta_session_tx_send(s);
+}
+
+/* Every RCPT was answered: on to DATA, or end a transaction with none. */
+static void
+mta_session_rcpts_done(struct mta_session *s)
+{
+	if (s->ehlo.ext & MTA_EXT_PIPELINING) {
+		s->state = MTA_S_DATA;
+		return;
+	}
+	if (s->naccepted == 0) {
+		mta_session_tx_end(s, 1);
+		return;
+	}
+	mta_session_send(s, "DATA\r\n", 6);
+	s->state = MTA_S_DATA;
+}
+
+/* Without PIPELINING: offer the next recipient, or move on. */
+static void
+mta_session_rcpt_next(struct mta_session *s)
+{
+	size_t	 i;
+
+	if (s->ehlo.ext & MTA_EXT_PIPELINING) {
+		if (s->nreplied >= s->nsent)
+			mta_session_rcpts_done(s);
+		return;
+	}
+	for (i = mta_session_next_rcpt(s, s->rcur); i < s->batch->nrcpt;
+	    i = mta_session_next_rcpt(s, i + 1)) {
+		if (mta_session_send_rcpt(s, i)) {
+			s->state = MTA_S_RCPT;
+			return;
+		}
+	}
+	mta_session_rcpts_done(s);
+}
+
+static int
+mta_session_on_mail(struct mta_session *s)
+{
+	s->state = MTA_S_RCPT;
+	if (s->reply.code / 100 != 2) {
+		s->mail_failed = 1;
+		mta_session_result_all(s, MTA_RCPT_PENDING);
+		if (!(s->ehlo.ext & MTA_EXT_PIPELINING)) {
+			mta_session_tx_end(s, 1);
+			return 0;
+		}
+	}
+	mta_session_rcpt_next(s);
+	return 0;
+}
+
+static int
+mta_session_on_rcpt(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+	size_t			 i;
+
+	s->nreplied++;
+	if (!s->mail_failed) {
+		i = mta_session_next_rcpt(s, s->rcur);
+		if (i >= b->nrcpt) {
+			mta_session_lost(s, "protocol error: reply to no RCPT");
+			return -1;
+		}
+		s->rcur = i + 1;
+		if (s->reply.code / 100 == 2) {
+			b->rcpts[i].state = MTA_RCPT_ACCEPTED;
+			s->naccepted++;
+		} else
+			mta_batch_result(b, i, s->reply.code >= 500 ?
+			    STATUS_PERMFAIL : STATUS_TEMPFAIL,
+			    mta_reply_status(&s->reply), s->reply.text);
+	}
+	mta_session_rcpt_next(s);
+	return 0;
+}
+
+/* Queue body data until the output holds enough or the end is out. */
+static int
+mta_session_body_fill(struct mta_session *s)
+{
+	struct evbuffer		*out = bufferevent_get_output(s->bev);
+	struct mta_batch	*b;
+	char			 text[MTA_ERR_MAX];
+	int			 r = 0;
+
+	while (evbuffer_get_length(out) < MTA_BODY_HIWAT &&
+	    (r = mta_data_fill(&s->data, out)) == 0)
+		;
+	if (r == 1) {
+		s->state = MTA_S_DOT;
+		return 0;
+	}
+	if (r == 0)
+		return 0;
+	(void)snprintf(text, sizeof(text), "cannot read message: %s",
+	    strerror(errno));
+	log_warnx("batch %08x: %s", s->batch->id, text);
+	b = mta_session_detach(s);
+	mta_session_free(s, text);
+	mta_batch_fail_all(b, STATUS_TEMPFAIL, "4.3.0", text);
+	return -1;
+}
+
+static int
+mta_session_on_data(struct mta_session *s)
+{
+	if (s->reply.code != 354) {
+		mta_session_result_all(s, MTA_RCPT_ACCEPTED);
+		mta_session_tx_end(s, 1);
+		return 0;
+	}
+	mta_session_timer(s, conf->mta_timeout_data);
+	if (s->mail_failed || s->naccepted == 0) {
+		/* a server that should have refused DATA: send nothing */
+		s->mail_failed = 1;
+		mta_session_send(s, ".\r\n", 3);
+		s->state = MTA_S_DOT;
+		return 0;
+	}
+	mta_data_init(&s->data, s->batch->fd);
+	s->state = MTA_S_BODY;
+	return mta_session_body_fill(s);
+}
+
+static int
+mta_session_on_dot(struct mta_session *s)
+{
+	if (!s->mail_failed)
+		mta_session_result_all(s, MTA_RCPT_ACCEPTED);
+	mta_session_tx_end(s, s->mail_failed);
+	return 0;
+}
+
+static int
+mta_session_on_quit(struct mta_session *s)
+{
+	mta_session_free(s, "QUIT");
+	return -1;
+}
+
+/* A reply while none was expected (idle, streaming): drop the link. */
+static int
+mta_session_on_unexpected(struct mta_session *s)
+{
+	if (s->state == MTA_S_READY) {
+		mta_session_quit(s);
+		return -1;
+	}
+	mta_session_lost(s, "protocol error: unexpected reply");
+	return -1;
+}
+
+/* Reply handlers by state; -1 means the session is gone or closing. */
+static int (*const mta_session_on[])(struct mta_session *) = {
+	[MTA_S_CONNECT] =	mta_session_on_unexpected,
+	[MTA_S_GREETING] =	mta_session_on_greeting,
+	[MTA_S_EHLO] =		mta_session_on_ehlo,
+	[MTA_S_HELO] =		mta_session_on_helo,
+	[MTA_S_READY] =		mta_session_on_unexpected,
+	[MTA_S_RSET] =		mta_session_on_rset,
+	[MTA_S_MAIL] =		mta_session_on_mail,
+	[MTA_S_RCPT] =		mta_session_on_rcpt,
+	[MTA_S_DATA] =		mta_session_on_data,
+	[MTA_S_BODY] =		mta_session_on_unexpected,
+	[MTA_S_DOT] =		mta_session_on_dot,
+	[MTA_S_QUIT] =		mta_session_on_quit,
+};
+
+/* A complete reply: 421 ends the link anywhere, else the state decides. */
+static int
+mta_session_reply(struct mta_session *s)
+{
+	log_debug("%s: %s reply: %s", s->peer,
+	    mta_state_names[s->state], s->reply.text);
+	s->heard = 1;
+	if (s->reply.code == 421 && s->state != MTA_S_QUIT &&
+	    s->state != MTA_S_READY) {
+		mta_session_refused(s);
+		return -1;
+	}
+	if (s->state != MTA_S_BODY && s->state != MTA_S_READY)
+		mta_session_timer(s, s->state == MTA_S_DOT ?
+		    conf->mta_timeout_data : conf->mta_timeout_command);
+	return mta_session_on[s->state](s);
+}
+
+/* One line out of the input: 1 got one, 0 none yet, -1 too long. */
+static int
+mta_session_getline(struct evbuffer *in, char *line, size_t size,
+    size_t *len)
+{
+	struct evbuffer_ptr	 p;
+	size_t			 eol;
+
+	p = evbuffer_search_eol(in, NULL, &eol, EVBUFFER_EOL_CRLF);
+	if (p.pos == -1)
+		return evbuffer_get_length(in) >= size ? -1 : 0;
+	if ((size_t)p.pos >= size)
+		return -1;
+	(void)evbuffer_remove(in, line, (size_t)p.pos);
+	line[p.pos] = '\0';
+	(void)evbuffer_drain(in, eol);
+	*len = (size_t)p.pos;
+	return 1;
+}
+
+static void
+mta_session_read(struct bufferevent *bev, void *arg)
+{
+	struct mta_session	*s = arg;
+	char			 line[MTA_LINE_MAX];
+	size_t			 len;
+	int			 r;
+
+	for (;;) {
+		r = mta_session_getline(bufferevent_get_input(bev), line,
+		    sizeof(line), &len);
+		if (r == 0)
+			return;
+		if (r == -1 || (r = mta_reply_feed(&s->reply, line, len)) == -1) {
+			mta_session_lost(s, "protocol error: bad reply");
+			return;
+		}
+		if (s->state == MTA_S_EHLO && s->reply.nlines > 1)
+			mta_ehlo_line(&s->ehlo, len > 4 ? line + 4 : "");
+		if (r == 0)
+			continue;
+		r = mta_session_reply(s);
+		if (r == -1)
+			return;
+		mta_reply_init(&s->reply);
+	}
+}
+
+/* The output drained below the low mark: feed more of the body. */
+static void
+mta_session_write(struct bufferevent *bev, void *arg)
+{
+	struct mta_session	*s = arg;
+
+	if (s->state != MTA_S_BODY)
+		return;
+	mta_session_timer(s, conf->mta_timeout_data);
+	(void)mta_session_body_fill(s);
+}
+
+static void
+mta_session_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct mta_session	*s = arg;
+	char			 why[128];
+
+	if (what & BEV_EVENT_EOF)
+		(void)strlcpy(why, "connection closed by server", sizeof(why));
+	else
+		(void)snprintf(why, sizeof(why), "connection error: %s",
+		    strerror(errno));
+	if (s->state == MTA_S_QUIT || s->state == MTA_S_READY)
+		mta_session_free(s, why);
+	else
+		mta_session_lost(s, why);
+}
+
+static void
+mta_session_timeout(int fd, short ev, void *arg)
+{
+	struct mta_session	*s = arg;
+	char			 why[64];
+
+	if (s->state == MTA_S_READY) {
+		mta_session_quit(s);
+		return;
+	}
+	if (s->state == MTA_S_QUIT) {
+		mta_session_free(s, "timeout after QUIT");
+		return;
+	}
+	(void)snprintf(why, sizeof(why), "timeout in %s",
+	    mta_state_names[s->state]);
+	mta_session_lost(s, why);
+}
+
+/* The TCP connection is up: the SMTP dialogue begins. */
+static void
+mta_session_up(struct mta_session *s)
+{
+	int	 one = 1;
+
+	event_free(s->timer);
+	s->timer = evtimer_new(proc_base, mta_session_timeout, s);
+	s->bev = bufferevent_socket_new(proc_base, s->fd,
+	    BEV_OPT_CLOSE_ON_FREE);
+	if (s->timer == NULL || s->bev == NULL) {
+		mta_session_lost(s, "out of memory");
+		return;
+	}
+	s->fd = -1;
+	(void)setsockopt(bufferevent_getfd(s->bev), IPPROTO_TCP, TCP_NODELAY,
+	    &one, sizeof(one));
+	bufferevent_setcb(s->bev, mta_session_read, mta_session_write,
+	    mta_session_event, s);
+	bufferevent_setwatermark(s->bev, EV_WRITE, MTA_DATA_CHUNK, 0);
+	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->state = MTA_S_GREETING;
+	mta_session_timer(s, conf->mta_timeout_command);
+	log_info("connected to %s", s->peer);
+}
+
+/* The non-blocking connect ended, failed or timed out. */
+static void
+mta_session_connected(int fd, short what, void *arg)
+{
+	struct mta_session	*s = arg;
+	char			 why[128];
+	int			 err = s->failing;
+	socklen_t		 len = sizeof(err);
+
+	if (err == 0 && (what & EV_TIMEOUT)) {
+		mta_session_lost(s, "timeout while connecting");
+		return;
+	}
+	if (err == 0 && getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	if (err == 0) {
+		mta_session_up(s);
+		return;
+	}
+	(void)strlcpy(why, strerror(err), sizeof(why));
+	why[0] = (char)tolower((unsigned char)why[0]);
+	mta_session_lost(s, why);
+}
+
+/* Open a connection for batch b to relay r; errors come back later. */
+struct mta_session *
+mta_session_connect(struct mta_relay *r, struct mta_batch *b)
+{
+	struct mta_session	*s;
+	struct timeval		 tv = { conf->mta_timeout_connect, 0 };
+
+	s = xcalloc(1, sizeof(*s));
+	TAILQ_INSERT_TAIL(&mta_sessions, s, entry);
+	s->relay = r;
+	s->batch = b;
+	b->session = s;
+	s->state = MTA_S_CONNECT;
+	(void)snprintf(s->peer, sizeof(s->peer), "%s [%s]:%u",
+	    b->hops[b->hop].name, r->addr, r->port);
+	s->fd = socket(r->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (s->fd == -1)
+		s->failing = errno;
+	else if (connect(s->fd, (struct sockaddr *)&r->ss, r->sslen) == -1 &&
+	    errno != EINPROGRESS)
+		s->failing = errno;
+	if (s->failing)
+		tv.tv_sec = 0;
+	s->timer = event_new(proc_base, s->failing ? -1 : s->fd,
+	    s->failing ? 0 : EV_WRITE, mta_session_connected, s);
+	if (s->timer == NULL)
+		fatal("mta: event_new");
+	(void)event_add(s->timer, &tv);
+	return s;
+}
+
+/* Put a batch on a connection that is already open. */
+void
+mta_session_start(struct mta_session *s, struct mta_batch *b)
+{
+	s->batch = b;
+	b->session = s;
+	s->reused = 1;
+	(void)snprintf(s->peer, sizeof(s->peer), "%s [%s]:%u",
+	    b->hops[b->hop].name, s->relay->addr, s->relay->port);
+	mta_session_tx_begin(s);
+}
+
+void
+mta_session_idle(struct mta_session *s)
+{
+	s->state = MTA_S_READY;
+	mta_session_timer(s, conf->mta_timeout_idle);
+}
+
+/* Leave the pool and say goodbye; the socket closes on the reply. */
+void
+mta_session_quit(struct mta_session *s)
+{
+	mta_pool_closed(s);
+	if (s->bev == NULL) {
+		mta_session_free(s, "closed while connecting");
+		return;
+	}
+	mta_session_send(s, "QUIT\r\n", 6);
+	s->state = MTA_S_QUIT;
+	mta_session_timer(s, MTA_QUIT_TIMEOUT);
+}
+
+/* Close at once, forgetting the batch (the queue is gone). */
+void
+mta_session_abort(struct mta_session *s)
+{
+	(void)mta_session_detach(s);
+	mta_session_free(s, "aborted");
+}
+
+void
+mta_session_abort_all(void)
+{
+	struct mta_session	*s, *next;
+
+	for (s = TAILQ_FIRST(&mta_sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state != MTA_S_QUIT)
+			mta_session_abort(s);
+	}
+}
