@@ -65,7 +65,7 @@ common/parse.o: common/parse.c
 common/libcommon.a: $(COMMON_OBJS)
 	$(AR) rcs $@ $^
 
-%.o: %.c common/*.h
+%.o: %.c common/*.h $(wildcard smtpd/*.h queue/*.h policyd/*.h tlsproxy/*.h)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 bin:

@@ -12,7 +12,6 @@
 #include <sys/un.h>
 
 #include <errno.h>
-#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,23 +221,18 @@ ctl_read_answers(int fd)
 	}
 }
 
-/* makemap: the database is written here, with or without the daemon. */
+/*
+ * makemap: the database is written here, with or without the daemon;
+ * policy_makemap() leaves it root:_smtppol 0640 for policyd to read.
+ */
 static int
 ctl_makemap(const struct config *cf, const char *table, const char *file)
 {
 	char		 err[512];
-	struct group	*gr;
 
 	if (policy_makemap(cf->database_path, table, file, err,
 	    sizeof(err)) == -1) {
 		(void)fprintf(stderr, "smtpctl: makemap %s: %s\n", table, err);
-		return 1;
-	}
-	if ((gr = getgrnam(SMTPD_POLICY_USER)) != NULL &&
-	    (chown(cf->database_path, 0, gr->gr_gid) == -1 ||
-	    chmod(cf->database_path, 0640) == -1)) {
-		(void)fprintf(stderr, "smtpctl: %s: %s\n", cf->database_path,
-		    strerror(errno));
 		return 1;
 	}
 	(void)printf("%s: map %s loaded from %s\n", cf->database_path, table,

@@ -1,0 +1,149 @@
+/*
+ * policy.h: the modules of smtpd-policyd below its main file.
+ *
+ *   policy_probe.c	the key sequences of sendmail's access-map lookups
+ *			(D, A, F, U, E, mailertable): pure functions
+ *   policy_reply.c	SMTP replies from access-map right-hand sides
+ *   policy_access.c	the connect, MAIL and RCPT decisions
+ *   policy_route.c	the next hop of a domain (mailertable, routes)
+ *   policy_query.c	decoding and checking of IMSG_POLICY_QUERY
+ *   policy_store.c	the database as seen from inside the chroot
+ *
+ * The decisions follow /work/shared/spec/sendmail-policy.md ("spec" in
+ * comments); the man page smtpd-maps(5) documents them for admins.
+ */
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "policy_db.h"
+
+struct config;
+struct imsg;
+
+/* probe flags */
+#define POLICY_PROBE_UNTAGGED	0x01	/* mode '+': also the bare key */
+#define POLICY_PROBE_DOTDOMAIN	0x02	/* lookupdotdomain: ".rest" keys */
+
+/* sizes of query fields and reply texts */
+#define POLICY_ADDR_MAX		64	/* "IPv6:" and 8 full groups */
+#define POLICY_NAME_MAX		256
+#define POLICY_PATH_MAX		1024
+#define POLICY_TEXT_MAX		2200	/* "<addr>... " and a value */
+#define POLICY_ENH_MAX		16
+
+/* An ordered list of probe keys; nomem is set if an add failed. */
+struct policy_keys {
+	char		**key;
+	size_t		  n;
+	size_t		  cap;
+	int		  nomem;
+};
+
+/* A checked IMSG_POLICY_QUERY; addresses in canonical form. */
+struct policy_query {
+	uint32_t	 kind;
+	/* "192.0.2.1" or "IPv6:2001:db8:0:0:0:0:0:1" (spec 1.4) */
+	char		 addr[POLICY_ADDR_MAX];
+	/* lowercased PTR name without trailing dot, or "[addr]" */
+	char		 name[POLICY_NAME_MAX];
+	char		 helo[POLICY_NAME_MAX];
+	/* mailboxes without angle brackets; "" for <> */
+	char		 sender[POLICY_PATH_MAX];
+	char		 rcpt[POLICY_PATH_MAX];
+	char		 auth[POLICY_NAME_MAX];
+	char		 verify[POLICY_NAME_MAX];
+};
+
+/* An IMSG_POLICY_RESULT being built. */
+struct policy_result {
+	uint32_t	 verdict;	/* enum policy_verdict */
+	uint32_t	 flags;		/* POLICY_F_* */
+	uint32_t	 code;		/* 0 when accepted */
+	char		 enhanced[POLICY_ENH_MAX];
+	char		 text[POLICY_TEXT_MAX];
+	/* the access-map key that decided, "" if none (for logs) */
+	char		 key[POLICY_KEY_MAX + 1];
+};
+
+/* An IMSG_POLICY_ROUTE_RESULT being built. */
+struct policy_route {
+	uint32_t	 kind;		/* enum route_kind */
+	char		 host[POLICY_NAME_MAX];
+	uint32_t	 port;
+	uint32_t	 code;
+	char		 text[POLICY_TEXT_MAX];
+};
+
+/* Where the maps come from for one decision. */
+struct policy_env {
+	struct policy_db *db;		/* NULL: no database, maps empty */
+	int		  dbfail;	/* database unusable: every lookup TMPF */
+	const char	 *hostname;	/* always a local domain */
+};
+
+/* policy_probe.c */
+void	policy_keys_init(struct policy_keys *);
+void	policy_keys_free(struct policy_keys *);
+int	policy_keys_add(struct policy_keys *, const char *tag, const char *);
+int	policy_probe_domain(struct policy_keys *, const char *tag,
+	    const char *host, int flags);
+int	policy_probe_addr(struct policy_keys *, const char *tag,
+	    const char *addr, int flags);
+int	policy_probe_full(struct policy_keys *, const char *tag,
+	    const char *mailbox, int flags);
+int	policy_probe_user(struct policy_keys *, const char *tag,
+	    const char *local, int flags);
+int	policy_probe_exact(struct policy_keys *, const char *tag,
+	    const char *, int flags);
+int	policy_probe_mailertable(struct policy_keys *, const char *host);
+int	policy_addr_canon(const char *, char *, size_t);
+int	policy_name_canon(const char *, char *, size_t);
+
+/* policy_reply.c */
+void	policy_result_accept(struct policy_result *, uint32_t flags,
+	    const char *key);
+void	policy_result_reply(struct policy_result *, const char *mailbox,
+	    uint32_t code, const char *enhanced, const char *text);
+void	policy_result_tempfail(struct policy_result *);
+void	policy_result_error(struct policy_result *, const char *mailbox,
+	    const char *body);
+int	policy_reply_parse(const char *body, int keyword, uint32_t *code,
+	    char *enhanced, size_t enhlen, char *text, size_t textlen);
+
+/* policy_access.c */
+int	policy_env_lookup(const struct policy_env *, const char *map,
+	    const char *key, char *value, size_t valuelen);
+int	policy_env_search(const struct policy_env *, const char *map,
+	    const struct policy_keys *, char *value, size_t valuelen,
+	    char *matched, size_t matchedlen);
+void	policy_access_connect(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
+void	policy_access_mail(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
+void	policy_access_rcpt(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
+void	policy_access_check(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
+void	policy_access_log(const struct policy_query *,
+	    const struct policy_result *);
+
+/* policy_route.c */
+int	policy_route_domain_valid(const char *);
+void	policy_route_find(const struct policy_env *, const struct config *,
+	    const char *domain, struct policy_route *);
+void	policy_route_log(const char *domain, const struct policy_route *);
+
+/* policy_query.c */
+int	policy_query_parse(struct imsg *, struct policy_query *,
+	    const char **why);
+const char *policy_kind_name(uint32_t);
+
+/* policy_store.c */
+void	policy_store_configure(const char *database_path);
+void	policy_store_env(struct policy_env *, const char *hostname);
+void	policy_store_close(void);
+
+#endif

@@ -1,0 +1,531 @@
+/*
+ * policy_access.c: the access-map decisions of policyd, as sendmail's
+ * cf makes them with FEATURE(access_db) and FEATURE(blacklist_recipients)
+ * (spec 1.6, 2.2, 2.4):
+ *
+ *   connect  check_relay: D +Connect on the client name, then A +Connect
+ *            on the address; the first key found decides.
+ *   MAIL     check_mail: nothing for <>; else F, U, D with +From.
+ *   RCPT     the To: checks (F, U, D for local domains; F, D for others;
+ *            U for an unqualified recipient), then the relay decision:
+ *            Rcpt_ok (local domain, relay-domains, To: RELAY) and, when
+ *            that did not allow it, Relay_ok on the client.
+ *
+ * Interface: policy_access_check() fills a policy_result from a checked
+ * query; the maps come through a policy_env (NULL db = empty maps).
+ * Failure behaviour: any TMPF answers 451 4.3.0 (spec 2.2), except that a
+ * temporary failure in Rcpt_ok is forgiven when Relay_ok allows the
+ * client to relay (spec 2.4).  Every probe is logged at debug level.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "log.h"
+#include "proc.h"
+#include "util.h"
+#include "proto.h"
+#include "policy.h"
+
+#define MAP_ACCESS	"access"
+#define MAP_LOCAL	"local-host-names"
+#define MAP_RELAY	"relay-domains"
+
+/* Which check applies a right-hand side: texts differ (spec 2.2). */
+enum access_stage {
+	STAGE_CONNECT,
+	STAGE_MAIL,
+	STAGE_RCPT
+};
+
+enum access_rhs {
+	RHS_OK,
+	RHS_RELAY,
+	RHS_REJECT,
+	RHS_DISCARD,
+	RHS_ERROR,		/* "ERROR:..." or the old "ddd text" */
+	RHS_UNKNOWN
+};
+
+int
+policy_env_lookup(const struct policy_env *env, const char *map,
+    const char *key, char *value, size_t valuelen)
+{
+	int	 r;
+
+	if (env->dbfail)
+		r = POLICY_DB_TMPF;
+	else if (env->db == NULL)
+		r = POLICY_DB_NOTFOUND;
+	else
+		r = policy_db_lookup(env->db, map, key, value, valuelen);
+	log_debug("probe %s %s: %s", map, key, r == POLICY_DB_NOTFOUND ?
+	    "not found" : r == POLICY_DB_TMPF ? "TMPF" : value != NULL ?
+	    value : "found");
+	return r;
+}
+
+/* Run keys in order; the first found (or a TMPF) ends the search. */
+int
+policy_env_search(const struct policy_env *env, const char *map,
+    const struct policy_keys *keys, char *value, size_t valuelen,
+    char *matched, size_t matchedlen)
+{
+	size_t	 i;
+	int	 r;
+
+	matched[0] = '\0';
+	if (keys->nomem)
+		return POLICY_DB_TMPF;
+	for (i = 0; i < keys->n; i++) {
+		r = policy_env_lookup(env, map, keys->key[i], value, valuelen);
+		if (r != POLICY_DB_NOTFOUND) {
+			(void)strlcpy(matched, keys->key[i], matchedlen);
+			return r;
+		}
+	}
+	return POLICY_DB_NOTFOUND;
+}
+
+static enum access_rhs
+access_rhs(const char *v, const char **body)
+{
+	*body = v;
+	if (strcasecmp(v, "OK") == 0)
+		return RHS_OK;
+	if (strcasecmp(v, "RELAY") == 0)
+		return RHS_RELAY;
+	if (strcasecmp(v, "REJECT") == 0)
+		return RHS_REJECT;
+	if (strcasecmp(v, "DISCARD") == 0)
+		return RHS_DISCARD;
+	if (strncasecmp(v, "ERROR:", 6) == 0) {
+		*body = v + 6;
+		return RHS_ERROR;
+	}
+	if (v[0] >= '0' && v[0] <= '9' && v[1] >= '0' && v[1] <= '9' &&
+	    v[2] >= '0' && v[2] <= '9' && v[3] == ' ')
+		return RHS_ERROR;
+	return RHS_UNKNOWN;
+}
+
+/*
+ * Apply a value found for key at a stage (spec 2.2).  Returns 0 when the
+ * value counts as "no entry" (OK and RELAY in the To: checks), else 1.
+ */
+static int
+access_apply(struct policy_result *res, enum access_stage stage,
+    const char *value, const char *mailbox, const char *key)
+{
+	const char	*body;
+
+	switch (access_rhs(value, &body)) {
+	case RHS_OK:
+		if (stage == STAGE_RCPT)
+			return 0;
+		policy_result_accept(res, POLICY_F_OK, key);
+		break;
+	case RHS_RELAY:
+		if (stage == STAGE_RCPT)
+			return 0;
+		/* relay rights come from Relay_ok, never from From: */
+		policy_result_accept(res, stage == STAGE_CONNECT ?
+		    POLICY_F_RELAY : POLICY_F_OK, key);
+		break;
+	case RHS_REJECT:
+		if (stage == STAGE_RCPT)
+			policy_result_reply(res, mailbox, 550, "5.2.1",
+			    "Mailbox disabled for this recipient");
+		else
+			policy_result_reply(res, mailbox, 550, "5.7.1",
+			    "Access denied");
+		break;
+	case RHS_DISCARD:
+		policy_result_accept(res, 0, key);
+		res->verdict = POLICY_DISCARD;
+		break;
+	case RHS_ERROR:
+		policy_result_error(res, mailbox, body);
+		break;
+	case RHS_UNKNOWN:
+		policy_result_reply(res, mailbox, 553, "5.3.0", value);
+		break;
+	}
+	(void)strlcpy(res->key, key, sizeof(res->key));
+	return 1;
+}
+
+/* Search the access map and apply what is found; keys are freed. */
+static void
+access_decide(const struct policy_env *env, struct policy_keys *keys,
+    enum access_stage stage, const char *mailbox, struct policy_result *res)
+{
+	char	 value[POLICY_VALUE_MAX + 1], key[POLICY_KEY_MAX + 1];
+	int	 r;
+
+	r = policy_env_search(env, MAP_ACCESS, keys, value, sizeof(value), key,
+	    sizeof(key));
+	policy_keys_free(keys);
+	if (r == POLICY_DB_TMPF) {
+		policy_result_tempfail(res);
+		(void)strlcpy(res->key, key, sizeof(res->key));
+	} else if (r == POLICY_DB_NOTFOUND)
+		policy_result_accept(res, 0, "");
+	else
+		(void)access_apply(res, stage, value, mailbox, key);
+}
+
+void
+policy_access_connect(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	struct policy_keys	 keys;
+
+	policy_keys_init(&keys);
+	(void)policy_probe_domain(&keys, "Connect", q->name,
+	    POLICY_PROBE_UNTAGGED);
+	(void)policy_probe_addr(&keys, "Connect", q->addr,
+	    POLICY_PROBE_UNTAGGED);
+	access_decide(env, &keys, STAGE_CONNECT, NULL, res);
+}
+
+/* Split a mailbox at its last '@' into local part and domain. */
+static void
+access_mailbox_split(const char *mailbox, char *local, size_t locallen,
+    const char **domain)
+{
+	const char	*at = strrchr(mailbox, '@');
+
+	*domain = at != NULL ? at + 1 : "";
+	(void)snprintf(local, locallen, "%.*s", at != NULL ?
+	    (int)(at - mailbox) : (int)strlen(mailbox), mailbox);
+}
+
+void
+policy_access_mail(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	struct policy_keys	 keys;
+	char			 local[POLICY_PATH_MAX];
+	const char		*domain;
+	int			 f = POLICY_PROBE_UNTAGGED;
+
+	if (q->sender[0] == '\0') {
+		policy_result_accept(res, 0, "");	/* <>: spec 1.7 */
+		return;
+	}
+	access_mailbox_split(q->sender, local, sizeof(local), &domain);
+	policy_keys_init(&keys);
+	if (domain[0] != '\0')
+		(void)policy_probe_full(&keys, "From", q->sender, f);
+	(void)policy_probe_user(&keys, "From", local, f);
+	if (domain[0] != '\0')
+		(void)policy_probe_domain(&keys, "From", domain, f);
+	access_decide(env, &keys, STAGE_MAIL, q->sender, res);
+}
+
+/* 1 if domain is in {w} (the hostname or local-host-names), -1 TMPF. */
+static int
+access_domain_local(const struct policy_env *env, const char *domain)
+{
+	int	 r;
+
+	if (env->hostname != NULL && strcasecmp(domain, env->hostname) == 0)
+		return 1;
+	r = policy_env_lookup(env, MAP_LOCAL, domain, NULL, 0);
+	return r == POLICY_DB_TMPF ? -1 : r == POLICY_DB_FOUND;
+}
+
+/* 1 if domain or a parent is in relay-domains ({R}), -1 TMPF. */
+static int
+access_domain_relay(const struct policy_env *env, const char *domain,
+    char *key, size_t keylen)
+{
+	const char	*d = domain;
+	int		 r;
+
+	while (d != NULL && *d != '\0') {
+		r = policy_env_lookup(env, MAP_RELAY, d, NULL, 0);
+		if (r != POLICY_DB_NOTFOUND) {
+			(void)strlcpy(key, d, keylen);
+			return r == POLICY_DB_TMPF ? -1 : 1;
+		}
+		if (d[0] == '[')
+			break;
+		if ((d = strchr(d, '.')) != NULL)
+			d++;
+	}
+	return 0;
+}
+
+/* Search keys for a RELAY value: 1 RELAY, 0 other or none, -1 TMPF. */
+static int
+access_search_relay(const struct policy_env *env, const char *map,
+    struct policy_keys *keys, char *key, size_t keylen)
+{
+	char	 value[POLICY_VALUE_MAX + 1];
+	int	 r;
+
+	r = policy_env_search(env, map, keys, value, sizeof(value), key,
+	    keylen);
+	policy_keys_free(keys);
+	if (r == POLICY_DB_TMPF)
+		return -1;
+	if (r == POLICY_DB_FOUND && (strcmp(map, MAP_RELAY) == 0 ||
+	    strcasecmp(value, "RELAY") == 0))
+		return 1;
+	return 0;
+}
+
+/* Relay_ok steps 1-4 (spec 2.4): the client address. */
+static int
+access_relay_addr(const struct policy_env *env, const struct policy_query *q,
+    char *key, size_t keylen)
+{
+	struct policy_keys	 keys;
+	char			 lit[POLICY_ADDR_MAX + 2];
+	int			 r;
+
+	if (strcmp(q->addr, "127.0.0.1") == 0 ||
+	    strcmp(q->addr, "IPv6:0:0:0:0:0:0:0:1") == 0) {
+		(void)strlcpy(key, q->addr, keylen);
+		return 1;
+	}
+	policy_keys_init(&keys);
+	(void)policy_probe_addr(&keys, NULL, q->addr, 0);
+	if ((r = access_search_relay(env, MAP_RELAY, &keys, key, keylen)) != 0)
+		return r;
+	(void)policy_probe_addr(&keys, "Connect", q->addr,
+	    POLICY_PROBE_UNTAGGED);
+	if ((r = access_search_relay(env, MAP_ACCESS, &keys, key, keylen)) != 0)
+		return r;
+	(void)snprintf(lit, sizeof(lit), "[%s]", q->addr);
+	if ((r = access_domain_local(env, lit)) != 0)
+		(void)strlcpy(key, lit, keylen);
+	return r;
+}
+
+/* Relay_ok (spec 2.4): may this client relay?  1 yes, 0 no, -1 TMPF. */
+static int
+access_relay_client(const struct policy_env *env,
+    const struct policy_query *q, char *key, size_t keylen)
+{
+	struct policy_keys	 keys;
+	int			 r;
+
+	if ((r = access_relay_addr(env, q, key, keylen)) != 0)
+		return r;
+	if (q->name[0] != '[') {
+		if ((r = access_domain_local(env, q->name)) != 0) {
+			(void)strlcpy(key, q->name, keylen);
+			return r;
+		}
+		if ((r = access_domain_relay(env, q->name, key, keylen)) != 0)
+			return r;
+	}
+	policy_keys_init(&keys);
+	(void)policy_probe_domain(&keys, "Connect", q->name,
+	    POLICY_PROBE_UNTAGGED);
+	return access_search_relay(env, MAP_ACCESS, &keys, key, keylen);
+}
+
+/*
+ * The To: checks of blacklist_recipients (spec 1.6).  Returns 1 when a
+ * value decided (res filled), -1 after a TMPF (res filled), 0 to go on
+ * after an OK or RELAY, 2 to go on when no key was found.
+ */
+static int
+access_rcpt_blacklist(const struct policy_env *env, const char *rcpt,
+    const char *local, const char *domain, int islocal,
+    const char *given, struct policy_result *res)
+{
+	struct policy_keys	 keys;
+	char			 value[POLICY_VALUE_MAX + 1];
+	char			 key[POLICY_KEY_MAX + 1];
+	int			 r, f = POLICY_PROBE_UNTAGGED;
+
+	policy_keys_init(&keys);
+	if (domain[0] != '\0')
+		(void)policy_probe_full(&keys, "To", rcpt, f);
+	if (domain[0] == '\0' || islocal)
+		(void)policy_probe_user(&keys, "To", local, f);
+	if (domain[0] != '\0')
+		(void)policy_probe_domain(&keys, "To", domain, f);
+	r = policy_env_search(env, MAP_ACCESS, &keys, value, sizeof(value),
+	    key, sizeof(key));
+	policy_keys_free(&keys);
+	if (r == POLICY_DB_TMPF) {
+		policy_result_tempfail(res);
+		(void)strlcpy(res->key, key, sizeof(res->key));
+		return -1;
+	}
+	if (r == POLICY_DB_NOTFOUND)
+		return 2;
+	return access_apply(res, STAGE_RCPT, value, given, key);
+}
+
+/*
+ * Rcpt_ok steps 5-7 and 9 (spec 2.4): 1 if the recipient domain may be
+ * relayed to (res filled), 0 if not, -1 if a lookup failed (go on with
+ * Relay_ok, which may still allow it).  tried: the To: checks already
+ * probed every To: key of the domain and found none.
+ */
+static int
+access_rcpt_ok(const struct policy_env *env, const char *domain, int islocal,
+    int tried, struct policy_result *res)
+{
+	struct policy_keys	 keys;
+	char			 key[POLICY_KEY_MAX + 1];
+	int			 r;
+
+	if (islocal) {
+		policy_result_accept(res, POLICY_F_LOCAL, domain);
+		return 1;
+	}
+	if ((r = access_domain_relay(env, domain, key, sizeof(key))) == 1) {
+		policy_result_accept(res, 0, key);
+		return 1;
+	}
+	if (tried)
+		return r;
+	policy_keys_init(&keys);
+	(void)policy_probe_domain(&keys, "To", domain, POLICY_PROBE_UNTAGGED);
+	switch (access_search_relay(env, MAP_ACCESS, &keys, key,
+	    sizeof(key))) {
+	case 1:
+		policy_result_accept(res, 0, key);
+		return 1;
+	case -1:
+		return -1;
+	}
+	return r;
+}
+
+/*
+ * ParseRecipient (spec 2.4 step 1): "user%host@local" is really for
+ * "user@host", so judge that address instead.  Returns in rcpt.
+ */
+static int
+access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len,
+    char *local, size_t locallen, const char **domain)
+{
+	char	*pct;
+	int	 islocal, hops;
+
+	for (hops = 0;; hops++) {
+		access_mailbox_split(rcpt, local, locallen, domain);
+		if ((*domain)[0] == '\0')
+			return 1;
+		if ((islocal = access_domain_local(env, *domain)) != 1 ||
+		    hops == 10 || (pct = strrchr(local, '%')) == NULL)
+			break;
+		*pct = '@';
+		(void)strlcpy(rcpt, local, len);
+	}
+	return islocal;
+}
+
+void
+policy_access_rcpt(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	char		 rcpt[POLICY_PATH_MAX], local[POLICY_PATH_MAX];
+	char		 key[POLICY_KEY_MAX + 1];
+	const char	*domain;
+	int		 islocal, black, ok, relay;
+
+	(void)strlcpy(rcpt, q->rcpt, sizeof(rcpt));
+	text_lower(rcpt);	/* keys are lowercase; replies use q->rcpt */
+	islocal = access_rcpt_unroute(env, rcpt, sizeof(rcpt), local,
+	    sizeof(local), &domain);
+	if (islocal == -1) {
+		policy_result_tempfail(res);
+		return;
+	}
+	if ((black = access_rcpt_blacklist(env, rcpt, local, domain, islocal,
+	    q->rcpt, res)) == 1 || black == -1)
+		return;
+	if (domain[0] == '\0') {
+		policy_result_accept(res, POLICY_F_LOCAL, "");
+		return;
+	}
+	if ((ok = access_rcpt_ok(env, domain, islocal, black == 2, res)) == 1)
+		return;
+	relay = access_relay_client(env, q, key, sizeof(key));
+	if (relay == 1)
+		policy_result_accept(res, POLICY_F_RELAY, key);
+	else if (relay == -1 || ok == -1)
+		policy_result_tempfail(res);
+	else {
+		policy_result_reply(res, q->rcpt, 550, "5.7.1",
+		    "Relaying denied");
+		res->key[0] = '\0';
+	}
+}
+
+void
+policy_access_check(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	switch (q->kind) {
+	case POLICY_CONNECT:
+		policy_access_connect(env, q, res);
+		break;
+	case POLICY_MAIL:
+		policy_access_mail(env, q, res);
+		break;
+	case POLICY_RCPT:
+		policy_access_rcpt(env, q, res);
+		break;
+	default:
+		policy_result_accept(res, 0, "");	/* HELO: no checks yet */
+		break;
+	}
+}
+
+/*
+ * Log a decision: refusals at info in sendmail's format (spec 7.3),
+ * "ruleset=check_rcpt, arg1=<r>, relay=name [addr], reject=550 ...";
+ * every decision at debug with the key that made it.
+ */
+void
+policy_access_log(const struct policy_query *q,
+    const struct policy_result *res)
+{
+	static const char *rulesets[] = {
+		"", "check_relay", "check_helo", "check_mail", "check_rcpt"
+	};
+	char		 args[POLICY_PATH_MAX + POLICY_NAME_MAX + 64];
+	char		 relay[POLICY_NAME_MAX + POLICY_ADDR_MAX + 4];
+	const char	*ruleset = q->kind <= POLICY_RCPT ? rulesets[q->kind] : "";
+
+	log_debug("policy %s addr=%s name=%s verdict=%u flags=0x%x key=%s "
+	    "reply=%u %s %s", policy_kind_name(q->kind), q->addr, q->name,
+	    res->verdict, res->flags, res->key, res->code, res->enhanced,
+	    res->text);
+	stats_add("policy.query", 1);
+	if (res->verdict == POLICY_ACCEPT)
+		return;
+	if (q->kind == POLICY_CONNECT)
+		(void)snprintf(args, sizeof(args), "arg1=%s, arg2=%s", q->name,
+		    q->addr);
+	else
+		(void)snprintf(args, sizeof(args), "arg1=<%s>",
+		    q->kind == POLICY_MAIL ? q->sender : q->rcpt);
+	if (q->name[0] == '[')
+		(void)strlcpy(relay, q->name, sizeof(relay));
+	else
+		(void)snprintf(relay, sizeof(relay), "%s [%s]", q->name,
+		    q->addr);
+	if (res->verdict == POLICY_DISCARD) {
+		stats_add("policy.discard", 1);
+		log_info("ruleset=%s, %s, relay=%s, discard", ruleset, args,
+		    relay);
+		return;
+	}
+	stats_add(res->verdict == POLICY_TEMPFAIL ? "policy.tempfail" :
+	    "policy.reject", 1);
+	log_info("ruleset=%s, %s, relay=%s, reject=%u %s %s", ruleset, args,
+	    relay, res->code, res->enhanced, res->text);
+}

@@ -1,0 +1,101 @@
+/*
+ * policy_db.h: the SQLite database of policy maps (access, mailertable,
+ * local-host-names, relay-domains) and makemap, its text importer.
+ *
+ * One table holds every map: maps(map, key, value), keys lowercased.  A
+ * "set" map (local-host-names, relay-domains) stores keys with an empty
+ * value.  The schema version is PRAGMA user_version (POLICY_DB_VERSION).
+ * These functions are shared by smtpd-policyd (read-only lookups) and
+ * smtpctl (makemap, access add/delete/show), so they never call fatal()
+ * and report every failure through a return value and an error text.
+ */
+#ifndef POLICY_DB_H
+#define POLICY_DB_H
+
+#include <stddef.h>
+
+/* the schema this code reads and writes */
+#define POLICY_DB_VERSION	1
+/* the longest key and the longest value, in octets */
+#define POLICY_KEY_MAX		1024
+#define POLICY_VALUE_MAX	1024
+
+/* Results of policy_db_lookup() and policy_db_delete(). */
+enum policy_db_result {
+	POLICY_DB_TMPF = -1,	/* any SQLite error: spec 0 "TMPF" */
+	POLICY_DB_NOTFOUND = 0,
+	POLICY_DB_FOUND = 1
+};
+
+/* What kind of map a name is. */
+enum policy_map_kind {
+	POLICY_MAP_UNKNOWN = 0,
+	POLICY_MAP_PAIRS,	/* "key value" lines */
+	POLICY_MAP_SET		/* one key per line, no value */
+};
+
+struct policy_db;
+
+typedef void	(*policy_db_list_cb)(const char *key, const char *value,
+		    void *arg);
+
+/* The kind of a map name; POLICY_MAP_UNKNOWN if it is not one we know. */
+enum policy_map_kind	 policy_map_kind(const char *map);
+/* "access, mailertable, ..." for error messages. */
+const char		*policy_map_names(void);
+
+/*
+ * Open the database.  readwrite creates the file (mode 0640) and the
+ * schema if needed; read-only refuses a file without our schema.
+ * 0 on success, -1 with err filled.
+ */
+int	policy_db_open(const char *path, int readwrite, struct policy_db **,
+	    char *err, size_t errlen);
+void	policy_db_close(struct policy_db *);
+/*
+ * One exact lookup of key (lowercased here) in map.  value may be NULL.
+ * POLICY_DB_FOUND, POLICY_DB_NOTFOUND or POLICY_DB_TMPF.
+ */
+int	policy_db_lookup(struct policy_db *, const char *map, const char *key,
+	    char *value, size_t valuelen);
+/* Add or replace one entry (validated as makemap would): 0 or -1. */
+int	policy_db_set(struct policy_db *, const char *map, const char *key,
+	    const char *value, char *err, size_t errlen);
+/* Remove one entry: FOUND (removed), NOTFOUND or TMPF. */
+int	policy_db_delete(struct policy_db *, const char *map, const char *key,
+	    char *err, size_t errlen);
+/* Call cb for every entry of map, in key order: 0 or -1. */
+int	policy_db_list(struct policy_db *, const char *map, policy_db_list_cb,
+	    void *arg, char *err, size_t errlen);
+/* chown root:_smtppol (when root and the group exists), chmod 0640. */
+int	policy_db_perms(const char *path, char *err, size_t errlen);
+
+/*
+ * The steps of makemap's transaction: begin (and empty the map), insert
+ * each entry (SQLite's code: SQLITE_CONSTRAINT is a duplicate key),
+ * commit (recording the source file), or roll back.
+ */
+int	policy_db_begin(struct policy_db *, const char *map, char *err,
+	    size_t errlen);
+int	policy_db_insert(struct policy_db *, const char *map, const char *key,
+	    const char *value);
+int	policy_db_commit(struct policy_db *, const char *map,
+	    const char *source, long entries, char *err, size_t errlen);
+void	policy_db_rollback(struct policy_db *);
+
+/*
+ * Replace the whole of map with the entries of a sendmail text file
+ * ("-" is stdin), in one transaction: on any error (named file:line) the
+ * database is left as it was.  0 on success, -1 with err filled.
+ */
+int	policy_makemap(const char *dbpath, const char *map, const char *file,
+	    char *err, size_t errlen);
+/*
+ * Check one line of a map file.  Returns 1 with *key (lowercased) and
+ * *value set (pointers into line, which is modified), 0 for a blank or
+ * comment line, -1 with *why set for a bad line.
+ */
+int	policy_makemap_line(char *line, size_t len, enum policy_map_kind,
+	    char **key, char **value, const char **why);
+
+#endif

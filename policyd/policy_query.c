@@ -1,0 +1,97 @@
+/*
+ * policy_query.c: decoding of IMSG_POLICY_QUERY (layout in proto.h) into
+ * a struct policy_query, with every field checked before any lookup.
+ *
+ * Checks: known kind; each string fits its buffer and has no control
+ * character; the client address is an IP address and the client name a
+ * host name or "[address]" (both put in canonical form, spec 1.4); a
+ * MAIL query's sender and a RCPT query's recipient are mailboxes (one
+ * optional pair of angle brackets is removed; a recipient must not be
+ * empty).  Failure behaviour: -1 with a reason (also for trailing
+ * octets: the sender and this parser are built from the same proto.h);
+ * the caller reports the peer with proc_peer_bad().
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "imsg.h"
+#include "proto.h"
+#include "util.h"
+#include "policy.h"
+
+const char *
+policy_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case POLICY_CONNECT:
+		return "connect";
+	case POLICY_HELO:
+		return "helo";
+	case POLICY_MAIL:
+		return "mail";
+	case POLICY_RCPT:
+		return "rcpt";
+	}
+	return "unknown";
+}
+
+/* Read a string field into buf; -1 if too long or not clean text. */
+static int
+query_str(struct imsg *m, char *buf, size_t size)
+{
+	if (imsg_get_strbuf(m, buf, size) == -1)
+		return -1;
+	return text_is_clean(buf) ? 0 : -1;
+}
+
+/* Remove one pair of angle brackets and check what is left. */
+static int
+query_mailbox(char *s, int empty_ok)
+{
+	size_t	 len = strlen(s);
+
+	if (len >= 2 && s[0] == '<' && s[len - 1] == '>') {
+		memmove(s, s + 1, len - 2);
+		s[len - 2] = '\0';
+	}
+	if (s[0] == '\0')
+		return empty_ok ? 0 : -1;
+	if (strpbrk(s, "<>") != NULL || s[0] == '@' ||
+	    s[strlen(s) - 1] == '@')
+		return -1;
+	return 0;
+}
+
+int
+policy_query_parse(struct imsg *m, struct policy_query *q, const char **why)
+{
+	char	 addr[POLICY_NAME_MAX], name[POLICY_NAME_MAX];
+
+	memset(q, 0, sizeof(*q));
+	q->kind = imsg_get_u32(m);
+	if (query_str(m, addr, sizeof(addr)) == -1 ||
+	    query_str(m, name, sizeof(name)) == -1 ||
+	    query_str(m, q->helo, sizeof(q->helo)) == -1 ||
+	    query_str(m, q->sender, sizeof(q->sender)) == -1 ||
+	    query_str(m, q->rcpt, sizeof(q->rcpt)) == -1 ||
+	    query_str(m, q->auth, sizeof(q->auth)) == -1 ||
+	    query_str(m, q->verify, sizeof(q->verify)) == -1 ||
+	    imsg_get_end(m) == -1) {
+		*why = "malformed policy query";
+		return -1;
+	}
+	*why = "policy query with a bad field";
+	if (q->kind < POLICY_CONNECT || q->kind > POLICY_RCPT)
+		return -1;
+	if (policy_addr_canon(addr, q->addr, sizeof(q->addr)) == -1)
+		return -1;
+	if (name[0] == '\0')
+		(void)snprintf(name, sizeof(name), "[%s]", q->addr);
+	if (policy_name_canon(name, q->name, sizeof(q->name)) == -1)
+		return -1;
+	if (query_mailbox(q->sender, 1) == -1 ||
+	    query_mailbox(q->rcpt, q->kind != POLICY_RCPT) == -1)
+		return -1;
+	*why = NULL;
+	return 0;
+}

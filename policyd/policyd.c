@@ -1,0 +1,143 @@
+/*
+ * policyd.c: smtpd-policyd, the process that answers access-map questions
+ * (smtp) and next-hop questions (mta) from the SQLite policy database.
+ *
+ * It runs as _smtppol, chrooted to the directory of database_path, and
+ * opens the database read-only there when the config arrives
+ * (policy_store.c).  Each query is answered at once, in order, with the
+ * same id; nothing is cached between queries, so "smtpctl makemap" takes
+ * effect on the next one.
+ *
+ *   smtp: IMSG_POLICY_QUERY  -> IMSG_POLICY_RESULT      (policy_access.c)
+ *   mta:  IMSG_POLICY_ROUTE  -> IMSG_POLICY_ROUTE_RESULT (policy_route.c)
+ *
+ * Failure behaviour: a malformed query is reported with proc_peer_bad()
+ * (the parent restarts the sender); a database failure becomes a 451
+ * answer; nothing a peer sends ends this process.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "paths.h"
+#include "proc.h"
+#include "util.h"
+#include "policy.h"
+
+static void	policyd_query(struct imsgev *, struct imsg *, void *);
+static void	policyd_route(struct imsgev *, struct imsg *, void *);
+static void	policyd_config(struct config *, struct config *);
+static void	policyd_shutdown(void);
+
+static const struct imsg_handler policyd_smtp_handlers[] = {
+	{ IMSG_POLICY_QUERY,	policyd_query },
+};
+
+static const struct imsg_handler policyd_mta_handlers[] = {
+	{ IMSG_POLICY_ROUTE,	policyd_route },
+};
+
+static const struct proc_def policyd_def = {
+	.id = PROC_POLICY,
+	.name = "policyd",
+	.user = SMTPD_POLICY_USER,
+	.handlers = {
+		[PROC_SMTP] = policyd_smtp_handlers,
+		[PROC_MTA] = policyd_mta_handlers,
+	},
+	.nhandlers = {
+		[PROC_SMTP] = 1,
+		[PROC_MTA] = 1,
+	},
+	.config_apply = policyd_config,
+	.shutdown = policyd_shutdown,
+};
+
+int
+main(int argc, char **argv)
+{
+	proc_setup(&policyd_def, argc, argv);
+	proc_confine(proc_root(), SMTPD_POLICY_USER);
+	proc_run();
+	return 0;
+}
+
+static void
+policyd_config(struct config *nconf, struct config *old)
+{
+	(void)old;
+	policy_store_configure(nconf->database_path);
+}
+
+static void
+policyd_shutdown(void)
+{
+	policy_store_close();
+}
+
+/* IMSG_POLICY_QUERY from smtp: decide and answer with the same id. */
+static void
+policyd_query(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct policy_query	 q;
+	struct policy_result	 res;
+	struct policy_env	 env;
+	struct imsg_out		 out;
+	const char		*why;
+
+	if (m->fd != -1) {
+		(void)close(m->fd);
+		proc_peer_bad(PROC_SMTP, "descriptor with a policy query",
+		    m->type);
+		return;
+	}
+	if (policy_query_parse(m, &q, &why) == -1) {
+		proc_peer_bad(PROC_SMTP, why, m->type);
+		return;
+	}
+	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policy_access_check(&env, &q, &res);
+	policy_access_log(&q, &res);
+	imsg_out_init(&out, IMSG_POLICY_RESULT, m->id);
+	imsg_put_u32(&out, res.verdict);
+	imsg_put_u32(&out, res.flags);
+	imsg_put_u32(&out, res.code);
+	imsg_put_str(&out, res.enhanced);
+	imsg_put_str(&out, res.text);
+	imsg_put_str(&out, res.key);
+	(void)proc_send(PROC_SMTP, &out, -1);
+}
+
+/* IMSG_POLICY_ROUTE from mta: the next hop of a domain. */
+static void
+policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct policy_route	 rt;
+	struct policy_env	 env;
+	struct imsg_out		 out;
+	char			 domain[POLICY_NAME_MAX];
+
+	if (m->fd != -1) {
+		(void)close(m->fd);
+		proc_peer_bad(PROC_MTA, "descriptor with a route query",
+		    m->type);
+		return;
+	}
+	if (imsg_get_strbuf(m, domain, sizeof(domain)) == -1 ||
+	    imsg_get_end(m) == -1 || !text_is_clean(domain)) {
+		proc_peer_bad(PROC_MTA, "malformed route query", m->type);
+		return;
+	}
+	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policy_route_find(&env, conf, domain, &rt);
+	policy_route_log(domain, &rt);
+	imsg_out_init(&out, IMSG_POLICY_ROUTE_RESULT, m->id);
+	imsg_put_u32(&out, rt.kind);
+	imsg_put_str(&out, rt.host);
+	imsg_put_u32(&out, rt.port);
+	imsg_put_u32(&out, rt.code);
+	imsg_put_str(&out, rt.text);
+	(void)proc_send(PROC_MTA, &out, -1);
+}

@@ -1,0 +1,339 @@
+/*
+ * test_policy_access.c: connect, MAIL and RCPT decisions and routes on a
+ * temporary database: shadowing (a more specific OK hides a RELAY), relay
+ * by Connect: address, To: RELAY, local domains, relay-domains, the
+ * %-hack, the REJECT/ERROR texts of spec 2.2, TMPF, the mailertable, the
+ * query decoder, and that a handle opened before makemap sees the change.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unit.h"
+#include "imsg.h"
+#include "proto.h"
+#include "policy.h"
+
+static char		 tmpdir[] = "/tmp/test_policy_access.XXXXXX";
+static char		 dbpath[256];
+static struct policy_env env;
+
+static void
+load(const char *map, const char *text)
+{
+	char	 path[300], err[512];
+	FILE	*fp;
+
+	(void)snprintf(path, sizeof(path), "%s/%s.txt", tmpdir, map);
+	if ((fp = fopen(path, "w")) == NULL || fputs(text, fp) == EOF ||
+	    fclose(fp) != 0 || policy_makemap(dbpath, map, path, err,
+	    sizeof(err)) == -1) {
+		(void)printf("load %s: %s\n", map, err);
+		exit(1);
+	}
+}
+
+static struct policy_result
+ask(uint32_t kind, const char *addr, const char *name, const char *sender,
+    const char *rcpt)
+{
+	struct policy_query	 q;
+	struct policy_result	 res;
+
+	memset(&q, 0, sizeof(q));
+	q.kind = kind;
+	(void)policy_addr_canon(addr, q.addr, sizeof(q.addr));
+	(void)policy_name_canon(name, q.name, sizeof(q.name));
+	(void)strlcpy(q.sender, sender, sizeof(q.sender));
+	(void)strlcpy(q.rcpt, rcpt, sizeof(q.rcpt));
+	policy_access_check(&env, &q, &res);
+	return res;
+}
+
+/* 1 if res is the reply "code enh text"; prints what it got if not. */
+static int
+is_reply(const struct policy_result *res, uint32_t verdict, uint32_t code,
+    const char *enh, const char *text)
+{
+	if (res->verdict == verdict && res->code == code &&
+	    strcmp(res->enhanced, enh) == 0 && strcmp(res->text, text) == 0)
+		return 1;
+	(void)printf("  got %u %u %s \"%s\" key=%s\n", res->verdict, res->code,
+	    res->enhanced, res->text, res->key);
+	return 0;
+}
+
+static int
+is_accept(const struct policy_result *res, uint32_t flags, const char *key)
+{
+	if (res->verdict == POLICY_ACCEPT && res->flags == flags &&
+	    strcmp(res->key, key) == 0)
+		return 1;
+	(void)printf("  got verdict %u flags 0x%x key=%s (%u %s)\n",
+	    res->verdict, res->flags, res->key, res->code, res->text);
+	return 0;
+}
+
+static void
+test_connect(void)
+{
+	struct policy_result	 r;
+
+	r = ask(POLICY_CONNECT, "192.0.2.10", "mail.bad.example", "", "");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1", "Access denied") &&
+	    strcmp(r.key, "connect:bad.example") == 0,
+	    "connect REJECT: 550 5.7.1 Access denied, key reported");
+	r = ask(POLICY_CONNECT, "192.0.2.10", "ok.bad.example", "", "");
+	UNIT_CHECK(is_accept(&r, POLICY_F_OK, "connect:ok.bad.example"),
+	    "a more specific OK shadows a REJECT of the parent");
+	r = ask(POLICY_CONNECT, "198.51.100.7", "[198.51.100.7]", "", "");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "connect:198.51.100"),
+	    "connect RELAY by address sets POLICY_F_RELAY");
+	r = ask(POLICY_CONNECT, "203.0.113.5", "h.example", "", "");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.0", "no spam") &&
+	    r.key[0] != '\0', "connect ERROR: text without prefix");
+	r = ask(POLICY_CONNECT, "203.0.113.9", "h.example", "", "");
+	UNIT_CHECK(r.verdict == POLICY_DISCARD, "connect DISCARD");
+	r = ask(POLICY_CONNECT, "203.0.113.10", "h.example", "", "");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 553, "5.3.0", "SKIP"),
+	    "unknown value at connect: 553 5.3.0 <value>");
+	r = ask(POLICY_CONNECT, "192.0.2.99", "[192.0.2.99]", "", "");
+	UNIT_CHECK(is_accept(&r, 0, ""), "no entry: accepted");
+}
+
+static void
+test_mail(void)
+{
+	struct policy_result	 r;
+
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "joe+x@Spam.Example",
+	    "");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<joe+x@Spam.Example>... Access denied"),
+	    "From: REJECT: 550 5.7.1 <s>... Access denied");
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "boss+x@spam.example",
+	    "");
+	UNIT_CHECK(is_accept(&r, POLICY_F_OK, "from:boss+*@spam.example"),
+	    "From:user+*@dom OK shadows the domain REJECT");
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "", "");
+	UNIT_CHECK(is_accept(&r, 0, ""), "<> gets no lookup");
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "full@tmp.example", "");
+	UNIT_CHECK(is_reply(&r, POLICY_TEMPFAIL, 450, "4.0.0",
+	    "<full@tmp.example>... mailbox full"), "From: ERROR:450 at MAIL");
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "x@odd.example", "");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 553, "5.3.0",
+	    "<x@odd.example>... WHATEVER"), "unknown value at MAIL");
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "postmaster@x.example",
+	    "");
+	UNIT_CHECK(is_accept(&r, POLICY_F_OK, "from:postmaster@"),
+	    "U probe: From:user@ matches any domain");
+}
+
+static void
+test_rcpt(void)
+{
+	struct policy_result	 r;
+	const char		*a = "192.0.2.99", *n = "client.example";
+
+	r = ask(POLICY_RCPT, a, n, "s@x", "u@Local.Example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "local.example"),
+	    "recipient in local-host-names: local");
+	r = ask(POLICY_RCPT, a, n, "s@x", "u@mx.test");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "mx.test"),
+	    "recipient at the hostname: local");
+	r = ask(POLICY_RCPT, a, n, "s@x", "u@sub.local.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<u@sub.local.example>... Relaying denied"),
+	    "local-host-names has no subdomains; relaying denied text");
+	r = ask(POLICY_RCPT, a, n, "s@x", "u@partner.example");
+	UNIT_CHECK(is_accept(&r, 0, "to:partner.example"),
+	    "To:domain RELAY allows relaying to it");
+	r = ask(POLICY_RCPT, a, n, "s@x", "u@deep.relayed.example");
+	UNIT_CHECK(is_accept(&r, 0, "relayed.example"),
+	    "relay-domains covers subdomains");
+	r = ask(POLICY_RCPT, a, n, "s@x", "gone@local.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.2.1",
+	    "<gone@local.example>... Mailbox disabled for this recipient"),
+	    "To: REJECT: 550 5.2.1 Mailbox disabled");
+	r = ask(POLICY_RCPT, a, n, "s@x", "abuse@local.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.2.1",
+	    "<abuse@local.example>... Mailbox disabled for this recipient") &&
+	    strcmp(r.key, "to:abuse@") == 0,
+	    "To:user@ (U) applies to local domains");
+	r = ask(POLICY_RCPT, a, n, "s@x", "abuse@other.example");
+	UNIT_CHECK(r.code == 550 && strstr(r.text, "Relaying denied") != NULL,
+	    "To:user@ does not apply to other domains");
+	r = ask(POLICY_RCPT, a, n, "s@x", "postmaster");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, ""), "unqualified: local");
+	r = ask(POLICY_RCPT, a, n, "s@x", "u%victim.example@local.example");
+	UNIT_CHECK(r.code == 550 && strstr(r.text,
+	    "<u%victim.example@local.example>... Relaying denied") != NULL,
+	    "the %-hack is judged as u@victim.example");
+}
+
+static void
+test_relay_client(void)
+{
+	struct policy_result	 r;
+
+	r = ask(POLICY_RCPT, "198.51.100.7", "[198.51.100.7]", "s@x",
+	    "u@far.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "connect:198.51.100"),
+	    "Connect:addr RELAY lets the client relay");
+	r = ask(POLICY_RCPT, "198.51.100.8", "[198.51.100.8]", "s@x",
+	    "u@far.example");
+	UNIT_CHECK(r.code == 550 && strstr(r.text, "Relaying denied") != NULL,
+	    "Connect:addr OK shadows the network's RELAY");
+	r = ask(POLICY_RCPT, "192.0.2.50", "gw.trusted.example", "s@x",
+	    "u@far.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "connect:trusted.example"),
+	    "Connect:name RELAY lets the client relay (D after A)");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x", "u@far.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "127.0.0.1"),
+	    "127.0.0.1 relays (spec 2.4 Relay_ok step 1)");
+	r = ask(POLICY_RCPT, "::1", "[::1]", "s@x", "u@far.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "IPv6:0:0:0:0:0:0:0:1"),
+	    "::1 relays");
+	r = ask(POLICY_RCPT, "10.1.2.3", "[10.1.2.3]", "s@x", "u@far.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "10.1"),
+	    "relay-domains address prefix lets the client relay");
+}
+
+static void
+test_tmpf(void)
+{
+	struct policy_result	 r;
+	struct policy_env	 saved = env;
+
+	env.dbfail = 1;
+	r = ask(POLICY_CONNECT, "192.0.2.10", "h.example", "", "");
+	UNIT_CHECK(is_reply(&r, POLICY_TEMPFAIL, 451, "4.3.0",
+	    "Temporary system failure. Please try again later."),
+	    "TMPF at connect: 451 4.3.0");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x", "u@mx.test");
+	UNIT_CHECK(r.verdict == POLICY_TEMPFAIL, "TMPF at RCPT: tempfail");
+	env = saved;
+	env.db = NULL;
+	r = ask(POLICY_RCPT, "192.0.2.10", "h.example", "s@x", "u@mx.test");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "mx.test"),
+	    "no database: empty maps, the hostname is still local");
+	env = saved;
+}
+
+static void
+test_route(void)
+{
+	struct policy_route	 rt;
+
+	policy_route_find(&env, NULL, "a.b.routed.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "[192.0.2.1]") == 0
+	    && rt.port == 2525, "mailertable .parent match with [addr]:port");
+	policy_route_find(&env, NULL, "routed.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "mx.routed.example")
+	    == 0 && rt.port == 0, "exact mailertable entry, name host");
+	policy_route_find(&env, NULL, "dead.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 550 &&
+	    strcmp(rt.text, "5.1.2 Host gone") == 0, "mailertable error:");
+	policy_route_find(&env, NULL, "local.test", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 451,
+	    "unsupported mailer: 451, mail waits");
+	policy_route_find(&env, NULL, "plain.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_MX, "no entry: MX");
+	env.dbfail = 1;
+	policy_route_find(&env, NULL, "plain.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 451 &&
+	    strncmp(rt.text, "4.3.0 ", 6) == 0, "TMPF: 451 4.3.0");
+	env.dbfail = 0;
+}
+
+static void
+test_query(void)
+{
+	struct imsg_out		 out;
+	struct imsg		 m;
+	struct policy_query	 q;
+	const char		*why;
+
+	imsg_out_init(&out, IMSG_POLICY_QUERY, 7);
+	imsg_put_u32(&out, POLICY_RCPT);
+	imsg_put_str(&out, "2001:db8::5");
+	imsg_put_str(&out, "");
+	imsg_put_str(&out, "helo.example");
+	imsg_put_str(&out, "<s@x.example>");
+	imsg_put_str(&out, "<r@y.example>");
+	imsg_put_str(&out, "");
+	imsg_put_str(&out, "");
+	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
+	UNIT_CHECK(policy_query_parse(&m, &q, &why) == 0 &&
+	    strcmp(q.addr, "IPv6:2001:db8:0:0:0:0:0:5") == 0 &&
+	    strcmp(q.name, "[IPv6:2001:db8:0:0:0:0:0:5]") == 0 &&
+	    strcmp(q.rcpt, "r@y.example") == 0,
+	    "query decoded; address canonical; brackets removed");
+	imsg_out_free(&out);
+
+	imsg_out_init(&out, IMSG_POLICY_QUERY, 7);
+	imsg_put_u32(&out, POLICY_MAIL);
+	imsg_put_str(&out, "192.0.2.1");
+	imsg_put_str(&out, "h\r\n.example");
+	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
+	UNIT_CHECK(policy_query_parse(&m, &q, &why) == -1,
+	    "control characters or a short payload are refused");
+	imsg_out_free(&out);
+}
+
+static void
+test_no_cache(void)
+{
+	struct policy_result	 r;
+
+	load("access", "Connect:192.0.2.10 REJECT\n");
+	r = ask(POLICY_CONNECT, "192.0.2.10", "h.example", "", "");
+	UNIT_CHECK(r.verdict == POLICY_REJECT && strcmp(r.key,
+	    "connect:192.0.2.10") == 0,
+	    "an open handle sees makemap's new map at the next query");
+}
+
+int
+main(void)
+{
+	char	 err[256];
+
+	if (mkdtemp(tmpdir) == NULL)
+		return 1;
+	(void)snprintf(dbpath, sizeof(dbpath), "%s/maps.db", tmpdir);
+	load("access",
+	    "Connect:bad.example REJECT\nConnect:ok.bad.example OK\n"
+	    "Connect:198.51.100 RELAY\nConnect:198.51.100.8 OK\n"
+	    "Connect:203.0.113.5 ERROR:5.7.1:550 5.7.0 no spam\n"
+	    "Connect:203.0.113.9 DISCARD\nConnect:203.0.113.10 SKIP\n"
+	    "Connect:trusted.example RELAY\n"
+	    "From:spam.example REJECT\nFrom:boss+*@spam.example OK\n"
+	    "From:full@tmp.example ERROR:450 mailbox full\n"
+	    "From:odd.example WHATEVER\nFrom:postmaster@ OK\n"
+	    "To:partner.example RELAY\nTo:gone@local.example REJECT\n"
+	    "To:abuse@ REJECT\n");
+	load("local-host-names", "local.example\n");
+	load("relay-domains", "relayed.example\n10.1\n");
+	load("mailertable", ".routed.example esmtp:[192.0.2.1]:2525\n"
+	    "routed.example smtp:mx.routed.example\n"
+	    "dead.example error:5.1.2:550 Host gone\n"
+	    "local.test local:\n");
+	if (policy_db_open(dbpath, 0, &env.db, err, sizeof(err)) == -1) {
+		(void)printf("open: %s\n", err);
+		return 1;
+	}
+	env.hostname = "mx.test";
+	test_connect();
+	test_mail();
+	test_rcpt();
+	test_relay_client();
+	test_tmpf();
+	test_route();
+	test_query();
+	test_no_cache();
+	policy_db_close(env.db);
+	(void)snprintf(err, sizeof(err), "rm -rf %s", tmpdir);
+	(void)system(err);
+	return unit_done();
+}
