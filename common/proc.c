@@ -389,7 +389,11 @@ proc_ctl_request(struct imsgev *iev, struct imsg *m, void *arg)
 	if (proc_ctl_common(m->id, cmd, carg))
 		return;
 	if (proc_self->ctl == NULL) {
-		proc_ctl_end(m->id, 1, "not supported by this process");
+		/* a process with nothing to report still answers status */
+		if (cmd == CTL_SHOW_STATUS)
+			proc_ctl_end(m->id, 0, "");
+		else
+			proc_ctl_end(m->id, 1, "not supported by this process");
 		return;
 	}
 	proc_self->ctl(m->id, cmd, carg);

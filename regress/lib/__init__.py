@@ -1,0 +1,132 @@
+"""
+Shared helpers of the end-to-end regress suite.
+
+Everything here is standard library only.  The runner (regress/run.py) runs
+each test function in its own process; a test asserts outcomes with plain
+assert statements (or raises Skip), and the fixtures in daemon.py, sink.py
+and dns.py clean up after themselves through context managers.  Every
+long-lived process a fixture starts is recorded in the file named by
+$REGRESS_PIDFILE, so the runner can end what a timed-out test left behind.
+"""
+import os
+import socket
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))))
+BIN = os.path.join(REPO, "bin")
+TMP = os.path.join(REPO, "regress", "tmp")
+POSTFIX = "/opt/relay-test/postfix"
+
+
+class Skip(Exception):
+    """Raised by a test (or a fixture) that cannot run here."""
+
+
+def need_root():
+    if os.geteuid() != 0:
+        raise Skip("needs root")
+
+
+def timeout(seconds):
+    """Decorator: the per-test time limit the runner applies."""
+    def mark(func):
+        func.timeout = seconds
+        return func
+    return mark
+
+
+def soak(func):
+    """Decorator: run only with run.py --soak."""
+    func.soak = True
+    return func
+
+
+def register_pid(pid):
+    """Remember a process we started, for the runner's cleanup."""
+    path = os.environ.get("REGRESS_PIDFILE")
+    if path:
+        with open(path, "a") as f:
+            f.write("%d\n" % pid)
+
+
+_LOGS = []
+
+
+def register_log(label, path):
+    """A log file whose tail the runner shows when the test fails."""
+    _LOGS.append((label, path))
+
+
+def log_tails(nbytes=3000):
+    """The tails of every registered log, for a failure report."""
+    out = []
+    for label, path in _LOGS:
+        try:
+            with open(path, "rb") as f:
+                f.seek(0, 2)
+                size = f.tell()
+                f.seek(max(0, size - nbytes))
+                text = f.read().decode("utf-8", "replace")
+        except OSError as e:
+            text = "(cannot read: %s)" % e
+        out.append("--- tail of %s (%s) ---\n%s" % (label, path, text))
+    return "\n".join(out)
+
+
+def wait_until(pred, timeout, what, interval=0.05):
+    """Poll pred() until it returns a true value (returned) or fail."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() >= deadline:
+            raise AssertionError("timed out after %.1fs waiting for %s"
+                                 % (timeout, what))
+        time.sleep(interval)
+
+
+def free_port(addrs=("127.0.0.1",)):
+    """A TCP port that is free on every address of addrs right now."""
+    for _ in range(200):
+        s = socket.socket()
+        s.bind((addrs[0], 0))
+        port = s.getsockname()[1]
+        s.close()
+        ok = True
+        for a in addrs:
+            t = socket.socket()
+            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                t.bind((a, port))
+            except OSError:
+                ok = False
+            finally:
+                t.close()
+        if ok:
+            return port
+    raise RuntimeError("no free port")
+
+
+def free_udp_port():
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def test_dir(name):
+    """A fresh directory under regress/tmp/ for one fixture."""
+    os.makedirs(TMP, exist_ok=True)
+    os.chmod(TMP, 0o755)
+    base = os.environ.get("REGRESS_TEST", "adhoc").replace("/", "-")
+    for i in range(1000):
+        d = os.path.join(TMP, "%s-%s-%d" % (base, name, i))
+        try:
+            os.mkdir(d, 0o755)
+            return d
+        except FileExistsError:
+            continue
+    raise RuntimeError("cannot make a directory under %s" % TMP)

@@ -1,0 +1,85 @@
+"""Privilege separation as the kernel sees it: each child runs as its own
+unprivileged user (four distinct uids), chrooted where the architecture
+says, with no_new_privs set and not dumpable (its /proc files belong to
+root and even its own uid cannot read its environment); the parent alone
+stays root.  Spooled mail is not readable by other users."""
+import os
+import pwd
+import subprocess
+
+from lib import free_port
+from lib.daemon import Relay
+from lib import clients
+
+USERS = {"smtp": "_smtpd", "mta": "_smtpd", "queue": "_smtpq",
+         "policyd": "_smtppol", "tlsproxy": "_smtptls"}
+EMPTY = "/var/lib/smtpd/empty"
+
+
+def _status(pid):
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            fields[k] = v.split()
+    return fields
+
+
+def test_privsep():
+    port = free_port()
+    with Relay(routes=[("*", "[127.0.0.1]", port)], mta_port=port) as relay:
+        kids = relay.children()
+        assert set(kids) == set(USERS), "children: %r" % kids
+        roots = {"smtp": EMPTY, "mta": EMPTY, "tlsproxy": EMPTY,
+                 "queue": os.path.realpath(relay.spool),
+                 "policyd": os.path.realpath(relay.dbdir)}
+        uids = set()
+        for name, pid in kids.items():
+            pw = pwd.getpwnam(USERS[name])
+            st = _status(pid)
+            assert st["Uid"] == [str(pw.pw_uid)] * 4, (name, st["Uid"])
+            assert st["Gid"] == [str(pw.pw_gid)] * 4, (name, st["Gid"])
+            assert st.get("Groups", []) in ([], [str(pw.pw_gid)]), \
+                (name, st.get("Groups"))
+            assert st["NoNewPrivs"] == ["1"], (name, st["NoNewPrivs"])
+            assert st["CapEff"] == ["0000000000000000"], (name, st["CapEff"])
+            root = os.readlink("/proc/%d/root" % pid)
+            assert root == roots[name], "%s chroot %s, not %s" % (
+                name, root, roots[name])
+            # not dumpable: the kernel gives its /proc files to root
+            assert os.stat("/proc/%d/environ" % pid).st_uid == 0, name
+            r = subprocess.run(
+                ["setpriv", "--reuid=%d" % pw.pw_uid,
+                 "--regid=%d" % pw.pw_gid, "--clear-groups", "cat",
+                 "/proc/%d/environ" % pid], stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE, timeout=10)
+            assert r.returncode != 0, "%s environ readable by its uid" % name
+            uids.add(pw.pw_uid)
+        assert len(uids) == 4 and 0 not in uids, uids
+        # the parent alone is root
+        assert _status(relay.proc.pid)["Uid"][0] == "0"
+        # the shared chroot is root's and nobody else can write in it
+        st = os.stat(EMPTY)
+        assert st.st_uid == 0 and not st.st_mode & 0o022, oct(st.st_mode)
+        assert os.listdir(EMPTY) == [], os.listdir(EMPTY)
+
+
+def test_spool_not_readable_by_others():
+    port = free_port()
+    with Relay(routes=[("*", "[127.0.0.1]", port)], mta_port=port) as relay:
+        clients.send(relay.port, "alice@client.test", ["bob@dest.test"])
+        relay.wait_queue(lambda e: len(e) == 1, timeout=10,
+                         what="one envelope")
+        files = relay.spool_files()
+        assert files, "nothing in the spool"
+        st = os.stat(relay.spool)
+        assert not st.st_mode & 0o002, oct(st.st_mode)
+        for f in files:
+            mode = os.stat(os.path.join(relay.spool, f)).st_mode
+            assert not mode & 0o007, "%s is mode %o" % (f, mode & 0o777)
+        r = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+             "find", relay.spool, "-type", "f"], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, timeout=10)
+        assert not r.stdout.strip(), "nobody can list spooled files: %s" % \
+            r.stdout[:300]
