@@ -1,0 +1,317 @@
+/*
+ * mailaddr.c: the grammar of RFC 5321 4.1.2 (Path, Mailbox, Local-part,
+ * Domain, address-literal) and RFC 3461 xtext, as pure functions.
+ *
+ * The parser walks the grammar once, left to right, and refuses anything
+ * it does not describe; there are no exceptions for "common" mistakes.
+ * Failure is a return value, never a log line or an exit.
+ */
+#include <arpa/inet.h>
+
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+#include "mailaddr.h"
+
+/* atext of RFC 5322 3.2.3: what a dot-string atom may hold. */
+static int
+mailaddr_atext(unsigned char c)
+{
+	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~",
+	    c) != NULL);
+}
+
+/* Letter or digit, ASCII only (isalnum() may follow the locale). */
+static int
+mailaddr_letdig(unsigned char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	    (c >= '0' && c <= '9');
+}
+
+/* Length of a dot-string at s (0 if none): atoms joined by single dots. */
+static size_t
+mailaddr_dotstring_len(const char *s)
+{
+	size_t	 i = 0;
+
+	for (;;) {
+		if (!mailaddr_atext((unsigned char)s[i]))
+			return 0;
+		while (mailaddr_atext((unsigned char)s[i]))
+			i++;
+		if (s[i] != '.')
+			return i;
+		i++;
+	}
+}
+
+/* Length of a quoted-string at s including both quotes (0 if none). */
+static size_t
+mailaddr_quoted_len(const char *s)
+{
+	size_t		 i = 1;
+	unsigned char	 c;
+
+	if (s[0] != '"')
+		return 0;
+	for (;;) {
+		c = (unsigned char)s[i];
+		if (c == '"')
+			return i + 1;
+		if (c == '\\') {
+			c = (unsigned char)s[i + 1];
+			if (c < 32 || c > 126)
+				return 0;
+			i += 2;
+			continue;
+		}
+		if (c < 32 || c > 126)
+			return 0;
+		i++;
+	}
+}
+
+/* Length of the local part at s (dot-string or quoted-string), 0 if none. */
+static size_t
+mailaddr_local_len(const char *s)
+{
+	if (s[0] == '"')
+		return mailaddr_quoted_len(s);
+	return mailaddr_dotstring_len(s);
+}
+
+int
+mailaddr_local_valid(const char *s, size_t len)
+{
+	return len > 0 && len <= MAILADDR_LOCAL_MAX &&
+	    mailaddr_local_len(s) == len;
+}
+
+int
+mailaddr_domain_valid(const char *s, size_t len)
+{
+	size_t	 i, start = 0;
+
+	if (len == 0 || len > MAILADDR_DOMAIN_MAX)
+		return 0;
+	for (i = 0; i <= len; i++) {
+		if (i < len && s[i] != '.') {
+			if (!mailaddr_letdig((unsigned char)s[i]) &&
+			    s[i] != '-')
+				return 0;
+			continue;
+		}
+		/* a label: s[start..i), 1 to 63 octets, no hyphen at ends */
+		if (i == start || i - start > 63 || s[start] == '-' ||
+		    s[i - 1] == '-')
+			return 0;
+		start = i + 1;
+	}
+	return 1;
+}
+
+int
+mailaddr_literal_valid(const char *s, size_t len)
+{
+	char		 buf[64];
+	unsigned char	 addr[16];
+	const char	*in;
+	size_t		 n;
+	int		 af = AF_INET;
+
+	if (len < 3 || s[0] != '[' || s[len - 1] != ']')
+		return 0;
+	in = s + 1;
+	n = len - 2;
+	if (n > 5 && strncasecmp(in, "IPv6:", 5) == 0) {
+		af = AF_INET6;
+		in += 5;
+		n -= 5;
+	}
+	if (n == 0 || n >= sizeof(buf))
+		return 0;
+	memcpy(buf, in, n);
+	buf[n] = '\0';
+	return inet_pton(af, buf, addr) == 1;
+}
+
+/* Length of a domain or address literal at s, up to one of stop (0: bad). */
+static size_t
+mailaddr_host_len(const char *s, const char *stop)
+{
+	size_t	 n;
+
+	if (s[0] == '[') {
+		for (n = 1; s[n] != '\0' && s[n] != ']'; n++)
+			;
+		if (s[n] != ']')
+			return 0;
+		n++;
+		return mailaddr_literal_valid(s, n) ? n : 0;
+	}
+	n = strcspn(s, stop);
+	return mailaddr_domain_valid(s, n) ? n : 0;
+}
+
+/* Length of a mailbox at s (local "@" host), 0 if none. */
+static size_t
+mailaddr_mailbox_len(const char *s, const char *stop)
+{
+	size_t	 l, h;
+
+	l = mailaddr_local_len(s);
+	if (l == 0 || s[l] != '@')
+		return 0;
+	h = mailaddr_host_len(s + l + 1, stop);
+	if (h == 0)
+		return 0;
+	return l + 1 + h;
+}
+
+int
+mailaddr_mailbox_valid(const char *s)
+{
+	size_t	 n = mailaddr_mailbox_len(s, "");
+	size_t	 l = mailaddr_local_len(s);
+
+	return n != 0 && s[n] == '\0' && l <= MAILADDR_LOCAL_MAX &&
+	    n - l - 1 <= MAILADDR_DOMAIN_MAX && n + 2 <= MAILADDR_PATH_MAX;
+}
+
+int
+mailaddr_helo_valid(const char *s)
+{
+	size_t	 n = strlen(s);
+
+	if (s[0] == '[')
+		return mailaddr_literal_valid(s, n);
+	return mailaddr_domain_valid(s, n);
+}
+
+/* Skip a source route ("@dom,@dom:"); returns its length, 0 if bad. */
+static size_t
+mailaddr_route_len(const char *s)
+{
+	size_t	 i = 0, n;
+
+	for (;;) {
+		if (s[i] != '@')
+			return 0;
+		n = strcspn(s + i + 1, ",:>");
+		if (!mailaddr_domain_valid(s + i + 1, n))
+			return 0;
+		i += 1 + n;
+		if (s[i] == ':')
+			return i + 1;
+		if (s[i] != ',')
+			return 0;
+		i++;
+	}
+}
+
+/* Copy n octets to out as a string; MAILADDR_TOOLONG if it does not fit. */
+static enum mailaddr_result
+mailaddr_copy(char *out, size_t outsize, const char *s, size_t n)
+{
+	if (n >= outsize)
+		return MAILADDR_TOOLONG;
+	memcpy(out, s, n);
+	out[n] = '\0';
+	return MAILADDR_OK;
+}
+
+/* The special RCPT TO:<Postmaster> of RFC 5321 4.1.1.3. */
+static int
+mailaddr_is_postmaster(const char *s)
+{
+	return strncasecmp(s, "<postmaster>", 12) == 0;
+}
+
+enum mailaddr_result
+mailaddr_path_parse(const char *s, int flags, char *out, size_t outsize,
+    const char **end)
+{
+	const char	*p;
+	size_t		 n, l;
+
+	if (s[0] != '<')
+		return MAILADDR_SYNTAX;
+	if (s[1] == '>') {
+		if (!(flags & MAILADDR_F_NULL))
+			return MAILADDR_SYNTAX;
+		*end = s + 2;
+		return mailaddr_copy(out, outsize, "", 0);
+	}
+	if ((flags & MAILADDR_F_POSTMASTER) && mailaddr_is_postmaster(s)) {
+		*end = s + 12;
+		return mailaddr_copy(out, outsize, s + 1, 10);
+	}
+	p = s + 1;
+	if (*p == '@') {
+		if ((n = mailaddr_route_len(p)) == 0)
+			return MAILADDR_SYNTAX;
+		p += n;
+	}
+	if ((n = mailaddr_mailbox_len(p, ">")) == 0 || p[n] != '>')
+		return MAILADDR_SYNTAX;
+	l = mailaddr_local_len(p);
+	if (l > MAILADDR_LOCAL_MAX || n - l - 1 > MAILADDR_DOMAIN_MAX ||
+	    (size_t)(p + n + 1 - s) > MAILADDR_PATH_MAX)
+		return MAILADDR_TOOLONG;
+	*end = p + n + 1;
+	return mailaddr_copy(out, outsize, p, n);
+}
+
+/* Value of an uppercase hex digit, -1 otherwise (RFC 3461 hexchar). */
+static int
+mailaddr_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
+mailaddr_xtext_valid(const char *s)
+{
+	for (; *s != '\0'; s++) {
+		if (*s == '+') {
+			if (mailaddr_hexval(s[1]) < 0 ||
+			    mailaddr_hexval(s[2]) < 0)
+				return 0;
+			s += 2;
+			continue;
+		}
+		if (*s < 33 || *s > 126 || *s == '=')
+			return 0;
+	}
+	return 1;
+}
+
+int
+mailaddr_xtext_decode(const char *s, char *out, size_t outsize)
+{
+	size_t	 n = 0;
+	int	 c;
+
+	if (!mailaddr_xtext_valid(s))
+		return -1;
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c == '+') {
+			c = mailaddr_hexval(s[1]) * 16 + mailaddr_hexval(s[2]);
+			s += 2;
+		}
+		if (c < 0x20 || c > 0x7e || n + 1 >= outsize)
+			return -1;
+		out[n++] = (char)c;
+	}
+	if (outsize == 0)
+		return -1;
+	out[n] = '\0';
+	return 0;
+}

@@ -1,0 +1,63 @@
+/*
+ * mailaddr.h: syntax of RFC 5321 paths, mailboxes and domains, and the
+ * xtext encoding of RFC 3461 (ENVID=, ORCPT=).
+ *
+ * Every function is pure: it reads a string and either fills a caller
+ * buffer or answers yes/no.  Nothing is accepted by a special case; what
+ * the grammar does not allow is refused.  8-bit octets are refused (no
+ * SMTPUTF8).  A mailbox that passes mailbox_valid() contains only
+ * printable ASCII, never a control character, so it is safe to log and
+ * to store in text records.
+ */
+#ifndef MAILADDR_H
+#define MAILADDR_H
+
+#include <stddef.h>
+
+/* RFC 5321 4.5.3.1 size limits, in octets. */
+#define MAILADDR_LOCAL_MAX	64
+#define MAILADDR_DOMAIN_MAX	255
+#define MAILADDR_PATH_MAX	256	/* with the angle brackets */
+/* RFC 3461: ENVID at most 100 octets, ORCPT at most 500 (both as xtext). */
+#define MAILADDR_ENVID_MAX	100
+#define MAILADDR_ORCPT_MAX	500
+
+/* Results of mailaddr_path_parse(). */
+enum mailaddr_result {
+	MAILADDR_OK = 0,
+	MAILADDR_SYNTAX,	/* not a path of RFC 5321 4.1.2 */
+	MAILADDR_TOOLONG	/* a size limit of RFC 5321 4.5.3.1 is exceeded */
+};
+
+/* Path parsing flags. */
+#define MAILADDR_F_NULL		0x01	/* "<>" is allowed (MAIL FROM) */
+#define MAILADDR_F_POSTMASTER	0x02	/* "<Postmaster>" is allowed (RCPT) */
+
+/*
+ * Parse a path ("<" [source-route ":"] mailbox ">") at the start of s.
+ * The mailbox, without brackets and source route, goes to out ("" for the
+ * null path); *end points just after the ">".
+ */
+enum mailaddr_result mailaddr_path_parse(const char *s, int flags,
+		    char *out, size_t outsize, const char **end);
+
+/* 1 if s is local-part "@" (domain / address-literal) within limits. */
+int		 mailaddr_mailbox_valid(const char *s);
+/* 1 if s is a valid local part (dot-string or quoted-string). */
+int		 mailaddr_local_valid(const char *s, size_t len);
+/* 1 if s is a domain name of RFC 5321 (letters, digits, hyphens). */
+int		 mailaddr_domain_valid(const char *s, size_t len);
+/* 1 if s is "[IPv4]" or "[IPv6:...]". */
+int		 mailaddr_literal_valid(const char *s, size_t len);
+/* 1 if s may follow HELO/EHLO: a domain or an address literal. */
+int		 mailaddr_helo_valid(const char *s);
+
+/* 1 if s is well-formed xtext (RFC 3461 4). */
+int		 mailaddr_xtext_valid(const char *s);
+/*
+ * Decode xtext into out.  Refuses malformed input, a decoded octet that
+ * is not printable ASCII (0x20-0x7e) and a result that does not fit: -1.
+ */
+int		 mailaddr_xtext_decode(const char *s, char *out, size_t outsize);
+
+#endif

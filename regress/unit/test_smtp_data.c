@@ -1,0 +1,292 @@
+/*
+ * test_smtp_data.c: the DATA/BDAT body receiver: dot-unstuffing, the
+ * end marker recognised only as CRLF.CRLF (no SMTP smuggling), bare CR,
+ * bare LF and NUL detection, line and size limits, hop counting, and all
+ * of it across arbitrary buffer boundaries.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "smtp_data.h"
+#include "unit.h"
+
+struct result {
+	unsigned	 errors;
+	int		 done;
+	size_t		 used;		/* input octets taken */
+	char		 out[8192];	/* what reached the file */
+	size_t		 outlen;
+};
+
+/* Read back the file the receiver wrote. */
+static void
+slurp(FILE *f, struct result *r)
+{
+	(void)fflush(f);
+	rewind(f);
+	r->outlen = fread(r->out, 1, sizeof(r->out) - 1, f);
+	r->out[r->outlen] = '\0';
+	(void)fclose(f);
+}
+
+/* Feed in as DATA in pieces of step octets (0: all at once). */
+static struct result
+run_data(const char *in, size_t len, size_t step, uint64_t max_size,
+    size_t max_line)
+{
+	struct smtp_data	 d;
+	struct result		 r;
+	FILE			*f = tmpfile();
+	size_t			 off = 0, n;
+
+	memset(&r, 0, sizeof(r));
+	if (f == NULL || smtp_data_init(&d, fileno(f), 1, max_size,
+	    max_line) == -1)
+		abort();
+	while (off < len && !r.done) {
+		n = step == 0 || len - off < step ? len - off : step;
+		off += smtp_data_feed(&d, in + off, n, &r.done);
+	}
+	r.used = off;
+	r.errors = r.done ? smtp_data_finish(&d) : d.errors;
+	smtp_data_free(&d);
+	slurp(f, &r);
+	return r;
+}
+
+/* Feed in as BDAT chunks of step octets, then finish. */
+static struct result
+run_bdat(const char *in, size_t len, size_t step)
+{
+	struct smtp_data	 d;
+	struct result		 r;
+	FILE			*f = tmpfile();
+	size_t			 off = 0, n;
+
+	memset(&r, 0, sizeof(r));
+	if (f == NULL || smtp_data_init(&d, fileno(f), 0, 1 << 20, 1000) == -1)
+		abort();
+	while (off < len) {
+		n = step == 0 || len - off < step ? len - off : step;
+		smtp_data_chunk(&d, in + off, n);
+		off += n;
+	}
+	r.used = off;
+	r.errors = smtp_data_finish(&d);
+	smtp_data_free(&d);
+	slurp(f, &r);
+	return r;
+}
+
+#define DATA(s, step)	run_data((s), sizeof(s) - 1, (step), 1 << 20, 1000)
+
+static void
+test_end_marker(void)
+{
+	static const char	 msg[] = "Subject: x\r\n\r\nhello\r\n.\r\nNOOP\r\n";
+	struct result		 r;
+	size_t			 step;
+	int			 all = 1;
+
+	r = DATA(msg, 0);
+	UNIT_CHECK(r.done && r.errors == 0, "CRLF.CRLF ends the body");
+	UNIT_CHECK(r.used == sizeof(msg) - 1 - strlen("NOOP\r\n"),
+	    "input after the end marker is left for commands");
+	UNIT_CHECK(strcmp(r.out, "Subject: x\r\n\r\nhello\r\n") == 0,
+	    "body written without the end marker");
+	for (step = 1; step < sizeof(msg); step++) {
+		r = DATA(msg, step);
+		if (!r.done || r.errors != 0 ||
+		    strcmp(r.out, "Subject: x\r\n\r\nhello\r\n") != 0)
+			all = 0;
+	}
+	UNIT_CHECK(all, "same result for every buffer boundary");
+	r = DATA(".\r\n", 0);
+	UNIT_CHECK(r.done && r.errors == 0 && r.outlen == 0,
+	    "empty message");
+}
+
+/* Smuggling attempts: none of these may end the body. */
+static void
+test_smuggling(void)
+{
+	struct result	 r;
+
+	r = DATA("a\n.\nMAIL FROM:<x@y.z>\r\n", 0);
+	UNIT_CHECK(!r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "LF.LF does not end the body");
+	r = DATA("a\n.\r\nMAIL FROM:<x@y.z>\r\n", 0);
+	UNIT_CHECK(!r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "LF.CRLF does not end the body");
+	r = DATA("a\r\n.\nMAIL FROM:<x@y.z>\r\n", 0);
+	UNIT_CHECK(!r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "CRLF.LF does not end the body");
+	r = DATA("a\r.\r\nMAIL FROM:<x@y.z>\r\n", 0);
+	UNIT_CHECK(!r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "CR.CRLF does not end the body");
+	r = DATA("a\r\n.\rMAIL\r\n", 0);
+	UNIT_CHECK(!r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "CRLF.CR does not end the body");
+	r = DATA("a\n.\nx\r\n.\r\n", 0);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "the real end marker still ends a smuggling body");
+	r = DATA("a\n.\nx\r\n.\r\n", 1);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "same, one octet at a time");
+}
+
+static void
+test_unstuffing(void)
+{
+	struct result	 r;
+
+	r = DATA("..leading dot\r\n...\r\n.\r\n", 0);
+	UNIT_CHECK(r.done && r.errors == 0 &&
+	    strcmp(r.out, ".leading dot\r\n..\r\n") == 0, "dots unstuffed");
+	r = DATA("a.b\r\n .\r\n.\r\n", 0);
+	UNIT_CHECK(strcmp(r.out, "a.b\r\n .\r\n") == 0,
+	    "dots inside lines kept");
+	r = DATA("..\r\n.\r\n", 1);
+	UNIT_CHECK(r.done && strcmp(r.out, ".\r\n") == 0,
+	    "stuffed lone dot is not the end");
+}
+
+static void
+test_bad_octets(void)
+{
+	static const char	 nul[] = "a\0b\r\n.\r\n";
+	struct result		 r;
+
+	r = run_data(nul, sizeof(nul) - 1, 0, 1 << 20, 1000);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_NUL), "NUL detected");
+	r = DATA("a\rb\r\n.\r\n", 0);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "bare CR inside a line");
+	r = DATA("a\r\r\n.\r\n", 0);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "CR CR LF");
+	r = DATA("a\r\n\nb\r\n.\r\n", 0);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_BAREEOL),
+	    "bare LF at start of line");
+	r = DATA("a\rb\r\n.\r\n", 0);
+	UNIT_CHECK(r.outlen == 0, "nothing written once refused");
+	UNIT_CHECK(strcmp(smtp_data_verdict(SMTP_DATA_E_BAREEOL),
+	    "550 5.6.0 Message contains bare CR or LF characters") == 0,
+	    "bare CR/LF verdict");
+	UNIT_CHECK(strncmp(smtp_data_verdict(SMTP_DATA_E_NUL |
+	    SMTP_DATA_E_SIZE), "552 5.3.4", 9) == 0, "size ranks first");
+	UNIT_CHECK(smtp_data_verdict(0) == NULL, "no verdict without errors");
+}
+
+static void
+test_limits(void)
+{
+	char		 big[3000];
+	struct result	 r;
+
+	/* 998 octets + CRLF = 1000: allowed; 999 + CRLF: refused */
+	memset(big, 'x', 998);
+	memcpy(big + 998, "\r\n.\r\n", 6);
+	r = run_data(big, strlen(big), 0, 1 << 20, 1000);
+	UNIT_CHECK(r.done && r.errors == 0, "line of 1000 octets with CRLF");
+	memset(big, 'x', 999);
+	memcpy(big + 999, "\r\n.\r\n", 6);
+	r = run_data(big, strlen(big), 7, 1 << 20, 1000);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_LINE),
+	    "line of 1001 octets refused");
+	r = run_data("abc\r\n.\r\n", 8, 0, 5, 1000);
+	UNIT_CHECK(r.done && r.errors == 0, "message of exactly the limit");
+	r = run_data("abcd\r\n.\r\n", 9, 0, 5, 1000);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_SIZE),
+	    "message over the size limit, read to the end");
+	UNIT_CHECK(strcmp(smtp_data_verdict(r.errors),
+	    "552 5.3.4 Message too big") == 0, "size verdict");
+}
+
+static void
+test_hops(void)
+{
+	char		*msg;
+	size_t		 i, len = 0;
+	struct result	 r;
+
+	msg = malloc(102 * 32 + 16);
+	for (i = 0; i < 101; i++)
+		len += (size_t)sprintf(msg + len, "Received: from h%zu\r\n", i);
+	len += (size_t)sprintf(msg + len, "\r\nbody\r\n.\r\n");
+	r = run_data(msg, len, 3, 1 << 20, 1000);
+	UNIT_CHECK(r.done && (r.errors & SMTP_DATA_E_HOPS),
+	    "101 Received: headers refused");
+	len = 0;
+	for (i = 0; i < 100; i++)
+		len += (size_t)sprintf(msg + len, "received: from h%zu\r\n", i);
+	len += (size_t)sprintf(msg + len,
+	    "\r\nReceived: in the body\r\n.\r\n");
+	r = run_data(msg, len, 0, 1 << 20, 1000);
+	UNIT_CHECK(r.done && r.errors == 0,
+	    "100 headers, and Received: in the body does not count");
+	free(msg);
+}
+
+static void
+test_bdat(void)
+{
+	static const char	 msg[] = "A: b\r\n\r\n.x\r\nend\r\n";
+	struct result		 r;
+	size_t			 step;
+	int			 all = 1;
+
+	r = run_bdat(msg, sizeof(msg) - 1, 0);
+	UNIT_CHECK(r.errors == 0 && strcmp(r.out, msg) == 0,
+	    "BDAT body kept as is (no unstuffing)");
+	for (step = 1; step < sizeof(msg); step++) {
+		r = run_bdat(msg, sizeof(msg) - 1, step);
+		if (r.errors != 0 || strcmp(r.out, msg) != 0)
+			all = 0;
+	}
+	UNIT_CHECK(all, "BDAT across every chunk boundary");
+	r = run_bdat("a\r", 2, 1);
+	UNIT_CHECK(r.errors & SMTP_DATA_E_BAREEOL, "BDAT ending in a bare CR");
+	r = run_bdat("a\r\nb\nc\r\n", 8, 3);
+	UNIT_CHECK(r.errors & SMTP_DATA_E_BAREEOL, "BDAT with a bare LF");
+	r = run_bdat("a\r\nlast", 7, 0);
+	UNIT_CHECK(r.errors == 0 && strcmp(r.out, "a\r\nlast\r\n") == 0,
+	    "BDAT last line completed with CRLF");
+}
+
+static void
+test_put(void)
+{
+	struct smtp_data	 d;
+	struct result		 r;
+	FILE			*f = tmpfile();
+	int			 done;
+
+	memset(&r, 0, sizeof(r));
+	if (f == NULL || smtp_data_init(&d, fileno(f), 1, 4, 1000) == -1)
+		abort();
+	smtp_data_put(&d, "Received: x\r\n", 13);
+	(void)smtp_data_feed(&d, "ab\r\n.\r\n", 7, &done);
+	UNIT_CHECK(done && smtp_data_finish(&d) == 0 && d.written == 17,
+	    "own header not counted against the size limit");
+	smtp_data_free(&d);
+	slurp(f, &r);
+	UNIT_CHECK(strcmp(r.out, "Received: x\r\nab\r\n") == 0,
+	    "own header written first");
+}
+
+int
+main(void)
+{
+	test_end_marker();
+	test_smuggling();
+	test_unstuffing();
+	test_bad_octets();
+	test_limits();
+	test_hops();
+	test_bdat();
+	test_put();
+	return unit_done();
+}

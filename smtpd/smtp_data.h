@@ -1,0 +1,69 @@
+/*
+ * smtp_data.h: reception of a message body (DATA or BDAT chunks) into
+ * the message file handed out by the queue.
+ *
+ * The receiver checks the stream as it passes: lines end with CRLF only
+ * (a bare CR, a bare LF or a NUL anywhere rejects the message), line
+ * length, message size and the number of Received: headers.  For DATA it
+ * undoes dot-stuffing and recognises the end only as CRLF "." CRLF.
+ * Output is buffered and written in blocks of SMTP_DATA_BUFSIZE.  Once the
+ * message is known to be refused nothing more is written, but the input
+ * is still consumed to its end.  No function here logs or replies: the
+ * session reads smtp_data_verdict() at the end.
+ */
+#ifndef SMTP_DATA_H
+#define SMTP_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SMTP_DATA_BUFSIZE	(64 * 1024)
+#define SMTP_DATA_MAX_HOPS	100
+
+/* Reasons to refuse a message, in the order smtp_data_verdict() ranks them. */
+#define SMTP_DATA_E_IO		0x01	/* write to the message file failed */
+#define SMTP_DATA_E_SIZE	0x02	/* over the size limit */
+#define SMTP_DATA_E_NUL		0x04	/* a NUL octet */
+#define SMTP_DATA_E_BAREEOL	0x08	/* a CR or LF not in a CRLF pair */
+#define SMTP_DATA_E_LINE	0x10	/* a line over the line limit */
+#define SMTP_DATA_E_HOPS	0x20	/* too many Received: headers */
+
+struct smtp_data {
+	int		 fd;		/* message file, -1 to discard */
+	int		 dotted;	/* DATA (1) or BDAT (0) */
+	int		 state;		/* position in the line, see .c */
+	int		 inheaders;	/* still in the header section */
+	unsigned	 errors;	/* SMTP_DATA_E_* */
+	unsigned	 hops;		/* Received: headers seen */
+	char		*buf;
+	size_t		 buflen;
+	size_t		 linelen;	/* octets of the current input line */
+	size_t		 hdrlen;
+	char		 hdr[10];	/* start of the current header line */
+	uint64_t	 size;		/* message octets after unstuffing */
+	uint64_t	 written;	/* octets that went to the file */
+	uint64_t	 max_size;
+	size_t		 max_line;	/* with the CRLF */
+};
+
+/* Start a body; fd may be -1 (receive and check, write nothing). -1 if
+ * the buffer cannot be allocated. */
+int		 smtp_data_init(struct smtp_data *, int fd, int dotted,
+		    uint64_t max_size, size_t max_line);
+/* Write text of our own (the Received: header), not checked or counted. */
+void		 smtp_data_put(struct smtp_data *, const char *, size_t);
+/* DATA: take input up to the end marker; returns octets used and sets
+ * *done once CRLF.CRLF was consumed. */
+size_t		 smtp_data_feed(struct smtp_data *, const char *, size_t,
+		    int *done);
+/* BDAT: take all of the given octets of a chunk. */
+void		 smtp_data_chunk(struct smtp_data *, const char *, size_t);
+/* End of the message (after the end marker or the LAST chunk): complete
+ * a last line, flush.  Returns the SMTP_DATA_E_* bits. */
+unsigned	 smtp_data_finish(struct smtp_data *);
+/* Release the buffer; the fd is the caller's. */
+void		 smtp_data_free(struct smtp_data *);
+/* The reply for refused bits, NULL if none. */
+const char	*smtp_data_verdict(unsigned errors);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * smtp_exec.c: what each SMTP command does, given the session's state.
+ *
+ * smtp_exec_line() parses a command line (smtp_command.c) and runs the
+ * verb's handler from a table.  A handler checks that its command fits
+ * the state (503 otherwise), then replies at once or starts a question to
+ * a peer (smtp_peer.c) whose answer produces the reply.  STARTTLS and
+ * AUTH have their own handlers so that their issues plug in here.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/bufferevent.h>
+
+#include "log.h"
+#include "proc.h"
+#include "smtp_session.h"
+
+typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
+
+#define SMTP_ERR_NEED_HELO	"503 5.5.1 Send HELO/EHLO first"
+#define SMTP_ERR_NEED_MAIL	"503 5.5.1 Need MAIL command"
+#define SMTP_ERR_NEED_RCPT	"503 5.5.1 Need RCPT command"
+#define SMTP_ERR_REFUSED \
+	"503 5.5.1 Bad sequence of commands: connection refused, send QUIT"
+
+/* EHLO or HELO: (re)start the session, dropping any transaction. */
+static void
+smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
+{
+	char	*helo;
+
+	if ((helo = strdup(cmd->arg)) == NULL) {
+		smtp_session_close(s, "421 4.3.0 Local error, try again later",
+		    "out of memory");
+		return;
+	}
+	smtp_tx_free(s);
+	free(s->helo);
+	s->helo = helo;
+	s->esmtp = cmd->verb == SMTP_CMD_EHLO;
+	s->state = SMTP_ST_IDLE;
+	if (!s->esmtp) {
+		smtp_session_reply(s, "250 %s Hello %s [%s]", conf->hostname,
+		    helo, s->addr);
+		return;
+	}
+	smtp_session_reply(s, "250-%s Hello %s [%s]", conf->hostname, helo,
+	    s->addr);
+	smtp_session_reply(s, "250-PIPELINING");
+	smtp_session_reply(s, "250-SIZE %zu", conf->limit_message_size);
+	smtp_session_reply(s, "250-8BITMIME");
+	smtp_session_reply(s, "250-ENHANCEDSTATUSCODES");
+	smtp_session_reply(s, "250-DSN");
+	smtp_session_reply(s, "250-CHUNKING");
+	if (conf->smtp_vrfy)
+		smtp_session_reply(s, "250-VRFY");
+	smtp_session_reply(s, "250 HELP");
+}
+
+/* MAIL FROM: checks of our own, then the sender goes to policyd. */
+static void
+smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
+{
+	struct smtp_mail	*m = &cmd->u.mail;
+
+	if (s->state == SMTP_ST_HELO) {
+		smtp_session_error(s, SMTP_ERR_NEED_HELO);
+		return;
+	}
+	if (s->state != SMTP_ST_IDLE) {
+		smtp_session_error(s, "503 5.5.1 Sender already specified");
+		return;
+	}
+	if (s->nmessages >= conf->limit_messages) {
+		smtp_session_reply(s, "421 4.7.0 %s Too many messages in this "
+		    "session, closing connection", conf->hostname);
+		smtp_session_close(s, NULL, "too many messages");
+		return;
+	}
+	if (m->size > conf->limit_message_size) {
+		smtp_session_reply(s, "552 5.3.4 Message size exceeds fixed "
+		    "maximum message size");
+		return;
+	}
+	if (proc_peer(PROC_QUEUE) == NULL) {
+		stats_add("smtp.error.queue", 1);
+		smtp_session_reply(s, "451 4.3.0 Mail queue unavailable, try "
+		    "again later");
+		return;
+	}
+	if ((s->tx = smtp_tx_new()) == NULL) {
+		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
+		return;
+	}
+	(void)strlcpy(s->tx->sender, m->sender, sizeof(s->tx->sender));
+	(void)strlcpy(s->tx->envid, m->envid, sizeof(s->tx->envid));
+	s->tx->ret = m->ret;
+	s->tx->body = m->body;
+	smtp_peer_policy_query(s, POLICY_MAIL);
+}
+
+/* RCPT TO: the recipient waits in tx->pending for policyd's verdict. */
+static void
+smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
+{
+	struct smtp_rcptent	*p;
+
+	if (s->state != SMTP_ST_MAIL && s->state != SMTP_ST_RCPT) {
+		smtp_session_error(s, s->state == SMTP_ST_BDAT ?
+		    "503 5.5.1 RCPT not allowed after BDAT" :
+		    "503 5.5.1 Need MAIL before RCPT");
+		return;
+	}
+	if (s->tx->nrcpt >= conf->limit_recipients) {
+		smtp_session_reply(s, "452 4.5.3 Too many recipients");
+		return;
+	}
+	p = &s->tx->pending;
+	p->rcpt = strdup(cmd->u.rcpt.rcpt);
+	p->orcpt = strdup(cmd->u.rcpt.orcpt);
+	p->notify = cmd->u.rcpt.notify;
+	if (p->rcpt == NULL || p->orcpt == NULL) {
+		free(p->rcpt);
+		free(p->orcpt);
+		memset(p, 0, sizeof(*p));
+		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
+		return;
+	}
+	smtp_peer_policy_query(s, POLICY_RCPT);
+}
+
+static void
+smtp_exec_data(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	switch (s->state) {
+	case SMTP_ST_RCPT:
+		smtp_tx_data(s);
+		break;
+	case SMTP_ST_MAIL:
+		smtp_session_error(s, SMTP_ERR_NEED_RCPT);
+		break;
+	case SMTP_ST_BDAT:
+		smtp_session_error(s, "503 5.5.1 DATA not allowed after BDAT");
+		break;
+	default:
+		smtp_session_error(s, SMTP_ERR_NEED_MAIL);
+		break;
+	}
+}
+
+/* BDAT: the chunk's octets follow whatever we answer, so always read
+ * them; out of sequence they are discarded and the chunk refused. */
+static void
+smtp_exec_bdat(struct smtp_session *s, struct smtp_command *cmd)
+{
+	if (s->state == SMTP_ST_MAIL)
+		s->chunk_err = SMTP_ERR_NEED_RCPT;
+	else if (s->state != SMTP_ST_RCPT && s->state != SMTP_ST_BDAT)
+		s->chunk_err = SMTP_ERR_NEED_MAIL;
+	smtp_tx_bdat(s, cmd->u.bdat.size, cmd->u.bdat.last);
+}
+
+static void
+smtp_exec_rset(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	smtp_tx_free(s);
+	if (s->state != SMTP_ST_HELO)
+		s->state = SMTP_ST_IDLE;
+	smtp_session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_exec_noop(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	smtp_session_reply(s, "250 2.0.0 Ok");
+}
+
+static void
+smtp_exec_quit(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	smtp_session_reply(s, "221 2.0.0 %s closing connection",
+	    conf->hostname);
+	smtp_session_close(s, NULL, "quit");
+}
+
+static void
+smtp_exec_help(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	smtp_session_reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA "
+	    "BDAT RSET NOOP QUIT HELP VRFY EXPN");
+	smtp_session_reply(s, "214 2.0.0 End of HELP info");
+}
+
+static void
+smtp_exec_vrfy(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	if (!conf->smtp_vrfy) {
+		smtp_session_reply(s, "502 5.5.1 VRFY command is disabled");
+		return;
+	}
+	smtp_session_reply(s, "252 2.5.2 Cannot VRFY user, but will accept "
+	    "message and attempt delivery");
+}
+
+static void
+smtp_exec_expn(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	if (!conf->smtp_expn) {
+		smtp_session_reply(s, "502 5.5.1 EXPN command is disabled");
+		return;
+	}
+	smtp_session_reply(s, "252 2.5.2 Cannot EXPN list, but will accept "
+	    "message and attempt delivery");
+}
+
+/* Not offered yet: the TLS issue replaces this handler. */
+static void
+smtp_exec_starttls(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	smtp_session_reply(s, "502 5.5.1 Command not implemented");
+}
+
+/* Not offered yet: the AUTH issue replaces this handler. */
+static void
+smtp_exec_auth(struct smtp_session *s, struct smtp_command *cmd)
+{
+	(void)cmd;
+	smtp_session_reply(s, "502 5.5.1 Command not implemented");
+}
+
+/* Indexed by enum smtp_verb. */
+static const smtp_exec_fn smtp_exec_table[SMTP_CMD_COUNT] = {
+	[SMTP_CMD_HELO] = smtp_exec_helo,
+	[SMTP_CMD_EHLO] = smtp_exec_helo,
+	[SMTP_CMD_MAIL] = smtp_exec_mail,
+	[SMTP_CMD_RCPT] = smtp_exec_rcpt,
+	[SMTP_CMD_DATA] = smtp_exec_data,
+	[SMTP_CMD_BDAT] = smtp_exec_bdat,
+	[SMTP_CMD_RSET] = smtp_exec_rset,
+	[SMTP_CMD_NOOP] = smtp_exec_noop,
+	[SMTP_CMD_QUIT] = smtp_exec_quit,
+	[SMTP_CMD_HELP] = smtp_exec_help,
+	[SMTP_CMD_VRFY] = smtp_exec_vrfy,
+	[SMTP_CMD_EXPN] = smtp_exec_expn,
+	[SMTP_CMD_STARTTLS] = smtp_exec_starttls,
+	[SMTP_CMD_AUTH] = smtp_exec_auth,
+};
+
+/* Parse and execute one command line (CRLF already removed). */
+void
+smtp_exec_line(struct smtp_session *s, const char *line)
+{
+	struct smtp_command	 cmd;
+	const char		*err;
+	int			 r;
+
+	r = smtp_command_parse(line, s->esmtp, &cmd, &err);
+	if (log_verbose_get())
+		log_debug("%08x: <<< %s", s->id, cmd.verb == SMTP_CMD_UNKNOWN ?
+		    "(unknown command)" : smtp_command_name(cmd.verb));
+	if (s->state == SMTP_ST_REJECTED && cmd.verb != SMTP_CMD_QUIT) {
+		smtp_session_error(s, SMTP_ERR_REFUSED);
+		return;
+	}
+	if (r == -1) {
+		smtp_session_error(s, err);
+		return;
+	}
+	if (s->state == SMTP_ST_HELO && cmd.verb != SMTP_CMD_HELO &&
+	    cmd.verb != SMTP_CMD_EHLO && cmd.verb != SMTP_CMD_BDAT &&
+	    cmd.verb != SMTP_CMD_QUIT && cmd.verb != SMTP_CMD_NOOP &&
+	    cmd.verb != SMTP_CMD_RSET && cmd.verb != SMTP_CMD_HELP) {
+		smtp_session_error(s, SMTP_ERR_NEED_HELO);
+		return;
+	}
+	smtp_exec_table[cmd.verb](s, &cmd);
+}

@@ -1,0 +1,22 @@
+/*
+ * smtp_listener.h: the listening sockets of the front end.
+ *
+ * The parent binds the sockets and sends them (IMSG_SMTP_LISTENER); this
+ * module accepts on them once a config is present and while not paused,
+ * enforces the session limit and hands each new client to
+ * smtp_session_new().
+ */
+#ifndef SMTP_LISTENER_H
+#define SMTP_LISTENER_H
+
+#include "imsg.h"
+
+void	 smtp_listener_add(struct imsgev *, struct imsg *, void *);
+void	 smtp_listener_reset(struct imsgev *, struct imsg *, void *);
+/* Re-evaluate whether to accept (config arrived, pause, resume). */
+void	 smtp_listener_update(void);
+void	 smtp_listener_pause(int paused);
+int	 smtp_listener_paused(void);
+void	 smtp_listener_close_all(void);
+
+#endif

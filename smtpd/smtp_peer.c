@@ -1,0 +1,412 @@
+/*
+ * smtp_peer.c: the front end's questions to policyd and the queue, their
+ * answers, and what happens to waiting sessions when either goes away.
+ *
+ * Correlation: a policy question and every queue message carry the
+ * session id; a session has at most one question in flight.  An answer
+ * for a session that is gone is dropped (a message file that came with
+ * it is closed and rolled back).  A malformed answer marks the peer bad
+ * (proc_peer_bad()); the sessions waiting on it then get a 4xx reply from
+ * smtp_peer_down().  Reply text from policyd is checked before it goes to
+ * a client: a code of the wrong class, a malformed enhanced status or a
+ * text with control characters is replaced by a default.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "smtp_session.h"
+#include "util.h"
+
+#define SMTP_PEER_POLICY_FAIL \
+	"451 4.3.0 Temporary policy failure, try again later"
+#define SMTP_PEER_REPLY_MAX	512
+#define SMTP_PEER_TEXT_MAX	400
+
+/* An answer from policyd, checked. */
+struct smtp_verdict {
+	uint32_t	 verdict;	/* enum policy_verdict */
+	char		 reply[SMTP_PEER_REPLY_MAX];	/* for REJECT/TEMPFAIL */
+};
+
+void
+smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
+{
+	struct imsg_out	 out;
+	char		 name[INET6_ADDRSTRLEN + 2];
+	const char	*rcpt = "";
+
+	if (kind == POLICY_RCPT)
+		rcpt = s->tx->pending.rcpt;
+	imsg_out_init(&out, IMSG_POLICY_QUERY, s->id);
+	imsg_put_u32(&out, kind);
+	imsg_put_str(&out, s->addr);
+	imsg_put_str(&out, smtp_session_name(s, name, sizeof(name)));
+	imsg_put_str(&out, s->helo != NULL ? s->helo : "");
+	imsg_put_str(&out, s->tx != NULL ? s->tx->sender : "");
+	imsg_put_str(&out, rcpt);
+	imsg_put_str(&out, "");
+	imsg_put_str(&out, "");
+	s->query = (uint8_t)kind;
+	s->wait = SMTP_WAIT_POLICY;
+	if (proc_send(PROC_POLICY, &out, -1) == -1) {
+		stats_add("smtp.error.policy", 1);
+		smtp_peer_policy_fail(s);
+	}
+}
+
+/* The question cannot be answered: 4xx, as if policyd said TEMPFAIL. */
+void
+smtp_peer_policy_fail(struct smtp_session *s)
+{
+	s->wait = SMTP_WAIT_NONE;
+	switch (s->query) {
+	case POLICY_CONNECT:
+		smtp_session_close(s, "421 4.3.0 Temporary policy failure, "
+		    "try again later", "policy unavailable");
+		break;
+	case POLICY_MAIL:
+		smtp_tx_free(s);
+		smtp_session_reply(s, "%s", SMTP_PEER_POLICY_FAIL);
+		break;
+	default:
+		if (s->tx != NULL) {
+			free(s->tx->pending.rcpt);
+			free(s->tx->pending.orcpt);
+			memset(&s->tx->pending, 0, sizeof(s->tx->pending));
+		}
+		smtp_session_reply(s, "%s", SMTP_PEER_POLICY_FAIL);
+		break;
+	}
+}
+
+/* "X.Y.Z" with X the class of code and Y, Z of 1 to 3 digits. */
+static int
+smtp_peer_enhanced_valid(const char *e, uint32_t code)
+{
+	size_t	 i, n;
+
+	if (e[0] != (char)('0' + code / 100) || e[1] != '.')
+		return 0;
+	e += 2;
+	for (i = 0; i < 2; i++) {
+		for (n = 0; isdigit((unsigned char)e[n]); n++)
+			;
+		if (n < 1 || n > 3)
+			return 0;
+		e += n;
+		if (*e != (i == 0 ? '.' : '\0'))
+			return 0;
+		e++;
+	}
+	return 1;
+}
+
+/* Build the reply of a REJECT or TEMPFAIL from policyd's fields. */
+static void
+smtp_peer_verdict_reply(struct smtp_verdict *v, uint32_t code,
+    const char *enh, const char *text)
+{
+	int		 perm = v->verdict == POLICY_REJECT;
+	uint32_t	 low = perm ? 500 : 400;
+
+	if (code < low || code > low + 99) {
+		code = perm ? 550 : 451;
+		enh = "";
+		text = "";
+	}
+	if (!smtp_peer_enhanced_valid(enh, code))
+		enh = perm ? "5.7.1" : "4.3.0";
+	if (*text == '\0' || strlen(text) > SMTP_PEER_TEXT_MAX ||
+	    !text_is_clean(text))
+		text = perm ? "Access denied" :
+		    "Temporary failure, try again later";
+	(void)snprintf(v->reply, sizeof(v->reply), "%u %s %s", code, enh,
+	    text);
+}
+
+/* The sendmail-style log line of a refusal. */
+static void
+smtp_peer_log_reject(struct smtp_session *s, const char *ruleset,
+    const char *arg, const char *reply)
+{
+	char	 name[INET6_ADDRSTRLEN + 2];
+
+	(void)smtp_session_name(s, name, sizeof(name));
+	if (s->query == POLICY_CONNECT)
+		log_info("%08x: ruleset=%s, arg1=%s, arg2=%s, relay=%s [%s], "
+		    "reject=%s", s->id, ruleset, name, s->addr, name, s->addr,
+		    reply);
+	else
+		log_info("%08x: ruleset=%s, arg1=<%s>, relay=%s [%s], "
+		    "reject=%s", s->id, ruleset, arg, name, s->addr, reply);
+}
+
+static void
+smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
+{
+	char	 line[SMTP_PEER_REPLY_MAX];
+
+	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD) {
+		if (!s->delaying)
+			smtp_session_greet(s);
+		return;
+	}
+	smtp_peer_log_reject(s, "check_relay", "", v->reply);
+	stats_add("smtp.connect.rejected", 1);
+	if (v->verdict == POLICY_TEMPFAIL) {
+		/* a temporary refusal of the greeting is always 421 */
+		(void)snprintf(line, sizeof(line), "421%s", v->reply + 3);
+		smtp_session_close(s, line, "rejected by policy");
+		return;
+	}
+	if ((s->greeting = strdup(v->reply)) == NULL) {
+		smtp_session_close(s, v->reply, "rejected by policy");
+		return;
+	}
+	if (!s->delaying)
+		smtp_session_greet(s);
+}
+
+static void
+smtp_peer_mail_verdict(struct smtp_session *s, struct smtp_verdict *v)
+{
+	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD) {
+		s->tx->discard = v->verdict == POLICY_DISCARD;
+		s->state = SMTP_ST_MAIL;
+		smtp_session_reply(s, "250 2.1.0 Ok");
+		return;
+	}
+	smtp_peer_log_reject(s, "check_mail", s->tx->sender, v->reply);
+	stats_add("smtp.mail.rejected", 1);
+	smtp_tx_free(s);
+	smtp_session_reply(s, "%s", v->reply);
+}
+
+static void
+smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
+{
+	struct smtp_tx	*tx = s->tx;
+
+	if (v->verdict == POLICY_REJECT || v->verdict == POLICY_TEMPFAIL) {
+		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
+		    v->reply);
+		stats_add("smtp.rcpt.rejected", 1);
+		free(tx->pending.rcpt);
+		free(tx->pending.orcpt);
+		memset(&tx->pending, 0, sizeof(tx->pending));
+		smtp_session_reply(s, "%s", v->reply);
+		return;
+	}
+	if (smtp_tx_rcpt_add(tx) == -1) {
+		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
+		return;
+	}
+	if (v->verdict == POLICY_DISCARD)
+		tx->discard = 1;
+	s->state = SMTP_ST_RCPT;
+	smtp_session_reply(s, "250 2.1.5 Ok");
+	/* ask for the message file now: it is usually here before DATA */
+	if (tx->nrcpt == 1 && tx->msgfd == -1 && !tx->creating)
+		smtp_peer_queue_create(s);
+}
+
+/* IMSG_POLICY_RESULT */
+void
+smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct smtp_session	*s;
+	struct smtp_verdict	 v;
+	uint32_t		 code;
+	const char		*enh, *text;
+
+	(void)iev;
+	(void)arg;
+	v.verdict = imsg_get_u32(m);
+	(void)imsg_get_u32(m);
+	code = imsg_get_u32(m);
+	enh = imsg_get_str(m);
+	text = imsg_get_str(m);
+	(void)imsg_get_str(m);
+	if (imsg_get_end(m) == -1 || v.verdict > POLICY_DISCARD) {
+		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
+		return;
+	}
+	s = smtp_session_find(m->id);
+	if (s == NULL || s->wait != SMTP_WAIT_POLICY ||
+	    s->state == SMTP_ST_CLOSING)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	if (v.verdict == POLICY_REJECT || v.verdict == POLICY_TEMPFAIL)
+		smtp_peer_verdict_reply(&v, code, enh, text);
+	if (s->query == POLICY_CONNECT)
+		smtp_peer_connect_verdict(s, &v);
+	else if (s->query == POLICY_MAIL)
+		smtp_peer_mail_verdict(s, &v);
+	else
+		smtp_peer_rcpt_verdict(s, &v);
+	smtp_session_resume(s);
+}
+
+/* Ask the queue for a message file (IMSG_QUEUE_MESSAGE_CREATE). */
+void
+smtp_peer_queue_create(struct smtp_session *s)
+{
+	if (proc_compose(PROC_QUEUE, IMSG_QUEUE_MESSAGE_CREATE, s->id, -1,
+	    NULL, 0) == -1) {
+		s->tx->failed = 1;
+		return;
+	}
+	s->tx->creating = 1;
+}
+
+void
+smtp_peer_queue_rollback(uint32_t sessid, uint32_t msgid)
+{
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, IMSG_QUEUE_MESSAGE_ROLLBACK, sessid);
+	imsg_put_u32(&out, msgid);
+	(void)proc_send(PROC_QUEUE, &out, -1);
+}
+
+/* IMSG_QUEUE_MESSAGE_CREATED */
+void
+smtp_peer_queue_created(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct smtp_session	*s;
+	uint32_t		 status, msgid;
+
+	(void)iev;
+	(void)arg;
+	status = imsg_get_u32(m);
+	msgid = imsg_get_u32(m);
+	if (imsg_get_end(m) == -1 || (status == STATUS_OK && m->fd == -1)) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_QUEUE, "malformed message created", m->type);
+		return;
+	}
+	s = smtp_session_find(m->id);
+	if (s == NULL || s->orphans > 0 || s->tx == NULL || !s->tx->creating) {
+		if (s != NULL && s->orphans > 0)
+			s->orphans--;
+		if (status == STATUS_OK)
+			smtp_peer_queue_rollback(m->id, msgid);
+		if (m->fd != -1)
+			(void)close(m->fd);
+		return;
+	}
+	s->tx->creating = 0;
+	if (status != STATUS_OK) {
+		s->tx->failed = 1;
+		if (m->fd != -1)
+			(void)close(m->fd);
+	} else {
+		s->tx->msgid = msgid;
+		s->tx->msgfd = m->fd;
+	}
+	if (s->wait == SMTP_WAIT_CREATE && s->state != SMTP_ST_CLOSING)
+		smtp_tx_created(s);
+}
+
+/* Send IMSG_QUEUE_MESSAGE_COMMIT with everything the envelopes need. */
+void
+smtp_peer_queue_commit(struct smtp_session *s)
+{
+	struct smtp_tx	*tx = s->tx;
+	struct imsg_out	 out;
+	char		 name[INET6_ADDRSTRLEN + 2];
+	size_t		 i;
+
+	imsg_out_init(&out, IMSG_QUEUE_MESSAGE_COMMIT, s->id);
+	imsg_put_u32(&out, tx->msgid);
+	imsg_put_u64(&out, tx->data.written);
+	imsg_put_str(&out, tx->sender);
+	imsg_put_u32(&out, tx->ret);
+	imsg_put_str(&out, tx->envid);
+	imsg_put_str(&out, s->helo);
+	imsg_put_str(&out, s->addr);
+	imsg_put_str(&out, smtp_session_name(s, name, sizeof(name)));
+	imsg_put_str(&out, s->esmtp ? "ESMTP" : "SMTP");
+	imsg_put_u32(&out, tx->body == SMTP_BODY_8BITMIME ? 1 : 0);
+	imsg_put_u32(&out, (uint32_t)tx->nrcpt);
+	for (i = 0; i < tx->nrcpt; i++) {
+		imsg_put_str(&out, tx->rcpts[i].rcpt);
+		imsg_put_str(&out, tx->rcpts[i].orcpt);
+		imsg_put_u32(&out, tx->rcpts[i].notify);
+	}
+	tx->committing = 1;
+	s->wait = SMTP_WAIT_COMMIT;
+	if (proc_send(PROC_QUEUE, &out, -1) == -1)
+		smtp_tx_committed(s, STATUS_TEMPFAIL);
+}
+
+/* IMSG_QUEUE_MESSAGE_COMMITTED */
+void
+smtp_peer_queue_committed(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct smtp_session	*s;
+	uint32_t		 status, msgid;
+
+	(void)iev;
+	(void)arg;
+	status = imsg_get_u32(m);
+	msgid = imsg_get_u32(m);
+	if (imsg_get_end(m) == -1) {
+		proc_peer_bad(PROC_QUEUE, "malformed message committed",
+		    m->type);
+		return;
+	}
+	s = smtp_session_find(m->id);
+	if (s == NULL || s->wait != SMTP_WAIT_COMMIT || s->tx == NULL ||
+	    s->tx->msgid != msgid) {
+		log_info("msgid %08x: commit answer for a session that is gone "
+		    "(status %u)", msgid, status);
+		return;
+	}
+	smtp_tx_committed(s, status);
+}
+
+/* policyd went away: its waiting sessions get their 4xx now. */
+static void
+smtp_peer_policy_lost(struct smtp_session *s)
+{
+	if (s->wait != SMTP_WAIT_POLICY || s->state == SMTP_ST_CLOSING)
+		return;
+	smtp_peer_policy_fail(s);
+	smtp_session_resume(s);
+}
+
+/* The queue went away: its message files and answers are lost. */
+static void
+smtp_peer_queue_lost(struct smtp_session *s)
+{
+	struct smtp_tx	*tx = s->tx;
+
+	s->orphans = 0;
+	if (tx == NULL)
+		return;
+	if (tx->creating || tx->msgid != 0)
+		tx->failed = 1;
+	tx->creating = 0;
+	if (s->state == SMTP_ST_CLOSING)
+		return;
+	if (s->wait == SMTP_WAIT_CREATE)
+		smtp_tx_created(s);
+	else if (s->wait == SMTP_WAIT_COMMIT)
+		smtp_tx_committed(s, STATUS_TEMPFAIL);
+}
+
+void
+smtp_peer_down(enum proc_id id)
+{
+	if (id == PROC_POLICY)
+		smtp_session_foreach(smtp_peer_policy_lost);
+	else if (id == PROC_QUEUE)
+		smtp_session_foreach(smtp_peer_queue_lost);
+}

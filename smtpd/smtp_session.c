@@ -1,0 +1,544 @@
+/*
+ * smtp_session.c: life cycle and I/O of an inbound SMTP session.
+ *
+ * Interface (smtp_session.h): smtp_session_new() takes an accepted
+ * socket; the rest of the front end finds sessions by id, queues replies
+ * and closes them.  Input is read as it comes (PIPELINING) into the
+ * bufferevent, up to SMTP_INPUT_MAX octets, and executed strictly in
+ * order by smtp_session_process(); replies collect in the output buffer
+ * and go out in one write per event loop turn.  While a command waits
+ * for a peer, or the client does not read its replies, nothing more is
+ * parsed.
+ *
+ * Failure behaviour: any trouble with one client (bad input, timeouts,
+ * allocation failure for its buffers) ends that session with a reply and
+ * a log line; nothing here ends the process.
+ */
+#include <sys/socket.h>
+#include <sys/tree.h>
+
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+
+#include "log.h"
+#include "proc.h"
+#include "smtp_session.h"
+#include "util.h"
+
+/* Unparsed input kept per session; reading pauses beyond it. */
+#define SMTP_INPUT_MAX		(64 * 1024)
+/* Replies the client has not read; execution pauses beyond it. */
+#define SMTP_OUTPUT_MAX		(16 * 1024)
+
+RB_HEAD(smtp_tree, smtp_session);
+
+static int	smtp_session_cmp(struct smtp_session *, struct smtp_session *);
+/* libbsd leaves __unused undefined, so spell out RB_GENERATE_STATIC */
+RB_GENERATE_INTERNAL(smtp_tree, smtp_session, entry, smtp_session_cmp,
+    __attribute__((__unused__)) static)
+
+static struct smtp_tree	 smtp_sessions = RB_INITIALIZER(&smtp_sessions);
+static size_t		 smtp_nsessions;
+/* one command line at a time is copied out of a session's input */
+static char		*smtp_linebuf;
+static size_t		 smtp_linecap;
+
+static void	smtp_session_process(struct smtp_session *);
+
+static int
+smtp_session_cmp(struct smtp_session *a, struct smtp_session *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+struct smtp_session *
+smtp_session_find(uint32_t id)
+{
+	struct smtp_session	 key;
+
+	key.id = id;
+	return RB_FIND(smtp_tree, &smtp_sessions, &key);
+}
+
+size_t
+smtp_session_count(void)
+{
+	return smtp_nsessions;
+}
+
+void
+smtp_session_foreach(void (*fn)(struct smtp_session *))
+{
+	struct smtp_session	*s, *next;
+
+	RB_FOREACH_SAFE(s, smtp_tree, &smtp_sessions, next)
+		fn(s);
+}
+
+/* The client name: "[address]" until the front end resolves names. */
+const char *
+smtp_session_name(struct smtp_session *s, char *buf, size_t size)
+{
+	(void)snprintf(buf, size, "[%s]", s->addr);
+	return buf;
+}
+
+/* Text form of the peer address; IPv4-mapped IPv6 shown as IPv4. */
+static void
+smtp_session_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
+{
+	const struct sockaddr_in6	*sin6;
+	const struct sockaddr_in	*sin;
+	const void			*a = NULL;
+	int				 af = ss->ss_family;
+
+	if (af == AF_INET) {
+		sin = (const struct sockaddr_in *)ss;
+		a = &sin->sin_addr;
+	} else if (af == AF_INET6) {
+		sin6 = (const struct sockaddr_in6 *)ss;
+		a = &sin6->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr)) {
+			af = AF_INET;
+			a = &sin6->sin6_addr.s6_addr[12];
+		}
+	}
+	if (a == NULL || inet_ntop(af, a, buf, size) == NULL)
+		(void)strlcpy(buf, "unknown", size);
+}
+
+/* Command or data phase: the idle timeout between two reads. */
+void
+smtp_session_data_timeouts(struct smtp_session *s, int data)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = data ? conf->timeout_data : conf->timeout_command;
+	tv.tv_usec = 0;
+	(void)bufferevent_set_timeouts(s->bev, &tv, &tv);
+}
+
+/* Arm the timer: seconds from now. */
+static void
+smtp_session_timer_set(struct smtp_session *s, long secs)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = secs > 0 ? secs : 0;
+	tv.tv_usec = 0;
+	(void)evtimer_add(s->timer, &tv);
+}
+
+static void
+smtp_session_free(struct smtp_session *s)
+{
+	if (s->tx != NULL)
+		smtp_tx_free(s);
+	RB_REMOVE(smtp_tree, &smtp_sessions, s);
+	smtp_nsessions--;
+	stats_add("smtp.session.active", -1);
+	event_free(s->timer);
+	bufferevent_free(s->bev);
+	free(s->helo);
+	free(s->greeting);
+	free(s);
+}
+
+/* Log the end and free at once (only from the top of a callback). */
+static void
+smtp_session_end(struct smtp_session *s, const char *reason)
+{
+	char	 name[INET6_ADDRSTRLEN + 2];
+
+	if (s->state != SMTP_ST_CLOSING)
+		log_info("%08x: disconnect from %s [%s] (%s)", s->id,
+		    smtp_session_name(s, name, sizeof(name)), s->addr, reason);
+	smtp_session_free(s);
+}
+
+void
+smtp_session_reply(struct smtp_session *s, const char *fmt, ...)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+	va_list		 ap;
+
+	if (s->state == SMTP_ST_CLOSING)
+		return;
+	va_start(ap, fmt);
+	(void)evbuffer_add_vprintf(out, fmt, ap);
+	va_end(ap);
+	(void)evbuffer_add(out, "\r\n", 2);
+}
+
+/*
+ * Queue the last reply (if any) and stop: nothing more is read, and the
+ * session is freed once its output is written (or at once, through the
+ * timer, if there is nothing to write).
+ */
+void
+smtp_session_close(struct smtp_session *s, const char *reply,
+    const char *reason)
+{
+	char	 name[INET6_ADDRSTRLEN + 2];
+
+	if (s->state == SMTP_ST_CLOSING)
+		return;
+	if (reply != NULL)
+		smtp_session_reply(s, "%s", reply);
+	log_info("%08x: disconnect from %s [%s] (%s)", s->id,
+	    smtp_session_name(s, name, sizeof(name)), s->addr, reason);
+	s->state = SMTP_ST_CLOSING;
+	(void)bufferevent_disable(s->bev, EV_READ);
+	(void)evtimer_del(s->timer);
+	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
+		event_active(s->timer, EV_TIMEOUT, 1);
+}
+
+/* A client mistake: reply, count, and close past the error limit. */
+void
+smtp_session_error(struct smtp_session *s, const char *reply)
+{
+	smtp_session_reply(s, "%s", reply);
+	stats_add("smtp.error.command", 1);
+	if (++s->nerrors >= conf->limit_errors) {
+		stats_add("smtp.error.limit", 1);
+		smtp_session_close(s, "421 4.7.0 Too many errors",
+		    "too many errors");
+	}
+}
+
+/* Send the greeting, once the connect verdict and the delay are past. */
+void
+smtp_session_greet(struct smtp_session *s)
+{
+	if (s->state != SMTP_ST_CONNECT)
+		return;
+	if (s->greeting != NULL) {
+		smtp_session_reply(s, "%s", s->greeting);
+		s->state = SMTP_ST_REJECTED;
+	} else {
+		smtp_session_reply(s, "220 %s ESMTP ready", conf->hostname);
+		s->state = SMTP_ST_HELO;
+	}
+	smtp_session_process(s);
+}
+
+/* A peer answered: execute what has been waiting. */
+void
+smtp_session_resume(struct smtp_session *s)
+{
+	smtp_session_process(s);
+}
+
+/* Check a raw command line (with its LF); NULL if it is acceptable. */
+static const char *
+smtp_session_line_check(const char *p, size_t len)
+{
+	if (memchr(p, '\0', len) != NULL)
+		return "500 5.5.2 NUL character in command line";
+	if (len < 2 || p[len - 2] != '\r' ||
+	    memchr(p, '\r', len - 2) != NULL ||
+	    memchr(p, '\n', len - 1) != NULL)
+		return "500 5.5.2 Bare CR or LF in command line";
+	return NULL;
+}
+
+/* Throw away input up to the end of an overlong line; 1 once done. */
+static int
+smtp_session_skipline(struct smtp_session *s, struct evbuffer *in)
+{
+	struct evbuffer_ptr	 p;
+
+	p = evbuffer_search(in, "\n", 1, NULL);
+	if (p.pos == -1) {
+		(void)evbuffer_drain(in, evbuffer_get_length(in));
+		return 0;
+	}
+	(void)evbuffer_drain(in, (size_t)p.pos + 1);
+	s->skipline = 0;
+	return 1;
+}
+
+static void
+smtp_session_line_bad(struct smtp_session *s, const char *reply)
+{
+	stats_add("smtp.error.line", 1);
+	smtp_session_error(s, reply);
+}
+
+/* Take one command line off the input; 0 if none is complete yet. */
+static int
+smtp_session_line(struct smtp_session *s)
+{
+	struct evbuffer		*in = bufferevent_get_input(s->bev);
+	struct evbuffer_ptr	 p;
+	const char		*err;
+	size_t			 len;
+
+	if (s->skipline && !smtp_session_skipline(s, in))
+		return 0;
+	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
+	if (p.pos == -1) {
+		if (evbuffer_get_length(in) <= conf->limit_command_line)
+			return 0;
+		s->skipline = 1;
+		smtp_session_line_bad(s, "500 5.5.2 Line too long");
+		return 1;
+	}
+	len = (size_t)p.pos + 1;
+	if (len > conf->limit_command_line || len >= smtp_linecap) {
+		(void)evbuffer_drain(in, len);
+		smtp_session_line_bad(s, "500 5.5.2 Line too long");
+		return 1;
+	}
+	if (evbuffer_remove(in, smtp_linebuf, len) != (int)len)
+		return 0;
+	if ((err = smtp_session_line_check(smtp_linebuf, len)) != NULL) {
+		smtp_session_line_bad(s, err);
+		return 1;
+	}
+	smtp_linebuf[len - 2] = '\0';
+	smtp_exec_line(s, smtp_linebuf);
+	return 1;
+}
+
+/* Input before the greeting: the client does not wait for us. */
+static void
+smtp_session_early(struct smtp_session *s)
+{
+	stats_add("smtp.error.early_talker", 1);
+	smtp_session_close(s,
+	    "554 5.5.0 Protocol error: input before the greeting",
+	    "early talker");
+}
+
+/* One step of the input loop; 0 when it cannot go on for now. */
+static int
+smtp_session_step(struct smtp_session *s)
+{
+	switch (s->state) {
+	case SMTP_ST_CONNECT:
+		if (evbuffer_get_length(bufferevent_get_input(s->bev)) > 0)
+			smtp_session_early(s);
+		return 0;
+	case SMTP_ST_CLOSING:
+		return 0;
+	case SMTP_ST_DATA:
+		return smtp_tx_data_input(s);
+	case SMTP_ST_CHUNK:
+		return smtp_tx_chunk_input(s);
+	default:
+		return smtp_session_line(s);
+	}
+}
+
+/*
+ * Execute buffered input, in order, until it runs out, a command waits
+ * for a peer, the client stops reading, or the session closes.
+ */
+static void
+smtp_session_process(struct smtp_session *s)
+{
+	struct evbuffer	*out = bufferevent_get_output(s->bev);
+
+	for (;;) {
+		if (s->wait != SMTP_WAIT_NONE && s->state != SMTP_ST_CONNECT)
+			return;
+		if (evbuffer_get_length(out) > SMTP_OUTPUT_MAX) {
+			s->wait = SMTP_WAIT_OUTPUT;
+			return;
+		}
+		if (!smtp_session_step(s))
+			break;
+	}
+	if (s->state == SMTP_ST_CLOSING)
+		(void)evbuffer_drain(bufferevent_get_input(s->bev),
+		    evbuffer_get_length(bufferevent_get_input(s->bev)));
+}
+
+static void
+smtp_session_read_cb(struct bufferevent *bev, void *arg)
+{
+	(void)bev;
+	smtp_session_process(arg);
+}
+
+/* The output is written: finish a close, or go on executing. */
+static void
+smtp_session_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	(void)bev;
+	if (s->state == SMTP_ST_CLOSING) {
+		smtp_session_free(s);
+		return;
+	}
+	if (s->wait == SMTP_WAIT_OUTPUT) {
+		s->wait = SMTP_WAIT_NONE;
+		smtp_session_process(s);
+	}
+}
+
+static void
+smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct smtp_session	*s = arg;
+	char			 reason[128];
+
+	(void)bev;
+	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
+	    s->state != SMTP_ST_CLOSING) {
+		stats_add("smtp.error.timeout", 1);
+		smtp_session_reply(s, "421 4.4.2 %s Timeout, closing connection",
+		    conf->hostname);
+		smtp_session_close(s, NULL, "timeout");
+		return;
+	}
+	if (what & BEV_EVENT_TIMEOUT)
+		(void)strlcpy(reason, "timeout writing", sizeof(reason));
+	else if (what & BEV_EVENT_EOF)
+		(void)strlcpy(reason, "client closed connection",
+		    sizeof(reason));
+	else
+		(void)snprintf(reason, sizeof(reason), "error: %s",
+		    strerror(errno));
+	smtp_session_end(s, reason);
+}
+
+/* Greeting delay over, session lifetime over, or a deferred free. */
+static void
+smtp_session_timer_cb(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	(void)fd;
+	(void)ev;
+	if (s->state == SMTP_ST_CLOSING) {
+		smtp_session_free(s);
+		return;
+	}
+	if (s->delaying) {
+		s->delaying = 0;
+		smtp_session_timer_set(s, conf->timeout_session -
+		    (long)(time(NULL) - s->started));
+		if (s->wait == SMTP_WAIT_NONE)
+			smtp_session_greet(s);
+		return;
+	}
+	stats_add("smtp.error.timeout", 1);
+	smtp_session_reply(s, "421 4.4.2 %s Session too long, closing "
+	    "connection", conf->hostname);
+	smtp_session_close(s, NULL, "session timeout");
+}
+
+/* Allocate and register a session; NULL (fd closed) on failure. */
+static struct smtp_session *
+smtp_session_alloc(int fd)
+{
+	struct smtp_session	*s;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		(void)close(fd);
+		return NULL;
+	}
+	s->bev = bufferevent_socket_new(proc_base, fd, BEV_OPT_CLOSE_ON_FREE);
+	s->timer = evtimer_new(proc_base, smtp_session_timer_cb, s);
+	if (s->bev == NULL || s->timer == NULL) {
+		if (s->bev != NULL)
+			bufferevent_free(s->bev);
+		else
+			(void)close(fd);
+		if (s->timer != NULL)
+			event_free(s->timer);
+		free(s);
+		return NULL;
+	}
+	do {
+		s->id = id_random32();
+	} while (smtp_session_find(s->id) != NULL);
+	RB_INSERT(smtp_tree, &smtp_sessions, s);
+	smtp_nsessions++;
+	return s;
+}
+
+/* A new client on listener: log it, ask policyd, start the clocks. */
+void
+smtp_session_new(int fd, const struct sockaddr_storage *ss,
+    const char *listener)
+{
+	struct smtp_session	*s;
+	char			 name[INET6_ADDRSTRLEN + 2];
+
+	if ((s = smtp_session_alloc(fd)) == NULL) {
+		log_warn("cannot allocate a session");
+		stats_add("smtp.error.memory", 1);
+		return;
+	}
+	stats_add("smtp.session", 1);
+	stats_add("smtp.session.active", 1);
+	smtp_session_addr(ss, s->addr, sizeof(s->addr));
+	s->started = time(NULL);
+	log_info("%08x: connect from %s [%s] on %s", s->id,
+	    smtp_session_name(s, name, sizeof(name)), s->addr, listener);
+	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
+	    smtp_session_event_cb, s);
+	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
+	smtp_session_data_timeouts(s, 0);
+	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	s->delaying = conf->smtp_greeting_delay > 0;
+	smtp_session_timer_set(s, s->delaying ? conf->smtp_greeting_delay :
+	    conf->timeout_session);
+	smtp_peer_policy_query(s, POLICY_CONNECT);
+}
+
+/* A new config: size the command line buffer for its limit. */
+void
+smtp_session_config(void)
+{
+	size_t	 need = conf->limit_command_line + 1;
+	char	*p;
+
+	if (need <= smtp_linecap)
+		return;
+	if ((p = realloc(smtp_linebuf, need)) == NULL) {
+		log_warn("command line buffer of %zu octets", need);
+		return;
+	}
+	smtp_linebuf = p;
+	smtp_linecap = need;
+}
+
+/* SIGTERM: tell idle clients, then drop every session. */
+static void
+smtp_session_stop(struct smtp_session *s)
+{
+	char	 line[CONF_HOST_MAX + 64];
+	int	 n;
+
+	if (s->state != SMTP_ST_CLOSING && evbuffer_get_length(
+	    bufferevent_get_output(s->bev)) == 0) {
+		n = snprintf(line, sizeof(line),
+		    "421 4.3.2 %s Service shutting down\r\n", conf->hostname);
+		if (n > 0 && (size_t)n < sizeof(line))
+			(void)send(bufferevent_getfd(s->bev), line, (size_t)n,
+			    MSG_DONTWAIT | MSG_NOSIGNAL);
+	}
+	smtp_session_end(s, "shutdown");
+}
+
+void
+smtp_session_shutdown(void)
+{
+	smtp_session_foreach(smtp_session_stop);
+}

@@ -1,0 +1,169 @@
+/*
+ * smtp_session.h: the inbound SMTP session of the front end, shared by
+ * its modules:
+ *   smtp_session.c  life cycle, socket I/O, the input loop over states,
+ *                   replies, error counting, timeouts
+ *   smtp_exec.c     what each command does in each state
+ *   smtp_tx.c       the mail transaction: recipients, DATA/BDAT bodies,
+ *                   the end of a message
+ *   smtp_peer.c     questions to policyd and the queue, their answers,
+ *                   and what happens when either goes away
+ *
+ * A session is strictly sequential: one command is executed at a time and
+ * while it waits for a peer (wait != SMTP_WAIT_NONE) later input stays
+ * buffered, unparsed.  A session is freed only from the top of an event
+ * callback, never inside the input loop: smtp_session_close() queues the
+ * last reply and marks the session SMTP_ST_CLOSING.
+ */
+#ifndef SMTP_SESSION_H
+#define SMTP_SESSION_H
+
+#include <sys/socket.h>
+#include <sys/tree.h>
+
+#include <netinet/in.h>
+
+#include <stdint.h>
+#include <time.h>
+
+#include "imsg.h"
+#include "proto.h"
+#include "smtp_command.h"
+#include "smtp_data.h"
+
+/* Protocol states (RFC 5321 4.1.4 ordering). */
+enum smtp_state {
+	SMTP_ST_CONNECT = 0,	/* before the greeting: verdict and delay */
+	SMTP_ST_REJECTED,	/* refused at connect: 554 to all but QUIT */
+	SMTP_ST_HELO,		/* greeted, waiting for HELO/EHLO */
+	SMTP_ST_IDLE,		/* no transaction */
+	SMTP_ST_MAIL,		/* sender accepted */
+	SMTP_ST_RCPT,		/* at least one recipient accepted */
+	SMTP_ST_BDAT,		/* between two BDAT chunks */
+	SMTP_ST_DATA,		/* receiving a DATA body */
+	SMTP_ST_CHUNK,		/* receiving the octets of a BDAT chunk */
+	SMTP_ST_CLOSING		/* last reply queued; freed once written */
+};
+
+/* What an executed command waits for before its reply. */
+enum smtp_wait {
+	SMTP_WAIT_NONE = 0,
+	SMTP_WAIT_POLICY,	/* IMSG_POLICY_RESULT */
+	SMTP_WAIT_CREATE,	/* IMSG_QUEUE_MESSAGE_CREATED */
+	SMTP_WAIT_COMMIT,	/* IMSG_QUEUE_MESSAGE_COMMITTED */
+	SMTP_WAIT_OUTPUT	/* the client to read our replies */
+};
+
+/* One accepted recipient. */
+struct smtp_rcptent {
+	char		*rcpt;
+	char		*orcpt;		/* "" if none */
+	uint32_t	 notify;
+};
+
+/* A mail transaction, from MAIL FROM to the end of the message. */
+struct smtp_tx {
+	uint32_t		 msgid;		/* 0 until CREATED */
+	int			 msgfd;		/* -1 until CREATED */
+	/* CREATE sent, answer not yet here */
+	int			 creating;
+	/* the queue cannot take this message: 451 at the end */
+	int			 failed;
+	/* a DISCARD verdict: accept, then roll back */
+	int			 discard;
+	/* the body receiver is set up (354 sent or first chunk) */
+	int			 started;
+	/* COMMIT sent: the queue owns the message now */
+	int			 committing;
+	/* the command waiting for the message file: DATA or BDAT */
+	enum smtp_verb		 wantbody;
+	char			 sender[MAILADDR_PATH_MAX];
+	char			 envid[MAILADDR_ENVID_MAX + 1];
+	uint32_t		 ret;
+	enum smtp_body		 body;
+	struct smtp_rcptent	*rcpts;
+	size_t			 nrcpt;
+	size_t			 rcptcap;
+	/* the RCPT waiting for its policy verdict */
+	struct smtp_rcptent	 pending;
+	struct smtp_data	 data;
+};
+
+struct smtp_session {
+	RB_ENTRY(smtp_session)	 entry;
+	uint32_t		 id;
+	enum smtp_state		 state;
+	enum smtp_wait		 wait;
+	/* the policy question in flight (enum policy_kind) */
+	uint8_t			 query;
+	/* EHLO (not HELO) was accepted */
+	uint8_t			 esmtp;
+	/* the greeting delay is still running */
+	uint8_t			 delaying;
+	/* discarding the rest of an overlong command line */
+	uint8_t			 skipline;
+	/* CREATE requests whose transaction is gone (answers to drop) */
+	uint8_t			 orphans;
+	/* the BDAT being received: what is left, LAST, state after it, and
+	 * the reply when it is only discarded */
+	uint8_t			 chunk_last;
+	enum smtp_state		 chunk_prev;
+	const char		*chunk_err;
+	uint64_t		 chunk_left;
+	uint64_t		 chunk_size;
+	struct bufferevent	*bev;
+	struct event		*timer;
+	time_t			 started;
+	uint32_t		 nerrors;
+	uint32_t		 nmessages;
+	char			*helo;
+	/* the connect verdict's reply, sent as the greeting, or NULL */
+	char			*greeting;
+	struct smtp_tx		*tx;
+	char			 addr[INET6_ADDRSTRLEN];
+};
+
+/* smtp_session.c */
+void	 smtp_session_new(int fd, const struct sockaddr_storage *,
+	    const char *listener);
+size_t	 smtp_session_count(void);
+struct smtp_session *smtp_session_find(uint32_t id);
+void	 smtp_session_foreach(void (*)(struct smtp_session *));
+void	 smtp_session_config(void);
+void	 smtp_session_shutdown(void);
+void	 smtp_session_reply(struct smtp_session *, const char *, ...)
+	    __attribute__((format(printf, 2, 3)));
+void	 smtp_session_error(struct smtp_session *, const char *);
+void	 smtp_session_close(struct smtp_session *, const char *reply,
+	    const char *reason);
+void	 smtp_session_greet(struct smtp_session *);
+void	 smtp_session_resume(struct smtp_session *);
+void	 smtp_session_data_timeouts(struct smtp_session *, int data);
+const char *smtp_session_name(struct smtp_session *, char *, size_t);
+
+/* smtp_exec.c */
+void	 smtp_exec_line(struct smtp_session *, const char *);
+
+/* smtp_tx.c */
+struct smtp_tx *smtp_tx_new(void);
+void	 smtp_tx_free(struct smtp_session *);
+int	 smtp_tx_rcpt_add(struct smtp_tx *);
+void	 smtp_tx_data(struct smtp_session *);
+void	 smtp_tx_bdat(struct smtp_session *, uint64_t size, int last);
+void	 smtp_tx_created(struct smtp_session *);
+int	 smtp_tx_data_input(struct smtp_session *);
+int	 smtp_tx_chunk_input(struct smtp_session *);
+void	 smtp_tx_committed(struct smtp_session *, uint32_t status);
+
+/* smtp_peer.c */
+void	 smtp_peer_policy_query(struct smtp_session *, enum policy_kind);
+void	 smtp_peer_queue_create(struct smtp_session *);
+void	 smtp_peer_queue_commit(struct smtp_session *);
+void	 smtp_peer_queue_rollback(uint32_t sessid, uint32_t msgid);
+void	 smtp_peer_policy_fail(struct smtp_session *);
+void	 smtp_peer_down(enum proc_id);
+void	 smtp_peer_policy_result(struct imsgev *, struct imsg *, void *);
+void	 smtp_peer_queue_created(struct imsgev *, struct imsg *, void *);
+void	 smtp_peer_queue_committed(struct imsgev *, struct imsg *, void *);
+
+#endif
