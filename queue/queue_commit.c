@@ -387,11 +387,13 @@ commit_finish(struct qcommit *c, struct spool_tx *tx)
 		if (c->rcpts[i].qe != NULL)
 			(void)queue_sched_forget(c->rcpts[i].qe);
 	if (ok) {
+		/* sendmail's relay=: "name [addr]", or "[addr]" unresolved */
 		log_info("%08x: from=<%s>, size=%llu, nrcpts=%zu, proto=%s, "
 		    "relay=%s%s[%s]", msgid, t->sender,
 		    (unsigned long long)t->size, c->nrcpt, t->proto,
-		    t->client_name, t->client_name[0] != '\0' ? " " : "",
-		    t->client_addr);
+		    t->client_name[0] == '[' ? "" : t->client_name,
+		    t->client_name[0] == '[' || t->client_name[0] == '\0' ?
+		    "" : " ", t->client_addr);
 		proc_monitor("%08x: queued from=<%s> nrcpts=%zu", msgid,
 		    t->sender, c->nrcpt);
 		stats_add("queue.message.committed", 1);

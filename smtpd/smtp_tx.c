@@ -101,27 +101,34 @@ smtp_tx_abort(struct smtp_session *s, const char *reply)
 	smtp_session_reply(s, "%s", reply);
 }
 
-/* Our trace header, first in the message file (RFC 5321 4.4). */
+/*
+ * Our trace header, first in the message file (RFC 5321 4.4).  TCP-info
+ * is "(NAME [ADDR])" with a verified name, else just "([ADDR])"; "for" is
+ * given only with a single recipient, so as not to disclose the others.
+ */
 static void
 smtp_tx_received(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
 	char		 hdr[1536], date[64], name[INET6_ADDRSTRLEN + 2];
+	char		 tcpinfo[INET6_ADDRSTRLEN * 2 + 8], forclause[300];
 	int		 n;
 
 	(void)date_rfc5322(time(NULL), date, sizeof(date));
-	if (tx->nrcpt == 1)
-		n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s])"
-		    "\r\n\tby %s (smtpd) with %s id %08x\r\n\tfor <%s>; %s\r\n",
-		    s->helo, smtp_session_name(s, name, sizeof(name)), s->addr,
-		    conf->hostname, s->esmtp ? "ESMTP" : "SMTP", tx->msgid,
-		    tx->rcpts[0].rcpt, date);
+	(void)smtp_session_name(s, name, sizeof(name));
+	if (name[0] == '[')
+		(void)snprintf(tcpinfo, sizeof(tcpinfo), "[%s]", s->addr);
 	else
-		n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s [%s])"
-		    "\r\n\tby %s (smtpd) with %s id %08x;\r\n\t%s\r\n",
-		    s->helo, smtp_session_name(s, name, sizeof(name)), s->addr,
-		    conf->hostname, s->esmtp ? "ESMTP" : "SMTP", tx->msgid,
-		    date);
+		(void)snprintf(tcpinfo, sizeof(tcpinfo), "%s [%s]", name,
+		    s->addr);
+	forclause[0] = '\0';
+	if (tx->nrcpt == 1)
+		(void)snprintf(forclause, sizeof(forclause), "\r\n\tfor <%s>",
+		    tx->rcpts[0].rcpt);
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s)\r\n\tby %s "
+	    "(smtpd) with %s id %08x%s;\r\n\t%s\r\n", s->helo, tcpinfo,
+	    conf->hostname, s->esmtp ? "ESMTP" : "SMTP", tx->msgid, forclause,
+	    date);
 	if (n > 0 && (size_t)n < sizeof(hdr))
 		smtp_data_put(&tx->data, hdr, (size_t)n);
 }
