@@ -85,6 +85,22 @@ proc_usage(void)
 	exit(1);
 }
 
+/*
+ * Sessions, message files and group commits all hold descriptors: use
+ * the hard limit, not the soft default of 1024.
+ */
+void
+proc_nofile_raise(void)
+{
+	struct rlimit	 rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1 || rl.rlim_cur == rl.rlim_max)
+		return;
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+		log_warn("setrlimit RLIMIT_NOFILE");
+}
+
 /* Parse the arguments the parent gives, start logging and the event base. */
 void
 proc_setup(const struct proc_def *def, int argc, char **argv)
@@ -109,6 +125,7 @@ proc_setup(const struct proc_def *def, int argc, char **argv)
 	}
 	log_init(def->name, proc_debug);
 	log_verbose_set(verbose);
+	proc_nofile_raise();
 	if ((proc_base = event_base_new()) == NULL)
 		fatalx("event_base_new failed");
 	(void)signal(SIGPIPE, SIG_IGN);
@@ -235,6 +252,24 @@ proc_closed(struct imsgev *iev, const char *reason, void *arg)
 		proc_self->peer_down(id);
 }
 
+/*
+ * The only messages that may carry a descriptor (proto.h).  Any other
+ * message with one is refused, so a peer cannot leak descriptors into
+ * this process until it runs out of them.
+ */
+static int
+proc_imsg_takes_fd(uint32_t type)
+{
+	switch (type) {
+	case IMSG_PEER_CHANNEL:
+	case IMSG_SMTP_LISTENER:
+	case IMSG_QUEUE_MESSAGE_CREATED:
+	case IMSG_MTA_DELIVER:
+		return 1;
+	}
+	return 0;
+}
+
 static void
 proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 {
@@ -243,6 +278,13 @@ proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 	if (proc_chan[id] != iev) {
 		if (m->fd != -1)
 			(void)close(m->fd);
+		return;
+	}
+	if (m->fd != -1 && !proc_imsg_takes_fd(m->type)) {
+		(void)close(m->fd);
+		m->fd = -1;
+		proc_peer_bad(id, "descriptor on a message that takes none",
+		    m->type);
 		return;
 	}
 	if (imsgev_dispatch_table(proc_self->handlers[id],
@@ -480,8 +522,10 @@ stats_slot(const char *name)
 	size_t	 i;
 
 	for (i = 0; i < proc_nstats; i++)
-		if (proc_stats[i].name == name ||
-		    strcmp(proc_stats[i].name, name) == 0)
+		if (proc_stats[i].name == name)
+			return (int)i;
+	for (i = 0; i < proc_nstats; i++)
+		if (strcmp(proc_stats[i].name, name) == 0)
 			return (int)i;
 	if (proc_nstats == STATS_MAX)
 		return -1;

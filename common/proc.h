@@ -55,6 +55,7 @@ extern struct event_base	*proc_base;
 extern int			 proc_debug;
 
 void		 proc_setup(const struct proc_def *, int, char **);
+void		 proc_nofile_raise(void);
 const char	*proc_root(void);
 void		 proc_confine(const char *root, const char *user);
 void		 proc_run(void);

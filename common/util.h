@@ -17,6 +17,9 @@ void		*xcalloc(size_t, size_t);
 void		*xreallocarray(void *, size_t, size_t);
 char		*xstrdup(const char *);
 
+/* write(2) until done; -1 on error (EINTR is retried). */
+int		 write_all(int, const void *, size_t);
+
 /* A random non-zero 32-bit identifier (message ids, session ids). */
 uint32_t	 id_random32(void);
 /* An envelope id: the message id in the high half, random low half. */

@@ -32,6 +32,7 @@
 #include "log.h"
 #include "parent.h"
 #include "paths.h"
+#include "proc.h"
 #include "util.h"
 
 struct parent_options	 parent_opts = {
@@ -236,6 +237,7 @@ main(int argc, char **argv)
 		usage();
 	log_init("smtpd", 1);
 	log_verbose_set(parent_opts.verbose);
+	proc_nofile_raise();
 	if ((parent_conf = config_parse_file(parent_opts.conffile,
 	    parent_opts.verbose)) == NULL)
 		return 1;

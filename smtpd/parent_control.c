@@ -28,9 +28,14 @@
 #include "util.h"
 
 #define CONTROL_MAX_CONNS	64
+/* a monitor that stops reading is dropped past this much backlog */
+#define CONTROL_MAX_BACKLOG	(1024 * 1024)
+#define PARENT_CONTROL_ALL	((1u << PROC_SMTP) | (1u << PROC_MTA) | \
+				 (1u << PROC_QUEUE) | (1u << PROC_POLICY) | \
+				 (1u << PROC_TLS))
 
-struct ctl_conn {
-	TAILQ_ENTRY(ctl_conn)	 entry;
+struct parent_ctl_conn {
+	TAILQ_ENTRY(parent_ctl_conn)	 entry;
 	uint32_t		 id;
 	struct imsgev		*iev;
 	/* children whose IMSG_CTL_END is still due, one bit per proc_id */
@@ -45,7 +50,7 @@ struct ctl_conn {
 static const struct {
 	uint32_t	 cmd;
 	uint32_t	 procs;
-} control_routes[] = {
+} parent_control_routes[] = {
 	{ CTL_SHOW_QUEUE,	1u << PROC_QUEUE },
 	{ CTL_SCHEDULE,		1u << PROC_QUEUE },
 	{ CTL_REMOVE,		1u << PROC_QUEUE },
@@ -53,69 +58,69 @@ static const struct {
 	{ CTL_RESUME_MTA,	1u << PROC_QUEUE },
 	{ CTL_PAUSE_SMTP,	1u << PROC_SMTP },
 	{ CTL_RESUME_SMTP,	1u << PROC_SMTP },
-	{ CTL_SHOW_STATS,	0x3eu },
-	{ CTL_SHOW_STATUS,	0x3eu },
+	{ CTL_SHOW_STATS,	PARENT_CONTROL_ALL },
+	{ CTL_SHOW_STATUS,	PARENT_CONTROL_ALL },
 };
 
 extern struct event_base	*parent_base;
-static TAILQ_HEAD(, ctl_conn)	 control_conns =
-    TAILQ_HEAD_INITIALIZER(control_conns);
-static struct event		*control_ev;
-static int			 control_fd = -1;
-static uint32_t			 control_nextid = 1;
-static size_t			 control_nconns;
-static int			 control_monitors;
+static TAILQ_HEAD(, parent_ctl_conn)	 parent_control_conns =
+    TAILQ_HEAD_INITIALIZER(parent_control_conns);
+static struct event		*parent_control_ev;
+static int			 parent_control_fd = -1;
+static uint32_t			 parent_control_nextid = 1;
+static size_t			 parent_control_nconns;
+static int			 parent_control_monitors;
 
-static void	control_accept(int, short, void *);
-static void	control_dispatch(struct imsgev *, struct imsg *, void *);
-static void	control_closed(struct imsgev *, const char *, void *);
+static void	parent_control_accept(int, short, void *);
+static void	parent_control_dispatch(struct imsgev *, struct imsg *, void *);
+static void	parent_control_closed(struct imsgev *, const char *, void *);
 
 void
 parent_control_init(int fd)
 {
-	control_fd = fd;
-	control_ev = event_new(parent_base, fd, EV_READ | EV_PERSIST,
-	    control_accept, NULL);
-	if (control_ev == NULL || event_add(control_ev, NULL) == -1)
+	parent_control_fd = fd;
+	parent_control_ev = event_new(parent_base, fd, EV_READ | EV_PERSIST,
+	    parent_control_accept, NULL);
+	if (parent_control_ev == NULL || event_add(parent_control_ev, NULL) == -1)
 		fatalx("control socket event");
 }
 
 void
 parent_control_close(void)
 {
-	struct ctl_conn	*c;
+	struct parent_ctl_conn	*c;
 
-	if (control_ev != NULL)
-		event_free(control_ev);
-	control_ev = NULL;
-	if (control_fd != -1)
-		(void)close(control_fd);
-	control_fd = -1;
-	while ((c = TAILQ_FIRST(&control_conns)) != NULL) {
-		TAILQ_REMOVE(&control_conns, c, entry);
+	if (parent_control_ev != NULL)
+		event_free(parent_control_ev);
+	parent_control_ev = NULL;
+	if (parent_control_fd != -1)
+		(void)close(parent_control_fd);
+	parent_control_fd = -1;
+	while ((c = TAILQ_FIRST(&parent_control_conns)) != NULL) {
+		TAILQ_REMOVE(&parent_control_conns, c, entry);
 		imsgev_close(c->iev);
 		free(c);
 	}
-	control_nconns = 0;
+	parent_control_nconns = 0;
 }
 
-static struct ctl_conn *
-control_find(uint32_t id)
+static struct parent_ctl_conn *
+parent_control_find(uint32_t id)
 {
-	struct ctl_conn	*c;
+	struct parent_ctl_conn	*c;
 
-	TAILQ_FOREACH(c, &control_conns, entry)
+	TAILQ_FOREACH(c, &parent_control_conns, entry)
 		if (c->id == id)
 			return c;
 	return NULL;
 }
 
 static void
-control_free(struct ctl_conn *c)
+parent_control_free(struct parent_ctl_conn *c)
 {
-	TAILQ_REMOVE(&control_conns, c, entry);
-	control_nconns--;
-	if (c->monitor && --control_monitors == 0)
+	TAILQ_REMOVE(&parent_control_conns, c, entry);
+	parent_control_nconns--;
+	if (c->monitor && --parent_control_monitors == 0)
 		parent_control_monitor_sync(PROC_COUNT);
 	imsgev_close(c->iev);
 	free(c);
@@ -123,7 +128,7 @@ control_free(struct ctl_conn *c)
 
 /* Send the final answer; the client closes the connection after it. */
 static void
-control_finish(struct ctl_conn *c)
+parent_control_finish(struct parent_ctl_conn *c)
 {
 	struct imsg_out	 out;
 
@@ -135,7 +140,7 @@ control_finish(struct ctl_conn *c)
 
 /* Refuse a client before any request: one END with the reason. */
 static void
-control_refuse(int fd, const char *why)
+parent_control_refuse(int fd, const char *why)
 {
 	uint32_t	 hdr[4];
 	char		 buf[IMSG_HDR_SIZE + 4 + 128];
@@ -157,9 +162,9 @@ control_refuse(int fd, const char *why)
 }
 
 static void
-control_accept(int lfd, short ev, void *arg)
+parent_control_accept(int lfd, short ev, void *arg)
 {
-	struct ctl_conn	*c;
+	struct parent_ctl_conn	*c;
 	struct ucred	 cred;
 	socklen_t	 len = sizeof(cred);
 	int		 fd;
@@ -175,47 +180,47 @@ control_accept(int lfd, short ev, void *arg)
 	    cred.uid != 0) {
 		log_warnx("control: refused connection from uid %ld",
 		    (long)cred.uid);
-		control_refuse(fd, "permission denied: smtpctl must run as "
+		parent_control_refuse(fd, "permission denied: smtpctl must run as "
 		    "root");
 		return;
 	}
-	if (control_nconns >= CONTROL_MAX_CONNS) {
-		control_refuse(fd, "too many control connections");
+	if (parent_control_nconns >= CONTROL_MAX_CONNS) {
+		parent_control_refuse(fd, "too many control connections");
 		return;
 	}
 	c = xcalloc(1, sizeof(*c));
-	c->id = control_nextid++;
-	if (control_nextid == 0)
-		control_nextid = 1;
-	c->iev = imsgev_open(parent_base, fd, "control", control_dispatch,
-	    control_closed, c);
+	c->id = parent_control_nextid++;
+	if (parent_control_nextid == 0)
+		parent_control_nextid = 1;
+	c->iev = imsgev_open(parent_base, fd, "control", parent_control_dispatch,
+	    parent_control_closed, c);
 	if (c->iev == NULL) {
 		(void)close(fd);
 		free(c);
 		return;
 	}
-	TAILQ_INSERT_TAIL(&control_conns, c, entry);
-	control_nconns++;
+	TAILQ_INSERT_TAIL(&parent_control_conns, c, entry);
+	parent_control_nconns++;
 }
 
 static void
-control_closed(struct imsgev *iev, const char *reason, void *arg)
+parent_control_closed(struct imsgev *iev, const char *reason, void *arg)
 {
-	struct ctl_conn	*c = arg;
+	struct parent_ctl_conn	*c = arg;
 
 	(void)iev;
 	(void)reason;
 	c->iev = NULL;
-	TAILQ_REMOVE(&control_conns, c, entry);
-	control_nconns--;
-	if (c->monitor && --control_monitors == 0)
+	TAILQ_REMOVE(&parent_control_conns, c, entry);
+	parent_control_nconns--;
+	if (c->monitor && --parent_control_monitors == 0)
 		parent_control_monitor_sync(PROC_COUNT);
 	free(c);
 }
 
 /* Forward a request to the children in mask; note who must answer. */
 static void
-control_forward(struct ctl_conn *c, uint32_t mask, uint32_t cmd,
+parent_control_forward(struct parent_ctl_conn *c, uint32_t mask, uint32_t cmd,
     const char *arg)
 {
 	struct imsg_out	 out;
@@ -239,7 +244,7 @@ control_forward(struct ctl_conn *c, uint32_t mask, uint32_t cmd,
 
 /* Requests the parent answers in full itself. */
 static int
-control_parent_request(struct ctl_conn *c, uint32_t cmd)
+parent_control_parent_request(struct parent_ctl_conn *c, uint32_t cmd)
 {
 	struct imsg_out	 out;
 	int		 id;
@@ -262,7 +267,7 @@ control_parent_request(struct ctl_conn *c, uint32_t cmd)
 		return 1;
 	case CTL_MONITOR:
 		c->monitor = 1;
-		if (control_monitors++ == 0)
+		if (parent_control_monitors++ == 0)
 			parent_control_monitor_sync(PROC_COUNT);
 		parent_control_line_printf(c->id, "monitoring; interrupt "
 		    "to stop");
@@ -272,7 +277,7 @@ control_parent_request(struct ctl_conn *c, uint32_t cmd)
 }
 
 static void
-control_request(struct ctl_conn *c, struct imsg *m)
+parent_control_request(struct parent_ctl_conn *c, struct imsg *m)
 {
 	uint32_t	 cmd = imsg_get_u32(m);
 	const char	*arg = imsg_get_str(m);
@@ -282,36 +287,36 @@ control_request(struct ctl_conn *c, struct imsg *m)
 	if (imsg_get_end(m) == -1 || c->requested || strlen(arg) > 256 ||
 	    !text_is_clean(arg)) {
 		log_warnx("control: malformed request, closing");
-		control_free(c);
+		parent_control_free(c);
 		return;
 	}
 	c->requested = 1;
-	if ((r = control_parent_request(c, cmd)) != 0) {
+	if ((r = parent_control_parent_request(c, cmd)) != 0) {
 		if (r == 1)
-			control_finish(c);
+			parent_control_finish(c);
 		return;
 	}
 	if (cmd == CTL_SHOW_STATUS)
 		parent_proc_status(c->id);
-	for (i = 0; i < sizeof(control_routes) / sizeof(control_routes[0]);
+	for (i = 0; i < sizeof(parent_control_routes) / sizeof(parent_control_routes[0]);
 	    i++)
-		if (control_routes[i].cmd == cmd)
+		if (parent_control_routes[i].cmd == cmd)
 			break;
-	if (i == sizeof(control_routes) / sizeof(control_routes[0])) {
+	if (i == sizeof(parent_control_routes) / sizeof(parent_control_routes[0])) {
 		c->status = 1;
 		(void)strlcpy(c->msg, "unknown command", sizeof(c->msg));
-		control_finish(c);
+		parent_control_finish(c);
 		return;
 	}
-	control_forward(c, control_routes[i].procs, cmd, arg);
+	parent_control_forward(c, parent_control_routes[i].procs, cmd, arg);
 	if (c->waiting == 0)
-		control_finish(c);
+		parent_control_finish(c);
 }
 
 static void
-control_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
+parent_control_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	struct ctl_conn	*c = arg;
+	struct parent_ctl_conn	*c = arg;
 
 	(void)iev;
 	if (m->fd != -1) {
@@ -321,20 +326,26 @@ control_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 	if (m->type != IMSG_CTL_REQUEST) {
 		log_warnx("control: unexpected message type %u, closing",
 		    m->type);
-		control_free(c);
+		parent_control_free(c);
 		return;
 	}
-	control_request(c, m);
+	parent_control_request(c, m);
 }
 
 void
 parent_control_line(uint32_t ctlid, const char *line)
 {
-	struct ctl_conn	*c;
+	struct parent_ctl_conn	*c;
 	struct imsg_out	 out;
 
-	if ((c = control_find(ctlid)) == NULL || c->iev == NULL)
+	if ((c = parent_control_find(ctlid)) == NULL || c->iev == NULL)
 		return;
+	if (imsgev_pending(c->iev) > CONTROL_MAX_BACKLOG) {
+		log_warnx("control: client does not read its answers, "
+		    "dropping it");
+		parent_control_free(c);
+		return;
+	}
 	imsg_out_init(&out, IMSG_CTL_LINE, ctlid);
 	imsg_put_str(&out, line);
 	(void)imsgev_send(c->iev, &out, -1);
@@ -357,10 +368,10 @@ void
 parent_control_end(uint32_t ctlid, enum proc_id from, int status,
     const char *msg)
 {
-	struct ctl_conn	*c;
+	struct parent_ctl_conn	*c;
 	size_t		 len;
 
-	if ((c = control_find(ctlid)) == NULL ||
+	if ((c = parent_control_find(ctlid)) == NULL ||
 	    !(c->waiting & (1u << from)))
 		return;
 	c->waiting &= ~(1u << from);
@@ -372,19 +383,19 @@ parent_control_end(uint32_t ctlid, enum proc_id from, int status,
 		    len ? "; " : "", msg);
 	}
 	if (c->waiting == 0)
-		control_finish(c);
+		parent_control_finish(c);
 }
 
 /* A child died: requests waiting on it end with an error for that part. */
 void
 parent_control_proc_lost(enum proc_id id)
 {
-	struct ctl_conn	*c, *next;
+	struct parent_ctl_conn	*c, *next;
 	char		 msg[64];
 
 	(void)snprintf(msg, sizeof(msg), "%s exited before answering",
 	    proc_name(id));
-	for (c = TAILQ_FIRST(&control_conns); c != NULL; c = next) {
+	for (c = TAILQ_FIRST(&parent_control_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
 		if (c->waiting & (1u << id))
 			parent_control_end(c->id, id, 1, msg);
@@ -394,9 +405,9 @@ parent_control_proc_lost(enum proc_id id)
 void
 parent_control_event(const char *line)
 {
-	struct ctl_conn	*c;
+	struct parent_ctl_conn	*c;
 
-	TAILQ_FOREACH(c, &control_conns, entry)
+	TAILQ_FOREACH(c, &parent_control_conns, entry)
 		if (c->monitor)
 			parent_control_line(c->id, line);
 }
@@ -407,7 +418,7 @@ parent_control_event_printf(const char *fmt, ...)
 	char	 line[512];
 	va_list	 ap;
 
-	if (control_monitors == 0)
+	if (parent_control_monitors == 0)
 		return;
 	va_start(ap, fmt);
 	(void)vsnprintf(line, sizeof(line), fmt, ap);
@@ -428,11 +439,11 @@ parent_control_monitor_sync(enum proc_id which)
 	for (id = PROC_SMTP; id < PROC_COUNT; id++) {
 		if (which != PROC_COUNT && which != (enum proc_id)id)
 			continue;
-		if (which != PROC_COUNT && control_monitors == 0)
+		if (which != PROC_COUNT && parent_control_monitors == 0)
 			continue;
 		imsg_out_init(&out, IMSG_CTL_REQUEST, ID_NONE);
 		imsg_put_u32(&out, CTL_MONITOR);
-		imsg_put_str(&out, control_monitors ? "on" : "off");
+		imsg_put_str(&out, parent_control_monitors ? "on" : "off");
 		(void)parent_proc_send((enum proc_id)id, &out);
 	}
 }

@@ -181,6 +181,19 @@ parent_proc_link(enum proc_id a, enum proc_id b)
 	(void)imsgev_send(children[b].iev, &out, sp[1]);
 }
 
+/* 1 if the two children have a channel: only then can one judge the other. */
+static int
+parent_proc_linked(enum proc_id a, enum proc_id b)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
+		if ((links[i].a == a && links[i].b == b) ||
+		    (links[i].a == b && links[i].b == a))
+			return 1;
+	return 0;
+}
+
 /* Link a (re)started child with every running peer. */
 static void
 parent_proc_link_peers(enum proc_id id)
@@ -496,7 +509,7 @@ parent_proc_peer_bad(struct imsgev *iev, struct imsg *m, void *arg)
 
 	(void)iev;
 	if (imsg_get_end(m) == -1 || peer <= PROC_PARENT ||
-	    peer >= PROC_COUNT || peer == from) {
+	    peer >= PROC_COUNT || !parent_proc_linked(from, (enum proc_id)peer)) {
 		parent_proc_restart(from, "malformed IMSG_PEER_BAD");
 		return;
 	}
@@ -568,6 +581,13 @@ parent_proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
 	char		 why[64];
 
+	/* no message from a child carries a descriptor */
+	if (m->fd != -1) {
+		(void)close(m->fd);
+		m->fd = -1;
+		parent_proc_restart(id, "descriptor passed to the parent");
+		return;
+	}
 	if (imsgev_dispatch_table(parent_child_handlers,
 	    sizeof(parent_child_handlers) / sizeof(parent_child_handlers[0]),
 	    iev, m, arg) == -1) {

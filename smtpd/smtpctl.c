@@ -23,6 +23,7 @@
 #include "paths.h"
 #include "policy_db.h"
 #include "proto.h"
+#include "util.h"
 
 #define CTL_READ_MAX	(IMSG_HDR_SIZE + IMSG_MAX_PAYLOAD)
 
@@ -106,23 +107,6 @@ ctl_connect(const char *path)
 }
 
 static int
-ctl_write_all(int fd, const uint8_t *buf, size_t len)
-{
-	ssize_t	 n;
-
-	while (len > 0) {
-		if ((n = write(fd, buf, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
-static int
 ctl_send_request(int fd, uint32_t cmd, const char *arg)
 {
 	struct imsg_out	 out;
@@ -143,7 +127,7 @@ ctl_send_request(int fd, uint32_t cmd, const char *arg)
 	hdr[3] = 0;
 	memcpy(buf, hdr, sizeof(hdr));
 	memcpy(buf + IMSG_HDR_SIZE, out.buf, out.len);
-	r = ctl_write_all(fd, buf, IMSG_HDR_SIZE + out.len);
+	r = write_all(fd, buf, IMSG_HDR_SIZE + out.len);
 	free(buf);
 	imsg_out_free(&out);
 	return r;
