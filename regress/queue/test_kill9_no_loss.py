@@ -10,7 +10,7 @@ import smtplib
 import threading
 import time
 
-from lib import clients, free_port, timeout, wait_until
+from lib import clients, free_port, soak, timeout, wait_until
 from lib.daemon import Relay
 from lib.sink import Sink
 
@@ -161,3 +161,35 @@ def test_kill9_whole_daemon_then_restart():
             assert len({e["evpid"] for e in envs}) == 20
     finally:
         sink.close()
+
+
+@soak
+@timeout(900)
+def test_soak_random_kills_no_loss():
+    """make soak: 5 minutes of load with a random child killed every few
+    seconds; no acknowledged message may be lost."""
+    import random
+    rng = random.Random(1)
+    with Sink() as sink, Relay(sink=sink) as relay:
+        loader = Loader(relay.port, 10 ** 6, threads=8)
+        loader.start()
+        end = time.monotonic() + 300
+        kills = 0
+        while time.monotonic() < end:
+            time.sleep(rng.uniform(2, 8))
+            name = rng.choice(VICTIMS)
+            old = relay.kill(name, signal.SIGKILL)
+            relay.wait_restarted(name, old, timeout=90)
+            kills += 1
+        loader.stopping = True
+        loader.join(60)
+        assert relay.alive(), "smtpd parent died"
+        accepted = set(loader.accepted)
+        deadline = time.monotonic() + 300
+        while not accepted <= _delivered_ids(sink) and \
+                time.monotonic() < deadline:
+            time.sleep(1)
+        lost = accepted - _delivered_ids(sink)
+        print("soak: %d kills, %d accepted, %d delivered, %d lost"
+              % (kills, len(accepted), len(sink.messages), len(lost)))
+        assert not lost, sorted(lost)[:5]
