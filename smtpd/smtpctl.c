@@ -248,6 +248,10 @@ main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		usage();
+	v = NULL;
+	if (strcmp(argv[0], "makemap") == 0 ? argc != 3 :
+	    (v = ctl_verb_find(argc, argv)) == NULL)
+		usage();
 	log_init("smtpctl", 1);
 	if (geteuid() != 0) {
 		(void)fprintf(stderr, "smtpctl: need root privileges\n");
@@ -257,22 +261,22 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
 		return 1;
 	}
-	if (strcmp(argv[0], "makemap") == 0) {
-		if (argc != 3)
-			usage();
-		return ctl_makemap(cf, argv[1], argv[2]);
+	if (v == NULL) {
+		rc = ctl_makemap(cf, argv[1], argv[2]);
+		config_free(cf);
+		return rc;
 	}
-	if ((v = ctl_verb_find(argc, argv)) == NULL)
-		usage();
-	if ((fd = ctl_connect(sock ? sock : cf->control_path)) == -1)
+	fd = ctl_connect(sock ? sock : cf->control_path);
+	config_free(cf);
+	if (fd == -1)
 		return 1;
 	if (ctl_send_request(fd, v->cmd, argc == 2 && strcmp(v->w2, "ARG") ==
 	    0 ? argv[1] : "") == -1) {
 		(void)fprintf(stderr, "smtpctl: cannot send the request\n");
+		(void)close(fd);
 		return 1;
 	}
 	rc = ctl_read_answers(fd);
 	(void)close(fd);
-	config_free(cf);
 	return rc;
 }
