@@ -105,6 +105,7 @@ main(int argc, char **argv)
 		fatalx("cannot load the spool");
 	queue_sched_init();
 	queue_commit_init();
+	queue_result_init();
 	proc_run();
 	return 0;
 }

@@ -12,7 +12,10 @@
  *
  * The schedule keeps a small record per envelope (struct qentry); the
  * envelope itself stays on disk and is read when it is dispatched or
- * shown, so 100k queued envelopes cost a few MB of memory.
+ * shown, so 100k queued envelopes cost a few MB of memory.  The one
+ * exception is the common path commit -> first dispatch: up to
+ * QUEUE_CACHE_MAX freshly committed envelopes keep their parsed copy, so
+ * they go out without being read back.
  */
 #ifndef QUEUE_H
 #define QUEUE_H
@@ -30,11 +33,19 @@
 #define QUEUE_BATCH_MAX		100	/* recipients per IMSG_MTA_DELIVER */
 #define QUEUE_INFLIGHT_MAX	1000	/* envelopes handed to mta at once */
 #define QUEUE_REQUEUE_DELAY	10	/* seconds, after an mta crash */
+#define QUEUE_CACHE_MAX		4096	/* envelopes kept parsed in memory
+					   from commit to first dispatch */
 
 enum qstate {
-	QE_PENDING = 0,
-	QE_INFLIGHT
+	QE_PENDING = 0,		/* in the heap */
+	QE_INFLIGHT,		/* in a batch */
+	QE_HELD			/* due, but its domain is on hold */
 };
+
+/* qentry flags: the envelope's ENVELOPE_F_* bits, and: */
+#define QENTRY_F_WARNED		0x100	/* delay warning age was handled */
+#define QENTRY_F_FORCE		0x200	/* smtpctl schedule: ignore a hold */
+#define QENTRY_F_HELD		0x400	/* deferred by its domain's hold */
 
 struct qmsg {
 	RB_ENTRY(qmsg)		 entry;
@@ -49,7 +60,8 @@ struct qgroup {
 	uint32_t		 msgid;
 	char			*domain;
 	struct qmsg		*msg;
-	TAILQ_HEAD(, qentry)	 entries;
+	size_t			 n;		/* entries, in flight too */
+	TAILQ_HEAD(, qentry)	 entries;	/* those not in flight */
 };
 
 struct qentry {
@@ -59,9 +71,13 @@ struct qentry {
 	time_t			 ctime;
 	time_t			 nexttry;
 	uint32_t		 retries;
+	uint32_t		 flags;		/* QENTRY_F_*, ENVELOPE_F_* */
 	enum qstate		 state;
 	int			 removed;	/* smtpctl remove while in flight */
 	size_t			 heapidx;
+	struct envelope		*cached;	/* parsed copy, see QUEUE_CACHE_MAX */
+	TAILQ_ENTRY(qentry)	 centry;	/* cache order */
+	TAILQ_ENTRY(qentry)	 hentry;	/* its domain's held list */
 	struct qgroup		*grp;
 	struct qbatch		*batch;
 	size_t			 bidx;
@@ -83,8 +99,12 @@ struct qbatch {
 	uint32_t		 id;
 	size_t			 n;
 	struct qentry		*ents[QUEUE_BATCH_MAX];
+	int			 probe;		/* tries a domain on hold */
+	int			 local;		/* settled without mta (DSN only) */
 	struct envelope		*evs;		/* n loaded envelopes */
 	struct qresult		*res;		/* n results */
+	int			 queued;	/* on the settle list */
+	TAILQ_ENTRY(qbatch)	 done;		/* waiting to be settled */
 };
 
 extern struct spool	 queue_spool;
@@ -92,8 +112,16 @@ extern struct spool	 queue_spool;
 /* queue_sched.c */
 void		 queue_sched_init(void);
 int		 queue_sched_load(void);
-struct qentry	*queue_sched_add(uint64_t, const char *domain, time_t ctime,
-		    time_t nexttry, uint32_t retries);
+struct qentry	*queue_sched_add(const struct envelope *);
+void		 queue_sched_cache(struct qentry *, const struct envelope *);
+void		 queue_sched_schedule_now(struct qentry *, time_t);
+/* What a batch taught about its domain's next hop: -1 unreachable (why:
+ * a result saying so), 1 reachable, 0 nothing; probe: the batch was the
+ * domain's probe. */
+void		 queue_sched_domain_result(const char *, int probe, int verdict,
+		    const struct qresult *why, time_t);
+/* "X.Y.Z text" of a domain on hold, or NULL. */
+const char	*queue_sched_domain_reason(const char *);
 int		 queue_sched_forget(struct qentry *);
 void		 queue_sched_drop(struct qentry *);
 void		 queue_sched_reschedule(struct qentry *, time_t);
@@ -117,15 +145,21 @@ void		 queue_commit_create(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_commit(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_rollback(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_smtp_down(void);
+int		 queue_commit_msgid_inuse(uint32_t);
 size_t		 queue_commit_incoming(void);
 
 /* queue_result.c */
 void		 queue_result_result(struct imsgev *, struct imsg *, void *);
 void		 queue_result_done(struct imsgev *, struct imsg *, void *);
+void		 queue_result_init(void);
 void		 queue_result_batch(struct qbatch *);
+int		 queue_result_estatus_ok(const char *, uint32_t status);
 time_t		 queue_result_backoff(time_t, time_t, uint32_t);
 
 /* queue_ctl.c */
 void		 queue_ctl(uint32_t, uint32_t, const char *);
+/* Copy a field for a '|'-separated line: '|', '%' and control octets
+ * become %XX. */
+void		 queue_ctl_field(char *, size_t, const char *);
 
 #endif

@@ -63,7 +63,7 @@ static TAILQ_HEAD(, qcommit)	 commit_pending =
     TAILQ_HEAD_INITIALIZER(commit_pending);
 static struct event		*commit_ev;
 
-static void	 commit_run(int, short, void *);
+static void	 queue_commit_run(int, short, void *);
 
 static int
 qincoming_cmp(struct qincoming *a, struct qincoming *b)
@@ -74,7 +74,7 @@ qincoming_cmp(struct qincoming *a, struct qincoming *b)
 void
 queue_commit_init(void)
 {
-	if ((commit_ev = event_new(proc_base, -1, 0, commit_run, NULL)) ==
+	if ((commit_ev = event_new(proc_base, -1, 0, queue_commit_run, NULL)) ==
 	    NULL)
 		fatalx("cannot create the commit event");
 }
@@ -85,8 +85,9 @@ queue_commit_incoming(void)
 	return commit_nincoming;
 }
 
-static int
-commit_msgid_inuse(uint32_t msgid)
+/* Is an id taken by a message being received or one in the schedule? */
+int
+queue_commit_msgid_inuse(uint32_t msgid)
 {
 	struct qincoming	 key;
 
@@ -96,7 +97,7 @@ commit_msgid_inuse(uint32_t msgid)
 }
 
 static void
-commit_free(struct qcommit *c)
+queue_commit_free(struct qcommit *c)
 {
 	size_t	 i;
 
@@ -110,13 +111,13 @@ commit_free(struct qcommit *c)
 
 /* Forget an incoming message, removing its file. */
 static void
-commit_incoming_drop(struct qincoming *in, int unlink_file)
+queue_commit_incoming_drop(struct qincoming *in, int unlink_file)
 {
 	if (unlink_file)
 		queue_spool_message_discard(&queue_spool, in->msgid);
 	if (in->commit != NULL) {
 		TAILQ_REMOVE(&commit_pending, in->commit, entry);
-		commit_free(in->commit);
+		queue_commit_free(in->commit);
 	}
 	RB_REMOVE(qincoming_tree, &commit_incoming, in);
 	commit_nincoming--;
@@ -125,7 +126,7 @@ commit_incoming_drop(struct qincoming *in, int unlink_file)
 }
 
 static void
-commit_reply(uint32_t type, uint32_t session, uint32_t status,
+queue_commit_reply(uint32_t type, uint32_t session, uint32_t status,
     uint32_t msgid, int fd)
 {
 	struct imsg_out	 out;
@@ -150,12 +151,12 @@ queue_commit_create(struct imsgev *iev, struct imsg *m, void *arg)
 	}
 	if (commit_nincoming < COMMIT_INCOMING_MAX)
 		fd = queue_spool_message_create(&queue_spool, &msgid,
-		    commit_msgid_inuse);
+		    queue_commit_msgid_inuse);
 	else
 		log_warnx("too many messages being received; tempfail");
 	if (fd == -1) {
 		stats_add("queue.create.tempfail", 1);
-		commit_reply(IMSG_QUEUE_MESSAGE_CREATED, m->id,
+		queue_commit_reply(IMSG_QUEUE_MESSAGE_CREATED, m->id,
 		    STATUS_TEMPFAIL, 0, -1);
 		return;
 	}
@@ -165,12 +166,12 @@ queue_commit_create(struct imsgev *iev, struct imsg *m, void *arg)
 	RB_INSERT(qincoming_tree, &commit_incoming, in);
 	commit_nincoming++;
 	stats_set("queue.incoming", (int64_t)commit_nincoming);
-	commit_reply(IMSG_QUEUE_MESSAGE_CREATED, m->id, STATUS_OK, msgid, fd);
+	queue_commit_reply(IMSG_QUEUE_MESSAGE_CREATED, m->id, STATUS_OK, msgid, fd);
 }
 
 /* The incoming message msgid of session; NULL if it is not its own. */
 static struct qincoming *
-commit_incoming_find(uint32_t msgid, uint32_t session)
+queue_commit_incoming_find(uint32_t msgid, uint32_t session)
 {
 	struct qincoming	 key, *in;
 
@@ -192,13 +193,13 @@ queue_commit_rollback(struct imsgev *iev, struct imsg *m, void *arg)
 		proc_peer_bad(PROC_SMTP, "malformed rollback", m->type);
 		return;
 	}
-	if ((in = commit_incoming_find(msgid, m->id)) == NULL) {
+	if ((in = queue_commit_incoming_find(msgid, m->id)) == NULL) {
 		proc_peer_bad(PROC_SMTP, "rollback of a foreign message",
 		    m->type);
 		return;
 	}
 	log_debug("%08x: rolled back", msgid);
-	commit_incoming_drop(in, 1);
+	queue_commit_incoming_drop(in, 1);
 }
 
 /* The front end died: no 250 can be sent any more, so undo it all. */
@@ -209,7 +210,7 @@ queue_commit_smtp_down(void)
 	size_t			 n = 0;
 
 	while ((in = RB_MIN(qincoming_tree, &commit_incoming)) != NULL) {
-		commit_incoming_drop(in, 1);
+		queue_commit_incoming_drop(in, 1);
 		n++;
 	}
 	if (n > 0)
@@ -219,7 +220,7 @@ queue_commit_smtp_down(void)
 
 /* Copy a string field of a commit; -1 if too long or not clean text. */
 static int
-commit_str(char *dst, size_t size, const char *src)
+queue_commit_str(char *dst, size_t size, const char *src)
 {
 	return strlcpy(dst, src, size) >= size || !text_is_clean(dst) ?
 	    -1 : 0;
@@ -227,27 +228,27 @@ commit_str(char *dst, size_t size, const char *src)
 
 /* Read the message-wide part of a COMMIT into the envelope template. */
 static const char *
-commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
+queue_commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
 {
 	const char	*why = NULL;
 
 	t->type = ENVELOPE_RELAY;
 	t->size = imsg_get_u64(m);
-	if (commit_str(t->sender, sizeof(t->sender), imsg_get_str(m)) == -1 ||
+	if (queue_commit_str(t->sender, sizeof(t->sender), imsg_get_str(m)) == -1 ||
 	    !queue_envelope_sender_valid(t->sender))
 		why = "bad sender";
 	t->ret = imsg_get_u32(m);
-	if (commit_str(t->envid, sizeof(t->envid), imsg_get_str(m)) == -1)
+	if (queue_commit_str(t->envid, sizeof(t->envid), imsg_get_str(m)) == -1)
 		why = "bad envid";
-	if (commit_str(t->helo, sizeof(t->helo), imsg_get_str(m)) == -1)
+	if (queue_commit_str(t->helo, sizeof(t->helo), imsg_get_str(m)) == -1)
 		why = "bad helo";
-	if (commit_str(t->client_addr, sizeof(t->client_addr),
+	if (queue_commit_str(t->client_addr, sizeof(t->client_addr),
 	    imsg_get_str(m)) == -1)
 		why = "bad client address";
-	if (commit_str(t->client_name, sizeof(t->client_name),
+	if (queue_commit_str(t->client_name, sizeof(t->client_name),
 	    imsg_get_str(m)) == -1)
 		why = "bad client name";
-	if (commit_str(t->proto, sizeof(t->proto), imsg_get_str(m)) == -1 ||
+	if (queue_commit_str(t->proto, sizeof(t->proto), imsg_get_str(m)) == -1 ||
 	    t->proto[0] == '\0')
 		why = "bad protocol";
 	t->body = imsg_get_u32(m);
@@ -261,7 +262,7 @@ commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
 
 /* Read the recipients; the reason if one of them is not acceptable. */
 static const char *
-commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
+queue_commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
 {
 	char		 buf[ENVELOPE_ORCPT_MAX];
 	const char	*why = NULL;
@@ -270,11 +271,11 @@ commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
 
 	c->rcpts = xcalloc(n, sizeof(*c->rcpts));
 	for (i = 0; i < n && !m->bad; i++) {
-		if (commit_str(buf, CONF_ADDR_MAX, imsg_get_str(m)) == -1 ||
+		if (queue_commit_str(buf, CONF_ADDR_MAX, imsg_get_str(m)) == -1 ||
 		    !queue_envelope_rcpt_valid(buf))
 			why = "bad recipient";
 		c->rcpts[i].rcpt = xstrdup(buf);
-		if (commit_str(buf, sizeof(buf), imsg_get_str(m)) == -1)
+		if (queue_commit_str(buf, sizeof(buf), imsg_get_str(m)) == -1)
 			why = "bad orcpt";
 		c->rcpts[i].orcpt = xstrdup(buf);
 		notify = imsg_get_u32(m);
@@ -289,7 +290,7 @@ commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
 
 /* Check a parsed COMMIT against its incoming file; NULL if good. */
 static const char *
-commit_check_file(struct qcommit *c, uint32_t *status)
+queue_commit_check_file(struct qcommit *c, uint32_t *status)
 {
 	long long	 size;
 
@@ -314,27 +315,27 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 	uint32_t		 status = STATUS_PERMFAIL;
 
 	c->tmpl.msgid = imsg_get_u32(m);
-	why = commit_parse_tmpl(m, &c->tmpl, &nrcpt);
+	why = queue_commit_parse_tmpl(m, &c->tmpl, &nrcpt);
 	if (!m->bad && nrcpt >= 1 && nrcpt <= ENVELOPE_RCPT_MAX &&
-	    (why2 = commit_parse_rcpts(m, c, nrcpt)) != NULL && why == NULL)
+	    (why2 = queue_commit_parse_rcpts(m, c, nrcpt)) != NULL && why == NULL)
 		why = why2;
 	if (imsg_get_end(m) == -1 ||
-	    (in = commit_incoming_find(c->tmpl.msgid, m->id)) == NULL ||
+	    (in = queue_commit_incoming_find(c->tmpl.msgid, m->id)) == NULL ||
 	    in->commit != NULL) {
-		commit_free(c);
+		queue_commit_free(c);
 		proc_peer_bad(PROC_SMTP, "malformed or foreign commit",
 		    m->type);
 		return;
 	}
 	if (why == NULL)
-		why = commit_check_file(c, &status);
+		why = queue_commit_check_file(c, &status);
 	if (why != NULL) {
 		log_warnx("%08x: commit refused: %s", c->tmpl.msgid, why);
 		stats_add("queue.commit.refused", 1);
-		commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, m->id, status,
+		queue_commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, m->id, status,
 		    c->tmpl.msgid, -1);
-		commit_free(c);
-		commit_incoming_drop(in, 1);
+		queue_commit_free(c);
+		queue_commit_incoming_drop(in, 1);
 		return;
 	}
 	c->in = in;
@@ -345,7 +346,7 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 
 /* Write the envelopes of one parked commit into the transaction. */
 static void
-commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
+queue_commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
 {
 	struct envelope	 e;
 	size_t		 i;
@@ -366,16 +367,18 @@ commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
 		}
 		do {
 			e.id = id_envelope(e.msgid);
-		} while ((c->rcpts[i].qe = queue_sched_add(e.id, e.domain,
-		    now, now, 0)) == NULL);
+		} while ((c->rcpts[i].qe = queue_sched_add(&e)) == NULL);
 		if (queue_spool_tx_envelope(tx, c->unit, &e) == -1)
 			return;
+		/* its first dispatch needs no read (forgotten if the
+		 * commit fails) */
+		queue_sched_cache(c->rcpts[i].qe, &e);
 	}
 }
 
 /* Answer one commit after the transaction, keep or undo its envelopes. */
 static void
-commit_finish(struct qcommit *c, struct spool_tx *tx)
+queue_commit_finish(struct qcommit *c, struct spool_tx *tx)
 {
 	struct qincoming	*in = c->in;
 	const struct envelope	*t = &c->tmpl;
@@ -401,14 +404,14 @@ commit_finish(struct qcommit *c, struct spool_tx *tx)
 		log_warnx("%08x: commit failed; tempfail", msgid);
 		stats_add("queue.commit.tempfail", 1);
 	}
-	commit_incoming_drop(in, !ok);
-	commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, session,
+	queue_commit_incoming_drop(in, !ok);
+	queue_commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, session,
 	    ok ? STATUS_OK : STATUS_TEMPFAIL, msgid, -1);
 }
 
 /* The group commit: everything parked in this pass, one transaction. */
 static void
-commit_run(int fd, short ev, void *arg)
+queue_commit_run(int fd, short ev, void *arg)
 {
 	struct spool_tx	 tx;
 	struct qcommit	*c;
@@ -420,7 +423,7 @@ commit_run(int fd, short ev, void *arg)
 	(void)arg;
 	queue_spool_tx_init(&tx, &queue_spool);
 	TAILQ_FOREACH(c, &commit_pending, entry) {
-		commit_stage(c, &tx, now);
+		queue_commit_stage(c, &tx, now);
 		n++;
 	}
 	if (n == 0) {
@@ -429,7 +432,7 @@ commit_run(int fd, short ev, void *arg)
 	}
 	(void)queue_spool_tx_commit(&tx);
 	while ((c = TAILQ_FIRST(&commit_pending)) != NULL)
-		commit_finish(c, &tx);
+		queue_commit_finish(c, &tx);
 	queue_spool_tx_free(&tx);
 	stats_add("queue.commit.batch", 1);
 	if ((int64_t)n > stats_get("queue.commit.batch.max"))

@@ -4,6 +4,9 @@
  *   show queue	one line per envelope:
  *		evpid|msgid|type|state|sender|rcpt|created|next try|retries|
  *		last error
+ *		'|' is valid in an address's local part, so in sender, rcpt
+ *		and last error every '|', '%' and control octet is written
+ *		%XX (uppercase hex): the fields cannot shift.
  *   schedule X	X = envelope id (16 hex), message id (8 hex) or "all":
  *		make the pending ones due now
  *   remove X	the same selection, removed without any DSN
@@ -13,6 +16,7 @@
  * matches nothing ends with status 1.  Arguments are checked strictly and
  * never trusted further than that.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,37 +38,64 @@ struct ctl_filter {
 	uint64_t	 id;
 };
 
+/* An id of the given width, in either case. */
 static int
-ctl_hex(const char *s, size_t width, uint64_t *v)
+queue_ctl_hex(const char *s, size_t width, uint64_t *v)
 {
-	size_t	 i;
+	char			 low[17];
+	unsigned long long	 u;
+	size_t			 i;
 
-	if (strlen(s) != width)
+	if (strlen(s) != width || width >= sizeof(low))
 		return -1;
-	for (i = 0; i < width; i++)
-		if (!((s[i] >= '0' && s[i] <= '9') ||
-		    (s[i] >= 'a' && s[i] <= 'f') || (s[i] >= 'A' && s[i] <= 'F')))
-			return -1;
-	*v = strtoull(s, NULL, 16);
+	for (i = 0; i <= width; i++)
+		low[i] = (char)tolower((unsigned char)s[i]);
+	if (queue_envelope_hex_parse(low, width, &u) == -1)
+		return -1;
+	*v = u;
 	return 0;
 }
 
+void
+queue_ctl_field(char *dst, size_t size, const char *src)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	const unsigned char	*p;
+	size_t			 o = 0;
+
+	for (p = (const unsigned char *)src; *p != '\0'; p++) {
+		if (*p == '|' || *p == '%' || *p < 0x20 || *p == 0x7f) {
+			if (o + 3 >= size)
+				break;
+			dst[o++] = '%';
+			dst[o++] = hex[*p >> 4];
+			dst[o++] = hex[*p & 0x0f];
+		} else {
+			if (o + 1 >= size)
+				break;
+			dst[o++] = (char)*p;
+		}
+	}
+	if (size > 0)
+		dst[o] = '\0';
+}
+
 static int
-ctl_filter_parse(const char *arg, struct ctl_filter *f)
+queue_ctl_filter_parse(const char *arg, struct ctl_filter *f)
 {
 	if (strcmp(arg, "all") == 0) {
 		f->sel = SEL_ALL;
 		return 0;
 	}
 	f->sel = SEL_EVP;
-	if (ctl_hex(arg, 16, &f->id) == 0)
+	if (queue_ctl_hex(arg, 16, &f->id) == 0)
 		return 0;
 	f->sel = SEL_MSG;
-	return ctl_hex(arg, 8, &f->id);
+	return queue_ctl_hex(arg, 8, &f->id);
 }
 
 static int
-ctl_filter_match(const struct ctl_filter *f, const struct qentry *e)
+queue_ctl_filter_match(const struct ctl_filter *f, const struct qentry *e)
 {
 	switch (f->sel) {
 	case SEL_ALL:
@@ -79,60 +110,77 @@ ctl_filter_match(const struct ctl_filter *f, const struct qentry *e)
 
 /* The first envelope of the selection in id order (the tree's order). */
 static struct qentry *
-ctl_filter_first(const struct ctl_filter *f)
+queue_ctl_filter_first(const struct ctl_filter *f)
 {
 	struct qentry	*e;
 
 	if (f->sel == SEL_EVP)
 		return queue_sched_find(f->id);
 	for (e = queue_sched_first(); e != NULL; e = queue_sched_next(e))
-		if (ctl_filter_match(f, e))
+		if (queue_ctl_filter_match(f, e))
 			return e;
 	return NULL;
 }
 
 static void
-ctl_show_queue(uint32_t ctlid)
+queue_ctl_show_queue(uint32_t ctlid)
 {
 	struct qentry		*e;
 	struct envelope		 evp;
 	const struct envelope	*p;
 	const char		*why;
+	char			 sender[CONF_ADDR_MAX * 3];
+	char			 rcpt[CONF_ADDR_MAX * 3];
+	char			 err[ENVELOPE_TEXT_LINE * 3];
+	const char		*status, *text, *held;
 
 	for (e = queue_sched_first(); e != NULL; e = queue_sched_next(e)) {
 		if (e->state == QE_INFLIGHT)
 			p = &e->batch->evs[e->bidx];
+		else if (e->cached != NULL)
+			p = e->cached;
 		else if (queue_spool_envelope_read(&queue_spool, e->evpid,
 		    &evp, &why) == 0)
 			p = &evp;
 		else
 			continue;
+		queue_ctl_field(sender, sizeof(sender), p->sender);
+		queue_ctl_field(rcpt, sizeof(rcpt), p->rcpt);
+		status = p->last_status;
+		text = p->last_error;
+		/* deferred by its domain's hold: say why, as Postfix does */
+		if ((e->flags & QENTRY_F_HELD) && text[0] == '\0' &&
+		    (held = queue_sched_domain_reason(e->grp->domain)) != NULL) {
+			status = "";
+			text = held;
+		}
+		queue_ctl_field(err, sizeof(err), text);
 		proc_ctl_line(ctlid, "%016llx|%08x|%s|%s|%s|%s|%lld|%lld|%u|"
 		    "%s%s%s", (unsigned long long)e->evpid, e->grp->msgid,
 		    p->type == ENVELOPE_BOUNCE ? "bounce" : "relay",
 		    e->state == QE_INFLIGHT ? "inflight" : "pending",
-		    p->sender, p->rcpt, (long long)e->ctime,
-		    (long long)e->nexttry, e->retries, p->last_status,
-		    p->last_status[0] != '\0' ? " " : "", p->last_error);
+		    sender, rcpt, (long long)e->ctime,
+		    (long long)e->nexttry, e->retries, status,
+		    status[0] != '\0' ? " " : "", err);
 	}
 	proc_ctl_end(ctlid, 0, "");
 }
 
 /* schedule or remove; the entries of a message are adjacent in id order. */
 static void
-ctl_select(uint32_t ctlid, const char *arg, int remove)
+queue_ctl_select(uint32_t ctlid, const char *arg, int remove)
 {
 	struct ctl_filter	 f = { SEL_ALL, 0 };
 	struct qentry		*e, *next;
 	time_t			 now = time(NULL);
 	size_t			 n = 0;
 
-	if (ctl_filter_parse(arg, &f) == -1) {
+	if (queue_ctl_filter_parse(arg, &f) == -1) {
 		proc_ctl_end(ctlid, 1, "expected an envelope id, a message id "
 		    "or \"all\"");
 		return;
 	}
-	for (e = ctl_filter_first(&f); e != NULL && ctl_filter_match(&f, e);
+	for (e = queue_ctl_filter_first(&f); e != NULL && queue_ctl_filter_match(&f, e);
 	    e = next) {
 		next = f.sel == SEL_EVP ? NULL : queue_sched_next(e);
 		if (remove && e->state == QE_INFLIGHT) {
@@ -143,8 +191,8 @@ ctl_select(uint32_t ctlid, const char *arg, int remove)
 			    (unsigned long long)e->evpid);
 			queue_sched_drop(e);
 			n++;
-		} else if (e->state == QE_PENDING) {
-			queue_sched_reschedule(e, now);
+		} else if (e->state != QE_INFLIGHT) {
+			queue_sched_schedule_now(e, now);
 			n++;
 		}
 	}
@@ -156,7 +204,7 @@ ctl_select(uint32_t ctlid, const char *arg, int remove)
 }
 
 static void
-ctl_show_status(uint32_t ctlid)
+queue_ctl_show_status(uint32_t ctlid)
 {
 	proc_ctl_line(ctlid, "queue.paused=%d", queue_sched_paused());
 	proc_ctl_line(ctlid, "queue.message.count=%zu", queue_sched_messages());
@@ -175,16 +223,16 @@ queue_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
 {
 	switch (cmd) {
 	case CTL_SHOW_QUEUE:
-		ctl_show_queue(ctlid);
+		queue_ctl_show_queue(ctlid);
 		break;
 	case CTL_SHOW_STATUS:
-		ctl_show_status(ctlid);
+		queue_ctl_show_status(ctlid);
 		break;
 	case CTL_SCHEDULE:
-		ctl_select(ctlid, arg, 0);
+		queue_ctl_select(ctlid, arg, 0);
 		break;
 	case CTL_REMOVE:
-		ctl_select(ctlid, arg, 1);
+		queue_ctl_select(ctlid, arg, 1);
 		break;
 	case CTL_PAUSE_MTA:
 	case CTL_RESUME_MTA:

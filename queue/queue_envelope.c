@@ -90,6 +90,7 @@ static const struct name_bit notify_names[] = {
 static const struct name_bit flag_names[] = {
 	{ "delay-sent", ENVELOPE_F_DELAY_SENT },
 	{ "double", ENVELOPE_F_DOUBLE },
+	{ "dsn-pending", ENVELOPE_F_DSN_PENDING },
 	{ NULL, 0 }
 };
 
@@ -206,8 +207,8 @@ queue_envelope_check(const struct envelope *e, const char **why)
 	if (e->ctime < 0 || e->lasttry < 0 || e->nexttry < 0)
 		return -1;
 	*why = "bad flags";
-	if ((e->flags & ~(uint32_t)(ENVELOPE_F_DELAY_SENT | ENVELOPE_F_DOUBLE))
-	    != 0)
+	if ((e->flags & ~(uint32_t)(ENVELOPE_F_DELAY_SENT | ENVELOPE_F_DOUBLE |
+	    ENVELOPE_F_DSN_PENDING)) != 0)
 		return -1;
 	*why = "ok";
 	return 0;
@@ -380,9 +381,9 @@ envelope_num_parse(const char *s, unsigned long long max,
 	return 0;
 }
 
-/* Exactly width lowercase hex digits. */
-static int
-envelope_hex_parse(const char *s, size_t width, unsigned long long *v)
+/* Exactly width lowercase hex digits (the spool's names and ids). */
+int
+queue_envelope_hex_parse(const char *s, size_t width, unsigned long long *v)
 {
 	size_t	 i;
 
@@ -449,12 +450,12 @@ envelope_field_parse(struct envelope *e, const struct field *f,
 	case FK_STR:
 		return strlcpy(p, val, f->size) >= f->size ? -1 : 0;
 	case FK_HEX64:
-		if (envelope_hex_parse(val, 16, &v) == -1)
+		if (queue_envelope_hex_parse(val, 16, &v) == -1)
 			return -1;
 		*(uint64_t *)p = v;
 		return 0;
 	case FK_HEX32:
-		if (envelope_hex_parse(val, 8, &v) == -1)
+		if (queue_envelope_hex_parse(val, 8, &v) == -1)
 			return -1;
 		*(uint32_t *)p = (uint32_t)v;
 		return 0;

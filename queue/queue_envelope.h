@@ -39,6 +39,8 @@ enum envelope_type {
 /* flags */
 #define ENVELOPE_F_DELAY_SENT	0x01	/* the one delay DSN went out */
 #define ENVELOPE_F_DOUBLE	0x02	/* a DSN to the double-bounce address */
+#define ENVELOPE_F_DSN_PENDING	0x04	/* delivered; its "relayed" DSN is
+					   still to be written */
 
 struct envelope {
 	uint64_t		 id;
@@ -83,6 +85,9 @@ int		 queue_envelope_rcpt_valid(const char *);
 int		 queue_envelope_sender_valid(const char *);
 /* Copy the lowercased domain of an address; -1 if it has none. */
 int		 queue_envelope_domain(const char *, char *, size_t);
+/* Exactly width lowercase hex digits, as in spool names; 0 or -1. */
+int		 queue_envelope_hex_parse(const char *, size_t width,
+		    unsigned long long *);
 /* Copy untrusted text (a remote reply) with control octets blanked. */
 void		 queue_envelope_text_set(char *, size_t, const char *);
 

@@ -2,9 +2,14 @@
  * queue_result.c: what happens to envelopes once the outbound client has
  * tried them (IMSG_MTA_RESULT, IMSG_MTA_DONE, or a lost mta).
  *
- * A batch is settled as a whole when its IMSG_MTA_DONE arrives:
+ * A batch is settled as a whole after its IMSG_MTA_DONE arrives; every
+ * batch done in one event-loop pass is settled together, so their DSNs
+ * share one spool transaction and their rewritten envelopes another (one
+ * data sync and one directory fsync for all of them):
  *   delivered	logged, removed (and a "relayed" DSN if NOTIFY=SUCCESS and
- *		the next hop did not take the DSN request);
+ *		the next hop did not take the DSN request; if that DSN
+ *		cannot be written the envelope is kept, flagged dsn-pending,
+ *		and only the DSN is tried again later);
  *   tempfail	retried after retry_min doubling up to retry_max, with one
  *		delay DSN once older than delay_warning; older than the
  *		queue lifetime it fails;
@@ -14,10 +19,14 @@
  * Every DSN is committed (phase 1) before the envelopes it reports are
  * removed or rewritten (phase 2), so a crash in between repeats a DSN at
  * worst and never loses one.  Envelopes without a result (mta died) are
- * requeued shortly without counting a retry.
+ * requeued shortly without counting a retry.  Each batch also tells the
+ * scheduler whether its next hop was reachable (queue_sched_domain_result).
+ * An enhanced status from mta is used only if it is a well-formed X.Y.Z
+ * of the class of the result; otherwise the result's default is used.
  */
 #include <sys/stat.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +38,8 @@
 #include "queue.h"
 #include "queue_bounce.h"
 #include "util.h"
+
+#include <event2/event.h>
 
 enum result_fate {
 	FATE_REQUEUE = 0,	/* no result: try again soon */
@@ -62,6 +73,11 @@ struct result_ctx {
 	struct result_dsn_set	 dsn[DSN_KINDS];
 };
 
+#define RESULT_SETTLE_MAX	256	/* batches settled in one pass */
+
+static TAILQ_HEAD(, qbatch)	 result_done = TAILQ_HEAD_INITIALIZER(result_done);
+static struct event		*result_ev;
+
 time_t
 queue_result_backoff(time_t min, time_t max, uint32_t retries)
 {
@@ -75,7 +91,7 @@ queue_result_backoff(time_t min, time_t max, uint32_t retries)
 
 /* The sendmail-shaped line of one delivery attempt. */
 static void
-result_log(const struct qbatch *b, size_t i, time_t now, const char *stat,
+queue_result_log(const struct qbatch *b, size_t i, time_t now, const char *stat,
     const char *sep)
 {
 	const struct envelope	*e = &b->evs[i];
@@ -89,13 +105,13 @@ result_log(const struct qbatch *b, size_t i, time_t now, const char *stat,
 	    "dsn=%s, stat=%s%s%s%s", e->msgid, e->rcpt,
 	    duration_fmt(now - e->ctime, d1, sizeof(d1)),
 	    duration_fmt((time_t)r->xdelay, d2, sizeof(d2)), relay,
-	    r->estatus[0] != '\0' ? r->estatus : "4.0.0", stat, sep,
+	    r->estatus, stat, sep,
 	    r->text, sep[0] == ' ' ? ")" : "");
 	proc_monitor("%08x: to=<%s> stat=%s", e->msgid, e->rcpt, stat);
 }
 
 static void
-result_dsn_add(struct result_ctx *c, size_t i, enum result_dsn kind)
+queue_result_dsn_add(struct result_ctx *c, size_t i, enum result_dsn kind)
 {
 	struct result_dsn_set	*d = &c->dsn[kind];
 
@@ -105,7 +121,7 @@ result_dsn_add(struct result_ctx *c, size_t i, enum result_dsn kind)
 
 /* A recipient failed for good: pick its DSN, if any. */
 static void
-result_failed(struct result_ctx *c, size_t i)
+queue_result_failed(struct result_ctx *c, size_t i)
 {
 	const struct envelope	*e = &c->b->evs[i];
 
@@ -113,7 +129,7 @@ result_failed(struct result_ctx *c, size_t i)
 	if (e->sender[0] != '\0') {
 		if (queue_bounce_wanted(e, BOUNCE_FAILED)) {
 			c->fate[i] = FATE_REPORTED;
-			result_dsn_add(c, i, DSN_FAILED);
+			queue_result_dsn_add(c, i, DSN_FAILED);
 		} else
 			log_info("%08x: to=<%s>: no failure DSN requested",
 			    e->msgid, e->rcpt);
@@ -126,40 +142,42 @@ result_failed(struct result_ctx *c, size_t i)
 		return;
 	}
 	c->fate[i] = FATE_REPORTED;
-	result_dsn_add(c, i, DSN_DOUBLE);
+	queue_result_dsn_add(c, i, DSN_DOUBLE);
 }
 
 /* A temporary failure: retry later, warn once, or give up. */
 static void
-result_tempfail(struct result_ctx *c, size_t i)
+queue_result_tempfail(struct result_ctx *c, size_t i)
 {
 	struct envelope	*e = &c->b->evs[i];
 	time_t		 age = c->now - e->ctime;
 	char		 msg[ENVELOPE_TEXT_LINE + 64], dur[32];
 
-	result_log(c->b, i, c->now, "Deferred", ": ");
+	queue_result_log(c->b, i, c->now, "Deferred", ": ");
 	stats_add("queue.delivery.tempfail", 1);
 	if (age >= conf->queue_lifetime) {
 		(void)snprintf(msg, sizeof(msg),
 		    "could not deliver for %s: %s",
 		    duration_fmt(age, dur, sizeof(dur)), c->b->res[i].text);
 		(void)strlcpy(e->last_error, msg, sizeof(e->last_error));
-		result_failed(c, i);
+		queue_result_failed(c, i);
 		return;
 	}
 	e->retries++;
 	e->nexttry = c->now + queue_result_backoff(conf->queue_retry_min,
 	    conf->queue_retry_max, e->retries);
 	c->fate[i] = FATE_RETRY;
+	if (age >= conf->queue_delay_warning)
+		c->b->ents[i]->flags |= QENTRY_F_WARNED;
 	if ((e->flags & ENVELOPE_F_DELAY_SENT) == 0 &&
 	    age >= conf->queue_delay_warning && e->sender[0] != '\0' &&
 	    queue_bounce_wanted(e, BOUNCE_DELAYED))
-		result_dsn_add(c, i, DSN_DELAYED);
+		queue_result_dsn_add(c, i, DSN_DELAYED);
 }
 
 /* Sort one result into its fate and DSN. */
 static void
-result_classify(struct result_ctx *c, size_t i)
+queue_result_classify(struct result_ctx *c, size_t i)
 {
 	struct envelope		*e = &c->b->evs[i];
 	const struct qresult	*r = &c->b->res[i];
@@ -175,29 +193,37 @@ result_classify(struct result_ctx *c, size_t i)
 		c->fate[i] = FATE_REQUEUE;
 		return;
 	}
+	if (c->b->local) {
+		/* delivered before; only its "relayed" DSN is missing */
+		c->fate[i] = FATE_REPORTED;
+		queue_result_dsn_add(c, i, DSN_RELAYED);
+		return;
+	}
 	e->lasttry = c->now;
 	(void)strlcpy(e->last_status, r->estatus, sizeof(e->last_status));
 	(void)strlcpy(e->last_error, r->text, sizeof(e->last_error));
 	(void)strlcpy(e->last_relay, r->relay, sizeof(e->last_relay));
 	if (r->status == STATUS_OK) {
-		result_log(c->b, i, c->now, "Sent", " (");
+		queue_result_log(c->b, i, c->now, "Sent", " (");
 		stats_add("queue.delivery.ok", 1);
 		if (e->sender[0] != '\0' &&
 		    queue_bounce_wanted(e, BOUNCE_RELAYED) &&
-		    (r->flags & MTA_RESULT_F_DSN_RELAYED) == 0)
-			result_dsn_add(c, i, DSN_RELAYED);
+		    (r->flags & MTA_RESULT_F_DSN_RELAYED) == 0) {
+			c->fate[i] = FATE_REPORTED;
+			queue_result_dsn_add(c, i, DSN_RELAYED);
+		}
 	} else if (r->status == STATUS_TEMPFAIL)
-		result_tempfail(c, i);
+		queue_result_tempfail(c, i);
 	else {
-		result_log(c->b, i, c->now, "Bounced", ": ");
+		queue_result_log(c->b, i, c->now, "Bounced", ": ");
 		stats_add("queue.delivery.permfail", 1);
-		result_failed(c, i);
+		queue_result_failed(c, i);
 	}
 }
 
 /* Write the DSN text of a set into an incoming file. */
 static int
-result_dsn_text(struct result_ctx *c, enum result_dsn kind, int fd,
+queue_result_dsn_text(struct result_ctx *c, enum result_dsn kind, int fd,
     const char *to)
 {
 	static const enum bounce_action	 act[DSN_KINDS] = {
@@ -216,8 +242,7 @@ result_dsn_text(struct result_ctx *c, enum result_dsn kind, int fd,
 		const struct qresult	*res = &c->b->res[d->idx[i]];
 
 		r[i].evp = &c->b->evs[d->idx[i]];
-		r[i].status = res->estatus[0] != '\0' ? res->estatus :
-		    (kind == DSN_RELAYED ? "2.0.0" : "5.0.0");
+		r[i].status = res->estatus;
 		r[i].relay = res->relay;
 		r[i].diagnostic = r[i].evp->last_error;
 		r[i].last_attempt = c->now;
@@ -254,7 +279,7 @@ result_dsn_text(struct result_ctx *c, enum result_dsn kind, int fd,
 
 /* Fill the envelope of a new DSN message. */
 static int
-result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
+queue_result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
     enum result_dsn kind, const char *to)
 {
 	struct envelope	*n = &d->evp;
@@ -282,7 +307,7 @@ result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
 
 /* Phase 1 for one set: write the DSN message and add it to tx. */
 static void
-result_dsn_make(struct result_ctx *c, enum result_dsn kind,
+queue_result_dsn_make(struct result_ctx *c, enum result_dsn kind,
     struct spool_tx *tx)
 {
 	struct result_dsn_set	*d = &c->dsn[kind];
@@ -302,13 +327,15 @@ result_dsn_make(struct result_ctx *c, enum result_dsn kind,
 		return;
 	}
 	fd = queue_spool_message_create(&queue_spool, &d->newmsgid,
-	    queue_sched_msgid_inuse);
+	    queue_commit_msgid_inuse);
 	if (fd == -1) {
+		/* never discard an id that is not ours (another session's) */
+		d->newmsgid = 0;
 		queue_spool_tx_unit_fail(tx, d->unit);
 		return;
 	}
-	if (result_dsn_text(c, kind, fd, to) == -1 ||
-	    result_dsn_envelope(c, d, kind, to) == -1 ||
+	if (queue_result_dsn_text(c, kind, fd, to) == -1 ||
+	    queue_result_dsn_envelope(c, d, kind, to) == -1 ||
 	    queue_spool_tx_message(tx, d->unit, d->newmsgid) == -1 ||
 	    queue_spool_tx_envelope(tx, d->unit, &d->evp) == -1) {
 		log_warnx("%08x: cannot write DSN %08x",
@@ -319,7 +346,7 @@ result_dsn_make(struct result_ctx *c, enum result_dsn kind,
 
 /* After phase 1: schedule the DSNs that made it, log them. */
 static void
-result_dsn_settle(struct result_ctx *c, enum result_dsn kind,
+queue_result_dsn_settle(struct result_ctx *c, enum result_dsn kind,
     struct spool_tx *tx)
 {
 	static const char	*why[DSN_KINDS] = {
@@ -350,81 +377,120 @@ result_dsn_settle(struct result_ctx *c, enum result_dsn kind,
 		    e0->last_error);
 	log_info("%08x: %08x: DSN: %s", e0->msgid, d->newmsgid, reason);
 	stats_add("queue.dsn", 1);
-	(void)queue_sched_add(d->evp.id, d->evp.domain, d->evp.ctime,
-	    d->evp.nexttry, 0);
+	(void)queue_sched_add(&d->evp);
 }
 
-/* Phase 1: commit every DSN of the batch; fix the fates after it. */
+/* After phase 1: keep the envelopes whose DSN is not written yet. */
 static void
-result_phase_dsn(struct result_ctx *c)
+queue_result_dsn_fates(struct result_ctx *c)
 {
-	struct spool_tx	 tx;
+	struct envelope	*e;
 	size_t		 i;
-	int		 k, any = 0;
 
-	for (k = 0; k < DSN_KINDS; k++)
-		any |= c->dsn[k].n > 0;
-	if (!any)
-		return;
-	queue_spool_tx_init(&tx, &queue_spool);
-	for (k = 0; k < DSN_KINDS; k++)
-		result_dsn_make(c, (enum result_dsn)k, &tx);
-	(void)queue_spool_tx_commit(&tx);
-	for (k = 0; k < DSN_KINDS; k++)
-		result_dsn_settle(c, (enum result_dsn)k, &tx);
-	queue_spool_tx_free(&tx);
 	for (i = 0; i < c->b->n; i++) {
 		if (c->dsn_of[i] == -1)
 			continue;
+		e = &c->b->evs[i];
 		if (!c->dsn[c->dsn_of[i]].failed) {
 			if (c->dsn_of[i] == DSN_DELAYED)
-				c->b->evs[i].flags |= ENVELOPE_F_DELAY_SENT;
+				e->flags |= ENVELOPE_F_DELAY_SENT;
 			continue;
 		}
-		/* no DSN yet: keep the envelope so that one is made later */
+		/* no DSN yet: keep the envelope so that one is made later;
+		 * a delivered one must not go out again, only its DSN */
 		if (c->fate[i] == FATE_REPORTED) {
 			c->fate[i] = FATE_RETRY;
-			c->b->evs[i].nexttry = c->now + conf->queue_retry_min;
+			e->nexttry = c->now + conf->queue_retry_min;
+			if (c->dsn_of[i] == DSN_RELAYED)
+				e->flags |= ENVELOPE_F_DSN_PENDING;
 		}
 	}
 }
 
-/* Phase 2: rewrite the retried envelopes durably. */
+/* Phase 1: commit every DSN of the batches in one transaction. */
 static void
-result_phase_rewrite(struct result_ctx *c)
+queue_result_phase_dsn(struct result_ctx *cs, size_t n)
 {
 	struct spool_tx	 tx;
-	size_t		 i, n = 0;
+	size_t		 j;
+	int		 k, any = 0;
+
+	for (j = 0; j < n; j++)
+		for (k = 0; k < DSN_KINDS; k++)
+			any |= cs[j].dsn[k].n > 0;
+	if (!any)
+		return;
+	queue_spool_tx_init(&tx, &queue_spool);
+	for (j = 0; j < n; j++)
+		for (k = 0; k < DSN_KINDS; k++)
+			queue_result_dsn_make(&cs[j], (enum result_dsn)k, &tx);
+	(void)queue_spool_tx_commit(&tx);
+	for (j = 0; j < n; j++)
+		for (k = 0; k < DSN_KINDS; k++)
+			queue_result_dsn_settle(&cs[j], (enum result_dsn)k,
+			    &tx);
+	queue_spool_tx_free(&tx);
+	for (j = 0; j < n; j++)
+		queue_result_dsn_fates(&cs[j]);
+}
+
+/* Phase 2: rewrite the retried envelopes durably, in one transaction. */
+static void
+queue_result_phase_rewrite(struct result_ctx *cs, size_t n)
+{
+	struct spool_tx	 tx;
+	size_t		 i, j, nrw = 0;
 
 	queue_spool_tx_init(&tx, &queue_spool);
-	for (i = 0; i < c->b->n; i++) {
-		if (c->fate[i] != FATE_RETRY)
-			continue;
-		(void)queue_spool_tx_envelope(&tx, queue_spool_tx_unit(&tx),
-		    &c->b->evs[i]);
-		n++;
+	for (j = 0; j < n; j++) {
+		for (i = 0; i < cs[j].b->n; i++) {
+			if (cs[j].fate[i] != FATE_RETRY)
+				continue;
+			(void)queue_spool_tx_envelope(&tx,
+			    queue_spool_tx_unit(&tx), &cs[j].b->evs[i]);
+			nrw++;
+		}
 	}
-	if (n > 0 && queue_spool_tx_commit(&tx) > 0)
-		log_warnx("batch %u: some envelopes could not be rewritten; "
-		    "their retry state lives in memory only", c->b->id);
+	if (nrw > 0 && queue_spool_tx_commit(&tx) > 0)
+		log_warnx("%zu envelopes: some could not be rewritten; "
+		    "their retry state lives in memory only", nrw);
 	queue_spool_tx_free(&tx);
 }
 
-/* Apply the fates in memory and on disk, and end the batch. */
-void
-queue_result_batch(struct qbatch *b)
+/* What the batch says of its next hop: -1 not reached (every result a
+ * temporary X.4.x, network or routing, failure: refused, timed out, no
+ * route, DNS), 1 reached, 0 nothing known. */
+static int
+queue_result_verdict(const struct qbatch *b)
 {
-	struct result_ctx	*c;
-	struct qentry		*e;
-	size_t			 i;
+	const struct qresult	*r;
+	size_t			 i, ngot = 0;
 
-	c = xcalloc(1, sizeof(*c));
-	c->b = b;
-	c->now = time(NULL);
-	for (i = 0; i < b->n; i++)
-		result_classify(c, i);
-	result_phase_dsn(c);
-	result_phase_rewrite(c);
+	if (b->local)
+		return 0;
+	for (i = 0; i < b->n; i++) {
+		r = &b->res[i];
+		if (!r->got)
+			continue;
+		ngot++;
+		if (r->status != STATUS_TEMPFAIL ||
+		    strncmp(r->estatus, "4.4.", 4) != 0)
+			return 1;
+	}
+	return ngot > 0 ? -1 : 0;
+}
+
+/* Apply the fates of one batch in memory and end it. */
+static void
+queue_result_apply(struct result_ctx *c)
+{
+	struct qbatch	*b = c->b;
+	struct qentry	*e;
+	size_t		 i;
+
+	if (!b->local && b->n > 0)
+		queue_sched_domain_result(b->evs[0].domain, b->probe,
+		    queue_result_verdict(b), &b->res[0], c->now);
 	for (i = 0; i < b->n; i++) {
 		e = b->ents[i];
 		switch (c->fate[i]) {
@@ -433,6 +499,8 @@ queue_result_batch(struct qbatch *b)
 			break;
 		case FATE_RETRY:
 			e->retries = b->evs[i].retries;
+			e->flags = (e->flags & (QENTRY_F_WARNED |
+			    QENTRY_F_FORCE)) | b->evs[i].flags;
 			queue_sched_reschedule(e, b->evs[i].nexttry);
 			break;
 		case FATE_DROP:
@@ -441,19 +509,104 @@ queue_result_batch(struct qbatch *b)
 			break;
 		}
 	}
-	free(c);
 	queue_sched_batch_free(b);
+}
+
+/* Settle batches: classify, commit the DSNs, rewrite, apply. */
+static void
+queue_result_settle(struct qbatch **bs, size_t n)
+{
+	struct result_ctx	*cs;
+	size_t			 i, j;
+
+	cs = xcalloc(n, sizeof(*cs));
+	for (j = 0; j < n; j++) {
+		cs[j].b = bs[j];
+		cs[j].now = time(NULL);
+		for (i = 0; i < bs[j]->n; i++)
+			queue_result_classify(&cs[j], i);
+	}
+	queue_result_phase_dsn(cs, n);
+	queue_result_phase_rewrite(cs, n);
+	for (j = 0; j < n; j++)
+		queue_result_apply(&cs[j]);
+	free(cs);
 	queue_sched_wakeup();
+}
+
+/* Settle one batch now (mta lost, or a local batch). */
+void
+queue_result_batch(struct qbatch *b)
+{
+	if (b->queued) {
+		TAILQ_REMOVE(&result_done, b, done);
+		b->queued = 0;
+	}
+	queue_result_settle(&b, 1);
+}
+
+/* The batches done in this event-loop pass, settled together. */
+static void
+queue_result_run(int fd, short ev, void *arg)
+{
+	struct qbatch	*bs[RESULT_SETTLE_MAX], *b;
+	size_t		 n = 0;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	while (n < RESULT_SETTLE_MAX &&
+	    (b = TAILQ_FIRST(&result_done)) != NULL) {
+		TAILQ_REMOVE(&result_done, b, done);
+		b->queued = 0;
+		bs[n++] = b;
+	}
+	if (n > 0)
+		queue_result_settle(bs, n);
+	if (!TAILQ_EMPTY(&result_done))
+		event_active(result_ev, EV_TIMEOUT, 0);
+}
+
+void
+queue_result_init(void)
+{
+	if ((result_ev = event_new(proc_base, -1, 0, queue_result_run,
+	    NULL)) == NULL)
+		fatalx("cannot create the result event");
+}
+
+/* Is s an enhanced status code "X.Y.Z" (RFC 3463: class 2, 4 or 5,
+ * subject 0-999, detail 0-999) of the class of the result? */
+int
+queue_result_estatus_ok(const char *s, uint32_t status)
+{
+	static const char	 cls[] = { '2', '4', '5' };
+	size_t			 part, len;
+
+	if (status > STATUS_PERMFAIL || s[0] != cls[status] || s[1] != '.')
+		return 0;
+	s += 2;
+	for (part = 0; part < 2; part++) {
+		for (len = 0; isdigit((unsigned char)s[len]); len++)
+			;
+		if (len == 0 || len > 3 || (len > 1 && s[0] == '0'))
+			return 0;
+		s += len;
+		if (part == 0 && *s++ != '.')
+			return 0;
+	}
+	return *s == '\0';
 }
 
 /* IMSG_MTA_RESULT: keep the result until the batch is done. */
 void
 queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	struct qbatch	*b;
-	struct qentry	*e;
-	struct qresult	 r;
-	uint64_t	 evpid;
+	static const char	*dflt[] = { "2.0.0", "4.0.0", "5.0.0" };
+	struct qbatch		*b;
+	struct qentry		*e;
+	struct qresult		 r;
+	uint64_t		 evpid;
 
 	memset(&r, 0, sizeof(r));
 	evpid = imsg_get_u64(m);
@@ -467,27 +620,35 @@ queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
 		proc_peer_bad(PROC_MTA, "malformed delivery result", m->type);
 		return;
 	}
-	if ((b = queue_sched_batch_find(m->id)) == NULL ||
+	if ((b = queue_sched_batch_find(m->id)) == NULL || b->queued ||
 	    (e = queue_sched_find(evpid)) == NULL || e->batch != b ||
 	    b->res[e->bidx].got) {
 		proc_peer_bad(PROC_MTA, "result for an unknown recipient",
 		    m->type);
 		return;
 	}
+	if (!queue_result_estatus_ok(r.estatus, r.status))
+		(void)strlcpy(r.estatus, dflt[r.status], sizeof(r.estatus));
 	r.got = 1;
 	b->res[e->bidx] = r;
 }
 
-/* IMSG_MTA_DONE: settle the batch. */
+/* IMSG_MTA_DONE: settle the batch once this event-loop pass is over. */
 void
 queue_result_done(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	struct qbatch	*b;
 
 	if (imsg_get_end(m) == -1 ||
-	    (b = queue_sched_batch_find(m->id)) == NULL) {
+	    (b = queue_sched_batch_find(m->id)) == NULL || b->queued) {
 		proc_peer_bad(PROC_MTA, "done for an unknown batch", m->type);
 		return;
 	}
-	queue_result_batch(b);
+	if (result_ev == NULL) {
+		queue_result_batch(b);
+		return;
+	}
+	b->queued = 1;
+	TAILQ_INSERT_TAIL(&result_done, b, done);
+	event_active(result_ev, EV_TIMEOUT, 0);
 }

@@ -11,11 +11,24 @@
  * of the queue.  At most QUEUE_INFLIGHT_MAX envelopes are in flight;
  * every result or timer wakes the dispatcher again.
  *
- * Failure behaviour: an envelope that no longer loads is moved to
- * corrupt/ and forgotten; a message file that cannot be opened moves its
- * envelopes there too.  A lost mta hands every batch to the result module,
- * which requeues what has no result.
+ * A domain whose next hop cannot be reached (every result a temporary
+ * X.4.x failure) is put on hold for retry-min, doubling up to retry-max
+ * while it stays down: its envelopes that come due are deferred to the
+ * end of the hold in memory only (no attempt, no envelope rewrite; the
+ * file keeps an older next try, which after a restart only means an
+ * earlier attempt), and when the hold ends one probe batch goes first
+ * while the others wait for its verdict.  So a dead next hop costs one
+ * attempt per hold instead of one per envelope.  Envelopes that must be
+ * tried to bounce or to warn, and those scheduled by smtpctl, go anyway.
+ *
+ * Failure behaviour: an envelope that is missing or does not parse, or
+ * whose message file is missing or has another size than the envelope
+ * records, is moved to corrupt/ and forgotten; any other read failure
+ * (EMFILE, EIO, ENOMEM...) requeues the envelope a little later.  A lost
+ * mta hands every batch to the result module, which requeues what has no
+ * result.
  */
+#include <sys/stat.h>
 #include <sys/time.h>
 
 #include <errno.h>
@@ -47,6 +60,22 @@ RB_GENERATE(qmsg_tree, qmsg, entry, qmsg_cmp)
 RB_HEAD(qgroup_tree, qgroup);
 RB_PROTOTYPE(qgroup_tree, qgroup, entry, qgroup_cmp);
 RB_GENERATE(qgroup_tree, qgroup, entry, qgroup_cmp)
+/* A domain on hold: its next hop could not be reached. */
+struct qdomain {
+	RB_ENTRY(qdomain)	 entry;
+	char			*name;
+	time_t			 until;		/* hold ends, a probe goes */
+	uint32_t		 fails;		/* probes failed in a row */
+	int			 probing;	/* a probe batch is out */
+	TAILQ_HEAD(, qentry)	 held;		/* waiting for the probe */
+	char			 reason[ENVELOPE_STATUS_MAX +
+				    ENVELOPE_TEXT_LINE + 40];
+};
+
+static int	 qdomain_cmp(struct qdomain *, struct qdomain *);
+RB_HEAD(qdomain_tree, qdomain);
+RB_PROTOTYPE(qdomain_tree, qdomain, entry, qdomain_cmp);
+RB_GENERATE(qdomain_tree, qdomain, entry, qdomain_cmp)
 RB_HEAD(qbatch_tree, qbatch);
 RB_PROTOTYPE(qbatch_tree, qbatch, entry, qbatch_cmp);
 RB_GENERATE(qbatch_tree, qbatch, entry, qbatch_cmp)
@@ -55,6 +84,9 @@ static struct qentry_tree	 sched_entries = RB_INITIALIZER(&sched_entries);
 static struct qmsg_tree		 sched_msgs = RB_INITIALIZER(&sched_msgs);
 static struct qgroup_tree	 sched_groups = RB_INITIALIZER(&sched_groups);
 static struct qbatch_tree	 sched_batches = RB_INITIALIZER(&sched_batches);
+static struct qdomain_tree	 sched_domains = RB_INITIALIZER(&sched_domains);
+static TAILQ_HEAD(, qentry)	 sched_cached = TAILQ_HEAD_INITIALIZER(sched_cached);
+static size_t			 sched_ncached;
 
 static struct qentry	**sched_heap;
 static size_t		  sched_heapn, sched_heapcap;
@@ -89,8 +121,14 @@ qbatch_cmp(struct qbatch *a, struct qbatch *b)
 	return a->id < b->id ? -1 : a->id > b->id;
 }
 
+static int
+qdomain_cmp(struct qdomain *a, struct qdomain *b)
+{
+	return strcmp(a->name, b->name);
+}
+
 static void
-sched_stats(void)
+queue_sched_stats(void)
 {
 	stats_set("queue.envelope.count", (int64_t)sched_nentries);
 	stats_set("queue.envelope.inflight", (int64_t)sched_ninflight);
@@ -102,14 +140,14 @@ sched_stats(void)
  */
 
 static void
-heap_set(size_t i, struct qentry *e)
+queue_sched_heap_set(size_t i, struct qentry *e)
 {
 	sched_heap[i] = e;
 	e->heapidx = i;
 }
 
 static void
-heap_up(size_t i)
+queue_sched_heap_up(size_t i)
 {
 	struct qentry	*e = sched_heap[i];
 	size_t		 p;
@@ -118,14 +156,14 @@ heap_up(size_t i)
 		p = (i - 1) / 2;
 		if (sched_heap[p]->nexttry <= e->nexttry)
 			break;
-		heap_set(i, sched_heap[p]);
+		queue_sched_heap_set(i, sched_heap[p]);
 		i = p;
 	}
-	heap_set(i, e);
+	queue_sched_heap_set(i, e);
 }
 
 static void
-heap_down(size_t i)
+queue_sched_heap_down(size_t i)
 {
 	struct qentry	*e = sched_heap[i];
 	size_t		 c;
@@ -139,35 +177,35 @@ heap_down(size_t i)
 			c++;
 		if (e->nexttry <= sched_heap[c]->nexttry)
 			break;
-		heap_set(i, sched_heap[c]);
+		queue_sched_heap_set(i, sched_heap[c]);
 		i = c;
 	}
-	heap_set(i, e);
+	queue_sched_heap_set(i, e);
 }
 
 static void
-heap_push(struct qentry *e)
+queue_sched_heap_push(struct qentry *e)
 {
 	if (sched_heapn == sched_heapcap) {
 		sched_heapcap = sched_heapcap ? sched_heapcap * 2 : 1024;
 		sched_heap = xreallocarray(sched_heap, sched_heapcap,
 		    sizeof(*sched_heap));
 	}
-	heap_set(sched_heapn++, e);
-	heap_up(e->heapidx);
+	queue_sched_heap_set(sched_heapn++, e);
+	queue_sched_heap_up(e->heapidx);
 }
 
 static void
-heap_remove(struct qentry *e)
+queue_sched_heap_remove(struct qentry *e)
 {
 	size_t		 i = e->heapidx;
 	struct qentry	*last = sched_heap[--sched_heapn];
 
 	if (i == sched_heapn)
 		return;
-	heap_set(i, last);
-	heap_down(i);
-	heap_up(last->heapidx);
+	queue_sched_heap_set(i, last);
+	queue_sched_heap_down(i);
+	queue_sched_heap_up(last->heapidx);
 }
 
 /*
@@ -175,7 +213,7 @@ heap_remove(struct qentry *e)
  */
 
 static struct qmsg *
-sched_msg_get(uint32_t msgid)
+queue_sched_msg_get(uint32_t msgid)
 {
 	struct qmsg	 key, *m;
 
@@ -191,7 +229,7 @@ sched_msg_get(uint32_t msgid)
 }
 
 static void
-sched_msg_free(struct qmsg *m)
+queue_sched_msg_free(struct qmsg *m)
 {
 	RB_REMOVE(qmsg_tree, &sched_msgs, m);
 	sched_nmsgs--;
@@ -199,7 +237,7 @@ sched_msg_free(struct qmsg *m)
 }
 
 static struct qgroup *
-sched_group_get(uint32_t msgid, const char *domain)
+queue_sched_group_get(uint32_t msgid, const char *domain)
 {
 	struct qgroup	 key, *g;
 
@@ -210,7 +248,7 @@ sched_group_get(uint32_t msgid, const char *domain)
 	g = xcalloc(1, sizeof(*g));
 	g->msgid = msgid;
 	g->domain = xstrdup(domain);
-	g->msg = sched_msg_get(msgid);
+	g->msg = queue_sched_msg_get(msgid);
 	TAILQ_INIT(&g->entries);
 	RB_INSERT(qgroup_tree, &sched_groups, g);
 	return g;
@@ -248,27 +286,80 @@ queue_sched_next(struct qentry *e)
 
 /* Schedule an envelope; NULL if its id is already known. */
 struct qentry *
-queue_sched_add(uint64_t evpid, const char *domain, time_t ctime,
-    time_t nexttry, uint32_t retries)
+queue_sched_add(const struct envelope *ev)
 {
 	struct qentry	*e;
 
-	if (queue_sched_find(evpid) != NULL)
+	if (queue_sched_find(ev->id) != NULL)
 		return NULL;
 	e = xcalloc(1, sizeof(*e));
-	e->evpid = evpid;
-	e->ctime = ctime;
-	e->nexttry = nexttry;
-	e->retries = retries;
+	e->evpid = ev->id;
+	e->ctime = ev->ctime;
+	e->nexttry = ev->nexttry;
+	e->retries = ev->retries;
+	e->flags = ev->flags;
 	e->state = QE_PENDING;
-	e->grp = sched_group_get(id_envelope_msgid(evpid), domain);
+	e->grp = queue_sched_group_get(id_envelope_msgid(ev->id), ev->domain);
 	e->grp->msg->nevp++;
+	e->grp->n++;
 	TAILQ_INSERT_TAIL(&e->grp->entries, e, gentry);
 	RB_INSERT(qentry_tree, &sched_entries, e);
-	heap_push(e);
+	queue_sched_heap_push(e);
 	sched_nentries++;
-	sched_stats();
+	queue_sched_stats();
 	return e;
+}
+
+/* Drop the parsed copy of an envelope, if it has one. */
+static void
+queue_sched_uncache(struct qentry *e)
+{
+	if (e->cached == NULL)
+		return;
+	TAILQ_REMOVE(&sched_cached, e, centry);
+	sched_ncached--;
+	free(e->cached);
+	e->cached = NULL;
+}
+
+/* Keep a parsed copy of a just committed envelope for its first
+ * dispatch; the oldest copies go when there are too many. */
+void
+queue_sched_cache(struct qentry *e, const struct envelope *ev)
+{
+	struct envelope	*copy;
+
+	if (e->cached != NULL || e->state != QE_PENDING ||
+	    (copy = malloc(sizeof(*copy))) == NULL)
+		return;
+	*copy = *ev;
+	if (sched_ncached >= QUEUE_CACHE_MAX)
+		queue_sched_uncache(TAILQ_FIRST(&sched_cached));
+	e->cached = copy;
+	TAILQ_INSERT_TAIL(&sched_cached, e, centry);
+	sched_ncached++;
+}
+
+static struct qdomain *
+queue_sched_domain_find(const char *name)
+{
+	struct qdomain	 key;
+
+	key.name = (char *)(uintptr_t)name;
+	return RB_FIND(qdomain_tree, &sched_domains, &key);
+}
+
+/* An entry leaves wherever it waits (heap or held list). */
+static void
+queue_sched_unwait(struct qentry *e)
+{
+	struct qdomain	*d;
+
+	if (e->state == QE_PENDING)
+		queue_sched_heap_remove(e);
+	else if (e->state == QE_HELD &&
+	    (d = queue_sched_domain_find(e->grp->domain)) != NULL)
+		TAILQ_REMOVE(&d->held, e, hentry);
 }
 
 /* Forget an envelope (memory only); 1 if its message has none left. */
@@ -279,11 +370,12 @@ queue_sched_forget(struct qentry *e)
 	struct qmsg	*m = g->msg;
 	int		 empty;
 
-	if (e->state == QE_PENDING)
-		heap_remove(e);
-	TAILQ_REMOVE(&g->entries, e, gentry);
+	queue_sched_uncache(e);
+	queue_sched_unwait(e);
+	if (e->state != QE_INFLIGHT)
+		TAILQ_REMOVE(&g->entries, e, gentry);
 	RB_REMOVE(qentry_tree, &sched_entries, e);
-	if (TAILQ_EMPTY(&g->entries)) {
+	if (--g->n == 0) {
 		RB_REMOVE(qgroup_tree, &sched_groups, g);
 		free(g->domain);
 		free(g);
@@ -292,8 +384,8 @@ queue_sched_forget(struct qentry *e)
 	free(e);
 	empty = --m->nevp == 0;
 	if (empty)
-		sched_msg_free(m);
-	sched_stats();
+		queue_sched_msg_free(m);
+	queue_sched_stats();
 	return empty;
 }
 
@@ -314,13 +406,24 @@ queue_sched_reschedule(struct qentry *e, time_t nexttry)
 {
 	e->nexttry = nexttry;
 	if (e->state == QE_PENDING) {
-		heap_down(e->heapidx);
-		heap_up(e->heapidx);
+		queue_sched_heap_down(e->heapidx);
+		queue_sched_heap_up(e->heapidx);
 		return;
 	}
+	queue_sched_unwait(e);
+	if (e->state == QE_INFLIGHT)
+		TAILQ_INSERT_TAIL(&e->grp->entries, e, gentry);
 	e->state = QE_PENDING;
 	e->batch = NULL;
-	heap_push(e);
+	queue_sched_heap_push(e);
+}
+
+/* smtpctl schedule: due now, even if its domain is on hold. */
+void
+queue_sched_schedule_now(struct qentry *e, time_t now)
+{
+	e->flags |= QENTRY_F_FORCE;
+	queue_sched_reschedule(e, now);
 }
 
 size_t
@@ -349,25 +452,11 @@ struct sched_load {
 	uint32_t	*corrupt;	/* messages whose envelopes were bad */
 	size_t		 ncorrupt, capcorrupt;
 	size_t		 loaded;
+	size_t		 failed;	/* read errors that may go away */
 };
 
-static int
-sched_hex_name(const char *name, size_t width, unsigned long long *v)
-{
-	size_t	 i;
-
-	if (strlen(name) != width)
-		return -1;
-	for (i = 0; i < width; i++)
-		if (!((name[i] >= '0' && name[i] <= '9') ||
-		    (name[i] >= 'a' && name[i] <= 'f')))
-			return -1;
-	*v = strtoull(name, NULL, 16);
-	return 0;
-}
-
 static void
-sched_load_corrupt_msg(struct sched_load *ld, uint32_t msgid)
+queue_sched_load_corrupt_msg(struct sched_load *ld, uint32_t msgid)
 {
 	if (ld->ncorrupt == ld->capcorrupt) {
 		ld->capcorrupt = ld->capcorrupt ? ld->capcorrupt * 2 : 16;
@@ -379,7 +468,7 @@ sched_load_corrupt_msg(struct sched_load *ld, uint32_t msgid)
 
 /* One file of envelope/: check it and its message, then schedule it. */
 static void
-sched_load_envelope(const char *name, void *arg)
+queue_sched_load_envelope(const char *name, void *arg)
 {
 	struct sched_load	*ld = arg;
 	struct envelope		 e;
@@ -387,42 +476,54 @@ sched_load_envelope(const char *name, void *arg)
 	const char		*why;
 	unsigned long long	 id;
 
-	if (sched_hex_name(name, 16, &id) == -1) {
+	if (queue_envelope_hex_parse(name, 16, &id) == -1) {
 		queue_spool_corrupt(&queue_spool, SPOOL_ENVELOPE, name,
 		    "not an envelope name");
 		return;
 	}
 	if (queue_spool_envelope_read(&queue_spool, id, &e, &why) == -1) {
+		if (!queue_spool_error_is_corrupt(errno)) {
+			log_warn("envelope/%s: cannot read", name);
+			ld->failed++;
+			return;
+		}
 		queue_spool_corrupt(&queue_spool, SPOOL_ENVELOPE, name, why);
 		return;
 	}
-	m = sched_msg_get(e.msgid);
+	m = queue_sched_msg_get(e.msgid);
 	if (m->size == -2)
 		m->size = queue_spool_message_size(&queue_spool,
 		    SPOOL_MESSAGE, e.msgid);
+	if (m->size == -1 && errno != ENOENT) {
+		log_warn("message/%08x: cannot stat", e.msgid);
+		m->size = -2;
+		if (m->nevp == 0)
+			queue_sched_msg_free(m);
+		ld->failed++;
+		return;
+	}
 	if (m->size < 0 || (unsigned long long)m->size != e.size) {
 		queue_spool_corrupt(&queue_spool, SPOOL_ENVELOPE, name,
 		    m->size < 0 ? "message file missing" :
 		    "message size differs from the envelope");
 		if (m->nevp == 0)
-			sched_msg_free(m);
-		sched_load_corrupt_msg(ld, e.msgid);
+			queue_sched_msg_free(m);
+		queue_sched_load_corrupt_msg(ld, e.msgid);
 		return;
 	}
-	if (queue_sched_add(e.id, e.domain, e.ctime, e.nexttry,
-	    e.retries) != NULL)
+	if (queue_sched_add(&e) != NULL)
 		ld->loaded++;
 }
 
 /* One file of message/: keep it if envelopes refer to it. */
 static void
-sched_load_message(const char *name, void *arg)
+queue_sched_load_message(const char *name, void *arg)
 {
 	struct sched_load	*ld = arg;
 	unsigned long long	 id;
 	size_t			 i;
 
-	if (sched_hex_name(name, 8, &id) == -1) {
+	if (queue_envelope_hex_parse(name, 8, &id) == -1) {
 		queue_spool_corrupt(&queue_spool, SPOOL_MESSAGE, name,
 		    "not a message name");
 		return;
@@ -449,16 +550,24 @@ queue_sched_load(void)
 	memset(&ld, 0, sizeof(ld));
 	if (queue_spool_incoming_clear(&queue_spool) == -1 ||
 	    queue_spool_walk(&queue_spool, SPOOL_ENVELOPE,
-	    sched_load_envelope, &ld) == -1 ||
-	    queue_spool_walk(&queue_spool, SPOOL_MESSAGE,
-	    sched_load_message, &ld) == -1) {
-		free(ld.corrupt);
-		return -1;
+	    queue_sched_load_envelope, &ld) == -1)
+		goto fail;
+	if (ld.failed > 0) {
+		/* a restart (by the parent) rather than a message removed
+		 * for want of an envelope that could not be read */
+		log_warnx("%zu envelopes could not be read", ld.failed);
+		goto fail;
 	}
+	if (queue_spool_walk(&queue_spool, SPOOL_MESSAGE,
+	    queue_sched_load_message, &ld) == -1)
+		goto fail;
 	free(ld.corrupt);
 	log_info("queue loaded: %zu envelopes of %zu messages", ld.loaded,
 	    sched_nmsgs);
 	return (int)ld.loaded;
+fail:
+	free(ld.corrupt);
+	return -1;
 }
 
 /*
@@ -482,11 +591,11 @@ queue_sched_batch_free(struct qbatch *b)
 	free(b->evs);
 	free(b->res);
 	free(b);
-	sched_stats();
+	queue_sched_stats();
 }
 
 static struct qbatch *
-sched_batch_new(void)
+queue_sched_batch_new(void)
 {
 	struct qbatch	*b = xcalloc(1, sizeof(*b));
 
@@ -501,22 +610,153 @@ sched_batch_new(void)
 	return b;
 }
 
-/* Take the due envelopes of e's group (e first) into a batch. */
+/*
+ * Domains on hold.
+ */
+
+/* Put the entries waiting for a domain's probe back in the heap. */
 static void
-sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
+queue_sched_domain_unhold(struct qdomain *d, time_t when)
 {
 	struct qentry	*e;
 
-	heap_remove(first);
-	first->state = QE_INFLIGHT;
-	b->ents[b->n++] = first;
-	TAILQ_FOREACH(e, &first->grp->entries, gentry) {
-		if (b->n == QUEUE_BATCH_MAX ||
-		    sched_ninflight + b->n >= QUEUE_INFLIGHT_MAX)
+	while ((e = TAILQ_FIRST(&d->held)) != NULL) {
+		TAILQ_REMOVE(&d->held, e, hentry);
+		e->state = QE_PENDING;
+		e->nexttry = when;
+		queue_sched_heap_push(e);
+	}
+}
+
+static void
+queue_sched_domain_release(const char *name, time_t now)
+{
+	struct qdomain	*d;
+
+	if ((d = queue_sched_domain_find(name)) == NULL)
+		return;
+	log_info("%s: next hop reachable again, hold lifted", d->name);
+	queue_sched_domain_unhold(d, now);
+	RB_REMOVE(qdomain_tree, &sched_domains, d);
+	free(d->name);
+	free(d);
+}
+
+const char *
+queue_sched_domain_reason(const char *name)
+{
+	struct qdomain	*d = queue_sched_domain_find(name);
+
+	return d != NULL ? d->reason : NULL;
+}
+
+void
+queue_sched_domain_result(const char *name, int probe, int verdict,
+    const struct qresult *why, time_t now)
+{
+	struct qdomain	*d = queue_sched_domain_find(name);
+	char		 dur[32];
+
+	if (verdict > 0) {
+		queue_sched_domain_release(name, now);
+		return;
+	}
+	if (d != NULL && probe && verdict == 0) {
+		/* the probe came back without an answer (mta died) */
+		d->probing = 0;
+		d->until = now + QUEUE_REQUEUE_DELAY;
+		queue_sched_domain_unhold(d, d->until);
+		return;
+	}
+	if (verdict == 0 || (d != NULL && !probe))
+		return;
+	if (d == NULL) {
+		d = xcalloc(1, sizeof(*d));
+		d->name = xstrdup(name);
+		TAILQ_INIT(&d->held);
+		RB_INSERT(qdomain_tree, &sched_domains, d);
+	}
+	d->probing = 0;
+	d->fails++;
+	d->until = now + queue_result_backoff(conf->queue_retry_min,
+	    conf->queue_retry_max, d->fails);
+	(void)snprintf(d->reason, sizeof(d->reason),
+	    "%s delivery temporarily suspended: %s",
+	    why != NULL ? why->estatus : "4.4.1",
+	    why != NULL ? why->text : "next hop unreachable");
+	queue_sched_domain_unhold(d, d->until);
+	log_info("%s: next hop unreachable, deliveries held for %s", d->name,
+	    duration_fmt(d->until - now, dur, sizeof(dur)));
+}
+
+/* Must e go out even though its domain is on hold?  Yes when an attempt
+ * is needed to bounce it or to send its delay warning. */
+static int
+queue_sched_domain_bypass(const struct qentry *e, time_t now)
+{
+	time_t	 age = now - e->ctime;
+
+	if (age >= conf->queue_lifetime)
+		return 1;
+	return age >= conf->queue_delay_warning &&
+	    (e->flags & (QENTRY_F_WARNED | ENVELOPE_F_DELAY_SENT)) == 0;
+}
+
+/* The top of the heap is due: 1 if its domain holds it back (deferred to
+ * the end of the hold, or waiting for the probe), else 0 with *probe set
+ * if it is the domain's probe. */
+static int
+queue_sched_domain_wait(struct qentry *e, time_t now, int *probe)
+{
+	struct qdomain	*d;
+	int		 force = (e->flags & QENTRY_F_FORCE) != 0;
+
+	*probe = 0;
+	e->flags &= ~(uint32_t)QENTRY_F_FORCE;
+	if ((e->flags & ENVELOPE_F_DSN_PENDING) ||
+	    (d = queue_sched_domain_find(e->grp->domain)) == NULL)
+		return 0;
+	if (!d->probing && (force || d->until <= now)) {
+		d->probing = 1;
+		*probe = 1;
+		return 0;
+	}
+	if (force || queue_sched_domain_bypass(e, now))
+		return 0;
+	e->flags |= QENTRY_F_HELD;
+	if (!d->probing) {
+		queue_sched_reschedule(e, d->until);
+		return 1;
+	}
+	queue_sched_heap_remove(e);
+	e->state = QE_HELD;
+	TAILQ_INSERT_TAIL(&d->held, e, hentry);
+	return 1;
+}
+
+/*
+ * Batches.
+ */
+
+/* Take the due envelopes of first's group (first included) into a batch;
+ * entries in flight are not in the group's list, so each batch scans only
+ * entries that wait. */
+static void
+queue_sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
+{
+	struct qentry	*e, *next;
+	uint32_t	 kind = first->flags & ENVELOPE_F_DSN_PENDING;
+
+	for (e = first; e != NULL; e = next) {
+		next = TAILQ_NEXT(e, gentry);
+		if (e != first && (b->n == QUEUE_BATCH_MAX ||
+		    sched_ninflight + b->n >= QUEUE_INFLIGHT_MAX))
 			break;
-		if (e == first || e->state != QE_PENDING || e->nexttry > now)
+		if (e->state != QE_PENDING || e->nexttry > now ||
+		    (e->flags & ENVELOPE_F_DSN_PENDING) != kind)
 			continue;
-		heap_remove(e);
+		queue_sched_heap_remove(e);
+		TAILQ_REMOVE(&e->grp->entries, e, gentry);
 		e->state = QE_INFLIGHT;
 		b->ents[b->n++] = e;
 	}
@@ -524,7 +764,7 @@ sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
 
 /* An envelope of a batch cannot be used: keep its file, forget it. */
 static void
-sched_batch_corrupt(struct qentry *e, const char *why)
+queue_sched_batch_corrupt(struct qentry *e, const char *why)
 {
 	char		 name[24];
 	uint32_t	 msgid = e->grp->msgid;
@@ -540,31 +780,75 @@ sched_batch_corrupt(struct qentry *e, const char *why)
 	}
 }
 
-/* Read the envelopes of a batch; those that fail leave the batch. */
-static void
-sched_batch_load(struct qbatch *b, int msgfd)
+/* The envelope of a batch entry: its cached copy, or read from disk.
+ * -1 with errno as queue_spool_envelope_read(). */
+static int
+queue_sched_batch_envelope(struct qentry *e, struct envelope *ev,
+    const char **why)
 {
-	const char	*why;
+	if (e->cached != NULL) {
+		*ev = *e->cached;
+		queue_sched_uncache(e);
+		return 0;
+	}
+	return queue_spool_envelope_read(&queue_spool, e->evpid, ev, why);
+}
+
+/* A DSN still to write for a delivered envelope: its stored result. */
+static void
+queue_sched_batch_replay(struct qbatch *b, size_t n)
+{
+	const struct envelope	*ev = &b->evs[n];
+	struct qresult		*r = &b->res[n];
+
+	r->got = 1;
+	r->status = STATUS_OK;
+	(void)strlcpy(r->estatus, queue_result_estatus_ok(ev->last_status,
+	    STATUS_OK) ? ev->last_status : "2.0.0", sizeof(r->estatus));
+	(void)strlcpy(r->relay, ev->last_relay, sizeof(r->relay));
+	(void)strlcpy(r->text, ev->last_error, sizeof(r->text));
+}
+
+/* Read the envelopes of a batch; those that fail leave the batch:
+ * corrupt ones for good, the others requeued a little later. msgsize is
+ * the size of the message file, -1 for a local batch. */
+static void
+queue_sched_batch_load(struct qbatch *b, long long msgsize, time_t now)
+{
+	struct qentry	*e;
+	const char	*why = "";
 	size_t		 i, n = 0;
 
 	for (i = 0; i < b->n; i++) {
-		if (msgfd == -1)
-			sched_batch_corrupt(b->ents[i], "message file missing");
-		else if (queue_spool_envelope_read(&queue_spool,
-		    b->ents[i]->evpid, &b->evs[n], &why) == -1)
-			sched_batch_corrupt(b->ents[i], why);
-		else {
-			b->ents[n] = b->ents[i];
-			b->ents[n]->batch = b;
-			b->ents[n]->bidx = n;
-			n++;
+		e = b->ents[i];
+		if (queue_sched_batch_envelope(e, &b->evs[n], &why) == -1) {
+			if (queue_spool_error_is_corrupt(errno))
+				queue_sched_batch_corrupt(e, why);
+			else {
+				log_warn("%016llx: cannot read envelope; "
+				    "requeued", (unsigned long long)e->evpid);
+				queue_sched_reschedule(e,
+				    now + QUEUE_REQUEUE_DELAY);
+			}
+			continue;
 		}
+		if (msgsize >= 0 && b->evs[n].size != (uint64_t)msgsize) {
+			queue_sched_batch_corrupt(e,
+			    "message size differs from the envelope");
+			continue;
+		}
+		if (b->local)
+			queue_sched_batch_replay(b, n);
+		b->ents[n] = e;
+		e->batch = b;
+		e->bidx = n;
+		n++;
 	}
 	b->n = n;
 }
 
 static int
-sched_batch_send(struct qbatch *b, int msgfd)
+queue_sched_batch_send(struct qbatch *b, int msgfd)
 {
 	struct imsg_out		 out;
 	const struct envelope	*e0 = &b->evs[0];
@@ -588,29 +872,57 @@ sched_batch_send(struct qbatch *b, int msgfd)
 	return proc_send(PROC_MTA, &out, msgfd);
 }
 
-/* Build and send one batch starting with the envelope on top. */
-static void
-sched_dispatch_one(time_t now)
+/* Open the message of a batch and learn its size; -1 if it cannot be
+ * used now, its entries then being moved to corrupt/ (missing) or
+ * requeued (any other error). */
+static int
+queue_sched_batch_open(struct qbatch *b, uint32_t msgid, long long *size,
+    time_t now)
 {
-	struct qbatch	*b = sched_batch_new();
-	struct qentry	*first = sched_heap[0];
-	int		 msgfd;
+	struct stat	 st;
 	size_t		 i;
+	int		 fd, missing;
 
-	sched_batch_collect(b, first, now);
-	msgfd = queue_spool_message_open(&queue_spool, first->grp->msgid);
-	if (msgfd == -1)
-		log_warn("%08x: open message", first->grp->msgid);
-	sched_batch_load(b, msgfd);
-	sched_ninflight += b->n;
-	if (b->n == 0) {
-		if (msgfd != -1)
-			(void)close(msgfd);
-		queue_sched_batch_free(b);
+	if ((fd = queue_spool_message_open(&queue_spool, msgid)) != -1 &&
+	    fstat(fd, &st) == 0) {
+		*size = (long long)st.st_size;
+		return fd;
+	}
+	missing = errno == ENOENT;
+	log_warn("%08x: open message%s", msgid, missing ? "" : "; requeued");
+	if (fd != -1)
+		(void)close(fd);
+	for (i = 0; i < b->n; i++) {
+		if (missing)
+			queue_sched_batch_corrupt(b->ents[i],
+			    "message file missing");
+		else
+			queue_sched_reschedule(b->ents[i],
+			    now + QUEUE_REQUEUE_DELAY);
+	}
+	b->n = 0;
+	return -1;
+}
+
+/*
+ * Dispatch.
+ */
+
+/* Send a loaded batch to mta, or settle it here (a pending DSN). */
+static void
+queue_sched_batch_go(struct qbatch *b, int msgfd, time_t now)
+{
+	size_t	 i;
+
+	if (b->local) {
+		queue_result_batch(b);
 		return;
 	}
-	if (sched_batch_send(b, msgfd) == -1) {
+	if (queue_sched_batch_send(b, msgfd) == -1) {
 		log_warnx("cannot hand batch %u to mta; requeued", b->id);
+		if (b->probe)
+			queue_sched_domain_result(b->evs[0].domain, 1, 0, NULL,
+			    now);
 		for (i = 0; i < b->n; i++)
 			queue_sched_reschedule(b->ents[i],
 			    now + QUEUE_REQUEUE_DELAY);
@@ -618,11 +930,45 @@ sched_dispatch_one(time_t now)
 		return;
 	}
 	stats_add("queue.dispatch.batch", 1);
-	sched_stats();
+	queue_sched_stats();
+}
+
+/* Build and send one batch starting with the envelope on top. */
+static void
+queue_sched_dispatch_one(time_t now)
+{
+	struct qbatch	*b;
+	struct qentry	*first = sched_heap[0];
+	char		 domain[CONF_HOST_MAX];
+	long long	 size = -1;
+	int		 msgfd = -1, probe;
+
+	if (queue_sched_domain_wait(first, now, &probe))
+		return;
+	/* the batch's entries, first too, may be forgotten while loading */
+	(void)strlcpy(domain, first->grp->domain, sizeof(domain));
+	b = queue_sched_batch_new();
+	b->probe = probe;
+	b->local = (first->flags & ENVELOPE_F_DSN_PENDING) != 0;
+	queue_sched_batch_collect(b, first, now);
+	if (!b->local)
+		msgfd = queue_sched_batch_open(b, first->grp->msgid, &size,
+		    now);
+	queue_sched_batch_load(b, size, now);
+	sched_ninflight += b->n;
+	if (b->n == 0) {
+		if (msgfd != -1)
+			(void)close(msgfd);
+		if (probe)
+			queue_sched_domain_result(domain, 1, 0, NULL, now);
+		queue_sched_batch_free(b);
+		return;
+	}
+	queue_sched_batch_go(b, msgfd, now);
 }
 
 static int
-sched_can_dispatch(void)
+queue_sched_can_dispatch(void)
 {
 	return !sched_is_paused && conf != NULL &&
 	    proc_peer(PROC_MTA) != NULL;
@@ -630,23 +976,26 @@ sched_can_dispatch(void)
 
 /* Hand every due envelope to mta, then sleep until the next is due. */
 static void
-sched_dispatch(int fd, short ev, void *arg)
+queue_sched_dispatch(int fd, short ev, void *arg)
 {
 	struct timeval	 tv;
-	time_t		 now = time(NULL);
+	time_t		 now = time(NULL), next = 0;
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	if (!sched_can_dispatch())
+	if (!queue_sched_can_dispatch())
 		return;
 	while (sched_heapn > 0 && sched_ninflight < QUEUE_INFLIGHT_MAX &&
 	    sched_heap[0]->nexttry <= now)
-		sched_dispatch_one(now);
-	if (sched_heapn == 0 || sched_ninflight >= QUEUE_INFLIGHT_MAX)
+		queue_sched_dispatch_one(now);
+	if (sched_ninflight >= QUEUE_INFLIGHT_MAX)
 		return;
-	tv.tv_sec = sched_heap[0]->nexttry > now ?
-	    sched_heap[0]->nexttry - now : 1;
+	if (sched_heapn > 0 && (next == 0 || sched_heap[0]->nexttry < next))
+		next = sched_heap[0]->nexttry;
+	if (next == 0)
+		return;
+	tv.tv_sec = next > now ? next - now : 1;
 	tv.tv_usec = 0;
 	(void)evtimer_add(sched_ev, &tv);
 }
@@ -654,7 +1003,7 @@ sched_dispatch(int fd, short ev, void *arg)
 void
 queue_sched_init(void)
 {
-	sched_ev = evtimer_new(proc_base, sched_dispatch, NULL);
+	sched_ev = evtimer_new(proc_base, queue_sched_dispatch, NULL);
 	if (sched_ev == NULL)
 		fatalx("cannot create the scheduler timer");
 }

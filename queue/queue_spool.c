@@ -96,7 +96,7 @@ queue_spool_walk(struct spool *sp, enum spool_dir d,
 }
 
 static void
-spool_incoming_unlink(const char *name, void *arg)
+queue_spool_incoming_unlink(const char *name, void *arg)
 {
 	struct spool	*sp = arg;
 
@@ -109,28 +109,40 @@ spool_incoming_unlink(const char *name, void *arg)
 int
 queue_spool_incoming_clear(struct spool *sp)
 {
-	return queue_spool_walk(sp, SPOOL_INCOMING, spool_incoming_unlink, sp);
+	return queue_spool_walk(sp, SPOOL_INCOMING, queue_spool_incoming_unlink, sp);
 }
 
+/*
+ * The fd handed to the front end is write-only: once the message is
+ * committed the front end cannot read it back, and the queue checks the
+ * size at every dispatch (queue_sched.c) against appends or truncation.
+ * On failure *msgid is 0, so that no caller can mistake an id that was
+ * only tried (perhaps another session's incoming file) for its own.
+ */
 int
 queue_spool_message_create(struct spool *sp, uint32_t *msgid,
     int (*inuse)(uint32_t))
 {
 	struct stat	 st;
 	char		 name[16];
+	uint32_t	 id;
 	int		 fd, i;
 
+	*msgid = 0;
 	for (i = 0; i < SPOOL_ID_TRIES; i++) {
-		*msgid = id_random32();
-		if (inuse != NULL && inuse(*msgid))
+		if ((id = id_random32()) == 0)
 			continue;
-		(void)snprintf(name, sizeof(name), "%08x", *msgid);
+		if (inuse != NULL && inuse(id))
+			continue;
+		(void)snprintf(name, sizeof(name), "%08x", id);
 		if (fstatat(sp->dir[SPOOL_MESSAGE], name, &st, 0) == 0)
 			continue;
 		fd = openat(sp->dir[SPOOL_INCOMING], name,
-		    O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd != -1)
+		    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+		if (fd != -1) {
+			*msgid = id;
 			return fd;
+		}
 		if (errno != EEXIST) {
 			log_warn("create incoming/%s", name);
 			return -1;
@@ -167,8 +179,12 @@ queue_spool_message_size(struct spool *sp, enum spool_dir d, uint32_t msgid)
 	char		 name[16];
 
 	(void)snprintf(name, sizeof(name), "%08x", msgid);
-	if (fstatat(sp->dir[d], name, &st, 0) == -1 || !S_ISREG(st.st_mode))
+	if (fstatat(sp->dir[d], name, &st, 0) == -1)
 		return -1;
+	if (!S_ISREG(st.st_mode)) {
+		errno = ENOENT;
+		return -1;
+	}
 	return (long long)st.st_size;
 }
 
@@ -187,7 +203,7 @@ queue_spool_message_remove(struct spool *sp, uint32_t msgid)
 
 /* Read a whole small file; its length, or -1 (too large: EFBIG). */
 static ssize_t
-spool_file_read(int dirfd, const char *name, char *buf, size_t size)
+queue_spool_file_read(int dirfd, const char *name, char *buf, size_t size)
 {
 	ssize_t	 n;
 	size_t	 len = 0;
@@ -217,19 +233,24 @@ queue_spool_envelope_read(struct spool *sp, uint64_t evpid,
 {
 	char	 name[24], *buf;
 	ssize_t	 n;
-	int	 rc;
+	int	 rc, saved;
 
 	*why = "unreadable";
 	(void)snprintf(name, sizeof(name), "%016llx",
 	    (unsigned long long)evpid);
 	if ((buf = malloc(ENVELOPE_TEXT_MAX + 1)) == NULL)
 		return -1;
-	n = spool_file_read(sp->dir[SPOOL_ENVELOPE], name, buf,
+	n = queue_spool_file_read(sp->dir[SPOOL_ENVELOPE], name, buf,
 	    ENVELOPE_TEXT_MAX + 1);
 	if (n == -1) {
-		if (errno == EFBIG)
-			*why = "too large";
+		saved = errno;
 		free(buf);
+		if (saved == EFBIG) {
+			*why = "too large";
+			saved = EINVAL;
+		} else if (saved == ENOENT)
+			*why = "missing";
+		errno = saved;
 		return -1;
 	}
 	rc = queue_envelope_load(e, buf, (size_t)n, why);
@@ -241,6 +262,12 @@ queue_spool_envelope_read(struct spool *sp, uint64_t evpid,
 		return -1;
 	}
 	return 0;
+}
+
+int
+queue_spool_error_is_corrupt(int error)
+{
+	return error == EINVAL || error == ENOENT;
 }
 
 int
@@ -284,6 +311,7 @@ queue_spool_tx_init(struct spool_tx *tx, struct spool *sp)
 {
 	memset(tx, 0, sizeof(*tx));
 	tx->sp = sp;
+	tx->keepfd = -1;
 }
 
 int
@@ -299,8 +327,15 @@ queue_spool_tx_unit(struct spool_tx *tx)
 	return (int)tx->nunits++;
 }
 
-static struct spool_file *
-spool_tx_file_add(struct spool_tx *tx, int unit, enum spool_dir to,
+/*
+ * Record a file written into incoming/.  Its fd (or -1) is kept only
+ * while it is the transaction's single file, the one case that syncs with
+ * fdatasync(); a transaction of several files uses syncfs(), so their fds
+ * are closed as soon as they are written and a group commit of any size
+ * holds at most one descriptor.
+ */
+static void
+queue_spool_tx_file_add(struct spool_tx *tx, int unit, enum spool_dir to,
     const char *name, int fd)
 {
 	struct spool_file	*f;
@@ -310,13 +345,19 @@ spool_tx_file_add(struct spool_tx *tx, int unit, enum spool_dir to,
 		tx->files = xreallocarray(tx->files, tx->capfiles,
 		    sizeof(*tx->files));
 	}
+	if (tx->keepfd != -1) {
+		(void)close(tx->keepfd);
+		tx->keepfd = -1;
+	}
+	if (tx->nfiles == 0)
+		tx->keepfd = fd;
+	else if (fd != -1)
+		(void)close(fd);
 	f = &tx->files[tx->nfiles++];
-	f->fd = fd;
 	f->unit = unit;
 	f->renamed = 0;
 	f->to = to;
 	(void)strlcpy(f->name, name, sizeof(f->name));
-	return f;
 }
 
 /* Add incoming/<msgid> (already written) to be synced and moved. */
@@ -324,22 +365,15 @@ int
 queue_spool_tx_message(struct spool_tx *tx, int unit, uint32_t msgid)
 {
 	char	 name[16];
-	int	 fd;
 
 	(void)snprintf(name, sizeof(name), "%08x", msgid);
-	fd = openat(tx->sp->dir[SPOOL_INCOMING], name, O_RDONLY | O_CLOEXEC);
-	if (fd == -1) {
-		log_warn("open incoming/%s", name);
-		tx->units[unit].failed = 1;
-		return -1;
-	}
 	tx->units[unit].msgid = msgid;
-	(void)spool_tx_file_add(tx, unit, SPOOL_MESSAGE, name, fd);
+	queue_spool_tx_file_add(tx, unit, SPOOL_MESSAGE, name, -1);
 	return 0;
 }
 
 static int
-spool_write_all(int fd, const char *buf, size_t len)
+queue_spool_write_all(int fd, const char *buf, size_t len)
 {
 	ssize_t	 n;
 
@@ -373,7 +407,7 @@ queue_spool_tx_envelope(struct spool_tx *tx, int unit,
 	}
 	fd = openat(tx->sp->dir[SPOOL_INCOMING], name,
 	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || spool_write_all(fd, buf, (size_t)len) == -1) {
+	if (fd == -1 || queue_spool_write_all(fd, buf, (size_t)len) == -1) {
 		log_warn("write incoming/%s", name);
 		if (fd != -1) {
 			(void)close(fd);
@@ -382,7 +416,7 @@ queue_spool_tx_envelope(struct spool_tx *tx, int unit,
 		tx->units[unit].failed = 1;
 		return -1;
 	}
-	(void)spool_tx_file_add(tx, unit, SPOOL_ENVELOPE, name, fd);
+	queue_spool_tx_file_add(tx, unit, SPOOL_ENVELOPE, name, fd);
 	return 0;
 }
 
@@ -395,7 +429,7 @@ queue_spool_tx_unit_fail(struct spool_tx *tx, int unit)
 /* Undo a failed unit: drop its temporaries and what a new message put in
  * place (a rewritten envelope replaced its old file atomically: keep). */
 static void
-spool_tx_unit_undo(struct spool_tx *tx, int unit)
+queue_spool_tx_unit_undo(struct spool_tx *tx, int unit)
 {
 	struct spool_file	*f;
 	size_t			 i;
@@ -416,32 +450,37 @@ spool_tx_unit_undo(struct spool_tx *tx, int unit)
 
 /* Step 1: file data on disk, one system call when possible. */
 static int
-spool_tx_sync_data(struct spool_tx *tx)
+queue_spool_tx_sync_data(struct spool_tx *tx)
 {
 	size_t	 i, n = 0, last = 0;
-	int	 rc = 0;
+	int	 fd, rc = 0;
 
 	for (i = 0; i < tx->nfiles; i++)
 		if (!tx->units[tx->files[i].unit].failed) {
 			n++;
 			last = i;
 		}
-	if (n == 1)
-		rc = fdatasync(tx->files[last].fd);
-	else if (n > 1)
+	if (n == 1) {
+		fd = last == 0 ? tx->keepfd : -1;
+		if (fd == -1)
+			fd = openat(tx->sp->dir[SPOOL_INCOMING],
+			    tx->files[last].name, O_RDONLY | O_CLOEXEC);
+		rc = fd == -1 ? -1 : fdatasync(fd);
+		if (fd != -1 && fd != tx->keepfd)
+			(void)close(fd);
+	} else if (n > 1)
 		rc = syncfs(tx->sp->root);
 	if (rc == -1)
 		log_warn("spool data sync");
-	for (i = 0; i < tx->nfiles; i++) {
-		(void)close(tx->files[i].fd);
-		tx->files[i].fd = -1;
-	}
+	if (tx->keepfd != -1)
+		(void)close(tx->keepfd);
+	tx->keepfd = -1;
 	return rc;
 }
 
 /* Step 2: rename into place, in order (a message before its envelopes). */
 static void
-spool_tx_rename(struct spool_tx *tx, int *dirty)
+queue_spool_tx_rename(struct spool_tx *tx, int *dirty)
 {
 	struct spool_file	*f;
 	size_t			 i;
@@ -468,10 +507,10 @@ queue_spool_tx_commit(struct spool_tx *tx)
 	size_t	 i, nfailed = 0;
 	int	 d, syncfail = 0;
 
-	if (spool_tx_sync_data(tx) == -1)
+	if (queue_spool_tx_sync_data(tx) == -1)
 		for (i = 0; i < tx->nunits; i++)
 			tx->units[i].failed = 1;
-	spool_tx_rename(tx, dirty);
+	queue_spool_tx_rename(tx, dirty);
 	for (d = 0; d < SPOOL_NDIRS; d++) {
 		if (dirty[d] && fsync(tx->sp->dir[d]) == -1) {
 			log_warn("fsync %s", spool_dirnames[d]);
@@ -482,7 +521,7 @@ queue_spool_tx_commit(struct spool_tx *tx)
 		if (syncfail)
 			tx->units[i].failed = 1;
 		if (tx->units[i].failed) {
-			spool_tx_unit_undo(tx, (int)i);
+			queue_spool_tx_unit_undo(tx, (int)i);
 			nfailed++;
 		}
 	}
@@ -498,11 +537,8 @@ queue_spool_tx_unit_ok(const struct spool_tx *tx, int unit)
 void
 queue_spool_tx_free(struct spool_tx *tx)
 {
-	size_t	 i;
-
-	for (i = 0; i < tx->nfiles; i++)
-		if (tx->files[i].fd != -1)
-			(void)close(tx->files[i].fd);
+	if (tx->keepfd != -1)
+		(void)close(tx->keepfd);
 	free(tx->files);
 	free(tx->units);
 	memset(tx, 0, sizeof(*tx));

@@ -38,7 +38,6 @@ struct spool {
 };
 
 struct spool_file {
-	int		 fd;		/* open until synced */
 	int		 unit;
 	int		 renamed;
 	enum spool_dir	 to;
@@ -56,6 +55,7 @@ struct spool_tx {
 	size_t			 nfiles, capfiles;
 	struct spool_unit	*units;
 	size_t			 nunits, capunits;
+	int			 keepfd;	/* the first file's, while alone */
 };
 
 /* Open (creating if missing) the subdirectories under rootfd. */
@@ -67,21 +67,26 @@ int		 queue_spool_incoming_clear(struct spool *);
 int		 queue_spool_walk(struct spool *, enum spool_dir,
 		    void (*fn)(const char *, void *), void *);
 
-/* A new incoming/<msgid> opened read-write; inuse() vetoes ids that the
- * caller knows of.  -1 on error. */
+/* A new incoming/<msgid> opened write-only; inuse() vetoes ids that the
+ * caller knows of.  -1 (and *msgid 0) on error. */
 int		 queue_spool_message_create(struct spool *, uint32_t *,
 		    int (*inuse)(uint32_t));
 void		 queue_spool_message_discard(struct spool *, uint32_t);
 int		 queue_spool_message_open(struct spool *, uint32_t);
-/* Size of a message file in a directory, or -1. */
+/* Size of a message file in a directory, or -1 (errno ENOENT if it is
+ * missing or not a regular file). */
 long long	 queue_spool_message_size(struct spool *, enum spool_dir,
 		    uint32_t);
 int		 queue_spool_message_remove(struct spool *, uint32_t);
 
-/* Read and parse envelope/<evpid>; -1 with errno ENOENT if missing, or
- * EINVAL with *why if it does not parse. */
+/* Read and parse envelope/<evpid>; -1 with errno ENOENT if missing,
+ * EINVAL with *why if it does not parse, or any other errno (EMFILE, EIO,
+ * ENOMEM...) for a failure that may go away. */
 int		 queue_spool_envelope_read(struct spool *, uint64_t,
 		    struct envelope *, const char **why);
+/* 1 if an errno of a failed read means the file is bad for good (missing
+ * or unparsable), 0 if it is worth trying again later. */
+int		 queue_spool_error_is_corrupt(int);
 int		 queue_spool_envelope_remove(struct spool *, uint64_t);
 /* Move a file to corrupt/ (never deleted) and log why. */
 void		 queue_spool_corrupt(struct spool *, enum spool_dir,
