@@ -43,6 +43,7 @@ SMTP_LIB_OBJS   = $(filter-out smtpd/smtp.o,$(SMTP_SRCS:.c=.o))
 MTA_LIB_OBJS    = $(filter-out smtpd/mta.o,$(MTA_SRCS:.c=.o))
 QUEUE_LIB_OBJS  = $(filter-out queue/queue.o,$(QUEUE_SRCS:.c=.o))
 POLICY_LIB_OBJS = $(filter-out policyd/policyd.o,$(POLICY_SRCS:.c=.o))
+TLS_LIB_OBJS    = $(filter-out tlsproxy/tlsproxy.o,$(TLS_SRCS:.c=.o))
 
 BINS = bin/smtpd bin/smtpd-smtp bin/smtpd-mta bin/smtpd-queue \
        bin/smtpd-policyd bin/smtpd-tlsproxy bin/smtpctl
@@ -87,7 +88,7 @@ bin/smtpd-policyd: $(POLICY_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
 
 bin/smtpd-tlsproxy: $(TLS_SRCS:.c=.o) common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -ltls -lssl -lcrypto
 
 smtpd/libsmtp.a: $(SMTP_LIB_OBJS)
 	$(AR) rcs $@ $^
@@ -97,11 +98,13 @@ queue/libqueue.a: $(QUEUE_LIB_OBJS)
 	$(AR) rcs $@ $^
 policyd/libpolicyd.a: $(POLICY_LIB_OBJS)
 	$(AR) rcs $@ $^
+tlsproxy/libtlsproxy.a: $(TLS_LIB_OBJS)
+	$(AR) rcs $@ $^
 
 PROC_LIBS = smtpd/libsmtp.a smtpd/libmta.a queue/libqueue.a \
 	    policyd/libpolicyd.a
 
-smtpd/smtpctl.o: CFLAGS += -Ipolicyd
+$(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/libpolicyd.a common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
@@ -109,6 +112,12 @@ bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/libpolicyd.a common/libcommon.a | bin
 bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin
 	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd -Iqueue -Ipolicyd $(LDFLAGS) \
 	    -o $@ $^ $(LIBS_BASE) -lunbound -lsqlite3
+
+# tlsproxy's modules need libtls and libcrypto
+bin/unit/test_tls_%: regress/unit/test_tls_%.c tlsproxy/libtlsproxy.a \
+    common/libcommon.a | bin
+	$(CC) $(CFLAGS) -Iregress/unit -Itlsproxy $(LDFLAGS) -o $@ $^ \
+	    $(LIBS_BASE) -ltls -lssl -lcrypto
 
 units: $(UNIT_BINS)
 

@@ -5,6 +5,7 @@
  *			(D, A, F, U, E, mailertable): pure functions
  *   policy_reply.c	SMTP replies from access-map right-hand sides
  *   policy_access.c	the connect, MAIL and RCPT decisions
+ *   policy_entry.c	checks of one access-map entry before it is stored
  *   policy_route.c	the next hop of a domain (mailertable, routes)
  *   policy_query.c	decoding and checking of IMSG_POLICY_QUERY
  *   policy_store.c	the database as seen from inside the chroot
@@ -77,11 +78,27 @@ struct policy_route {
 	char		 text[POLICY_TEXT_MAX];
 };
 
+/*
+ * Observers of a decision (smtpctl explain): probe() after every map
+ * lookup, in order, with its POLICY_DB_* result and the value found
+ * (NULL if none; "" for a member of a set map); step() when a decision
+ * starts one of its named steps ("D +Connect on h", "Relay_ok").
+ */
+struct policy_trace {
+	void		(*probe)(void *arg, const char *map, const char *key,
+			    int result, const char *value);
+	void		(*step)(void *arg, const char *what);
+	void		 *arg;
+};
+
 /* Where the maps come from for one decision. */
 struct policy_env {
 	struct policy_db *db;		/* NULL: no database, maps empty */
 	int		  dbfail;	/* database unusable: every lookup TMPF */
 	const char	 *hostname;	/* always a local domain */
+	/* access_db's "skip": SKIP ends a D or A probe as "not found" */
+	int		  skip;
+	const struct policy_trace *trace;	/* NULL: nobody watches */
 };
 
 /* policy_probe.c */
@@ -99,10 +116,24 @@ int	policy_probe_user(struct policy_keys *, const char *tag,
 int	policy_probe_exact(struct policy_keys *, const char *tag,
 	    const char *, int flags);
 int	policy_probe_mailertable(struct policy_keys *, const char *host);
+int	policy_probe_tagdefault(struct policy_keys *, const char *tag,
+	    const char *name, const char *addr);
 int	policy_addr_canon(const char *, char *, size_t);
 int	policy_name_canon(const char *, char *, size_t);
 
+/* Access-map right-hand sides (spec 2.2). */
+enum policy_rhs {
+	POLICY_RHS_OK,
+	POLICY_RHS_RELAY,
+	POLICY_RHS_REJECT,
+	POLICY_RHS_DISCARD,
+	POLICY_RHS_SKIP,	/* honoured only by D and A at connect */
+	POLICY_RHS_ERROR,	/* "ERROR:..." or the old "ddd text" */
+	POLICY_RHS_UNKNOWN
+};
+
 /* policy_reply.c */
+enum policy_rhs policy_rhs_parse(const char *, const char **body);
 void	policy_result_accept(struct policy_result *, uint32_t flags,
 	    const char *key);
 void	policy_result_reply(struct policy_result *, const char *mailbox,
@@ -114,6 +145,10 @@ int	policy_reply_parse(const char *body, int keyword, uint32_t *code,
 	    char *enhanced, size_t enhlen, char *text, size_t textlen);
 
 /* policy_access.c */
+void	policy_env_init(struct policy_env *, struct policy_db *, int dbfail,
+	    const char *hostname);
+void	policy_env_step(const struct policy_env *, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
 int	policy_env_lookup(const struct policy_env *, const char *map,
 	    const char *key, char *value, size_t valuelen);
 int	policy_env_search(const struct policy_env *, const char *map,
@@ -136,9 +171,17 @@ void	policy_route_find(const struct policy_env *, const struct config *,
 	    const char *domain, struct policy_route *);
 void	policy_route_log(const char *domain, const struct policy_route *);
 
+/* policy_entry.c */
+int	policy_entry_check(const char *map, const char *key,
+	    const char *value, char *err, size_t errlen);
+int	policy_entry_key_check(const char *map, const char *key, char *err,
+	    size_t errlen);
+
 /* policy_query.c */
 int	policy_query_parse(struct imsg *, struct policy_query *,
 	    const char **why);
+int	policy_query_fill(struct policy_query *, const char *addr,
+	    const char *name, const char **why);
 const char *policy_kind_name(uint32_t);
 
 /* policy_store.c */

@@ -13,10 +13,19 @@
  *
  * Interface: policy_access_check() fills a policy_result from a checked
  * query; the maps come through a policy_env (NULL db = empty maps).
+ * SKIP (spec 1.2 step 3): with env->skip, a SKIP found by the connect
+ * check's D probe ends D as "not found" and A still runs; one found by A
+ * ends it as "not found".  Elsewhere (and without env->skip) SKIP is an
+ * unknown value, as in sendmail (spec 2.2).
+ *
+ * Every probe goes through policy_env_lookup(), which logs it at debug
+ * level and reports it to env->trace: "smtpctl explain" watches the very
+ * decisions policyd makes.
  * Failure behaviour: any TMPF answers 451 4.3.0 (spec 2.2), except that a
  * temporary failure in Rcpt_ok is forgiven when Relay_ok allows the
- * client to relay (spec 2.4).  Every probe is logged at debug level.
+ * client to relay (spec 2.4).
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -38,14 +47,32 @@ enum access_stage {
 	STAGE_RCPT
 };
 
-enum access_rhs {
-	RHS_OK,
-	RHS_RELAY,
-	RHS_REJECT,
-	RHS_DISCARD,
-	RHS_ERROR,		/* "ERROR:..." or the old "ddd text" */
-	RHS_UNKNOWN
-};
+/* The maps of one decision; the skip option is on (see smtpd-maps(5)). */
+void
+policy_env_init(struct policy_env *env, struct policy_db *db, int dbfail,
+    const char *hostname)
+{
+	memset(env, 0, sizeof(*env));
+	env->db = db;
+	env->dbfail = dbfail;
+	env->hostname = hostname;
+	env->skip = 1;
+}
+
+/* Tell the observer, if any, which step of a decision starts now. */
+void
+policy_env_step(const struct policy_env *env, const char *fmt, ...)
+{
+	char	 what[POLICY_TEXT_MAX];
+	va_list	 ap;
+
+	if (env->trace == NULL || env->trace->step == NULL)
+		return;
+	va_start(ap, fmt);
+	(void)vsnprintf(what, sizeof(what), fmt, ap);
+	va_end(ap);
+	env->trace->step(env->trace->arg, what);
+}
 
 int
 policy_env_lookup(const struct policy_env *env, const char *map,
@@ -62,6 +89,9 @@ policy_env_lookup(const struct policy_env *env, const char *map,
 	log_debug("probe %s %s: %s", map, key, r == POLICY_DB_NOTFOUND ?
 	    "not found" : r == POLICY_DB_TMPF ? "TMPF" : value != NULL ?
 	    value : "found");
+	if (env->trace != NULL && env->trace->probe != NULL)
+		env->trace->probe(env->trace->arg, map, key, r,
+		    r != POLICY_DB_FOUND ? NULL : value != NULL ? value : "");
 	return r;
 }
 
@@ -87,28 +117,6 @@ policy_env_search(const struct policy_env *env, const char *map,
 	return POLICY_DB_NOTFOUND;
 }
 
-static enum access_rhs
-access_rhs(const char *v, const char **body)
-{
-	*body = v;
-	if (strcasecmp(v, "OK") == 0)
-		return RHS_OK;
-	if (strcasecmp(v, "RELAY") == 0)
-		return RHS_RELAY;
-	if (strcasecmp(v, "REJECT") == 0)
-		return RHS_REJECT;
-	if (strcasecmp(v, "DISCARD") == 0)
-		return RHS_DISCARD;
-	if (strncasecmp(v, "ERROR:", 6) == 0) {
-		*body = v + 6;
-		return RHS_ERROR;
-	}
-	if (v[0] >= '0' && v[0] <= '9' && v[1] >= '0' && v[1] <= '9' &&
-	    v[2] >= '0' && v[2] <= '9' && v[3] == ' ')
-		return RHS_ERROR;
-	return RHS_UNKNOWN;
-}
-
 /*
  * Apply a value found for key at a stage (spec 2.2).  Returns 0 when the
  * value counts as "no entry" (OK and RELAY in the To: checks), else 1.
@@ -119,20 +127,20 @@ access_apply(struct policy_result *res, enum access_stage stage,
 {
 	const char	*body;
 
-	switch (access_rhs(value, &body)) {
-	case RHS_OK:
+	switch (policy_rhs_parse(value, &body)) {
+	case POLICY_RHS_OK:
 		if (stage == STAGE_RCPT)
 			return 0;
 		policy_result_accept(res, POLICY_F_OK, key);
 		break;
-	case RHS_RELAY:
+	case POLICY_RHS_RELAY:
 		if (stage == STAGE_RCPT)
 			return 0;
 		/* relay rights come from Relay_ok, never from From: */
 		policy_result_accept(res, stage == STAGE_CONNECT ?
 		    POLICY_F_RELAY : POLICY_F_OK, key);
 		break;
-	case RHS_REJECT:
+	case POLICY_RHS_REJECT:
 		if (stage == STAGE_RCPT)
 			policy_result_reply(res, mailbox, 550, "5.2.1",
 			    "Mailbox disabled for this recipient");
@@ -140,19 +148,34 @@ access_apply(struct policy_result *res, enum access_stage stage,
 			policy_result_reply(res, mailbox, 550, "5.7.1",
 			    "Access denied");
 		break;
-	case RHS_DISCARD:
+	case POLICY_RHS_DISCARD:
 		policy_result_accept(res, 0, key);
 		res->verdict = POLICY_DISCARD;
 		break;
-	case RHS_ERROR:
+	case POLICY_RHS_ERROR:
 		policy_result_error(res, mailbox, body);
 		break;
-	case RHS_UNKNOWN:
+	case POLICY_RHS_SKIP:		/* here an unknown value: spec 2.2 */
+	case POLICY_RHS_UNKNOWN:
 		policy_result_reply(res, mailbox, 553, "5.3.0", value);
 		break;
 	}
 	(void)strlcpy(res->key, key, sizeof(res->key));
 	return 1;
+}
+
+/* The result of an access-map search r (value found under key). */
+static void
+access_conclude(struct policy_result *res, int r, enum access_stage stage,
+    const char *value, const char *mailbox, const char *key)
+{
+	if (r == POLICY_DB_TMPF) {
+		policy_result_tempfail(res);
+		(void)strlcpy(res->key, key, sizeof(res->key));
+	} else if (r == POLICY_DB_NOTFOUND)
+		policy_result_accept(res, 0, "");
+	else
+		(void)access_apply(res, stage, value, mailbox, key);
 }
 
 /* Search the access map and apply what is found; keys are freed. */
@@ -166,27 +189,54 @@ access_decide(const struct policy_env *env, struct policy_keys *keys,
 	r = policy_env_search(env, MAP_ACCESS, keys, value, sizeof(value), key,
 	    sizeof(key));
 	policy_keys_free(keys);
-	if (r == POLICY_DB_TMPF) {
-		policy_result_tempfail(res);
-		(void)strlcpy(res->key, key, sizeof(res->key));
-	} else if (r == POLICY_DB_NOTFOUND)
-		policy_result_accept(res, 0, "");
-	else
-		(void)access_apply(res, stage, value, mailbox, key);
+	access_conclude(res, r, stage, value, mailbox, key);
 }
 
+/*
+ * Search one primitive's keys at connect; with the skip option a SKIP
+ * value counts as "not found" (spec 1.2 step 3).
+ */
+static int
+access_connect_search(const struct policy_env *env, struct policy_keys *keys,
+    char *value, size_t valuelen, char *key, size_t keylen)
+{
+	int	 r;
+
+	r = policy_env_search(env, MAP_ACCESS, keys, value, valuelen, key,
+	    keylen);
+	policy_keys_free(keys);
+	if (r == POLICY_DB_FOUND && env->skip && strcasecmp(value,
+	    "SKIP") == 0) {
+		policy_env_step(env, "SKIP at %s: not found", key);
+		return POLICY_DB_NOTFOUND;
+	}
+	return r;
+}
+
+/* check_relay (spec 1.6): D +Connect on the name, then A on the address. */
 void
 policy_access_connect(const struct policy_env *env,
     const struct policy_query *q, struct policy_result *res)
 {
 	struct policy_keys	 keys;
+	char			 value[POLICY_VALUE_MAX + 1];
+	char			 key[POLICY_KEY_MAX + 1];
+	int			 r;
 
+	policy_env_step(env, "check_relay: D +Connect on %s", q->name);
 	policy_keys_init(&keys);
 	(void)policy_probe_domain(&keys, "Connect", q->name,
 	    POLICY_PROBE_UNTAGGED);
-	(void)policy_probe_addr(&keys, "Connect", q->addr,
-	    POLICY_PROBE_UNTAGGED);
-	access_decide(env, &keys, STAGE_CONNECT, NULL, res);
+	r = access_connect_search(env, &keys, value, sizeof(value), key,
+	    sizeof(key));
+	if (r == POLICY_DB_NOTFOUND) {
+		policy_env_step(env, "check_relay: A +Connect on %s", q->addr);
+		(void)policy_probe_addr(&keys, "Connect", q->addr,
+		    POLICY_PROBE_UNTAGGED);
+		r = access_connect_search(env, &keys, value, sizeof(value),
+		    key, sizeof(key));
+	}
+	access_conclude(res, r, STAGE_CONNECT, value, NULL, key);
 }
 
 /* Split a mailbox at its last '@' into local part and domain. */
@@ -211,10 +261,13 @@ policy_access_mail(const struct policy_env *env,
 	int			 f = POLICY_PROBE_UNTAGGED;
 
 	if (q->sender[0] == '\0') {
+		policy_env_step(env, "check_mail: <> is never looked up");
 		policy_result_accept(res, 0, "");	/* <>: spec 1.7 */
 		return;
 	}
 	access_mailbox_split(q->sender, local, sizeof(local), &domain);
+	policy_env_step(env, "check_mail: %s+From on <%s>", domain[0] != '\0' ?
+	    "F, U, D " : "U ", q->sender);
 	policy_keys_init(&keys);
 	if (domain[0] != '\0')
 		(void)policy_probe_full(&keys, "From", q->sender, f);
@@ -286,8 +339,10 @@ access_relay_addr(const struct policy_env *env, const struct policy_query *q,
 	char			 lit[POLICY_ADDR_MAX + 2];
 	int			 r;
 
+	policy_env_step(env, "Relay_ok: may client %s relay?", q->addr);
 	if (strcmp(q->addr, "127.0.0.1") == 0 ||
 	    strcmp(q->addr, "IPv6:0:0:0:0:0:0:0:1") == 0) {
+		policy_env_step(env, "Relay_ok: %s is loopback", q->addr);
 		(void)strlcpy(key, q->addr, keylen);
 		return 1;
 	}
@@ -344,6 +399,7 @@ access_rcpt_blacklist(const struct policy_env *env, const char *rcpt,
 	char			 key[POLICY_KEY_MAX + 1];
 	int			 r, f = POLICY_PROBE_UNTAGGED;
 
+	policy_env_step(env, "To: checks on <%s>", rcpt);
 	policy_keys_init(&keys);
 	if (domain[0] != '\0')
 		(void)policy_probe_full(&keys, "To", rcpt, f);
@@ -378,7 +434,9 @@ access_rcpt_ok(const struct policy_env *env, const char *domain, int islocal,
 	char			 key[POLICY_KEY_MAX + 1];
 	int			 r;
 
+	policy_env_step(env, "Rcpt_ok: may mail to %s be relayed?", domain);
 	if (islocal) {
+		policy_env_step(env, "Rcpt_ok: %s is local", domain);
 		policy_result_accept(res, POLICY_F_LOCAL, domain);
 		return 1;
 	}
@@ -412,6 +470,7 @@ access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len,
 	char	*pct;
 	int	 islocal, hops;
 
+	policy_env_step(env, "check_rcpt: is the domain of <%s> local?", rcpt);
 	for (hops = 0;; hops++) {
 		access_mailbox_split(rcpt, local, locallen, domain);
 		if ((*domain)[0] == '\0')
@@ -421,6 +480,7 @@ access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len,
 			break;
 		*pct = '@';
 		(void)strlcpy(rcpt, local, len);
+		policy_env_step(env, "%%-hack: judged as <%s>", rcpt);
 	}
 	return islocal;
 }

@@ -248,6 +248,22 @@ policy_probe_exact(struct policy_keys *keys, const char *tag, const char *s,
 	return keys->nomem ? -1 : 0;
 }
 
+/*
+ * The lookups of the rulesets with a bare-tag default (spec 1.3: TLS_Srv,
+ * TLS_Clt, Try_TLS, Srv_Features, ...): D on the name and A on the
+ * address, both mode '!', then "Tag:" alone.  name or addr may be "".
+ */
+int
+policy_probe_tagdefault(struct policy_keys *keys, const char *tag,
+    const char *name, const char *addr)
+{
+	if (name[0] != '\0')
+		(void)policy_probe_domain(keys, tag, name, 0);
+	if (addr[0] != '\0')
+		(void)policy_probe_addr(keys, tag, addr, 0);
+	return policy_probe_exact(keys, tag, "", 0);
+}
+
 /* mailertable (spec 9.1): "a.b.c", ".b.c", ".c", "." */
 int
 policy_probe_mailertable(struct policy_keys *keys, const char *host)

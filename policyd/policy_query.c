@@ -80,18 +80,41 @@ policy_query_parse(struct imsg *m, struct policy_query *q, const char **why)
 		*why = "malformed policy query";
 		return -1;
 	}
+	return policy_query_fill(q, addr, name, why);
+}
+
+/*
+ * Complete a query whose kind, helo, sender and rcpt are set: the client
+ * address and name in canonical form ("" name = "[addr]"), the mailboxes
+ * checked and without brackets.  smtpctl explain builds its queries with
+ * this too.  0, or -1 with *why set.
+ */
+int
+policy_query_fill(struct policy_query *q, const char *addr, const char *name,
+    const char **why)
+{
+	char	 lit[POLICY_NAME_MAX];
+
 	*why = "policy query with a bad field";
 	if (q->kind < POLICY_CONNECT || q->kind > POLICY_RCPT)
 		return -1;
-	if (policy_addr_canon(addr, q->addr, sizeof(q->addr)) == -1)
+	if (policy_addr_canon(addr, q->addr, sizeof(q->addr)) == -1) {
+		*why = "bad client address";
 		return -1;
-	if (name[0] == '\0')
-		(void)snprintf(name, sizeof(name), "[%s]", q->addr);
-	if (policy_name_canon(name, q->name, sizeof(q->name)) == -1)
+	}
+	if (name[0] == '\0') {
+		(void)snprintf(lit, sizeof(lit), "[%s]", q->addr);
+		name = lit;
+	}
+	if (policy_name_canon(name, q->name, sizeof(q->name)) == -1) {
+		*why = "bad client name";
 		return -1;
+	}
 	if (query_mailbox(q->sender, 1) == -1 ||
-	    query_mailbox(q->rcpt, q->kind != POLICY_RCPT) == -1)
+	    query_mailbox(q->rcpt, q->kind != POLICY_RCPT) == -1) {
+		*why = "bad mailbox";
 		return -1;
+	}
 	*why = NULL;
 	return 0;
 }

@@ -12,9 +12,35 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "proto.h"
 #include "policy.h"
+
+/* What kind of access-map value v is; *body = the text of an error. */
+enum policy_rhs
+policy_rhs_parse(const char *v, const char **body)
+{
+	*body = v;
+	if (strcasecmp(v, "OK") == 0)
+		return POLICY_RHS_OK;
+	if (strcasecmp(v, "RELAY") == 0)
+		return POLICY_RHS_RELAY;
+	if (strcasecmp(v, "REJECT") == 0)
+		return POLICY_RHS_REJECT;
+	if (strcasecmp(v, "DISCARD") == 0)
+		return POLICY_RHS_DISCARD;
+	if (strcasecmp(v, "SKIP") == 0)
+		return POLICY_RHS_SKIP;
+	if (strncasecmp(v, "ERROR:", 6) == 0) {
+		*body = v + 6;
+		return POLICY_RHS_ERROR;
+	}
+	if (isdigit((unsigned char)v[0]) && isdigit((unsigned char)v[1]) &&
+	    isdigit((unsigned char)v[2]) && v[3] == ' ')
+		return POLICY_RHS_ERROR;
+	return POLICY_RHS_UNKNOWN;
+}
 
 void
 policy_result_accept(struct policy_result *res, uint32_t flags,

@@ -137,10 +137,9 @@ void
 policy_store_env(struct policy_env *env, const char *hostname)
 {
 	store_refresh();
-	env->db = store.state == STORE_OPEN ? store.db : NULL;
-	env->dbfail = store.state != STORE_OPEN &&
-	    store.state != STORE_MISSING;
-	env->hostname = hostname;
+	policy_env_init(env, store.state == STORE_OPEN ? store.db : NULL,
+	    store.state != STORE_OPEN && store.state != STORE_MISSING,
+	    hostname);
 }
 
 void

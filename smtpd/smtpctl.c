@@ -3,9 +3,10 @@
  *
  * It reads the config (default /etc/mail/smtpd.conf) to find the control
  * socket and the database, sends one request over the socket and prints
- * the answer lines as they come.  makemap writes the database directly,
- * so it works whether or not the daemon runs.  Exit status: 0 success,
- * 1 the daemon or the command failed, 2 usage error.
+ * the answer lines as they come.  The map commands (makemap, access, map,
+ * explain: ctl_locals) use the database directly, so they work whether
+ * or not the daemon runs.  Exit status: 0 success, 1 the daemon or the
+ * command failed, 2 usage error.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -24,6 +25,7 @@
 #include "policy_db.h"
 #include "proto.h"
 #include "util.h"
+#include "smtpctl.h"
 
 #define CTL_READ_MAX	(IMSG_HDR_SIZE + IMSG_MAX_PAYLOAD)
 
@@ -48,6 +50,19 @@ static const struct ctl_verb {
 	{ "monitor",	NULL,		CTL_MONITOR },
 };
 
+static int	ctl_makemap(const struct config *, int, char **);
+
+/* The commands that work on the database, not through the daemon. */
+static const struct ctl_local {
+	const char	*name;
+	int		(*run)(const struct config *, int, char **);
+} ctl_locals[] = {
+	{ "makemap",	ctl_makemap },
+	{ "access",	smtpctl_access },
+	{ "map",	smtpctl_map },
+	{ "explain",	smtpctl_explain },
+};
+
 static void
 usage(void)
 {
@@ -57,7 +72,12 @@ usage(void)
 	    "          schedule ID|all | remove ID|all |\n"
 	    "          pause smtp|mta | resume smtp|mta |\n"
 	    "          log verbose|brief | reload | monitor |\n"
-	    "          makemap TABLE FILE\n");
+	    "          makemap TABLE FILE |\n"
+	    "          access add KEY VALUE | access delete KEY |\n"
+	    "          access show [PREFIX] |\n"
+	    "          map add|delete|show MAP [KEY [VALUE]] |\n"
+	    "          explain addr ADDRESS [name NAME] [helo NAME]\n"
+	    "              [from SENDER] [rcpt RECIPIENT ...]\n");
 	exit(2);
 }
 
@@ -209,11 +229,27 @@ ctl_read_answers(int fd)
  * makemap: the database is written here, with or without the daemon;
  * policy_makemap() leaves it root:_smtppol 0640 for policyd to read.
  */
-static int
-ctl_makemap(const struct config *cf, const char *table, const char *file)
+static const struct ctl_local *
+ctl_local_find(const char *name)
 {
+	size_t	 i;
+
+	for (i = 0; i < sizeof(ctl_locals) / sizeof(ctl_locals[0]); i++)
+		if (strcmp(ctl_locals[i].name, name) == 0)
+			return &ctl_locals[i];
+	return NULL;
+}
+
+static int
+ctl_makemap(const struct config *cf, int argc, char **argv)
+{
+	const char	*table, *file;
 	char		 err[512];
 
+	if (argc != 3)
+		usage();
+	table = argv[1];
+	file = argv[2];
 	if (policy_makemap(cf->database_path, table, file, err,
 	    sizeof(err)) == -1) {
 		(void)fprintf(stderr, "smtpctl: makemap %s: %s\n", table, err);
@@ -228,6 +264,7 @@ int
 main(int argc, char **argv)
 {
 	const struct ctl_verb	*v;
+	const struct ctl_local	*local;
 	struct config		*cf;
 	const char		*conffile = PATH_SMTPD_CONF, *sock = NULL;
 	int			 ch, fd, rc;
@@ -249,7 +286,7 @@ main(int argc, char **argv)
 	if (argc < 1)
 		usage();
 	v = NULL;
-	if (strcmp(argv[0], "makemap") == 0 ? argc != 3 :
+	if ((local = ctl_local_find(argv[0])) == NULL &&
 	    (v = ctl_verb_find(argc, argv)) == NULL)
 		usage();
 	log_init("smtpctl", 1);
@@ -261,8 +298,8 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
 		return 1;
 	}
-	if (v == NULL) {
-		rc = ctl_makemap(cf, argv[1], argv[2]);
+	if (local != NULL) {
+		rc = local->run(cf, argc, argv);
 		config_free(cf);
 		return rc;
 	}

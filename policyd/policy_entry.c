@@ -1,0 +1,237 @@
+/*
+ * policy_entry.c: the check of one map entry before "smtpctl access add"
+ * or "smtpctl map add" stores it.
+ *
+ * The key and value must be a line makemap would accept (no control
+ * character, CR and LF included; no blank or double quote in the key; no
+ * tab in the value; at most 1024 octets each; a set map takes no value),
+ * so that an entry added by hand is one makemap could have loaded.
+ * Beyond that the value must mean something to its map:
+ *   access       keys tagged Connect:, From: or To: (or untagged); values
+ *                OK, RELAY, REJECT, DISCARD, ERROR:[D.S.N:]ddd [x.y.z]
+ *                text or the old "ddd text" with a 4xx/5xx code, a text
+ *                and an enhanced status of the code's class; SKIP only
+ *                where it is honoured (Connect: and untagged keys).
+ *   mailertable  "mailer:rest" with a mailer policy_route.c delivers
+ *                with, or error:... as above.
+ * Tags of other sendmail rulesets (TLS_Srv:, Spam:, ...) are refused
+ * until this version looks them up: an entry that can never match must
+ * not look as if it worked.
+ *
+ * Interface: policy_entry_check() (a whole entry) and
+ * policy_entry_key_check() (a key to delete) return 0, or -1 with a
+ * reason in err.
+ * Failure behaviour: none beyond that; nothing is touched.
+ */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+#include "policy.h"
+
+/* The access-map tags this version looks up (spec 1.6). */
+static const char *entry_tags[] = { "connect", "from", "to" };
+
+static const char *entry_mailers[] = {
+	"smtp", "esmtp", "smtp8", "dsmtp", "relay", "error"
+};
+
+/* Octets no map may hold: the makemap rules for one line. */
+static const char *
+entry_text_check(const char *s, int iskey)
+{
+	const unsigned char	*p;
+
+	for (p = (const unsigned char *)s; *p != '\0'; p++) {
+		if (*p == '\r' || *p == '\n')
+			return "carriage return or line feed";
+		if (*p == '\t' && !iskey)
+			return "tab inside the value";
+		if (*p < 0x20 || *p == 0x7f)
+			return "control character";
+		if (iskey && (*p == ' ' || *p == '\t'))
+			return "blank inside the key";
+		if (iskey && *p == '"')
+			return "double quote in the key";
+	}
+	return NULL;
+}
+
+/*
+ * The tag of an access key, lowercased into tag: what precedes the first
+ * ':' if that is letters and '_' only; "" for an untagged key (an
+ * "IPv6:..." address is untagged).
+ */
+static void
+entry_tag(const char *key, char *tag, size_t taglen)
+{
+	size_t	 i;
+
+	tag[0] = '\0';
+	for (i = 0; key[i] != ':'; i++)
+		if (key[i] == '\0' || i + 1 >= taglen ||
+		    !(isalpha((unsigned char)key[i]) || key[i] == '_'))
+			return;
+	(void)snprintf(tag, taglen, "%.*s", (int)i, key);
+	if (strcasecmp(tag, "ipv6") == 0)
+		tag[0] = '\0';
+	text_lower(tag);
+}
+
+/* An error value (what follows ERROR:, or "ddd text"); NULL if fine. */
+static const char *
+entry_error_check(const char *body)
+{
+	char		 enh[POLICY_ENH_MAX], text[POLICY_TEXT_MAX];
+	uint32_t	 code;
+	int		 coded;
+
+	coded = policy_reply_parse(body, 0, &code, enh, sizeof(enh), text,
+	    sizeof(text));
+	if (!coded && isdigit((unsigned char)text[0]) &&
+	    isdigit((unsigned char)text[1]) &&
+	    isdigit((unsigned char)text[2]) &&
+	    (text[3] == ' ' || text[3] == '\0'))
+		return "the reply code must be 4xx or 5xx";
+	if (text[0] == '\0')
+		return "an error value needs a reply text";
+	if (coded && enh[0] != (char)('0' + code / 100))
+		return "the enhanced status does not match the reply code";
+	return NULL;
+}
+
+/* An access-map entry; NULL if fine. */
+static const char *
+entry_access_check(const char *key, const char *value)
+{
+	char		 tag[32];
+	const char	*body;
+	size_t		 i;
+
+	entry_tag(key, tag, sizeof(tag));
+	for (i = 0; tag[0] != '\0' &&
+	    i < sizeof(entry_tags) / sizeof(entry_tags[0]); i++)
+		if (strcmp(tag, entry_tags[i]) == 0)
+			break;
+	if (i == sizeof(entry_tags) / sizeof(entry_tags[0]))
+		return "unknown tag (this version looks up Connect:, From: "
+		    "and To: keys)";
+	if (tag[0] != '\0' && key[strlen(tag) + 1] == '\0')
+		return "a Connect:, From: or To: key needs a value after "
+		    "the tag";
+	switch (policy_rhs_parse(value, &body)) {
+	case POLICY_RHS_OK:
+	case POLICY_RHS_RELAY:
+	case POLICY_RHS_REJECT:
+	case POLICY_RHS_DISCARD:
+		return NULL;
+	case POLICY_RHS_SKIP:
+		return tag[0] == '\0' || strcmp(tag, "connect") == 0 ? NULL :
+		    "SKIP is honoured only in Connect: entries";
+	case POLICY_RHS_ERROR:
+		return entry_error_check(body);
+	case POLICY_RHS_UNKNOWN:
+		break;
+	}
+	return "unknown value (expected OK, RELAY, REJECT, DISCARD, SKIP, "
+	    "ERROR:[D.S.N:]ddd text)";
+}
+
+/* A mailertable value: "mailer:rest"; NULL if fine. */
+static const char *
+entry_mailertable_check(const char *value)
+{
+	const char	*colon = strchr(value, ':');
+	size_t		 i, len;
+
+	if (colon == NULL || colon == value)
+		return "the value must be mailer:host or error:...";
+	len = (size_t)(colon - value);
+	for (i = 0; i < sizeof(entry_mailers) / sizeof(entry_mailers[0]); i++)
+		if (strlen(entry_mailers[i]) == len &&
+		    strncasecmp(value, entry_mailers[i], len) == 0)
+			break;
+	if (i == sizeof(entry_mailers) / sizeof(entry_mailers[0]))
+		return "unsupported mailer (mailers: smtp, esmtp, smtp8, "
+		    "dsmtp, relay, error)";
+	if (strncasecmp(value, "error", len) == 0)
+		return entry_error_check(colon + 1);
+	return colon[1] == '\0' ? "the value must be mailer:host" : NULL;
+}
+
+/* The map-independent rules; NULL if fine. */
+static const char *
+entry_line_check(enum policy_map_kind kind, const char *key,
+    const char *value)
+{
+	const char	*why;
+
+	if (key[0] == '\0')
+		return "empty key";
+	if (key[0] == '#')
+		return "a key cannot start with '#' (a comment)";
+	if (strlen(key) > POLICY_KEY_MAX)
+		return "key longer than 1024 octets";
+	if ((why = entry_text_check(key, 1)) != NULL)
+		return why;
+	if (kind == POLICY_MAP_SET) {
+		if (strchr(key, '#') != NULL)
+			return "'#' in a name (a comment in the file)";
+		return value != NULL && value[0] != '\0' ?
+		    "a set map takes no value" : NULL;
+	}
+	if (value == NULL || value[0] == '\0')
+		return "key without a value";
+	if (strlen(value) > POLICY_VALUE_MAX)
+		return "value longer than 1024 octets";
+	if (value[0] == ' ' || value[strlen(value) - 1] == ' ')
+		return "blank at the start or end of the value";
+	return entry_text_check(value, 0);
+}
+
+int
+policy_entry_check(const char *map, const char *key, const char *value,
+    char *err, size_t errlen)
+{
+	enum policy_map_kind	 kind = policy_map_kind(map);
+	const char		*why;
+
+	if (kind == POLICY_MAP_UNKNOWN) {
+		(void)snprintf(err, errlen, "unknown map %s (known: %s)", map,
+		    policy_map_names());
+		return -1;
+	}
+	why = entry_line_check(kind, key, value);
+	if (why == NULL && strcmp(map, "access") == 0)
+		why = entry_access_check(key, value);
+	else if (why == NULL && strcmp(map, "mailertable") == 0)
+		why = entry_mailertable_check(value);
+	if (why != NULL) {
+		(void)snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	return 0;
+}
+
+int
+policy_entry_key_check(const char *map, const char *key, char *err,
+    size_t errlen)
+{
+	enum policy_map_kind	 kind = policy_map_kind(map);
+	const char		*why;
+
+	if (kind == POLICY_MAP_UNKNOWN) {
+		(void)snprintf(err, errlen, "unknown map %s (known: %s)", map,
+		    policy_map_names());
+		return -1;
+	}
+	/* any valid value will do: only the key is in question */
+	if ((why = entry_line_check(kind, key, kind == POLICY_MAP_SET ? NULL :
+	    "x")) != NULL) {
+		(void)snprintf(err, errlen, "%s", why);
+		return -1;
+	}
+	return 0;
+}

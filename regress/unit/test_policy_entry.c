@@ -1,0 +1,139 @@
+/*
+ * test_policy_entry.c: the checks "smtpctl access add" and "map add"
+ * make before anything is stored: makemap's line rules (control
+ * characters, CR/LF, blanks and quotes in keys, lengths, set maps take
+ * no value), access-map tags and values (ERROR: without text, 2xx codes,
+ * mismatched enhanced status, unknown keywords, SKIP only at Connect:),
+ * mailertable values, and keys for delete.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "unit.h"
+#include "policy.h"
+
+static char	 err[512];
+
+static int
+ok(const char *map, const char *key, const char *value)
+{
+	err[0] = '\0';
+	if (policy_entry_check(map, key, value, err, sizeof(err)) == 0)
+		return 1;
+	(void)printf("  refused %s %s \"%s\": %s\n", map, key, value, err);
+	return 0;
+}
+
+/* 1 if refused with a reason containing want. */
+static int
+refused(const char *map, const char *key, const char *value, const char *want)
+{
+	err[0] = '\0';
+	if (policy_entry_check(map, key, value, err, sizeof(err)) == -1 &&
+	    strstr(err, want) != NULL)
+		return 1;
+	(void)printf("  %s %s \"%s\": got \"%s\"\n", map, key, value, err);
+	return 0;
+}
+
+static void
+test_access_values(void)
+{
+	UNIT_CHECK(ok("access", "Connect:192.0.2", "REJECT") &&
+	    ok("access", "connect:192.0.2", "ok") &&
+	    ok("access", "From:joe@example.com", "RELAY") &&
+	    ok("access", "To:example.net", "DISCARD") &&
+	    ok("access", "CONNECT:IPv6:2001:db8:0:0:0:0:0:5", "OK"),
+	    "keywords at any case, tags at any case");
+	UNIT_CHECK(ok("access", "From:spam.example", "ERROR:5.7.1:550 Go away") &&
+	    ok("access", "From:x.example", "ERROR:450 4.2.0 later") &&
+	    ok("access", "From:y.example", "ERROR:\"550 quoted text\"") &&
+	    ok("access", "From:z.example", "550 old style") &&
+	    ok("access", "From:w.example", "ERROR:no code is 553"),
+	    "ERROR: forms of spec 2.1 and the old ddd text");
+	UNIT_CHECK(refused("access", "Connect:x", "ERROR:", "reply text"),
+	    "ERROR: without text is refused");
+	UNIT_CHECK(refused("access", "Connect:x", "ERROR:550", "reply text"),
+	    "ERROR:550 without text is refused");
+	UNIT_CHECK(refused("access", "Connect:x", "ERROR:250 fine", "4xx or 5xx"),
+	    "a 2xx code is refused");
+	UNIT_CHECK(refused("access", "Connect:x", "ERROR:550 4.7.1 no",
+	    "does not match"), "an enhanced status of the wrong class");
+	UNIT_CHECK(refused("access", "Connect:x", "REJCT", "unknown value") &&
+	    refused("access", "Connect:x", "QUARANTINE:held", "unknown value"),
+	    "unknown keywords are refused");
+	UNIT_CHECK(ok("access", "Connect:x.example", "SKIP") &&
+	    ok("access", "192.0.2", "skip") &&
+	    refused("access", "From:x.example", "SKIP", "only in Connect:") &&
+	    refused("access", "To:x.example", "SKIP", "only in Connect:"),
+	    "SKIP only where D/A honour it (spec 2.2)");
+	UNIT_CHECK(refused("access", "TLS_Srv:mx.example", "VERIFY",
+	    "unknown tag") && refused("access", "Spam:abuse@", "FRIEND",
+	    "unknown tag"), "tags this version does not look up");
+	UNIT_CHECK(refused("access", "Connect:", "REJECT", "after the tag"),
+	    "a bare Connect: never matches (spec 1.3)");
+	UNIT_CHECK(ok("access", "example.com", "REJECT") &&
+	    ok("access", "joe@", "OK"), "untagged keys");
+}
+
+static void
+test_line_rules(void)
+{
+	char	 big[POLICY_KEY_MAX + 8];
+
+	UNIT_CHECK(refused("access", "Connect:x", "REJECT\n", "line feed") &&
+	    refused("access", "Connect:x\r", "REJECT", "carriage return") &&
+	    refused("access", "Connect:x", "ERROR:550 a\001b", "control"),
+	    "CR, LF and control characters are refused");
+	UNIT_CHECK(refused("access", "Connect:a b", "OK", "blank") &&
+	    refused("access", "Connect:\"x\"", "OK", "double quote") &&
+	    refused("access", "#Connect:x", "OK", "comment") &&
+	    refused("access", "", "OK", "empty key"),
+	    "keys makemap could not load are refused");
+	UNIT_CHECK(refused("access", "Connect:x", "ERROR:550 a\tb", "tab") &&
+	    refused("access", "Connect:x", " OK", "blank at") &&
+	    refused("access", "Connect:x", "", "without a value"),
+	    "values makemap would not store as given are refused");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	UNIT_CHECK(refused("access", big, "OK", "longer than 1024"),
+	    "an oversized key is refused");
+	big[POLICY_KEY_MAX] = '\0';
+	UNIT_CHECK(refused("access", "Connect:x", big, "unknown value"),
+	    "a 1024-octet value passes the length rule");
+	UNIT_CHECK(ok("access", "From:a'b;--@x.example", "OK"),
+	    "SQL metacharacters are just octets");
+	UNIT_CHECK(refused("nosuch", "k", "v", "unknown map"),
+	    "unknown maps are refused");
+}
+
+static void
+test_other_maps(void)
+{
+	UNIT_CHECK(ok("local-host-names", "Example.COM", "") &&
+	    refused("local-host-names", "example.com", "x", "no value") &&
+	    refused("relay-domains", "a#b", "", "'#'"),
+	    "set maps: one name, no value, no '#'");
+	UNIT_CHECK(ok("mailertable", ".example.net", "esmtp:[192.0.2.40]:2525") &&
+	    ok("mailertable", "gone.example", "error:5.1.2:550 Host unknown") &&
+	    refused("mailertable", "x.example", "local:", "unsupported") &&
+	    refused("mailertable", "x.example", "relayhost", "mailer:") &&
+	    refused("mailertable", "x.example", "error:", "reply text") &&
+	    refused("mailertable", "x.example", "smtp:", "mailer:host"),
+	    "mailertable values");
+	UNIT_CHECK(policy_entry_key_check("access", "Connect:x", err,
+	    sizeof(err)) == 0 && policy_entry_key_check("access", "a#b", err,
+	    sizeof(err)) == 0 && policy_entry_key_check("access", "a\nb", err,
+	    sizeof(err)) == -1 && policy_entry_key_check("relay-domains",
+	    "a#b", err, sizeof(err)) == -1 && policy_entry_key_check("nosuch",
+	    "k", err, sizeof(err)) == -1, "keys to delete");
+}
+
+int
+main(void)
+{
+	test_access_values();
+	test_line_rules();
+	test_other_maps();
+	return unit_done();
+}

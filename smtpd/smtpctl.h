@@ -1,0 +1,21 @@
+/*
+ * smtpctl.h: the commands of smtpctl(8) that work on the map database
+ * directly, without the daemon (smtpctl_map.c, smtpctl_explain.c).
+ *
+ * Each takes the parsed config and the command's words (argv[0] is the
+ * command name) and returns smtpctl's exit status: 0 success, 1 failure
+ * (the reason printed on stderr after "smtpctl: "), 2 usage error.
+ */
+#ifndef SMTPCTL_H
+#define SMTPCTL_H
+
+struct config;
+
+/* access add|delete|show ...: the access map */
+int	smtpctl_access(const struct config *, int argc, char **argv);
+/* map add|delete|show MAP ...: any map */
+int	smtpctl_map(const struct config *, int argc, char **argv);
+/* explain addr A [name N] [helo H] [from S] [rcpt R ...] */
+int	smtpctl_explain(const struct config *, int argc, char **argv);
+
+#endif
