@@ -5,6 +5,7 @@
  * Table of contents:
  *   mta_batch.c    a delivery job, from IMSG_MTA_DELIVER to IMSG_MTA_DONE
  *   mta_route.c    the route from policyd, MX and address lookups
+ *   mta_cache.c    resolved routes kept per domain for a short time
  *   mta_dns.c      libunbound glue, MX rdata decoding
  *   mta_pool.c     connections per next hop, reuse, limits
  *   mta_session.c  the SMTP client state machine
@@ -23,6 +24,7 @@
 #include "log.h"
 #include "paths.h"
 #include "proc.h"
+#include "mta_cache.h"
 #include "mta_core.h"
 #include "mta_dns.h"
 
@@ -41,7 +43,12 @@ static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
 };
 
-/* the tlsproxy channel exists; nothing travels on it yet */
+/*
+ * No message from tlsproxy is handled yet (nhandlers is 0, so anything
+ * it sends is refused as unexpected).  The table exists because proc.c
+ * accepts a peer channel only for a peer with a table: once the parent
+ * links tlsproxy (the STARTTLS issue) the channel is taken as it is.
+ */
 static const struct imsg_handler mta_tls_handlers[] = {
 	{ IMSG_NONE,			NULL },
 };
@@ -106,6 +113,8 @@ static void
 mta_config_apply(struct config *nconf, struct config *old)
 {
 	mta_dns_configure(nconf);
+	/* ports and resolvers may have changed */
+	mta_cache_flush();
 	if (old == NULL)
 		mta_batch_config_ready();
 }

@@ -16,6 +16,7 @@
 
 #include <sys/queue.h>
 #include <sys/socket.h>
+#include <sys/tree.h>
 #include <sys/types.h>
 
 #include <stdint.h>
@@ -52,6 +53,9 @@ struct mta_hop {
 	char			 name[CONF_HOST_MAX];
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
+	/* MX preference of the host (0 for a static route): a cached
+	 * route reshuffles the hosts of equal preference */
+	int			 pref;
 };
 
 /* The error to report if no later hop does better. */
@@ -75,7 +79,8 @@ struct mta_session;
 
 struct mta_batch {
 	TAILQ_ENTRY(mta_batch)	 entry;		/* every batch */
-	TAILQ_ENTRY(mta_batch)	 wentry;	/* route or relay wait list */
+	TAILQ_ENTRY(mta_batch)	 wentry;	/* a relay's wait list */
+	RB_ENTRY(mta_batch)	 rentry;	/* route queries by qid */
 	enum mta_batch_state	 state;
 	uint32_t		 id;
 	uint32_t		 msgid;

@@ -1,9 +1,11 @@
 /*
  * mta_data.c: the dot-stuffed, CRLF-terminated DATA stream of a message.
  *
- * Interface in mta_data.h.  The converter is a small state machine over
- * octets (beginning of line, last octet was CR), so chunk boundaries may
- * fall anywhere, even between a CR and its LF.  A read error is returned
+ * Interface in mta_data.h.  The converter keeps two bits of state across
+ * calls (beginning of line, last octet was a CR whose LF is still to
+ * come), so chunk boundaries may fall anywhere, even between a CR and its
+ * LF.  Every line end goes out as CRLF: a bare LF gets its CR and a bare
+ * CR its LF.  A read error is returned
  * to the session, which gives up the transaction without sending the
  * final dot, so that a truncated message is never delivered.
  */
@@ -23,22 +25,62 @@ mta_data_init(struct mta_data *d, int fd)
 	d->bol = 1;
 }
 
+/* Where the next octet c at or after p lies: its offset, or len. */
+static size_t
+mta_data_next(const uint8_t *in, size_t len, size_t p, int c)
+{
+	const uint8_t	*q = memchr(in + p, c, len - p);
+
+	return q != NULL ? (size_t)(q - in) : len;
+}
+
+/*
+ * Runs of ordinary octets are found with memchr() and copied whole; only
+ * a line end and the first octet of a line need a decision.  A CR not
+ * followed by LF is completed to CRLF (it would otherwise let "\r.\r\n"
+ * pass to the next hop as an end of data), so the octet after it starts a
+ * line and is dot-stuffed like any other.
+ */
 size_t
 mta_data_convert(struct mta_data *d, const uint8_t *in, size_t len,
     uint8_t *out)
 {
-	size_t	 i, n = 0;
-	uint8_t	 c;
+	size_t	 p = 0, n = 0, cr = 0, lf = 0, stop;
+	int	 crseen = 0, lfseen = 0;
 
-	for (i = 0; i < len; i++) {
-		c = in[i];
-		if (d->bol && c == '.')
-			out[n++] = '.';
-		if (c == '\n' && !d->cr)
-			out[n++] = '\r';
-		out[n++] = c;
-		d->cr = c == '\r';
-		d->bol = c == '\n';
+	while (p < len) {
+		if (d->cr) {
+			d->cr = 0;
+			d->bol = 1;
+			out[n++] = '\n';
+			if (in[p] == '\n' && ++p == len)
+				break;
+		}
+		if (d->bol) {
+			d->bol = 0;
+			if (in[p] == '.')
+				out[n++] = '.';
+		}
+		if (!crseen || cr < p) {
+			cr = mta_data_next(in, len, p, '\r');
+			crseen = 1;
+		}
+		if (!lfseen || lf < p) {
+			lf = mta_data_next(in, len, p, '\n');
+			lfseen = 1;
+		}
+		stop = cr < lf ? cr : lf;
+		memcpy(out + n, in + p, stop - p);
+		n += stop - p;
+		if ((p = stop) == len)
+			break;
+		out[n++] = '\r';
+		if (in[p++] == '\r')
+			d->cr = 1;
+		else {
+			out[n++] = '\n';
+			d->bol = 1;
+		}
 	}
 	return n;
 }

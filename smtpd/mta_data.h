@@ -4,9 +4,9 @@
  * The body is read from the spool file descriptor with pread() at a
  * running offset, one chunk (MTA_DATA_CHUNK octets) at a time, so that a
  * message is never held whole in memory.  Lines end in CRLF on the wire
- * whatever the spool holds (a bare LF becomes CRLF), a line starting with
- * "." gets a second one (RFC 5321 4.5.2), and the end is ".\r\n" after a
- * line end added if the message lacks one.
+ * whatever the spool holds (a bare LF or a bare CR becomes CRLF), a line
+ * starting with "." gets a second one (RFC 5321 4.5.2), and the end is
+ * ".\r\n" after a line end added if the message lacks one.
  */
 #ifndef MTA_DATA_H
 #define MTA_DATA_H
@@ -24,12 +24,12 @@ struct mta_data {
 	int		 fd;
 	off_t		 off;
 	int		 bol;		/* at the beginning of a line */
-	int		 cr;		/* the last octet out was a CR */
+	int		 cr;		/* a CR went out, its LF did not yet */
 	int		 done;		/* ".\r\n" was appended */
 };
 
 void		 mta_data_init(struct mta_data *, int);
-/* Convert len octets of in into out, which holds 2 * len; the length
+/* Convert len octets of in into out, which holds 2 * len + 1; the length
  * written.  State carries over from one call to the next. */
 size_t		 mta_data_convert(struct mta_data *, const uint8_t *, size_t,
 		    uint8_t *);

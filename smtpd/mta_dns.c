@@ -202,6 +202,8 @@ mta_dns_done(void *arg, int err, struct ub_result *res)
 	struct mta_dns_answer	 a;
 
 	memset(&a, 0, sizeof(a));
+	if (res != NULL && res->ttl > 0)
+		a.ttl = (uint32_t)res->ttl;
 	if (err != 0 || res == NULL) {
 		if (res != NULL)
 			ub_resolve_free(res);

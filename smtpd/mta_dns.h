@@ -36,6 +36,7 @@ struct mta_dns_query;
 struct mta_dns_answer {
 	enum mta_dns_status	 status;
 	const char		*why;	/* for logs when status != OK */
+	uint32_t		 ttl;	/* seconds the answer may be kept */
 	size_t			 count;
 	char			**rdata;
 	int			*rdlen;

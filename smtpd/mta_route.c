@@ -12,7 +12,13 @@
  * to us -> 5.4.6; SERVFAIL or timeout -> 4.4.3; MX hosts that all
  * definitely have no address -> 5.4.4.  A malformed route result is a
  * broken peer (proc_peer_bad); stale results are ignored.
+ *
+ * Questions to policyd wait in a tree by query id.  A resolved list of
+ * hops is kept per domain by mta_cache.c, so that the batches that follow
+ * skip policyd and DNS for a while.
  */
+#include <sys/tree.h>
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
@@ -23,6 +29,7 @@
 #include "log.h"
 #include "proc.h"
 #include "util.h"
+#include "mta_cache.h"
 #include "mta_core.h"
 #include "mta_dns.h"
 #include "mta_route.h"
@@ -32,6 +39,7 @@
 struct mta_resolve_host {
 	struct mta_resolve	*res;
 	char			 name[CONF_HOST_MAX];
+	int			 pref;		/* MX preference */
 	struct mta_dns_query	*q4, *q6;
 	uint8_t			 a4[MTA_ADDR_MAX][4];
 	uint8_t			 a6[MTA_ADDR_MAX][16];
@@ -44,17 +52,40 @@ struct mta_resolve {
 	uint16_t		 port;
 	int			 implicit;	/* the domain is its own MX */
 	int			 is_static;	/* a route host */
+	/* the smallest TTL of the answers: how long the hops may be kept */
+	uint32_t		 ttl;
 	struct mta_dns_query	*mxq;
 	struct mta_resolve_host	*hosts;
 	size_t			 nhosts;
 	int			 pending;
 };
 
-static TAILQ_HEAD(, mta_batch)	 mta_route_waiting =
-    TAILQ_HEAD_INITIALIZER(mta_route_waiting);
+RB_HEAD(mta_route_tree, mta_batch);
+
+static int	mta_route_qid_cmp(struct mta_batch *, struct mta_batch *);
+RB_GENERATE_INTERNAL(mta_route_tree, mta_batch, rentry, mta_route_qid_cmp,
+    __attribute__((__unused__)) static)
+
+/* batches waiting for their route from policyd, by query id */
+static struct mta_route_tree	 mta_route_waiting =
+    RB_INITIALIZER(&mta_route_waiting);
 static uint32_t			 mta_route_qid;
 
 static void	mta_route_hosts_lookup(struct mta_resolve *);
+
+static int
+mta_route_qid_cmp(struct mta_batch *a, struct mta_batch *b)
+{
+	return a->qid < b->qid ? -1 : a->qid > b->qid;
+}
+
+/* A smaller TTL from one more answer. */
+static void
+mta_route_ttl(struct mta_resolve *r, const struct mta_dns_answer *a)
+{
+	if (a->ttl < r->ttl)
+		r->ttl = a->ttl;
+}
 
 int
 mta_route_host_eq(const char *a, const char *b)
@@ -171,15 +202,22 @@ mta_route_resolve_free(struct mta_resolve *r)
 	free(r);
 }
 
-/* Ask policyd how to reach the batch's domain. */
+/* Ask policyd how to reach the batch's domain, unless it is cached. */
 void
 mta_route_start(struct mta_batch *b)
 {
 	struct imsg_out	 out;
 
-	if (++mta_route_qid == ID_NONE)
-		mta_route_qid++;
-	b->qid = mta_route_qid;
+	if (mta_cache_get(b->domain, time(NULL), &b->hops, &b->nhops)) {
+		stats_add("mta.route.cached", 1);
+		mta_batch_hops_ready(b);
+		return;
+	}
+	do {
+		if (++mta_route_qid == ID_NONE)
+			mta_route_qid++;
+		b->qid = mta_route_qid;
+	} while (RB_FIND(mta_route_tree, &mta_route_waiting, b) != NULL);
 	imsg_out_init(&out, IMSG_POLICY_ROUTE, b->qid);
 	imsg_put_str(&out, b->domain);
 	if (proc_send(PROC_POLICY, &out, -1) == -1) {
@@ -187,7 +225,7 @@ mta_route_start(struct mta_batch *b)
 		    "policy service unavailable");
 		return;
 	}
-	TAILQ_INSERT_TAIL(&mta_route_waiting, b, wentry);
+	RB_INSERT(mta_route_tree, &mta_route_waiting, b);
 	b->state = MTA_BATCH_ROUTE;
 }
 
@@ -195,7 +233,7 @@ void
 mta_route_cancel(struct mta_batch *b)
 {
 	if (b->state == MTA_BATCH_ROUTE)
-		TAILQ_REMOVE(&mta_route_waiting, b, wentry);
+		RB_REMOVE(mta_route_tree, &mta_route_waiting, b);
 	else if (b->state == MTA_BATCH_RESOLVE && b->resolve != NULL)
 		mta_route_resolve_free(b->resolve);
 }
@@ -206,8 +244,8 @@ mta_route_policy_down(void)
 {
 	struct mta_batch	*b;
 
-	while ((b = TAILQ_FIRST(&mta_route_waiting)) != NULL) {
-		TAILQ_REMOVE(&mta_route_waiting, b, wentry);
+	while ((b = RB_MIN(mta_route_tree, &mta_route_waiting)) != NULL) {
+		RB_REMOVE(mta_route_tree, &mta_route_waiting, b);
 		b->state = MTA_BATCH_NEW;
 		mta_batch_fail_all(b, STATUS_TEMPFAIL, "4.3.0",
 		    "policy service unavailable");
@@ -227,6 +265,7 @@ mta_route_resolve_new(struct mta_batch *b, uint16_t port)
 	}
 	r->b = b;
 	r->port = port ? port : conf->mta_port;
+	r->ttl = UINT32_MAX;
 	b->resolve = r;
 	b->state = MTA_BATCH_RESOLVE;
 	return 0;
@@ -252,6 +291,8 @@ mta_route_static(struct mta_batch *b, const char *host, uint16_t port)
 		hop->name[strcspn(hop->name, "]")] = '\0';
 		b->hops = hop;
 		b->nhops = 1;
+		mta_cache_put(b->domain, 1, time(NULL), MTA_CACHE_TTL_STATIC,
+		    hop, 1);
 		mta_batch_hops_ready(b);
 		return;
 	}
@@ -301,9 +342,11 @@ mta_route_mx_apply(struct mta_resolve *r, struct mta_mx *mx, size_t n)
 		n = MTA_MX_MAX;
 	r->hosts = xcalloc(n, sizeof(*r->hosts));
 	r->nhosts = n;
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		(void)strlcpy(r->hosts[i].name, mx[i].host,
 		    sizeof(r->hosts[i].name));
+		r->hosts[i].pref = mx[i].pref;
+	}
 	mta_route_hosts_lookup(r);
 }
 
@@ -318,6 +361,7 @@ mta_route_mx_cb(void *arg, const struct mta_dns_answer *a)
 	uint16_t		 pref;
 
 	r->mxq = NULL;
+	mta_route_ttl(r, a);
 	switch (a->status) {
 	case MTA_DNS_NXDOMAIN:
 		mta_batch_error(b, STATUS_PERMFAIL, "5.1.2",
@@ -372,6 +416,7 @@ mta_route_hops_build(struct mta_resolve *r)
 		for (k = 0; k < h->n4 + h->n6 && n < MTA_HOPS_MAX; k++) {
 			hop = &b->hops[n++];
 			(void)strlcpy(hop->name, h->name, sizeof(hop->name));
+			hop->pref = h->pref;
 			if (k < h->n4) {
 				struct sockaddr_in *sin = (void *)&hop->ss;
 
@@ -432,6 +477,8 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
 
 	if (a->status == MTA_DNS_FAIL)
 		h->tempfail = 1;
+	else
+		mta_route_ttl(r, a);
 	for (i = 0; a->status == MTA_DNS_OK && i < a->count; i++) {
 		if ((size_t)a->rdlen[i] != want)
 			continue;
@@ -448,6 +495,8 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
 		return;
 	}
 	b = r->b;
+	mta_cache_put(b->domain, r->is_static, time(NULL), r->ttl, b->hops,
+	    b->nhops);
 	mta_route_resolve_free(r);
 	b->state = MTA_BATCH_NEW;
 	mta_batch_hops_ready(b);
@@ -497,7 +546,7 @@ mta_route_hosts_lookup(struct mta_resolve *r)
 void
 mta_route_imsg_result(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	struct mta_batch	*b;
+	struct mta_batch	*b, key;
 	uint32_t		 kind, port, code;
 	char			 host[CONF_HOST_MAX], text[MTA_ERR_MAX];
 	char			 enh[MTA_ENH_MAX];
@@ -512,14 +561,12 @@ mta_route_imsg_result(struct imsgev *iev, struct imsg *m, void *arg)
 		proc_peer_bad(PROC_POLICY, "malformed route result", m->type);
 		return;
 	}
-	TAILQ_FOREACH(b, &mta_route_waiting, wentry)
-		if (b->qid == m->id)
-			break;
-	if (b == NULL) {
+	key.qid = m->id;
+	if ((b = RB_FIND(mta_route_tree, &mta_route_waiting, &key)) == NULL) {
 		log_debug("route result for unknown query %u", m->id);
 		return;
 	}
-	TAILQ_REMOVE(&mta_route_waiting, b, wentry);
+	RB_REMOVE(mta_route_tree, &mta_route_waiting, b);
 	b->state = MTA_BATCH_NEW;
 	if (kind == ROUTE_HOST) {
 		mta_route_static(b, host, (uint16_t)port);

@@ -37,7 +37,12 @@ static const struct imsg_handler smtp_policy_handlers[] = {
 	{ IMSG_POLICY_RESULT,		smtp_peer_policy_result },
 };
 
-/* The tlsproxy channel exists, but nothing travels on it yet. */
+/*
+ * No message from tlsproxy is handled yet (nhandlers is 0, so anything
+ * it sends is refused as unexpected).  The table exists because proc.c
+ * accepts a peer channel only for a peer with a table: once the parent
+ * links tlsproxy (the STARTTLS issue) the channel is taken as it is.
+ */
 static const struct imsg_handler smtp_tls_handlers[] = {
 	{ IMSG_NONE,			NULL },
 };

@@ -267,64 +267,76 @@ smtp_parse_helo(const char *arg, int esmtp, struct smtp_command *cmd,
 	return 0;
 }
 
+/* How one of MAIL and RCPT is parsed, and the replies it gives. */
+struct smtp_path_def {
+	const char			*prefix;	/* "FROM:" */
+	int				 flags;	/* MAILADDR_F_* */
+	const char			*err_syntax;
+	const char			*err_bad;
+	const char			*err_long;
+	const struct smtp_param_def	*params;
+	size_t				 nparams;
+};
+
+static const struct smtp_path_def smtp_path_mail = {
+	"FROM:", MAILADDR_F_NULL,
+	"501 5.5.2 Syntax: MAIL FROM:<address>",
+	"501 5.1.7 Bad sender address syntax",
+	"501 5.1.7 Sender address too long",
+	smtp_mail_params, sizeof(smtp_mail_params) / sizeof(smtp_mail_params[0])
+};
+
+static const struct smtp_path_def smtp_path_rcpt = {
+	"TO:", MAILADDR_F_POSTMASTER,
+	"501 5.5.2 Syntax: RCPT TO:<address>",
+	"501 5.1.3 Bad recipient address syntax",
+	"501 5.1.3 Recipient address too long",
+	smtp_rcpt_params, sizeof(smtp_rcpt_params) / sizeof(smtp_rcpt_params[0])
+};
+
+/* "FROM:<path> params" or "TO:<path> params": the path into buf. */
+static int
+smtp_parse_path(const char *arg, int esmtp, const struct smtp_path_def *def,
+    char *buf, size_t size, struct smtp_command *cmd, const char **err)
+{
+	const char	*p, *end;
+
+	if ((p = smtp_command_prefix(arg, def->prefix)) == NULL || *p == '\0') {
+		*err = def->err_syntax;
+		return -1;
+	}
+	switch (mailaddr_path_parse(p, def->flags, buf, size, &end)) {
+	case MAILADDR_OK:
+		break;
+	case MAILADDR_TOOLONG:
+		*err = def->err_long;
+		return -1;
+	default:
+		*err = def->err_bad;
+		return -1;
+	}
+	if (*end != '\0' && *end != ' ') {
+		*err = def->err_bad;
+		return -1;
+	}
+	return smtp_command_params(end, esmtp, def->params, def->nparams, cmd,
+	    err);
+}
+
 static int
 smtp_parse_mail(const char *arg, int esmtp, struct smtp_command *cmd,
     const char **err)
 {
-	struct smtp_mail	*m = &cmd->u.mail;
-	const char		*p, *end;
-
-	if ((p = smtp_command_prefix(arg, "FROM:")) == NULL || *p == '\0') {
-		*err = "501 5.5.2 Syntax: MAIL FROM:<address>";
-		return -1;
-	}
-	switch (mailaddr_path_parse(p, MAILADDR_F_NULL, m->sender,
-	    sizeof(m->sender), &end)) {
-	case MAILADDR_OK:
-		break;
-	case MAILADDR_TOOLONG:
-		*err = "501 5.1.7 Sender address too long";
-		return -1;
-	default:
-		*err = "501 5.1.7 Bad sender address syntax";
-		return -1;
-	}
-	if (*end != '\0' && *end != ' ') {
-		*err = "501 5.1.7 Bad sender address syntax";
-		return -1;
-	}
-	return smtp_command_params(end, esmtp, smtp_mail_params,
-	    sizeof(smtp_mail_params) / sizeof(smtp_mail_params[0]), cmd, err);
+	return smtp_parse_path(arg, esmtp, &smtp_path_mail,
+	    cmd->u.mail.sender, sizeof(cmd->u.mail.sender), cmd, err);
 }
 
 static int
 smtp_parse_rcpt(const char *arg, int esmtp, struct smtp_command *cmd,
     const char **err)
 {
-	struct smtp_rcpt	*r = &cmd->u.rcpt;
-	const char		*p, *end;
-
-	if ((p = smtp_command_prefix(arg, "TO:")) == NULL || *p == '\0') {
-		*err = "501 5.5.2 Syntax: RCPT TO:<address>";
-		return -1;
-	}
-	switch (mailaddr_path_parse(p, MAILADDR_F_POSTMASTER, r->rcpt,
-	    sizeof(r->rcpt), &end)) {
-	case MAILADDR_OK:
-		break;
-	case MAILADDR_TOOLONG:
-		*err = "501 5.1.3 Recipient address too long";
-		return -1;
-	default:
-		*err = "501 5.1.3 Bad recipient address syntax";
-		return -1;
-	}
-	if (*end != '\0' && *end != ' ') {
-		*err = "501 5.1.3 Bad recipient address syntax";
-		return -1;
-	}
-	return smtp_command_params(end, esmtp, smtp_rcpt_params,
-	    sizeof(smtp_rcpt_params) / sizeof(smtp_rcpt_params[0]), cmd, err);
+	return smtp_parse_path(arg, esmtp, &smtp_path_rcpt,
+	    cmd->u.rcpt.rcpt, sizeof(cmd->u.rcpt.rcpt), cmd, err);
 }
 
 /* BDAT chunk-size [LAST] */

@@ -97,6 +97,7 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	(void)strlcpy(s->tx->envid, m->envid, sizeof(s->tx->envid));
 	s->tx->ret = m->ret;
 	s->tx->body = m->body;
+	s->tx->discard = s->discard;
 	smtp_peer_policy_query(s, POLICY_MAIL);
 }
 
@@ -121,9 +122,7 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 	p->orcpt = strdup(cmd->u.rcpt.orcpt);
 	p->notify = cmd->u.rcpt.notify;
 	if (p->rcpt == NULL || p->orcpt == NULL) {
-		free(p->rcpt);
-		free(p->orcpt);
-		memset(p, 0, sizeof(*p));
+		smtp_tx_rcpt_clear(p);
 		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
 		return;
 	}
@@ -280,6 +279,10 @@ smtp_exec_line(struct smtp_session *s, const char *line)
 	    cmd.verb != SMTP_CMD_QUIT && cmd.verb != SMTP_CMD_NOOP &&
 	    cmd.verb != SMTP_CMD_RSET && cmd.verb != SMTP_CMD_HELP) {
 		smtp_session_error(s, SMTP_ERR_NEED_HELO);
+		return;
+	}
+	if (cmd.verb >= SMTP_CMD_COUNT || smtp_exec_table[cmd.verb] == NULL) {
+		smtp_session_error(s, "500 5.5.1 Command unrecognized");
 		return;
 	}
 	smtp_exec_table[cmd.verb](s, &cmd);

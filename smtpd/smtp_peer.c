@@ -9,7 +9,9 @@
  * (proc_peer_bad()); the sessions waiting on it then get a 4xx reply from
  * smtp_peer_down().  Reply text from policyd is checked before it goes to
  * a client: a code of the wrong class, a malformed enhanced status or a
- * text with control characters is replaced by a default.
+ * text with control characters is replaced by a default.  DISCARD (at
+ * connect for the whole session, at MAIL or RCPT for the transaction)
+ * accepts the message and then rolls it back (sendmail semantics).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -74,11 +76,8 @@ smtp_peer_policy_fail(struct smtp_session *s)
 		smtp_session_reply(s, "%s", SMTP_PEER_POLICY_FAIL);
 		break;
 	default:
-		if (s->tx != NULL) {
-			free(s->tx->pending.rcpt);
-			free(s->tx->pending.orcpt);
-			memset(&s->tx->pending, 0, sizeof(s->tx->pending));
-		}
+		if (s->tx != NULL)
+			smtp_tx_rcpt_clear(&s->tx->pending);
 		smtp_session_reply(s, "%s", SMTP_PEER_POLICY_FAIL);
 		break;
 	}
@@ -152,6 +151,12 @@ smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
 	char	 line[SMTP_PEER_REPLY_MAX];
 
 	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD) {
+		if (v->verdict == POLICY_DISCARD) {
+			s->discard = 1;
+			log_info("%08x: ruleset=check_relay, arg1=[%s], "
+			    "discard: every message of the session is dropped",
+			    s->id, s->addr);
+		}
 		if (!s->delaying)
 			smtp_session_greet(s);
 		return;
@@ -176,9 +181,13 @@ static void
 smtp_peer_mail_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
 	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD) {
-		s->tx->discard = v->verdict == POLICY_DISCARD;
+		if (v->verdict == POLICY_DISCARD)
+			s->tx->discard = 1;
 		s->state = SMTP_ST_MAIL;
 		smtp_session_reply(s, "250 2.1.0 Ok");
+		/* the message file is made while the recipients are checked,
+		 * so that DATA seldom has to wait for it */
+		smtp_peer_queue_create(s);
 		return;
 	}
 	smtp_peer_log_reject(s, "check_mail", s->tx->sender, v->reply);
@@ -196,9 +205,7 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
 		    v->reply);
 		stats_add("smtp.rcpt.rejected", 1);
-		free(tx->pending.rcpt);
-		free(tx->pending.orcpt);
-		memset(&tx->pending, 0, sizeof(tx->pending));
+		smtp_tx_rcpt_clear(&tx->pending);
 		smtp_session_reply(s, "%s", v->reply);
 		return;
 	}
@@ -210,9 +217,6 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		tx->discard = 1;
 	s->state = SMTP_ST_RCPT;
 	smtp_session_reply(s, "250 2.1.5 Ok");
-	/* ask for the message file now: it is usually here before DATA */
-	if (tx->nrcpt == 1 && tx->msgfd == -1 && !tx->creating)
-		smtp_peer_queue_create(s);
 }
 
 /* IMSG_POLICY_RESULT */

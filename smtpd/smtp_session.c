@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -39,6 +40,10 @@
 #define SMTP_INPUT_MAX		(64 * 1024)
 /* Replies the client has not read; execution pauses beyond it. */
 #define SMTP_OUTPUT_MAX		(16 * 1024)
+/* RFC 3461 4: DSN parameters lengthen MAIL by up to 100 octets and RCPT
+ * by up to 500 (with SIZE, BODY and AUTH beside them); allowed for MAIL
+ * and RCPT once the client said EHLO */
+#define SMTP_LINE_ESMTP_EXTRA	600
 
 RB_HEAD(smtp_tree, smtp_session);
 
@@ -276,6 +281,26 @@ smtp_session_line_bad(struct smtp_session *s, const char *reply)
 	smtp_session_error(s, reply);
 }
 
+/* The longest command line the session may send, CRLF included. */
+static size_t
+smtp_session_line_max(struct smtp_session *s)
+{
+	return conf->limit_command_line +
+	    (s->esmtp ? SMTP_LINE_ESMTP_EXTRA : 0);
+}
+
+/* Whether a line of len octets is too long for its verb. */
+static int
+smtp_session_line_long(struct smtp_session *s, const char *p, size_t len)
+{
+	if (len <= conf->limit_command_line)
+		return 0;
+	if (!s->esmtp || len > smtp_session_line_max(s))
+		return 1;
+	return strncasecmp(p, "MAIL ", 5) != 0 &&
+	    strncasecmp(p, "RCPT ", 5) != 0;
+}
+
 /* Take one command line off the input; 0 if none is complete yet. */
 static int
 smtp_session_line(struct smtp_session *s)
@@ -283,26 +308,30 @@ smtp_session_line(struct smtp_session *s)
 	struct evbuffer		*in = bufferevent_get_input(s->bev);
 	struct evbuffer_ptr	 p;
 	const char		*err;
-	size_t			 len;
+	size_t			 len, max = smtp_session_line_max(s);
 
 	if (s->skipline && !smtp_session_skipline(s, in))
 		return 0;
 	p = evbuffer_search_eol(in, NULL, NULL, EVBUFFER_EOL_LF);
 	if (p.pos == -1) {
-		if (evbuffer_get_length(in) <= conf->limit_command_line)
+		if (evbuffer_get_length(in) <= max)
 			return 0;
 		s->skipline = 1;
 		smtp_session_line_bad(s, "500 5.5.2 Line too long");
 		return 1;
 	}
 	len = (size_t)p.pos + 1;
-	if (len > conf->limit_command_line || len >= smtp_linecap) {
+	if (len > max || len >= smtp_linecap) {
 		(void)evbuffer_drain(in, len);
 		smtp_session_line_bad(s, "500 5.5.2 Line too long");
 		return 1;
 	}
 	if (evbuffer_remove(in, smtp_linebuf, len) != (int)len)
 		return 0;
+	if (smtp_session_line_long(s, smtp_linebuf, len)) {
+		smtp_session_line_bad(s, "500 5.5.2 Line too long");
+		return 1;
+	}
 	if ((err = smtp_session_line_check(smtp_linebuf, len)) != NULL) {
 		smtp_session_line_bad(s, err);
 		return 1;
@@ -502,13 +531,14 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 	smtp_peer_policy_query(s, POLICY_CONNECT);
 }
 
-/* A new config: size the command line buffer for its limit. */
+/* A new config: size the command line buffer for its limit after EHLO. */
 void
 smtp_session_config(void)
 {
-	size_t	 need = conf->limit_command_line + 1;
+	size_t	 need;
 	char	*p;
 
+	need = conf->limit_command_line + SMTP_LINE_ESMTP_EXTRA + 1;
 	if (need <= smtp_linecap)
 		return;
 	if ((p = realloc(smtp_linebuf, need)) == NULL) {

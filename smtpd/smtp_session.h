@@ -102,6 +102,8 @@ struct smtp_session {
 	uint8_t			 delaying;
 	/* discarding the rest of an overlong command line */
 	uint8_t			 skipline;
+	/* DISCARD at connect: every message is accepted, then dropped */
+	uint8_t			 discard;
 	/* CREATE requests whose transaction is gone (answers to drop) */
 	uint8_t			 orphans;
 	/* the BDAT being received: what is left, LAST, state after it, and
@@ -148,6 +150,7 @@ void	 smtp_exec_line(struct smtp_session *, const char *);
 struct smtp_tx *smtp_tx_new(void);
 void	 smtp_tx_free(struct smtp_session *);
 int	 smtp_tx_rcpt_add(struct smtp_tx *);
+void	 smtp_tx_rcpt_clear(struct smtp_rcptent *);
 void	 smtp_tx_data(struct smtp_session *);
 void	 smtp_tx_bdat(struct smtp_session *, uint64_t size, int last);
 void	 smtp_tx_created(struct smtp_session *);

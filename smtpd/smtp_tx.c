@@ -39,7 +39,8 @@ smtp_tx_new(void)
 	return tx;
 }
 
-static void
+/* Free a recipient's strings and zero it (the pending slot is reused). */
+void
 smtp_tx_rcpt_clear(struct smtp_rcptent *r)
 {
 	free(r->rcpt);

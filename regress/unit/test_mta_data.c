@@ -62,6 +62,74 @@ test_convert(void)
 	UNIT_CHECK(convert_is("abc\r", "abc\r\n.\r\n"),
 	    "final CR completed to CRLF");
 	UNIT_CHECK(convert_is(".", "..\r\n.\r\n"), "lone dot without newline");
+	UNIT_CHECK(convert_is("a\r.\r\nb\n", "a\r\n..\r\nb\r\n.\r\n"),
+	    "bare CR dot CRLF cannot end the data (smuggling)");
+	UNIT_CHECK(convert_is("a\rb\n", "a\r\nb\r\n.\r\n"),
+	    "bare CR becomes CRLF");
+	UNIT_CHECK(convert_is("a\r\r\n", "a\r\n\r\n.\r\n"),
+	    "CR CR LF is two line ends");
+	UNIT_CHECK(convert_is("a\n.\r.\n", "a\r\n..\r\n..\r\n.\r\n"),
+	    "a line after a bare CR is dot-stuffed");
+	UNIT_CHECK(convert_is("\r", "\r\n.\r\n"), "message of one CR");
+}
+
+/* The rules octet by octet, as the reference for the fast converter. */
+static size_t
+reference(const uint8_t *in, size_t len, uint8_t *out)
+{
+	size_t	 i, n = 0;
+	int	 bol = 1, cr = 0;
+
+	for (i = 0; i < len; i++) {
+		if (cr && in[i] != '\n') {
+			out[n++] = '\n';
+			bol = 1;
+		}
+		if (bol && in[i] == '.')
+			out[n++] = '.';
+		if (in[i] == '\n' && !cr)
+			out[n++] = '\r';
+		out[n++] = in[i];
+		cr = in[i] == '\r';
+		bol = in[i] == '\n';
+	}
+	if (cr)
+		out[n++] = '\n';
+	else if (!bol) {
+		out[n++] = '\r';
+		out[n++] = '\n';
+	}
+	memcpy(out + n, ".\r\n", 3);
+	return n + 3;
+}
+
+/* Random inputs rich in CR, LF and dots, cut at random places. */
+static void
+test_random(void)
+{
+	static const uint8_t	 alphabet[] = "\r\n.ab";
+	uint8_t			 in[300], want[700], got[700];
+	struct mta_data		 d;
+	size_t			 len, off, step, n, wn, round;
+	int			 ok = 1;
+
+	srandom(1);
+	for (round = 0; round < 20000 && ok; round++) {
+		len = (size_t)random() % sizeof(in);
+		for (n = 0; n < len; n++)
+			in[n] = alphabet[random() % 5];
+		wn = reference(in, len, want);
+		mta_data_init(&d, -1);
+		for (off = 0, n = 0; off < len; off += step) {
+			step = 1 + (size_t)random() % 40;
+			if (step > len - off)
+				step = len - off;
+			n += mta_data_convert(&d, in + off, step, got + n);
+		}
+		n += mta_data_finish(&d, got + n, 8);
+		ok = n == wn && memcmp(got, want, n) == 0;
+	}
+	UNIT_CHECK(ok, "random inputs and cuts match the octet-wise rules");
 }
 
 /* Every split of a tricky input gives the same stream as no split. */
@@ -80,7 +148,7 @@ test_boundaries(void)
 		free(part);
 	}
 	UNIT_CHECK(ok, "chunk boundaries anywhere give the same stream");
-	UNIT_CHECK(strcmp(whole, "Subject: x\r\n\r\n..\r\n...a\r\n\r\n..b\rc"
+	UNIT_CHECK(strcmp(whole, "Subject: x\r\n\r\n..\r\n...a\r\n\r\n..b\r\nc"
 	    "\r\n..\r\n.\r\n") == 0, "tricky input converted");
 	free(whole);
 }
@@ -142,6 +210,7 @@ main(void)
 {
 	test_convert();
 	test_boundaries();
+	test_random();
 	test_fill();
 	return unit_done();
 }

@@ -2,6 +2,7 @@
  * test_smtp_command.c: parsing of every SMTP command and ESMTP
  * parameter into typed values, and the reply for each refusal.
  */
+#include <stdio.h>
 #include <string.h>
 
 #include "proto.h"
@@ -126,6 +127,27 @@ test_mail(void)
 	    "555 5.5.4 Unsupported"), "RCPT parameter on MAIL");
 }
 
+/* RFC 3461 4: a RCPT line with a long ORCPT is far over 512 octets. */
+static void
+test_rcpt_long(void)
+{
+	char	 line[1200], orcpt[MAILADDR_ORCPT_MAX + 1];
+	size_t	 n;
+
+	memset(orcpt, 'o', sizeof(orcpt));
+	memcpy(orcpt, "rfc822;", 7);
+	orcpt[MAILADDR_ORCPT_MAX] = '\0';
+	n = (size_t)snprintf(line, sizeof(line), "RCPT TO:<%060d@example.org> "
+	    "NOTIFY=SUCCESS,FAILURE ORCPT=%s", 0, orcpt);
+	UNIT_CHECK(n > 600 && ok(line) &&
+	    strlen(cmd.u.rcpt.orcpt) == MAILADDR_ORCPT_MAX,
+	    "RCPT with a maximal ORCPT parses (line over 512 octets)");
+	orcpt[MAILADDR_ORCPT_MAX - 1] = '\0';
+	(void)snprintf(line, sizeof(line), "RCPT TO:<b@example.org> ORCPT=%so"
+	    "o", orcpt);
+	UNIT_CHECK(refused(line, 1, "555 5.5.4"), "ORCPT over 500 octets");
+}
+
 static void
 test_rcpt(void)
 {
@@ -163,6 +185,7 @@ test_rcpt(void)
 	    "555 5.5.4 Unsupported"), "MAIL parameter on RCPT");
 	UNIT_CHECK(refused("RCPT TO:<b@example.org> NOTIFY=NEVER", 0,
 	    "555 5.5.4 Parameters need EHLO"), "RCPT parameters after HELO");
+	test_rcpt_long();
 }
 
 static void
