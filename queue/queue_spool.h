@@ -6,6 +6,7 @@
  *   message/	committed message files, named %08x
  *   envelope/	one file per recipient, named %016llx
  *   corrupt/	files that failed to load, kept for the administrator
+ *   free/	delivered files kept for reuse (see queue_spool.c)
  * Every function works on directory descriptors, so the unit tests run it
  * in a temporary directory without chroot.
  *
@@ -29,12 +30,16 @@ enum spool_dir {
 	SPOOL_MESSAGE,
 	SPOOL_ENVELOPE,
 	SPOOL_CORRUPT,
+	SPOOL_FREE,
 	SPOOL_NDIRS
 };
 
 struct spool {
 	int		 root;
 	int		 dir[SPOOL_NDIRS];
+	/* free/ holds recycled files named by the counters [lo, hi) */
+	uint64_t	 free_lo;
+	uint64_t	 free_hi;
 };
 
 struct spool_file {
@@ -61,7 +66,7 @@ struct spool_tx {
 /* Open (creating if missing) the subdirectories under rootfd. */
 int		 queue_spool_open(struct spool *, int rootfd);
 void		 queue_spool_close(struct spool *);
-/* Remove every file of incoming/ (leftovers of a previous run). */
+/* Remove every file of incoming/ and free/ (leftovers of a previous run). */
 int		 queue_spool_incoming_clear(struct spool *);
 /* Call fn for each file name in a directory; the count, or -1. */
 int		 queue_spool_walk(struct spool *, enum spool_dir,

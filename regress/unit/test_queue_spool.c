@@ -187,6 +187,43 @@ test_backoff(void)
 	    queue_result_backoff(300, 3600, 500) == 3600, "retry backoff");
 }
 
+/*
+ * A delivered message's file is recycled: the next message gets the same
+ * inode, empty, under its own name, and free/ gives up what it held.
+ */
+static void
+test_recycle(struct spool *sp)
+{
+	struct stat	 st1, st2;
+	char		 name[16];
+	uint32_t	 a, b;
+	int		 fd;
+
+	UNIT_CHECK(queue_spool_incoming_clear(sp) == 0 &&
+	    nfiles(sp, SPOOL_FREE) == 0, "recycle: free/ starts empty");
+	a = mkmsg(sp, 200);
+	(void)snprintf(name, sizeof(name), "%08x", a);
+	UNIT_CHECK(a != 0 && renameat(sp->dir[SPOOL_INCOMING], name,
+	    sp->dir[SPOOL_MESSAGE], name) == 0, "recycle: message in place");
+	UNIT_CHECK(fstatat(sp->dir[SPOOL_MESSAGE], name, &st1, 0) == 0,
+	    "recycle: stat");
+	UNIT_CHECK(queue_spool_message_remove(sp, a) == 0 &&
+	    nfiles(sp, SPOOL_FREE) == 1, "recycle: kept in free/");
+	fd = queue_spool_message_create(sp, &b, NULL);
+	UNIT_CHECK(fd != -1 && fstat(fd, &st2) == 0 &&
+	    st2.st_ino == st1.st_ino && st2.st_size == 0,
+	    "recycle: same inode, truncated");
+	UNIT_CHECK(nfiles(sp, SPOOL_FREE) == 0,
+	    "recycle: free/ emptied");
+	if (fd != -1)
+		(void)close(fd);
+	queue_spool_message_discard(sp, b);
+	UNIT_CHECK(queue_spool_incoming_clear(sp) == 0 &&
+	    nfiles(sp, SPOOL_FREE) == 0 &&
+	    nfiles(sp, SPOOL_INCOMING) == 0,
+	    "recycle: start-up clears free/ and incoming/");
+}
+
 int
 main(void)
 {
@@ -204,6 +241,7 @@ main(void)
 	test_commit(&sp, e);
 	test_load(&sp, e);
 	test_backoff();
+	test_recycle(&sp);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)system(cmd);
 	return unit_done();
