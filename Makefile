@@ -82,7 +82,7 @@ bin/smtpd-mta: $(MTA_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
 
 bin/smtpd-queue: $(QUEUE_SRCS:.c=.o) common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE)
 
 bin/smtpd-policyd: $(POLICY_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
@@ -111,7 +111,7 @@ bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/libpolicyd.a common/libcommon.a | bin
 
 bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin
 	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd -Iqueue -Ipolicyd $(LDFLAGS) \
-	    -o $@ $^ $(LIBS_BASE) -lunbound -lsqlite3
+	    -pthread -o $@ $^ $(LIBS_BASE) -lunbound -lsqlite3
 
 # tlsproxy's modules need libtls and libcrypto
 bin/unit/test_tls_%: regress/unit/test_tls_%.c tlsproxy/libtlsproxy.a \

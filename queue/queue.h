@@ -141,6 +141,12 @@ size_t		 queue_sched_messages(void);
 
 /* queue_commit.c */
 void		 queue_commit_init(void);
+
+/* queue_sync.c */
+void		 queue_sync_init(void (*)(struct spool_tx *));
+int		 queue_sync_busy(void);
+void		 queue_sync_submit(struct spool_tx *);
+
 void		 queue_commit_create(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_commit(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_rollback(struct imsgev *, struct imsg *, void *);

@@ -33,13 +33,16 @@ struct qincoming {
 	uint32_t		 msgid;
 	uint32_t		 session;
 	struct qcommit		*commit;	/* parked for the next pass */
+	/* the session is gone while its commit was being synced */
+	int			 orphan;
 };
 
 struct qrcpt {
 	char			*rcpt;
 	char			*orcpt;
 	uint32_t		 notify;
-	struct qentry		*qe;
+	/* staged on disk; scheduled only once the commit is durable */
+	struct envelope		*env;
 };
 
 struct qcommit {
@@ -49,6 +52,8 @@ struct qcommit {
 	size_t			 nrcpt;
 	struct qrcpt		*rcpts;
 	int			 unit;
+	/* handed to the sync thread; the session may go away meanwhile */
+	int			 inflight;
 };
 
 static int	 qincoming_cmp(struct qincoming *, struct qincoming *);
@@ -61,9 +66,12 @@ static struct qincoming_tree	 commit_incoming =
 static size_t			 commit_nincoming;
 static TAILQ_HEAD(, qcommit)	 commit_pending =
     TAILQ_HEAD_INITIALIZER(commit_pending);
+static TAILQ_HEAD(, qcommit)	 commit_inflight =
+    TAILQ_HEAD_INITIALIZER(commit_inflight);
 static struct event		*commit_ev;
 
 static void	 queue_commit_run(int, short, void *);
+static void	 queue_commit_synced(struct spool_tx *);
 
 static int
 qincoming_cmp(struct qincoming *a, struct qincoming *b)
@@ -77,6 +85,7 @@ queue_commit_init(void)
 	if ((commit_ev = event_new(proc_base, -1, 0, queue_commit_run, NULL)) ==
 	    NULL)
 		fatalx("cannot create the commit event");
+	queue_sync_init(queue_commit_synced);
 }
 
 size_t
@@ -104,21 +113,32 @@ queue_commit_free(struct qcommit *c)
 	for (i = 0; i < c->nrcpt; i++) {
 		free(c->rcpts[i].rcpt);
 		free(c->rcpts[i].orcpt);
+		free(c->rcpts[i].env);
 	}
 	free(c->rcpts);
 	free(c);
 }
 
-/* Forget an incoming message, removing its file. */
+/*
+ * Forget an incoming message, removing its file.  A commit in the sync
+ * thread's hands is left to finish: its files are the thread's until it
+ * is done, and if it succeeds the message is queued though no 250 can be
+ * sent (the client will retry: a duplicate, never a loss).
+ */
 static void
 queue_commit_incoming_drop(struct qincoming *in, int unlink_file)
 {
-	if (unlink_file)
-		queue_spool_message_discard(&queue_spool, in->msgid);
+	if (in->commit != NULL && in->commit->inflight) {
+		/* the sync thread owns its files; finishing drops it */
+		in->orphan = 1;
+		return;
+	}
 	if (in->commit != NULL) {
 		TAILQ_REMOVE(&commit_pending, in->commit, entry);
 		queue_commit_free(in->commit);
 	}
+	if (unlink_file)
+		queue_spool_message_discard(&queue_spool, in->msgid);
 	RB_REMOVE(qincoming_tree, &commit_incoming, in);
 	commit_nincoming--;
 	stats_set("queue.incoming", (int64_t)commit_nincoming);
@@ -206,10 +226,12 @@ queue_commit_rollback(struct imsgev *iev, struct imsg *m, void *arg)
 void
 queue_commit_smtp_down(void)
 {
-	struct qincoming	*in;
+	struct qincoming	*in, *next;
 	size_t			 n = 0;
 
-	while ((in = RB_MIN(qincoming_tree, &commit_incoming)) != NULL) {
+	for (in = RB_MIN(qincoming_tree, &commit_incoming); in != NULL;
+	    in = next) {
+		next = RB_NEXT(qincoming_tree, &commit_incoming, in);
 		queue_commit_incoming_drop(in, 1);
 		n++;
 	}
@@ -344,6 +366,25 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 	event_active(commit_ev, EV_TIMEOUT, 0);
 }
 
+/* A fresh envelope id for recipient n: not queued, not taken in c. */
+static uint64_t
+queue_commit_evpid(struct qcommit *c, size_t n)
+{
+	uint64_t	 id;
+	size_t		 i;
+
+	for (;;) {
+		id = id_envelope(c->tmpl.msgid);
+		if (queue_sched_find(id) != NULL)
+			continue;
+		for (i = 0; i < n; i++)
+			if (c->rcpts[i].env != NULL && c->rcpts[i].env->id == id)
+				break;
+		if (i == n)
+			return id;
+	}
+}
+
 /* Write the envelopes of one parked commit into the transaction. */
 static void
 queue_commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
@@ -365,15 +406,35 @@ queue_commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
 			queue_spool_tx_unit_fail(tx, c->unit);
 			return;
 		}
-		do {
-			e.id = id_envelope(e.msgid);
-		} while ((c->rcpts[i].qe = queue_sched_add(&e)) == NULL);
+		e.id = queue_commit_evpid(c, i);
 		if (queue_spool_tx_envelope(tx, c->unit, &e) == -1)
 			return;
-		/* its first dispatch needs no read (forgotten if the
-		 * commit fails) */
-		queue_sched_cache(c->rcpts[i].qe, &e);
+		c->rcpts[i].env = xmalloc(sizeof(e));
+		*c->rcpts[i].env = e;
 	}
+}
+
+/* A durable commit: its envelopes join the schedule, already parsed. */
+static void
+queue_commit_schedule(struct qcommit *c)
+{
+	const struct envelope	*t = &c->tmpl;
+	struct qentry		*qe;
+	size_t			 i;
+
+	for (i = 0; i < c->nrcpt; i++)
+		if ((qe = queue_sched_add(c->rcpts[i].env)) != NULL)
+			queue_sched_cache(qe, c->rcpts[i].env);
+	/* sendmail's relay=: "name [addr]", or "[addr]" unresolved */
+	log_info("%08x: from=<%s>, size=%llu, nrcpts=%zu, proto=%s, "
+	    "relay=%s%s[%s]", t->msgid, t->sender,
+	    (unsigned long long)t->size, c->nrcpt, t->proto,
+	    t->client_name[0] == '[' ? "" : t->client_name,
+	    t->client_name[0] == '[' || t->client_name[0] == '\0' ?
+	    "" : " ", t->client_addr);
+	proc_monitor("%08x: queued from=<%s> nrcpts=%zu", t->msgid,
+	    t->sender, c->nrcpt);
+	stats_add("queue.message.committed", 1);
 }
 
 /* Answer one commit after the transaction, keep or undo its envelopes. */
@@ -381,39 +442,33 @@ static void
 queue_commit_finish(struct qcommit *c, struct spool_tx *tx)
 {
 	struct qincoming	*in = c->in;
-	const struct envelope	*t = &c->tmpl;
-	uint32_t		 session = in->session, msgid = t->msgid;
+	uint32_t		 msgid = c->tmpl.msgid;
 	int			 ok = queue_spool_tx_unit_ok(tx, c->unit);
-	size_t			 i;
 
-	for (i = 0; i < c->nrcpt && !ok; i++)
-		if (c->rcpts[i].qe != NULL)
-			(void)queue_sched_forget(c->rcpts[i].qe);
-	if (ok) {
-		/* sendmail's relay=: "name [addr]", or "[addr]" unresolved */
-		log_info("%08x: from=<%s>, size=%llu, nrcpts=%zu, proto=%s, "
-		    "relay=%s%s[%s]", msgid, t->sender,
-		    (unsigned long long)t->size, c->nrcpt, t->proto,
-		    t->client_name[0] == '[' ? "" : t->client_name,
-		    t->client_name[0] == '[' || t->client_name[0] == '\0' ?
-		    "" : " ", t->client_addr);
-		proc_monitor("%08x: queued from=<%s> nrcpts=%zu", msgid,
-		    t->sender, c->nrcpt);
-		stats_add("queue.message.committed", 1);
-	} else {
+	TAILQ_REMOVE(&commit_inflight, c, entry);
+	if (ok)
+		queue_commit_schedule(c);
+	else {
 		log_warnx("%08x: commit failed; tempfail", msgid);
 		stats_add("queue.commit.tempfail", 1);
 	}
+	in->commit = NULL;
+	if (!in->orphan)
+		queue_commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, in->session,
+		    ok ? STATUS_OK : STATUS_TEMPFAIL, msgid, -1);
 	queue_commit_incoming_drop(in, !ok);
-	queue_commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, session,
-	    ok ? STATUS_OK : STATUS_TEMPFAIL, msgid, -1);
+	queue_commit_free(c);
 }
 
-/* The group commit: everything parked in this pass, one transaction. */
+/*
+ * The group commit: everything parked since the last one goes into one
+ * transaction for the sync thread.  While it syncs, new commits park and
+ * form the next batch.
+ */
 static void
 queue_commit_run(int fd, short ev, void *arg)
 {
-	struct spool_tx	 tx;
+	struct spool_tx	*tx;
 	struct qcommit	*c;
 	time_t		 now = time(NULL);
 	size_t		 n = 0;
@@ -421,21 +476,34 @@ queue_commit_run(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	queue_spool_tx_init(&tx, &queue_spool);
-	TAILQ_FOREACH(c, &commit_pending, entry) {
-		queue_commit_stage(c, &tx, now);
+	if (queue_sync_busy() || TAILQ_EMPTY(&commit_pending))
+		return;
+	tx = xcalloc(1, sizeof(*tx));
+	queue_spool_tx_init(tx, &queue_spool);
+	while ((c = TAILQ_FIRST(&commit_pending)) != NULL) {
+		TAILQ_REMOVE(&commit_pending, c, entry);
+		queue_commit_stage(c, tx, now);
+		c->inflight = 1;
+		TAILQ_INSERT_TAIL(&commit_inflight, c, entry);
 		n++;
 	}
-	if (n == 0) {
-		queue_spool_tx_free(&tx);
-		return;
-	}
-	(void)queue_spool_tx_commit(&tx);
-	while ((c = TAILQ_FIRST(&commit_pending)) != NULL)
-		queue_commit_finish(c, &tx);
-	queue_spool_tx_free(&tx);
 	stats_add("queue.commit.batch", 1);
 	if ((int64_t)n > stats_get("queue.commit.batch.max"))
 		stats_set("queue.commit.batch.max", (int64_t)n);
+	queue_sync_submit(tx);
+}
+
+/* The sync thread is done with a transaction: answer, then go again. */
+static void
+queue_commit_synced(struct spool_tx *tx)
+{
+	struct qcommit	*c;
+
+	while ((c = TAILQ_FIRST(&commit_inflight)) != NULL)
+		queue_commit_finish(c, tx);
+	queue_spool_tx_free(tx);
+	free(tx);
 	queue_sched_wakeup();
+	if (!TAILQ_EMPTY(&commit_pending))
+		event_active(commit_ev, EV_TIMEOUT, 0);
 }
