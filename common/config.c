@@ -97,6 +97,7 @@ config_new_nohost(void)
 
 	TAILQ_INIT(&c->listeners);
 	TAILQ_INIT(&c->routes);
+	TAILQ_INIT(&c->pkis);
 	(void)strlcpy(c->queue_path, PATH_SPOOL, sizeof(c->queue_path));
 	(void)strlcpy(c->control_path, PATH_CONTROL, sizeof(c->control_path));
 	(void)strlcpy(c->database_path, PATH_DATABASE,
@@ -124,6 +125,11 @@ config_new_nohost(void)
 	c->mta_timeout_command = 5 * 60;
 	c->mta_timeout_data = 10 * 60;
 	c->mta_timeout_idle = 10;
+	(void)strlcpy(c->tls_protocols, "secure", sizeof(c->tls_protocols));
+	(void)strlcpy(c->tls_ciphers, "secure", sizeof(c->tls_ciphers));
+	c->tls_processes = 1;
+	c->timeout_tls_handshake = 30;
+	c->timeout_tls_idle = 15 * 60;
 	return c;
 }
 
@@ -141,9 +147,14 @@ config_free(struct config *c)
 {
 	struct listener	*l;
 	struct route	*r;
+	struct pki	*p;
 
 	if (c == NULL)
 		return;
+	while ((p = TAILQ_FIRST(&c->pkis)) != NULL) {
+		TAILQ_REMOVE(&c->pkis, p, entry);
+		free(p);
+	}
 	while ((l = TAILQ_FIRST(&c->listeners)) != NULL) {
 		TAILQ_REMOVE(&c->listeners, l, entry);
 		free(l);
@@ -178,6 +189,17 @@ config_route_find(const struct config *c, const char *domain)
 	TAILQ_FOREACH(r, &c->routes, entry)
 		if (strcmp(r->domain, "*") == 0)
 			return r;
+	return NULL;
+}
+
+const struct pki *
+config_pki_find(const struct config *c, const char *name)
+{
+	const struct pki	*p;
+
+	TAILQ_FOREACH(p, &c->pkis, entry)
+		if (strcasecmp(p->name, name) == 0)
+			return p;
 	return NULL;
 }
 
@@ -262,6 +284,65 @@ config_dump_queue(const struct config *c, FILE *fp)
 	(void)fputc('\n', fp);
 }
 
+/* The TLS options of a listener, after its port. */
+static void
+config_dump_listen_tls(const struct listener *l, FILE *fp)
+{
+	if (l->flags & LISTEN_F_SMTPS)
+		(void)fputs(" smtps", fp);
+	else if (l->flags & LISTEN_F_TLS_REQUIRE)
+		(void)fputs(" tls-require", fp);
+	else if (l->flags & LISTEN_F_TLS)
+		(void)fputs(" tls", fp);
+	if (l->flags & LISTEN_F_TLS_VERIFY)
+		(void)fputs(" verify", fp);
+	if (l->pki[0] != '\0') {
+		(void)fputs(" pki ", fp);
+		config_dump_quoted(fp, l->pki);
+	}
+}
+
+/* pki, CA and the settings of tlsproxy; before the listeners using them. */
+static void
+config_dump_tls(const struct config *c, FILE *fp)
+{
+	const struct pki	*p;
+
+	TAILQ_FOREACH(p, &c->pkis, entry) {
+		(void)fputs("pki ", fp);
+		config_dump_quoted(fp, p->name);
+		(void)fputs(" cert ", fp);
+		config_dump_quoted(fp, p->cert_file);
+		(void)fputs(" key ", fp);
+		config_dump_quoted(fp, p->key_file);
+		(void)fputc('\n', fp);
+	}
+	if (c->tls_ca_file[0] != '\0') {
+		(void)fputs("ca file ", fp);
+		config_dump_quoted(fp, c->tls_ca_file);
+		(void)fputc('\n', fp);
+	}
+	if (c->tls_ca_path[0] != '\0') {
+		(void)fputs("ca path ", fp);
+		config_dump_quoted(fp, c->tls_ca_path);
+		(void)fputc('\n', fp);
+	}
+	(void)fputs("tls protocols ", fp);
+	config_dump_quoted(fp, c->tls_protocols);
+	(void)fputs("\ntls ciphers ", fp);
+	config_dump_quoted(fp, c->tls_ciphers);
+	(void)fprintf(fp, "\ntls processes %d\n", c->tls_processes);
+	(void)fputs("timeout tls-handshake ", fp);
+	config_dump_duration(fp, c->timeout_tls_handshake);
+	(void)fputs("timeout tls-idle ", fp);
+	config_dump_duration(fp, c->timeout_tls_idle);
+	if (c->mta_pki[0] != '\0') {
+		(void)fputs("mta pki ", fp);
+		config_dump_quoted(fp, c->mta_pki);
+		(void)fputc('\n', fp);
+	}
+}
+
 static void
 config_dump_network(const struct config *c, FILE *fp)
 {
@@ -271,7 +352,9 @@ config_dump_network(const struct config *c, FILE *fp)
 	TAILQ_FOREACH(l, &c->listeners, entry) {
 		(void)fputs("listen on ", fp);
 		config_dump_quoted(fp, l->addr);
-		(void)fprintf(fp, " port %u\n", l->port);
+		(void)fprintf(fp, " port %u", l->port);
+		config_dump_listen_tls(l, fp);
+		(void)fputc('\n', fp);
 	}
 	TAILQ_FOREACH(r, &c->routes, entry) {
 		(void)fputs("route ", fp);
@@ -332,6 +415,7 @@ config_dump(const struct config *c, FILE *fp)
 {
 	config_dump_paths(c, fp);
 	config_dump_queue(c, fp);
+	config_dump_tls(c, fp);
 	config_dump_network(c, fp);
 	config_dump_smtp(c, fp);
 	config_dump_mta(c, fp);

@@ -24,8 +24,16 @@
 
 #include "paths.h"
 
-/* LISTEN_F_* flags of a listener; the TLS and AUTH issues add more. */
+/* LISTEN_F_* flags of a listener; the AUTH issue adds more. */
 #define LISTEN_F_NONE		0x00
+#define LISTEN_F_TLS		0x01	/* offer STARTTLS */
+#define LISTEN_F_TLS_REQUIRE	0x02	/* no MAIL before STARTTLS */
+#define LISTEN_F_SMTPS		0x04	/* implicit TLS (port 465) */
+#define LISTEN_F_TLS_VERIFY	0x08	/* ask for a client certificate */
+
+/* Names of certificates and keys (pki NAME) and of TLS settings. */
+#define CONF_PKI_NAME_MAX	CONF_HOST_MAX
+#define CONF_TLS_STRING_MAX	256
 
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
@@ -36,6 +44,18 @@ struct listener {
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	uint32_t		 flags;
+	/* pki NAME: the default certificate of this listener; "" = the
+	 * first pki (a client's SNI may still pick another) */
+	char			 pki[CONF_PKI_NAME_MAX];
+};
+
+/* pki NAME cert FILE key FILE: read by the parent, used by tlsproxy. */
+struct pki {
+	TAILQ_ENTRY(pki)	 entry;
+	/* a host name; a client's SNI equal to it selects this pki */
+	char			 name[CONF_PKI_NAME_MAX];
+	char			 cert_file[PATH_MAX];
+	char			 key_file[PATH_MAX];
 };
 
 /* route DOMAIN via HOST [port N]: a static next hop, no MX lookup. */
@@ -102,6 +122,18 @@ struct config {
 	int			 mta_timeout_command;	/* 300 */
 	int			 mta_timeout_data;	/* 600 */
 	int			 mta_timeout_idle;	/* 10: reuse window */
+
+	/* TLS (tlsproxy(8)) */
+	TAILQ_HEAD(, pki)	 pkis;			/* in file order */
+	char			 tls_ca_file[PATH_MAX];	/* ca file; "" none */
+	char			 tls_ca_path[PATH_MAX];	/* ca path; "" none */
+	char			 mta_pki[CONF_PKI_NAME_MAX]; /* "": no cert */
+	/* libtls syntax, see tls_config_parse_protocols(3) */
+	char			 tls_protocols[CONF_TLS_STRING_MAX]; /* secure */
+	char			 tls_ciphers[CONF_TLS_STRING_MAX];   /* secure */
+	int			 tls_processes;		/* 1 */
+	int			 timeout_tls_handshake;	/* 30 */
+	int			 timeout_tls_idle;	/* 900 */
 };
 
 struct config	*config_new(void);
@@ -121,5 +153,7 @@ int		 config_domain_valid(const char *);
  * default (gethostname(), qualified, else "localhost") set if still empty. */
 struct config	*config_new_nohost(void);
 void		 config_hostname_default(struct config *);
+/* The pki of that name, or NULL. */
+const struct pki *config_pki_find(const struct config *, const char *);
 
 #endif

@@ -57,6 +57,7 @@ struct parse_macro {
 struct parse_listen_opts {
 	int			 port;
 	uint32_t		 flags;
+	const char		*pki;		/* NULL: not given */
 };
 
 typedef struct {
@@ -109,6 +110,13 @@ static int	 parse_listen(const char *);
 static int	 parse_route(const char *, const char *, int64_t);
 static int	 parse_double_bounce(const char *);
 static int	 parse_retry_check(void);
+static int	 parse_pki(const char *, const char *, const char *);
+static int	 parse_pki_ref(const char *, const char *);
+static int	 parse_listen_tls(int);
+static int	 parse_listen_check(void);
+static int	 parse_tls_string(char *, const char *, const char *,
+		    const char *);
+static char	*parse_string_keep(const char *);
 %}
 
 %token	BOUNCE COMMAND COMMANDLINE CONNECT CONNECTIONS CONTROL DATA DATABASE
@@ -117,6 +125,8 @@ static int	 parse_retry_check(void);
 %token	MESSAGES MESSAGESIZE MESSAGESPERCONN MTA NO ON PORT QUEUE
 %token	RECIPIENTS RESOLVER RETRYMAX RETRYMIN ROUTE SESSION SESSIONS SMTP
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
+%token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
+%token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -223,6 +233,41 @@ main		: HOSTNAME STRING {
 			parse_conf->double_bounce[0] = '\0';
 		}
 		| MTA mtaopt
+		| PKI STRING CERT STRING KEY STRING {
+			if (parse_pki($2, $4, $6) == -1)
+				YYERROR;
+		}
+		| CA FILENAME STRING {
+			if (parse_path(parse_conf->tls_ca_file, $3,
+			    "ca file") == -1)
+				YYERROR;
+		}
+		| CA PATHNAME STRING {
+			if (parse_path(parse_conf->tls_ca_path, $3,
+			    "ca path") == -1)
+				YYERROR;
+		}
+		| TLS tlsopt
+		;
+
+tlsopt		: PROTOCOLS STRING {
+			if (parse_tls_string(parse_conf->tls_protocols, $2,
+			    "tls protocols", "abcdefghijklmnopqrstuvwxyz"
+			    "0123456789.,:!-") == -1)
+				YYERROR;
+		}
+		| CIPHERS STRING {
+			if (parse_tls_string(parse_conf->tls_ciphers, $2,
+			    "tls ciphers", "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			    "abcdefghijklmnopqrstuvwxyz0123456789:+!@=_,.-")
+			    == -1)
+				YYERROR;
+		}
+		| PROCESSES NUMBER {
+			if (parse_range($2, 1, 64, "tls processes") == -1)
+				YYERROR;
+			parse_conf->tls_processes = $2;
+		}
 		;
 
 queueopt	: LIFETIME duration {
@@ -258,6 +303,7 @@ queueopt	: LIFETIME duration {
 listenopts	: /* empty */ {
 			parse_lopts.port = -1;
 			parse_lopts.flags = LISTEN_F_NONE;
+			parse_lopts.pki = NULL;
 		}
 		| listenopts listenopt
 		;
@@ -268,6 +314,31 @@ listenopt	: port {
 				YYERROR;
 			}
 			parse_lopts.port = $1;
+		}
+		| TLS {
+			if (parse_listen_tls(LISTEN_F_TLS) == -1)
+				YYERROR;
+		}
+		| TLSREQUIRE {
+			if (parse_listen_tls(LISTEN_F_TLS |
+			    LISTEN_F_TLS_REQUIRE) == -1)
+				YYERROR;
+		}
+		| SMTPS {
+			if (parse_listen_tls(LISTEN_F_SMTPS) == -1)
+				YYERROR;
+		}
+		| VERIFY {
+			parse_lopts.flags |= LISTEN_F_TLS_VERIFY;
+		}
+		| PKI STRING {
+			if (parse_lopts.pki != NULL) {
+				parse_error("listen: pki given twice");
+				YYERROR;
+			}
+			if (parse_pki_ref($2, "listen") == -1)
+				YYERROR;
+			parse_lopts.pki = $2;
 		}
 		;
 
@@ -333,6 +404,18 @@ timeout		: COMMAND duration {
 				YYERROR;
 			parse_conf->timeout_session = $2;
 		}
+		| TLSHANDSHAKE duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "timeout tls-handshake") == -1)
+				YYERROR;
+			parse_conf->timeout_tls_handshake = $2;
+		}
+		| TLSIDLE duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "timeout tls-idle") == -1)
+				YYERROR;
+			parse_conf->timeout_tls_idle = $2;
+		}
 		;
 
 smtpopt		: GREETINGDELAY duration {
@@ -369,6 +452,12 @@ mtaopt		: PORT NUMBER {
 			parse_conf->mta_messages_per_connection = $2;
 		}
 		| TIMEOUT mtatimeout
+		| PKI STRING {
+			if (parse_pki_ref($2, "mta") == -1)
+				YYERROR;
+			(void)strlcpy(parse_conf->mta_pki, $2,
+			    sizeof(parse_conf->mta_pki));
+		}
 		;
 
 mtatimeout	: CONNECT duration {
@@ -407,6 +496,9 @@ struct keyword {
 /* Sorted by name for bsearch(): keep it so when adding a keyword. */
 static const struct keyword	 keywords[] = {
 	{ "bounce",			BOUNCE },
+	{ "ca",				CA },
+	{ "cert",			CERT },
+	{ "ciphers",			CIPHERS },
 	{ "command",			COMMAND },
 	{ "command-line",		COMMANDLINE },
 	{ "connect",			CONNECT },
@@ -419,11 +511,13 @@ static const struct keyword	 keywords[] = {
 	{ "drop",			DROP },
 	{ "errors",			ERRORS },
 	{ "expn",			EXPN },
+	{ "file",			FILENAME },
 	{ "greeting-delay",		GREETINGDELAY },
 	{ "host-connections",		HOSTCONNECTIONS },
 	{ "hostname",			HOSTNAME },
 	{ "idle",			IDLE },
 	{ "include",			INCLUDE },
+	{ "key",			KEY },
 	{ "lifetime",			LIFETIME },
 	{ "limit",			LIMIT },
 	{ "listen",			LISTEN },
@@ -433,7 +527,11 @@ static const struct keyword	 keywords[] = {
 	{ "mta",			MTA },
 	{ "no",				NO },
 	{ "on",				ON },
+	{ "path",			PATHNAME },
+	{ "pki",			PKI },
 	{ "port",			PORT },
+	{ "processes",			PROCESSES },
+	{ "protocols",			PROTOCOLS },
 	{ "queue",			QUEUE },
 	{ "recipients",			RECIPIENTS },
 	{ "resolver",			RESOLVER },
@@ -443,8 +541,14 @@ static const struct keyword	 keywords[] = {
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
 	{ "smtp",			SMTP },
+	{ "smtps",			SMTPS },
 	{ "text-line",			TEXTLINE },
 	{ "timeout",			TIMEOUT },
+	{ "tls",			TLS },
+	{ "tls-handshake",		TLSHANDSHAKE },
+	{ "tls-idle",			TLSIDLE },
+	{ "tls-require",		TLSREQUIRE },
+	{ "verify",			VERIFY },
 	{ "via",			VIA },
 	{ "vrfy",			VRFY },
 	{ "yes",			YES },
@@ -1001,8 +1105,12 @@ static int
 parse_listen(const char *s)
 {
 	struct listener	*l, *o;
-	int		 port = parse_lopts.port == -1 ? 25 : parse_lopts.port;
+	int		 port = parse_lopts.port;
 
+	if (port == -1)
+		port = parse_lopts.flags & LISTEN_F_SMTPS ? 465 : 25;
+	if (parse_listen_check() == -1)
+		return -1;
 	l = xcalloc(1, sizeof(*l));
 	if (parse_numeric_addr(s, port, &l->ss, &l->sslen, l->addr,
 	    sizeof(l->addr)) == -1) {
@@ -1013,6 +1121,8 @@ parse_listen(const char *s)
 	}
 	l->port = port;
 	l->flags = parse_lopts.flags;
+	if (parse_lopts.pki != NULL)
+		(void)strlcpy(l->pki, parse_lopts.pki, sizeof(l->pki));
 	(void)snprintf(l->name, sizeof(l->name),
 	    l->ss.ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", l->addr,
 	    l->port);
@@ -1023,6 +1133,92 @@ parse_listen(const char *s)
 			return -1;
 		}
 	TAILQ_INSERT_TAIL(&parse_conf->listeners, l, entry);
+	return 0;
+}
+
+/* tls, tls-require or smtps on a listener: one of them only. */
+static int
+parse_listen_tls(int flags)
+{
+	if (parse_lopts.flags & (LISTEN_F_TLS | LISTEN_F_SMTPS)) {
+		parse_error("listen: only one of tls, tls-require and smtps");
+		return -1;
+	}
+	parse_lopts.flags |= flags;
+	return 0;
+}
+
+/* The TLS options of a listener make sense together. */
+static int
+parse_listen_check(void)
+{
+	uint32_t	 f = parse_lopts.flags;
+
+	if (!(f & (LISTEN_F_TLS | LISTEN_F_SMTPS))) {
+		if (f & LISTEN_F_TLS_VERIFY || parse_lopts.pki != NULL) {
+			parse_error("listen: verify and pki need tls, "
+			    "tls-require or smtps");
+			return -1;
+		}
+		return 0;
+	}
+	if (TAILQ_EMPTY(&parse_conf->pkis)) {
+		parse_error("listen: tls needs a pki declared before");
+		return -1;
+	}
+	return 0;
+}
+
+/* pki NAME cert FILE key FILE */
+static int
+parse_pki(const char *name, const char *cert, const char *key)
+{
+	struct pki	*p;
+
+	if (!config_domain_valid(name) ||
+	    strlen(name) >= CONF_PKI_NAME_MAX) {
+		parse_error("pki \"%s\": not a host name", name);
+		return -1;
+	}
+	if (config_pki_find(parse_conf, name) != NULL) {
+		parse_error("pki %s given twice", name);
+		return -1;
+	}
+	p = xcalloc(1, sizeof(*p));
+	(void)strlcpy(p->name, name, sizeof(p->name));
+	if (parse_path(p->cert_file, cert, "pki cert") == -1 ||
+	    parse_path(p->key_file, key, "pki key") == -1) {
+		free(p);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&parse_conf->pkis, p, entry);
+	return 0;
+}
+
+/* A pki used by a statement must be declared before it. */
+static int
+parse_pki_ref(const char *name, const char *what)
+{
+	if (config_pki_find(parse_conf, name) != NULL)
+		return 0;
+	parse_error("%s: pki \"%s\" is not declared (before this line)",
+	    what, name);
+	return -1;
+}
+
+/* tls protocols / ciphers: a non-empty word list in the given alphabet. */
+static int
+parse_tls_string(char *dst, const char *s, const char *what,
+    const char *alphabet)
+{
+	if (s[0] == '\0' || strspn(s, alphabet) != strlen(s)) {
+		parse_error("%s \"%s\": invalid characters", what, s);
+		return -1;
+	}
+	if (strlcpy(dst, s, CONF_TLS_STRING_MAX) >= CONF_TLS_STRING_MAX) {
+		parse_error("%s: too long", what);
+		return -1;
+	}
 	return 0;
 }
 

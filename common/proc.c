@@ -265,6 +265,9 @@ proc_imsg_takes_fd(uint32_t type)
 	case IMSG_SMTP_LISTENER:
 	case IMSG_QUEUE_MESSAGE_CREATED:
 	case IMSG_MTA_DELIVER:
+	case IMSG_TLS_SERVER_START:
+	case IMSG_TLS_CLIENT_START:
+	case IMSG_TLS_RESULT:
 		return 1;
 	}
 	return 0;

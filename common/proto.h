@@ -203,10 +203,76 @@ enum imsg_type {
 	IMSG_POLICY_ROUTE_RESULT,
 
 	/*
-	 * tlsproxy (filled by the tlsproxy issue).
+	 * tlsproxy.  The handshake result ("TLS facts") that ends a START is
+	 * always the same payload, in this order: u32 status_code, str error
+	 * ("" on success), str protocol ("TLSv1.3"), str cipher, u32 cipher
+	 * bits, u32 algorithm bits, str verify (sendmail's ${verify}: OK, NO,
+	 * NOT, FAIL, TEMP, PROTOCOL, SOFTWARE; NONE is never produced here),
+	 * str cert subject, str cert issuer, str cn subject, str cn issuer
+	 * (all four are the final macro values: rendered as spec 5.3, then
+	 * +XX encoded as spec 5.2, so printable ASCII that access-map keys
+	 * and logs use as is; "" when no certificate was presented),
+	 * str SHA-256 fingerprint of the peer certificate (uppercase hex
+	 * pairs joined by ':', "" if none).
+	 * On failure (status TEMPFAIL or PERMFAIL) no fd comes with it and
+	 * verify says why: TEMP (handshake timeout, no keys, shortage),
+	 * PROTOCOL (the peer did not send a TLS ClientHello; PERMFAIL),
+	 * SOFTWARE (the handshake failed).
 	 */
-	IMSG_TLS_RESERVED = 160
+	/* parent -> tlsproxy. id 0. no payload.  Starts a new key set:
+	 * IMSG_TLS_PKI_BEGIN, any number of IMSG_TLS_PKI and IMSG_TLS_PKI_CA,
+	 * IMSG_TLS_PKI_END.  The new set serves new handshakes; sessions
+	 * keep theirs.  Sent at start (after the config) and after every
+	 * reload. */
+	IMSG_TLS_PKI_BEGIN = 160,
+	/* parent -> tlsproxy. id 0. payload: str pki name, data certificate
+	 * chain (PEM), data private key (PEM).  In config order: the first
+	 * is the default certificate. */
+	IMSG_TLS_PKI,
+	/* parent -> tlsproxy. id 0. no payload.  The set is complete.
+	 * (Changed from the first draft: the CA certificates travel in
+	 * IMSG_TLS_PKI_CA, because a CA directory exceeds one imsg.) */
+	IMSG_TLS_PKI_END,
+	/* smtp -> tlsproxy. id = session id. payload: str listener name,
+	 * str client address, u32 TLS_F_* flags.  Asks whether a handshake
+	 * can start now (keys loaded, capacity left).  Sent for STARTTLS and
+	 * for an smtps listener alike; a session id may be prepared once.
+	 * A prepared session not started within "timeout tls-handshake"
+	 * ends with a TEMP result; IMSG_TLS_ABORT drops it sooner. */
+	IMSG_TLS_SERVER_PREPARE,
+	/* tlsproxy -> smtp. id = session id. payload: u32 status_code.
+	 * Not STATUS_OK: nothing is kept (the front end answers 454 and may
+	 * prepare the same id again later). */
+	IMSG_TLS_SERVER_READY,
+	/* smtp -> tlsproxy. id = session id. fd: the client socket (the
+	 * front end keeps no copy).  payload: u32 TLS_F_* flags.  Only after
+	 * a READY with STATUS_OK for that id. */
+	IMSG_TLS_SERVER_START,
+	/* tlsproxy -> smtp, and tlsproxy -> mta for CLIENT_START. id = the
+	 * session id. fd: the plaintext end of a socketpair (on success).
+	 * payload: the TLS facts above, then str SNI (server side: what the
+	 * client sent, "" if none or not a valid host name; client side: the
+	 * name we sent).  No plaintext byte is relayed before this message
+	 * is sent. */
+	IMSG_TLS_RESULT,
+	/* mta -> tlsproxy. id = session id. fd: the server socket. payload:
+	 * str server name (sent as SNI when it is a host name, and used in
+	 * the logs; never checked against the certificate, as in sendmail:
+	 * ${cn_subject} is for that), str client pki name ("" for none),
+	 * u32 TLS_F_* flags. */
+	IMSG_TLS_CLIENT_START,
+	/* smtp/mta -> tlsproxy. id = session id. no payload.  The session is
+	 * gone: drop the connection and its state. */
+	IMSG_TLS_ABORT,
+	/* parent -> tlsproxy. id 0. payload: data PEM text of trusted CA
+	 * certificates (the ca file, then every certificate of the hashed
+	 * ca path), whole certificates, at most 128 KiB per message. */
+	IMSG_TLS_PKI_CA
 };
+
+/* Flags of the TLS requests. */
+#define TLS_F_VERIFY_PEER	0x01	/* server: ask for a client cert */
+#define TLS_F_SMTPS		0x02	/* server: implicit TLS listener */
 
 /* Correlation ids are 32 bits; 0 means "none". */
 #define ID_NONE		0

@@ -129,6 +129,12 @@ parent_reload(char *err, size_t errlen)
 		    "old configuration kept", parent_opts.conffile);
 		return -1;
 	}
+	if (parent_pki_load(nconf, err, errlen) == -1) {
+		config_free(nconf);
+		log_warnx("reload: %s", err);
+		(void)strlcat(err, "; old configuration kept", errlen);
+		return -1;
+	}
 	relisten = parent_listen_changed(old, nconf);
 	if (relisten && parent_listen_bind_all(nconf) == -1) {
 		config_free(nconf);
@@ -140,6 +146,7 @@ parent_reload(char *err, size_t errlen)
 	nconf->generation = old->generation + 1;
 	parent_conf = nconf;
 	parent_proc_broadcast_config();
+	parent_pki_send();
 	if (relisten)
 		parent_listen_send();
 	if (strcmp(old->queue_path, nconf->queue_path) != 0)
@@ -210,6 +217,7 @@ parent_check_config(struct config *cf)
 int
 main(int argc, char **argv)
 {
+	char	 err[512];
 	int	 ch, nflag = 0, ctlfd;
 
 	while ((ch = getopt(argc, argv, "dhnf:vx:")) != -1) {
@@ -246,6 +254,8 @@ main(int argc, char **argv)
 	if (geteuid() != 0)
 		fatalx("need root privileges");
 	parent_check_users();
+	if (parent_pki_load(parent_conf, err, sizeof(err)) == -1)
+		fatalx("%s", err);
 	parent_prepare_dirs(parent_conf);
 	if (parent_listen_bind_all(parent_conf) == -1)
 		return 1;
@@ -264,6 +274,7 @@ main(int argc, char **argv)
 	parent_control_close();
 	(void)unlink(parent_conf->control_path);
 	parent_listen_close_all();
+	parent_pki_free();
 	log_info("smtpd stopped");
 	return 0;
 }

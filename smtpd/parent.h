@@ -56,6 +56,11 @@ void		 parent_control_end(uint32_t ctlid, enum proc_id from,
 void		 parent_control_event(const char *line);
 void		 parent_control_proc_lost(enum proc_id);
 
+/* parent_pki.c: TLS certificates, keys and CAs, for tlsproxy only */
+int		 parent_pki_load(const struct config *, char *, size_t);
+void		 parent_pki_send(void);
+void		 parent_pki_free(void);
+
 /* parent.c */
 int		 parent_reload(char *err, size_t errlen);
 void		 parent_prepare_dirs(const struct config *);

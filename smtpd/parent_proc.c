@@ -58,7 +58,7 @@ static struct child	 children[PROC_COUNT] = {
 	[PROC_TLS] =	{ "smtpd-tlsproxy", 1, -1, NULL, NULL, 0, 0, 0, 0 },
 };
 
-/* Which children talk to each other.  tlsproxy joins in its own issue. */
+/* Which children talk to each other. */
 static const struct {
 	enum proc_id	 a;
 	enum proc_id	 b;
@@ -67,6 +67,8 @@ static const struct {
 	{ PROC_SMTP, PROC_POLICY },
 	{ PROC_MTA, PROC_QUEUE },
 	{ PROC_MTA, PROC_POLICY },
+	{ PROC_SMTP, PROC_TLS },
+	{ PROC_MTA, PROC_TLS },
 };
 
 static int		 shutting_down;
@@ -254,6 +256,8 @@ static void
 parent_proc_setup_child(enum proc_id id)
 {
 	parent_proc_send_config(id);
+	if (id == PROC_TLS)
+		parent_pki_send();
 	if (id == PROC_SMTP)
 		parent_listen_send();
 	parent_control_monitor_sync(id);

@@ -120,6 +120,12 @@ test_defaults(void)
 	UNIT_CHECK(c->mta_timeout_connect == 30 &&
 	    c->mta_timeout_command == 300 && c->mta_timeout_data == 600 &&
 	    c->mta_timeout_idle == 10, "default mta timeouts");
+	UNIT_CHECK(TAILQ_EMPTY(&c->pkis) && c->tls_ca_file[0] == '\0' &&
+	    c->tls_ca_path[0] == '\0' && c->mta_pki[0] == '\0' &&
+	    strcmp(c->tls_protocols, "secure") == 0 &&
+	    strcmp(c->tls_ciphers, "secure") == 0 && c->tls_processes == 1 &&
+	    c->timeout_tls_handshake == 30 && c->timeout_tls_idle == 900,
+	    "default tls settings");
 	config_free(c);
 }
 
@@ -159,7 +165,20 @@ static const char	 all_keywords[] =
 	"mta timeout connect 1m\n"
 	"mta timeout command 2m\n"
 	"mta timeout data 3m\n"
-	"mta timeout idle 4s\n";
+	"mta timeout idle 4s\n"
+	"pki mx.example.org cert /etc/ssl/mx.crt key /etc/ssl/mx.key\n"
+	"pki \"alt.example.org\" cert \"/etc/ssl/alt.crt\" key /k/alt.key\n"
+	"ca file /etc/ssl/ca.pem\n"
+	"ca path /etc/ssl/certs\n"
+	"tls protocols \"tlsv1.2,tlsv1.3\"\n"
+	"tls ciphers \"HIGH:!aNULL\"\n"
+	"tls processes 2\n"
+	"timeout tls-handshake 45s\n"
+	"timeout tls-idle 20m\n"
+	"mta pki alt.example.org\n"
+	"listen on 127.0.0.2 tls verify\n"
+	"listen on 127.0.0.3 port 587 tls-require pki alt.example.org\n"
+	"listen on 127.0.0.4 smtps\n";
 
 static void
 test_keywords_fields(const struct config *c)
@@ -192,6 +211,44 @@ test_keywords_fields(const struct config *c)
 	    c->mta_timeout_idle == 4, "mta timeouts");
 }
 
+/* The TLS keywords of all_keywords. */
+static void
+test_keywords_tls(const struct config *c)
+{
+	const struct pki	*p = TAILQ_FIRST(&c->pkis);
+	const struct listener	*l;
+
+	UNIT_CHECK(p != NULL && strcmp(p->name, "mx.example.org") == 0 &&
+	    strcmp(p->cert_file, "/etc/ssl/mx.crt") == 0 &&
+	    strcmp(p->key_file, "/etc/ssl/mx.key") == 0, "pki, first");
+	p = p != NULL ? TAILQ_NEXT(p, entry) : NULL;
+	UNIT_CHECK(p != NULL && strcmp(p->name, "alt.example.org") == 0 &&
+	    strcmp(p->key_file, "/k/alt.key") == 0, "pki, second");
+	UNIT_CHECK(config_pki_find(c, "ALT.example.org") == p &&
+	    config_pki_find(c, "none.example") == NULL, "pki lookup");
+	UNIT_CHECK(strcmp(c->tls_ca_file, "/etc/ssl/ca.pem") == 0 &&
+	    strcmp(c->tls_ca_path, "/etc/ssl/certs") == 0, "ca file, path");
+	UNIT_CHECK(strcmp(c->tls_protocols, "tlsv1.2,tlsv1.3") == 0 &&
+	    strcmp(c->tls_ciphers, "HIGH:!aNULL") == 0 &&
+	    c->tls_processes == 2, "tls protocols, ciphers, processes");
+	UNIT_CHECK(c->timeout_tls_handshake == 45 &&
+	    c->timeout_tls_idle == 1200, "tls timeouts");
+	UNIT_CHECK(strcmp(c->mta_pki, "alt.example.org") == 0, "mta pki");
+	TAILQ_FOREACH(l, &c->listeners, entry)
+		if (strcmp(l->addr, "127.0.0.2") == 0)
+			break;
+	UNIT_CHECK(l != NULL && l->port == 25 &&
+	    l->flags == (LISTEN_F_TLS | LISTEN_F_TLS_VERIFY) &&
+	    l->pki[0] == '\0', "listen tls verify");
+	l = l != NULL ? TAILQ_NEXT(l, entry) : NULL;
+	UNIT_CHECK(l != NULL && l->port == 587 &&
+	    l->flags == (LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE) &&
+	    strcmp(l->pki, "alt.example.org") == 0, "listen tls-require pki");
+	l = l != NULL ? TAILQ_NEXT(l, entry) : NULL;
+	UNIT_CHECK(l != NULL && l->port == 465 && l->flags == LISTEN_F_SMTPS,
+	    "listen smtps defaults to port 465");
+}
+
 static void
 test_keywords(void)
 {
@@ -203,6 +260,7 @@ test_keywords(void)
 	if (c == NULL)
 		return;
 	test_keywords_fields(c);
+	test_keywords_tls(c);
 	l = TAILQ_FIRST(&c->listeners);
 	UNIT_CHECK(l != NULL && strcmp(l->name, "127.0.0.1:2525") == 0 &&
 	    l->port == 2525 && l->flags == LISTEN_F_NONE &&
@@ -249,7 +307,9 @@ test_roundtrip_one(const char *text, const char *name)
 		    c->queue_lifetime == c2->queue_lifetime &&
 		    c->limit_message_size == c2->limit_message_size &&
 		    c->mta_timeout_idle == c2->mta_timeout_idle &&
-		    c->resolver_set == c2->resolver_set,
+		    c->resolver_set == c2->resolver_set &&
+		    c->timeout_tls_idle == c2->timeout_tls_idle &&
+		    strcmp(c->mta_pki, c2->mta_pki) == 0,
 		    "re-parsed fields equal");
 	free(d1);
 	free(d2);
@@ -463,6 +523,29 @@ static const struct {
 	{ "mta timeout foo 5\n", "(config):1: unexpected \"foo\" after "
 	    "\"timeout\"" },
 	{ "\nhostname \"abc\n", "(config):2: unterminated quoted string" },
+	{ "listen on 127.0.0.1 tls\n", "(config):1: listen: tls needs a pki "
+	    "declared before" },
+	{ "pki a.example cert /a key /b\nlisten on ::1 tls smtps\n",
+	    "(config):2: listen: only one of tls, tls-require and smtps" },
+	{ "listen on ::1 verify\n", "(config):1: listen: verify and pki "
+	    "need tls" },
+	{ "pki a.example cert /a key /b\nlisten on ::1 tls pki b.example\n",
+	    "(config):2: listen: pki \"b.example\" is not declared" },
+	{ "pki a_b cert /a key /b\n", "(config):1: pki \"a_b\": not a host" },
+	{ "pki a.example cert /a key /b\npki A.example cert /c key /d\n",
+	    "(config):2: pki A.example given twice" },
+	{ "pki a.example cert rel.crt key /b\n", "(config):1: pki cert: "
+	    "path \"rel.crt\" is not absolute" },
+	{ "pki a.example cert /a\n", "(config):1: missing argument after" },
+	{ "ca file ca.pem\n", "(config):1: ca file: path" },
+	{ "ca path certs\n", "(config):1: ca path: path" },
+	{ "mta pki none.example\n", "(config):1: mta: pki \"none.example\" "
+	    "is not declared" },
+	{ "tls protocols \"tlsv1.3 x\"\n", "(config):1: tls protocols" },
+	{ "tls ciphers \"\"\n", "(config):1: tls ciphers" },
+	{ "tls processes 0\n", "(config):1: tls processes 0 is out of range" },
+	{ "timeout tls-handshake 0\n", "(config):1: timeout tls-handshake 0" },
+	{ "timeout tls-idle 0\n", "(config):1: timeout tls-idle 0" },
 	{ "hostname \"a\\q\"\n", "(config):1: invalid escape" },
 	{ "hostname a.example\n\x01\n", "(config):2: invalid character 0x01" },
 	{ "hostname $\n", "(config):1: '$' without a macro name" },
