@@ -3,8 +3,7 @@
 # Plugin contract: ../shared/bench/README.md (PORT_IN, PORT_SINK, CERT, KEY,
 # DIR; mta_start, mta_stop).  Built binaries are taken from the tree this
 # file lives in; the queue, control socket and database live in DIR.
-# STARTTLS is not offered yet (tlsproxy issue), so the TLS scenarios fail
-# for this plugin until then.
+# STARTTLS is offered with the harness's CERT/KEY, handled by tlsproxy.
 
 OURS_TREE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -13,7 +12,7 @@ mta_version() {
 }
 
 mta_config_summary() {
-    echo "bin/smtpd -d -f DIR/smtpd.conf; listen on 127.0.0.1 port PORT_IN; route \"*\" via [127.0.0.1] port PORT_SINK;"
+    echo "bin/smtpd -d -f DIR/smtpd.conf; pki CERT/KEY; listen on 127.0.0.1 port PORT_IN tls; route \"*\" via [127.0.0.1] port PORT_SINK;"
     echo "queue in DIR/spool (fsync + rename + directory fsync before 250); limit messages 100000 per session; defaults otherwise"
 }
 
@@ -24,7 +23,8 @@ hostname "ours-bench.invalid"
 queue "$DIR/spool"
 control "$DIR/smtpd.sock"
 database "$DIR/db/maps.db"
-listen on 127.0.0.1 port $PORT_IN
+pki bench cert "$CERT" key "$KEY"
+listen on 127.0.0.1 port $PORT_IN tls
 route "*" via "[127.0.0.1]" port $PORT_SINK
 limit messages 100000
 limit sessions 4096

@@ -12,12 +12,14 @@
  *   mta_command.c  MAIL/RCPT command lines and their parameters
  *   mta_reply.c    reply and EHLO parsing
  *   mta_data.c     the dot-stuffed CRLF body stream
+ *   mta_tls.c      STARTTLS handshakes through tlsproxy
  *
  * Runs as SMTPD_USER chrooted to the empty directory; the resolver reads
  * /etc/resolv.conf and /etc/hosts before the chroot.  If the queue goes
  * away every batch and connection is dropped (results could not be
  * delivered; the queue retries).  If policyd goes away the batches
- * waiting for a route are deferred with 4.3.0.
+ * waiting for a route are deferred with 4.3.0.  If tlsproxy goes away
+ * the connections in a handshake fail like a lost connection.
  */
 #include <stdlib.h>
 
@@ -43,14 +45,8 @@ static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
 };
 
-/*
- * No message from tlsproxy is handled yet (nhandlers is 0, so anything
- * it sends is refused as unexpected).  The table exists because proc.c
- * accepts a peer channel only for a peer with a table: once the parent
- * links tlsproxy (the STARTTLS issue) the channel is taken as it is.
- */
 static const struct imsg_handler mta_tls_handlers[] = {
-	{ IMSG_NONE,			NULL },
+	{ IMSG_TLS_RESULT,		mta_tls_result },
 };
 
 static const struct proc_def mta_def = {
@@ -67,7 +63,8 @@ static const struct proc_def mta_def = {
 		    sizeof(mta_queue_handlers[0]),
 		[PROC_POLICY] = sizeof(mta_policy_handlers) /
 		    sizeof(mta_policy_handlers[0]),
-		[PROC_TLS] = 0,
+		[PROC_TLS] = sizeof(mta_tls_handlers) /
+		    sizeof(mta_tls_handlers[0]),
 	},
 	.peer_down = mta_peer_down,
 	.config_apply = mta_config_apply,
@@ -107,6 +104,8 @@ mta_peer_down(enum proc_id id)
 		mta_batch_abort_all();
 	} else if (id == PROC_POLICY)
 		mta_route_policy_down();
+	else if (id == PROC_TLS)
+		mta_session_tls_down();
 }
 
 static void

@@ -119,13 +119,19 @@ enum mta_state {
 	MTA_S_DATA,		/* waiting for 354 */
 	MTA_S_BODY,		/* streaming the message */
 	MTA_S_DOT,		/* waiting for the reply to the final dot */
-	MTA_S_QUIT
+	MTA_S_QUIT,
+	MTA_S_STARTTLS,		/* waiting for the reply to STARTTLS */
+	MTA_S_TLS		/* the socket is with tlsproxy */
 };
 
 struct mta_session {
 	TAILQ_ENTRY(mta_session) entry;		/* every session */
 	TAILQ_ENTRY(mta_session) ientry;	/* its relay's idle list */
 	enum mta_state		 state;
+	/* for tlsproxy: IMSG_TLS_CLIENT_START and its RESULT */
+	uint32_t		 id;
+	/* the dialogue runs over TLS (through tlsproxy) */
+	int			 tls;
 	/* NULL once the pool let go of it (closing down) */
 	struct mta_relay	*relay;
 	struct mta_batch	*batch;
@@ -212,5 +218,14 @@ void		 mta_session_idle(struct mta_session *);
 void		 mta_session_quit(struct mta_session *);
 void		 mta_session_abort(struct mta_session *);
 void		 mta_session_abort_all(void);
+struct mta_session *mta_session_find(uint32_t);
+void		 mta_session_tls_done(struct mta_session *, int fd,
+		    const char *verify, const char *error);
+void		 mta_session_tls_down(void);
+
+/* mta_tls.c */
+int		 mta_tls_start(uint32_t id, int fd, const char *name);
+void		 mta_tls_abort(uint32_t id);
+void		 mta_tls_result(struct imsgev *, struct imsg *, void *);
 
 #endif

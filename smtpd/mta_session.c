@@ -14,6 +14,14 @@
  * Replies to MAIL, RCPT and DATA are final for the recipients they
  * concern.  A message that cannot be read ends the connection without the
  * final dot, so that nothing truncated is delivered.
+ *
+ * STARTTLS (RFC 3207) is tried whenever the server offers it and
+ * tlsproxy is there: on 220 the socket goes to tlsproxy (mta_tls.c),
+ * whatever the server sent after the 220 is dropped unread, and the
+ * dialogue starts again with EHLO over the plaintext end.  A server that
+ * refuses STARTTLS (454, 5xx) gets the message in plaintext on the same
+ * connection, as sendmail does; a failed handshake is a lost connection
+ * (no QUIT), and the batch tries its next hop.
  */
 #include <sys/socket.h>
 
@@ -48,7 +56,8 @@ static void	mta_session_timeout(int, short, void *);
 
 static const char *mta_state_names[] = {
 	"connect", "greeting", "EHLO", "HELO", "idle", "RSET", "MAIL",
-	"RCPT", "DATA", "message body", "end of data", "QUIT"
+	"RCPT", "DATA", "message body", "end of data", "QUIT", "STARTTLS",
+	"TLS handshake"
 };
 
 static void
@@ -79,6 +88,8 @@ mta_session_free(struct mta_session *s, const char *why)
 	mta_pool_closed(s);
 	log_info("connection to %s closed: %s (%d message%s)", s->peer,
 	    why, s->nmessages, s->nmessages == 1 ? "" : "s");
+	if (s->state == MTA_S_TLS)
+		mta_tls_abort(s->id);
 	TAILQ_REMOVE(&mta_sessions, s, entry);
 	if (s->timer != NULL)
 		event_free(s->timer);
@@ -190,11 +201,7 @@ mta_session_on_greeting(struct mta_session *s)
 	return 0;
 }
 
-/*
- * The dialogue is open.  This is where STARTTLS will go (the tlsproxy
- * issue): s->ehlo.ext & MTA_EXT_STARTTLS tells whether it is offered;
- * today the session goes on in clear text.
- */
+/* The dialogue is open: the first transaction starts. */
 static void
 mta_session_ready(struct mta_session *s)
 {
@@ -205,6 +212,12 @@ static int
 mta_session_on_ehlo(struct mta_session *s)
 {
 	if (s->reply.code / 100 == 2) {
+		if ((s->ehlo.ext & MTA_EXT_STARTTLS) && !s->tls &&
+		    proc_peer(PROC_TLS) != NULL) {
+			mta_session_send(s, "STARTTLS\r\n", 10);
+			s->state = MTA_S_STARTTLS;
+			return 0;
+		}
 		mta_session_ready(s);
 		return 0;
 	}
@@ -216,6 +229,76 @@ mta_session_on_ehlo(struct mta_session *s)
 	}
 	mta_session_refused(s);
 	return -1;
+}
+
+/* The name the server is known by: the MX or route host, or address. */
+static const char *
+mta_session_server_name(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+
+	if (b != NULL && b->hops[b->hop].name[0] != '\0')
+		return b->hops[b->hop].name;
+	return s->relay != NULL ? s->relay->addr : "";
+}
+
+/*
+ * 220: hand the socket to tlsproxy, dropping unread whatever came after
+ * the reply.  Any other answer: go on in plaintext.  -1 either way when
+ * the session no longer reads from this socket.
+ */
+static int
+mta_session_on_starttls(struct mta_session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	int		 fd;
+
+	if (s->reply.code != 220) {
+		log_info("%s: STARTTLS refused (%s), going on without TLS",
+		    s->peer, s->reply.text);
+		stats_add("mta.tls.refused", 1);
+		mta_session_ready(s);
+		return 0;
+	}
+	fd = bufferevent_getfd(s->bev);
+	(void)bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	(void)bufferevent_setfd(s->bev, -1);
+	(void)evbuffer_drain(in, evbuffer_get_length(in));
+	s->state = MTA_S_TLS;
+	mta_session_timer(s, conf->timeout_tls_handshake +
+	    MTA_QUIT_TIMEOUT);
+	if (mta_tls_start(s->id, fd, mta_session_server_name(s)) == -1) {
+		s->state = MTA_S_STARTTLS;
+		mta_session_lost(s, "TLS proxy unavailable");
+	}
+	return -1;
+}
+
+/* tlsproxy's answer: EHLO again over fd, or the hop failed. */
+void
+mta_session_tls_done(struct mta_session *s, int fd, const char *verify,
+    const char *error)
+{
+	char	 why[MTA_ERR_MAX];
+
+	if (fd == -1) {
+		stats_add("mta.tls.failed", 1);
+		(void)snprintf(why, sizeof(why), "TLS handshake failed: "
+		    "verify=%s %s", verify, error);
+		s->state = MTA_S_STARTTLS;
+		mta_session_lost(s, why);
+		return;
+	}
+	stats_add("mta.tls.session", 1);
+	log_info("%s: TLS on, verify=%s", s->peer, verify);
+	s->tls = 1;
+	memset(&s->ehlo, 0, sizeof(s->ehlo));
+	mta_reply_init(&s->reply);
+	(void)bufferevent_setfd(s->bev, fd);
+	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	mta_session_printf(s, "EHLO %s\r\n", conf->hostname);
+	s->state = MTA_S_EHLO;
+	mta_session_timer(s, conf->mta_timeout_command);
 }
 
 static int
@@ -486,6 +569,8 @@ static int (*const mta_session_on[])(struct mta_session *) = {
 	[MTA_S_BODY] =		mta_session_on_unexpected,
 	[MTA_S_DOT] =		mta_session_on_dot,
 	[MTA_S_QUIT] =		mta_session_on_quit,
+	[MTA_S_STARTTLS] =	mta_session_on_starttls,
+	[MTA_S_TLS] =		mta_session_on_unexpected,
 };
 
 /* A complete reply: 421 ends the link anywhere, else the state decides. */
@@ -660,6 +745,9 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	struct timeval		 tv = { conf->mta_timeout_connect, 0 };
 
 	s = xcalloc(1, sizeof(*s));
+	do {
+		s->id = id_random32();
+	} while (s->id == ID_NONE || mta_session_find(s->id) != NULL);
 	TAILQ_INSERT_TAIL(&mta_sessions, s, entry);
 	s->relay = r;
 	s->batch = b;
@@ -723,6 +811,33 @@ mta_session_abort(struct mta_session *s)
 {
 	(void)mta_session_detach(s);
 	mta_session_free(s, "aborted");
+}
+
+/* The session of a tlsproxy request, or NULL. */
+struct mta_session *
+mta_session_find(uint32_t id)
+{
+	struct mta_session	*s;
+
+	TAILQ_FOREACH(s, &mta_sessions, entry)
+		if (s->id == id)
+			return s;
+	return NULL;
+}
+
+/* tlsproxy died: the handshakes it had are lost connections. */
+void
+mta_session_tls_down(void)
+{
+	struct mta_session	*s, *next;
+
+	for (s = TAILQ_FIRST(&mta_sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == MTA_S_TLS) {
+			s->state = MTA_S_STARTTLS;
+			mta_session_lost(s, "TLS proxy lost");
+		}
+	}
 }
 
 void

@@ -6,7 +6,7 @@
  *   parent   listening sockets (smtp_listener.c), config, control
  *   policyd  connect/MAIL/RCPT verdicts (smtp_peer.c)
  *   queue    message files and commits (smtp_peer.c, smtp_tx.c)
- *   tlsproxy nothing yet (STARTTLS is not offered)
+ *   tlsproxy STARTTLS and smtps handshakes (smtp_tls.c)
  *
  * Sessions: smtp_session.c (I/O, states), smtp_exec.c (commands),
  * smtp_command.c (parsing), smtp_data.c (message bodies).
@@ -37,14 +37,9 @@ static const struct imsg_handler smtp_policy_handlers[] = {
 	{ IMSG_POLICY_RESULT,		smtp_peer_policy_result },
 };
 
-/*
- * No message from tlsproxy is handled yet (nhandlers is 0, so anything
- * it sends is refused as unexpected).  The table exists because proc.c
- * accepts a peer channel only for a peer with a table: once the parent
- * links tlsproxy (the STARTTLS issue) the channel is taken as it is.
- */
 static const struct imsg_handler smtp_tls_handlers[] = {
-	{ IMSG_NONE,			NULL },
+	{ IMSG_TLS_SERVER_READY,	smtp_tls_ready },
+	{ IMSG_TLS_RESULT,		smtp_tls_result },
 };
 
 #define NHANDLERS(t)	(sizeof(t) / sizeof((t)[0]))
@@ -63,7 +58,7 @@ static const struct proc_def smtp_def = {
 		[PROC_PARENT] = NHANDLERS(smtp_parent_handlers),
 		[PROC_QUEUE] = NHANDLERS(smtp_queue_handlers),
 		[PROC_POLICY] = NHANDLERS(smtp_policy_handlers),
-		[PROC_TLS] = 0,
+		[PROC_TLS] = NHANDLERS(smtp_tls_handlers),
 	},
 	.peer_down = smtp_peer_down,
 	.config_apply = smtp_config_apply,

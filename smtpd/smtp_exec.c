@@ -55,6 +55,8 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_session_reply(s, "250-CHUNKING");
 	if (conf->smtp_vrfy)
 		smtp_session_reply(s, "250-VRFY");
+	if (smtp_tls_offered(s))
+		smtp_session_reply(s, "250-STARTTLS");
 	smtp_session_reply(s, "250 HELP");
 }
 
@@ -70,6 +72,12 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	}
 	if (s->state != SMTP_ST_IDLE) {
 		smtp_session_error(s, "503 5.5.1 Sender already specified");
+		return;
+	}
+	if ((s->lflags & LISTEN_F_TLS_REQUIRE) &&
+	    s->tls_state != SMTP_TLS_ON) {
+		smtp_session_error(s,
+		    "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
 	if (s->nmessages >= conf->limit_messages) {
@@ -220,12 +228,12 @@ smtp_exec_expn(struct smtp_session *s, struct smtp_command *cmd)
 	    "message and attempt delivery");
 }
 
-/* Not offered yet: the TLS issue replaces this handler. */
+/* STARTTLS: smtp_tls.c does the work with tlsproxy. */
 static void
 smtp_exec_starttls(struct smtp_session *s, struct smtp_command *cmd)
 {
 	(void)cmd;
-	smtp_session_reply(s, "502 5.5.1 Command not implemented");
+	smtp_tls_starttls(s);
 }
 
 /* Not offered yet: the AUTH issue replaces this handler. */

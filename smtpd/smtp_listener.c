@@ -146,7 +146,7 @@ smtp_listener_accept(int fd, short ev, void *arg)
 		if (smtp_session_count() >= conf->limit_sessions)
 			smtp_listener_refuse(c, l->name);
 		else
-			smtp_session_new(c, &ss, l->name);
+			smtp_session_new(c, &ss, l->name, l->flags);
 	}
 }
 

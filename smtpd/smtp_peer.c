@@ -52,7 +52,7 @@ smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
 	imsg_put_str(&out, s->tx != NULL ? s->tx->sender : "");
 	imsg_put_str(&out, rcpt);
 	imsg_put_str(&out, "");
-	imsg_put_str(&out, "");
+	imsg_put_str(&out, s->tls != NULL ? s->tls->verify : "");
 	s->query = (uint8_t)kind;
 	s->wait = SMTP_WAIT_POLICY;
 	if (proc_send(PROC_POLICY, &out, -1) == -1) {
@@ -336,7 +336,7 @@ smtp_peer_queue_commit(struct smtp_session *s)
 	imsg_put_str(&out, s->helo);
 	imsg_put_str(&out, s->addr);
 	imsg_put_str(&out, smtp_session_name(s, name, sizeof(name)));
-	imsg_put_str(&out, s->esmtp ? "ESMTP" : "SMTP");
+	imsg_put_str(&out, smtp_session_proto(s));
 	imsg_put_u32(&out, tx->body == SMTP_BODY_8BITMIME ? 1 : 0);
 	imsg_put_u32(&out, (uint32_t)tx->nrcpt);
 	for (i = 0; i < tx->nrcpt; i++) {
@@ -413,4 +413,6 @@ smtp_peer_down(enum proc_id id)
 		smtp_session_foreach(smtp_peer_policy_lost);
 	else if (id == PROC_QUEUE)
 		smtp_session_foreach(smtp_peer_queue_lost);
+	else if (id == PROC_TLS)
+		smtp_tls_down();
 }

@@ -98,6 +98,15 @@ smtp_session_name(struct smtp_session *s, char *buf, size_t size)
 	return buf;
 }
 
+/* The protocol word of Received: and the logs (RFC 3848). */
+const char *
+smtp_session_proto(struct smtp_session *s)
+{
+	if (!s->esmtp)
+		return "SMTP";
+	return s->tls_state == SMTP_TLS_ON ? "ESMTPS" : "ESMTP";
+}
+
 /* Text form of the peer address; IPv4-mapped IPv6 shown as IPv4. */
 static void
 smtp_session_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
@@ -149,6 +158,7 @@ smtp_session_free(struct smtp_session *s)
 {
 	if (s->tx != NULL)
 		smtp_tx_free(s);
+	smtp_tls_release(s);
 	RB_REMOVE(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions--;
 	stats_add("smtp.session.active", -1);
@@ -203,6 +213,10 @@ smtp_session_close(struct smtp_session *s, const char *reply,
 	log_info("%08x: disconnect from %s [%s] (%s)", s->id,
 	    smtp_session_name(s, name, sizeof(name)), s->addr, reason);
 	s->state = SMTP_ST_CLOSING;
+	/* the socket is with tlsproxy (or gone): nothing can be written */
+	if (bufferevent_getfd(s->bev) == -1)
+		(void)evbuffer_drain(bufferevent_get_output(s->bev),
+		    evbuffer_get_length(bufferevent_get_output(s->bev)));
 	(void)bufferevent_disable(s->bev, EV_READ);
 	(void)evtimer_del(s->timer);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
@@ -413,6 +427,8 @@ smtp_session_write_cb(struct bufferevent *bev, void *arg)
 		smtp_session_free(s);
 		return;
 	}
+	if (smtp_tls_flushed(s))
+		return;
 	if (s->wait == SMTP_WAIT_OUTPUT) {
 		s->wait = SMTP_WAIT_NONE;
 		smtp_session_process(s);
@@ -504,7 +520,7 @@ smtp_session_alloc(int fd)
 /* A new client on listener: log it, ask policyd, start the clocks. */
 void
 smtp_session_new(int fd, const struct sockaddr_storage *ss,
-    const char *listener)
+    const char *listener, uint32_t lflags)
 {
 	struct smtp_session	*s;
 	char			 name[INET6_ADDRSTRLEN + 2];
@@ -518,17 +534,53 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 	stats_add("smtp.session.active", 1);
 	smtp_session_addr(ss, s->addr, sizeof(s->addr));
 	s->started = time(NULL);
+	s->lflags = lflags;
+	if ((lflags & (LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE |
+	    LISTEN_F_SMTPS)) && (s->listener = strdup(listener)) == NULL)
+		s->lflags &= ~(LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE |
+		    LISTEN_F_SMTPS);
 	log_info("%08x: connect from %s [%s] on %s", s->id,
 	    smtp_session_name(s, name, sizeof(name)), s->addr, listener);
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
 	    smtp_session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	smtp_session_data_timeouts(s, 0);
-	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	s->delaying = conf->smtp_greeting_delay > 0;
 	smtp_session_timer_set(s, s->delaying ? conf->smtp_greeting_delay :
 	    conf->timeout_session);
+	if (s->lflags & LISTEN_F_SMTPS) {
+		/* implicit TLS: not one octet is read here before it */
+		smtp_tls_smtps(s);
+		return;
+	}
+	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
 	smtp_peer_policy_query(s, POLICY_CONNECT);
+}
+
+/* Talk over fd from now on (tlsproxy's plaintext end). */
+void
+smtp_session_attach(struct smtp_session *s, int fd)
+{
+	(void)bufferevent_setfd(s->bev, fd);
+	smtp_session_data_timeouts(s, 0);
+	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+}
+
+/*
+ * Take the socket away from the session for tlsproxy: no event is left
+ * on it and unread input is thrown away (RFC 3207 5: nothing the client
+ * sent in plaintext is carried over).  The caller owns the descriptor.
+ */
+int
+smtp_session_detach(struct smtp_session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	int		 fd = bufferevent_getfd(s->bev);
+
+	(void)bufferevent_disable(s->bev, EV_READ | EV_WRITE);
+	(void)bufferevent_setfd(s->bev, -1);
+	(void)evbuffer_drain(in, evbuffer_get_length(in));
+	return fd;
 }
 
 /* A new config: size the command line buffer for its limit after EHLO. */

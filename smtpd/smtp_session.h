@@ -6,6 +6,7 @@
  *   smtp_exec.c     what each command does in each state
  *   smtp_tx.c       the mail transaction: recipients, DATA/BDAT bodies,
  *                   the end of a message
+ *   smtp_tls.c      STARTTLS and smtps through tlsproxy
  *   smtp_peer.c     questions to policyd and the queue, their answers,
  *                   and what happens when either goes away
  *
@@ -26,6 +27,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config.h"
 #include "imsg.h"
 #include "proto.h"
 #include "smtp_command.h"
@@ -51,7 +53,28 @@ enum smtp_wait {
 	SMTP_WAIT_POLICY,	/* IMSG_POLICY_RESULT */
 	SMTP_WAIT_CREATE,	/* IMSG_QUEUE_MESSAGE_CREATED */
 	SMTP_WAIT_COMMIT,	/* IMSG_QUEUE_MESSAGE_COMMITTED */
-	SMTP_WAIT_OUTPUT	/* the client to read our replies */
+	SMTP_WAIT_OUTPUT,	/* the client to read our replies */
+	SMTP_WAIT_TLS		/* tlsproxy: READY, the 220 written, RESULT */
+};
+
+/* Where a session is on its way to TLS (smtp_tls.c). */
+enum smtp_tls_state {
+	SMTP_TLS_OFF = 0,	/* plaintext, STARTTLS possible */
+	SMTP_TLS_PREPARING,	/* PREPARE sent, waiting for READY */
+	SMTP_TLS_FLUSHING,	/* "220 Ready to start TLS" being written */
+	SMTP_TLS_HANDSHAKE,	/* socket handed over, waiting for RESULT */
+	SMTP_TLS_ON		/* talking over tlsproxy's plaintext end */
+};
+
+/* The TLS facts of a session, allocated only once TLS is on. */
+struct smtp_tls {
+	char		 protocol[32];
+	char		 cipher[128];
+	uint32_t	 bits;
+	/* sendmail's ${verify}: OK, NO, FAIL, ... */
+	char		 verify[16];
+	char		 subject[256];
+	char		 issuer[256];
 };
 
 /* One accepted recipient. */
@@ -106,6 +129,10 @@ struct smtp_session {
 	uint8_t			 discard;
 	/* CREATE requests whose transaction is gone (answers to drop) */
 	uint8_t			 orphans;
+	/* enum smtp_tls_state */
+	uint8_t			 tls_state;
+	/* LISTEN_F_* of the listener the client came in on */
+	uint32_t		 lflags;
 	/* the BDAT being received: what is left, LAST, state after it, and
 	 * the reply when it is only discarded */
 	uint8_t			 chunk_last;
@@ -122,12 +149,16 @@ struct smtp_session {
 	/* the connect verdict's reply, sent as the greeting, or NULL */
 	char			*greeting;
 	struct smtp_tx		*tx;
+	/* the listener's name, kept only on TLS listeners (for tlsproxy) */
+	char			*listener;
+	/* NULL until TLS is on */
+	struct smtp_tls		*tls;
 	char			 addr[INET6_ADDRSTRLEN];
 };
 
 /* smtp_session.c */
 void	 smtp_session_new(int fd, const struct sockaddr_storage *,
-	    const char *listener);
+	    const char *listener, uint32_t lflags);
 size_t	 smtp_session_count(void);
 struct smtp_session *smtp_session_find(uint32_t id);
 void	 smtp_session_foreach(void (*)(struct smtp_session *));
@@ -142,6 +173,9 @@ void	 smtp_session_greet(struct smtp_session *);
 void	 smtp_session_resume(struct smtp_session *);
 void	 smtp_session_data_timeouts(struct smtp_session *, int data);
 const char *smtp_session_name(struct smtp_session *, char *, size_t);
+const char *smtp_session_proto(struct smtp_session *);
+void	 smtp_session_attach(struct smtp_session *, int fd);
+int	 smtp_session_detach(struct smtp_session *);
 
 /* smtp_exec.c */
 void	 smtp_exec_line(struct smtp_session *, const char *);
@@ -157,6 +191,17 @@ void	 smtp_tx_created(struct smtp_session *);
 int	 smtp_tx_data_input(struct smtp_session *);
 int	 smtp_tx_chunk_input(struct smtp_session *);
 void	 smtp_tx_committed(struct smtp_session *, uint32_t status);
+
+/* smtp_tls.c */
+void	 smtp_tls_starttls(struct smtp_session *);
+void	 smtp_tls_smtps(struct smtp_session *);
+int	 smtp_tls_flushed(struct smtp_session *);
+int	 smtp_tls_offered(struct smtp_session *);
+void	 smtp_tls_release(struct smtp_session *);
+void	 smtp_tls_received(struct smtp_session *, char *, size_t);
+void	 smtp_tls_down(void);
+void	 smtp_tls_ready(struct imsgev *, struct imsg *, void *);
+void	 smtp_tls_result(struct imsgev *, struct imsg *, void *);
 
 /* smtp_peer.c */
 void	 smtp_peer_policy_query(struct smtp_session *, enum policy_kind);

@@ -113,6 +113,7 @@ smtp_tx_received(struct smtp_session *s)
 	struct smtp_tx	*tx = s->tx;
 	char		 hdr[1536], date[64], name[INET6_ADDRSTRLEN + 2];
 	char		 tcpinfo[INET6_ADDRSTRLEN * 2 + 8], forclause[300];
+	char		 tlsclause[256];
 	int		 n;
 
 	(void)date_rfc5322(time(NULL), date, sizeof(date));
@@ -126,10 +127,11 @@ smtp_tx_received(struct smtp_session *s)
 	if (tx->nrcpt == 1)
 		(void)snprintf(forclause, sizeof(forclause), "\r\n\tfor <%s>",
 		    tx->rcpts[0].rcpt);
+	smtp_tls_received(s, tlsclause, sizeof(tlsclause));
 	n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s)\r\n\tby %s "
-	    "(smtpd) with %s id %08x%s;\r\n\t%s\r\n", s->helo, tcpinfo,
-	    conf->hostname, s->esmtp ? "ESMTP" : "SMTP", tx->msgid, forclause,
-	    date);
+	    "(smtpd) with %s id %08x%s%s;\r\n\t%s\r\n", s->helo, tcpinfo,
+	    conf->hostname, smtp_session_proto(s), tx->msgid, tlsclause,
+	    forclause, date);
 	if (n > 0 && (size_t)n < sizeof(hdr))
 		smtp_data_put(&tx->data, hdr, (size_t)n);
 }
@@ -394,7 +396,7 @@ smtp_tx_committed(struct smtp_session *s, uint32_t status)
 		log_info("%08x: msgid %08x accepted size=%llu nrcpt=%zu "
 		    "proto=%s", s->id, tx->msgid,
 		    (unsigned long long)tx->data.written, tx->nrcpt,
-		    s->esmtp ? "ESMTP" : "SMTP");
+		    smtp_session_proto(s));
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %08x",
 		    tx->msgid);
 	} else {

@@ -30,7 +30,7 @@ fi
 # postfix binaries (from the Depends: of Debian 12's postfix).
 PKGS="build-essential byacc pkg-config libevent-dev libtls-dev libsasl2-dev
 libbsd-dev libseccomp-dev libunbound-dev libssl-dev libsqlite3-dev sqlite3
-mandoc swaks dnsmasq-base sasl2-bin openssl python3 clang iproute2 procps
+mandoc swaks libnet-ssleay-perl dnsmasq-base sasl2-bin openssl python3 clang iproute2 procps
 psmisc util-linux adduser netbase cpio
 libc6 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 zlib1g libcrypt1"
 

@@ -1,0 +1,113 @@
+"""
+certs.py: a throw-away test CA and certificates, made with the openssl
+command line at test time (nothing is checked in).
+
+    ca = TestCA()                      # a fresh CA under regress/tmp/
+    srv = ca.issue("relay.test")       # Cert: .cert, .key, .chain paths
+    cli = ca.issue("client.test", client=True)
+    ca.cert                            # the CA certificate (PEM path)
+    relay_tls_extra(ca, srv, port)     # conf lines: pki, ca, a tls listener
+    starttls(raw, client_context(ca))  # STARTTLS on a clients.Raw
+
+Every certificate is an EC P-256 key signed by the CA, valid for a day,
+with the name as CN and as a DNS subjectAltName.
+"""
+import os
+import subprocess
+
+from . import Skip, test_dir
+
+OPENSSL = "/usr/bin/openssl"
+
+
+def _run(*args):
+    r = subprocess.run([OPENSSL] + list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                       timeout=60)
+    if r.returncode != 0:
+        raise AssertionError("openssl %s: %s" % (
+            " ".join(args), r.stdout.decode("utf-8", "replace")))
+
+
+class Cert:
+    def __init__(self, name, cert, key, chain):
+        self.name = name
+        self.cert = cert
+        self.key = key
+        self.chain = chain
+
+
+class TestCA:
+    def __init__(self, name="Regress Test CA"):
+        if not os.access(OPENSSL, os.X_OK):
+            raise Skip("openssl not installed")
+        self.dir = test_dir("ca")
+        self.cert = os.path.join(self.dir, "ca.pem")
+        self.key = os.path.join(self.dir, "ca.key")
+        self.serial = 1
+        _run("req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
+             "-subj", "/O=Regress/CN=%s" % name, "-keyout", self.key,
+             "-out", self.cert,
+             "-addext", "basicConstraints=critical,CA:TRUE",
+             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+
+    def issue(self, name, client=False):
+        """A certificate for name signed by this CA (server or client)."""
+        base = os.path.join(self.dir, name)
+        key, csr, cert = base + ".key", base + ".csr", base + ".pem"
+        ext = base + ".ext"
+        with open(ext, "w") as f:
+            f.write("basicConstraints=CA:FALSE\n"
+                    "keyUsage=digitalSignature,keyEncipherment\n"
+                    "extendedKeyUsage=%s\n"
+                    "subjectAltName=DNS:%s\n"
+                    % ("clientAuth" if client else "serverAuth,clientAuth",
+                       name))
+        _run("req", "-new", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
+             "/O=Regress/CN=%s" % name, "-keyout", key, "-out", csr)
+        self.serial += 1
+        _run("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey",
+             self.key, "-set_serial", str(self.serial), "-days", "1",
+             "-extfile", ext, "-out", cert)
+        os.chmod(key, 0o600)
+        chain = base + ".chain.pem"
+        with open(chain, "w") as out:
+            for path in (cert, self.cert):
+                with open(path) as f:
+                    out.write(f.read())
+        return Cert(name, cert, key, chain)
+
+
+def relay_tls_extra(ca, cert, port, options="tls"):
+    """smtpd.conf lines for a Relay: the pki and CA of this test CA and
+    one more listener on 127.0.0.1 port with the given listen options."""
+    return ['pki %s cert "%s" key "%s"' % (cert.name, cert.chain, cert.key),
+            'ca file "%s"' % ca.cert,
+            "listen on 127.0.0.1 port %d %s" % (port, options)]
+
+
+def client_context(ca, cert=None):
+    """A Python ssl client context trusting the test CA, with an
+    optional client certificate."""
+    import ssl
+    ctx = ssl.create_default_context(cafile=ca.cert)
+    if cert is not None:
+        ctx.load_cert_chain(cert.cert, cert.key)
+    return ctx
+
+
+def starttls(raw, ctx, server_hostname="relay.test"):
+    """STARTTLS on a clients.Raw session: 220, then the handshake."""
+    code, texts = raw.cmd("STARTTLS")
+    assert code == 220, ("STARTTLS", code, texts)
+    assert raw.buf == b"", raw.buf
+    raw.sock = ctx.wrap_socket(raw.sock, server_hostname=server_hostname)
+    return code
+
+
+def wait_tls_ready(relay, timeout=20):
+    """Until tlsproxy has its keys (before that STARTTLS gets 454)."""
+    relay.wait_for_log(r"tlsproxy: certificates loaded: [1-9]", timeout)
+    return relay

@@ -1,0 +1,90 @@
+/*
+ * mta_tls.c: the outbound client's side of tlsproxy(8).
+ *
+ * Interface (mta_core.h): mta_tls_start() hands a server socket to
+ * tlsproxy for a client handshake (IMSG_TLS_CLIENT_START), with the
+ * server's name (SNI when it is a host name) and "mta pki" as the client
+ * certificate; mta_tls_result() gives the session tlsproxy's answer, the
+ * plaintext end of the connection or the reason it failed;
+ * mta_tls_abort() tells tlsproxy a session it works for is gone.  The
+ * STARTTLS=client log line with the TLS facts is tlsproxy's.
+ *
+ * Failure behaviour: a malformed answer is a bad peer (tlsproxy is
+ * restarted); an answer for a session that is gone has its descriptor
+ * closed and is otherwise ignored.
+ */
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "proc.h"
+#include "mta_core.h"
+
+/* Send fd to tlsproxy for a handshake; -1 (fd closed) if it is gone. */
+int
+mta_tls_start(uint32_t id, int fd, const char *name)
+{
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, IMSG_TLS_CLIENT_START, id);
+	imsg_put_str(&out, name);
+	imsg_put_str(&out, conf->mta_pki);
+	imsg_put_u32(&out, 0);
+	return proc_send(PROC_TLS, &out, fd);
+}
+
+void
+mta_tls_abort(uint32_t id)
+{
+	struct imsg_out	 out;
+
+	if (proc_peer(PROC_TLS) == NULL)
+		return;
+	imsg_out_init(&out, IMSG_TLS_ABORT, id);
+	(void)proc_send(PROC_TLS, &out, -1);
+}
+
+/* Skip the TLS facts this process has no use for; return verify. */
+static const char *
+mta_tls_facts(struct imsg *m)
+{
+	const char	*verify;
+
+	(void)imsg_get_str(m);		/* protocol */
+	(void)imsg_get_str(m);		/* cipher */
+	(void)imsg_get_u32(m);		/* cipher bits */
+	(void)imsg_get_u32(m);		/* algorithm bits */
+	verify = imsg_get_str(m);
+	(void)imsg_get_str(m);		/* cert subject */
+	(void)imsg_get_str(m);		/* cert issuer */
+	(void)imsg_get_str(m);		/* cn subject */
+	(void)imsg_get_str(m);		/* cn issuer */
+	(void)imsg_get_str(m);		/* fingerprint */
+	(void)imsg_get_str(m);		/* SNI sent */
+	return verify;
+}
+
+/* IMSG_TLS_RESULT: u32 status, str error, the TLS facts, str SNI. */
+void
+mta_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct mta_session	*s;
+	char			 error[256], verify[32];
+	uint32_t		 status;
+
+	status = imsg_get_u32(m);
+	(void)strlcpy(error, imsg_get_str(m), sizeof(error));
+	(void)strlcpy(verify, mta_tls_facts(m), sizeof(verify));
+	if (imsg_get_end(m) == -1 || (status == STATUS_OK) != (m->fd != -1)) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_TLS, "bad TLS result", m->type);
+		return;
+	}
+	if ((s = mta_session_find(m->id)) == NULL || s->state != MTA_S_TLS) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		return;
+	}
+	mta_session_tls_done(s, m->fd, verify, error);
+}
