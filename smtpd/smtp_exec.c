@@ -6,6 +6,11 @@
  * the state (503 otherwise), then replies at once or starts a question to
  * a peer (smtp_peer.c) whose answer produces the reply.  STARTTLS and
  * AUTH have their own handlers so that their issues plug in here.
+ *
+ * On a tls-require listener every command but NOOP, EHLO, STARTTLS and
+ * QUIT gets "530 5.7.0" until TLS is on (RFC 3207 4); HELO is refused
+ * too, since a client that sent it can never see STARTTLS offered.  The
+ * octets of a refused BDAT chunk are still read and discarded.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +28,7 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 #define SMTP_ERR_NEED_RCPT	"503 5.5.1 Need RCPT command"
 #define SMTP_ERR_REFUSED \
 	"503 5.5.1 Bad sequence of commands: connection refused, send QUIT"
+#define SMTP_ERR_NEED_TLS	"530 5.7.0 Must issue a STARTTLS command first"
 
 /* EHLO or HELO: (re)start the session, dropping any transaction. */
 static void
@@ -72,12 +78,6 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	}
 	if (s->state != SMTP_ST_IDLE) {
 		smtp_session_error(s, "503 5.5.1 Sender already specified");
-		return;
-	}
-	if ((s->lflags & LISTEN_F_TLS_REQUIRE) &&
-	    s->tls_state != SMTP_TLS_ON) {
-		smtp_session_error(s,
-		    "530 5.7.0 Must issue a STARTTLS command first");
 		return;
 	}
 	if (s->nmessages >= conf->limit_messages) {
@@ -262,6 +262,23 @@ static const smtp_exec_fn smtp_exec_table[SMTP_CMD_COUNT] = {
 	[SMTP_CMD_AUTH] = smtp_exec_auth,
 };
 
+/* tls-require before TLS: whether verb must be refused with 530. */
+static int
+smtp_exec_needs_tls(const struct smtp_session *s, enum smtp_verb verb)
+{
+	if (!(s->lflags & LISTEN_F_TLS_REQUIRE) || s->tls_state == SMTP_TLS_ON)
+		return 0;
+	switch (verb) {
+	case SMTP_CMD_NOOP:
+	case SMTP_CMD_EHLO:
+	case SMTP_CMD_STARTTLS:
+	case SMTP_CMD_QUIT:
+		return 0;
+	default:
+		return 1;
+	}
+}
+
 /* Parse and execute one command line (CRLF already removed). */
 void
 smtp_exec_line(struct smtp_session *s, const char *line)
@@ -276,6 +293,14 @@ smtp_exec_line(struct smtp_session *s, const char *line)
 		    "(unknown command)" : smtp_command_name(cmd.verb));
 	if (s->state == SMTP_ST_REJECTED && cmd.verb != SMTP_CMD_QUIT) {
 		smtp_session_error(s, SMTP_ERR_REFUSED);
+		return;
+	}
+	if (smtp_exec_needs_tls(s, cmd.verb)) {
+		if (r == 0 && cmd.verb == SMTP_CMD_BDAT) {
+			s->chunk_err = SMTP_ERR_NEED_TLS;
+			smtp_tx_bdat(s, cmd.u.bdat.size, cmd.u.bdat.last);
+		} else
+			smtp_session_error(s, SMTP_ERR_NEED_TLS);
 		return;
 	}
 	if (r == -1) {

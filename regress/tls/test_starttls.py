@@ -145,3 +145,46 @@ def test_tls_require_refuses_mail_before_starttls():
             # the plain listener still takes mail without TLS
             clients.send(relay.port, "a@client.test", "b@dest.test")
             sink.wait_for(1)
+
+
+def test_tls_require_refuses_all_but_noop_ehlo_starttls_quit():
+    """RFC 3207 4: 530 5.7.0 to every command but NOOP, EHLO, STARTTLS
+    and QUIT before TLS (HELO too: its client never sees STARTTLS); a
+    refused BDAT chunk is read and discarded, not taken as commands."""
+    refused = ["HELO client.test", "MAIL FROM:<a@client.test>",
+               "RCPT TO:<b@dest.test>", "DATA", "RSET", "VRFY postmaster",
+               "EXPN staff", "HELP", "AUTH PLAIN", "FOOBAR"]
+    with Sink() as sink:
+        ca, relay, port = _tls_relay(sink, "tls-require")
+        with relay:
+            # two sessions, to stay under the error limit (10)
+            for lines in (refused[:5], refused[5:]):
+                with clients.Raw(port) as raw:
+                    assert raw.cmd("NOOP")[0] == 250
+                    raw.ehlo()
+                    for line in lines:
+                        code, texts = raw.cmd(line)
+                        assert code == 530, (line, code, texts)
+                        assert texts[0].startswith("5.7.0"), (line, texts)
+                    assert raw.cmd("NOOP")[0] == 250
+            with clients.Raw(port) as raw:
+                raw.ehlo()
+                raw.send("BDAT 12 LAST\r\nNOOP\r\nQUIT\r\n")
+                code, texts = raw.reply()
+                assert code == 530, ("BDAT", code, texts)
+                assert raw.buf == b"", raw.buf
+                assert raw.cmd("NOOP")[0] == 250
+            with clients.Raw(port) as raw:
+                raw.ehlo()
+                assert raw.cmd("HELP")[0] == 530
+                starttls(raw, client_context(ca))
+                assert raw.cmd("HELO client.test")[0] == 250
+                raw.ehlo()
+                assert raw.cmd("HELP")[0] == 214
+                assert raw.cmd("MAIL FROM:<a@client.test>")[0] == 250
+                assert raw.cmd("RCPT TO:<b@dest.test>")[0] == 250
+                assert raw.cmd("DATA")[0] == 354
+                assert raw.cmd("Subject: r\r\n\r\nx\r\n.")[0] == 250
+                assert raw.cmd("QUIT")[0] == 221
+            [m] = sink.wait_for(1)
+            assert "with ESMTPS" in _received(m)
