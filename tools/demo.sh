@@ -2,7 +2,8 @@
 # tools/demo.sh: from a fresh Debian 12 (as root) to a running relay.
 # Installs what is missing, builds, installs under /usr/local, makes a
 # demo certificate in /etc/mail and runs smtpd in the foreground on the
-# default /etc/mail/smtpd.conf (127.0.0.1 and ::1, port 25).  ^C stops it.
+# default configuration with STARTTLS on 127.0.0.1 and ::1, port 25
+# (/etc/mail/smtpd-demo.conf).  ^C stops it.
 set -eu
 cd "$(dirname "$0")/.."
 [ "$(id -u)" = 0 ] || { echo "demo.sh: run as root" >&2; exit 1; }
@@ -16,6 +17,13 @@ if [ ! -f /etc/mail/demo-key.pem ]; then
 	    2>/dev/null
 	chmod 0600 /etc/mail/demo-key.pem
 fi
-/usr/local/sbin/smtpd -n -f /etc/mail/smtpd.conf
-echo "smtpd: starting in the foreground; try: swaks --server 127.0.0.1 --to you@example.org"
-exec /usr/local/sbin/smtpd -d -f /etc/mail/smtpd.conf
+# the default configuration, plus STARTTLS with the demo certificate
+cat > /etc/mail/smtpd-demo.conf <<'CONF'
+# written by tools/demo.sh: defaults, with STARTTLS on the loopback listeners
+pki demo cert "/etc/mail/demo-cert.pem" key "/etc/mail/demo-key.pem"
+listen on 127.0.0.1 port 25 tls
+listen on ::1 port 25 tls
+CONF
+/usr/local/sbin/smtpd -n -f /etc/mail/smtpd-demo.conf
+echo "smtpd: starting in the foreground; try: swaks --tls --server 127.0.0.1 --to you@example.org"
+exec /usr/local/sbin/smtpd -d -f /etc/mail/smtpd-demo.conf
