@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "mailaddr.h"
+#include "util.h"
 
 /* atext of RFC 5322 3.2.3: what a dot-string atom may hold. */
 static int
@@ -264,24 +265,13 @@ mailaddr_path_parse(const char *s, int flags, char *out, size_t outsize,
 	return mailaddr_copy(out, outsize, p, n);
 }
 
-/* Value of an uppercase hex digit, -1 otherwise (RFC 3461 hexchar). */
-static int
-mailaddr_hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 mailaddr_xtext_valid(const char *s)
 {
 	for (; *s != '\0'; s++) {
 		if (*s == '+') {
-			if (mailaddr_hexval(s[1]) < 0 ||
-			    mailaddr_hexval(s[2]) < 0)
+			if (hex_upper_value((unsigned char)s[1]) < 0 ||
+			    hex_upper_value((unsigned char)s[2]) < 0)
 				return 0;
 			s += 2;
 			continue;
@@ -303,7 +293,8 @@ mailaddr_xtext_decode(const char *s, char *out, size_t outsize)
 	for (; *s != '\0'; s++) {
 		c = (unsigned char)*s;
 		if (c == '+') {
-			c = mailaddr_hexval(s[1]) * 16 + mailaddr_hexval(s[2]);
+			c = hex_upper_value((unsigned char)s[1]) * 16 +
+			    hex_upper_value((unsigned char)s[2]);
 			s += 2;
 		}
 		if (c < 0x20 || c > 0x7e || n + 1 >= outsize)

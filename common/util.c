@@ -159,6 +159,16 @@ text_is_clean(const char *s)
 	return 1;
 }
 
+int
+hex_upper_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 void
 text_lower(char *s)
 {

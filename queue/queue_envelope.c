@@ -326,16 +326,6 @@ queue_envelope_dump(const struct envelope *e, char *buf, size_t size)
 	return (int)len;
 }
 
-static int
-envelope_hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Undo the %XX escapes of a value of len octets; -1 if malformed. */
 static int
 envelope_unescape(const char *s, size_t len, char *out, size_t size)
@@ -354,8 +344,8 @@ envelope_unescape(const char *s, size_t len, char *out, size_t size)
 		}
 		if (i + 2 >= len)
 			return -1;
-		if ((hi = envelope_hexval((unsigned char)s[i + 1])) == -1 ||
-		    (lo = envelope_hexval((unsigned char)s[i + 2])) == -1 ||
+		if ((hi = hex_upper_value((unsigned char)s[i + 1])) == -1 ||
+		    (lo = hex_upper_value((unsigned char)s[i + 2])) == -1 ||
 		    (hi == 0 && lo == 0))
 			return -1;
 		out[o++] = (char)(hi * 16 + lo);
