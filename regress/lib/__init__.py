@@ -9,6 +9,7 @@ long-lived process a fixture starts is recorded in the file named by
 $REGRESS_PIDFILE, so the runner can end what a timed-out test left behind.
 """
 import os
+import random
 import socket
 import time
 
@@ -87,34 +88,47 @@ def wait_until(pred, timeout, what, interval=0.05):
         time.sleep(interval)
 
 
-def free_port(addrs=("127.0.0.1",)):
-    """A TCP port that is free on every address of addrs right now."""
-    for _ in range(200):
-        s = socket.socket()
-        s.bind((addrs[0], 0))
-        port = s.getsockname()[1]
-        s.close()
-        ok = True
-        for a in addrs:
-            t = socket.socket()
-            t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            try:
-                t.bind((a, port))
-            except OSError:
-                ok = False
-            finally:
-                t.close()
-        if ok:
+# Ports are drawn below the kernel's ephemeral range (32768-60999 on
+# Linux), so an outgoing connection can never take a port a fixture has
+# chosen but not yet bound, and never twice within one test process, so
+# two listeners of one test cannot be handed the same port.
+_PORT_LOW, _PORT_HIGH = 20000, 32767
+_ports_given = set()
+
+
+def _port_bindable(port, addrs, kind):
+    for a in addrs:
+        family = socket.AF_INET6 if ":" in a else socket.AF_INET
+        t = socket.socket(family, kind)
+        t.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            t.bind((a, port))
+        except OSError:
+            return False
+        finally:
+            t.close()
+    return True
+
+
+def _pick_port(addrs, kind):
+    for _ in range(500):
+        port = random.randint(_PORT_LOW, _PORT_HIGH)
+        if port in _ports_given:
+            continue
+        if _port_bindable(port, addrs, kind):
+            _ports_given.add(port)
             return port
     raise RuntimeError("no free port")
 
 
+def free_port(addrs=("127.0.0.1",)):
+    """A TCP port free on every address of addrs, not given out before."""
+    return _pick_port(addrs, socket.SOCK_STREAM)
+
+
 def free_udp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A UDP port free on 127.0.0.1, not given out before."""
+    return _pick_port(("127.0.0.1",), socket.SOCK_DGRAM)
 
 
 def test_dir(name):

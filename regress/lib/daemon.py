@@ -160,7 +160,8 @@ class Relay:
         def ready():
             if self.proc.poll() is not None:
                 raise RelayError("smtpd exited with status %s during "
-                                 "startup" % self.proc.returncode)
+                                 "startup; its log ends:\n%s"
+                                 % (self.proc.returncode, self.log_tail()))
             if not os.path.exists(self.control):
                 return False
             return _greets(self.port)
@@ -291,6 +292,9 @@ class Relay:
                 return f.read().decode("utf-8", "replace")
         except OSError:
             return ""
+
+    def log_tail(self, lines=15):
+        return "\n".join(self.log().splitlines()[-lines:])
 
     def mark(self):
         """An offset in the log: log lines after it are new."""

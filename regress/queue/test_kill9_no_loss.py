@@ -83,7 +83,7 @@ def _delivered_ids(sink):
 @timeout(240)
 def test_kill9_each_child_no_loss():
     with Sink() as sink, Relay(sink=sink) as relay:
-        loader = Loader(relay.port, 5000)
+        loader = Loader(relay.port, 50000)
         loader.start()
         during = {}
         for name in VICTIMS:
