@@ -50,7 +50,18 @@ enum policy_kind {
 	POLICY_CONNECT = 1,	/* Connect: client name, then address */
 	POLICY_HELO,		/* reserved for HELO checks */
 	POLICY_MAIL,		/* From: sender */
-	POLICY_RCPT		/* To: recipient, and the relay decision */
+	POLICY_RCPT,		/* To: recipient, and the relay decision */
+	/*
+	 * The TLS rulesets (spec 3, 4).  TLS_CLT comes from smtp right after
+	 * a handshake (a MAIL query runs it again first).  The next three
+	 * come from mta; in them the client address and name fields carry
+	 * the next hop's address and name (sendmail's server_addr and
+	 * server_name) and the TLS fields the outbound session's facts.
+	 */
+	POLICY_TLS_CLT,		/* TLS_Clt: ${verify} of the client */
+	POLICY_TRY_TLS,		/* Try_TLS: REJECT = do not send STARTTLS */
+	POLICY_TLS_SRV,		/* TLS_Srv: after STARTTLS, tried or not */
+	POLICY_TLS_RCPT		/* TLS_Rcpt: before each RCPT is sent */
 };
 
 /* Policy verdicts (IMSG_POLICY_RESULT). */
@@ -65,6 +76,19 @@ enum policy_verdict {
 #define POLICY_F_RELAY		0x01	/* the client may relay */
 #define POLICY_F_LOCAL		0x02	/* the recipient domain is local */
 #define POLICY_F_OK		0x04	/* an OK entry matched: skip later checks */
+/* connect: Srv_Features said "temp": 450 to all but QUIT/HELO/EHLO/NOOP/RSET */
+#define POLICY_F_SESSION_TEMP	0x08
+/* rcpt: the relay right came from a verified certificate (CERTISSUER) */
+#define POLICY_F_RELAY_CERT	0x10
+/* rcpt: the relay right came from a trusted AUTH mechanism */
+#define POLICY_F_RELAY_AUTH	0x20
+
+/*
+ * Srv_Features letters (spec 4.2) in the feature masks of a connect
+ * result: bit (letter - 'a'); "set" holds the lowercase letters of the
+ * matching entry, "clear" the uppercase ones.
+ */
+#define POLICY_FEATURE(c)	(1U << ((c) - 'a'))
 
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
@@ -189,12 +213,20 @@ enum imsg_type {
 	 */
 	/* smtp -> policy. id = query id. payload: u32 policy_kind,
 	 * str client address, str client name (or "[addr]"), str helo,
-	 * str sender, str recipient, str auth user (""), str tls verify ("")
+	 * str sender, str recipient, str auth user (""), str tls verify (""
+	 * without TLS), str auth mechanism ("" if not authenticated),
+	 * u32 auth ssf, str tls version ("" without TLS), u32 cipher bits,
+	 * str cert subject, str cert issuer, str cn subject (the +XX encoded
+	 * macro values of the TLS facts, "" without a certificate)
 	 * -- later issues append fields here, never reorder. */
 	IMSG_POLICY_QUERY = 128,
 	/* policy -> smtp. id = query id. payload: u32 policy_verdict,
 	 * u32 POLICY_F_* flags, u32 reply code (0 if none),
-	 * str enhanced status, str reply text, str matched key (for logs). */
+	 * str enhanced status, str reply text, str matched key (for logs),
+	 * u32 features set, u32 features clear (POLICY_FEATURE bits of
+	 * Srv_Features; both 0 except in a connect result).
+	 * mta -> policy: IMSG_POLICY_QUERY of the kinds TRY_TLS, TLS_SRV
+	 * and TLS_RCPT; policy -> mta: IMSG_POLICY_RESULT, same layouts. */
 	IMSG_POLICY_RESULT,
 	/* mta -> policy. id = query id. payload: str domain. */
 	IMSG_POLICY_ROUTE,

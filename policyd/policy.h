@@ -56,6 +56,16 @@ struct policy_query {
 	char		 rcpt[POLICY_PATH_MAX];
 	char		 auth[POLICY_NAME_MAX];
 	char		 verify[POLICY_NAME_MAX];
+	/* ${auth_type}, ${auth_ssf} */
+	char		 auth_mech[POLICY_NAME_MAX];
+	uint32_t	 auth_ssf;
+	/* ${tls_version}, ${cipher_bits} */
+	char		 tls_version[POLICY_NAME_MAX];
+	uint32_t	 cipher_bits;
+	/* ${cert_subject}, ${cert_issuer}, ${cn_subject}: +XX encoded */
+	char		 cert_subject[POLICY_NAME_MAX];
+	char		 cert_issuer[POLICY_NAME_MAX];
+	char		 cn_subject[POLICY_NAME_MAX];
 };
 
 /* An IMSG_POLICY_RESULT being built. */
@@ -67,6 +77,9 @@ struct policy_result {
 	char		 text[POLICY_TEXT_MAX];
 	/* the access-map key that decided, "" if none (for logs) */
 	char		 key[POLICY_KEY_MAX + 1];
+	/* connect: the Srv_Features letters (POLICY_FEATURE bits) */
+	uint32_t	 features_set;
+	uint32_t	 features_clear;
 };
 
 /* An IMSG_POLICY_ROUTE_RESULT being built. */

@@ -76,6 +76,19 @@ policy_query_parse(struct imsg *m, struct policy_query *q, const char **why)
 	    query_str(m, q->rcpt, sizeof(q->rcpt)) == -1 ||
 	    query_str(m, q->auth, sizeof(q->auth)) == -1 ||
 	    query_str(m, q->verify, sizeof(q->verify)) == -1 ||
+	    query_str(m, q->auth_mech, sizeof(q->auth_mech)) == -1) {
+		*why = "malformed policy query";
+		return -1;
+	}
+	q->auth_ssf = imsg_get_u32(m);
+	if (query_str(m, q->tls_version, sizeof(q->tls_version)) == -1) {
+		*why = "malformed policy query";
+		return -1;
+	}
+	q->cipher_bits = imsg_get_u32(m);
+	if (query_str(m, q->cert_subject, sizeof(q->cert_subject)) == -1 ||
+	    query_str(m, q->cert_issuer, sizeof(q->cert_issuer)) == -1 ||
+	    query_str(m, q->cn_subject, sizeof(q->cn_subject)) == -1 ||
 	    imsg_get_end(m) == -1) {
 		*why = "malformed policy query";
 		return -1;

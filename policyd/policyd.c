@@ -107,6 +107,8 @@ policyd_query(struct imsgev *iev, struct imsg *m, void *arg)
 	imsg_put_str(&out, res.enhanced);
 	imsg_put_str(&out, res.text);
 	imsg_put_str(&out, res.key);
+	imsg_put_u32(&out, res.features_set);
+	imsg_put_u32(&out, res.features_clear);
 	(void)proc_send(PROC_SMTP, &out, -1);
 }
 

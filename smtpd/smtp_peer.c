@@ -33,7 +33,26 @@
 struct smtp_verdict {
 	uint32_t	 verdict;	/* enum policy_verdict */
 	char		 reply[SMTP_PEER_REPLY_MAX];	/* for REJECT/TEMPFAIL */
+	uint32_t	 flags;			/* POLICY_F_* */
+	uint32_t	 features_set;		/* connect: Srv_Features */
+	uint32_t	 features_clear;
 };
+
+/* The TLS and AUTH facts of a policy query (layout in proto.h). */
+static void
+smtp_peer_policy_tls(struct imsg_out *out, struct smtp_session *s)
+{
+	const struct smtp_tls	*t = s->tls;
+
+	imsg_put_str(out, t != NULL ? t->verify : "");
+	imsg_put_str(out, s->auth_mech != NULL ? s->auth_mech : "");
+	imsg_put_u32(out, s->auth_ssf);
+	imsg_put_str(out, t != NULL ? t->protocol : "");
+	imsg_put_u32(out, t != NULL ? t->bits : 0);
+	imsg_put_str(out, t != NULL ? t->subject : "");
+	imsg_put_str(out, t != NULL ? t->issuer : "");
+	imsg_put_str(out, t != NULL ? t->cn_subject : "");
+}
 
 void
 smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
@@ -51,8 +70,8 @@ smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
 	imsg_put_str(&out, s->helo != NULL ? s->helo : "");
 	imsg_put_str(&out, s->tx != NULL ? s->tx->sender : "");
 	imsg_put_str(&out, rcpt);
-	imsg_put_str(&out, "");
-	imsg_put_str(&out, s->tls != NULL ? s->tls->verify : "");
+	imsg_put_str(&out, s->auth_user != NULL ? s->auth_user : "");
+	smtp_peer_policy_tls(&out, s);
 	s->query = (uint8_t)kind;
 	s->wait = SMTP_WAIT_POLICY;
 	if (proc_send(PROC_POLICY, &out, -1) == -1) {
@@ -231,11 +250,13 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	(void)iev;
 	(void)arg;
 	v.verdict = imsg_get_u32(m);
-	(void)imsg_get_u32(m);
+	v.flags = imsg_get_u32(m);
 	code = imsg_get_u32(m);
 	enh = imsg_get_str(m);
 	text = imsg_get_str(m);
 	(void)imsg_get_str(m);
+	v.features_set = imsg_get_u32(m);
+	v.features_clear = imsg_get_u32(m);
 	if (imsg_get_end(m) == -1 || v.verdict > POLICY_DISCARD) {
 		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
 		return;

@@ -73,8 +73,10 @@ struct smtp_tls {
 	uint32_t	 bits;
 	/* sendmail's ${verify}: OK, NO, FAIL, ... */
 	char		 verify[16];
+	/* ${cert_subject}, ${cert_issuer}, ${cn_subject}: +XX encoded */
 	char		 subject[256];
 	char		 issuer[256];
+	char		 cn_subject[256];
 };
 
 /* One accepted recipient. */
@@ -153,6 +155,11 @@ struct smtp_session {
 	char			*listener;
 	/* NULL until TLS is on */
 	struct smtp_tls		*tls;
+	/* after a successful AUTH: ${auth_authen}, ${auth_type} and
+	 * ${auth_ssf}; NULL and 0 before */
+	char			*auth_user;
+	char			*auth_mech;
+	uint32_t		 auth_ssf;
 	char			 addr[INET6_ADDRSTRLEN];
 };
 

@@ -198,7 +198,7 @@ smtp_tls_facts(struct imsg *m, struct smtp_tls *t)
 	(void)strlcpy(t->verify, imsg_get_str(m), sizeof(t->verify));
 	(void)strlcpy(t->subject, imsg_get_str(m), sizeof(t->subject));
 	(void)strlcpy(t->issuer, imsg_get_str(m), sizeof(t->issuer));
-	(void)imsg_get_str(m);		/* cn subject */
+	(void)strlcpy(t->cn_subject, imsg_get_str(m), sizeof(t->cn_subject));
 	(void)imsg_get_str(m);		/* cn issuer */
 	(void)imsg_get_str(m);		/* fingerprint */
 	(void)imsg_get_str(m);		/* SNI */
