@@ -6,6 +6,8 @@
  *   policy_reply.c	SMTP replies from access-map right-hand sides
  *   policy_access.c	the connect, MAIL and RCPT decisions
  *   policy_entry.c	checks of one access-map entry before it is stored
+ *   policy_tls.c	the TLS rulesets: TLS_Clt, TLS_Srv, TLS_Rcpt,
+ *			Try_TLS, Srv_Features, CERTISSUER/CERTSUBJECT
  *   policy_route.c	the next hop of a domain (mailertable, routes)
  *   policy_query.c	decoding and checking of IMSG_POLICY_QUERY
  *   policy_store.c	the database as seen from inside the chroot
@@ -77,6 +79,8 @@ struct policy_result {
 	char		 text[POLICY_TEXT_MAX];
 	/* the access-map key that decided, "" if none (for logs) */
 	char		 key[POLICY_KEY_MAX + 1];
+	/* the ruleset that refused, when not the query's own (for logs) */
+	const char	*ruleset;
 	/* connect: the Srv_Features letters (POLICY_FEATURE bits) */
 	uint32_t	 features_set;
 	uint32_t	 features_clear;
@@ -177,6 +181,62 @@ void	policy_access_check(const struct policy_env *,
 	    const struct policy_query *, struct policy_result *);
 void	policy_access_log(const struct policy_query *,
 	    const struct policy_result *);
+
+/* A TLS requirement (spec 3.2) and its extensions. */
+#define POLICY_TLS_EXT_MAX	8
+enum policy_tls_ext_kind {
+	POLICY_TLS_EXT_CN_NAME,	/* "CN": ${cn_subject} is the peer name */
+	POLICY_TLS_EXT_CN,	/* "CN:name" */
+	POLICY_TLS_EXT_CS,	/* "CS:dn": ${cert_subject} */
+	POLICY_TLS_EXT_CI	/* "CI:dn": ${cert_issuer} */
+};
+struct policy_tls_ext {
+	enum policy_tls_ext_kind kind;
+	char			 arg[POLICY_VALUE_MAX + 1];
+};
+#define POLICY_TLS_DEFAULT	0	/* no prefix: 403 4.7.0 */
+#define POLICY_TLS_PERM		1	/* PERM+: 503 5.7.0 */
+#define POLICY_TLS_TEMP		2	/* TEMP+: 403 4.7.0 */
+struct policy_tls_req {
+	int			 errors;	/* POLICY_TLS_DEFAULT ... */
+	int			 verify;	/* VERIFY[:bits], else ENCR */
+	uint32_t		 bits;
+	size_t			 next;
+	struct policy_tls_ext	 ext[POLICY_TLS_EXT_MAX];
+};
+
+/* What a TLS ruleset judges; all strings are the macro values. */
+struct policy_tls_facts {
+	const char	*verify;
+	uint32_t	 cipher_bits;
+	uint32_t	 auth_ssf;
+	const char	*cn_subject;
+	const char	*cert_subject;
+	const char	*cert_issuer;
+	const char	*tls_name;	/* {TLS_Name}: the peer's name */
+};
+
+/* policy_tls.c */
+int	policy_tls_req_parse(const char *, struct policy_tls_req *);
+void	policy_tls_req_check(const char *rhs, int nomap,
+	    const struct policy_tls_facts *, struct policy_result *);
+void	policy_tls_facts_from(const struct policy_query *,
+	    struct policy_tls_facts *);
+int	policy_tls_lookup(const struct policy_env *, const char *tag,
+	    const char *name, const char *addr, char *value, size_t valuelen,
+	    char *key, size_t keylen);
+void	policy_tls_peer(const struct policy_env *, const char *tag,
+	    const struct policy_query *, struct policy_result *);
+void	policy_tls_rcpt(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
+void	policy_tls_try(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
+int	policy_tls_features_parse(const char *, uint32_t *set,
+	    uint32_t *clear);
+void	policy_tls_features(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
+int	policy_tls_relay(const struct policy_env *,
+	    const struct policy_query *, char *key, size_t keylen);
 
 /* policy_route.c */
 int	policy_route_domain_valid(const char *);

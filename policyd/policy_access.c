@@ -237,6 +237,8 @@ policy_access_connect(const struct policy_env *env,
 		    key, sizeof(key));
 	}
 	access_conclude(res, r, STAGE_CONNECT, value, NULL, key);
+	if (res->verdict == POLICY_ACCEPT || res->verdict == POLICY_DISCARD)
+		policy_tls_features(env, q, res);
 }
 
 /* Split a mailbox at its last '@' into local part and domain. */
@@ -260,6 +262,14 @@ policy_access_mail(const struct policy_env *env,
 	const char		*domain;
 	int			 f = POLICY_PROBE_UNTAGGED;
 
+	policy_env_step(env, "Basic_check_mail: tls_client with verify=%s",
+	    q->verify[0] != '\0' ? q->verify : "(none)");
+	policy_tls_peer(env, "TLS_Clt", q, res);
+	if (res->verdict != POLICY_ACCEPT) {
+		res->ruleset = "tls_client";
+		return;
+	}
+	res->key[0] = '\0';
 	if (q->sender[0] == '\0') {
 		policy_env_step(env, "check_mail: <> is never looked up");
 		policy_result_accept(res, 0, "");	/* <>: spec 1.7 */
@@ -505,6 +515,11 @@ policy_access_rcpt(const struct policy_env *env,
 	if ((black = access_rcpt_blacklist(env, rcpt, local, domain, islocal,
 	    q->rcpt, res)) == 1 || black == -1)
 		return;
+	if (policy_tls_relay(env, q, key, sizeof(key)) == 1) {
+		policy_result_accept(res, POLICY_F_RELAY | POLICY_F_RELAY_CERT,
+		    key);
+		return;
+	}
 	if (domain[0] == '\0') {
 		policy_result_accept(res, POLICY_F_LOCAL, "");
 		return;
@@ -538,27 +553,74 @@ policy_access_check(const struct policy_env *env,
 	case POLICY_RCPT:
 		policy_access_rcpt(env, q, res);
 		break;
+	case POLICY_TLS_CLT:
+		policy_tls_peer(env, "TLS_Clt", q, res);
+		break;
+	case POLICY_TRY_TLS:
+		policy_tls_try(env, q, res);
+		break;
+	case POLICY_TLS_SRV:
+		policy_tls_peer(env, "TLS_Srv", q, res);
+		break;
+	case POLICY_TLS_RCPT:
+		policy_tls_rcpt(env, q, res);
+		break;
 	default:
 		policy_result_accept(res, 0, "");	/* HELO: no checks yet */
 		break;
 	}
 }
 
+/* The ruleset name and arguments of a refusal, as sendmail logs them. */
+static const char *
+access_log_args(const struct policy_query *q,
+    const struct policy_result *res, char *args, size_t len)
+{
+	switch (q->kind) {
+	case POLICY_CONNECT:
+		(void)snprintf(args, len, "arg1=%s, arg2=%s", q->name, q->addr);
+		return "check_relay";
+	case POLICY_MAIL:
+		if (res->ruleset != NULL) {
+			(void)snprintf(args, len, "arg1=%s, arg2=MAIL",
+			    q->verify);
+			return "tls_client";
+		}
+		(void)snprintf(args, len, "arg1=<%s>", q->sender);
+		return "check_mail";
+	case POLICY_RCPT:
+		(void)snprintf(args, len, "arg1=<%s>", q->rcpt);
+		return "check_rcpt";
+	case POLICY_TLS_CLT:
+		(void)snprintf(args, len, "arg1=%s, arg2=STARTTLS", q->verify);
+		return "tls_client";
+	case POLICY_TRY_TLS:
+		(void)snprintf(args, len, "arg1=%s", q->name);
+		return "try_tls";
+	case POLICY_TLS_SRV:
+		(void)snprintf(args, len, "arg1=%s", q->verify);
+		return "tls_server";
+	case POLICY_TLS_RCPT:
+		(void)snprintf(args, len, "arg1=<%s>", q->rcpt);
+		return "tls_rcpt";
+	}
+	(void)snprintf(args, len, "arg1=%s", q->helo);
+	return "check_helo";
+}
+
 /*
  * Log a decision: refusals at info in sendmail's format (spec 7.3),
  * "ruleset=check_rcpt, arg1=<r>, relay=name [addr], reject=550 ...";
- * every decision at debug with the key that made it.
+ * every decision at debug with the key that made it.  On the client
+ * side (try_tls, tls_server, tls_rcpt) relay= is the server name.
  */
 void
 policy_access_log(const struct policy_query *q,
     const struct policy_result *res)
 {
-	static const char *rulesets[] = {
-		"", "check_relay", "check_helo", "check_mail", "check_rcpt"
-	};
 	char		 args[POLICY_PATH_MAX + POLICY_NAME_MAX + 64];
 	char		 relay[POLICY_NAME_MAX + POLICY_ADDR_MAX + 4];
-	const char	*ruleset = q->kind <= POLICY_RCPT ? rulesets[q->kind] : "";
+	const char	*ruleset;
 
 	log_debug("policy %s addr=%s name=%s verdict=%u flags=0x%x key=%s "
 	    "reply=%u %s %s", policy_kind_name(q->kind), q->addr, q->name,
@@ -567,13 +629,8 @@ policy_access_log(const struct policy_query *q,
 	stats_add("policy.query", 1);
 	if (res->verdict == POLICY_ACCEPT)
 		return;
-	if (q->kind == POLICY_CONNECT)
-		(void)snprintf(args, sizeof(args), "arg1=%s, arg2=%s", q->name,
-		    q->addr);
-	else
-		(void)snprintf(args, sizeof(args), "arg1=<%s>",
-		    q->kind == POLICY_MAIL ? q->sender : q->rcpt);
-	if (q->name[0] == '[')
+	ruleset = access_log_args(q, res, args, sizeof(args));
+	if (q->name[0] == '[' || q->kind >= POLICY_TRY_TLS)
 		(void)strlcpy(relay, q->name, sizeof(relay));
 	else
 		(void)snprintf(relay, sizeof(relay), "%s [%s]", q->name,

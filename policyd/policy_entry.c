@@ -14,9 +14,13 @@
  *                where it is honoured (Connect: and untagged keys).
  *   mailertable  "mailer:rest" with a mailer policy_route.c delivers
  *                with, or error:... as above.
- * Tags of other sendmail rulesets (TLS_Srv:, Spam:, ...) are refused
- * until this version looks them up: an entry that can never match must
- * not look as if it worked.
+ *   TLS_Clt:, TLS_Srv:, TLS_Rcpt: a requirement (spec 3.2) or OK; the
+ *                bare tag is their default.
+ *   Try_TLS:     YES or NO.  Srv_Features: letters of spec 4.2, or temp.
+ *   CERTISSUER:  RELAY or SUBJECT.  CERTSUBJECT: RELAY.
+ * Tags of other sendmail rulesets (Spam:, ...) are refused until this
+ * version looks them up: an entry that can never match must not look as
+ * if it worked.
  *
  * Interface: policy_entry_check() (a whole entry) and
  * policy_entry_key_check() (a key to delete) return 0, or -1 with a
@@ -31,8 +35,29 @@
 #include "util.h"
 #include "policy.h"
 
-/* The access-map tags this version looks up (spec 1.6). */
+/* The access-map tags this version looks up (spec 1.6, 3-5). */
 static const char *entry_tags[] = { "connect", "from", "to" };
+
+/* The tags whose values are not OK/RELAY/REJECT/... and their checks. */
+static const char	*entry_tls_req_check(const char *);
+static const char	*entry_try_tls_check(const char *);
+static const char	*entry_features_check(const char *);
+static const char	*entry_certissuer_check(const char *);
+static const char	*entry_certsubject_check(const char *);
+
+static const struct {
+	const char	*tag;
+	int		 bare;		/* "Tag:" alone is a default */
+	const char	*(*check)(const char *);
+} entry_special[] = {
+	{ "tls_clt",		1, entry_tls_req_check },
+	{ "tls_srv",		1, entry_tls_req_check },
+	{ "tls_rcpt",		1, entry_tls_req_check },
+	{ "try_tls",		1, entry_try_tls_check },
+	{ "srv_features",	1, entry_features_check },
+	{ "certissuer",		0, entry_certissuer_check },
+	{ "certsubject",	0, entry_certsubject_check },
+};
 
 static const char *entry_mailers[] = {
 	"smtp", "esmtp", "smtp8", "dsmtp", "relay", "error"
@@ -102,22 +127,107 @@ entry_error_check(const char *body)
 	return NULL;
 }
 
+/* A TLS requirement; NULL if fine. */
+static const char *
+entry_tls_req_check(const char *value)
+{
+	struct policy_tls_req	 req;
+
+	if (strcasecmp(value, "OK") == 0 ||
+	    policy_tls_req_parse(value, &req) == 0)
+		return NULL;
+	return "not a TLS requirement (expected [PERM+|TEMP+]VERIFY, "
+	    "VERIFY:bits or ENCR:bits, then +CN, +CN:name, +CS:dn or +CI:dn "
+	    "joined by ++; or OK)";
+}
+
+static const char *
+entry_try_tls_check(const char *value)
+{
+	if (strcasecmp(value, "YES") == 0 || strcasecmp(value, "NO") == 0)
+		return NULL;
+	return "Try_TLS takes YES or NO";
+}
+
+/* Srv_Features: letters (one per blank-separated word) or "temp". */
+static const char *
+entry_features_check(const char *value)
+{
+	const char	*p;
+
+	if (strncasecmp(value, "temp", 4) == 0)
+		return NULL;
+	for (p = value; *p != '\0'; p++) {
+		if (*p == ' ' || *p == '\t')
+			continue;
+		if (strchr("AaBbCcDdEeLlPpSsVvRrXx", *p) == NULL)
+			return "Srv_Features takes the letters A B C D E L P S V "
+			    "X (lowercase sets, uppercase clears), one per "
+			    "word, or temp";
+		while (p[1] != '\0' && p[1] != ' ' && p[1] != '\t')
+			p++;
+	}
+	return NULL;
+}
+
+static const char *
+entry_certissuer_check(const char *value)
+{
+	if (strcasecmp(value, "RELAY") == 0 ||
+	    strcasecmp(value, "SUBJECT") == 0)
+		return NULL;
+	return "CERTISSUER takes RELAY or SUBJECT";
+}
+
+static const char *
+entry_certsubject_check(const char *value)
+{
+	return strcasecmp(value, "RELAY") == 0 ? NULL :
+	    "CERTSUBJECT takes RELAY";
+}
+
+/* An entry of the TLS rulesets; *known = 0 if tag is not one of them. */
+static const char *
+entry_special_check(const char *key, const char *tag, const char *value,
+    int *known)
+{
+	size_t	 i;
+
+	*known = 0;
+	for (i = 0; i < sizeof(entry_special) / sizeof(entry_special[0]); i++)
+		if (strcmp(tag, entry_special[i].tag) == 0)
+			break;
+	if (i == sizeof(entry_special) / sizeof(entry_special[0]))
+		return NULL;
+	*known = 1;
+	if (!entry_special[i].bare && key[strlen(tag) + 1] == '\0')
+		return "this tag needs a value after it";
+	if (entry_special[i].bare && strcasecmp(value, "SKIP") == 0)
+		return NULL;
+	return entry_special[i].check(value);
+}
+
 /* An access-map entry; NULL if fine. */
 static const char *
 entry_access_check(const char *key, const char *value)
 {
 	char		 tag[32];
-	const char	*body;
+	const char	*body, *err;
 	size_t		 i;
+	int		 known;
 
 	entry_tag(key, tag, sizeof(tag));
+	err = entry_special_check(key, tag, value, &known);
+	if (known)
+		return err;
 	for (i = 0; tag[0] != '\0' &&
 	    i < sizeof(entry_tags) / sizeof(entry_tags[0]); i++)
 		if (strcmp(tag, entry_tags[i]) == 0)
 			break;
 	if (i == sizeof(entry_tags) / sizeof(entry_tags[0]))
-		return "unknown tag (this version looks up Connect:, From: "
-		    "and To: keys)";
+		return "unknown tag (this version looks up Connect:, From:, "
+		    "To:, TLS_Clt:, TLS_Srv:, TLS_Rcpt:, Try_TLS:, "
+		    "Srv_Features:, CERTISSUER: and CERTSUBJECT: keys)";
 	if (tag[0] != '\0' && key[strlen(tag) + 1] == '\0')
 		return "a Connect:, From: or To: key needs a value after "
 		    "the tag";

@@ -31,6 +31,14 @@ policy_kind_name(uint32_t kind)
 		return "mail";
 	case POLICY_RCPT:
 		return "rcpt";
+	case POLICY_TLS_CLT:
+		return "tls_client";
+	case POLICY_TRY_TLS:
+		return "try_tls";
+	case POLICY_TLS_SRV:
+		return "tls_server";
+	case POLICY_TLS_RCPT:
+		return "tls_rcpt";
 	}
 	return "unknown";
 }
@@ -109,7 +117,7 @@ policy_query_fill(struct policy_query *q, const char *addr, const char *name,
 	char	 lit[POLICY_NAME_MAX];
 
 	*why = "policy query with a bad field";
-	if (q->kind < POLICY_CONNECT || q->kind > POLICY_RCPT)
+	if (q->kind < POLICY_CONNECT || q->kind > POLICY_TLS_RCPT)
 		return -1;
 	if (policy_addr_canon(addr, q->addr, sizeof(q->addr)) == -1) {
 		*why = "bad client address";
@@ -124,7 +132,8 @@ policy_query_fill(struct policy_query *q, const char *addr, const char *name,
 		return -1;
 	}
 	if (query_mailbox(q->sender, 1) == -1 ||
-	    query_mailbox(q->rcpt, q->kind != POLICY_RCPT) == -1) {
+	    query_mailbox(q->rcpt, q->kind != POLICY_RCPT &&
+	    q->kind != POLICY_TLS_RCPT) == -1) {
 		*why = "bad mailbox";
 		return -1;
 	}

@@ -67,9 +67,28 @@ test_access_values(void)
 	    refused("access", "From:x.example", "SKIP", "only in Connect:") &&
 	    refused("access", "To:x.example", "SKIP", "only in Connect:"),
 	    "SKIP only where D/A honour it (spec 2.2)");
-	UNIT_CHECK(refused("access", "TLS_Srv:mx.example", "VERIFY",
-	    "unknown tag") && refused("access", "Spam:abuse@", "FRIEND",
-	    "unknown tag"), "tags this version does not look up");
+	UNIT_CHECK(refused("access", "Spam:abuse@", "FRIEND", "unknown tag"),
+	    "tags this version does not look up");
+	UNIT_CHECK(ok("access", "TLS_Srv:mx.example", "VERIFY") &&
+	    ok("access", "TLS_Srv:", "PERM+ENCR:128") &&
+	    ok("access", "TLS_Clt:[127.0.0.1]", "VERIFY:112+CN:a++CI:/O=x") &&
+	    ok("access", "TLS_Rcpt:boss@", "OK") &&
+	    refused("access", "TLS_Srv:x", "VERIFY:lots", "not a TLS "
+	    "requirement") && refused("access", "TLS_Clt:", "ENCR",
+	    "not a TLS requirement") && refused("access", "TLS_Rcpt:a@",
+	    "VERIFY+XY:z", "not a TLS requirement"),
+	    "TLS requirements are checked (spec 3.2)");
+	UNIT_CHECK(ok("access", "Try_TLS:", "NO") &&
+	    refused("access", "Try_TLS:x", "MAYBE", "YES or NO"), "Try_TLS");
+	UNIT_CHECK(ok("access", "Srv_Features:", "S p V") &&
+	    ok("access", "Srv_Features:192.0.2", "tempfail") &&
+	    refused("access", "Srv_Features:x", "Q", "takes the letters"),
+	    "Srv_Features letters");
+	UNIT_CHECK(ok("access", "CERTISSUER:/O=Test+20CA", "SUBJECT") &&
+	    ok("access", "CERTSUBJECT:/CN=x", "RELAY") &&
+	    refused("access", "CERTSUBJECT:/CN=x", "SUBJECT", "takes RELAY") &&
+	    refused("access", "CERTISSUER:", "RELAY", "needs a value"),
+	    "CERTISSUER and CERTSUBJECT");
 	UNIT_CHECK(refused("access", "Connect:", "REJECT", "after the tag"),
 	    "a bare Connect: never matches (spec 1.3)");
 	UNIT_CHECK(ok("access", "example.com", "REJECT") &&
