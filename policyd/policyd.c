@@ -10,6 +10,8 @@
  *
  *   smtp: IMSG_POLICY_QUERY  -> IMSG_POLICY_RESULT      (policy_access.c)
  *   mta:  IMSG_POLICY_ROUTE  -> IMSG_POLICY_ROUTE_RESULT (policy_route.c)
+ *   mta:  IMSG_POLICY_QUERY  -> IMSG_POLICY_RESULT      (policy_tls.c:
+ *         only the client-side kinds Try_TLS, TLS_Srv, TLS_Rcpt)
  *
  * Failure behaviour: a malformed query is reported with proc_peer_bad()
  * (the parent restarts the sender); a database failure becomes a 451
@@ -27,6 +29,7 @@
 #include "policy.h"
 
 static void	policyd_query(struct imsgev *, struct imsg *, void *);
+static void	policyd_mta_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_route(struct imsgev *, struct imsg *, void *);
 static void	policyd_config(struct config *, struct config *);
 static void	policyd_shutdown(void);
@@ -37,6 +40,7 @@ static const struct imsg_handler policyd_smtp_handlers[] = {
 
 static const struct imsg_handler policyd_mta_handlers[] = {
 	{ IMSG_POLICY_ROUTE,	policyd_route },
+	{ IMSG_POLICY_QUERY,	policyd_mta_query },
 };
 
 static const struct proc_def policyd_def = {
@@ -49,7 +53,7 @@ static const struct proc_def policyd_def = {
 	},
 	.nhandlers = {
 		[PROC_SMTP] = 1,
-		[PROC_MTA] = 1,
+		[PROC_MTA] = 2,
 	},
 	.config_apply = policyd_config,
 	.shutdown = policyd_shutdown,
@@ -77,9 +81,12 @@ policyd_shutdown(void)
 	policy_store_close();
 }
 
-/* IMSG_POLICY_QUERY from smtp: decide and answer with the same id. */
+/*
+ * Decide a query from peer and answer with the same id; the mta may ask
+ * only the client-side questions.
+ */
 static void
-policyd_query(struct imsgev *iev, struct imsg *m, void *arg)
+policyd_answer(enum proc_id peer, struct imsg *m)
 {
 	struct policy_query	 q;
 	struct policy_result	 res;
@@ -89,12 +96,16 @@ policyd_query(struct imsgev *iev, struct imsg *m, void *arg)
 
 	if (m->fd != -1) {
 		(void)close(m->fd);
-		proc_peer_bad(PROC_SMTP, "descriptor with a policy query",
-		    m->type);
+		proc_peer_bad(peer, "descriptor with a policy query", m->type);
 		return;
 	}
 	if (policy_query_parse(m, &q, &why) == -1) {
-		proc_peer_bad(PROC_SMTP, why, m->type);
+		proc_peer_bad(peer, why, m->type);
+		return;
+	}
+	if ((peer == PROC_MTA) != (q.kind >= POLICY_TRY_TLS)) {
+		proc_peer_bad(peer, "policy question of the other side",
+		    m->type);
 		return;
 	}
 	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
@@ -109,7 +120,25 @@ policyd_query(struct imsgev *iev, struct imsg *m, void *arg)
 	imsg_put_str(&out, res.key);
 	imsg_put_u32(&out, res.features_set);
 	imsg_put_u32(&out, res.features_clear);
-	(void)proc_send(PROC_SMTP, &out, -1);
+	(void)proc_send(peer, &out, -1);
+}
+
+/* IMSG_POLICY_QUERY from smtp. */
+static void
+policyd_query(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	(void)iev;
+	(void)arg;
+	policyd_answer(PROC_SMTP, m);
+}
+
+/* IMSG_POLICY_QUERY from mta: Try_TLS, TLS_Srv, TLS_Rcpt. */
+static void
+policyd_mta_query(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	(void)iev;
+	(void)arg;
+	policyd_answer(PROC_MTA, m);
 }
 
 /* IMSG_POLICY_ROUTE from mta: the next hop of a domain. */

@@ -43,6 +43,7 @@ static const struct imsg_handler mta_queue_handlers[] = {
 
 static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
+	{ IMSG_POLICY_RESULT,		mta_policy_result },
 };
 
 static const struct imsg_handler mta_tls_handlers[] = {
@@ -102,8 +103,10 @@ mta_peer_down(enum proc_id id)
 		    mta_batch_count());
 		mta_pool_abort_all();
 		mta_batch_abort_all();
-	} else if (id == PROC_POLICY)
+	} else if (id == PROC_POLICY) {
 		mta_route_policy_down();
+		mta_session_policy_down();
+	}
 	else if (id == PROC_TLS)
 		mta_session_tls_down();
 }

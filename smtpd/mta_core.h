@@ -121,7 +121,22 @@ enum mta_state {
 	MTA_S_DOT,		/* waiting for the reply to the final dot */
 	MTA_S_QUIT,
 	MTA_S_STARTTLS,		/* waiting for the reply to STARTTLS */
-	MTA_S_TLS		/* the socket is with tlsproxy */
+	MTA_S_TLS,		/* the socket is with tlsproxy */
+	MTA_S_POLICY		/* waiting for policyd (mta_policy.c) */
+};
+
+/*
+ * The TLS facts of a connection as the TLS rulesets see them (spec 3.5,
+ * 6): verify is NONE, TEMP, USAGE or PROTOCOL when no handshake was
+ * done; the names are the +XX encoded macro values.
+ */
+struct mta_tls_facts {
+	char			 verify[16];
+	char			 version[32];
+	uint32_t		 bits;
+	char			 subject[256];
+	char			 issuer[256];
+	char			 cn[256];
 };
 
 struct mta_session {
@@ -155,6 +170,13 @@ struct mta_session {
 	size_t			 nsent;		/* RCPTs sent */
 	size_t			 nreplied;	/* RCPT replies read */
 	size_t			 naccepted;
+	/* the TLS rulesets: the facts, whether tls_server passed, the
+	 * question in flight (enum policy_kind, 0 none) and the next
+	 * recipient for tls_rcpt */
+	struct mta_tls_facts	 facts;
+	int			 tls_checked;
+	uint32_t		 asking;
+	size_t			 screen;
 };
 
 /* A next hop: an address and port, its connections and its queue. */
@@ -220,8 +242,16 @@ void		 mta_session_abort(struct mta_session *);
 void		 mta_session_abort_all(void);
 struct mta_session *mta_session_find(uint32_t);
 void		 mta_session_tls_done(struct mta_session *, int fd,
-		    const char *verify, const char *error);
+		    const struct mta_tls_facts *, const char *error);
 void		 mta_session_tls_down(void);
+void		 mta_session_policy_done(struct mta_session *, uint32_t verdict,
+		    const char *reply, const char *enh);
+void		 mta_session_policy_down(void);
+
+/* mta_policy.c */
+int		 mta_policy_ask(struct mta_session *, uint32_t kind,
+		    const char *rcpt);
+void		 mta_policy_result(struct imsgev *, struct imsg *, void *);
 
 /* mta_tls.c */
 int		 mta_tls_start(uint32_t id, int fd, const char *name);

@@ -15,13 +15,23 @@
  * concern.  A message that cannot be read ends the connection without the
  * final dot, so that nothing truncated is delivered.
  *
- * STARTTLS (RFC 3207) is tried whenever the server offers it and
- * tlsproxy is there: on 220 the socket goes to tlsproxy (mta_tls.c),
- * whatever the server sent after the 220 is dropped unread, and the
- * dialogue starts again with EHLO over the plaintext end.  A server that
- * refuses STARTTLS (454, 5xx) gets the message in plaintext on the same
- * connection, as sendmail does; a failed handshake is a lost connection
- * (no QUIT), and the batch tries its next hop.
+ * STARTTLS (RFC 3207) is tried whenever the server offers it, tlsproxy
+ * is there and Try_TLS does not forbid it: on 220 the socket goes to
+ * tlsproxy (mta_tls.c), whatever the server sent after the 220 is
+ * dropped unread, and the dialogue starts again with EHLO over the
+ * plaintext end.  A server that refuses STARTTLS (454, 5xx) gets the
+ * message in plaintext on the same connection, as sendmail does.
+ *
+ * The TLS rulesets (spec 3, 4.1; questions in mta_policy.c): after the
+ * last EHLO, tls_server judges the connection with its ${verify} (NONE,
+ * TEMP, USAGE, PROTOCOL when no handshake was done); a refusal fails the
+ * hop with its reply (4xx: the batch tries its next hop, then defers;
+ * 5xx: bounces), with QUIT unless the handshake itself failed
+ * (SOFTWARE), which always drops the connection.  Before each
+ * transaction tls_rcpt judges every recipient for this connection; one
+ * refused is deferred or bounced alone and never offered here.  While
+ * policyd is asked the session is in MTA_S_POLICY; an absent policyd is a
+ * temporary failure, never an allow.
  */
 #include <sys/socket.h>
 
@@ -52,13 +62,19 @@ static TAILQ_HEAD(, mta_session) mta_sessions =
     TAILQ_HEAD_INITIALIZER(mta_sessions);
 
 static void	mta_session_tx_begin(struct mta_session *);
+static void	mta_session_tx_screen(struct mta_session *);
+static void	mta_session_tx_send(struct mta_session *);
 static void	mta_session_timeout(int, short, void *);
+static int	mta_session_policy_answer(struct mta_session *, uint32_t,
+		    const char *, const char *);
 
 static const char *mta_state_names[] = {
 	"connect", "greeting", "EHLO", "HELO", "idle", "RSET", "MAIL",
 	"RCPT", "DATA", "message body", "end of data", "QUIT", "STARTTLS",
-	"TLS handshake"
+	"TLS handshake", "policy check"
 };
+
+#define MTA_POLICY_DOWN	"451 4.3.0 Temporary policy failure, try again later"
 
 static void
 mta_session_timer(struct mta_session *s, int secs)
@@ -208,19 +224,59 @@ mta_session_ready(struct mta_session *s)
 	mta_session_tx_begin(s);
 }
 
+/*
+ * Ask policyd kind about this connection; the answer comes to
+ * mta_session_policy_done().  Without policyd the answer is a temporary
+ * failure at once.  Returns what the continuation returns, or 0.
+ */
 static int
-mta_session_on_ehlo(struct mta_session *s)
+mta_session_ask(struct mta_session *s, uint32_t kind)
 {
-	if (s->reply.code / 100 == 2) {
-		if ((s->ehlo.ext & MTA_EXT_STARTTLS) && !s->tls &&
-		    proc_peer(PROC_TLS) != NULL) {
-			mta_session_send(s, "STARTTLS\r\n", 10);
-			s->state = MTA_S_STARTTLS;
-			return 0;
-		}
+	s->state = MTA_S_POLICY;
+	mta_session_timer(s, conf->mta_timeout_command);
+	if (proc_peer(PROC_POLICY) != NULL &&
+	    mta_policy_ask(s, kind, NULL) == 0)
+		return 0;
+	s->asking = kind;
+	stats_add("mta.error.policy", 1);
+	return mta_session_policy_answer(s, POLICY_TEMPFAIL, MTA_POLICY_DOWN,
+	    "4.3.0");
+}
+
+/* tls_server (spec 3.1) once per connection, then the transaction. */
+static int
+mta_session_tls_server(struct mta_session *s)
+{
+	if (s->tls_checked) {
 		mta_session_ready(s);
 		return 0;
 	}
+	return mta_session_ask(s, POLICY_TLS_SRV);
+}
+
+/* After the last EHLO or HELO: STARTTLS if it can be tried, or judge. */
+static int
+mta_session_after_ehlo(struct mta_session *s)
+{
+	if (s->tls || s->tls_checked)
+		return mta_session_tls_server(s);
+	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
+		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+		return mta_session_tls_server(s);
+	}
+	if (proc_peer(PROC_TLS) == NULL) {
+		/* sendmail: "client TLS init failed" is TEMP */
+		(void)strlcpy(s->facts.verify, "TEMP", sizeof(s->facts.verify));
+		return mta_session_tls_server(s);
+	}
+	return mta_session_ask(s, POLICY_TRY_TLS);
+}
+
+static int
+mta_session_on_ehlo(struct mta_session *s)
+{
+	if (s->reply.code / 100 == 2)
+		return mta_session_after_ehlo(s);
 	if (s->reply.code / 100 == 5) {
 		memset(&s->ehlo, 0, sizeof(s->ehlo));
 		mta_session_printf(s, "HELO %s\r\n", conf->hostname);
@@ -242,6 +298,19 @@ mta_session_server_name(struct mta_session *s)
 	return s->relay != NULL ? s->relay->addr : "";
 }
 
+/* ${verify} after a STARTTLS that got code instead of 220 (spec 3.5). */
+static const char *
+mta_session_starttls_verify(int code)
+{
+	if (code / 100 == 4)
+		return "TEMP";
+	if (code == 501)
+		return "USAGE";
+	if (code / 100 == 5)
+		return "NONE";
+	return "PROTOCOL";
+}
+
 /*
  * 220: hand the socket to tlsproxy, dropping unread whatever came after
  * the reply.  Any other answer: go on in plaintext.  -1 either way when
@@ -257,8 +326,9 @@ mta_session_on_starttls(struct mta_session *s)
 		log_info("%s: STARTTLS refused (%s), going on without TLS",
 		    s->peer, s->reply.text);
 		stats_add("mta.tls.refused", 1);
-		mta_session_ready(s);
-		return 0;
+		(void)strlcpy(s->facts.verify, mta_session_starttls_verify(
+		    s->reply.code), sizeof(s->facts.verify));
+		return mta_session_tls_server(s);
 	}
 	fd = bufferevent_getfd(s->bev);
 	(void)bufferevent_disable(s->bev, EV_READ | EV_WRITE);
@@ -276,21 +346,23 @@ mta_session_on_starttls(struct mta_session *s)
 
 /* tlsproxy's answer: EHLO again over fd, or the hop failed. */
 void
-mta_session_tls_done(struct mta_session *s, int fd, const char *verify,
-    const char *error)
+mta_session_tls_done(struct mta_session *s, int fd,
+    const struct mta_tls_facts *facts, const char *error)
 {
-	char	 why[MTA_ERR_MAX];
-
 	if (fd == -1) {
+		/* spec 3.4: SOFTWARE always ends the connection; tls_server
+		 * gives the reply (and so defer or bounce) */
 		stats_add("mta.tls.failed", 1);
-		(void)snprintf(why, sizeof(why), "TLS handshake failed: "
-		    "verify=%s %s", verify, error);
-		s->state = MTA_S_STARTTLS;
-		mta_session_lost(s, why);
+		log_info("%s: TLS handshake failed: verify=%s %s", s->peer,
+		    facts->verify, error);
+		(void)strlcpy(s->facts.verify, "SOFTWARE",
+		    sizeof(s->facts.verify));
+		(void)mta_session_ask(s, POLICY_TLS_SRV);
 		return;
 	}
 	stats_add("mta.tls.session", 1);
-	log_info("%s: TLS on, verify=%s", s->peer, verify);
+	log_info("%s: TLS on, verify=%s", s->peer, facts->verify);
+	s->facts = *facts;
 	s->tls = 1;
 	memset(&s->ehlo, 0, sizeof(s->ehlo));
 	mta_reply_init(&s->reply);
@@ -308,8 +380,7 @@ mta_session_on_helo(struct mta_session *s)
 		mta_session_refused(s);
 		return -1;
 	}
-	mta_session_ready(s);
-	return 0;
+	return mta_session_after_ehlo(s);
 }
 
 static int
@@ -320,7 +391,7 @@ mta_session_on_rset(struct mta_session *s)
 		return -1;
 	}
 	s->dirty = 0;
-	mta_session_tx_begin(s);
+	mta_session_tx_send(s);
 	return 0;
 }
 
@@ -382,6 +453,52 @@ mta_session_tx_send(struct mta_session *s)
 	mta_session_send(s, "DATA\r\n", 6);
 }
 
+/* The recipients are judged: RSET if needed, then the transaction. */
+static void
+mta_session_tx_go(struct mta_session *s)
+{
+	mta_session_timer(s, conf->mta_timeout_command);
+	if (s->dirty) {
+		mta_session_send(s, "RSET\r\n", 6);
+		s->state = MTA_S_RSET;
+		return;
+	}
+	mta_session_tx_send(s);
+}
+
+/*
+ * tls_rcpt for each open recipient from s->screen on, one question at a
+ * time (spec 3.1); then the transaction, or its end if none is left.
+ */
+static void
+mta_session_tx_screen(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+	size_t			 open = 0, i;
+
+	for (i = s->screen; i < b->nrcpt; i++) {
+		if (b->rcpts[i].state != MTA_RCPT_PENDING)
+			continue;
+		s->screen = i;
+		s->state = MTA_S_POLICY;
+		mta_session_timer(s, conf->mta_timeout_command);
+		if (proc_peer(PROC_POLICY) != NULL &&
+		    mta_policy_ask(s, POLICY_TLS_RCPT, b->rcpts[i].rcpt) == 0)
+			return;
+		stats_add("mta.error.policy", 1);
+		mta_batch_result(b, i, STATUS_TEMPFAIL, "4.3.0",
+		    MTA_POLICY_DOWN);
+	}
+	for (i = 0; i < b->nrcpt; i++)
+		if (b->rcpts[i].state == MTA_RCPT_PENDING)
+			open++;
+	if (open == 0) {
+		mta_session_tx_end(s, s->dirty);
+		return;
+	}
+	mta_session_tx_go(s);
+}
+
 static void
 mta_session_tx_begin(struct mta_session *s)
 {
@@ -391,13 +508,8 @@ mta_session_tx_begin(struct mta_session *s)
 	s->nsent = 0;
 	s->nreplied = 0;
 	s->naccepted = 0;
-	mta_session_timer(s, conf->mta_timeout_command);
-	if (s->dirty) {
-		mta_session_send(s, "RSET\r\n", 6);
-		s->state = MTA_S_RSET;
-		return;
-	}
-	mta_session_tx_send(s);
+	s->screen = 0;
+	mta_session_tx_screen(s);
 }
 
 /* Every RCPT was answered: on to DATA, or end a transaction with none. */
@@ -555,6 +667,100 @@ mta_session_on_unexpected(struct mta_session *s)
 	return -1;
 }
 
+/* Try_TLS's answer: STARTTLS, or on without it (${verify} NONE). */
+static int
+mta_session_on_try_tls(struct mta_session *s, uint32_t verdict)
+{
+	if (verdict == POLICY_ACCEPT) {
+		mta_session_send(s, "STARTTLS\r\n", 10);
+		s->state = MTA_S_STARTTLS;
+		mta_session_timer(s, conf->mta_timeout_command);
+		return 0;
+	}
+	log_info("%s: try_tls: STARTTLS not tried", s->peer);
+	stats_add("mta.tls.skipped", 1);
+	(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+	return mta_session_tls_server(s);
+}
+
+/* tls_server's answer: the transaction, or the hop fails with it. */
+static int
+mta_session_on_tls_srv(struct mta_session *s, uint32_t verdict,
+    const char *reply, const char *enh)
+{
+	int	 polite;
+
+	if (verdict == POLICY_ACCEPT) {
+		s->tls_checked = 1;
+		mta_session_ready(s);
+		return 0;
+	}
+	stats_add("mta.tls.server_refused", 1);
+	log_info("%s: tls_server refused the connection: %s", s->peer,
+	    reply);
+	polite = strcmp(s->facts.verify, "SOFTWARE") != 0 && s->bev != NULL &&
+	    bufferevent_getfd(s->bev) != -1;
+	mta_session_fail(s, polite, verdict == POLICY_REJECT ?
+	    STATUS_PERMFAIL : STATUS_TEMPFAIL, enh, reply);
+	return -1;
+}
+
+/* tls_rcpt's answer for the recipient s->screen; then the next one. */
+static int
+mta_session_on_tls_rcpt(struct mta_session *s, uint32_t verdict,
+    const char *reply, const char *enh)
+{
+	if (verdict != POLICY_ACCEPT) {
+		stats_add("mta.tls.rcpt_refused", 1);
+		mta_batch_result(s->batch, s->screen, verdict ==
+		    POLICY_REJECT ? STATUS_PERMFAIL : STATUS_TEMPFAIL, enh,
+		    reply);
+	}
+	s->screen++;
+	mta_session_tx_screen(s);
+	return 0;
+}
+
+/* The answer to the question in flight; -1 if the session is gone. */
+static int
+mta_session_policy_answer(struct mta_session *s, uint32_t verdict,
+    const char *reply, const char *enh)
+{
+	uint32_t	 kind = s->asking;
+
+	s->asking = 0;
+	switch (kind) {
+	case POLICY_TRY_TLS:
+		return mta_session_on_try_tls(s, verdict);
+	case POLICY_TLS_SRV:
+		return mta_session_on_tls_srv(s, verdict, reply, enh);
+	default:
+		return mta_session_on_tls_rcpt(s, verdict, reply, enh);
+	}
+}
+
+/* policyd answered (mta_policy.c); reply is a whole reply line. */
+void
+mta_session_policy_done(struct mta_session *s, uint32_t verdict,
+    const char *reply, const char *enh)
+{
+	(void)mta_session_policy_answer(s, verdict, reply, enh);
+}
+
+/* policyd died: every open question is a temporary failure. */
+void
+mta_session_policy_down(void)
+{
+	struct mta_session	*s, *next;
+
+	for (s = TAILQ_FIRST(&mta_sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		if (s->state == MTA_S_POLICY && s->asking != 0)
+			(void)mta_session_policy_answer(s, POLICY_TEMPFAIL,
+			    MTA_POLICY_DOWN, "4.3.0");
+	}
+}
+
 /* Reply handlers by state; -1 means the session is gone or closing. */
 static int (*const mta_session_on[])(struct mta_session *) = {
 	[MTA_S_CONNECT] =	mta_session_on_unexpected,
@@ -571,6 +777,7 @@ static int (*const mta_session_on[])(struct mta_session *) = {
 	[MTA_S_QUIT] =		mta_session_on_quit,
 	[MTA_S_STARTTLS] =	mta_session_on_starttls,
 	[MTA_S_TLS] =		mta_session_on_unexpected,
+	[MTA_S_POLICY] =	mta_session_on_unexpected,
 };
 
 /* A complete reply: 421 ends the link anywhere, else the state decides. */

@@ -44,24 +44,21 @@ mta_tls_abort(uint32_t id)
 	(void)proc_send(PROC_TLS, &out, -1);
 }
 
-/* Skip the TLS facts this process has no use for; return verify. */
-static const char *
-mta_tls_facts(struct imsg *m)
+/* The TLS facts the rulesets use (TLS_Srv, TLS_Rcpt); skip the rest. */
+static void
+mta_tls_facts(struct imsg *m, struct mta_tls_facts *f)
 {
-	const char	*verify;
-
-	(void)imsg_get_str(m);		/* protocol */
+	(void)strlcpy(f->version, imsg_get_str(m), sizeof(f->version));
 	(void)imsg_get_str(m);		/* cipher */
-	(void)imsg_get_u32(m);		/* cipher bits */
+	f->bits = imsg_get_u32(m);
 	(void)imsg_get_u32(m);		/* algorithm bits */
-	verify = imsg_get_str(m);
-	(void)imsg_get_str(m);		/* cert subject */
-	(void)imsg_get_str(m);		/* cert issuer */
-	(void)imsg_get_str(m);		/* cn subject */
+	(void)strlcpy(f->verify, imsg_get_str(m), sizeof(f->verify));
+	(void)strlcpy(f->subject, imsg_get_str(m), sizeof(f->subject));
+	(void)strlcpy(f->issuer, imsg_get_str(m), sizeof(f->issuer));
+	(void)strlcpy(f->cn, imsg_get_str(m), sizeof(f->cn));
 	(void)imsg_get_str(m);		/* cn issuer */
 	(void)imsg_get_str(m);		/* fingerprint */
 	(void)imsg_get_str(m);		/* SNI sent */
-	return verify;
 }
 
 /* IMSG_TLS_RESULT: u32 status, str error, the TLS facts, str SNI. */
@@ -69,12 +66,14 @@ void
 mta_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	struct mta_session	*s;
-	char			 error[256], verify[32];
+	struct mta_tls_facts	 facts;
+	char			 error[256];
 	uint32_t		 status;
 
+	memset(&facts, 0, sizeof(facts));
 	status = imsg_get_u32(m);
 	(void)strlcpy(error, imsg_get_str(m), sizeof(error));
-	(void)strlcpy(verify, mta_tls_facts(m), sizeof(verify));
+	mta_tls_facts(m, &facts);
 	if (imsg_get_end(m) == -1 || (status == STATUS_OK) != (m->fd != -1)) {
 		if (m->fd != -1)
 			(void)close(m->fd);
@@ -86,5 +85,5 @@ mta_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
 			(void)close(m->fd);
 		return;
 	}
-	mta_session_tls_done(s, m->fd, verify, error);
+	mta_session_tls_done(s, m->fd, &facts, error);
 }

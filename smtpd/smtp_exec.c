@@ -26,8 +26,8 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 #define SMTP_ERR_NEED_HELO	"503 5.5.1 Send HELO/EHLO first"
 #define SMTP_ERR_NEED_MAIL	"503 5.5.1 Need MAIL command"
 #define SMTP_ERR_NEED_RCPT	"503 5.5.1 Need RCPT command"
-#define SMTP_ERR_REFUSED \
-	"503 5.5.1 Bad sequence of commands: connection refused, send QUIT"
+/* sendmail's MAXBADCOMMANDS for a nullserver session */
+#define SMTP_NULLSERVER_MAX	25
 #define SMTP_ERR_NEED_TLS	"530 5.7.0 Must issue a STARTTLS command first"
 
 /* EHLO or HELO: (re)start the session, dropping any transaction. */
@@ -53,11 +53,18 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	}
 	smtp_session_reply(s, "250-%s Hello %s [%s]", conf->hostname, helo,
 	    s->addr);
-	smtp_session_reply(s, "250-PIPELINING");
+	if (s->nullserver != NULL) {
+		/* spec 2.3: a refused session lists nothing else */
+		smtp_session_reply(s, "250 ENHANCEDSTATUSCODES");
+		return;
+	}
+	if (smtp_session_feature(s, 'p', 1))
+		smtp_session_reply(s, "250-PIPELINING");
 	smtp_session_reply(s, "250-SIZE %zu", conf->limit_message_size);
 	smtp_session_reply(s, "250-8BITMIME");
 	smtp_session_reply(s, "250-ENHANCEDSTATUSCODES");
-	smtp_session_reply(s, "250-DSN");
+	if (smtp_session_feature(s, 'd', 1))
+		smtp_session_reply(s, "250-DSN");
 	smtp_session_reply(s, "250-CHUNKING");
 	if (conf->smtp_vrfy)
 		smtp_session_reply(s, "250-VRFY");
@@ -220,7 +227,7 @@ static void
 smtp_exec_expn(struct smtp_session *s, struct smtp_command *cmd)
 {
 	(void)cmd;
-	if (!conf->smtp_expn) {
+	if (!conf->smtp_expn || !smtp_session_feature(s, 'x', 1)) {
 		smtp_session_reply(s, "502 5.5.1 EXPN command is disabled");
 		return;
 	}
@@ -279,6 +286,39 @@ smtp_exec_needs_tls(const struct smtp_session *s, enum smtp_verb verb)
 	}
 }
 
+/*
+ * A nullserver session (spec 2.3): all but QUIT, HELO, EHLO, NOOP and
+ * RSET get the stored reply, and 25 of those end the session.  1 if the
+ * command was refused here.
+ */
+static int
+smtp_exec_nullserver(struct smtp_session *s, struct smtp_command *cmd, int r)
+{
+	switch (cmd->verb) {
+	case SMTP_CMD_QUIT:
+	case SMTP_CMD_HELO:
+	case SMTP_CMD_EHLO:
+	case SMTP_CMD_NOOP:
+	case SMTP_CMD_RSET:
+		return 0;
+	default:
+		break;
+	}
+	stats_add("smtp.nullserver.refused", 1);
+	if (++s->nbad >= SMTP_NULLSERVER_MAX) {
+		smtp_session_reply(s, "421 4.7.0 %s Too many bad commands; "
+		    "closing connection", conf->hostname);
+		smtp_session_close(s, NULL, "too many bad commands");
+		return 1;
+	}
+	if (r == 0 && cmd->verb == SMTP_CMD_BDAT) {
+		s->chunk_err = s->nullserver;
+		smtp_tx_bdat(s, cmd->u.bdat.size, cmd->u.bdat.last);
+	} else
+		smtp_session_reply(s, "%s", s->nullserver);
+	return 1;
+}
+
 /* Parse and execute one command line (CRLF already removed). */
 void
 smtp_exec_line(struct smtp_session *s, const char *line)
@@ -291,10 +331,8 @@ smtp_exec_line(struct smtp_session *s, const char *line)
 	if (log_verbose_get())
 		log_debug("%08x: <<< %s", s->id, cmd.verb == SMTP_CMD_UNKNOWN ?
 		    "(unknown command)" : smtp_command_name(cmd.verb));
-	if (s->state == SMTP_ST_REJECTED && cmd.verb != SMTP_CMD_QUIT) {
-		smtp_session_error(s, SMTP_ERR_REFUSED);
+	if (s->nullserver != NULL && smtp_exec_nullserver(s, &cmd, r))
 		return;
-	}
 	if (smtp_exec_needs_tls(s, cmd.verb)) {
 		if (r == 0 && cmd.verb == SMTP_CMD_BDAT) {
 			s->chunk_err = SMTP_ERR_NEED_TLS;

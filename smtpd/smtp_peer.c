@@ -94,6 +94,14 @@ smtp_peer_policy_fail(struct smtp_session *s)
 		smtp_tx_free(s);
 		smtp_session_reply(s, "%s", SMTP_PEER_POLICY_FAIL);
 		break;
+	case POLICY_TLS_CLT:
+		/* no command waits: the whole session defers (never allow) */
+		smtp_session_nullserver(s, SMTP_PEER_POLICY_FAIL);
+		if (s->state == SMTP_ST_CONNECT && !s->delaying)
+			smtp_session_greet(s);
+		else
+			smtp_session_resume(s);
+		break;
 	default:
 		if (s->tx != NULL)
 			smtp_tx_rcpt_clear(&s->tx->pending);
@@ -164,6 +172,9 @@ smtp_peer_log_reject(struct smtp_session *s, const char *ruleset,
 		    "reject=%s", s->id, ruleset, arg, name, s->addr, reply);
 }
 
+static void	smtp_peer_features(struct smtp_session *,
+		    const struct smtp_verdict *);
+
 static void
 smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
@@ -176,23 +187,59 @@ smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
 			    "discard: every message of the session is dropped",
 			    s->id, s->addr);
 		}
+		smtp_peer_features(s, v);
+		if (s->tls != NULL) {
+			/* smtps: tls_client runs before the greeting */
+			smtp_peer_policy_query(s, POLICY_TLS_CLT);
+			return;
+		}
 		if (!s->delaying)
 			smtp_session_greet(s);
 		return;
 	}
 	smtp_peer_log_reject(s, "check_relay", "", v->reply);
 	stats_add("smtp.connect.rejected", 1);
-	if (v->verdict == POLICY_TEMPFAIL) {
+	if (v->verdict == POLICY_TEMPFAIL || strncmp(v->reply, "421 ",
+	    4) == 0) {
 		/* a temporary refusal of the greeting is always 421 */
 		(void)snprintf(line, sizeof(line), "421%s", v->reply + 3);
 		smtp_session_close(s, line, "rejected by policy");
 		return;
 	}
-	if ((s->greeting = strdup(v->reply)) == NULL) {
-		smtp_session_close(s, v->reply, "rejected by policy");
-		return;
-	}
+	/* spec 2.3: greet, then refuse every command with the reply */
+	smtp_session_nullserver(s, v->reply);
 	if (!s->delaying)
+		smtp_session_greet(s);
+}
+
+/* The Srv_Features of a connect verdict (spec 4.2). */
+static void
+smtp_peer_features(struct smtp_session *s, const struct smtp_verdict *v)
+{
+	s->features_set = v->features_set;
+	s->features_clear = v->features_clear;
+	if (v->flags & POLICY_F_SESSION_TEMP) {
+		log_info("%08x: srv_features: temporary failure, every "
+		    "command is deferred", s->id);
+		smtp_session_nullserver(s, "450 4.3.0 Please try again later.");
+	}
+}
+
+/*
+ * tls_client after a handshake (spec 3.4): a refusal leaves TLS up but
+ * turns the session into a nullserver with the refusal's text.
+ */
+static void
+smtp_peer_tls_clt_verdict(struct smtp_session *s, struct smtp_verdict *v)
+{
+	if (v->verdict == POLICY_REJECT || v->verdict == POLICY_TEMPFAIL) {
+		log_info("%08x: ruleset=tls_client, arg1=%s, arg2=STARTTLS, "
+		    "relay=[%s], reject=%s", s->id, s->tls->verify, s->addr,
+		    v->reply);
+		stats_add("smtp.tls.client_refused", 1);
+		smtp_session_nullserver(s, v->reply);
+	}
+	if (s->state == SMTP_ST_CONNECT && !s->delaying)
 		smtp_session_greet(s);
 }
 
@@ -270,6 +317,8 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 		smtp_peer_verdict_reply(&v, code, enh, text);
 	if (s->query == POLICY_CONNECT)
 		smtp_peer_connect_verdict(s, &v);
+	else if (s->query == POLICY_TLS_CLT)
+		smtp_peer_tls_clt_verdict(s, &v);
 	else if (s->query == POLICY_MAIL)
 		smtp_peer_mail_verdict(s, &v);
 	else

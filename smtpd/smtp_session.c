@@ -165,7 +165,7 @@ smtp_session_free(struct smtp_session *s)
 	event_free(s->timer);
 	bufferevent_free(s->bev);
 	free(s->helo);
-	free(s->greeting);
+	free(s->nullserver);
 	free(s);
 }
 
@@ -242,14 +242,39 @@ smtp_session_greet(struct smtp_session *s)
 {
 	if (s->state != SMTP_ST_CONNECT)
 		return;
-	if (s->greeting != NULL) {
-		smtp_session_reply(s, "%s", s->greeting);
-		s->state = SMTP_ST_REJECTED;
-	} else {
-		smtp_session_reply(s, "220 %s ESMTP ready", conf->hostname);
-		s->state = SMTP_ST_HELO;
-	}
+	smtp_session_reply(s, "220 %s ESMTP ready", conf->hostname);
+	s->state = SMTP_ST_HELO;
 	smtp_session_process(s);
+}
+
+/*
+ * Whether the extension of a Srv_Features letter (lowercase) is on for
+ * this client: an uppercase letter in its entry clears it, a lowercase
+ * one sets it, otherwise dflt (the listener's and the config's choice).
+ */
+int
+smtp_session_feature(const struct smtp_session *s, int letter, int dflt)
+{
+	if (s->features_clear & POLICY_FEATURE(letter))
+		return 0;
+	if (s->features_set & POLICY_FEATURE(letter))
+		return 1;
+	return dflt;
+}
+
+/* From now on refuse all but QUIT, HELO, EHLO, NOOP, RSET with reply. */
+void
+smtp_session_nullserver(struct smtp_session *s, const char *reply)
+{
+	char	*r;
+
+	if ((r = strdup(reply)) == NULL) {
+		smtp_session_close(s, "421 4.3.0 Local error, try again later",
+		    "out of memory");
+		return;
+	}
+	free(s->nullserver);
+	s->nullserver = r;
 }
 
 /* A peer answered: execute what has been waiting. */

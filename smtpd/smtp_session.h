@@ -10,6 +10,8 @@
  *   smtp_peer.c     questions to policyd and the queue, their answers,
  *                   and what happens when either goes away
  *
+ * smtp_exec.c also keeps the "nullserver" mode of a refused session.
+ *
  * A session is strictly sequential: one command is executed at a time and
  * while it waits for a peer (wait != SMTP_WAIT_NONE) later input stays
  * buffered, unparsed.  A session is freed only from the top of an event
@@ -36,7 +38,6 @@
 /* Protocol states (RFC 5321 4.1.4 ordering). */
 enum smtp_state {
 	SMTP_ST_CONNECT = 0,	/* before the greeting: verdict and delay */
-	SMTP_ST_REJECTED,	/* refused at connect: 554 to all but QUIT */
 	SMTP_ST_HELO,		/* greeted, waiting for HELO/EHLO */
 	SMTP_ST_IDLE,		/* no transaction */
 	SMTP_ST_MAIL,		/* sender accepted */
@@ -148,8 +149,16 @@ struct smtp_session {
 	uint32_t		 nerrors;
 	uint32_t		 nmessages;
 	char			*helo;
-	/* the connect verdict's reply, sent as the greeting, or NULL */
-	char			*greeting;
+	/*
+	 * "nullserver" (spec 2.3, 3.4, 4.2): the reply to every command but
+	 * QUIT, HELO, EHLO, NOOP and RSET after a refused connect, a failed
+	 * tls_client or a Srv_Features "temp"; NULL normally
+	 */
+	char			*nullserver;
+	uint32_t		 nbad;		/* commands it refused */
+	/* Srv_Features of this client (POLICY_FEATURE bits, spec 4.2) */
+	uint32_t		 features_set;
+	uint32_t		 features_clear;
 	struct smtp_tx		*tx;
 	/* the listener's name, kept only on TLS listeners (for tlsproxy) */
 	char			*listener;
@@ -178,6 +187,9 @@ void	 smtp_session_close(struct smtp_session *, const char *reply,
 	    const char *reason);
 void	 smtp_session_greet(struct smtp_session *);
 void	 smtp_session_resume(struct smtp_session *);
+int	 smtp_session_feature(const struct smtp_session *, int letter,
+	    int dflt);
+void	 smtp_session_nullserver(struct smtp_session *, const char *reply);
 void	 smtp_session_data_timeouts(struct smtp_session *, int data);
 const char *smtp_session_name(struct smtp_session *, char *, size_t);
 const char *smtp_session_proto(struct smtp_session *);

@@ -36,12 +36,33 @@
 
 #define SMTP_TLS_LISTEN	(LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE)
 
-/* Whether EHLO lists STARTTLS. */
-int
-smtp_tls_offered(struct smtp_session *s)
+/* Whether the listener can do STARTTLS now, Srv_Features aside. */
+static int
+smtp_tls_possible(struct smtp_session *s)
 {
 	return (s->lflags & SMTP_TLS_LISTEN) && !(s->lflags & LISTEN_F_SMTPS)
 	    && s->tls_state == SMTP_TLS_OFF;
+}
+
+/* Whether EHLO lists STARTTLS: Srv_Features S hides it (spec 4.2). */
+int
+smtp_tls_offered(struct smtp_session *s)
+{
+	return smtp_tls_possible(s) && smtp_session_feature(s, 's', 1);
+}
+
+/* The TLS_F_* flags of a handshake: ask for a certificate unless V. */
+static uint32_t
+smtp_tls_flags(struct smtp_session *s)
+{
+	uint32_t	 flags = 0;
+
+	if (smtp_session_feature(s, 'v', (s->lflags & LISTEN_F_TLS_VERIFY) !=
+	    0))
+		flags |= TLS_F_VERIFY_PEER;
+	if (s->lflags & LISTEN_F_SMTPS)
+		flags |= TLS_F_SMTPS;
+	return flags;
 }
 
 /* Ask tlsproxy whether a handshake can start; -1 if it is not there. */
@@ -49,16 +70,11 @@ static int
 smtp_tls_prepare(struct smtp_session *s)
 {
 	struct imsg_out	 out;
-	uint32_t	 flags = 0;
 
-	if (s->lflags & LISTEN_F_TLS_VERIFY)
-		flags |= TLS_F_VERIFY_PEER;
-	if (s->lflags & LISTEN_F_SMTPS)
-		flags |= TLS_F_SMTPS;
 	imsg_out_init(&out, IMSG_TLS_SERVER_PREPARE, s->id);
 	imsg_put_str(&out, s->listener != NULL ? s->listener : "");
 	imsg_put_str(&out, s->addr);
-	imsg_put_u32(&out, flags);
+	imsg_put_u32(&out, smtp_tls_flags(s));
 	if (proc_send(PROC_TLS, &out, -1) == -1)
 		return -1;
 	s->tls_state = SMTP_TLS_PREPARING;
@@ -77,8 +93,12 @@ smtp_tls_starttls(struct smtp_session *s)
 		smtp_session_error(s, "503 5.5.1 TLS already active");
 		return;
 	}
-	if (!smtp_tls_offered(s)) {
+	if (!smtp_tls_possible(s)) {
 		smtp_session_error(s, "502 5.5.1 Command not implemented");
+		return;
+	}
+	if (!smtp_tls_offered(s)) {
+		smtp_session_error(s, "503 5.5.0 TLS not available");
 		return;
 	}
 	if (s->state != SMTP_ST_IDLE) {
@@ -116,17 +136,12 @@ static void
 smtp_tls_start(struct smtp_session *s)
 {
 	struct imsg_out	 out;
-	uint32_t	 flags = 0;
 	int		 fd;
 
-	if (s->lflags & LISTEN_F_TLS_VERIFY)
-		flags |= TLS_F_VERIFY_PEER;
-	if (s->lflags & LISTEN_F_SMTPS)
-		flags |= TLS_F_SMTPS;
 	fd = smtp_session_detach(s);
 	s->tls_state = SMTP_TLS_HANDSHAKE;
 	imsg_out_init(&out, IMSG_TLS_SERVER_START, s->id);
-	imsg_put_u32(&out, flags);
+	imsg_put_u32(&out, smtp_tls_flags(s));
 	if (proc_send(PROC_TLS, &out, fd) == -1) {
 		s->tls_state = SMTP_TLS_OFF;
 		smtp_session_close(s, NULL, "TLS not available");
@@ -224,7 +239,8 @@ smtp_tls_on(struct smtp_session *s, struct smtp_tls *t, int fd)
 	s->helo = NULL;
 	s->esmtp = 0;
 	s->state = SMTP_ST_HELO;
-	smtp_session_resume(s);
+	/* tls_client (spec 3.1): input waits for its verdict */
+	smtp_peer_policy_query(s, POLICY_TLS_CLT);
 }
 
 /* IMSG_TLS_RESULT: the TLS facts, then the SNI; fd on success. */

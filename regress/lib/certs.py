@@ -38,7 +38,7 @@ class Cert:
 
 
 class TestCA:
-    def __init__(self, name="Regress Test CA"):
+    def __init__(self, name="Regress Test CA", subject=None):
         if not os.access(OPENSSL, os.X_OK):
             raise Skip("openssl not installed")
         self.dir = test_dir("ca")
@@ -47,12 +47,13 @@ class TestCA:
         self.serial = 1
         _run("req", "-x509", "-newkey", "ec", "-pkeyopt",
              "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2",
-             "-subj", "/O=Regress/CN=%s" % name, "-keyout", self.key,
+             "-subj", subject or "/O=Regress/CN=%s" % name,
+             "-keyout", self.key,
              "-out", self.cert,
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
-    def issue(self, name, client=False):
+    def issue(self, name, client=False, subject=None):
         """A certificate for name signed by this CA (server or client)."""
         base = os.path.join(self.dir, name)
         key, csr, cert = base + ".key", base + ".csr", base + ".pem"
@@ -66,7 +67,8 @@ class TestCA:
                        name))
         _run("req", "-new", "-newkey", "ec", "-pkeyopt",
              "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
-             "/O=Regress/CN=%s" % name, "-keyout", key, "-out", csr)
+             subject or "/O=Regress/CN=%s" % name, "-keyout", key,
+             "-out", csr)
         self.serial += 1
         _run("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey",
              self.key, "-set_serial", str(self.serial), "-days", "1",

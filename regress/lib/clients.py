@@ -74,9 +74,12 @@ def queued_id(text):
 class Raw:
     """A raw SMTP session on a socket: exact bytes out, parsed replies in."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=10, greeting=True):
+    def __init__(self, port, host="127.0.0.1", timeout=10, greeting=True,
+                 source=None):
         self.timeout = timeout
-        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self.sock = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         self.buf = b""
         self.greeting = self.reply() if greeting else None
 

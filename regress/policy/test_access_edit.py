@@ -15,6 +15,14 @@ def _greeting(port):
         return raw.greeting
 
 
+def _mail_reply(port):
+    """A refused client is greeted, then refused at MAIL (spec 2.3)."""
+    with clients.Raw(port) as raw:
+        assert raw.greeting[0] == 220, raw.greeting
+        raw.cmd("EHLO client.test")
+        return raw.cmd("MAIL FROM:<alice@client.test>")
+
+
 def _digest(path):
     with open(path, "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()
@@ -27,7 +35,7 @@ def test_add_and_delete_change_connect_reply_at_once():
                                 "REJECT")
         assert rc == 0, out
         assert out == "connect:127.0.0.1\tREJECT\n", out
-        code, texts = _greeting(relay.port)
+        code, texts = _mail_reply(relay.port)
         assert code == 550 and texts[0] == "5.7.1 Access denied", \
             (code, texts)
         rc, out = relay.smtpctl("access", "show", "connect:")
@@ -69,7 +77,12 @@ def test_bad_input_refused_database_unchanged():
             ("Connect:x\r", "OK"),
             ("Connect:a b", "OK"),
             ('Connect:"x"', "OK"),
-            ("TLS_Srv:mx.test", "VERIFY"),
+            ("TLS_Srv:mx.test", "VERIFY:lots"),
+            ("TLS_Clt:", "ENCR"),
+            ("Try_TLS:mx.test", "MAYBE"),
+            ("Srv_Features:", "Q"),
+            ("CERTISSUER:", "RELAY"),
+            ("Spam:abuse@", "FRIEND"),
             ("From:x.test", "SKIP"),
             ("Connect:" + "a" * 1100, "OK"),
             ("Connect:x", "ERROR:550 " + "t" * 1100),

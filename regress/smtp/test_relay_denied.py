@@ -67,13 +67,17 @@ def test_connect_reject():
         relay.start()
         with clients.Raw(relay.port) as raw:
             # sendmail greets, then refuses every transaction command
-            if raw.greeting[0] == 220:
-                raw.cmd("EHLO client.test")
-                code, texts = raw.cmd("MAIL FROM:<alice@client.test>")
-            else:
-                code, texts = raw.greeting
-            assert code == 550, (code, texts)
-            assert texts[0].startswith("5.7.1"), texts
+            # (spec 2.3); EHLO lists only ENHANCEDSTATUSCODES
+            assert raw.greeting[0] == 220, raw.greeting
+            ext = raw.ehlo()
+            assert ext == ["ENHANCEDSTATUSCODES"], ext
+            for cmd in ("MAIL FROM:<alice@client.test>", "DATA",
+                        "VRFY bob", "BDAT 0 LAST"):
+                code, texts = raw.cmd(cmd)
+                assert (code, texts) == (550, ["5.7.1 Access denied"]), \
+                    (cmd, code, texts)
+            assert raw.cmd("NOOP")[0] == 250
+            assert raw.cmd("RSET")[0] == 250
         try:
             clients.send(relay.port, "alice@client.test", ["bob@dest.test"])
             raise AssertionError("a rejected client could send")
