@@ -277,7 +277,8 @@ mta_batch_hop_failed(struct mta_batch *b, int same, int status,
 	(void)strlcpy(b->err.enh, enh, sizeof(b->err.enh));
 	(void)strlcpy(b->err.text, text, sizeof(b->err.text));
 	for (i = 0; i < b->nrcpt; i++) {
-		if (b->rcpts[i].state == MTA_RCPT_ACCEPTED)
+		if (b->rcpts[i].state == MTA_RCPT_ACCEPTED ||
+		    b->rcpts[i].state == MTA_RCPT_HELD)
 			b->rcpts[i].state = MTA_RCPT_PENDING;
 		if (b->rcpts[i].state == MTA_RCPT_PENDING)
 			open++;

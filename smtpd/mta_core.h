@@ -37,7 +37,10 @@ struct event;
 enum mta_rcpt_state {
 	MTA_RCPT_PENDING = 0,	/* to be offered to the next hop */
 	MTA_RCPT_ACCEPTED,	/* RCPT accepted, waiting for DATA */
-	MTA_RCPT_DONE		/* its result was sent to the queue */
+	MTA_RCPT_DONE,		/* its result was sent to the queue */
+	/* tls_rcpt refused it for this connection (4xx): not offered
+	 * here, tried at the next hop, else deferred with that reply */
+	MTA_RCPT_HELD
 };
 
 struct mta_rcpt {

@@ -29,7 +29,9 @@
  * 5xx: bounces), with QUIT unless the handshake itself failed
  * (SOFTWARE), which always drops the connection.  Before each
  * transaction tls_rcpt judges every recipient for this connection; one
- * refused is deferred or bounced alone and never offered here.  While
+ * refused is never offered here: a 5xx bounces it alone, a 4xx holds it
+ * back for the batch's next hop (an MX that meets the requirement: the
+ * fix for the multi-MX downgrade) and defers it when none is left.  While
  * policyd is asked the session is in MTA_S_POLICY; an absent policyd is a
  * temporary failure, never an allow.
  */
@@ -191,15 +193,28 @@ mta_session_result_all(struct mta_session *s, enum mta_rcpt_state which)
 			    r->text);
 }
 
-/* The transaction is over: the batch ends, the connection goes back. */
+/*
+ * The transaction is over: the connection goes back, and the batch ends,
+ * or takes the recipients tls_rcpt held back to its next hop.
+ */
 static void
 mta_session_tx_end(struct mta_session *s, int dirty)
 {
 	struct mta_batch	*b;
+	size_t			 i;
 
 	s->dirty = dirty;
 	s->nmessages++;
 	b = mta_session_detach(s);
+	for (i = 0; i < b->nrcpt; i++)
+		if (b->rcpts[i].state == MTA_RCPT_HELD)
+			break;
+	if (i < b->nrcpt) {
+		mta_pool_release(s);
+		mta_batch_hop_failed(b, 0, b->err.status, b->err.enh,
+		    b->err.text);
+		return;
+	}
 	mta_batch_done(b);
 	mta_pool_release(s);
 }
@@ -710,11 +725,19 @@ static int
 mta_session_on_tls_rcpt(struct mta_session *s, uint32_t verdict,
     const char *reply, const char *enh)
 {
-	if (verdict != POLICY_ACCEPT) {
+	struct mta_batch	*b = s->batch;
+
+	if (verdict == POLICY_REJECT) {
 		stats_add("mta.tls.rcpt_refused", 1);
-		mta_batch_result(s->batch, s->screen, verdict ==
-		    POLICY_REJECT ? STATUS_PERMFAIL : STATUS_TEMPFAIL, enh,
-		    reply);
+		mta_batch_result(b, s->screen, STATUS_PERMFAIL, enh, reply);
+	} else if (verdict == POLICY_TEMPFAIL) {
+		stats_add("mta.tls.rcpt_refused", 1);
+		log_info("%s: tls_rcpt: <%s> not sent here: %s", s->peer,
+		    b->rcpts[s->screen].rcpt, reply);
+		b->rcpts[s->screen].state = MTA_RCPT_HELD;
+		b->err.status = STATUS_TEMPFAIL;
+		(void)strlcpy(b->err.enh, enh, sizeof(b->err.enh));
+		(void)strlcpy(b->err.text, reply, sizeof(b->err.text));
 	}
 	s->screen++;
 	mta_session_tx_screen(s);

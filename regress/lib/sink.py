@@ -84,6 +84,10 @@ class Sink:
         self.data_replies = {}        # the same for one sender only
         self.delay = 0.0              # seconds before each reply
         self.greeting = None          # (code, text) instead of 220
+        # STARTTLS (when offered in keywords): None answers 502 as to any
+        # unknown command;
+        # "break" says 220, then sends garbage instead of a handshake
+        self.starttls = None
         self._cond = threading.Condition()
         self._messages = []
         self._connections = 0
@@ -260,6 +264,11 @@ class Sink:
             await self._reply(writer, 250, "2.0.0 Ok")
         elif verb == b"NOOP":
             await self._reply(writer, 250, "2.0.0 Ok")
+        elif verb == b"STARTTLS" and self.starttls == "break":
+            await self._reply(writer, 220, "2.0.0 Ready to start TLS")
+            writer.write(b"this is not a TLS handshake\r\n")
+            await writer.drain()
+            return False
         elif verb == b"QUIT":
             await self._reply(writer, 221, "2.0.0 Bye")
             return False
