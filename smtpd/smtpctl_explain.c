@@ -86,7 +86,7 @@ struct explain_tally {
 	int		 srv_refused;
 	int		 tried;		/* TLS_Rcpt decisions */
 	int		 sent;
-	char		 out_last[EXPLAIN_REPLY_MAX + 64];
+	char		 out_last[EXPLAIN_REPLY_MAX + POLICY_PATH_MAX + 32];
 };
 
 /* Everything one run works with. */
@@ -829,8 +829,9 @@ static void
 explain_verdict(const struct explain_ctx *c)
 {
 	const struct explain_tally	*t = &c->tally;
-	char				 in[EXPLAIN_REPLY_MAX + 128] = "";
-	char				 out[EXPLAIN_REPLY_MAX + 512] = "";
+	char				 in[sizeof(t->last) + 128] = "";
+	char				 out[sizeof(t->out_last) +
+					     sizeof(t->server) + 64] = "";
 
 	if (c->in.addr != NULL)
 		explain_verdict_in(c, in, sizeof(in));
