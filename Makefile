@@ -104,10 +104,12 @@ tlsproxy/libtlsproxy.a: $(TLS_LIB_OBJS)
 PROC_LIBS = smtpd/libsmtp.a smtpd/libmta.a queue/libqueue.a \
 	    policyd/libpolicyd.a
 
-$(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd
+# explain +XX encodes certificate names with tlsproxy's tls_text_encode()
+$(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd -Itlsproxy
 
-bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/libpolicyd.a common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
+bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/libpolicyd.a tlsproxy/tls_text.o \
+    common/libcommon.a | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 -lcrypto
 
 bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin
 	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd -Iqueue -Ipolicyd $(LDFLAGS) \

@@ -76,8 +76,14 @@ usage(void)
 	    "          access add KEY VALUE | access delete KEY |\n"
 	    "          access show [PREFIX] |\n"
 	    "          map add|delete|show MAP [KEY [VALUE]] |\n"
-	    "          explain addr ADDRESS [name NAME] [helo NAME]\n"
-	    "              [from SENDER] [rcpt RECIPIENT ...]\n");
+	    "          explain [addr ADDRESS [name NAME] [helo NAME]\n"
+	    "              [from SENDER] [verify V] [bits N] [cn NAME]\n"
+	    "              [cert-subject DN] [cert-issuer DN] [auth-mech M]\n"
+	    "              [auth-ssf N]] [rcpt RECIPIENT ...]\n"
+	    "              [server-addr ADDRESS [server NAME]\n"
+	    "              [server-verify V] [server-bits N] [server-cn NAME]\n"
+	    "              [server-cert-subject DN] "
+	    "[server-cert-issuer DN]]\n");
 	exit(2);
 }
 

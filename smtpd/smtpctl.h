@@ -15,7 +15,7 @@ struct config;
 int	smtpctl_access(const struct config *, int argc, char **argv);
 /* map add|delete|show MAP ...: any map */
 int	smtpctl_map(const struct config *, int argc, char **argv);
-/* explain addr A [name N] [helo H] [from S] [rcpt R ...] */
+/* explain [addr A ...] [rcpt R ...] [server-addr A ...]: see smtpctl(8) */
 int	smtpctl_explain(const struct config *, int argc, char **argv);
 
 #endif

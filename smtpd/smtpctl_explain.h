@@ -1,0 +1,60 @@
+/*
+ * smtpctl_explain.h: what "smtpctl explain" is asked about, shared by
+ * smtpctl_explain_input.c (reading and checking the words) and
+ * smtpctl_explain.c (the stages).
+ */
+#ifndef SMTPCTL_EXPLAIN_H
+#define SMTPCTL_EXPLAIN_H
+
+#include <stdint.h>
+
+#include "policy.h"
+
+#define EXPLAIN_RCPT_MAX	100
+
+/* The words as given; NULL when absent. */
+struct explain_input {
+	const char	*addr;		/* NULL: no inbound session */
+	const char	*name;
+	const char	*helo;
+	const char	*from;		/* NULL: no MAIL stage */
+	const char	*rcpt[EXPLAIN_RCPT_MAX];
+	int		 nrcpt;
+	/* the client's STARTTLS and AUTH */
+	const char	*verify;	/* NULL: no STARTTLS */
+	const char	*bits;
+	const char	*cert_subject;
+	const char	*cert_issuer;
+	const char	*cn;
+	const char	*auth_mech;
+	const char	*auth_ssf;
+	/* the next hop; server_addr NULL: no outbound session */
+	const char	*server;
+	const char	*server_addr;
+	const char	*server_verify;
+	const char	*server_bits;
+	const char	*server_cn;
+	const char	*server_subject;
+	const char	*server_issuer;
+};
+
+/* One side's TLS facts as policyd gets them: macro values, +XX encoded. */
+struct explain_facts {
+	char		 verify[POLICY_NAME_MAX];
+	uint32_t	 bits;
+	uint32_t	 ssf;
+	char		 auth_mech[POLICY_NAME_MAX];
+	char		 cert_subject[POLICY_NAME_MAX];
+	char		 cert_issuer[POLICY_NAME_MAX];
+	char		 cn_subject[POLICY_NAME_MAX];
+};
+
+/* smtpctl_explain_input.c */
+int	explain_input_parse(int argc, char **argv, struct explain_input *);
+int	explain_facts_client(const struct explain_input *,
+	    struct explain_facts *);
+int	explain_facts_server(const struct explain_input *,
+	    struct explain_facts *);
+void	explain_facts_clear_cert(struct explain_facts *, const char *verify);
+
+#endif
