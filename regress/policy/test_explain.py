@@ -97,7 +97,10 @@ def test_first_hit_decides_and_reply_matches_daemon():
         explained = _field(lines, "Connect", "reply")
         relay.start()
         with clients.Raw(relay.port) as raw:
-            code, texts = raw.greeting
+            # a refused client is greeted, then refused (spec 2.3)
+            assert raw.greeting[0] == 220, raw.greeting
+            raw.ehlo()
+            code, texts = raw.cmd("MAIL FROM:<a@client.test>")
         assert explained == "%d %s" % (code, texts[0]), (explained, code,
                                                          texts)
         rc, out = relay.smtpctl("access", "delete", "Connect:127.0.0")
