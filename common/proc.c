@@ -172,12 +172,13 @@ proc_confine(const char *root, const char *user)
 		fatalx("unknown user %s (run make install)", user);
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
+	if (proc_groups(user, gid, groups, &ngroups) == -1)
+		fatalx("too many groups for %s", user);
 	if (chroot(root) == -1)
 		fatal("chroot %s", root);
 	if (chdir("/") == -1)
 		fatal("chdir /");
-	if (proc_groups(user, gid, groups, &ngroups) == -1 ||
-	    setgroups((size_t)ngroups, groups) == -1 ||
+	if (setgroups((size_t)ngroups, groups) == -1 ||
 	    setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
 		fatal("cannot drop privileges to %s", user);
