@@ -44,6 +44,8 @@
 /* what smtpd-auth said EHLO offers, without and with TLS; "" = nothing */
 static char	 smtp_auth_plain[SMTP_AUTH_MECHS_MAX];
 static char	 smtp_auth_tls[SMTP_AUTH_MECHS_MAX];
+/* the lists above came from the smtpd-auth now running */
+static int	 smtp_auth_known;
 
 /* The mechanisms EHLO lists for this session; NULL if AUTH is not on. */
 const char *
@@ -52,7 +54,7 @@ smtp_auth_offered(struct smtp_session *s)
 	const char	*list;
 
 	if (!(s->lflags & LISTEN_F_AUTH) || s->auth_user != NULL ||
-	    proc_peer(PROC_AUTH) == NULL)
+	    !smtp_auth_known)
 		return NULL;
 	list = s->tls_state == SMTP_TLS_ON ? smtp_auth_tls : smtp_auth_plain;
 	return list[0] != '\0' ? list : NULL;
@@ -75,6 +77,7 @@ smtp_auth_mechs(struct imsgev *iev, struct imsg *m, void *arg)
 	}
 	(void)strlcpy(smtp_auth_plain, plain, sizeof(smtp_auth_plain));
 	(void)strlcpy(smtp_auth_tls, tls, sizeof(smtp_auth_tls));
+	smtp_auth_known = 1;
 }
 
 /* Stop reading and drop what the client pipelined behind its line. */
@@ -139,6 +142,11 @@ smtp_auth_allowed(struct smtp_session *s)
 	if (s->state != SMTP_ST_IDLE) {
 		smtp_session_error(s, "503 5.5.1 AUTH not permitted during a "
 		    "mail transaction");
+		return 0;
+	}
+	if ((s->lflags & LISTEN_F_AUTH) && s->esmtp && !smtp_auth_known) {
+		/* smtpd-auth is (re)starting */
+		smtp_session_reply(s, SMTP_AUTH_TEMPFAIL);
 		return 0;
 	}
 	if (!s->esmtp || smtp_auth_offered(s) == NULL) {
@@ -373,6 +381,7 @@ smtp_auth_lost(struct smtp_session *s)
 void
 smtp_auth_down(void)
 {
+	smtp_auth_known = 0;
 	smtp_session_foreach(smtp_auth_lost);
 }
 
