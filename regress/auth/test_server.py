@@ -6,27 +6,15 @@ errors (bad base64, "*", overlong lines, repeated failures); AUTH only
 where a listener offers it and MAIL refused before it on an "auth"
 listener; pipelined commands after AUTH are dropped."""
 import re
-import socket
 
 from lib import clients, free_port
 from lib.daemon import Relay
-from lib.sasl import SaslDB, auth_extra, b64, plain, scram, wait_auth_ready
+from lib.sasl import (RawFrom, SaslDB, auth_extra, auth_keywords, b64,
+                      plain, scram, wait_auth_ready)
 from lib.sink import Sink
 
 USER, PASSWORD = "alice", "s3cret-pw"
 ALL = "SCRAM-SHA-256 SCRAM-SHA-1 DIGEST-MD5 CRAM-MD5 PLAIN LOGIN"
-
-
-class Raw(clients.Raw):
-    """A raw session from 127.0.0.2, which loopback rules do not let
-    relay (only 127.0.0.1 may, spec 2.4 Relay_ok 1)."""
-
-    def __init__(self, port, source="127.0.0.2"):
-        self.timeout = 10
-        self.sock = socket.create_connection(("127.0.0.1", port), 10,
-                                             source_address=(source, 0))
-        self.buf = b""
-        self.greeting = self.reply()
 
 
 def _relay(sink, options="auth-optional", **kw):
@@ -36,13 +24,6 @@ def _relay(sink, options="auth-optional", **kw):
     relay = Relay(sink=sink, extra=auth_extra(db, port, options, **kw))
     wait_auth_ready(port)
     return relay, port
-
-
-def _auth_line(texts):
-    for t in texts:
-        if t.upper().startswith("AUTH "):
-            return t.split()[1:]
-    return None
 
 
 def _swaks(port, mech, password, *more):
@@ -58,8 +39,8 @@ def test_swaks_each_mechanism_good_and_bad_password():
     with Sink() as sink:
         relay, port = _relay(sink)
         with relay:
-            with Raw(port) as raw:
-                assert _auth_line(raw.ehlo()) == ALL.split()
+            with RawFrom(port) as raw:
+                assert auth_keywords(raw.ehlo()) == ALL.split()
             for mech in ("PLAIN", "LOGIN", "CRAM-MD5", "DIGEST-MD5"):
                 mark = relay.mark()
                 out = _swaks(port, mech, PASSWORD)
@@ -78,11 +59,11 @@ def test_scram_sha1_and_sha256():
         relay, port = _relay(sink)
         with relay:
             for mech in ("SCRAM-SHA-1", "SCRAM-SHA-256"):
-                with Raw(port) as raw:
+                with RawFrom(port) as raw:
                     raw.ehlo()
                     code, texts = scram(raw, mech, USER, PASSWORD)
                     assert code == 235, (mech, code, texts)
-                with Raw(port) as raw:
+                with RawFrom(port) as raw:
                     raw.ehlo()
                     code, texts = scram(raw, mech, USER, "wrong")
                     assert code == 535, (mech, code, texts)
@@ -97,7 +78,7 @@ def test_relay_only_with_trusted_mechanism():
     with Sink() as sink:
         relay, port = _relay(sink, trust="PLAIN")
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 raw.ehlo()
                 assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
                 code, texts = raw.cmd("RCPT TO:<bob@dest.test>")
@@ -107,7 +88,7 @@ def test_relay_only_with_trusted_mechanism():
             out = _swaks(port, "CRAM-MD5", PASSWORD, "--quit-after", "RCPT")
             assert "235 2.7.0" in out, out
             assert "550 5.7.1 <bob@dest.test>... Relaying denied" in out, out
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 assert _auth_plain(raw)[0] == 235
                 assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
                 assert raw.cmd("RCPT TO:<bob@dest.test>")[0] == 250
@@ -123,7 +104,7 @@ def test_no_trusted_mechanism_grants_nothing():
     with Sink() as sink:
         relay, port = _relay(sink)
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 assert _auth_plain(raw)[0] == 235
                 assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
                 code, texts = raw.cmd("RCPT TO:<bob@dest.test>")
@@ -135,7 +116,7 @@ def test_auth_listener_refuses_mail_before_auth():
     with Sink() as sink:
         relay, port = _relay(sink, options="auth", trust="PLAIN")
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 raw.ehlo()
                 code, texts = raw.cmd("MAIL FROM:<alice@client.test>")
                 assert (code, texts[0]) == (530, "5.7.0 Authentication "
@@ -144,8 +125,8 @@ def test_auth_listener_refuses_mail_before_auth():
                     == 235
                 assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
             # the plain listener of the same relay neither offers nor takes it
-            with Raw(relay.port) as raw:
-                assert _auth_line(raw.ehlo()) is None
+            with RawFrom(relay.port) as raw:
+                assert auth_keywords(raw.ehlo()) is None
                 code, texts = raw.cmd("AUTH PLAIN " + plain(USER, PASSWORD))
                 assert (code, texts[0]) == (503, "5.3.3 AUTH not available")
                 assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
@@ -155,7 +136,7 @@ def test_sequence_errors():
     with Sink() as sink:
         relay, port = _relay(sink)
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 raw.ehlo()
                 assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
                 code, texts = raw.cmd("AUTH PLAIN " + plain(USER, PASSWORD))
@@ -170,14 +151,14 @@ def test_sequence_errors():
                 code, texts = raw.cmd("AUTH PLAIN " + plain(USER, PASSWORD))
                 assert (code, texts[0]) == (503, "5.5.1 Already "
                                             "authenticated")
-                assert _auth_line(raw.ehlo()) is None
+                assert auth_keywords(raw.ehlo()) is None
 
 
 def test_malformed_base64_cancel_and_overlong_line():
     with Sink() as sink:
         relay, port = _relay(sink)
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 raw.ehlo()
                 code, texts = raw.cmd("AUTH PLAIN !!!notbase64")
                 assert (code, texts[0]) == (501, "5.5.2 Invalid base64 "
@@ -206,7 +187,7 @@ def test_repeated_failures_end_the_session():
     with Sink() as sink:
         relay, port = _relay(sink, more=["auth max-failures 2"])
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 raw.ehlo()
                 code, texts = raw.cmd("AUTH PLAIN " + plain(USER, "x"))
                 assert (code, texts[0]) == (535, "5.7.8 Authentication "
@@ -225,7 +206,7 @@ def test_mail_auth_parameter():
     with Sink() as sink:
         relay, port = _relay(sink, trust="PLAIN")
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 raw.ehlo()
                 for param, reply in (
                         ("AUTH=", "501 5.5.2 AUTH= requires a value"),
@@ -247,7 +228,7 @@ def test_commands_pipelined_after_auth_are_dropped():
     with Sink() as sink:
         relay, port = _relay(sink, trust="PLAIN")
         with relay:
-            with Raw(port) as raw:
+            with RawFrom(port) as raw:
                 raw.ehlo()
                 mark = relay.mark()
                 raw.send("AUTH PLAIN %s\r\nMAIL FROM:<a@client.test>\r\n"

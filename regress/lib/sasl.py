@@ -8,6 +8,9 @@ sasl.py: SMTP AUTH fixtures for the end-to-end tests.
    more listener with the given listen options and the auth statements.
  - wait_auth_ready(port): until EHLO offers AUTH there (smtpd-auth sends
    its mechanisms to the front end a moment after the listener opens).
+ - RawFrom(port): a clients.Raw session from 127.0.0.2, which may not
+   relay by address (only 127.0.0.1 may, spec 2.4 Relay_ok 1).
+ - auth_keywords(ehlo_texts): the mechanisms of EHLO's AUTH line or None.
  - plain(user, password), b64(text): initial responses.
  - scram(raw, mech, user, password): an RFC 5802/7677 client exchange on
    a clients.Raw session (swaks has no SCRAM); returns the final reply.
@@ -17,6 +20,7 @@ import grp
 import hashlib
 import hmac
 import os
+import socket
 import subprocess
 
 from . import Skip, clients, test_dir, wait_until
@@ -99,3 +103,19 @@ def wait_auth_ready(port, timeout=20):
             return any(t.upper().startswith("AUTH ") for t in raw.ehlo())
     wait_until(offered, timeout, "AUTH offered on port %d" % port,
                interval=0.2)
+
+
+class RawFrom(clients.Raw):
+    def __init__(self, port, source="127.0.0.2", timeout=10):
+        self.timeout = timeout
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout,
+                                             source_address=(source, 0))
+        self.buf = b""
+        self.greeting = self.reply()
+
+
+def auth_keywords(texts):
+    for t in texts:
+        if t.upper().startswith("AUTH "):
+            return t.split()[1:]
+    return None
