@@ -35,7 +35,8 @@ SMTP_SRCS    = smtpd/smtp.c $(wildcard smtpd/smtp_*.c)
 MTA_SRCS     = smtpd/mta.c $(wildcard smtpd/mta_*.c)
 CTL_SRCS     = smtpd/smtpctl.c $(wildcard smtpd/smtpctl_*.c)
 QUEUE_SRCS   = $(wildcard queue/*.c)
-POLICY_SRCS  = $(wildcard policyd/*.c)
+POLICY_SRCS  = policyd/policyd.c $(wildcard policyd/policy_*.c)
+AUTH_SRCS    = policyd/auth.c $(wildcard policyd/auth_*.c)
 TLS_SRCS     = $(wildcard tlsproxy/*.c)
 
 # each process's modules without its main, for the unit tests
@@ -46,7 +47,7 @@ POLICY_LIB_OBJS = $(filter-out policyd/policyd.o,$(POLICY_SRCS:.c=.o))
 TLS_LIB_OBJS    = $(filter-out tlsproxy/tlsproxy.o,$(TLS_SRCS:.c=.o))
 
 BINS = bin/smtpd bin/smtpd-smtp bin/smtpd-mta bin/smtpd-queue \
-       bin/smtpd-policyd bin/smtpd-tlsproxy bin/smtpctl
+       bin/smtpd-policyd bin/smtpd-tlsproxy bin/smtpd-auth bin/smtpctl
 
 UNIT_SRCS = $(wildcard regress/unit/test_*.c)
 UNIT_BINS = $(patsubst regress/unit/%.c,bin/unit/%,$(UNIT_SRCS))
@@ -89,6 +90,10 @@ bin/smtpd-policyd: $(POLICY_SRCS:.c=.o) common/libcommon.a | bin
 
 bin/smtpd-tlsproxy: $(TLS_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -ltls -lssl -lcrypto
+
+# the only binary that links Cyrus SASL
+bin/smtpd-auth: $(AUTH_SRCS:.c=.o) common/libcommon.a | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsasl2
 
 smtpd/libsmtp.a: $(SMTP_LIB_OBJS)
 	$(AR) rcs $@ $^

@@ -130,6 +130,7 @@ config_new_nohost(void)
 	c->tls_processes = 1;
 	c->timeout_tls_handshake = 30;
 	c->timeout_tls_idle = 15 * 60;
+	config_auth_defaults(c);
 	return c;
 }
 
@@ -203,8 +204,9 @@ config_pki_find(const struct config *c, const char *name)
 	return NULL;
 }
 
-/* A string in double quotes, with the two escapes the lexer knows. */
-static void
+/* A string in double quotes, with the two escapes the lexer knows
+ * (config_auth.c uses it too). */
+void
 config_dump_quoted(FILE *fp, const char *s)
 {
 	(void)fputc('"', fp);
@@ -296,6 +298,10 @@ config_dump_listen_tls(const struct listener *l, FILE *fp)
 		(void)fputs(" tls", fp);
 	if (l->flags & LISTEN_F_TLS_VERIFY)
 		(void)fputs(" verify", fp);
+	if (l->flags & LISTEN_F_AUTH_REQUIRE)
+		(void)fputs(" auth", fp);
+	else if (l->flags & LISTEN_F_AUTH)
+		(void)fputs(" auth-optional", fp);
 	if (l->pki[0] != '\0') {
 		(void)fputs(" pki ", fp);
 		config_dump_quoted(fp, l->pki);
@@ -419,6 +425,7 @@ config_dump(const struct config *c, FILE *fp)
 	config_dump_network(c, fp);
 	config_dump_smtp(c, fp);
 	config_dump_mta(c, fp);
+	config_auth_dump(c, fp);
 	if (fflush(fp) == EOF || ferror(fp))
 		return -1;
 	return 0;

@@ -30,6 +30,27 @@
 #define LISTEN_F_TLS_REQUIRE	0x02	/* no MAIL before STARTTLS */
 #define LISTEN_F_SMTPS		0x04	/* implicit TLS (port 465) */
 #define LISTEN_F_TLS_VERIFY	0x08	/* ask for a client certificate */
+#define LISTEN_F_AUTH		0x10	/* offer AUTH (auth-optional) */
+#define LISTEN_F_AUTH_REQUIRE	0x20	/* no MAIL before AUTH (auth) */
+
+/* The AuthOptions letters (auth options), sendmail's meanings. */
+#define AUTH_OPT_A		0x01	/* client: AUTH= on MAIL only if we
+					 * authenticated */
+#define AUTH_OPT_ACTIVE		0x02	/* a: no mechanisms open to active
+					 * attacks */
+#define AUTH_OPT_CREDS		0x04	/* c: mechanisms pass credentials */
+#define AUTH_OPT_DICT		0x08	/* d: no dictionary attackable ones */
+#define AUTH_OPT_FWD		0x10	/* f: forward secrecy */
+#define AUTH_OPT_MUTUAL		0x20	/* m: mutual authentication */
+#define AUTH_OPT_PLAIN		0x40	/* p: no plaintext mechanisms
+					 * without TLS */
+#define AUTH_OPT_ANON		0x80	/* y: no ANONYMOUS */
+
+/* Password sources of smtpd-auth (auth sasldb / auth saslauthd). */
+#define AUTH_SOURCE_SASLDB	0
+#define AUTH_SOURCE_SASLAUTHD	1
+
+#define CONF_AUTH_STRING_MAX	256
 
 /* Names of certificates and keys (pki NAME) and of TLS settings. */
 #define CONF_PKI_NAME_MAX	CONF_HOST_MAX
@@ -134,6 +155,20 @@ struct config {
 	int			 tls_processes;		/* 1 */
 	int			 timeout_tls_handshake;	/* 30 */
 	int			 timeout_tls_idle;	/* 900 */
+
+	/* AUTH (smtpd-auth(8)) */
+	/* auth mechanisms: offered if the library has them */
+	char			 auth_mechanisms[CONF_AUTH_STRING_MAX];
+	/* auth trust: TRUST_AUTH_MECH, "" = authenticating grants nothing */
+	char			 auth_trust[CONF_AUTH_STRING_MAX];
+	/* auth options: the text as given ("p,y"), and its AUTH_OPT_* */
+	char			 auth_options[CONF_AUTH_STRING_MAX];
+	uint32_t		 auth_opts;
+	/* auth sasldb PATH | auth saslauthd PATH */
+	int			 auth_source;		/* sasldb */
+	char			 auth_source_path[PATH_MAX]; /* /etc/sasldb2 */
+	int			 auth_max_failures;	/* 3 per session */
+	size_t			 auth_line_max;		/* 12288 octets */
 };
 
 struct config	*config_new(void);
@@ -155,5 +190,16 @@ struct config	*config_new_nohost(void);
 void		 config_hostname_default(struct config *);
 /* The pki of that name, or NULL. */
 const struct pki *config_pki_find(const struct config *, const char *);
+/* Parse AuthOptions letters into AUTH_OPT_* bits; unknown letters are
+ * stored in *unknown (one at a time, the last one, 0 if none). */
+uint32_t	 config_auth_options(const char *, int *unknown);
+/* 1 if the word is in the space separated list (ASCII case ignored). */
+int		 config_word_in(const char *list, const char *word);
+/* 1 if some listener offers AUTH. */
+int		 config_auth_used(const struct config *);
+/* config_auth.c: the AUTH defaults and their canonical text. */
+void		 config_auth_defaults(struct config *);
+void		 config_auth_dump(const struct config *, FILE *);
+void		 config_dump_quoted(FILE *, const char *);
 
 #endif

@@ -113,6 +113,9 @@ static int	 parse_retry_check(void);
 static int	 parse_pki(const char *, const char *, const char *);
 static int	 parse_pki_ref(const char *, const char *);
 static int	 parse_listen_tls(int);
+static int	 parse_listen_auth(int);
+static int	 parse_auth_string(char *, const char *, const char *);
+static int	 parse_auth_options(const char *);
 static int	 parse_listen_check(void);
 static int	 parse_tls_string(char *, const char *, const char *,
 		    const char *);
@@ -127,6 +130,8 @@ static char	*parse_string_keep(const char *);
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
+%token	AUTH AUTHOPTIONAL LINEMAX MAXFAILURES MECHANISMS OPTIONS SASLAUTHD
+%token	SASLDB TRUST
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -248,6 +253,46 @@ main		: HOSTNAME STRING {
 				YYERROR;
 		}
 		| TLS tlsopt
+		| AUTH authopt
+		;
+
+authopt		: MECHANISMS STRING {
+			if (parse_auth_string(parse_conf->auth_mechanisms, $2,
+			    "auth mechanisms") == -1)
+				YYERROR;
+		}
+		| TRUST STRING {
+			if (parse_auth_string(parse_conf->auth_trust, $2,
+			    "auth trust") == -1)
+				YYERROR;
+		}
+		| OPTIONS STRING {
+			if (parse_auth_options($2) == -1)
+				YYERROR;
+		}
+		| SASLDB STRING {
+			if (parse_path(parse_conf->auth_source_path, $2,
+			    "auth sasldb") == -1)
+				YYERROR;
+			parse_conf->auth_source = AUTH_SOURCE_SASLDB;
+		}
+		| SASLAUTHD STRING {
+			if (parse_path(parse_conf->auth_source_path, $2,
+			    "auth saslauthd") == -1)
+				YYERROR;
+			parse_conf->auth_source = AUTH_SOURCE_SASLAUTHD;
+		}
+		| MAXFAILURES NUMBER {
+			if (parse_range($2, 1, 100, "auth max-failures") == -1)
+				YYERROR;
+			parse_conf->auth_max_failures = $2;
+		}
+		| LINEMAX size {
+			if (parse_range($2, 512, 1024 * 1024,
+			    "auth line-max") == -1)
+				YYERROR;
+			parse_conf->auth_line_max = $2;
+		}
 		;
 
 tlsopt		: PROTOCOLS STRING {
@@ -330,6 +375,15 @@ listenopt	: port {
 		}
 		| VERIFY {
 			parse_lopts.flags |= LISTEN_F_TLS_VERIFY;
+		}
+		| AUTH {
+			if (parse_listen_auth(LISTEN_F_AUTH |
+			    LISTEN_F_AUTH_REQUIRE) == -1)
+				YYERROR;
+		}
+		| AUTHOPTIONAL {
+			if (parse_listen_auth(LISTEN_F_AUTH) == -1)
+				YYERROR;
 		}
 		| PKI STRING {
 			if (parse_lopts.pki != NULL) {
@@ -495,6 +549,8 @@ struct keyword {
 
 /* Sorted by name for bsearch(): keep it so when adding a keyword. */
 static const struct keyword	 keywords[] = {
+	{ "auth",			AUTH },
+	{ "auth-optional",		AUTHOPTIONAL },
 	{ "bounce",			BOUNCE },
 	{ "ca",				CA },
 	{ "cert",			CERT },
@@ -520,13 +576,17 @@ static const struct keyword	 keywords[] = {
 	{ "key",			KEY },
 	{ "lifetime",			LIFETIME },
 	{ "limit",			LIMIT },
+	{ "line-max",			LINEMAX },
 	{ "listen",			LISTEN },
+	{ "max-failures",		MAXFAILURES },
+	{ "mechanisms",			MECHANISMS },
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
 	{ "mta",			MTA },
 	{ "no",				NO },
 	{ "on",				ON },
+	{ "options",			OPTIONS },
 	{ "path",			PATHNAME },
 	{ "pki",			PKI },
 	{ "port",			PORT },
@@ -538,6 +598,8 @@ static const struct keyword	 keywords[] = {
 	{ "retry-max",			RETRYMAX },
 	{ "retry-min",			RETRYMIN },
 	{ "route",			ROUTE },
+	{ "saslauthd",			SASLAUTHD },
+	{ "sasldb",			SASLDB },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
 	{ "smtp",			SMTP },
@@ -548,6 +610,7 @@ static const struct keyword	 keywords[] = {
 	{ "tls-handshake",		TLSHANDSHAKE },
 	{ "tls-idle",			TLSIDLE },
 	{ "tls-require",		TLSREQUIRE },
+	{ "trust",			TRUST },
 	{ "verify",			VERIFY },
 	{ "via",			VIA },
 	{ "vrfy",			VRFY },
@@ -1133,6 +1196,54 @@ parse_listen(const char *s)
 			return -1;
 		}
 	TAILQ_INSERT_TAIL(&parse_conf->listeners, l, entry);
+	return 0;
+}
+
+/* auth or auth-optional on a listener: one of them only. */
+static int
+parse_listen_auth(int flags)
+{
+	if (parse_lopts.flags & LISTEN_F_AUTH) {
+		parse_error("listen: only one of auth and auth-optional");
+		return -1;
+	}
+	parse_lopts.flags |= flags;
+	return 0;
+}
+
+/* auth mechanisms / trust: SASL mechanism names (RFC 4422 3.1). */
+static int
+parse_auth_string(char *dst, const char *s, const char *what)
+{
+	if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_ ") !=
+	    strlen(s)) {
+		parse_error("%s: \"%s\" is not a list of mechanism names "
+		    "(upper case, space separated)", what, s);
+		return -1;
+	}
+	if (strlcpy(dst, s, CONF_AUTH_STRING_MAX) >= CONF_AUTH_STRING_MAX) {
+		parse_error("%s: list too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* auth options: sendmail's AuthOptions; unknown letters only warn. */
+static int
+parse_auth_options(const char *s)
+{
+	int	 unknown;
+
+	if (strlcpy(parse_conf->auth_options, s, CONF_AUTH_STRING_MAX) >=
+	    CONF_AUTH_STRING_MAX) {
+		parse_error("auth options: too long");
+		return -1;
+	}
+	parse_conf->auth_opts = config_auth_options(s, &unknown);
+	if (unknown != 0)
+		log_warnx("%s:%d: auth options: unknown letter '%c' ignored",
+		    parse_cur->name, parse_cur->lineno,
+		    isprint(unknown) ? unknown : '?');
 	return 0;
 }
 

@@ -24,5 +24,11 @@
 #define SMTPD_QUEUE_USER	"_smtpq"	/* queue */
 #define SMTPD_POLICY_USER	"_smtppol"	/* policyd */
 #define SMTPD_TLS_USER		"_smtptls"	/* tlsproxy */
+#define SMTPD_AUTH_USER		"_smtpauth"	/* smtpd-auth (SASL) */
+
+/* the default password source of smtpd-auth (auth sasldb) */
+#define PATH_SASLDB		"/etc/sasldb2"
+/* the default socket of saslauthd (auth saslauthd) */
+#define PATH_SASLAUTHD		"/run/saslauthd/mux"
 
 #endif

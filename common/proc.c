@@ -23,6 +23,8 @@
 #include "proc.h"
 
 #define STATS_MAX	96
+/* supplementary groups a child may keep (see proc_groups()) */
+#define PROC_GROUPS_MAX	16
 
 struct config		*conf;
 struct event_base	*proc_base;
@@ -44,7 +46,7 @@ static struct {
 static size_t		 proc_nstats;
 
 static const char *proc_names[PROC_COUNT] = {
-	"parent", "smtp", "mta", "queue", "policyd", "tlsproxy"
+	"parent", "smtp", "mta", "queue", "policyd", "tlsproxy", "auth"
 };
 
 static void	proc_dispatch(struct imsgev *, struct imsg *, void *);
@@ -142,6 +144,19 @@ proc_setup(const struct proc_def *def, int argc, char **argv)
 }
 
 /*
+ * The groups of user as /etc/group lists them, its own first: only
+ * smtpd-auth's user is in another one (sasl, to read the sasldb).
+ */
+static int
+proc_groups(const char *user, gid_t gid, gid_t *groups, int *n)
+{
+	*n = PROC_GROUPS_MAX;
+	if (getgrouplist(user, gid, groups, n) == -1)
+		return -1;
+	return 0;
+}
+
+/*
  * chroot to root and become user: after this the process can reach only
  * what it opened before, cannot regain privileges and cannot be traced.
  */
@@ -150,17 +165,20 @@ proc_confine(const char *root, const char *user)
 {
 	struct passwd	*pw;
 	uid_t		 uid;
-	gid_t		 gid;
+	gid_t		 gid, groups[PROC_GROUPS_MAX];
+	int		 ngroups;
 
 	if ((pw = getpwnam(user)) == NULL)
 		fatalx("unknown user %s (run make install)", user);
 	uid = pw->pw_uid;
 	gid = pw->pw_gid;
+	if (proc_groups(user, gid, groups, &ngroups) == -1)
+		fatalx("too many groups for %s", user);
 	if (chroot(root) == -1)
 		fatal("chroot %s", root);
 	if (chdir("/") == -1)
 		fatal("chdir /");
-	if (setgroups(1, &gid) == -1 ||
+	if (setgroups((size_t)ngroups, groups) == -1 ||
 	    setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
 		fatal("cannot drop privileges to %s", user);

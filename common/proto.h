@@ -22,6 +22,7 @@ enum proc_id {
 	PROC_QUEUE,		/* queue/: spool and scheduler */
 	PROC_POLICY,		/* policyd/: access map, routes */
 	PROC_TLS,		/* tlsproxy/: every TLS handshake */
+	PROC_AUTH,		/* policyd/auth*.c: SASL, the only libsasl2 user */
 	PROC_COUNT
 };
 
@@ -299,7 +300,46 @@ enum imsg_type {
 	/* parent -> tlsproxy. id 0. payload: data PEM text of trusted CA
 	 * certificates (the ca file, then every certificate of the hashed
 	 * ca path), whole certificates, at most 128 KiB per message. */
-	IMSG_TLS_PKI_CA
+	IMSG_TLS_PKI_CA,
+
+	/*
+	 * Front end <-> auth (smtpd-auth, the only process that links
+	 * Cyrus SASL).  One exchange at a time per session id; the auth
+	 * process makes a fresh sasl_conn for each START and disposes of
+	 * it at the first RESULT that is not AUTH_CONTINUE.
+	 */
+	/* auth -> smtp. id 0. payload: str mechanisms offered without TLS,
+	 * str mechanisms offered over TLS (space separated, "" if none):
+	 * the configured list intersected with the installed plugins and
+	 * filtered by the AuthOptions.  Sent when the channel comes up and
+	 * after every config; AUTH is not offered before the first one. */
+	IMSG_AUTH_MECHS = 192,
+	/* smtp -> auth. id = session id. payload: str mechanism (upper
+	 * case), u32 1 if an initial response follows, str initial response
+	 * (base64 as the client sent it, "=" for an empty one; "" if none),
+	 * str client address, u32 1 if TLS is on, u32 TLS cipher bits,
+	 * u32 LISTEN_F_* flags of the listener. */
+	IMSG_AUTH_START,
+	/* smtp -> auth. id = session id. payload: str one base64 line of
+	 * the client (without CRLF).  Only after an AUTH_CONTINUE. */
+	IMSG_AUTH_STEP,
+	/* auth -> smtp. id = session id. payload: u32 auth_status, then
+	 * AUTH_CONTINUE: str challenge (base64, "" for an empty one);
+	 * AUTH_OK: str authentication id, str mechanism, u32 ssf;
+	 * AUTH_FAIL, AUTH_MALFORMED, AUTH_TEMPFAIL: str reason (for logs). */
+	IMSG_AUTH_RESULT,
+	/* smtp -> auth. id = session id. no payload.  The client cancelled
+	 * with "*", sent an overlong line, or the session is gone. */
+	IMSG_AUTH_CANCEL
+};
+
+/* Status of IMSG_AUTH_RESULT. */
+enum auth_status {
+	AUTH_CONTINUE = 0,	/* 334 with the challenge */
+	AUTH_OK,		/* 235 */
+	AUTH_FAIL,		/* 535 after a delay */
+	AUTH_MALFORMED,		/* 501: the client's base64 did not decode */
+	AUTH_TEMPFAIL		/* 454 */
 };
 
 /* Flags of the TLS requests. */

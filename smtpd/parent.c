@@ -42,7 +42,8 @@ struct config		*parent_conf;
 struct event_base	*parent_base;
 
 static const char *parent_users[] = {
-	SMTPD_USER, SMTPD_QUEUE_USER, SMTPD_POLICY_USER, SMTPD_TLS_USER
+	SMTPD_USER, SMTPD_QUEUE_USER, SMTPD_POLICY_USER, SMTPD_TLS_USER,
+	SMTPD_AUTH_USER
 };
 
 static void

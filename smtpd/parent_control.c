@@ -32,7 +32,7 @@
 #define CONTROL_MAX_BACKLOG	(1024 * 1024)
 #define PARENT_CONTROL_ALL	((1u << PROC_SMTP) | (1u << PROC_MTA) | \
 				 (1u << PROC_QUEUE) | (1u << PROC_POLICY) | \
-				 (1u << PROC_TLS))
+				 (1u << PROC_TLS) | (1u << PROC_AUTH))
 
 struct parent_ctl_conn {
 	TAILQ_ENTRY(parent_ctl_conn)	 entry;

@@ -56,6 +56,7 @@ static struct child	 children[PROC_COUNT] = {
 	[PROC_QUEUE] =	{ "smtpd-queue", 2, -1, NULL, NULL, 0, 0, 0, 0 },
 	[PROC_POLICY] =	{ "smtpd-policyd", 1, -1, NULL, NULL, 0, 0, 0, 0 },
 	[PROC_TLS] =	{ "smtpd-tlsproxy", 1, -1, NULL, NULL, 0, 0, 0, 0 },
+	[PROC_AUTH] =	{ "smtpd-auth", 1, -1, NULL, NULL, 0, 0, 0, 0 },
 };
 
 /* Which children talk to each other. */
@@ -69,6 +70,7 @@ static const struct {
 	{ PROC_MTA, PROC_POLICY },
 	{ PROC_SMTP, PROC_TLS },
 	{ PROC_MTA, PROC_TLS },
+	{ PROC_SMTP, PROC_AUTH },
 };
 
 static int		 shutting_down;
@@ -88,6 +90,12 @@ parent_proc_root(enum proc_id id, char *buf, size_t len)
 		return parent_conf->queue_path;
 	case PROC_POLICY:
 		(void)strlcpy(buf, parent_conf->database_path, len);
+		return dirname(buf);
+	case PROC_AUTH:
+		/* the directory of the password source, if AUTH is used */
+		if (!config_auth_used(parent_conf))
+			return PATH_CHROOT;
+		(void)strlcpy(buf, parent_conf->auth_source_path, len);
 		return dirname(buf);
 	default:
 		return PATH_CHROOT;

@@ -7,6 +7,7 @@
  *   policyd  connect/MAIL/RCPT verdicts (smtp_peer.c)
  *   queue    message files and commits (smtp_peer.c, smtp_tx.c)
  *   tlsproxy STARTTLS and smtps handshakes (smtp_tls.c)
+ *   auth     the AUTH exchanges, relayed to smtpd-auth (smtp_auth.c)
  *
  * Sessions: smtp_session.c (I/O, states), smtp_exec.c (commands),
  * smtp_command.c (parsing), smtp_data.c (message bodies).
@@ -42,6 +43,11 @@ static const struct imsg_handler smtp_tls_handlers[] = {
 	{ IMSG_TLS_RESULT,		smtp_tls_result },
 };
 
+static const struct imsg_handler smtp_auth_handlers[] = {
+	{ IMSG_AUTH_MECHS,		smtp_auth_mechs },
+	{ IMSG_AUTH_RESULT,		smtp_auth_result },
+};
+
 #define NHANDLERS(t)	(sizeof(t) / sizeof((t)[0]))
 
 static const struct proc_def smtp_def = {
@@ -53,12 +59,14 @@ static const struct proc_def smtp_def = {
 		[PROC_QUEUE] = smtp_queue_handlers,
 		[PROC_POLICY] = smtp_policy_handlers,
 		[PROC_TLS] = smtp_tls_handlers,
+		[PROC_AUTH] = smtp_auth_handlers,
 	},
 	.nhandlers = {
 		[PROC_PARENT] = NHANDLERS(smtp_parent_handlers),
 		[PROC_QUEUE] = NHANDLERS(smtp_queue_handlers),
 		[PROC_POLICY] = NHANDLERS(smtp_policy_handlers),
 		[PROC_TLS] = NHANDLERS(smtp_tls_handlers),
+		[PROC_AUTH] = NHANDLERS(smtp_auth_handlers),
 	},
 	.peer_down = smtp_peer_down,
 	.config_apply = smtp_config_apply,

@@ -29,6 +29,10 @@ struct smtp_param_def {
 	unsigned	 bit;		/* to refuse duplicates */
 	int		(*parse)(const char *, struct smtp_command *);
 	const char	*err;
+	/* replies of their own for a repeated or an empty parameter
+	 * (sendmail's for AUTH=, spec 8); NULL: the generic ones */
+	const char	*err_dup;
+	const char	*err_empty;
 };
 
 #define SMTP_ERR_PARAM_EHLO	"555 5.5.4 Parameters need EHLO"
@@ -94,14 +98,19 @@ smtp_param_envid(const char *v, struct smtp_command *cmd)
 	    sizeof(cmd->u.mail.envid));
 }
 
-/* AUTH=<mailbox as xtext> or AUTH=<>: checked, then ignored. */
+/* AUTH=<mailbox as xtext> or AUTH=<>: decoded; the session decides
+ * whether it is trusted (smtp_auth_mail_param()). */
 static int
 smtp_param_auth(const char *v, struct smtp_command *cmd)
 {
-	(void)cmd;
-	if (strcmp(v, "<>") == 0)
+	if (strcmp(v, "<>") == 0) {
+		(void)strlcpy(cmd->u.mail.auth, v, sizeof(cmd->u.mail.auth));
 		return 0;
-	return *v != '\0' && mailaddr_xtext_valid(v) ? 0 : -1;
+	}
+	if (*v == '\0' || !mailaddr_xtext_valid(v))
+		return -1;
+	return mailaddr_xtext_decode(v, cmd->u.mail.auth,
+	    sizeof(cmd->u.mail.auth));
 }
 
 /* NOTIFY=NEVER or a list of SUCCESS, FAILURE, DELAY. */
@@ -158,17 +167,26 @@ smtp_param_orcpt(const char *v, struct smtp_command *cmd)
 }
 
 static const struct smtp_param_def smtp_mail_params[] = {
-	{ "SIZE", 0x01, smtp_param_size, "555 5.5.4 Invalid SIZE value" },
-	{ "BODY", 0x02, smtp_param_body, "555 5.5.4 Invalid BODY value" },
-	{ "RET", 0x04, smtp_param_ret, "555 5.5.4 Invalid RET value" },
-	{ "ENVID", 0x08, smtp_param_envid, "555 5.5.4 Invalid ENVID value" },
-	{ "AUTH", 0x10, smtp_param_auth, "555 5.5.4 Invalid AUTH value" },
+	{ "SIZE", 0x01, smtp_param_size, "555 5.5.4 Invalid SIZE value",
+	    NULL, NULL },
+	{ "BODY", 0x02, smtp_param_body, "555 5.5.4 Invalid BODY value",
+	    NULL, NULL },
+	{ "RET", 0x04, smtp_param_ret, "555 5.5.4 Invalid RET value",
+	    NULL, NULL },
+	{ "ENVID", 0x08, smtp_param_envid, "555 5.5.4 Invalid ENVID value",
+	    NULL, NULL },
+	{ "AUTH", 0x10, smtp_param_auth,
+	    "501 5.5.4 Syntax error in AUTH parameter value",
+	    "501 5.5.0 Duplicate AUTH parameter",
+	    "501 5.5.2 AUTH= requires a value" },
 };
 
 static const struct smtp_param_def smtp_rcpt_params[] = {
 	{ "NOTIFY", 0x01, smtp_param_notify,
-	    "555 5.5.4 Invalid NOTIFY value" },
-	{ "ORCPT", 0x02, smtp_param_orcpt, "555 5.5.4 Invalid ORCPT value" },
+	    "555 5.5.4 Invalid NOTIFY value",
+	    NULL, NULL },
+	{ "ORCPT", 0x02, smtp_param_orcpt, "555 5.5.4 Invalid ORCPT value",
+	    NULL, NULL },
 };
 
 /* Parse one "KEYWORD=value" (value required) against a table. */
@@ -179,20 +197,22 @@ smtp_command_param(char *kv, const struct smtp_param_def *defs, size_t n,
 	char	*val;
 	size_t	 i;
 
-	if ((val = strchr(kv, '=')) == NULL) {
-		*err = SMTP_ERR_PARAM_UNKNOWN;
-		return -1;
-	}
-	*val++ = '\0';
+	if ((val = strchr(kv, '=')) != NULL)
+		*val++ = '\0';
 	for (i = 0; i < n; i++)
 		if (strcasecmp(kv, defs[i].keyword) == 0)
 			break;
-	if (i == n) {
+	if (i == n || (val == NULL && defs[i].err_empty == NULL)) {
 		*err = SMTP_ERR_PARAM_UNKNOWN;
 		return -1;
 	}
 	if (*seen & defs[i].bit) {
-		*err = SMTP_ERR_PARAM_DUP;
+		*err = defs[i].err_dup != NULL ? defs[i].err_dup :
+		    SMTP_ERR_PARAM_DUP;
+		return -1;
+	}
+	if ((val == NULL || *val == '\0') && defs[i].err_empty != NULL) {
+		*err = defs[i].err_empty;
 		return -1;
 	}
 	*seen |= defs[i].bit;

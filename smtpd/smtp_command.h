@@ -47,6 +47,8 @@ struct smtp_mail {
 	enum smtp_body	 body;
 	uint32_t	 ret;			/* enum dsn_ret */
 	char		 envid[MAILADDR_ENVID_MAX + 1];	/* decoded */
+	/* AUTH= (RFC 4954 5), decoded; "" if not given */
+	char		 auth[MAILADDR_PATH_MAX];
 };
 
 /* RCPT TO:<recipient> and its ESMTP parameters. */

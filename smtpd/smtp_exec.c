@@ -70,6 +70,8 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_reply(s, "250-VRFY");
 	if (smtp_tls_offered(s))
 		smtp_session_reply(s, "250-STARTTLS");
+	if (smtp_auth_offered(s) != NULL)
+		smtp_session_reply(s, "250-AUTH %s", smtp_auth_offered(s));
 	smtp_session_reply(s, "250 HELP");
 }
 
@@ -85,6 +87,11 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	}
 	if (s->state != SMTP_ST_IDLE) {
 		smtp_session_error(s, "503 5.5.1 Sender already specified");
+		return;
+	}
+	if ((s->lflags & LISTEN_F_AUTH_REQUIRE) && s->auth_user == NULL) {
+		stats_add("smtp.auth.required", 1);
+		smtp_session_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
 	if (s->nmessages >= conf->limit_messages) {
@@ -112,6 +119,10 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	(void)strlcpy(s->tx->envid, m->envid, sizeof(s->tx->envid));
 	s->tx->ret = m->ret;
 	s->tx->body = m->body;
+	smtp_auth_mail_param(s, m->auth, s->tx->auth, sizeof(s->tx->auth));
+	if (m->auth[0] != '\0' && log_verbose_get())
+		log_debug("%08x: MAIL AUTH=%s kept as %s", s->id, m->auth,
+		    s->tx->auth);
 	s->tx->discard = s->discard;
 	smtp_peer_policy_query(s, POLICY_MAIL);
 }
@@ -243,12 +254,11 @@ smtp_exec_starttls(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_tls_starttls(s);
 }
 
-/* Not offered yet: the AUTH issue replaces this handler. */
+/* AUTH: smtp_auth.c relays the exchange to smtpd-auth. */
 static void
 smtp_exec_auth(struct smtp_session *s, struct smtp_command *cmd)
 {
-	(void)cmd;
-	smtp_session_reply(s, "502 5.5.1 Command not implemented");
+	smtp_auth_command(s, cmd->arg);
 }
 
 /* Indexed by enum smtp_verb. */

@@ -485,4 +485,6 @@ smtp_peer_down(enum proc_id id)
 		smtp_session_foreach(smtp_peer_queue_lost);
 	else if (id == PROC_TLS)
 		smtp_tls_down();
+	else if (id == PROC_AUTH)
+		smtp_auth_down();
 }

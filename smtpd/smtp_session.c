@@ -104,6 +104,8 @@ smtp_session_proto(struct smtp_session *s)
 {
 	if (!s->esmtp)
 		return "SMTP";
+	if (s->auth_user != NULL)
+		return s->tls_state == SMTP_TLS_ON ? "ESMTPSA" : "ESMTPA";
 	return s->tls_state == SMTP_TLS_ON ? "ESMTPS" : "ESMTP";
 }
 
@@ -159,6 +161,7 @@ smtp_session_free(struct smtp_session *s)
 	if (s->tx != NULL)
 		smtp_tx_free(s);
 	smtp_tls_release(s);
+	smtp_auth_release(s);
 	RB_REMOVE(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions--;
 	stats_add("smtp.session.active", -1);
@@ -320,20 +323,37 @@ smtp_session_line_bad(struct smtp_session *s, const char *reply)
 	smtp_session_error(s, reply);
 }
 
+/* An overlong line: a command's, or one of an AUTH exchange. */
+static void
+smtp_session_line_toolong(struct smtp_session *s)
+{
+	if (s->auth_state == SMTP_AUTH_CHALLENGE)
+		smtp_auth_toolong(s);
+	else
+		smtp_session_line_bad(s, "500 5.5.2 Line too long");
+}
+
 /* The longest command line the session may send, CRLF included. */
 static size_t
 smtp_session_line_max(struct smtp_session *s)
 {
-	return conf->limit_command_line +
+	size_t	 max, auth = smtp_auth_line_max(s);
+
+	max = conf->limit_command_line +
 	    (s->esmtp ? SMTP_LINE_ESMTP_EXTRA : 0);
+	return auth > max ? auth : max;
 }
 
 /* Whether a line of len octets is too long for its verb. */
 static int
 smtp_session_line_long(struct smtp_session *s, const char *p, size_t len)
 {
+	if (s->auth_state == SMTP_AUTH_CHALLENGE)
+		return len > smtp_auth_line_max(s);
 	if (len <= conf->limit_command_line)
 		return 0;
+	if (strncasecmp(p, "AUTH ", 5) == 0)
+		return len > smtp_auth_line_max(s);
 	if (!s->esmtp || len > smtp_session_line_max(s))
 		return 1;
 	return strncasecmp(p, "MAIL ", 5) != 0 &&
@@ -356,19 +376,19 @@ smtp_session_line(struct smtp_session *s)
 		if (evbuffer_get_length(in) <= max)
 			return 0;
 		s->skipline = 1;
-		smtp_session_line_bad(s, "500 5.5.2 Line too long");
+		smtp_session_line_toolong(s);
 		return 1;
 	}
 	len = (size_t)p.pos + 1;
 	if (len > max || len >= smtp_linecap) {
 		(void)evbuffer_drain(in, len);
-		smtp_session_line_bad(s, "500 5.5.2 Line too long");
+		smtp_session_line_toolong(s);
 		return 1;
 	}
 	if (evbuffer_remove(in, smtp_linebuf, len) != (int)len)
 		return 0;
 	if (smtp_session_line_long(s, smtp_linebuf, len)) {
-		smtp_session_line_bad(s, "500 5.5.2 Line too long");
+		smtp_session_line_toolong(s);
 		return 1;
 	}
 	if ((err = smtp_session_line_check(smtp_linebuf, len)) != NULL) {
@@ -376,7 +396,10 @@ smtp_session_line(struct smtp_session *s)
 		return 1;
 	}
 	smtp_linebuf[len - 2] = '\0';
-	smtp_exec_line(s, smtp_linebuf);
+	if (s->auth_state == SMTP_AUTH_CHALLENGE)
+		smtp_auth_line(s, smtp_linebuf);
+	else
+		smtp_exec_line(s, smtp_linebuf);
 	return 1;
 }
 
@@ -616,6 +639,9 @@ smtp_session_config(void)
 	char	*p;
 
 	need = conf->limit_command_line + SMTP_LINE_ESMTP_EXTRA + 1;
+	/* an AUTH line: see smtp_auth_line_max() */
+	if (need < conf->auth_line_max + 32)
+		need = conf->auth_line_max + 32;
 	if (need <= smtp_linecap)
 		return;
 	if ((p = realloc(smtp_linebuf, need)) == NULL) {

@@ -55,7 +55,16 @@ enum smtp_wait {
 	SMTP_WAIT_CREATE,	/* IMSG_QUEUE_MESSAGE_CREATED */
 	SMTP_WAIT_COMMIT,	/* IMSG_QUEUE_MESSAGE_COMMITTED */
 	SMTP_WAIT_OUTPUT,	/* the client to read our replies */
-	SMTP_WAIT_TLS		/* tlsproxy: READY, the 220 written, RESULT */
+	SMTP_WAIT_TLS,		/* tlsproxy: READY, the 220 written, RESULT */
+	SMTP_WAIT_AUTH		/* smtpd-auth: RESULT, or the delay of a 535 */
+};
+
+/* Where a session is in an AUTH exchange (smtp_auth.c). */
+enum smtp_auth_state {
+	SMTP_AUTH_NONE = 0,	/* no exchange */
+	SMTP_AUTH_WAIT,		/* START or STEP sent, waiting for RESULT */
+	SMTP_AUTH_CHALLENGE,	/* 334 sent: the next line is a response */
+	SMTP_AUTH_DELAY		/* failed: the 535 waits for its delay */
 };
 
 /* Where a session is on its way to TLS (smtp_tls.c). */
@@ -113,6 +122,8 @@ struct smtp_tx {
 	/* the RCPT waiting for its policy verdict */
 	struct smtp_rcptent	 pending;
 	struct smtp_data	 data;
+	/* MAIL's AUTH= after the trust check: the value, or "<>" */
+	char			 auth[MAILADDR_PATH_MAX];
 };
 
 struct smtp_session {
@@ -170,6 +181,10 @@ struct smtp_session {
 	char			*auth_mech;
 	uint32_t		 auth_ssf;
 	char			 addr[INET6_ADDRSTRLEN];
+	/* enum smtp_auth_state, failed exchanges, the mechanism tried */
+	uint8_t			 auth_state;
+	uint32_t		 auth_failures;
+	char			 auth_try[32];
 };
 
 /* smtp_session.c */
@@ -221,6 +236,20 @@ void	 smtp_tls_received(struct smtp_session *, char *, size_t);
 void	 smtp_tls_down(void);
 void	 smtp_tls_ready(struct imsgev *, struct imsg *, void *);
 void	 smtp_tls_result(struct imsgev *, struct imsg *, void *);
+
+/* smtp_auth.c */
+const char *smtp_auth_offered(struct smtp_session *);
+void	 smtp_auth_command(struct smtp_session *, const char *);
+void	 smtp_auth_line(struct smtp_session *, const char *);
+void	 smtp_auth_toolong(struct smtp_session *);
+void	 smtp_auth_release(struct smtp_session *);
+void	 smtp_auth_received(struct smtp_session *, char *, size_t);
+void	 smtp_auth_mail_param(struct smtp_session *, const char *, char *,
+	    size_t);
+size_t	 smtp_auth_line_max(struct smtp_session *);
+void	 smtp_auth_down(void);
+void	 smtp_auth_mechs(struct imsgev *, struct imsg *, void *);
+void	 smtp_auth_result(struct imsgev *, struct imsg *, void *);
 
 /* smtp_peer.c */
 void	 smtp_peer_policy_query(struct smtp_session *, enum policy_kind);

@@ -235,6 +235,7 @@ smtp_tls_on(struct smtp_session *s, struct smtp_tls *t, int fd)
 		return;
 	}
 	smtp_tx_free(s);
+	smtp_auth_release(s);
 	free(s->helo);
 	s->helo = NULL;
 	s->esmtp = 0;

@@ -113,7 +113,7 @@ smtp_tx_received(struct smtp_session *s)
 	struct smtp_tx	*tx = s->tx;
 	char		 hdr[1536], date[64], name[INET6_ADDRSTRLEN + 2];
 	char		 tcpinfo[INET6_ADDRSTRLEN * 2 + 8], forclause[300];
-	char		 tlsclause[256];
+	char		 tlsclause[256], authclause[64];
 	int		 n;
 
 	(void)date_rfc5322(time(NULL), date, sizeof(date));
@@ -128,10 +128,11 @@ smtp_tx_received(struct smtp_session *s)
 		(void)snprintf(forclause, sizeof(forclause), "\r\n\tfor <%s>",
 		    tx->rcpts[0].rcpt);
 	smtp_tls_received(s, tlsclause, sizeof(tlsclause));
-	n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s)\r\n\tby %s "
+	smtp_auth_received(s, authclause, sizeof(authclause));
+	n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s)%s\r\n\tby %s "
 	    "(smtpd) with %s id %08x%s%s;\r\n\t%s\r\n", s->helo, tcpinfo,
-	    conf->hostname, smtp_session_proto(s), tx->msgid, tlsclause,
-	    forclause, date);
+	    authclause, conf->hostname, smtp_session_proto(s), tx->msgid,
+	    tlsclause, forclause, date);
 	if (n > 0 && (size_t)n < sizeof(hdr))
 		smtp_data_put(&tx->data, hdr, (size_t)n);
 }

@@ -4,8 +4,9 @@
 #
 #  - Debian packages: only the missing ones are installed ("apt-get update"
 #    runs at most once, and only when something has to be fetched).
-#  - The system users of the four trust levels (_smtpd, _smtpq, _smtppol,
-#    _smtptls), each with its own group.
+#  - The system users of the five trust levels (_smtpd, _smtpq, _smtppol,
+#    _smtptls, _smtpauth), each with its own group; _smtpauth is also in
+#    group sasl, which may read the sasldb.
 #  - Postfix's smtp-source and smtp-sink, used as load generators by the
 #    regress suite.  The postfix package is never installed (it conflicts
 #    with other MTAs and its postinst starts a daemon): its .deb is fetched
@@ -31,6 +32,7 @@ fi
 PKGS="build-essential byacc pkg-config libevent-dev libtls-dev libsasl2-dev
 libbsd-dev libseccomp-dev libunbound-dev libssl-dev libsqlite3-dev sqlite3
 mandoc swaks libnet-ssleay-perl dnsmasq-base sasl2-bin openssl python3 clang iproute2 procps
+libsasl2-modules libsasl2-modules-db libauthen-sasl-perl libdigest-hmac-perl
 psmisc util-linux adduser netbase cpio
 libc6 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 zlib1g libcrypt1"
 
@@ -62,7 +64,7 @@ if [ -n "$MISSING" ]; then
 fi
 
 # One system user and group per trust level; all share the empty home.
-for u in _smtpd _smtpq _smtppol _smtptls; do
+for u in _smtpd _smtpq _smtppol _smtptls _smtpauth; do
 	if ! getent group "$u" >/dev/null; then
 		groupadd --system "$u"
 	fi
@@ -71,6 +73,10 @@ for u in _smtpd _smtpq _smtppol _smtptls; do
 		    --shell /usr/sbin/nologin --gid "$u" "$u"
 	fi
 done
+
+# smtpd-auth reads the sasldb as group sasl (made by sasl2-bin).
+getent group sasl >/dev/null || groupadd --system sasl
+id -nG _smtpauth | grep -qw sasl || usermod -a -G sasl _smtpauth
 
 # Postfix's load tools, unpacked, never installed.
 if [ ! -s "$PF/DEBIAN_VERSION" ] || [ ! -x "$PF/usr/sbin/smtp-source" ]; then

@@ -2,7 +2,7 @@
 # tools/install.sh DESTDIR PREFIX SYSCONFDIR: what "make install" does.
 # Installs the binaries, man pages, a default smtpd.conf (never over an
 # existing one), the systemd unit and the OpenBSD-style rc.d script, and,
-# when installing into the running system as root, the four users.
+# when installing into the running system as root, the five users.
 set -eu
 DESTDIR=${1:-}
 PREFIX=${2:-/usr/local}
@@ -18,7 +18,8 @@ d /lib/systemd/system
 d /etc/rc.d
 
 install -m 0555 bin/smtpd bin/smtpctl "$DESTDIR$PREFIX/sbin/"
-for b in smtpd-smtp smtpd-mta smtpd-queue smtpd-policyd smtpd-tlsproxy; do
+for b in smtpd-smtp smtpd-mta smtpd-queue smtpd-policyd smtpd-tlsproxy \
+    smtpd-auth; do
 	install -m 0555 "bin/$b" "$DESTDIR$PREFIX/libexec/smtpd/"
 done
 for m in man/*.5; do install -m 0444 "$m" "$DESTDIR$PREFIX/share/man/man5/"; done
@@ -33,12 +34,15 @@ chmod 0555 "$DESTDIR/etc/rc.d/smtpd"
 
 # one user per trust level (see ARCHITECTURE.md)
 if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ]; then
-	for u in _smtpd _smtpq _smtppol _smtptls; do
+	for u in _smtpd _smtpq _smtppol _smtptls _smtpauth; do
 		id "$u" >/dev/null 2>&1 ||
 			useradd --system --user-group --no-create-home \
 			    --home-dir /var/lib/smtpd/empty \
 			    --shell /usr/sbin/nologin "$u"
 	done
+	# smtpd-auth reads the sasldb as group sasl
+	getent group sasl >/dev/null || groupadd --system sasl
+	id -nG _smtpauth | grep -qw sasl || usermod -a -G sasl _smtpauth
 	install -d -m 0755 /var/lib/smtpd /var/lib/smtpd/empty
 fi
 echo "installed under $DESTDIR$PREFIX"

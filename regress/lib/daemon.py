@@ -32,6 +32,7 @@ CHILDREN = {
     "queue": "smtpd-queue",
     "policyd": "smtpd-policyd",
     "tlsproxy": "smtpd-tlsproxy",
+    "auth": "smtpd-auth",
 }
 
 QUEUE_FIELDS = ("evpid", "msgid", "type", "state", "sender", "rcpt",

@@ -1,8 +1,10 @@
 """Privilege separation as the kernel sees it: each child runs as its own
-unprivileged user (four distinct uids), chrooted where the architecture
+unprivileged user (five distinct uids; smtpd-auth alone is also in
+group sasl, to read the sasldb), chrooted where the architecture
 says, with no_new_privs set and not dumpable (its /proc files belong to
 root and even its own uid cannot read its environment); the parent alone
 stays root.  Spooled mail is not readable by other users."""
+import grp
 import os
 import pwd
 import subprocess
@@ -12,7 +14,7 @@ from lib.daemon import Relay
 from lib import clients
 
 USERS = {"smtp": "_smtpd", "mta": "_smtpd", "queue": "_smtpq",
-         "policyd": "_smtppol", "tlsproxy": "_smtptls"}
+         "policyd": "_smtppol", "tlsproxy": "_smtptls", "auth": "_smtpauth"}
 EMPTY = "/var/lib/smtpd/empty"
 
 
@@ -31,6 +33,7 @@ def test_privsep():
         kids = relay.children()
         assert set(kids) == set(USERS), "children: %r" % kids
         roots = {"smtp": EMPTY, "mta": EMPTY, "tlsproxy": EMPTY,
+                 "auth": EMPTY,
                  "queue": os.path.realpath(relay.spool),
                  "policyd": os.path.realpath(relay.dbdir)}
         uids = set()
@@ -39,7 +42,10 @@ def test_privsep():
             st = _status(pid)
             assert st["Uid"] == [str(pw.pw_uid)] * 4, (name, st["Uid"])
             assert st["Gid"] == [str(pw.pw_gid)] * 4, (name, st["Gid"])
-            assert st.get("Groups", []) in ([], [str(pw.pw_gid)]), \
+            groups = [str(pw.pw_gid)]
+            if name == "auth":
+                groups.append(str(grp.getgrnam("sasl").gr_gid))
+            assert sorted(st.get("Groups", [])) in ([], sorted(groups)), \
                 (name, st.get("Groups"))
             assert st["NoNewPrivs"] == ["1"], (name, st["NoNewPrivs"])
             assert st["CapEff"] == ["0000000000000000"], (name, st["CapEff"])
@@ -55,7 +61,7 @@ def test_privsep():
                 stderr=subprocess.PIPE, timeout=10)
             assert r.returncode != 0, "%s environ readable by its uid" % name
             uids.add(pw.pw_uid)
-        assert len(uids) == 4 and 0 not in uids, uids
+        assert len(uids) == 5 and 0 not in uids, uids
         # the parent alone is root
         assert _status(relay.proc.pid)["Uid"][0] == "0"
         # the shared chroot is root's and nobody else can write in it

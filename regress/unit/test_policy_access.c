@@ -264,6 +264,15 @@ test_query(void)
 	imsg_put_str(&out, "<r@y.example>");
 	imsg_put_str(&out, "");
 	imsg_put_str(&out, "");
+	/* auth mechanism, ssf, TLS version, bits, cert subject, issuer,
+	 * cn subject (the fields proto.h appended) */
+	imsg_put_str(&out, "");
+	imsg_put_u32(&out, 0);
+	imsg_put_str(&out, "");
+	imsg_put_u32(&out, 0);
+	imsg_put_str(&out, "");
+	imsg_put_str(&out, "");
+	imsg_put_str(&out, "");
 	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
 	UNIT_CHECK(policy_query_parse(&m, &q, &why) == 0 &&
 	    strcmp(q.addr, "IPv6:2001:db8:0:0:0:0:0:5") == 0 &&

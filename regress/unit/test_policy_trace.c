@@ -130,8 +130,16 @@ test_connect_sequence(struct policy_env *env)
 	    "access connect:192.0.2.10 ?", "access 192.0.2.10 ?",
 	    "access connect:192.0.2 ?", "access 192.0.2 ?",
 	    "access connect:192.0 ?", "access 192.0 ?",
-	    "access connect:192 ?", "access 192 ?", NULL) && seen.steps == 2,
-	    "check_relay trace: D then A, tagged then untagged (spec 1.5)");
+	    "access connect:192 ?", "access 192 ?",
+	    "access srv_features:mail.sub.example.com ?",
+	    "access srv_features:sub.example.com ?",
+	    "access srv_features:example.com ?", "access srv_features:com ?",
+	    "access srv_features:192.0.2.10 ?",
+	    "access srv_features:192.0.2 ?", "access srv_features:192.0 ?",
+	    "access srv_features:192 ?", "access srv_features: ?", NULL) &&
+	    seen.steps == 5,
+	    "check_relay trace: D then A, tagged then untagged (spec 1.5), "
+	    "then srv_features: D, A, tag only (spec 4.2)");
 	r = ask(env, POLICY_CONNECT, "198.51.100.7", "", "", "");
 	UNIT_CHECK(r.verdict == POLICY_REJECT && saw(
 	    "access connect:[198.51.100.7] ?", "access [198.51.100.7] ?",

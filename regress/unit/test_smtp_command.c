@@ -116,7 +116,16 @@ test_mail(void)
 	UNIT_CHECK(refused("MAIL FROM:<> ENVID=a+0Db", 1,
 	    "555 5.5.4 Invalid ENVID"), "ENVID with encoded CR");
 	UNIT_CHECK(refused("MAIL FROM:<> AUTH=a=b", 1,
-	    "555 5.5.4 Invalid AUTH"), "bad AUTH");
+	    "501 5.5.4 Syntax error in AUTH parameter value"), "bad AUTH");
+	UNIT_CHECK(refused("MAIL FROM:<> AUTH=", 1,
+	    "501 5.5.2 AUTH= requires a value"), "empty AUTH");
+	UNIT_CHECK(refused("MAIL FROM:<> AUTH", 1,
+	    "501 5.5.2 AUTH= requires a value"), "AUTH without =");
+	UNIT_CHECK(refused("MAIL FROM:<> AUTH=<> AUTH=<>", 1,
+	    "501 5.5.0 Duplicate AUTH parameter"), "duplicate AUTH");
+	UNIT_CHECK(ok("MAIL FROM:<> AUTH=u+2Bx+40example.com") &&
+	    strcmp(cmd.u.mail.auth, "u+x@example.com") == 0,
+	    "AUTH= decoded");
 	UNIT_CHECK(refused("MAIL FROM:<> SIZE=1 SIZE=2", 1,
 	    "555 5.5.4 Duplicate"), "duplicate parameter");
 	UNIT_CHECK(refused("MAIL FROM:<> FOO=bar", 1,

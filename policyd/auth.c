@@ -1,0 +1,306 @@
+/*
+ * auth.c: smtpd-auth, the SASL process (smtpd-auth(8) in smtpd(8)).  This
+ * file is its table of contents: what it talks to and who handles what.
+ *
+ *   parent  config; the chroot is the directory of the password source
+ *   smtp    IMSG_AUTH_START / STEP / CANCEL -> IMSG_AUTH_RESULT;
+ *           IMSG_AUTH_MECHS when the channel comes up and on every config
+ *
+ * SASL itself is in auth_sasl.c.  It is the only process that links
+ * libsasl2 and runs as _smtpauth, whose group sasl may read the sasldb:
+ * the library and its plugins parse what clients send, so they live
+ * apart from the access map (policyd) and from the sockets (smtp).  The
+ * library is set up as root (plugins are loaded from /usr/lib), then the
+ * process is confined to the directory of the password source.
+ *
+ * Failure behaviour: a malformed message from the front end is reported
+ * with proc_peer_bad(); a client's bad input ends its exchange only.  A
+ * config whose password source is outside our chroot ends this process
+ * so that the parent restarts it in the right one.
+ */
+#include <sys/tree.h>
+
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "auth.h"
+#include "log.h"
+#include "paths.h"
+#include "proc.h"
+#include "util.h"
+
+/* One exchange in progress, by front-end session id. */
+struct auth_session {
+	RB_ENTRY(auth_session)	 entry;
+	uint32_t		 id;
+	struct auth_exchange	*x;
+};
+
+RB_HEAD(auth_tree, auth_session);
+
+static int	auth_session_cmp(struct auth_session *, struct auth_session *);
+RB_GENERATE_INTERNAL(auth_tree, auth_session, entry, auth_session_cmp,
+    __attribute__((__unused__)) static)
+
+static struct auth_tree	 auth_sessions = RB_INITIALIZER(&auth_sessions);
+
+static void	auth_start(struct imsgev *, struct imsg *, void *);
+static void	auth_step(struct imsgev *, struct imsg *, void *);
+static void	auth_cancel(struct imsgev *, struct imsg *, void *);
+static void	auth_config(struct config *, struct config *);
+static void	auth_peer_up(enum proc_id);
+static void	auth_peer_down(enum proc_id);
+static void	auth_shutdown(void);
+
+static const struct imsg_handler auth_smtp_handlers[] = {
+	{ IMSG_AUTH_START,	auth_start },
+	{ IMSG_AUTH_STEP,	auth_step },
+	{ IMSG_AUTH_CANCEL,	auth_cancel },
+};
+
+static const struct proc_def auth_def = {
+	.id = PROC_AUTH,
+	.name = "auth",
+	.user = SMTPD_AUTH_USER,
+	.handlers = {
+		[PROC_SMTP] = auth_smtp_handlers,
+	},
+	.nhandlers = {
+		[PROC_SMTP] = sizeof(auth_smtp_handlers) /
+		    sizeof(auth_smtp_handlers[0]),
+	},
+	.peer_up = auth_peer_up,
+	.peer_down = auth_peer_down,
+	.config_apply = auth_config,
+	.shutdown = auth_shutdown,
+};
+
+int
+main(int argc, char **argv)
+{
+	proc_setup(&auth_def, argc, argv);
+	auth_sasl_init();
+	proc_confine(proc_root(), SMTPD_AUTH_USER);
+	auth_sasl_confined();
+	proc_run();
+	return 0;
+}
+
+static int
+auth_session_cmp(struct auth_session *a, struct auth_session *b)
+{
+	return a->id < b->id ? -1 : a->id > b->id;
+}
+
+static struct auth_session *
+auth_session_find(uint32_t id)
+{
+	struct auth_session	 key;
+
+	key.id = id;
+	return RB_FIND(auth_tree, &auth_sessions, &key);
+}
+
+static void
+auth_session_drop(struct auth_session *as)
+{
+	RB_REMOVE(auth_tree, &auth_sessions, as);
+	auth_sasl_free(as->x);
+	free(as);
+	stats_add("auth.exchange.active", -1);
+}
+
+/* Tell the front end what EHLO offers, without and with TLS. */
+static void
+auth_mechs_send(void)
+{
+	struct imsg_out	 out;
+	char		 plain[AUTH_MECHS_MAX], tls[AUTH_MECHS_MAX];
+
+	if (conf == NULL || proc_peer(PROC_SMTP) == NULL)
+		return;
+	auth_sasl_mechs(0, plain, sizeof(plain));
+	auth_sasl_mechs(1, tls, sizeof(tls));
+	log_debug("mechanisms: without TLS \"%s\", with TLS \"%s\"", plain,
+	    tls);
+	imsg_out_init(&out, IMSG_AUTH_MECHS, 0);
+	imsg_put_str(&out, plain);
+	imsg_put_str(&out, tls);
+	(void)proc_send(PROC_SMTP, &out, -1);
+}
+
+/* The chroot must still hold the password source (see parent_proc.c). */
+static void
+auth_config(struct config *nconf, struct config *old)
+{
+	char	 buf[PATH_MAX];
+
+	(void)old;
+	(void)strlcpy(buf, nconf->auth_source_path, sizeof(buf));
+	if (config_auth_used(nconf) && strcmp(dirname(buf), proc_root()) != 0)
+		fatalx("password source %s is outside %s: restarting",
+		    nconf->auth_source_path, proc_root());
+	auth_mechs_send();
+}
+
+static void
+auth_peer_up(enum proc_id id)
+{
+	if (id == PROC_SMTP)
+		auth_mechs_send();
+}
+
+/* The front end is gone: so are its exchanges. */
+static void
+auth_peer_down(enum proc_id id)
+{
+	struct auth_session	*as, *next;
+
+	if (id != PROC_SMTP)
+		return;
+	RB_FOREACH_SAFE(as, auth_tree, &auth_sessions, next)
+		auth_session_drop(as);
+}
+
+static void
+auth_shutdown(void)
+{
+	auth_peer_down(PROC_SMTP);
+}
+
+/* Answer the front end; the exchange is dropped unless it goes on. */
+static void
+auth_result_send(uint32_t id, struct auth_session *as, struct auth_answer *a)
+{
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, IMSG_AUTH_RESULT, id);
+	imsg_put_u32(&out, a->status);
+	switch (a->status) {
+	case AUTH_CONTINUE:
+		imsg_put_str(&out, a->challenge);
+		break;
+	case AUTH_OK:
+		imsg_put_str(&out, a->user);
+		imsg_put_str(&out, a->mech);
+		imsg_put_u32(&out, a->ssf);
+		stats_add("auth.success", 1);
+		break;
+	default:
+		imsg_put_str(&out, a->reason);
+		stats_add(a->status == AUTH_TEMPFAIL ? "auth.tempfail" :
+		    "auth.failure", 1);
+		break;
+	}
+	free(a->challenge);
+	a->challenge = NULL;
+	(void)proc_send(PROC_SMTP, &out, -1);
+	if (as != NULL && a->status != AUTH_CONTINUE)
+		auth_session_drop(as);
+}
+
+/* Read a START; -1 if it does not parse. */
+static int
+auth_start_parse(struct imsg *m, struct auth_request *req)
+{
+	memset(req, 0, sizeof(*req));
+	if (imsg_get_strbuf(m, req->mech, sizeof(req->mech)) == -1)
+		return -1;
+	req->has_initial = imsg_get_u32(m) != 0;
+	req->initial = imsg_get_str(m);
+	req->addr = imsg_get_str(m);
+	req->tls = imsg_get_u32(m) != 0;
+	req->tls_bits = imsg_get_u32(m);
+	(void)imsg_get_u32(m);		/* listener flags */
+	if (imsg_get_end(m) == -1 || req->mech[0] == '\0' ||
+	    strspn(req->mech, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+	    strlen(req->mech))
+		return -1;
+	return 0;
+}
+
+/* IMSG_AUTH_START: a fresh exchange for the session. */
+static void
+auth_start(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct auth_request	 req;
+	struct auth_answer	 a;
+	struct auth_session	*as;
+	char			 offered[AUTH_MECHS_MAX];
+
+	if (m->fd != -1 || auth_start_parse(m, &req) == -1 ||
+	    auth_session_find(m->id) != NULL) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_SMTP, "malformed or duplicate AUTH start",
+		    m->type);
+		return;
+	}
+	stats_add("auth.exchange", 1);
+	/* the front end checked it too: only what EHLO offered can start */
+	auth_sasl_mechs(req.tls, offered, sizeof(offered));
+	if (!config_word_in(offered, req.mech)) {
+		memset(&a, 0, sizeof(a));
+		a.status = AUTH_FAIL;
+		(void)strlcpy(a.reason, "mechanism not offered",
+		    sizeof(a.reason));
+		auth_result_send(m->id, NULL, &a);
+		return;
+	}
+	if ((as = calloc(1, sizeof(*as))) == NULL) {
+		memset(&a, 0, sizeof(a));
+		a.status = AUTH_TEMPFAIL;
+		(void)strlcpy(a.reason, "out of memory", sizeof(a.reason));
+		auth_result_send(m->id, NULL, &a);
+		return;
+	}
+	as->id = m->id;
+	if ((as->x = auth_sasl_start(&req, &a)) == NULL) {
+		free(as);
+		auth_result_send(m->id, NULL, &a);
+		return;
+	}
+	RB_INSERT(auth_tree, &auth_sessions, as);
+	stats_add("auth.exchange.active", 1);
+	auth_result_send(m->id, as, &a);
+}
+
+/* IMSG_AUTH_STEP: the client's answer to our last challenge. */
+static void
+auth_step(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct auth_session	*as;
+	struct auth_answer	 a;
+	const char		*line;
+
+	line = imsg_get_str(m);
+	if (m->fd != -1 || imsg_get_end(m) == -1 ||
+	    (as = auth_session_find(m->id)) == NULL) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_SMTP, "malformed or unexpected AUTH step",
+		    m->type);
+		return;
+	}
+	auth_sasl_step(as->x, line, &a);
+	auth_result_send(m->id, as, &a);
+}
+
+/* IMSG_AUTH_CANCEL: "*", an overlong line, or the session ended. */
+static void
+auth_cancel(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct auth_session	*as;
+
+	if (m->fd != -1 || imsg_get_end(m) == -1) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_SMTP, "malformed AUTH cancel", m->type);
+		return;
+	}
+	/* the exchange may have ended already: its RESULT crossed this */
+	if ((as = auth_session_find(m->id)) != NULL)
+		auth_session_drop(as);
+}
