@@ -155,6 +155,8 @@ struct mta_session {
 	size_t			 nsent;		/* RCPTs sent */
 	size_t			 nreplied;	/* RCPT replies read */
 	size_t			 naccepted;
+	/* the tlsproxy instance that has (or had) the handshake */
+	uint32_t		 tls_inst;
 };
 
 /* A next hop: an address and port, its connections and its queue. */
@@ -221,7 +223,7 @@ void		 mta_session_abort_all(void);
 struct mta_session *mta_session_find(uint32_t);
 void		 mta_session_tls_done(struct mta_session *, int fd,
 		    const char *verify, const char *error);
-void		 mta_session_tls_down(void);
+void		 mta_session_tls_down(unsigned inst);
 
 /* mta_tls.c */
 int		 mta_tls_start(uint32_t id, int fd, const char *name);

@@ -122,7 +122,7 @@ int
 parent_reload(char *err, size_t errlen)
 {
 	struct config	*nconf, *old = parent_conf;
-	int		 relisten;
+	int		 relisten, old_tls;
 
 	if ((nconf = config_parse_file(parent_opts.conffile, 0)) == NULL) {
 		(void)snprintf(err, errlen, "%s has errors (see the log); "
@@ -147,6 +147,8 @@ parent_reload(char *err, size_t errlen)
 	parent_conf = nconf;
 	parent_proc_broadcast_config();
 	parent_pki_send();
+	if (old->tls_processes != nconf->tls_processes)
+		parent_proc_tls_resize();
 	if (relisten)
 		parent_listen_send();
 	if (strcmp(old->queue_path, nconf->queue_path) != 0)
@@ -155,10 +157,14 @@ parent_reload(char *err, size_t errlen)
 		parent_proc_restart(PROC_POLICY, "database path changed");
 	if (strcmp(old->control_path, nconf->control_path) != 0)
 		log_warnx("control path change takes effect at restart");
+	old_tls = old->tls_processes;
 	config_free(old);
 	log_info("configuration reloaded (generation %u)",
 	    nconf->generation);
 	(void)snprintf(err, errlen, "configuration reloaded");
+	if (old_tls != nconf->tls_processes)
+		(void)snprintf(err, errlen, "configuration reloaded; tls "
+		    "processes %d -> %d", old_tls, nconf->tls_processes);
 	return 0;
 }
 

@@ -278,7 +278,7 @@ fail:
 
 /* The CA text in chunks of whole certificates. */
 static void
-parent_pki_send_ca(void)
+parent_pki_send_ca(int slot)
 {
 	struct imsg_out	 out;
 	const char	*start = held.ca.data, *end, *cut;
@@ -303,21 +303,22 @@ parent_pki_send_ca(void)
 		}
 		imsg_out_init(&out, IMSG_TLS_PKI_CA, 0);
 		imsg_put_data(&out, start, (size_t)(cut - start));
-		(void)parent_proc_send(PROC_TLS, &out);
+		(void)parent_proc_send_slot(slot, &out);
 		start = cut;
 	}
 }
 
+/* The held set to one tlsproxy instance (a slot of parent_proc.c). */
 void
-parent_pki_send(void)
+parent_pki_send_slot(int slot)
 {
 	struct imsg_out	 out;
 	size_t		 i;
 
-	if (!parent_proc_running(PROC_TLS))
+	if (!parent_proc_slot_running(slot))
 		return;
 	imsg_out_init(&out, IMSG_TLS_PKI_BEGIN, 0);
-	(void)parent_proc_send(PROC_TLS, &out);
+	(void)parent_proc_send_slot(slot, &out);
 	for (i = 0; i < held.n; i++) {
 		imsg_out_init(&out, IMSG_TLS_PKI, 0);
 		imsg_put_str(&out, held.items[i].name);
@@ -325,9 +326,19 @@ parent_pki_send(void)
 		    held.items[i].cert.len);
 		imsg_put_data(&out, held.items[i].key.data,
 		    held.items[i].key.len);
-		(void)parent_proc_send(PROC_TLS, &out);
+		(void)parent_proc_send_slot(slot, &out);
 	}
-	parent_pki_send_ca();
+	parent_pki_send_ca(slot);
 	imsg_out_init(&out, IMSG_TLS_PKI_END, 0);
-	(void)parent_proc_send(PROC_TLS, &out);
+	(void)parent_proc_send_slot(slot, &out);
+}
+
+/* The held set to every tlsproxy instance. */
+void
+parent_pki_send(void)
+{
+	int	 slot;
+
+	for (slot = PROC_TLS; slot < PARENT_NSLOTS; slot++)
+		parent_pki_send_slot(slot);
 }
