@@ -344,6 +344,12 @@ parent_proc_setup_child(int slot)
 	parent_control_monitor_sync(slot);
 }
 
+/*
+ * A tlsproxy gets its config and keys before its channels: it handles
+ * the parent channel in order, so the first handshake request it reads
+ * finds the keys loaded, and an instance that just (re)started never
+ * answers "not ready" for want of them.
+ */
 void
 parent_proc_start_all(void)
 {
@@ -353,14 +359,16 @@ parent_proc_start_all(void)
 	for (a = PROC_SMTP; a < PARENT_NSLOTS; a++)
 		if (parent_proc_wanted(a) && parent_proc_spawn(a) == -1)
 			fatalx("cannot start %s", parent_proc_label(a));
+	for (a = PROC_TLS; a < PARENT_NSLOTS; a++)
+		if (parent_proc_wanted(a))
+			parent_proc_setup_child(a);
 	for (a = PROC_SMTP; a < PARENT_NSLOTS; a++)
 		for (b = a + 1; b < PARENT_NSLOTS; b++)
 			if (parent_proc_linked(parent_proc_slot_id(a),
 			    parent_proc_slot_id(b)))
 				parent_proc_link(a, b);
-	for (a = PROC_SMTP; a < PARENT_NSLOTS; a++)
-		if (parent_proc_wanted(a))
-			parent_proc_setup_child(a);
+	for (a = PROC_SMTP; a < PROC_TLS; a++)
+		parent_proc_setup_child(a);
 }
 
 static void
@@ -373,9 +381,13 @@ parent_proc_start(int slot)
 		parent_proc_restart_slot(slot, "spawn failed");
 		return;
 	}
+	if (slot >= PROC_TLS)
+		parent_proc_setup_child(slot);
 	parent_proc_link_peers(slot);
-	parent_proc_setup_child(slot);
-	log_info("%s started (pid %d)", parent_proc_label(slot),
+	if (slot < PROC_TLS)
+		parent_proc_setup_child(slot);
+	log_info("%s %s (pid %d)", parent_proc_label(slot),
+	    children[slot].restarts > 0 ? "restarted" : "started",
 	    (int)children[slot].pid);
 	parent_control_event_printf("proc %s restarted pid=%d",
 	    parent_proc_label(slot), (int)children[slot].pid);
