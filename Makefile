@@ -73,8 +73,9 @@ common/libcommon.a: $(COMMON_OBJS)
 bin:
 	mkdir -p bin bin/unit
 
+# libcrypto: the parent checks that each pki key matches its certificate
 bin/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lcrypto
 
 bin/smtpd-smtp: $(SMTP_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)

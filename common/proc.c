@@ -31,7 +31,15 @@ struct event_base	*proc_base;
 int			 proc_debug;
 
 static const struct proc_def	*proc_self;
-static struct imsgev		*proc_chan[PROC_COUNT];
+/* channels by peer and instance; only tlsproxy has more than instance 0 */
+static struct imsgev		*proc_chan[PROC_COUNT][PROC_INSTANCES_MAX];
+/* the instance of the peer whose message or channel event is handled */
+static unsigned			 proc_cur_inst;
+/* this process's own instance (-i) */
+static unsigned			 proc_self_inst;
+/* where proc_peer_pick() looks first next time, per peer */
+static unsigned			 proc_next_pick[PROC_COUNT];
+static const char		*proc_stats_label = "";
 static const char		*proc_rootdir = "/";
 static char			*proc_confbuf;
 static size_t			 proc_conflen;
@@ -46,12 +54,23 @@ static struct {
 static size_t		 proc_nstats;
 
 static const char *proc_names[PROC_COUNT] = {
-	"parent", "smtp", "mta", "queue", "policyd", "tlsproxy", "auth"
+	[PROC_PARENT] = "parent",
+	[PROC_SMTP] = "smtp",
+	[PROC_MTA] = "mta",
+	[PROC_QUEUE] = "queue",
+	[PROC_POLICY] = "policyd",
+	[PROC_AUTH] = "auth",
+	[PROC_TLS] = "tlsproxy",
 };
 
 static void	proc_dispatch(struct imsgev *, struct imsg *, void *);
 static void	proc_closed(struct imsgev *, const char *, void *);
 static void	proc_parent_dispatch(struct imsgev *, struct imsg *, void *);
+
+/* The channel callbacks' argument: peer id and instance in one word. */
+#define PROC_CHAN_ARG(id, inst)	((void *)(intptr_t)((id) | ((inst) << 8)))
+#define PROC_CHAN_ID(arg)	((enum proc_id)((intptr_t)(arg) & 0xff))
+#define PROC_CHAN_INST(arg)	((unsigned)((intptr_t)(arg) >> 8))
 
 const char *
 proc_name(enum proc_id id)
@@ -82,7 +101,7 @@ proc_sigterm(int sig, short ev, void *arg)
 static void
 proc_usage(void)
 {
-	(void)fprintf(stderr, "usage: %s [-dv] [-r root]\n"
+	(void)fprintf(stderr, "usage: %s [-dv] [-i instance] [-r root]\n"
 	    "(started by smtpd(8), not by hand)\n", proc_self->name);
 	exit(1);
 }
@@ -107,13 +126,20 @@ proc_nofile_raise(void)
 void
 proc_setup(const struct proc_def *def, int argc, char **argv)
 {
-	int	 ch, verbose = 0;
+	const char	*errstr;
+	int		 ch, verbose = 0;
 
 	proc_self = def;
-	while ((ch = getopt(argc, argv, "dr:v")) != -1) {
+	while ((ch = getopt(argc, argv, "di:r:v")) != -1) {
 		switch (ch) {
 		case 'd':
 			proc_debug = 1;
+			break;
+		case 'i':
+			proc_self_inst = (unsigned)strtonum(optarg, 0,
+			    PROC_INSTANCES_MAX - 1, &errstr);
+			if (errstr != NULL)
+				proc_usage();
 			break;
 		case 'r':
 			proc_rootdir = optarg;
@@ -136,10 +162,10 @@ proc_setup(const struct proc_def *def, int argc, char **argv)
 	proc_ev_term = evsignal_new(proc_base, SIGTERM, proc_sigterm, NULL);
 	if (proc_ev_term == NULL || evsignal_add(proc_ev_term, NULL) == -1)
 		fatalx("cannot watch SIGTERM");
-	proc_chan[PROC_PARENT] = imsgev_open(proc_base, PROC_PARENT_FD,
+	proc_chan[PROC_PARENT][0] = imsgev_open(proc_base, PROC_PARENT_FD,
 	    "parent", proc_parent_dispatch, proc_closed,
-	    (void *)(intptr_t)PROC_PARENT);
-	if (proc_chan[PROC_PARENT] == NULL)
+	    PROC_CHAN_ARG(PROC_PARENT, 0));
+	if (proc_chan[PROC_PARENT][0] == NULL)
 		fatal("no parent channel on fd %d", PROC_PARENT_FD);
 }
 
@@ -196,18 +222,72 @@ proc_run(void)
 	exit(0);
 }
 
+/* The channel to a peer: its first instance that is up. */
 struct imsgev *
 proc_peer(enum proc_id id)
 {
+	unsigned	 i;
+
 	if ((unsigned)id >= PROC_COUNT)
 		return NULL;
-	return proc_chan[id];
+	for (i = 0; i < PROC_INSTANCES_MAX; i++)
+		if (proc_chan[id][i] != NULL)
+			return proc_chan[id][i];
+	return NULL;
+}
+
+struct imsgev *
+proc_peer_n(enum proc_id id, unsigned inst)
+{
+	if ((unsigned)id >= PROC_COUNT || inst >= PROC_INSTANCES_MAX)
+		return NULL;
+	return proc_chan[id][inst];
+}
+
+/*
+ * Round robin over the instances of a peer whose channel is up; -1 if
+ * none is.  An instance that is down (restarting, or beyond "tls
+ * processes") is skipped, so new work goes to the others meanwhile.
+ */
+int
+proc_peer_pick(enum proc_id id)
+{
+	unsigned	 i, inst;
+
+	if ((unsigned)id >= PROC_COUNT)
+		return -1;
+	for (i = 0; i < PROC_INSTANCES_MAX; i++) {
+		inst = (proc_next_pick[id] + i) % PROC_INSTANCES_MAX;
+		if (proc_chan[id][inst] != NULL) {
+			proc_next_pick[id] = inst + 1;
+			return (int)inst;
+		}
+	}
+	return -1;
+}
+
+unsigned
+proc_peer_instance(void)
+{
+	return proc_cur_inst;
+}
+
+unsigned
+proc_instance(void)
+{
+	return proc_self_inst;
 }
 
 int
 proc_send(enum proc_id id, struct imsg_out *out, int fd)
 {
 	return imsgev_send(proc_peer(id), out, fd);
+}
+
+int
+proc_send_n(enum proc_id id, unsigned inst, struct imsg_out *out, int fd)
+{
+	return imsgev_send(proc_peer_n(id, inst), out, fd);
 }
 
 int
@@ -219,55 +299,63 @@ proc_compose(enum proc_id id, uint32_t type, uint32_t imsgid, int fd,
 
 /* Drop a channel we still hold and tell the process about it. */
 static void
-proc_peer_drop(enum proc_id id)
+proc_peer_drop(enum proc_id id, unsigned inst)
 {
-	struct imsgev	*iev = proc_chan[id];
+	struct imsgev	*iev = proc_chan[id][inst];
 
 	if (iev == NULL)
 		return;
-	proc_chan[id] = NULL;
+	proc_chan[id][inst] = NULL;
 	imsgev_close(iev);
+	proc_cur_inst = inst;
 	if (proc_self->peer_down != NULL)
 		proc_self->peer_down(id);
+	proc_cur_inst = 0;
 }
 
 /*
  * A peer sent something we cannot accept.  The parent is the only one
- * that can restart it, so close our side and report.
+ * that can restart it, so close our side and report.  The instance is
+ * the one whose message is being handled.
  */
 void
 proc_peer_bad(enum proc_id id, const char *why, uint32_t type)
 {
 	struct imsg_out	 out;
 	char		 reason[160];
+	unsigned	 inst = proc_cur_inst;
 
 	(void)snprintf(reason, sizeof(reason), "%s (imsg type %u)", why, type);
 	log_warnx("dropping %s: %s", proc_name(id), reason);
 	stats_add("proc.peer_bad", 1);
 	if (id == PROC_PARENT)
 		fatalx("bad message from parent: %s", reason);
-	proc_peer_drop(id);
+	proc_peer_drop(id, inst);
 	imsg_out_init(&out, IMSG_PEER_BAD, 0);
 	imsg_put_u32(&out, id);
 	imsg_put_str(&out, reason);
+	imsg_put_u32(&out, inst);
 	(void)proc_send(PROC_PARENT, &out, -1);
 }
 
 static void
 proc_closed(struct imsgev *iev, const char *reason, void *arg)
 {
-	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
+	enum proc_id	 id = PROC_CHAN_ID(arg);
+	unsigned	 inst = PROC_CHAN_INST(arg);
 
 	if (id == PROC_PARENT) {
 		log_debug("parent channel closed (%s), exiting", reason);
 		exit(0);
 	}
-	if (proc_chan[id] != iev)
+	if (proc_chan[id][inst] != iev)
 		return;
-	log_info("channel to %s lost: %s", proc_name(id), reason);
-	proc_chan[id] = NULL;
+	log_info("channel to %s lost: %s", imsgev_name(iev), reason);
+	proc_chan[id][inst] = NULL;
+	proc_cur_inst = inst;
 	if (proc_self->peer_down != NULL)
 		proc_self->peer_down(id);
+	proc_cur_inst = 0;
 }
 
 /*
@@ -294,55 +382,69 @@ proc_imsg_takes_fd(uint32_t type)
 static void
 proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
+	enum proc_id	 id = PROC_CHAN_ID(arg);
+	unsigned	 inst = PROC_CHAN_INST(arg);
 
-	if (proc_chan[id] != iev) {
+	if (proc_chan[id][inst] != iev) {
 		if (m->fd != -1)
 			(void)close(m->fd);
 		return;
 	}
+	proc_cur_inst = inst;
 	if (m->fd != -1 && !proc_imsg_takes_fd(m->type)) {
 		(void)close(m->fd);
 		m->fd = -1;
 		proc_peer_bad(id, "descriptor on a message that takes none",
 		    m->type);
-		return;
-	}
-	if (imsgev_dispatch_table(proc_self->handlers[id],
-	    proc_self->nhandlers[id], iev, m, arg) == -1)
+	} else if (imsgev_dispatch_table(proc_self->handlers[id],
+	    proc_self->nhandlers[id], iev, m, (void *)(intptr_t)id) == -1)
 		proc_peer_bad(id, "unexpected message", m->type);
+	proc_cur_inst = 0;
 }
 
-/* IMSG_PEER_CHANNEL: install (or replace) the channel to a peer. */
+/*
+ * IMSG_PEER_CHANNEL: install (or replace) the channel to an instance of
+ * a peer.
+ */
 static void
 proc_peer_channel(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	uint32_t	 id = imsg_get_u32(m);
+	uint32_t	 inst = imsg_get_u32(m);
 	struct imsgev	*nev;
+	char		 name[32];
 
 	(void)iev;
 	(void)arg;
 	if (imsg_get_end(m) == -1 || m->fd == -1 || id == PROC_PARENT ||
-	    id >= PROC_COUNT || proc_self->handlers[id] == NULL) {
+	    id >= PROC_COUNT || inst >= PROC_INSTANCES_MAX ||
+	    proc_self->handlers[id] == NULL) {
 		if (m->fd != -1)
 			(void)close(m->fd);
 		log_warnx("ignoring channel for peer %u: not a peer of %s",
 		    id, proc_self->name);
 		return;
 	}
-	if (proc_chan[id] != NULL)
-		proc_peer_drop(id);
-	nev = imsgev_open(proc_base, m->fd, proc_names[id], proc_dispatch,
-	    proc_closed, (void *)(intptr_t)id);
+	if (proc_chan[id][inst] != NULL)
+		proc_peer_drop(id, inst);
+	if (inst == 0)
+		(void)strlcpy(name, proc_names[id], sizeof(name));
+	else
+		(void)snprintf(name, sizeof(name), "%s[%u]", proc_names[id],
+		    inst);
+	nev = imsgev_open(proc_base, m->fd, name, proc_dispatch,
+	    proc_closed, PROC_CHAN_ARG(id, inst));
 	if (nev == NULL) {
 		(void)close(m->fd);
-		log_warn("cannot open channel to %s", proc_names[id]);
+		log_warn("cannot open channel to %s", name);
 		return;
 	}
-	proc_chan[id] = nev;
-	log_debug("channel to %s up", proc_names[id]);
+	proc_chan[id][inst] = nev;
+	log_debug("channel to %s up", name);
+	proc_cur_inst = inst;
 	if (proc_self->peer_up != NULL)
 		proc_self->peer_up(id);
+	proc_cur_inst = 0;
 }
 
 static void
@@ -425,8 +527,8 @@ proc_ctl_common(uint32_t ctlid, uint32_t cmd, const char *arg)
 	switch (cmd) {
 	case CTL_SHOW_STATS:
 		for (i = 0; i < proc_nstats; i++)
-			proc_ctl_line(ctlid, "%s=%lld", proc_stats[i].name,
-			    (long long)proc_stats[i].value);
+			proc_ctl_line(ctlid, "%s%s=%lld", proc_stats_label,
+			    proc_stats[i].name, (long long)proc_stats[i].value);
 		proc_ctl_end(ctlid, 0, "");
 		return 1;
 	case CTL_MONITOR:
@@ -553,6 +655,16 @@ stats_slot(const char *name)
 	proc_stats[proc_nstats].name = name;
 	proc_stats[proc_nstats].value = 0;
 	return (int)proc_nstats++;
+}
+
+/*
+ * A prefix for the names "show stats" prints ("" by default), so that
+ * the instances of one process can be told apart.  Kept, not copied.
+ */
+void
+stats_label_set(const char *label)
+{
+	proc_stats_label = label;
 }
 
 void

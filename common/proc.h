@@ -23,6 +23,12 @@
 #include "proto.h"
 
 #define PROC_PARENT_FD		3
+/*
+ * Instances of one peer a process can have channels to (the parent runs
+ * "tls processes" tlsproxy instances, at most this many; every other
+ * process runs once, as instance 0).
+ */
+#define PROC_INSTANCES_MAX	64
 
 struct event_base;
 
@@ -34,7 +40,8 @@ struct proc_def {
 	 * NULL for a peer this process never talks to */
 	const struct imsg_handler *handlers[PROC_COUNT];
 	size_t			  nhandlers[PROC_COUNT];
-	/* a new channel to the peer is up / the old one is gone */
+	/* a new channel to the peer is up / the old one is gone (for a
+	 * peer with several instances, proc_peer_instance() says which) */
 	void			(*peer_up)(enum proc_id);
 	void			(*peer_down)(enum proc_id);
 	/* install a new config; old is NULL the first time, and is freed by
@@ -61,8 +68,19 @@ void		 proc_confine(const char *root, const char *user);
 void		 proc_run(void);
 
 const char	*proc_name(enum proc_id);
+/* the channel to a peer's first instance that is up, or NULL */
 struct imsgev	*proc_peer(enum proc_id);
 int		 proc_send(enum proc_id, struct imsg_out *, int fd);
+/* one instance of a peer; an instance whose channel is up, or -1 */
+struct imsgev	*proc_peer_n(enum proc_id, unsigned inst);
+int		 proc_send_n(enum proc_id, unsigned inst, struct imsg_out *,
+		    int fd);
+int		 proc_peer_pick(enum proc_id);
+/* the instance of the peer whose message (or peer_up/peer_down) is
+ * being handled; proc_peer_bad() acts on that instance */
+unsigned	 proc_peer_instance(void);
+/* this process's own instance, from -i (0 if not given) */
+unsigned	 proc_instance(void);
 int		 proc_compose(enum proc_id, uint32_t type, uint32_t id, int fd,
 		    const void *, size_t);
 void		 proc_peer_bad(enum proc_id, const char *why, uint32_t type);
@@ -76,6 +94,7 @@ void		 proc_monitor(const char *, ...)
 /* Counters shown by "smtpctl show stats" as name=value lines; the name
  * must be a string constant (it is kept, not copied). */
 void		 stats_add(const char *name, int64_t delta);
+void		 stats_label_set(const char *label);
 void		 stats_set(const char *name, int64_t value);
 int64_t		 stats_get(const char *name);
 

@@ -21,8 +21,9 @@ enum proc_id {
 	PROC_MTA,		/* smtpd/mta_*.c: outbound deliveries */
 	PROC_QUEUE,		/* queue/: spool and scheduler */
 	PROC_POLICY,		/* policyd/: access map, routes */
-	PROC_TLS,		/* tlsproxy/: every TLS handshake */
 	PROC_AUTH,		/* policyd/auth*.c: SASL, the only libsasl2 user */
+	/* last: the parent keeps its extra instances in slots after it */
+	PROC_TLS,		/* tlsproxy/: every TLS handshake */
 	PROC_COUNT
 };
 
@@ -135,11 +136,13 @@ enum imsg_type {
 	 * applied (the parent waits for it before the child is "ready"). */
 	IMSG_CONF_APPLIED,
 	/* parent -> child. id 0. fd: socketpair end to the peer.
-	 * payload: u32 proc_id of the peer.  Replaces any older channel. */
+	 * payload: u32 proc_id of the peer, u32 instance of the peer (0 but
+	 * for tlsproxy, which runs "tls processes" times).  Replaces any
+	 * older channel to that instance. */
 	IMSG_PEER_CHANNEL,
-	/* child -> parent. id 0. payload: u32 proc_id, str reason.  The peer
-	 * sent something malformed; the parent restarts it if it is less
-	 * privileged than the reporter. */
+	/* child -> parent. id 0. payload: u32 proc_id, str reason,
+	 * u32 instance of the peer.  The peer sent something malformed; the
+	 * parent restarts it if it is less privileged than the reporter. */
 	IMSG_PEER_BAD,
 	/* parent -> child. id 0. payload: u32 verbose level. */
 	IMSG_LOG_VERBOSE,

@@ -108,7 +108,7 @@ mta_peer_down(enum proc_id id)
 		mta_session_policy_down();
 	}
 	else if (id == PROC_TLS)
-		mta_session_tls_down();
+		mta_session_tls_down(proc_peer_instance());
 }
 
 static void

@@ -180,6 +180,8 @@ struct mta_session {
 	int			 tls_checked;
 	uint32_t		 asking;
 	size_t			 screen;
+	/* the tlsproxy instance that has (or had) the handshake */
+	uint32_t		 tls_inst;
 };
 
 /* A next hop: an address and port, its connections and its queue. */
@@ -246,7 +248,7 @@ void		 mta_session_abort_all(void);
 struct mta_session *mta_session_find(uint32_t);
 void		 mta_session_tls_done(struct mta_session *, int fd,
 		    const struct mta_tls_facts *, const char *error);
-void		 mta_session_tls_down(void);
+void		 mta_session_tls_down(unsigned inst);
 void		 mta_session_policy_done(struct mta_session *, uint32_t verdict,
 		    const char *reply, const char *enh);
 void		 mta_session_policy_down(void);

@@ -1055,15 +1055,15 @@ mta_session_find(uint32_t id)
 	return NULL;
 }
 
-/* tlsproxy died: the handshakes it had are lost connections. */
+/* A tlsproxy instance died: the handshakes it had are lost connections. */
 void
-mta_session_tls_down(void)
+mta_session_tls_down(unsigned inst)
 {
 	struct mta_session	*s, *next;
 
 	for (s = TAILQ_FIRST(&mta_sessions); s != NULL; s = next) {
 		next = TAILQ_NEXT(s, entry);
-		if (s->state == MTA_S_TLS) {
+		if (s->state == MTA_S_TLS && s->tls_inst == inst) {
 			s->state = MTA_S_STARTTLS;
 			mta_session_lost(s, "TLS proxy lost");
 		}

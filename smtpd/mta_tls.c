@@ -7,7 +7,10 @@
  * certificate; mta_tls_result() gives the session tlsproxy's answer, the
  * plaintext end of the connection or the reason it failed;
  * mta_tls_abort() tells tlsproxy a session it works for is gone.  The
- * STARTTLS=client log line with the TLS facts is tlsproxy's.
+ * STARTTLS=client log line with the TLS facts is tlsproxy's.  With
+ * several tlsproxy instances each handshake goes to the next one that is
+ * up (round robin); the session remembers which, and an answer from
+ * another instance is ignored.
  *
  * Failure behaviour: a malformed answer is a bad peer (tlsproxy is
  * restarted); an answer for a session that is gone has its descriptor
@@ -24,24 +27,34 @@
 int
 mta_tls_start(uint32_t id, int fd, const char *name)
 {
-	struct imsg_out	 out;
+	struct imsg_out		 out;
+	struct mta_session	*s;
+	int			 inst;
 
+	if ((s = mta_session_find(id)) == NULL ||
+	    (inst = proc_peer_pick(PROC_TLS)) == -1) {
+		(void)close(fd);
+		return -1;
+	}
+	s->tls_inst = (uint32_t)inst;
 	imsg_out_init(&out, IMSG_TLS_CLIENT_START, id);
 	imsg_put_str(&out, name);
 	imsg_put_str(&out, conf->mta_pki);
 	imsg_put_u32(&out, 0);
-	return proc_send(PROC_TLS, &out, fd);
+	return proc_send_n(PROC_TLS, s->tls_inst, &out, fd);
 }
 
 void
 mta_tls_abort(uint32_t id)
 {
-	struct imsg_out	 out;
+	struct imsg_out		 out;
+	struct mta_session	*s;
 
-	if (proc_peer(PROC_TLS) == NULL)
+	if ((s = mta_session_find(id)) == NULL ||
+	    proc_peer_n(PROC_TLS, s->tls_inst) == NULL)
 		return;
 	imsg_out_init(&out, IMSG_TLS_ABORT, id);
-	(void)proc_send(PROC_TLS, &out, -1);
+	(void)proc_send_n(PROC_TLS, s->tls_inst, &out, -1);
 }
 
 /* The TLS facts the rulesets use (TLS_Srv, TLS_Rcpt); skip the rest. */
@@ -80,7 +93,8 @@ mta_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
 		proc_peer_bad(PROC_TLS, "bad TLS result", m->type);
 		return;
 	}
-	if ((s = mta_session_find(m->id)) == NULL || s->state != MTA_S_TLS) {
+	if ((s = mta_session_find(m->id)) == NULL || s->state != MTA_S_TLS ||
+	    s->tls_inst != proc_peer_instance()) {
 		if (m->fd != -1)
 			(void)close(m->fd);
 		return;

@@ -115,39 +115,45 @@ parent_check_users(void)
 			    "it)", parent_users[i]);
 }
 
+/* A refused reload: one line, the same for smtpctl and the log. */
+static int
+parent_reload_refused(struct config *nconf, char *err, size_t errlen)
+{
+	config_free(nconf);
+	(void)strlcat(err, "; old configuration kept", errlen);
+	log_warnx("reload: %s", err);
+	return -1;
+}
+
 /*
- * Re-read the config.  On any error the running config stays in force
- * and err says why; the queue is never touched.
+ * Re-read the config.  On any error the running config stays in force,
+ * err says why and the log says the same; the queue is never touched.
  */
 int
 parent_reload(char *err, size_t errlen)
 {
 	struct config	*nconf, *old = parent_conf;
-	int		 relisten;
+	int		 relisten, old_tls;
 
 	if ((nconf = config_parse_file(parent_opts.conffile, 0)) == NULL) {
-		(void)snprintf(err, errlen, "%s has errors (see the log); "
-		    "old configuration kept", parent_opts.conffile);
-		return -1;
+		(void)snprintf(err, errlen, "%s has errors (see the log)",
+		    parent_opts.conffile);
+		return parent_reload_refused(NULL, err, errlen);
 	}
-	if (parent_pki_load(nconf, err, errlen) == -1) {
-		config_free(nconf);
-		log_warnx("reload: %s", err);
-		(void)strlcat(err, "; old configuration kept", errlen);
-		return -1;
-	}
+	if (parent_pki_load(nconf, err, errlen) == -1)
+		return parent_reload_refused(nconf, err, errlen);
 	relisten = parent_listen_changed(old, nconf);
 	if (relisten && parent_listen_bind_all(nconf) == -1) {
-		config_free(nconf);
-		(void)snprintf(err, errlen, "cannot bind the new listeners; "
-		    "old configuration kept");
-		return -1;
+		(void)snprintf(err, errlen, "cannot bind the new listeners");
+		return parent_reload_refused(nconf, err, errlen);
 	}
 	parent_prepare_dirs(nconf);
 	nconf->generation = old->generation + 1;
 	parent_conf = nconf;
 	parent_proc_broadcast_config();
 	parent_pki_send();
+	if (old->tls_processes != nconf->tls_processes)
+		parent_proc_tls_resize();
 	if (relisten)
 		parent_listen_send();
 	if (strcmp(old->queue_path, nconf->queue_path) != 0)
@@ -156,10 +162,14 @@ parent_reload(char *err, size_t errlen)
 		parent_proc_restart(PROC_POLICY, "database path changed");
 	if (strcmp(old->control_path, nconf->control_path) != 0)
 		log_warnx("control path change takes effect at restart");
+	old_tls = old->tls_processes;
 	config_free(old);
 	log_info("configuration reloaded (generation %u)",
 	    nconf->generation);
 	(void)snprintf(err, errlen, "configuration reloaded");
+	if (old_tls != nconf->tls_processes)
+		(void)snprintf(err, errlen, "configuration reloaded; tls "
+		    "processes %d -> %d", old_tls, nconf->tls_processes);
 	return 0;
 }
 
@@ -179,8 +189,8 @@ parent_signal(int sig, short ev, void *arg)
 		parent_proc_shutdown();
 		break;
 	case SIGHUP:
-		if (parent_reload(msg, sizeof(msg)) == -1)
-			log_warnx("reload: %s", msg);
+		/* a refusal is logged by parent_reload() */
+		(void)parent_reload(msg, sizeof(msg));
 		break;
 	case SIGCHLD:
 		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
@@ -204,10 +214,21 @@ parent_signals_init(void)
 	}
 }
 
-/* -n: check the config, print it with -v, and say so. */
+/*
+ * -n: check the config, print it with -v, and say so.  The pki files are
+ * read and checked as at start (so -n needs the right to read the keys).
+ */
 static int
 parent_check_config(struct config *cf)
 {
+	char	 err[512];
+
+	if (parent_pki_load(cf, err, sizeof(err)) == -1) {
+		(void)fprintf(stderr, "smtpd: %s\n", err);
+		config_free(cf);
+		return 1;
+	}
+	parent_pki_free();
 	if (parent_opts.verbose)
 		(void)config_dump(cf, stdout);
 	(void)printf("configuration OK\n");

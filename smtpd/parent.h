@@ -9,6 +9,7 @@
 
 #include "config.h"
 #include "imsg.h"
+#include "proc.h"
 #include "proto.h"
 
 struct parent_options {
@@ -21,18 +22,27 @@ struct parent_options {
 extern struct parent_options	 parent_opts;
 extern struct config		*parent_conf;
 
-/* parent_proc.c: children */
+/*
+ * parent_proc.c: children.  A slot is a child: slot == proc_id, except
+ * that tlsproxy instance i is slot PROC_TLS + i.  The functions taking a
+ * proc_id act on instance 0 (parent_proc_restart: on every instance).
+ */
+#define PARENT_NSLOTS	(PROC_TLS + PROC_INSTANCES_MAX)
 void		 parent_proc_start_all(void);
 void		 parent_proc_reaped(pid_t, int status);
-void		 parent_proc_send_config(enum proc_id);
 void		 parent_proc_broadcast_config(void);
 void		 parent_proc_restart(enum proc_id, const char *why);
+void		 parent_proc_tls_resize(void);
 void		 parent_proc_shutdown(void);
 int		 parent_proc_running(enum proc_id);
 int		 parent_proc_send(enum proc_id, struct imsg_out *);
 int		 parent_proc_send_fd(enum proc_id, struct imsg_out *, int);
 void		 parent_proc_status(uint32_t ctlid);
 int		 parent_proc_all_gone(void);
+enum proc_id	 parent_proc_slot_id(int slot);
+const char	*parent_proc_label(int slot);
+int		 parent_proc_slot_running(int slot);
+int		 parent_proc_send_slot(int slot, struct imsg_out *);
 
 /* parent_listen.c: sockets bound as root */
 int		 parent_listen_bind_all(const struct config *);
@@ -50,15 +60,17 @@ void		 parent_control_line_printf(uint32_t ctlid, const char *, ...)
 		    __attribute__((format(printf, 2, 3)));
 void		 parent_control_event_printf(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-void		 parent_control_monitor_sync(enum proc_id);
-void		 parent_control_end(uint32_t ctlid, enum proc_id from,
-		    int status, const char *msg);
+/* slot: of parent_proc.c; PARENT_NSLOTS = every child */
+void		 parent_control_monitor_sync(int slot);
+void		 parent_control_end(uint32_t ctlid, int slot, int status,
+		    const char *msg);
 void		 parent_control_event(const char *line);
-void		 parent_control_proc_lost(enum proc_id);
+void		 parent_control_proc_lost(int slot);
 
 /* parent_pki.c: TLS certificates, keys and CAs, for tlsproxy only */
 int		 parent_pki_load(const struct config *, char *, size_t);
 void		 parent_pki_send(void);
+void		 parent_pki_send_slot(int slot);
 void		 parent_pki_free(void);
 
 /* parent.c */

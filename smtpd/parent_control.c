@@ -38,8 +38,10 @@ struct parent_ctl_conn {
 	TAILQ_ENTRY(parent_ctl_conn)	 entry;
 	uint32_t		 id;
 	struct imsgev		*iev;
-	/* children whose IMSG_CTL_END is still due, one bit per proc_id */
-	uint32_t		 waiting;
+	/* children whose IMSG_CTL_END is still due, by slot (parent.h),
+	 * and how many */
+	uint8_t			 waiting[PARENT_NSLOTS];
+	int			 nwaiting;
 	int			 requested;
 	int			 status;
 	int			 monitor;
@@ -121,7 +123,7 @@ parent_control_free(struct parent_ctl_conn *c)
 	TAILQ_REMOVE(&parent_control_conns, c, entry);
 	parent_control_nconns--;
 	if (c->monitor && --parent_control_monitors == 0)
-		parent_control_monitor_sync(PROC_COUNT);
+		parent_control_monitor_sync(PARENT_NSLOTS);
 	imsgev_close(c->iev);
 	free(c);
 }
@@ -214,31 +216,37 @@ parent_control_closed(struct imsgev *iev, const char *reason, void *arg)
 	TAILQ_REMOVE(&parent_control_conns, c, entry);
 	parent_control_nconns--;
 	if (c->monitor && --parent_control_monitors == 0)
-		parent_control_monitor_sync(PROC_COUNT);
+		parent_control_monitor_sync(PARENT_NSLOTS);
 	free(c);
 }
 
-/* Forward a request to the children in mask; note who must answer. */
+/*
+ * Forward a request to the children in mask (every tlsproxy instance
+ * the config asks for); note who must answer.
+ */
 static void
 parent_control_forward(struct parent_ctl_conn *c, uint32_t mask, uint32_t cmd,
     const char *arg)
 {
 	struct imsg_out	 out;
-	int		 id;
+	int		 slot;
 
-	for (id = PROC_SMTP; id < PROC_COUNT; id++) {
-		if (!(mask & (1u << id)))
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++) {
+		if (!(mask & (1u << parent_proc_slot_id(slot))) ||
+		    (slot > PROC_TLS && slot - PROC_TLS >=
+		    parent_conf->tls_processes))
 			continue;
 		imsg_out_init(&out, IMSG_CTL_REQUEST, c->id);
 		imsg_put_u32(&out, cmd);
 		imsg_put_str(&out, arg);
-		if (parent_proc_send((enum proc_id)id, &out) == -1) {
+		if (parent_proc_send_slot(slot, &out) == -1) {
 			parent_control_line_printf(c->id, "%s: not running",
-			    proc_name((enum proc_id)id));
+			    parent_proc_label(slot));
 			c->status = 1;
 			continue;
 		}
-		c->waiting |= 1u << id;
+		c->waiting[slot] = 1;
+		c->nwaiting++;
 	}
 }
 
@@ -247,16 +255,16 @@ static int
 parent_control_parent_request(struct parent_ctl_conn *c, uint32_t cmd)
 {
 	struct imsg_out	 out;
-	int		 id;
+	int		 slot;
 
 	switch (cmd) {
 	case CTL_LOG_VERBOSE:
 	case CTL_LOG_BRIEF:
 		log_verbose_set(cmd == CTL_LOG_VERBOSE);
-		for (id = PROC_SMTP; id < PROC_COUNT; id++) {
+		for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++) {
 			imsg_out_init(&out, IMSG_LOG_VERBOSE, 0);
 			imsg_put_u32(&out, cmd == CTL_LOG_VERBOSE);
-			(void)parent_proc_send((enum proc_id)id, &out);
+			(void)parent_proc_send_slot(slot, &out);
 		}
 		(void)snprintf(c->msg, sizeof(c->msg), "logging %s",
 		    cmd == CTL_LOG_VERBOSE ? "verbose" : "brief");
@@ -268,7 +276,7 @@ parent_control_parent_request(struct parent_ctl_conn *c, uint32_t cmd)
 	case CTL_MONITOR:
 		c->monitor = 1;
 		if (parent_control_monitors++ == 0)
-			parent_control_monitor_sync(PROC_COUNT);
+			parent_control_monitor_sync(PARENT_NSLOTS);
 		parent_control_line_printf(c->id, "monitoring; interrupt "
 		    "to stop");
 		return 2;
@@ -309,7 +317,7 @@ parent_control_request(struct parent_ctl_conn *c, struct imsg *m)
 		return;
 	}
 	parent_control_forward(c, parent_control_routes[i].procs, cmd, arg);
-	if (c->waiting == 0)
+	if (c->nwaiting == 0)
 		parent_control_finish(c);
 }
 
@@ -365,16 +373,16 @@ parent_control_line_printf(uint32_t ctlid, const char *fmt, ...)
 
 /* A child finished its part of a request. */
 void
-parent_control_end(uint32_t ctlid, enum proc_id from, int status,
-    const char *msg)
+parent_control_end(uint32_t ctlid, int from, int status, const char *msg)
 {
 	struct parent_ctl_conn	*c;
 	size_t		 len;
 
-	if ((c = parent_control_find(ctlid)) == NULL ||
-	    !(c->waiting & (1u << from)))
+	if (from <= PROC_PARENT || from >= PARENT_NSLOTS ||
+	    (c = parent_control_find(ctlid)) == NULL || !c->waiting[from])
 		return;
-	c->waiting &= ~(1u << from);
+	c->waiting[from] = 0;
+	c->nwaiting--;
 	if (status)
 		c->status = 1;
 	if (*msg != '\0') {
@@ -382,23 +390,23 @@ parent_control_end(uint32_t ctlid, enum proc_id from, int status,
 		(void)snprintf(c->msg + len, sizeof(c->msg) - len, "%s%s",
 		    len ? "; " : "", msg);
 	}
-	if (c->waiting == 0)
+	if (c->nwaiting == 0)
 		parent_control_finish(c);
 }
 
 /* A child died: requests waiting on it end with an error for that part. */
 void
-parent_control_proc_lost(enum proc_id id)
+parent_control_proc_lost(int slot)
 {
 	struct parent_ctl_conn	*c, *next;
 	char		 msg[64];
 
 	(void)snprintf(msg, sizeof(msg), "%s exited before answering",
-	    proc_name(id));
+	    parent_proc_label(slot));
 	for (c = TAILQ_FIRST(&parent_control_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
-		if (c->waiting & (1u << id))
-			parent_control_end(c->id, id, 1, msg);
+		if (c->waiting[slot])
+			parent_control_end(c->id, slot, 1, msg);
 	}
 }
 
@@ -427,23 +435,26 @@ parent_control_event_printf(const char *fmt, ...)
 }
 
 /*
- * Tell children whether anyone is monitoring: one child after its start,
- * or all (PROC_COUNT) when the first monitor comes or the last one goes.
+ * Tell children whether anyone is monitoring: one child (slot) after its
+ * start, or all (PARENT_NSLOTS) when the first monitor comes or the last
+ * one goes.
  */
 void
-parent_control_monitor_sync(enum proc_id which)
+parent_control_monitor_sync(int which)
 {
 	struct imsg_out	 out;
-	int		 id;
+	int		 slot;
 
-	for (id = PROC_SMTP; id < PROC_COUNT; id++) {
-		if (which != PROC_COUNT && which != (enum proc_id)id)
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++) {
+		if (which != PARENT_NSLOTS && which != slot)
 			continue;
-		if (which != PROC_COUNT && parent_control_monitors == 0)
+		if (which != PARENT_NSLOTS && parent_control_monitors == 0)
+			continue;
+		if (!parent_proc_slot_running(slot))
 			continue;
 		imsg_out_init(&out, IMSG_CTL_REQUEST, ID_NONE);
 		imsg_put_u32(&out, CTL_MONITOR);
 		imsg_put_str(&out, parent_control_monitors ? "on" : "off");
-		(void)parent_proc_send((enum proc_id)id, &out);
+		(void)parent_proc_send_slot(slot, &out);
 	}
 }

@@ -16,11 +16,14 @@
  *   parent_pki_send()           send the held set to tlsproxy
  *   parent_pki_free()           wipe and free the held set
  *
- * Failure: a missing, unreadable, oversized or non-PEM file fails the
- * load with the file's name (the config is then refused); a key file
- * readable by other users is accepted with a warning.  The parent checks
- * the form only; tlsproxy parses the contents and keeps its old set if
- * the new one does not build.
+ * Failure: a missing, unreadable, oversized or non-PEM file, a
+ * certificate or key that does not parse, or a key that is not the
+ * certificate's fails the load with the pki's name, the file and the
+ * reason on one line (the config is then refused: at start, by "smtpd
+ * -n", and by a reload, which keeps the old set); a key file readable by
+ * other users is accepted with a warning.  The parent parses the PEM
+ * only to check it (libcrypto, no handshake code); tlsproxy builds the
+ * set again and keeps its old one if the new one does not build.
  */
 #include <sys/stat.h>
 
@@ -31,6 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
 #include "log.h"
 #include "parent.h"
@@ -242,6 +249,75 @@ parent_pki_load_ca(const struct config *c, struct pki_blob *ca, char *err,
 	return 0;
 }
 
+/* Never ask for a passphrase: an encrypted key is refused. */
+static int
+parent_pki_no_passphrase(char *buf, int size, int rwflag, void *arg)
+{
+	(void)buf;
+	(void)size;
+	(void)rwflag;
+	(void)arg;
+	return -1;
+}
+
+/*
+ * The first certificate of the chain and the key parse, and the key is
+ * the certificate's: what tlsproxy would otherwise refuse after the
+ * reload was reported as done.
+ */
+static int
+parent_pki_check(const struct pki *p, const struct pki_item *it, char *err,
+    size_t errlen)
+{
+	BIO		*bio;
+	X509		*x = NULL;
+	EVP_PKEY	*key = NULL;
+	int		 rv = -1;
+
+	if ((bio = BIO_new_mem_buf(it->cert.data, (int)it->cert.len)) != NULL)
+		x = PEM_read_bio_X509(bio, NULL, parent_pki_no_passphrase,
+		    NULL);
+	BIO_free(bio);
+	if ((bio = BIO_new_mem_buf(it->key.data, (int)it->key.len)) != NULL)
+		key = PEM_read_bio_PrivateKey(bio, NULL,
+		    parent_pki_no_passphrase, NULL);
+	BIO_free(bio);
+	if (x == NULL)
+		(void)snprintf(err, errlen, "pki %s: certificate %s: bad PEM, "
+		    "no certificate could be read", p->name, p->cert_file);
+	else if (key == NULL)
+		(void)snprintf(err, errlen, "pki %s: key %s: bad PEM, no "
+		    "private key could be read (or it is encrypted)", p->name,
+		    p->key_file);
+	else if (X509_check_private_key(x, key) != 1)
+		(void)snprintf(err, errlen, "pki %s: key %s does not match "
+		    "certificate %s", p->name, p->key_file, p->cert_file);
+	else
+		rv = 0;
+	ERR_clear_error();
+	X509_free(x);
+	EVP_PKEY_free(key);
+	return rv;
+}
+
+/* Read one pki's files and check them; err names the pki. */
+static int
+parent_pki_load_item(const struct pki *p, struct pki_item *it, char *err,
+    size_t errlen)
+{
+	char	 why[PATH_MAX + 128];
+
+	(void)strlcpy(it->name, p->name, sizeof(it->name));
+	if (parent_pki_read_pem(p->cert_file, "-----BEGIN CERTIFICATE",
+	    &it->cert, 0, why, sizeof(why)) == -1 ||
+	    parent_pki_read_pem(p->key_file, "PRIVATE KEY-----", &it->key, 1,
+	    why, sizeof(why)) == -1) {
+		(void)snprintf(err, errlen, "pki %s: %s", p->name, why);
+		return -1;
+	}
+	return parent_pki_check(p, it, err, errlen);
+}
+
 int
 parent_pki_load(const struct config *c, char *err, size_t errlen)
 {
@@ -259,11 +335,7 @@ parent_pki_load(const struct config *c, char *err, size_t errlen)
 	}
 	TAILQ_FOREACH(p, &c->pkis, entry) {
 		it = &s.items[s.n++];
-		(void)strlcpy(it->name, p->name, sizeof(it->name));
-		if (parent_pki_read_pem(p->cert_file, "-----BEGIN CERTIFICATE",
-		    &it->cert, 0, err, errlen) == -1 ||
-		    parent_pki_read_pem(p->key_file, "PRIVATE KEY-----",
-		    &it->key, 1, err, errlen) == -1)
+		if (parent_pki_load_item(p, it, err, errlen) == -1)
 			goto fail;
 	}
 	if (parent_pki_load_ca(c, &s.ca, err, errlen) == -1)
@@ -278,7 +350,7 @@ fail:
 
 /* The CA text in chunks of whole certificates. */
 static void
-parent_pki_send_ca(void)
+parent_pki_send_ca(int slot)
 {
 	struct imsg_out	 out;
 	const char	*start = held.ca.data, *end, *cut;
@@ -303,21 +375,22 @@ parent_pki_send_ca(void)
 		}
 		imsg_out_init(&out, IMSG_TLS_PKI_CA, 0);
 		imsg_put_data(&out, start, (size_t)(cut - start));
-		(void)parent_proc_send(PROC_TLS, &out);
+		(void)parent_proc_send_slot(slot, &out);
 		start = cut;
 	}
 }
 
+/* The held set to one tlsproxy instance (a slot of parent_proc.c). */
 void
-parent_pki_send(void)
+parent_pki_send_slot(int slot)
 {
 	struct imsg_out	 out;
 	size_t		 i;
 
-	if (!parent_proc_running(PROC_TLS))
+	if (!parent_proc_slot_running(slot))
 		return;
 	imsg_out_init(&out, IMSG_TLS_PKI_BEGIN, 0);
-	(void)parent_proc_send(PROC_TLS, &out);
+	(void)parent_proc_send_slot(slot, &out);
 	for (i = 0; i < held.n; i++) {
 		imsg_out_init(&out, IMSG_TLS_PKI, 0);
 		imsg_put_str(&out, held.items[i].name);
@@ -325,9 +398,19 @@ parent_pki_send(void)
 		    held.items[i].cert.len);
 		imsg_put_data(&out, held.items[i].key.data,
 		    held.items[i].key.len);
-		(void)parent_proc_send(PROC_TLS, &out);
+		(void)parent_proc_send_slot(slot, &out);
 	}
-	parent_pki_send_ca();
+	parent_pki_send_ca(slot);
 	imsg_out_init(&out, IMSG_TLS_PKI_END, 0);
-	(void)parent_proc_send(PROC_TLS, &out);
+	(void)parent_proc_send_slot(slot, &out);
+}
+
+/* The held set to every tlsproxy instance. */
+void
+parent_pki_send(void)
+{
+	int	 slot;
+
+	for (slot = PROC_TLS; slot < PARENT_NSLOTS; slot++)
+		parent_pki_send_slot(slot);
 }

@@ -8,6 +8,13 @@
  * restarted its peers get a new channel and treat the old one's EOF as the
  * peer's death.  A child never takes the parent down: bad messages from it
  * get it killed and restarted.
+ *
+ * The table has one slot per child: slot == proc_id for every process
+ * but tlsproxy, which runs "tls processes" instances in slots PROC_TLS +
+ * instance.  Each instance is a peer of its own for the front end and the
+ * outbound client (IMSG_PEER_CHANNEL carries the instance), gets the key
+ * set for itself, and dies and restarts alone.  A reload that changes the
+ * number starts the new instances and stops the ones beyond it.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -39,6 +46,8 @@
 
 struct child {
 	const char	*exe;
+	/* "tlsproxy[1]" for a tlsproxy instance when there are several */
+	char		 label[24];
 	/* how much a peer's complaint about this child is believed */
 	int		 trust;
 	pid_t		 pid;
@@ -50,13 +59,13 @@ struct child {
 	uint32_t	 applied;
 };
 
-static struct child	 children[PROC_COUNT] = {
-	[PROC_SMTP] =	{ "smtpd-smtp", 0, -1, NULL, NULL, 0, 0, 0, 0 },
-	[PROC_MTA] =	{ "smtpd-mta", 0, -1, NULL, NULL, 0, 0, 0, 0 },
-	[PROC_QUEUE] =	{ "smtpd-queue", 2, -1, NULL, NULL, 0, 0, 0, 0 },
-	[PROC_POLICY] =	{ "smtpd-policyd", 1, -1, NULL, NULL, 0, 0, 0, 0 },
-	[PROC_TLS] =	{ "smtpd-tlsproxy", 1, -1, NULL, NULL, 0, 0, 0, 0 },
-	[PROC_AUTH] =	{ "smtpd-auth", 1, -1, NULL, NULL, 0, 0, 0, 0 },
+static struct child	 children[PARENT_NSLOTS] = {
+	[PROC_SMTP] =	{ "smtpd-smtp", "", 0, -1, NULL, NULL, 0, 0, 0, 0 },
+	[PROC_MTA] =	{ "smtpd-mta", "", 0, -1, NULL, NULL, 0, 0, 0, 0 },
+	[PROC_QUEUE] =	{ "smtpd-queue", "", 2, -1, NULL, NULL, 0, 0, 0, 0 },
+	[PROC_POLICY] =	{ "smtpd-policyd", "", 1, -1, NULL, NULL, 0, 0, 0,
+			  0 },
+	[PROC_AUTH] =	{ "smtpd-auth", "", 1, -1, NULL, NULL, 0, 0, 0, 0 },
 };
 
 /* Which children talk to each other. */
@@ -79,7 +88,66 @@ extern struct event_base *parent_base;
 
 static void	parent_proc_dispatch(struct imsgev *, struct imsg *, void *);
 static void	parent_proc_closed(struct imsgev *, const char *, void *);
-static void	parent_proc_start(enum proc_id);
+static void	parent_proc_start(int);
+static void	parent_proc_restart_slot(int, const char *);
+
+enum proc_id
+parent_proc_slot_id(int slot)
+{
+	return slot < PROC_TLS ? (enum proc_id)slot : PROC_TLS;
+}
+
+/* The instance of the process in a slot: 0 but for tlsproxy. */
+static unsigned
+parent_proc_slot_inst(int slot)
+{
+	return slot < PROC_TLS ? 0 : (unsigned)(slot - PROC_TLS);
+}
+
+static int
+parent_proc_slot_of(enum proc_id id, unsigned inst)
+{
+	return id == PROC_TLS ? PROC_TLS + (int)inst : (int)id;
+}
+
+/* A slot the config asks for: every process, "tls processes" tlsproxies. */
+static int
+parent_proc_wanted(int slot)
+{
+	if (slot <= PROC_PARENT || slot >= PARENT_NSLOTS)
+		return 0;
+	return slot < PROC_TLS ||
+	    parent_proc_slot_inst(slot) < (unsigned)parent_conf->tls_processes;
+}
+
+/* How the log and smtpctl name the child of a slot. */
+const char *
+parent_proc_label(int slot)
+{
+	struct child	*c = &children[slot];
+
+	if (slot < PROC_TLS || (slot == PROC_TLS &&
+	    parent_conf->tls_processes == 1))
+		return proc_name(parent_proc_slot_id(slot));
+	(void)snprintf(c->label, sizeof(c->label), "tlsproxy[%u]",
+	    parent_proc_slot_inst(slot));
+	return c->label;
+}
+
+/* The tlsproxy slots get their executable the first time they are used. */
+static void
+parent_proc_slots_init(void)
+{
+	int	 slot;
+
+	for (slot = PROC_TLS; slot < PARENT_NSLOTS; slot++) {
+		if (children[slot].exe != NULL)
+			continue;
+		children[slot].exe = "smtpd-tlsproxy";
+		children[slot].trust = 1;
+		children[slot].pid = -1;
+	}
+}
 
 /* The directory a child is chrooted to. */
 static const char *
@@ -104,10 +172,10 @@ parent_proc_root(enum proc_id id, char *buf, size_t len)
 
 /* In the child after fork: put the channel on fd 3 and exec. */
 static void
-parent_proc_exec(enum proc_id id, int fd)
+parent_proc_exec(int slot, int fd)
 {
-	char	 path[PATH_MAX], rootbuf[PATH_MAX];
-	char	*argv[8];
+	char	 path[PATH_MAX], rootbuf[PATH_MAX], inst[16];
+	char	*argv[10];
 	int	 argc = 0;
 
 	if (fd != PROC_PARENT_FD) {
@@ -117,10 +185,17 @@ parent_proc_exec(enum proc_id id, int fd)
 		_exit(127);
 	closefrom(PROC_PARENT_FD + 1);
 	(void)snprintf(path, sizeof(path), "%s/%s", parent_opts.libexecdir,
-	    children[id].exe);
+	    children[slot].exe);
 	argv[argc++] = path;
 	argv[argc++] = "-r";
-	argv[argc++] = (char *)parent_proc_root(id, rootbuf, sizeof(rootbuf));
+	argv[argc++] = (char *)parent_proc_root(parent_proc_slot_id(slot),
+	    rootbuf, sizeof(rootbuf));
+	if (slot >= PROC_TLS) {
+		(void)snprintf(inst, sizeof(inst), "%u",
+		    parent_proc_slot_inst(slot));
+		argv[argc++] = "-i";
+		argv[argc++] = inst;
+	}
 	if (parent_opts.debug)
 		argv[argc++] = "-d";
 	if (log_verbose_get())
@@ -134,45 +209,46 @@ parent_proc_exec(enum proc_id id, int fd)
 
 /* fork+exec one child; 0 on success. */
 static int
-parent_proc_spawn(enum proc_id id)
+parent_proc_spawn(int slot)
 {
-	struct child	*c = &children[id];
+	struct child	*c = &children[slot];
+	const char	*label = parent_proc_label(slot);
 	int		 sp[2];
 	pid_t		 pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
-		log_warn("socketpair for %s", proc_name(id));
+		log_warn("socketpair for %s", label);
 		return -1;
 	}
 	if ((pid = fork()) == -1) {
-		log_warn("fork for %s", proc_name(id));
+		log_warn("fork for %s", label);
 		(void)close(sp[0]);
 		(void)close(sp[1]);
 		return -1;
 	}
 	if (pid == 0) {
 		(void)close(sp[0]);
-		parent_proc_exec(id, sp[1]);
+		parent_proc_exec(slot, sp[1]);
 	}
 	(void)close(sp[1]);
 	c->pid = pid;
 	c->started = time(NULL);
 	c->applied = 0;
-	c->iev = imsgev_open(parent_base, sp[0], proc_name(id),
-	    parent_proc_dispatch, parent_proc_closed, (void *)(intptr_t)id);
+	c->iev = imsgev_open(parent_base, sp[0], label, parent_proc_dispatch,
+	    parent_proc_closed, (void *)(intptr_t)slot);
 	if (c->iev == NULL) {
-		log_warn("channel to %s", proc_name(id));
+		log_warn("channel to %s", label);
 		(void)close(sp[0]);
 		(void)kill(pid, SIGKILL);
 		return -1;
 	}
-	log_debug("started %s, pid %d", proc_name(id), (int)pid);
+	log_debug("started %s, pid %d", label, (int)pid);
 	return 0;
 }
 
 /* Give two running children a fresh channel to each other. */
 static void
-parent_proc_link(enum proc_id a, enum proc_id b)
+parent_proc_link(int a, int b)
 {
 	struct imsg_out	 out;
 	int		 sp[2];
@@ -180,14 +256,17 @@ parent_proc_link(enum proc_id a, enum proc_id b)
 	if (children[a].iev == NULL || children[b].iev == NULL)
 		return;
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
-		log_warn("socketpair %s-%s", proc_name(a), proc_name(b));
+		log_warn("socketpair %s-%s", parent_proc_label(a),
+		    parent_proc_label(b));
 		return;
 	}
 	imsg_out_init(&out, IMSG_PEER_CHANNEL, 0);
-	imsg_put_u32(&out, b);
+	imsg_put_u32(&out, parent_proc_slot_id(b));
+	imsg_put_u32(&out, parent_proc_slot_inst(b));
 	(void)imsgev_send(children[a].iev, &out, sp[0]);
 	imsg_out_init(&out, IMSG_PEER_CHANNEL, 0);
-	imsg_put_u32(&out, a);
+	imsg_put_u32(&out, parent_proc_slot_id(a));
+	imsg_put_u32(&out, parent_proc_slot_inst(a));
 	(void)imsgev_send(children[b].iev, &out, sp[1]);
 }
 
@@ -204,102 +283,122 @@ parent_proc_linked(enum proc_id a, enum proc_id b)
 	return 0;
 }
 
-/* Link a (re)started child with every running peer. */
+/* Link a (re)started child with every running instance of its peers. */
 static void
-parent_proc_link_peers(enum proc_id id)
+parent_proc_link_peers(int slot)
 {
-	size_t	 i;
+	enum proc_id	 id = parent_proc_slot_id(slot), peer;
+	int		 other;
 
-	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++) {
-		if (links[i].a == id)
-			parent_proc_link(id, links[i].b);
-		else if (links[i].b == id)
-			parent_proc_link(links[i].a, id);
+	for (other = PROC_SMTP; other < PARENT_NSLOTS; other++) {
+		peer = parent_proc_slot_id(other);
+		if (other != slot && parent_proc_wanted(other) &&
+		    parent_proc_linked(id, peer))
+			parent_proc_link(slot, other);
 	}
 }
 
 /* Send the canonical config text in chunks. */
-void
-parent_proc_send_config(enum proc_id id)
+static void
+parent_proc_send_config(int slot)
 {
 	struct imsg_out	 out;
 	char		*text, *p;
 	size_t		 len, chunk;
 	char		 save;
 
-	if (children[id].iev == NULL)
+	if (children[slot].iev == NULL)
 		return;
 	if ((text = config_dump_string(parent_conf, &len)) == NULL) {
-		log_warnx("cannot render the config for %s", proc_name(id));
+		log_warnx("cannot render the config for %s",
+		    parent_proc_label(slot));
 		return;
 	}
 	imsg_out_init(&out, IMSG_CONF_BEGIN, 0);
 	imsg_put_u32(&out, parent_conf->generation);
-	(void)parent_proc_send(id, &out);
+	(void)parent_proc_send_slot(slot, &out);
 	for (p = text; len > 0; p += chunk, len -= chunk) {
 		chunk = len > 16384 ? 16384 : len;
 		save = p[chunk];
 		p[chunk] = '\0';
 		imsg_out_init(&out, IMSG_CONF_DATA, 0);
 		imsg_put_str(&out, p);
-		(void)parent_proc_send(id, &out);
+		(void)parent_proc_send_slot(slot, &out);
 		p[chunk] = save;
 	}
 	free(text);
 	imsg_out_init(&out, IMSG_CONF_END, 0);
-	(void)parent_proc_send(id, &out);
+	(void)parent_proc_send_slot(slot, &out);
 }
 
 void
 parent_proc_broadcast_config(void)
 {
-	int	 id;
+	int	 slot;
 
-	for (id = PROC_SMTP; id < PROC_COUNT; id++)
-		parent_proc_send_config((enum proc_id)id);
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++)
+		parent_proc_send_config(slot);
 }
 
 /* Everything a fresh child needs after its peers are linked. */
 static void
-parent_proc_setup_child(enum proc_id id)
+parent_proc_setup_child(int slot)
 {
-	parent_proc_send_config(id);
-	if (id == PROC_TLS)
-		parent_pki_send();
-	if (id == PROC_SMTP)
+	parent_proc_send_config(slot);
+	if (slot >= PROC_TLS)
+		parent_pki_send_slot(slot);
+	if (slot == PROC_SMTP)
 		parent_listen_send();
-	parent_control_monitor_sync(id);
+	parent_control_monitor_sync(slot);
 }
 
+/*
+ * A tlsproxy gets its config and keys before its channels: it handles
+ * the parent channel in order, so the first handshake request it reads
+ * finds the keys loaded, and an instance that just (re)started never
+ * answers "not ready" for want of them.
+ */
 void
 parent_proc_start_all(void)
 {
-	size_t	 i;
-	int	 id;
+	int	 a, b;
 
-	for (id = PROC_SMTP; id < PROC_COUNT; id++)
-		if (parent_proc_spawn((enum proc_id)id) == -1)
-			fatalx("cannot start %s", proc_name((enum proc_id)id));
-	for (i = 0; i < sizeof(links) / sizeof(links[0]); i++)
-		parent_proc_link(links[i].a, links[i].b);
-	for (id = PROC_SMTP; id < PROC_COUNT; id++)
-		parent_proc_setup_child((enum proc_id)id);
+	parent_proc_slots_init();
+	for (a = PROC_SMTP; a < PARENT_NSLOTS; a++)
+		if (parent_proc_wanted(a) && parent_proc_spawn(a) == -1)
+			fatalx("cannot start %s", parent_proc_label(a));
+	for (a = PROC_TLS; a < PARENT_NSLOTS; a++)
+		if (parent_proc_wanted(a))
+			parent_proc_setup_child(a);
+	for (a = PROC_SMTP; a < PARENT_NSLOTS; a++)
+		for (b = a + 1; b < PARENT_NSLOTS; b++)
+			if (parent_proc_linked(parent_proc_slot_id(a),
+			    parent_proc_slot_id(b)))
+				parent_proc_link(a, b);
+	for (a = PROC_SMTP; a < PROC_TLS; a++)
+		parent_proc_setup_child(a);
 }
 
 static void
-parent_proc_start(enum proc_id id)
+parent_proc_start(int slot)
 {
-	if (shutting_down)
+	if (shutting_down || !parent_proc_wanted(slot) ||
+	    children[slot].pid > 0)
 		return;
-	if (parent_proc_spawn(id) == -1) {
-		parent_proc_restart(id, "spawn failed");
+	if (parent_proc_spawn(slot) == -1) {
+		parent_proc_restart_slot(slot, "spawn failed");
 		return;
 	}
-	parent_proc_link_peers(id);
-	parent_proc_setup_child(id);
-	log_info("%s restarted (pid %d)", proc_name(id), (int)children[id].pid);
-	parent_control_event_printf("proc %s restarted pid=%d", proc_name(id),
-	    (int)children[id].pid);
+	if (slot >= PROC_TLS)
+		parent_proc_setup_child(slot);
+	parent_proc_link_peers(slot);
+	if (slot < PROC_TLS)
+		parent_proc_setup_child(slot);
+	log_info("%s %s (pid %d)", parent_proc_label(slot),
+	    children[slot].restarts > 0 ? "restarted" : "started",
+	    (int)children[slot].pid);
+	parent_control_event_printf("proc %s restarted pid=%d",
+	    parent_proc_label(slot), (int)children[slot].pid);
 }
 
 static void
@@ -307,7 +406,7 @@ parent_proc_timer(int fd, short ev, void *arg)
 {
 	(void)fd;
 	(void)ev;
-	parent_proc_start((enum proc_id)(intptr_t)arg);
+	parent_proc_start((int)(intptr_t)arg);
 }
 
 /*
@@ -315,9 +414,9 @@ parent_proc_timer(int fd, short ev, void *arg)
  * twice as long as last time, up to a minute.
  */
 static void
-parent_proc_schedule(enum proc_id id)
+parent_proc_schedule(int slot)
 {
-	struct child	*c = &children[id];
+	struct child	*c = &children[slot];
 	struct timeval	 tv;
 
 	if (time(NULL) - c->started >= CHILD_HEALTHY_SECS)
@@ -328,7 +427,7 @@ parent_proc_schedule(enum proc_id id)
 		c->backoff *= 2;
 	if (c->timer == NULL)
 		c->timer = evtimer_new(parent_base, parent_proc_timer,
-		    (void *)(intptr_t)id);
+		    (void *)(intptr_t)slot);
 	if (c->timer == NULL)
 		fatalx("evtimer_new");
 	tv.tv_sec = c->backoff;
@@ -337,63 +436,112 @@ parent_proc_schedule(enum proc_id id)
 }
 
 /* Kill a child so that it is restarted (its death is seen by SIGCHLD). */
-void
-parent_proc_restart(enum proc_id id, const char *why)
+static void
+parent_proc_restart_slot(int slot, const char *why)
 {
-	struct child	*c = &children[id];
+	struct child	*c = &children[slot];
 
 	if (c->pid > 0) {
-		log_warnx("restarting %s (pid %d): %s", proc_name(id),
-		    (int)c->pid, why);
+		log_warnx("restarting %s (pid %d): %s",
+		    parent_proc_label(slot), (int)c->pid, why);
 		(void)kill(c->pid, SIGKILL);
 		return;
 	}
-	parent_proc_schedule(id);
+	parent_proc_schedule(slot);
 }
 
-/* SIGCHLD: a child exited; log how and restart it. */
+/* Restart every instance of a process. */
+void
+parent_proc_restart(enum proc_id id, const char *why)
+{
+	int	 slot;
+
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++)
+		if (parent_proc_slot_id(slot) == id && parent_proc_wanted(slot))
+			parent_proc_restart_slot(slot, why);
+}
+
+/*
+ * After a reload: start the tlsproxy instances the new "tls processes"
+ * adds and stop (SIGTERM) those beyond it.  A stopped instance ends the
+ * sessions it carried; the front end and the outbound client see its
+ * channel close and send new handshakes to the others.
+ */
+void
+parent_proc_tls_resize(void)
+{
+	struct child	*c;
+	int		 slot;
+
+	parent_proc_slots_init();
+	for (slot = PROC_TLS; slot < PARENT_NSLOTS; slot++) {
+		c = &children[slot];
+		if (parent_proc_wanted(slot)) {
+			if (c->pid <= 0 && (c->timer == NULL ||
+			    !evtimer_pending(c->timer, NULL)))
+				parent_proc_start(slot);
+			continue;
+		}
+		if (c->timer != NULL)
+			(void)evtimer_del(c->timer);
+		if (c->pid > 0) {
+			log_info("stopping %s (pid %d): tls processes is now "
+			    "%d", parent_proc_label(slot), (int)c->pid,
+			    parent_conf->tls_processes);
+			(void)kill(c->pid, SIGTERM);
+		}
+	}
+}
+
+/* SIGCHLD: a child exited; log how and restart it if it is wanted. */
 void
 parent_proc_reaped(pid_t pid, int status)
 {
 	struct child	*c = NULL;
-	int		 id;
+	const char	*label;
+	int		 slot;
 
-	for (id = PROC_SMTP; id < PROC_COUNT; id++)
-		if (children[id].pid == pid)
-			c = &children[id];
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++)
+		if (children[slot].pid == pid) {
+			c = &children[slot];
+			break;
+		}
 	if (c == NULL)
 		return;
-	id = (int)(c - children);
+	label = parent_proc_label(slot);
 	c->pid = -1;
 	if (c->iev != NULL) {
 		imsgev_close(c->iev);
 		c->iev = NULL;
 	}
-	parent_control_proc_lost((enum proc_id)id);
+	parent_control_proc_lost(slot);
 	if (shutting_down) {
 		if (parent_proc_all_gone())
 			(void)event_base_loopexit(parent_base, NULL);
 		return;
 	}
+	if (!parent_proc_wanted(slot)) {
+		log_info("%s (pid %d) stopped", label, (int)pid);
+		return;
+	}
 	c->restarts++;
 	if (WIFSIGNALED(status))
-		log_warnx("%s (pid %d) killed by signal %d", proc_name(id),
-		    (int)pid, WTERMSIG(status));
+		log_warnx("%s (pid %d) killed by signal %d", label, (int)pid,
+		    WTERMSIG(status));
 	else
-		log_warnx("%s (pid %d) exited with status %d", proc_name(id),
+		log_warnx("%s (pid %d) exited with status %d", label,
 		    (int)pid, WEXITSTATUS(status));
-	parent_control_event_printf("proc %s died pid=%d", proc_name(id),
-	    (int)pid);
-	parent_proc_schedule((enum proc_id)id);
+	parent_control_event_printf("proc %s died pid=%d", label, (int)pid);
+	parent_proc_schedule(slot);
 }
 
 int
 parent_proc_all_gone(void)
 {
-	int	 id;
+	int	 slot;
 
-	for (id = PROC_SMTP; id < PROC_COUNT; id++)
-		if (children[id].pid > 0)
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++)
+		if (children[slot].pid > 0)
 			return 0;
 	return 1;
 }
@@ -401,15 +549,16 @@ parent_proc_all_gone(void)
 static void
 parent_proc_shutdown_timer(int fd, short ev, void *arg)
 {
-	int	 id;
+	int	 slot;
 
 	(void)fd;
 	(void)ev;
 	(void)arg;
-	for (id = PROC_SMTP; id < PROC_COUNT; id++)
-		if (children[id].pid > 0) {
-			log_warnx("%s did not stop, killing it", proc_name(id));
-			(void)kill(children[id].pid, SIGKILL);
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++)
+		if (children[slot].pid > 0) {
+			log_warnx("%s did not stop, killing it",
+			    parent_proc_label(slot));
+			(void)kill(children[slot].pid, SIGKILL);
 		}
 }
 
@@ -418,16 +567,16 @@ void
 parent_proc_shutdown(void)
 {
 	struct timeval	 tv = { SHUTDOWN_GRACE_SECS, 0 };
-	int		 id;
+	int		 slot;
 
 	if (shutting_down)
 		return;
 	shutting_down = 1;
-	for (id = PROC_SMTP; id < PROC_COUNT; id++) {
-		if (children[id].timer != NULL)
-			(void)evtimer_del(children[id].timer);
-		if (children[id].pid > 0)
-			(void)kill(children[id].pid, SIGTERM);
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++) {
+		if (children[slot].timer != NULL)
+			(void)evtimer_del(children[slot].timer);
+		if (children[slot].pid > 0)
+			(void)kill(children[slot].pid, SIGTERM);
 	}
 	if (parent_proc_all_gone()) {
 		(void)event_base_loopexit(parent_base, NULL);
@@ -440,19 +589,33 @@ parent_proc_shutdown(void)
 }
 
 int
+parent_proc_slot_running(int slot)
+{
+	return slot > PROC_PARENT && slot < PARENT_NSLOTS &&
+	    children[slot].iev != NULL;
+}
+
+/* Whether a process runs (for tlsproxy: its first instance). */
+int
 parent_proc_running(enum proc_id id)
 {
-	return id > PROC_PARENT && id < PROC_COUNT && children[id].iev != NULL;
+	return parent_proc_slot_running((int)id);
+}
+
+int
+parent_proc_send_slot(int slot, struct imsg_out *out)
+{
+	if (!parent_proc_slot_running(slot)) {
+		imsg_out_free(out);
+		return -1;
+	}
+	return imsgev_send(children[slot].iev, out, -1);
 }
 
 int
 parent_proc_send(enum proc_id id, struct imsg_out *out)
 {
-	if (!parent_proc_running(id)) {
-		imsg_out_free(out);
-		return -1;
-	}
-	return imsgev_send(children[id].iev, out, -1);
+	return parent_proc_send_slot((int)id, out);
 }
 
 int
@@ -467,24 +630,27 @@ parent_proc_send_fd(enum proc_id id, struct imsg_out *out, int fd)
 	return imsgev_send(children[id].iev, out, fd);
 }
 
-/* "show status": one line per child. */
+/* "show status": one line per child, one per tlsproxy instance. */
 void
 parent_proc_status(uint32_t ctlid)
 {
 	char		 path[64];
 	struct stat	 sb;
-	int		 id;
+	int		 slot;
 	long		 uid;
 
-	for (id = PROC_SMTP; id < PROC_COUNT; id++) {
-		const struct child	*c = &children[id];
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++) {
+		const struct child	*c = &children[slot];
 
+		if (!parent_proc_wanted(slot) && c->pid <= 0)
+			continue;
 		uid = -1;
 		(void)snprintf(path, sizeof(path), "/proc/%d", (int)c->pid);
 		if (c->pid > 0 && stat(path, &sb) == 0)
 			uid = (long)sb.st_uid;
 		parent_control_line_printf(ctlid, "proc %s pid=%d uid=%ld "
-		    "state=%s restarts=%u", proc_name(id), (int)c->pid, uid,
+		    "state=%s restarts=%u", parent_proc_label(slot),
+		    (int)c->pid, uid, !parent_proc_wanted(slot) ? "stopping" :
 		    c->iev != NULL ? "running" : "restarting", c->restarts);
 	}
 }
@@ -493,16 +659,17 @@ parent_proc_status(uint32_t ctlid)
 static void
 parent_proc_conf_applied(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
+	int		 slot = (int)(intptr_t)arg;
 	uint32_t	 gen = imsg_get_u32(m);
 
 	(void)iev;
 	if (imsg_get_end(m) == -1) {
-		parent_proc_restart(id, "malformed IMSG_CONF_APPLIED");
+		parent_proc_restart_slot(slot, "malformed IMSG_CONF_APPLIED");
 		return;
 	}
-	children[id].applied = gen;
-	log_debug("%s runs config generation %u", proc_name(id), gen);
+	children[slot].applied = gen;
+	log_debug("%s runs config generation %u", parent_proc_label(slot),
+	    gen);
 }
 
 /*
@@ -514,25 +681,31 @@ parent_proc_conf_applied(struct imsgev *iev, struct imsg *m, void *arg)
 static void
 parent_proc_peer_bad(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	enum proc_id	 from = (enum proc_id)(intptr_t)arg;
-	uint32_t	 peer = imsg_get_u32(m);
+	int		 from = (int)(intptr_t)arg, peer;
+	uint32_t	 id = imsg_get_u32(m);
 	const char	*why = imsg_get_str(m);
+	uint32_t	 inst = imsg_get_u32(m);
 	char		 reason[256];
 
 	(void)iev;
-	if (imsg_get_end(m) == -1 || peer <= PROC_PARENT ||
-	    peer >= PROC_COUNT || !parent_proc_linked(from, (enum proc_id)peer)) {
-		parent_proc_restart(from, "malformed IMSG_PEER_BAD");
+	if (imsg_get_end(m) == -1 || id <= PROC_PARENT || id >= PROC_COUNT ||
+	    (id != PROC_TLS && inst != 0) || inst >= PROC_INSTANCES_MAX ||
+	    !parent_proc_linked(parent_proc_slot_id(from), (enum proc_id)id)) {
+		parent_proc_restart_slot(from, "malformed IMSG_PEER_BAD");
 		return;
 	}
+	peer = parent_proc_slot_of((enum proc_id)id, inst);
 	(void)snprintf(reason, sizeof(reason), "%s reports: %s",
-	    proc_name(from), text_is_clean(why) ? why : "(unprintable)");
+	    parent_proc_label(from), text_is_clean(why) ? why :
+	    "(unprintable)");
+	if (!parent_proc_wanted(peer))
+		return;
 	if (children[peer].trust <= children[from].trust) {
-		parent_proc_restart((enum proc_id)peer, reason);
+		parent_proc_restart_slot(peer, reason);
 		return;
 	}
 	log_warnx("%s; relinking", reason);
-	parent_proc_link(from, (enum proc_id)peer);
+	parent_proc_link(from, peer);
 }
 
 static void
@@ -542,7 +715,7 @@ parent_proc_ctl_line(struct imsgev *iev, struct imsg *m, void *arg)
 
 	(void)iev;
 	if (imsg_get_end(m) == -1) {
-		parent_proc_restart((enum proc_id)(intptr_t)arg,
+		parent_proc_restart_slot((int)(intptr_t)arg,
 		    "malformed IMSG_CTL_LINE");
 		return;
 	}
@@ -557,12 +730,11 @@ parent_proc_ctl_end(struct imsgev *iev, struct imsg *m, void *arg)
 
 	(void)iev;
 	if (imsg_get_end(m) == -1) {
-		parent_proc_restart((enum proc_id)(intptr_t)arg,
+		parent_proc_restart_slot((int)(intptr_t)arg,
 		    "malformed IMSG_CTL_END");
 		return;
 	}
-	parent_control_end(m->id, (enum proc_id)(intptr_t)arg,
-	    status != 0, msg);
+	parent_control_end(m->id, (int)(intptr_t)arg, status != 0, msg);
 }
 
 static void
@@ -572,7 +744,7 @@ parent_proc_ctl_event(struct imsgev *iev, struct imsg *m, void *arg)
 
 	(void)iev;
 	if (imsg_get_end(m) == -1) {
-		parent_proc_restart((enum proc_id)(intptr_t)arg,
+		parent_proc_restart_slot((int)(intptr_t)arg,
 		    "malformed IMSG_CTL_EVENT");
 		return;
 	}
@@ -590,14 +762,15 @@ static const struct imsg_handler parent_child_handlers[] = {
 static void
 parent_proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
-	char		 why[64];
+	int	 slot = (int)(intptr_t)arg;
+	char	 why[64];
 
 	/* no message from a child carries a descriptor */
 	if (m->fd != -1) {
 		(void)close(m->fd);
 		m->fd = -1;
-		parent_proc_restart(id, "descriptor passed to the parent");
+		parent_proc_restart_slot(slot, "descriptor passed to the "
+		    "parent");
 		return;
 	}
 	if (imsgev_dispatch_table(parent_child_handlers,
@@ -605,7 +778,7 @@ parent_proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 	    iev, m, arg) == -1) {
 		(void)snprintf(why, sizeof(why), "unexpected imsg type %u",
 		    m->type);
-		parent_proc_restart(id, why);
+		parent_proc_restart_slot(slot, why);
 	}
 }
 
@@ -613,15 +786,16 @@ parent_proc_dispatch(struct imsgev *iev, struct imsg *m, void *arg)
 static void
 parent_proc_closed(struct imsgev *iev, const char *reason, void *arg)
 {
-	enum proc_id	 id = (enum proc_id)(intptr_t)arg;
-	struct child	*c = &children[id];
+	int		 slot = (int)(intptr_t)arg;
+	struct child	*c = &children[slot];
 
 	if (c->iev != iev)
 		return;
 	c->iev = NULL;
-	parent_control_proc_lost(id);
-	if (!shutting_down && c->pid > 0) {
-		log_warnx("channel to %s lost (%s)", proc_name(id), reason);
+	parent_control_proc_lost(slot);
+	if (!shutting_down && c->pid > 0 && parent_proc_wanted(slot)) {
+		log_warnx("channel to %s lost (%s)", parent_proc_label(slot),
+		    reason);
 		(void)kill(c->pid, SIGKILL);
 	}
 }

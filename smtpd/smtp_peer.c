@@ -484,7 +484,7 @@ smtp_peer_down(enum proc_id id)
 	else if (id == PROC_QUEUE)
 		smtp_session_foreach(smtp_peer_queue_lost);
 	else if (id == PROC_TLS)
-		smtp_tls_down();
+		smtp_tls_down(proc_peer_instance());
 	else if (id == PROC_AUTH)
 		smtp_auth_down();
 }

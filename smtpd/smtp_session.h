@@ -185,6 +185,8 @@ struct smtp_session {
 	uint8_t			 auth_state;
 	uint32_t		 auth_failures;
 	char			 auth_try[32];
+	/* the tlsproxy instance that has (or had) the session's handshake */
+	uint32_t		 tls_inst;
 };
 
 /* smtp_session.c */
@@ -233,7 +235,7 @@ int	 smtp_tls_flushed(struct smtp_session *);
 int	 smtp_tls_offered(struct smtp_session *);
 void	 smtp_tls_release(struct smtp_session *);
 void	 smtp_tls_received(struct smtp_session *, char *, size_t);
-void	 smtp_tls_down(void);
+void	 smtp_tls_down(unsigned inst);
 void	 smtp_tls_ready(struct imsgev *, struct imsg *, void *);
 void	 smtp_tls_result(struct imsgev *, struct imsg *, void *);
 

@@ -16,10 +16,16 @@
  * state starts afresh (no HELO/EHLO, no transaction) as RFC 3207 4.2
  * says.
  *
+ * With several tlsproxy instances ("tls processes"), each session's
+ * PREPARE goes to the next instance that is up (round robin) and
+ * everything after it to the same one; answers from any other instance
+ * are ignored.
+ *
  * Failure behaviour: tlsproxy not there or not ready: 454 and the session
- * goes on in plaintext.  A failed handshake, or tlsproxy dying after the
- * socket was handed over, ends the session with a log line.  A session
- * that ends while tlsproxy works for it sends IMSG_TLS_ABORT.
+ * goes on in plaintext.  A failed handshake, or its tlsproxy instance
+ * dying after the socket was handed over, ends the session with a log
+ * line.  A session that ends while tlsproxy works for it sends
+ * IMSG_TLS_ABORT.
  */
 #include <stdlib.h>
 #include <stdio.h>
@@ -70,12 +76,16 @@ static int
 smtp_tls_prepare(struct smtp_session *s)
 {
 	struct imsg_out	 out;
+	int		 inst;
 
+	if ((inst = proc_peer_pick(PROC_TLS)) == -1)
+		return -1;
+	s->tls_inst = (uint32_t)inst;
 	imsg_out_init(&out, IMSG_TLS_SERVER_PREPARE, s->id);
 	imsg_put_str(&out, s->listener != NULL ? s->listener : "");
 	imsg_put_str(&out, s->addr);
 	imsg_put_u32(&out, smtp_tls_flags(s));
-	if (proc_send(PROC_TLS, &out, -1) == -1)
+	if (proc_send_n(PROC_TLS, s->tls_inst, &out, -1) == -1)
 		return -1;
 	s->tls_state = SMTP_TLS_PREPARING;
 	s->wait = SMTP_WAIT_TLS;
@@ -142,7 +152,7 @@ smtp_tls_start(struct smtp_session *s)
 	s->tls_state = SMTP_TLS_HANDSHAKE;
 	imsg_out_init(&out, IMSG_TLS_SERVER_START, s->id);
 	imsg_put_u32(&out, smtp_tls_flags(s));
-	if (proc_send(PROC_TLS, &out, fd) == -1) {
+	if (proc_send_n(PROC_TLS, s->tls_inst, &out, fd) == -1) {
 		s->tls_state = SMTP_TLS_OFF;
 		smtp_session_close(s, NULL, "TLS not available");
 	}
@@ -174,7 +184,8 @@ smtp_tls_ready(struct imsgev *iev, struct imsg *m, void *arg)
 	}
 	/* gone: the ABORT is on its way */
 	if ((s = smtp_session_find(m->id)) == NULL ||
-	    s->state == SMTP_ST_CLOSING)
+	    s->state == SMTP_ST_CLOSING ||
+	    s->tls_inst != proc_peer_instance())
 		return;
 	if (s->tls_state != SMTP_TLS_PREPARING) {
 		proc_peer_bad(PROC_TLS, "unexpected TLS ready", m->type);
@@ -267,7 +278,8 @@ smtp_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
 	}
 	s = smtp_session_find(m->id);
 	if (s == NULL || s->tls_state != SMTP_TLS_HANDSHAKE ||
-	    s->state == SMTP_ST_CLOSING) {
+	    s->state == SMTP_ST_CLOSING ||
+	    s->tls_inst != proc_peer_instance()) {
 		if (m->fd != -1)
 			(void)close(m->fd);
 		return;
@@ -291,14 +303,17 @@ smtp_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
 	smtp_tls_on(s, t, m->fd);
 }
 
-/* tlsproxy went away: what was waiting for it cannot go on. */
+/* the tlsproxy instance smtp_tls_down() was told about */
+static unsigned	 smtp_tls_lost_inst;
+
+/* A tlsproxy instance went away: what was waiting for it cannot go on. */
 static void
 smtp_tls_lost(struct smtp_session *s)
 {
 	enum smtp_tls_state	 was = s->tls_state;
 
 	if (s->state == SMTP_ST_CLOSING || was == SMTP_TLS_OFF ||
-	    was == SMTP_TLS_ON)
+	    was == SMTP_TLS_ON || s->tls_inst != smtp_tls_lost_inst)
 		return;
 	s->tls_state = SMTP_TLS_OFF;
 	s->wait = SMTP_WAIT_NONE;
@@ -313,8 +328,9 @@ smtp_tls_lost(struct smtp_session *s)
 }
 
 void
-smtp_tls_down(void)
+smtp_tls_down(unsigned inst)
 {
+	smtp_tls_lost_inst = inst;
 	smtp_session_foreach(smtp_tls_lost);
 }
 
@@ -325,9 +341,9 @@ smtp_tls_release(struct smtp_session *s)
 	struct imsg_out	 out;
 
 	if (s->tls_state != SMTP_TLS_OFF && s->tls_state != SMTP_TLS_ON &&
-	    proc_peer(PROC_TLS) != NULL) {
+	    proc_peer_n(PROC_TLS, s->tls_inst) != NULL) {
 		imsg_out_init(&out, IMSG_TLS_ABORT, s->id);
-		(void)proc_send(PROC_TLS, &out, -1);
+		(void)proc_send_n(PROC_TLS, s->tls_inst, &out, -1);
 	}
 	s->tls_state = SMTP_TLS_OFF;
 	free(s->tls);

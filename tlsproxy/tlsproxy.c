@@ -9,7 +9,12 @@
  * outbound client for a client handshake on a server socket
  * (CLIENT_START); each gets IMSG_TLS_RESULT with the TLS facts and the
  * plaintext end of a socketpair, and tlsproxy relays (tls_session.c,
- * tls_relay.c).  One process serves every session on libevent.
+ * tls_relay.c).  One process serves many sessions on libevent; the parent
+ * runs "tls processes" of them (instance -i N), each with the whole key
+ * set, and the front end and the outbound client spread their handshakes
+ * over them.  With more than one, an instance names itself "tlsproxy[N]"
+ * in the log, in "show status" and as the prefix of its "show stats"
+ * counters.
  *
  * Failure: a malformed request is reported with proc_peer_bad(); a lost
  * peer ends its sessions; a key set that does not build leaves the old
@@ -60,6 +65,9 @@ static const struct imsg_handler tlsproxy_mta_handlers[] = {
 };
 
 #define NHANDLERS(t)	(sizeof(t) / sizeof((t)[0]))
+
+/* how this instance names itself (tlsproxy_label()) */
+static char	 tlsproxy_name[24] = "tlsproxy";
 
 static const struct proc_def tlsproxy_def = {
 	.id = PROC_TLS,
@@ -251,12 +259,33 @@ tlsproxy_result(enum proc_id peer, uint32_t id, const struct tls_facts *f,
 	(void)proc_send(peer, &out, plainfd);
 }
 
+/* "tlsproxy" alone, "tlsproxy[N]" (and "tlsproxy[N]." on counters) when
+ * there are several. */
+static void
+tlsproxy_label(const struct config *c)
+{
+	static char	 prefix[32];
+
+	if (c->tls_processes == 1 && proc_instance() == 0) {
+		(void)strlcpy(tlsproxy_name, "tlsproxy",
+		    sizeof(tlsproxy_name));
+		prefix[0] = '\0';
+	} else {
+		(void)snprintf(tlsproxy_name, sizeof(tlsproxy_name),
+		    "tlsproxy[%u]", proc_instance());
+		(void)snprintf(prefix, sizeof(prefix), "%s.", tlsproxy_name);
+	}
+	log_procname_set(tlsproxy_name);
+	stats_label_set(prefix);
+}
+
 /* New protocols or ciphers rebuild the key set; sessions keep theirs. */
 static void
 tlsproxy_config_apply(struct config *nconf, struct config *old)
 {
 	char	 err[512];
 
+	tlsproxy_label(nconf);
 	if (old != NULL &&
 	    strcmp(old->tls_protocols, nconf->tls_protocols) == 0 &&
 	    strcmp(old->tls_ciphers, nconf->tls_ciphers) == 0)
@@ -275,9 +304,11 @@ static void
 tlsproxy_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
 {
 	if (cmd == CTL_SHOW_STATUS) {
-		proc_ctl_line(ctlid, "tlsproxy.sessions=%zu",
+		proc_ctl_line(ctlid, "%s.sessions=%zu", tlsproxy_name,
 		    tls_session_count());
-		proc_ctl_line(ctlid, "tlsproxy.pki=%zu",
+		proc_ctl_line(ctlid, "%s.handshakes=%lld", tlsproxy_name,
+		    (long long)stats_get("tls.handshake.ok"));
+		proc_ctl_line(ctlid, "%s.pki=%zu", tlsproxy_name,
 		    tls_pki_count(tls_pki_current()));
 		proc_ctl_end(ctlid, 0, "");
 		return;
