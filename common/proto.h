@@ -221,7 +221,8 @@ enum imsg_type {
 	 * without TLS), str auth mechanism ("" if not authenticated),
 	 * u32 auth ssf, str tls version ("" without TLS), u32 cipher bits,
 	 * str cert subject, str cert issuer, str cn subject (the +XX encoded
-	 * macro values of the TLS facts, "" without a certificate)
+	 * macro values of the TLS facts, "" without a certificate; each at
+	 * most TLS_MACRO_LEN octets)
 	 * -- later issues append fields here, never reorder. */
 	IMSG_POLICY_QUERY = 128,
 	/* policy -> smtp. id = query id. payload: u32 policy_verdict,
@@ -344,6 +345,10 @@ enum auth_status {
 	AUTH_MALFORMED,		/* 501: the client's base64 did not decode */
 	AUTH_TEMPFAIL		/* 454 */
 };
+
+/* The longest +XX encoded certificate macro: a 256-octet DN, each octet
+ * possibly "+XX" (spec 5.2, 5.3). */
+#define TLS_MACRO_LEN		768
 
 /* Flags of the TLS requests. */
 #define TLS_F_VERIFY_PEER	0x01	/* server: ask for a client cert */

@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "policy_db.h"
+#include "proto.h"
 
 struct config;
 struct imsg;
@@ -65,9 +66,9 @@ struct policy_query {
 	char		 tls_version[POLICY_NAME_MAX];
 	uint32_t	 cipher_bits;
 	/* ${cert_subject}, ${cert_issuer}, ${cn_subject}: +XX encoded */
-	char		 cert_subject[POLICY_NAME_MAX];
-	char		 cert_issuer[POLICY_NAME_MAX];
-	char		 cn_subject[POLICY_NAME_MAX];
+	char		 cert_subject[TLS_MACRO_LEN + 1];
+	char		 cert_issuer[TLS_MACRO_LEN + 1];
+	char		 cn_subject[TLS_MACRO_LEN + 1];
 };
 
 /* An IMSG_POLICY_RESULT being built. */

@@ -26,6 +26,7 @@
 #include "imsg.h"
 #include "mta_data.h"
 #include "mta_reply.h"
+#include "proto.h"
 
 struct bufferevent;
 struct event;
@@ -137,9 +138,9 @@ struct mta_tls_facts {
 	char			 verify[16];
 	char			 version[32];
 	uint32_t		 bits;
-	char			 subject[256];
-	char			 issuer[256];
-	char			 cn[256];
+	char			 subject[TLS_MACRO_LEN + 1];
+	char			 issuer[TLS_MACRO_LEN + 1];
+	char			 cn[TLS_MACRO_LEN + 1];
 };
 
 struct mta_session {

@@ -84,9 +84,9 @@ struct smtp_tls {
 	/* sendmail's ${verify}: OK, NO, FAIL, ... */
 	char		 verify[16];
 	/* ${cert_subject}, ${cert_issuer}, ${cn_subject}: +XX encoded */
-	char		 subject[256];
-	char		 issuer[256];
-	char		 cn_subject[256];
+	char		 subject[TLS_MACRO_LEN + 1];
+	char		 issuer[TLS_MACRO_LEN + 1];
+	char		 cn_subject[TLS_MACRO_LEN + 1];
 };
 
 /* One accepted recipient. */

@@ -173,3 +173,20 @@ def test_certissuer_subject_chain_grants_relaying():
             raw.ehlo()
             assert raw.cmd("MAIL FROM:<a@client.test>")[0] == 250
             assert raw.cmd("RCPT TO:<far@remote.test>")[0] == 550
+
+
+def test_certissuer_long_dn_survives_encoding():
+    """A DN whose +XX form is far longer than 256 octets still matches:
+    the facts travel whole from tlsproxy to policyd."""
+    ca_dn = "".join("/OU=Unit (%d) of the Long Name Group" % i
+                    for i in range(5)) + "/CN=Wide CA"
+    assert len(ca_dn) < 256
+    ca = TestCA(subject=ca_dn)
+    assert len(_encode(ca_dn)) > 256
+    with _Setup("CERTISSUER:%s RELAY\n" % _encode(ca_dn),
+                options="tls verify", ca=ca) as t:
+        cli = ca.issue("client.test", client=True)
+        with t.session(cli, source="127.0.0.2") as raw:
+            raw.ehlo()
+            assert raw.cmd("MAIL FROM:<a@client.test>")[0] == 250
+            assert raw.cmd("RCPT TO:<far@remote.test>")[0] == 250
