@@ -113,6 +113,7 @@ config_new_nohost(void)
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
 	c->timeout_session = 60 * 60;
+	c->policy_skip = 1;
 	c->queue_lifetime = 5 * 86400;
 	c->queue_delay_warning = 4 * 3600;
 	c->queue_retry_min = 5 * 60;
@@ -416,6 +417,18 @@ config_dump_mta(const struct config *c, FILE *fp)
 	config_dump_duration(fp, c->mta_timeout_idle);
 }
 
+static void
+config_dump_policy(const struct config *c, FILE *fp)
+{
+	(void)fprintf(fp, "policy skip %s\n", c->policy_skip ? "yes" : "no");
+	(void)fprintf(fp, "policy lookupdotdomain %s\n",
+	    c->policy_lookupdotdomain ? "yes" : "no");
+	(void)fprintf(fp, "policy delay-checks %s\n",
+	    c->policy_delay_checks ? "yes" : "no");
+	(void)fprintf(fp, "policy tls-perm-error %s\n",
+	    c->policy_tls_perm_error ? "yes" : "no");
+}
+
 int
 config_dump(const struct config *c, FILE *fp)
 {
@@ -424,6 +437,7 @@ config_dump(const struct config *c, FILE *fp)
 	config_dump_tls(c, fp);
 	config_dump_network(c, fp);
 	config_dump_smtp(c, fp);
+	config_dump_policy(c, fp);
 	config_dump_mta(c, fp);
 	config_auth_dump(c, fp);
 	if (fflush(fp) == EOF || ferror(fp))

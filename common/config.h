@@ -120,6 +120,12 @@ struct config {
 	int			 timeout_data;		/* 600, per DATA/BDAT */
 	int			 timeout_session;	/* 3600 */
 
+	/* policy ...: the access_db options of sendmail's cf (smtpd-maps(5)) */
+	int			 policy_skip;		/* on: SKIP ends D/A */
+	int			 policy_lookupdotdomain;	/* off: ".rest" keys */
+	int			 policy_delay_checks;	/* off: FEATURE(delay_checks) */
+	int			 policy_tls_perm_error;	/* off: TLS_PERM_ERR */
+
 	/* smtp ... */
 	int			 smtp_greeting_delay;	/* 0 seconds */
 	int			 smtp_vrfy;		/* off */

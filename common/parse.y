@@ -132,6 +132,7 @@ static char	*parse_string_keep(const char *);
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
 %token	AUTH AUTHOPTIONAL LINEMAX MAXFAILURES MECHANISMS OPTIONS SASLAUTHD
 %token	SASLDB TRUST
+%token	POLICY SKIP LOOKUPDOTDOMAIN DELAYCHECKS TLSPERMERROR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -238,6 +239,7 @@ main		: HOSTNAME STRING {
 			parse_conf->double_bounce[0] = '\0';
 		}
 		| MTA mtaopt
+		| POLICY policyopt
 		| PKI STRING CERT STRING KEY STRING {
 			if (parse_pki($2, $4, $6) == -1)
 				YYERROR;
@@ -472,6 +474,12 @@ timeout		: COMMAND duration {
 		}
 		;
 
+policyopt	: SKIP yesno		{ parse_conf->policy_skip = $2; }
+		| LOOKUPDOTDOMAIN yesno	{ parse_conf->policy_lookupdotdomain = $2; }
+		| DELAYCHECKS yesno	{ parse_conf->policy_delay_checks = $2; }
+		| TLSPERMERROR yesno	{ parse_conf->policy_tls_perm_error = $2; }
+		;
+
 smtpopt		: GREETINGDELAY duration {
 			if (parse_range($2, 0, PARSE_NUMBER_MAX,
 			    "smtp greeting-delay") == -1)
@@ -562,6 +570,7 @@ static const struct keyword	 keywords[] = {
 	{ "control",			CONTROL },
 	{ "data",			DATA },
 	{ "database",			DATABASE },
+	{ "delay-checks",		DELAYCHECKS },
 	{ "delay-warning",		DELAYWARNING },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
@@ -578,6 +587,7 @@ static const struct keyword	 keywords[] = {
 	{ "limit",			LIMIT },
 	{ "line-max",			LINEMAX },
 	{ "listen",			LISTEN },
+	{ "lookupdotdomain",		LOOKUPDOTDOMAIN },
 	{ "max-failures",		MAXFAILURES },
 	{ "mechanisms",			MECHANISMS },
 	{ "message-size",		MESSAGESIZE },
@@ -589,6 +599,7 @@ static const struct keyword	 keywords[] = {
 	{ "options",			OPTIONS },
 	{ "path",			PATHNAME },
 	{ "pki",			PKI },
+	{ "policy",			POLICY },
 	{ "port",			PORT },
 	{ "processes",			PROCESSES },
 	{ "protocols",			PROTOCOLS },
@@ -602,6 +613,7 @@ static const struct keyword	 keywords[] = {
 	{ "sasldb",			SASLDB },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
+	{ "skip",			SKIP },
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },
 	{ "text-line",			TEXTLINE },
@@ -609,6 +621,7 @@ static const struct keyword	 keywords[] = {
 	{ "tls",			TLS },
 	{ "tls-handshake",		TLSHANDSHAKE },
 	{ "tls-idle",			TLSIDLE },
+	{ "tls-perm-error",		TLSPERMERROR },
 	{ "tls-require",		TLSREQUIRE },
 	{ "trust",			TRUST },
 	{ "verify",			VERIFY },

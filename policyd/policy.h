@@ -116,6 +116,12 @@ struct policy_env {
 	const char	 *hostname;	/* always a local domain */
 	/* access_db's "skip": SKIP ends a D or A probe as "not found" */
 	int		  skip;
+	/* lookupdotdomain: D also probes ".rest" keys (spec 1.2 step 2) */
+	int		  dotdomain;
+	/* FEATURE(delay_checks): check_mail and check_relay at RCPT */
+	int		  delay_checks;
+	/* TLS_PERM_ERR: a TLS requirement without prefix fails with 503 */
+	int		  tls_perm_error;
 	const struct policy_trace *trace;	/* NULL: nobody watches */
 };
 
@@ -165,6 +171,8 @@ int	policy_reply_parse(const char *body, int keyword, uint32_t *code,
 /* policy_access.c */
 void	policy_env_init(struct policy_env *, struct policy_db *, int dbfail,
 	    const char *hostname);
+void	policy_env_configure(struct policy_env *, const struct config *);
+int	policy_env_dflags(const struct policy_env *, int flags);
 void	policy_env_step(const struct policy_env *, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 int	policy_env_lookup(const struct policy_env *, const char *map,
@@ -215,6 +223,7 @@ struct policy_tls_facts {
 	const char	*cert_subject;
 	const char	*cert_issuer;
 	const char	*tls_name;	/* {TLS_Name}: the peer's name */
+	int		 perm_error;	/* TLS_PERM_ERR: no prefix = 503 */
 };
 
 /* policy_tls.c */

@@ -30,6 +30,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -57,6 +58,18 @@ policy_env_init(struct policy_env *env, struct policy_db *db, int dbfail,
 	env->dbfail = dbfail;
 	env->hostname = hostname;
 	env->skip = 1;
+}
+
+/* The "policy" settings of smtpd.conf (smtpd-maps(5)). */
+void
+policy_env_configure(struct policy_env *env, const struct config *cf)
+{
+	if (cf == NULL)
+		return;
+	env->skip = cf->policy_skip;
+	env->dotdomain = cf->policy_lookupdotdomain;
+	env->delay_checks = cf->policy_delay_checks;
+	env->tls_perm_error = cf->policy_tls_perm_error;
 }
 
 /* Tell the observer, if any, which step of a decision starts now. */
@@ -213,10 +226,20 @@ access_connect_search(const struct policy_env *env, struct policy_keys *keys,
 	return r;
 }
 
-/* check_relay (spec 1.6): D +Connect on the name, then A on the address. */
-void
-policy_access_connect(const struct policy_env *env,
-    const struct policy_query *q, struct policy_result *res)
+/* The flags of a D probe: mode '+' or '!', and lookupdotdomain. */
+int
+policy_env_dflags(const struct policy_env *env, int flags)
+{
+	return flags | (env->dotdomain ? POLICY_PROBE_DOTDOMAIN : 0);
+}
+
+/*
+ * check_relay (spec 1.6): D +Connect on the name, then A on the address;
+ * mailbox: the recipient whose reply it prefixes (delay_checks), or NULL.
+ */
+static void
+access_check_relay(const struct policy_env *env, const struct policy_query *q,
+    const char *mailbox, struct policy_result *res)
 {
 	struct policy_keys	 keys;
 	char			 value[POLICY_VALUE_MAX + 1];
@@ -226,7 +249,7 @@ policy_access_connect(const struct policy_env *env,
 	policy_env_step(env, "check_relay: D +Connect on %s", q->name);
 	policy_keys_init(&keys);
 	(void)policy_probe_domain(&keys, "Connect", q->name,
-	    POLICY_PROBE_UNTAGGED);
+	    policy_env_dflags(env, POLICY_PROBE_UNTAGGED));
 	r = access_connect_search(env, &keys, value, sizeof(value), key,
 	    sizeof(key));
 	if (r == POLICY_DB_NOTFOUND) {
@@ -236,7 +259,19 @@ policy_access_connect(const struct policy_env *env,
 		r = access_connect_search(env, &keys, value, sizeof(value),
 		    key, sizeof(key));
 	}
-	access_conclude(res, r, STAGE_CONNECT, value, NULL, key);
+	access_conclude(res, r, STAGE_CONNECT, value, mailbox, key);
+}
+
+/* At connect: check_relay (unless delayed), then srv_features. */
+void
+policy_access_connect(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	if (env->delay_checks) {
+		policy_env_step(env, "delay_checks: check_relay runs at RCPT");
+		policy_result_accept(res, 0, "");
+	} else
+		access_check_relay(env, q, NULL, res);
 	if (res->verdict == POLICY_ACCEPT || res->verdict == POLICY_DISCARD)
 		policy_tls_features(env, q, res);
 }
@@ -253,23 +288,17 @@ access_mailbox_split(const char *mailbox, char *local, size_t locallen,
 	    (int)(at - mailbox) : (int)strlen(mailbox), mailbox);
 }
 
-void
-policy_access_mail(const struct policy_env *env,
-    const struct policy_query *q, struct policy_result *res)
+/* check_mail (spec 1.6); mailbox prefixes a refusal (the sender, or
+ * the recipient under delay_checks). */
+static void
+access_check_mail(const struct policy_env *env, const struct policy_query *q,
+    const char *mailbox, struct policy_result *res)
 {
 	struct policy_keys	 keys;
 	char			 local[POLICY_PATH_MAX];
 	const char		*domain;
 	int			 f = POLICY_PROBE_UNTAGGED;
 
-	policy_env_step(env, "Basic_check_mail: tls_client with verify=%s",
-	    q->verify[0] != '\0' ? q->verify : "(none)");
-	policy_tls_peer(env, "TLS_Clt", q, res);
-	if (res->verdict != POLICY_ACCEPT) {
-		res->ruleset = "tls_client";
-		return;
-	}
-	res->key[0] = '\0';
 	if (q->sender[0] == '\0') {
 		policy_env_step(env, "check_mail: <> is never looked up");
 		policy_result_accept(res, 0, "");	/* <>: spec 1.7 */
@@ -283,8 +312,30 @@ policy_access_mail(const struct policy_env *env,
 		(void)policy_probe_full(&keys, "From", q->sender, f);
 	(void)policy_probe_user(&keys, "From", local, f);
 	if (domain[0] != '\0')
-		(void)policy_probe_domain(&keys, "From", domain, f);
-	access_decide(env, &keys, STAGE_MAIL, q->sender, res);
+		(void)policy_probe_domain(&keys, "From", domain,
+		    policy_env_dflags(env, f));
+	access_decide(env, &keys, STAGE_MAIL, mailbox, res);
+}
+
+/* At MAIL: tls_client, then check_mail unless it is delayed. */
+void
+policy_access_mail(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	policy_env_step(env, "Basic_check_mail: tls_client with verify=%s",
+	    q->verify[0] != '\0' ? q->verify : "(none)");
+	policy_tls_peer(env, "TLS_Clt", q, res);
+	if (res->verdict != POLICY_ACCEPT) {
+		res->ruleset = "tls_client";
+		return;
+	}
+	res->key[0] = '\0';
+	if (env->delay_checks) {
+		policy_env_step(env, "delay_checks: check_mail runs at RCPT");
+		policy_result_accept(res, 0, "");
+		return;
+	}
+	access_check_mail(env, q, q->sender, res);
 }
 
 /* 1 if domain is in {w} (the hostname or local-host-names), -1 TMPF. */
@@ -390,7 +441,7 @@ access_relay_client(const struct policy_env *env,
 	}
 	policy_keys_init(&keys);
 	(void)policy_probe_domain(&keys, "Connect", q->name,
-	    POLICY_PROBE_UNTAGGED);
+	    policy_env_dflags(env, POLICY_PROBE_UNTAGGED));
 	return access_search_relay(env, MAP_ACCESS, &keys, key, keylen);
 }
 
@@ -416,7 +467,8 @@ access_rcpt_blacklist(const struct policy_env *env, const char *rcpt,
 	if (domain[0] == '\0' || islocal)
 		(void)policy_probe_user(&keys, "To", local, f);
 	if (domain[0] != '\0')
-		(void)policy_probe_domain(&keys, "To", domain, f);
+		(void)policy_probe_domain(&keys, "To", domain,
+		    policy_env_dflags(env, f));
 	r = policy_env_search(env, MAP_ACCESS, &keys, value, sizeof(value),
 	    key, sizeof(key));
 	policy_keys_free(&keys);
@@ -457,7 +509,8 @@ access_rcpt_ok(const struct policy_env *env, const char *domain, int islocal,
 	if (tried)
 		return r;
 	policy_keys_init(&keys);
-	(void)policy_probe_domain(&keys, "To", domain, POLICY_PROBE_UNTAGGED);
+	(void)policy_probe_domain(&keys, "To", domain,
+	    policy_env_dflags(env, POLICY_PROBE_UNTAGGED));
 	switch (access_search_relay(env, MAP_ACCESS, &keys, key,
 	    sizeof(key))) {
 	case 1:
@@ -526,8 +579,8 @@ access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len,
 	return islocal;
 }
 
-void
-policy_access_rcpt(const struct policy_env *env,
+static void
+access_rcpt_decide(const struct policy_env *env,
     const struct policy_query *q, struct policy_result *res)
 {
 	char		 rcpt[POLICY_PATH_MAX], local[POLICY_PATH_MAX];
@@ -569,6 +622,44 @@ policy_access_rcpt(const struct policy_env *env,
 		    access_relay_denied());
 		res->key[0] = '\0';
 	}
+}
+
+/*
+ * FEATURE(delay_checks) (spec 1.8): once the recipient passed, check_mail
+ * and then check_relay, their refusals prefixed with the recipient.  A
+ * From: OK or RELAY skips check_relay.  A DISCARD keeps the relay flags.
+ */
+static void
+access_rcpt_delayed(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	struct policy_result	 later;
+
+	policy_env_step(env, "delay_checks: check_mail and check_relay for "
+	    "<%s>", q->rcpt);
+	memset(&later, 0, sizeof(later));
+	access_check_mail(env, q, q->rcpt, &later);
+	if (later.verdict == POLICY_ACCEPT && !(later.flags & POLICY_F_OK)) {
+		memset(&later, 0, sizeof(later));
+		access_check_relay(env, q, q->rcpt, &later);
+	}
+	if (later.verdict == POLICY_DISCARD) {
+		res->verdict = POLICY_DISCARD;
+		(void)strlcpy(res->key, later.key, sizeof(res->key));
+	} else if (later.verdict != POLICY_ACCEPT) {
+		later.flags = 0;
+		*res = later;
+	}
+}
+
+void
+policy_access_rcpt(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	access_rcpt_decide(env, q, res);
+	if (env->delay_checks && res->verdict == POLICY_ACCEPT &&
+	    !(res->flags & (POLICY_F_RELAY_CERT | POLICY_F_RELAY_AUTH)))
+		access_rcpt_delayed(env, q, res);
 }
 
 void

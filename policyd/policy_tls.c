@@ -245,6 +245,8 @@ policy_tls_req_check(const char *rhs, int nomap,
 	isreq = rhs != NULL && policy_tls_req_parse(rhs, &req) == 0;
 	if (!isreq)
 		memset(&req, 0, sizeof(req));
+	if (req.errors == POLICY_TLS_DEFAULT && f->perm_error)
+		req.errors = POLICY_TLS_PERM;
 	if (strcmp(f->verify, "SOFTWARE") == 0) {
 		tls_fail(res, req.errors, nomap ? "TLS handshake." :
 		    "TLS handshake failed.");
@@ -324,7 +326,8 @@ policy_tls_lookup(const struct policy_env *env, const char *tag,
 	policy_keys_init(&keys);
 	if (name[0] != '\0') {
 		policy_env_step(env, "%s: D !%s on %s", tag, tag, name);
-		(void)policy_probe_domain(&keys, tag, name, 0);
+		(void)policy_probe_domain(&keys, tag, name,
+		    policy_env_dflags(env, 0));
 		r = tls_search_keys(env, &keys, 1, value, valuelen, key,
 		    keylen);
 		if (r != POLICY_DB_NOTFOUND)
@@ -356,6 +359,7 @@ tls_conclude(const struct policy_env *env, const struct policy_query *q,
 		return;
 	}
 	policy_tls_facts_from(q, &f);
+	f.perm_error = env->tls_perm_error;
 	policy_tls_req_check(r == POLICY_DB_FOUND ? value : NULL,
 	    env->db == NULL && !env->dbfail, &f, res);
 	(void)strlcpy(res->key, key, sizeof(res->key));
@@ -398,7 +402,8 @@ policy_tls_rcpt(const struct policy_env *env, const struct policy_query *q,
 		(void)snprintf(local, sizeof(local), "%.*s", (int)(at - rcpt),
 		    rcpt);
 		(void)policy_probe_user(&keys, "TLS_Rcpt", local, 0);
-		(void)policy_probe_domain(&keys, "TLS_Rcpt", at + 1, 0);
+		(void)policy_probe_domain(&keys, "TLS_Rcpt", at + 1,
+		    policy_env_dflags(env, 0));
 	} else
 		(void)policy_probe_user(&keys, "TLS_Rcpt", rcpt, 0);
 	(void)policy_probe_exact(&keys, "TLS_Rcpt", "", 0);

@@ -109,6 +109,7 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 		return;
 	}
 	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policy_env_configure(&env, conf);
 	policy_access_check(&env, &q, &res);
 	policy_access_log(&q, &res);
 	imsg_out_init(&out, IMSG_POLICY_RESULT, m->id);

@@ -908,6 +908,7 @@ smtpctl_explain(const struct config *cf, int argc, char **argv)
 	}
 	dbfail = explain_db_open(cf->database_path, &db);
 	policy_env_init(&env, db, dbfail, cf->hostname);
+	policy_env_configure(&env, cf);
 	trace.probe = explain_probe;
 	trace.step = explain_step;
 	trace.arg = &c->t;

@@ -291,6 +291,55 @@ test_query(void)
 	imsg_out_free(&out);
 }
 
+/* The "policy" settings: delay_checks, lookupdotdomain, skip. */
+static void
+test_options(void)
+{
+	struct policy_result	 r;
+	struct policy_env	 saved = env;
+
+	env.delay_checks = 1;
+	r = ask(POLICY_CONNECT, "192.0.2.99", "bad.example", "", "");
+	UNIT_CHECK(is_accept(&r, 0, ""), "delay_checks: connect passes");
+	r = ask(POLICY_MAIL, "192.0.2.99", "bad.example", "a@spam.example",
+	    "");
+	UNIT_CHECK(is_accept(&r, 0, ""), "delay_checks: MAIL passes");
+	r = ask(POLICY_RCPT, "192.0.2.99", "bad.example", "a@spam.example",
+	    "u@local.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<u@local.example>... Access denied"),
+	    "delay_checks: the From: REJECT at RCPT, recipient prefixed");
+	r = ask(POLICY_RCPT, "192.0.2.99", "bad.example", "joe@plain.example",
+	    "u@local.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<u@local.example>... Access denied"),
+	    "delay_checks: then the Connect: REJECT, recipient prefixed");
+	r = ask(POLICY_RCPT, "192.0.2.99", "bad.example",
+	    "boss+x@spam.example", "u@local.example");
+	UNIT_CHECK(r.verdict == POLICY_ACCEPT && (r.flags & POLICY_F_LOCAL),
+	    "delay_checks: a From: OK skips check_relay (spec 1.8)");
+	r = ask(POLICY_RCPT, "192.0.2.99", "bad.example", "a@spam.example",
+	    "u@elsewhere.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<u@elsewhere.example>... Relaying denied"),
+	    "delay_checks: a refused recipient is refused first");
+	env = saved;
+	r = ask(POLICY_CONNECT, "192.0.2.99", "a.dot.example", "", "");
+	UNIT_CHECK(is_accept(&r, 0, ""), "no lookupdotdomain: .dot.example "
+	    "is not probed");
+	env.dotdomain = 1;
+	r = ask(POLICY_CONNECT, "192.0.2.99", "a.dot.example", "", "");
+	UNIT_CHECK(r.verdict == POLICY_REJECT &&
+	    strcmp(r.key, "connect:.dot.example") == 0,
+	    "lookupdotdomain: Connect:.dot.example matches a.dot.example");
+	env = saved;
+	env.skip = 0;
+	r = ask(POLICY_CONNECT, "203.0.113.10", "h.example", "", "");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 553, "5.3.0", "SKIP"),
+	    "skip off: SKIP is an unknown value (spec 2.2)");
+	env = saved;
+}
+
 static void
 test_no_cache(void)
 {
@@ -316,7 +365,7 @@ main(void)
 	    "Connect:198.51.100 RELAY\nConnect:198.51.100.8 OK\n"
 	    "Connect:203.0.113.5 ERROR:5.7.1:550 5.7.0 no spam\n"
 	    "Connect:203.0.113.9 DISCARD\nConnect:203.0.113.10 SKIP\n"
-	    "Connect:trusted.example RELAY\n"
+	    "Connect:trusted.example RELAY\nConnect:.dot.example REJECT\n"
 	    "From:spam.example REJECT\nFrom:boss+*@spam.example OK\n"
 	    "From:full@tmp.example ERROR:450 mailbox full\n"
 	    "From:odd.example WHATEVER\nFrom:postmaster@ OK\n"
@@ -340,6 +389,7 @@ main(void)
 	test_tmpf();
 	test_route();
 	test_query();
+	test_options();
 	test_no_cache();
 	policy_db_close(env.db);
 	(void)snprintf(err, sizeof(err), "rm -rf %s", tmpdir);
