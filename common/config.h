@@ -134,6 +134,10 @@ struct config {
 	int			 tls_processes;		/* 1 */
 	int			 timeout_tls_handshake;	/* 30 */
 	int			 timeout_tls_idle;	/* 900 */
+
+	/* smtp reverse-dns, smtp dns-timeout: the client's PTR name */
+	int			 smtp_reverse_dns;	/* yes */
+	int			 smtp_dns_timeout;	/* 5 seconds */
 };
 
 struct config	*config_new(void);

@@ -127,6 +127,7 @@ static char	*parse_string_keep(const char *);
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
+%token	DNSTIMEOUT REVERSEDNS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -426,6 +427,12 @@ smtpopt		: GREETINGDELAY duration {
 		}
 		| VRFY yesno	{ parse_conf->smtp_vrfy = $2; }
 		| EXPN yesno	{ parse_conf->smtp_expn = $2; }
+		| REVERSEDNS yesno { parse_conf->smtp_reverse_dns = $2; }
+		| DNSTIMEOUT duration {
+			if (parse_range($2, 1, 60, "smtp dns-timeout") == -1)
+				YYERROR;
+			parse_conf->smtp_dns_timeout = $2;
+		}
 		;
 
 mtaopt		: PORT NUMBER {
@@ -507,6 +514,7 @@ static const struct keyword	 keywords[] = {
 	{ "data",			DATA },
 	{ "database",			DATABASE },
 	{ "delay-warning",		DELAYWARNING },
+	{ "dns-timeout",		DNSTIMEOUT },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
 	{ "errors",			ERRORS },
@@ -537,6 +545,7 @@ static const struct keyword	 keywords[] = {
 	{ "resolver",			RESOLVER },
 	{ "retry-max",			RETRYMAX },
 	{ "retry-min",			RETRYMIN },
+	{ "reverse-dns",		REVERSEDNS },
 	{ "route",			ROUTE },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },

@@ -68,6 +68,9 @@ struct policy_query {
 	char		 cert_subject[POLICY_NAME_MAX];
 	char		 cert_issuer[POLICY_NAME_MAX];
 	char		 cn_subject[POLICY_NAME_MAX];
+	/* ${client_resolve}: "OK", "FAIL", "FORGED", "TEMP"; "" if the
+	 * front end did not look the name up (nothing is refused then) */
+	char		 resolve[16];
 };
 
 /* An IMSG_POLICY_RESULT being built. */
