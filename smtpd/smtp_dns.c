@@ -91,7 +91,8 @@ smtp_dns_readable(int fd, short ev, void *arg)
 /*
  * The options of every context: small caches, loopback resolvers
  * allowed, and the reverse zones libunbound would otherwise answer
- * itself (private networks, 127/8) asked of the resolver like any other.
+ * itself (private networks, 127/8 but 127.0.0.1) asked of the resolver
+ * like any other.
  */
 static int
 smtp_dns_ctx_options(struct ub_ctx *ub)
@@ -107,7 +108,7 @@ smtp_dns_ctx_options(struct ub_ctx *ub)
 	    ub_ctx_set_option(ub, "unblock-lan-zones:", "yes") ||
 	    ub_ctx_set_option(ub, "insecure-lan-zones:", "yes") ||
 	    ub_ctx_set_option(ub, "local-zone:",
-	    "127.in-addr.arpa. nodefault") ||
+	    "127.in-addr.arpa. transparent") ||
 	    ub_ctx_set_option(ub, "local-zone:", "test. transparent") ? -1 : 0;
 }
 
