@@ -2,7 +2,7 @@
  * smtpctl_explain.c: "smtpctl explain", what the relay would answer a
  * client, worked out from the map database without the daemon.
  *
- *   explain addr A [name N] [helo H] [from S] [rcpt R ...]
+ *   explain addr A [name N] [helo H] [from S] [rcpt R ...] [resolve W]
  *
  * Each stage (Connect, then From if a sender is given, then To for each
  * recipient) is decided by policy_access_check(), the very function
@@ -47,6 +47,8 @@ struct explain_input {
 	const char	*from;		/* NULL: no MAIL stage */
 	const char	*rcpt[EXPLAIN_RCPT_MAX];
 	int		 nrcpt;
+	/* ${client_resolve}: OK, FAIL, FORGED, TEMP; NULL: not looked up */
+	const char	*resolve;
 };
 
 /* The observer's state: the stage being shown and the last hit. */
@@ -73,6 +75,7 @@ static const struct explain_word {
 	{ "name",	offsetof(struct explain_input, name) },
 	{ "helo",	offsetof(struct explain_input, helo) },
 	{ "from",	offsetof(struct explain_input, from) },
+	{ "resolve",	offsetof(struct explain_input, resolve) },
 };
 
 static int	explain_connect(struct policy_env *, struct explain_trace *,
@@ -95,7 +98,8 @@ static int
 explain_usage(void)
 {
 	(void)fprintf(stderr, "usage: smtpctl explain addr ADDRESS "
-	    "[name NAME] [helo NAME] [from SENDER] [rcpt RECIPIENT ...]\n");
+	    "[name NAME] [helo NAME] [from SENDER] [rcpt RECIPIENT ...]\n"
+	    "    [resolve OK|FAIL|FORGED|TEMP]\n");
 	return 2;
 }
 
@@ -191,9 +195,18 @@ explain_query(struct policy_query *q, uint32_t kind,
     const struct explain_input *in, const char *rcpt)
 {
 	const char	*why = "sender or recipient too long";
+	const char	*r = in->resolve;
 
 	memset(q, 0, sizeof(*q));
 	q->kind = kind;
+	if (r != NULL && strcmp(r, "OK") != 0 && strcmp(r, "FAIL") != 0 &&
+	    strcmp(r, "FORGED") != 0 && strcmp(r, "TEMP") != 0) {
+		(void)fprintf(stderr, "smtpctl: explain: resolve is OK, FAIL, "
+		    "FORGED or TEMP\n");
+		return -1;
+	}
+	if (r != NULL)
+		(void)strlcpy(q->resolve, r, sizeof(q->resolve));
 	if (strlcpy(q->helo, in->helo, sizeof(q->helo)) < sizeof(q->helo) &&
 	    strlcpy(q->sender, in->from != NULL ? in->from : "",
 	    sizeof(q->sender)) < sizeof(q->sender) &&
