@@ -61,6 +61,15 @@ static struct smtp_dns_ctx	*smtp_dns_system;
 static struct smtp_dns_ctx	*smtp_dns_cur;
 static char			 smtp_dns_fwd[80];
 
+/* the counter of each outcome (smtpd(8) STATISTICS) */
+static const char *const smtp_dns_counter[] = {
+	[SMTP_DNS_NONE] = "smtp.dns.none",
+	[SMTP_DNS_OK] = "smtp.dns.ok",
+	[SMTP_DNS_FAIL] = "smtp.dns.fail",
+	[SMTP_DNS_FORGED] = "smtp.dns.forged",
+	[SMTP_DNS_TEMP] = "smtp.dns.temp",
+};
+
 static void	smtp_dns_query_done(void *, int, struct ub_result *);
 
 static void
@@ -264,9 +273,7 @@ smtp_dns_end(struct smtp_dns_lookup *l, enum smtp_dns_resolve r)
 
 	if (r == SMTP_DNS_OK || r == SMTP_DNS_FORGED)
 		name = l->name;
-	stats_add(r == SMTP_DNS_OK ? "smtp.dns.ok" : r == SMTP_DNS_FAIL ?
-	    "smtp.dns.fail" : r == SMTP_DNS_FORGED ? "smtp.dns.forged" :
-	    "smtp.dns.temp", 1);
+	stats_add(smtp_dns_counter[r], 1);
 	l->cb(l->arg, r, name);
 	event_free(l->timer);
 	smtp_dns_ctx_release(l->ctx);
