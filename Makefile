@@ -78,7 +78,7 @@ bin/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lcrypto
 
 bin/smtpd-smtp: $(SMTP_SRCS:.c=.o) common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
 
 bin/smtpd-mta: $(MTA_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound

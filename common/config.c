@@ -132,6 +132,8 @@ config_new_nohost(void)
 	c->timeout_tls_handshake = 30;
 	c->timeout_tls_idle = 15 * 60;
 	config_auth_defaults(c);
+	c->smtp_reverse_dns = 1;
+	c->smtp_dns_timeout = 5;
 	return c;
 }
 
@@ -396,6 +398,10 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	config_dump_duration(fp, c->smtp_greeting_delay);
 	(void)fprintf(fp, "smtp vrfy %s\n", c->smtp_vrfy ? "yes" : "no");
 	(void)fprintf(fp, "smtp expn %s\n", c->smtp_expn ? "yes" : "no");
+	(void)fprintf(fp, "smtp reverse-dns %s\n",
+	    c->smtp_reverse_dns ? "yes" : "no");
+	(void)fputs("smtp dns-timeout ", fp);
+	config_dump_duration(fp, c->smtp_dns_timeout);
 }
 
 static void

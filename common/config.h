@@ -175,6 +175,9 @@ struct config {
 	char			 auth_source_path[PATH_MAX]; /* /etc/sasldb2 */
 	int			 auth_max_failures;	/* 3 per session */
 	size_t			 auth_line_max;		/* 12288 octets */
+	/* smtp reverse-dns, smtp dns-timeout: the client's PTR name */
+	int			 smtp_reverse_dns;	/* yes */
+	int			 smtp_dns_timeout;	/* 5 seconds */
 };
 
 struct config	*config_new(void);

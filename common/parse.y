@@ -133,6 +133,7 @@ static char	*parse_string_keep(const char *);
 %token	AUTH AUTHOPTIONAL LINEMAX MAXFAILURES MECHANISMS OPTIONS SASLAUTHD
 %token	SASLDB TRUST
 %token	POLICY SKIP LOOKUPDOTDOMAIN DELAYCHECKS TLSPERMERROR
+%token	DNSTIMEOUT REVERSEDNS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -488,6 +489,12 @@ smtpopt		: GREETINGDELAY duration {
 		}
 		| VRFY yesno	{ parse_conf->smtp_vrfy = $2; }
 		| EXPN yesno	{ parse_conf->smtp_expn = $2; }
+		| REVERSEDNS yesno { parse_conf->smtp_reverse_dns = $2; }
+		| DNSTIMEOUT duration {
+			if (parse_range($2, 1, 60, "smtp dns-timeout") == -1)
+				YYERROR;
+			parse_conf->smtp_dns_timeout = $2;
+		}
 		;
 
 mtaopt		: PORT NUMBER {
@@ -572,6 +579,7 @@ static const struct keyword	 keywords[] = {
 	{ "database",			DATABASE },
 	{ "delay-checks",		DELAYCHECKS },
 	{ "delay-warning",		DELAYWARNING },
+	{ "dns-timeout",		DNSTIMEOUT },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
 	{ "errors",			ERRORS },
@@ -608,6 +616,7 @@ static const struct keyword	 keywords[] = {
 	{ "resolver",			RESOLVER },
 	{ "retry-max",			RETRYMAX },
 	{ "retry-min",			RETRYMIN },
+	{ "reverse-dns",		REVERSEDNS },
 	{ "route",			ROUTE },
 	{ "saslauthd",			SASLAUTHD },
 	{ "sasldb",			SASLDB },

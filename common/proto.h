@@ -222,7 +222,9 @@ enum imsg_type {
 	 * u32 auth ssf, str tls version ("" without TLS), u32 cipher bits,
 	 * str cert subject, str cert issuer, str cn subject (the +XX encoded
 	 * macro values of the TLS facts, "" without a certificate; each at
-	 * most TLS_MACRO_LEN octets)
+	 * most TLS_MACRO_LEN octets),
+	 * str client resolve (${client_resolve}: "OK", "FAIL", "FORGED",
+	 * "TEMP"; "" when the name was not looked up, and from the mta)
 	 * -- later issues append fields here, never reorder. */
 	IMSG_POLICY_QUERY = 128,
 	/* policy -> smtp. id = query id. payload: u32 policy_verdict,

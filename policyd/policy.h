@@ -69,6 +69,9 @@ struct policy_query {
 	char		 cert_subject[TLS_MACRO_LEN + 1];
 	char		 cert_issuer[TLS_MACRO_LEN + 1];
 	char		 cn_subject[TLS_MACRO_LEN + 1];
+	/* ${client_resolve}: "OK", "FAIL", "FORGED", "TEMP"; "" if the
+	 * front end did not look the name up (nothing is refused then) */
+	char		 resolve[16];
 };
 
 /* An IMSG_POLICY_RESULT being built. */

@@ -421,16 +421,50 @@ access_relay_addr(const struct policy_env *env, const struct policy_query *q,
 	return r;
 }
 
-/* Relay_ok (spec 2.4): may this client relay?  1 yes, 0 no, -1 TMPF. */
+/*
+ * Relay_ok step 6 (spec 2.4): a client whose name could not be found or
+ * confirmed may not relay on its name.  1 with res filled if refused.
+ */
+static int
+access_relay_resolve(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	char	 text[POLICY_NAME_MAX + 64];
+
+	if (strcmp(q->resolve, "TEMP") == 0)
+		(void)snprintf(text, sizeof(text), "Relaying temporarily "
+		    "denied. Cannot resolve PTR record for %s", q->addr);
+	else if (strcmp(q->resolve, "FORGED") == 0)
+		(void)snprintf(text, sizeof(text), "Relaying denied. IP name "
+		    "possibly forged %s", q->name);
+	else if (strcmp(q->resolve, "FAIL") == 0)
+		(void)snprintf(text, sizeof(text), "Relaying denied. IP name "
+		    "lookup failed %s", q->name);
+	else
+		return 0;
+	policy_env_step(env, "Relay_ok: client_resolve is %s", q->resolve);
+	policy_result_reply(res, q->rcpt, q->resolve[0] == 'T' ? 450 : 550,
+	    q->resolve[0] == 'T' ? "4.4.0" : "5.7.1", text);
+	res->key[0] = '\0';
+	return 1;
+}
+
+/*
+ * Relay_ok (spec 2.4): may this client relay?  1 yes, 0 no, -1 TMPF,
+ * 2 refused by step 6 (res filled).
+ */
 static int
 access_relay_client(const struct policy_env *env,
-    const struct policy_query *q, char *key, size_t keylen)
+    const struct policy_query *q, char *key, size_t keylen,
+    struct policy_result *res)
 {
 	struct policy_keys	 keys;
 	int			 r;
 
 	if ((r = access_relay_addr(env, q, key, keylen)) != 0)
 		return r;
+	if (access_relay_resolve(env, q, res))
+		return 2;
 	if (q->name[0] != '[') {
 		if ((r = access_domain_local(env, q->name)) != 0) {
 			(void)strlcpy(key, q->name, keylen);
@@ -612,12 +646,12 @@ access_rcpt_decide(const struct policy_env *env,
 		return;
 	if ((ok = access_rcpt_ok(env, domain, islocal, black == 2, res)) == 1)
 		return;
-	relay = access_relay_client(env, q, key, sizeof(key));
+	relay = access_relay_client(env, q, key, sizeof(key), res);
 	if (relay == 1)
 		policy_result_accept(res, POLICY_F_RELAY, key);
 	else if (relay == -1 || ok == -1)
 		policy_result_tempfail(res);
-	else {
+	else if (relay == 0) {
 		policy_result_reply(res, q->rcpt, 550, "5.7.1",
 		    access_relay_denied());
 		res->key[0] = '\0';

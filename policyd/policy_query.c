@@ -7,9 +7,10 @@
  * host name or "[address]" (both put in canonical form, spec 1.4); a
  * MAIL query's sender and a RCPT query's recipient are mailboxes (one
  * optional pair of angle brackets is removed; a recipient must not be
- * empty).  Failure behaviour: -1 with a reason (also for trailing
- * octets: the sender and this parser are built from the same proto.h);
- * the caller reports the peer with proc_peer_bad().
+ * empty); ${client_resolve} is OK, FAIL, FORGED, TEMP or "".
+ * Failure behaviour: -1 with a reason (also for trailing octets: the
+ * sender and this parser are built from the same proto.h); the caller
+ * reports the peer with proc_peer_bad().
  */
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,19 @@ query_str(struct imsg *m, char *buf, size_t size)
 	if (imsg_get_strbuf(m, buf, size) == -1)
 		return -1;
 	return text_is_clean(buf) ? 0 : -1;
+}
+
+/* ${client_resolve}: one of the four words of spec 6, or "". */
+static int
+query_resolve(struct imsg *m, char *buf, size_t size)
+{
+	if (query_str(m, buf, size) == -1)
+		return -1;
+	if (buf[0] == '\0' || strcmp(buf, "OK") == 0 ||
+	    strcmp(buf, "FAIL") == 0 || strcmp(buf, "FORGED") == 0 ||
+	    strcmp(buf, "TEMP") == 0)
+		return 0;
+	return -1;
 }
 
 /* Remove one pair of angle brackets and check what is left. */
@@ -97,6 +111,7 @@ policy_query_parse(struct imsg *m, struct policy_query *q, const char **why)
 	if (query_str(m, q->cert_subject, sizeof(q->cert_subject)) == -1 ||
 	    query_str(m, q->cert_issuer, sizeof(q->cert_issuer)) == -1 ||
 	    query_str(m, q->cn_subject, sizeof(q->cn_subject)) == -1 ||
+	    query_resolve(m, q->resolve, sizeof(q->resolve)) == -1 ||
 	    imsg_get_end(m) == -1) {
 		*why = "malformed policy query";
 		return -1;

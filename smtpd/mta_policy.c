@@ -68,6 +68,8 @@ mta_policy_ask(struct mta_session *s, uint32_t kind, const char *rcpt)
 	imsg_put_str(&out, f->subject);
 	imsg_put_str(&out, f->issuer);
 	imsg_put_str(&out, f->cn);
+	/* ${client_resolve} belongs to inbound clients only */
+	imsg_put_str(&out, "");
 	if (proc_send(PROC_POLICY, &out, -1) == -1)
 		return -1;
 	s->asking = kind;

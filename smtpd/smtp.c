@@ -8,6 +8,7 @@
  *   queue    message files and commits (smtp_peer.c, smtp_tx.c)
  *   tlsproxy STARTTLS and smtps handshakes (smtp_tls.c)
  *   auth     the AUTH exchanges, relayed to smtpd-auth (smtp_auth.c)
+ *   resolver the clients' names (smtp_dns.c, libunbound)
  *
  * Sessions: smtp_session.c (I/O, states), smtp_exec.c (commands),
  * smtp_command.c (parsing), smtp_data.c (message bodies).
@@ -17,6 +18,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "smtp_dns.h"
 #include "smtp_listener.h"
 #include "smtp_session.h"
 
@@ -74,12 +76,12 @@ static const struct proc_def smtp_def = {
 	.shutdown = smtp_shutdown,
 };
 
-/* A config is in force: size buffers, start accepting. */
+/* A config is in force: resolver, buffers, start accepting. */
 static void
 smtp_config_apply(struct config *nconf, struct config *old)
 {
-	(void)nconf;
 	(void)old;
+	smtp_dns_configure(nconf);
 	smtp_session_config();
 	smtp_listener_update();
 }
@@ -118,6 +120,9 @@ int
 main(int argc, char **argv)
 {
 	proc_setup(&smtp_def, argc, argv);
+	/* /etc/resolv.conf and /etc/hosts are out of reach after the chroot */
+	if (smtp_dns_init() == -1)
+		fatalx("cannot create the resolver context");
 	/* the Received: dates need the zone file, gone after the chroot */
 	tzset();
 	proc_confine(proc_root(), SMTPD_USER);

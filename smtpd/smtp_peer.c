@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "smtp_dns.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -58,7 +59,7 @@ void
 smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
 {
 	struct imsg_out	 out;
-	char		 name[INET6_ADDRSTRLEN + 2];
+	char		 name[SMTP_SESSION_NAME_MAX];
 	const char	*rcpt = "";
 
 	if (kind == POLICY_RCPT)
@@ -72,6 +73,7 @@ smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
 	imsg_put_str(&out, rcpt);
 	imsg_put_str(&out, s->auth_user != NULL ? s->auth_user : "");
 	smtp_peer_policy_tls(&out, s);
+	imsg_put_str(&out, smtp_dns_resolve_name(s->resolve));
 	s->query = (uint8_t)kind;
 	s->wait = SMTP_WAIT_POLICY;
 	if (proc_send(PROC_POLICY, &out, -1) == -1) {
@@ -160,16 +162,17 @@ static void
 smtp_peer_log_reject(struct smtp_session *s, const char *ruleset,
     const char *arg, const char *reply)
 {
-	char	 name[INET6_ADDRSTRLEN + 2];
+	char	 name[SMTP_SESSION_NAME_MAX];
+	char	 relay[SMTP_SESSION_RELAY_MAX];
 
 	(void)smtp_session_name(s, name, sizeof(name));
+	(void)smtp_session_relay(s, relay, sizeof(relay));
 	if (s->query == POLICY_CONNECT)
-		log_info("%08x: ruleset=%s, arg1=%s, arg2=%s, relay=%s [%s], "
-		    "reject=%s", s->id, ruleset, name, s->addr, name, s->addr,
-		    reply);
+		log_info("%08x: ruleset=%s, arg1=%s, arg2=%s, relay=%s, "
+		    "reject=%s", s->id, ruleset, name, s->addr, relay, reply);
 	else
-		log_info("%08x: ruleset=%s, arg1=<%s>, relay=%s [%s], "
-		    "reject=%s", s->id, ruleset, arg, name, s->addr, reply);
+		log_info("%08x: ruleset=%s, arg1=<%s>, relay=%s, reject=%s",
+		    s->id, ruleset, arg, relay, reply);
 }
 
 static void	smtp_peer_features(struct smtp_session *,
@@ -394,7 +397,7 @@ smtp_peer_queue_commit(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
 	struct imsg_out	 out;
-	char		 name[INET6_ADDRSTRLEN + 2];
+	char		 name[SMTP_SESSION_NAME_MAX];
 	size_t		 i;
 
 	imsg_out_init(&out, IMSG_QUEUE_MESSAGE_COMMIT, s->id);

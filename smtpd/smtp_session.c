@@ -2,7 +2,8 @@
  * smtp_session.c: life cycle and I/O of an inbound SMTP session.
  *
  * Interface (smtp_session.h): smtp_session_new() takes an accepted
- * socket; the rest of the front end finds sessions by id, queues replies
+ * socket and, unless "smtp reverse-dns no", looks the client's name up
+ * (smtp_dns.c) before it logs the connection and asks policyd; the rest of the front end finds sessions by id, queues replies
  * and closes them.  Input is read as it comes (PIPELINING) into the
  * bufferevent, up to SMTP_INPUT_MAX octets, and executed strictly in
  * order by smtp_session_process(); replies collect in the output buffer
@@ -33,6 +34,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "smtp_dns.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -90,11 +92,33 @@ smtp_session_foreach(void (*fn)(struct smtp_session *))
 		fn(s);
 }
 
-/* The client name: "[address]" until the front end resolves names. */
+/* ${client_name}: the forward-confirmed name, else "[address]". */
 const char *
 smtp_session_name(struct smtp_session *s, char *buf, size_t size)
 {
-	(void)snprintf(buf, size, "[%s]", s->addr);
+	if (s->resolve == SMTP_DNS_OK && s->ptrname != NULL)
+		(void)strlcpy(buf, s->ptrname, size);
+	else
+		(void)snprintf(buf, size, "[%s]", s->addr);
+	return buf;
+}
+
+/*
+ * The client in log lines: "NAME [ADDR]", where NAME is ${client_name},
+ * or sendmail's "PTRNAME [ADDR] (may be forged)" when the name the PTR
+ * record gave does not lead back to the address.
+ */
+const char *
+smtp_session_relay(struct smtp_session *s, char *buf, size_t size)
+{
+	char	 name[SMTP_SESSION_NAME_MAX];
+
+	if (s->resolve == SMTP_DNS_FORGED && s->ptrname != NULL)
+		(void)snprintf(buf, size, "%s [%s] (may be forged)",
+		    s->ptrname, s->addr);
+	else
+		(void)snprintf(buf, size, "%s [%s]",
+		    smtp_session_name(s, name, sizeof(name)), s->addr);
 	return buf;
 }
 
@@ -165,8 +189,10 @@ smtp_session_free(struct smtp_session *s)
 	RB_REMOVE(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions--;
 	stats_add("smtp.session.active", -1);
+	smtp_dns_cancel(s->dns);
 	event_free(s->timer);
 	bufferevent_free(s->bev);
+	free(s->ptrname);
 	free(s->helo);
 	free(s->nullserver);
 	free(s);
@@ -176,11 +202,11 @@ smtp_session_free(struct smtp_session *s)
 static void
 smtp_session_end(struct smtp_session *s, const char *reason)
 {
-	char	 name[INET6_ADDRSTRLEN + 2];
+	char	 relay[SMTP_SESSION_RELAY_MAX];
 
 	if (s->state != SMTP_ST_CLOSING)
-		log_info("%08x: disconnect from %s [%s] (%s)", s->id,
-		    smtp_session_name(s, name, sizeof(name)), s->addr, reason);
+		log_info("%08x: disconnect from %s (%s)", s->id,
+		    smtp_session_relay(s, relay, sizeof(relay)), reason);
 	smtp_session_free(s);
 }
 
@@ -207,14 +233,14 @@ void
 smtp_session_close(struct smtp_session *s, const char *reply,
     const char *reason)
 {
-	char	 name[INET6_ADDRSTRLEN + 2];
+	char	 relay[SMTP_SESSION_RELAY_MAX];
 
 	if (s->state == SMTP_ST_CLOSING)
 		return;
 	if (reply != NULL)
 		smtp_session_reply(s, "%s", reply);
-	log_info("%08x: disconnect from %s [%s] (%s)", s->id,
-	    smtp_session_name(s, name, sizeof(name)), s->addr, reason);
+	log_info("%08x: disconnect from %s (%s)", s->id,
+	    smtp_session_relay(s, relay, sizeof(relay)), reason);
 	s->state = SMTP_ST_CLOSING;
 	/* the socket is with tlsproxy (or gone): nothing can be written */
 	if (bufferevent_getfd(s->bev) == -1)
@@ -565,13 +591,66 @@ smtp_session_alloc(int fd)
 	return s;
 }
 
-/* A new client on listener: log it, ask policyd, start the clocks. */
+/* The client is known by name (or not): log it, go on to TLS or policy. */
+static void
+smtp_session_start(struct smtp_session *s)
+{
+	char	 relay[SMTP_SESSION_RELAY_MAX];
+
+	log_info("%08x: connect from %s on %s", s->id,
+	    smtp_session_relay(s, relay, sizeof(relay)),
+	    s->listener != NULL ? s->listener : "?");
+	if (s->lflags & LISTEN_F_SMTPS) {
+		/* implicit TLS: not one octet is read here before it */
+		smtp_tls_smtps(s);
+		return;
+	}
+	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	smtp_peer_policy_query(s, POLICY_CONNECT);
+}
+
+/* The reverse lookup ended (smtp_dns.c). */
+static void
+smtp_session_dns_done(void *arg, enum smtp_dns_resolve r, const char *name)
+{
+	struct smtp_session	*s = arg;
+
+	s->dns = NULL;
+	s->wait = SMTP_WAIT_NONE;
+	s->resolve = (uint8_t)r;
+	if (name[0] != '\0' && (s->ptrname = strdup(name)) == NULL)
+		s->resolve = SMTP_DNS_TEMP;
+	if (s->state == SMTP_ST_CLOSING)
+		return;
+	smtp_session_start(s);
+}
+
+/*
+ * Look the client up by address (smtp reverse-dns).  Meanwhile input is
+ * read only to catch an early talker (none on smtps).  0 if it runs.
+ */
+static int
+smtp_session_dns_start(struct smtp_session *s)
+{
+	s->dns = smtp_dns_lookup(s->addr, conf->smtp_dns_timeout,
+	    smtp_session_dns_done, s);
+	if (s->dns == NULL) {
+		log_warn("%08x: cannot start the reverse lookup", s->id);
+		s->resolve = SMTP_DNS_TEMP;
+		return -1;
+	}
+	s->wait = SMTP_WAIT_DNS;
+	if (!(s->lflags & LISTEN_F_SMTPS))
+		(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	return 0;
+}
+
+/* A new client on listener: find its name, start the clocks. */
 void
 smtp_session_new(int fd, const struct sockaddr_storage *ss,
     const char *listener, uint32_t lflags)
 {
 	struct smtp_session	*s;
-	char			 name[INET6_ADDRSTRLEN + 2];
 
 	if ((s = smtp_session_alloc(fd)) == NULL) {
 		log_warn("cannot allocate a session");
@@ -583,12 +662,9 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 	smtp_session_addr(ss, s->addr, sizeof(s->addr));
 	s->started = time(NULL);
 	s->lflags = lflags;
-	if ((lflags & (LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE |
-	    LISTEN_F_SMTPS)) && (s->listener = strdup(listener)) == NULL)
+	if ((s->listener = strdup(listener)) == NULL)
 		s->lflags &= ~(LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE |
 		    LISTEN_F_SMTPS);
-	log_info("%08x: connect from %s [%s] on %s", s->id,
-	    smtp_session_name(s, name, sizeof(name)), s->addr, listener);
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
 	    smtp_session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
@@ -596,13 +672,9 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 	s->delaying = conf->smtp_greeting_delay > 0;
 	smtp_session_timer_set(s, s->delaying ? conf->smtp_greeting_delay :
 	    conf->timeout_session);
-	if (s->lflags & LISTEN_F_SMTPS) {
-		/* implicit TLS: not one octet is read here before it */
-		smtp_tls_smtps(s);
+	if (conf->smtp_reverse_dns && smtp_session_dns_start(s) == 0)
 		return;
-	}
-	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
-	smtp_peer_policy_query(s, POLICY_CONNECT);
+	smtp_session_start(s);
 }
 
 /* Talk over fd from now on (tlsproxy's plaintext end). */

@@ -9,6 +9,7 @@
  *   smtp_tls.c      STARTTLS and smtps through tlsproxy
  *   smtp_peer.c     questions to policyd and the queue, their answers,
  *                   and what happens when either goes away
+ *   smtp_dns.c      the client's name (PTR, forward-confirmed)
  *
  * smtp_exec.c also keeps the "nullserver" mode of a refused session.
  *
@@ -56,7 +57,8 @@ enum smtp_wait {
 	SMTP_WAIT_COMMIT,	/* IMSG_QUEUE_MESSAGE_COMMITTED */
 	SMTP_WAIT_OUTPUT,	/* the client to read our replies */
 	SMTP_WAIT_TLS,		/* tlsproxy: READY, the 220 written, RESULT */
-	SMTP_WAIT_AUTH		/* smtpd-auth: RESULT, or the delay of a 535 */
+	SMTP_WAIT_AUTH,		/* smtpd-auth: RESULT, or the delay of a 535 */
+	SMTP_WAIT_DNS		/* the reverse lookup of the client */
 };
 
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
@@ -171,7 +173,7 @@ struct smtp_session {
 	uint32_t		 features_set;
 	uint32_t		 features_clear;
 	struct smtp_tx		*tx;
-	/* the listener's name, kept only on TLS listeners (for tlsproxy) */
+	/* the listener's name (the connect log line, tlsproxy) */
 	char			*listener;
 	/* NULL until TLS is on */
 	struct smtp_tls		*tls;
@@ -187,7 +189,18 @@ struct smtp_session {
 	char			 auth_try[32];
 	/* the tlsproxy instance that has (or had) the session's handshake */
 	uint32_t		 tls_inst;
+	/* the reverse lookup in flight (smtp_dns.c); NULL once it ended */
+	struct smtp_dns_lookup	*dns;
+	/* ${client_resolve} (enum smtp_dns_resolve), and the PTR name:
+	 * confirmed with OK, unconfirmed with FORGED, NULL otherwise */
+	uint8_t			 resolve;
+	char			*ptrname;
 };
+
+/* ${client_name}, and "NAME [ADDR]" with " (may be forged)" (logs) */
+#define SMTP_SESSION_NAME_MAX	256
+#define SMTP_SESSION_RELAY_MAX	(SMTP_SESSION_NAME_MAX + \
+	INET6_ADDRSTRLEN + 24)
 
 /* smtp_session.c */
 void	 smtp_session_new(int fd, const struct sockaddr_storage *,
@@ -210,6 +223,7 @@ void	 smtp_session_nullserver(struct smtp_session *, const char *reply);
 void	 smtp_session_data_timeouts(struct smtp_session *, int data);
 const char *smtp_session_name(struct smtp_session *, char *, size_t);
 const char *smtp_session_proto(struct smtp_session *);
+const char *smtp_session_relay(struct smtp_session *, char *, size_t);
 void	 smtp_session_attach(struct smtp_session *, int fd);
 int	 smtp_session_detach(struct smtp_session *);
 

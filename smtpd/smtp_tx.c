@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "smtp_dns.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -104,25 +105,25 @@ smtp_tx_abort(struct smtp_session *s, const char *reply)
 
 /*
  * Our trace header, first in the message file (RFC 5321 4.4).  TCP-info
- * is "(NAME [ADDR])" with a verified name, else just "([ADDR])"; "for" is
- * given only with a single recipient, so as not to disclose the others.
+ * is sendmail's $_: "(NAME [ADDR])" with a verified name, "(PTRNAME
+ * [ADDR] (may be forged))" with one that does not lead back, else just
+ * "([ADDR])"; "for" is given only with a single recipient, so as not to
+ * disclose the others.
  */
 static void
 smtp_tx_received(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
-	char		 hdr[1536], date[64], name[INET6_ADDRSTRLEN + 2];
-	char		 tcpinfo[INET6_ADDRSTRLEN * 2 + 8], forclause[300];
+	char		 hdr[1536], date[64];
+	char		 tcpinfo[SMTP_SESSION_RELAY_MAX], forclause[300];
 	char		 tlsclause[256], authclause[64];
 	int		 n;
 
 	(void)date_rfc5322(time(NULL), date, sizeof(date));
-	(void)smtp_session_name(s, name, sizeof(name));
-	if (name[0] == '[')
-		(void)snprintf(tcpinfo, sizeof(tcpinfo), "[%s]", s->addr);
+	if (s->resolve == SMTP_DNS_OK || s->resolve == SMTP_DNS_FORGED)
+		(void)smtp_session_relay(s, tcpinfo, sizeof(tcpinfo));
 	else
-		(void)snprintf(tcpinfo, sizeof(tcpinfo), "%s [%s]", name,
-		    s->addr);
+		(void)snprintf(tcpinfo, sizeof(tcpinfo), "[%s]", s->addr);
 	forclause[0] = '\0';
 	if (tx->nrcpt == 1)
 		(void)snprintf(forclause, sizeof(forclause), "\r\n\tfor <%s>",

@@ -79,7 +79,7 @@ usage(void)
 	    "          explain [addr ADDRESS [name NAME] [helo NAME]\n"
 	    "              [from SENDER] [verify V] [bits N] [cn NAME]\n"
 	    "              [cert-subject DN] [cert-issuer DN] [auth-mech M]\n"
-	    "              [auth-ssf N]] [rcpt RECIPIENT ...]\n"
+	    "              [auth-ssf N] [resolve OUTCOME]] [rcpt RECIPIENT ...]\n"
 	    "              [server-addr ADDRESS [server NAME]\n"
 	    "              [server-verify V] [server-bits N] [server-cn NAME]\n"
 	    "              [server-cert-subject DN] "

@@ -158,7 +158,8 @@ explain_usage(void)
 	    "[name NAME] [helo NAME] [from SENDER]\n"
 	    "           [verify V] [bits N] [cn NAME] [cert-subject DN] "
 	    "[cert-issuer DN]\n"
-	    "           [auth-mech M] [auth-ssf N]] [rcpt RECIPIENT ...]\n"
+	    "           [auth-mech M] [auth-ssf N] [resolve OUTCOME]]\n"
+	    "           [rcpt RECIPIENT ...]\n"
 	    "           [server-addr ADDRESS [server NAME] "
 	    "[server-verify V] [server-bits N]\n"
 	    "           [server-cn NAME] [server-cert-subject DN] "
@@ -318,6 +319,17 @@ explain_query(const struct explain_ctx *c, struct policy_query *q,
 		(void)fprintf(stderr, "smtpctl: explain: %s%s\n",
 		    out ? "next hop: " : "", why);
 		return -1;
+	}
+	if (!out && in->resolve != NULL) {
+		if (strcmp(in->resolve, "OK") != 0 &&
+		    strcmp(in->resolve, "FAIL") != 0 &&
+		    strcmp(in->resolve, "FORGED") != 0 &&
+		    strcmp(in->resolve, "TEMP") != 0) {
+			(void)fprintf(stderr, "smtpctl: explain: resolve is OK, "
+			    "FAIL, FORGED or TEMP\n");
+			return -1;
+		}
+		(void)strlcpy(q->resolve, in->resolve, sizeof(q->resolve));
 	}
 	(void)strlcpy(q->verify, f->verify, sizeof(q->verify));
 	(void)strlcpy(q->auth_mech, f->auth_mech, sizeof(q->auth_mech));

@@ -28,6 +28,8 @@ struct explain_input {
 	const char	*cn;
 	const char	*auth_mech;
 	const char	*auth_ssf;
+	/* ${client_resolve}: OK, FAIL, FORGED, TEMP; NULL: not looked up */
+	const char	*resolve;
 	/* the next hop; server_addr NULL: no outbound session */
 	const char	*server;
 	const char	*server_addr;

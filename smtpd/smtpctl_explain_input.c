@@ -4,7 +4,7 @@
  *
  *   explain_input_parse()	"word value" pairs (rcpt may repeat)
  *   explain_facts_client()	verify, bits, cn, cert-subject, cert-issuer,
- *				auth-mech, auth-ssf: the client's session
+ *				auth-mech, auth-ssf, resolve: the client's session
  *   explain_facts_server()	server-verify, server-bits, server-cn,
  *				server-cert-subject, server-cert-issuer
  *
@@ -48,6 +48,7 @@ static const struct explain_word {
 	{ "cn",			offsetof(struct explain_input, cn) },
 	{ "auth-mech",		offsetof(struct explain_input, auth_mech) },
 	{ "auth-ssf",		offsetof(struct explain_input, auth_ssf) },
+	{ "resolve",		offsetof(struct explain_input, resolve) },
 	{ "server",		offsetof(struct explain_input, server) },
 	{ "server-addr",	offsetof(struct explain_input, server_addr) },
 	{ "server-verify",	offsetof(struct explain_input, server_verify) },

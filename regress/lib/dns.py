@@ -6,12 +6,18 @@ dns.py: a dnsmasq fixture serving the MX and A records a test needs.
              local=["example.net"]) as dns:
         Relay(resolver_port=dns.port, ...)
 
+ptr=[(addr, name)] serves PTR records (and makes dnsmasq authoritative
+for the reverse zones, so an address without one gets NXDOMAIN); a
+host-record of `hosts` also answers the PTR query of its address.  With
+ptr=None (the default) reverse queries for other addresses are refused.
+
 dnsmasq runs in the foreground on 127.0.0.1:PORT (UDP and TCP), reads no
 config file, no /etc/hosts and no resolv.conf, so it never forwards a
 query anywhere.  Names under a domain of `local` that it has no record for
 get NXDOMAIN; a name it knows gets NODATA for the types it lacks.  The
 process is registered for the runner's cleanup and stopped on exit.
 """
+import ipaddress
 import os
 import socket
 import struct
@@ -23,9 +29,15 @@ from . import free_udp_port, register_log, register_pid, test_dir, Skip
 DNSMASQ = "/usr/sbin/dnsmasq"
 
 
+def reverse_name(addr):
+    """The PTR query name of an IPv4 or IPv6 address."""
+    return ipaddress.ip_address(addr).reverse_pointer
+
+
 class Dns:
     def __init__(self, mx=(), hosts=(), local=("example.net",
-                                               "example.org")):
+                                               "example.org"), ptr=None):
+        self.ptr = None if ptr is None else list(ptr)
         self.mx = list(mx)
         self.hosts = list(hosts)
         self.local = list(local)
@@ -52,6 +64,11 @@ class Dns:
                 args.append("--mx-host=%s,%s,%d" % (name, target, pref))
             for name, addr in self.hosts:
                 args.append("--host-record=%s,%s" % (name, addr))
+            if self.ptr is not None:
+                args += ["--local=/in-addr.arpa/", "--local=/ip6.arpa/"]
+                for addr, name in self.ptr:
+                    args.append("--ptr-record=%s,%s"
+                                % (reverse_name(addr), name))
             log = open(self.logpath, "ab")
             self.proc = subprocess.Popen(args, stdout=log, stderr=log,
                                          stdin=subprocess.DEVNULL)

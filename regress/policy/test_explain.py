@@ -439,3 +439,34 @@ def test_bad_tls_input():
             assert r.returncode == 1 and r.stdout == b"", (args, r)
             assert r.stderr.decode().startswith("smtpctl: explain: " + why), \
                 (args, r.stderr)
+def test_client_resolve_refuses_relaying():
+    # Relay_ok step 6: the outcome of the name lookup, after the address
+    with Relay(start=False) as relay:
+        rc, out = relay.makemap("access", "Connect:192.0.2.77 RELAY\n"
+                                          "Connect:example.net RELAY\n")
+        assert rc == 0, out
+        want = {
+            "TEMP": "450 4.4.0 <a@far.example>... Relaying temporarily "
+                    "denied. Cannot resolve PTR record for 192.0.2.9",
+            "FORGED": "550 5.7.1 <a@far.example>... Relaying denied. IP "
+                      "name possibly forged [192.0.2.9]",
+            "FAIL": "550 5.7.1 <a@far.example>... Relaying denied. IP name "
+                    "lookup failed [192.0.2.9]",
+        }
+        for word, reply in want.items():
+            lines = _explain(relay, "addr", "192.0.2.9", "rcpt",
+                             "a@far.example", "resolve", word)
+            assert _field(lines, "To <a@far.example>", "reply") == reply, \
+                (word, lines)
+        lines = _explain(relay, "addr", "192.0.2.77", "rcpt",
+                         "a@far.example", "resolve", "FAIL")
+        assert _field(lines, "To <a@far.example>", "relay") != "refused", \
+            lines
+        lines = _explain(relay, "addr", "192.0.2.9", "name", "h.example.net",
+                         "rcpt", "a@far.example", "resolve", "OK")
+        assert _field(lines, "To <a@far.example>", "relay") != "refused", \
+            lines
+        r = relay.smtpctl_run("explain", "addr", "192.0.2.9", "resolve",
+                              "MAYBE")
+        assert r.returncode != 0 and b"resolve is OK, FAIL, FORGED or " \
+            b"TEMP" in r.stderr, (r.returncode, r.stderr)

@@ -109,6 +109,8 @@ test_defaults(void)
 	    c->timeout_session == 3600, "default timeouts");
 	UNIT_CHECK(c->smtp_greeting_delay == 0 && !c->smtp_vrfy &&
 	    !c->smtp_expn, "default smtp");
+	UNIT_CHECK(c->smtp_reverse_dns && c->smtp_dns_timeout == 5,
+	    "default reverse-dns yes, dns-timeout 5s");
 	UNIT_CHECK(c->queue_lifetime == 5 * 86400 &&
 	    c->queue_delay_warning == 4 * 3600 &&
 	    c->queue_retry_min == 300 && c->queue_retry_max == 3600,
@@ -157,6 +159,8 @@ static const char	 all_keywords[] =
 	"smtp greeting-delay 2s\n"
 	"smtp vrfy yes\n"
 	"smtp expn yes\n"
+	"smtp reverse-dns no\n"
+	"smtp dns-timeout 9s\n"
 	"bounce double-bounce \"postmaster@example.org\"\n"
 	"mta port 587\n"
 	"mta connections 20\n"
@@ -201,6 +205,8 @@ test_keywords_fields(const struct config *c)
 	    c->timeout_session == 7200, "timeouts");
 	UNIT_CHECK(c->smtp_greeting_delay == 2 && c->smtp_vrfy &&
 	    c->smtp_expn, "smtp options");
+	UNIT_CHECK(!c->smtp_reverse_dns && c->smtp_dns_timeout == 9,
+	    "smtp reverse-dns, dns-timeout");
 	UNIT_CHECK(strcmp(c->double_bounce, "postmaster@example.org") == 0,
 	    "bounce double-bounce address");
 	UNIT_CHECK(c->mta_port == 587 && c->mta_connections == 20 &&
@@ -512,6 +518,10 @@ static const struct {
 	{ "route a.example via b.example port 0\n", "(config):1: port 0" },
 	{ "smtp vrfy maybe\n", "(config):1: unexpected \"maybe\" after "
 	    "\"vrfy\"" },
+	{ "smtp dns-timeout 0\n", "(config):1: smtp dns-timeout 0" },
+	{ "smtp dns-timeout 2m\n", "(config):1: smtp dns-timeout 120" },
+	{ "smtp reverse-dns maybe\n", "(config):1: unexpected \"maybe\" "
+	    "after \"reverse-dns\"" },
 	{ "bounce double-bounce nobody\n", "(config):1: bounce double-bounce "
 	    "\"nobody\": not an address" },
 	{ "bounce double-bounce \"a b@example.org\"\n", "(config):1: bounce" },

@@ -247,6 +247,92 @@ test_route(void)
 	env.dbfail = 0;
 }
 
+/* A RCPT from a client whose ${client_resolve} is resolve. */
+static struct policy_result
+ask_resolved(const char *addr, const char *name, const char *resolve,
+    const char *rcpt)
+{
+	struct policy_query	 q;
+	struct policy_result	 res;
+
+	memset(&q, 0, sizeof(q));
+	q.kind = POLICY_RCPT;
+	(void)policy_addr_canon(addr, q.addr, sizeof(q.addr));
+	(void)policy_name_canon(name, q.name, sizeof(q.name));
+	(void)strlcpy(q.sender, "s@x", sizeof(q.sender));
+	(void)strlcpy(q.rcpt, rcpt, sizeof(q.rcpt));
+	(void)strlcpy(q.resolve, resolve, sizeof(q.resolve));
+	policy_access_check(&env, &q, &res);
+	return res;
+}
+
+/* Relay_ok step 6 (spec 2.4): ${client_resolve} refuses relaying. */
+static void
+test_relay_resolve(void)
+{
+	struct policy_result	 r;
+
+	r = ask_resolved("192.0.2.60", "[192.0.2.60]", "TEMP", "u@far.example");
+	UNIT_CHECK(is_reply(&r, POLICY_TEMPFAIL, 450, "4.4.0",
+	    "<u@far.example>... Relaying temporarily denied. Cannot resolve "
+	    "PTR record for 192.0.2.60"), "TEMP: 450 4.4.0");
+	r = ask_resolved("2001:db8::7", "[2001:db8::7]", "TEMP",
+	    "u@far.example");
+	UNIT_CHECK(is_reply(&r, POLICY_TEMPFAIL, 450, "4.4.0",
+	    "<u@far.example>... Relaying temporarily denied. Cannot resolve "
+	    "PTR record for IPv6:2001:db8:0:0:0:0:0:7"),
+	    "TEMP names ${client_addr} in its full IPv6 form");
+	r = ask_resolved("192.0.2.60", "[192.0.2.60]", "FORGED",
+	    "u@far.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<u@far.example>... Relaying denied. IP name possibly forged "
+	    "[192.0.2.60]"), "FORGED: 550 5.7.1 possibly forged");
+	r = ask_resolved("192.0.2.60", "[192.0.2.60]", "FAIL", "u@far.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<u@far.example>... Relaying denied. IP name lookup failed "
+	    "[192.0.2.60]"), "FAIL: 550 5.7.1 lookup failed");
+	r = ask_resolved("192.0.2.60", "[192.0.2.60]", "", "u@far.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<u@far.example>... Relaying denied"),
+	    "no lookup made: the plain refusal");
+	r = ask_resolved("198.51.100.7", "[198.51.100.7]", "FAIL",
+	    "u@far.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "connect:198.51.100"),
+	    "a Connect:addr RELAY (step 3) comes before step 6");
+	r = ask_resolved("192.0.2.60", "[192.0.2.60]", "FORGED",
+	    "u@local.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "local.example"),
+	    "a local recipient is accepted before Relay_ok");
+	r = ask_resolved("192.0.2.50", "gw.trusted.example", "OK",
+	    "u@far.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "connect:trusted.example"),
+	    "OK: the name's Connect: RELAY (step 8) applies");
+}
+
+/* A whole IMSG_POLICY_QUERY as the front end sends it (proto.h). */
+static void
+query_build(struct imsg_out *out, const char *name, const char *resolve)
+{
+	imsg_out_init(out, IMSG_POLICY_QUERY, 7);
+	imsg_put_u32(out, POLICY_RCPT);
+	imsg_put_str(out, "2001:db8::5");
+	imsg_put_str(out, name);
+	imsg_put_str(out, "helo.example");
+	imsg_put_str(out, "<s@x.example>");
+	imsg_put_str(out, "<r@y.example>");
+	imsg_put_str(out, "");
+	imsg_put_str(out, "");
+	imsg_put_str(out, "");
+	imsg_put_u32(out, 0);
+	imsg_put_str(out, "");
+	imsg_put_u32(out, 0);
+	imsg_put_str(out, "");
+	imsg_put_str(out, "");
+	imsg_put_str(out, "");
+	if (resolve != NULL)
+		imsg_put_str(out, resolve);
+}
+
 static void
 test_query(void)
 {
@@ -255,30 +341,33 @@ test_query(void)
 	struct policy_query	 q;
 	const char		*why;
 
-	imsg_out_init(&out, IMSG_POLICY_QUERY, 7);
-	imsg_put_u32(&out, POLICY_RCPT);
-	imsg_put_str(&out, "2001:db8::5");
-	imsg_put_str(&out, "");
-	imsg_put_str(&out, "helo.example");
-	imsg_put_str(&out, "<s@x.example>");
-	imsg_put_str(&out, "<r@y.example>");
-	imsg_put_str(&out, "");
-	imsg_put_str(&out, "");
-	/* auth mechanism, ssf, TLS version, bits, cert subject, issuer,
-	 * cn subject (the fields proto.h appended) */
-	imsg_put_str(&out, "");
-	imsg_put_u32(&out, 0);
-	imsg_put_str(&out, "");
-	imsg_put_u32(&out, 0);
-	imsg_put_str(&out, "");
-	imsg_put_str(&out, "");
-	imsg_put_str(&out, "");
+	query_build(&out, "", "");
 	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
 	UNIT_CHECK(policy_query_parse(&m, &q, &why) == 0 &&
 	    strcmp(q.addr, "IPv6:2001:db8:0:0:0:0:0:5") == 0 &&
 	    strcmp(q.name, "[IPv6:2001:db8:0:0:0:0:0:5]") == 0 &&
-	    strcmp(q.rcpt, "r@y.example") == 0,
+	    strcmp(q.rcpt, "r@y.example") == 0 && q.resolve[0] == '\0',
 	    "query decoded; address canonical; brackets removed");
+	imsg_out_free(&out);
+
+	query_build(&out, "Mail.Example.", "FORGED");
+	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
+	UNIT_CHECK(policy_query_parse(&m, &q, &why) == 0 &&
+	    strcmp(q.name, "mail.example") == 0 &&
+	    strcmp(q.resolve, "FORGED") == 0,
+	    "client name canonical, client_resolve kept");
+	imsg_out_free(&out);
+
+	query_build(&out, "", "MAYBE");
+	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
+	UNIT_CHECK(policy_query_parse(&m, &q, &why) == -1,
+	    "an unknown client_resolve word is refused");
+	imsg_out_free(&out);
+
+	query_build(&out, "", NULL);
+	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
+	UNIT_CHECK(policy_query_parse(&m, &q, &why) == -1,
+	    "a query without client_resolve is refused");
 	imsg_out_free(&out);
 
 	imsg_out_init(&out, IMSG_POLICY_QUERY, 7);
@@ -384,6 +473,7 @@ main(void)
 	env.hostname = "mx.test";
 	test_connect();
 	test_mail();
+	test_relay_resolve();
 	test_rcpt();
 	test_relay_client();
 	test_tmpf();
