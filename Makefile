@@ -3,7 +3,8 @@
 #   make              build everything with -Wall -Wextra -Werror
 #   make check        unit tests and the regress suite (as root)
 #   make asan         the same tests on an AddressSanitizer/UBSan build
-#   make bench        throughput and memory beside Postfix and OpenSMTPD
+#   make bench        throughput and memory beside Postfix and OpenSMTPD,
+#                     then access-map decisions per second (bench-policy)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -150,6 +151,10 @@ asan:
 
 bench: all
 	@sh tools/bench.sh
+	@sh tools/bench_policy.sh
+
+bench-policy: all
+	@sh tools/bench_policy.sh
 
 fuzz:
 	@sh tools/fuzz.sh
@@ -166,4 +171,4 @@ install: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a
 
-.PHONY: all units deps check asan bench fuzz soak lint install clean
+.PHONY: all units deps check asan bench bench-policy fuzz soak lint install clean

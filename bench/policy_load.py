@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""bench/policy_load.py PORT SECONDS CONNECTIONS: access-map decisions per
+second through the running relay.  Each connection says EHLO, then sends
+MAIL, 100 RCPT and RSET in one write (PIPELINING) over and over, so that
+every RCPT is one policy decision (To: checks, relay decision) and every
+MAIL one more (tls_client, From: checks).  Prints one line:
+"decisions N seconds S per_second R refused X"."""
+import socket
+import sys
+import threading
+import time
+
+RCPTS = 100
+
+
+class Conn(threading.Thread):
+    def __init__(self, port, deadline, n):
+        super().__init__(daemon=True)
+        self.port, self.deadline, self.n = port, deadline, n
+        self.decisions = 0
+        self.refused = 0
+        self.buf = b""
+
+    def replies(self, sock, count):
+        got = []
+        while len(got) < count:
+            while b"\r\n" not in self.buf:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    raise ConnectionError("closed")
+                self.buf += chunk
+            line, self.buf = self.buf.split(b"\r\n", 1)
+            if line[3:4] != b"-":
+                got.append(line[:3])
+        return got
+
+    def run(self):
+        sock = socket.create_connection(("127.0.0.1", self.port))
+        self.replies(sock, 1)
+        sock.sendall(b"EHLO bench.example\r\n")
+        self.replies(sock, 1)
+        batch = [b"MAIL FROM:<sender%d@client.example>\r\n" % self.n]
+        for i in range(RCPTS):
+            batch.append(b"RCPT TO:<user%d@dest%d.example>\r\n"
+                         % (i, (i * 7 + self.n) % 1000))
+        batch.append(b"RSET\r\n")
+        batch = b"".join(batch)
+        while time.monotonic() < self.deadline:
+            sock.sendall(batch)
+            codes = self.replies(sock, RCPTS + 2)
+            self.decisions += RCPTS + 1
+            self.refused += sum(1 for c in codes[1:-1] if c[:1] != b"2")
+        sock.sendall(b"QUIT\r\n")
+        sock.close()
+
+
+def main():
+    port, seconds, conns = (int(a) for a in sys.argv[1:4])
+    start = time.monotonic()
+    threads = [Conn(port, start + seconds, n) for n in range(conns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(seconds + 30)
+    took = time.monotonic() - start
+    total = sum(t.decisions for t in threads)
+    print("decisions %d seconds %.1f per_second %.0f refused %d"
+          % (total, took, total / took, sum(t.refused for t in threads)))
+
+
+if __name__ == "__main__":
+    main()
