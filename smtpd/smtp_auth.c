@@ -47,16 +47,46 @@ static char	 smtp_auth_tls[SMTP_AUTH_MECHS_MAX];
 /* the lists above came from the smtpd-auth now running */
 static int	 smtp_auth_known;
 
-/* The mechanisms EHLO lists for this session; NULL if AUTH is not on. */
+/* list without PLAIN and LOGIN, in buf; NULL if nothing is left. */
+static const char *
+smtp_auth_no_plaintext(const char *list, char *buf, size_t len)
+{
+	char	 copy[SMTP_AUTH_MECHS_MAX], *word, *last;
+
+	(void)strlcpy(copy, list, sizeof(copy));
+	buf[0] = '\0';
+	for (word = strtok_r(copy, " ", &last); word != NULL;
+	    word = strtok_r(NULL, " ", &last)) {
+		if (strcmp(word, "PLAIN") == 0 || strcmp(word, "LOGIN") == 0)
+			continue;
+		if (buf[0] != '\0')
+			(void)strlcat(buf, " ", len);
+		(void)strlcat(buf, word, len);
+	}
+	return buf[0] != '\0' ? buf : NULL;
+}
+
+/*
+ * The mechanisms EHLO lists for this session; NULL if AUTH is not on.
+ * Srv_Features (spec 4.2): A hides AUTH; c drops the plaintext
+ * mechanisms before TLS, as AuthOptions p does for everyone.
+ */
 const char *
 smtp_auth_offered(struct smtp_session *s)
 {
+	static char	 filtered[SMTP_AUTH_MECHS_MAX];
 	const char	*list;
 
 	if (!(s->lflags & LISTEN_F_AUTH) || s->auth_user != NULL ||
-	    !smtp_auth_known)
+	    !smtp_auth_known || !smtp_session_feature(s, 'a', 1))
 		return NULL;
-	list = s->tls_state == SMTP_TLS_ON ? smtp_auth_tls : smtp_auth_plain;
+	if (s->tls_state == SMTP_TLS_ON)
+		list = smtp_auth_tls;
+	else if (smtp_session_feature(s, 'c', 0))
+		return smtp_auth_no_plaintext(smtp_auth_plain, filtered,
+		    sizeof(filtered));
+	else
+		list = smtp_auth_plain;
 	return list[0] != '\0' ? list : NULL;
 }
 

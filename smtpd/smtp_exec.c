@@ -66,7 +66,7 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	if (smtp_session_feature(s, 'd', 1))
 		smtp_session_reply(s, "250-DSN");
 	smtp_session_reply(s, "250-CHUNKING");
-	if (conf->smtp_vrfy)
+	if (conf->smtp_vrfy && smtp_session_feature(s, 'x', 1))
 		smtp_session_reply(s, "250-VRFY");
 	if (smtp_tls_offered(s))
 		smtp_session_reply(s, "250-STARTTLS");
@@ -89,7 +89,8 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_error(s, "503 5.5.1 Sender already specified");
 		return;
 	}
-	if ((s->lflags & LISTEN_F_AUTH_REQUIRE) && s->auth_user == NULL) {
+	if (smtp_session_feature(s, 'l', (s->lflags & LISTEN_F_AUTH_REQUIRE) !=
+	    0) && s->auth_user == NULL) {
 		stats_add("smtp.auth.required", 1);
 		smtp_session_error(s, "530 5.7.0 Authentication required");
 		return;
@@ -226,7 +227,7 @@ static void
 smtp_exec_vrfy(struct smtp_session *s, struct smtp_command *cmd)
 {
 	(void)cmd;
-	if (!conf->smtp_vrfy) {
+	if (!conf->smtp_vrfy || !smtp_session_feature(s, 'x', 1)) {
 		smtp_session_reply(s, "502 5.5.1 VRFY command is disabled");
 		return;
 	}

@@ -241,3 +241,29 @@ def test_commands_pipelined_after_auth_are_dropped():
                 assert raw.cmd("MAIL FROM:<a@client.test>")[0] == 250
             assert re.search(r"smtp\.auth\.pipelined=1",
                              relay.smtpctl("show", "stats")[1])
+
+
+def test_srv_features_auth_letters():
+    """Srv_Features (spec 4.2): A hides AUTH (503 5.3.3), l requires it
+    before MAIL (530 5.7.0), c drops PLAIN and LOGIN before TLS."""
+    with Sink() as sink:
+        relay, port = _relay(sink)
+        with relay:
+            rc, out = relay.makemap("access", "Srv_Features:127.0.0.3 A\n"
+                                    "Srv_Features:127.0.0.4 l c\n")
+            assert rc == 0, out
+            with RawFrom(port, source="127.0.0.3") as raw:
+                assert auth_keywords(raw.ehlo()) is None, "AUTH offered"
+                assert raw.cmd("AUTH PLAIN " + plain(USER, PASSWORD)) == \
+                    (503, ["5.3.3 AUTH not available"])
+                assert raw.cmd("MAIL FROM:<a@client.test>")[0] == 250
+            with RawFrom(port, source="127.0.0.4") as raw:
+                offered = auth_keywords(raw.ehlo())
+                assert offered == [m for m in ALL.split()
+                                   if m not in ("PLAIN", "LOGIN")], offered
+                assert raw.cmd("MAIL FROM:<a@client.test>") == \
+                    (530, ["5.7.0 Authentication required"])
+                code, texts = raw.cmd("AUTH PLAIN " + plain(USER, PASSWORD))
+                assert code == 504, (code, texts)
+            with RawFrom(port) as raw:
+                assert auth_keywords(raw.ehlo()) == ALL.split()
