@@ -53,7 +53,15 @@ class TestCA:
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign")
 
-    def issue(self, name, client=False, subject=None):
+    def _sign_expired(self, csr, ext, cert):
+        """Sign with a validity that ended long ago (openssl ca can set
+        past dates, openssl x509 cannot)."""
+        _run("ca", "-batch", "-config", _ca_conf(self), "-cert", self.cert,
+             "-keyfile", self.key, "-in", csr, "-out", cert, "-extfile", ext,
+             "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+             "-notext")
+
+    def issue(self, name, client=False, subject=None, expired=False):
         """A certificate for name signed by this CA (server or client)."""
         base = os.path.join(self.dir, name)
         key, csr, cert = base + ".key", base + ".csr", base + ".pem"
@@ -70,9 +78,12 @@ class TestCA:
              subject or "/O=Regress/CN=%s" % name, "-keyout", key,
              "-out", csr)
         self.serial += 1
-        _run("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey",
-             self.key, "-set_serial", str(self.serial), "-days", "1",
-             "-extfile", ext, "-out", cert)
+        if expired:
+            self._sign_expired(csr, ext, cert)
+        else:
+            _run("x509", "-req", "-in", csr, "-CA", self.cert, "-CAkey",
+                 self.key, "-set_serial", str(self.serial), "-days", "1",
+                 "-extfile", ext, "-out", cert)
         os.chmod(key, 0o600)
         chain = base + ".chain.pem"
         with open(chain, "w") as out:
@@ -80,6 +91,25 @@ class TestCA:
                 with open(path) as f:
                     out.write(f.read())
         return Cert(name, cert, key, chain)
+
+
+def _ca_conf(ca):
+    """A minimal "openssl ca" setup in the CA's directory."""
+    conf = os.path.join(ca.dir, "ca.cnf")
+    db = os.path.join(ca.dir, "index.txt")
+    serial = os.path.join(ca.dir, "serial")
+    if not os.path.exists(conf):
+        open(db, "w").close()
+        with open(serial, "w") as f:
+            f.write("1000\n")
+        with open(conf, "w") as f:
+            f.write("[ca]\ndefault_ca = test\n[test]\n"
+                    "database = %s\nnew_certs_dir = %s\nserial = %s\n"
+                    "default_md = sha256\npolicy = any\n"
+                    "unique_subject = no\n"
+                    "[any]\ncommonName = supplied\n" % (db, ca.dir,
+                                                           serial))
+    return conf
 
 
 def relay_tls_extra(ca, cert, port, options="tls"):

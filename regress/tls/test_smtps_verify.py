@@ -82,3 +82,30 @@ def test_verify_client_certificate():
         [b] = sink.messages_to("without-cert@dest.test")
         assert _verify_of(a) == "OK", a.header("Received")
         assert _verify_of(b) == "NO", b.header("Received")
+
+
+def test_verify_expired_wrong_ca_and_not_requested():
+    """${verify} FAIL for an expired certificate and for one from another
+    CA; NOT on a listener that does not ask for a certificate."""
+    ca = TestCA()
+    srv = ca.issue("relay.test")
+    expired = ca.issue("old.test", client=True, expired=True)
+    stranger = TestCA("Other CA").issue("stranger.test", client=True)
+    port, plain = free_port(), free_port()
+    extra = relay_tls_extra(ca, srv, port, "tls verify") + [
+        "listen on 127.0.0.1 port %d tls" % plain]
+    with Sink() as sink, Relay(sink=sink, extra=extra) as relay:
+        wait_tls_ready(relay)
+        for p, cert, rcpt in ((port, expired, "expired@dest.test"),
+                              (port, stranger, "stranger@dest.test"),
+                              (plain, expired, "unasked@dest.test")):
+            with clients.Raw(p) as raw:
+                raw.ehlo()
+                starttls(raw, client_context(ca, cert))
+                _deliver(raw, rcpt)
+        sink.wait_for(3)
+        got = {r: _verify_of(sink.messages_to(r)[0]) for r in (
+            "expired@dest.test", "stranger@dest.test", "unasked@dest.test")}
+        assert got == {"expired@dest.test": "FAIL",
+                       "stranger@dest.test": "FAIL",
+                       "unasked@dest.test": "NOT"}, got
