@@ -170,6 +170,24 @@ config_free(struct config *c)
 	free(c);
 }
 
+int
+config_route_auth_plaintext(const struct config *c, const char *host)
+{
+	const struct route	*r;
+	const char		*h;
+	size_t			 n;
+
+	TAILQ_FOREACH(r, &c->routes, entry) {
+		if (!r->auth_plaintext)
+			continue;
+		h = r->host[0] == '[' ? r->host + 1 : r->host;
+		n = strcspn(h, "]");
+		if (strlen(host) == n && strncasecmp(h, host, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
 const struct route *
 config_route_find(const struct config *c, const char *domain)
 {
@@ -373,6 +391,8 @@ config_dump_network(const struct config *c, FILE *fp)
 		/* port 0 ("use mta port") has no spelling in the grammar */
 		if (r->port != 0)
 			(void)fprintf(fp, " port %u", r->port);
+		if (r->auth_plaintext)
+			(void)fputs(" auth-plaintext", fp);
 		(void)fputc('\n', fp);
 	}
 }

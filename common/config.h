@@ -87,6 +87,8 @@ struct route {
 	/* a name, or an address in brackets: "[127.0.0.1]" skips DNS */
 	char			 host[CONF_HOST_MAX];
 	uint16_t		 port;
+	/* auth-plaintext: the mta may AUTH to host without TLS */
+	int			 auth_plaintext;
 };
 
 struct config {
@@ -204,6 +206,9 @@ const struct pki *config_pki_find(const struct config *, const char *);
 uint32_t	 config_auth_options(const char *, int *unknown);
 /* 1 if the word is in the space separated list (ASCII case ignored). */
 int		 config_word_in(const char *list, const char *word);
+/* 1 if a route with auth-plaintext names host (brackets ignored). */
+int		 config_route_auth_plaintext(const struct config *,
+		    const char *host);
 /* 1 if some listener offers AUTH. */
 int		 config_auth_used(const struct config *);
 /* config_auth.c: the AUTH defaults and their canonical text. */

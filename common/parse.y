@@ -108,6 +108,7 @@ static int	 parse_hostname(const char *);
 static int	 parse_resolver(const char *, int64_t);
 static int	 parse_listen(const char *);
 static int	 parse_route(const char *, const char *, int64_t);
+static void	 parse_route_auth_plaintext(void);
 static int	 parse_double_bounce(const char *);
 static int	 parse_retry_check(void);
 static int	 parse_pki(const char *, const char *, const char *);
@@ -134,6 +135,7 @@ static char	*parse_string_keep(const char *);
 %token	SASLDB TRUST
 %token	POLICY SKIP LOOKUPDOTDOMAIN DELAYCHECKS TLSPERMERROR
 %token	DNSTIMEOUT REVERSEDNS
+%token	AUTHPLAINTEXT
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -228,6 +230,11 @@ main		: HOSTNAME STRING {
 		| ROUTE STRING VIA STRING optport {
 			if (parse_route($2, $4, $5) == -1)
 				YYERROR;
+		}
+		| ROUTE STRING VIA STRING optport AUTHPLAINTEXT {
+			if (parse_route($2, $4, $5) == -1)
+				YYERROR;
+			parse_route_auth_plaintext();
 		}
 		| LIMIT limit
 		| TIMEOUT timeout
@@ -566,6 +573,7 @@ struct keyword {
 static const struct keyword	 keywords[] = {
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
+	{ "auth-plaintext",		AUTHPLAINTEXT },
 	{ "bounce",			BOUNCE },
 	{ "ca",				CA },
 	{ "cert",			CERT },
@@ -1401,6 +1409,18 @@ parse_route(const char *domain, const char *host, int64_t port)
 		}
 	TAILQ_INSERT_TAIL(&parse_conf->routes, r, entry);
 	return 0;
+}
+
+/* "auth-plaintext" after a route: the route just added gets it. */
+static void
+parse_route_auth_plaintext(void)
+{
+	struct route	*r, *last = NULL;
+
+	TAILQ_FOREACH(r, &parse_conf->routes, entry)
+		last = r;
+	if (last != NULL)
+		last->auth_plaintext = 1;
 }
 
 /* local@domain with a plain local part: no quoting, no source route. */

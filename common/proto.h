@@ -240,6 +240,17 @@ enum imsg_type {
 	/* policy -> mta. id = query id. payload: u32 route_kind, str host,
 	 * u32 port (0 = default), u32 reply code, str text. */
 	IMSG_POLICY_ROUTE_RESULT,
+	/* mta -> policy. id = session id. payload: str server name (the
+	 * next hop's name without trailing dot, or "[addr]"), str server
+	 * address ("192.0.2.1", "IPv6:...").  Asked after EHLO when the
+	 * server offers AUTH: the authinfo map's credential for it. */
+	IMSG_POLICY_AUTHINFO,
+	/* policy -> mta. id = session id. payload: u32 authinfo_status,
+	 * then for AUTHINFO_FOUND: str authentication id (I:), str
+	 * authorization id (U:), str secret (P:, decoded), str realm (R:,
+	 * "" if none), str mechanisms (M:, "" = any).  The mta keeps it
+	 * for that session only and wipes it when the exchange ends. */
+	IMSG_POLICY_AUTHINFO_RESULT,
 
 	/*
 	 * tlsproxy.  The handshake result ("TLS facts") that ends a START is
@@ -346,6 +357,13 @@ enum auth_status {
 	AUTH_FAIL,		/* 535 after a delay */
 	AUTH_MALFORMED,		/* 501: the client's base64 did not decode */
 	AUTH_TEMPFAIL		/* 454 */
+};
+
+/* Status of IMSG_POLICY_AUTHINFO_RESULT. */
+enum authinfo_status {
+	AUTHINFO_NONE = 0,	/* no entry: no AUTH to this server */
+	AUTHINFO_FOUND,		/* the credential follows */
+	AUTHINFO_TEMPFAIL	/* database failure or unusable entry */
 };
 
 /* The longest +XX encoded certificate macro: a 256-octet DN, each octet

@@ -11,6 +11,8 @@
  *   policy_route.c	the next hop of a domain (mailertable, routes)
  *   policy_query.c	decoding and checking of IMSG_POLICY_QUERY
  *   policy_store.c	the database as seen from inside the chroot
+ *   policy_authinfo.c	the authinfo map: the mta's credentials for a
+ *			next hop (checked, masked, looked up)
  *
  * The decisions follow /work/shared/spec/sendmail-policy.md ("spec" in
  * comments); the man page smtpd-maps(5) documents them for admins.
@@ -269,6 +271,23 @@ int	policy_query_parse(struct imsg *, struct policy_query *,
 int	policy_query_fill(struct policy_query *, const char *addr,
 	    const char *name, const char **why);
 const char *policy_kind_name(uint32_t);
+
+/* The authinfo map (policy_authinfo.c): one credential, split. */
+#define POLICY_MAP_AUTHINFO	"authinfo"
+#define POLICY_AUTHINFO_MAX	(POLICY_VALUE_MAX + 1)
+struct policy_authinfo {
+	char		 user[POLICY_AUTHINFO_MAX];	/* U: authorization */
+	char		 authid[POLICY_AUTHINFO_MAX];	/* I: authentication */
+	char		 secret[POLICY_AUTHINFO_MAX];	/* P: (P= decoded) */
+	char		 realm[POLICY_AUTHINFO_MAX];	/* R: "" if none */
+	char		 mechs[POLICY_AUTHINFO_MAX];	/* M: "" = any */
+};
+int	policy_authinfo_parse(const char *value, struct policy_authinfo *,
+	    const char **why);
+void	policy_authinfo_mask(const char *value, char *out, size_t outlen);
+int	policy_authinfo_find(const struct policy_env *, const char *name,
+	    const char *addr, struct policy_authinfo *, char *key,
+	    size_t keylen);
 
 /* policy_store.c */
 void	policy_store_configure(const char *database_path);

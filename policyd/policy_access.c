@@ -91,7 +91,9 @@ int
 policy_env_lookup(const struct policy_env *env, const char *map,
     const char *key, char *value, size_t valuelen)
 {
-	int	 r;
+	char		 masked[POLICY_VALUE_MAX + 1];
+	const char	*show = value;
+	int		 r;
 
 	if (env->dbfail)
 		r = POLICY_DB_TMPF;
@@ -99,12 +101,18 @@ policy_env_lookup(const struct policy_env *env, const char *map,
 		r = POLICY_DB_NOTFOUND;
 	else
 		r = policy_db_lookup(env->db, map, key, value, valuelen);
+	/* an authinfo value is shown only with its secret masked */
+	if (r == POLICY_DB_FOUND && value != NULL &&
+	    strcmp(map, POLICY_MAP_AUTHINFO) == 0) {
+		policy_authinfo_mask(value, masked, sizeof(masked));
+		show = masked;
+	}
 	log_debug("probe %s %s: %s", map, key, r == POLICY_DB_NOTFOUND ?
-	    "not found" : r == POLICY_DB_TMPF ? "TMPF" : value != NULL ?
-	    value : "found");
+	    "not found" : r == POLICY_DB_TMPF ? "TMPF" : show != NULL ?
+	    show : "found");
 	if (env->trace != NULL && env->trace->probe != NULL)
 		env->trace->probe(env->trace->arg, map, key, r,
-		    r != POLICY_DB_FOUND ? NULL : value != NULL ? value : "");
+		    r != POLICY_DB_FOUND ? NULL : show != NULL ? show : "");
 	return r;
 }
 

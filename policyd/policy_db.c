@@ -46,6 +46,7 @@ static const struct {
 	enum policy_map_kind	 kind;
 } policy_maps[] = {
 	{ "access",		POLICY_MAP_PAIRS },
+	{ "authinfo",		POLICY_MAP_PAIRS },
 	{ "local-host-names",	POLICY_MAP_SET },
 	{ "mailertable",	POLICY_MAP_PAIRS },
 	{ "relay-domains",	POLICY_MAP_SET },
@@ -74,7 +75,8 @@ policy_map_kind(const char *map)
 const char *
 policy_map_names(void)
 {
-	return "access, local-host-names, mailertable, relay-domains";
+	return "access, authinfo, local-host-names, mailertable, "
+	    "relay-domains";
 }
 
 static void

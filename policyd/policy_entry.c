@@ -18,6 +18,9 @@
  *                bare tag is their default.
  *   Try_TLS:     YES or NO.  Srv_Features: letters of spec 4.2, or temp.
  *   CERTISSUER:  RELAY or SUBJECT.  CERTSUBJECT: RELAY.
+ *   authinfo     keys AuthInfo:name, AuthInfo:address or the bare
+ *                AuthInfo:; values the quoted items of
+ *                policy_authinfo.c (reasons never quote the secret).
  * Tags of other sendmail rulesets (Spam:, ...) are refused until this
  * version looks them up: an entry that can never match must not look as
  * if it worked.
@@ -271,6 +274,22 @@ entry_mailertable_check(const char *value)
 	return colon[1] == '\0' ? "the value must be mailer:host" : NULL;
 }
 
+/* An authinfo entry; NULL if fine. */
+static const char *
+entry_authinfo_check(const char *key, const char *value)
+{
+	struct policy_authinfo	 ai;
+	const char		*why;
+
+	if (strncasecmp(key, "authinfo:", 9) != 0)
+		return "an authinfo key is AuthInfo:name, AuthInfo:address "
+		    "or AuthInfo:";
+	if (policy_authinfo_parse(value, &ai, &why) == -1)
+		return why;
+	explicit_bzero(&ai, sizeof(ai));
+	return NULL;
+}
+
 /* The map-independent rules; NULL if fine. */
 static const char *
 entry_line_check(enum policy_map_kind kind, const char *key,
@@ -318,6 +337,8 @@ policy_entry_check(const char *map, const char *key, const char *value,
 		why = entry_access_check(key, value);
 	else if (why == NULL && strcmp(map, "mailertable") == 0)
 		why = entry_mailertable_check(value);
+	else if (why == NULL && strcmp(map, POLICY_MAP_AUTHINFO) == 0)
+		why = entry_authinfo_check(key, value);
 	if (why != NULL) {
 		(void)snprintf(err, errlen, "%s", why);
 		return -1;

@@ -10,7 +10,9 @@
  * skipped.  Keys are lowercased.  A line is refused if it has a NUL, a
  * CR, any other control character (a tab only separates), a double quote
  * in the key (probe keys never carry one, so it could never match), a key
- * or value over 1024 octets, a missing value or a duplicate key.
+ * or value over 1024 octets, a missing value or a duplicate key.  An
+ * authinfo line must also be an entry policy_entry_check() accepts (its
+ * reasons never quote the secret).
  *
  * Failure behaviour: the whole file goes in one transaction; the first
  * bad line (reported as "file:line: reason") rolls it back, so readers
@@ -24,7 +26,7 @@
 #include <sqlite3.h>
 
 #include "util.h"
-#include "policy_db.h"
+#include "policy.h"
 
 /* longest line accepted: key, blanks, value */
 #define MAKEMAP_LINE_MAX	(POLICY_KEY_MAX + POLICY_VALUE_MAX + 256)
@@ -117,8 +119,9 @@ static int
 makemap_line_load(struct policy_db *db, const char *map,
     enum policy_map_kind kind, char *buf, size_t len, const char **why)
 {
-	char	*key, *value;
-	int	 r, rc;
+	static char	 reason[256];
+	char		*key, *value;
+	int		 r, rc;
 
 	if (len > MAKEMAP_LINE_MAX) {
 		*why = "line too long";
@@ -126,6 +129,11 @@ makemap_line_load(struct policy_db *db, const char *map,
 	}
 	if ((r = policy_makemap_line(buf, len, kind, &key, &value, why)) != 1)
 		return r;
+	if (strcmp(map, POLICY_MAP_AUTHINFO) == 0 &&
+	    policy_entry_check(map, key, value, reason, sizeof(reason)) == -1) {
+		*why = reason;
+		return -1;
+	}
 	if ((rc = policy_db_insert(db, map, key, value)) == SQLITE_OK)
 		return 1;
 	*why = rc == SQLITE_CONSTRAINT ? "duplicate key" : "database error";
@@ -151,6 +159,8 @@ makemap_load(struct policy_db *db, const char *map, enum policy_map_kind kind,
 		if (r == 1)
 			(*entries)++;
 	}
+	if (buf != NULL)
+		explicit_bzero(buf, cap);	/* authinfo lines hold secrets */
 	free(buf);
 	if (r == -1) {
 		(void)snprintf(err, errlen, "%s:%lu: %s", file, lineno, why);

@@ -12,6 +12,9 @@
  *   mta:  IMSG_POLICY_ROUTE  -> IMSG_POLICY_ROUTE_RESULT (policy_route.c)
  *   mta:  IMSG_POLICY_QUERY  -> IMSG_POLICY_RESULT      (policy_tls.c:
  *         only the client-side kinds Try_TLS, TLS_Srv, TLS_Rcpt)
+ *   mta:  IMSG_POLICY_AUTHINFO -> IMSG_POLICY_AUTHINFO_RESULT
+ *         (policy_authinfo.c: the credential for one next hop; only the
+ *         mta may ask, and the secret is wiped here once sent)
  *
  * Failure behaviour: a malformed query is reported with proc_peer_bad()
  * (the parent restarts the sender); a database failure becomes a 451
@@ -31,6 +34,7 @@
 static void	policyd_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_mta_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_route(struct imsgev *, struct imsg *, void *);
+static void	policyd_authinfo(struct imsgev *, struct imsg *, void *);
 static void	policyd_config(struct config *, struct config *);
 static void	policyd_shutdown(void);
 
@@ -41,6 +45,7 @@ static const struct imsg_handler policyd_smtp_handlers[] = {
 static const struct imsg_handler policyd_mta_handlers[] = {
 	{ IMSG_POLICY_ROUTE,	policyd_route },
 	{ IMSG_POLICY_QUERY,	policyd_mta_query },
+	{ IMSG_POLICY_AUTHINFO,	policyd_authinfo },
 };
 
 static const struct proc_def policyd_def = {
@@ -53,7 +58,8 @@ static const struct proc_def policyd_def = {
 	},
 	.nhandlers = {
 		[PROC_SMTP] = 1,
-		[PROC_MTA] = 2,
+		[PROC_MTA] = sizeof(policyd_mta_handlers) /
+		    sizeof(policyd_mta_handlers[0]),
 	},
 	.config_apply = policyd_config,
 	.shutdown = policyd_shutdown,
@@ -171,5 +177,65 @@ policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
 	imsg_put_u32(&out, rt.port);
 	imsg_put_u32(&out, rt.code);
 	imsg_put_str(&out, rt.text);
+	(void)proc_send(PROC_MTA, &out, -1);
+}
+
+/* Read and check IMSG_POLICY_AUTHINFO; -1 if malformed. */
+static int
+policyd_authinfo_parse(struct imsg *m, char *name, size_t namelen,
+    char *addr, size_t addrlen)
+{
+	char	 rawname[POLICY_NAME_MAX], rawaddr[POLICY_ADDR_MAX];
+
+	if (imsg_get_strbuf(m, rawname, sizeof(rawname)) == -1 ||
+	    imsg_get_strbuf(m, rawaddr, sizeof(rawaddr)) == -1 ||
+	    imsg_get_end(m) == -1)
+		return -1;
+	if (policy_addr_canon(rawaddr, addr, addrlen) == -1)
+		return -1;
+	return policy_name_canon(rawname, name, namelen);
+}
+
+/* IMSG_POLICY_AUTHINFO from mta: the credential for one next hop. */
+static void
+policyd_authinfo(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct policy_authinfo	 ai;
+	struct policy_env	 env;
+	struct imsg_out		 out;
+	char			 name[POLICY_NAME_MAX], addr[POLICY_ADDR_MAX];
+	char			 key[POLICY_KEY_MAX + 1];
+	int			 r;
+
+	(void)iev;
+	(void)arg;
+	if (m->fd != -1) {
+		(void)close(m->fd);
+		proc_peer_bad(PROC_MTA, "descriptor with an authinfo query",
+		    m->type);
+		return;
+	}
+	if (policyd_authinfo_parse(m, name, sizeof(name), addr,
+	    sizeof(addr)) == -1) {
+		proc_peer_bad(PROC_MTA, "malformed authinfo query", m->type);
+		return;
+	}
+	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	r = policy_authinfo_find(&env, name, addr, &ai, key, sizeof(key));
+	stats_add("policy.authinfo", 1);
+	log_debug("authinfo %s [%s]: %s%s", name, addr,
+	    r == POLICY_DB_FOUND ? "found at " : r == POLICY_DB_TMPF ?
+	    "temporary failure " : "no entry", key);
+	imsg_out_init(&out, IMSG_POLICY_AUTHINFO_RESULT, m->id);
+	imsg_put_u32(&out, r == POLICY_DB_FOUND ? AUTHINFO_FOUND :
+	    r == POLICY_DB_TMPF ? AUTHINFO_TEMPFAIL : AUTHINFO_NONE);
+	if (r == POLICY_DB_FOUND) {
+		imsg_put_str(&out, ai.authid);
+		imsg_put_str(&out, ai.user);
+		imsg_put_str(&out, ai.secret);
+		imsg_put_str(&out, ai.realm);
+		imsg_put_str(&out, ai.mechs);
+	}
+	explicit_bzero(&ai, sizeof(ai));
 	(void)proc_send(PROC_MTA, &out, -1);
 }

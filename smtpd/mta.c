@@ -13,6 +13,7 @@
  *   mta_reply.c    reply and EHLO parsing
  *   mta_data.c     the dot-stuffed CRLF body stream
  *   mta_tls.c      STARTTLS handshakes through tlsproxy
+ *   mta_auth.c     SMTP AUTH (PLAIN, LOGIN) with policyd's authinfo
  *
  * Runs as SMTPD_USER chrooted to the empty directory; the resolver reads
  * /etc/resolv.conf and /etc/hosts before the chroot.  If the queue goes
@@ -44,6 +45,7 @@ static const struct imsg_handler mta_queue_handlers[] = {
 static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
 	{ IMSG_POLICY_RESULT,		mta_policy_result },
+	{ IMSG_POLICY_AUTHINFO_RESULT,	mta_auth_imsg_result },
 };
 
 static const struct imsg_handler mta_tls_handlers[] = {

@@ -126,7 +126,8 @@ enum mta_state {
 	MTA_S_QUIT,
 	MTA_S_STARTTLS,		/* waiting for the reply to STARTTLS */
 	MTA_S_TLS,		/* the socket is with tlsproxy */
-	MTA_S_POLICY		/* waiting for policyd (mta_policy.c) */
+	MTA_S_POLICY,		/* waiting for policyd (mta_policy.c) */
+	MTA_S_AUTH		/* SMTP AUTH (mta_auth.c) */
 };
 
 /*
@@ -183,6 +184,10 @@ struct mta_session {
 	size_t			 screen;
 	/* the tlsproxy instance that has (or had) the handshake */
 	uint32_t		 tls_inst;
+	/* SMTP AUTH (mta_auth.c): the exchange with its credential while
+	 * it runs (NULL otherwise; wiped when it ends), and its success */
+	struct mta_auth		*auth;
+	int			 authed;
 };
 
 /* A next hop: an address and port, its connections and its queue. */
@@ -239,6 +244,11 @@ int		 mta_command_rcpt(char *, size_t, const struct mta_rcpt *,
 int		 mta_command_xtext(char *, size_t, const char *);
 
 /* mta_session.c */
+void		 mta_session_timer(struct mta_session *, int secs);
+/* the AUTH exchange ended: STATUS_OK goes on to the transaction, else
+ * the hop fails with the reply (the session may be gone after) */
+void		 mta_session_auth_done(struct mta_session *, int status,
+		    const char *enh, const char *text);
 struct mta_session *mta_session_connect(struct mta_relay *,
 		    struct mta_batch *);
 void		 mta_session_start(struct mta_session *, struct mta_batch *);
@@ -258,6 +268,25 @@ void		 mta_session_policy_down(void);
 int		 mta_policy_ask(struct mta_session *, uint32_t kind,
 		    const char *rcpt);
 void		 mta_policy_result(struct imsgev *, struct imsg *, void *);
+/* The next hop's name as policyd's lookups take it (no trailing dot,
+ * or "[addr]"). */
+void		 mta_policy_server_name(struct mta_session *, char *, size_t);
+
+/* mta_auth.c */
+/* After tls_server passed: 1 if AUTH started (state MTA_S_AUTH), 0 if
+ * it is not to be tried on this connection */
+int		 mta_auth_start(struct mta_session *);
+/* A reply in MTA_S_AUTH; -1 if the session is gone or closing. */
+int		 mta_auth_reply(struct mta_session *);
+void		 mta_auth_imsg_result(struct imsgev *, struct imsg *, void *);
+/* policyd died while s waited for its credential. */
+void		 mta_auth_policy_down(struct mta_session *);
+/* Wipe and forget the credential (any time; idempotent). */
+void		 mta_auth_clear(struct mta_session *);
+/* Add " AUTH=<>" to a MAIL line of length n once authenticated (option
+ * A of AuthOptions): the new length, or -1 if it does not fit. */
+int		 mta_auth_mail_param(const struct mta_session *, char *,
+		    size_t, int n);
 
 /* mta_tls.c */
 int		 mta_tls_start(uint32_t id, int fd, const char *name);

@@ -28,7 +28,7 @@
 #define MTA_POLICY_REPLY_MAX	512
 
 /* The server's name as the rulesets probe it: no trailing dot. */
-static void
+void
 mta_policy_server_name(struct mta_session *s, char *buf, size_t len)
 {
 	struct mta_batch	*b = s->batch;

@@ -136,6 +136,30 @@ mta_ehlo_is(const char *s, const char *kw)
 	return strncasecmp(s, kw, n) == 0 && (s[n] == '\0' || s[n] == ' ');
 }
 
+/* "AUTH mech ..." or the pre-RFC "AUTH=mech ...": the usable ones. */
+static int
+mta_ehlo_auth(struct mta_ehlo *e, const char *s)
+{
+	char	 word[32];
+	size_t	 n;
+
+	if (strncasecmp(s, "AUTH", 4) != 0 || (s[4] != ' ' && s[4] != '='))
+		return 0;
+	e->ext |= MTA_EXT_AUTH;
+	for (s += 5; *s != '\0'; s += n) {
+		s += strspn(s, " ");
+		n = strcspn(s, " ");
+		if (n == 0 || n >= sizeof(word))
+			continue;
+		(void)snprintf(word, sizeof(word), "%.*s", (int)n, s);
+		if (strcasecmp(word, "PLAIN") == 0)
+			e->auth_mechs |= MTA_AUTH_PLAIN;
+		else if (strcasecmp(word, "LOGIN") == 0)
+			e->auth_mechs |= MTA_AUTH_LOGIN;
+	}
+	return 1;
+}
+
 void
 mta_ehlo_line(struct mta_ehlo *e, const char *s)
 {
@@ -155,6 +179,8 @@ mta_ehlo_line(struct mta_ehlo *e, const char *s)
 	char			*end;
 	unsigned long long	 v;
 
+	if (mta_ehlo_auth(e, s))
+		return;
 	for (i = 0; i < sizeof(kws) / sizeof(kws[0]); i++) {
 		if (!mta_ehlo_is(s, kws[i].kw))
 			continue;

@@ -34,6 +34,12 @@
  * fix for the multi-MX downgrade) and defers it when none is left.  While
  * policyd is asked the session is in MTA_S_POLICY; an absent policyd is a
  * temporary failure, never an allow.
+ *
+ * SMTP AUTH (mta_auth.c) comes after tls_server passed and before the
+ * first transaction, in MTA_S_AUTH; mta_session_auth_done() goes on or
+ * fails the hop.  A 530 to MAIL on a connection that did not
+ * authenticate defers (the server wants a credential we lack or could
+ * not use here) rather than bounces.
  */
 #include <sys/socket.h>
 
@@ -73,12 +79,12 @@ static int	mta_session_policy_answer(struct mta_session *, uint32_t,
 static const char *mta_state_names[] = {
 	"connect", "greeting", "EHLO", "HELO", "idle", "RSET", "MAIL",
 	"RCPT", "DATA", "message body", "end of data", "QUIT", "STARTTLS",
-	"TLS handshake", "policy check"
+	"TLS handshake", "policy check", "AUTH"
 };
 
 #define MTA_POLICY_DOWN	"451 4.3.0 Temporary policy failure, try again later"
 
-static void
+void
 mta_session_timer(struct mta_session *s, int secs)
 {
 	struct timeval	 tv = { secs, 0 };
@@ -115,6 +121,7 @@ mta_session_free(struct mta_session *s, const char *why)
 		bufferevent_free(s->bev);
 	else if (s->fd != -1)
 		(void)close(s->fd);
+	mta_auth_clear(s);
 	free(s);
 }
 
@@ -450,6 +457,8 @@ mta_session_tx_send(struct mta_session *s)
 	int			 n;
 
 	n = mta_command_mail(line, sizeof(line), b, s->ehlo.ext);
+	if (n != -1)
+		n = mta_auth_mail_param(s, line, sizeof(line), n);
 	if (n == -1) {
 		(void)mta_session_detach(s);
 		mta_batch_fail_all(b, STATUS_PERMFAIL, "5.1.7",
@@ -567,6 +576,14 @@ mta_session_rcpt_next(struct mta_session *s)
 static int
 mta_session_on_mail(struct mta_session *s)
 {
+	if (s->reply.code == 530 && !s->authed) {
+		/* authentication required: defer, never bounce */
+		stats_add("mta.auth.required", 1);
+		mta_session_fail(s, 1, STATUS_TEMPFAIL, "4.7.0", s->reply.text);
+		/* still reading: the replies to what was pipelined, then
+		 * QUIT's, end it */
+		return 0;
+	}
 	s->state = MTA_S_RCPT;
 	if (s->reply.code / 100 != 2) {
 		s->mail_failed = 1;
@@ -707,8 +724,15 @@ mta_session_on_tls_srv(struct mta_session *s, uint32_t verdict,
 
 	if (verdict == POLICY_ACCEPT) {
 		s->tls_checked = 1;
-		mta_session_ready(s);
-		return 0;
+		switch (mta_auth_start(s)) {
+		case 0:
+			mta_session_ready(s);
+			return 0;
+		case 1:
+			return 0;
+		default:
+			return -1;
+		}
 	}
 	stats_add("mta.tls.server_refused", 1);
 	log_info("%s: tls_server refused the connection: %s", s->peer,
@@ -781,7 +805,23 @@ mta_session_policy_down(void)
 		if (s->state == MTA_S_POLICY && s->asking != 0)
 			(void)mta_session_policy_answer(s, POLICY_TEMPFAIL,
 			    MTA_POLICY_DOWN, "4.3.0");
+		else if (s->state == MTA_S_AUTH)
+			mta_auth_policy_down(s);
 	}
+}
+
+/* The AUTH exchange ended (mta_auth.c): the transaction, or the hop
+ * fails politely with the server's reply or our reason. */
+void
+mta_session_auth_done(struct mta_session *s, int status, const char *enh,
+    const char *text)
+{
+	if (status == STATUS_OK) {
+		mta_session_ready(s);
+		return;
+	}
+	mta_session_fail(s, s->bev != NULL && bufferevent_getfd(s->bev) != -1,
+	    status, enh, text);
 }
 
 /* Reply handlers by state; -1 means the session is gone or closing. */
@@ -801,6 +841,7 @@ static int (*const mta_session_on[])(struct mta_session *) = {
 	[MTA_S_STARTTLS] =	mta_session_on_starttls,
 	[MTA_S_TLS] =		mta_session_on_unexpected,
 	[MTA_S_POLICY] =	mta_session_on_unexpected,
+	[MTA_S_AUTH] =		mta_auth_reply,
 };
 
 /* A complete reply: 421 ends the link anywhere, else the state decides. */

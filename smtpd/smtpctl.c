@@ -60,6 +60,7 @@ static const struct ctl_local {
 	{ "makemap",	ctl_makemap },
 	{ "access",	smtpctl_access },
 	{ "map",	smtpctl_map },
+	{ "authinfo",	smtpctl_authinfo },
 	{ "explain",	smtpctl_explain },
 };
 
@@ -76,6 +77,8 @@ usage(void)
 	    "          access add KEY VALUE | access delete KEY |\n"
 	    "          access show [PREFIX] |\n"
 	    "          map add|delete|show MAP [KEY [VALUE]] |\n"
+	    "          authinfo add KEY VALUE | authinfo delete KEY |\n"
+	    "          authinfo show [PREFIX] |\n"
 	    "          explain [addr ADDRESS [name NAME] [helo NAME]\n"
 	    "              [from SENDER] [verify V] [bits N] [cn NAME]\n"
 	    "              [cert-subject DN] [cert-issuer DN] [auth-mech M]\n"

@@ -15,6 +15,8 @@ struct config;
 int	smtpctl_access(const struct config *, int argc, char **argv);
 /* map add|delete|show MAP ...: any map */
 int	smtpctl_map(const struct config *, int argc, char **argv);
+/* authinfo add KEY VALUE | delete KEY | show [PREFIX]: secrets masked */
+int	smtpctl_authinfo(const struct config *, int argc, char **argv);
 /* explain [addr A ...] [rcpt R ...] [server-addr A ...]: see smtpctl(8) */
 int	smtpctl_explain(const struct config *, int argc, char **argv);
 

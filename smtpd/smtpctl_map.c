@@ -6,6 +6,7 @@
  *   access add KEY VALUE       map add MAP KEY [VALUE]
  *   access delete KEY          map delete MAP KEY
  *   access show [PREFIX]       map show MAP [PREFIX]
+ *   authinfo add KEY VALUE | delete KEY | show [PREFIX]
  *
  * The database is written directly, so the daemon need not run; a
  * running smtpd-policyd sees the change at its next query.  Keys are
@@ -14,7 +15,9 @@
  * the input is known to be good, so a refused command changes nothing.
  * SQL only ever sees bound parameters (policy_db.c).  Output: one
  * "KEY<TAB>VALUE" line per entry added, removed or shown ("KEY" alone
- * in a set map).  Exit status as in smtpctl.h.
+ * in a set map).  An authinfo value is always printed with its secret
+ * replaced by "****" (policy_authinfo_mask()), and no error message
+ * quotes one.  Exit status as in smtpctl.h.
  */
 #include <sys/stat.h>
 
@@ -28,8 +31,9 @@
 #include "policy.h"
 #include "smtpctl.h"
 
-/* What "show" prints: entries whose key starts with prefix. */
+/* What "show" prints: entries of map whose key starts with prefix. */
 struct map_show {
+	const char	*map;
 	const char	*prefix;
 	int		 set;
 };
@@ -40,8 +44,28 @@ map_usage(void)
 	(void)fprintf(stderr,
 	    "usage: smtpctl access add KEY VALUE | delete KEY | show [PREFIX]\n"
 	    "       smtpctl map add MAP KEY [VALUE] | delete MAP KEY | "
-	    "show MAP [PREFIX]\n");
+	    "show MAP [PREFIX]\n"
+	    "       smtpctl authinfo add KEY VALUE | delete KEY | "
+	    "show [PREFIX]\n");
 	return 2;
+}
+
+/* Print one entry as "KEY<TAB>VALUE" ("KEY" alone without a value),
+ * an authinfo secret masked. */
+static void
+map_print(const char *map, const char *key, const char *value)
+{
+	char	 masked[POLICY_VALUE_MAX + 1];
+
+	if (value[0] == '\0') {
+		(void)printf("%s\n", key);
+		return;
+	}
+	if (strcmp(map, POLICY_MAP_AUTHINFO) == 0) {
+		policy_authinfo_mask(value, masked, sizeof(masked));
+		value = masked;
+	}
+	(void)printf("%s\t%s\n", key, value);
 }
 
 /* 1 if the database file exists, 0 if not, -1 (reported) on error. */
@@ -84,10 +108,7 @@ map_add(const char *dbpath, const char *map, const char *key,
 	}
 	(void)strlcpy(lkey, key, sizeof(lkey));
 	text_lower(lkey);
-	if (value[0] != '\0')
-		(void)printf("%s\t%s\n", lkey, value);
-	else
-		(void)printf("%s\n", lkey);
+	map_print(map, lkey, value);
 	return 0;
 }
 
@@ -127,10 +148,8 @@ map_delete(const char *dbpath, const char *map, const char *key)
 	}
 	(void)strlcpy(lkey, key, sizeof(lkey));
 	text_lower(lkey);
-	if (old[0] != '\0')
-		(void)printf("%s\t%s\n", lkey, old);
-	else
-		(void)printf("%s\n", lkey);
+	map_print(map, lkey, old);
+	explicit_bzero(old, sizeof(old));
 	return 0;
 }
 
@@ -141,10 +160,7 @@ map_show_one(const char *key, const char *value, void *arg)
 
 	if (strncmp(key, sh->prefix, strlen(sh->prefix)) != 0)
 		return;
-	if (sh->set)
-		(void)printf("%s\n", key);
-	else
-		(void)printf("%s\t%s\n", key, value);
+	map_print(sh->map, key, sh->set ? "" : value);
 }
 
 static int
@@ -164,6 +180,7 @@ map_show(const char *dbpath, const char *map, const char *prefix)
 		return r == 0 ? 0 : 1;		/* no database: empty maps */
 	(void)strlcpy(lprefix, prefix, sizeof(lprefix));
 	text_lower(lprefix);
+	sh.map = map;
 	sh.prefix = lprefix;
 	sh.set = policy_map_kind(map) == POLICY_MAP_SET;
 	if (policy_db_open(dbpath, 0, &db, err, sizeof(err)) == -1) {
@@ -215,4 +232,14 @@ smtpctl_map(const struct config *cf, int argc, char **argv)
 		return map_usage();
 	return map_verb(cf->database_path, argv[2], argv[1], argc - 3,
 	    argv + 3);
+}
+
+/* authinfo VERB [KEY [VALUE]] */
+int
+smtpctl_authinfo(const struct config *cf, int argc, char **argv)
+{
+	if (argc < 2)
+		return map_usage();
+	return map_verb(cf->database_path, POLICY_MAP_AUTHINFO, argv[1],
+	    argc - 2, argv + 2);
 }

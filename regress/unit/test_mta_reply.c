@@ -134,7 +134,8 @@ test_ehlo(void)
 	UNIT_CHECK(e.size_max == 10240000, "SIZE parameter, any case");
 	memset(&e, 0, sizeof(e));
 	mta_ehlo_line(&e, "PIPELININGX");
-	mta_ehlo_line(&e, "AUTH PLAIN LOGIN");
+	mta_ehlo_line(&e, "XAUTH PLAIN LOGIN");
+	mta_ehlo_line(&e, "AUTHX PLAIN");
 	mta_ehlo_line(&e, "DSNX y");
 	mta_ehlo_line(&e, "");
 	UNIT_CHECK(e.ext == 0, "unknown and look-alike keywords ignored");
@@ -143,6 +144,17 @@ test_ehlo(void)
 	    "SIZE without limit");
 	mta_ehlo_line(&e, "SIZE 12abc");
 	UNIT_CHECK(e.size_max == 0, "SIZE with garbage limit ignored");
+	memset(&e, 0, sizeof(e));
+	mta_ehlo_line(&e, "AUTH CRAM-MD5 SCRAM-SHA-256");
+	UNIT_CHECK(e.ext == MTA_EXT_AUTH && e.auth_mechs == 0,
+	    "AUTH without PLAIN or LOGIN: offered, nothing usable");
+	mta_ehlo_line(&e, "auth=login  plain");
+	UNIT_CHECK(e.auth_mechs == (MTA_AUTH_PLAIN | MTA_AUTH_LOGIN),
+	    "AUTH= (old form), any case and spacing");
+	memset(&e, 0, sizeof(e));
+	mta_ehlo_line(&e, "AUTH PLAINX LOGINS");
+	UNIT_CHECK(e.ext == MTA_EXT_AUTH && e.auth_mechs == 0,
+	    "mechanism look-alikes ignored");
 }
 
 int

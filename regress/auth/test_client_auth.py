@@ -1,0 +1,195 @@
+"""SMTP AUTH on the client side (spec 8, 7.4): the first relay routes to a
+smarthost that is a second instance of this relay with a STARTTLS
+listener requiring AUTH (a real sasldb made by saslpasswd2), with its
+credential in the authinfo map.  The mail is delivered ESMTPSA with the
+right authid on both sides' log lines; a wrong secret defers with the
+535 text; without TLS (and no auth-plaintext on the route) AUTH is not
+tried, the smarthost answers MAIL 530 and the mail is deferred; with
+auth-plaintext it goes; authinfo never shows the secret and refuses bad
+entries; the mta's memory does not keep the secret after the session."""
+import os
+import re
+
+from lib import clients, free_port, wait_until
+from lib.certs import TestCA, wait_tls_ready
+from lib.daemon import Relay
+from lib.sasl import SaslDB, wait_auth_ready
+from lib.sink import Sink
+
+USER, SECRET = "alice", "Sm4rt-h0st-pw"
+KEY = "AuthInfo:127.0.0.1"
+
+
+def _smarthost(sink, tls=True):
+    ca = TestCA()
+    srv = ca.issue("relay.test")
+    db = SaslDB({USER: SECRET})
+    port = free_port()
+    extra = ['pki %s cert "%s" key "%s"' % (srv.name, srv.chain, srv.key),
+             'ca file "%s"' % ca.cert,
+             "listen on 127.0.0.1 port %d %s" % (port,
+                                                 "tls auth" if tls else
+                                                 "auth"),
+             'auth sasldb "%s"' % db.path,
+             'auth options ""',
+             'auth mechanisms "PLAIN LOGIN CRAM-MD5"',
+             'auth trust "PLAIN LOGIN"']
+    hop = Relay(sink=sink, extra=extra)
+    wait_tls_ready(hop)
+    wait_auth_ready(port)
+    return hop, port
+
+
+def _first(port, value, plaintext=False):
+    route = 'route "*" via "[127.0.0.1]" port %d' % port
+    first = Relay(extra=[route + (" auth-plaintext" if plaintext else "")])
+    rc, out = first.smtpctl("authinfo", "add", KEY, value)
+    assert rc == 0, out
+    assert SECRET not in out and "P:****" in out, out
+    return first
+
+
+def _value(secret=SECRET, mech="M:PLAIN LOGIN"):
+    return '"U:%s" "I:%s" "P:%s" "%s"' % (USER, USER, secret, mech)
+
+
+def _deferred(relay, text):
+    envs = relay.wait_queue(lambda e: e and text in e[0].get("lasterror", ""),
+                            what="a deferral saying %r" % text)
+    return envs
+
+
+def test_auth_plain_over_starttls_delivers_esmtpsa():
+    with Sink() as sink:
+        hop, port = _smarthost(sink)
+        with hop, _first(port, _value()) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            [m] = sink.wait_for(1)
+            rec = m.header("Received")
+            assert "with ESMTPSA" in rec, rec
+            assert "(authenticated bits=0)" in rec, rec
+            first.wait_for_log(r"AUTH=client, relay=127\.0\.0\.1, "
+                               r"mech=PLAIN, bits=0$")
+            hop.wait_for_log(r"AUTH=server, relay=.*authid=alice(@\S+)?, "
+                             r"mech=PLAIN, bits=0$")
+            first.wait_queue_empty()
+            assert SECRET not in first.log() and SECRET not in hop.log()
+
+
+def test_auth_login_when_authinfo_names_it():
+    with Sink() as sink:
+        hop, port = _smarthost(sink)
+        with hop, _first(port, _value(mech="M:LOGIN")) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            [m] = sink.wait_for(1)
+            assert "with ESMTPSA" in m.header("Received")
+            first.wait_for_log(r"AUTH=client, relay=127\.0\.0\.1, "
+                               r"mech=LOGIN, bits=0$")
+            hop.wait_for_log(r"AUTH=server, .*mech=LOGIN")
+
+
+def test_wrong_secret_defers_with_535():
+    with Sink() as sink:
+        hop, port = _smarthost(sink)
+        with hop, _first(port, _value(secret="not-the-pw")) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            envs = _deferred(first, "535")
+            assert "5.7.8" in envs[0]["lasterror"], envs
+            first.wait_for_log(r"AUTH=client, relay=127\.0\.0\.1, "
+                               r"mech=PLAIN, failed: 535 ")
+            first.wait_for_log(r"stat=Deferred: 535 ")
+            assert not sink.messages
+            assert "not-the-pw" not in first.log()
+
+
+def test_no_auth_without_tls_then_530_defers():
+    with Sink() as sink:
+        hop, port = _smarthost(sink, tls=False)
+        with hop, _first(port, _value()) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            _deferred(first, "530")
+            first.wait_for_log(r"dsn=4\.7\.0, stat=Deferred: 530 5\.7\.0 "
+                               r"Authentication required")
+            assert "AUTH=client" not in first.log()
+            assert "AUTH=server" not in hop.log()
+            assert not sink.messages
+
+
+def test_route_auth_plaintext_allows_auth_without_tls():
+    with Sink() as sink:
+        hop, port = _smarthost(sink, tls=False)
+        with hop, _first(port, _value(), plaintext=True) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            [m] = sink.wait_for(1)
+            assert "with ESMTPA" in m.header("Received")
+            first.wait_for_log(r"AUTH=client, relay=127\.0\.0\.1, "
+                               r"mech=PLAIN")
+
+
+def test_authinfo_show_masks_and_bad_entries_refused():
+    with Relay() as r:
+        rc, out = r.smtpctl("authinfo", "add", "AuthInfo:smart.test",
+                            '"U:u" "I:i" "P:t0p-secret" "R:r" "M:PLAIN"')
+        assert rc == 0, out
+        rc, out = r.smtpctl("authinfo", "add", "AuthInfo:",
+                            '"I:i" "P=dDBwLXNlY3JldA=="')
+        assert rc == 0, out
+        for args in (("authinfo", "show"), ("map", "show", "authinfo"),
+                     ("authinfo", "show", "authinfo:smart")):
+            rc, out = r.smtpctl(*args)
+            assert rc == 0 and "t0p" not in out and "dDBw" not in out, out
+        rc, out = r.smtpctl("authinfo", "show")
+        assert out.splitlines() == [
+            'authinfo:\t"I:i" "P=****"',
+            'authinfo:smart.test\t"U:u" "I:i" "P:****" "R:r" "M:PLAIN"'], out
+        bad = {'"P:x"': "neither \"U:user\" nor \"I:authid\"",
+               '"U:u"': "no \"P:secret\"",
+               '"U:u" "P=@@@@"': "not valid base64",
+               '"U:u" "P:x" "Q:y"': "unknown item letter",
+               '"U:u" "P:x\r"': "carriage return",
+               '"U:u" "P:x" "P:y"': "given twice",
+               'U:u P:x': "double-quoted"}
+        for value, why in bad.items():
+            res = r.smtpctl_run("authinfo", "add", "AuthInfo:b.test", value)
+            err = res.stderr.decode()
+            assert res.returncode == 1 and why in err, (value, err)
+            assert "P:x" not in err and "@@@@" not in err, err
+        rc, out = r.makemap("authinfo", 'AuthInfo:a.test "U:u" "P:s1"\n'
+                            'AuthInfo:b.test "U:u" "P:s2" "X:1"\n')
+        assert rc == 1 and ":2: unknown item letter" in out, out
+        assert "s2" not in out, out
+        rc, out = r.smtpctl("authinfo", "delete", "AuthInfo:smart.test")
+        assert rc == 0 and "t0p" not in out and "P:****" in out, out
+
+
+def _memory_holds(pid, needle):
+    """Whether any writable mapping of pid contains needle (root reads
+    /proc/PID/mem even of a process that is not dumpable)."""
+    found = False
+    with open("/proc/%d/maps" % pid) as maps, \
+            open("/proc/%d/mem" % pid, "rb", 0) as mem:
+        for line in maps:
+            addr, perms = line.split()[:2]
+            if "rw" not in perms:
+                continue
+            lo, hi = (int(x, 16) for x in addr.split("-"))
+            try:
+                mem.seek(lo)
+                if needle in mem.read(hi - lo):
+                    found = True
+            except OSError:
+                continue
+    return found
+
+
+def test_mta_memory_does_not_keep_the_secret():
+    with Sink() as sink:
+        hop, port = _smarthost(sink)
+        with hop, _first(port, _value()) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            sink.wait_for(1)
+            first.wait_queue_empty()
+            first.wait_for_log(r"connection to .* closed")
+            pid = first.pid("mta")
+            assert not _memory_holds(pid, SECRET.encode())
+            assert not _memory_holds(pid, b"\0alice\0" + SECRET.encode())
