@@ -65,6 +65,8 @@ common/parse.o: common/parse.c
 	$(CC) $(CFLAGS) -Wno-unused-but-set-variable -Wno-missing-prototypes \
 	    -Wno-shadow -Wno-sign-compare -c -o $@ $<
 
+# an archive: a binary takes only the members it uses, so dns.o and its
+# -lunbound stay in smtpd-smtp, smtpd-mta and the unit tests
 common/libcommon.a: $(COMMON_OBJS)
 	$(AR) rcs $@ $^
 

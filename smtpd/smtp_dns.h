@@ -50,8 +50,8 @@ const char	*smtp_dns_resolve_name(enum smtp_dns_resolve);
 int		 smtp_dns_ptr_qname(const char *addr, char *qname, size_t,
 		    uint8_t bin[16]);
 /* A PTR rdata (an uncompressed name) as a lowercase host name without
- * the final dot; -1 if it is malformed or not letters, digits, '-' and
- * '_' in labels. */
+ * the final dot; -1 if it is malformed, not letters, digits, '-' and '_'
+ * in labels, or longer than size - 2 characters. */
 int		 smtp_dns_name_parse(const uint8_t *, size_t, char *, size_t);
 
 #endif
