@@ -17,11 +17,12 @@ counted only when the session's AUTH got 235 and its DATA got 250; the ids
 of the counted ones go to IDFILE, one a line, so the caller can check the
 sink got each exactly once.  Anything else is a failure (first one
 reported).  Prints one line:
-"submissions N seconds S per_second R sessions K failures F first_error E".
+"submissions N seconds S per_second R sessions K client_cpu C failures F
+first_error E" (C: CPU seconds of the workers).
 """
 import base64
 import multiprocessing
-import os
+import resource
 import socket
 import ssl
 import sys
@@ -134,17 +135,21 @@ def load(port, seconds, conns, per_session, user, password, idfile):
     start = time.monotonic()
     jobs = [(port, start + seconds, per_session, auth, n)
             for n in range(conns)]
-    with multiprocessing.Pool(conns) as pool:
-        results = pool.map(worker, jobs)
+    pool = multiprocessing.Pool(conns)
+    results = pool.map(worker, jobs)
+    pool.close()
+    pool.join()
     took = time.monotonic() - start
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     ids = [i for r in results for i in r[0]]
     with open(idfile, "w") as f:
         f.write("".join(i + "\n" for i in ids))
     errors = [r[3] for r in results if r[3]]
     print("submissions %d seconds %.1f per_second %.0f sessions %d "
-          "failures %d first_error %s"
+          "client_cpu %.1f failures %d first_error %s"
           % (len(ids), took, len(ids) / took, sum(r[1] for r in results),
-             sum(r[2] for r in results), errors[0] if errors else "-"))
+             ru.ru_utime + ru.ru_stime, sum(r[2] for r in results),
+             errors[0] if errors else "-"))
 
 
 def offers_plain(port):

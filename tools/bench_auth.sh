@@ -287,6 +287,24 @@ cg_cpu() {
 	fi
 }
 
+# CPU seconds by process name over the cgroup's live processes (what
+# exited, such as Postfix's recycled smtpd processes, is not listed)
+cg_top() {
+	python3 - "$1/cgroup.procs" "$(getconf CLK_TCK)" <<'PY'
+import collections, sys
+hz, cpu = int(sys.argv[2]), collections.Counter()
+for pid in open(sys.argv[1]).read().split():
+    try:
+        stat = open("/proc/%s/stat" % pid).read()
+    except OSError:
+        continue
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    f = stat[stat.rindex(")") + 2:].split()
+    cpu[name] += (int(f[11]) + int(f[12])) / hz
+print(", ".join("%s %.1f" % kv for kv in cpu.most_common(6)))
+PY
+}
+
 # stop by PID whatever is left in our cgroups, then remove them
 cg_remove() {
 	local cg pid
@@ -324,6 +342,7 @@ measure() {
 	run_load "$name" "$port" "$SESSION_SECS" 10 "$sdir" "$cg"
 	out=$(verify "$sdir/dump" "$dir/$name"-*.ids) || failed=1
 	echo "bench-auth: $name: $out"
+	[ -z "$cg" ] || echo "bench-auth: $name: CPU-s of processes still running: $(cg_top "$cg")"
 }
 
 # ---- the run
@@ -368,12 +387,14 @@ fi
 
 python3 - "$results" "$have_postfix" "$CONNS" <<'PY'
 import sys
-rate, cpu = {}, {}
+rate, cpu, client = {}, {}, {}
 for line in open(sys.argv[1]):
     f = line.split()
     n = int(f[f.index("submissions") + 1])
     rate[(f[0], int(f[1]))] = float(f[f.index("per_second") + 1])
     cpu[(f[0], int(f[1]))] = int(f[3]) / 1e9 * 1000 / n if n else 0
+    client[(f[0], int(f[1]))] = \
+        float(f[f.index("client_cpu") + 1]) * 1000 / n if n else 0
 pf = sys.argv[2] == "1"
 
 
@@ -392,5 +413,8 @@ for per, what in ((1, "1 per connection"), (10, "10 per session")):
 for per, what in ((1, "1 per connection"), (10, "10 per session")):
     row("CPU-s per 1000, " + what, cpu.get(("ours", per), 0),
         cpu.get(("postfix", per), 0), "%.3f")
+for per, what in ((1, "1 per connection"), (10, "10 per session")):
+    row("load generator CPU-s per 1000, " + what, client.get(("ours", per), 0),
+        client.get(("postfix", per), 0), "%.3f")
 PY
 [ "$failed" = 0 ] || { echo "bench-auth: a check failed (see above)" >&2; exit 1; }
