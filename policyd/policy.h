@@ -185,6 +185,8 @@ int	policy_env_lookup(const struct policy_env *, const char *map,
 int	policy_env_search(const struct policy_env *, const char *map,
 	    const struct policy_keys *, char *value, size_t valuelen,
 	    char *matched, size_t matchedlen);
+int	policy_env_search_da(const struct policy_env *, struct policy_keys *,
+	    char *value, size_t valuelen, char *key, size_t keylen);
 void	policy_access_connect(const struct policy_env *,
 	    const struct policy_query *, struct policy_result *);
 void	policy_access_mail(const struct policy_env *,

@@ -214,11 +214,12 @@ access_decide(const struct policy_env *env, struct policy_keys *keys,
 }
 
 /*
- * Search one primitive's keys at connect; with the skip option a SKIP
- * value counts as "not found" (spec 1.2 step 3).
+ * Search the access map with the keys of a D or A probe, then free them;
+ * with the skip option a SKIP value counts as "not found" (spec 1.2
+ * step 3: only D and A honour it).
  */
-static int
-access_connect_search(const struct policy_env *env, struct policy_keys *keys,
+int
+policy_env_search_da(const struct policy_env *env, struct policy_keys *keys,
     char *value, size_t valuelen, char *key, size_t keylen)
 {
 	int	 r;
@@ -258,13 +259,13 @@ access_check_relay(const struct policy_env *env, const struct policy_query *q,
 	policy_keys_init(&keys);
 	(void)policy_probe_domain(&keys, "Connect", q->name,
 	    policy_env_dflags(env, POLICY_PROBE_UNTAGGED));
-	r = access_connect_search(env, &keys, value, sizeof(value), key,
+	r = policy_env_search_da(env, &keys, value, sizeof(value), key,
 	    sizeof(key));
 	if (r == POLICY_DB_NOTFOUND) {
 		policy_env_step(env, "check_relay: A +Connect on %s", q->addr);
 		(void)policy_probe_addr(&keys, "Connect", q->addr,
 		    POLICY_PROBE_UNTAGGED);
-		r = access_connect_search(env, &keys, value, sizeof(value),
+		r = policy_env_search_da(env, &keys, value, sizeof(value),
 		    key, sizeof(key));
 	}
 	access_conclude(res, r, STAGE_CONNECT, value, mailbox, key);

@@ -320,18 +320,27 @@ entry_line_check(enum policy_map_kind kind, const char *key,
 	return entry_text_check(value, 0);
 }
 
+/* The kind of a map by name; POLICY_MAP_UNKNOWN with err filled. */
+static enum policy_map_kind
+entry_map_kind(const char *map, char *err, size_t errlen)
+{
+	enum policy_map_kind	 kind = policy_map_kind(map);
+
+	if (kind == POLICY_MAP_UNKNOWN)
+		(void)snprintf(err, errlen, "unknown map %s (known: %s)", map,
+		    policy_map_names());
+	return kind;
+}
+
 int
 policy_entry_check(const char *map, const char *key, const char *value,
     char *err, size_t errlen)
 {
-	enum policy_map_kind	 kind = policy_map_kind(map);
+	enum policy_map_kind	 kind;
 	const char		*why;
 
-	if (kind == POLICY_MAP_UNKNOWN) {
-		(void)snprintf(err, errlen, "unknown map %s (known: %s)", map,
-		    policy_map_names());
+	if ((kind = entry_map_kind(map, err, errlen)) == POLICY_MAP_UNKNOWN)
 		return -1;
-	}
 	why = entry_line_check(kind, key, value);
 	if (why == NULL && strcmp(map, "access") == 0)
 		why = entry_access_check(key, value);
@@ -350,14 +359,11 @@ int
 policy_entry_key_check(const char *map, const char *key, char *err,
     size_t errlen)
 {
-	enum policy_map_kind	 kind = policy_map_kind(map);
+	enum policy_map_kind	 kind;
 	const char		*why;
 
-	if (kind == POLICY_MAP_UNKNOWN) {
-		(void)snprintf(err, errlen, "unknown map %s (known: %s)", map,
-		    policy_map_names());
+	if ((kind = entry_map_kind(map, err, errlen)) == POLICY_MAP_UNKNOWN)
 		return -1;
-	}
 	/* any valid value will do: only the key is in question */
 	if ((why = entry_line_check(kind, key, kind == POLICY_MAP_SET ? NULL :
 	    "x")) != NULL) {

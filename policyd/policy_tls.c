@@ -291,27 +291,6 @@ policy_tls_facts_from(const struct policy_query *q,
 }
 
 /*
- * Search keys; with env->skip a SKIP found ends them as "not found"
- * (spec 1.2 step 3: D and A honour SKIP).  Keys are freed.
- */
-static int
-tls_search_keys(const struct policy_env *env, struct policy_keys *keys,
-    int skip, char *value, size_t valuelen, char *key, size_t keylen)
-{
-	int	 r;
-
-	r = policy_env_search(env, MAP_ACCESS, keys, value, valuelen, key,
-	    keylen);
-	policy_keys_free(keys);
-	if (r == POLICY_DB_FOUND && skip && env->skip &&
-	    strcasecmp(value, "SKIP") == 0) {
-		policy_env_step(env, "SKIP at %s: not found", key);
-		return POLICY_DB_NOTFOUND;
-	}
-	return r;
-}
-
-/*
  * The bare-tag default lookups (spec 1.3): D '!' on name, A '!' on addr,
  * then "Tag:".  name and addr may be "".
  */
@@ -328,7 +307,7 @@ policy_tls_lookup(const struct policy_env *env, const char *tag,
 		policy_env_step(env, "%s: D !%s on %s", tag, tag, name);
 		(void)policy_probe_domain(&keys, tag, name,
 		    policy_env_dflags(env, 0));
-		r = tls_search_keys(env, &keys, 1, value, valuelen, key,
+		r = policy_env_search_da(env, &keys, value, valuelen, key,
 		    keylen);
 		if (r != POLICY_DB_NOTFOUND)
 			return r;
@@ -336,14 +315,17 @@ policy_tls_lookup(const struct policy_env *env, const char *tag,
 	if (addr[0] != '\0') {
 		policy_env_step(env, "%s: A !%s on %s", tag, tag, addr);
 		(void)policy_probe_addr(&keys, tag, addr, 0);
-		r = tls_search_keys(env, &keys, 1, value, valuelen, key,
+		r = policy_env_search_da(env, &keys, value, valuelen, key,
 		    keylen);
 		if (r != POLICY_DB_NOTFOUND)
 			return r;
 	}
 	policy_env_step(env, "%s: the default %s:", tag, tag);
 	(void)policy_probe_exact(&keys, tag, "", 0);
-	return tls_search_keys(env, &keys, 0, value, valuelen, key, keylen);
+	r = policy_env_search(env, MAP_ACCESS, &keys, value, valuelen, key,
+	    keylen);
+	policy_keys_free(&keys);
+	return r;
 }
 
 /* Judge what a lookup found; r is its POLICY_DB_* result. */

@@ -27,7 +27,11 @@
 
 #define MTA_POLICY_REPLY_MAX	512
 
-/* The server's name as the rulesets probe it: no trailing dot. */
+/*
+ * The server's name as the rulesets probe it and as the handshake sends
+ * it (SNI, when it is a host name): the MX or route host without a
+ * trailing dot, else "[address]".
+ */
 void
 mta_policy_server_name(struct mta_session *s, char *buf, size_t len)
 {

@@ -309,16 +309,6 @@ mta_session_on_ehlo(struct mta_session *s)
 	return -1;
 }
 
-/* The name the server is known by: the MX or route host, or address. */
-static const char *
-mta_session_server_name(struct mta_session *s)
-{
-	struct mta_batch	*b = s->batch;
-
-	if (b != NULL && b->hops[b->hop].name[0] != '\0')
-		return b->hops[b->hop].name;
-	return s->relay != NULL ? s->relay->addr : "";
-}
 
 /* ${verify} after a STARTTLS that got code instead of 220 (spec 3.5). */
 static const char *
@@ -342,6 +332,7 @@ static int
 mta_session_on_starttls(struct mta_session *s)
 {
 	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	char		 name[CONF_HOST_MAX + 2];
 	int		 fd;
 
 	if (s->reply.code != 220) {
@@ -359,7 +350,8 @@ mta_session_on_starttls(struct mta_session *s)
 	s->state = MTA_S_TLS;
 	mta_session_timer(s, conf->timeout_tls_handshake +
 	    MTA_QUIT_TIMEOUT);
-	if (mta_tls_start(s->id, fd, mta_session_server_name(s)) == -1) {
+	mta_policy_server_name(s, name, sizeof(name));
+	if (mta_tls_start(s->id, fd, name) == -1) {
 		s->state = MTA_S_STARTTLS;
 		mta_session_lost(s, "TLS proxy unavailable");
 	}

@@ -236,9 +236,7 @@ static void
 smtp_peer_tls_clt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
 	if (v->verdict == POLICY_REJECT || v->verdict == POLICY_TEMPFAIL) {
-		log_info("%08x: ruleset=tls_client, arg1=%s, arg2=STARTTLS, "
-		    "relay=[%s], reject=%s", s->id, s->tls->verify, s->addr,
-		    v->reply);
+		/* policyd logs the ruleset=tls_client line */
 		stats_add("smtp.tls.client_refused", 1);
 		smtp_session_nullserver(s, v->reply);
 	}
