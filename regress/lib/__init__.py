@@ -110,12 +110,12 @@ def _port_bindable(port, addrs, kind):
     return True
 
 
-def _pick_port(addrs, kind):
+def _pick_port(addrs, kinds):
     for _ in range(500):
         port = random.randint(_PORT_LOW, _PORT_HIGH)
         if port in _ports_given:
             continue
-        if _port_bindable(port, addrs, kind):
+        if all(_port_bindable(port, addrs, k) for k in kinds):
             _ports_given.add(port)
             return port
     raise RuntimeError("no free port")
@@ -123,12 +123,14 @@ def _pick_port(addrs, kind):
 
 def free_port(addrs=("127.0.0.1",)):
     """A TCP port free on every address of addrs, not given out before."""
-    return _pick_port(addrs, socket.SOCK_STREAM)
+    return _pick_port(addrs, (socket.SOCK_STREAM,))
 
 
-def free_udp_port():
-    """A UDP port free on 127.0.0.1, not given out before."""
-    return _pick_port(("127.0.0.1",), socket.SOCK_DGRAM)
+def free_udp_port(tcp_too=False):
+    """A UDP port free on 127.0.0.1, not given out before; with tcp_too
+    free for TCP as well (a DNS server listens on both)."""
+    kinds = (socket.SOCK_DGRAM,) + ((socket.SOCK_STREAM,) if tcp_too else ())
+    return _pick_port(("127.0.0.1",), kinds)
 
 
 def test_dir(name):

@@ -52,7 +52,7 @@ class Dns:
         self.logpath = os.path.join(self.dir, "dnsmasq.log")
         register_log("dnsmasq", self.logpath)
         for _ in range(5):
-            self.port = free_udp_port()
+            self.port = free_udp_port(tcp_too=True)
             args = [DNSMASQ, "--keep-in-foreground", "--port=%d" % self.port,
                     "--listen-address=127.0.0.1", "--bind-interfaces",
                     "--no-resolv", "--no-hosts", "--conf-file=/dev/null",

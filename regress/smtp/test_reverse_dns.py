@@ -9,7 +9,7 @@ missing, forged or unknown for now may not relay.  We connect from
 import socket
 import threading
 
-from lib import clients
+from lib import clients, free_udp_port
 from lib.daemon import Relay
 from lib.dns import Dns
 from lib.sink import Sink
@@ -149,9 +149,9 @@ class _BlackHole:
     """A UDP and TCP "resolver" that reads queries and never answers."""
 
     def __init__(self):
+        self.port = free_udp_port(tcp_too=True)
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.udp.bind(("127.0.0.1", 0))
-        self.port = self.udp.getsockname()[1]
+        self.udp.bind(("127.0.0.1", self.port))
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.tcp.bind(("127.0.0.1", self.port))
