@@ -41,7 +41,10 @@ import traceback
 
 REGRESS = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(REGRESS)
-TMP = os.path.join(REGRESS, "tmp")
+sys.path.insert(0, REGRESS)
+import lib  # noqa: E402
+
+TMP = lib.TMP
 NOT_AREAS = {"unit", "lib", "tmp", "__pycache__"}
 DEFAULT_TIMEOUT = 90
 UNIT_TIMEOUT = 120
@@ -51,8 +54,6 @@ SKIP_STATUS = 77
 # --- one test, in its own process ---------------------------------------------
 def run_one(path, func):
     """Child mode: run one test function; write the result as JSON."""
-    sys.path.insert(0, REGRESS)
-    import lib  # noqa: E402
     result = {"status": "fail", "reason": ""}
     try:
         spec = importlib.util.spec_from_file_location(
@@ -216,7 +217,7 @@ def run_units(pattern, counts):
 
 def run_test(name, path, func, limit, keep, counts):
     os.makedirs(TMP, exist_ok=True)
-    base = name.replace("/", "-")
+    base = lib.fixture_prefix(name)
     for old in glob.glob(os.path.join(TMP, base + "-*")):
         shutil.rmtree(old, ignore_errors=True)
     result_path = os.path.join(TMP, base + ".result")

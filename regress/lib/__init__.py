@@ -8,6 +8,7 @@ and dns.py clean up after themselves through context managers.  Every
 long-lived process a fixture starts is recorded in the file named by
 $REGRESS_PIDFILE, so the runner can end what a timed-out test left behind.
 """
+import hashlib
 import os
 import random
 import socket
@@ -16,7 +17,13 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
 BIN = os.path.join(REPO, "bin")
+# A unix socket path holds at most 107 bytes, and fixtures keep their
+# control sockets in their own directories: a checkout too deep for that
+# keeps its fixtures under /tmp instead.
 TMP = os.path.join(REPO, "regress", "tmp")
+if len(TMP) > 40:
+    TMP = "/tmp/smtpd-regress-%s" % hashlib.sha1(
+        REPO.encode()).hexdigest()[:8]
 POSTFIX = "/opt/relay-test/postfix"
 
 
@@ -133,11 +140,21 @@ def free_udp_port(tcp_too=False):
     return _pick_port(("127.0.0.1",), kinds)
 
 
+def fixture_prefix(test):
+    """The prefix of the fixture directories of one test, at most 40
+    characters, so that <TMP>/<prefix>-relay-N/smtpd.sock fits a unix
+    socket path."""
+    base = test.replace("/", "-")
+    if len(base) <= 40:
+        return base
+    return "%s~%s" % (base[:31], hashlib.sha1(base.encode()).hexdigest()[:8])
+
+
 def test_dir(name):
-    """A fresh directory under regress/tmp/ for one fixture."""
+    """A fresh directory under TMP for one fixture."""
     os.makedirs(TMP, exist_ok=True)
     os.chmod(TMP, 0o755)
-    base = os.environ.get("REGRESS_TEST", "adhoc").replace("/", "-")
+    base = fixture_prefix(os.environ.get("REGRESS_TEST", "adhoc"))
     for i in range(1000):
         d = os.path.join(TMP, "%s-%s-%d" % (base, name, i))
         try:
