@@ -34,6 +34,7 @@ struct imsg_obuf {
 	size_t			 len;
 	size_t			 off;
 	int			 fd;
+	int			 wipe;		/* holds a secret */
 };
 
 struct imsgev {
@@ -70,10 +71,26 @@ imsg_out_init(struct imsg_out *out, uint32_t type, uint32_t id)
 	out->id = id;
 }
 
+/* A message that carries a secret: every copy we make of it is wiped
+ * before it is freed. */
+void
+imsg_out_secret(struct imsg_out *out)
+{
+	out->wipe = 1;
+}
+
+static void
+imsg_buf_free(void *buf, size_t len, int wipe)
+{
+	if (buf != NULL && wipe)
+		explicit_bzero(buf, len);
+	free(buf);
+}
+
 void
 imsg_out_free(struct imsg_out *out)
 {
-	free(out->buf);
+	imsg_buf_free(out->buf, out->cap, out->wipe);
 	out->buf = NULL;
 	out->len = out->cap = 0;
 }
@@ -95,10 +112,14 @@ imsg_out_reserve(struct imsg_out *out, size_t n)
 		cap = out->cap ? out->cap : 256;
 		while (cap < out->len + n)
 			cap *= 2;
-		if ((p = realloc(out->buf, cap)) == NULL) {
+		/* no realloc: it could leave a secret behind unwiped */
+		if ((p = malloc(cap)) == NULL) {
 			out->bad = 1;
 			return NULL;
 		}
+		if (out->len > 0)
+			memcpy(p, out->buf, out->len);
+		imsg_buf_free(out->buf, out->cap, out->wipe);
 		out->buf = p;
 		out->cap = cap;
 	}
@@ -348,7 +369,7 @@ imsgev_free(struct imsgev *iev)
 		TAILQ_REMOVE(&iev->outq, ob, entry);
 		if (ob->fd != -1)
 			(void)close(ob->fd);
-		free(ob->buf);
+		imsg_buf_free(ob->buf, ob->len, ob->wipe);
 		free(ob);
 	}
 	for (i = 0; i < iev->nfds; i++)
@@ -603,7 +624,7 @@ imsgev_flush(struct imsgev *iev)
 			}
 			left -= chunk;
 			TAILQ_REMOVE(&iev->outq, ob, entry);
-			free(ob->buf);
+			imsg_buf_free(ob->buf, ob->len, ob->wipe);
 			free(ob);
 		}
 	}
@@ -661,6 +682,7 @@ imsgev_send(struct imsgev *iev, struct imsg_out *out, int fd)
 		memcpy(ob->buf + IMSG_HDR_SIZE, out->buf, out->len);
 	ob->len = IMSG_HDR_SIZE + out->len;
 	ob->fd = fd;
+	ob->wipe = out->wipe;
 	imsg_out_free(out);
 	was_empty = TAILQ_EMPTY(&iev->outq);
 	TAILQ_INSERT_TAIL(&iev->outq, ob, entry);

@@ -45,6 +45,7 @@ struct imsg_out {
 	size_t		 len;
 	size_t		 cap;
 	int		 bad;
+	int		 wipe;		/* imsg_out_secret() */
 };
 
 typedef void (*imsgev_dispatch_cb)(struct imsgev *, struct imsg *, void *);
@@ -59,6 +60,7 @@ struct imsg_handler {
 
 void		 imsg_out_init(struct imsg_out *, uint32_t type, uint32_t id);
 void		 imsg_out_free(struct imsg_out *);
+void		 imsg_out_secret(struct imsg_out *);
 void		 imsg_put_u32(struct imsg_out *, uint32_t);
 void		 imsg_put_u64(struct imsg_out *, uint64_t);
 void		 imsg_put_i64(struct imsg_out *, int64_t);

@@ -347,7 +347,38 @@ enum imsg_type {
 	IMSG_AUTH_RESULT,
 	/* smtp -> auth. id = session id. no payload.  The client cancelled
 	 * with "*", sent an overlong line, or the session is gone. */
-	IMSG_AUTH_CANCEL
+	IMSG_AUTH_CANCEL,
+
+	/*
+	 * Outbound client <-> auth: the mta's AUTH to a next hop, run by a
+	 * Cyrus SASL client connection in smtpd-auth (fresh for each START,
+	 * disposed of at END or at the first RESULT that is not
+	 * AUTH_CONTINUE).  The mta relays the server's 334 challenges and
+	 * writes our responses.
+	 */
+	/* mta -> auth. id = mta session id. payload: str server name (the
+	 * next hop's name, or its address), str mechanisms the server
+	 * offered (space separated, upper case), str authorization id (U:),
+	 * str authentication id (I:), str secret (P:, decoded), str realm
+	 * (R:, "" if none), str mechanisms allowed (M:, "" = any), u32 1 if
+	 * TLS is on, u32 TLS cipher bits.  Both ends wipe it once read. */
+	IMSG_AUTH_CLIENT_START = 208,
+	/* mta -> auth. id = session id. payload: str the server's challenge
+	 * (the base64 text after "334 ", "" for an empty one).  Only after
+	 * an AUTH_CONTINUE. */
+	IMSG_AUTH_CLIENT_STEP,
+	/* auth -> mta. id = session id. payload: u32 auth_status, then
+	 * AUTH_CONTINUE: str mechanism (the one chosen, for a START; "" for a
+	 * STEP), u32 1 if a response goes with it (a START: the initial
+	 * response; a STEP: always), str response (base64, "" empty);
+	 * AUTH_FAIL (START: no mechanism in common; STEP: the mechanism
+	 * refuses the server's data), AUTH_MALFORMED (the challenge is not
+	 * base64), AUTH_TEMPFAIL: str reason.  Never AUTH_OK: the server's
+	 * 235 ends the exchange. */
+	IMSG_AUTH_CLIENT_RESULT,
+	/* mta -> auth. id = session id. no payload.  The exchange is over
+	 * (235, a refusal, the session gone); may cross a final RESULT. */
+	IMSG_AUTH_CLIENT_END
 };
 
 /* Status of IMSG_AUTH_RESULT. */

@@ -227,6 +227,7 @@ policyd_authinfo(struct imsgev *iev, struct imsg *m, void *arg)
 	    r == POLICY_DB_FOUND ? "found at " : r == POLICY_DB_TMPF ?
 	    "temporary failure " : "no entry", key);
 	imsg_out_init(&out, IMSG_POLICY_AUTHINFO_RESULT, m->id);
+	imsg_out_secret(&out);
 	imsg_put_u32(&out, r == POLICY_DB_FOUND ? AUTHINFO_FOUND :
 	    r == POLICY_DB_TMPF ? AUTHINFO_TEMPFAIL : AUTHINFO_NONE);
 	if (r == POLICY_DB_FOUND) {

@@ -13,7 +13,8 @@
  *   mta_reply.c    reply and EHLO parsing
  *   mta_data.c     the dot-stuffed CRLF body stream
  *   mta_tls.c      STARTTLS handshakes through tlsproxy
- *   mta_auth.c     SMTP AUTH (PLAIN, LOGIN) with policyd's authinfo
+ *   mta_auth.c     SMTP AUTH with policyd's authinfo, the mechanisms
+ *                  run by smtpd-auth's SASL client
  *
  * Runs as SMTPD_USER chrooted to the empty directory; the resolver reads
  * /etc/resolv.conf and /etc/hosts before the chroot.  If the queue goes
@@ -52,6 +53,10 @@ static const struct imsg_handler mta_tls_handlers[] = {
 	{ IMSG_TLS_RESULT,		mta_tls_result },
 };
 
+static const struct imsg_handler mta_auth_handlers[] = {
+	{ IMSG_AUTH_CLIENT_RESULT,	mta_auth_imsg_client },
+};
+
 static const struct proc_def mta_def = {
 	.id = PROC_MTA,
 	.name = "mta",
@@ -60,6 +65,7 @@ static const struct proc_def mta_def = {
 		[PROC_QUEUE] = mta_queue_handlers,
 		[PROC_POLICY] = mta_policy_handlers,
 		[PROC_TLS] = mta_tls_handlers,
+		[PROC_AUTH] = mta_auth_handlers,
 	},
 	.nhandlers = {
 		[PROC_QUEUE] = sizeof(mta_queue_handlers) /
@@ -68,6 +74,8 @@ static const struct proc_def mta_def = {
 		    sizeof(mta_policy_handlers[0]),
 		[PROC_TLS] = sizeof(mta_tls_handlers) /
 		    sizeof(mta_tls_handlers[0]),
+		[PROC_AUTH] = sizeof(mta_auth_handlers) /
+		    sizeof(mta_auth_handlers[0]),
 	},
 	.peer_down = mta_peer_down,
 	.config_apply = mta_config_apply,
@@ -111,6 +119,8 @@ mta_peer_down(enum proc_id id)
 	}
 	else if (id == PROC_TLS)
 		mta_session_tls_down(proc_peer_instance());
+	else if (id == PROC_AUTH)
+		mta_session_sasl_down();
 }
 
 static void

@@ -263,6 +263,7 @@ void		 mta_session_tls_down(unsigned inst);
 void		 mta_session_policy_done(struct mta_session *, uint32_t verdict,
 		    const char *reply, const char *enh);
 void		 mta_session_policy_down(void);
+void		 mta_session_sasl_down(void);
 
 /* mta_policy.c */
 int		 mta_policy_ask(struct mta_session *, uint32_t kind,
@@ -279,8 +280,12 @@ int		 mta_auth_start(struct mta_session *);
 /* A reply in MTA_S_AUTH; -1 if the session is gone or closing. */
 int		 mta_auth_reply(struct mta_session *);
 void		 mta_auth_imsg_result(struct imsgev *, struct imsg *, void *);
+/* IMSG_AUTH_CLIENT_RESULT of smtpd-auth's SASL client. */
+void		 mta_auth_imsg_client(struct imsgev *, struct imsg *, void *);
 /* policyd died while s waited for its credential. */
 void		 mta_auth_policy_down(struct mta_session *);
+/* smtpd-auth died: s's exchange there is gone. */
+void		 mta_auth_sasl_down(struct mta_session *);
 /* Wipe and forget the credential (any time; idempotent). */
 void		 mta_auth_clear(struct mta_session *);
 /* Add " AUTH=<>" to a MAIL line of length n once authenticated (option

@@ -136,11 +136,51 @@ mta_ehlo_is(const char *s, const char *kw)
 	return strncasecmp(s, kw, n) == 0 && (s[n] == '\0' || s[n] == ' ');
 }
 
-/* "AUTH mech ..." or the pre-RFC "AUTH=mech ...": the usable ones. */
+/* Whether the space separated list holds word. */
+static int
+mta_ehlo_listed(const char *list, const char *word)
+{
+	size_t	 n = strlen(word), m;
+
+	for (; *list != '\0'; list += m) {
+		list += strspn(list, " ");
+		m = strcspn(list, " ");
+		if (m == n && strncmp(list, word, n) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* One mechanism name of an AUTH line, if valid and new, to the list. */
+static void
+mta_ehlo_auth_add(struct mta_ehlo *e, const char *s, size_t n)
+{
+	char	 word[24];
+	size_t	 i;
+
+	/* RFC 4422 3.1: 1 to 20 of A-Z, 0-9, "-" and "_" */
+	if (n == 0 || n > 20)
+		return;
+	for (i = 0; i < n; i++) {
+		word[i] = (char)toupper((unsigned char)s[i]);
+		if (!isupper((unsigned char)word[i]) &&
+		    !isdigit((unsigned char)word[i]) && word[i] != '-' &&
+		    word[i] != '_')
+			return;
+	}
+	word[n] = '\0';
+	if (mta_ehlo_listed(e->auth_mechs, word) ||
+	    strlen(e->auth_mechs) + n + 2 > sizeof(e->auth_mechs))
+		return;
+	if (e->auth_mechs[0] != '\0')
+		(void)strlcat(e->auth_mechs, " ", sizeof(e->auth_mechs));
+	(void)strlcat(e->auth_mechs, word, sizeof(e->auth_mechs));
+}
+
+/* "AUTH mech ..." or the pre-RFC "AUTH=mech ...". */
 static int
 mta_ehlo_auth(struct mta_ehlo *e, const char *s)
 {
-	char	 word[32];
 	size_t	 n;
 
 	if (strncasecmp(s, "AUTH", 4) != 0 || (s[4] != ' ' && s[4] != '='))
@@ -149,13 +189,7 @@ mta_ehlo_auth(struct mta_ehlo *e, const char *s)
 	for (s += 5; *s != '\0'; s += n) {
 		s += strspn(s, " ");
 		n = strcspn(s, " ");
-		if (n == 0 || n >= sizeof(word))
-			continue;
-		(void)snprintf(word, sizeof(word), "%.*s", (int)n, s);
-		if (strcasecmp(word, "PLAIN") == 0)
-			e->auth_mechs |= MTA_AUTH_PLAIN;
-		else if (strcasecmp(word, "LOGIN") == 0)
-			e->auth_mechs |= MTA_AUTH_LOGIN;
+		mta_ehlo_auth_add(e, s, n);
 	}
 	return 1;
 }

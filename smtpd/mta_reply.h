@@ -35,16 +35,14 @@ struct mta_reply {
 #define MTA_EXT_STARTTLS	0x0040
 #define MTA_EXT_AUTH		0x0080	/* AUTH (or the old AUTH=) */
 
-/* The SASL mechanisms of an AUTH line the outbound client can use. */
-#define MTA_AUTH_PLAIN		0x01
-#define MTA_AUTH_LOGIN		0x02
-
 struct mta_ehlo {
 	uint32_t	 ext;
 	/* SIZE parameter; 0 when absent or unlimited */
 	uint64_t	 size_max;
-	/* MTA_AUTH_* of the AUTH lines */
-	uint32_t	 auth_mechs;
+	/* the SASL mechanisms of the AUTH lines, upper case, space
+	 * separated, each once; names that are not RFC 4422 mechanism
+	 * names are left out */
+	char		 auth_mechs[256];
 };
 
 void		 mta_reply_init(struct mta_reply *);

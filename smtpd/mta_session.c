@@ -802,6 +802,18 @@ mta_session_policy_down(void)
 	}
 }
 
+/* smtpd-auth died: every AUTH exchange there is gone. */
+void
+mta_session_sasl_down(void)
+{
+	struct mta_session	*s, *next;
+
+	for (s = TAILQ_FIRST(&mta_sessions); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, entry);
+		mta_auth_sasl_down(s);
+	}
+}
+
 /* The AUTH exchange ended (mta_auth.c): the transaction, or the hop
  * fails politely with the server's reply or our reason. */
 void

@@ -80,6 +80,7 @@ static const struct {
 	{ PROC_SMTP, PROC_TLS },
 	{ PROC_MTA, PROC_TLS },
 	{ PROC_SMTP, PROC_AUTH },
+	{ PROC_MTA, PROC_AUTH },
 };
 
 static int		 shutting_down;

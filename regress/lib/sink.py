@@ -88,6 +88,10 @@ class Sink:
         # unknown command;
         # "break" says 220, then sends garbage instead of a handshake
         self.starttls = None
+        # AUTH (when offered in keywords): None answers 502; else the
+        # replies in turn, one per line of the client, from the AUTH
+        # command on, while they are 334
+        self.auth_script = None
         self._cond = threading.Condition()
         self._messages = []
         self._connections = 0
@@ -269,12 +273,23 @@ class Sink:
             writer.write(b"this is not a TLS handshake\r\n")
             await writer.drain()
             return False
+        elif verb == b"AUTH" and self.auth_script is not None:
+            await self._auth(s, reader, writer)
         elif verb == b"QUIT":
             await self._reply(writer, 221, "2.0.0 Bye")
             return False
         else:
             await self._reply(writer, 502, "5.5.1 Unknown command")
         return True
+
+    async def _auth(self, s, reader, writer):
+        for code, text in self.auth_script:
+            await self._reply(writer, code, text)
+            if code != 334:
+                return
+            line = (await reader.readline()).rstrip(b"\r\n")
+            with self._cond:
+                self._commands.append((s.conn, line))
 
     async def _mail(self, s, line, writer):
         m = _PATH.match(line)
