@@ -335,7 +335,9 @@ enum imsg_type {
 	 * case), u32 1 if an initial response follows, str initial response
 	 * (base64 as the client sent it, "=" for an empty one; "" if none),
 	 * str client address, u32 1 if TLS is on, u32 TLS cipher bits,
-	 * u32 LISTEN_F_* flags of the listener. */
+	 * u32 LISTEN_F_* flags of the listener, str the identity EXTERNAL
+	 * authenticates (${cert_subject} of a client certificate that
+	 * verified, when "auth mechanisms" lists EXTERNAL; "" otherwise). */
 	IMSG_AUTH_START,
 	/* smtp -> auth. id = session id. payload: str one base64 line of
 	 * the client (without CRLF).  Only after an AUTH_CONTINUE. */

@@ -238,7 +238,10 @@ auth_start_parse(struct imsg *m, struct auth_request *req)
 	req->tls = imsg_get_u32(m) != 0;
 	req->tls_bits = imsg_get_u32(m);
 	(void)imsg_get_u32(m);		/* listener flags */
+	req->external = imsg_get_str(m);
 	if (imsg_get_end(m) == -1 || req->mech[0] == '\0' ||
+	    (req->external[0] != '\0' && (!req->tls ||
+	    !text_is_clean(req->external))) ||
 	    strspn(req->mech, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
 	    strlen(req->mech))
 		return -1;
@@ -265,6 +268,9 @@ auth_start(struct imsgev *iev, struct imsg *m, void *arg)
 	stats_add("auth.exchange", 1);
 	/* the front end checked it too: only what EHLO offered can start */
 	auth_sasl_mechs(req.tls, offered, sizeof(offered));
+	if (req.external[0] != '\0' &&
+	    config_word_in(conf->auth_mechanisms, "EXTERNAL"))
+		(void)strlcat(offered, " EXTERNAL", sizeof(offered));
 	if (!config_word_in(offered, req.mech)) {
 		memset(&a, 0, sizeof(a));
 		a.status = AUTH_FAIL;

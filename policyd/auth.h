@@ -34,6 +34,7 @@ struct auth_request {
 	const char	*addr;
 	int		 tls;
 	uint32_t	 tls_bits;
+	const char	*external;	/* EXTERNAL's identity, "" none */
 };
 
 /* What a client START asks for (IMSG_AUTH_CLIENT_START); the strings

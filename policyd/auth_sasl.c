@@ -154,9 +154,10 @@ auth_sasl_secflags(int tls)
 	return f;
 }
 
-/* A fresh server connection with the session's security properties. */
+/* A fresh server connection with the session's security properties;
+ * external: the identity EXTERNAL may authenticate, or NULL. */
 static sasl_conn_t *
-auth_sasl_conn(int tls, uint32_t bits)
+auth_sasl_conn(int tls, uint32_t bits, const char *external)
 {
 	sasl_security_properties_t	 sp;
 	sasl_ssf_t			 ext = tls ? bits : 0;
@@ -169,7 +170,9 @@ auth_sasl_conn(int tls, uint32_t bits)
 	memset(&sp, 0, sizeof(sp));
 	sp.security_flags = auth_sasl_secflags(tls);
 	if (sasl_setprop(c, SASL_SEC_PROPS, &sp) != SASL_OK ||
-	    sasl_setprop(c, SASL_SSF_EXTERNAL, &ext) != SASL_OK) {
+	    sasl_setprop(c, SASL_SSF_EXTERNAL, &ext) != SASL_OK ||
+	    (external != NULL &&
+	    sasl_setprop(c, SASL_AUTH_EXTERNAL, external) != SASL_OK)) {
 		sasl_dispose(&c);
 		return NULL;
 	}
@@ -179,7 +182,8 @@ auth_sasl_conn(int tls, uint32_t bits)
 /*
  * The mechanisms EHLO offers with or without TLS: those of "auth
  * mechanisms", in its order, that the library has and the AuthOptions
- * allow.  EXTERNAL is never offered (no certificate identity is mapped).
+ * allow.  EXTERNAL is not in these lists: the front end offers it per
+ * session, to a client whose certificate verified.
  */
 void
 auth_sasl_mechs(int tls, char *buf, size_t size)
@@ -190,7 +194,8 @@ auth_sasl_mechs(int tls, char *buf, size_t size)
 	size_t		 n;
 
 	buf[0] = '\0';
-	if (conf == NULL || (c = auth_sasl_conn(tls, tls ? 256 : 0)) == NULL)
+	if (conf == NULL ||
+	    (c = auth_sasl_conn(tls, tls ? 256 : 0, NULL)) == NULL)
 		return;
 	if (sasl_listmech(c, NULL, "", " ", "", &avail, NULL, NULL) !=
 	    SASL_OK)
@@ -283,7 +288,8 @@ auth_sasl_start(const struct auth_request *req, struct auth_answer *a)
 
 	memset(a, 0, sizeof(*a));
 	if ((x = calloc(1, sizeof(*x))) == NULL ||
-	    (x->conn = auth_sasl_conn(req->tls, req->tls_bits)) == NULL) {
+	    (x->conn = auth_sasl_conn(req->tls, req->tls_bits,
+	    req->external[0] != '\0' ? req->external : NULL)) == NULL) {
 		free(x);
 		a->status = AUTH_TEMPFAIL;
 		(void)strlcpy(a->reason, "no SASL connection",

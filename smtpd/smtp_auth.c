@@ -67,9 +67,25 @@ smtp_auth_no_plaintext(const char *list, char *buf, size_t len)
 }
 
 /*
+ * The identity EXTERNAL authenticates (spec 8): ${cert_subject} of a
+ * client certificate that verified, when "auth mechanisms" lists
+ * EXTERNAL; NULL otherwise.
+ */
+static const char *
+smtp_auth_external(struct smtp_session *s)
+{
+	if (s->tls_state != SMTP_TLS_ON || s->tls == NULL ||
+	    strcmp(s->tls->verify, "OK") != 0 || s->tls->subject[0] == '\0' ||
+	    !config_word_in(conf->auth_mechanisms, "EXTERNAL"))
+		return NULL;
+	return s->tls->subject;
+}
+
+/*
  * The mechanisms EHLO lists for this session; NULL if AUTH is not on.
  * Srv_Features (spec 4.2): A hides AUTH; c drops the plaintext
- * mechanisms before TLS, as AuthOptions p does for everyone.
+ * mechanisms before TLS, as AuthOptions p does for everyone.  EXTERNAL
+ * comes first when the client's certificate verified.
  */
 const char *
 smtp_auth_offered(struct smtp_session *s)
@@ -80,6 +96,14 @@ smtp_auth_offered(struct smtp_session *s)
 	if (!(s->lflags & LISTEN_F_AUTH) || s->auth_user != NULL ||
 	    !smtp_auth_known || !smtp_session_feature(s, 'a', 1))
 		return NULL;
+	if (smtp_auth_external(s) != NULL) {
+		(void)strlcpy(filtered, "EXTERNAL", sizeof(filtered));
+		if (smtp_auth_tls[0] != '\0') {
+			(void)strlcat(filtered, " ", sizeof(filtered));
+			(void)strlcat(filtered, smtp_auth_tls, sizeof(filtered));
+		}
+		return filtered;
+	}
 	if (s->tls_state == SMTP_TLS_ON)
 		list = smtp_auth_tls;
 	else if (smtp_session_feature(s, 'c', 0))
@@ -214,6 +238,8 @@ smtp_auth_command(struct smtp_session *s, const char *arg)
 	imsg_put_u32(&out, s->tls_state == SMTP_TLS_ON);
 	imsg_put_u32(&out, s->tls != NULL ? s->tls->bits : 0);
 	imsg_put_u32(&out, s->lflags);
+	imsg_put_str(&out, smtp_auth_external(s) != NULL ?
+	    smtp_auth_external(s) : "");
 	if (proc_send(PROC_AUTH, &out, -1) == -1) {
 		smtp_session_reply(s, SMTP_AUTH_TEMPFAIL);
 		return;
