@@ -264,9 +264,10 @@ auth_sasl_client_start(const struct auth_client_request *req,
 	r = sasl_client_start(c->conn, mechs, NULL, &out, &outlen, &mech);
 	if (r == SASL_NOMECH) {
 		a->status = AUTH_FAIL;
-		(void)snprintf(a->reason, sizeof(a->reason),
-		    "no mechanism in common (server and M: allow \"%s\")",
-		    mechs);
+		(void)strlcpy(a->reason, "no mechanism in common (server and "
+		    "M: allow: ", sizeof(a->reason));
+		(void)strlcat(a->reason, mechs, sizeof(a->reason));
+		(void)strlcat(a->reason, ")", sizeof(a->reason));
 		auth_sasl_client_free(c);
 		return NULL;
 	}
