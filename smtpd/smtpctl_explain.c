@@ -86,7 +86,7 @@ struct explain_tally {
 	int		 srv_refused;
 	int		 tried;		/* TLS_Rcpt decisions */
 	int		 sent;
-	char		 out_last[EXPLAIN_REPLY_MAX + POLICY_PATH_MAX + 32];
+	char		 out_last[EXPLAIN_REPLY_MAX + POLICY_PATH_MAX + 64];
 };
 
 /* Everything one run works with. */
@@ -793,12 +793,13 @@ explain_tls_rcpt(struct explain_ctx *c, const char *rcpt)
 	} else {
 		explain_refusal(&res, reply, sizeof(reply));
 		explain_line(s, "reply\t%s", reply);
+		/* a 4xx recipient waits for the next MX host (spec 3.4) */
 		explain_line(s, "result\tnot sent over this connection: the "
-		    "recipient is %s", res.code / 100 == 4 ? "deferred" :
-		    "bounced");
+		    "recipient is %s", res.code / 100 == 4 ? "tried at the next "
+		    "MX host, and deferred if none takes it" : "bounced");
 		(void)snprintf(c->tally.out_last, sizeof(c->tally.out_last),
-		    "<%s> %s: %s", q.rcpt, res.code / 100 == 4 ? "deferred" :
-		    "bounced", reply);
+		    "<%s> %s: %s", q.rcpt, res.code / 100 == 4 ? "held for the "
+		    "next MX host or deferred" : "bounced", reply);
 	}
 	explain_end(c);
 	return 0;

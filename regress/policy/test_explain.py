@@ -389,7 +389,8 @@ def test_tls_rcpt_encryption_too_weak():
         assert _field(lines, stage, "reply") == \
             "403 4.7.0 encryption too weak 128 less than 256", lines
         assert _field(lines, stage, "result") == \
-            "not sent over this connection: the recipient is deferred"
+            "not sent over this connection: the recipient is tried at " \
+            "the next MX host, and deferred if none takes it"
         assert _probes(lines, "TLS_Rcpt <b@other.test>") == [
             "tls_rcpt:b@other.test", "tls_rcpt:b@", "tls_rcpt:other.test",
             "tls_rcpt:test", "tls_rcpt:"], lines
