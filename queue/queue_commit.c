@@ -11,9 +11,9 @@
  * Failure behaviour: a malformed payload (an AUTH= value that is empty,
  * too long or not clean text included: the front end never sends one),
  * or a message id that is not the session's, marks the front end as
- * broken (proc_peer_bad); invalid field
- * values get STATUS_PERMFAIL, disk trouble STATUS_TEMPFAIL, and the
- * incoming file is removed in both cases.  If the front end goes away,
+ * broken (proc_peer_bad); invalid field values get STATUS_PERMFAIL, disk
+ * trouble STATUS_TEMPFAIL, and the incoming file is removed in both
+ * cases.  If the front end goes away,
  * everything it had in progress is rolled back.
  */
 #include <stdio.h>
