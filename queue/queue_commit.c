@@ -13,8 +13,8 @@
  * or a message id that is not the session's, marks the front end as
  * broken (proc_peer_bad); invalid field values get STATUS_PERMFAIL, disk
  * trouble STATUS_TEMPFAIL, and the incoming file is removed in both
- * cases.  If the front end goes away,
- * everything it had in progress is rolled back.
+ * cases.  If the front end goes away, everything it had in progress is
+ * rolled back.
  */
 #include <stdio.h>
 #include <stdlib.h>
