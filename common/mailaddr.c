@@ -306,3 +306,30 @@ mailaddr_xtext_decode(const char *s, char *out, size_t outsize)
 	out[n] = '\0';
 	return 0;
 }
+
+int
+mailaddr_xtext_encode(const char *s, char *out, size_t outsize)
+{
+	static const char	 hex[] = "0123456789ABCDEF";
+	size_t			 n = 0;
+	unsigned char		 c;
+
+	for (; *s != '\0'; s++) {
+		c = (unsigned char)*s;
+		if (c >= 33 && c <= 126 && c != '+' && c != '=') {
+			if (n + 1 >= outsize)
+				return -1;
+			out[n++] = (char)c;
+			continue;
+		}
+		if (n + 3 >= outsize)
+			return -1;
+		out[n++] = '+';
+		out[n++] = hex[c >> 4];
+		out[n++] = hex[c & 0x0f];
+	}
+	if (n >= outsize)
+		return -1;
+	out[n] = '\0';
+	return (int)n;
+}

@@ -1,6 +1,6 @@
 /*
  * mailaddr.h: syntax of RFC 5321 paths, mailboxes and domains, and the
- * xtext encoding of RFC 3461 (ENVID=, ORCPT=).
+ * xtext encoding of RFC 3461 (ENVID=, ORCPT=, AUTH=).
  *
  * Every function is pure: it reads a string and either fills a caller
  * buffer or answers yes/no.  Nothing is accepted by a special case; what
@@ -59,5 +59,11 @@ int		 mailaddr_xtext_valid(const char *s);
  * is not printable ASCII (0x20-0x7e) and a result that does not fit: -1.
  */
 int		 mailaddr_xtext_decode(const char *s, char *out, size_t outsize);
+/*
+ * Encode s as xtext into out: '+', '=' and every octet outside 33..126
+ * become "+XX" (uppercase hex), whatever s looks like.  The length, or
+ * -1 if it does not fit (out is then not to be used).
+ */
+int		 mailaddr_xtext_encode(const char *s, char *out, size_t outsize);
 
 #endif

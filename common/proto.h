@@ -180,8 +180,12 @@ enum imsg_type {
 	/* smtp -> queue. id = session id. payload: u32 msgid, u64 size,
 	 * str sender ("" for <>), u32 dsn_ret, str envid, str helo,
 	 * str client address, str client name, str protocol (SMTP, ESMTP),
-	 * u32 body (0 7bit, 1 8bitmime), u32 nrcpt, then nrcpt times:
-	 * str rcpt, str orcpt ("" if none), u32 notify.
+	 * u32 body (0 7bit, 1 8bitmime), str auth, u32 nrcpt, then nrcpt
+	 * times: str rcpt, str orcpt ("" if none), u32 notify.
+	 * auth is MAIL's AUTH= as the envelope keeps it (RFC 4954 5, spec
+	 * 8): the decoded mailbox, "<>" when none; never "" (a bad one is
+	 * a malformed message).  (str auth was inserted before nrcpt by
+	 * the AUTH= issue.)
 	 * The queue fsyncs and links message and envelopes, then replies. */
 	IMSG_QUEUE_MESSAGE_COMMIT,
 	/* queue -> smtp. id = session id. payload: u32 status_code,
@@ -196,9 +200,12 @@ enum imsg_type {
 	 */
 	/* queue -> mta. id = batch id. fd: the message file, read-only.
 	 * payload: u32 msgid, str sender, u32 dsn_ret, str envid,
-	 * str domain, i64 creation time, u32 body, u32 nrcpt, then nrcpt
-	 * times: u64 evpid, str rcpt, str orcpt, u32 notify.
-	 * All recipients share the destination domain. */
+	 * str domain, i64 creation time, u32 body, str auth, u32 nrcpt,
+	 * then nrcpt times: u64 evpid, str rcpt, str orcpt, u32 notify.
+	 * auth as in IMSG_QUEUE_MESSAGE_COMMIT ("<>" for the queue's own
+	 * DSNs and envelopes written before the field existed); the mta
+	 * sends it on as MAIL's AUTH= (inserted before nrcpt by the AUTH=
+	 * issue).  All recipients share the destination domain. */
 	IMSG_MTA_DELIVER = 96,
 	/* mta -> queue. id = batch id. payload: u64 evpid, u32 status_code,
 	 * str enhanced status ("2.0.0"), str relay ("host [addr]"),

@@ -8,11 +8,13 @@
  * commit, see queue_spool.h), and only then is each answered with
  * IMSG_QUEUE_MESSAGE_COMMITTED, the front end's cue to say 250.
  *
- * Failure behaviour: a malformed payload, or a message id that is not the
- * session's, marks the front end as broken (proc_peer_bad); invalid field
- * values get STATUS_PERMFAIL, disk trouble STATUS_TEMPFAIL, and the
- * incoming file is removed in both cases.  If the front end goes away,
- * everything it had in progress is rolled back.
+ * Failure behaviour: a malformed payload (an AUTH= value that is empty,
+ * too long or not clean text included: the front end never sends one),
+ * or a message id that is not the session's, marks the front end as
+ * broken (proc_peer_bad); invalid field values get STATUS_PERMFAIL, disk
+ * trouble STATUS_TEMPFAIL, and the incoming file is removed in both
+ * cases.  If the front end goes away, everything it had in progress is
+ * rolled back.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -274,6 +276,10 @@ queue_commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
 	    t->proto[0] == '\0')
 		why = "bad protocol";
 	t->body = imsg_get_u32(m);
+	/* the front end checked it: a bad one is a broken peer, which
+	 * queue_commit_commit() sees as an empty value */
+	if (queue_commit_str(t->auth, sizeof(t->auth), imsg_get_str(m)) == -1)
+		t->auth[0] = '\0';
 	*nrcpt = imsg_get_u32(m);
 	if (t->ret > DSN_RET_HDRS || t->body > 1)
 		why = "bad ret or body";
@@ -341,7 +347,7 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 	if (!m->bad && nrcpt >= 1 && nrcpt <= ENVELOPE_RCPT_MAX &&
 	    (why2 = queue_commit_parse_rcpts(m, c, nrcpt)) != NULL && why == NULL)
 		why = why2;
-	if (imsg_get_end(m) == -1 ||
+	if (imsg_get_end(m) == -1 || c->tmpl.auth[0] == '\0' ||
 	    (in = queue_commit_incoming_find(c->tmpl.msgid, m->id)) == NULL ||
 	    in->commit != NULL) {
 		queue_commit_free(c);
@@ -425,13 +431,16 @@ queue_commit_schedule(struct qcommit *c)
 	for (i = 0; i < c->nrcpt; i++)
 		if ((qe = queue_sched_add(c->rcpts[i].env)) != NULL)
 			queue_sched_cache(qe, c->rcpts[i].env);
-	/* sendmail's relay=: "name [addr]", or "[addr]" unresolved */
+	/* sendmail's relay=: "name [addr]", or "[addr]" unresolved; the
+	 * AUTH= to pass on only when there is one */
 	log_info("%08x: from=<%s>, size=%llu, nrcpts=%zu, proto=%s, "
-	    "relay=%s%s[%s]", t->msgid, t->sender,
+	    "relay=%s%s[%s]%s%s", t->msgid, t->sender,
 	    (unsigned long long)t->size, c->nrcpt, t->proto,
 	    t->client_name[0] == '[' ? "" : t->client_name,
 	    t->client_name[0] == '[' || t->client_name[0] == '\0' ?
-	    "" : " ", t->client_addr);
+	    "" : " ", t->client_addr,
+	    strcmp(t->auth, "<>") != 0 ? ", auth=" : "",
+	    strcmp(t->auth, "<>") != 0 ? t->auth : "");
 	proc_monitor("%08x: queued from=<%s> nrcpts=%zu", t->msgid,
 	    t->sender, c->nrcpt);
 	stats_add("queue.message.committed", 1);

@@ -40,11 +40,16 @@ struct field {
 	enum field_kind	 kind;
 	size_t		 off;
 	size_t		 size;		/* FK_STR only */
+	/* FK_STR only: the value of a file that lacks the line (a field
+	 * added after the first release); NULL: the line is required */
+	const char	*dflt;
 };
 
 #define FSTR(k, m)	{ k, FK_STR, offsetof(struct envelope, m), \
-			    sizeof(((struct envelope *)0)->m) }
-#define FNUM(k, t, m)	{ k, t, offsetof(struct envelope, m), 0 }
+			    sizeof(((struct envelope *)0)->m), NULL }
+#define FSTR_OPT(k, m, d) { k, FK_STR, offsetof(struct envelope, m), \
+			    sizeof(((struct envelope *)0)->m), d }
+#define FNUM(k, t, m)	{ k, t, offsetof(struct envelope, m), 0, NULL }
 
 static const struct field envelope_fields[] = {
 	FNUM("id",		FK_HEX64,	id),
@@ -56,6 +61,8 @@ static const struct field envelope_fields[] = {
 	FNUM("notify",		FK_NOTIFY,	notify),
 	FNUM("ret",		FK_RET,		ret),
 	FSTR("envid",				envid),
+	/* not last, so that a file cut before it still lacks lines */
+	FSTR_OPT("auth",			auth, "<>"),
 	FSTR("helo",				helo),
 	FSTR("client-addr",			client_addr),
 	FSTR("client-name",			client_name),
@@ -209,6 +216,9 @@ queue_envelope_check(const struct envelope *e, const char **why)
 	*why = "bad flags";
 	if ((e->flags & ~(uint32_t)(ENVELOPE_F_DELAY_SENT | ENVELOPE_F_DOUBLE |
 	    ENVELOPE_F_DSN_PENDING)) != 0)
+		return -1;
+	*why = "bad auth";
+	if (e->auth[0] == '\0')
 		return -1;
 	*why = "ok";
 	return 0;
@@ -525,6 +535,24 @@ envelope_line_get(const char *buf, size_t len, size_t *pos,
 	    valsize);
 }
 
+/* Give the optional fields a file lacks their default; -1 if a
+ * required one is missing. */
+static int
+envelope_defaults_set(struct envelope *e, const unsigned char *seen)
+{
+	size_t	 i;
+
+	for (i = 0; i < NFIELDS; i++) {
+		const struct field	*f = &envelope_fields[i];
+
+		if (seen[i])
+			continue;
+		if (f->dflt == NULL || envelope_field_parse(e, f, f->dflt) == -1)
+			return -1;
+	}
+	return 0;
+}
+
 int
 queue_envelope_load(struct envelope *e, const char *buf, size_t len,
     const char **why)
@@ -558,7 +586,7 @@ queue_envelope_load(struct envelope *e, const char *buf, size_t len,
 			return -1;
 	}
 	*why = "missing field";
-	if (nseen != NFIELDS)
+	if (nseen != NFIELDS && envelope_defaults_set(e, seen) == -1)
 		return -1;
 	return queue_envelope_check(e, why);
 }

@@ -3,7 +3,8 @@
  * form on disk (envelope/<evpid>).
  *
  * The format is versioned ("version: 1" on the first line), then one
- * "key: value" line per field, every field exactly once.  Values are
+ * "key: value" line per field, every field exactly once (but "auth",
+ * which files of the first releases lack: missing, it reads as "<>").  Values are
  * validated before they are written and again after they are read, and
  * '%' and control octets are written as %XX, so no value can ever break
  * out of its line (the CVE-2020-8794 lesson).  The loader refuses any
@@ -67,6 +68,10 @@ struct envelope {
 	char			 last_error[ENVELOPE_TEXT_LINE];
 	char			 last_relay[CONF_HOST_MAX];
 	char			 domain[CONF_HOST_MAX];	/* lowercased */
+	/* MAIL's AUTH= to pass on (RFC 4954 5): the decoded mailbox, or
+	 * "<>"; never "".  Optional on disk: a file without it (written
+	 * before the field existed) reads as "<>". */
+	char			 auth[CONF_ADDR_MAX];
 };
 
 /* Write the text form into buf; its length, or -1 if a field is invalid

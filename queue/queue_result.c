@@ -295,6 +295,8 @@ queue_result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
 	(void)strlcpy(n->helo, conf->hostname, sizeof(n->helo));
 	(void)strlcpy(n->client_name, conf->hostname, sizeof(n->client_name));
 	(void)strlcpy(n->proto, "LOCAL", sizeof(n->proto));
+	/* made here, submitted by no one (RFC 4954 5) */
+	(void)strlcpy(n->auth, "<>", sizeof(n->auth));
 	n->body = c->b->evs[d->idx[0]].body;
 	n->size = size < 0 ? 0 : (uint64_t)size;
 	n->ctime = n->nexttry = c->now;

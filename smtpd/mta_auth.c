@@ -20,6 +20,10 @@
  * line is written by reference and wiped by libevent's cleanup callback
  * once sent.  No log line holds a response.
  *
+ * mta_auth_mail_param() adds MAIL's AUTH= (the message's value, as
+ * xtext) for a server that offers AUTH, unless AuthOptions A is set and
+ * this session did not authenticate (spec 8).
+ *
  * Failure behaviour: 235 goes on to the transaction; any other reply to
  * the exchange fails the hop temporarily (sendmail defers when
  * authentication fails: a wrong secret is the admin's to fix, and
@@ -509,12 +513,21 @@ int
 mta_auth_mail_param(const struct mta_session *s, char *line, size_t size,
     int n)
 {
-	static const char	 param[] = " AUTH=<>\r\n";
+	char	 param[CONF_ADDR_MAX * 3 + 8];
+	int	 len;
 
-	if (!s->authed || n < 2)
+	/* RFC 4954 5: only to a server that offers AUTH; AuthOptions A:
+	 * only once this session authenticated to it */
+	if (!(s->ehlo.ext & MTA_EXT_AUTH) || s->batch == NULL || n < 2 ||
+	    ((conf->auth_opts & AUTH_OPT_A) && !s->authed))
 		return n;
-	if ((size_t)n - 2 + sizeof(param) > size)
+	/* a value too long for the line is passed on as unknown */
+	len = mta_command_auth(param, sizeof(param), s->batch->auth);
+	if (len == -1 || (size_t)n + (size_t)len >= size)
+		len = mta_command_auth(param, sizeof(param), "<>");
+	if ((size_t)n + (size_t)len >= size)
 		return -1;
-	memcpy(line + n - 2, param, sizeof(param));
-	return n - 2 + (int)sizeof(param) - 1;
+	memcpy(line + n - 2, param, (size_t)len);
+	memcpy(line + n - 2 + len, "\r\n", 3);
+	return n + len;
 }

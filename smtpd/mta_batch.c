@@ -5,9 +5,10 @@
  * Interface in mta_core.h.  A batch owns the message fd and a result slot
  * per recipient; each recipient gets exactly one IMSG_MTA_RESULT, then
  * the batch sends IMSG_MTA_DONE, closes the fd and is freed.  A malformed
- * IMSG_MTA_DELIVER is a broken queue (proc_peer_bad); an address with
- * control characters fails alone (5.1.3 / 5.1.7) so that nothing from the
- * queue can splice commands into the SMTP dialogue.  If the queue channel
+ * IMSG_MTA_DELIVER (a bad AUTH= value included) is a broken queue
+ * (proc_peer_bad); an address with control characters fails alone
+ * (5.1.3 / 5.1.7) so that nothing from the queue can splice commands
+ * into the SMTP dialogue.  If the queue channel
  * is gone, results go nowhere and mta_batch_abort_all() drops everything.
  */
 #include <sys/stat.h>
@@ -55,6 +56,7 @@ mta_batch_free(struct mta_batch *b)
 	free(b->sender);
 	free(b->envid);
 	free(b->domain);
+	free(b->auth);
 	free(b);
 }
 
@@ -78,6 +80,15 @@ mta_batch_parse_rcpts(struct mta_batch *b, struct imsg *m)
 	return imsg_get_end(m);
 }
 
+/* The queue checks MAIL's AUTH= when it reads an envelope, so one that
+ * is empty, too long or not clean text is a malformed delivery. */
+static int
+mta_batch_auth_valid(const char *auth)
+{
+	return auth[0] != '\0' && strlen(auth) < CONF_ADDR_MAX &&
+	    text_is_clean(auth);
+}
+
 /* Build a batch from IMSG_MTA_DELIVER; NULL if malformed. */
 static struct mta_batch *
 mta_batch_parse(struct imsg *m)
@@ -98,8 +109,10 @@ mta_batch_parse(struct imsg *m)
 	b->domain = xstrdup(imsg_get_str(m));
 	(void)imsg_get_i64(m);
 	b->body8 = imsg_get_u32(m);
+	b->auth = xstrdup(imsg_get_str(m));
 	b->nrcpt = imsg_get_u32(m);
-	if (m->bad || b->fd == -1 || mta_batch_parse_rcpts(b, m) == -1) {
+	if (m->bad || b->fd == -1 || !mta_batch_auth_valid(b->auth) ||
+	    mta_batch_parse_rcpts(b, m) == -1) {
 		mta_batch_free(b);
 		return NULL;
 	}

@@ -6,13 +6,15 @@
  * Interface in mta_core.h.  Pure functions.  Addresses were checked free
  * of control characters and angle brackets when the batch arrived;
  * ENVID and ORCPT are sent as xtext (RFC 3461 4): a value that already is
- * valid xtext goes unchanged, anything else is encoded.  A line that does
+ * valid xtext goes unchanged, anything else is encoded.  The AUTH=
+ * parameter (RFC 4954 5) is always encoded.  A line that does
  * not fit the buffer is refused (-1), never cut.
  */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "mailaddr.h"
 #include "proto.h"
 #include "mta_core.h"
 
@@ -38,30 +40,10 @@ mta_command_is_xtext(const char *s)
 int
 mta_command_xtext(char *buf, size_t size, const char *s)
 {
-	size_t	 n = 0;
-	int	 w;
-
 	if (mta_command_is_xtext(s))
 		return (size_t)snprintf(buf, size, "%s", s) < size ?
 		    (int)strlen(s) : -1;
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= 33 && c <= 126 && c != '+' && c != '=') {
-			if (n + 1 >= size)
-				return -1;
-			buf[n++] = (char)c;
-			continue;
-		}
-		w = snprintf(buf + n, size - n, "+%02X", c);
-		if (w < 0 || (size_t)w >= size - n)
-			return -1;
-		n += (size_t)w;
-	}
-	if (n >= size)
-		return -1;
-	buf[n] = '\0';
-	return (int)n;
+	return mailaddr_xtext_encode(s, buf, size);
 }
 
 /* Append to a line under construction; -1 once it no longer fits. */
@@ -107,6 +89,23 @@ mta_command_mail(char *buf, size_t size, const struct mta_batch *b,
 	}
 	r |= mta_command_add(buf, size, &n, "\r\n");
 	return r ? -1 : (int)n;
+}
+
+/* " AUTH=" and the value as xtext, always encoded: the queue keeps the
+ * decoded mailbox, which may look like xtext and still need it ("a+2B"
+ * is a mailbox of its own).  "<>" stays as it is. */
+int
+mta_command_auth(char *buf, size_t size, const char *value)
+{
+	int	 n;
+
+	if (strcmp(value, "<>") == 0)
+		return (size_t)snprintf(buf, size, " AUTH=<>") < size ?
+		    (int)strlen(buf) : -1;
+	if (strlcpy(buf, " AUTH=", size) >= size ||
+	    (n = mailaddr_xtext_encode(value, buf + 6, size - 6)) == -1)
+		return -1;
+	return n + 6;
 }
 
 /* NOTIFY=... from the envelope's bits. */

@@ -93,6 +93,8 @@ struct mta_batch {
 	char			*sender;
 	char			*envid;
 	char			*domain;
+	/* MAIL's AUTH= to pass on: the decoded mailbox, or "<>" */
+	char			*auth;
 	uint32_t		 dsn_ret;
 	uint32_t		 body8;
 	time_t			 start;
@@ -242,6 +244,8 @@ int		 mta_command_rcpt(char *, size_t, const struct mta_rcpt *,
 		    uint32_t);
 /* xtext (RFC 3461 4) of s unless it already is valid xtext */
 int		 mta_command_xtext(char *, size_t, const char *);
+/* " AUTH=" and the xtext of a mailbox, or " AUTH=<>" for "<>" */
+int		 mta_command_auth(char *, size_t, const char *);
 
 /* mta_session.c */
 void		 mta_session_timer(struct mta_session *, int secs);
@@ -288,8 +292,9 @@ void		 mta_auth_policy_down(struct mta_session *);
 void		 mta_auth_sasl_down(struct mta_session *);
 /* Wipe and forget the credential (any time; idempotent). */
 void		 mta_auth_clear(struct mta_session *);
-/* Add " AUTH=<>" to a MAIL line of length n once authenticated (option
- * A of AuthOptions): the new length, or -1 if it does not fit. */
+/* Add " AUTH=<xtext of the batch's value>" to a MAIL line of length n
+ * when the server offers AUTH, unless AuthOptions has A and this session
+ * did not authenticate: the new length, or -1 if it does not fit. */
 int		 mta_auth_mail_param(const struct mta_session *, char *,
 		    size_t, int n);
 

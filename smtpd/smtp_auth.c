@@ -467,24 +467,28 @@ smtp_auth_received(struct smtp_session *s, char *buf, size_t size)
 }
 
 /*
- * MAIL's AUTH= (spec 8): kept only if it names the authenticated user
- * (with or without <>); anything else, and anything from a client that
- * did not authenticate, silently becomes "<>".
+ * MAIL's AUTH= (spec 8), as the envelope keeps it: a value that names
+ * the authenticated user (with or without <>) is kept as that user;
+ * anything else, and anything from a client that did not authenticate,
+ * silently becomes "<>".  An authenticated client that gave no AUTH=
+ * gets its authentication id, as sendmail does; an id too long for an
+ * envelope gets "<>" rather than a truncated one.
  */
 void
 smtp_auth_mail_param(struct smtp_session *s, const char *value, char *out,
     size_t size)
 {
-	size_t	 n;
+	const char	*u = s->auth_user;
+	size_t		 n;
 
 	(void)strlcpy(out, "<>", size);
-	if (value == NULL || value[0] == '\0' || s->auth_user == NULL)
+	if (u == NULL || u[0] == '\0' || strlen(u) >= size)
 		return;
-	n = strlen(value);
-	if (strcmp(value, s->auth_user) == 0 || (n > 2 && value[0] == '<' &&
-	    value[n - 1] == '>' && strlen(s->auth_user) == n - 2 &&
-	    strncmp(value + 1, s->auth_user, n - 2) == 0))
-		(void)strlcpy(out, value, size);
+	n = value != NULL ? strlen(value) : 0;
+	if (n == 0 || strcmp(value, u) == 0 || (n > 2 && value[0] == '<' &&
+	    value[n - 1] == '>' && strlen(u) == n - 2 &&
+	    strncmp(value + 1, u, n - 2) == 0))
+		(void)strlcpy(out, u, size);
 }
 
 /*

@@ -124,7 +124,8 @@ struct smtp_tx {
 	/* the RCPT waiting for its policy verdict */
 	struct smtp_rcptent	 pending;
 	struct smtp_data	 data;
-	/* MAIL's AUTH= after the trust check: the value, or "<>" */
+	/* MAIL's AUTH= as the envelope keeps it (smtp_auth_mail_param()):
+	 * the authenticated id, or "<>" */
 	char			 auth[MAILADDR_PATH_MAX];
 };
 

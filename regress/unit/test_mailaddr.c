@@ -188,6 +188,21 @@ test_xtext(void)
 	    "xtext does not fit");
 	UNIT_CHECK(mailaddr_xtext_valid("user+40example.com"), "xtext valid");
 	UNIT_CHECK(!mailaddr_xtext_valid("\xc3\xa9"), "8-bit xtext invalid");
+	UNIT_CHECK(mailaddr_xtext_encode("a+b=c d\x7f\xc3", out,
+	    sizeof(out)) == 19 && strcmp(out, "a+2Bb+3Dc+20d+7F+C3") == 0,
+	    "xtext encodes +, =, space, DEL and 8-bit octets");
+	UNIT_CHECK(mailaddr_xtext_encode("u+40x", out, sizeof(out)) == 7 &&
+	    strcmp(out, "u+2B40x") == 0,
+	    "xtext encodes a value that already looks encoded");
+	UNIT_CHECK(mailaddr_xtext_encode("<a@b>", out, sizeof(out)) == 5 &&
+	    strcmp(out, "<a@b>") == 0, "xtext keeps 33..126");
+	UNIT_CHECK(mailaddr_xtext_encode("ab+", out, 4) == -1 &&
+	    mailaddr_xtext_encode("abc", out, 3) == -1 &&
+	    mailaddr_xtext_encode("abc", out, 4) == 3,
+	    "xtext encoding that does not fit refused");
+	UNIT_CHECK(mailaddr_xtext_encode("a=b+40", out, sizeof(out)) > 0 &&
+	    mailaddr_xtext_decode(out, out, sizeof(out)) == 0 &&
+	    strcmp(out, "a=b+40") == 0, "encode then decode is identity");
 }
 
 int

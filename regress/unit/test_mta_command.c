@@ -1,10 +1,13 @@
 /*
  * test_mta_command.c: MAIL and RCPT lines of the outbound client with and
- * without the ESMTP parameters of SIZE, 8BITMIME and DSN; xtext.
+ * without the ESMTP parameters of SIZE, 8BITMIME and DSN; xtext; the
+ * AUTH= parameter of MAIL (mta_auth_mail_param()) by server offer and
+ * AuthOptions A.
  */
 #include <string.h>
 
 #include "unit.h"
+#include "proc.h"
 #include "proto.h"
 #include "mta_core.h"
 
@@ -57,6 +60,77 @@ test_rcpt(void)
 	    "ORCPT=rfc822;v+20w@x\r\n") == 0, "plain ORCPT encoded, NEVER");
 }
 
+/* The MAIL line of a batch whose AUTH= value is auth, as a session with
+ * these EHLO extensions and authenticated state would send it. */
+static const char *
+mail_auth_size(char *auth, uint32_t ext, int authed, size_t size)
+{
+	static char		 line[1200];
+	struct mta_batch	 b;
+	struct mta_session	 s;
+	char			 snd[] = "a@b.test", env[] = "";
+	int			 n;
+
+	memset(&b, 0, sizeof(b));
+	memset(&s, 0, sizeof(s));
+	b.sender = snd;
+	b.envid = env;
+	b.auth = auth;
+	s.batch = &b;
+	s.ehlo.ext = ext;
+	s.authed = authed;
+	n = mta_command_mail(line, size, &b, ext);
+	if (n == -1 || (n = mta_auth_mail_param(&s, line, size, n)) == -1 ||
+	    (size_t)n != strlen(line))
+		return "(error)";
+	return line;
+}
+
+static const char *
+mail_auth(char *auth, uint32_t ext, int authed)
+{
+	return mail_auth_size(auth, ext, authed, 1200);
+}
+
+static void
+test_auth_param(void)
+{
+	struct config	 c;
+	char		 id[] = "al+ce=x@b.test", none[] = "<>", sp[] = "a b@c",
+			 big[256];
+
+	memset(&c, 0, sizeof(c));
+	conf = &c;
+	UNIT_CHECK(strcmp(mail_auth(id, MTA_EXT_AUTH, 0),
+	    "MAIL FROM:<a@b.test> AUTH=al+2Bce+3Dx@b.test\r\n") == 0,
+	    "AUTH= sent as xtext to a server offering AUTH");
+	UNIT_CHECK(strcmp(mail_auth(none, MTA_EXT_AUTH, 1),
+	    "MAIL FROM:<a@b.test> AUTH=<>\r\n") == 0, "AUTH=<> as it is");
+	UNIT_CHECK(strcmp(mail_auth(sp, MTA_EXT_AUTH | MTA_EXT_SIZE, 0),
+	    "MAIL FROM:<a@b.test> SIZE=0 AUTH=a+20b@c\r\n") == 0,
+	    "AUTH= after the other parameters, space encoded");
+	UNIT_CHECK(strcmp(mail_auth(id, MTA_EXT_SIZE, 1),
+	    "MAIL FROM:<a@b.test> SIZE=0\r\n") == 0,
+	    "no AUTH= to a server that does not offer AUTH");
+	c.auth_opts = AUTH_OPT_A;
+	UNIT_CHECK(strcmp(mail_auth(id, MTA_EXT_AUTH, 0),
+	    "MAIL FROM:<a@b.test>\r\n") == 0,
+	    "option A: no AUTH= without authenticating");
+	UNIT_CHECK(strcmp(mail_auth(id, MTA_EXT_AUTH, 1),
+	    "MAIL FROM:<a@b.test> AUTH=al+2Bce+3Dx@b.test\r\n") == 0,
+	    "option A: AUTH= once authenticated");
+	memset(big, '+', 255);
+	big[255] = '\0';
+	UNIT_CHECK(strlen(mail_auth(big, MTA_EXT_AUTH, 1)) == 22 + 6 + 765,
+	    "the longest value goes whole, each octet encoded");
+	UNIT_CHECK(strcmp(mail_auth_size(id, MTA_EXT_AUTH, 1, 40),
+	    "MAIL FROM:<a@b.test> AUTH=<>\r\n") == 0,
+	    "a value too long for the line goes as <>");
+	UNIT_CHECK(strcmp(mail_auth_size(id, MTA_EXT_AUTH, 1, 30),
+	    "(error)") == 0, "not even AUTH=<> fits: refused");
+	conf = NULL;
+}
+
 int
 main(void)
 {
@@ -64,6 +138,7 @@ main(void)
 
 	test_mail();
 	test_rcpt();
+	test_auth_param();
 	UNIT_CHECK(mta_command_xtext(x, sizeof(x), "a+b=c") == 9 &&
 	    strcmp(x, "a+2Bb+3Dc") == 0, "xtext encodes + and =");
 	UNIT_CHECK(mta_command_xtext(x, 4, "abcdef") == -1,

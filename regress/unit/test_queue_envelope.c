@@ -1,7 +1,8 @@
 /*
  * test_queue_envelope.c: the envelope text format round-trips, refuses to
  * write injected fields, and its loader rejects every malformed,
- * truncated or tampered file.
+ * truncated or tampered file; MAIL's AUTH= ("auth") is kept, and a file
+ * written before that field existed reads as "<>".
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ sample(struct envelope *e)
 	(void)strlcpy(e->client_name, "client.example.org",
 	    sizeof(e->client_name));
 	(void)strlcpy(e->proto, "ESMTP", sizeof(e->proto));
+	(void)strlcpy(e->auth, "alice+x=y@example.org", sizeof(e->auth));
 	e->body = 1;
 	e->size = 12345;
 	e->ctime = 1700000000;
@@ -206,11 +208,67 @@ test_malformed(void)
 	UNIT_CHECK(loads(buf) == 1, "the untouched dump still loads");
 }
 
+/* Remove the line that starts with prefix from a dump; its length. */
+static size_t
+drop_line(char *buf, const char *prefix)
+{
+	char	*p = strstr(buf, prefix), *nl;
+
+	if (p != NULL && (nl = strchr(p, '\n')) != NULL)
+		memmove(p, nl + 1, strlen(nl + 1) + 1);
+	return strlen(buf);
+}
+
+static void
+test_auth(void)
+{
+	struct envelope	 e, back;
+	char		 buf[ENVELOPE_TEXT_MAX];
+	const char	*why = "";
+	size_t		 n;
+
+	sample(&e);
+	UNIT_CHECK(queue_envelope_dump(&e, buf, sizeof(buf)) > 0 &&
+	    strstr(buf, "\nauth: alice+x=y@example.org\n") != NULL,
+	    "auth written as the decoded mailbox");
+	UNIT_CHECK(queue_envelope_load(&back, buf, strlen(buf), &why) == 0 &&
+	    strcmp(back.auth, "alice+x=y@example.org") == 0,
+	    "auth survives the round trip");
+	n = drop_line(buf, "auth: ");
+	UNIT_CHECK(strstr(buf, "auth:") == NULL &&
+	    queue_envelope_load(&back, buf, n, &why) == 0 &&
+	    strcmp(back.auth, "<>") == 0,
+	    "an envelope of the previous version reads as auth <>");
+	n = drop_line(buf, "rcpt: ");
+	UNIT_CHECK(queue_envelope_load(&back, buf, n, &why) == -1 &&
+	    strcmp(why, "missing field") == 0,
+	    "a required field is still required");
+	sample(&e);
+	e.auth[0] = '\0';
+	UNIT_CHECK(queue_envelope_dump(&e, buf, sizeof(buf)) == -1,
+	    "empty auth refused by dump");
+	(void)strlcpy(e.auth, "a@b\r\nrcpt: evil@evil.example",
+	    sizeof(e.auth));
+	UNIT_CHECK(queue_envelope_dump(&e, buf, sizeof(buf)) == -1,
+	    "CRLF in auth refused by dump");
+	sample(&e);
+	(void)queue_envelope_dump(&e, buf, sizeof(buf));
+	UNIT_CHECK(loads_with(buf, "auth: alice+x=y@example.org\n",
+	    "auth:\n") == 0, "empty auth line rejected");
+	UNIT_CHECK(loads_with(buf, "auth: alice", "auth: %0Aalice") == 0,
+	    "escaped LF in auth rejected");
+	UNIT_CHECK(loads_with(buf, "auth: alice+x=y@example.org\n",
+	    "auth: <>\nauth: <>\n") == 0, "repeated auth rejected");
+	UNIT_CHECK(loads_with(buf, "auth: alice+x=y@example.org\n",
+	    "auth: <>\n") == 1, "auth <> loads");
+}
+
 int
 main(void)
 {
 	test_roundtrip();
 	test_injection();
 	test_malformed();
+	test_auth();
 	return unit_done();
 }

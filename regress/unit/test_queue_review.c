@@ -56,6 +56,7 @@ mkenv(struct envelope *e, uint32_t msgid, uint64_t size)
 	(void)strlcpy(e->sender, "alice@example.org", sizeof(e->sender));
 	(void)strlcpy(e->rcpt, "bob@example.net", sizeof(e->rcpt));
 	(void)strlcpy(e->proto, "ESMTP", sizeof(e->proto));
+	(void)strlcpy(e->auth, "<>", sizeof(e->auth));
 	(void)queue_envelope_domain(e->rcpt, e->domain, sizeof(e->domain));
 	e->size = size;
 	e->ctime = e->nexttry = time(NULL);

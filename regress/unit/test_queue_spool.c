@@ -52,6 +52,7 @@ mkenv(struct envelope *e, uint32_t msgid, const char *rcpt, uint64_t size)
 	(void)strlcpy(e->sender, "alice@example.org", sizeof(e->sender));
 	(void)strlcpy(e->rcpt, rcpt, sizeof(e->rcpt));
 	(void)strlcpy(e->proto, "ESMTP", sizeof(e->proto));
+	(void)strlcpy(e->auth, "<>", sizeof(e->auth));
 	(void)queue_envelope_domain(rcpt, e->domain, sizeof(e->domain));
 	e->size = size;
 	e->ctime = e->nexttry = time(NULL);
