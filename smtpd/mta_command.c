@@ -18,31 +18,11 @@
 #include "proto.h"
 #include "mta_core.h"
 
-/* 1 if s is made of xtext chars and well-formed "+XX" escapes only. */
-static int
-mta_command_is_xtext(const char *s)
-{
-	for (; *s != '\0'; s++) {
-		if (*s < 33 || *s > 126 || *s == '=')
-			return 0;
-		if (*s == '+') {
-			if (!isxdigit((unsigned char)s[1]) ||
-			    !isxdigit((unsigned char)s[2]) ||
-			    islower((unsigned char)s[1]) ||
-			    islower((unsigned char)s[2]))
-				return 0;
-			s += 2;
-		}
-	}
-	return 1;
-}
-
+/* The queue keeps ENVID and ORCPT decoded: "a+41" is a value of its
+ * own and must go out as "a+2B41". */
 int
 mta_command_xtext(char *buf, size_t size, const char *s)
 {
-	if (mta_command_is_xtext(s))
-		return (size_t)snprintf(buf, size, "%s", s) < size ?
-		    (int)strlen(s) : -1;
 	return mailaddr_xtext_encode(s, buf, size);
 }
 

@@ -242,7 +242,7 @@ int		 mta_command_mail(char *, size_t, const struct mta_batch *,
 		    uint32_t);
 int		 mta_command_rcpt(char *, size_t, const struct mta_rcpt *,
 		    uint32_t);
-/* xtext (RFC 3461 4) of s unless it already is valid xtext */
+/* xtext (RFC 3461 4) of s, always encoded */
 int		 mta_command_xtext(char *, size_t, const char *);
 /* " AUTH=" and the xtext of a mailbox, or " AUTH=<>" for "<>" */
 int		 mta_command_auth(char *, size_t, const char *);

@@ -71,17 +71,18 @@ def test_esmtp_parameters_carried_over():
         clients.send(relay.port, SENDER, ["bob@dest.test"],
                      b"Subject: 8bit\r\n\r\ncaf\xc3\xa9\r\n",
                      mail_options=["BODY=8BITMIME", "RET=HDRS",
-                                   "ENVID=env1"],
+                                   "ENVID=env1+2B41"],
                      rcpt_options=["NOTIFY=SUCCESS,FAILURE",
-                                   "ORCPT=rfc822;bob@dest.test"])
+                                   "ORCPT=rfc822;bob+2B42@dest.test"])
         [m] = sink.wait_for(1)
         params = m.mail_params.upper().split()
         assert "BODY=8BITMIME" in params, m.mail_params
         assert "RET=HDRS" in params, m.mail_params
-        assert "ENVID=ENV1" in params, m.mail_params
+        # kept decoded ("env1+41"), so encoded again on the way out
+        assert "ENVID=ENV1+2B41" in params, m.mail_params
         rparams = m.rcpts[0][1].upper().split()
         assert "NOTIFY=SUCCESS,FAILURE" in rparams, m.rcpts
-        assert "ORCPT=RFC822;BOB@DEST.TEST" in rparams, m.rcpts
+        assert "ORCPT=RFC822;BOB+2B42@DEST.TEST" in rparams, m.rcpts
         assert b"caf\xc3\xa9" in m.data
         relay.wait_queue_empty(10)
         time.sleep(1)

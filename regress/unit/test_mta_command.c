@@ -52,7 +52,7 @@ test_rcpt(void)
 	    "RCPT without DSN has no parameters");
 	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, MTA_EXT_DSN) > 0 &&
 	    strcmp(line, "RCPT TO:<u@x.test> NOTIFY=SUCCESS,DELAY "
-	    "ORCPT=rfc822;U+40x\r\n") == 0, "RCPT with NOTIFY and xtext ORCPT");
+	    "ORCPT=rfc822;U+2B40x\r\n") == 0, "RCPT with NOTIFY, ORCPT with + encoded");
 	rc.orcpt = o2;
 	rc.notify = DSN_NOTIFY_NEVER;
 	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, MTA_EXT_DSN) > 0 &&
@@ -143,5 +143,7 @@ main(void)
 	    strcmp(x, "a+2Bb+3Dc") == 0, "xtext encodes + and =");
 	UNIT_CHECK(mta_command_xtext(x, 4, "abcdef") == -1,
 	    "xtext too long refused");
+	UNIT_CHECK(mta_command_xtext(x, sizeof(x), "a+41") == 6 &&
+	    strcmp(x, "a+2B41") == 0, "a value that looks like xtext encoded");
 	return unit_done();
 }
