@@ -3,7 +3,9 @@
  * form on disk (envelope/<evpid>).
  *
  * The format is versioned ("version: 1" on the first line), then one
- * "key: value" line per field, every field exactly once.  Values are
+ * "key: value" line per field, every field exactly once, except that
+ * "quarantine" is written only for a held envelope (an envelope of an
+ * older version, without it, is not held).  Values are
  * validated before they are written and again after they are read, and
  * '%' and control octets are written as %XX, so no value can ever break
  * out of its line (the CVE-2020-8794 lesson).  The loader refuses any
@@ -18,6 +20,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "proto.h"
 
 #define ENVELOPE_VERSION	1
 /* a dumped envelope always fits in this many octets */
@@ -67,6 +70,9 @@ struct envelope {
 	char			 last_error[ENVELOPE_TEXT_LINE];
 	char			 last_relay[CONF_HOST_MAX];
 	char			 domain[CONF_HOST_MAX];	/* lowercased */
+	/* QUARANTINE: why the envelope is held until "smtpctl release";
+	 * "" = not held */
+	char			 quarantine[QUARANTINE_REASON_MAX + 1];
 };
 
 /* Write the text form into buf; its length, or -1 if a field is invalid

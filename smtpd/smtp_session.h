@@ -126,6 +126,9 @@ struct smtp_tx {
 	struct smtp_data	 data;
 	/* MAIL's AUTH= after the trust check: the value, or "<>" */
 	char			 auth[MAILADDR_PATH_MAX];
+	/* QUARANTINE: the first reason this message is held for, "" if it
+	 * is not held */
+	char			 quarantine[QUARANTINE_REASON_MAX + 1];
 };
 
 struct smtp_session {
@@ -195,6 +198,9 @@ struct smtp_session {
 	 * confirmed with OK, unconfirmed with FORGED, NULL otherwise */
 	uint8_t			 resolve;
 	char			*ptrname;
+	/* QUARANTINE at connect: every message is held for this reason;
+	 * NULL otherwise */
+	char			*quarantine;
 };
 
 /* ${client_name}, and "NAME [ADDR]" with " (may be forged)" (logs) */
