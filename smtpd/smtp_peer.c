@@ -186,8 +186,9 @@ static void	smtp_peer_features(struct smtp_session *,
 static void
 smtp_peer_connect_quarantine(struct smtp_session *s, const char *reason)
 {
-	if (s->quarantine != NULL || (s->quarantine = strdup(reason)) == NULL)
+	if (s->quarantine[0] != '\0')
 		return;
+	(void)strlcpy(s->quarantine, reason, sizeof(s->quarantine));
 	log_info("%08x: ruleset=check_relay, arg1=[%s], quarantine=%s: "
 	    "every message of the session is held", s->id, s->addr, reason);
 }

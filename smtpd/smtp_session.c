@@ -193,7 +193,6 @@ smtp_session_free(struct smtp_session *s)
 	event_free(s->timer);
 	bufferevent_free(s->bev);
 	free(s->ptrname);
-	free(s->quarantine);
 	free(s->helo);
 	free(s->nullserver);
 	free(s);

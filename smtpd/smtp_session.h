@@ -199,8 +199,8 @@ struct smtp_session {
 	uint8_t			 resolve;
 	char			*ptrname;
 	/* QUARANTINE at connect: every message is held for this reason;
-	 * NULL otherwise */
-	char			*quarantine;
+	 * "" otherwise */
+	char			 quarantine[QUARANTINE_REASON_MAX + 1];
 };
 
 /* ${client_name}, and "NAME [ADDR]" with " (may be forged)" (logs) */
