@@ -71,8 +71,14 @@ enum policy_verdict {
 	POLICY_ACCEPT = 0,	/* go on; code/text empty */
 	POLICY_REJECT,		/* permanent: reply code/text given */
 	POLICY_TEMPFAIL,	/* temporary: reply code/text given */
-	POLICY_DISCARD		/* accept, then drop the message silently */
+	POLICY_DISCARD,		/* accept, then drop the message silently */
+	/* accept, then hold the message in the queue until released; the
+	 * reason (QUARANTINE:text of the map) is the result's reply text */
+	POLICY_QUARANTINE
 };
+
+/* The longest quarantine reason (QUARANTINE:text, the envelope field). */
+#define QUARANTINE_REASON_MAX	255
 
 /* Flags in a policy result. */
 #define POLICY_F_RELAY		0x01	/* the client may relay */
@@ -116,7 +122,9 @@ enum ctl_cmd {
 	CTL_LOG_VERBOSE,
 	CTL_LOG_BRIEF,
 	CTL_RELOAD,
-	CTL_MONITOR
+	CTL_MONITOR,
+	CTL_RELEASE,		/* arg: envelope id, message id or "all" */
+	CTL_QUARANTINE		/* arg: envelope or message id, blank, reason */
 };
 
 enum imsg_type {
@@ -181,11 +189,13 @@ enum imsg_type {
 	 * str sender ("" for <>), u32 dsn_ret, str envid, str helo,
 	 * str client address, str client name, str protocol (SMTP, ESMTP),
 	 * u32 body (0 7bit, 1 8bitmime), str auth, u32 nrcpt, then nrcpt
-	 * times: str rcpt, str orcpt ("" if none), u32 notify.
+	 * times: str rcpt, str orcpt ("" if none), u32 notify,
+	 * then str quarantine (the reason the message is held, at most
+	 * QUARANTINE_REASON_MAX octets; "" = not held: this field stays
+	 * the last of the payload).
 	 * auth is MAIL's AUTH= as the envelope keeps it (RFC 4954 5, spec
 	 * 8): the decoded mailbox, "<>" when none; never "" (a bad one is
-	 * a malformed message).  (str auth was inserted before nrcpt by
-	 * the AUTH= issue.)
+	 * a malformed message).
 	 * The queue fsyncs and links message and envelopes, then replies. */
 	IMSG_QUEUE_MESSAGE_COMMIT,
 	/* queue -> smtp. id = session id. payload: u32 status_code,
@@ -239,6 +249,7 @@ enum imsg_type {
 	 * str enhanced status, str reply text, str matched key (for logs),
 	 * u32 features set, u32 features clear (POLICY_FEATURE bits of
 	 * Srv_Features; both 0 except in a connect result).
+	 * POLICY_QUARANTINE: code 0, enhanced "", reply text = the reason.
 	 * mta -> policy: IMSG_POLICY_QUERY of the kinds TRY_TLS, TLS_SRV
 	 * and TLS_RCPT; policy -> mta: IMSG_POLICY_RESULT, same layouts. */
 	IMSG_POLICY_RESULT,

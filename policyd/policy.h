@@ -158,7 +158,8 @@ enum policy_rhs {
 	POLICY_RHS_DISCARD,
 	POLICY_RHS_SKIP,	/* honoured only by D and A at connect */
 	POLICY_RHS_ERROR,	/* "ERROR:..." or the old "ddd text" */
-	POLICY_RHS_UNKNOWN
+	POLICY_RHS_UNKNOWN,
+	POLICY_RHS_QUARANTINE	/* "QUARANTINE:text": hold the message */
 };
 
 /* policy_reply.c */
@@ -168,6 +169,9 @@ void	policy_result_accept(struct policy_result *, uint32_t flags,
 void	policy_result_reply(struct policy_result *, const char *mailbox,
 	    uint32_t code, const char *enhanced, const char *text);
 void	policy_result_tempfail(struct policy_result *);
+int	policy_quarantine_valid(const char *reason);
+void	policy_result_quarantine(struct policy_result *, const char *reason,
+	    const char *key);
 void	policy_result_error(struct policy_result *, const char *mailbox,
 	    const char *body);
 int	policy_reply_parse(const char *body, int keyword, uint32_t *code,

@@ -173,6 +173,14 @@ access_apply(struct policy_result *res, enum access_stage stage,
 		policy_result_accept(res, 0, key);
 		res->verdict = POLICY_DISCARD;
 		break;
+	case POLICY_RHS_QUARANTINE:
+		/* held like DISCARD drops: at RCPT too the check ends here */
+		if (!policy_quarantine_valid(body)) {
+			policy_result_reply(res, mailbox, 553, "5.3.0", value);
+			break;
+		}
+		policy_result_quarantine(res, body, key);
+		break;
 	case POLICY_RHS_ERROR:
 		policy_result_error(res, mailbox, body);
 		break;
@@ -281,7 +289,8 @@ policy_access_connect(const struct policy_env *env,
 		policy_result_accept(res, 0, "");
 	} else
 		access_check_relay(env, q, NULL, res);
-	if (res->verdict == POLICY_ACCEPT || res->verdict == POLICY_DISCARD)
+	if (res->verdict == POLICY_ACCEPT || res->verdict == POLICY_DISCARD ||
+	    res->verdict == POLICY_QUARANTINE)
 		policy_tls_features(env, q, res);
 }
 
@@ -670,7 +679,8 @@ access_rcpt_decide(const struct policy_env *env,
 /*
  * FEATURE(delay_checks) (spec 1.8): once the recipient passed, check_mail
  * and then check_relay, their refusals prefixed with the recipient.  A
- * From: OK or RELAY skips check_relay.  A DISCARD keeps the relay flags.
+ * From: OK or RELAY skips check_relay.  A DISCARD or QUARANTINE keeps the
+ * relay flags.
  */
 static void
 access_rcpt_delayed(const struct policy_env *env,
@@ -686,8 +696,10 @@ access_rcpt_delayed(const struct policy_env *env,
 		memset(&later, 0, sizeof(later));
 		access_check_relay(env, q, q->rcpt, &later);
 	}
-	if (later.verdict == POLICY_DISCARD) {
-		res->verdict = POLICY_DISCARD;
+	if (later.verdict == POLICY_DISCARD ||
+	    later.verdict == POLICY_QUARANTINE) {
+		res->verdict = later.verdict;
+		(void)strlcpy(res->text, later.text, sizeof(res->text));
 		(void)strlcpy(res->key, later.key, sizeof(res->key));
 	} else if (later.verdict != POLICY_ACCEPT) {
 		later.flags = 0;
@@ -806,6 +818,12 @@ policy_access_log(const struct policy_query *q,
 		stats_add("policy.discard", 1);
 		log_info("ruleset=%s, %s, relay=%s, discard", ruleset, args,
 		    relay);
+		return;
+	}
+	if (res->verdict == POLICY_QUARANTINE) {
+		stats_add("policy.quarantine", 1);
+		log_info("ruleset=%s, %s, relay=%s, quarantine=%s", ruleset,
+		    args, relay, res->text);
 		return;
 	}
 	stats_add(res->verdict == POLICY_TEMPFAIL ? "policy.tempfail" :

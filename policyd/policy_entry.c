@@ -11,7 +11,8 @@
  *                OK, RELAY, REJECT, DISCARD, ERROR:[D.S.N:]ddd [x.y.z]
  *                text or the old "ddd text" with a 4xx/5xx code, a text
  *                and an enhanced status of the code's class; SKIP only
- *                where it is honoured (Connect: and untagged keys).
+ *                where it is honoured (Connect: and untagged keys);
+ *                QUARANTINE:reason with 1 to 255 printable characters.
  *   mailertable  "mailer:rest" with a mailer policy_route.c delivers
  *                with, or error:... as above.
  *   TLS_Clt:, TLS_Srv:, TLS_Rcpt: a requirement (spec 3.2) or OK; the
@@ -245,11 +246,15 @@ entry_access_check(const char *key, const char *value)
 		    "SKIP is honoured only in Connect: entries";
 	case POLICY_RHS_ERROR:
 		return entry_error_check(body);
+	case POLICY_RHS_QUARANTINE:
+		return policy_quarantine_valid(body) ? NULL :
+		    "QUARANTINE: needs a reason of 1 to 255 printable "
+		    "characters";
 	case POLICY_RHS_UNKNOWN:
 		break;
 	}
 	return "unknown value (expected OK, RELAY, REJECT, DISCARD, SKIP, "
-	    "ERROR:[D.S.N:]ddd text)";
+	    "QUARANTINE:text, ERROR:[D.S.N:]ddd text)";
 }
 
 /* A mailertable value: "mailer:rest"; NULL if fine. */

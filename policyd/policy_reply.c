@@ -32,6 +32,10 @@ policy_rhs_parse(const char *v, const char **body)
 		return POLICY_RHS_DISCARD;
 	if (strcasecmp(v, "SKIP") == 0)
 		return POLICY_RHS_SKIP;
+	if (strncasecmp(v, "QUARANTINE:", 11) == 0) {
+		*body = v + 11;
+		return POLICY_RHS_QUARANTINE;
+	}
 	if (strncasecmp(v, "ERROR:", 6) == 0) {
 		*body = v + 6;
 		return POLICY_RHS_ERROR;
@@ -68,6 +72,35 @@ policy_result_reply(struct policy_result *res, const char *mailbox,
 	(void)snprintf(res->text, sizeof(res->text), "%s%s%s%s",
 	    prefix ? "<" : "", prefix ? mailbox : "", prefix ? ">... " : "",
 	    text);
+}
+
+/*
+ * A quarantine reason: 1 if it is printable ASCII, not empty, and short
+ * enough for an envelope field, so that the queue, the logs and "smtpctl
+ * show queue" can carry it unchanged.
+ */
+int
+policy_quarantine_valid(const char *reason)
+{
+	const unsigned char	*p;
+
+	if (reason[0] == '\0' || strlen(reason) > QUARANTINE_REASON_MAX)
+		return 0;
+	for (p = (const unsigned char *)reason; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* QUARANTINE:reason (spec 2.2): accepted, the message held; the text
+ * keeps its case (spec 1.1). */
+void
+policy_result_quarantine(struct policy_result *res, const char *reason,
+    const char *key)
+{
+	policy_result_accept(res, 0, key);
+	res->verdict = POLICY_QUARANTINE;
+	(void)strlcpy(res->text, reason, sizeof(res->text));
 }
 
 /* TMPF (spec 2.2): the same text at every stage. */

@@ -6,6 +6,7 @@
  *   queue_sched.c	in-memory schedule, startup load, dispatch to mta
  *   queue_result.c	delivery results: logs, retries, DSNs
  *   queue_ctl.c	smtpctl requests
+ *   queue_quarantine.c	held envelopes: quarantine and release
  *   queue_spool.c	files (queue_spool.h)
  *   queue_envelope.c	envelope format (queue_envelope.h)
  *   queue_bounce.c	DSN text (queue_bounce.h)
@@ -39,7 +40,8 @@
 enum qstate {
 	QE_PENDING = 0,		/* in the heap */
 	QE_INFLIGHT,		/* in a batch */
-	QE_HELD			/* due, but its domain is on hold */
+	QE_HELD,		/* due, but its domain is on hold */
+	QE_QUARANTINED		/* held until smtpctl release: never due */
 };
 
 /* qentry flags: the envelope's ENVELOPE_F_* bits, and: */
@@ -115,6 +117,11 @@ int		 queue_sched_load(void);
 struct qentry	*queue_sched_add(const struct envelope *);
 void		 queue_sched_cache(struct qentry *, const struct envelope *);
 void		 queue_sched_schedule_now(struct qentry *, time_t);
+/* Quarantine: hold a waiting envelope (memory only), or let a held one
+ * go at now; the caller has rewritten the envelope file first. */
+void		 queue_sched_quarantine(struct qentry *);
+void		 queue_sched_release(struct qentry *, time_t);
+size_t		 queue_sched_quarantined(void);
 /* What a batch taught about its domain's next hop: -1 unreachable (why:
  * a result saying so), 1 reachable, 0 nothing; probe: the batch was the
  * domain's probe. */
@@ -161,6 +168,11 @@ void		 queue_result_init(void);
 void		 queue_result_batch(struct qbatch *);
 int		 queue_result_estatus_ok(const char *, uint32_t status);
 time_t		 queue_result_backoff(time_t, time_t, uint32_t);
+
+/* queue_quarantine.c: rewrite the envelopes (none in flight) with a
+ * reason, "" to release them; the number changed. */
+size_t		 queue_quarantine_apply(struct qentry **, size_t,
+		    const char *reason, time_t);
 
 /* queue_ctl.c */
 void		 queue_ctl(uint32_t, uint32_t, const char *);

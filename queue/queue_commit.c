@@ -3,7 +3,8 @@
  *
  * IMSG_QUEUE_MESSAGE_CREATE makes incoming/<msgid> and hands its fd to
  * the session; IMSG_QUEUE_MESSAGE_COMMIT is validated field by field and
- * checked against the file size, then parked.  Every COMMIT read in one
+ * checked against the file size, then parked.  A quarantine reason in
+ * the commit is stored in every envelope, which the schedule then holds.  Every COMMIT read in one
  * event-loop pass is made durable by one spool transaction (group
  * commit, see queue_spool.h), and only then is each answered with
  * IMSG_QUEUE_MESSAGE_COMMITTED, the front end's cue to say 250.
@@ -347,6 +348,9 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 	if (!m->bad && nrcpt >= 1 && nrcpt <= ENVELOPE_RCPT_MAX &&
 	    (why2 = queue_commit_parse_rcpts(m, c, nrcpt)) != NULL && why == NULL)
 		why = why2;
+	if (queue_commit_str(c->tmpl.quarantine, sizeof(c->tmpl.quarantine),
+	    imsg_get_str(m)) == -1 && why == NULL)
+		why = "bad quarantine reason";
 	if (imsg_get_end(m) == -1 || c->tmpl.auth[0] == '\0' ||
 	    (in = queue_commit_incoming_find(c->tmpl.msgid, m->id)) == NULL ||
 	    in->commit != NULL) {
@@ -444,6 +448,11 @@ queue_commit_schedule(struct qcommit *c)
 	proc_monitor("%08x: queued from=<%s> nrcpts=%zu", t->msgid,
 	    t->sender, c->nrcpt);
 	stats_add("queue.message.committed", 1);
+	if (t->quarantine[0] != '\0') {
+		log_info("%08x: quarantine=%s: held until released", t->msgid,
+		    t->quarantine);
+		stats_add("queue.message.quarantined", 1);
+	}
 }
 
 /* Answer one commit after the transaction, keep or undo its envelopes. */

@@ -7,9 +7,13 @@
  *		'|' is valid in an address's local part, so in sender, rcpt
  *		and last error every '|', '%' and control octet is written
  *		%XX (uppercase hex): the fields cannot shift.
+ *		A quarantined envelope has the state "quarantined" and its
+ *		reason as the last error.
  *   schedule X	X = envelope id (16 hex), message id (8 hex) or "all":
- *		make the pending ones due now
+ *		make the pending ones due now (quarantined ones stay held)
  *   remove X	the same selection, removed without any DSN
+ *   release X	the same selection: quarantined ones become due now
+ *   quarantine X reason	hold the selected waiting envelopes
  *   pause mta / resume mta	stop or restart dispatching
  *   show status	key=value lines
  * Every request ends with exactly one proc_ctl_end(); a selection that
@@ -122,6 +126,14 @@ queue_ctl_filter_first(const struct ctl_filter *f)
 	return NULL;
 }
 
+static const char *
+queue_ctl_state(const struct qentry *e)
+{
+	if (e->state == QE_INFLIGHT)
+		return "inflight";
+	return e->state == QE_QUARANTINED ? "quarantined" : "pending";
+}
+
 static void
 queue_ctl_show_queue(uint32_t ctlid)
 {
@@ -154,11 +166,15 @@ queue_ctl_show_queue(uint32_t ctlid)
 			status = "";
 			text = held;
 		}
+		if (e->state == QE_QUARANTINED) {
+			status = "";
+			text = p->quarantine;
+		}
 		queue_ctl_field(err, sizeof(err), text);
 		proc_ctl_line(ctlid, "%016llx|%08x|%s|%s|%s|%s|%lld|%lld|%u|"
 		    "%s%s%s", (unsigned long long)e->evpid, e->grp->msgid,
 		    p->type == ENVELOPE_BOUNCE ? "bounce" : "relay",
-		    e->state == QE_INFLIGHT ? "inflight" : "pending",
+		    queue_ctl_state(e),
 		    sender, rcpt, (long long)e->ctime,
 		    (long long)e->nexttry, e->retries, status,
 		    status[0] != '\0' ? " " : "", err);
@@ -191,7 +207,8 @@ queue_ctl_select(uint32_t ctlid, const char *arg, int remove)
 			    (unsigned long long)e->evpid);
 			queue_sched_drop(e);
 			n++;
-		} else if (e->state != QE_INFLIGHT) {
+		} else if (e->state != QE_INFLIGHT &&
+		    e->state != QE_QUARANTINED) {
 			queue_sched_schedule_now(e, now);
 			n++;
 		}
@@ -203,6 +220,72 @@ queue_ctl_select(uint32_t ctlid, const char *arg, int remove)
 		queue_sched_wakeup();
 }
 
+/*
+ * release X, or quarantine X with a reason: the selected envelopes that
+ * can change (held ones to release; waiting ones to hold) are rewritten
+ * together.
+ */
+static void
+queue_ctl_hold(uint32_t ctlid, const char *sel, const char *reason)
+{
+	struct ctl_filter	 f = { SEL_ALL, 0 };
+	struct qentry		*e, **ents = NULL;
+	size_t			 n = 0, cap = 0, done;
+	int			 release = reason[0] == '\0';
+
+	if (queue_ctl_filter_parse(sel, &f) == -1) {
+		proc_ctl_end(ctlid, 1, "expected an envelope id, a message id "
+		    "or \"all\"");
+		return;
+	}
+	for (e = queue_ctl_filter_first(&f); e != NULL &&
+	    queue_ctl_filter_match(&f, e); e = f.sel == SEL_EVP ? NULL :
+	    queue_sched_next(e)) {
+		if (e->state == QE_INFLIGHT ||
+		    (e->state == QE_QUARANTINED) != release)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ents = xreallocarray(ents, cap, sizeof(*ents));
+		}
+		ents[n++] = e;
+	}
+	done = queue_quarantine_apply(ents, n, reason, time(NULL));
+	free(ents);
+	proc_ctl_line(ctlid, "%zu envelopes %s", done, release ? "released" :
+	    "quarantined");
+	proc_ctl_end(ctlid, done == 0, "");
+	if (release && done > 0)
+		queue_sched_wakeup();
+}
+
+/* "ID reason" of smtpctl quarantine: the reason must be one that
+ * QUARANTINE: in the access map could give. */
+static void
+queue_ctl_quarantine(uint32_t ctlid, const char *arg)
+{
+	char		 sel[24];
+	const char	*sp = strchr(arg, ' ');
+	const char	*p;
+
+	if (sp == NULL || (size_t)(sp - arg) >= sizeof(sel)) {
+		proc_ctl_end(ctlid, 1, "expected an id or \"all\", then a "
+		    "reason");
+		return;
+	}
+	(void)snprintf(sel, sizeof(sel), "%.*s", (int)(sp - arg), arg);
+	for (p = sp + 1; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+			break;
+	if (sp[1] == '\0' || *p != '\0' ||
+	    strlen(sp + 1) > QUARANTINE_REASON_MAX) {
+		proc_ctl_end(ctlid, 1, "the reason must be 1 to 255 printable "
+		    "characters");
+		return;
+	}
+	queue_ctl_hold(ctlid, sel, sp + 1);
+}
+
 static void
 queue_ctl_show_status(uint32_t ctlid)
 {
@@ -211,6 +294,8 @@ queue_ctl_show_status(uint32_t ctlid)
 	proc_ctl_line(ctlid, "queue.envelope.count=%zu", queue_sched_count());
 	proc_ctl_line(ctlid, "queue.envelope.inflight=%zu",
 	    queue_sched_inflight());
+	proc_ctl_line(ctlid, "queue.envelope.quarantined=%zu",
+	    queue_sched_quarantined());
 	proc_ctl_line(ctlid, "queue.incoming=%zu", queue_commit_incoming());
 	proc_ctl_line(ctlid, "queue.mta=%s",
 	    proc_peer(PROC_MTA) != NULL ? "up" : "down");
@@ -233,6 +318,12 @@ queue_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
 		break;
 	case CTL_REMOVE:
 		queue_ctl_select(ctlid, arg, 1);
+		break;
+	case CTL_RELEASE:
+		queue_ctl_hold(ctlid, arg, "");
+		break;
+	case CTL_QUARANTINE:
+		queue_ctl_quarantine(ctlid, arg);
 		break;
 	case CTL_PAUSE_MTA:
 	case CTL_RESUME_MTA:

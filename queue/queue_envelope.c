@@ -6,8 +6,10 @@
  * loader both walk it, so the two cannot drift apart.  The loader takes a
  * file's contents as hostile: the first line must be "version: 1", every
  * later line "key: value\n" with a known key seen once, no raw control
- * octet, every field present, and the result must pass the same checks
- * as an envelope about to be written.  Any deviation rejects the file.
+ * octet, every field present but "auth" (files written before it existed
+ * lack it) and the optional "quarantine", and the
+ * result must pass the same checks as an envelope about to be written.
+ * Any deviation rejects the file.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -43,13 +45,16 @@ struct field {
 	/* FK_STR only: the value of a file that lacks the line (a field
 	 * added after the first release); NULL: the line is required */
 	const char	*dflt;
+	int		 optional;	/* written only when not "" */
 };
 
 #define FSTR(k, m)	{ k, FK_STR, offsetof(struct envelope, m), \
-			    sizeof(((struct envelope *)0)->m), NULL }
+			    sizeof(((struct envelope *)0)->m), NULL, 0 }
 #define FSTR_OPT(k, m, d) { k, FK_STR, offsetof(struct envelope, m), \
-			    sizeof(((struct envelope *)0)->m), d }
-#define FNUM(k, t, m)	{ k, t, offsetof(struct envelope, m), 0, NULL }
+			    sizeof(((struct envelope *)0)->m), d, 0 }
+#define FOPT(k, m)	{ k, FK_STR, offsetof(struct envelope, m), \
+			    sizeof(((struct envelope *)0)->m), "", 1 }
+#define FNUM(k, t, m)	{ k, t, offsetof(struct envelope, m), 0, NULL, 0 }
 
 static const struct field envelope_fields[] = {
 	FNUM("id",		FK_HEX64,	id),
@@ -78,6 +83,7 @@ static const struct field envelope_fields[] = {
 	FSTR("last-error",			last_error),
 	FSTR("last-relay",			last_relay),
 	FSTR("domain",				domain),
+	FOPT("quarantine",			quarantine),
 };
 #define NFIELDS	(sizeof(envelope_fields) / sizeof(envelope_fields[0]))
 
@@ -328,9 +334,12 @@ queue_envelope_dump(const struct envelope *e, char *buf, size_t size)
 		return -1;
 	for (i = 0; i < NFIELDS; i++) {
 		const struct field	*f = &envelope_fields[i];
+		const char		*v = envelope_field_fmt(e, f, tmp,
+					    sizeof(tmp));
 
-		if (envelope_line_put(buf, size, &len, f->key,
-		    envelope_field_fmt(e, f, tmp, sizeof(tmp))) == -1)
+		if (f->optional && v[0] == '\0')
+			continue;
+		if (envelope_line_put(buf, size, &len, f->key, v) == -1)
 			return -1;
 	}
 	return (int)len;
@@ -561,7 +570,7 @@ queue_envelope_load(struct envelope *e, const char *buf, size_t len,
 	const char		*key;
 	char			 val[ENVELOPE_TEXT_LINE * 2];
 	unsigned char		 seen[NFIELDS];
-	size_t			 pos = 0, keylen, idx, nseen = 0;
+	size_t			 pos = 0, keylen, idx;
 
 	memset(e, 0, sizeof(*e));
 	memset(seen, 0, sizeof(seen));
@@ -580,13 +589,12 @@ queue_envelope_load(struct envelope *e, const char *buf, size_t len,
 		    seen[idx])
 			return -1;
 		seen[idx] = 1;
-		nseen++;
 		*why = f->key;
 		if (envelope_field_parse(e, f, val) == -1)
 			return -1;
 	}
 	*why = "missing field";
-	if (nseen != NFIELDS && envelope_defaults_set(e, seen) == -1)
+	if (envelope_defaults_set(e, seen) == -1)
 		return -1;
 	return queue_envelope_check(e, why);
 }

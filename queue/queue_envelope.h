@@ -3,8 +3,10 @@
  * form on disk (envelope/<evpid>).
  *
  * The format is versioned ("version: 1" on the first line), then one
- * "key: value" line per field, every field exactly once (but "auth",
- * which files of the first releases lack: missing, it reads as "<>").  Values are
+ * "key: value" line per field, every field exactly once, except that
+ * "auth" may be missing (files of the first releases lack it: it reads
+ * as "<>") and "quarantine" is written only for a held envelope (an
+ * envelope without it is not held).  Values are
  * validated before they are written and again after they are read, and
  * '%' and control octets are written as %XX, so no value can ever break
  * out of its line (the CVE-2020-8794 lesson).  The loader refuses any
@@ -19,6 +21,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "proto.h"
 
 #define ENVELOPE_VERSION	1
 /* a dumped envelope always fits in this many octets */
@@ -72,6 +75,9 @@ struct envelope {
 	 * "<>"; never "".  Optional on disk: a file without it (written
 	 * before the field existed) reads as "<>". */
 	char			 auth[CONF_ADDR_MAX];
+	/* QUARANTINE: why the envelope is held until "smtpctl release";
+	 * "" = not held */
+	char			 quarantine[QUARANTINE_REASON_MAX + 1];
 };
 
 /* Write the text form into buf; its length, or -1 if a field is invalid

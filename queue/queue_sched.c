@@ -21,6 +21,12 @@
  * attempt per hold instead of one per envelope.  Envelopes that must be
  * tried to bounce or to warn, and those scheduled by smtpctl, go anyway.
  *
+ * An envelope with a quarantine reason (QUARANTINE in the access map,
+ * or smtpctl quarantine) is quarantined: it is in its group but not in
+ * the heap, so it is never dispatched, never bounced and never expired
+ * until smtpctl release makes it due; the reason is in its file, so it
+ * stays held across restarts.
+ *
  * Failure behaviour: an envelope that is missing or does not parse, or
  * whose message file is missing or has another size than the envelope
  * records, is moved to corrupt/ and forgotten; any other read failure
@@ -91,6 +97,7 @@ static size_t			 sched_ncached;
 static struct qentry	**sched_heap;
 static size_t		  sched_heapn, sched_heapcap;
 static size_t		  sched_nentries, sched_nmsgs, sched_ninflight;
+static size_t		  sched_nquarantined;
 static uint32_t		  sched_batchid;
 static int		  sched_is_paused;
 static struct event	 *sched_ev;
@@ -133,6 +140,7 @@ queue_sched_stats(void)
 	stats_set("queue.envelope.count", (int64_t)sched_nentries);
 	stats_set("queue.envelope.inflight", (int64_t)sched_ninflight);
 	stats_set("queue.message.count", (int64_t)sched_nmsgs);
+	stats_set("queue.envelope.quarantined", (int64_t)sched_nquarantined);
 }
 
 /*
@@ -298,13 +306,16 @@ queue_sched_add(const struct envelope *ev)
 	e->nexttry = ev->nexttry;
 	e->retries = ev->retries;
 	e->flags = ev->flags;
-	e->state = QE_PENDING;
+	e->state = ev->quarantine[0] != '\0' ? QE_QUARANTINED : QE_PENDING;
 	e->grp = queue_sched_group_get(id_envelope_msgid(ev->id), ev->domain);
 	e->grp->msg->nevp++;
 	e->grp->n++;
 	TAILQ_INSERT_TAIL(&e->grp->entries, e, gentry);
 	RB_INSERT(qentry_tree, &sched_entries, e);
-	queue_sched_heap_push(e);
+	if (e->state == QE_QUARANTINED)
+		sched_nquarantined++;
+	else
+		queue_sched_heap_push(e);
 	sched_nentries++;
 	queue_sched_stats();
 	return e;
@@ -360,6 +371,8 @@ queue_sched_unwait(struct qentry *e)
 	else if (e->state == QE_HELD &&
 	    (d = queue_sched_domain_find(e->grp->domain)) != NULL)
 		TAILQ_REMOVE(&d->held, e, hentry);
+	else if (e->state == QE_QUARANTINED)
+		sched_nquarantined--;
 }
 
 /* Forget an envelope (memory only); 1 if its message has none left. */
@@ -416,6 +429,33 @@ queue_sched_reschedule(struct qentry *e, time_t nexttry)
 	e->state = QE_PENDING;
 	e->batch = NULL;
 	queue_sched_heap_push(e);
+}
+
+void
+queue_sched_quarantine(struct qentry *e)
+{
+	if (e->state == QE_INFLIGHT || e->state == QE_QUARANTINED)
+		return;
+	queue_sched_uncache(e);
+	queue_sched_unwait(e);
+	e->state = QE_QUARANTINED;
+	sched_nquarantined++;
+	queue_sched_stats();
+}
+
+void
+queue_sched_release(struct qentry *e, time_t now)
+{
+	if (e->state != QE_QUARANTINED)
+		return;
+	queue_sched_reschedule(e, now);
+	queue_sched_stats();
+}
+
+size_t
+queue_sched_quarantined(void)
+{
+	return sched_nquarantined;
 }
 
 /* smtpctl schedule: due now, even if its domain is on hold. */

@@ -56,6 +56,8 @@ static const struct {
 	{ CTL_SHOW_QUEUE,	1u << PROC_QUEUE },
 	{ CTL_SCHEDULE,		1u << PROC_QUEUE },
 	{ CTL_REMOVE,		1u << PROC_QUEUE },
+	{ CTL_RELEASE,		1u << PROC_QUEUE },
+	{ CTL_QUARANTINE,	1u << PROC_QUEUE },
 	{ CTL_PAUSE_MTA,	1u << PROC_QUEUE },
 	{ CTL_RESUME_MTA,	1u << PROC_QUEUE },
 	{ CTL_PAUSE_SMTP,	1u << PROC_SMTP },

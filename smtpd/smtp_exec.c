@@ -125,6 +125,8 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		log_debug("%08x: MAIL AUTH=%s kept as %s", s->id, m->auth,
 		    s->tx->auth);
 	s->tx->discard = s->discard;
+	(void)strlcpy(s->tx->quarantine, s->quarantine,
+	    sizeof(s->tx->quarantine));
 	smtp_peer_policy_query(s, POLICY_MAIL);
 }
 

@@ -11,7 +11,9 @@
  * a client: a code of the wrong class, a malformed enhanced status or a
  * text with control characters is replaced by a default.  DISCARD (at
  * connect for the whole session, at MAIL or RCPT for the transaction)
- * accepts the message and then rolls it back (sendmail semantics).
+ * accepts the message and then rolls it back (sendmail semantics);
+ * QUARANTINE, at the same stages, accepts it and has the queue hold it
+ * with the first reason given (a malformed reason marks policyd bad).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -37,6 +39,8 @@ struct smtp_verdict {
 	uint32_t	 flags;			/* POLICY_F_* */
 	uint32_t	 features_set;		/* connect: Srv_Features */
 	uint32_t	 features_clear;
+	/* QUARANTINE: the reason */
+	char		 reason[QUARANTINE_REASON_MAX + 1];
 };
 
 /* The TLS and AUTH facts of a policy query (layout in proto.h). */
@@ -178,18 +182,42 @@ smtp_peer_log_reject(struct smtp_session *s, const char *ruleset,
 static void	smtp_peer_features(struct smtp_session *,
 		    const struct smtp_verdict *);
 
+/* QUARANTINE at connect: every message of the session is held. */
+static void
+smtp_peer_connect_quarantine(struct smtp_session *s, const char *reason)
+{
+	if (s->quarantine[0] != '\0')
+		return;
+	(void)strlcpy(s->quarantine, reason, sizeof(s->quarantine));
+	log_info("%08x: ruleset=check_relay, arg1=[%s], quarantine=%s: "
+	    "every message of the session is held", s->id, s->addr, reason);
+}
+
+/* QUARANTINE at MAIL or RCPT: this message is held; the first reason
+ * stays (sendmail keeps the first). */
+static void
+smtp_peer_tx_quarantine(struct smtp_tx *tx, const struct smtp_verdict *v)
+{
+	if (v->verdict == POLICY_QUARANTINE && tx->quarantine[0] == '\0')
+		(void)strlcpy(tx->quarantine, v->reason,
+		    sizeof(tx->quarantine));
+}
+
 static void
 smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
 	char	 line[SMTP_PEER_REPLY_MAX];
 
-	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD) {
+	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD ||
+	    v->verdict == POLICY_QUARANTINE) {
 		if (v->verdict == POLICY_DISCARD) {
 			s->discard = 1;
 			log_info("%08x: ruleset=check_relay, arg1=[%s], "
 			    "discard: every message of the session is dropped",
 			    s->id, s->addr);
 		}
+		if (v->verdict == POLICY_QUARANTINE)
+			smtp_peer_connect_quarantine(s, v->reason);
 		smtp_peer_features(s, v);
 		if (s->tls != NULL) {
 			/* smtps: tls_client runs before the greeting */
@@ -247,9 +275,11 @@ smtp_peer_tls_clt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 static void
 smtp_peer_mail_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
-	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD) {
+	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD ||
+	    v->verdict == POLICY_QUARANTINE) {
 		if (v->verdict == POLICY_DISCARD)
 			s->tx->discard = 1;
+		smtp_peer_tx_quarantine(s->tx, v);
 		s->state = SMTP_ST_MAIL;
 		smtp_session_reply(s, "250 2.1.0 Ok");
 		/* the message file is made while the recipients are checked,
@@ -282,8 +312,27 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 	}
 	if (v->verdict == POLICY_DISCARD)
 		tx->discard = 1;
+	smtp_peer_tx_quarantine(tx, v);
 	s->state = SMTP_ST_RCPT;
 	smtp_session_reply(s, "250 2.1.5 Ok");
+}
+
+/* The reason of a QUARANTINE verdict: printable, bounded, not empty. */
+static int
+smtp_peer_reason_get(struct smtp_verdict *v, const char *text)
+{
+	const unsigned char	*p;
+
+	v->reason[0] = '\0';
+	if (v->verdict != POLICY_QUARANTINE)
+		return 0;
+	if (text[0] == '\0' || strlcpy(v->reason, text, sizeof(v->reason)) >=
+	    sizeof(v->reason))
+		return -1;
+	for (p = (const unsigned char *)text; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return -1;
+	return 0;
 }
 
 /* IMSG_POLICY_RESULT */
@@ -305,7 +354,8 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	(void)imsg_get_str(m);
 	v.features_set = imsg_get_u32(m);
 	v.features_clear = imsg_get_u32(m);
-	if (imsg_get_end(m) == -1 || v.verdict > POLICY_DISCARD) {
+	if (imsg_get_end(m) == -1 || v.verdict > POLICY_QUARANTINE ||
+	    smtp_peer_reason_get(&v, text) == -1) {
 		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
 		return;
 	}
@@ -416,6 +466,10 @@ smtp_peer_queue_commit(struct smtp_session *s)
 		imsg_put_str(&out, tx->rcpts[i].orcpt);
 		imsg_put_u32(&out, tx->rcpts[i].notify);
 	}
+	imsg_put_str(&out, tx->quarantine);
+	if (tx->quarantine[0] != '\0')
+		log_info("%08x: msgid %08x held: quarantine=%s", s->id,
+		    tx->msgid, tx->quarantine);
 	tx->committing = 1;
 	s->wait = SMTP_WAIT_COMMIT;
 	if (proc_send(PROC_QUEUE, &out, -1) == -1)

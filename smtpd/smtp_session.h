@@ -127,6 +127,9 @@ struct smtp_tx {
 	/* MAIL's AUTH= as the envelope keeps it (smtp_auth_mail_param()):
 	 * the authenticated id, or "<>" */
 	char			 auth[MAILADDR_PATH_MAX];
+	/* QUARANTINE: the first reason this message is held for, "" if it
+	 * is not held */
+	char			 quarantine[QUARANTINE_REASON_MAX + 1];
 };
 
 struct smtp_session {
@@ -196,6 +199,9 @@ struct smtp_session {
 	 * confirmed with OK, unconfirmed with FORGED, NULL otherwise */
 	uint8_t			 resolve;
 	char			*ptrname;
+	/* QUARANTINE at connect: every message is held for this reason;
+	 * "" otherwise */
+	char			 quarantine[QUARANTINE_REASON_MAX + 1];
 };
 
 /* ${client_name}, and "NAME [ADDR]" with " (may be forged)" (logs) */

@@ -28,8 +28,10 @@
 #include "smtpctl.h"
 
 #define CTL_READ_MAX	(IMSG_HDR_SIZE + IMSG_MAX_PAYLOAD)
+#define CTL_ARG_MAX	256	/* what the parent takes in a request */
 
-/* The words of each command; "ARG" takes the user's word as argument. */
+/* The words of each command; "ARG" takes the user's word as argument,
+ * "ARGS" two or more words, joined with blanks. */
 static const struct ctl_verb {
 	const char	*w1;
 	const char	*w2;
@@ -48,6 +50,8 @@ static const struct ctl_verb {
 	{ "log",	"brief",	CTL_LOG_BRIEF },
 	{ "reload",	NULL,		CTL_RELOAD },
 	{ "monitor",	NULL,		CTL_MONITOR },
+	{ "release",	"ARG",		CTL_RELEASE },
+	{ "quarantine",	"ARGS",		CTL_QUARANTINE },
 };
 
 static int	ctl_makemap(const struct config *, int, char **);
@@ -71,6 +75,7 @@ usage(void)
 	    "usage: smtpctl [-f file] [-s socket] command [argument ...]\n"
 	    "commands: show queue | show stats | show status |\n"
 	    "          schedule ID|all | remove ID|all |\n"
+	    "          release ID|all | quarantine ID|all REASON |\n"
 	    "          pause smtp|mta | resume smtp|mta |\n"
 	    "          log verbose|brief | reload | monitor |\n"
 	    "          makemap TABLE FILE |\n"
@@ -90,6 +95,27 @@ usage(void)
 	exit(2);
 }
 
+/* The argument of a request: the words after the command's first, for
+ * ARG and ARGS; -1 if they do not fit. */
+static int
+ctl_args_join(const struct ctl_verb *v, int argc, char **argv, char *buf,
+    size_t size)
+{
+	int	 i;
+
+	buf[0] = '\0';
+	if (v->w2 == NULL || (strcmp(v->w2, "ARG") != 0 &&
+	    strcmp(v->w2, "ARGS") != 0))
+		return 0;
+	for (i = 1; i < argc; i++) {
+		if (i > 1 && strlcat(buf, " ", size) >= size)
+			return -1;
+		if (strlcat(buf, argv[i], size) >= size)
+			return -1;
+	}
+	return 0;
+}
+
 static const struct ctl_verb *
 ctl_verb_find(int argc, char **argv)
 {
@@ -102,6 +128,8 @@ ctl_verb_find(int argc, char **argv)
 			continue;
 		if (v->w2 == NULL && argc == 1)
 			return v;
+		if (v->w2 != NULL && strcmp(v->w2, "ARGS") == 0)
+			return argc >= 3 ? v : NULL;
 		if (v->w2 != NULL && argc == 2 &&
 		    (strcmp(v->w2, "ARG") == 0 || strcmp(v->w2, argv[1]) == 0))
 			return v;
@@ -276,6 +304,7 @@ main(int argc, char **argv)
 	const struct ctl_local	*local;
 	struct config		*cf;
 	const char		*conffile = PATH_SMTPD_CONF, *sock = NULL;
+	char			 arg[CTL_ARG_MAX + 1];
 	int			 ch, fd, rc;
 
 	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
@@ -312,12 +341,16 @@ main(int argc, char **argv)
 		config_free(cf);
 		return rc;
 	}
+	if (ctl_args_join(v, argc, argv, arg, sizeof(arg)) == -1) {
+		(void)fprintf(stderr, "smtpctl: the argument is too long\n");
+		config_free(cf);
+		return 1;
+	}
 	fd = ctl_connect(sock ? sock : cf->control_path);
 	config_free(cf);
 	if (fd == -1)
 		return 1;
-	if (ctl_send_request(fd, v->cmd, argc == 2 && strcmp(v->w2, "ARG") ==
-	    0 ? argv[1] : "") == -1) {
+	if (ctl_send_request(fd, v->cmd, arg) == -1) {
 		(void)fprintf(stderr, "smtpctl: cannot send the request\n");
 		(void)close(fd);
 		return 1;

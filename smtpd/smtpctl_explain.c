@@ -80,6 +80,8 @@ struct explain_tally {
 	int		 stopped;	/* the inbound session ended */
 	int		 accepted;	/* recipients */
 	int		 discard;
+	/* the first QUARANTINE reason, "" if the message is not held */
+	char		 quarantine[QUARANTINE_REASON_MAX + 1];
 	char		 last[EXPLAIN_REPLY_MAX + 64];
 	int		 out;		/* the next hop was explained */
 	char		 server[POLICY_NAME_MAX + POLICY_ADDR_MAX + 4];
@@ -425,6 +427,19 @@ explain_features(struct explain_ctx *c, const struct policy_result *res)
 	return 0;
 }
 
+/* A QUARANTINE verdict: what is held and why; the first reason stays. */
+static void
+explain_quarantine(struct explain_ctx *c, struct explain_section *s,
+    const struct policy_result *res, const char *what)
+{
+	if (res->verdict != POLICY_QUARANTINE)
+		return;
+	explain_line(s, "quarantine\t%s is held: %s", what, res->text);
+	if (c->tally.quarantine[0] == '\0')
+		(void)strlcpy(c->tally.quarantine, res->text,
+		    sizeof(c->tally.quarantine));
+}
+
 static int
 explain_connect(struct explain_ctx *c)
 {
@@ -445,7 +460,8 @@ explain_connect(struct explain_ctx *c)
 	}
 	policy_access_check(c->env, &q, &res);
 	explain_match(s, res.key);
-	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD) {
+	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD ||
+	    res.verdict == POLICY_QUARANTINE) {
 		explain_line(s, "reply\t220 %s ESMTP ready",
 		    c->env->hostname);
 		if (res.verdict == POLICY_DISCARD) {
@@ -453,6 +469,7 @@ explain_connect(struct explain_ctx *c)
 			    "session is dropped");
 			c->tally.discard = 1;
 		}
+		explain_quarantine(c, s, &res, "every message of the session");
 		r = explain_features(c, &res);
 	} else {
 		explain_refusal(&res, reply, sizeof(reply));
@@ -565,6 +582,7 @@ explain_mail_accepted(struct explain_ctx *c, const struct policy_result *res)
 		explain_line(s, "discard\tthe message is dropped");
 		c->tally.discard = 1;
 	}
+	explain_quarantine(c, s, res, "the message");
 }
 
 static int
@@ -589,7 +607,8 @@ explain_mail(struct explain_ctx *c)
 		return -1;
 	explain_facts_line(&c->t.sec[0], &q);
 	policy_access_check(c->env, &q, &res);
-	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD) {
+	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD ||
+	    res.verdict == POLICY_QUARANTINE) {
 		explain_mail_accepted(c, &res);
 		explain_end(c);
 		return 0;
@@ -615,8 +634,12 @@ explain_mail(struct explain_ctx *c)
 static void
 explain_relay_line(struct explain_section *s, const struct policy_result *res)
 {
-	if (res->verdict != POLICY_ACCEPT && res->verdict != POLICY_DISCARD)
+	if (res->verdict != POLICY_ACCEPT && res->verdict != POLICY_DISCARD &&
+	    res->verdict != POLICY_QUARANTINE)
 		explain_line(s, "relay\trefused");
+	else if (res->verdict != POLICY_ACCEPT)
+		explain_line(s, "relay\tnot decided: the To: entry ends the "
+		    "check (%s)", res->key);
 	else if (res->flags & POLICY_F_LOCAL)
 		explain_line(s, "relay\tlocal recipient");
 	else if (res->flags & POLICY_F_RELAY_CERT)
@@ -646,12 +669,14 @@ explain_rcpt(struct explain_ctx *c, int i)
 	policy_access_check(c->env, &q, &res);
 	explain_match(s, res.key);
 	explain_relay_line(s, &res);
-	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD) {
+	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD ||
+	    res.verdict == POLICY_QUARANTINE) {
 		explain_line(s, "reply\t250 2.1.5 Ok");
 		if (res.verdict == POLICY_DISCARD) {
 			explain_line(s, "discard\tthe message is dropped");
 			c->tally.discard = 1;
 		}
+		explain_quarantine(c, s, &res, "the message");
 		c->tally.accepted++;
 		c->ok[i] = 1;
 	} else {
@@ -822,9 +847,15 @@ static void
 explain_verdict_in(const struct explain_ctx *c, char *buf, size_t len)
 {
 	const struct explain_tally	*t = &c->tally;
-	const char			*discard;
+	char				 discard[QUARANTINE_REASON_MAX + 64];
 
-	discard = t->discard ? " (then discarded)" : "";
+	if (t->discard)
+		(void)strlcpy(discard, " (then discarded)", sizeof(discard));
+	else if (t->quarantine[0] != '\0')
+		(void)snprintf(discard, sizeof(discard), " (then held: "
+		    "quarantine=%s)", t->quarantine);
+	else
+		discard[0] = '\0';
 	if (t->stopped)
 		(void)snprintf(buf, len, "%s", t->last);
 	else if (c->in.nrcpt == 0)

@@ -441,6 +441,39 @@ test_no_cache(void)
 	    "an open handle sees makemap's new map at the next query");
 }
 
+/* QUARANTINE:text (spec 2.2): accepted at each stage, text kept as is. */
+static void
+test_quarantine(void)
+{
+	struct policy_result	 r;
+
+	r = ask(POLICY_CONNECT, "203.0.113.11", "h.example", "", "");
+	UNIT_CHECK(r.verdict == POLICY_QUARANTINE && r.code == 0 &&
+	    strcmp(r.text, "Held At Connect") == 0 &&
+	    strcmp(r.key, "connect:203.0.113.11") == 0,
+	    "connect QUARANTINE: verdict, reason in its case, key");
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "joe@Held.Example",
+	    "");
+	UNIT_CHECK(r.verdict == POLICY_QUARANTINE &&
+	    strcmp(r.text, "Sender Held") == 0 &&
+	    strcmp(r.key, "from:held.example") == 0,
+	    "From: quarantine (keyword in any case) at MAIL");
+	r = ask(POLICY_MAIL, "192.0.2.99", "h.example", "joe@other.example",
+	    "");
+	UNIT_CHECK(is_accept(&r, 0, ""), "another sender is not held");
+	r = ask(POLICY_RCPT, "192.0.2.99", "h.example", "a@b.example",
+	    "bob@hold.example");
+	UNIT_CHECK(r.verdict == POLICY_QUARANTINE &&
+	    strcmp(r.text, "rcpt held") == 0 &&
+	    strcmp(r.key, "to:hold.example") == 0,
+	    "To: QUARANTINE ends check_rcpt as DISCARD does");
+	r = ask(POLICY_RCPT, "192.0.2.99", "h.example", "a@b.example",
+	    "bob@nothold.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<bob@nothold.example>... Relaying denied"),
+	    "another remote recipient is still refused relaying");
+}
+
 int
 main(void)
 {
@@ -459,7 +492,10 @@ main(void)
 	    "From:full@tmp.example ERROR:450 mailbox full\n"
 	    "From:odd.example WHATEVER\nFrom:postmaster@ OK\n"
 	    "To:partner.example RELAY\nTo:gone@local.example REJECT\n"
-	    "To:abuse@ REJECT\n");
+	    "To:abuse@ REJECT\n"
+	    "Connect:203.0.113.11 QUARANTINE:Held At Connect\n"
+	    "From:held.example quarantine:Sender Held\n"
+	    "To:hold.example QUARANTINE:rcpt held\n");
 	load("local-host-names", "local.example\n");
 	load("relay-domains", "relayed.example\n10.1\n");
 	load("mailertable", ".routed.example esmtp:[192.0.2.1]:2525\n"
@@ -480,6 +516,7 @@ main(void)
 	test_route();
 	test_query();
 	test_options();
+	test_quarantine();
 	test_no_cache();
 	policy_db_close(env.db);
 	(void)snprintf(err, sizeof(err), "rm -rf %s", tmpdir);

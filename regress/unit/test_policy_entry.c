@@ -60,8 +60,17 @@ test_access_values(void)
 	UNIT_CHECK(refused("access", "Connect:x", "ERROR:550 4.7.1 no",
 	    "does not match"), "an enhanced status of the wrong class");
 	UNIT_CHECK(refused("access", "Connect:x", "REJCT", "unknown value") &&
-	    refused("access", "Connect:x", "QUARANTINE:held", "unknown value"),
+	    refused("access", "Connect:x", "QUARANTINE", "unknown value"),
 	    "unknown keywords are refused");
+	UNIT_CHECK(ok("access", "Connect:192.0.2", "QUARANTINE:Held for review") &&
+	    ok("access", "From:x.example", "quarantine:spam?") &&
+	    ok("access", "To:y.example", "Quarantine:x") &&
+	    ok("access", "z.example", "QUARANTINE:x"),
+	    "QUARANTINE:text at Connect:, From:, To: and untagged keys");
+	UNIT_CHECK(refused("access", "Connect:x", "QUARANTINE:", "reason") &&
+	    refused("access", "Connect:x", "QUARANTINE:\x01x", "control") &&
+	    refused("access", "From:x", "QUARANTINE:\xc3\xa9", "reason"),
+	    "QUARANTINE: needs a printable reason");
 	UNIT_CHECK(ok("access", "Connect:x.example", "SKIP") &&
 	    ok("access", "192.0.2", "skip") &&
 	    refused("access", "From:x.example", "SKIP", "only in Connect:") &&

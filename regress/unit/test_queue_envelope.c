@@ -263,6 +263,38 @@ test_auth(void)
 	    "auth: <>\n") == 1, "auth <> loads");
 }
 
+/* The optional quarantine field: written only when held, kept across a
+ * load, and an envelope without it (an older file) is not held. */
+static void
+test_quarantine(void)
+{
+	struct envelope	 e, back;
+	char		 buf[ENVELOPE_TEXT_MAX], held[ENVELOPE_TEXT_MAX];
+	const char	*why;
+	int		 n, h;
+
+	sample(&e);
+	n = queue_envelope_dump(&e, buf, sizeof(buf));
+	UNIT_CHECK(n > 0 && strstr(buf, "quarantine") == NULL,
+	    "no quarantine line for an envelope that is not held");
+	UNIT_CHECK(queue_envelope_load(&back, buf, (size_t)n, &why) == 0 &&
+	    back.quarantine[0] == '\0', "an envelope without it is not held");
+	(void)strlcpy(e.quarantine, "Held 100% for review",
+	    sizeof(e.quarantine));
+	h = queue_envelope_dump(&e, held, sizeof(held));
+	UNIT_CHECK(h > 0 && strstr(held,
+	    "\nquarantine: Held 100%25 for review\n") != NULL,
+	    "a held envelope has its reason, escaped");
+	UNIT_CHECK(queue_envelope_load(&back, held, (size_t)h, &why) == 0 &&
+	    strcmp(back.quarantine, "Held 100% for review") == 0,
+	    "the reason survives a load");
+	UNIT_CHECK(loads_with(held, "quarantine: Held", "quarantine: H%0Ald")
+	    == 0, "a reason with a line break is refused");
+	(void)strlcpy(e.quarantine, "a\nb", sizeof(e.quarantine));
+	UNIT_CHECK(queue_envelope_dump(&e, held, sizeof(held)) == -1,
+	    "an injected reason is not written");
+}
+
 int
 main(void)
 {
@@ -270,5 +302,6 @@ main(void)
 	test_injection();
 	test_malformed();
 	test_auth();
+	test_quarantine();
 	return unit_done();
 }
