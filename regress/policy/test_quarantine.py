@@ -158,3 +158,22 @@ def test_explain_shows_the_hold_and_entries_need_a_reason():
             "From Hold" in lines, lines
         assert lines[-1] == "verdict\taccepted for 1 of 1 recipients " \
             "(then held: quarantine=Connect Hold)", lines
+
+
+def test_connect_discard_drops_every_message_of_the_session():
+    """DISCARD on a Connect: entry (spec 2.2): every message of the
+    session gets 250 and is dropped; another client's mail goes out."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        _add(relay, "Connect:127.0.0.1", "DISCARD")
+        with smtplib.SMTP("127.0.0.1", relay.port, timeout=10) as c:
+            for n in range(2):
+                c.sendmail("alice@client.test", ["bob@dest.test"],
+                           "Subject: %d\r\n\r\nbody\r\n" % n)
+        relay.wait_for_log(r"discard: every message of the session is "
+                           r"dropped")
+        _add(relay, "Connect:127.0.0.1", "OK")
+        clients.send(relay.port, "carol@client.test", ["bob@dest.test"])
+        [m] = sink.wait_for(1)
+        assert m.mail_from == "carol@client.test", m.mail_from
+        relay.wait_queue_empty()
+        assert len(sink.messages) == 1
