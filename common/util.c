@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proto.h"
 #include "util.h"
 
 void *
@@ -156,6 +157,24 @@ text_is_clean(const char *s)
 		if (c < 0x20 || c == 0x7f)
 			return 0;
 	}
+	return 1;
+}
+
+/*
+ * A QUARANTINE reason: not empty, printable ASCII, at most
+ * QUARANTINE_REASON_MAX octets, so that policyd, the front end, the
+ * queue's envelopes and "smtpctl show queue" all carry it unchanged.
+ */
+int
+quarantine_reason_valid(const char *reason)
+{
+	const unsigned char	*p;
+
+	if (reason[0] == '\0' || strlen(reason) > QUARANTINE_REASON_MAX)
+		return 0;
+	for (p = (const unsigned char *)reason; *p != '\0'; p++)
+		if (*p < 0x20 || *p > 0x7e)
+			return 0;
 	return 1;
 }
 

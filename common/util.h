@@ -35,6 +35,7 @@ long long	 size_parse(const char *);
 
 /* 1 if s is printable ASCII or UTF-8 without control characters. */
 int		 text_is_clean(const char *);
+int		 quarantine_reason_valid(const char *);
 /* Value of an uppercase hex digit (RFC 3461 hexchar, our %XX), or -1. */
 int		 hex_upper_value(int);
 /* Lowercase ASCII in place. */

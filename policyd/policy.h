@@ -169,7 +169,6 @@ void	policy_result_accept(struct policy_result *, uint32_t flags,
 void	policy_result_reply(struct policy_result *, const char *mailbox,
 	    uint32_t code, const char *enhanced, const char *text);
 void	policy_result_tempfail(struct policy_result *);
-int	policy_quarantine_valid(const char *reason);
 void	policy_result_quarantine(struct policy_result *, const char *reason,
 	    const char *key);
 void	policy_result_error(struct policy_result *, const char *mailbox,

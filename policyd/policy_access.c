@@ -175,7 +175,7 @@ access_apply(struct policy_result *res, enum access_stage stage,
 		break;
 	case POLICY_RHS_QUARANTINE:
 		/* held like DISCARD drops: at RCPT too the check ends here */
-		if (!policy_quarantine_valid(body)) {
+		if (!quarantine_reason_valid(body)) {
 			policy_result_reply(res, mailbox, 553, "5.3.0", value);
 			break;
 		}

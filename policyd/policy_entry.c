@@ -247,7 +247,7 @@ entry_access_check(const char *key, const char *value)
 	case POLICY_RHS_ERROR:
 		return entry_error_check(body);
 	case POLICY_RHS_QUARANTINE:
-		return policy_quarantine_valid(body) ? NULL :
+		return quarantine_reason_valid(body) ? NULL :
 		    "QUARANTINE: needs a reason of 1 to 255 printable "
 		    "characters";
 	case POLICY_RHS_UNKNOWN:

@@ -74,24 +74,6 @@ policy_result_reply(struct policy_result *res, const char *mailbox,
 	    text);
 }
 
-/*
- * A quarantine reason: 1 if it is printable ASCII, not empty, and short
- * enough for an envelope field, so that the queue, the logs and "smtpctl
- * show queue" can carry it unchanged.
- */
-int
-policy_quarantine_valid(const char *reason)
-{
-	const unsigned char	*p;
-
-	if (reason[0] == '\0' || strlen(reason) > QUARANTINE_REASON_MAX)
-		return 0;
-	for (p = (const unsigned char *)reason; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			return 0;
-	return 1;
-}
-
 /* QUARANTINE:reason (spec 2.2): accepted, the message held; the text
  * keeps its case (spec 1.1). */
 void

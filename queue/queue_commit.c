@@ -348,8 +348,9 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 	if (!m->bad && nrcpt >= 1 && nrcpt <= ENVELOPE_RCPT_MAX &&
 	    (why2 = queue_commit_parse_rcpts(m, c, nrcpt)) != NULL && why == NULL)
 		why = why2;
-	if (queue_commit_str(c->tmpl.quarantine, sizeof(c->tmpl.quarantine),
-	    imsg_get_str(m)) == -1 && why == NULL)
+	if ((queue_commit_str(c->tmpl.quarantine, sizeof(c->tmpl.quarantine),
+	    imsg_get_str(m)) == -1 || (c->tmpl.quarantine[0] != '\0' &&
+	    !quarantine_reason_valid(c->tmpl.quarantine))) && why == NULL)
 		why = "bad quarantine reason";
 	if (imsg_get_end(m) == -1 || c->tmpl.auth[0] == '\0' ||
 	    (in = queue_commit_incoming_find(c->tmpl.msgid, m->id)) == NULL ||

@@ -266,7 +266,6 @@ queue_ctl_quarantine(uint32_t ctlid, const char *arg)
 {
 	char		 sel[24];
 	const char	*sp = strchr(arg, ' ');
-	const char	*p;
 
 	if (sp == NULL || (size_t)(sp - arg) >= sizeof(sel)) {
 		proc_ctl_end(ctlid, 1, "expected an id or \"all\", then a "
@@ -274,11 +273,7 @@ queue_ctl_quarantine(uint32_t ctlid, const char *arg)
 		return;
 	}
 	(void)snprintf(sel, sizeof(sel), "%.*s", (int)(sp - arg), arg);
-	for (p = sp + 1; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
-			break;
-	if (sp[1] == '\0' || *p != '\0' ||
-	    strlen(sp + 1) > QUARANTINE_REASON_MAX) {
+	if (!quarantine_reason_valid(sp + 1)) {
 		proc_ctl_end(ctlid, 1, "the reason must be 1 to 255 printable "
 		    "characters");
 		return;

@@ -317,21 +317,16 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 	smtp_session_reply(s, "250 2.1.5 Ok");
 }
 
-/* The reason of a QUARANTINE verdict: printable, bounded, not empty. */
+/* The reason of a QUARANTINE verdict. */
 static int
 smtp_peer_reason_get(struct smtp_verdict *v, const char *text)
 {
-	const unsigned char	*p;
-
 	v->reason[0] = '\0';
 	if (v->verdict != POLICY_QUARANTINE)
 		return 0;
-	if (text[0] == '\0' || strlcpy(v->reason, text, sizeof(v->reason)) >=
-	    sizeof(v->reason))
+	if (!quarantine_reason_valid(text) ||
+	    strlcpy(v->reason, text, sizeof(v->reason)) >= sizeof(v->reason))
 		return -1;
-	for (p = (const unsigned char *)text; *p != '\0'; p++)
-		if (*p < 0x20 || *p > 0x7e)
-			return -1;
 	return 0;
 }
 
