@@ -7,44 +7,20 @@ right authid on both sides' log lines; a wrong secret defers with the
 tried, the smarthost answers MAIL 530 and the mail is deferred; with
 auth-plaintext it goes; authinfo never shows the secret and refuses bad
 entries; the mta's memory does not keep the secret after the session."""
-import os
-import re
-
-from lib import clients, free_port, wait_until
-from lib.certs import TestCA, wait_tls_ready
+from lib import clients
 from lib.daemon import Relay
-from lib.sasl import SaslDB, wait_auth_ready
+from lib.sasl import authinfo_relay, smarthost
 from lib.sink import Sink
 
 USER, SECRET = "alice", "Sm4rt-h0st-pw"
-KEY = "AuthInfo:127.0.0.1"
 
 
 def _smarthost(sink, tls=True):
-    ca = TestCA()
-    srv = ca.issue("relay.test")
-    db = SaslDB({USER: SECRET})
-    port = free_port()
-    extra = ['pki %s cert "%s" key "%s"' % (srv.name, srv.chain, srv.key),
-             'ca file "%s"' % ca.cert,
-             "listen on 127.0.0.1 port %d %s" % (port,
-                                                 "tls auth" if tls else
-                                                 "auth"),
-             'auth sasldb "%s"' % db.path,
-             'auth options ""',
-             'auth mechanisms "PLAIN LOGIN CRAM-MD5"',
-             'auth trust "PLAIN LOGIN"']
-    hop = Relay(sink=sink, extra=extra)
-    wait_tls_ready(hop)
-    wait_auth_ready(port)
-    return hop, port
+    return smarthost(sink, {USER: SECRET}, "PLAIN LOGIN CRAM-MD5", tls)
 
 
 def _first(port, value, plaintext=False):
-    route = 'route "*" via "[127.0.0.1]" port %d' % port
-    first = Relay(extra=[route + (" auth-plaintext" if plaintext else "")])
-    rc, out = first.smtpctl("authinfo", "add", KEY, value)
-    assert rc == 0, out
+    first, out = authinfo_relay(port, value, plaintext)
     assert SECRET not in out and "P:****" in out, out
     return first
 

@@ -6,38 +6,20 @@ SCRAM-SHA-256; picks the strongest mechanism both allow; keeps to M:;
 with no mechanism in common goes on without AUTH (and the smarthost's 530
 defers the mail); and a wrong secret under a challenge-response mechanism
 defers with the 535.  The mta maps no SASL library all along."""
-from lib import clients, free_port
-from lib.certs import TestCA, wait_tls_ready
+from lib import clients
 from lib.daemon import Relay
-from lib.sasl import REALM, SaslDB, wait_auth_ready
+from lib.sasl import REALM, authinfo_relay, smarthost
 from lib.sink import Sink
 
 USER, SECRET = "carol", "Ch4llenge-pw"
 
 
 def _smarthost(sink, mechanisms):
-    ca = TestCA()
-    srv = ca.issue("relay.test")
-    db = SaslDB({USER: SECRET})
-    port = free_port()
-    extra = ['pki %s cert "%s" key "%s"' % (srv.name, srv.chain, srv.key),
-             'ca file "%s"' % ca.cert,
-             "listen on 127.0.0.1 port %d tls auth" % port,
-             'auth sasldb "%s"' % db.path,
-             'auth options ""',
-             'auth mechanisms "%s"' % mechanisms,
-             'auth trust "%s"' % mechanisms]
-    hop = Relay(sink=sink, extra=extra)
-    wait_tls_ready(hop)
-    wait_auth_ready(port)
-    return hop, port
+    return smarthost(sink, {USER: SECRET}, mechanisms)
 
 
 def _first(port, value):
-    first = Relay(extra=['route "*" via "[127.0.0.1]" port %d' % port])
-    rc, out = first.smtpctl("authinfo", "add", "AuthInfo:127.0.0.1", value)
-    assert rc == 0, out
-    return first
+    return authinfo_relay(port, value)[0]
 
 
 def _value(secret=SECRET, mechs=None, realm=None):

@@ -14,6 +14,12 @@ sasl.py: SMTP AUTH fixtures for the end-to-end tests.
  - plain(user, password), b64(text): initial responses.
  - scram(raw, mech, user, password): an RFC 5802/7677 client exchange on
    a clients.Raw session (swaks has no SCRAM); returns the final reply.
+ - smarthost(sink, users, mechanisms, tls): for client AUTH tests, a
+   second relay delivering to sink, whose listener requires AUTH (with
+   STARTTLS unless tls is False) against a sasldb of users; (relay, port).
+ - authinfo_relay(port, value, plaintext): the first relay, routing every
+   domain to 127.0.0.1:port (auth-plaintext if asked), with value in its
+   authinfo map for 127.0.0.1; (relay, smtpctl's output).
 """
 import base64
 import grp
@@ -23,7 +29,9 @@ import os
 import socket
 import subprocess
 
-from . import Skip, clients, test_dir, wait_until
+from . import Skip, clients, free_port, test_dir, wait_until
+from .certs import TestCA, wait_tls_ready
+from .daemon import Relay
 
 SASLPASSWD2 = "/usr/sbin/saslpasswd2"
 REALM = "relay.test"
@@ -119,3 +127,31 @@ def auth_keywords(texts):
         if t.upper().startswith("AUTH "):
             return t.split()[1:]
     return None
+
+
+def smarthost(sink, users, mechanisms, tls=True):
+    ca = TestCA()
+    srv = ca.issue("relay.test")
+    db = SaslDB(users)
+    port = free_port()
+    extra = ['pki %s cert "%s" key "%s"' % (srv.name, srv.chain, srv.key),
+             'ca file "%s"' % ca.cert,
+             "listen on 127.0.0.1 port %d %s" % (port,
+                                                 "tls auth" if tls else
+                                                 "auth"),
+             'auth sasldb "%s"' % db.path,
+             'auth options ""',
+             'auth mechanisms "%s"' % mechanisms,
+             'auth trust "%s"' % mechanisms]
+    hop = Relay(sink=sink, extra=extra)
+    wait_tls_ready(hop)
+    wait_auth_ready(port)
+    return hop, port
+
+
+def authinfo_relay(port, value, plaintext=False):
+    route = 'route "*" via "[127.0.0.1]" port %d' % port
+    first = Relay(extra=[route + (" auth-plaintext" if plaintext else "")])
+    rc, out = first.smtpctl("authinfo", "add", "AuthInfo:127.0.0.1", value)
+    assert rc == 0, out
+    return first, out
