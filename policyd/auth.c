@@ -52,6 +52,11 @@ RB_GENERATE_INTERNAL(auth_tree, auth_session, entry, auth_session_cmp,
 
 static struct auth_tree	 auth_sessions = RB_INITIALIZER(&auth_sessions);
 
+/* What EHLO offers without [0] and with [1] TLS, for the config in
+ * force: computed once per config, sent to the front end and checked
+ * against at every START. */
+static char		 auth_offered[2][AUTH_MECHS_MAX];
+
 static void	auth_start(struct imsgev *, struct imsg *, void *);
 static void	auth_step(struct imsgev *, struct imsg *, void *);
 static void	auth_cancel(struct imsgev *, struct imsg *, void *);
@@ -141,17 +146,12 @@ static void
 auth_mechs_send(void)
 {
 	struct imsg_out	 out;
-	char		 plain[AUTH_MECHS_MAX], tls[AUTH_MECHS_MAX];
 
 	if (conf == NULL || proc_peer(PROC_SMTP) == NULL)
 		return;
-	auth_sasl_mechs(0, plain, sizeof(plain));
-	auth_sasl_mechs(1, tls, sizeof(tls));
-	log_debug("mechanisms: without TLS \"%s\", with TLS \"%s\"", plain,
-	    tls);
 	imsg_out_init(&out, IMSG_AUTH_MECHS, 0);
-	imsg_put_str(&out, plain);
-	imsg_put_str(&out, tls);
+	imsg_put_str(&out, auth_offered[0]);
+	imsg_put_str(&out, auth_offered[1]);
 	(void)proc_send(PROC_SMTP, &out, -1);
 }
 
@@ -166,6 +166,10 @@ auth_config(struct config *nconf, struct config *old)
 	if (config_auth_used(nconf) && strcmp(dirname(buf), proc_root()) != 0)
 		fatalx("password source %s is outside %s: restarting",
 		    nconf->auth_source_path, proc_root());
+	auth_sasl_mechs(0, auth_offered[0], sizeof(auth_offered[0]));
+	auth_sasl_mechs(1, auth_offered[1], sizeof(auth_offered[1]));
+	log_debug("mechanisms: without TLS \"%s\", with TLS \"%s\"",
+	    auth_offered[0], auth_offered[1]);
 	auth_mechs_send();
 }
 
@@ -267,7 +271,7 @@ auth_start(struct imsgev *iev, struct imsg *m, void *arg)
 	}
 	stats_add("auth.exchange", 1);
 	/* the front end checked it too: only what EHLO offered can start */
-	auth_sasl_mechs(req.tls, offered, sizeof(offered));
+	(void)strlcpy(offered, auth_offered[req.tls], sizeof(offered));
 	if (req.external[0] != '\0' &&
 	    config_word_in(conf->auth_mechanisms, "EXTERNAL"))
 		(void)strlcat(offered, " EXTERNAL", sizeof(offered));
