@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "mta_reply.h"
 
 void
@@ -136,21 +137,6 @@ mta_ehlo_is(const char *s, const char *kw)
 	return strncasecmp(s, kw, n) == 0 && (s[n] == '\0' || s[n] == ' ');
 }
 
-/* Whether the space separated list holds word. */
-static int
-mta_ehlo_listed(const char *list, const char *word)
-{
-	size_t	 n = strlen(word), m;
-
-	for (; *list != '\0'; list += m) {
-		list += strspn(list, " ");
-		m = strcspn(list, " ");
-		if (m == n && strncmp(list, word, n) == 0)
-			return 1;
-	}
-	return 0;
-}
-
 /* One mechanism name of an AUTH line, if valid and new, to the list. */
 static void
 mta_ehlo_auth_add(struct mta_ehlo *e, const char *s, size_t n)
@@ -169,7 +155,7 @@ mta_ehlo_auth_add(struct mta_ehlo *e, const char *s, size_t n)
 			return;
 	}
 	word[n] = '\0';
-	if (mta_ehlo_listed(e->auth_mechs, word) ||
+	if (config_word_in(e->auth_mechs, word) ||
 	    strlen(e->auth_mechs) + n + 2 > sizeof(e->auth_mechs))
 		return;
 	if (e->auth_mechs[0] != '\0')
