@@ -182,6 +182,12 @@ mailaddr_mailbox_valid(const char *s)
 }
 
 int
+mailaddr_rcpt_valid(const char *s)
+{
+	return strcasecmp(s, "postmaster") == 0 || mailaddr_mailbox_valid(s);
+}
+
+int
 mailaddr_helo_valid(const char *s)
 {
 	size_t	 n = strlen(s);

@@ -43,6 +43,12 @@ enum mailaddr_result mailaddr_path_parse(const char *s, int flags,
 
 /* 1 if s is local-part "@" (domain / address-literal) within limits. */
 int		 mailaddr_mailbox_valid(const char *s);
+/*
+ * 1 if s is what a RCPT may name: a mailbox, or the bare "Postmaster"
+ * (any case) of RFC 5321 4.1.1.3.  Every process that checks a recipient
+ * uses this, so that what the front end accepts no peer refuses.
+ */
+int		 mailaddr_rcpt_valid(const char *s);
 /* 1 if s is a valid local part (dot-string or quoted-string). */
 int		 mailaddr_local_valid(const char *s, size_t len);
 /* 1 if s is a domain name of RFC 5321 (letters, digits, hyphens). */

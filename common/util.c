@@ -160,6 +160,14 @@ text_is_clean(const char *s)
 	return 1;
 }
 
+void
+text_clean(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 /*
  * A QUARANTINE reason: not empty, printable ASCII, at most
  * QUARANTINE_REASON_MAX octets, so that policyd, the front end, the

@@ -35,6 +35,8 @@ long long	 size_parse(const char *);
 
 /* 1 if s is printable ASCII or UTF-8 without control characters. */
 int		 text_is_clean(const char *);
+/* Replace each control character of s with '?', in place. */
+void		 text_clean(char *);
 int		 quarantine_reason_valid(const char *);
 /* Value of an uppercase hex digit (RFC 3461 hexchar, our %XX), or -1. */
 int		 hex_upper_value(int);

@@ -198,12 +198,28 @@ auth_shutdown(void)
 	auth_peer_down(PROC_MTA);
 }
 
+/* An answer that ends an exchange. */
+static void
+auth_answer_fail(struct auth_answer *a, enum auth_status status,
+    const char *why)
+{
+	memset(a, 0, sizeof(*a));
+	a->status = status;
+	(void)strlcpy(a->reason, why, sizeof(a->reason));
+}
+
 /* Answer the front end; the exchange is dropped unless it goes on. */
 static void
 auth_result_send(uint32_t id, struct auth_session *as, struct auth_answer *a)
 {
 	struct imsg_out	 out;
 
+	/* the name is the client's and the reason may quote it: the front
+	 * end refuses control characters from us, so none may pass */
+	if (a->status == AUTH_OK && !text_is_clean(a->user))
+		auth_answer_fail(a, AUTH_FAIL, "authenticated name has "
+		    "control characters");
+	text_clean(a->reason);
 	imsg_out_init(&out, IMSG_AUTH_RESULT, id);
 	imsg_put_u32(&out, a->status);
 	switch (a->status) {
@@ -229,13 +245,18 @@ auth_result_send(uint32_t id, struct auth_session *as, struct auth_answer *a)
 		auth_session_drop(as);
 }
 
-/* Read a START; -1 if it does not parse. */
+/*
+ * Read a START: -1 if it does not follow the layout (a broken front end),
+ * 1 if a value a client chose (the mechanism name, EXTERNAL's identity
+ * from its certificate) is refused, which fails that one exchange.
+ */
 static int
 auth_start_parse(struct imsg *m, struct auth_request *req)
 {
+	const char	*mech;
+
 	memset(req, 0, sizeof(*req));
-	if (imsg_get_strbuf(m, req->mech, sizeof(req->mech)) == -1)
-		return -1;
+	mech = imsg_get_str(m);
 	req->has_initial = imsg_get_u32(m) != 0;
 	req->initial = imsg_get_str(m);
 	req->addr = imsg_get_str(m);
@@ -243,13 +264,26 @@ auth_start_parse(struct imsg *m, struct auth_request *req)
 	req->tls_bits = imsg_get_u32(m);
 	(void)imsg_get_u32(m);		/* listener flags */
 	req->external = imsg_get_str(m);
-	if (imsg_get_end(m) == -1 || req->mech[0] == '\0' ||
-	    (req->external[0] != '\0' && (!req->tls ||
-	    !text_is_clean(req->external))) ||
-	    strspn(req->mech, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
-	    strlen(req->mech))
+	if (imsg_get_end(m) == -1)
 		return -1;
+	if (strlcpy(req->mech, mech, sizeof(req->mech)) >= sizeof(req->mech) ||
+	    req->mech[0] == '\0' ||
+	    strspn(req->mech, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_") !=
+	    strlen(req->mech) ||
+	    (req->external[0] != '\0' && (!req->tls ||
+	    !text_is_clean(req->external))))
+		return 1;
 	return 0;
+}
+
+/* Fail one exchange of the front end before it starts. */
+static void
+auth_start_refuse(uint32_t id, const char *why)
+{
+	struct auth_answer	 a;
+
+	auth_answer_fail(&a, AUTH_FAIL, why);
+	auth_result_send(id, NULL, &a);
 }
 
 /* IMSG_AUTH_START: a fresh exchange for the session. */
@@ -260,8 +294,9 @@ auth_start(struct imsgev *iev, struct imsg *m, void *arg)
 	struct auth_answer	 a;
 	struct auth_session	*as;
 	char			 offered[AUTH_MECHS_MAX];
+	int			 r = -1;
 
-	if (m->fd != -1 || auth_start_parse(m, &req) == -1 ||
+	if (m->fd != -1 || (r = auth_start_parse(m, &req)) == -1 ||
 	    auth_session_find(PROC_SMTP, m->id) != NULL) {
 		if (m->fd != -1)
 			(void)close(m->fd);
@@ -270,23 +305,21 @@ auth_start(struct imsgev *iev, struct imsg *m, void *arg)
 		return;
 	}
 	stats_add("auth.exchange", 1);
+	if (r == 1) {
+		auth_start_refuse(m->id, "mechanism or identity refused");
+		return;
+	}
 	/* the front end checked it too: only what EHLO offered can start */
 	(void)strlcpy(offered, auth_offered[req.tls], sizeof(offered));
 	if (req.external[0] != '\0' &&
 	    config_word_in(conf->auth_mechanisms, "EXTERNAL"))
 		(void)strlcat(offered, " EXTERNAL", sizeof(offered));
 	if (!config_word_in(offered, req.mech)) {
-		memset(&a, 0, sizeof(a));
-		a.status = AUTH_FAIL;
-		(void)strlcpy(a.reason, "mechanism not offered",
-		    sizeof(a.reason));
-		auth_result_send(m->id, NULL, &a);
+		auth_start_refuse(m->id, "mechanism not offered");
 		return;
 	}
 	if ((as = calloc(1, sizeof(*as))) == NULL) {
-		memset(&a, 0, sizeof(a));
-		a.status = AUTH_TEMPFAIL;
-		(void)strlcpy(a.reason, "out of memory", sizeof(a.reason));
+		auth_answer_fail(&a, AUTH_TEMPFAIL, "out of memory");
 		auth_result_send(m->id, NULL, &a);
 		return;
 	}
@@ -355,6 +388,8 @@ auth_client_result_send(uint32_t id, struct auth_session *as,
 		imsg_put_u32(&out, a->has_response ? 1 : 0);
 		imsg_put_str(&out, a->challenge != NULL ? a->challenge : "");
 	} else {
+		/* it may quote the server: the mta refuses control chars */
+		text_clean(a->reason);
 		imsg_put_str(&out, a->reason);
 		stats_add(a->status == AUTH_TEMPFAIL ? "auth.client.tempfail" :
 		    "auth.client.failure", 1);
@@ -370,7 +405,7 @@ auth_client_result_send(uint32_t id, struct auth_session *as,
 		auth_session_drop(as);
 }
 
-/* Read a client START; -1 if it does not parse. */
+/* Read a client START: -1 if it does not parse, 1 if a value is refused. */
 static int
 auth_client_parse(struct imsg *m, struct auth_client_request *req)
 {
@@ -384,14 +419,17 @@ auth_client_parse(struct imsg *m, struct auth_client_request *req)
 	req->allowed = imsg_get_str(m);
 	req->tls = imsg_get_u32(m) != 0;
 	req->tls_bits = imsg_get_u32(m);
-	if (imsg_get_end(m) == -1 || req->authid[0] == '\0' ||
+	if (imsg_get_end(m) == -1)
+		return -1;
+	/* from the authinfo map and the server's EHLO: not the mta's fault */
+	if (req->authid[0] == '\0' ||
 	    strlen(req->user) >= AUTH_CRED_MAX ||
 	    strlen(req->authid) >= AUTH_CRED_MAX ||
 	    strlen(req->secret) >= AUTH_CRED_MAX ||
 	    strlen(req->realm) >= AUTH_CRED_MAX ||
 	    strlen(req->offered) >= AUTH_MECHS_MAX ||
 	    strlen(req->allowed) >= AUTH_MECHS_MAX)
-		return -1;
+		return 1;
 	return 0;
 }
 
@@ -402,9 +440,9 @@ auth_client_start(struct imsgev *iev, struct imsg *m, void *arg)
 	struct auth_client_request	 req;
 	struct auth_answer		 a;
 	struct auth_session		*as;
-	int				 bad;
+	int				 bad, r = -1;
 
-	bad = m->fd != -1 || auth_client_parse(m, &req) == -1 ||
+	bad = m->fd != -1 || (r = auth_client_parse(m, &req)) == -1 ||
 	    auth_session_find(PROC_MTA, m->id) != NULL;
 	if (bad) {
 		if (m->fd != -1)
@@ -415,14 +453,15 @@ auth_client_start(struct imsgev *iev, struct imsg *m, void *arg)
 		return;
 	}
 	stats_add("auth.client", 1);
-	as = calloc(1, sizeof(*as));
-	if (as != NULL && (as->c = auth_sasl_client_start(&req, &a)) == NULL) {
+	as = NULL;
+	if (r == 1)
+		auth_answer_fail(&a, AUTH_TEMPFAIL, "authinfo entry or server "
+		    "mechanism list too long");
+	else if ((as = calloc(1, sizeof(*as))) == NULL)
+		auth_answer_fail(&a, AUTH_TEMPFAIL, "out of memory");
+	else if ((as->c = auth_sasl_client_start(&req, &a)) == NULL) {
 		free(as);
 		as = NULL;
-	} else if (as == NULL) {
-		memset(&a, 0, sizeof(a));
-		a.status = AUTH_TEMPFAIL;
-		(void)strlcpy(a.reason, "out of memory", sizeof(a.reason));
 	}
 	/* the credential is in the exchange now, or not needed */
 	explicit_bzero((void *)(uintptr_t)m->data, m->len);

@@ -272,7 +272,7 @@ int	policy_entry_key_check(const char *map, const char *key, char *err,
 
 /* policy_query.c */
 int	policy_query_parse(struct imsg *, struct policy_query *,
-	    const char **why);
+	    struct policy_result *refusal, const char **why);
 int	policy_query_fill(struct policy_query *, const char *addr,
 	    const char *name, const char **why);
 const char *policy_kind_name(uint32_t);

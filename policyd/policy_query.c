@@ -5,12 +5,19 @@
  * Checks: known kind; each string fits its buffer and has no control
  * character; the client address is an IP address and the client name a
  * host name or "[address]" (both put in canonical form, spec 1.4); a
- * MAIL query's sender and a RCPT query's recipient are mailboxes (one
- * optional pair of angle brackets is removed; a recipient must not be
- * empty); ${client_resolve} is OK, FAIL, FORGED, TEMP or "".
- * Failure behaviour: -1 with a reason (also for trailing octets: the
- * sender and this parser are built from the same proto.h); the caller
- * reports the peer with proc_peer_bad().
+ * sender is "" or a mailbox and a recipient a mailbox or Postmaster, by
+ * the grammar the front end parsed them with (common/mailaddr.c; one
+ * optional pair of angle brackets is removed); ${client_resolve} is OK,
+ * FAIL, FORGED, TEMP or "".
+ * Failure behaviour: two kinds, kept apart because the second is chosen
+ * by outsiders.  A payload that does not follow the layout, an unknown
+ * kind or resolve word is a broken peer: -1 with a reason, and the caller
+ * reports the peer with proc_peer_bad().  A field that is well framed but
+ * whose value is refused (an address, a HELO or client name, a
+ * certificate name the peer relayed from a client, a DNS answer or a next
+ * hop) is 1, with a refusal of that one command in the result: 501 5.1.7
+ * or 501 5.1.3 for an address, 550 5.7.1 for any other field.  No value
+ * a client chooses can make policyd report its peer.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +25,11 @@
 #include "imsg.h"
 #include "proto.h"
 #include "util.h"
+#include "mailaddr.h"
 #include "policy.h"
+
+#define QUERY_BAD_SENDER	"bad sender address"
+#define QUERY_BAD_RCPT		"bad recipient address"
 
 const char *
 policy_kind_name(uint32_t kind)
@@ -44,20 +55,35 @@ policy_kind_name(uint32_t kind)
 	return "unknown";
 }
 
-/* Read a string field into buf; -1 if too long or not clean text. */
+/*
+ * Read a string field into buf.  -1 if the payload does not hold one (a
+ * broken peer); a field that is too long or not clean text is a value
+ * the peer relayed from outside, so it only sets *refused (first wins)
+ * and the query is answered with a refusal.
+ */
 static int
-query_str(struct imsg *m, char *buf, size_t size)
+query_str(struct imsg *m, char *buf, size_t size, const char *field,
+    const char **refused)
 {
-	if (imsg_get_strbuf(m, buf, size) == -1)
+	const char	*s = imsg_get_str(m);
+
+	buf[0] = '\0';
+	if (m->bad)
 		return -1;
-	return text_is_clean(buf) ? 0 : -1;
+	if (strlcpy(buf, s, size) >= size || !text_is_clean(buf)) {
+		buf[0] = '\0';
+		if (*refused == NULL)
+			*refused = field;
+	}
+	return 0;
 }
 
-/* ${client_resolve}: one of the four words of spec 6, or "". */
+/* ${client_resolve}: one of the four words of spec 6, or "".  The front
+ * end computes it, never a client: anything else is a broken peer. */
 static int
 query_resolve(struct imsg *m, char *buf, size_t size)
 {
-	if (query_str(m, buf, size) == -1)
+	if (imsg_get_strbuf(m, buf, size) == -1)
 		return -1;
 	if (buf[0] == '\0' || strcmp(buf, "OK") == 0 ||
 	    strcmp(buf, "FAIL") == 0 || strcmp(buf, "FORGED") == 0 ||
@@ -66,9 +92,12 @@ query_resolve(struct imsg *m, char *buf, size_t size)
 	return -1;
 }
 
-/* Remove one pair of angle brackets and check what is left. */
+/*
+ * Remove one pair of angle brackets and check what is left with the
+ * grammar the front end parsed it with (common/mailaddr.c).
+ */
 static int
-query_mailbox(char *s, int empty_ok)
+query_mailbox(char *s, int rcpt)
 {
 	size_t	 len = strlen(s);
 
@@ -77,46 +106,85 @@ query_mailbox(char *s, int empty_ok)
 		s[len - 2] = '\0';
 	}
 	if (s[0] == '\0')
-		return empty_ok ? 0 : -1;
-	if (strpbrk(s, "<>") != NULL || s[0] == '@' ||
-	    s[strlen(s) - 1] == '@')
-		return -1;
-	return 0;
+		return rcpt ? -1 : 0;
+	return (rcpt ? mailaddr_rcpt_valid(s) : mailaddr_mailbox_valid(s)) ?
+	    0 : -1;
+}
+
+/* The answer to a query whose field is refused: a 5xx for that command. */
+static void
+query_refusal(const char *why, struct policy_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	res->verdict = POLICY_REJECT;
+	res->code = 501;
+	if (strcmp(why, QUERY_BAD_SENDER) == 0) {
+		(void)strlcpy(res->enhanced, "5.1.7", sizeof(res->enhanced));
+		(void)strlcpy(res->text, "Bad sender address syntax",
+		    sizeof(res->text));
+	} else if (strcmp(why, QUERY_BAD_RCPT) == 0) {
+		(void)strlcpy(res->enhanced, "5.1.3", sizeof(res->enhanced));
+		(void)strlcpy(res->text, "Bad recipient address syntax",
+		    sizeof(res->text));
+	} else {
+		res->code = 550;
+		(void)strlcpy(res->enhanced, "5.7.1", sizeof(res->enhanced));
+		(void)snprintf(res->text, sizeof(res->text),
+		    "Policy refused: %s", why);
+	}
+	res->ruleset = "query";
 }
 
 int
-policy_query_parse(struct imsg *m, struct policy_query *q, const char **why)
+policy_query_parse(struct imsg *m, struct policy_query *q,
+    struct policy_result *res, const char **why)
 {
-	char	 addr[POLICY_NAME_MAX], name[POLICY_NAME_MAX];
+	char		 addr[POLICY_NAME_MAX], name[POLICY_NAME_MAX];
+	const char	*refused = NULL;
 
 	memset(q, 0, sizeof(*q));
+	*why = "malformed policy query";
 	q->kind = imsg_get_u32(m);
-	if (query_str(m, addr, sizeof(addr)) == -1 ||
-	    query_str(m, name, sizeof(name)) == -1 ||
-	    query_str(m, q->helo, sizeof(q->helo)) == -1 ||
-	    query_str(m, q->sender, sizeof(q->sender)) == -1 ||
-	    query_str(m, q->rcpt, sizeof(q->rcpt)) == -1 ||
-	    query_str(m, q->auth, sizeof(q->auth)) == -1 ||
-	    query_str(m, q->verify, sizeof(q->verify)) == -1 ||
-	    query_str(m, q->auth_mech, sizeof(q->auth_mech)) == -1) {
-		*why = "malformed policy query";
+	if (query_str(m, addr, sizeof(addr), "bad client address",
+	    &refused) == -1 ||
+	    query_str(m, name, sizeof(name), "bad client name", &refused) == -1 ||
+	    query_str(m, q->helo, sizeof(q->helo), "bad HELO name",
+	    &refused) == -1 ||
+	    query_str(m, q->sender, sizeof(q->sender), QUERY_BAD_SENDER,
+	    &refused) == -1 ||
+	    query_str(m, q->rcpt, sizeof(q->rcpt), QUERY_BAD_RCPT,
+	    &refused) == -1 ||
+	    query_str(m, q->auth, sizeof(q->auth), "bad authenticated user",
+	    &refused) == -1 ||
+	    query_str(m, q->verify, sizeof(q->verify), "bad verify result",
+	    &refused) == -1 ||
+	    query_str(m, q->auth_mech, sizeof(q->auth_mech), "bad auth type",
+	    &refused) == -1)
 		return -1;
-	}
 	q->auth_ssf = imsg_get_u32(m);
-	if (query_str(m, q->tls_version, sizeof(q->tls_version)) == -1) {
-		*why = "malformed policy query";
+	if (query_str(m, q->tls_version, sizeof(q->tls_version),
+	    "bad TLS version", &refused) == -1)
 		return -1;
-	}
 	q->cipher_bits = imsg_get_u32(m);
-	if (query_str(m, q->cert_subject, sizeof(q->cert_subject)) == -1 ||
-	    query_str(m, q->cert_issuer, sizeof(q->cert_issuer)) == -1 ||
-	    query_str(m, q->cn_subject, sizeof(q->cn_subject)) == -1 ||
+	if (query_str(m, q->cert_subject, sizeof(q->cert_subject),
+	    "bad certificate subject", &refused) == -1 ||
+	    query_str(m, q->cert_issuer, sizeof(q->cert_issuer),
+	    "bad certificate issuer", &refused) == -1 ||
+	    query_str(m, q->cn_subject, sizeof(q->cn_subject),
+	    "bad certificate CN", &refused) == -1 ||
 	    query_resolve(m, q->resolve, sizeof(q->resolve)) == -1 ||
-	    imsg_get_end(m) == -1) {
-		*why = "malformed policy query";
+	    imsg_get_end(m) == -1)
+		return -1;
+	if (q->kind < POLICY_CONNECT || q->kind > POLICY_TLS_RCPT) {
+		*why = "unknown policy query kind";
 		return -1;
 	}
-	return policy_query_fill(q, addr, name, why);
+	if (refused == NULL &&
+	    policy_query_fill(q, addr, name, &refused) == 0)
+		return 0;
+	*why = refused;
+	query_refusal(refused, res);
+	return 1;
 }
 
 /*
@@ -131,7 +199,7 @@ policy_query_fill(struct policy_query *q, const char *addr, const char *name,
 {
 	char	 lit[POLICY_NAME_MAX];
 
-	*why = "policy query with a bad field";
+	*why = "unknown query kind";
 	if (q->kind < POLICY_CONNECT || q->kind > POLICY_TLS_RCPT)
 		return -1;
 	if (policy_addr_canon(addr, q->addr, sizeof(q->addr)) == -1) {
@@ -146,10 +214,13 @@ policy_query_fill(struct policy_query *q, const char *addr, const char *name,
 		*why = "bad client name";
 		return -1;
 	}
-	if (query_mailbox(q->sender, 1) == -1 ||
-	    query_mailbox(q->rcpt, q->kind != POLICY_RCPT &&
-	    q->kind != POLICY_TLS_RCPT) == -1) {
-		*why = "bad mailbox";
+	if (query_mailbox(q->sender, 0) == -1) {
+		*why = QUERY_BAD_SENDER;
+		return -1;
+	}
+	if ((q->kind == POLICY_RCPT || q->kind == POLICY_TLS_RCPT ||
+	    q->rcpt[0] != '\0') && query_mailbox(q->rcpt, 1) == -1) {
+		*why = QUERY_BAD_RCPT;
 		return -1;
 	}
 	*why = NULL;

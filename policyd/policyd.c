@@ -16,9 +16,12 @@
  *         (policy_authinfo.c: the credential for one next hop; only the
  *         mta may ask, and the secret is wiped here once sent)
  *
- * Failure behaviour: a malformed query is reported with proc_peer_bad()
- * (the parent restarts the sender); a database failure becomes a 451
- * answer; nothing a peer sends ends this process.
+ * Failure behaviour: a query that does not follow its layout is reported
+ * with proc_peer_bad() (the parent restarts the sender).  A well-framed
+ * query whose value is refused (an address, a name, a domain: all things
+ * outsiders choose) is answered: a 5xx for that one command, a ROUTE_ERROR
+ * 553 for that recipient, no credential for that next hop.  A database
+ * failure becomes a 451 answer; nothing a peer sends ends this process.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,13 +102,14 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 	struct policy_env	 env;
 	struct imsg_out		 out;
 	const char		*why;
+	int			 r;
 
 	if (m->fd != -1) {
 		(void)close(m->fd);
 		proc_peer_bad(peer, "descriptor with a policy query", m->type);
 		return;
 	}
-	if (policy_query_parse(m, &q, &why) == -1) {
+	if ((r = policy_query_parse(m, &q, &res, &why)) == -1) {
 		proc_peer_bad(peer, why, m->type);
 		return;
 	}
@@ -114,10 +118,17 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 		    m->type);
 		return;
 	}
-	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
-	policy_env_configure(&env, conf);
-	policy_access_check(&env, &q, &res);
-	policy_access_log(&q, &res);
+	if (r == 1) {
+		stats_add("policy.query.refused", 1);
+		log_info("%08x: ruleset=query, kind=%s, refused=%s, "
+		    "reject=%u %s %s", m->id, policy_kind_name(q.kind), why,
+		    res.code, res.enhanced, res.text);
+	} else {
+		policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+		policy_env_configure(&env, conf);
+		policy_access_check(&env, &q, &res);
+		policy_access_log(&q, &res);
+	}
 	imsg_out_init(&out, IMSG_POLICY_RESULT, m->id);
 	imsg_put_u32(&out, res.verdict);
 	imsg_put_u32(&out, res.flags);
@@ -156,6 +167,7 @@ policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
 	struct policy_env	 env;
 	struct imsg_out		 out;
 	char			 domain[POLICY_NAME_MAX];
+	const char		*raw;
 
 	if (m->fd != -1) {
 		(void)close(m->fd);
@@ -163,13 +175,24 @@ policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
 		    m->type);
 		return;
 	}
-	if (imsg_get_strbuf(m, domain, sizeof(domain)) == -1 ||
-	    imsg_get_end(m) == -1 || !text_is_clean(domain)) {
+	raw = imsg_get_str(m);
+	if (imsg_get_end(m) == -1) {
 		proc_peer_bad(PROC_MTA, "malformed route query", m->type);
 		return;
 	}
-	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
-	policy_route_find(&env, conf, domain, &rt);
+	/* the domain is a recipient's: a bad one fails that recipient */
+	if (strlcpy(domain, raw, sizeof(domain)) >= sizeof(domain) ||
+	    !text_is_clean(domain)) {
+		memset(&rt, 0, sizeof(rt));
+		rt.kind = ROUTE_ERROR;
+		rt.code = 553;
+		(void)strlcpy(rt.text, "5.1.2 Bad destination domain",
+		    sizeof(rt.text));
+		(void)strlcpy(domain, "(bad)", sizeof(domain));
+	} else {
+		policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+		policy_route_find(&env, conf, domain, &rt);
+	}
 	policy_route_log(domain, &rt);
 	imsg_out_init(&out, IMSG_POLICY_ROUTE_RESULT, m->id);
 	imsg_put_u32(&out, rt.kind);
@@ -180,20 +203,25 @@ policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
 	(void)proc_send(PROC_MTA, &out, -1);
 }
 
-/* Read and check IMSG_POLICY_AUTHINFO; -1 if malformed. */
+/*
+ * Read and check IMSG_POLICY_AUTHINFO: -1 if malformed, 1 if the next
+ * hop's name or address is not one we can look up (the name came from a
+ * DNS answer or a map: it only means "no credential"), else 0.
+ */
 static int
 policyd_authinfo_parse(struct imsg *m, char *name, size_t namelen,
     char *addr, size_t addrlen)
 {
-	char	 rawname[POLICY_NAME_MAX], rawaddr[POLICY_ADDR_MAX];
+	const char	*rawname, *rawaddr;
 
-	if (imsg_get_strbuf(m, rawname, sizeof(rawname)) == -1 ||
-	    imsg_get_strbuf(m, rawaddr, sizeof(rawaddr)) == -1 ||
-	    imsg_get_end(m) == -1)
+	rawname = imsg_get_str(m);
+	rawaddr = imsg_get_str(m);
+	if (imsg_get_end(m) == -1)
 		return -1;
-	if (policy_addr_canon(rawaddr, addr, addrlen) == -1)
-		return -1;
-	return policy_name_canon(rawname, name, namelen);
+	if (policy_addr_canon(rawaddr, addr, addrlen) == -1 ||
+	    policy_name_canon(rawname, name, namelen) == -1)
+		return 1;
+	return 0;
 }
 
 /* IMSG_POLICY_AUTHINFO from mta: the credential for one next hop. */
@@ -215,13 +243,21 @@ policyd_authinfo(struct imsgev *iev, struct imsg *m, void *arg)
 		    m->type);
 		return;
 	}
-	if (policyd_authinfo_parse(m, name, sizeof(name), addr,
-	    sizeof(addr)) == -1) {
+	if ((r = policyd_authinfo_parse(m, name, sizeof(name), addr,
+	    sizeof(addr))) == -1) {
 		proc_peer_bad(PROC_MTA, "malformed authinfo query", m->type);
 		return;
 	}
-	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
-	r = policy_authinfo_find(&env, name, addr, &ai, key, sizeof(key));
+	if (r == 1) {
+		(void)strlcpy(name, "(bad)", sizeof(name));
+		(void)strlcpy(addr, "(bad)", sizeof(addr));
+		key[0] = '\0';
+		r = POLICY_DB_NOTFOUND;
+	} else {
+		policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+		r = policy_authinfo_find(&env, name, addr, &ai, key,
+		    sizeof(key));
+	}
 	stats_add("policy.authinfo", 1);
 	log_debug("authinfo %s [%s]: %s%s", name, addr,
 	    r == POLICY_DB_FOUND ? "found at " : r == POLICY_DB_TMPF ?

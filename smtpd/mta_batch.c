@@ -6,7 +6,7 @@
  * per recipient; each recipient gets exactly one IMSG_MTA_RESULT, then
  * the batch sends IMSG_MTA_DONE, closes the fd and is freed.  A malformed
  * IMSG_MTA_DELIVER (a bad AUTH= value included) is a broken queue
- * (proc_peer_bad); an address with control characters fails alone
+ * (proc_peer_bad); an address outside the grammar of mailaddr.c fails alone
  * (5.1.3 / 5.1.7) so that nothing from the queue can splice commands
  * into the SMTP dialogue.  If the queue channel
  * is gone, results go nowhere and mta_batch_abort_all() drops everything.
@@ -23,6 +23,7 @@
 #include <netinet/in.h>
 
 #include "log.h"
+#include "mailaddr.h"
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
@@ -123,22 +124,23 @@ mta_batch_parse(struct imsg *m)
 	return b;
 }
 
-/* Refuse addresses that could break the command line they go into. */
+/*
+ * Refuse addresses that could break the command line they go into, by
+ * the grammar the front end accepted them with (common/mailaddr.c).
+ */
 static int
 mta_batch_check(struct mta_batch *b)
 {
 	size_t	 i, left = 0;
 
-	if (!text_is_clean(b->sender) || strpbrk(b->sender, "<>") ||
+	if ((b->sender[0] != '\0' && !mailaddr_mailbox_valid(b->sender)) ||
 	    !text_is_clean(b->envid) || !text_is_clean(b->domain)) {
 		mta_batch_fail_all(b, STATUS_PERMFAIL, "5.1.7",
 		    "bad sender address or envelope id");
 		return -1;
 	}
 	for (i = 0; i < b->nrcpt; i++) {
-		if (!text_is_clean(b->rcpts[i].rcpt) ||
-		    strpbrk(b->rcpts[i].rcpt, "<>") ||
-		    b->rcpts[i].rcpt[0] == '\0' ||
+		if (!mailaddr_mailbox_valid(b->rcpts[i].rcpt) ||
 		    !text_is_clean(b->rcpts[i].orcpt))
 			mta_batch_result(b, i, STATUS_PERMFAIL, "5.1.3",
 			    "bad recipient address syntax");

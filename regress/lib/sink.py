@@ -21,7 +21,9 @@ import time
 DEFAULT_KEYWORDS = ("PIPELINING", "SIZE 104857600", "8BITMIME", "DSN",
                     "ENHANCEDSTATUSCODES")
 
-_PATH = re.compile(rb"^(MAIL FROM|RCPT TO):\s*<([^>]*)>\s*(.*)$", re.I)
+# a quoted local part may hold '>' (RFC 5321 4.1.2)
+_PATH = re.compile(rb'^(MAIL FROM|RCPT TO):\s*<((?:"(?:[^"\\]|\\.)*"|[^>"])*)>'
+                   rb"\s*(.*)$", re.I)
 
 
 class Message:

@@ -311,15 +311,16 @@ test_relay_resolve(void)
 
 /* A whole IMSG_POLICY_QUERY as the front end sends it (proto.h). */
 static void
-query_build(struct imsg_out *out, const char *name, const char *resolve)
+query_build_addr(struct imsg_out *out, const char *name, const char *resolve,
+    const char *sender, const char *rcpt)
 {
 	imsg_out_init(out, IMSG_POLICY_QUERY, 7);
 	imsg_put_u32(out, POLICY_RCPT);
 	imsg_put_str(out, "2001:db8::5");
 	imsg_put_str(out, name);
 	imsg_put_str(out, "helo.example");
-	imsg_put_str(out, "<s@x.example>");
-	imsg_put_str(out, "<r@y.example>");
+	imsg_put_str(out, sender);
+	imsg_put_str(out, rcpt);
 	imsg_put_str(out, "");
 	imsg_put_str(out, "");
 	imsg_put_str(out, "");
@@ -334,16 +335,69 @@ query_build(struct imsg_out *out, const char *name, const char *resolve)
 }
 
 static void
+query_build(struct imsg_out *out, const char *name, const char *resolve)
+{
+	query_build_addr(out, name, resolve, "<s@x.example>", "<r@y.example>");
+}
+
+/* Parse a query with these addresses; the refusal's code, 0 if none. */
+static uint32_t
+query_refused(const char *sender, const char *rcpt, int *ret)
+{
+	struct imsg_out		 out;
+	struct imsg		 m;
+	struct policy_query	 q;
+	struct policy_result	 res;
+	const char		*why;
+
+	memset(&res, 0, sizeof(res));
+	query_build_addr(&out, "", "", sender, rcpt);
+	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
+	*ret = policy_query_parse(&m, &q, &res, &why);
+	imsg_out_free(&out);
+	return *ret == 1 && res.verdict == POLICY_REJECT ? res.code : 0;
+}
+
+/*
+ * What the front end's grammar accepts policyd accepts; a value it
+ * refuses is a refusal of the command (1), never a broken peer (-1).
+ */
+static void
+test_query_grammar(void)
+{
+	char	 big[400];
+	int	 r;
+
+	UNIT_CHECK(query_refused("", "\"a>b\"@relay.test", &r) == 0 &&
+	    r == 0, "a quoted local part with '>' is a recipient");
+	UNIT_CHECK(query_refused("\"a<b\"@x.example", "r@y.example",
+	    &r) == 0 && r == 0, "a quoted local part with '<' is a sender");
+	UNIT_CHECK(query_refused("", "Postmaster", &r) == 0 && r == 0,
+	    "RCPT TO:<Postmaster> is a recipient");
+	UNIT_CHECK(query_refused("", "a b@y.example", &r) == 501 && r == 1,
+	    "an unquoted space in a recipient: 501, not a bad peer");
+	UNIT_CHECK(query_refused("s@@x.example", "r@y.example", &r) == 501 &&
+	    r == 1, "a bad sender: 501, not a bad peer");
+	memset(big, 'a', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	UNIT_CHECK(query_refused(big, "r@y.example", &r) == 501 && r == 1,
+	    "an overlong sender: 501");
+	UNIT_CHECK(query_refused("", "r\001@y.example", &r) == 501 && r == 1,
+	    "a control character in a recipient: 501");
+}
+
+static void
 test_query(void)
 {
 	struct imsg_out		 out;
 	struct imsg		 m;
 	struct policy_query	 q;
+	struct policy_result	 res;
 	const char		*why;
 
 	query_build(&out, "", "");
 	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
-	UNIT_CHECK(policy_query_parse(&m, &q, &why) == 0 &&
+	UNIT_CHECK(policy_query_parse(&m, &q, &res, &why) == 0 &&
 	    strcmp(q.addr, "IPv6:2001:db8:0:0:0:0:0:5") == 0 &&
 	    strcmp(q.name, "[IPv6:2001:db8:0:0:0:0:0:5]") == 0 &&
 	    strcmp(q.rcpt, "r@y.example") == 0 && q.resolve[0] == '\0',
@@ -352,7 +406,7 @@ test_query(void)
 
 	query_build(&out, "Mail.Example.", "FORGED");
 	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
-	UNIT_CHECK(policy_query_parse(&m, &q, &why) == 0 &&
+	UNIT_CHECK(policy_query_parse(&m, &q, &res, &why) == 0 &&
 	    strcmp(q.name, "mail.example") == 0 &&
 	    strcmp(q.resolve, "FORGED") == 0,
 	    "client name canonical, client_resolve kept");
@@ -360,13 +414,13 @@ test_query(void)
 
 	query_build(&out, "", "MAYBE");
 	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
-	UNIT_CHECK(policy_query_parse(&m, &q, &why) == -1,
+	UNIT_CHECK(policy_query_parse(&m, &q, &res, &why) == -1,
 	    "an unknown client_resolve word is refused");
 	imsg_out_free(&out);
 
 	query_build(&out, "", NULL);
 	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
-	UNIT_CHECK(policy_query_parse(&m, &q, &why) == -1,
+	UNIT_CHECK(policy_query_parse(&m, &q, &res, &why) == -1,
 	    "a query without client_resolve is refused");
 	imsg_out_free(&out);
 
@@ -375,7 +429,7 @@ test_query(void)
 	imsg_put_str(&out, "192.0.2.1");
 	imsg_put_str(&out, "h\r\n.example");
 	imsg_from_buffer(&m, IMSG_POLICY_QUERY, out.buf, out.len);
-	UNIT_CHECK(policy_query_parse(&m, &q, &why) == -1,
+	UNIT_CHECK(policy_query_parse(&m, &q, &res, &why) == -1,
 	    "control characters or a short payload are refused");
 	imsg_out_free(&out);
 }
@@ -515,6 +569,7 @@ main(void)
 	test_tmpf();
 	test_route();
 	test_query();
+	test_query_grammar();
 	test_options();
 	test_quarantine();
 	test_no_cache();
