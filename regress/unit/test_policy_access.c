@@ -3,7 +3,8 @@
  * temporary database: shadowing (a more specific OK hides a RELAY), relay
  * by Connect: address, To: RELAY, local domains, relay-domains, the
  * %-hack, routing in a local part, the REJECT/ERROR texts of spec 2.2,
- * TMPF, the mailertable, the query decoder, and that a handle opened before makemap sees the change.
+ * TMPF, the mailertable, the query decoder, and that a handle opened
+ * before makemap sees the change.
  */
 #include <stdio.h>
 #include <stdlib.h>
