@@ -109,6 +109,7 @@ config_new_nohost(void)
 	c->limit_command_line = 512;
 	c->limit_text_line = 1000;
 	c->limit_sessions = 1024;
+	c->limit_sessions_per_address = 50;
 	c->limit_messages = 1000;
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
@@ -407,6 +408,8 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "limit command-line %zu\n", c->limit_command_line);
 	(void)fprintf(fp, "limit text-line %zu\n", c->limit_text_line);
 	(void)fprintf(fp, "limit sessions %zu\n", c->limit_sessions);
+	(void)fprintf(fp, "limit sessions-per-address %zu\n",
+	    c->limit_sessions_per_address);
 	(void)fprintf(fp, "limit messages %zu\n", c->limit_messages);
 	(void)fputs("timeout command ", fp);
 	config_dump_duration(fp, c->timeout_command);

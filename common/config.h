@@ -115,6 +115,7 @@ struct config {
 	size_t			 limit_command_line;	/* 512 octets */
 	size_t			 limit_text_line;	/* 1000 octets */
 	size_t			 limit_sessions;	/* 1024 at once */
+	size_t			 limit_sessions_per_address;	/* 50 at once */
 	size_t			 limit_messages;	/* 1000 per session */
 
 	/* timeout ... (seconds) */

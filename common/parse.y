@@ -128,6 +128,7 @@ static char	*parse_string_keep(const char *);
 %token	HOSTCONNECTIONS HOSTNAME IDLE INCLUDE LIFETIME LIMIT LISTEN
 %token	MESSAGES MESSAGESIZE MESSAGESPERCONN MTA NO ON PORT QUEUE
 %token	RECIPIENTS RESOLVER RETRYMAX RETRYMIN ROUTE SESSION SESSIONS SMTP
+%token	SESSIONSPERADDR
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
@@ -442,6 +443,12 @@ limit		: MESSAGESIZE size {
 				YYERROR;
 			parse_conf->limit_sessions = $2;
 		}
+		| SESSIONSPERADDR NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "limit sessions-per-address") == -1)
+				YYERROR;
+			parse_conf->limit_sessions_per_address = $2;
+		}
 		| MESSAGES NUMBER {
 			if (parse_range($2, 1, PARSE_NUMBER_MAX,
 			    "limit messages") == -1)
@@ -630,6 +637,7 @@ static const struct keyword	 keywords[] = {
 	{ "sasldb",			SASLDB },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
+	{ "sessions-per-address",	SESSIONSPERADDR },
 	{ "skip",			SKIP },
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },

@@ -188,6 +188,7 @@ smtp_session_free(struct smtp_session *s)
 	smtp_auth_release(s);
 	RB_REMOVE(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions--;
+	smtp_client_release(s->addr);
 	stats_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	event_free(s->timer);
@@ -645,21 +646,45 @@ smtp_session_dns_start(struct smtp_session *s)
 	return 0;
 }
 
+/* Over limit sessions-per-address: say so and hang up. */
+static void
+smtp_session_refuse(int fd, const char *addr, const char *listener)
+{
+	char	 line[CONF_HOST_MAX + 80];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections "
+	    "from your address, try again later\r\n", conf->hostname);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)close(fd);
+	stats_add("smtp.session.refused_address", 1);
+	log_info("connection from %s refused on %s: too many sessions from "
+	    "that address (%zu)", addr, listener, smtp_client_sessions(addr));
+}
+
 /* A new client on listener: find its name, start the clocks. */
 void
 smtp_session_new(int fd, const struct sockaddr_storage *ss,
     const char *listener, uint32_t lflags)
 {
 	struct smtp_session	*s;
+	char			 addr[INET6_ADDRSTRLEN];
 
+	smtp_session_addr(ss, addr, sizeof(addr));
+	if (smtp_client_hold(addr) == -1) {
+		smtp_session_refuse(fd, addr, listener);
+		return;
+	}
 	if ((s = smtp_session_alloc(fd)) == NULL) {
+		smtp_client_release(addr);
 		log_warn("cannot allocate a session");
 		stats_add("smtp.error.memory", 1);
 		return;
 	}
 	stats_add("smtp.session", 1);
 	stats_add("smtp.session.active", 1);
-	smtp_session_addr(ss, s->addr, sizeof(s->addr));
+	(void)strlcpy(s->addr, addr, sizeof(s->addr));
 	s->started = time(NULL);
 	s->lflags = lflags;
 	if ((s->listener = strdup(listener)) == NULL)
