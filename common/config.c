@@ -119,6 +119,7 @@ config_new_nohost(void)
 	c->queue_delay_warning = 4 * 3600;
 	c->queue_retry_min = 5 * 60;
 	c->queue_retry_max = 60 * 60;
+	c->queue_min_free = 100 * 1024 * 1024;
 	c->mta_port = 25;
 	c->mta_host_connections = 10;
 	c->mta_connections = 200;
@@ -300,6 +301,8 @@ config_dump_queue(const struct config *c, FILE *fp)
 	config_dump_duration(fp, c->queue_retry_min);
 	(void)fputs("queue retry-max ", fp);
 	config_dump_duration(fp, c->queue_retry_max);
+	(void)fputs("queue min-free ", fp);
+	config_dump_size(fp, c->queue_min_free);
 	(void)fputs("bounce double-bounce ", fp);
 	if (c->double_bounce[0] == '\0')
 		(void)fputs("drop", fp);

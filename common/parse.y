@@ -128,7 +128,7 @@ static char	*parse_string_keep(const char *);
 %token	HOSTCONNECTIONS HOSTNAME IDLE INCLUDE LIFETIME LIMIT LISTEN
 %token	MESSAGES MESSAGESIZE MESSAGESPERCONN MTA NO ON PORT QUEUE
 %token	RECIPIENTS RESOLVER RETRYMAX RETRYMIN ROUTE SESSION SESSIONS SMTP
-%token	SESSIONSPERADDR
+%token	SESSIONSPERADDR MINFREE
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
@@ -353,6 +353,12 @@ queueopt	: LIFETIME duration {
 			parse_conf->queue_retry_max = $2;
 			parse_retry_line = parse_cur->lineno;
 			parse_retry_file = parse_string_keep(parse_cur->name);
+		}
+		| MINFREE size {
+			if (parse_range($2, 0, SSIZE_MAX,
+			    "queue min-free") == -1)
+				YYERROR;
+			parse_conf->queue_min_free = $2;
 		}
 		;
 
@@ -616,6 +622,7 @@ static const struct keyword	 keywords[] = {
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
+	{ "min-free",			MINFREE },
 	{ "mta",			MTA },
 	{ "no",				NO },
 	{ "on",				ON },

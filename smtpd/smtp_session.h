@@ -290,5 +290,7 @@ void	 smtp_peer_down(enum proc_id);
 void	 smtp_peer_policy_result(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_created(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_committed(struct imsgev *, struct imsg *, void *);
+void	 smtp_peer_queue_space(struct imsgev *, struct imsg *, void *);
+int	 smtp_peer_queue_room(uint64_t size, uint64_t *avail);
 
 #endif
