@@ -2,9 +2,11 @@
  * smtp_session.c: life cycle and I/O of an inbound SMTP session.
  *
  * Interface (smtp_session.h): smtp_session_new() takes an accepted
- * socket and, unless "smtp reverse-dns no", looks the client's name up
- * (smtp_dns.c) before it logs the connection and asks policyd; the rest of the front end finds sessions by id, queues replies
- * and closes them.  Input is read as it comes (PIPELINING) into the
+ * socket, turns it away with 421 if its address already has limit
+ * sessions-per-address sessions (smtp_client.c) and, unless "smtp
+ * reverse-dns no", looks the client's name up (smtp_dns.c) before it
+ * logs the connection and asks policyd; the rest of the front end finds
+ * sessions by id, queues replies and closes them.  Input is read as it comes (PIPELINING) into the
  * bufferevent, up to SMTP_INPUT_MAX octets, and executed strictly in
  * order by smtp_session_process(); replies collect in the output buffer
  * and go out in one write per event loop turn.  While a command waits
