@@ -109,6 +109,7 @@ config_new_nohost(void)
 	c->limit_command_line = 512;
 	c->limit_text_line = 1000;
 	c->limit_sessions = 1024;
+	c->limit_sessions_per_address = 50;
 	c->limit_messages = 1000;
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
@@ -118,6 +119,7 @@ config_new_nohost(void)
 	c->queue_delay_warning = 4 * 3600;
 	c->queue_retry_min = 5 * 60;
 	c->queue_retry_max = 60 * 60;
+	c->queue_min_free = 100 * 1024 * 1024;
 	c->mta_port = 25;
 	c->mta_host_connections = 10;
 	c->mta_connections = 200;
@@ -299,6 +301,8 @@ config_dump_queue(const struct config *c, FILE *fp)
 	config_dump_duration(fp, c->queue_retry_min);
 	(void)fputs("queue retry-max ", fp);
 	config_dump_duration(fp, c->queue_retry_max);
+	(void)fputs("queue min-free ", fp);
+	config_dump_size(fp, c->queue_min_free);
 	(void)fputs("bounce double-bounce ", fp);
 	if (c->double_bounce[0] == '\0')
 		(void)fputs("drop", fp);
@@ -407,6 +411,8 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "limit command-line %zu\n", c->limit_command_line);
 	(void)fprintf(fp, "limit text-line %zu\n", c->limit_text_line);
 	(void)fprintf(fp, "limit sessions %zu\n", c->limit_sessions);
+	(void)fprintf(fp, "limit sessions-per-address %zu\n",
+	    c->limit_sessions_per_address);
 	(void)fprintf(fp, "limit messages %zu\n", c->limit_messages);
 	(void)fputs("timeout command ", fp);
 	config_dump_duration(fp, c->timeout_command);

@@ -115,6 +115,7 @@ struct config {
 	size_t			 limit_command_line;	/* 512 octets */
 	size_t			 limit_text_line;	/* 1000 octets */
 	size_t			 limit_sessions;	/* 1024 at once */
+	size_t			 limit_sessions_per_address;	/* 50 at once */
 	size_t			 limit_messages;	/* 1000 per session */
 
 	/* timeout ... (seconds) */
@@ -138,6 +139,8 @@ struct config {
 	time_t			 queue_delay_warning;	/* 4 hours */
 	time_t			 queue_retry_min;	/* 5 minutes */
 	time_t			 queue_retry_max;	/* 1 hour */
+	/* queue min-free: octets kept free in the spool, else MAIL gets 452 */
+	size_t			 queue_min_free;	/* 100 MiB */
 
 	/* bounce double-bounce ADDR | drop */
 	char			 double_bounce[CONF_ADDR_MAX];

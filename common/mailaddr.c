@@ -339,3 +339,20 @@ mailaddr_xtext_encode(const char *s, char *out, size_t outsize)
 	out[n] = '\0';
 	return (int)n;
 }
+
+/*
+ * Routing hidden in a local part: "@" (only inside a quoted string),
+ * "%" (the percent hack) and "!" (UUCP bang paths) name another host
+ * that a next hop may honour.  A quoted pair stands for its octet, so
+ * an escaped "\@" counts as well.
+ */
+int
+mailaddr_local_has_routing(const char *s, size_t len)
+{
+	size_t	 i;
+
+	for (i = 0; i < len && s[i] != '\0'; i++)
+		if (s[i] == '@' || s[i] == '%' || s[i] == '!')
+			return 1;
+	return 0;
+}

@@ -72,4 +72,11 @@ int		 mailaddr_xtext_decode(const char *s, char *out, size_t outsize);
  */
 int		 mailaddr_xtext_encode(const char *s, char *out, size_t outsize);
 
+/*
+ * 1 if the local part s (len octets) holds sender-chosen routing: "@",
+ * "%" or "!", quoted or not (RFC 5321 source routes are a separate
+ * syntax that mailaddr_path_parse() drops).
+ */
+int		 mailaddr_local_has_routing(const char *s, size_t len);
+
 #endif

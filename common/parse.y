@@ -128,6 +128,7 @@ static char	*parse_string_keep(const char *);
 %token	HOSTCONNECTIONS HOSTNAME IDLE INCLUDE LIFETIME LIMIT LISTEN
 %token	MESSAGES MESSAGESIZE MESSAGESPERCONN MTA NO ON PORT QUEUE
 %token	RECIPIENTS RESOLVER RETRYMAX RETRYMIN ROUTE SESSION SESSIONS SMTP
+%token	SESSIONSPERADDR MINFREE
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
@@ -353,6 +354,12 @@ queueopt	: LIFETIME duration {
 			parse_retry_line = parse_cur->lineno;
 			parse_retry_file = parse_string_keep(parse_cur->name);
 		}
+		| MINFREE size {
+			if (parse_range($2, 0, SSIZE_MAX,
+			    "queue min-free") == -1)
+				YYERROR;
+			parse_conf->queue_min_free = $2;
+		}
 		;
 
 listenopts	: /* empty */ {
@@ -441,6 +448,12 @@ limit		: MESSAGESIZE size {
 			    "limit sessions") == -1)
 				YYERROR;
 			parse_conf->limit_sessions = $2;
+		}
+		| SESSIONSPERADDR NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "limit sessions-per-address") == -1)
+				YYERROR;
+			parse_conf->limit_sessions_per_address = $2;
 		}
 		| MESSAGES NUMBER {
 			if (parse_range($2, 1, PARSE_NUMBER_MAX,
@@ -609,6 +622,7 @@ static const struct keyword	 keywords[] = {
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
+	{ "min-free",			MINFREE },
 	{ "mta",			MTA },
 	{ "no",				NO },
 	{ "on",				ON },
@@ -630,6 +644,7 @@ static const struct keyword	 keywords[] = {
 	{ "sasldb",			SASLDB },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
+	{ "sessions-per-address",	SESSIONSPERADDR },
 	{ "skip",			SKIP },
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },

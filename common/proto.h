@@ -204,6 +204,11 @@ enum imsg_type {
 	/* smtp -> queue. id = session id. payload: u32 msgid.  Drop an
 	 * uncommitted message (aborted DATA, RSET, lost client). */
 	IMSG_QUEUE_MESSAGE_ROLLBACK,
+	/* queue -> smtp. id 0. payload: u64 octets the queue may still
+	 * write in the spool (UINT64_MAX: unknown).  Sent when the front
+	 * end connects and every few seconds; MAIL is refused with 452
+	 * 4.3.1 below queue min-free. */
+	IMSG_QUEUE_SPACE,
 
 	/*
 	 * Queue <-> outbound client.

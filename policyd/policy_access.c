@@ -9,7 +9,8 @@
  *   RCPT     the To: checks (F, U, D for local domains; F, D for others;
  *            U for an unqualified recipient), then the relay decision:
  *            Rcpt_ok (local domain, relay-domains, To: RELAY) and, when
- *            that did not allow it, Relay_ok on the client.
+ *            that did not allow it or the local part routes ("@", "%",
+ *            "!"), Relay_ok on the client.
  *
  * Interface: policy_access_check() fills a policy_result from a checked
  * query; the maps come through a policy_env (NULL db = empty maps).
@@ -32,6 +33,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "mailaddr.h"
 #include "proc.h"
 #include "util.h"
 #include "proto.h"
@@ -631,6 +633,23 @@ access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len,
 	return islocal;
 }
 
+/*
+ * Postfix's allow_untrusted_routing = no: a domain we accept mail for
+ * does not make "a@b"@dom, b!a@dom or a%b@dom acceptable, because a next
+ * hop that honours the routing would relay for us.  1 if the local part
+ * (as the %-hack left it) routes: only Relay_ok may then allow it.
+ */
+static int
+access_rcpt_routed(const struct policy_env *env, const char *rcpt,
+    const char *local)
+{
+	if (!mailaddr_local_has_routing(local, strlen(local)))
+		return 0;
+	policy_env_step(env, "Rcpt_ok: <%s> routes in its local part; only a "
+	    "client that may relay may send it", rcpt);
+	return 1;
+}
+
 static void
 access_rcpt_decide(const struct policy_env *env,
     const struct policy_query *q, struct policy_result *res)
@@ -662,8 +681,11 @@ access_rcpt_decide(const struct policy_env *env,
 	}
 	if (access_rcpt_auth(env, q, res))
 		return;
-	if ((ok = access_rcpt_ok(env, domain, islocal, black == 2, res)) == 1)
-		return;
+	if ((ok = access_rcpt_ok(env, domain, islocal, black == 2, res)) == 1) {
+		if (!access_rcpt_routed(env, rcpt, local))
+			return;
+		res->flags = 0;		/* the domain alone grants nothing */
+	}
 	relay = access_relay_client(env, q, key, sizeof(key), res);
 	if (relay == 1)
 		policy_result_accept(res, POLICY_F_RELAY, key);

@@ -3,7 +3,8 @@
  *
  * It runs as _smtpq chrooted to the spool directory.  The front end
  * (smtp) creates, commits and rolls back messages through it
- * (queue_commit.c); the outbound client (mta) gets batches of envelopes
+ * (queue_commit.c) and hears how much room the spool has left
+ * (queue_space.c); the outbound client (mta) gets batches of envelopes
  * and answers with results (queue_sched.c, queue_result.c); smtpctl
  * requests arrive from the parent (queue_ctl.c).  This file is the table
  * of contents: the handler tables, the reactions to peers coming and
@@ -36,6 +37,8 @@ queue_peer_up(enum proc_id id)
 {
 	if (id == PROC_MTA)
 		queue_sched_wakeup();
+	else if (id == PROC_SMTP)
+		queue_space_report();
 }
 
 static void
@@ -106,6 +109,7 @@ main(int argc, char **argv)
 	queue_sched_init();
 	queue_commit_init();
 	queue_result_init();
+	queue_space_init();
 	proc_run();
 	return 0;
 }

@@ -7,6 +7,7 @@
  *   queue_result.c	delivery results: logs, retries, DSNs
  *   queue_ctl.c	smtpctl requests
  *   queue_quarantine.c	held envelopes: quarantine and release
+ *   queue_space.c	the spool's free space, reported to the front end
  *   queue_spool.c	files (queue_spool.h)
  *   queue_envelope.c	envelope format (queue_envelope.h)
  *   queue_bounce.c	DSN text (queue_bounce.h)
@@ -148,6 +149,10 @@ size_t		 queue_sched_messages(void);
 
 /* queue_commit.c */
 void		 queue_commit_init(void);
+
+/* queue_space.c */
+void		 queue_space_init(void);
+void		 queue_space_report(void);
 
 /* queue_sync.c */
 void		 queue_sync_init(void (*)(struct spool_tx *));

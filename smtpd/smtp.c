@@ -5,7 +5,8 @@
  *
  *   parent   listening sockets (smtp_listener.c), config, control
  *   policyd  connect/MAIL/RCPT verdicts (smtp_peer.c)
- *   queue    message files and commits (smtp_peer.c, smtp_tx.c)
+ *   queue    message files and commits (smtp_peer.c, smtp_tx.c), the
+ *            spool's free space (smtp_peer.c)
  *   tlsproxy STARTTLS and smtps handshakes (smtp_tls.c)
  *   auth     the AUTH exchanges, relayed to smtpd-auth (smtp_auth.c)
  *   resolver the clients' names (smtp_dns.c, libunbound)
@@ -34,6 +35,7 @@ static const struct imsg_handler smtp_parent_handlers[] = {
 static const struct imsg_handler smtp_queue_handlers[] = {
 	{ IMSG_QUEUE_MESSAGE_CREATED,	smtp_peer_queue_created },
 	{ IMSG_QUEUE_MESSAGE_COMMITTED,	smtp_peer_queue_committed },
+	{ IMSG_QUEUE_SPACE,		smtp_peer_queue_space },
 };
 
 static const struct imsg_handler smtp_policy_handlers[] = {

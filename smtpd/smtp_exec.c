@@ -75,6 +75,22 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_session_reply(s, "250 HELP");
 }
 
+/* queue min-free (sendmail's MinFreeBlocks): 1 if MAIL was refused. */
+static int
+smtp_exec_mail_nospace(struct smtp_session *s, uint64_t size)
+{
+	uint64_t	 avail;
+
+	if (smtp_peer_queue_room(size, &avail))
+		return 0;
+	stats_add("smtp.error.storage", 1);
+	log_info("%08x: MAIL refused: %llu octets free in the spool, %llu "
+	    "wanted", s->id, (unsigned long long)avail,
+	    (unsigned long long)(conf->queue_min_free + size));
+	smtp_session_reply(s, "452 4.3.1 Insufficient system storage");
+	return 1;
+}
+
 /* MAIL FROM: checks of our own, then the sender goes to policyd. */
 static void
 smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
@@ -112,6 +128,8 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		    "again later");
 		return;
 	}
+	if (smtp_exec_mail_nospace(s, m->size))
+		return;
 	if ((s->tx = smtp_tx_new()) == NULL) {
 		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
 		return;

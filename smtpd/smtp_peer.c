@@ -1,6 +1,7 @@
 /*
  * smtp_peer.c: the front end's questions to policyd and the queue, their
- * answers, and what happens to waiting sessions when either goes away.
+ * answers, the spool's free space as the queue reports it (queue
+ * min-free), and what happens to waiting sessions when either goes away.
  *
  * Correlation: a policy question and every queue message carry the
  * session id; a session has at most one question in flight.  An answer
@@ -497,6 +498,43 @@ smtp_peer_queue_committed(struct imsgev *iev, struct imsg *m, void *arg)
 	smtp_tx_committed(s, status);
 }
 
+/* The spool's free octets as the queue last told them; unknown at first
+ * and while the queue is away. */
+static uint64_t	 smtp_peer_spool_free = UINT64_MAX;
+
+/* IMSG_QUEUE_SPACE */
+void
+smtp_peer_queue_space(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	uint64_t	 avail;
+
+	(void)iev;
+	(void)arg;
+	avail = imsg_get_u64(m);
+	if (imsg_get_end(m) == -1) {
+		proc_peer_bad(PROC_QUEUE, "malformed spool space", m->type);
+		return;
+	}
+	smtp_peer_spool_free = avail;
+}
+
+/*
+ * queue min-free: 1 if the spool can take size more octets (SIZE=, 0 if
+ * not declared) and still keep min-free free, or if its space is not
+ * known; *avail is the free space last reported.
+ */
+int
+smtp_peer_queue_room(uint64_t size, uint64_t *avail)
+{
+	uint64_t	 minfree = conf->queue_min_free;
+
+	*avail = smtp_peer_spool_free;
+	if (smtp_peer_spool_free == UINT64_MAX)
+		return 1;
+	return smtp_peer_spool_free >= minfree &&
+	    smtp_peer_spool_free - minfree >= size;
+}
+
 /* policyd went away: its waiting sessions get their 4xx now. */
 static void
 smtp_peer_policy_lost(struct smtp_session *s)
@@ -532,8 +570,10 @@ smtp_peer_down(enum proc_id id)
 {
 	if (id == PROC_POLICY)
 		smtp_session_foreach(smtp_peer_policy_lost);
-	else if (id == PROC_QUEUE)
+	else if (id == PROC_QUEUE) {
+		smtp_peer_spool_free = UINT64_MAX;
 		smtp_session_foreach(smtp_peer_queue_lost);
+	}
 	else if (id == PROC_TLS)
 		smtp_tls_down(proc_peer_instance());
 	else if (id == PROC_AUTH)

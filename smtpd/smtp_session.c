@@ -2,9 +2,11 @@
  * smtp_session.c: life cycle and I/O of an inbound SMTP session.
  *
  * Interface (smtp_session.h): smtp_session_new() takes an accepted
- * socket and, unless "smtp reverse-dns no", looks the client's name up
- * (smtp_dns.c) before it logs the connection and asks policyd; the rest of the front end finds sessions by id, queues replies
- * and closes them.  Input is read as it comes (PIPELINING) into the
+ * socket, turns it away with 421 if its address already has limit
+ * sessions-per-address sessions (smtp_client.c) and, unless "smtp
+ * reverse-dns no", looks the client's name up (smtp_dns.c) before it
+ * logs the connection and asks policyd; the rest of the front end finds
+ * sessions by id, queues replies and closes them.  Input is read as it comes (PIPELINING) into the
  * bufferevent, up to SMTP_INPUT_MAX octets, and executed strictly in
  * order by smtp_session_process(); replies collect in the output buffer
  * and go out in one write per event loop turn.  While a command waits
@@ -188,6 +190,7 @@ smtp_session_free(struct smtp_session *s)
 	smtp_auth_release(s);
 	RB_REMOVE(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions--;
+	smtp_client_release(s->addr);
 	stats_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	event_free(s->timer);
@@ -645,21 +648,45 @@ smtp_session_dns_start(struct smtp_session *s)
 	return 0;
 }
 
+/* Over limit sessions-per-address: say so and hang up. */
+static void
+smtp_session_refuse(int fd, const char *addr, const char *listener)
+{
+	char	 line[CONF_HOST_MAX + 80];
+	int	 n;
+
+	n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections "
+	    "from your address, try again later\r\n", conf->hostname);
+	if (n > 0 && (size_t)n < sizeof(line))
+		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)close(fd);
+	stats_add("smtp.session.refused_address", 1);
+	log_info("connection from %s refused on %s: too many sessions from "
+	    "that address (%zu)", addr, listener, smtp_client_sessions(addr));
+}
+
 /* A new client on listener: find its name, start the clocks. */
 void
 smtp_session_new(int fd, const struct sockaddr_storage *ss,
     const char *listener, uint32_t lflags)
 {
 	struct smtp_session	*s;
+	char			 addr[INET6_ADDRSTRLEN];
 
+	smtp_session_addr(ss, addr, sizeof(addr));
+	if (smtp_client_hold(addr) == -1) {
+		smtp_session_refuse(fd, addr, listener);
+		return;
+	}
 	if ((s = smtp_session_alloc(fd)) == NULL) {
+		smtp_client_release(addr);
 		log_warn("cannot allocate a session");
 		stats_add("smtp.error.memory", 1);
 		return;
 	}
 	stats_add("smtp.session", 1);
 	stats_add("smtp.session.active", 1);
-	smtp_session_addr(ss, s->addr, sizeof(s->addr));
+	(void)strlcpy(s->addr, addr, sizeof(s->addr));
 	s->started = time(NULL);
 	s->lflags = lflags;
 	if ((s->listener = strdup(listener)) == NULL)

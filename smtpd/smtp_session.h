@@ -10,6 +10,7 @@
  *   smtp_peer.c     questions to policyd and the queue, their answers,
  *                   and what happens when either goes away
  *   smtp_dns.c      the client's name (PTR, forward-confirmed)
+ *   smtp_client.c   the sessions open per client address
  *
  * smtp_exec.c also keeps the "nullserver" mode of a refused session.
  *
@@ -234,6 +235,11 @@ const char *smtp_session_relay(struct smtp_session *, char *, size_t);
 void	 smtp_session_attach(struct smtp_session *, int fd);
 int	 smtp_session_detach(struct smtp_session *);
 
+/* smtp_client.c */
+int	 smtp_client_hold(const char *addr);
+void	 smtp_client_release(const char *addr);
+size_t	 smtp_client_sessions(const char *addr);
+
 /* smtp_exec.c */
 void	 smtp_exec_line(struct smtp_session *, const char *);
 
@@ -284,5 +290,7 @@ void	 smtp_peer_down(enum proc_id);
 void	 smtp_peer_policy_result(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_created(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_committed(struct imsgev *, struct imsg *, void *);
+void	 smtp_peer_queue_space(struct imsgev *, struct imsg *, void *);
+int	 smtp_peer_queue_room(uint64_t size, uint64_t *avail);
 
 #endif

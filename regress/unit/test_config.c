@@ -139,6 +139,7 @@ static const char	 all_keywords[] =
 	"queue delay-warning 3h\n"
 	"queue retry-min 1m\n"
 	"queue retry-max 2h\n"
+	"queue min-free 2G\n"
 	"control \"/tmp/ctl.sock\"\n"
 	"database /tmp/maps.db\n"
 	"resolver 127.0.0.53 port 5353\n"
@@ -152,6 +153,7 @@ static const char	 all_keywords[] =
 	"limit command-line 1024\n"
 	"limit text-line 2000\n"
 	"limit sessions 50\n"
+	"limit sessions-per-address 5\n"
 	"limit messages 9\n"
 	"timeout command 61\n"
 	"timeout data 11m\n"
@@ -201,6 +203,9 @@ test_keywords_fields(const struct config *c)
 	    c->limit_recipients == 7 && c->limit_errors == 3 &&
 	    c->limit_command_line == 1024 && c->limit_text_line == 2000 &&
 	    c->limit_sessions == 50 && c->limit_messages == 9, "limits");
+	UNIT_CHECK(c->limit_sessions_per_address == 5 &&
+	    c->queue_min_free == 2ULL * 1024 * 1024 * 1024,
+	    "limit sessions-per-address, queue min-free");
 	UNIT_CHECK(c->timeout_command == 61 && c->timeout_data == 660 &&
 	    c->timeout_session == 7200, "timeouts");
 	UNIT_CHECK(c->smtp_greeting_delay == 2 && c->smtp_vrfy &&
@@ -338,7 +343,9 @@ test_roundtrip(void)
 	UNIT_CHECK(d != NULL && strstr(d, "generation") == NULL &&
 	    strstr(d, "\nlimit message-size 35M\n") != NULL &&
 	    strstr(d, "\nbounce double-bounce drop\n") != NULL &&
-	    strstr(d, "\nqueue lifetime 5d\n") != NULL,
+	    strstr(d, "\nqueue lifetime 5d\n") != NULL &&
+	    strstr(d, "\nlimit sessions-per-address 50\n") != NULL &&
+	    strstr(d, "\nqueue min-free 100M\n") != NULL,
 	    "dump: defaults included, no generation");
 	free(d);
 	config_free(c);
@@ -480,6 +487,9 @@ static const struct {
 	{ "limit text-line 999\n", "(config):1: limit text-line 999" },
 	{ "limit sessions 0\n", "(config):1: limit sessions 0" },
 	{ "limit messages 0\n", "(config):1: limit messages 0" },
+	{ "limit sessions-per-address 0\n",
+	    "(config):1: limit sessions-per-address 0" },
+	{ "queue min-free 1Q\n", "(config):1: invalid size \"1Q\"" },
 	{ "limit recipients 99999999999999999999\n",
 	    "(config):1: number 99999999999999999999 is too large" },
 	{ "limit recipients 3000000000\n", "(config):1: limit recipients "

@@ -205,6 +205,32 @@ test_xtext(void)
 	    strcmp(out, "a=b+40") == 0, "encode then decode is identity");
 }
 
+/* 1 if the local part of mailbox s holds routing, as policyd asks it. */
+static int
+local_routed(const char *s)
+{
+	const char	*at = strrchr(s, '@');
+
+	return mailaddr_local_has_routing(s, (size_t)(at - s));
+}
+
+static void
+test_local_routing(void)
+{
+	UNIT_CHECK(!local_routed("bob@relay.test"), "plain local part");
+	UNIT_CHECK(!local_routed("bob.smith+tag@relay.test"),
+	    "dots and plus are no routing");
+	UNIT_CHECK(local_routed("\"x@evil.test\"@relay.test"),
+	    "quoted @ routes");
+	UNIT_CHECK(local_routed("\"x\\@evil.test\"@relay.test"),
+	    "quoted pair \\@ routes");
+	UNIT_CHECK(local_routed("evil.test!x@relay.test"), "bang path routes");
+	UNIT_CHECK(local_routed("x%evil.test@relay.test"), "percent hack routes");
+	UNIT_CHECK(!mailaddr_local_has_routing("x%evil", 1),
+	    "only len octets are read");
+	UNIT_CHECK(!mailaddr_local_has_routing("", 0), "empty local part");
+}
+
 int
 main(void)
 {
@@ -212,5 +238,6 @@ main(void)
 	test_path_limit();
 	test_domains();
 	test_xtext();
+	test_local_routing();
 	return unit_done();
 }

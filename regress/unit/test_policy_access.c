@@ -2,8 +2,9 @@
  * test_policy_access.c: connect, MAIL and RCPT decisions and routes on a
  * temporary database: shadowing (a more specific OK hides a RELAY), relay
  * by Connect: address, To: RELAY, local domains, relay-domains, the
- * %-hack, the REJECT/ERROR texts of spec 2.2, TMPF, the mailertable, the
- * query decoder, and that a handle opened before makemap sees the change.
+ * %-hack, routing in a local part, the REJECT/ERROR texts of spec 2.2,
+ * TMPF, the mailertable, the query decoder, and that a handle opened
+ * before makemap sees the change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,45 @@ test_rcpt(void)
 	UNIT_CHECK(r.code == 550 && strstr(r.text,
 	    "<u%victim.example@local.example>... Relaying denied") != NULL,
 	    "the %-hack is judged as u@victim.example");
+}
+
+/* allow_untrusted_routing = no: routing in a local part needs Relay_ok. */
+static void
+test_rcpt_routing(void)
+{
+	static const char	*routed[] = {
+		"\"u@victim.example\"@local.example",
+		"victim.example!u@mx.test",
+		"u%victim.example@relayed.example",
+		"u!v%victim.example@partner.example",
+	};
+	struct policy_result	 r;
+	char			 want[300];
+	size_t			 i;
+	int			 ok = 1;
+
+	for (i = 0; i < sizeof(routed) / sizeof(routed[0]); i++) {
+		(void)snprintf(want, sizeof(want), "<%s>... Relaying denied",
+		    routed[i]);
+		r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+		    routed[i]);
+		ok &= is_reply(&r, POLICY_REJECT, 550, "5.7.1", want) &&
+		    r.flags == 0;
+	}
+	UNIT_CHECK(ok, "a local part with @, ! or % needs relay rights, "
+	    "even to a local or relayed domain");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "\"u@victim.example\"@local.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "127.0.0.1"),
+	    "a client that may relay may route in the local part");
+	r = ask(POLICY_RCPT, "198.51.100.7", "[198.51.100.7]", "s@x",
+	    "victim.example!u@local.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "connect:198.51.100"),
+	    "Connect: RELAY may route in the local part");
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "u%partner.example@local.example");
+	UNIT_CHECK(is_accept(&r, 0, "to:partner.example"),
+	    "a %-hack that ends at a domain we relay to needs no rights");
 }
 
 static void
@@ -565,6 +605,7 @@ main(void)
 	test_mail();
 	test_relay_resolve();
 	test_rcpt();
+	test_rcpt_routing();
 	test_relay_client();
 	test_tmpf();
 	test_route();
