@@ -33,15 +33,21 @@ static const char *spool_dirnames[SPOOL_NDIRS] = {
 /*
  * File recycling.  On this kind of ext4, creating a file costs about
  * 0.9 ms of kernel CPU, twenty times what truncating and rewriting an
- * existing one costs, and a message needs two (message and envelope).  So
- * files leaving the spool are renamed into free/ instead of unlinked, and
- * new files are taken from there.  A recycled file is truncated before
- * anything is written to it and joins the spool only by the same
- * sync-then-rename path as a new one, so the durability rules do not
- * change.  free/ is emptied at start.  (A front end that kept its write
- * fd to a message file could scribble on a later message reusing the
- * inode; it sees every inbound message in clear anyway, so this grants a
- * compromised front end nothing it did not have.)
+ * existing one costs.  So envelope files leaving the spool are renamed
+ * into free/ instead of unlinked, and new files are taken from there.  A
+ * recycled file is truncated before anything is written to it and joins
+ * the spool only by the same sync-then-rename path as a new one, so the
+ * durability rules do not change.  free/ is emptied at start.
+ *
+ * Only a file whose descriptor never left this process may go back to
+ * free/: a descriptor cannot be revoked, so a front end that kept the
+ * write fd of its message file, or an mta that kept the read fd of a
+ * delivery, would keep that access to whatever file reused the inode (a
+ * later message after its size check, an envelope, a bounce).  Every
+ * message file is handed out (to the front end when created, to the mta
+ * at each delivery, a bounce too), so message files are always unlinked;
+ * envelopes are only ever opened here and are recycled.  Taking a file
+ * from free/ for a new message is safe for the same reason.
  */
 static int
 queue_spool_free_take(struct spool *sp, const char *name)
@@ -64,23 +70,24 @@ queue_spool_free_take(struct spool *sp, const char *name)
 	return -1;
 }
 
-/* Retire a file: into free/ while there is room, else unlink it. */
+/* Retire an envelope file: into free/ while there is room, else unlink. */
 static int
-queue_spool_free_put(struct spool *sp, enum spool_dir d, const char *name)
+queue_spool_free_put(struct spool *sp, const char *name)
 {
 	char	 to[24];
 
 	if (sp->free_hi - sp->free_lo < SPOOL_FREE_MAX) {
 		(void)snprintf(to, sizeof(to), "%016llx",
 		    (unsigned long long)sp->free_hi);
-		if (renameat(sp->dir[d], name, sp->dir[SPOOL_FREE], to) == 0) {
+		if (renameat(sp->dir[SPOOL_ENVELOPE], name,
+		    sp->dir[SPOOL_FREE], to) == 0) {
 			sp->free_hi++;
 			return 0;
 		}
 		if (errno == ENOENT)
 			return -1;
 	}
-	return unlinkat(sp->dir[d], name, 0);
+	return unlinkat(sp->dir[SPOOL_ENVELOPE], name, 0);
 }
 
 int
@@ -186,6 +193,8 @@ queue_spool_incoming_clear(struct spool *sp)
  * The fd handed to the front end is write-only: once the message is
  * committed the front end cannot read it back, and the queue checks the
  * size at every dispatch (queue_sched.c) against appends or truncation.
+ * The file is unlinked when it goes, never recycled, so that fd reaches
+ * no other message.
  * On failure *msgid is 0, so that no caller can mistake an id that was
  * only tried (perhaps another session's incoming file) for its own.
  */
@@ -234,7 +243,7 @@ queue_spool_message_discard(struct spool *sp, uint32_t msgid)
 	char	 name[16];
 
 	(void)snprintf(name, sizeof(name), "%08x", msgid);
-	if (queue_spool_free_put(sp, SPOOL_INCOMING, name) == -1 &&
+	if (unlinkat(sp->dir[SPOOL_INCOMING], name, 0) == -1 &&
 	    errno != ENOENT)
 		log_warn("unlink incoming/%s", name);
 }
@@ -270,7 +279,7 @@ queue_spool_message_remove(struct spool *sp, uint32_t msgid)
 	char	 name[16];
 
 	(void)snprintf(name, sizeof(name), "%08x", msgid);
-	if (queue_spool_free_put(sp, SPOOL_MESSAGE, name) == -1) {
+	if (unlinkat(sp->dir[SPOOL_MESSAGE], name, 0) == -1) {
 		log_warn("unlink message/%s", name);
 		return -1;
 	}
@@ -353,7 +362,7 @@ queue_spool_envelope_remove(struct spool *sp, uint64_t evpid)
 
 	(void)snprintf(name, sizeof(name), "%016llx",
 	    (unsigned long long)evpid);
-	if (queue_spool_free_put(sp, SPOOL_ENVELOPE, name) == -1) {
+	if (queue_spool_free_put(sp, name) == -1) {
 		log_warn("unlink envelope/%s", name);
 		return -1;
 	}

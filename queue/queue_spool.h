@@ -6,7 +6,7 @@
  *   message/	committed message files, named %08x
  *   envelope/	one file per recipient, named %016llx
  *   corrupt/	files that failed to load, kept for the administrator
- *   free/	delivered files kept for reuse (see queue_spool.c)
+ *   free/	envelope files kept for reuse (see queue_spool.c)
  * Every function works on directory descriptors, so the unit tests run it
  * in a temporary directory without chroot.
  *

@@ -216,6 +216,22 @@ mta_pool_closed(struct mta_session *s)
 	mta_pool_relay_gc(r);
 }
 
+/*
+ * Close the idle connections of one relay.  Closing its last connection
+ * frees r (mta_pool_relay_gc), so r is not looked at after that: the
+ * next session is taken before each quit, and the loop ends on NULL.
+ */
+static void
+mta_pool_relay_flush(struct mta_relay *r)
+{
+	struct mta_session	*s, *next;
+
+	for (s = TAILQ_FIRST(&r->idle); s != NULL; s = next) {
+		next = TAILQ_NEXT(s, ientry);
+		mta_session_quit(s);
+	}
+}
+
 /* IMSG_MTA_FLUSH_IDLE: close every idle connection. */
 void
 mta_pool_flush_idle(void)
@@ -224,8 +240,7 @@ mta_pool_flush_idle(void)
 
 	for (r = TAILQ_FIRST(&mta_relays); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
-		while (!TAILQ_EMPTY(&r->idle))
-			mta_session_quit(TAILQ_FIRST(&r->idle));
+		mta_pool_relay_flush(r);
 	}
 }
 

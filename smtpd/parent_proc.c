@@ -494,6 +494,18 @@ parent_proc_tls_resize(void)
 	}
 }
 
+/* How a child ended. */
+static void
+parent_proc_log_status(const char *label, pid_t pid, int status)
+{
+	if (WIFSIGNALED(status))
+		log_warnx("%s (pid %d) killed by signal %d", label, (int)pid,
+		    WTERMSIG(status));
+	else
+		log_warnx("%s (pid %d) exited with status %d", label,
+		    (int)pid, WEXITSTATUS(status));
+}
+
 /* SIGCHLD: a child exited; log how and restart it if it is wanted. */
 void
 parent_proc_reaped(pid_t pid, int status)
@@ -517,6 +529,9 @@ parent_proc_reaped(pid_t pid, int status)
 	}
 	parent_control_proc_lost(slot);
 	if (shutting_down) {
+		/* a crash on the way out would otherwise go unseen */
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			parent_proc_log_status(label, pid, status);
 		if (parent_proc_all_gone())
 			(void)event_base_loopexit(parent_base, NULL);
 		return;
@@ -526,12 +541,7 @@ parent_proc_reaped(pid_t pid, int status)
 		return;
 	}
 	c->restarts++;
-	if (WIFSIGNALED(status))
-		log_warnx("%s (pid %d) killed by signal %d", label, (int)pid,
-		    WTERMSIG(status));
-	else
-		log_warnx("%s (pid %d) exited with status %d", label,
-		    (int)pid, WEXITSTATUS(status));
+	parent_proc_log_status(label, pid, status);
 	parent_control_event_printf("proc %s died pid=%d", label, (int)pid);
 	parent_proc_schedule(slot);
 }

@@ -2,7 +2,8 @@
  * test_queue_spool.c: a message committed through a spool transaction in
  * a temporary directory is found in place and reloads; failing units
  * leave nothing behind; the startup load moves bad files to corrupt/ and
- * removes messages without envelopes.
+ * removes messages without envelopes; envelope files are recycled, but a
+ * message file's inode, whose fd went to another process, never is.
  */
 #include <sys/stat.h>
 
@@ -188,41 +189,148 @@ test_backoff(void)
 	    queue_result_backoff(300, 3600, 500) == 3600, "retry backoff");
 }
 
+/* Commit incoming/<msgid> of len octets with one envelope; 0 or -1. */
+static int
+commit1(struct spool *sp, uint32_t msgid, size_t len, struct envelope *e)
+{
+	struct spool_tx	 tx;
+	int		 u, rc;
+
+	mkenv(e, msgid, "bob@example.net", len);
+	queue_spool_tx_init(&tx, sp);
+	u = queue_spool_tx_unit(&tx);
+	(void)queue_spool_tx_message(&tx, u, msgid);
+	(void)queue_spool_tx_envelope(&tx, u, e);
+	rc = queue_spool_tx_commit(&tx) == 0 ? 0 : -1;
+	queue_spool_tx_free(&tx);
+	return rc;
+}
+
+/* A message of len octets and its one envelope, committed in place. */
+static uint32_t
+mkcommitted(struct spool *sp, size_t len, struct envelope *e)
+{
+	uint32_t	 msgid;
+
+	if ((msgid = mkmsg(sp, len)) == 0 || commit1(sp, msgid, len, e) == -1)
+		return 0;
+	return msgid;
+}
+
+/* Whether any file of the spool has inode ino. */
+static int
+spool_has_inode(struct spool *sp, ino_t ino)
+{
+	DIR		*dir;
+	struct dirent	*de;
+	struct stat	 st;
+	int		 d, found = 0;
+
+	for (d = 0; d < SPOOL_NDIRS; d++) {
+		if ((dir = fdopendir(dup(sp->dir[d]))) == NULL)
+			return 1;
+		rewinddir(dir);
+		while ((de = readdir(dir)) != NULL)
+			if (de->d_name[0] != '.' &&
+			    fstatat(sp->dir[d], de->d_name, &st, 0) == 0 &&
+			    st.st_ino == ino)
+				found = 1;
+		(void)closedir(dir);
+	}
+	return found;
+}
+
 /*
- * A delivered message's file is recycled: the next message gets the same
- * inode, empty, under its own name, and free/ gives up what it held.
+ * A delivered envelope's file is recycled: the next envelope gets the
+ * same inode under its own name, and free/ gives up what it held.
  */
 static void
 test_recycle(struct spool *sp)
 {
+	struct spool_tx	 tx;
+	struct envelope	 e, e2;
 	struct stat	 st1, st2;
-	char		 name[16];
-	uint32_t	 a, b;
-	int		 fd;
+	char		 name[24];
+	uint32_t	 a;
 
 	UNIT_CHECK(queue_spool_incoming_clear(sp) == 0 &&
 	    nfiles(sp, SPOOL_FREE) == 0, "recycle: free/ starts empty");
-	a = mkmsg(sp, 200);
-	(void)snprintf(name, sizeof(name), "%08x", a);
-	UNIT_CHECK(a != 0 && renameat(sp->dir[SPOOL_INCOMING], name,
-	    sp->dir[SPOOL_MESSAGE], name) == 0, "recycle: message in place");
-	UNIT_CHECK(fstatat(sp->dir[SPOOL_MESSAGE], name, &st1, 0) == 0,
-	    "recycle: stat");
+	a = mkcommitted(sp, 200, &e);
+	(void)snprintf(name, sizeof(name), "%016llx",
+	    (unsigned long long)e.id);
+	UNIT_CHECK(a != 0 && fstatat(sp->dir[SPOOL_ENVELOPE], name, &st1,
+	    0) == 0, "recycle: envelope in place");
+	UNIT_CHECK(queue_spool_envelope_remove(sp, e.id) == 0 &&
+	    nfiles(sp, SPOOL_FREE) == 1, "recycle: envelope kept in free/");
 	UNIT_CHECK(queue_spool_message_remove(sp, a) == 0 &&
-	    nfiles(sp, SPOOL_FREE) == 1, "recycle: kept in free/");
-	fd = queue_spool_message_create(sp, &b, NULL);
-	UNIT_CHECK(fd != -1 && fstat(fd, &st2) == 0 &&
-	    st2.st_ino == st1.st_ino && st2.st_size == 0,
-	    "recycle: same inode, truncated");
-	UNIT_CHECK(nfiles(sp, SPOOL_FREE) == 0,
-	    "recycle: free/ emptied");
-	if (fd != -1)
-		(void)close(fd);
-	queue_spool_message_discard(sp, b);
-	UNIT_CHECK(queue_spool_incoming_clear(sp) == 0 &&
+	    nfiles(sp, SPOOL_FREE) == 1, "recycle: message file unlinked");
+	mkenv(&e2, a, "carol@example.com", 200);
+	e2.id = e.id + 1;
+	queue_spool_tx_init(&tx, sp);
+	(void)queue_spool_tx_envelope(&tx, queue_spool_tx_unit(&tx), &e2);
+	UNIT_CHECK(queue_spool_tx_commit(&tx) == 0, "recycle: committed");
+	queue_spool_tx_free(&tx);
+	(void)snprintf(name, sizeof(name), "%016llx",
+	    (unsigned long long)e2.id);
+	UNIT_CHECK(fstatat(sp->dir[SPOOL_ENVELOPE], name, &st2, 0) == 0 &&
+	    st2.st_ino == st1.st_ino && nfiles(sp, SPOOL_FREE) == 0,
+	    "recycle: same inode, free/ emptied");
+	UNIT_CHECK(queue_spool_envelope_remove(sp, e2.id) == 0 &&
+	    queue_spool_incoming_clear(sp) == 0 &&
 	    nfiles(sp, SPOOL_FREE) == 0 &&
 	    nfiles(sp, SPOOL_INCOMING) == 0,
 	    "recycle: start-up clears free/ and incoming/");
+}
+
+/*
+ * A descriptor that left the queue (the front end's write fd of a
+ * message, kept after delivery or after a rollback) never reaches a later
+ * file: no later message, envelope or bounce shares its inode, and what
+ * is written through it changes none of them.
+ */
+static void
+test_handout(struct spool *sp)
+{
+	struct envelope	 e, later[4], back;
+	struct stat	 st;
+	const char	*why;
+	ino_t		 ino[2];
+	uint32_t	 a, b, ids[4];
+	int		 fd[2], i, ok = 1;
+	char		 buf[64];
+
+	(void)queue_spool_incoming_clear(sp);
+	fd[0] = queue_spool_message_create(sp, &a, NULL);
+	UNIT_CHECK(fd[0] != -1 && write(fd[0], "a", 1) == 1 &&
+	    fstat(fd[0], &st) == 0 && commit1(sp, a, 1, &e) == 0,
+	    "handout: message committed");
+	ino[0] = st.st_ino;
+	UNIT_CHECK(queue_spool_envelope_remove(sp, e.id) == 0 &&
+	    queue_spool_message_remove(sp, a) == 0,
+	    "handout: message delivered");
+	fd[1] = queue_spool_message_create(sp, &b, NULL);
+	UNIT_CHECK(fd[1] != -1 && fstat(fd[1], &st) == 0,
+	    "handout: message rolled back");
+	ino[1] = st.st_ino;
+	queue_spool_message_discard(sp, b);
+	for (i = 0; i < 4; i++)
+		ids[i] = mkcommitted(sp, 10, &later[i]);
+	for (i = 0; i < 4; i++)
+		ok = ok && ids[i] != 0;
+	UNIT_CHECK(ok, "handout: later messages committed");
+	UNIT_CHECK(!spool_has_inode(sp, ino[0]) &&
+	    !spool_has_inode(sp, ino[1]),
+	    "handout: no later file shares a handed-out inode");
+	memset(buf, 'X', sizeof(buf));
+	for (i = 0; i < 2; i++)
+		(void)pwrite(fd[i], buf, sizeof(buf), 0);
+	for (i = 0; i < 4; i++)
+		ok = ok && queue_spool_message_size(sp, SPOOL_MESSAGE,
+		    ids[i]) == 10 && queue_spool_envelope_read(sp,
+		    later[i].id, &back, &why) == 0;
+	UNIT_CHECK(ok, "handout: writes through the old fds change nothing");
+	for (i = 0; i < 2; i++)
+		(void)close(fd[i]);
 }
 
 int
@@ -243,6 +351,7 @@ main(void)
 	test_load(&sp, e);
 	test_backoff();
 	test_recycle(&sp);
+	test_handout(&sp);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	(void)system(cmd);
 	return unit_done();
