@@ -30,6 +30,7 @@ extern struct config		*parent_conf;
 #define PARENT_NSLOTS	(PROC_TLS + PROC_INSTANCES_MAX)
 void		 parent_proc_start_all(void);
 void		 parent_proc_reaped(pid_t, int status);
+void		 parent_proc_stopped(pid_t, int sig);
 void		 parent_proc_broadcast_config(void);
 void		 parent_proc_restart(enum proc_id, const char *why);
 void		 parent_proc_tls_resize(void);
