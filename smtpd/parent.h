@@ -66,6 +66,10 @@ void		 parent_control_monitor_sync(int slot);
 void		 parent_control_end(uint32_t ctlid, int slot, int status,
 		    const char *msg);
 void		 parent_control_event(const char *line);
+/* from the child in slot: passed on only if it may send it */
+void		 parent_control_child_line(uint32_t ctlid, int slot,
+		    const char *line);
+void		 parent_control_child_event(int slot, const char *line);
 void		 parent_control_proc_lost(int slot);
 
 /* parent_pki.c: TLS certificates, keys and CAs, for tlsproxy only */

@@ -780,7 +780,7 @@ parent_proc_ctl_line(struct imsgev *iev, struct imsg *m, void *arg)
 		    "malformed IMSG_CTL_LINE");
 		return;
 	}
-	parent_control_line(m->id, line);
+	parent_control_child_line(m->id, (int)(intptr_t)arg, line);
 }
 
 static void
@@ -809,7 +809,7 @@ parent_proc_ctl_event(struct imsgev *iev, struct imsg *m, void *arg)
 		    "malformed IMSG_CTL_EVENT");
 		return;
 	}
-	parent_control_event(line);
+	parent_control_child_event((int)(intptr_t)arg, line);
 }
 
 static const struct imsg_handler parent_child_handlers[] = {
