@@ -1,6 +1,6 @@
 /*
  * parent_proc.c: the children of the parent: fork+exec, the channels
- * between them, configs, and restarts with backoff.
+ * between them, configs, and restarts (backoff only for a crash loop).
  *
  * Each child is a fresh executable (no inherited address space) that gets
  * its parent channel on fd 3.  Channels between two children are
