@@ -132,6 +132,11 @@ bin/unit/test_tls_%: regress/unit/test_tls_%.c tlsproxy/libtlsproxy.a \
 	$(CC) $(CFLAGS) -Iregress/unit -Itlsproxy $(LDFLAGS) -o $@ $^ \
 	    $(LIBS_BASE) -ltls -lssl -lcrypto
 
+# smtpctl's printing of the daemon's answers
+bin/unit/test_smtpctl_%: regress/unit/test_smtpctl_%.c smtpd/smtpctl_text.o \
+    common/libcommon.a | bin
+	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
+
 units: $(UNIT_BINS)
 
 deps:

@@ -19,8 +19,12 @@
 /* the empty chroot of the front end, outbound client and tlsproxy */
 #define PATH_CHROOT		"/var/lib/smtpd/empty"
 
-/* one user per trust level: see ARCHITECTURE.md */
-#define SMTPD_USER		"_smtpd"	/* front end, outbound client */
+/*
+ * One user per child (ARCHITECTURE.md): a process can signal or trace
+ * only processes of its own uid, so no child can stop or kill another.
+ */
+#define SMTPD_USER		"_smtpd"	/* front end */
+#define SMTPD_MTA_USER		"_smtpmta"	/* outbound client */
 #define SMTPD_QUEUE_USER	"_smtpq"	/* queue */
 #define SMTPD_POLICY_USER	"_smtppol"	/* policyd */
 #define SMTPD_TLS_USER		"_smtptls"	/* tlsproxy */

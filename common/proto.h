@@ -158,13 +158,15 @@ enum imsg_type {
 	 * str argument ("" if none). */
 	IMSG_CTL_REQUEST,
 	/* child -> parent. id = control connection id. payload: str one line
-	 * of output, without newline. */
+	 * of output, without newline.  Dropped by the parent unless that
+	 * request was routed to this child and its IMSG_CTL_END is due. */
 	IMSG_CTL_LINE,
 	/* child -> parent. id = control connection id. payload: u32 exit
 	 * status for smtpctl (0 ok, 1 failure), str message ("" if none). */
 	IMSG_CTL_END,
 	/* child -> parent. id 0. payload: str one monitor event line.  Sent
-	 * only while monitoring is on (IMSG_CTL_REQUEST CTL_MONITOR "on"). */
+	 * only while monitoring is on (IMSG_CTL_REQUEST CTL_MONITOR "on"),
+	 * and only by the queue: the parent drops any other child's. */
 	IMSG_CTL_EVENT,
 
 	/*

@@ -16,9 +16,9 @@
  *   mta_auth.c     SMTP AUTH with policyd's authinfo, the mechanisms
  *                  run by smtpd-auth's SASL client
  *
- * Runs as SMTPD_USER chrooted to the empty directory; the resolver reads
- * /etc/resolv.conf and /etc/hosts before the chroot.  If the queue goes
- * away every batch and connection is dropped (results could not be
+ * Runs as SMTPD_MTA_USER chrooted to the empty directory; the resolver
+ * reads /etc/resolv.conf and /etc/hosts before the chroot.  If the queue
+ * goes away every batch and connection is dropped (results could not be
  * delivered; the queue retries).  If policyd goes away the batches
  * waiting for a route are deferred with 4.3.0.  If tlsproxy goes away
  * the connections in a handshake fail like a lost connection.
@@ -60,7 +60,7 @@ static const struct imsg_handler mta_auth_handlers[] = {
 static const struct proc_def mta_def = {
 	.id = PROC_MTA,
 	.name = "mta",
-	.user = SMTPD_USER,
+	.user = SMTPD_MTA_USER,
 	.handlers = {
 		[PROC_QUEUE] = mta_queue_handlers,
 		[PROC_POLICY] = mta_policy_handlers,
@@ -89,7 +89,7 @@ main(int argc, char **argv)
 	proc_setup(&mta_def, argc, argv);
 	if (mta_dns_init() == -1)
 		fatalx("cannot create the resolver context");
-	proc_confine(proc_root(), SMTPD_USER);
+	proc_confine(proc_root(), SMTPD_MTA_USER);
 	proc_run();
 	return 0;
 }

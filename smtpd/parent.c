@@ -9,7 +9,8 @@
  *   main()                 options, config check, privileged setup
  *   parent_prepare_dirs()  chroot, spool and database directories
  *   parent_reload()        SIGHUP / smtpctl reload
- *   parent_signal()        SIGTERM, SIGINT, SIGHUP, SIGCHLD
+ *   parent_signal()        SIGTERM, SIGINT, SIGHUP, SIGCHLD (deaths and
+ *                          stops of the children)
  * Children: parent_proc.c; sockets: parent_listen.c; smtpctl:
  * parent_control.c.
  */
@@ -42,8 +43,8 @@ struct config		*parent_conf;
 struct event_base	*parent_base;
 
 static const char *parent_users[] = {
-	SMTPD_USER, SMTPD_QUEUE_USER, SMTPD_POLICY_USER, SMTPD_TLS_USER,
-	SMTPD_AUTH_USER
+	SMTPD_USER, SMTPD_MTA_USER, SMTPD_QUEUE_USER, SMTPD_POLICY_USER,
+	SMTPD_TLS_USER, SMTPD_AUTH_USER
 };
 
 static void
@@ -193,8 +194,13 @@ parent_signal(int sig, short ev, void *arg)
 		(void)parent_reload(msg, sizeof(msg));
 		break;
 	case SIGCHLD:
-		while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-			parent_proc_reaped(pid, status);
+		/* a stop raises SIGCHLD too: WUNTRACED reports it */
+		while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+			if (WIFSTOPPED(status))
+				parent_proc_stopped(pid, WSTOPSIG(status));
+			else
+				parent_proc_reaped(pid, status);
+		}
 		break;
 	}
 }

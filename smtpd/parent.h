@@ -30,6 +30,7 @@ extern struct config		*parent_conf;
 #define PARENT_NSLOTS	(PROC_TLS + PROC_INSTANCES_MAX)
 void		 parent_proc_start_all(void);
 void		 parent_proc_reaped(pid_t, int status);
+void		 parent_proc_stopped(pid_t, int sig);
 void		 parent_proc_broadcast_config(void);
 void		 parent_proc_restart(enum proc_id, const char *why);
 void		 parent_proc_tls_resize(void);
@@ -65,6 +66,10 @@ void		 parent_control_monitor_sync(int slot);
 void		 parent_control_end(uint32_t ctlid, int slot, int status,
 		    const char *msg);
 void		 parent_control_event(const char *line);
+/* from the child in slot: passed on only if it may send it */
+void		 parent_control_child_line(uint32_t ctlid, int slot,
+		    const char *line);
+void		 parent_control_child_event(int slot, const char *line);
 void		 parent_control_proc_lost(int slot);
 
 /* parent_pki.c: TLS certificates, keys and CAs, for tlsproxy only */

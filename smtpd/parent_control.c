@@ -8,6 +8,14 @@
  * last of them is done.  Anything else on the socket closes that
  * connection and nothing more: the control socket never takes the daemon
  * down (OpenSMTPD's CVE-2025-62875 was exactly that).
+ *
+ * What children send is believed no further than they were asked: an
+ * answer line counts only from a child the request was routed to and
+ * that has not ended its part, and monitor events only from the queue
+ * (the one process that has any: messages queued, deliveries ended; the
+ * parent adds its own).  Anything else is dropped with a log line, so a
+ * compromised child can neither answer another client's request nor
+ * write into root's monitor.  smtpctl escapes what it prints as well.
  */
 #include <sys/queue.h>
 #include <sys/socket.h>
@@ -33,6 +41,8 @@
 #define PARENT_CONTROL_ALL	((1u << PROC_SMTP) | (1u << PROC_MTA) | \
 				 (1u << PROC_QUEUE) | (1u << PROC_POLICY) | \
 				 (1u << PROC_TLS) | (1u << PROC_AUTH))
+/* the children whose IMSG_CTL_EVENT is passed to the monitors */
+#define PARENT_CONTROL_EVENTS	(1u << PROC_QUEUE)
 
 struct parent_ctl_conn {
 	TAILQ_ENTRY(parent_ctl_conn)	 entry;
@@ -361,6 +371,28 @@ parent_control_line(uint32_t ctlid, const char *line)
 	(void)imsgev_send(c->iev, &out, -1);
 }
 
+/*
+ * IMSG_CTL_LINE from the child in slot: passed on only if the request
+ * was routed to it and its IMSG_CTL_END is still due.  A connection that
+ * is gone is no fault of the child's (the client left).
+ */
+void
+parent_control_child_line(uint32_t ctlid, int slot, const char *line)
+{
+	struct parent_ctl_conn	*c;
+
+	if (slot <= PROC_PARENT || slot >= PARENT_NSLOTS ||
+	    (c = parent_control_find(ctlid)) == NULL)
+		return;
+	if (!c->waiting[slot]) {
+		log_warnx("control: dropped an answer line from %s for "
+		    "control connection %u, which did not ask it",
+		    parent_proc_label(slot), ctlid);
+		return;
+	}
+	parent_control_line(ctlid, line);
+}
+
 void
 parent_control_line_printf(uint32_t ctlid, const char *fmt, ...)
 {
@@ -420,6 +452,18 @@ parent_control_event(const char *line)
 	TAILQ_FOREACH(c, &parent_control_conns, entry)
 		if (c->monitor)
 			parent_control_line(c->id, line);
+}
+
+/* IMSG_CTL_EVENT from the child in slot: only the queue's are events. */
+void
+parent_control_child_event(int slot, const char *line)
+{
+	if (!(PARENT_CONTROL_EVENTS & (1u << parent_proc_slot_id(slot)))) {
+		log_warnx("control: dropped a monitor event from %s: only the "
+		    "queue sends events", parent_proc_label(slot));
+		return;
+	}
+	parent_control_event(line);
 }
 
 void

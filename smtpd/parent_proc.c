@@ -1,6 +1,6 @@
 /*
  * parent_proc.c: the children of the parent: fork+exec, the channels
- * between them, configs, and restarts with backoff.
+ * between them, configs, and restarts (backoff only for a crash loop).
  *
  * Each child is a fresh executable (no inherited address space) that gets
  * its parent channel on fd 3.  Channels between two children are
@@ -8,6 +8,15 @@
  * restarted its peers get a new channel and treat the old one's EOF as the
  * peer's death.  A child never takes the parent down: bad messages from it
  * get it killed and restarted.
+ *
+ * Restarts: a child that dies or is stopped (SIGSTOP and the like; the
+ * parent asks waitpid for stops too, and kills a stopped child) is started
+ * again at once, so that one crash of the front end costs its clients no
+ * more than the reconnection.  Only a crash loop waits: after
+ * CHILD_QUICK_RESTARTS deaths in a row, each within CHILD_YOUNG_SECS of
+ * its start, the next start waits 1 s, then twice as long each time, up
+ * to CHILD_BACKOFF_MAX; a child that ran CHILD_YOUNG_SECS is healthy and
+ * its count starts over.
  *
  * The table has one slot per child: slot == proc_id for every process
  * but tlsproxy, which runs "tls processes" instances in slots PROC_TLS +
@@ -39,8 +48,11 @@
 #include "proc.h"
 #include "util.h"
 
-/* a child that ran this long is healthy: restart it at once next time */
-#define CHILD_HEALTHY_SECS	60
+/* a child that dies sooner after its start died young */
+#define CHILD_YOUNG_SECS	5
+/* young deaths in a row that are still restarted at once */
+#define CHILD_QUICK_RESTARTS	3
+/* the longest wait, in seconds, of a child in a crash loop */
 #define CHILD_BACKOFF_MAX	60
 #define SHUTDOWN_GRACE_SECS	5
 
@@ -53,8 +65,10 @@ struct child {
 	pid_t		 pid;
 	struct imsgev	*iev;
 	struct event	*timer;
+	/* when it was last started (CLOCK_MONOTONIC seconds) */
 	time_t		 started;
-	int		 backoff;
+	/* deaths in a row, each within CHILD_YOUNG_SECS of its start */
+	unsigned	 young_deaths;
 	unsigned	 restarts;
 	uint32_t	 applied;
 };
@@ -91,6 +105,16 @@ static void	parent_proc_dispatch(struct imsgev *, struct imsg *, void *);
 static void	parent_proc_closed(struct imsgev *, const char *, void *);
 static void	parent_proc_start(int);
 static void	parent_proc_restart_slot(int, const char *);
+
+/* Seconds that only go forward, for the ages of the children. */
+static time_t
+parent_proc_now(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec;
+}
 
 enum proc_id
 parent_proc_slot_id(int slot)
@@ -217,6 +241,8 @@ parent_proc_spawn(int slot)
 	int		 sp[2];
 	pid_t		 pid;
 
+	/* a start that fails counts as a young death */
+	c->started = parent_proc_now();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sp) == -1) {
 		log_warn("socketpair for %s", label);
 		return -1;
@@ -233,7 +259,6 @@ parent_proc_spawn(int slot)
 	}
 	(void)close(sp[1]);
 	c->pid = pid;
-	c->started = time(NULL);
 	c->applied = 0;
 	c->iev = imsgev_open(parent_base, sp[0], label, parent_proc_dispatch,
 	    parent_proc_closed, (void *)(intptr_t)slot);
@@ -410,29 +435,36 @@ parent_proc_timer(int fd, short ev, void *arg)
 	parent_proc_start((int)(intptr_t)arg);
 }
 
-/*
- * Schedule a start after the backoff; a child that died young waits
- * twice as long as last time, up to a minute.
- */
+/* The wait before the next start of a child that just died (see top). */
+static int
+parent_proc_backoff(struct child *c)
+{
+	unsigned	 n;
+
+	if (parent_proc_now() - c->started >= CHILD_YOUNG_SECS)
+		c->young_deaths = 0;
+	if (++c->young_deaths <= CHILD_QUICK_RESTARTS)
+		return 0;
+	n = c->young_deaths - CHILD_QUICK_RESTARTS - 1;
+	return n >= 6 ? CHILD_BACKOFF_MAX : 1 << n;
+}
+
 static void
 parent_proc_schedule(int slot)
 {
 	struct child	*c = &children[slot];
-	struct timeval	 tv;
+	struct timeval	 tv = { 0, 0 };
 
-	if (time(NULL) - c->started >= CHILD_HEALTHY_SECS)
-		c->backoff = 0;
-	else if (c->backoff == 0)
-		c->backoff = 1;
-	else if (c->backoff < CHILD_BACKOFF_MAX)
-		c->backoff *= 2;
+	tv.tv_sec = parent_proc_backoff(c);
+	if (tv.tv_sec > 0)
+		log_warnx("%s keeps dying within %d s of its start: next start "
+		    "in %ld s", parent_proc_label(slot), CHILD_YOUNG_SECS,
+		    (long)tv.tv_sec);
 	if (c->timer == NULL)
 		c->timer = evtimer_new(parent_base, parent_proc_timer,
 		    (void *)(intptr_t)slot);
 	if (c->timer == NULL)
 		fatalx("evtimer_new");
-	tv.tv_sec = c->backoff;
-	tv.tv_usec = c->backoff == 0 ? 100000 : 0;
 	(void)evtimer_add(c->timer, &tv);
 }
 
@@ -448,7 +480,9 @@ parent_proc_restart_slot(int slot, const char *why)
 		(void)kill(c->pid, SIGKILL);
 		return;
 	}
-	parent_proc_schedule(slot);
+	/* a start already due is not a new death */
+	if (c->timer == NULL || !evtimer_pending(c->timer, NULL))
+		parent_proc_schedule(slot);
 }
 
 /* Restart every instance of a process. */
@@ -506,21 +540,47 @@ parent_proc_log_status(const char *label, pid_t pid, int status)
 		    (int)pid, WEXITSTATUS(status));
 }
 
+/* The slot of a running child by its pid, or -1. */
+static int
+parent_proc_slot_of_pid(pid_t pid)
+{
+	int	 slot;
+
+	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++)
+		if (children[slot].pid == pid)
+			return slot;
+	return -1;
+}
+
+/*
+ * SIGCHLD for a stop: a stopped child serves no one and its peers wait
+ * for it forever, so it is killed and, once reaped, restarted like any
+ * child that died.  No other child can stop one (each has its own uid),
+ * so this is root's doing or a debugger's.
+ */
+void
+parent_proc_stopped(pid_t pid, int sig)
+{
+	int	 slot;
+
+	if ((slot = parent_proc_slot_of_pid(pid)) == -1)
+		return;
+	log_warnx("%s (pid %d) stopped by signal %d: killing it to restart it",
+	    parent_proc_label(slot), (int)pid, sig);
+	(void)kill(pid, SIGKILL);
+}
+
 /* SIGCHLD: a child exited; log how and restart it if it is wanted. */
 void
 parent_proc_reaped(pid_t pid, int status)
 {
-	struct child	*c = NULL;
+	struct child	*c;
 	const char	*label;
 	int		 slot;
 
-	for (slot = PROC_SMTP; slot < PARENT_NSLOTS; slot++)
-		if (children[slot].pid == pid) {
-			c = &children[slot];
-			break;
-		}
-	if (c == NULL)
+	if ((slot = parent_proc_slot_of_pid(pid)) == -1)
 		return;
+	c = &children[slot];
 	label = parent_proc_label(slot);
 	c->pid = -1;
 	if (c->iev != NULL) {
@@ -730,7 +790,7 @@ parent_proc_ctl_line(struct imsgev *iev, struct imsg *m, void *arg)
 		    "malformed IMSG_CTL_LINE");
 		return;
 	}
-	parent_control_line(m->id, line);
+	parent_control_child_line(m->id, (int)(intptr_t)arg, line);
 }
 
 static void
@@ -759,7 +819,7 @@ parent_proc_ctl_event(struct imsgev *iev, struct imsg *m, void *arg)
 		    "malformed IMSG_CTL_EVENT");
 		return;
 	}
-	parent_control_event(line);
+	parent_control_child_event((int)(intptr_t)arg, line);
 }
 
 static const struct imsg_handler parent_child_handlers[] = {

@@ -3,10 +3,10 @@
  *
  * It reads the config (default /etc/mail/smtpd.conf) to find the control
  * socket and the database, sends one request over the socket and prints
- * the answer lines as they come.  The map commands (makemap, access, map,
- * explain: ctl_locals) use the database directly, so they work whether
- * or not the daemon runs.  Exit status: 0 success, 1 the daemon or the
- * command failed, 2 usage error.
+ * the answer lines as they come, escaped (smtpctl_text.c).  The map
+ * commands (makemap, access, map, explain: ctl_locals) use the database
+ * directly, so they work whether or not the daemon runs.  Exit status:
+ * 0 success, 1 the daemon or the command failed, 2 usage error.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -190,6 +190,15 @@ ctl_send_request(int fd, uint32_t cmd, const char *arg)
 	return r;
 }
 
+/* One line of the daemon's, escaped (smtpctl_text.c), with a prefix. */
+static void
+ctl_print_line(FILE *fp, const char *prefix, const char *s)
+{
+	(void)fputs(prefix, fp);
+	smtpctl_text_print(fp, s);
+	(void)fputc('\n', fp);
+}
+
 /* Print one answer message; returns the exit status at END, else -1. */
 static int
 ctl_handle(struct imsg *m)
@@ -201,7 +210,7 @@ ctl_handle(struct imsg *m)
 	case IMSG_CTL_LINE:
 		s = imsg_get_str(m);
 		if (imsg_get_end(m) == 0)
-			(void)printf("%s\n", s);
+			ctl_print_line(stdout, "", s);
 		(void)fflush(stdout);
 		return -1;
 	case IMSG_CTL_END:
@@ -212,7 +221,7 @@ ctl_handle(struct imsg *m)
 			return 1;
 		}
 		if (*s != '\0')
-			(void)fprintf(status ? stderr : stdout, "%s%s\n",
+			ctl_print_line(status ? stderr : stdout,
 			    status ? "smtpctl: " : "", s);
 		return status ? 1 : 0;
 	}

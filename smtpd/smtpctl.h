@@ -1,6 +1,7 @@
 /*
  * smtpctl.h: the commands of smtpctl(8) that work on the map database
- * directly, without the daemon (smtpctl_map.c, smtpctl_explain.c).
+ * directly, without the daemon (smtpctl_map.c, smtpctl_explain.c), and
+ * the printing of the daemon's answers (smtpctl_text.c).
  *
  * Each takes the parsed config and the command's words (argv[0] is the
  * command name) and returns smtpctl's exit status: 0 success, 1 failure
@@ -9,7 +10,13 @@
 #ifndef SMTPCTL_H
 #define SMTPCTL_H
 
+#include <stdio.h>
+
 struct config;
+
+/* smtpctl_text.c: print s with every octet but printable ASCII escaped
+ * (\ooo; a backslash as \\), no newline added */
+void	smtpctl_text_print(FILE *, const char *s);
 
 /* access add|delete|show ...: the access map */
 int	smtpctl_access(const struct config *, int argc, char **argv);

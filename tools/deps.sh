@@ -4,9 +4,10 @@
 #
 #  - Debian packages: only the missing ones are installed ("apt-get update"
 #    runs at most once, and only when something has to be fetched).
-#  - The system users of the five trust levels (_smtpd, _smtpq, _smtppol,
-#    _smtptls, _smtpauth), each with its own group; _smtpauth is also in
-#    group sasl, which may read the sasldb.
+#  - The system users of the six children (_smtpd, _smtpmta, _smtpq,
+#    _smtppol, _smtptls, _smtpauth), each with its own group, so that no
+#    child can signal another; _smtpauth is also in group sasl, which may
+#    read the sasldb.
 #  - Postfix's smtp-source and smtp-sink, used as load generators by the
 #    regress suite.  The postfix package is never installed (it conflicts
 #    with other MTAs and its postinst starts a daemon): its .deb is fetched
@@ -63,8 +64,8 @@ if [ -n "$MISSING" ]; then
 	fi
 fi
 
-# One system user and group per trust level; all share the empty home.
-for u in _smtpd _smtpq _smtppol _smtptls _smtpauth; do
+# One system user and group per child; all share the empty home.
+for u in _smtpd _smtpmta _smtpq _smtppol _smtptls _smtpauth; do
 	if ! getent group "$u" >/dev/null; then
 		groupadd --system "$u"
 	fi

@@ -2,7 +2,7 @@
 # tools/install.sh DESTDIR PREFIX SYSCONFDIR: what "make install" does.
 # Installs the binaries, man pages, a default smtpd.conf (never over an
 # existing one), the systemd unit and the OpenBSD-style rc.d script, and,
-# when installing into the running system as root, the five users.
+# when installing into the running system as root, the six users.
 set -eu
 DESTDIR=${1:-}
 PREFIX=${2:-/usr/local}
@@ -32,9 +32,9 @@ chmod 0644 "$DESTDIR/lib/systemd/system/smtpd.service"
 sed "s|@PREFIX@|$PREFIX|g" etc/rc.d/smtpd > "$DESTDIR/etc/rc.d/smtpd"
 chmod 0555 "$DESTDIR/etc/rc.d/smtpd"
 
-# one user per trust level (see ARCHITECTURE.md)
+# one user per child (see ARCHITECTURE.md)
 if [ -z "$DESTDIR" ] && [ "$(id -u)" = 0 ]; then
-	for u in _smtpd _smtpq _smtppol _smtptls _smtpauth; do
+	for u in _smtpd _smtpmta _smtpq _smtppol _smtptls _smtpauth; do
 		id "$u" >/dev/null 2>&1 ||
 			useradd --system --user-group --no-create-home \
 			    --home-dir /var/lib/smtpd/empty \

@@ -8,8 +8,8 @@ Relay writes an smtpd.conf into a fresh directory under regress/tmp/ (spool,
 control socket, database, a listener on 127.0.0.1 with a free port, the
 routes, `resolver 127.0.0.1 port P` for a DNS fixture, and whatever
 statements the test adds or overrides), checks it with `smtpd -n`, starts
-`bin/smtpd -d -f CONF -x BIN` in the foreground with its stderr in
-smtpd.log, and waits until the listener accepts connections.  It offers
+`bin/smtpd -d -f CONF -x BIN` (or the test's libexec directory) in the
+foreground with its stderr in smtpd.log, and waits until the listener accepts connections.  It offers
 the log (wait_for_log), smtpctl and makemap, the pids of the children
 (found through /proc by parent pid and executable name), kill(), stop()
 (SIGTERM, then SIGKILL after a timeout) and restart() on the same spool.
@@ -59,10 +59,11 @@ class RelayError(AssertionError):
 class Relay:
     def __init__(self, sink=None, routes=None, conf=None, extra=(),
                  resolver_port=None, mta_port=None, verbose=False,
-                 start=True):
+                 start=True, libexec=None):
         """routes: [(domain, host, port or None)]; sink: shorthand for
         route "*" via "[sink.addr]" port sink.port; conf: {statement
-        prefix: value} merged over DEFAULTS; extra: more lines."""
+        prefix: value} merged over DEFAULTS; extra: more lines; libexec:
+        the directory of the children's executables (default bin/)."""
         need_root()
         self.dir = test_dir("relay")
         self.confpath = os.path.join(self.dir, "smtpd.conf")
@@ -86,6 +87,7 @@ class Relay:
         self.settings.update(conf or {})
         self.extra = list(extra)
         self.verbose = verbose
+        self.libexec = libexec or BIN
         self.proc = None
         self.known_pids = set()
         self.exit_status = None
@@ -144,7 +146,7 @@ class Relay:
         if not os.access(smtpd, os.X_OK):
             raise RelayError("%s is missing (make all)" % smtpd)
         self.check_conf()
-        args = [smtpd, "-d", "-f", self.confpath, "-x", BIN]
+        args = [smtpd, "-d", "-f", self.confpath, "-x", self.libexec]
         if self.verbose:
             args.append("-v")
         log = open(self.logpath, "ab")

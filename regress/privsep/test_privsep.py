@@ -1,6 +1,6 @@
 """Privilege separation as the kernel sees it: each child runs as its own
-unprivileged user (five distinct uids; smtpd-auth alone is also in
-group sasl, to read the sasldb), chrooted where the architecture
+unprivileged user (six distinct uids, so that no child can signal or
+trace another; smtpd-auth alone is also in group sasl, to read the sasldb), chrooted where the architecture
 says, with no_new_privs set and not dumpable (its /proc files belong to
 root and even its own uid cannot read its environment); the parent alone
 stays root.  Spooled mail is not readable by other users."""
@@ -13,7 +13,7 @@ from lib import free_port
 from lib.daemon import Relay
 from lib import clients
 
-USERS = {"smtp": "_smtpd", "mta": "_smtpd", "queue": "_smtpq",
+USERS = {"smtp": "_smtpd", "mta": "_smtpmta", "queue": "_smtpq",
          "policyd": "_smtppol", "tlsproxy": "_smtptls", "auth": "_smtpauth"}
 EMPTY = "/var/lib/smtpd/empty"
 
@@ -60,8 +60,9 @@ def test_privsep():
                  "/proc/%d/environ" % pid], stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE, timeout=10)
             assert r.returncode != 0, "%s environ readable by its uid" % name
-            uids.add(pw.pw_uid)
-        assert len(uids) == 5 and 0 not in uids, uids
+            uids.add(int(st["Uid"][0]))
+        # no two children share a uid, and none is root's
+        assert len(uids) == len(kids) and 0 not in uids, uids
         # the parent alone is root
         assert _status(relay.proc.pid)["Uid"][0] == "0"
         # the shared chroot is root's and nobody else can write in it

@@ -1,6 +1,6 @@
 """Only tlsproxy holds the TLS private key: with a pki configured, the key
-file cannot be opened under the uid of any other child (_smtpd, _smtpq,
-_smtppol); no process of the daemon, the parent included (it reads the
+file cannot be opened under the uid of any other child (_smtpd,
+_smtpmta, _smtpq, _smtppol); no process of the daemon, the parent included (it reads the
 file and closes it), has the key file open or mapped once the keys are
 loaded; and tlsproxy is neither dumpable nor traceable, so the front
 end's uid can neither read its /proc files nor ptrace it, and even its
@@ -17,7 +17,7 @@ from lib.certs import (TestCA, client_context, relay_tls_extra,
 from lib.daemon import Relay
 from lib.sink import Sink
 
-OTHER_USERS = ("_smtpd", "_smtpq", "_smtppol")
+OTHER_USERS = ("_smtpd", "_smtpmta", "_smtpq", "_smtppol")
 
 # Run under setpriv: PTRACE_ATTACH to argv[1]; exit 0 only if it worked.
 PTRACE_PROBE = r"""
