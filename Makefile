@@ -29,10 +29,11 @@ SAN	?=
 # symbol bound at start.  gcc 12 and clang 14 with glibc 2.36 both do
 # _FORTIFY_SOURCE=3.  FORTIFY needs optimization (without it glibc
 # warns, and -Werror stops), and it is left out of sanitizer builds,
-# whose interceptors do not see the _chk variants.  HARDEN= turns it off.
+# whose interceptors do not see the _chk variants.  HARDEN= HARDEN_LD=
+# FORTIFY= turn it off.
 HARDEN	?= -fstack-protector-strong -fPIE
 HARDEN_LD ?= -pie -Wl,-z,relro,-z,now
-FORTIFY	 = $(if $(SAN),,$(if $(filter -O1 -O2 -O3 -Os -Og -Ofast,$(OPT)),\
+FORTIFY	?= $(if $(SAN),,$(if $(filter -O1 -O2 -O3 -Os -Og -Ofast,$(OPT)),\
 	   -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3))
 
 CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(HARDEN) $(FORTIFY) \
