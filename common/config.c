@@ -129,7 +129,8 @@ config_new_nohost(void)
 	c->mta_timeout_data = 10 * 60;
 	c->mta_timeout_idle = 10;
 	(void)strlcpy(c->tls_protocols, "secure", sizeof(c->tls_protocols));
-	(void)strlcpy(c->tls_ciphers, "secure", sizeof(c->tls_ciphers));
+	(void)strlcpy(c->tls_ciphers, CONF_TLS_CIPHERS_DEFAULT,
+	    sizeof(c->tls_ciphers));
 	c->tls_processes = 1;
 	c->timeout_tls_handshake = 30;
 	c->timeout_tls_idle = 15 * 60;

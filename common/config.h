@@ -56,6 +56,19 @@
 #define CONF_PKI_NAME_MAX	CONF_HOST_MAX
 #define CONF_TLS_STRING_MAX	256
 
+/*
+ * "tls ciphers" when not set (or set to "default"): the listeners offer
+ * only AEAD suites in TLS 1.2 (no CBC: no Lucky13-style padding oracle;
+ * every TLS 1.3 suite is AEAD anyway).  The mta keeps libtls's broader
+ * "secure", CBC included: its TLS is opportunistic, a handshake that
+ * fails ends the connection, and a next hop that has only CBC suites is
+ * better reached over CBC than not at all, or in plaintext.
+ */
+#define CONF_TLS_CIPHERS_DEFAULT	"default"
+#define CONF_TLS_CIPHERS_SERVER	\
+	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL"
+#define CONF_TLS_CIPHERS_CLIENT	"secure"
+
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	/* "addr:port" with IPv6 addresses in brackets, for logs */
@@ -162,7 +175,8 @@ struct config {
 	char			 mta_pki[CONF_PKI_NAME_MAX]; /* "": no cert */
 	/* libtls syntax, see tls_config_parse_protocols(3) */
 	char			 tls_protocols[CONF_TLS_STRING_MAX]; /* secure */
-	char			 tls_ciphers[CONF_TLS_STRING_MAX];   /* secure */
+	/* CONF_TLS_CIPHERS_DEFAULT: each side its own default, below */
+	char			 tls_ciphers[CONF_TLS_STRING_MAX];   /* default */
 	int			 tls_processes;		/* 1 */
 	int			 timeout_tls_handshake;	/* 30 */
 	int			 timeout_tls_idle;	/* 900 */

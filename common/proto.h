@@ -273,8 +273,9 @@ enum imsg_type {
 	/* policy -> mta. id = session id. payload: u32 authinfo_status,
 	 * then for AUTHINFO_FOUND: str authentication id (I:), str
 	 * authorization id (U:), str secret (P:, decoded), str realm (R:,
-	 * "" if none), str mechanisms (M:, "" = any).  The mta keeps it
-	 * for that session only and wipes it when the exchange ends. */
+	 * "" if none), str mechanisms (M:, "" = any), u32 authinfo_tls
+	 * (T:).  The mta keeps it for that session only and wipes it when
+	 * the exchange ends. */
 	IMSG_POLICY_AUTHINFO_RESULT,
 
 	/*
@@ -422,6 +423,12 @@ enum authinfo_status {
 	AUTHINFO_NONE = 0,	/* no entry: no AUTH to this server */
 	AUTHINFO_FOUND,		/* the credential follows */
 	AUTHINFO_TEMPFAIL	/* database failure or unusable entry */
+};
+
+/* What a session must be before the mta sends a credential (T:). */
+enum authinfo_tls {
+	AUTHINFO_TLS_VERIFY = 0,	/* TLS, certificate verified */
+	AUTHINFO_TLS_ENCR		/* any TLS */
 };
 
 /* The longest +XX encoded certificate macro: a 256-octet DN, each octet

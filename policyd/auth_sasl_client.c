@@ -15,8 +15,9 @@
  * The library picks the strongest of the mechanisms the server offered
  * that the authinfo M: list allows (all of them when M: is empty).  No
  * security layer (max_ssf 0): the mta writes plain lines.  No security
- * flags: whether AUTH may run without TLS is the mta's decision (a route
- * with auth-plaintext).  The credential lives in the exchange, where the
+ * flags: whether AUTH may run over this session is the mta's decision
+ * (TLS that verified, authinfo's T:, a route with auth-plaintext).  The
+ * credential lives in the exchange, where the
  * callbacks read it, and is wiped with it.
  *
  * Failure behaviour: no mechanism in common and a server message the

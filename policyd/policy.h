@@ -286,6 +286,7 @@ struct policy_authinfo {
 	char		 secret[POLICY_AUTHINFO_MAX];	/* P: (P= decoded) */
 	char		 realm[POLICY_AUTHINFO_MAX];	/* R: "" if none */
 	char		 mechs[POLICY_AUTHINFO_MAX];	/* M: "" = any */
+	uint32_t	 tls;		/* T: enum authinfo_tls (VERIFY) */
 };
 int	policy_authinfo_parse(const char *value, struct policy_authinfo *,
 	    const char **why);

@@ -9,9 +9,16 @@
  * is a list of quoted items separated by blanks:
  *   "U:user"  authorization id     "I:authid"  authentication id
  *   "P:secret" or "P=base64"       "R:realm"   "M:MECH1 MECH2"
+ *   "T:VERIFY" or "T:ENCR"         (ours, not sendmail's: see below)
  * At least one of U: and I: is needed (the missing one is the other),
  * and P:.  No item may repeat, no other letter is known, no item may hold
  * a double quote, CR, LF or NUL (nor may the decoded secret).
+ *
+ * T: is what a session must be before the mta sends the credential:
+ * VERIFY, the default, is TLS whose certificate verified (${verify} OK);
+ * ENCR is any TLS, for a next hop whose certificate cannot verify.
+ * sendmail sends it over any session; an unverified TLS session is no
+ * protection against whoever sits in the middle, hence the default.
  *
  * Interface (policy.h): policy_authinfo_parse() checks and splits a
  * value; policy_authinfo_mask() copies a value (valid or not) with the
@@ -22,6 +29,7 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "base64.h"
 #include "log.h"
@@ -48,6 +56,19 @@ authinfo_slot(struct policy_authinfo *ai, char c, size_t *len)
 	case 'M':
 		return ai->mechs;
 	}
+	return NULL;
+}
+
+/* The text of "T:" (n octets at text) into ai->tls. */
+static const char *
+authinfo_tls(struct policy_authinfo *ai, const char *text, size_t n)
+{
+	if (n == 6 && strncasecmp(text, "VERIFY", n) == 0)
+		ai->tls = AUTHINFO_TLS_VERIFY;
+	else if (n == 4 && strncasecmp(text, "ENCR", n) == 0)
+		ai->tls = AUTHINFO_TLS_ENCR;
+	else
+		return "\"T:\" is VERIFY or ENCR";
 	return NULL;
 }
 
@@ -89,8 +110,8 @@ authinfo_item(const char **p, struct policy_authinfo *ai, int *seen)
 	if (end - s < 3 || (s[2] != ':' && !(s[1] == 'P' && s[2] == '=')))
 		return "an item is a letter, ':' and its text (\"P=\" for "
 		    "base64)";
-	if ((slot = authinfo_slot(ai, s[1], &len)) == NULL)
-		return "unknown item letter (known: U I P R M)";
+	if ((slot = authinfo_slot(ai, s[1], &len)) == NULL && s[1] != 'T')
+		return "unknown item letter (known: U I P R M T)";
 	letter = s[1] - 'A';
 	if (*seen & (1 << letter))
 		return "an item is given twice";
@@ -98,10 +119,12 @@ authinfo_item(const char **p, struct policy_authinfo *ai, int *seen)
 	n = (size_t)(end - s - 3);
 	if (n == 0)
 		return "an item with an empty text";
+	*p = end + 1;
+	if (slot == NULL)
+		return authinfo_tls(ai, s + 3, n);
 	if (n >= len)
 		return "an item too long";
 	(void)snprintf(slot, len, "%.*s", (int)n, s + 3);
-	*p = end + 1;
 	if (s[2] == '=')
 		return authinfo_decode(slot);
 	return NULL;

@@ -272,6 +272,7 @@ policyd_authinfo(struct imsgev *iev, struct imsg *m, void *arg)
 		imsg_put_str(&out, ai.secret);
 		imsg_put_str(&out, ai.realm);
 		imsg_put_str(&out, ai.mechs);
+		imsg_put_u32(&out, ai.tls);
 	}
 	explicit_bzero(&ai, sizeof(ai));
 	(void)proc_send(PROC_MTA, &out, -1);

@@ -7,7 +7,12 @@
  * it and the dialogue runs over TLS or a route with auth-plaintext names
  * this host.  Then policyd is asked for the credential of this one
  * server (IMSG_POLICY_AUTHINFO); with none the session goes on without
- * AUTH.  With one, the mechanism is run by a Cyrus SASL client in
+ * AUTH.  A credential goes only over TLS whose certificate verified
+ * (${verify} OK), or any TLS if its T: is ENCR, or any session to a host
+ * with auth-plaintext; otherwise it is wiped unused and the session goes
+ * on without AUTH, as with no mechanism in common (a server that needs
+ * AUTH answers MAIL 530 and the mail waits; one that does not gets it).
+ * With one, the mechanism is run by a Cyrus SASL client in
  * smtpd-auth (IMSG_AUTH_CLIENT_*): the library picks the strongest
  * mechanism of those the server offers and authinfo's M: allows
  * (SCRAM, DIGEST-MD5, CRAM-MD5, PLAIN, LOGIN, ...); this file only
@@ -76,6 +81,7 @@ struct mta_authinfo {
 	char			 secret[MTA_AUTH_ITEM_MAX];
 	char			 realm[MTA_AUTH_ITEM_MAX];
 	char			 mechs[MTA_AUTH_ITEM_MAX];
+	uint32_t		 tls;		/* enum authinfo_tls */
 };
 
 void
@@ -190,7 +196,10 @@ mta_auth_parse(struct imsg *m, uint32_t *status, struct mta_authinfo *ai)
 	    imsg_get_strbuf(m, ai->realm, sizeof(ai->realm)) == -1 ||
 	    imsg_get_strbuf(m, ai->mechs, sizeof(ai->mechs)) == -1))
 		return -1;
-	if (imsg_get_end(m) == -1 || *status > AUTHINFO_TEMPFAIL)
+	if (*status == AUTHINFO_FOUND)
+		ai->tls = imsg_get_u32(m);
+	if (imsg_get_end(m) == -1 || *status > AUTHINFO_TEMPFAIL ||
+	    ai->tls > AUTHINFO_TLS_ENCR)
 		return -1;
 	if (*status == AUTHINFO_FOUND && (ai->authid[0] == '\0' ||
 	    ai->secret[0] == '\0' || !text_is_clean(ai->authid) ||
@@ -198,6 +207,29 @@ mta_auth_parse(struct imsg *m, uint32_t *status, struct mta_authinfo *ai)
 	    !text_is_clean(ai->realm) || !text_is_clean(ai->mechs)))
 		return -1;
 	return 0;
+}
+
+/* 1 if this session may carry the credential (its T:, auth-plaintext). */
+static int
+mta_auth_session_fits(struct mta_session *s, const struct mta_authinfo *ai)
+{
+	/* without TLS we got here only through auth-plaintext, which is
+	 * no weaker a permission than TLS with any certificate */
+	if (!s->tls || config_route_auth_plaintext(conf, mta_auth_relay(s)))
+		return 1;
+	return strcmp(s->facts.verify, "OK") == 0 ||
+	    ai->tls == AUTHINFO_TLS_ENCR;
+}
+
+/* The credential stays unused: the session goes on without AUTH. */
+static void
+mta_auth_skip_unverified(struct mta_session *s)
+{
+	log_info("%s: AUTH=client, relay=%s: not tried, the certificate did "
+	    "not verify (verify=%s); authinfo \"T:ENCR\" allows it", s->peer,
+	    mta_auth_relay(s), s->facts.verify);
+	stats_add("mta.auth.skipped_unverified", 1);
+	mta_auth_end(s, STATUS_OK, NULL, NULL);
 }
 
 /* Hand the credential to smtpd-auth's SASL client; -1 if it is gone. */
@@ -258,6 +290,11 @@ mta_auth_imsg_result(struct imsgev *iev, struct imsg *m, void *arg)
 		    "no entry, AUTH not tried" : "temporary failure");
 		mta_auth_end(s, status == AUTHINFO_NONE ? STATUS_OK :
 		    STATUS_TEMPFAIL, "4.3.0", MTA_AUTH_POLICY_DOWN);
+		return;
+	}
+	if (!mta_auth_session_fits(s, &ai)) {
+		explicit_bzero(&ai, sizeof(ai));
+		mta_auth_skip_unverified(s);
 		return;
 	}
 	r = mta_auth_client_start(s, &ai);

@@ -10,7 +10,9 @@
  * with every other added so libtls can still match a certificate name),
  * and the X509 store used by tls_verify.c.  The staged text is kept (and
  * wiped on replacement) so that a new "tls protocols"/"tls ciphers" can
- * rebuild the set without the parent.
+ * rebuild the set without the parent.  "tls ciphers" left at "default"
+ * gives the server contexts CONF_TLS_CIPHERS_SERVER (TLS 1.2 AEAD only)
+ * and the client ones CONF_TLS_CIPHERS_CLIENT (config.h says why).
  *
  * Sessions hold a reference to the set they started with: a reload
  * serves new handshakes with the new set and drops no session.
@@ -138,9 +140,18 @@ tls_pki_stage_ca(const void *pem, size_t len)
 	return 0;
 }
 
+/* The cipher list of a server or client context. */
+static const char *
+tls_pki_ciphers(const struct config *c, int server)
+{
+	if (strcmp(c->tls_ciphers, CONF_TLS_CIPHERS_DEFAULT) != 0)
+		return c->tls_ciphers;
+	return server ? CONF_TLS_CIPHERS_SERVER : CONF_TLS_CIPHERS_CLIENT;
+}
+
 /* A libtls config with our protocol, cipher and no-verification rules. */
 static struct tls_config *
-tls_pki_config(const struct config *c, char *err, size_t errlen)
+tls_pki_config(const struct config *c, int server, char *err, size_t errlen)
 {
 	struct tls_config	*tc;
 	uint32_t		 protocols;
@@ -156,7 +167,7 @@ tls_pki_config(const struct config *c, char *err, size_t errlen)
 		tls_config_free(tc);
 		return NULL;
 	}
-	if (tls_config_set_ciphers(tc, c->tls_ciphers) == -1) {
+	if (tls_config_set_ciphers(tc, tls_pki_ciphers(c, server)) == -1) {
 		(void)snprintf(err, errlen, "tls ciphers: %s",
 		    tls_config_error(tc));
 		tls_config_free(tc);
@@ -200,7 +211,7 @@ tls_pki_server_new(const struct config *c, size_t first, size_t n,
 	struct tls		*t = NULL;
 	size_t			 i;
 
-	if ((tc = tls_pki_config(c, err, errlen)) == NULL)
+	if ((tc = tls_pki_config(c, 1, err, errlen)) == NULL)
 		return NULL;
 	for (i = 0; i < n; i++)
 		if (tls_pki_keypair(tc, &stage.pki[first + i], i > 0, err,
@@ -254,7 +265,7 @@ tls_pki_set_entry(struct tls_pkiset *s, size_t i, const struct config *c,
 		if ((e->server[v] = tls_pki_server_new(c, i, 1, v, err,
 		    errlen)) == NULL)
 			return -1;
-	if ((e->client = tls_pki_config(c, err, errlen)) == NULL)
+	if ((e->client = tls_pki_config(c, 0, err, errlen)) == NULL)
 		return -1;
 	return tls_pki_keypair(e->client, &stage.pki[i], 0, err, errlen);
 }
@@ -282,7 +293,7 @@ tls_pki_set_build(const struct config *c, char *err, size_t errlen)
 		if ((s->server_default[v] = tls_pki_server_new(c, 0, s->n, v,
 		    err, errlen)) == NULL)
 			goto fail;
-	if ((s->client_nocert = tls_pki_config(c, err, errlen)) == NULL)
+	if ((s->client_nocert = tls_pki_config(c, 0, err, errlen)) == NULL)
 		goto fail;
 	if ((s->store = tls_verify_store_new(stage.ca, stage.calen,
 	    &ncerts)) == NULL) {

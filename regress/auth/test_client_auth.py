@@ -6,7 +6,10 @@ right authid on both sides' log lines; a wrong secret defers with the
 535 text; without TLS (and no auth-plaintext on the route) AUTH is not
 tried, the smarthost answers MAIL 530 and the mail is deferred; with
 auth-plaintext it goes; authinfo never shows the secret and refuses bad
-entries; the mta's memory does not keep the secret after the session."""
+entries; the mta's memory does not keep the secret after the session.
+The credential goes only over TLS whose certificate verified (the first
+relay trusts the smarthost's CA): to a smarthost it cannot verify it is
+not sent unless the entry says "T:ENCR"."""
 from lib import clients
 from lib.daemon import Relay
 from lib.sasl import authinfo_relay, smarthost
@@ -19,8 +22,8 @@ def _smarthost(sink, tls=True):
     return smarthost(sink, {USER: SECRET}, "PLAIN LOGIN CRAM-MD5", tls)
 
 
-def _first(port, value, plaintext=False):
-    first, out = authinfo_relay(port, value, plaintext)
+def _first(port, value, plaintext=False, ca=None):
+    first, out = authinfo_relay(port, value, plaintext, ca)
     assert SECRET not in out and "P:****" in out, out
     return first
 
@@ -38,7 +41,7 @@ def _deferred(relay, text):
 def test_auth_plain_over_starttls_delivers_esmtpsa():
     with Sink() as sink:
         hop, port = _smarthost(sink)
-        with hop, _first(port, _value()) as first:
+        with hop, _first(port, _value(), ca=hop.ca) as first:
             clients.send(first.port, "bob@client.test", "far@dest.test")
             [m] = sink.wait_for(1)
             rec = m.header("Received")
@@ -50,12 +53,49 @@ def test_auth_plain_over_starttls_delivers_esmtpsa():
                              r"mech=PLAIN, bits=0$")
             first.wait_queue_empty()
             assert SECRET not in first.log() and SECRET not in hop.log()
+            assert "TLS on, verify=OK" in first.log()
+
+
+def test_unverified_next_hop_gets_no_credential_by_default():
+    with Sink() as sink:
+        hop, port = _smarthost(sink)
+        with hop, _first(port, _value()) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            _deferred(first, "530")
+            first.wait_for_log(r"TLS on, verify=FAIL")
+            first.wait_for_log(r"AUTH=client, relay=127\.0\.0\.1: not "
+                               r"tried, the certificate did not verify "
+                               r"\(verify=FAIL\); authinfo \"T:ENCR\"")
+            first.wait_for_log(r"dsn=4\.7\.0, stat=Deferred: 530 5\.7\.0 "
+                               r"Authentication required")
+            assert "mech=PLAIN" not in first.log()
+            assert "AUTH=server" not in hop.log()
+            assert "AUTH failed" not in hop.log()
+            assert not sink.messages
+            stats = first.stats()
+            assert int(stats.get("mta.auth.skipped_unverified", 0)) >= 1
+
+
+def test_t_encr_sends_the_credential_over_unverified_tls():
+    with Sink() as sink:
+        hop, port = _smarthost(sink)
+        value = _value() + ' "T:ENCR"'
+        with hop, _first(port, value) as first:
+            clients.send(first.port, "bob@client.test", "far@dest.test")
+            [m] = sink.wait_for(1)
+            assert "with ESMTPSA" in m.header("Received")
+            first.wait_for_log(r"TLS on, verify=FAIL")
+            first.wait_for_log(r"AUTH=client, relay=127\.0\.0\.1, "
+                               r"mech=PLAIN, bits=0$")
+            hop.wait_for_log(r"AUTH=server, .*authid=alice")
+            rc, out = first.smtpctl("authinfo", "show")
+            assert '"T:ENCR"' in out and SECRET not in out, out
 
 
 def test_auth_login_when_authinfo_names_it():
     with Sink() as sink:
         hop, port = _smarthost(sink)
-        with hop, _first(port, _value(mech="M:LOGIN")) as first:
+        with hop, _first(port, _value(mech="M:LOGIN"), ca=hop.ca) as first:
             clients.send(first.port, "bob@client.test", "far@dest.test")
             [m] = sink.wait_for(1)
             assert "with ESMTPSA" in m.header("Received")
@@ -67,7 +107,8 @@ def test_auth_login_when_authinfo_names_it():
 def test_wrong_secret_defers_with_535():
     with Sink() as sink:
         hop, port = _smarthost(sink)
-        with hop, _first(port, _value(secret="not-the-pw")) as first:
+        with hop, _first(port, _value(secret="not-the-pw"),
+                         ca=hop.ca) as first:
             clients.send(first.port, "bob@client.test", "far@dest.test")
             envs = _deferred(first, "535")
             assert "5.7.8" in envs[0]["lasterror"], envs
@@ -124,6 +165,7 @@ def test_authinfo_show_masks_and_bad_entries_refused():
                '"U:u" "P:x" "Q:y"': "unknown item letter",
                '"U:u" "P:x\r"': "carriage return",
                '"U:u" "P:x" "P:y"': "given twice",
+               '"U:u" "P:x" "T:NONE"': "VERIFY or ENCR",
                'U:u P:x': "double-quoted"}
         for value, why in bad.items():
             res = r.smtpctl_run("authinfo", "add", "AuthInfo:b.test", value)
@@ -178,7 +220,7 @@ def _memory_holds(pid, needle):
 def test_mta_memory_does_not_keep_the_secret():
     with Sink() as sink:
         hop, port = _smarthost(sink)
-        with hop, _first(port, _value()) as first:
+        with hop, _first(port, _value(), ca=hop.ca) as first:
             clients.send(first.port, "bob@client.test", "far@dest.test")
             sink.wait_for(1)
             first.wait_queue_empty()

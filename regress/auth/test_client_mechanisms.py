@@ -18,8 +18,9 @@ def _smarthost(sink, mechanisms):
     return smarthost(sink, {USER: SECRET}, mechanisms)
 
 
-def _first(port, value):
-    return authinfo_relay(port, value)[0]
+def _first(hop, port, value):
+    """The first relay, trusting the smarthost's CA (verify=OK)."""
+    return authinfo_relay(port, value, ca=hop.ca)[0]
 
 
 def _value(secret=SECRET, mechs=None, realm=None):
@@ -34,7 +35,7 @@ def _value(secret=SECRET, mechs=None, realm=None):
 def _delivered_with(mechanisms, value, mech):
     with Sink() as sink:
         hop, port = _smarthost(sink, mechanisms)
-        with hop, _first(port, value) as first:
+        with hop, _first(hop, port, value) as first:
             clients.send(first.port, "bob@client.test", "far@dest.test")
             [m] = sink.wait_for(1)
             assert "with ESMTPSA" in m.header("Received")
@@ -72,7 +73,7 @@ def test_strongest_common_mechanism_and_m_list():
 def test_no_mechanism_in_common_goes_on_without_auth():
     with Sink() as sink:
         hop, port = _smarthost(sink, "CRAM-MD5")
-        with hop, _first(port, _value(mechs="PLAIN")) as first:
+        with hop, _first(hop, port, _value(mechs="PLAIN")) as first:
             clients.send(first.port, "bob@client.test", "far@dest.test")
             first.wait_queue(lambda e: e and "530" in
                              e[0].get("lasterror", ""),
@@ -86,7 +87,7 @@ def test_no_mechanism_in_common_goes_on_without_auth():
 def test_wrong_secret_with_cram_md5_defers_with_535():
     with Sink() as sink:
         hop, port = _smarthost(sink, "CRAM-MD5")
-        with hop, _first(port, _value(secret="Wr0ng-pw")) as first:
+        with hop, _first(hop, port, _value(secret="Wr0ng-pw")) as first:
             clients.send(first.port, "bob@client.test", "far@dest.test")
             envs = first.wait_queue(lambda e: e and "535" in
                                     e[0].get("lasterror", ""),

@@ -9,8 +9,8 @@ command line at test time (nothing is checked in).
     relay_tls_extra(ca, srv, port)     # conf lines: pki, ca, a tls listener
     starttls(raw, client_context(ca))  # STARTTLS on a clients.Raw
 
-Every certificate is an EC P-256 key signed by the CA, valid for a day,
-with the name as CN and as a DNS subjectAltName.
+Every certificate is an EC P-256 key (RSA 2048 with rsa=True) signed by
+the CA, valid for a day, with the name as CN and as a DNS subjectAltName.
 """
 import os
 import subprocess
@@ -61,8 +61,10 @@ class TestCA:
              "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
              "-notext")
 
-    def issue(self, name, client=False, subject=None, expired=False):
-        """A certificate for name signed by this CA (server or client)."""
+    def issue(self, name, client=False, subject=None, expired=False,
+              rsa=False):
+        """A certificate for name signed by this CA (server or client),
+        with an EC P-256 key, or an RSA 2048 one if rsa."""
         base = os.path.join(self.dir, name)
         key, csr, cert = base + ".key", base + ".csr", base + ".pem"
         ext = base + ".ext"
@@ -73,8 +75,10 @@ class TestCA:
                     "subjectAltName=DNS:%s\n"
                     % ("clientAuth" if client else "serverAuth,clientAuth",
                        name))
-        _run("req", "-new", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-nodes", "-subj",
+        keyopts = (["-newkey", "rsa:2048"] if rsa else
+                   ["-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1"])
+        _run("req", "-new", *keyopts, "-nodes", "-subj",
              subject or "/O=Regress/CN=%s" % name, "-keyout", key,
              "-out", csr)
         self.serial += 1

@@ -16,10 +16,13 @@ sasl.py: SMTP AUTH fixtures for the end-to-end tests.
    a clients.Raw session (swaks has no SCRAM); returns the final reply.
  - smarthost(sink, users, mechanisms, tls): for client AUTH tests, a
    second relay delivering to sink, whose listener requires AUTH (with
-   STARTTLS unless tls is False) against a sasldb of users; (relay, port).
- - authinfo_relay(port, value, plaintext): the first relay, routing every
-   domain to 127.0.0.1:port (auth-plaintext if asked), with value in its
-   authinfo map for 127.0.0.1; (relay, smtpctl's output).
+   STARTTLS unless tls is False) against a sasldb of users; (relay, port);
+   relay.ca is the TestCA its certificate comes from.
+ - authinfo_relay(port, value, plaintext, ca): the first relay, routing
+   every domain to 127.0.0.1:port (auth-plaintext if asked), with value
+   in its authinfo map for 127.0.0.1, trusting ca (a smarthost's, so
+   that its certificate verifies; without it verify=FAIL); (relay,
+   smtpctl's output).
 """
 import base64
 import grp
@@ -144,14 +147,18 @@ def smarthost(sink, users, mechanisms, tls=True):
              'auth mechanisms "%s"' % mechanisms,
              'auth trust "%s"' % mechanisms]
     hop = Relay(sink=sink, extra=extra)
+    hop.ca = ca
     wait_tls_ready(hop)
     wait_auth_ready(port)
     return hop, port
 
 
-def authinfo_relay(port, value, plaintext=False):
+def authinfo_relay(port, value, plaintext=False, ca=None):
     route = 'route "*" via "[127.0.0.1]" port %d' % port
-    first = Relay(extra=[route + (" auth-plaintext" if plaintext else "")])
+    extra = [route + (" auth-plaintext" if plaintext else "")]
+    if ca is not None:
+        extra.append('ca file "%s"' % ca.cert)
+    first = Relay(extra=extra)
     rc, out = first.smtpctl("authinfo", "add", "AuthInfo:127.0.0.1", value)
     assert rc == 0, out
     return first, out

@@ -125,7 +125,7 @@ test_defaults(void)
 	UNIT_CHECK(TAILQ_EMPTY(&c->pkis) && c->tls_ca_file[0] == '\0' &&
 	    c->tls_ca_path[0] == '\0' && c->mta_pki[0] == '\0' &&
 	    strcmp(c->tls_protocols, "secure") == 0 &&
-	    strcmp(c->tls_ciphers, "secure") == 0 && c->tls_processes == 1 &&
+	    strcmp(c->tls_ciphers, "default") == 0 && c->tls_processes == 1 &&
 	    c->timeout_tls_handshake == 30 && c->timeout_tls_idle == 900,
 	    "default tls settings");
 	config_free(c);

@@ -158,7 +158,7 @@ test_channel_fd_passing(void)
 	}
 	fd = mkstemp(path);
 	(void)unlink(path);
-	(void)write(fd, "hello", 5);
+	UNIT_CHECK(write(fd, "hello", 5) == 5, "write the file to pass");
 	imsg_out_init(&out, 4, 0);
 	imsg_put_u64(&out, 1);
 	UNIT_CHECK(imsgev_send(a, &out, fd) == 0, "send with fd");
@@ -188,7 +188,8 @@ test_channel_garbage(void)
 	(void)socketpair(AF_UNIX, SOCK_STREAM, 0, sp);
 	b = imsgev_open(base, sp[1], "b", recv_dispatch, recv_closed, NULL);
 	UNIT_CHECK(b != NULL, "open channel");
-	(void)write(sp[0], hdr, sizeof(hdr));
+	UNIT_CHECK(write(sp[0], hdr, sizeof(hdr)) == (ssize_t)sizeof(hdr),
+	    "write the header");
 	(void)event_base_loopexit(base, &tv);
 	(void)event_base_dispatch(base);
 	UNIT_CHECK(got_closed == 1, "oversized header closes the channel");

@@ -1,6 +1,7 @@
 /*
  * test_policy_authinfo.c: authinfo values (spec 8) split into their
- * items (U: defaults to I: and back, P= decoded), refused for every
+ * items (U: defaults to I: and back, P= decoded, T: VERIFY unless
+ * ENCR), refused for every
  * malformed form without the reason quoting the secret, masked wherever
  * shown; base64 encoding and its strict decoding; the probe order of the
  * lookup (name and parents, address and prefixes, the bare default).
@@ -64,6 +65,26 @@ test_parse(void)
 	    refused("\"U:u\" \"P:s3cr", "unterminated") &&
 	    refused("\"U:u\"\"P:s3cr\"", "separated") &&
 	    refused("\"U:\" \"P:s3cr\"", "empty"), "malformed values");
+}
+
+/* T: (ours): VERIFY unless the entry says ENCR; nothing else. */
+static void
+test_parse_tls(void)
+{
+	UNIT_CHECK(parsed("\"U:bob\" \"P:x\"") &&
+	    ai.tls == AUTHINFO_TLS_VERIFY, "without T: a verified "
+	    "certificate is needed");
+	UNIT_CHECK(parsed("\"U:bob\" \"P:x\" \"T:ENCR\"") &&
+	    ai.tls == AUTHINFO_TLS_ENCR && parsed("\"T:encr\" \"U:b\" "
+	    "\"P:x\"") && ai.tls == AUTHINFO_TLS_ENCR, "T:ENCR, any case");
+	UNIT_CHECK(parsed("\"U:bob\" \"P:x\" \"T:VERIFY\"") &&
+	    ai.tls == AUTHINFO_TLS_VERIFY, "T:VERIFY");
+	UNIT_CHECK(refused("\"U:u\" \"P:s3cr\" \"T:NONE\"",
+	    "VERIFY or ENCR") &&
+	    refused("\"U:u\" \"P:s3cr\" \"T:ENCRYPTED\"", "VERIFY or ENCR") &&
+	    refused("\"U:u\" \"P:s3cr\" \"T:ENCR\" \"T:ENCR\"", "twice") &&
+	    refused("\"U:u\" \"P:s3cr\" \"T=ENCR\"", "a letter") &&
+	    refused("\"U:u\" \"P:s3cr\" \"T:\"", "empty"), "bad T:");
 }
 
 static void
@@ -130,6 +151,7 @@ int
 main(void)
 {
 	test_parse();
+	test_parse_tls();
 	test_mask();
 	test_base64();
 	test_probe_order();

@@ -445,6 +445,6 @@ main(void)
 	test_tmpf();
 	policy_db_close(env.db);
 	(void)snprintf(err, sizeof(err), "rm -rf %s", tmpdir);
-	(void)system(err);
+	UNIT_CHECK(system(err) == 0, "scratch directory removed");
 	return unit_done();
 }

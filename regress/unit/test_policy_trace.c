@@ -255,6 +255,6 @@ main(void)
 	test_fill_and_tagdefault();
 	policy_db_close(db);
 	(void)snprintf(err, sizeof(err), "rm -rf %s", tmpdir);
-	(void)system(err);
+	UNIT_CHECK(system(err) == 0, "scratch directory removed");
 	return unit_done();
 }

@@ -219,6 +219,6 @@ main(void)
 	test_ctl_field();
 	test_format();
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)system(cmd);
+	UNIT_CHECK(system(cmd) == 0, "scratch directory removed");
 	return unit_done();
 }

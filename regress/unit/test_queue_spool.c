@@ -150,7 +150,8 @@ test_load(struct spool *sp, struct envelope *e)
 	queue_spool_tx_free(&tx);
 	fd = openat(sp->dir[SPOOL_ENVELOPE], "00000001deadbeef",
 	    O_CREAT | O_WRONLY, 0600);
-	(void)write(fd, "version: 1\nid: garbage\n", 23);
+	UNIT_CHECK(write(fd, "version: 1\nid: garbage\n", 23) == 23,
+	    "write a garbage envelope");
 	(void)close(fd);
 	fd = openat(sp->dir[SPOOL_INCOMING], "leftover", O_CREAT | O_WRONLY,
 	    0600);
@@ -353,6 +354,6 @@ main(void)
 	test_recycle(&sp);
 	test_handout(&sp);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	(void)system(cmd);
+	UNIT_CHECK(system(cmd) == 0, "scratch directory removed");
 	return unit_done();
 }
