@@ -324,7 +324,9 @@ test_handout(struct spool *sp)
 	    "handout: no later file shares a handed-out inode");
 	memset(buf, 'X', sizeof(buf));
 	for (i = 0; i < 2; i++)
-		(void)pwrite(fd[i], buf, sizeof(buf), 0);
+		ok = ok && pwrite(fd[i], buf, sizeof(buf), 0) ==
+		    (ssize_t)sizeof(buf);
+	UNIT_CHECK(ok, "handout: the old fds still write (to their own files)");
 	for (i = 0; i < 4; i++)
 		ok = ok && queue_spool_message_size(sp, SPOOL_MESSAGE,
 		    ids[i]) == 10 && queue_spool_envelope_read(sp,
