@@ -21,6 +21,7 @@
 
 #include "log.h"
 #include "proc.h"
+#include "sandbox.h"
 
 #define STATS_MAX	96
 /* supplementary groups a child may keep (see proc_groups()) */
@@ -212,6 +213,9 @@ proc_confine(const char *root, const char *user)
 		fatal("PR_SET_DUMPABLE");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");
+	/* last: from here on only the calls of our own list work */
+	if (sandbox_enter(proc_self->name) == -1)
+		fatalx("cannot enter the seccomp sandbox");
 	log_debug("confined to %s as %s", root, user);
 }
 

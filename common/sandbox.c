@@ -1,0 +1,282 @@
+/*
+ * sandbox.c: the seccomp-bpf filter each child loads as the last step of
+ * proc_confine(), once it is chrooted and unprivileged.  The allow-lists
+ * of every process are here side by side, so that a reviewer compares
+ * them in one place; each process gets the common part (libevent, the
+ * imsg channels, malloc, time, logging) plus its own.
+ *
+ *   smtp      accept the listeners' clients; UDP/TCP sockets for its own
+ *             resolver (libunbound, in a thread); no open(2) (EACCES)
+ *   mta       the same, plus connect(2) to next hops; no open(2)
+ *   queue     the spool: open, rename, unlink, mkdir, fsync, statfs,
+ *             and its sync threads
+ *   policyd   SQLite on the database file (open, pread, locks)
+ *   tlsproxy  no socket of its own at all; no open(2) (EACCES)
+ *   auth      Cyrus SASL: the sasldb (open, locks) and saslauthd's unix
+ *             socket
+ *
+ * Sockets, where allowed, may only be of the families the process needs
+ * (checked on the first argument of socket(2)).  A system call outside
+ * the list traps: the SIGSYS handler logs "seccomp: forbidden system call
+ * NAME (NR)" and the process dies by SIGSYS, which the parent logs and
+ * answers with a restart.  A filter that cannot be loaded ends the child
+ * before it serves anything.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <seccomp.h>
+
+#include "log.h"
+#include "sandbox.h"
+
+/* What every child does: the event loop, its channels, memory, time. */
+static const int sandbox_common[] = {
+	SCMP_SYS(read), SCMP_SYS(readv), SCMP_SYS(write), SCMP_SYS(writev),
+	SCMP_SYS(close), SCMP_SYS(fstat), SCMP_SYS(newfstatat),
+	SCMP_SYS(lseek), SCMP_SYS(fcntl), SCMP_SYS(dup), SCMP_SYS(dup3),
+	SCMP_SYS(pipe2), SCMP_SYS(eventfd2),
+	SCMP_SYS(epoll_create1), SCMP_SYS(epoll_ctl), SCMP_SYS(epoll_wait),
+	SCMP_SYS(epoll_pwait), SCMP_SYS(poll), SCMP_SYS(ppoll),
+	SCMP_SYS(select), SCMP_SYS(pselect6),
+	SCMP_SYS(recvmsg), SCMP_SYS(sendmsg), SCMP_SYS(recvfrom),
+	SCMP_SYS(sendto), SCMP_SYS(shutdown), SCMP_SYS(getsockopt),
+	SCMP_SYS(setsockopt), SCMP_SYS(getsockname), SCMP_SYS(getpeername),
+	SCMP_SYS(mmap), SCMP_SYS(munmap), SCMP_SYS(mremap),
+	SCMP_SYS(mprotect), SCMP_SYS(madvise), SCMP_SYS(brk),
+	SCMP_SYS(rt_sigaction), SCMP_SYS(rt_sigprocmask),
+	SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
+	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid),
+	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
+	SCMP_SYS(getegid), SCMP_SYS(tgkill), SCMP_SYS(kill),
+	SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
+	SCMP_SYS(gettimeofday), SCMP_SYS(time), SCMP_SYS(nanosleep),
+	SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom),
+	SCMP_SYS(futex), SCMP_SYS(sched_yield), SCMP_SYS(restart_syscall),
+	SCMP_SYS(getrlimit), SCMP_SYS(prlimit64), SCMP_SYS(umask),
+	SCMP_SYS(uname), SCMP_SYS(exit), SCMP_SYS(exit_group)
+};
+
+/* Threads (libunbound's resolver, the queue's sync workers). */
+static const int sandbox_threads[] = {
+	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(set_robust_list),
+	SCMP_SYS(rseq), SCMP_SYS(sched_getaffinity), SCMP_SYS(set_tid_address)
+};
+
+/* The resolver's own sockets: connect(2) is how it sends to a server. */
+static const int sandbox_resolver[] = {
+	SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(recvmmsg),
+	SCMP_SYS(sendmmsg), SCMP_SYS(getdents64), SCMP_SYS(ioctl)
+};
+
+/* The front end's listeners, and the socket pair of each TLS session. */
+static const int sandbox_smtp[] = {
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(socketpair)
+};
+
+/* The socket pair of each TLS session; reading a message at an offset. */
+static const int sandbox_mta[] = {
+	SCMP_SYS(socketpair), SCMP_SYS(pread64)
+};
+
+/* The socket pair through which each session's clear text flows. */
+static const int sandbox_tlsproxy[] = {
+	SCMP_SYS(socketpair)
+};
+
+/* The spool, and the descriptors it hands to others. */
+static const int sandbox_queue[] = {
+	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(rename),
+	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(unlink),
+	SCMP_SYS(unlinkat), SCMP_SYS(mkdir), SCMP_SYS(mkdirat),
+	SCMP_SYS(rmdir), SCMP_SYS(link), SCMP_SYS(linkat),
+	SCMP_SYS(fsync), SCMP_SYS(fdatasync), SCMP_SYS(syncfs),
+	SCMP_SYS(ftruncate), SCMP_SYS(getdents64), SCMP_SYS(statfs),
+	SCMP_SYS(fstatfs),
+	SCMP_SYS(stat), SCMP_SYS(lstat), SCMP_SYS(fchmod),
+	SCMP_SYS(utimensat), SCMP_SYS(pread64), SCMP_SYS(pwrite64)
+};
+
+/* SQLite: the database and its locks (read-only, but SQLite checks). */
+static const int sandbox_policyd[] = {
+	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64), SCMP_SYS(stat), SCMP_SYS(lstat),
+	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	SCMP_SYS(getcwd), SCMP_SYS(readlink), SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(fchown),
+	SCMP_SYS(unlink), SCMP_SYS(flock)
+};
+
+/* Cyrus SASL: the sasldb, and the socket of saslauthd. */
+static const int sandbox_auth[] = {
+	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(pread64),
+	SCMP_SYS(pwrite64), SCMP_SYS(stat), SCMP_SYS(lstat),
+	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(flock),
+	SCMP_SYS(connect), SCMP_SYS(getdents64), SCMP_SYS(fsync),
+	SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity)
+};
+
+struct sandbox_list {
+	const int	*calls;
+	size_t		 n;
+};
+
+#define SANDBOX_LIST(a)	{ (a), sizeof(a) / sizeof((a)[0]) }
+#define SANDBOX_NONE	{ NULL, 0 }
+
+/* A process's filter. */
+struct sandbox_policy {
+	const char		*name;
+	struct sandbox_list	 lists[4];
+	int			 families[2];	/* socket(2); 0 = none */
+	int			 open_denied;	/* open(2) fails with EACCES */
+	/* socket(2) for IPv4 and IPv6 fails with EACCES: a library that
+	 * looks names up (SASL's DIGEST-MD5 does) gets an error, not death */
+	int			 inet_denied;
+};
+
+static const struct sandbox_policy sandbox_policies[] = {
+	{ "smtp", { SANDBOX_LIST(sandbox_smtp), SANDBOX_LIST(sandbox_threads),
+	    SANDBOX_LIST(sandbox_resolver), SANDBOX_NONE },
+	    { AF_INET, AF_INET6 }, 1, 0 },
+	{ "mta", { SANDBOX_LIST(sandbox_mta), SANDBOX_LIST(sandbox_threads),
+	    SANDBOX_LIST(sandbox_resolver), SANDBOX_NONE },
+	    { AF_INET, AF_INET6 }, 1, 0 },
+	{ "queue", { SANDBOX_LIST(sandbox_queue),
+	    SANDBOX_LIST(sandbox_threads), SANDBOX_NONE, SANDBOX_NONE },
+	    { 0, 0 }, 0, 0 },
+	{ "policyd", { SANDBOX_LIST(sandbox_policyd), SANDBOX_NONE,
+	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0 }, 0, 0 },
+	{ "tlsproxy", { SANDBOX_LIST(sandbox_tlsproxy), SANDBOX_NONE,
+	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0 }, 1, 0 },
+	{ "auth", { SANDBOX_LIST(sandbox_auth), SANDBOX_NONE, SANDBOX_NONE,
+	    SANDBOX_NONE }, { AF_UNIX, 0 }, 0, 1 }
+};
+
+/* SIGSYS from the filter: say which call, then die of it. */
+static void
+sandbox_trap(int sig, siginfo_t *si, void *uc)
+{
+	char	*name;
+
+	(void)uc;
+	name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE,
+	    si->si_syscall);
+	log_warnx("seccomp: forbidden system call %s (%d)",
+	    name != NULL ? name : "?", si->si_syscall);
+	/* the handler is reset and SIGSYS not blocked: this kills us */
+	(void)raise(sig);
+	_exit(128 + sig);
+}
+
+static int
+sandbox_allow_list(scmp_filter_ctx ctx, const struct sandbox_list *l)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->n; i++)
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, l->calls[i], 0) < 0)
+			return -1;
+	return 0;
+}
+
+/* socket(2) of the allowed families only; others trap. */
+static int
+sandbox_allow_sockets(scmp_filter_ctx ctx, const struct sandbox_policy *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < 2; i++) {
+		if (p->families[i] == 0)
+			continue;
+		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
+		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->families[i])) < 0)
+			return -1;
+	}
+	if (p->inet_denied &&
+	    (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_INET)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
+	    SCMP_A0(SCMP_CMP_EQ, AF_INET6)) < 0))
+		return -1;
+	return 0;
+}
+
+static const struct sandbox_policy *
+sandbox_policy_find(const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(sandbox_policies) /
+	    sizeof(sandbox_policies[0]); i++)
+		if (strcmp(sandbox_policies[i].name, name) == 0)
+			return &sandbox_policies[i];
+	return NULL;
+}
+
+/* Build the filter of p; NULL on failure. */
+static scmp_filter_ctx
+sandbox_build(const struct sandbox_policy *p)
+{
+	scmp_filter_ctx	 ctx;
+	struct sandbox_list	 common = SANDBOX_LIST(sandbox_common);
+	size_t		 i;
+
+	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
+		return NULL;
+	/* threads that exist already (libunbound's) get the filter too */
+	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0 ||
+	    sandbox_allow_list(ctx, &common) == -1 ||
+	    sandbox_allow_sockets(ctx, p) == -1)
+		goto fail;
+	for (i = 0; i < sizeof(p->lists) / sizeof(p->lists[0]); i++)
+		if (sandbox_allow_list(ctx, &p->lists[i]) == -1)
+			goto fail;
+	if (p->open_denied &&
+	    (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat),
+	    0) < 0 || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+	    SCMP_SYS(open), 0) < 0))
+		goto fail;
+	return ctx;
+fail:
+	seccomp_release(ctx);
+	return NULL;
+}
+
+int
+sandbox_enter(const char *name)
+{
+	const struct sandbox_policy	*p;
+	scmp_filter_ctx			 ctx;
+	struct sigaction		 sa;
+	int				 r;
+
+	if ((p = sandbox_policy_find(name)) == NULL) {
+		log_warnx("seccomp: no filter for %s", name);
+		return -1;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = sandbox_trap;
+	sa.sa_flags = SA_SIGINFO | SA_RESETHAND | SA_NODEFER;
+	(void)sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == -1) {
+		log_warn("seccomp: sigaction");
+		return -1;
+	}
+	if ((ctx = sandbox_build(p)) == NULL) {
+		log_warnx("seccomp: cannot build the filter of %s", name);
+		return -1;
+	}
+	r = seccomp_load(ctx);
+	seccomp_release(ctx);
+	if (r < 0) {
+		log_warnx("seccomp: cannot load the filter of %s: %s", name,
+		    strerror(-r));
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,176 @@
+/*
+ * test_sandbox.c: each child's seccomp filter (common/sandbox.c) holds.
+ * For every process a forked child loads that process's filter and then
+ * tries one thing outside its list: it must die by SIGSYS after logging
+ * the call's name.  What the filter turns into an error instead (open(2)
+ * in the front end, the mta and tlsproxy; IPv4 sockets in smtpd-auth)
+ * must fail with EACCES and leave the process running, and an allowed
+ * call must still work.
+ */
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sandbox.h"
+#include "unit.h"
+
+enum probe {
+	PROBE_INET_SOCKET,	/* socket(AF_INET, SOCK_STREAM) */
+	PROBE_UNIX_SOCKET,	/* socket(AF_UNIX, SOCK_STREAM) */
+	PROBE_EXECVE,
+	PROBE_PTRACE,
+	PROBE_OPEN,		/* open("/etc/passwd") */
+	PROBE_WRITE		/* write(2) to a pipe: always allowed */
+};
+
+/* In the child, under the filter: 0 if the call worked, else its errno. */
+static int
+probe_run(enum probe p)
+{
+	char	*argv[] = { "/bin/true", NULL };
+	int	 fd, fds[2];
+
+	switch (p) {
+	case PROBE_INET_SOCKET:
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		break;
+	case PROBE_UNIX_SOCKET:
+		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		break;
+	case PROBE_EXECVE:
+		fd = execve(argv[0], argv, NULL);
+		break;
+	case PROBE_PTRACE:
+		fd = (int)syscall(SYS_ptrace, 0, 0, 0, 0);
+		break;
+	case PROBE_OPEN:
+		fd = open("/etc/passwd", O_RDONLY);
+		break;
+	default:
+		if (pipe(fds) == -1)
+			return errno;
+		fd = (int)write(fds[1], "x", 1);
+		break;
+	}
+	return fd == -1 ? errno : 0;
+}
+
+/*
+ * Fork, enter name's sandbox, run the probe.  Returns the child's wait
+ * status; *err is the probe's errno when it came back; the child's log
+ * (its stderr) goes to logbuf.
+ */
+static int
+probe_fork(const char *name, enum probe p, int *err, char *logbuf,
+    size_t logsize)
+{
+	int	 out[2], res[2], status = 0;
+	ssize_t	 n;
+	pid_t	 pid;
+
+	*err = -1;
+	logbuf[0] = '\0';
+	if (pipe(out) == -1 || pipe(res) == -1)
+		return -1;
+	if ((pid = fork()) == -1)
+		return -1;
+	if (pid == 0) {
+		(void)dup2(out[1], STDERR_FILENO);
+		log_init("test", 1);
+		if (sandbox_enter(name) == -1)
+			_exit(99);
+		*err = probe_run(p);
+		(void)write(res[1], err, sizeof(*err));
+		_exit(0);
+	}
+	(void)close(out[1]);
+	(void)close(res[1]);
+	if (read(res[0], err, sizeof(*err)) != sizeof(*err))
+		*err = -1;
+	n = read(out[0], logbuf, logsize - 1);
+	logbuf[n > 0 ? n : 0] = '\0';
+	(void)waitpid(pid, &status, 0);
+	(void)close(out[0]);
+	(void)close(res[0]);
+	return status;
+}
+
+/* The probe kills name's process by SIGSYS, logging the call. */
+static int
+killed(const char *name, enum probe p, const char *call)
+{
+	char	 logbuf[512], want[64];
+	int	 err, status;
+
+	status = probe_fork(name, p, &err, logbuf, sizeof(logbuf));
+	(void)snprintf(want, sizeof(want), "forbidden system call %s", call);
+	return status != -1 && WIFSIGNALED(status) &&
+	    WTERMSIG(status) == SIGSYS && strstr(logbuf, want) != NULL;
+}
+
+/* The probe comes back with errno want (0: it worked) in name's filter. */
+static int
+answered(const char *name, enum probe p, int want)
+{
+	char	 logbuf[512];
+	int	 err, status;
+
+	status = probe_fork(name, p, &err, logbuf, sizeof(logbuf));
+	return status != -1 && WIFEXITED(status) &&
+	    WEXITSTATUS(status) == 0 && err == want;
+}
+
+int
+main(void)
+{
+	static const char *const all[] = {
+		"smtp", "mta", "queue", "policyd", "tlsproxy", "auth"
+	};
+	char	 name[64];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
+		(void)snprintf(name, sizeof(name), "%s: execve is killed",
+		    all[i]);
+		UNIT_CHECK(killed(all[i], PROBE_EXECVE, "execve"), name);
+		(void)snprintf(name, sizeof(name), "%s: ptrace is killed",
+		    all[i]);
+		UNIT_CHECK(killed(all[i], PROBE_PTRACE, "ptrace"), name);
+		(void)snprintf(name, sizeof(name), "%s: write still works",
+		    all[i]);
+		UNIT_CHECK(answered(all[i], PROBE_WRITE, 0), name);
+	}
+	UNIT_CHECK(killed("tlsproxy", PROBE_INET_SOCKET, "socket"),
+	    "tlsproxy: no socket of its own");
+	UNIT_CHECK(killed("tlsproxy", PROBE_UNIX_SOCKET, "socket"),
+	    "tlsproxy: not even a unix socket");
+	UNIT_CHECK(killed("queue", PROBE_INET_SOCKET, "socket"),
+	    "queue: no network");
+	UNIT_CHECK(killed("policyd", PROBE_INET_SOCKET, "socket"),
+	    "policyd: no network");
+	UNIT_CHECK(killed("smtp", PROBE_UNIX_SOCKET, "socket"),
+	    "smtp: only the resolver's IPv4/IPv6 sockets");
+	UNIT_CHECK(answered("smtp", PROBE_OPEN, EACCES),
+	    "smtp: open fails with EACCES");
+	UNIT_CHECK(answered("mta", PROBE_OPEN, EACCES),
+	    "mta: open fails with EACCES");
+	UNIT_CHECK(answered("tlsproxy", PROBE_OPEN, EACCES),
+	    "tlsproxy: open fails with EACCES");
+	UNIT_CHECK(answered("auth", PROBE_INET_SOCKET, EACCES),
+	    "auth: an IPv4 socket fails with EACCES");
+	UNIT_CHECK(answered("auth", PROBE_UNIX_SOCKET, 0),
+	    "auth: a unix socket (saslauthd) works");
+	UNIT_CHECK(answered("queue", PROBE_OPEN, 0),
+	    "queue: open works (the spool)");
+	UNIT_CHECK(sandbox_enter("nosuch") == -1,
+	    "an unknown process has no filter");
+	return unit_done();
+}
