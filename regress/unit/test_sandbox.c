@@ -88,8 +88,7 @@ probe_fork(const char *name, enum probe p, int *err, char *logbuf,
 		if (sandbox_enter(name) == -1)
 			_exit(99);
 		*err = probe_run(p);
-		(void)write(res[1], err, sizeof(*err));
-		_exit(0);
+		_exit(write(res[1], err, sizeof(*err)) == sizeof(*err) ? 0 : 98);
 	}
 	(void)close(out[1]);
 	(void)close(res[1]);
