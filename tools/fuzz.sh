@@ -55,7 +55,8 @@ run_one() {
 	echo "fuzz: $name for ${secs}s"
 	# shellcheck disable=SC2086
 	if ! "$out/$name" -max_total_time="$secs" -max_len=4096 \
-	    -print_final_stats=1 "regress/fuzz/corpus/$name" $seeds \
+	    -print_final_stats=1 \
+	    -artifact_prefix="$out/$name-" "regress/fuzz/corpus/$name" $seeds \
 	    >"$out/$name.log" 2>&1; then
 		echo "fuzz: $name FAILED, see $out/$name.log"
 		tail -40 "$out/$name.log"
@@ -64,6 +65,7 @@ run_one() {
 	grep -E "^#[0-9]+[[:space:]]+DONE" "$out/$name.log" | tail -1
 }
 
+make -s bin
 mkdir -p "$out"
 common_lib
 targets | while IFS=';' read -r name extra libs; do
