@@ -150,6 +150,8 @@ tls_hello_parse(const uint8_t *buf, size_t len, char *sni, size_t size,
 	tls_hello_skip(&c, tls_hello_get(&c, 1));	/* compression */
 	if (!c.short_read && c.left > 0)
 		tls_hello_extensions(&c, sni, size, invalid);
+	else if (!c.short_read && len - 5 < reclen)
+		c.short_read = 1;	/* the extensions are yet to come */
 	if (c.short_read && len - 5 < reclen) {
 		sni[0] = '\0';
 		*invalid = 0;

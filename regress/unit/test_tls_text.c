@@ -175,6 +175,25 @@ hello_build(uint8_t *b, const char *sni)
 	return n;
 }
 
+/* 1 if every prefix of the n octets of b waits for more, and the whole
+ * gives sni: tlsproxy parses again as octets arrive (found by
+ * fuzz_tls_hello: a cut just after the compression methods was taken as
+ * a ClientHello without extensions). */
+static int
+hello_cut_waits(const uint8_t *b, size_t n, const char *want)
+{
+	char	 sni[TLS_NAME_MAX];
+	size_t	 k;
+	int	 bad;
+
+	for (k = 0; k < n; k++)
+		if (tls_hello_parse(b, k, sni, sizeof(sni), &bad) !=
+		    TLS_HELLO_MORE)
+			return 0;
+	return tls_hello_parse(b, n, sni, sizeof(sni), &bad) ==
+	    TLS_HELLO_DONE && strcmp(sni, want) == 0 && !bad;
+}
+
 static void
 test_hello(void)
 {
@@ -191,6 +210,8 @@ test_hello(void)
 	    TLS_HELLO_MORE && sni[0] == '\0', "hello: partial record waits");
 	UNIT_CHECK(tls_hello_parse(b, 3, sni, sizeof(sni), &bad) ==
 	    TLS_HELLO_MORE, "hello: partial header waits");
+	UNIT_CHECK(hello_cut_waits(b, n, "mx.example.org"),
+	    "hello: a ClientHello cut anywhere waits for the rest");
 	n = hello_build(b, NULL);
 	UNIT_CHECK(tls_hello_parse(b, n, sni, sizeof(sni), &bad) ==
 	    TLS_HELLO_DONE && sni[0] == '\0' && !bad, "hello: no SNI");
