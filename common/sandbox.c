@@ -184,6 +184,19 @@ sandbox_allow_list(scmp_filter_ctx ctx, const struct sandbox_list *l)
 	return 0;
 }
 
+/* "The first argument is v" (SCMP_A0() leaves fields to the compiler). */
+static struct scmp_arg_cmp
+sandbox_arg0_is(int v)
+{
+	struct scmp_arg_cmp	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.arg = 0;
+	c.op = SCMP_CMP_EQ;
+	c.datum_a = (scmp_datum_t)v;
+	return c;
+}
+
 /* socket(2) of the allowed families only; others trap. */
 static int
 sandbox_allow_sockets(scmp_filter_ctx ctx, const struct sandbox_policy *p)
@@ -194,14 +207,14 @@ sandbox_allow_sockets(scmp_filter_ctx ctx, const struct sandbox_policy *p)
 		if (p->families[i] == 0)
 			continue;
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		    SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)p->families[i])) < 0)
+		    sandbox_arg0_is(p->families[i])) < 0)
 			return -1;
 	}
 	if (p->inet_denied &&
 	    (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
-	    SCMP_A0(SCMP_CMP_EQ, AF_INET)) < 0 ||
+	    sandbox_arg0_is(AF_INET)) < 0 ||
 	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
-	    SCMP_A0(SCMP_CMP_EQ, AF_INET6)) < 0))
+	    sandbox_arg0_is(AF_INET6)) < 0))
 		return -1;
 	return 0;
 }
