@@ -27,7 +27,7 @@ targets() {
 	echo "fuzz_tls_hello;tlsproxy/tls_hello.c tlsproxy/tls_text.c;-lcrypto"
 	echo "fuzz_mta_reply;smtpd/mta_reply.c;"
 	echo "fuzz_dns;smtpd/smtp_dns.c smtpd/mta_dns.c;-lunbound"
-	echo "fuzz_policy_map;$(ls policyd/policy_*.c | tr '\n' ' ');-lsqlite3"
+	echo "fuzz_policy_map;$(echo policyd/policy_*.c);-lsqlite3"
 	echo "fuzz_envelope;queue/queue_envelope.c;"
 }
 
