@@ -48,7 +48,7 @@ run_one() {
 	name=$1 extra=$2 libs=$3
 	# shellcheck disable=SC2086
 	clang $CF -fsanitize=fuzzer $SAN -o "$out/$name" "regress/fuzz/$name.c" \
-	    $extra "$out/libcommon.a" -levent -lbsd $libs
+	    $extra "$out/libcommon.a" -levent -lbsd -lseccomp $libs
 	mkdir -p "regress/fuzz/corpus/$name"
 	seeds=
 	[ -d "regress/fuzz/seeds/$name" ] && seeds="regress/fuzz/seeds/$name"
