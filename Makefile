@@ -154,10 +154,44 @@ bin/unit/test_smtpctl_%: regress/unit/test_smtpctl_%.c smtpd/smtpctl_text.o \
 
 units: $(UNIT_BINS)
 
+# The sandbox test build: each child again, with a sandbox whose SIGUSR2
+# handler makes a call no filter allows (regress/privsep/test_seccomp.py
+# runs the daemon with -x bin/probe).  sandbox_probe.o comes before the
+# archive, so the archive's sandbox.o is not linked.
+PROBE_BINS = bin/probe/smtpd-smtp bin/probe/smtpd-mta bin/probe/smtpd-queue \
+	     bin/probe/smtpd-policyd bin/probe/smtpd-tlsproxy bin/probe/smtpd-auth
+
+common/sandbox_probe.o: common/sandbox.c common/sandbox.h
+	$(CC) $(CFLAGS) -DSANDBOX_PROBE -c -o $@ common/sandbox.c
+
+bin/probe:
+	mkdir -p bin/probe
+
+bin/probe/smtpd-smtp: $(SMTP_SRCS:.c=.o) common/sandbox_probe.o \
+    common/libcommon.a | bin/probe
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
+bin/probe/smtpd-mta: $(MTA_SRCS:.c=.o) common/sandbox_probe.o \
+    common/libcommon.a | bin/probe
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
+bin/probe/smtpd-queue: $(QUEUE_SRCS:.c=.o) common/sandbox_probe.o \
+    common/libcommon.a | bin/probe
+	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE)
+bin/probe/smtpd-policyd: $(POLICY_SRCS:.c=.o) common/sandbox_probe.o \
+    common/libcommon.a | bin/probe
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
+bin/probe/smtpd-tlsproxy: $(TLS_SRCS:.c=.o) common/sandbox_probe.o \
+    common/libcommon.a | bin/probe
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -ltls -lssl -lcrypto
+bin/probe/smtpd-auth: $(AUTH_SRCS:.c=.o) common/sandbox_probe.o \
+    common/libcommon.a | bin/probe
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsasl2
+
+probe: $(PROBE_BINS)
+
 deps:
 	@sh tools/deps.sh
 
-check: all units
+check: all units probe
 	@sh tools/deps.sh
 	@python3 regress/run.py $(CHECK_ARGS)
 
@@ -167,7 +201,7 @@ check: all units
 asan:
 	$(MAKE) clean
 	$(MAKE) SAN="-fsanitize=address,undefined -fno-sanitize-recover=all \
-	    -fno-omit-frame-pointer" OPT="-O1 -g" all units
+	    -fno-omit-frame-pointer" OPT="-O1 -g" all units probe
 	@sh tools/deps.sh
 	@for t in $(UNIT_BINS); do ./$$t >/dev/null || \
 	    { echo "FAIL $$t under ASan/LSan"; exit 1; }; done
@@ -199,4 +233,4 @@ install: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a
 
-.PHONY: all units deps check asan bench bench-policy bench-auth fuzz soak lint install clean
+.PHONY: all units probe deps check asan bench bench-policy bench-auth fuzz soak lint install clean

@@ -23,11 +23,13 @@
  * before it serves anything.
  */
 #include <sys/socket.h>
+#include <sys/syscall.h>
 
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <seccomp.h>
 
@@ -260,6 +262,32 @@ fail:
 	return NULL;
 }
 
+#ifdef SANDBOX_PROBE
+/*
+ * The test build only (bin/probe/, make probe): SIGUSR2 makes the process
+ * try a call that no filter allows, so that regress can see each real
+ * child, filtered, die of it.  Installed with the filter, never in the
+ * daemon that is shipped.
+ */
+static void
+sandbox_probe(int sig)
+{
+	(void)sig;
+	(void)syscall(SYS_ptrace, 0, 0, 0, 0);
+}
+
+static int
+sandbox_probe_install(void)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = sandbox_probe;
+	(void)sigemptyset(&sa.sa_mask);
+	return sigaction(SIGUSR2, &sa, NULL);
+}
+#endif
+
 int
 sandbox_enter(const char *name)
 {
@@ -291,5 +319,9 @@ sandbox_enter(const char *name)
 		    strerror(-r));
 		return -1;
 	}
+#ifdef SANDBOX_PROBE
+	if (sandbox_probe_install() == -1)
+		return -1;
+#endif
 	return 0;
 }

@@ -1,8 +1,12 @@
 """Every child runs under its seccomp filter (common/sandbox.c): the
 kernel reports mode 2 (filter) and no_new_privs for each of them, after
 they served mail, and the root parent is the only process without one.
-What each filter forbids is proven by bin/unit/test_sandbox."""
-from lib import clients
+Each real child dies of a call outside its list (the bin/probe build),
+and what each filter forbids in detail is bin/unit/test_sandbox's."""
+import os
+import signal
+
+from lib import BIN, clients
 from lib.daemon import Relay
 from lib.sink import Sink
 
@@ -35,3 +39,27 @@ def test_every_child_is_filtered():
         clients.send(relay.port, "alice@client.test", ["carol@dest.test"])
         sink.wait_for(2)
         assert relay.children() == kids, "a child was restarted"
+
+
+PROBE = os.path.join(BIN, "probe")
+
+
+def test_each_real_child_dies_of_a_forbidden_call():
+    """The test build (make probe): SIGUSR2 makes a child call ptrace(2).
+    Each real, running child must be killed by its filter, say so in the
+    log, and be restarted by the parent; mail flows again afterwards."""
+    if not os.path.exists(os.path.join(PROBE, "smtpd-smtp")):
+        raise AssertionError("bin/probe is missing (make probe)")
+    with Sink() as sink, Relay(sink=sink, libexec=PROBE) as relay:
+        for name in sorted(CHILDREN):
+            mark = relay.mark()
+            pid = relay.kill(name, signal.SIGUSR2)
+            relay.wait_for_log(r"seccomp: forbidden system call ptrace",
+                               start=mark)
+            relay.wait_for_log(r"\(pid %d\) killed by signal %d"
+                               % (pid, signal.SIGSYS), start=mark)
+            new = relay.wait_restarted(name, pid)
+            assert _status(new).get("Seccomp") == "2", name
+        relay.wait_ready()
+        clients.send(relay.port, "alice@client.test", ["bob@dest.test"])
+        sink.wait_for(1)
