@@ -16,7 +16,9 @@
  *             socket
  *
  * Sockets, where allowed, may only be of the families the process needs
- * (checked on the first argument of socket(2)).  A system call outside
+ * (checked on the first argument of socket(2)).  No child may fork or
+ * execute a program; the threaded ones (smtp, mta, queue) may clone(2)
+ * threads only.  A system call outside
  * the list traps: the SIGSYS handler logs "seccomp: forbidden system call
  * NAME (NR)" and the process dies by SIGSYS, which the parent logs and
  * answers with a restart.  A filter that cannot be loaded ends the child
@@ -24,6 +26,8 @@
  */
 #include <sys/socket.h>
 #include <sys/syscall.h>
+
+#include <sched.h>
 
 #include <errno.h>
 #include <signal.h>
@@ -63,10 +67,13 @@ static const int sandbox_common[] = {
 	SCMP_SYS(uname), SCMP_SYS(exit), SCMP_SYS(exit_group)
 };
 
-/* Threads (libunbound's resolver, the queue's sync workers). */
+/*
+ * Threads (libunbound's resolver, the queue's sync workers); clone(2)
+ * only with CLONE_THREAD, so no child can fork (sandbox_allow_threads).
+ */
 static const int sandbox_threads[] = {
-	SCMP_SYS(clone), SCMP_SYS(clone3), SCMP_SYS(set_robust_list),
-	SCMP_SYS(rseq), SCMP_SYS(sched_getaffinity), SCMP_SYS(set_tid_address)
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(sched_getaffinity),
+	SCMP_SYS(set_tid_address)
 };
 
 /* The resolver's own sockets: connect(2) is how it sends to a server. */
@@ -186,6 +193,28 @@ sandbox_allow_list(scmp_filter_ctx ctx, const struct sandbox_list *l)
 	return 0;
 }
 
+/*
+ * clone(2) for a thread only: a fork has no CLONE_THREAD and traps.
+ * clone3(2) passes its flags in memory the filter cannot read, so it
+ * fails with ENOSYS and glibc falls back to clone(2).
+ */
+static int
+sandbox_allow_threads(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.arg = 0;
+	c.op = SCMP_CMP_MASKED_EQ;
+	c.datum_a = CLONE_THREAD;
+	c.datum_b = CLONE_THREAD;
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, c) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0) < 0)
+		return -1;
+	return 0;
+}
+
 /* "The first argument is v" (SCMP_A0() leaves fields to the compiler). */
 static struct scmp_arg_cmp
 sandbox_arg0_is(int v)
@@ -248,9 +277,13 @@ sandbox_build(const struct sandbox_policy *p)
 	    sandbox_allow_list(ctx, &common) == -1 ||
 	    sandbox_allow_sockets(ctx, p) == -1)
 		goto fail;
-	for (i = 0; i < sizeof(p->lists) / sizeof(p->lists[0]); i++)
+	for (i = 0; i < sizeof(p->lists) / sizeof(p->lists[0]); i++) {
 		if (sandbox_allow_list(ctx, &p->lists[i]) == -1)
 			goto fail;
+		if (p->lists[i].calls == sandbox_threads &&
+		    sandbox_allow_threads(ctx) == -1)
+			goto fail;
+	}
 	if (p->open_denied &&
 	    (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(openat),
 	    0) < 0 || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),

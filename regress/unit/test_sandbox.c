@@ -1,8 +1,9 @@
 /*
  * test_sandbox.c: each child's seccomp filter (common/sandbox.c) holds.
  * For every process a forked child loads that process's filter and then
- * tries one thing outside its list: it must die by SIGSYS after logging
- * the call's name.  What the filter turns into an error instead (open(2)
+ * tries one thing outside its list (execve, ptrace, fork, a socket): it
+ * must die by SIGSYS after logging the call's name; the threaded ones
+ * must still start a thread.  What the filter turns into an error instead (open(2)
  * in the front end, the mta and tlsproxy; IPv4 sockets in smtpd-auth)
  * must fail with EACCES and leave the process running, and an allowed
  * call must still work.
@@ -13,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,15 +30,24 @@ enum probe {
 	PROBE_EXECVE,
 	PROBE_PTRACE,
 	PROBE_OPEN,		/* open("/etc/passwd") */
+	PROBE_FORK,		/* fork(): clone(2) without CLONE_THREAD */
+	PROBE_THREAD,		/* pthread_create(), joined */
 	PROBE_WRITE		/* write(2) to a pipe: always allowed */
 };
+
+static void *
+probe_thread(void *arg)
+{
+	return arg;
+}
 
 /* In the child, under the filter: 0 if the call worked, else its errno. */
 static int
 probe_run(enum probe p)
 {
-	char	*argv[] = { "/bin/true", NULL };
-	int	 fd, fds[2];
+	char		*argv[] = { "/bin/true", NULL };
+	pthread_t	 t;
+	int		 fd, fds[2];
 
 	switch (p) {
 	case PROBE_INET_SOCKET:
@@ -53,6 +64,15 @@ probe_run(enum probe p)
 		break;
 	case PROBE_OPEN:
 		fd = open("/etc/passwd", O_RDONLY);
+		break;
+	case PROBE_FORK:
+		if ((fd = fork()) == 0)
+			_exit(0);
+		break;
+	case PROBE_THREAD:
+		if ((errno = pthread_create(&t, NULL, probe_thread, NULL)) != 0)
+			return errno;
+		fd = pthread_join(t, NULL) == 0 ? 0 : -1;
 		break;
 	default:
 		if (pipe(fds) == -1)
@@ -146,7 +166,16 @@ main(void)
 		(void)snprintf(name, sizeof(name), "%s: write still works",
 		    all[i]);
 		UNIT_CHECK(answered(all[i], PROBE_WRITE, 0), name);
+		(void)snprintf(name, sizeof(name), "%s: fork is killed",
+		    all[i]);
+		UNIT_CHECK(killed(all[i], PROBE_FORK, "clone"), name);
 	}
+	UNIT_CHECK(answered("smtp", PROBE_THREAD, 0),
+	    "smtp: a thread (the resolver's) can start");
+	UNIT_CHECK(answered("mta", PROBE_THREAD, 0),
+	    "mta: a thread (the resolver's) can start");
+	UNIT_CHECK(answered("queue", PROBE_THREAD, 0),
+	    "queue: a thread (the sync worker) can start");
 	UNIT_CHECK(killed("tlsproxy", PROBE_INET_SOCKET, "socket"),
 	    "tlsproxy: no socket of its own");
 	UNIT_CHECK(killed("tlsproxy", PROBE_UNIX_SOCKET, "socket"),
