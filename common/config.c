@@ -111,6 +111,7 @@ config_new_nohost(void)
 	c->limit_sessions = 1024;
 	c->limit_sessions_per_address = 50;
 	c->limit_messages = 1000;
+	c->limit_junk_commands = 100;
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
 	c->timeout_session = 60 * 60;
@@ -415,6 +416,8 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "limit sessions-per-address %zu\n",
 	    c->limit_sessions_per_address);
 	(void)fprintf(fp, "limit messages %zu\n", c->limit_messages);
+	(void)fprintf(fp, "limit junk-commands %zu\n",
+	    c->limit_junk_commands);
 	(void)fputs("timeout command ", fp);
 	config_dump_duration(fp, c->timeout_command);
 	(void)fputs("timeout data ", fp);

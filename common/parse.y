@@ -137,6 +137,7 @@ static char	*parse_string_keep(const char *);
 %token	POLICY SKIP LOOKUPDOTDOMAIN DELAYCHECKS TLSPERMERROR
 %token	DNSTIMEOUT REVERSEDNS
 %token	AUTHPLAINTEXT
+%token	JUNKCOMMANDS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -461,6 +462,12 @@ limit		: MESSAGESIZE size {
 				YYERROR;
 			parse_conf->limit_messages = $2;
 		}
+		| JUNKCOMMANDS NUMBER {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "limit junk-commands") == -1)
+				YYERROR;
+			parse_conf->limit_junk_commands = $2;
+		}
 		;
 
 timeout		: COMMAND duration {
@@ -611,6 +618,7 @@ static const struct keyword	 keywords[] = {
 	{ "hostname",			HOSTNAME },
 	{ "idle",			IDLE },
 	{ "include",			INCLUDE },
+	{ "junk-commands",		JUNKCOMMANDS },
 	{ "key",			KEY },
 	{ "lifetime",			LIFETIME },
 	{ "limit",			LIMIT },

@@ -11,6 +11,13 @@
  * QUIT gets "530 5.7.0" until TLS is on (RFC 3207 4); HELO is refused
  * too, since a client that sent it can never see STARTTLS offered.  The
  * octets of a refused BDAT chunk are still read and discarded.
+ *
+ * Two checks come before any state: a BDAT whose chunk will not be read
+ * (a syntax error, or a size over limit message-size) ends the session,
+ * since the client sends the octets anyway and nothing after them could
+ * be told from a command; and commands that move no mail (NOOP, RSET,
+ * VRFY, EXPN, HELP, an empty BDAT that is not the last) end it past
+ * limit junk-commands, counted since the last accepted message.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +36,8 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 /* sendmail's MAXBADCOMMANDS for a nullserver session */
 #define SMTP_NULLSERVER_MAX	25
 #define SMTP_ERR_NEED_TLS	"530 5.7.0 Must issue a STARTTLS command first"
+#define SMTP_ERR_BDAT_SIZE	"552 5.3.4 Message size exceeds fixed maximum " \
+	"message size"
 
 /* EHLO or HELO: (re)start the session, dropping any transaction. */
 static void
@@ -350,6 +359,85 @@ smtp_exec_nullserver(struct smtp_session *s, struct smtp_command *cmd, int r)
 	return 1;
 }
 
+/* A BDAT whose chunk is not read: reply, then close, framing lost. */
+static void
+smtp_exec_bdat_unframed(struct smtp_session *s, const char *reason)
+{
+	stats_add("smtp.error.bdat", 1);
+	smtp_session_reply(s, "421 4.5.0 %s Lost BDAT framing, closing "
+	    "connection", conf->hostname);
+	smtp_session_close(s, NULL, reason);
+}
+
+/*
+ * RFC 3030 2: the chunk's octets follow BDAT without waiting for a
+ * reply.  One that cannot be parsed, or that would take the message
+ * over limit message-size, is refused without reading the chunk, so
+ * the session has to end.  1 if it did.
+ */
+static int
+smtp_exec_bdat_framing(struct smtp_session *s, const struct smtp_command *cmd,
+    int r, const char *err)
+{
+	uint64_t	 max = conf->limit_message_size, got = 0;
+
+	if (cmd->verb != SMTP_CMD_BDAT)
+		return 0;
+	if (r == -1) {
+		smtp_session_error(s, err);
+		smtp_exec_bdat_unframed(s, "BDAT syntax error");
+		return 1;
+	}
+	if (s->tx != NULL && s->tx->started)
+		got = s->tx->data.size;
+	if (got <= max && cmd->u.bdat.size <= max - got)
+		return 0;
+	smtp_session_reply(s, "%s", SMTP_ERR_BDAT_SIZE);
+	smtp_exec_bdat_unframed(s, "BDAT chunk over limit message-size");
+	return 1;
+}
+
+/* Whether a command moves no mail (Postfix's junk commands). */
+static int
+smtp_exec_is_junk(const struct smtp_command *cmd)
+{
+	switch (cmd->verb) {
+	case SMTP_CMD_NOOP:
+	case SMTP_CMD_RSET:
+	case SMTP_CMD_VRFY:
+	case SMTP_CMD_EXPN:
+	case SMTP_CMD_HELP:
+		return 1;
+	case SMTP_CMD_BDAT:
+		return cmd->u.bdat.size == 0 && !cmd->u.bdat.last;
+	default:
+		return 0;
+	}
+}
+
+/*
+ * limit junk-commands: the one past the limit is answered 421 and ends
+ * the session.  As in Postfix, an accepted message starts the count
+ * over.  1 if the session ended.
+ */
+static int
+smtp_exec_junk(struct smtp_session *s, const struct smtp_command *cmd)
+{
+	if (!smtp_exec_is_junk(cmd))
+		return 0;
+	if (s->junk_mark != s->nmessages) {
+		s->junk_mark = s->nmessages;
+		s->njunk = 0;
+	}
+	if (++s->njunk <= conf->limit_junk_commands)
+		return 0;
+	stats_add("smtp.error.junk", 1);
+	smtp_session_reply(s, "421 4.7.0 %s Error: too many junk commands",
+	    conf->hostname);
+	smtp_session_close(s, NULL, "too many junk commands");
+	return 1;
+}
+
 /* Parse and execute one command line (CRLF already removed). */
 void
 smtp_exec_line(struct smtp_session *s, const char *line)
@@ -362,6 +450,10 @@ smtp_exec_line(struct smtp_session *s, const char *line)
 	if (log_verbose_get())
 		log_debug("%08x: <<< %s", s->id, cmd.verb == SMTP_CMD_UNKNOWN ?
 		    "(unknown command)" : smtp_command_name(cmd.verb));
+	if (smtp_exec_bdat_framing(s, &cmd, r, err))
+		return;
+	if (r == 0 && smtp_exec_junk(s, &cmd))
+		return;
 	if (s->nullserver != NULL && smtp_exec_nullserver(s, &cmd, r))
 		return;
 	if (smtp_exec_needs_tls(s, cmd.verb)) {

@@ -166,6 +166,10 @@ struct smtp_session {
 	time_t			 started;
 	uint32_t		 nerrors;
 	uint32_t		 nmessages;
+	/* junk commands (limit junk-commands) since nmessages was junk_mark,
+	 * i.e. since the last accepted message */
+	size_t			 njunk;
+	uint32_t		 junk_mark;
 	char			*helo;
 	/*
 	 * "nullserver" (spec 2.3, 3.4, 4.2): the reply to every command but

@@ -103,8 +103,8 @@ test_defaults(void)
 	UNIT_CHECK(c->limit_message_size == 35 * 1024 * 1024 &&
 	    c->limit_recipients == 100 && c->limit_errors == 10 &&
 	    c->limit_command_line == 512 && c->limit_text_line == 1000 &&
-	    c->limit_sessions == 1024 && c->limit_messages == 1000,
-	    "default limits");
+	    c->limit_sessions == 1024 && c->limit_messages == 1000 &&
+	    c->limit_junk_commands == 100, "default limits");
 	UNIT_CHECK(c->timeout_command == 300 && c->timeout_data == 600 &&
 	    c->timeout_session == 3600, "default timeouts");
 	UNIT_CHECK(c->smtp_greeting_delay == 0 && !c->smtp_vrfy &&
@@ -155,6 +155,7 @@ static const char	 all_keywords[] =
 	"limit sessions 50\n"
 	"limit sessions-per-address 5\n"
 	"limit messages 9\n"
+	"limit junk-commands 5\n"
 	"timeout command 61\n"
 	"timeout data 11m\n"
 	"timeout session 2h\n"
@@ -202,7 +203,8 @@ test_keywords_fields(const struct config *c)
 	UNIT_CHECK(c->limit_message_size == 10 * 1024 * 1024 &&
 	    c->limit_recipients == 7 && c->limit_errors == 3 &&
 	    c->limit_command_line == 1024 && c->limit_text_line == 2000 &&
-	    c->limit_sessions == 50 && c->limit_messages == 9, "limits");
+	    c->limit_sessions == 50 && c->limit_messages == 9 &&
+	    c->limit_junk_commands == 5, "limits");
 	UNIT_CHECK(c->limit_sessions_per_address == 5 &&
 	    c->queue_min_free == 2ULL * 1024 * 1024 * 1024,
 	    "limit sessions-per-address, queue min-free");
@@ -486,6 +488,7 @@ static const struct {
 	{ "limit command-line 511\n", "(config):1: limit command-line 511" },
 	{ "limit text-line 999\n", "(config):1: limit text-line 999" },
 	{ "limit sessions 0\n", "(config):1: limit sessions 0" },
+	{ "limit junk-commands 0\n", "(config):1: limit junk-commands 0" },
 	{ "limit messages 0\n", "(config):1: limit messages 0" },
 	{ "limit sessions-per-address 0\n",
 	    "(config):1: limit sessions-per-address 0" },
