@@ -116,6 +116,7 @@ config_new_nohost(void)
 	c->timeout_data = 10 * 60;
 	c->timeout_session = 60 * 60;
 	c->policy_skip = 1;
+	c->policy_blacklist_recipients = 1;
 	c->queue_lifetime = 5 * 86400;
 	c->queue_delay_warning = 4 * 3600;
 	c->queue_retry_min = 5 * 60;
@@ -461,6 +462,8 @@ config_dump_policy(const struct config *c, FILE *fp)
 	    c->policy_lookupdotdomain ? "yes" : "no");
 	(void)fprintf(fp, "policy delay-checks %s\n",
 	    c->policy_delay_checks ? "yes" : "no");
+	(void)fprintf(fp, "policy blacklist-recipients %s\n",
+	    c->policy_blacklist_recipients ? "yes" : "no");
 	(void)fprintf(fp, "policy tls-perm-error %s\n",
 	    c->policy_tls_perm_error ? "yes" : "no");
 }

@@ -142,6 +142,7 @@ struct config {
 	int			 policy_skip;		/* on: SKIP ends D/A */
 	int			 policy_lookupdotdomain;	/* off: ".rest" keys */
 	int			 policy_delay_checks;	/* off: FEATURE(delay_checks) */
+	int			 policy_blacklist_recipients;	/* on: To: checks */
 	int			 policy_tls_perm_error;	/* off: TLS_PERM_ERR */
 
 	/* smtp ... */

@@ -134,7 +134,7 @@ static char	*parse_string_keep(const char *);
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
 %token	AUTH AUTHOPTIONAL LINEMAX MAXFAILURES MECHANISMS OPTIONS SASLAUTHD
 %token	SASLDB TRUST
-%token	POLICY SKIP LOOKUPDOTDOMAIN DELAYCHECKS TLSPERMERROR
+%token	POLICY SKIP LOOKUPDOTDOMAIN DELAYCHECKS TLSPERMERROR BLACKLISTRCPT
 %token	DNSTIMEOUT REVERSEDNS
 %token	AUTHPLAINTEXT
 %token	JUNKCOMMANDS
@@ -505,6 +505,9 @@ timeout		: COMMAND duration {
 policyopt	: SKIP yesno		{ parse_conf->policy_skip = $2; }
 		| LOOKUPDOTDOMAIN yesno	{ parse_conf->policy_lookupdotdomain = $2; }
 		| DELAYCHECKS yesno	{ parse_conf->policy_delay_checks = $2; }
+		| BLACKLISTRCPT yesno	{
+			parse_conf->policy_blacklist_recipients = $2;
+		}
 		| TLSPERMERROR yesno	{ parse_conf->policy_tls_perm_error = $2; }
 		;
 
@@ -594,6 +597,7 @@ static const struct keyword	 keywords[] = {
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
 	{ "auth-plaintext",		AUTHPLAINTEXT },
+	{ "blacklist-recipients",	BLACKLISTRCPT },
 	{ "bounce",			BOUNCE },
 	{ "ca",				CA },
 	{ "cert",			CERT },

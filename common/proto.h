@@ -255,7 +255,10 @@ enum imsg_type {
 	 * u32 POLICY_F_* flags, u32 reply code (0 if none),
 	 * str enhanced status, str reply text, str matched key (for logs),
 	 * u32 features set, u32 features clear (POLICY_FEATURE bits of
-	 * Srv_Features; both 0 except in a connect result).
+	 * Srv_Features; both 0 except in a connect result), str recipient
+	 * to queue in place of the one asked about (the %-hack's
+	 * "user@host" for "user%host@local"; "" if unchanged, and in every
+	 * result but an accepted RCPT's).
 	 * POLICY_QUARANTINE: code 0, enhanced "", reply text = the reason.
 	 * mta -> policy: IMSG_POLICY_QUERY of the kinds TRY_TLS, TLS_SRV
 	 * and TLS_RCPT; policy -> mta: IMSG_POLICY_RESULT, same layouts. */

@@ -87,6 +87,9 @@ struct policy_result {
 	char		 key[POLICY_KEY_MAX + 1];
 	/* the ruleset that refused, when not the query's own (for logs) */
 	const char	*ruleset;
+	/* rcpt: the address to queue in place of the one given, when the
+	 * %-hack rewrote it; "" if unchanged */
+	char		 rcpt[POLICY_PATH_MAX];
 	/* connect: the Srv_Features letters (POLICY_FEATURE bits) */
 	uint32_t	 features_set;
 	uint32_t	 features_clear;
@@ -125,6 +128,8 @@ struct policy_env {
 	int		  dotdomain;
 	/* FEATURE(delay_checks): check_mail and check_relay at RCPT */
 	int		  delay_checks;
+	/* FEATURE(blacklist_recipients): the To: checks of a recipient */
+	int		  blacklist;
 	/* TLS_PERM_ERR: a TLS requirement without prefix fails with 503 */
 	int		  tls_perm_error;
 	const struct policy_trace *trace;	/* NULL: nobody watches */

@@ -6,8 +6,11 @@
  *   connect  check_relay: D +Connect on the client name, then A +Connect
  *            on the address; the first key found decides.
  *   MAIL     check_mail: nothing for <>; else F, U, D with +From.
- *   RCPT     the To: checks (F, U, D for local domains; F, D for others;
- *            U for an unqualified recipient), then the relay decision:
+ *   RCPT     the %-hack first: "user%host@local" is judged, and queued
+ *            (policy_result.rcpt), as "user@host"; then the To: checks
+ *            (F, U, D for local domains; F, D for others; U for an
+ *            unqualified recipient; none with "policy
+ *            blacklist-recipients no"), then the relay decision:
  *            Rcpt_ok (local domain, relay-domains, To: RELAY) and, when
  *            that did not allow it or the local part routes ("@", "%",
  *            "!"), Relay_ok on the client.
@@ -43,6 +46,9 @@
 #define MAP_LOCAL	"local-host-names"
 #define MAP_RELAY	"relay-domains"
 
+/* The most '%' signs the %-hack resolves in one recipient. */
+#define ACCESS_HOPS_MAX	10
+
 /* Which check applies a right-hand side: texts differ (spec 2.2). */
 enum access_stage {
 	STAGE_CONNECT,
@@ -60,6 +66,7 @@ policy_env_init(struct policy_env *env, struct policy_db *db, int dbfail,
 	env->dbfail = dbfail;
 	env->hostname = hostname;
 	env->skip = 1;
+	env->blacklist = 1;
 }
 
 /* The "policy" settings of smtpd.conf (smtpd-maps(5)). */
@@ -71,6 +78,7 @@ policy_env_configure(struct policy_env *env, const struct config *cf)
 	env->skip = cf->policy_skip;
 	env->dotdomain = cf->policy_lookupdotdomain;
 	env->delay_checks = cf->policy_delay_checks;
+	env->blacklist = cf->policy_blacklist_recipients;
 	env->tls_perm_error = cf->policy_tls_perm_error;
 }
 
@@ -502,7 +510,8 @@ access_relay_client(const struct policy_env *env,
 /*
  * The To: checks of blacklist_recipients (spec 1.6).  Returns 1 when a
  * value decided (res filled), -1 after a TMPF (res filled), 0 to go on
- * after an OK or RELAY, 2 to go on when no key was found.
+ * after an OK or RELAY, or without the feature (Rcpt_ok then makes its
+ * own To: probe of the domain), 2 to go on when no key was found.
  */
 static int
 access_rcpt_blacklist(const struct policy_env *env, const char *rcpt,
@@ -514,6 +523,11 @@ access_rcpt_blacklist(const struct policy_env *env, const char *rcpt,
 	char			 key[POLICY_KEY_MAX + 1];
 	int			 r, f = POLICY_PROBE_UNTAGGED;
 
+	if (!env->blacklist) {
+		policy_env_step(env, "blacklist-recipients no: no To: checks "
+		    "on <%s>", rcpt);
+		return 0;
+	}
 	policy_env_step(env, "To: checks on <%s>", rcpt);
 	policy_keys_init(&keys);
 	if (domain[0] != '\0')
@@ -608,29 +622,40 @@ access_relay_denied(void)
 }
 
 /*
- * ParseRecipient (spec 2.4 step 1): "user%host@local" is really for
- * "user@host", so judge that address instead.  Returns in rcpt.
+ * ParseRecipient (spec 2.4 step 1), as sendmail's rulesets 3 and 0 turn
+ * "user%host@local" into "user@host": that address is judged instead,
+ * as a RCPT of it would be, and queued in place of the one given.  The
+ * rightmost '%' of an unquoted local part goes first; rcpt keeps its
+ * case.  Returns 1 if the domain it ends at is local (or there is none),
+ * 0 if not, -1 after a TMPF, -2 if the rewrite is no mailbox or takes
+ * more than ACCESS_HOPS_MAX steps.
  */
 static int
-access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len,
-    char *local, size_t locallen, const char **domain)
+access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len)
 {
-	char	*pct;
-	int	 islocal, hops;
+	char		 local[POLICY_PATH_MAX];
+	const char	*domain;
+	char		*pct;
+	int		 islocal, hops;
 
 	policy_env_step(env, "check_rcpt: is the domain of <%s> local?", rcpt);
 	for (hops = 0;; hops++) {
-		access_mailbox_split(rcpt, local, locallen, domain);
-		if ((*domain)[0] == '\0')
+		access_mailbox_split(rcpt, local, sizeof(local), &domain);
+		if (domain[0] == '\0')
 			return 1;
-		if ((islocal = access_domain_local(env, *domain)) != 1 ||
-		    hops == 10 || (pct = strrchr(local, '%')) == NULL)
-			break;
+		if ((islocal = access_domain_local(env, domain)) != 1 ||
+		    strpbrk(local, "\"\\") != NULL ||
+		    (pct = strrchr(local, '%')) == NULL)
+			return islocal;
 		*pct = '@';
+		if (hops == ACCESS_HOPS_MAX || !mailaddr_mailbox_valid(local)) {
+			policy_env_step(env, "%%-hack: <%s> is no recipient",
+			    local);
+			return -2;
+		}
 		(void)strlcpy(rcpt, local, len);
 		policy_env_step(env, "%%-hack: judged as <%s>", rcpt);
 	}
-	return islocal;
 }
 
 /*
@@ -650,23 +675,34 @@ access_rcpt_routed(const struct policy_env *env, const char *rcpt,
 	return 1;
 }
 
+/*
+ * check_rcpt up to the delayed checks; queued gets the address to queue
+ * (the %-hack's rewrite, else the one given).
+ */
 static void
 access_rcpt_decide(const struct policy_env *env,
-    const struct policy_query *q, struct policy_result *res)
+    const struct policy_query *q, char *queued, size_t queuedlen,
+    struct policy_result *res)
 {
 	char		 rcpt[POLICY_PATH_MAX], local[POLICY_PATH_MAX];
 	char		 key[POLICY_KEY_MAX + 1];
 	const char	*domain;
 	int		 islocal, black, ok, relay;
 
-	(void)strlcpy(rcpt, q->rcpt, sizeof(rcpt));
-	text_lower(rcpt);	/* keys are lowercase; replies use q->rcpt */
-	islocal = access_rcpt_unroute(env, rcpt, sizeof(rcpt), local,
-	    sizeof(local), &domain);
+	(void)strlcpy(queued, q->rcpt, queuedlen);
+	islocal = access_rcpt_unroute(env, queued, queuedlen);
 	if (islocal == -1) {
 		policy_result_tempfail(res);
 		return;
 	}
+	if (islocal == -2) {
+		policy_result_reply(res, q->rcpt, 501, "5.1.3",
+		    "Bad recipient address syntax");
+		return;
+	}
+	(void)strlcpy(rcpt, queued, sizeof(rcpt));
+	text_lower(rcpt);	/* keys are lowercase; replies use q->rcpt */
+	access_mailbox_split(rcpt, local, sizeof(local), &domain);
 	if ((black = access_rcpt_blacklist(env, rcpt, local, domain, islocal,
 	    q->rcpt, res)) == 1 || black == -1)
 		return;
@@ -729,14 +765,23 @@ access_rcpt_delayed(const struct policy_env *env,
 	}
 }
 
+/* check_rcpt; an accepted %-hack recipient is queued as rewritten. */
 void
 policy_access_rcpt(const struct policy_env *env,
     const struct policy_query *q, struct policy_result *res)
 {
-	access_rcpt_decide(env, q, res);
+	char	 queued[POLICY_PATH_MAX];
+
+	access_rcpt_decide(env, q, queued, sizeof(queued), res);
 	if (env->delay_checks && res->verdict == POLICY_ACCEPT &&
 	    !(res->flags & (POLICY_F_RELAY_CERT | POLICY_F_RELAY_AUTH)))
 		access_rcpt_delayed(env, q, res);
+	if ((res->verdict == POLICY_ACCEPT || res->verdict == POLICY_DISCARD ||
+	    res->verdict == POLICY_QUARANTINE) && strcmp(queued, q->rcpt) != 0) {
+		(void)strlcpy(res->rcpt, queued, sizeof(res->rcpt));
+		policy_env_step(env, "%%-hack: <%s> is queued as <%s>",
+		    q->rcpt, queued);
+	}
 }
 
 void

@@ -138,6 +138,7 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 	imsg_put_str(&out, res.key);
 	imsg_put_u32(&out, res.features_set);
 	imsg_put_u32(&out, res.features_clear);
+	imsg_put_str(&out, res.rcpt);
 	(void)proc_send(peer, &out, -1);
 }
 

@@ -15,6 +15,8 @@
  * accepts the message and then rolls it back (sendmail semantics);
  * QUARANTINE, at the same stages, accepts it and has the queue hold it
  * with the first reason given (a malformed reason marks policyd bad).
+ * An accepted RCPT may come back rewritten (the %-hack: "user%host@local"
+ * is queued as "user@host"); the rewrite must be a valid recipient.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -42,6 +44,8 @@ struct smtp_verdict {
 	uint32_t	 features_clear;
 	/* QUARANTINE: the reason */
 	char		 reason[QUARANTINE_REASON_MAX + 1];
+	/* RCPT: the address to queue instead (the %-hack), "" if none */
+	char		 rcpt[MAILADDR_PATH_MAX];
 };
 
 /* The TLS and AUTH facts of a policy query (layout in proto.h). */
@@ -294,6 +298,21 @@ smtp_peer_mail_verdict(struct smtp_session *s, struct smtp_verdict *v)
 	smtp_session_reply(s, "%s", v->reply);
 }
 
+/* Queue the recipient as policyd rewrote it, if it did; -1 no memory. */
+static int
+smtp_peer_rcpt_rewrite(struct smtp_rcptent *r, const char *rcpt)
+{
+	char	*p;
+
+	if (rcpt[0] == '\0')
+		return 0;
+	if ((p = strdup(rcpt)) == NULL)
+		return -1;
+	free(r->rcpt);
+	r->rcpt = p;
+	return 0;
+}
+
 static void
 smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
@@ -307,7 +326,9 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_session_reply(s, "%s", v->reply);
 		return;
 	}
-	if (smtp_tx_rcpt_add(tx) == -1) {
+	if (smtp_peer_rcpt_rewrite(&tx->pending, v->rcpt) == -1 ||
+	    smtp_tx_rcpt_add(tx) == -1) {
+		smtp_tx_rcpt_clear(&tx->pending);
 		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
 		return;
 	}
@@ -316,6 +337,20 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 	smtp_peer_tx_quarantine(tx, v);
 	s->state = SMTP_ST_RCPT;
 	smtp_session_reply(s, "250 2.1.5 Ok");
+}
+
+/* The rewritten recipient of a verdict: a valid one, or none. */
+static int
+smtp_peer_rcpt_get(struct smtp_verdict *v, const char *rcpt)
+{
+	if (strlcpy(v->rcpt, rcpt, sizeof(v->rcpt)) >= sizeof(v->rcpt))
+		return -1;
+	if (rcpt[0] == '\0')
+		return 0;
+	if (v->verdict == POLICY_REJECT || v->verdict == POLICY_TEMPFAIL ||
+	    !mailaddr_rcpt_valid(rcpt))
+		return -1;
+	return 0;
 }
 
 /* The reason of a QUARANTINE verdict. */
@@ -338,7 +373,7 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	struct smtp_session	*s;
 	struct smtp_verdict	 v;
 	uint32_t		 code;
-	const char		*enh, *text;
+	const char		*enh, *text, *rcpt;
 
 	(void)iev;
 	(void)arg;
@@ -350,8 +385,10 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	(void)imsg_get_str(m);
 	v.features_set = imsg_get_u32(m);
 	v.features_clear = imsg_get_u32(m);
+	rcpt = imsg_get_str(m);
 	if (imsg_get_end(m) == -1 || v.verdict > POLICY_QUARANTINE ||
-	    smtp_peer_reason_get(&v, text) == -1) {
+	    smtp_peer_reason_get(&v, text) == -1 ||
+	    smtp_peer_rcpt_get(&v, rcpt) == -1) {
 		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
 		return;
 	}

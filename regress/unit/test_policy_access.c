@@ -2,7 +2,8 @@
  * test_policy_access.c: connect, MAIL and RCPT decisions and routes on a
  * temporary database: shadowing (a more specific OK hides a RELAY), relay
  * by Connect: address, To: RELAY, local domains, relay-domains, the
- * %-hack, routing in a local part, the REJECT/ERROR texts of spec 2.2,
+ * %-hack (judged and queued as rewritten), routing in a local part,
+ * blacklist_recipients on and off, the REJECT/ERROR texts of spec 2.2,
  * TMPF, the mailertable, the query decoder, and that a handle opened
  * before makemap sees the change.
  */
@@ -210,6 +211,110 @@ test_rcpt_routing(void)
 	    "u%partner.example@local.example");
 	UNIT_CHECK(is_accept(&r, 0, "to:partner.example"),
 	    "a %-hack that ends at a domain we relay to needs no rights");
+}
+
+/*
+ * The %-hack: "u%h@local" is judged exactly as a RCPT of "u@h" would be
+ * and, once accepted, queued as that (policy_result.rcpt).
+ */
+static void
+test_rcpt_hack(void)
+{
+	struct policy_result	 r;
+	char			 deep[300];
+	int			 i;
+
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "X%Far.Example@local.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "127.0.0.1") &&
+	    strcmp(r.rcpt, "X@Far.Example") == 0,
+	    "relaying client: u%far@local is relayed and queued as u@far, "
+	    "in its case");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "gone%local.example@mx.test");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.2.1",
+	    "<gone%local.example@mx.test>... Mailbox disabled for this "
+	    "recipient") && r.rcpt[0] == '\0',
+	    "the rewrite meets the To: entries of the address it names");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "u%blocked.example@mx.test");
+	UNIT_CHECK(r.code == 550 && strcmp(r.key, "to:blocked.example") == 0,
+	    "a To: REJECT of the rewritten domain refuses a relaying client");
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "u%local.example@mx.test");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "local.example") &&
+	    strcmp(r.rcpt, "u@local.example") == 0,
+	    "u%local2@local1: local, queued as u@local2");
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "u%victim.example@local.example");
+	UNIT_CHECK(r.code == 550 && r.rcpt[0] == '\0',
+	    "refused: no rewrite in the result");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "u%@local.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 501, "5.1.3",
+	    "Bad recipient address syntax"),
+	    "a rewrite that is no mailbox is refused, even for a relay");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "\"u%far.example\"@local.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "127.0.0.1") &&
+	    r.rcpt[0] == '\0', "no %-hack in a quoted local part");
+	(void)strlcpy(deep, "u", sizeof(deep));
+	for (i = 0; i < 11; i++)
+		(void)strlcat(deep, "%l.ex", sizeof(deep));
+	(void)strlcat(deep, "@mx.test", sizeof(deep));
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x", deep);
+	UNIT_CHECK(r.verdict == POLICY_REJECT && r.code == 501,
+	    "more than 10 %-hack steps are refused");
+	deep[strlen(deep) - strlen("%l.ex@mx.test")] = '\0';
+	(void)strlcat(deep, "@mx.test", sizeof(deep));
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x", deep);
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "l.ex") &&
+	    strcmp(r.rcpt, "u@l.ex") == 0, "10 steps are resolved");
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "u@local.example");
+	UNIT_CHECK(r.rcpt[0] == '\0', "no %-hack: no rewrite");
+}
+
+/* FEATURE(blacklist_recipients) off: only To: RELAY of a domain counts. */
+static void
+test_rcpt_no_blacklist(void)
+{
+	struct policy_result	 r;
+	struct policy_env	 saved = env;
+
+	env.blacklist = 0;
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "gone@local.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "local.example"),
+	    "off: To:user@dom REJECT is not applied");
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "abuse@local.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_LOCAL, "local.example"),
+	    "off: To:user@ REJECT is not applied");
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "u@blocked.example");
+	UNIT_CHECK(is_accept(&r, POLICY_F_RELAY, "127.0.0.1"),
+	    "off: To:domain REJECT is ignored, the client relays");
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "u@partner.example");
+	UNIT_CHECK(is_accept(&r, 0, "to:partner.example"),
+	    "off: To:domain RELAY still allows relaying to it");
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "bob@hold.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
+	    "<bob@hold.example>... Relaying denied"),
+	    "off: To: QUARANTINE is not applied, relaying is judged");
+	env.dbfail = 1;
+	r = ask(POLICY_RCPT, "192.0.2.99", "client.example", "s@x",
+	    "u@far.example");
+	UNIT_CHECK(r.verdict == POLICY_TEMPFAIL,
+	    "off: a TMPF of the To: RELAY probe still defers");
+	env = saved;
+	r = ask(POLICY_RCPT, "127.0.0.1", "localhost", "s@x",
+	    "u@blocked.example");
+	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.2.1",
+	    "<u@blocked.example>... Mailbox disabled for this recipient"),
+	    "on: To:domain REJECT refuses even a client that may relay");
 }
 
 static void
@@ -586,11 +691,11 @@ main(void)
 	    "From:full@tmp.example ERROR:450 mailbox full\n"
 	    "From:odd.example WHATEVER\nFrom:postmaster@ OK\n"
 	    "To:partner.example RELAY\nTo:gone@local.example REJECT\n"
-	    "To:abuse@ REJECT\n"
+	    "To:abuse@ REJECT\nTo:blocked.example REJECT\n"
 	    "Connect:203.0.113.11 QUARANTINE:Held At Connect\n"
 	    "From:held.example quarantine:Sender Held\n"
 	    "To:hold.example QUARANTINE:rcpt held\n");
-	load("local-host-names", "local.example\n");
+	load("local-host-names", "local.example\nl.ex\n");
 	load("relay-domains", "relayed.example\n10.1\n");
 	load("mailertable", ".routed.example esmtp:[192.0.2.1]:2525\n"
 	    "routed.example smtp:mx.routed.example\n"
@@ -601,11 +706,14 @@ main(void)
 		return 1;
 	}
 	env.hostname = "mx.test";
+	env.blacklist = 1;
 	test_connect();
 	test_mail();
 	test_relay_resolve();
 	test_rcpt();
 	test_rcpt_routing();
+	test_rcpt_hack();
+	test_rcpt_no_blacklist();
 	test_relay_client();
 	test_tmpf();
 	test_route();

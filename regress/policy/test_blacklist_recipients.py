@@ -1,0 +1,82 @@
+"""policy blacklist-recipients (FEATURE(blacklist_recipients)): on by
+default, To: entries with a refusing value refuse the recipient; with
+"no" the To: checks are not made at all, as in sendmail without the
+feature, and only a To: RELAY of the domain still counts (for relaying).
+The daemon is asked over a raw socket, smtpctl explain with the same
+config."""
+from lib import clients
+from lib.daemon import Relay
+from lib.sink import Sink
+
+ACCESS = ("To:gone@relay.test REJECT\n"
+          "To:blocked.test ERROR:5.7.1:550 No mail for them\n"
+          "To:partner.test RELAY\n")
+
+
+def _relay(sink, setting):
+    conf = {} if setting is None else {"policy blacklist-recipients": setting}
+    relay = Relay(sink=sink, conf=conf, start=False)
+    rc, out = relay.makemap("access", ACCESS)
+    assert rc == 0, out
+    relay.start()
+    return relay
+
+
+def _rcpts(relay, source, rcpts):
+    """RCPT replies of one message to rcpts (sent if any was taken)."""
+    replies = []
+    with clients.Raw(relay.port, source=source) as raw:
+        raw.ehlo()
+        assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
+        for rcpt in rcpts:
+            replies.append(raw.cmd("RCPT TO:<%s>" % rcpt))
+        if any(code == 250 for code, _ in replies):
+            assert raw.cmd("DATA")[0] == 354
+            raw.send("Subject: t\r\n\r\nt\r\n.\r\n")
+            assert raw.reply()[0] == 250
+        raw.cmd("QUIT")
+    return replies
+
+
+def _explain_rcpt(relay, addr, rcpt):
+    rc, out = relay.smtpctl("explain", "addr", addr, "from",
+                            "alice@client.test", "rcpt", rcpt)
+    assert rc == 0, (rc, out)
+    stage = "To <%s>" % rcpt
+    lines = [l.split("\t") for l in out.splitlines()]
+    reply = [f[2] for f in lines if f[0] == stage and f[1] == "reply"]
+    steps = [f[2] for f in lines if f[0] == stage and f[1] == "step"]
+    return reply[0], steps
+
+
+def test_default_applies_to_entries():
+    with Sink() as sink, _relay(sink, None) as relay:
+        replies = _rcpts(relay, "127.0.0.1", ["gone@relay.test",
+                                              "y@blocked.test"])
+        assert replies == [
+            (550, ["5.2.1 <gone@relay.test>... Mailbox disabled for this "
+                   "recipient"]),
+            (550, ["5.7.1 <y@blocked.test>... No mail for them"])], replies
+        reply, steps = _explain_rcpt(relay, "127.0.0.1", "gone@relay.test")
+        assert reply.startswith("550 5.2.1"), reply
+        assert "To: checks on <gone@relay.test>" in steps, steps
+
+
+def test_off_ignores_refusing_to_entries_keeps_relay():
+    with Sink() as sink, _relay(sink, "no") as relay:
+        assert _rcpts(relay, "127.0.0.1", ["gone@relay.test",
+                                           "y@blocked.test"]) == \
+            [(250, ["2.1.5 Ok"]), (250, ["2.1.5 Ok"])]
+        # a client that may not relay: To: RELAY still lets it reach
+        # partner.test, a REJECT entry refuses nothing, relaying does
+        assert _rcpts(relay, "127.0.0.2", ["x@partner.test",
+                                           "z@blocked.test"]) == [
+            (250, ["2.1.5 Ok"]),
+            (550, ["5.7.1 <z@blocked.test>... Relaying denied"])]
+        got = sorted(a for m in sink.wait_for(3) for a in m.rcpt_addrs)
+        assert got == ["gone@relay.test", "x@partner.test",
+                       "y@blocked.test"], got
+        reply, steps = _explain_rcpt(relay, "127.0.0.1", "gone@relay.test")
+        assert reply == "250 2.1.5 Ok", reply
+        assert "blacklist-recipients no: no To: checks on " \
+            "<gone@relay.test>" in steps, steps

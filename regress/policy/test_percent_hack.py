@@ -1,0 +1,62 @@
+"""The %-hack (sendmail's rulesets 3 and 0): RCPT TO:<user%host@local>
+is judged as a RCPT of <user@host> would be (To: entries, relaying) and,
+when accepted, queued and delivered as <user@host>, never as the address
+given to the local domain's next hop.  Two sinks tell the next hops
+apart: the local domain relay.test (the hostname) goes to one, every
+other domain to the other.  The client is a raw socket."""
+from lib import clients
+from lib.daemon import Relay
+from lib.sink import Sink
+
+
+def _relay(local, far):
+    relay = Relay(sink=far, routes=[("relay.test", "[%s]" % local.addr,
+                                      local.port)], start=False)
+    rc, out = relay.makemap("access", "To:blocked.test REJECT\n")
+    assert rc == 0, out
+    relay.start()
+    return relay
+
+
+def _send(relay, source, rcpts):
+    """One message to rcpts; the RCPT replies, in order."""
+    replies = []
+    with clients.Raw(relay.port, source=source) as raw:
+        raw.ehlo()
+        assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
+        for rcpt in rcpts:
+            replies.append(raw.cmd("RCPT TO:<%s>" % rcpt))
+        if any(code == 250 for code, _ in replies):
+            assert raw.cmd("DATA")[0] == 354
+            raw.send("Subject: t\r\n\r\nt\r\n.\r\n")
+            assert raw.reply()[0] == 250
+        raw.cmd("QUIT")
+    return replies
+
+
+def test_relaying_client_percent_hack_is_rewritten_and_judged():
+    with Sink() as local, Sink() as far, _relay(local, far) as relay:
+        replies = _send(relay, "127.0.0.1", [
+            "X%Dest.Test@relay.test", "y%blocked.test@relay.test",
+            "z%@relay.test"])
+        assert replies[0][0] == 250, replies
+        assert replies[1] == (550, ["5.2.1 <y%blocked.test@relay.test>... "
+                                    "Mailbox disabled for this recipient"]), \
+            replies
+        assert replies[2] == (501, ["5.1.3 Bad recipient address syntax"]), \
+            replies
+        [m] = far.wait_for(1)
+        assert m.rcpt_addrs == ["X@Dest.Test"], m.rcpt_addrs
+        assert local.messages == [], local.messages
+
+
+def test_percent_hack_to_a_local_domain_from_any_client():
+    with Sink() as local, Sink() as far, _relay(local, far) as relay:
+        replies = _send(relay, "127.0.0.2", ["bob%relay.test@relay.test",
+                                             "eve%dest.test@relay.test"])
+        assert replies[0][0] == 250, replies
+        assert replies[1] == (550, ["5.7.1 <eve%dest.test@relay.test>... "
+                                    "Relaying denied"]), replies
+        [m] = local.wait_for(1)
+        assert m.rcpt_addrs == ["bob@relay.test"], m.rcpt_addrs
+        assert far.messages == [], far.messages
