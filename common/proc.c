@@ -5,6 +5,7 @@
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include <errno.h>
@@ -171,21 +172,106 @@ proc_setup(const struct proc_def *def, int argc, char **argv)
 }
 
 /*
- * The groups of user as /etc/group lists them, its own first: only
- * smtpd-auth's user is in another one (sasl, to read the sasldb).
+ * The supplementary groups of user: those /etc/group lists it in, less
+ * its own gid, which is its real and effective gid already.  Only
+ * smtpd-auth's user has one (sasl, to read the sasldb); every other
+ * child has none.
  */
 static int
 proc_groups(const char *user, gid_t gid, gid_t *groups, int *n)
 {
-	*n = PROC_GROUPS_MAX;
-	if (getgrouplist(user, gid, groups, n) == -1)
+	gid_t	 all[PROC_GROUPS_MAX];
+	int	 i, nall = PROC_GROUPS_MAX;
+
+	if (getgrouplist(user, gid, all, &nall) == -1)
 		return -1;
+	*n = 0;
+	for (i = 0; i < nall; i++)
+		if (all[i] != gid)
+			groups[(*n)++] = all[i];
 	return 0;
 }
 
 /*
+ * What each child is denied through resource limits, set soft and hard
+ * (an unprivileged process may lower a hard limit, never raise it).
+ * Every child gets RLIMIT_CORE 0.
+ *
+ * PROC_LIMIT_NOTASK, RLIMIT_NPROC 0: no fork and no thread.  Linux counts
+ * the tasks of a real uid, threads included, over every process of that
+ * user, and refuses a clone(2) past the limit.  So it is set only where
+ * no thread is ever started: smtp and mta start a libunbound thread for
+ * each resolver context at its first query and the queue its sync
+ * thread, all after the chroot; and a small count would be no safer, as
+ * every other process of the same user (a second daemon on the host)
+ * takes from it.
+ *
+ * PROC_LIMIT_NOWRITE, RLIMIT_FSIZE 0: a write to a regular file fails
+ * (and raises SIGXFSZ).  Not for the queue (the spool) nor for smtp,
+ * which writes each message into the file the queue hands it.
+ */
+#define PROC_LIMIT_NOTASK	0x01
+#define PROC_LIMIT_NOWRITE	0x02
+
+static const struct proc_limits {
+	const char	*name;
+	int		 flags;
+} proc_limits[] = {
+	{ "smtp",	0 },
+	{ "mta",	PROC_LIMIT_NOWRITE },
+	{ "queue",	0 },
+	{ "policyd",	PROC_LIMIT_NOTASK | PROC_LIMIT_NOWRITE },
+	{ "tlsproxy",	PROC_LIMIT_NOTASK | PROC_LIMIT_NOWRITE },
+	{ "auth",	PROC_LIMIT_NOTASK | PROC_LIMIT_NOWRITE },
+};
+
+/*
+ * In -d the log goes to stderr, which may be a regular file (smtpd -d
+ * 2>file): RLIMIT_FSIZE 0 would kill the process at its next log line.
+ */
+static int
+proc_log_is_file(void)
+{
+	struct stat	 sb;
+
+	return fstat(STDERR_FILENO, &sb) == 0 && S_ISREG(sb.st_mode);
+}
+
+static void
+proc_limit_zero(int resource, const char *what)
+{
+	struct rlimit	 rl;
+
+	rl.rlim_cur = rl.rlim_max = 0;
+	if (setrlimit(resource, &rl) == -1)
+		fatal("setrlimit %s", what);
+}
+
+/* Apply the limits of the process called name (proc_limits[]). */
+static void
+proc_limits_apply(const char *name)
+{
+	size_t	 i;
+	int	 flags = 0;
+
+	for (i = 0; i < sizeof(proc_limits) / sizeof(proc_limits[0]); i++)
+		if (strcmp(proc_limits[i].name, name) == 0)
+			flags = proc_limits[i].flags;
+	proc_limit_zero(RLIMIT_CORE, "RLIMIT_CORE");
+	if (flags & PROC_LIMIT_NOTASK)
+		proc_limit_zero(RLIMIT_NPROC, "RLIMIT_NPROC");
+	if (!(flags & PROC_LIMIT_NOWRITE))
+		return;
+	if (proc_log_is_file())
+		log_debug("log on a regular file: RLIMIT_FSIZE left as is");
+	else
+		proc_limit_zero(RLIMIT_FSIZE, "RLIMIT_FSIZE");
+}
+
+/*
  * chroot to root and become user: after this the process can reach only
- * what it opened before, cannot regain privileges and cannot be traced.
+ * what it opened before, cannot regain privileges, cannot be traced, and
+ * is held to its resource limits (proc_limits[]).
  */
 void
 proc_confine(const char *root, const char *user)
@@ -213,6 +299,7 @@ proc_confine(const char *root, const char *user)
 		fatal("PR_SET_DUMPABLE");
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		fatal("PR_SET_NO_NEW_PRIVS");
+	proc_limits_apply(proc_self->name);
 	/* last: from here on only the calls of our own list work */
 	if (sandbox_enter(proc_self->name) == -1)
 		fatalx("cannot enter the seccomp sandbox");

@@ -2,10 +2,14 @@
  * parent_listen.c: the sockets only root may bind: the SMTP listeners,
  * passed to the front end as descriptors, and the control socket.
  *
- * On reload, a listener whose address and options did not change keeps
- * its socket, so no connection attempt is refused while the config
- * changes; new ones are bound before removed ones are closed, and a bind
- * failure leaves the old set in force.
+ * On reload, a listener whose address and port did not change keeps its
+ * socket, whatever its options (tls, auth, pki...): binding it again
+ * would fail with EADDRINUSE while the old socket is open, and keeping it
+ * refuses no connection attempt while the config changes.  The front end
+ * gets every socket again with its new flags and uses them for the
+ * connections it accepts from then on.  New addresses are bound before
+ * removed ones are closed, and a bind failure leaves the old set in
+ * force.
  */
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -63,15 +67,17 @@ parent_listen_open(const struct listener *l)
 	return fd;
 }
 
-/* The socket already bound for this listener, or -1. */
+/*
+ * The socket already bound to this listener's address and port, or -1.
+ * The name is "addr:port" of the numeric address, one per socket.
+ */
 static int
 parent_listen_find(const struct listener *l)
 {
 	size_t	 i;
 
 	for (i = 0; i < nbound; i++)
-		if (strcmp(bound[i].name, l->name) == 0 &&
-		    bound[i].flags == l->flags)
+		if (strcmp(bound[i].name, l->name) == 0)
 			return bound[i].fd;
 	return -1;
 }

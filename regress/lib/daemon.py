@@ -9,7 +9,10 @@ control socket, database, a listener on 127.0.0.1 with a free port, the
 routes, `resolver 127.0.0.1 port P` for a DNS fixture, and whatever
 statements the test adds or overrides), checks it with `smtpd -n`, starts
 `bin/smtpd -d -f CONF -x BIN` (or the test's libexec directory) in the
-foreground with its stderr in smtpd.log, and waits until the listener accepts connections.  It offers
+foreground with its stderr in smtpd.log (or, with log_pipe, in a pipe that
+a cat(1) copies to smtpd.log: a log that is not a regular file, as under
+syslog or journald, so the children get RLIMIT_FSIZE 0 as in production),
+and waits until the listener accepts connections.  It offers
 the log (wait_for_log), smtpctl and makemap, the pids of the children
 (found through /proc by parent pid and executable name), kill(), stop()
 (SIGTERM, then SIGKILL after a timeout) and restart() on the same spool.
@@ -59,11 +62,12 @@ class RelayError(AssertionError):
 class Relay:
     def __init__(self, sink=None, routes=None, conf=None, extra=(),
                  resolver_port=None, mta_port=None, verbose=False,
-                 start=True, libexec=None):
+                 start=True, libexec=None, log_pipe=False):
         """routes: [(domain, host, port or None)]; sink: shorthand for
         route "*" via "[sink.addr]" port sink.port; conf: {statement
         prefix: value} merged over DEFAULTS; extra: more lines; libexec:
-        the directory of the children's executables (default bin/)."""
+        the directory of the children's executables (default bin/);
+        log_pipe: the log through a pipe (see above)."""
         need_root()
         self.dir = test_dir("relay")
         self.confpath = os.path.join(self.dir, "smtpd.conf")
@@ -88,6 +92,8 @@ class Relay:
         self.extra = list(extra)
         self.verbose = verbose
         self.libexec = libexec or BIN
+        self.log_pipe = log_pipe
+        self.copier = None
         self.proc = None
         self.known_pids = set()
         self.exit_status = None
@@ -152,9 +158,18 @@ class Relay:
         log = open(self.logpath, "ab")
         log.write(b"=== regress: starting %s\n" % " ".join(args).encode())
         log.flush()
-        self.proc = subprocess.Popen(args, stdout=log, stderr=log,
+        out = log
+        if self.log_pipe:
+            self.copier = subprocess.Popen(["cat"], stdin=subprocess.PIPE,
+                                           stdout=log)
+            register_pid(self.copier.pid)
+            out = self.copier.stdin
+        self.proc = subprocess.Popen(args, stdout=out, stderr=out,
                                      stdin=subprocess.DEVNULL)
         log.close()
+        if self.copier is not None:
+            # the daemon and its children hold the only write ends now
+            self.copier.stdin.close()
         self.exit_status = None
         register_pid(self.proc.pid)
         self.wait_ready(timeout)
@@ -193,7 +208,19 @@ class Relay:
         self.exit_status = self.proc.returncode
         self.proc = None
         self.lingering = self.reap_children(timeout=5)
+        self.wait_copier()
         return self.exit_status
+
+    def wait_copier(self):
+        """With log_pipe: until cat has copied the last line."""
+        if self.copier is None:
+            return
+        try:
+            self.copier.wait(5)
+        except subprocess.TimeoutExpired:
+            self.copier.kill()
+            self.copier.wait(5)
+        self.copier = None
 
     def crash(self, parent_only=False):
         """kill -9 the parent and every child at once (a power cut), or
