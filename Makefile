@@ -25,13 +25,15 @@ OPT	?= -O2 -g
 SAN	?=
 
 # Hardening, on by default (regress/build/test_hardening.py checks the
-# binaries): canaries, fortified libc calls, PIE, full RELRO with every
+# binaries): canaries, stack clash probes, CET branch protection (as
+# Debian's own build flags), fortified libc calls, PIE, full RELRO with every
 # symbol bound at start.  gcc 12 and clang 14 with glibc 2.36 both do
 # _FORTIFY_SOURCE=3.  FORTIFY needs optimization (without it glibc
 # warns, and -Werror stops), and it is left out of sanitizer builds,
 # whose interceptors do not see the _chk variants.  HARDEN= HARDEN_LD=
 # FORTIFY= turn it off.
-HARDEN	?= -fstack-protector-strong -fPIE
+HARDEN	?= -fstack-protector-strong -fstack-clash-protection -fcf-protection \
+	   -fPIE
 HARDEN_LD ?= -pie -Wl,-z,relro,-z,now
 FORTIFY	?= $(if $(SAN),,$(if $(filter -O1 -O2 -O3 -Os -Og -Ofast,$(OPT)),\
 	   -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3))

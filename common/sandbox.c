@@ -24,6 +24,7 @@
  * answers with a restart.  A filter that cannot be loaded ends the child
  * before it serves anything.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -58,7 +59,7 @@ static const int sandbox_common[] = {
 	SCMP_SYS(rt_sigreturn), SCMP_SYS(sigaltstack),
 	SCMP_SYS(getpid), SCMP_SYS(gettid), SCMP_SYS(getppid),
 	SCMP_SYS(getuid), SCMP_SYS(geteuid), SCMP_SYS(getgid),
-	SCMP_SYS(getegid), SCMP_SYS(tgkill), SCMP_SYS(kill),
+	SCMP_SYS(getegid),
 	SCMP_SYS(clock_gettime), SCMP_SYS(clock_getres),
 	SCMP_SYS(gettimeofday), SCMP_SYS(time), SCMP_SYS(nanosleep),
 	SCMP_SYS(clock_nanosleep), SCMP_SYS(getrandom),
@@ -79,7 +80,7 @@ static const int sandbox_threads[] = {
 /* The resolver's own sockets: connect(2) is how it sends to a server. */
 static const int sandbox_resolver[] = {
 	SCMP_SYS(connect), SCMP_SYS(bind), SCMP_SYS(recvmmsg),
-	SCMP_SYS(sendmmsg), SCMP_SYS(getdents64), SCMP_SYS(ioctl)
+	SCMP_SYS(sendmmsg), SCMP_SYS(getdents64)
 };
 
 /* The front end's listeners, and the socket pair of each TLS session. */
@@ -143,9 +144,10 @@ struct sandbox_policy {
 	struct sandbox_list	 lists[4];
 	int			 families[2];	/* socket(2); 0 = none */
 	int			 open_denied;	/* open(2) fails with EACCES */
-	/* socket(2) for IPv4 and IPv6 fails with EACCES: a library that
-	 * looks names up (SASL's DIGEST-MD5 does) gets an error, not death */
-	int			 inet_denied;
+	/* socket(2) of any other family fails with EAFNOSUPPORT instead of
+	 * trapping: a library that looks names up (SASL's DIGEST-MD5 does,
+	 * through glibc, with netlink too) gets an error, not death */
+	int			 others_denied;
 };
 
 static const struct sandbox_policy sandbox_policies[] = {
@@ -215,37 +217,75 @@ sandbox_allow_threads(scmp_filter_ctx ctx)
 	return 0;
 }
 
-/* "The first argument is v" (SCMP_A0() leaves fields to the compiler). */
+/* "Argument arg is v" under op (SCMP_A0() would do, but leaves fields to
+ * the compiler, which clang warns of). */
 static struct scmp_arg_cmp
-sandbox_arg0_is(int v)
+sandbox_arg_is(unsigned arg, enum scmp_compare op, scmp_datum_t v)
 {
 	struct scmp_arg_cmp	 c;
 
 	memset(&c, 0, sizeof(c));
-	c.arg = 0;
-	c.op = SCMP_CMP_EQ;
-	c.datum_a = (scmp_datum_t)v;
+	c.arg = arg;
+	c.op = op;
+	c.datum_a = v;
 	return c;
 }
 
-/* socket(2) of the allowed families only; others trap. */
+/*
+ * socket(2) of the allowed families.  A unix socket elsewhere fails with
+ * EACCES, never traps: glibc's syslog() makes one to reconnect to
+ * /dev/log while it holds its lock, and the trap handler logs too.
+ * Other families trap, or fail (others_denied).
+ */
 static int
 sandbox_allow_sockets(scmp_filter_ctx ctx, const struct sandbox_policy *p)
 {
 	size_t	 i;
+	int	 unix_ok = 0;
 
 	for (i = 0; i < 2; i++) {
 		if (p->families[i] == 0)
 			continue;
+		if (p->families[i] == AF_UNIX)
+			unix_ok = 1;
 		if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 1,
-		    sandbox_arg0_is(p->families[i])) < 0)
+		    sandbox_arg_is(0, SCMP_CMP_EQ,
+		    (scmp_datum_t)p->families[i])) < 0)
 			return -1;
 	}
-	if (p->inet_denied &&
-	    (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
-	    sandbox_arg0_is(AF_INET)) < 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES), SCMP_SYS(socket), 1,
-	    sandbox_arg0_is(AF_INET6)) < 0))
+	if (!unix_ok && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EACCES),
+	    SCMP_SYS(socket), 1, sandbox_arg_is(0, SCMP_CMP_EQ, AF_UNIX)) < 0)
+		return -1;
+	/* only auth, whose one family is AF_UNIX */
+	if (p->others_denied && seccomp_rule_add(ctx,
+	    SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+	    sandbox_arg_is(0, SCMP_CMP_NE, AF_UNIX)) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * ioctl(2): the two requests libevent and libunbound make, and isatty()'s
+ * TCGETS, which fails with ENOTTY; any other (TIOCSTI, which could type
+ * into root's terminal under -d) traps.  Signals
+ * only to ourselves: no child may stop or kill another, even one of its
+ * own user (the tlsproxy instances).
+ */
+static int
+sandbox_allow_self(scmp_filter_ctx ctx)
+{
+	scmp_datum_t	 self = (scmp_datum_t)getpid();
+
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    sandbox_arg_is(1, SCMP_CMP_EQ, FIONREAD)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
+	    sandbox_arg_is(1, SCMP_CMP_EQ, FIONBIO)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOTTY), SCMP_SYS(ioctl), 1,
+	    sandbox_arg_is(1, SCMP_CMP_EQ, TCGETS)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(kill), 1,
+	    sandbox_arg_is(0, SCMP_CMP_EQ, self)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(tgkill), 1,
+	    sandbox_arg_is(0, SCMP_CMP_EQ, self)) < 0)
 		return -1;
 	return 0;
 }
@@ -275,7 +315,8 @@ sandbox_build(const struct sandbox_policy *p)
 	/* threads that exist already (libunbound's) get the filter too */
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0 ||
 	    sandbox_allow_list(ctx, &common) == -1 ||
-	    sandbox_allow_sockets(ctx, p) == -1)
+	    sandbox_allow_sockets(ctx, p) == -1 ||
+	    sandbox_allow_self(ctx) == -1)
 		goto fail;
 	for (i = 0; i < sizeof(p->lists) / sizeof(p->lists[0]); i++) {
 		if (sandbox_allow_list(ctx, &p->lists[i]) == -1)

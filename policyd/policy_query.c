@@ -16,7 +16,8 @@
  * whose value is refused (an address, a HELO or client name, a
  * certificate name the peer relayed from a client, a DNS answer or a next
  * hop) is 1, with a refusal of that one command in the result: 501 5.1.7
- * or 501 5.1.3 for an address, 550 5.7.1 for any other field.  No value
+ * or 501 5.1.3 for an address, 550 5.7.1 for any other field, and 451
+ * 4.7.0 for the mta's questions about a next hop.  No value
  * a client chooses can make policyd report its peer.
  */
 #include <stdio.h>
@@ -111,11 +112,24 @@ query_mailbox(char *s, int rcpt)
 	    0 : -1;
 }
 
-/* The answer to a query whose field is refused: a 5xx for that command. */
+/*
+ * The answer to a query whose field is refused: a 5xx for that command.
+ * The mta's questions are about a next hop, whose certificate or name
+ * may be what is refused: that defers the mail there, never bounces it.
+ */
 static void
-query_refusal(const char *why, struct policy_result *res)
+query_refusal(const char *why, uint32_t kind, struct policy_result *res)
 {
 	memset(res, 0, sizeof(*res));
+	res->ruleset = "query";
+	if (kind >= POLICY_TRY_TLS) {
+		res->verdict = POLICY_TEMPFAIL;
+		res->code = 451;
+		(void)strlcpy(res->enhanced, "4.7.0", sizeof(res->enhanced));
+		(void)snprintf(res->text, sizeof(res->text),
+		    "Policy refused: %s", why);
+		return;
+	}
 	res->verdict = POLICY_REJECT;
 	res->code = 501;
 	if (strcmp(why, QUERY_BAD_SENDER) == 0) {
@@ -132,7 +146,6 @@ query_refusal(const char *why, struct policy_result *res)
 		(void)snprintf(res->text, sizeof(res->text),
 		    "Policy refused: %s", why);
 	}
-	res->ruleset = "query";
 }
 
 int
@@ -183,7 +196,7 @@ policy_query_parse(struct imsg *m, struct policy_query *q,
 	    policy_query_fill(q, addr, name, &refused) == 0)
 		return 0;
 	*why = refused;
-	query_refusal(refused, res);
+	query_refusal(refused, q->kind, res);
 	return 1;
 }
 

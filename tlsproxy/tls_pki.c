@@ -144,7 +144,7 @@ tls_pki_stage_ca(const void *pem, size_t len)
 static const char *
 tls_pki_ciphers(const struct config *c, int server)
 {
-	if (strcmp(c->tls_ciphers, CONF_TLS_CIPHERS_DEFAULT) != 0)
+	if (strcasecmp(c->tls_ciphers, CONF_TLS_CIPHERS_DEFAULT) != 0)
 		return c->tls_ciphers;
 	return server ? CONF_TLS_CIPHERS_SERVER : CONF_TLS_CIPHERS_CLIENT;
 }

@@ -1,13 +1,15 @@
 /*
  * test_sandbox.c: each child's seccomp filter (common/sandbox.c) holds.
  * For every process a forked child loads that process's filter and then
- * tries one thing outside its list (execve, ptrace, fork, a socket): it
- * must die by SIGSYS after logging the call's name; the threaded ones
- * must still start a thread.  What the filter turns into an error instead (open(2)
- * in the front end, the mta and tlsproxy; IPv4 sockets in smtpd-auth)
- * must fail with EACCES and leave the process running, and an allowed
- * call must still work.
+ * tries one thing outside its list (execve, ptrace, fork, a socket,
+ * TIOCSTI, a signal to another process): it must die by SIGSYS after
+ * logging the call's name.  What a filter turns into an error instead
+ * must fail with that errno and leave the process running: open(2) in
+ * the front end, the mta and tlsproxy, unix sockets outside auth (EACCES),
+ * other families in smtpd-auth (EAFNOSUPPORT), isatty()'s TCGETS
+ * (ENOTTY).  Allowed calls, and threads where there are threads, work.
  */
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -27,6 +29,10 @@
 enum probe {
 	PROBE_INET_SOCKET,	/* socket(AF_INET, SOCK_STREAM) */
 	PROBE_UNIX_SOCKET,	/* socket(AF_UNIX, SOCK_STREAM) */
+	PROBE_NETLINK_SOCKET,	/* socket(AF_NETLINK, SOCK_RAW) */
+	PROBE_TIOCSTI,		/* ioctl(0, TIOCSTI): typing into a tty */
+	PROBE_ISATTY,		/* isatty(0): TCGETS */
+	PROBE_KILL_OTHER,	/* kill(1, 0) */
 	PROBE_EXECVE,
 	PROBE_PTRACE,
 	PROBE_OPEN,		/* open("/etc/passwd") */
@@ -55,6 +61,18 @@ probe_run(enum probe p)
 		break;
 	case PROBE_UNIX_SOCKET:
 		fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		break;
+	case PROBE_NETLINK_SOCKET:
+		fd = socket(AF_NETLINK, SOCK_RAW, 0);
+		break;
+	case PROBE_TIOCSTI:
+		fd = ioctl(0, TIOCSTI, "x");
+		break;
+	case PROBE_ISATTY:
+		fd = isatty(0) ? 0 : -1;
+		break;
+	case PROBE_KILL_OTHER:
+		fd = kill(1, 0);
 		break;
 	case PROBE_EXECVE:
 		fd = execve(argv[0], argv, NULL);
@@ -169,6 +187,15 @@ main(void)
 		(void)snprintf(name, sizeof(name), "%s: fork is killed",
 		    all[i]);
 		UNIT_CHECK(killed(all[i], PROBE_FORK, "clone"), name);
+		(void)snprintf(name, sizeof(name), "%s: TIOCSTI is killed",
+		    all[i]);
+		UNIT_CHECK(killed(all[i], PROBE_TIOCSTI, "ioctl"), name);
+		(void)snprintf(name, sizeof(name), "%s: isatty says no",
+		    all[i]);
+		UNIT_CHECK(answered(all[i], PROBE_ISATTY, ENOTTY), name);
+		(void)snprintf(name, sizeof(name), "%s: no signal to another "
+		    "process", all[i]);
+		UNIT_CHECK(killed(all[i], PROBE_KILL_OTHER, "kill"), name);
 	}
 	UNIT_CHECK(answered("smtp", PROBE_THREAD, 0),
 	    "smtp: a thread (the resolver's) can start");
@@ -178,13 +205,15 @@ main(void)
 	    "queue: a thread (the sync worker) can start");
 	UNIT_CHECK(killed("tlsproxy", PROBE_INET_SOCKET, "socket"),
 	    "tlsproxy: no socket of its own");
-	UNIT_CHECK(killed("tlsproxy", PROBE_UNIX_SOCKET, "socket"),
-	    "tlsproxy: not even a unix socket");
+	UNIT_CHECK(answered("tlsproxy", PROBE_UNIX_SOCKET, EACCES),
+	    "tlsproxy: a unix socket (syslog's reconnect) fails with EACCES");
 	UNIT_CHECK(killed("queue", PROBE_INET_SOCKET, "socket"),
 	    "queue: no network");
 	UNIT_CHECK(killed("policyd", PROBE_INET_SOCKET, "socket"),
 	    "policyd: no network");
-	UNIT_CHECK(killed("smtp", PROBE_UNIX_SOCKET, "socket"),
+	UNIT_CHECK(answered("smtp", PROBE_UNIX_SOCKET, EACCES),
+	    "smtp: a unix socket fails with EACCES");
+	UNIT_CHECK(killed("smtp", PROBE_NETLINK_SOCKET, "socket"),
 	    "smtp: only the resolver's IPv4/IPv6 sockets");
 	UNIT_CHECK(answered("smtp", PROBE_OPEN, EACCES),
 	    "smtp: open fails with EACCES");
@@ -192,8 +221,10 @@ main(void)
 	    "mta: open fails with EACCES");
 	UNIT_CHECK(answered("tlsproxy", PROBE_OPEN, EACCES),
 	    "tlsproxy: open fails with EACCES");
-	UNIT_CHECK(answered("auth", PROBE_INET_SOCKET, EACCES),
-	    "auth: an IPv4 socket fails with EACCES");
+	UNIT_CHECK(answered("auth", PROBE_INET_SOCKET, EAFNOSUPPORT),
+	    "auth: an IPv4 socket fails with EAFNOSUPPORT");
+	UNIT_CHECK(answered("auth", PROBE_NETLINK_SOCKET, EAFNOSUPPORT),
+	    "auth: a netlink socket (getaddrinfo) fails with EAFNOSUPPORT");
 	UNIT_CHECK(answered("auth", PROBE_UNIX_SOCKET, 0),
 	    "auth: a unix socket (saslauthd) works");
 	UNIT_CHECK(answered("queue", PROBE_OPEN, 0),
