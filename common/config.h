@@ -130,6 +130,8 @@ struct config {
 	size_t			 limit_sessions;	/* 1024 at once */
 	size_t			 limit_sessions_per_address;	/* 50 at once */
 	size_t			 limit_messages;	/* 1000 per session */
+	/* octets per second that earn a DATA/BDAT body more time, 0: off */
+	size_t			 limit_data_rate;	/* 500 */
 
 	/* timeout ... (seconds) */
 	int			 timeout_command;	/* 300 */
@@ -146,6 +148,8 @@ struct config {
 	int			 smtp_greeting_delay;	/* 0 seconds */
 	int			 smtp_vrfy;		/* off */
 	int			 smtp_expn;		/* off */
+	/* 554 and close on commands pipelined after HELO */
+	int			 smtp_forbid_pipelining;	/* yes */
 
 	/* queue ... (seconds) */
 	time_t			 queue_lifetime;	/* 5 days */
