@@ -34,6 +34,10 @@ def _replies_until_eof(raw, timeout=15):
 
 
 def _half_close(raw, data):
+    """Send data and the FIN in one segment (TCP_CORK holds the data until
+    the shutdown), so that the relay reads the EOF right after the
+    commands, while the first of them still waits for a peer."""
+    raw.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
     raw.send(data)
     raw.sock.shutdown(socket.SHUT_WR)
 
@@ -55,6 +59,24 @@ def test_rcpt_then_fin():
             _half_close(raw, "RCPT TO:<bob@dest.test>\r\n")
             codes, data = _replies_until_eof(raw)
             assert codes == [250], data
+
+
+def test_many_commands_then_fin():
+    """The FIN is read while the first commands still wait for
+    smtpd-policyd: the later ones are answered all the same."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        with clients.Raw(relay.port) as raw:
+            raw.ehlo()
+            _half_close(raw, "MAIL FROM:<a@b.test>\r\nRSET\r\n" * 10)
+            codes, data = _replies_until_eof(raw)
+            assert codes == [250] * 20, data
+        with clients.Raw(relay.port) as raw:
+            raw.ehlo()
+            assert raw.cmd("MAIL FROM:<a@b.test>")[0] == 250
+            _half_close(raw, "".join("RCPT TO:<r%d@dest.test>\r\n" % i
+                                     for i in range(20)))
+            codes, data = _replies_until_eof(raw)
+            assert codes == [250] * 20, data
 
 
 def test_ehlo_mail_in_one_write_then_fin():
