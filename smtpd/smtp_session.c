@@ -33,6 +33,7 @@
 
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -474,9 +475,8 @@ smtp_session_sync_mark(struct smtp_session *s, const char *line)
 	size_t	 i;
 
 	for (i = 0; i < sizeof(s->syncverb) - 1 &&
-	    ((line[i] >= 'A' && line[i] <= 'Z') ||
-	    (line[i] >= 'a' && line[i] <= 'z')); i++)
-		s->syncverb[i] = (char)(line[i] & ~0x20);
+	    isalpha((unsigned char)line[i]); i++)
+		s->syncverb[i] = (char)toupper((unsigned char)line[i]);
 	s->syncverb[i] = '\0';
 	s->synccheck = 1;
 }
