@@ -112,6 +112,7 @@ config_new_nohost(void)
 	c->limit_sessions_per_address = 50;
 	c->limit_messages = 1000;
 	c->limit_junk_commands = 100;
+	c->limit_data_rate = 500;
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
 	c->timeout_session = 60 * 60;
@@ -139,6 +140,7 @@ config_new_nohost(void)
 	config_auth_defaults(c);
 	c->smtp_reverse_dns = 1;
 	c->smtp_dns_timeout = 5;
+	c->smtp_forbid_pipelining = 1;
 	return c;
 }
 
@@ -419,6 +421,7 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "limit messages %zu\n", c->limit_messages);
 	(void)fprintf(fp, "limit junk-commands %zu\n",
 	    c->limit_junk_commands);
+	(void)fprintf(fp, "limit data-rate %zu\n", c->limit_data_rate);
 	(void)fputs("timeout command ", fp);
 	config_dump_duration(fp, c->timeout_command);
 	(void)fputs("timeout data ", fp);
@@ -433,6 +436,8 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	    c->smtp_reverse_dns ? "yes" : "no");
 	(void)fputs("smtp dns-timeout ", fp);
 	config_dump_duration(fp, c->smtp_dns_timeout);
+	(void)fprintf(fp, "smtp forbid-unauth-pipelining %s\n",
+	    c->smtp_forbid_pipelining ? "yes" : "no");
 }
 
 static void

@@ -132,6 +132,8 @@ struct config {
 	size_t			 limit_messages;	/* 1000 per session */
 	/* NOOP, RSET, VRFY, EXPN, HELP since the last accepted message */
 	size_t			 limit_junk_commands;	/* 100 */
+	/* octets per second that earn a DATA/BDAT body more time, 0: off */
+	size_t			 limit_data_rate;	/* 500 */
 
 	/* timeout ... (seconds) */
 	int			 timeout_command;	/* 300 */
@@ -149,6 +151,8 @@ struct config {
 	int			 smtp_greeting_delay;	/* 0 seconds */
 	int			 smtp_vrfy;		/* off */
 	int			 smtp_expn;		/* off */
+	/* 554 and close on commands pipelined after HELO */
+	int			 smtp_forbid_pipelining;	/* yes */
 
 	/* queue ... (seconds) */
 	time_t			 queue_lifetime;	/* 5 days */

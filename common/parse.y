@@ -136,6 +136,7 @@ static char	*parse_string_keep(const char *);
 %token	SASLDB TRUST
 %token	POLICY SKIP LOOKUPDOTDOMAIN DELAYCHECKS TLSPERMERROR BLACKLISTRCPT
 %token	DNSTIMEOUT REVERSEDNS
+%token	DATARATE FORBIDPIPELINING
 %token	AUTHPLAINTEXT
 %token	JUNKCOMMANDS
 %token	<v.string>	STRING
@@ -468,6 +469,12 @@ limit		: MESSAGESIZE size {
 				YYERROR;
 			parse_conf->limit_junk_commands = $2;
 		}
+		| DATARATE NUMBER {
+			if (parse_range($2, 0, PARSE_NUMBER_MAX,
+			    "limit data-rate") == -1)
+				YYERROR;
+			parse_conf->limit_data_rate = $2;
+		}
 		;
 
 timeout		: COMMAND duration {
@@ -524,6 +531,9 @@ smtpopt		: GREETINGDELAY duration {
 			if (parse_range($2, 1, 60, "smtp dns-timeout") == -1)
 				YYERROR;
 			parse_conf->smtp_dns_timeout = $2;
+		}
+		| FORBIDPIPELINING yesno {
+			parse_conf->smtp_forbid_pipelining = $2;
 		}
 		;
 
@@ -608,6 +618,7 @@ static const struct keyword	 keywords[] = {
 	{ "connections",		CONNECTIONS },
 	{ "control",			CONTROL },
 	{ "data",			DATA },
+	{ "data-rate",			DATARATE },
 	{ "database",			DATABASE },
 	{ "delay-checks",		DELAYCHECKS },
 	{ "delay-warning",		DELAYWARNING },
@@ -617,6 +628,7 @@ static const struct keyword	 keywords[] = {
 	{ "errors",			ERRORS },
 	{ "expn",			EXPN },
 	{ "file",			FILENAME },
+	{ "forbid-unauth-pipelining",	FORBIDPIPELINING },
 	{ "greeting-delay",		GREETINGDELAY },
 	{ "host-connections",		HOSTCONNECTIONS },
 	{ "hostname",			HOSTNAME },

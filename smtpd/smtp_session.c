@@ -13,6 +13,17 @@
  * for a peer, or the client does not read its replies, nothing more is
  * parsed.
  *
+ * Slow clients: besides the idle timeouts of the bufferevent (restarted
+ * by every read), a deadline runs for each command line, timeout command
+ * from the moment the session looks for it, and for each DATA body or
+ * BDAT chunk, which starts with timeout data of time and earns
+ * 1/limit data-rate s more for every octet, never above timeout data
+ * (Postfix's smtpd_per_request_deadline and smtpd_min_data_rate).  A
+ * client that half-closes gets the replies to everything it sent first.
+ * After HELO (PIPELINING not offered), input that was already here when a
+ * reply was queued ends the session with 554 5.5.0 (Postfix's
+ * smtpd_forbid_unauth_pipelining).
+ *
  * Failure behaviour: any trouble with one client (bad input, timeouts,
  * allocation failure for its buffers) ends that session with a reply and
  * a log line; nothing here ends the process.
@@ -22,6 +33,7 @@
 
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -159,7 +171,34 @@ smtp_session_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
 		(void)strlcpy(buf, "unknown", size);
 }
 
-/* Command or data phase: the idle timeout between two reads. */
+/* Microseconds on the monotonic clock. */
+static int64_t
+smtp_session_now(void)
+{
+	struct timespec	 ts;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* Arm the deadline usecs from now. */
+static void
+smtp_session_deadline_set(struct smtp_session *s, int64_t usecs)
+{
+	struct timeval	 tv;
+
+	if (usecs < 0)
+		usecs = 0;
+	tv.tv_sec = (time_t)(usecs / 1000000);
+	tv.tv_usec = (suseconds_t)(usecs % 1000000);
+	(void)evtimer_add(s->deadline, &tv);
+}
+
+/*
+ * Command or data phase: the idle timeout between two reads; a body
+ * starts with timeout data on its deadline, a command phase with none
+ * (smtp_session_line() arms it when it waits for a line).
+ */
 void
 smtp_session_data_timeouts(struct smtp_session *s, int data)
 {
@@ -168,6 +207,34 @@ smtp_session_data_timeouts(struct smtp_session *s, int data)
 	tv.tv_sec = data ? conf->timeout_data : conf->timeout_command;
 	tv.tv_usec = 0;
 	(void)bufferevent_set_timeouts(s->bev, &tv, &tv);
+	(void)evtimer_del(s->deadline);
+	if (!data)
+		return;
+	s->body_octets = 0;
+	s->body_deadline = smtp_session_now() +
+	    (int64_t)conf->timeout_data * 1000000;
+	smtp_session_deadline_set(s, (int64_t)conf->timeout_data * 1000000);
+}
+
+/* n body octets were taken: they earn n / limit data-rate seconds. */
+static void
+smtp_session_body_credit(struct smtp_session *s, size_t n)
+{
+	int64_t	 now, max;
+
+	if (n == 0)
+		return;
+	s->body_octets += n;
+	now = smtp_session_now();
+	max = now + (int64_t)conf->timeout_data * 1000000;
+	if (conf->limit_data_rate == 0)
+		s->body_deadline = max;
+	else
+		s->body_deadline += (int64_t)n * 1000000 /
+		    (int64_t)conf->limit_data_rate;
+	if (s->body_deadline > max)
+		s->body_deadline = max;
+	smtp_session_deadline_set(s, s->body_deadline - now);
 }
 
 /* Arm the timer: seconds from now. */
@@ -194,6 +261,7 @@ smtp_session_free(struct smtp_session *s)
 	stats_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	event_free(s->timer);
+	event_free(s->deadline);
 	bufferevent_free(s->bev);
 	free(s->ptrname);
 	free(s->helo);
@@ -251,8 +319,19 @@ smtp_session_close(struct smtp_session *s, const char *reply,
 		    evbuffer_get_length(bufferevent_get_output(s->bev)));
 	(void)bufferevent_disable(s->bev, EV_READ);
 	(void)evtimer_del(s->timer);
+	(void)evtimer_del(s->deadline);
 	if (evbuffer_get_length(bufferevent_get_output(s->bev)) == 0)
 		event_active(s->timer, EV_TIMEOUT, 1);
+}
+
+/* A client too slow or silent: 421 (Postfix's text) and close. */
+static void
+smtp_session_timeout(struct smtp_session *s, const char *reason)
+{
+	stats_add("smtp.error.timeout", 1);
+	smtp_session_reply(s, "421 4.4.2 %s Error: timeout exceeded",
+	    conf->hostname);
+	smtp_session_close(s, NULL, reason);
 }
 
 /* A client mistake: reply, count, and close past the error limit. */
@@ -389,9 +468,49 @@ smtp_session_line_long(struct smtp_session *s, const char *p, size_t len)
 	    strncasecmp(p, "RCPT ", 5) != 0;
 }
 
+/* A command line is about to run: check for pipelining once answered. */
+static void
+smtp_session_sync_mark(struct smtp_session *s, const char *line)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(s->syncverb) - 1 &&
+	    isalpha((unsigned char)line[i]); i++)
+		s->syncverb[i] = (char)toupper((unsigned char)line[i]);
+	s->syncverb[i] = '\0';
+	s->synccheck = 1;
+}
+
+/*
+ * RFC 5321 4.1.1 / RFC 2920: without PIPELINING (after HELO) the client
+ * waits for each reply.  Input that is already here when a reply has
+ * just been queued was sent before the client could read it: 554 and
+ * close (BDAT's chunk follows its command by design).  1 if closed.
+ */
+static int
+smtp_session_sync_lost(struct smtp_session *s)
+{
+	char	 relay[SMTP_SESSION_RELAY_MAX];
+	size_t	 n = evbuffer_get_length(bufferevent_get_input(s->bev));
+
+	if (!s->synccheck)
+		return 0;
+	s->synccheck = 0;
+	if (!conf->smtp_forbid_pipelining || s->esmtp || s->helo == NULL ||
+	    s->state == SMTP_ST_CHUNK || s->state == SMTP_ST_CLOSING || n == 0)
+		return 0;
+	stats_add("smtp.error.pipelining", 1);
+	log_info("%08x: improper command pipelining after %s from %s: %zu "
+	    "octets", s->id, s->syncverb[0] != '\0' ? s->syncverb : "?",
+	    smtp_session_relay(s, relay, sizeof(relay)), n);
+	smtp_session_close(s, "554 5.5.0 Error: SMTP protocol synchronization",
+	    "SMTP protocol synchronization");
+	return 1;
+}
+
 /* Take one command line off the input; 0 if none is complete yet. */
 static int
-smtp_session_line(struct smtp_session *s)
+smtp_session_line_take(struct smtp_session *s)
 {
 	struct evbuffer		*in = bufferevent_get_input(s->bev);
 	struct evbuffer_ptr	 p;
@@ -425,11 +544,48 @@ smtp_session_line(struct smtp_session *s)
 		return 1;
 	}
 	smtp_linebuf[len - 2] = '\0';
+	smtp_session_sync_mark(s, smtp_linebuf);
 	if (s->auth_state == SMTP_AUTH_CHALLENGE)
 		smtp_auth_line(s, smtp_linebuf);
 	else
 		smtp_exec_line(s, smtp_linebuf);
 	return 1;
+}
+
+/*
+ * One command line; the deadline of timeout command starts when the
+ * session first finds none complete, so a byte at a time does not
+ * restart it.
+ */
+static int
+smtp_session_line(struct smtp_session *s)
+{
+	if (smtp_session_line_take(s)) {
+		(void)evtimer_del(s->deadline);
+		return 1;
+	}
+	if (!evtimer_pending(s->deadline, NULL))
+		smtp_session_deadline_set(s,
+		    (int64_t)conf->timeout_command * 1000000);
+	return 0;
+}
+
+/* DATA or BDAT input, crediting the octets taken (limit data-rate). */
+static int
+smtp_session_body(struct smtp_session *s)
+{
+	struct evbuffer	*in = bufferevent_get_input(s->bev);
+	size_t		 before = evbuffer_get_length(in);
+	int		 r;
+
+	if (s->state == SMTP_ST_DATA)
+		r = smtp_tx_data_input(s);
+	else
+		r = smtp_tx_chunk_input(s);
+	/* at the end of the body the command deadline takes over */
+	if (s->state == SMTP_ST_DATA || s->state == SMTP_ST_CHUNK)
+		smtp_session_body_credit(s, before - evbuffer_get_length(in));
+	return r;
 }
 
 /* Input before the greeting: the client does not wait for us. */
@@ -454,9 +610,8 @@ smtp_session_step(struct smtp_session *s)
 	case SMTP_ST_CLOSING:
 		return 0;
 	case SMTP_ST_DATA:
-		return smtp_tx_data_input(s);
 	case SMTP_ST_CHUNK:
-		return smtp_tx_chunk_input(s);
+		return smtp_session_body(s);
 	default:
 		return smtp_session_line(s);
 	}
@@ -464,7 +619,8 @@ smtp_session_step(struct smtp_session *s)
 
 /*
  * Execute buffered input, in order, until it runs out, a command waits
- * for a peer, the client stops reading, or the session closes.
+ * for a peer, the client stops reading, or the session closes.  After
+ * the client's EOF, the session closes once all it sent is answered.
  */
 static void
 smtp_session_process(struct smtp_session *s)
@@ -474,6 +630,8 @@ smtp_session_process(struct smtp_session *s)
 	for (;;) {
 		if (s->wait != SMTP_WAIT_NONE && s->state != SMTP_ST_CONNECT)
 			return;
+		if (smtp_session_sync_lost(s))
+			break;
 		if (evbuffer_get_length(out) > SMTP_OUTPUT_MAX) {
 			s->wait = SMTP_WAIT_OUTPUT;
 			return;
@@ -481,6 +639,8 @@ smtp_session_process(struct smtp_session *s)
 		if (!smtp_session_step(s))
 			break;
 	}
+	if (s->eof && (s->wait == SMTP_WAIT_NONE || s->state == SMTP_ST_CONNECT))
+		smtp_session_close(s, NULL, "client closed connection");
 	if (s->state == SMTP_ST_CLOSING)
 		(void)evbuffer_drain(bufferevent_get_input(s->bev),
 		    evbuffer_get_length(bufferevent_get_input(s->bev)));
@@ -521,10 +681,14 @@ smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
 	(void)bev;
 	if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
 	    s->state != SMTP_ST_CLOSING) {
-		stats_add("smtp.error.timeout", 1);
-		smtp_session_reply(s, "421 4.4.2 %s Timeout, closing connection",
-		    conf->hostname);
-		smtp_session_close(s, NULL, "timeout");
+		smtp_session_timeout(s, "timeout");
+		return;
+	}
+	/* a half-close (shutdown(SHUT_WR)): answer what came before it */
+	if ((what & BEV_EVENT_EOF) && (what & BEV_EVENT_READING) &&
+	    s->state != SMTP_ST_CLOSING) {
+		s->eof = 1;
+		smtp_session_process(s);
 		return;
 	}
 	if (what & BEV_EVENT_TIMEOUT)
@@ -536,6 +700,30 @@ smtp_session_event_cb(struct bufferevent *bev, short what, void *arg)
 		(void)snprintf(reason, sizeof(reason), "error: %s",
 		    strerror(errno));
 	smtp_session_end(s, reason);
+}
+
+/* A command line or a body took too long (smtp_session_line/body). */
+static void
+smtp_session_deadline_cb(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s = arg;
+	char			 reason[128];
+
+	(void)fd;
+	(void)ev;
+	if (s->state == SMTP_ST_CLOSING)
+		return;
+	if (s->state == SMTP_ST_DATA || s->state == SMTP_ST_CHUNK) {
+		stats_add("smtp.error.data_rate", 1);
+		(void)snprintf(reason, sizeof(reason), "timeout: %llu octets "
+		    "of message data, below limit data-rate",
+		    (unsigned long long)s->body_octets);
+	} else {
+		stats_add("smtp.error.deadline", 1);
+		(void)snprintf(reason, sizeof(reason), "timeout: command line "
+		    "not complete in %ds", conf->timeout_command);
+	}
+	smtp_session_timeout(s, reason);
 }
 
 /* Greeting delay over, session lifetime over, or a deferred free. */
@@ -576,13 +764,16 @@ smtp_session_alloc(int fd)
 	}
 	s->bev = bufferevent_socket_new(proc_base, fd, BEV_OPT_CLOSE_ON_FREE);
 	s->timer = evtimer_new(proc_base, smtp_session_timer_cb, s);
-	if (s->bev == NULL || s->timer == NULL) {
+	s->deadline = evtimer_new(proc_base, smtp_session_deadline_cb, s);
+	if (s->bev == NULL || s->timer == NULL || s->deadline == NULL) {
 		if (s->bev != NULL)
 			bufferevent_free(s->bev);
 		else
 			(void)close(fd);
 		if (s->timer != NULL)
 			event_free(s->timer);
+		if (s->deadline != NULL)
+			event_free(s->deadline);
 		free(s);
 		return NULL;
 	}
@@ -727,6 +918,9 @@ smtp_session_detach(struct smtp_session *s)
 	(void)bufferevent_disable(s->bev, EV_READ | EV_WRITE);
 	(void)bufferevent_setfd(s->bev, -1);
 	(void)evbuffer_drain(in, evbuffer_get_length(in));
+	/* nothing read in plaintext is left to judge; TLS is a new start */
+	s->synccheck = 0;
+	(void)evtimer_del(s->deadline);
 	return fd;
 }
 

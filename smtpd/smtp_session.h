@@ -146,6 +146,14 @@ struct smtp_session {
 	uint8_t			 delaying;
 	/* discarding the rest of an overlong command line */
 	uint8_t			 skipline;
+	/* the client shut its sending side: what it sent before is answered,
+	 * then the session closes */
+	uint8_t			 eof;
+	/* a command line was taken: once it is answered, input already here
+	 * was pipelined (smtp forbid-unauth-pipelining) */
+	uint8_t			 synccheck;
+	/* the verb of that line, for the log */
+	char			 syncverb[12];
 	/* DISCARD at connect: every message is accepted, then dropped */
 	uint8_t			 discard;
 	/* CREATE requests whose transaction is gone (answers to drop) */
@@ -163,6 +171,12 @@ struct smtp_session {
 	uint64_t		 chunk_size;
 	struct bufferevent	*bev;
 	struct event		*timer;
+	/* the whole command line must arrive within timeout command; a body
+	 * before body_deadline (monotonic microseconds), which every octet
+	 * received pushes back by 1/limit data-rate s, up to timeout data */
+	struct event		*deadline;
+	int64_t			 body_deadline;
+	uint64_t		 body_octets;
 	time_t			 started;
 	uint32_t		 nerrors;
 	uint32_t		 nmessages;

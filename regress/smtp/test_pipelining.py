@@ -1,5 +1,8 @@
 """ESMTP extensions of the front end: the EHLO keywords, a pipelined
-command burst answered in order, and CHUNKING (BDAT)."""
+command burst answered in order, CHUNKING (BDAT), and the refusal of
+pipelining after HELO, where PIPELINING was never offered."""
+import time
+
 from lib import clients
 from lib.daemon import Relay
 from lib.sink import Sink, headers_of
@@ -92,3 +95,71 @@ def test_bdat():
         assert headers_of(by_rcpt["bob@dest.test"].data)["x-regress"] == \
             ["bdat"]
         assert by_rcpt["carol@dest.test"].data.endswith(part3)
+
+
+def test_pipelining_after_helo_refused():
+    """After HELO no PIPELINING was offered: a burst gets the reply to its
+    first command, then 554 5.5.0 and the connection closes (Postfix's
+    smtpd_forbid_unauth_pipelining)."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        mark = relay.mark()
+        with clients.Raw(relay.port) as raw:
+            assert raw.cmd("HELO client.test")[0] == 250
+            raw.send("MAIL FROM:<alice@client.test>\r\n"
+                     "RCPT TO:<bob@dest.test>\r\n"
+                     "DATA\r\n")
+            assert raw.reply()[0] == 250
+            code, texts = raw.reply()
+            assert code == 554, (code, texts)
+            assert texts == ["5.5.0 Error: SMTP protocol synchronization"], \
+                texts
+            assert raw.closed(5), "still open after the 554"
+        relay.wait_for_log(r"improper command pipelining after MAIL from "
+                           r"\[127\.0\.0\.1\]", start=mark)
+        assert relay.stats().get("smtp.error.pipelining") == "1"
+        # HELO and MAIL in one write: the HELO is answered, no more
+        with clients.Raw(relay.port) as raw:
+            raw.send("HELO client.test\r\nMAIL FROM:<alice@client.test>\r\n")
+            assert raw.reply()[0] == 250
+            assert raw.reply()[0] == 554
+            assert raw.closed(5)
+        # the DATA body before the 354
+        with clients.Raw(relay.port) as raw:
+            assert raw.cmd("HELO client.test")[0] == 250
+            assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
+            assert raw.cmd("RCPT TO:<bob@dest.test>")[0] == 250
+            raw.send("DATA\r\nSubject: early\r\n\r\nx\r\n.\r\n")
+            assert raw.reply()[0] == 354
+            assert raw.reply()[0] == 554
+            assert raw.closed(5)
+        time.sleep(1)
+        assert sink.messages == []
+
+
+def test_lockstep_after_helo_accepted():
+    """A HELO client that waits for each reply is served."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        with clients.Raw(relay.port) as raw:
+            assert raw.cmd("HELO client.test")[0] == 250
+            assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
+            assert raw.cmd("RCPT TO:<bob@dest.test>")[0] == 250
+            assert raw.cmd("DATA")[0] == 354
+            raw.send("Subject: lockstep\r\n\r\nx\r\n.\r\nQUIT\r\n")
+            assert raw.reply()[0] == 250
+            assert raw.reply()[0] == 221
+        sink.wait_for(1)
+
+
+def test_pipelining_after_helo_allowed_when_off():
+    with Sink() as sink, Relay(sink=sink, conf={
+            "smtp forbid-unauth-pipelining": "no"}) as relay:
+        with clients.Raw(relay.port) as raw:
+            assert raw.cmd("HELO client.test")[0] == 250
+            raw.send("MAIL FROM:<alice@client.test>\r\n"
+                     "RCPT TO:<bob@dest.test>\r\n"
+                     "DATA\r\n")
+            codes = [raw.reply()[0] for _ in range(3)]
+            assert codes == [250, 250, 354], codes
+            raw.send("Subject: off\r\n\r\nx\r\n.\r\n")
+            assert raw.reply()[0] == 250
+        sink.wait_for(1)

@@ -111,6 +111,8 @@ test_defaults(void)
 	    !c->smtp_expn, "default smtp");
 	UNIT_CHECK(c->smtp_reverse_dns && c->smtp_dns_timeout == 5,
 	    "default reverse-dns yes, dns-timeout 5s");
+	UNIT_CHECK(c->limit_data_rate == 500 && c->smtp_forbid_pipelining,
+	    "default data-rate 500, forbid-unauth-pipelining yes");
 	UNIT_CHECK(c->queue_lifetime == 5 * 86400 &&
 	    c->queue_delay_warning == 4 * 3600 &&
 	    c->queue_retry_min == 300 && c->queue_retry_max == 3600,
@@ -156,6 +158,7 @@ static const char	 all_keywords[] =
 	"limit sessions-per-address 5\n"
 	"limit messages 9\n"
 	"limit junk-commands 5\n"
+	"limit data-rate 0\n"
 	"timeout command 61\n"
 	"timeout data 11m\n"
 	"timeout session 2h\n"
@@ -164,6 +167,7 @@ static const char	 all_keywords[] =
 	"smtp expn yes\n"
 	"smtp reverse-dns no\n"
 	"smtp dns-timeout 9s\n"
+	"smtp forbid-unauth-pipelining no\n"
 	"bounce double-bounce \"postmaster@example.org\"\n"
 	"mta port 587\n"
 	"mta connections 20\n"
@@ -214,6 +218,8 @@ test_keywords_fields(const struct config *c)
 	    c->smtp_expn, "smtp options");
 	UNIT_CHECK(!c->smtp_reverse_dns && c->smtp_dns_timeout == 9,
 	    "smtp reverse-dns, dns-timeout");
+	UNIT_CHECK(c->limit_data_rate == 0 && !c->smtp_forbid_pipelining,
+	    "limit data-rate 0, smtp forbid-unauth-pipelining no");
 	UNIT_CHECK(strcmp(c->double_bounce, "postmaster@example.org") == 0,
 	    "bounce double-bounce address");
 	UNIT_CHECK(c->mta_port == 587 && c->mta_connections == 20 &&
@@ -490,6 +496,8 @@ static const struct {
 	{ "limit sessions 0\n", "(config):1: limit sessions 0" },
 	{ "limit junk-commands 0\n", "(config):1: limit junk-commands 0" },
 	{ "limit messages 0\n", "(config):1: limit messages 0" },
+	{ "limit data-rate -1\n", "(config):1: " },
+	{ "smtp forbid-unauth-pipelining maybe\n", "(config):1: " },
 	{ "limit sessions-per-address 0\n",
 	    "(config):1: limit sessions-per-address 0" },
 	{ "queue min-free 1Q\n", "(config):1: invalid size \"1Q\"" },
