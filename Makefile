@@ -51,19 +51,22 @@ COMMON_SRCS = $(filter-out common/parse.c,$(wildcard common/*.c)) common/parse.c
 COMMON_OBJS = $(COMMON_SRCS:.c=.o)
 
 PARENT_SRCS  = smtpd/parent.c $(wildcard smtpd/parent_*.c)
-SMTP_SRCS    = smtpd/smtp.c $(wildcard smtpd/smtp_*.c)
-MTA_SRCS     = smtpd/mta.c $(wildcard smtpd/mta_*.c)
-CTL_SRCS     = smtpd/smtpctl.c $(wildcard smtpd/smtpctl_*.c)
+# one folder per executable; policyd/lib/ is the policy code that
+# smtpd-policyd and smtpctl (makemap, explain) both link
+SMTP_SRCS    = $(wildcard smtpd/smtp/*.c)
+MTA_SRCS     = $(wildcard smtpd/mta/*.c)
+CTL_SRCS     = $(wildcard smtpd/ctl/*.c)
 QUEUE_SRCS   = $(wildcard queue/*.c)
-POLICY_SRCS  = policyd/policyd.c $(wildcard policyd/policy_*.c)
-AUTH_SRCS    = policyd/auth.c $(wildcard policyd/auth_*.c)
+POLICY_LIB_SRCS = $(wildcard policyd/lib/*.c)
+POLICY_SRCS  = policyd/policyd.c $(POLICY_LIB_SRCS)
+AUTH_SRCS    = $(wildcard policyd/auth/*.c)
 TLS_SRCS     = $(wildcard tlsproxy/*.c)
 
 # each process's modules without its main, for the unit tests
-SMTP_LIB_OBJS   = $(filter-out smtpd/smtp.o,$(SMTP_SRCS:.c=.o))
-MTA_LIB_OBJS    = $(filter-out smtpd/mta.o,$(MTA_SRCS:.c=.o))
+SMTP_LIB_OBJS   = $(filter-out smtpd/smtp/smtp.o,$(SMTP_SRCS:.c=.o))
+MTA_LIB_OBJS    = $(filter-out smtpd/mta/mta.o,$(MTA_SRCS:.c=.o))
 QUEUE_LIB_OBJS  = $(filter-out queue/queue.o,$(QUEUE_SRCS:.c=.o))
-POLICY_LIB_OBJS = $(filter-out policyd/policyd.o,$(POLICY_SRCS:.c=.o))
+POLICY_LIB_OBJS = $(POLICY_LIB_SRCS:.c=.o)
 TLS_LIB_OBJS    = $(filter-out tlsproxy/tlsproxy.o,$(TLS_SRCS:.c=.o))
 
 BINS = bin/smtpd bin/smtpd-smtp bin/smtpd-mta bin/smtpd-queue \
@@ -89,11 +92,14 @@ common/parse.o: common/parse.c
 common/libcommon.a: $(COMMON_OBJS)
 	$(AR) rcs $@ $^
 
-%.o: %.c common/*.h $(wildcard smtpd/*.h queue/*.h policyd/*.h tlsproxy/*.h)
+%.o: %.c common/*.h $(wildcard */*.h */*/*.h)
 	$(CC) $(CFLAGS) -c -o $@ $<
 
 bin:
-	mkdir -p bin bin/unit
+	mkdir -p bin
+
+bin/unit:
+	mkdir -p bin/unit
 
 # libcrypto: the parent checks that each pki key matches its certificate
 bin/smtpd: $(PARENT_SRCS:.c=.o) common/libcommon.a | bin
@@ -118,41 +124,42 @@ bin/smtpd-tlsproxy: $(TLS_SRCS:.c=.o) common/libcommon.a | bin
 bin/smtpd-auth: $(AUTH_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsasl2
 
-smtpd/libsmtp.a: $(SMTP_LIB_OBJS)
+smtpd/smtp/libsmtp.a: $(SMTP_LIB_OBJS)
 	$(AR) rcs $@ $^
-smtpd/libmta.a: $(MTA_LIB_OBJS)
+smtpd/mta/libmta.a: $(MTA_LIB_OBJS)
 	$(AR) rcs $@ $^
 queue/libqueue.a: $(QUEUE_LIB_OBJS)
 	$(AR) rcs $@ $^
-policyd/libpolicyd.a: $(POLICY_LIB_OBJS)
+policyd/lib/libpolicy.a: $(POLICY_LIB_OBJS)
 	$(AR) rcs $@ $^
 tlsproxy/libtlsproxy.a: $(TLS_LIB_OBJS)
 	$(AR) rcs $@ $^
 
-PROC_LIBS = smtpd/libsmtp.a smtpd/libmta.a queue/libqueue.a \
-	    policyd/libpolicyd.a
+PROC_LIBS = smtpd/smtp/libsmtp.a smtpd/mta/libmta.a queue/libqueue.a \
+	    policyd/lib/libpolicy.a
 
-# explain +XX encodes certificate names with tlsproxy's tls_text_encode()
-$(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd -Itlsproxy
+# the policy library: its header for policyd and smtpctl
+policyd/policyd.o $(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd/lib
 
-bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/libpolicyd.a tlsproxy/tls_text.o \
-    common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 -lcrypto
+bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
 
-bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin
-	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd -Iqueue -Ipolicyd $(LDFLAGS) \
-	    -pthread -o $@ $^ $(LIBS_BASE) -lunbound -lsqlite3
+bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin/unit
+	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd/smtp -Ismtpd/mta -Iqueue \
+	    -Ipolicyd/lib $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE) -lunbound \
+	    -lsqlite3
 
 # tlsproxy's modules need libtls and libcrypto
 bin/unit/test_tls_%: regress/unit/test_tls_%.c tlsproxy/libtlsproxy.a \
-    common/libcommon.a | bin
+    common/libcommon.a | bin/unit
 	$(CC) $(CFLAGS) -Iregress/unit -Itlsproxy $(LDFLAGS) -o $@ $^ \
 	    $(LIBS_BASE) -ltls -lssl -lcrypto
 
 # smtpctl's printing of the daemon's answers
-bin/unit/test_smtpctl_%: regress/unit/test_smtpctl_%.c smtpd/smtpctl_text.o \
-    common/libcommon.a | bin
-	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
+bin/unit/test_smtpctl_%: regress/unit/test_smtpctl_%.c \
+    smtpd/ctl/smtpctl_text.o common/libcommon.a | bin/unit
+	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd/ctl $(LDFLAGS) -o $@ $^ \
+	    $(LIBS_BASE)
 
 units: $(UNIT_BINS)
 
@@ -233,6 +240,6 @@ install: all
 	sh tools/install.sh "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)"
 
 clean:
-	rm -rf bin common/parse.c */*.o */*.a
+	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
 .PHONY: all units probe deps check asan bench bench-policy bench-auth fuzz soak lint install clean

@@ -17,11 +17,11 @@
 /* Process identities; also the index in the parent's process table. */
 enum proc_id {
 	PROC_PARENT = 0,
-	PROC_SMTP,		/* smtpd/smtp_*.c: inbound sessions */
-	PROC_MTA,		/* smtpd/mta_*.c: outbound deliveries */
+	PROC_SMTP,		/* smtpd/smtp/: inbound sessions */
+	PROC_MTA,		/* smtpd/mta/: outbound deliveries */
 	PROC_QUEUE,		/* queue/: spool and scheduler */
 	PROC_POLICY,		/* policyd/: access map, routes */
-	PROC_AUTH,		/* policyd/auth*.c: SASL, the only libsasl2 user */
+	PROC_AUTH,		/* policyd/auth/: SASL, the only libsasl2 user */
 	/* last: the parent keeps its extra instances in slots after it */
 	PROC_TLS,		/* tlsproxy/: every TLS handshake */
 	PROC_COUNT

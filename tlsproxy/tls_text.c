@@ -6,8 +6,9 @@
  * outside 0x20-0x7E as "\xHH", at most 255 octets, cut at an entry
  * boundary.  It never uses the library's own printer, whose output
  * changed in OpenSSL 3.  tls_text_cn() gives the first commonName with
- * sendmail's three special values.  tls_text_encode() is the +XX
- * encoding of spec 5.2, applied to all four certificate macros.
+ * sendmail's three special values.  All four certificate macros get the
+ * +XX encoding of spec 5.2 (macro_encode(), common/macro.c, which
+ * smtpctl explain shares).
  *
  * Failure: none; every output is bounded and NUL-terminated (an output
  * buffer too small for the encoding is cut at a whole "+XX").
@@ -21,44 +22,12 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "macro.h"
 #include "tlsproxy.h"
 
 #define TLS_CN_TOOLONG		255	/* sendmail: MAXNAME - 1 */
 
 static const char	 tls_hex[] = "0123456789ABCDEF";
-
-/* 1 if the octet is written as +XX (spec 5.2). */
-static int
-tls_text_special(unsigned char c)
-{
-	return c < 0x21 || c > 0x7e || strchr("+\\()<>\"", c) != NULL;
-}
-
-/* +XX encoding of s into out; returns the length written. */
-size_t
-tls_text_encode(const char *s, char *out, size_t size)
-{
-	const unsigned char	*p = (const unsigned char *)s;
-	size_t			 n = 0;
-
-	if (size == 0)
-		return 0;
-	for (; *p != '\0'; p++) {
-		if (tls_text_special(*p)) {
-			if (n + 3 >= size)
-				break;
-			out[n++] = '+';
-			out[n++] = tls_hex[*p >> 4];
-			out[n++] = tls_hex[*p & 0xf];
-		} else {
-			if (n + 1 >= size)
-				break;
-			out[n++] = (char)*p;
-		}
-	}
-	out[n] = '\0';
-	return n;
-}
 
 /*
  * The octets of an entry value as the classic printer saw them: a BMP or
@@ -208,13 +177,13 @@ tls_text_peer(X509 *x, struct tls_facts *f)
 	char	 raw[TLS_DN_MAX];
 
 	(void)tls_text_dn(X509_get_subject_name(x), raw, sizeof(raw));
-	(void)tls_text_encode(raw, f->subject, sizeof(f->subject));
+	(void)macro_encode(raw, f->subject, sizeof(f->subject));
 	(void)tls_text_dn(X509_get_issuer_name(x), raw, sizeof(raw));
-	(void)tls_text_encode(raw, f->issuer, sizeof(f->issuer));
+	(void)macro_encode(raw, f->issuer, sizeof(f->issuer));
 	tls_text_cn(X509_get_subject_name(x), raw, sizeof(raw));
-	(void)tls_text_encode(raw, f->cn_subject, sizeof(f->cn_subject));
+	(void)macro_encode(raw, f->cn_subject, sizeof(f->cn_subject));
 	tls_text_cn(X509_get_issuer_name(x), raw, sizeof(raw));
-	(void)tls_text_encode(raw, f->cn_issuer, sizeof(f->cn_issuer));
+	(void)macro_encode(raw, f->cn_issuer, sizeof(f->cn_issuer));
 	if (tls_text_fingerprint(x, f->fingerprint,
 	    sizeof(f->fingerprint)) == -1)
 		f->fingerprint[0] = '\0';

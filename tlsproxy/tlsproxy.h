@@ -24,12 +24,9 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "macro.h"
 #include "proto.h"
 
-/* 255 octets and the NUL: sendmail's DN buffer size (spec 5.3). */
-#define TLS_DN_MAX		256
-/* A +XX encoded DN or CN: every octet may triple. */
-#define TLS_MACRO_MAX		(3 * TLS_DN_MAX)
 #define TLS_FP_MAX		(32 * 3)	/* SHA-256 as "AB:CD:..." */
 #define TLS_NAME_MAX		256		/* SNI, host names */
 /* each relay direction holds at most this much (one TLS record) */
@@ -63,7 +60,6 @@ struct tls_facts {
 };
 
 /* tls_text.c */
-size_t		 tls_text_encode(const char *, char *, size_t);
 size_t		 tls_text_dn(const X509_NAME *, char *, size_t);
 void		 tls_text_cn(const X509_NAME *, char *, size_t);
 int		 tls_text_fingerprint(X509 *, char *, size_t);

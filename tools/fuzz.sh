@@ -12,22 +12,23 @@ secs=${FUZZ_SECONDS:-60}
 only=${FUZZ_TARGETS:-}
 out=bin/fuzz
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined"
-CF="-std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Ismtpd -Iqueue -Ipolicyd
-    -Itlsproxy -isystem /usr/include/bsd -DLIBBSD_OVERLAY"
+CF="-std=c11 -D_GNU_SOURCE -g -O1 -Icommon -Ismtpd/smtp -Ismtpd/mta
+    -Iqueue -Ipolicyd/lib -Itlsproxy -isystem /usr/include/bsd
+    -DLIBBSD_OVERLAY"
 
 # name; the sources it needs beyond common/; the libraries beyond
 # libevent and libbsd
 targets() {
 	echo "fuzz_config;;"
 	echo "fuzz_imsg;;"
-	echo "fuzz_smtp_command;smtpd/smtp_command.c;"
-	echo "fuzz_smtp_data;smtpd/smtp_data.c;"
+	echo "fuzz_smtp_command;smtpd/smtp/smtp_command.c;"
+	echo "fuzz_smtp_data;smtpd/smtp/smtp_data.c;"
 	echo "fuzz_mailaddr;;"
 	echo "fuzz_base64;;"
 	echo "fuzz_tls_hello;tlsproxy/tls_hello.c tlsproxy/tls_text.c;-lcrypto"
-	echo "fuzz_mta_reply;smtpd/mta_reply.c;"
-	echo "fuzz_dns;smtpd/smtp_dns.c smtpd/mta_dns.c;-lunbound"
-	echo "fuzz_policy_map;$(echo policyd/policy_*.c);-lsqlite3"
+	echo "fuzz_mta_reply;smtpd/mta/mta_reply.c;"
+	echo "fuzz_dns;smtpd/smtp/smtp_dns.c smtpd/mta/mta_dns.c;-lunbound"
+	echo "fuzz_policy_map;$(echo policyd/lib/policy_*.c);-lsqlite3"
 	echo "fuzz_envelope;queue/queue_envelope.c;"
 }
 
@@ -65,7 +66,6 @@ run_one() {
 	grep -E "^#[0-9]+[[:space:]]+DONE" "$out/$name.log" | tail -1
 }
 
-make -s bin
 mkdir -p "$out"
 common_lib
 targets | while IFS=';' read -r name extra libs; do

@@ -1,5 +1,5 @@
 /*
- * fuzz_mta_reply.c: libFuzzer target for smtpd/mta_reply.c, what the
+ * fuzz_mta_reply.c: libFuzzer target for smtpd/mta/mta_reply.c, what the
  * outbound client makes of a next hop's replies and EHLO keywords.  The
  * input is split at LF (a CR before it dropped) into lines; they are fed
  * as replies one after the other, and the text of each line after its

@@ -1,6 +1,6 @@
 /*
  * test_policy_auth.c: TRUST_AUTH_MECH in policyd's relay decision
- * (policyd/policy_access.c, spec 8 and 2.4 Rcpt_ok step 4).
+ * (policyd/lib/policy_access.c, spec 8 and 2.4 Rcpt_ok step 4).
  *
  * Proves that a client that authenticated with a mechanism of "auth
  * trust" may relay (POLICY_F_RELAY | POLICY_F_RELAY_AUTH), that any other

@@ -1,6 +1,6 @@
 /*
  * test_smtpctl_text.c: smtpctl's printing of the daemon's answer lines
- * (smtpd/smtpctl_text.c).
+ * (smtpd/ctl/smtpctl_text.c).
  *
  * Proves that printable ASCII comes out unchanged, that ESC, BEL, CR, the
  * other C0 controls, DEL and every 8-bit octet (C1 controls such as CSI

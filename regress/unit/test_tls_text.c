@@ -1,5 +1,5 @@
 /*
- * test_tls_text.c: sendmail's TLS macro values (tlsproxy/tls_text.c) and
+ * test_tls_text.c: sendmail's TLS macro values (tlsproxy/tls_text.c, common/macro.c) and
  * the ClientHello reader (tlsproxy/tls_hello.c).
  *
  * Proves the +XX encoding of spec 5.2 on its examples, the classic DN
@@ -23,7 +23,7 @@ enc_is(const char *in, const char *want)
 {
 	char	 out[TLS_MACRO_MAX];
 
-	(void)tls_text_encode(in, out, sizeof(out));
+	(void)macro_encode(in, out, sizeof(out));
 	if (strcmp(out, want) != 0)
 		(void)printf("     got \"%s\"\n", out);
 	return strcmp(out, want) == 0;
@@ -45,9 +45,9 @@ test_encode(void)
 	UNIT_CHECK(enc_is("\x01\x7f", "+01+7F"), "encode: control and DEL");
 	UNIT_CHECK(enc_is("=/,.@:;-_'*[]{}#$%&!?^~|",
 	    "=/,.@:;-_'*[]{}#$%&!?^~|"), "encode: others unchanged");
-	(void)tls_text_encode("ab cd", small, sizeof(small));
+	(void)macro_encode("ab cd", small, sizeof(small));
 	UNIT_CHECK(strcmp(small, "ab+20cd") == 0, "encode: fits exactly");
-	(void)tls_text_encode("abcde fg", small, sizeof(small));
+	(void)macro_encode("abcde fg", small, sizeof(small));
 	UNIT_CHECK(strcmp(small, "abcde") == 0,
 	    "encode: cut at a whole +XX");
 }
@@ -76,7 +76,7 @@ test_dn(void)
 	UNIT_CHECK(strcmp(raw, "/C=US/ST=California/O=endmail.org/OU=private"
 	    "/CN=Darth Mail (Cert)/emailAddress=darth+cert@endmail.org") == 0,
 	    "dn: classic oneline form");
-	(void)tls_text_encode(raw, enc, sizeof(enc));
+	(void)macro_encode(raw, enc, sizeof(enc));
 	UNIT_CHECK(strcmp(enc, "/C=US/ST=California/O=endmail.org/OU=private"
 	    "/CN=Darth+20Mail+20+28Cert+29/emailAddress="
 	    "darth+2Bcert@endmail.org") == 0, "dn: spec 5.4 issuer key");
@@ -88,13 +88,13 @@ test_dn(void)
 	name_add(n, "O", "Caf\xc3\xa9/a+b", MBSTRING_UTF8);
 	name_add(n, "CN", "\xc3\xa9t\xc3\xa9", MBSTRING_UTF8);
 	(void)tls_text_dn(n, raw, sizeof(raw));
-	(void)tls_text_encode(raw, enc, sizeof(enc));
+	(void)macro_encode(raw, enc, sizeof(enc));
 	UNIT_CHECK(strcmp(raw, "/O=Caf\\xC3\\xA9/a+b/CN=\\xC3\\xA9t\\xC3\\xA9")
 	    == 0, "dn: 8-bit as \\xHH, / and + not escaped");
 	UNIT_CHECK(strstr(enc, "/O=Caf+5CxC3+5CxA9/a+2Bb") != NULL,
 	    "dn: encoded \\xHH is +5CxHH");
 	tls_text_cn(n, cn, sizeof(cn));
-	(void)tls_text_encode(cn, enc, sizeof(enc));
+	(void)macro_encode(cn, enc, sizeof(enc));
 	UNIT_CHECK(strcmp(enc, "+C3+A9t+C3+A9") == 0, "cn: UTF-8 as +HH");
 	X509_NAME_free(n);
 

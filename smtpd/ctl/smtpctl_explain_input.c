@@ -13,7 +13,7 @@
  * "openssl x509 -noout -subject -nameopt compat" prints; a leading
  * "subject=" or "issuer=" is dropped), a CN as its text.  They are
  * rendered as tlsproxy renders a certificate's (octets above 0x7E as
- * "\xHH" in a DN) and +XX encoded by tlsproxy's own tls_text_encode(),
+ * "\xHH" in a DN) and +XX encoded by the macro_encode() tlsproxy uses (common/macro.c),
  * so the values explain judges are the ones the daemon would.
  *
  * Failure behaviour: a value the relay could not have produced (an
@@ -28,9 +28,9 @@
 #include <string.h>
 #include <strings.h>
 
+#include "macro.h"
 #include "proto.h"
 #include "util.h"
-#include "tlsproxy.h"
 #include "smtpctl_explain.h"
 
 static const struct explain_word {
@@ -175,7 +175,7 @@ explain_encode(const char *word, const char *raw, char *out, size_t outlen)
 	char	 enc[TLS_MACRO_MAX];
 	size_t	 n;
 
-	n = tls_text_encode(raw, enc, sizeof(enc));
+	n = macro_encode(raw, enc, sizeof(enc));
 	if (n >= outlen)
 		return explain_fail("%s: +XX encoded it is %zu octets, more "
 		    "than the %zu a policy query carries", word, n,

@@ -1,5 +1,5 @@
 /*
- * auth.h: smtpd-auth, the SASL process (policyd/auth*.c), shared by its
+ * auth.h: smtpd-auth, the SASL process (policyd/auth/), shared by its
  * modules:
  *   auth.c          main, the messages from the front end, the sessions
  *   auth_sasl.c     Cyrus SASL: init, callbacks, mechanism lists, one
