@@ -136,6 +136,36 @@ def test_pipelining_after_helo_refused():
         assert sink.messages == []
 
 
+def test_pipelining_after_helo_behind_a_bdat_chunk():
+    """A BDAT chunk's octets follow its command by design, but what comes
+    after them is checked once the chunk is answered: MAIL and RCPT
+    pipelined behind a chunk after HELO get 554 too."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        with clients.Raw(relay.port) as raw:
+            assert raw.cmd("HELO client.test")[0] == 250
+            raw.send("BDAT 1\r\nxMAIL FROM:<alice@client.test>\r\n"
+                     "RCPT TO:<bob@dest.test>\r\n")
+            assert raw.reply()[0] == 503
+            code, texts = raw.reply()
+            assert code == 554, (code, texts)
+            assert raw.closed(5), "still open after the 554"
+        time.sleep(0.5)
+        assert sink.messages == []
+
+
+def test_bdat_before_helo_does_not_stand_for_helo():
+    """A chunk thrown away before HELO leaves the session waiting for
+    HELO: MAIL still needs one (and so HELO's rules still apply)."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        with clients.Raw(relay.port) as raw:
+            raw.send("BDAT 1\r\nx")
+            assert raw.reply()[0] == 503
+            code, texts = raw.cmd("MAIL FROM:<alice@client.test>")
+            assert code == 503, (code, texts)
+            assert raw.cmd("HELO client.test")[0] == 250
+            assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
+
+
 def test_lockstep_after_helo_accepted():
     """A HELO client that waits for each reply is served."""
     with Sink() as sink, Relay(sink=sink) as relay:

@@ -495,9 +495,12 @@ smtp_session_sync_lost(struct smtp_session *s)
 
 	if (!s->synccheck)
 		return 0;
+	/* the chunk's octets follow BDAT by design: check after its reply */
+	if (s->state == SMTP_ST_CHUNK)
+		return 0;
 	s->synccheck = 0;
 	if (!conf->smtp_forbid_pipelining || s->esmtp || s->helo == NULL ||
-	    s->state == SMTP_ST_CHUNK || s->state == SMTP_ST_CLOSING || n == 0)
+	    s->state == SMTP_ST_CLOSING || n == 0)
 		return 0;
 	stats_add("smtp.error.pipelining", 1);
 	log_info("%08x: improper command pipelining after %s from %s: %zu "
@@ -561,7 +564,9 @@ static int
 smtp_session_line(struct smtp_session *s)
 {
 	if (smtp_session_line_take(s)) {
-		(void)evtimer_del(s->deadline);
+		/* a DATA or BDAT line has just armed the body's own deadline */
+		if (s->state != SMTP_ST_DATA && s->state != SMTP_ST_CHUNK)
+			(void)evtimer_del(s->deadline);
 		return 1;
 	}
 	if (!evtimer_pending(s->deadline, NULL))

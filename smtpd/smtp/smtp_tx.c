@@ -205,7 +205,9 @@ static void
 smtp_tx_chunk_discard(struct smtp_session *s, const char *err)
 {
 	s->chunk_err = err;
-	s->chunk_prev = s->tx != NULL ? s->state : SMTP_ST_IDLE;
+	/* back where it was: a BDAT before HELO does not stand for one */
+	s->chunk_prev = s->tx != NULL || s->state == SMTP_ST_HELO ? s->state :
+	    SMTP_ST_IDLE;
 	s->state = SMTP_ST_CHUNK;
 	smtp_session_data_timeouts(s, 1);
 }
