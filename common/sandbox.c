@@ -312,8 +312,11 @@ sandbox_build(const struct sandbox_policy *p)
 
 	if ((ctx = seccomp_init(SCMP_ACT_TRAP)) == NULL)
 		return NULL;
-	/* threads that exist already (libunbound's) get the filter too */
+	/* threads that exist already (libunbound's) get the filter too;
+	 * level 2 sorts the calls into a binary tree, so each system call
+	 * costs a few comparisons instead of a walk down the whole list */
 	if (seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1) < 0 ||
+	    seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2) < 0 ||
 	    sandbox_allow_list(ctx, &common) == -1 ||
 	    sandbox_allow_sockets(ctx, p) == -1 ||
 	    sandbox_allow_self(ctx) == -1)
