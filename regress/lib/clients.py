@@ -156,6 +156,23 @@ class Raw:
         self.close()
 
 
+def rcpt_replies(port, source, rcpts, mail_from="alice@client.test"):
+    """One raw session from source: MAIL, a RCPT per address, and the
+    message if any was taken.  The RCPT replies, in order."""
+    replies = []
+    with Raw(port, source=source) as raw:
+        raw.ehlo()
+        assert raw.cmd("MAIL FROM:<%s>" % mail_from)[0] == 250
+        for rcpt in rcpts:
+            replies.append(raw.cmd("RCPT TO:<%s>" % rcpt))
+        if any(code == 250 for code, _ in replies):
+            assert raw.cmd("DATA")[0] == 354
+            raw.send("Subject: t\r\n\r\nt\r\n.\r\n")
+            assert raw.reply()[0] == 250
+        raw.cmd("QUIT")
+    return replies
+
+
 def swaks(port, *args, timeout=30):
     """Run swaks against the relay; returns the CompletedProcess."""
     if not os.path.exists(SWAKS):

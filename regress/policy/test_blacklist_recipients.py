@@ -22,22 +22,6 @@ def _relay(sink, setting):
     return relay
 
 
-def _rcpts(relay, source, rcpts):
-    """RCPT replies of one message to rcpts (sent if any was taken)."""
-    replies = []
-    with clients.Raw(relay.port, source=source) as raw:
-        raw.ehlo()
-        assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
-        for rcpt in rcpts:
-            replies.append(raw.cmd("RCPT TO:<%s>" % rcpt))
-        if any(code == 250 for code, _ in replies):
-            assert raw.cmd("DATA")[0] == 354
-            raw.send("Subject: t\r\n\r\nt\r\n.\r\n")
-            assert raw.reply()[0] == 250
-        raw.cmd("QUIT")
-    return replies
-
-
 def _explain_rcpt(relay, addr, rcpt):
     rc, out = relay.smtpctl("explain", "addr", addr, "from",
                             "alice@client.test", "rcpt", rcpt)
@@ -51,8 +35,8 @@ def _explain_rcpt(relay, addr, rcpt):
 
 def test_default_applies_to_entries():
     with Sink() as sink, _relay(sink, None) as relay:
-        replies = _rcpts(relay, "127.0.0.1", ["gone@relay.test",
-                                              "y@blocked.test"])
+        replies = clients.rcpt_replies(relay.port, "127.0.0.1", [
+            "gone@relay.test", "y@blocked.test"])
         assert replies == [
             (550, ["5.2.1 <gone@relay.test>... Mailbox disabled for this "
                    "recipient"]),
@@ -64,13 +48,13 @@ def test_default_applies_to_entries():
 
 def test_off_ignores_refusing_to_entries_keeps_relay():
     with Sink() as sink, _relay(sink, "no") as relay:
-        assert _rcpts(relay, "127.0.0.1", ["gone@relay.test",
-                                           "y@blocked.test"]) == \
+        assert clients.rcpt_replies(relay.port, "127.0.0.1", [
+            "gone@relay.test", "y@blocked.test"]) == \
             [(250, ["2.1.5 Ok"]), (250, ["2.1.5 Ok"])]
         # a client that may not relay: To: RELAY still lets it reach
         # partner.test, a REJECT entry refuses nothing, relaying does
-        assert _rcpts(relay, "127.0.0.2", ["x@partner.test",
-                                           "z@blocked.test"]) == [
+        assert clients.rcpt_replies(relay.port, "127.0.0.2", [
+            "x@partner.test", "z@blocked.test"]) == [
             (250, ["2.1.5 Ok"]),
             (550, ["5.7.1 <z@blocked.test>... Relaying denied"])]
         got = sorted(a for m in sink.wait_for(3) for a in m.rcpt_addrs)

@@ -18,25 +18,9 @@ def _relay(local, far):
     return relay
 
 
-def _send(relay, source, rcpts):
-    """One message to rcpts; the RCPT replies, in order."""
-    replies = []
-    with clients.Raw(relay.port, source=source) as raw:
-        raw.ehlo()
-        assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
-        for rcpt in rcpts:
-            replies.append(raw.cmd("RCPT TO:<%s>" % rcpt))
-        if any(code == 250 for code, _ in replies):
-            assert raw.cmd("DATA")[0] == 354
-            raw.send("Subject: t\r\n\r\nt\r\n.\r\n")
-            assert raw.reply()[0] == 250
-        raw.cmd("QUIT")
-    return replies
-
-
 def test_relaying_client_percent_hack_is_rewritten_and_judged():
     with Sink() as local, Sink() as far, _relay(local, far) as relay:
-        replies = _send(relay, "127.0.0.1", [
+        replies = clients.rcpt_replies(relay.port, "127.0.0.1", [
             "X%Dest.Test@relay.test", "y%blocked.test@relay.test",
             "z%@relay.test"])
         assert replies[0][0] == 250, replies
@@ -52,8 +36,8 @@ def test_relaying_client_percent_hack_is_rewritten_and_judged():
 
 def test_percent_hack_to_a_local_domain_from_any_client():
     with Sink() as local, Sink() as far, _relay(local, far) as relay:
-        replies = _send(relay, "127.0.0.2", ["bob%relay.test@relay.test",
-                                             "eve%dest.test@relay.test"])
+        replies = clients.rcpt_replies(relay.port, "127.0.0.2", [
+            "bob%relay.test@relay.test", "eve%dest.test@relay.test"])
         assert replies[0][0] == 250, replies
         assert replies[1] == (550, ["5.7.1 <eve%dest.test@relay.test>... "
                                     "Relaying denied"]), replies
