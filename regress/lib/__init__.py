@@ -31,6 +31,22 @@ class Skip(Exception):
     """Raised by a test (or a fixture) that cannot run here."""
 
 
+# the user of each child (tools/deps.sh makes them)
+CHILD_USERS = {"smtp": "_smtpd", "mta": "_smtpmta", "queue": "_smtpq",
+               "policyd": "_smtppol", "tlsproxy": "_smtptls",
+               "auth": "_smtpauth"}
+
+
+def proc_status(pid):
+    """/proc/PID/status as {field: [words]}."""
+    fields = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            k, _, v = line.partition(":")
+            fields[k] = v.split()
+    return fields
+
+
 def need_root():
     if os.geteuid() != 0:
         raise Skip("needs root")

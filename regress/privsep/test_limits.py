@@ -10,26 +10,15 @@ start their threads (Linux counts threads against RLIMIT_NPROC)."""
 import grp
 import pwd
 
-from lib import clients
+from lib import CHILD_USERS, clients, proc_status
 from lib.daemon import Relay
 from lib.dns import Dns
 from lib.sink import Sink
 
-USERS = {"smtp": "_smtpd", "mta": "_smtpmta", "queue": "_smtpq",
-         "policyd": "_smtppol", "tlsproxy": "_smtptls", "auth": "_smtpauth"}
 NO_TASK = {"policyd", "tlsproxy", "auth"}
 NO_WRITE = {"mta", "policyd", "tlsproxy", "auth"}
 THREADED = {"smtp", "mta", "queue"}
 DOMAIN = "limits.example.net"
-
-
-def _status(pid):
-    fields = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            fields[k] = v.split()
-    return fields
 
 
 def _limits(pid):
@@ -62,14 +51,14 @@ def _flow(log_pipe):
         sink.wait_for(1, timeout=30)
         relay.wait_queue_empty(10)
         kids = relay.children()
-        assert set(kids) == set(USERS), "children: %r" % kids
-        return {name: (_status(pid), _limits(pid))
+        assert set(kids) == set(CHILD_USERS), "children: %r" % kids
+        return {name: (proc_status(pid), _limits(pid))
                 for name, pid in kids.items()}
 
 
 def test_groups_and_limits():
     for name, (st, lim) in _flow(log_pipe=True).items():
-        user = USERS[name]
+        user = CHILD_USERS[name]
         gid = str(pwd.getpwnam(user).pw_gid)
         groups = sorted(st.get("Groups", []))
         assert gid not in groups, (name, "own gid kept", groups)

@@ -9,37 +9,26 @@ import os
 import pwd
 import subprocess
 
-from lib import free_port
+from lib import CHILD_USERS, free_port, proc_status
 from lib.daemon import Relay
 from lib import clients
 
-USERS = {"smtp": "_smtpd", "mta": "_smtpmta", "queue": "_smtpq",
-         "policyd": "_smtppol", "tlsproxy": "_smtptls", "auth": "_smtpauth"}
 EMPTY = "/var/lib/smtpd/empty"
-
-
-def _status(pid):
-    fields = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            k, _, v = line.partition(":")
-            fields[k] = v.split()
-    return fields
 
 
 def test_privsep():
     port = free_port()
     with Relay(routes=[("*", "[127.0.0.1]", port)], mta_port=port) as relay:
         kids = relay.children()
-        assert set(kids) == set(USERS), "children: %r" % kids
+        assert set(kids) == set(CHILD_USERS), "children: %r" % kids
         roots = {"smtp": EMPTY, "mta": EMPTY, "tlsproxy": EMPTY,
                  "auth": EMPTY,
                  "queue": os.path.realpath(relay.spool),
                  "policyd": os.path.realpath(relay.dbdir)}
         uids = set()
         for name, pid in kids.items():
-            pw = pwd.getpwnam(USERS[name])
-            st = _status(pid)
+            pw = pwd.getpwnam(CHILD_USERS[name])
+            st = proc_status(pid)
             assert st["Uid"] == [str(pw.pw_uid)] * 4, (name, st["Uid"])
             assert st["Gid"] == [str(pw.pw_gid)] * 4, (name, st["Gid"])
             # its own gid is no supplementary group (test_limits.py)
@@ -64,7 +53,7 @@ def test_privsep():
         # no two children share a uid, and none is root's
         assert len(uids) == len(kids) and 0 not in uids, uids
         # the parent alone is root
-        assert _status(relay.proc.pid)["Uid"][0] == "0"
+        assert proc_status(relay.proc.pid)["Uid"][0] == "0"
         # the shared chroot is root's and nobody else can write in it
         st = os.stat(EMPTY)
         assert st.st_uid == 0 and not st.st_mode & 0o022, oct(st.st_mode)

@@ -6,20 +6,11 @@ and what each filter forbids in detail is bin/unit/test_sandbox's."""
 import os
 import signal
 
-from lib import BIN, clients, wait_until
+from lib import BIN, CHILD_USERS, clients, proc_status, wait_until
 from lib.daemon import Relay
 from lib.sink import Sink
 
-CHILDREN = {"smtp", "mta", "queue", "policyd", "tlsproxy", "auth"}
-
-
-def _status(pid):
-    fields = {}
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            key, _, value = line.partition(":")
-            fields[key] = value.strip()
-    return fields
+CHILDREN = set(CHILD_USERS)
 
 
 def test_every_child_is_filtered():
@@ -30,10 +21,10 @@ def test_every_child_is_filtered():
         missing = CHILDREN - set(kids)
         assert not missing, ("children not found", missing, kids)
         for name, pid in kids.items():
-            st = _status(pid)
-            assert st.get("Seccomp") == "2", (name, st.get("Seccomp"))
-            assert st.get("NoNewPrivs") == "1", (name, st.get("NoNewPrivs"))
-        assert _status(relay.proc.pid).get("Seccomp") == "0", \
+            st = proc_status(pid)
+            assert st.get("Seccomp") == ["2"], (name, st.get("Seccomp"))
+            assert st.get("NoNewPrivs") == ["1"], (name, st.get("NoNewPrivs"))
+        assert proc_status(relay.proc.pid).get("Seccomp") == ["0"], \
             "the parent binds, forks and execs: it has no filter"
         # still serving after the filters were loaded
         clients.send(relay.port, "alice@client.test", ["carol@dest.test"])
@@ -60,7 +51,7 @@ def test_each_real_child_dies_of_a_forbidden_call():
                                % (pid, signal.SIGSYS), start=mark)
             new = relay.wait_restarted(name, pid)
             # the new process confines itself once it has its config
-            wait_until(lambda: _status(new).get("Seccomp") == "2", 10,
+            wait_until(lambda: proc_status(new).get("Seccomp") == ["2"], 10,
                        "%s filtered again" % name)
         relay.wait_ready()
         clients.send(relay.port, "alice@client.test", ["bob@dest.test"])
