@@ -196,29 +196,10 @@ sandbox_allow_list(scmp_filter_ctx ctx, const struct sandbox_list *l)
 }
 
 /*
- * clone(2) for a thread only: a fork has no CLONE_THREAD and traps.
- * clone3(2) passes its flags in memory the filter cannot read, so it
- * fails with ENOSYS and glibc falls back to clone(2).
+ * "Argument arg is v" under op (SCMP_A0() would do, but leaves fields to
+ * the compiler, which clang warns of).  For SCMP_CMP_MASKED_EQ, v is both
+ * the mask and the value: "has every bit of v set".
  */
-static int
-sandbox_allow_threads(scmp_filter_ctx ctx)
-{
-	struct scmp_arg_cmp	 c;
-
-	memset(&c, 0, sizeof(c));
-	c.arg = 0;
-	c.op = SCMP_CMP_MASKED_EQ;
-	c.datum_a = CLONE_THREAD;
-	c.datum_b = CLONE_THREAD;
-	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, c) < 0 ||
-	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
-	    0) < 0)
-		return -1;
-	return 0;
-}
-
-/* "Argument arg is v" under op (SCMP_A0() would do, but leaves fields to
- * the compiler, which clang warns of). */
 static struct scmp_arg_cmp
 sandbox_arg_is(unsigned arg, enum scmp_compare op, scmp_datum_t v)
 {
@@ -228,7 +209,24 @@ sandbox_arg_is(unsigned arg, enum scmp_compare op, scmp_datum_t v)
 	c.arg = arg;
 	c.op = op;
 	c.datum_a = v;
+	c.datum_b = v;
 	return c;
+}
+
+/*
+ * clone(2) for a thread only: a fork has no CLONE_THREAD and traps.
+ * clone3(2) passes its flags in memory the filter cannot read, so it
+ * fails with ENOSYS and glibc falls back to clone(2).
+ */
+static int
+sandbox_allow_threads(scmp_filter_ctx ctx)
+{
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1,
+	    sandbox_arg_is(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0) < 0)
+		return -1;
+	return 0;
 }
 
 /*
