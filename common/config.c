@@ -113,6 +113,11 @@ config_new_nohost(void)
 	c->limit_messages = 1000;
 	c->limit_junk_commands = 100;
 	c->limit_data_rate = 500;
+	c->limit_alias_depth = 10;
+	c->limit_alias_expansion = 1000;
+	(void)strlcpy(c->local_aliases, "/etc/aliases",
+	    sizeof(c->local_aliases));
+	c->local_users = LOCAL_USERS_PASSWD;
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
 	c->timeout_session = 60 * 60;
@@ -422,6 +427,9 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "limit junk-commands %zu\n",
 	    c->limit_junk_commands);
 	(void)fprintf(fp, "limit data-rate %zu\n", c->limit_data_rate);
+	(void)fprintf(fp, "limit alias-depth %zu\n", c->limit_alias_depth);
+	(void)fprintf(fp, "limit alias-expansion %zu\n",
+	    c->limit_alias_expansion);
 	(void)fputs("timeout command ", fp);
 	config_dump_duration(fp, c->timeout_command);
 	(void)fputs("timeout data ", fp);
@@ -471,6 +479,10 @@ config_dump_policy(const struct config *c, FILE *fp)
 	    c->policy_blacklist_recipients ? "yes" : "no");
 	(void)fprintf(fp, "policy tls-perm-error %s\n",
 	    c->policy_tls_perm_error ? "yes" : "no");
+	(void)fputs("local aliases ", fp);
+	config_dump_quoted(fp, c->local_aliases);
+	(void)fprintf(fp, "\nlocal users %s\n",
+	    c->local_users == LOCAL_USERS_MAP ? "map" : "passwd");
 }
 
 int

@@ -104,6 +104,13 @@ struct route {
 	int			 auth_plaintext;
 };
 
+/* local users: who is a local user (smtpd.conf(5)) */
+enum local_users {
+	LOCAL_USERS_PASSWD = 0,	/* the system's passwd (getpwnam) */
+	LOCAL_USERS_MAP		/* the local-users map only */
+};
+#define CONF_ALIAS_EXPANSION_MAX	10000
+
 struct config {
 	/* bumped on every reload so replies can be matched to a config */
 	uint32_t		 generation;
@@ -134,6 +141,11 @@ struct config {
 	size_t			 limit_junk_commands;	/* 100 */
 	/* octets per second that earn a DATA/BDAT body more time, 0: off */
 	size_t			 limit_data_rate;	/* 500 */
+	/* aliasing and virtusertable levels (sendmail's MaxAliasRecursion) */
+	size_t			 limit_alias_depth;	/* 10 */
+	/* final recipients one RCPT may expand to (Postfix's
+	 * virtual_alias_expansion_limit) */
+	size_t			 limit_alias_expansion;	/* 1000 */
 
 	/* timeout ... (seconds) */
 	int			 timeout_command;	/* 300 */
@@ -146,6 +158,10 @@ struct config {
 	int			 policy_delay_checks;	/* off: FEATURE(delay_checks) */
 	int			 policy_blacklist_recipients;	/* on: To: checks */
 	int			 policy_tls_perm_error;	/* off: TLS_PERM_ERR */
+
+	/* local ...: mail for this host (smtpd.conf(5), smtpd-maps(5)) */
+	char			 local_aliases[PATH_MAX];	/* /etc/aliases */
+	int			 local_users;		/* LOCAL_USERS_PASSWD */
 
 	/* smtp ... */
 	int			 smtp_greeting_delay;	/* 0 seconds */

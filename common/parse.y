@@ -139,6 +139,7 @@ static char	*parse_string_keep(const char *);
 %token	DATARATE FORBIDPIPELINING
 %token	AUTHPLAINTEXT
 %token	JUNKCOMMANDS
+%token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -267,6 +268,16 @@ main		: HOSTNAME STRING {
 		}
 		| TLS tlsopt
 		| AUTH authopt
+		| LOCAL localopt
+		;
+
+localopt	: ALIASES STRING {
+			if (parse_path(parse_conf->local_aliases, $2,
+			    "local aliases") == -1)
+				YYERROR;
+		}
+		| USERS PASSWD	{ parse_conf->local_users = LOCAL_USERS_PASSWD; }
+		| USERS MAP	{ parse_conf->local_users = LOCAL_USERS_MAP; }
 		;
 
 authopt		: MECHANISMS STRING {
@@ -475,6 +486,17 @@ limit		: MESSAGESIZE size {
 				YYERROR;
 			parse_conf->limit_data_rate = $2;
 		}
+		| ALIASDEPTH NUMBER {
+			if (parse_range($2, 1, 100, "limit alias-depth") == -1)
+				YYERROR;
+			parse_conf->limit_alias_depth = $2;
+		}
+		| ALIASEXPANSION NUMBER {
+			if (parse_range($2, 1, CONF_ALIAS_EXPANSION_MAX,
+			    "limit alias-expansion") == -1)
+				YYERROR;
+			parse_conf->limit_alias_expansion = $2;
+		}
 		;
 
 timeout		: COMMAND duration {
@@ -604,6 +626,9 @@ struct keyword {
 
 /* Sorted by name for bsearch(): keep it so when adding a keyword. */
 static const struct keyword	 keywords[] = {
+	{ "alias-depth",		ALIASDEPTH },
+	{ "alias-expansion",		ALIASEXPANSION },
+	{ "aliases",			ALIASES },
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
 	{ "auth-plaintext",		AUTHPLAINTEXT },
@@ -640,7 +665,9 @@ static const struct keyword	 keywords[] = {
 	{ "limit",			LIMIT },
 	{ "line-max",			LINEMAX },
 	{ "listen",			LISTEN },
+	{ "local",			LOCAL },
 	{ "lookupdotdomain",		LOOKUPDOTDOMAIN },
+	{ "map",			MAP },
 	{ "max-failures",		MAXFAILURES },
 	{ "mechanisms",			MECHANISMS },
 	{ "message-size",		MESSAGESIZE },
@@ -651,6 +678,7 @@ static const struct keyword	 keywords[] = {
 	{ "no",				NO },
 	{ "on",				ON },
 	{ "options",			OPTIONS },
+	{ "passwd",			PASSWD },
 	{ "path",			PATHNAME },
 	{ "pki",			PKI },
 	{ "policy",			POLICY },
@@ -680,6 +708,7 @@ static const struct keyword	 keywords[] = {
 	{ "tls-perm-error",		TLSPERMERROR },
 	{ "tls-require",		TLSREQUIRE },
 	{ "trust",			TRUST },
+	{ "users",			USERS },
 	{ "verify",			VERIFY },
 	{ "via",			VIA },
 	{ "vrfy",			VRFY },
