@@ -104,9 +104,15 @@ enum policy_verdict {
 /* Route kinds (IMSG_POLICY_ROUTE_RESULT). */
 enum route_kind {
 	ROUTE_MX = 0,		/* look up the MX of the domain */
-	ROUTE_HOST,		/* static next hop: host, port; no MX lookup */
-	ROUTE_ERROR		/* mailertable error: code and text */
+	ROUTE_HOST,		/* static next hop: host, port; no MX lookup
+				   unless ROUTE_F_MX */
+	ROUTE_ERROR,		/* mailertable error, a hop that is this host:
+				   code and text */
+	ROUTE_LOCAL		/* a local domain, or mailertable "local:":
+				   never the mta's (user: "local:user") */
 };
+/* Route flags (IMSG_POLICY_ROUTE_RESULT). */
+#define ROUTE_F_MX	0x01	/* ROUTE_HOST: the MX of host (mailer:host) */
 
 /* Control command kinds routed by the parent (IMSG_CTL_REQUEST). */
 enum ctl_cmd {

@@ -8,6 +8,7 @@
  *   policy_entry.c	checks of one access-map entry before it is stored
  *   policy_tls.c	the TLS rulesets: TLS_Clt, TLS_Srv, TLS_Rcpt,
  *			Try_TLS, Srv_Features, CERTISSUER/CERTSUBJECT
+ *   policy_local.c	this host's domains ({w}) and virtual-only ones
  *   policy_route.c	the next hop of a domain (mailertable, routes)
  *   policy_query.c	decoding and checking of IMSG_POLICY_QUERY
  *   policy_store.c	the database as seen from inside the chroot
@@ -98,6 +99,10 @@ struct policy_result {
 /* An IMSG_POLICY_ROUTE_RESULT being built. */
 struct policy_route {
 	uint32_t	 kind;		/* enum route_kind */
+	uint32_t	 flags;		/* ROUTE_F_* */
+	/* mailertable "mailer:user@host": the recipient to send instead;
+	 * "local:user": the local user; "" otherwise */
+	char		 user[POLICY_PATH_MAX];
 	char		 host[POLICY_NAME_MAX];
 	uint32_t	 port;
 	uint32_t	 code;
@@ -133,6 +138,8 @@ struct policy_env {
 	/* TLS_PERM_ERR: a TLS requirement without prefix fails with 503 */
 	int		  tls_perm_error;
 	const struct policy_trace *trace;	/* NULL: nobody watches */
+	/* the config (listeners, limits, local users); NULL: none */
+	const struct config *cf;
 };
 
 /* policy_probe.c */
@@ -262,6 +269,10 @@ void	policy_tls_features(const struct policy_env *,
 	    const struct policy_query *, struct policy_result *);
 int	policy_tls_relay(const struct policy_env *,
 	    const struct policy_query *, char *key, size_t keylen);
+
+/* policy_local.c: 1 local / virtual, 0 not, -1 TMPF */
+int	policy_domain_local(const struct policy_env *, const char *domain);
+int	policy_domain_virtual(const struct policy_env *, const char *domain);
 
 /* policy_route.c */
 int	policy_route_domain_valid(const char *);

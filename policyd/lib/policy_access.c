@@ -43,7 +43,6 @@
 #include "policy.h"
 
 #define MAP_ACCESS	"access"
-#define MAP_LOCAL	"local-host-names"
 #define MAP_RELAY	"relay-domains"
 
 /* The most '%' signs the %-hack resolves in one recipient. */
@@ -80,6 +79,7 @@ policy_env_configure(struct policy_env *env, const struct config *cf)
 	env->delay_checks = cf->policy_delay_checks;
 	env->blacklist = cf->policy_blacklist_recipients;
 	env->tls_perm_error = cf->policy_tls_perm_error;
+	env->cf = cf;
 }
 
 /* Tell the observer, if any, which step of a decision starts now. */
@@ -366,18 +366,6 @@ policy_access_mail(const struct policy_env *env,
 	access_check_mail(env, q, q->sender, res);
 }
 
-/* 1 if domain is in {w} (the hostname or local-host-names), -1 TMPF. */
-static int
-access_domain_local(const struct policy_env *env, const char *domain)
-{
-	int	 r;
-
-	if (env->hostname != NULL && strcasecmp(domain, env->hostname) == 0)
-		return 1;
-	r = policy_env_lookup(env, MAP_LOCAL, domain, NULL, 0);
-	return r == POLICY_DB_TMPF ? -1 : r == POLICY_DB_FOUND;
-}
-
 /* 1 if domain or a parent is in relay-domains ({R}), -1 TMPF. */
 static int
 access_domain_relay(const struct policy_env *env, const char *domain,
@@ -444,7 +432,7 @@ access_relay_addr(const struct policy_env *env, const struct policy_query *q,
 	if ((r = access_search_relay(env, MAP_ACCESS, &keys, key, keylen)) != 0)
 		return r;
 	(void)snprintf(lit, sizeof(lit), "[%s]", q->addr);
-	if ((r = access_domain_local(env, lit)) != 0)
+	if ((r = policy_domain_local(env, lit)) != 0)
 		(void)strlcpy(key, lit, keylen);
 	return r;
 }
@@ -494,7 +482,7 @@ access_relay_client(const struct policy_env *env,
 	if (access_relay_resolve(env, q, res))
 		return 2;
 	if (q->name[0] != '[') {
-		if ((r = access_domain_local(env, q->name)) != 0) {
+		if ((r = policy_domain_local(env, q->name)) != 0) {
 			(void)strlcpy(key, q->name, keylen);
 			return r;
 		}
@@ -643,7 +631,7 @@ access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len)
 		access_mailbox_split(rcpt, local, sizeof(local), &domain);
 		if (domain[0] == '\0')
 			return 1;
-		if ((islocal = access_domain_local(env, domain)) != 1 ||
+		if ((islocal = policy_domain_local(env, domain)) != 1 ||
 		    strpbrk(local, "\"\\") != NULL ||
 		    (pct = strrchr(local, '%')) == NULL)
 			return islocal;
