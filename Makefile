@@ -58,7 +58,7 @@ MTA_SRCS     = $(wildcard smtpd/mta/*.c)
 CTL_SRCS     = $(wildcard smtpd/ctl/*.c)
 QUEUE_SRCS   = $(wildcard queue/*.c)
 POLICY_LIB_SRCS = $(wildcard policyd/lib/*.c)
-POLICY_SRCS  = policyd/policyd.c $(POLICY_LIB_SRCS)
+POLICY_SRCS  = $(wildcard policyd/*.c) $(POLICY_LIB_SRCS)
 AUTH_SRCS    = $(wildcard policyd/auth/*.c)
 TLS_SRCS     = $(wildcard tlsproxy/*.c)
 
@@ -139,7 +139,7 @@ PROC_LIBS = smtpd/smtp/libsmtp.a smtpd/mta/libmta.a queue/libqueue.a \
 	    policyd/lib/libpolicy.a
 
 # the policy library: its header for policyd and smtpctl
-policyd/policyd.o $(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd/lib
+$(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd/lib
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3

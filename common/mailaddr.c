@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "mailaddr.h"
+#include "proto.h"
 #include "util.h"
 
 /* atext of RFC 5322 3.2.3: what a dot-string atom may hold. */
@@ -185,6 +186,46 @@ int
 mailaddr_rcpt_valid(const char *s)
 {
 	return strcasecmp(s, "postmaster") == 0 || mailaddr_mailbox_valid(s);
+}
+
+/* A user name and detail: no '@', '/', blank or control octet. */
+static int
+mailaddr_user_valid(const char *s)
+{
+	const char	*p;
+
+	if (s[0] == '\0' || s[0] == '-' || s[0] == '.' || s[0] == '+' ||
+	    strlen(s) >= MAILADDR_LOCAL_MAX * 4)
+		return 0;
+	for (p = s; *p != '\0'; p++)
+		if ((unsigned char)*p <= ' ' || (unsigned char)*p >= 0x7f ||
+		    *p == '@' || *p == '/' || *p == '|' || *p == ':')
+			return 0;
+	return 1;
+}
+
+int
+mailaddr_target_valid(uint32_t kind, const char *value)
+{
+	size_t	 n = strlen(value);
+
+	if (n == 0 || n >= MAILADDR_TARGET_MAX || !text_is_clean(value))
+		return 0;
+	switch (kind) {
+	case TARGET_REMOTE:
+	case TARGET_ERROR:
+		return mailaddr_mailbox_valid(value);
+	case TARGET_MAILBOX:
+		return mailaddr_user_valid(value);
+	case TARGET_PROGRAM:
+		return value[0] == '|' && value[1] != '\0';
+	case TARGET_FILE:
+		return value[0] == '/';
+	case TARGET_INCLUDE:
+		return strncmp(value, ":include:/", 10) == 0;
+	default:
+		return 0;
+	}
 }
 
 int

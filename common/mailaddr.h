@@ -13,6 +13,7 @@
 #define MAILADDR_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* RFC 5321 4.5.3.1 size limits, in octets. */
 #define MAILADDR_LOCAL_MAX	64
@@ -49,6 +50,14 @@ int		 mailaddr_mailbox_valid(const char *s);
  * uses this, so that what the front end accepts no peer refuses.
  */
 int		 mailaddr_rcpt_valid(const char *s);
+/*
+ * 1 if value is a final recipient of that enum target_kind (proto.h):
+ * a mailbox (remote, error), a user name with an optional "+detail", or
+ * "|command", "/path", ":include:/path" of printable text.  The front
+ * end and the queue check what policyd resolved with it.
+ */
+#define MAILADDR_TARGET_MAX	1024
+int		 mailaddr_target_valid(uint32_t kind, const char *value);
 /* 1 if s is a valid local part (dot-string or quoted-string). */
 int		 mailaddr_local_valid(const char *s, size_t len);
 /* 1 if s is a domain name of RFC 5321 (letters, digits, hyphens). */

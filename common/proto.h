@@ -101,6 +101,26 @@ enum policy_verdict {
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
 
+/*
+ * What an accepted recipient finally is (IMSG_POLICY_RESULT's targets,
+ * IMSG_QUEUE_MESSAGE_COMMIT, the envelope's "mailer"): a remote address,
+ * a local mailbox ("user", "user+detail"), a program ("|command"), a file
+ * ("/path"), an include file (":include:/path"), or a member that failed
+ * (its address; bounced with its reply line).  mailaddr_target_valid()
+ * checks a value.
+ */
+enum target_kind {
+	TARGET_REMOTE = 0,
+	TARGET_MAILBOX,
+	TARGET_PROGRAM,
+	TARGET_FILE,
+	TARGET_INCLUDE,
+	TARGET_ERROR
+};
+#define TARGET_KIND_MAX	TARGET_ERROR
+/* final recipients of one IMSG_QUEUE_MESSAGE_COMMIT */
+#define COMMIT_RCPT_MAX	10000
+
 /* Route kinds (IMSG_POLICY_ROUTE_RESULT). */
 enum route_kind {
 	ROUTE_MX = 0,		/* look up the MX of the domain */
@@ -113,6 +133,13 @@ enum route_kind {
 };
 /* Route flags (IMSG_POLICY_ROUTE_RESULT). */
 #define ROUTE_F_MX	0x01	/* ROUTE_HOST: the MX of host (mailer:host) */
+
+/* IMSG_USER_RESULT */
+enum user_status {
+	USER_FOUND = 0,
+	USER_NOTFOUND,
+	USER_TEMPFAIL
+};
 
 /* Control command kinds routed by the parent (IMSG_CTL_REQUEST). */
 enum ctl_cmd {
@@ -174,6 +201,14 @@ enum imsg_type {
 	 * only while monitoring is on (IMSG_CTL_REQUEST CTL_MONITOR "on"),
 	 * and only by the queue: the parent drops any other child's. */
 	IMSG_CTL_EVENT,
+	/* policy -> parent. id = lookup id. payload: str user name (a local
+	 * part lowercased, without +detail).  `local users passwd`: is it a
+	 * user of the system?  Asked only by policyd, which cannot read
+	 * passwd in its chroot; anything else asking is restarted. */
+	IMSG_USER_LOOKUP,
+	/* parent -> policy. id = lookup id. payload: str user name, u32
+	 * user_status (getpwnam(3): found, not found, or an error). */
+	IMSG_USER_RESULT,
 
 	/*
 	 * Parent -> front end.
@@ -197,7 +232,10 @@ enum imsg_type {
 	 * str sender ("" for <>), u32 dsn_ret, str envid, str helo,
 	 * str client address, str client name, str protocol (SMTP, ESMTP),
 	 * u32 body (0 7bit, 1 8bitmime), str auth, u32 nrcpt, then nrcpt
-	 * times: str rcpt, str orcpt ("" if none), u32 notify,
+	 * times: str rcpt, str orcpt ("" if none), u32 notify, u32
+	 * target_kind, str sender (the envelope sender of this one, "" =
+	 * the message's: an alias list's owner), str original recipient
+	 * (the RCPT as given), str error (the reply of a TARGET_ERROR),
 	 * then str quarantine (the reason the message is held, at most
 	 * QUARANTINE_REASON_MAX octets; "" = not held: this field stays
 	 * the last of the payload).
@@ -264,7 +302,11 @@ enum imsg_type {
 	 * Srv_Features; both 0 except in a connect result), str recipient
 	 * to queue in place of the one asked about (the %-hack's
 	 * "user@host" for "user%host@local"; "" if unchanged, and in every
-	 * result but an accepted RCPT's).
+	 * result but an accepted RCPT's, for logs), u32 ntargets, then
+	 * ntargets times: u32 target_kind, str value, str sender ("" = the
+	 * message's), str error (the reply line of a TARGET_ERROR, else "")
+	 * -- what an accepted or quarantined RCPT resolved to (at least one;
+	 * at most limit alias-expansion; 0 in every other result).
 	 * POLICY_QUARANTINE: code 0, enhanced "", reply text = the reason.
 	 * mta -> policy: IMSG_POLICY_QUERY of the kinds TRY_TLS, TLS_SRV
 	 * and TLS_RCPT; policy -> mta: IMSG_POLICY_RESULT, same layouts. */

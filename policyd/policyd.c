@@ -23,6 +23,8 @@
  * 553 for that recipient, no credential for that next hop.  A database
  * failure becomes a 451 answer; nothing a peer sends ends this process.
  */
+#include <sys/queue.h>
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +35,19 @@
 #include "proc.h"
 #include "util.h"
 #include "policy.h"
+#include "policyd.h"
+
+/* a query waiting for a local user lookup (policyd_user.c) */
+struct policyd_parked {
+	TAILQ_ENTRY(policyd_parked)	 entry;
+	enum proc_id			 peer;
+	uint32_t			 id;
+	struct policy_query		 q;
+};
+#define POLICYD_PARKED_MAX	4096
+
+static TAILQ_HEAD(, policyd_parked) parked = TAILQ_HEAD_INITIALIZER(parked);
+static size_t			 parked_count;
 
 static void	policyd_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_mta_query(struct imsgev *, struct imsg *, void *);
@@ -40,6 +55,11 @@ static void	policyd_route(struct imsgev *, struct imsg *, void *);
 static void	policyd_authinfo(struct imsgev *, struct imsg *, void *);
 static void	policyd_config(struct config *, struct config *);
 static void	policyd_shutdown(void);
+static void	policyd_retry(void);
+
+static const struct imsg_handler policyd_parent_handlers[] = {
+	{ IMSG_USER_RESULT,	policyd_user_result },
+};
 
 static const struct imsg_handler policyd_smtp_handlers[] = {
 	{ IMSG_POLICY_QUERY,	policyd_query },
@@ -56,10 +76,12 @@ static const struct proc_def policyd_def = {
 	.name = "policyd",
 	.user = SMTPD_POLICY_USER,
 	.handlers = {
+		[PROC_PARENT] = policyd_parent_handlers,
 		[PROC_SMTP] = policyd_smtp_handlers,
 		[PROC_MTA] = policyd_mta_handlers,
 	},
 	.nhandlers = {
+		[PROC_PARENT] = 1,
 		[PROC_SMTP] = 1,
 		[PROC_MTA] = sizeof(policyd_mta_handlers) /
 		    sizeof(policyd_mta_handlers[0]),
@@ -72,6 +94,7 @@ int
 main(int argc, char **argv)
 {
 	proc_setup(&policyd_def, argc, argv);
+	policyd_user_init(policyd_retry);
 	proc_confine(proc_root(), SMTPD_POLICY_USER);
 	proc_run();
 	return 0;
@@ -90,6 +113,106 @@ policyd_shutdown(void)
 	policy_store_close();
 }
 
+/* Send the answer to a query; the targets go with an accepted RCPT. */
+static void
+policyd_send(enum proc_id peer, uint32_t id, struct policy_result *res)
+{
+	struct imsg_out		 out;
+	const struct policy_target *t;
+	size_t			 i;
+
+	imsg_out_init(&out, IMSG_POLICY_RESULT, id);
+	imsg_put_u32(&out, res->verdict);
+	imsg_put_u32(&out, res->flags);
+	imsg_put_u32(&out, res->code);
+	imsg_put_str(&out, res->enhanced);
+	imsg_put_str(&out, res->text);
+	imsg_put_str(&out, res->key);
+	imsg_put_u32(&out, res->features_set);
+	imsg_put_u32(&out, res->features_clear);
+	imsg_put_str(&out, res->rcpt);
+	imsg_put_u32(&out, (uint32_t)res->targets.n);
+	for (i = 0; i < res->targets.n; i++) {
+		t = &res->targets.t[i];
+		imsg_put_u32(&out, t->kind);
+		imsg_put_str(&out, t->value);
+		imsg_put_str(&out, t->sender);
+		imsg_put_str(&out, t->error);
+	}
+	if (out.bad) {
+		/* more than one message holds: refuse the recipient */
+		imsg_out_free(&out);
+		log_warnx("%08x: the recipients of one RCPT do not fit in "
+		    "one message", id);
+		policy_targets_free(&res->targets);
+		policy_result_reply(res, NULL, 552, "5.3.4",
+		    "Too many recipients from aliases");
+		policyd_send(peer, id, res);
+		return;
+	}
+	(void)proc_send(peer, &out, -1);
+}
+
+/*
+ * Decide a checked query and answer it, or park it while a local user
+ * is looked up: 0, or -1 if it is (still) parked.
+ */
+static int
+policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
+{
+	struct policy_result	 res;
+	struct policy_env	 env;
+
+	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policy_env_configure(&env, conf);
+	env.user_exists = policyd_user_exists;
+	policy_access_check(&env, q, &res);
+	if (res.pending)
+		return -1;
+	policy_access_log(q, &res);
+	policyd_send(peer, id, &res);
+	policy_targets_free(&res.targets);
+	return 0;
+}
+
+/* Park a query that waits for a user lookup; 451 if too many wait. */
+static void
+policyd_park(enum proc_id peer, uint32_t id, const struct policy_query *q)
+{
+	struct policyd_parked	*p;
+	struct policy_result	 res;
+
+	if (parked_count >= POLICYD_PARKED_MAX ||
+	    (p = malloc(sizeof(*p))) == NULL) {
+		memset(&res, 0, sizeof(res));
+		policy_result_tempfail(&res);
+		policy_access_log(q, &res);
+		policyd_send(peer, id, &res);
+		return;
+	}
+	p->peer = peer;
+	p->id = id;
+	p->q = *q;
+	TAILQ_INSERT_TAIL(&parked, p, entry);
+	parked_count++;
+}
+
+/* A user lookup was answered: try every parked query again. */
+static void
+policyd_retry(void)
+{
+	struct policyd_parked	*p, *next;
+
+	for (p = TAILQ_FIRST(&parked); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (policyd_decide(p->peer, p->id, &p->q) == -1)
+			continue;
+		TAILQ_REMOVE(&parked, p, entry);
+		parked_count--;
+		free(p);
+	}
+}
+
 /*
  * Decide a query from peer and answer with the same id; the mta may ask
  * only the client-side questions.
@@ -99,8 +222,6 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 {
 	struct policy_query	 q;
 	struct policy_result	 res;
-	struct policy_env	 env;
-	struct imsg_out		 out;
 	const char		*why;
 	int			 r;
 
@@ -109,6 +230,7 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 		proc_peer_bad(peer, "descriptor with a policy query", m->type);
 		return;
 	}
+	memset(&res, 0, sizeof(res));
 	if ((r = policy_query_parse(m, &q, &res, &why)) == -1) {
 		proc_peer_bad(peer, why, m->type);
 		return;
@@ -123,23 +245,11 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 		log_info("%08x: ruleset=query, kind=%s, refused=%s, "
 		    "reject=%u %s %s", m->id, policy_kind_name(q.kind), why,
 		    res.code, res.enhanced, res.text);
-	} else {
-		policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
-		policy_env_configure(&env, conf);
-		policy_access_check(&env, &q, &res);
-		policy_access_log(&q, &res);
+		policyd_send(peer, m->id, &res);
+		return;
 	}
-	imsg_out_init(&out, IMSG_POLICY_RESULT, m->id);
-	imsg_put_u32(&out, res.verdict);
-	imsg_put_u32(&out, res.flags);
-	imsg_put_u32(&out, res.code);
-	imsg_put_str(&out, res.enhanced);
-	imsg_put_str(&out, res.text);
-	imsg_put_str(&out, res.key);
-	imsg_put_u32(&out, res.features_set);
-	imsg_put_u32(&out, res.features_clear);
-	imsg_put_str(&out, res.rcpt);
-	(void)proc_send(peer, &out, -1);
+	if (policyd_decide(peer, m->id, &q) == -1)
+		policyd_park(peer, m->id, &q);
 }
 
 /* IMSG_POLICY_QUERY from smtp. */

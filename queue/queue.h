@@ -49,6 +49,9 @@ enum qstate {
 #define QENTRY_F_WARNED		0x100	/* delay warning age was handled */
 #define QENTRY_F_FORCE		0x200	/* smtpctl schedule: ignore a hold */
 #define QENTRY_F_HELD		0x400	/* deferred by its domain's hold */
+/* settled here, never handed to the mta: a local mailer or a member
+ * that failed in policyd */
+#define QENTRY_F_LOCAL		0x800
 
 struct qmsg {
 	RB_ENTRY(qmsg)		 entry;

@@ -17,6 +17,7 @@
  * cases.  If the front end goes away, everything it had in progress is
  * rolled back.
  */
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,6 +45,10 @@ struct qrcpt {
 	char			*rcpt;
 	char			*orcpt;
 	uint32_t		 notify;
+	uint32_t		 mailer;	/* enum target_kind */
+	char			*sender;	/* "" = the message's */
+	char			*orig;
+	char			*error;		/* TARGET_ERROR's reply */
 	/* staged on disk; scheduled only once the commit is durable */
 	struct envelope		*env;
 };
@@ -116,6 +121,9 @@ queue_commit_free(struct qcommit *c)
 	for (i = 0; i < c->nrcpt; i++) {
 		free(c->rcpts[i].rcpt);
 		free(c->rcpts[i].orcpt);
+		free(c->rcpts[i].sender);
+		free(c->rcpts[i].orig);
+		free(c->rcpts[i].error);
 		free(c->rcpts[i].env);
 	}
 	free(c->rcpts);
@@ -284,8 +292,45 @@ queue_commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
 	*nrcpt = imsg_get_u32(m);
 	if (t->ret > DSN_RET_HDRS || t->body > 1)
 		why = "bad ret or body";
-	if (*nrcpt < 1 || *nrcpt > ENVELOPE_RCPT_MAX)
+	if (*nrcpt < 1 || *nrcpt > COMMIT_RCPT_MAX)
 		why = "bad recipient count";
+	return why;
+}
+
+/* "4xx x.y.z text" or "5xx x.y.z text". */
+static int
+queue_commit_reply_line(const char *s)
+{
+	return (s[0] == '4' || s[0] == '5') && isdigit((unsigned char)s[1]) &&
+	    isdigit((unsigned char)s[2]) && s[3] == ' ' && s[4] == s[0] &&
+	    s[5] == '.';
+}
+
+/* The target fields of one recipient; the reason if not acceptable. */
+static const char *
+queue_commit_parse_target(struct imsg *m, struct qrcpt *r)
+{
+	char		 buf[ENVELOPE_TEXT_LINE];
+	const char	*why = NULL;
+
+	r->mailer = imsg_get_u32(m);
+	if (r->mailer > TARGET_KIND_MAX || (r->mailer == TARGET_REMOTE ?
+	    !queue_envelope_rcpt_valid(r->rcpt) :
+	    !mailaddr_target_valid(r->mailer, r->rcpt)))
+		why = "bad recipient";
+	if (queue_commit_str(buf, CONF_ADDR_MAX, imsg_get_str(m)) == -1 ||
+	    !queue_envelope_sender_valid(buf))
+		why = "bad sender of a recipient";
+	r->sender = xstrdup(buf);
+	if (queue_commit_str(buf, CONF_ADDR_MAX, imsg_get_str(m)) == -1 ||
+	    !mailaddr_rcpt_valid(buf))
+		why = "bad original recipient";
+	r->orig = xstrdup(buf);
+	if (queue_commit_str(buf, sizeof(buf), imsg_get_str(m)) == -1 ||
+	    (r->mailer == TARGET_ERROR) != (buf[0] != '\0') ||
+	    (buf[0] != '\0' && !queue_commit_reply_line(buf)))
+		why = "bad error of a recipient";
+	r->error = xstrdup(buf);
 	return why;
 }
 
@@ -293,18 +338,18 @@ queue_commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
 static const char *
 queue_commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
 {
-	char		 buf[ENVELOPE_ORCPT_MAX];
-	const char	*why = NULL;
+	char		 buf[MAILADDR_TARGET_MAX];
+	const char	*why = NULL, *why2;
 	uint32_t	 notify;
 	size_t		 i;
 
 	c->rcpts = xcalloc(n, sizeof(*c->rcpts));
 	for (i = 0; i < n && !m->bad; i++) {
-		if (queue_commit_str(buf, CONF_ADDR_MAX, imsg_get_str(m)) == -1 ||
-		    !queue_envelope_rcpt_valid(buf))
+		if (queue_commit_str(buf, sizeof(buf), imsg_get_str(m)) == -1)
 			why = "bad recipient";
 		c->rcpts[i].rcpt = xstrdup(buf);
-		if (queue_commit_str(buf, sizeof(buf), imsg_get_str(m)) == -1)
+		if (queue_commit_str(buf, ENVELOPE_ORCPT_MAX,
+		    imsg_get_str(m)) == -1)
 			why = "bad orcpt";
 		c->rcpts[i].orcpt = xstrdup(buf);
 		notify = imsg_get_u32(m);
@@ -312,6 +357,8 @@ queue_commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
 		    ((notify & DSN_NOTIFY_NEVER) && notify != DSN_NOTIFY_NEVER))
 			why = "bad notify";
 		c->rcpts[i].notify = notify;
+		if ((why2 = queue_commit_parse_target(m, &c->rcpts[i])) != NULL)
+			why = why2;
 		c->nrcpt++;
 	}
 	return why;
@@ -345,7 +392,7 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 
 	c->tmpl.msgid = imsg_get_u32(m);
 	why = queue_commit_parse_tmpl(m, &c->tmpl, &nrcpt);
-	if (!m->bad && nrcpt >= 1 && nrcpt <= ENVELOPE_RCPT_MAX &&
+	if (!m->bad && nrcpt >= 1 && nrcpt <= COMMIT_RCPT_MAX &&
 	    (why2 = queue_commit_parse_rcpts(m, c, nrcpt)) != NULL && why == NULL)
 		why = why2;
 	if ((queue_commit_str(c->tmpl.quarantine, sizeof(c->tmpl.quarantine),
@@ -396,6 +443,38 @@ queue_commit_evpid(struct qcommit *c, size_t n)
 	}
 }
 
+/*
+ * The envelope of one recipient: the message's fields and its own.  A
+ * member that failed in policyd carries its reply as the last error, and
+ * the schedule bounces it at once.
+ */
+static void
+queue_commit_envelope(const struct qcommit *c, const struct qrcpt *r,
+    struct envelope *e, time_t now)
+{
+	char	 enh[ENVELOPE_STATUS_MAX];
+	size_t	 n;
+
+	*e = c->tmpl;
+	(void)strlcpy(e->rcpt, r->rcpt, sizeof(e->rcpt));
+	(void)strlcpy(e->orcpt, r->orcpt, sizeof(e->orcpt));
+	e->notify = r->notify;
+	e->mailer = r->mailer;
+	if (strcmp(r->orig, r->rcpt) != 0)
+		(void)strlcpy(e->orig, r->orig, sizeof(e->orig));
+	if (r->sender[0] != '\0')
+		(void)strlcpy(e->sender, r->sender, sizeof(e->sender));
+	if (r->mailer == TARGET_ERROR) {
+		/* "550 5.1.1 text": the status, and the whole line */
+		n = strcspn(r->error + 4, " ");
+		(void)snprintf(enh, sizeof(enh), "%.*s", (int)n, r->error + 4);
+		(void)strlcpy(e->last_status, enh, sizeof(e->last_status));
+		queue_envelope_text_set(e->last_error, sizeof(e->last_error),
+		    r->error);
+	}
+	e->ctime = e->nexttry = now;
+}
+
 /* Write the envelopes of one parked commit into the transaction. */
 static void
 queue_commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
@@ -407,13 +486,9 @@ queue_commit_stage(struct qcommit *c, struct spool_tx *tx, time_t now)
 	if (queue_spool_tx_message(tx, c->unit, c->tmpl.msgid) == -1)
 		return;
 	for (i = 0; i < c->nrcpt; i++) {
-		e = c->tmpl;
-		(void)strlcpy(e.rcpt, c->rcpts[i].rcpt, sizeof(e.rcpt));
-		(void)strlcpy(e.orcpt, c->rcpts[i].orcpt, sizeof(e.orcpt));
-		e.notify = c->rcpts[i].notify;
-		e.ctime = e.nexttry = now;
-		if (queue_envelope_domain(e.rcpt, e.domain,
-		    sizeof(e.domain)) == -1) {
+		queue_commit_envelope(c, &c->rcpts[i], &e, now);
+		if (!queue_envelope_local(&e) && queue_envelope_domain(e.rcpt,
+		    e.domain, sizeof(e.domain)) == -1) {
 			queue_spool_tx_unit_fail(tx, c->unit);
 			return;
 		}

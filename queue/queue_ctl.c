@@ -142,7 +142,7 @@ queue_ctl_show_queue(uint32_t ctlid)
 	const struct envelope	*p;
 	const char		*why;
 	char			 sender[CONF_ADDR_MAX * 3];
-	char			 rcpt[CONF_ADDR_MAX * 3];
+	char			 rcpt[MAILADDR_TARGET_MAX * 3];
 	char			 err[ENVELOPE_TEXT_LINE * 3];
 	const char		*status, *text, *held;
 
@@ -171,11 +171,13 @@ queue_ctl_show_queue(uint32_t ctlid)
 			text = p->quarantine;
 		}
 		queue_ctl_field(err, sizeof(err), text);
-		proc_ctl_line(ctlid, "%016llx|%08x|%s|%s|%s|%s|%lld|%lld|%u|"
-		    "%s%s%s", (unsigned long long)e->evpid, e->grp->msgid,
+		proc_ctl_line(ctlid, "%016llx|%08x|%s|%s|%s|%s|%s|%lld|%lld|"
+		    "%u|%s%s%s", (unsigned long long)e->evpid, e->grp->msgid,
 		    p->type == ENVELOPE_BOUNCE ? "bounce" : "relay",
-		    queue_ctl_state(e),
-		    sender, rcpt, (long long)e->ctime,
+		    queue_ctl_state(e), sender, rcpt,
+		    p->mailer == TARGET_REMOTE ? "esmtp" :
+		    p->mailer == TARGET_ERROR ? "error" : "local",
+		    (long long)e->ctime,
 		    (long long)e->nexttry, e->retries, status,
 		    status[0] != '\0' ? " " : "", err);
 	}

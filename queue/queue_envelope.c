@@ -6,8 +6,8 @@
  * loader both walk it, so the two cannot drift apart.  The loader takes a
  * file's contents as hostile: the first line must be "version: 1", every
  * later line "key: value\n" with a known key seen once, no raw control
- * octet, every field present but "auth" (files written before it existed
- * lack it) and the optional "quarantine", and the
+ * octet, every field present but "auth", "mailer" and "orig" (files
+ * written before they existed lack them) and the optional "quarantine", and the
  * result must pass the same checks as an envelope about to be written.
  * Any deviation rejects the file.
  */
@@ -34,7 +34,8 @@ enum field_kind {
 	FK_NOTIFY,
 	FK_RET,
 	FK_BODY,
-	FK_FLAGS
+	FK_FLAGS,
+	FK_MAILER
 };
 
 struct field {
@@ -55,6 +56,7 @@ struct field {
 #define FOPT(k, m)	{ k, FK_STR, offsetof(struct envelope, m), \
 			    sizeof(((struct envelope *)0)->m), "", 1 }
 #define FNUM(k, t, m)	{ k, t, offsetof(struct envelope, m), 0, NULL, 0 }
+#define FNUM_OPT(k, t, m, d) { k, t, offsetof(struct envelope, m), 0, d, 0 }
 
 static const struct field envelope_fields[] = {
 	FNUM("id",		FK_HEX64,	id),
@@ -62,6 +64,8 @@ static const struct field envelope_fields[] = {
 	FNUM("type",		FK_TYPE,	type),
 	FSTR("sender",				sender),
 	FSTR("rcpt",				rcpt),
+	FNUM_OPT("mailer",	FK_MAILER,	mailer, "esmtp"),
+	FOPT("orig",				orig),
 	FSTR("orcpt",				orcpt),
 	FNUM("notify",		FK_NOTIFY,	notify),
 	FNUM("ret",		FK_RET,		ret),
@@ -110,6 +114,9 @@ static const struct name_bit flag_names[] = {
 static const char *type_names[] = { "relay", "bounce", NULL };
 static const char *ret_names[] = { "unset", "full", "hdrs", NULL };
 static const char *body_names[] = { "7bit", "8bitmime", NULL };
+/* by enum target_kind */
+static const char *mailer_names[] = { "esmtp", "mailbox", "program", "file",
+    "include", "error", NULL };
 
 int
 queue_envelope_sender_valid(const char *s)
@@ -132,6 +139,12 @@ queue_envelope_rcpt_valid(const char *s)
 	if ((at = strrchr(s, '@')) == NULL || at == s || at[1] == '\0')
 		return 0;
 	return mailaddr_mailbox_valid(s);
+}
+
+int
+queue_envelope_local(const struct envelope *e)
+{
+	return e->mailer != TARGET_REMOTE && e->mailer != TARGET_ERROR;
 }
 
 int
@@ -205,11 +218,24 @@ queue_envelope_check(const struct envelope *e, const char **why)
 	if (!queue_envelope_sender_valid(e->sender))
 		return -1;
 	*why = "bad recipient";
-	if (!queue_envelope_rcpt_valid(e->rcpt))
+	if (e->mailer > TARGET_KIND_MAX)
 		return -1;
-	*why = "bad domain";
-	if (queue_envelope_domain(e->rcpt, dom, sizeof(dom)) == -1 ||
-	    strcmp(dom, e->domain) != 0)
+	if (queue_envelope_local(e)) {
+		if (!mailaddr_target_valid(e->mailer, e->rcpt))
+			return -1;
+		*why = "bad domain";
+		if (e->domain[0] != '\0')
+			return -1;
+	} else {
+		if (!queue_envelope_rcpt_valid(e->rcpt))
+			return -1;
+		*why = "bad domain";
+		if (queue_envelope_domain(e->rcpt, dom, sizeof(dom)) == -1 ||
+		    strcmp(dom, e->domain) != 0)
+			return -1;
+	}
+	*why = "bad original recipient";
+	if (e->orig[0] != '\0' && !mailaddr_rcpt_valid(e->orig))
 		return -1;
 	*why = "bad dsn parameters";
 	if ((e->notify & ~(uint32_t)0x0f) != 0 ||
@@ -268,6 +294,8 @@ envelope_field_fmt(const struct envelope *e, const struct field *f,
 		return ret_names[*(const uint32_t *)p];
 	case FK_BODY:
 		return body_names[*(const uint32_t *)p];
+	case FK_MAILER:
+		return mailer_names[*(const uint32_t *)p];
 	case FK_U32:
 		(void)snprintf(buf, size, "%u", *(const uint32_t *)p);
 		break;
@@ -477,6 +505,8 @@ envelope_field_parse(struct envelope *e, const struct field *f,
 		return envelope_name_parse(val, ret_names, p);
 	case FK_BODY:
 		return envelope_name_parse(val, body_names, p);
+	case FK_MAILER:
+		return envelope_name_parse(val, mailer_names, p);
 	case FK_U32:
 		if (envelope_num_parse(val, UINT32_MAX, &v) == -1)
 			return -1;

@@ -5,8 +5,9 @@
  * The format is versioned ("version: 1" on the first line), then one
  * "key: value" line per field, every field exactly once, except that
  * "auth" may be missing (files of the first releases lack it: it reads
- * as "<>") and "quarantine" is written only for a held envelope (an
- * envelope without it is not held).  Values are
+ * as "<>"), so may "mailer" and "orig" (files from before local
+ * recipients: "esmtp" and ""), and "quarantine" is written only for a
+ * held envelope (an envelope without it is not held).  Values are
  * validated before they are written and again after they are read, and
  * '%' and control octets are written as %XX, so no value can ever break
  * out of its line (the CVE-2020-8794 lesson).  The loader refuses any
@@ -21,6 +22,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "mailaddr.h"
 #include "proto.h"
 
 #define ENVELOPE_VERSION	1
@@ -33,7 +35,6 @@
 #define ENVELOPE_PROTO_MAX	16
 #define ENVELOPE_STATUS_MAX	16
 #define ENVELOPE_TEXT_LINE	512
-#define ENVELOPE_RCPT_MAX	10000	/* recipients of one commit */
 
 enum envelope_type {
 	ENVELOPE_RELAY = 0,	/* a message taken from a client */
@@ -51,7 +52,16 @@ struct envelope {
 	uint32_t		 msgid;
 	enum envelope_type	 type;
 	char			 sender[CONF_ADDR_MAX];	/* "" for <> */
-	char			 rcpt[CONF_ADDR_MAX];
+	/* the final recipient: an address, or a local target (mailer) */
+	char			 rcpt[MAILADDR_TARGET_MAX];
+	/* enum target_kind: remote ("esmtp" on disk), a local one
+	 * (mailbox, program, file, include) or error (a member that
+	 * failed: last-error says why).  Optional on disk: "esmtp". */
+	uint32_t		 mailer;
+	/* the RCPT as the client gave it, when the recipient was resolved
+	 * to something else (virtusertable, aliases); "" = rcpt.
+	 * Optional on disk. */
+	char			 orig[CONF_ADDR_MAX];
 	char			 orcpt[ENVELOPE_ORCPT_MAX];
 	uint32_t		 notify;		/* DSN_NOTIFY_* */
 	uint32_t		 ret;			/* enum dsn_ret */
@@ -70,7 +80,8 @@ struct envelope {
 	char			 last_status[ENVELOPE_STATUS_MAX];
 	char			 last_error[ENVELOPE_TEXT_LINE];
 	char			 last_relay[CONF_HOST_MAX];
-	char			 domain[CONF_HOST_MAX];	/* lowercased */
+	/* lowercased; "" for a local mailer */
+	char			 domain[CONF_HOST_MAX];
 	/* MAIL's AUTH= to pass on (RFC 4954 5): the decoded mailbox, or
 	 * "<>"; never "".  Optional on disk: a file without it (written
 	 * before the field existed) reads as "<>". */
@@ -91,9 +102,12 @@ int		 queue_envelope_check(const struct envelope *,
 		    const char **why);
 
 /* A recipient: non-empty, bounded, no control octets, a domain after the
- * last '@'.  A sender: the same, or empty. */
+ * last '@'.  A sender: the same, or empty.  (A local target: see
+ * mailaddr_target_valid().) */
 int		 queue_envelope_rcpt_valid(const char *);
 int		 queue_envelope_sender_valid(const char *);
+/* 1 if the envelope is for a local mailer (mailbox, program, ...). */
+int		 queue_envelope_local(const struct envelope *);
 /* Copy the lowercased domain of an address; -1 if it has none. */
 int		 queue_envelope_domain(const char *, char *, size_t);
 /* Exactly width lowercase hex digits, as in spool names; 0 or -1. */

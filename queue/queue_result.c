@@ -89,6 +89,26 @@ queue_result_backoff(time_t min, time_t max, uint32_t retries)
 	return d > max ? max : d;
 }
 
+/* sendmail's mailer= of an envelope */
+static const char *
+queue_result_mailer(const struct envelope *e)
+{
+	switch (e->mailer) {
+	case TARGET_MAILBOX:
+		return "local";
+	case TARGET_PROGRAM:
+		return "prog";
+	case TARGET_FILE:
+		return "*file*";
+	case TARGET_INCLUDE:
+		return "*include*";
+	case TARGET_ERROR:
+		return "error";
+	default:
+		return "esmtp";
+	}
+}
+
 /* The sendmail-shaped line of one delivery attempt. */
 static void
 queue_result_log(const struct qbatch *b, size_t i, time_t now, const char *stat,
@@ -97,15 +117,19 @@ queue_result_log(const struct qbatch *b, size_t i, time_t now, const char *stat,
 	const struct envelope	*e = &b->evs[i];
 	const struct qresult	*r = &b->res[i];
 	char			 d1[32], d2[32], relay[CONF_HOST_MAX + 16];
+	char			 orig[CONF_ADDR_MAX + 16];
 
 	relay[0] = '\0';
 	if (r->relay[0] != '\0')
 		(void)snprintf(relay, sizeof(relay), ", relay=%s", r->relay);
-	log_info("%08x: to=<%s>, delay=%s, xdelay=%s, mailer=esmtp%s, "
-	    "dsn=%s, stat=%s%s%s%s", e->msgid, e->rcpt,
+	orig[0] = '\0';
+	if (e->orig[0] != '\0')
+		(void)snprintf(orig, sizeof(orig), ", orig_to=<%s>", e->orig);
+	log_info("%08x: to=<%s>%s, delay=%s, xdelay=%s, mailer=%s%s, "
+	    "dsn=%s, stat=%s%s%s%s", e->msgid, e->rcpt, orig,
 	    duration_fmt(now - e->ctime, d1, sizeof(d1)),
-	    duration_fmt((time_t)r->xdelay, d2, sizeof(d2)), relay,
-	    r->estatus, stat, sep,
+	    duration_fmt((time_t)r->xdelay, d2, sizeof(d2)),
+	    queue_result_mailer(e), relay, r->estatus, stat, sep,
 	    r->text, sep[0] == ' ' ? ")" : "");
 	proc_monitor("%08x: to=<%s> stat=%s", e->msgid, e->rcpt, stat);
 }
@@ -193,7 +217,7 @@ queue_result_classify(struct result_ctx *c, size_t i)
 		c->fate[i] = FATE_REQUEUE;
 		return;
 	}
-	if (c->b->local) {
+	if (e->flags & ENVELOPE_F_DSN_PENDING) {
 		/* delivered before; only its "relayed" DSN is missing */
 		c->fate[i] = FATE_REPORTED;
 		queue_result_dsn_add(c, i, DSN_RELAYED);
@@ -502,7 +526,7 @@ queue_result_apply(struct result_ctx *c)
 		case FATE_RETRY:
 			e->retries = b->evs[i].retries;
 			e->flags = (e->flags & (QENTRY_F_WARNED |
-			    QENTRY_F_FORCE)) | b->evs[i].flags;
+			    QENTRY_F_FORCE | QENTRY_F_LOCAL)) | b->evs[i].flags;
 			queue_sched_reschedule(e, b->evs[i].nexttry);
 			break;
 		case FATE_DROP:

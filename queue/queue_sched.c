@@ -306,6 +306,8 @@ queue_sched_add(const struct envelope *ev)
 	e->nexttry = ev->nexttry;
 	e->retries = ev->retries;
 	e->flags = ev->flags;
+	if (ev->mailer != TARGET_REMOTE)
+		e->flags |= QENTRY_F_LOCAL;
 	e->state = ev->quarantine[0] != '\0' ? QE_QUARANTINED : QE_PENDING;
 	e->grp = queue_sched_group_get(id_envelope_msgid(ev->id), ev->domain);
 	e->grp->msg->nevp++;
@@ -778,6 +780,9 @@ queue_sched_domain_wait(struct qentry *e, time_t now, int *probe)
  * Batches.
  */
 
+/* the entries a batch settles in the queue, without the mta */
+#define SCHED_F_HERE	(ENVELOPE_F_DSN_PENDING | QENTRY_F_LOCAL)
+
 /* Take the due envelopes of first's group (first included) into a batch;
  * entries in flight are not in the group's list, so each batch scans only
  * entries that wait. */
@@ -785,7 +790,7 @@ static void
 queue_sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
 {
 	struct qentry	*e, *next;
-	uint32_t	 kind = first->flags & ENVELOPE_F_DSN_PENDING;
+	uint32_t	 kind = first->flags & SCHED_F_HERE;
 
 	for (e = first; e != NULL; e = next) {
 		next = TAILQ_NEXT(e, gentry);
@@ -793,7 +798,7 @@ queue_sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
 		    sched_ninflight + b->n >= QUEUE_INFLIGHT_MAX))
 			break;
 		if (e->state != QE_PENDING || e->nexttry > now ||
-		    (e->flags & ENVELOPE_F_DSN_PENDING) != kind)
+		    (e->flags & SCHED_F_HERE) != kind)
 			continue;
 		queue_sched_heap_remove(e);
 		TAILQ_REMOVE(&e->grp->entries, e, gentry);
@@ -834,7 +839,12 @@ queue_sched_batch_envelope(struct qentry *e, struct envelope *ev,
 	return queue_spool_envelope_read(&queue_spool, e->evpid, ev, why);
 }
 
-/* A DSN still to write for a delivered envelope: its stored result. */
+/*
+ * The result of an envelope settled here: a DSN still to write for a
+ * delivered one (its stored result), a member that failed in policyd
+ * (its reply), or a local mailer, which waits (local delivery is the
+ * next step of this MTA).
+ */
 static void
 queue_sched_batch_replay(struct qbatch *b, size_t n)
 {
@@ -842,11 +852,29 @@ queue_sched_batch_replay(struct qbatch *b, size_t n)
 	struct qresult		*r = &b->res[n];
 
 	r->got = 1;
-	r->status = STATUS_OK;
-	(void)strlcpy(r->estatus, queue_result_estatus_ok(ev->last_status,
-	    STATUS_OK) ? ev->last_status : "2.0.0", sizeof(r->estatus));
-	(void)strlcpy(r->relay, ev->last_relay, sizeof(r->relay));
-	(void)strlcpy(r->text, ev->last_error, sizeof(r->text));
+	if (ev->flags & ENVELOPE_F_DSN_PENDING) {
+		r->status = STATUS_OK;
+		(void)strlcpy(r->estatus, queue_result_estatus_ok(
+		    ev->last_status, STATUS_OK) ? ev->last_status : "2.0.0",
+		    sizeof(r->estatus));
+		(void)strlcpy(r->relay, ev->last_relay, sizeof(r->relay));
+		(void)strlcpy(r->text, ev->last_error, sizeof(r->text));
+		return;
+	}
+	if (ev->mailer == TARGET_ERROR) {
+		r->status = ev->last_error[0] == '4' ? STATUS_TEMPFAIL :
+		    STATUS_PERMFAIL;
+		(void)strlcpy(r->estatus, queue_result_estatus_ok(
+		    ev->last_status, r->status) ? ev->last_status :
+		    r->status == STATUS_TEMPFAIL ? "4.0.0" : "5.0.0",
+		    sizeof(r->estatus));
+		(void)strlcpy(r->text, ev->last_error, sizeof(r->text));
+		return;
+	}
+	r->status = STATUS_TEMPFAIL;
+	(void)strlcpy(r->estatus, "4.3.0", sizeof(r->estatus));
+	(void)strlcpy(r->text, "local delivery is not available yet; the "
+	    "message waits in the queue", sizeof(r->text));
 }
 
 /* Read the envelopes of a batch; those that fail leave the batch:
@@ -990,7 +1018,7 @@ queue_sched_dispatch_one(time_t now)
 	(void)strlcpy(domain, first->grp->domain, sizeof(domain));
 	b = queue_sched_batch_new();
 	b->probe = probe;
-	b->local = (first->flags & ENVELOPE_F_DSN_PENDING) != 0;
+	b->local = (first->flags & SCHED_F_HERE) != 0;
 	queue_sched_batch_collect(b, first, now);
 	if (!b->local)
 		msgfd = queue_sched_batch_open(b, first->grp->msgid, &size,

@@ -44,6 +44,10 @@ enum proc_id	 parent_proc_slot_id(int slot);
 const char	*parent_proc_label(int slot);
 int		 parent_proc_slot_running(int slot);
 int		 parent_proc_send_slot(int slot, struct imsg_out *);
+void		 parent_proc_restart_slot(int slot, const char *why);
+
+/* parent_user.c: passwd lookups for policyd (`local users passwd`) */
+void		 parent_user_lookup(struct imsgev *, struct imsg *, void *);
 
 /* parent_listen.c: sockets bound as root */
 int		 parent_listen_bind_all(const struct config *);

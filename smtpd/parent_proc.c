@@ -104,7 +104,6 @@ extern struct event_base *parent_base;
 static void	parent_proc_dispatch(struct imsgev *, struct imsg *, void *);
 static void	parent_proc_closed(struct imsgev *, const char *, void *);
 static void	parent_proc_start(int);
-static void	parent_proc_restart_slot(int, const char *);
 
 /* Seconds that only go forward, for the ages of the children. */
 static time_t
@@ -469,7 +468,7 @@ parent_proc_schedule(int slot)
 }
 
 /* Kill a child so that it is restarted (its death is seen by SIGCHLD). */
-static void
+void
 parent_proc_restart_slot(int slot, const char *why)
 {
 	struct child	*c = &children[slot];
@@ -828,6 +827,7 @@ static const struct imsg_handler parent_child_handlers[] = {
 	{ IMSG_CTL_LINE,	parent_proc_ctl_line },
 	{ IMSG_CTL_END,		parent_proc_ctl_end },
 	{ IMSG_CTL_EVENT,	parent_proc_ctl_event },
+	{ IMSG_USER_LOOKUP,	parent_user_lookup },
 };
 
 static void

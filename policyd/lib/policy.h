@@ -9,6 +9,8 @@
  *   policy_tls.c	the TLS rulesets: TLS_Clt, TLS_Srv, TLS_Rcpt,
  *			Try_TLS, Srv_Features, CERTISSUER/CERTSUBJECT
  *   policy_local.c	this host's domains ({w}) and virtual-only ones
+ *   policy_resolve.c	what a recipient becomes: virtusertable, aliases,
+ *			local users, routes (the final recipients)
  *   policy_route.c	the next hop of a domain (mailertable, routes)
  *   policy_query.c	decoding and checking of IMSG_POLICY_QUERY
  *   policy_store.c	the database as seen from inside the chroot
@@ -77,6 +79,30 @@ struct policy_query {
 	char		 resolve[16];
 };
 
+/*
+ * What a recipient resolves to (policy_resolve.c): the final recipients
+ * queued for it.  value: the address (remote), "user" or "user+detail"
+ * (mailbox), "|command", "/path", ":include:/path", or the address that
+ * failed (error); sender: the envelope sender for it ("owner-list@host"),
+ * "" for the message's own; error: the reply line of a failed one.
+ */
+struct policy_target {
+	uint32_t	 kind;		/* enum target_kind */
+	char		*value;
+	char		*sender;
+	char		*error;
+};
+struct policy_targets {
+	struct policy_target	*t;
+	size_t			 n;
+	size_t			 cap;
+};
+/* policy_resolve() results */
+#define POLICY_RESOLVE_OK	0
+#define POLICY_RESOLVE_TMPF	1	/* a map or passwd failed: 451 */
+#define POLICY_RESOLVE_PENDING	2	/* a user lookup is under way */
+#define POLICY_RESOLVE_TOOMANY	3	/* over limit alias-expansion */
+
 /* An IMSG_POLICY_RESULT being built. */
 struct policy_result {
 	uint32_t	 verdict;	/* enum policy_verdict */
@@ -94,6 +120,10 @@ struct policy_result {
 	/* connect: the Srv_Features letters (POLICY_FEATURE bits) */
 	uint32_t	 features_set;
 	uint32_t	 features_clear;
+	/* rcpt: the final recipients (policy_resolve.c) when accepted */
+	struct policy_targets targets;
+	/* rcpt: a local user is being looked up; ask again when answered */
+	int		 pending;
 };
 
 /* An IMSG_POLICY_ROUTE_RESULT being built. */
@@ -122,6 +152,10 @@ struct policy_trace {
 	void		 *arg;
 };
 
+/* What env->user_exists answers besides 1 (a user) and 0 (none). */
+#define POLICY_USER_TMPF	(-1)	/* passwd could not be read */
+#define POLICY_USER_PENDING	(-2)	/* asked; ask again when answered */
+
 /* Where the maps come from for one decision. */
 struct policy_env {
 	struct policy_db *db;		/* NULL: no database, maps empty */
@@ -140,6 +174,9 @@ struct policy_env {
 	const struct policy_trace *trace;	/* NULL: nobody watches */
 	/* the config (listeners, limits, local users); NULL: none */
 	const struct config *cf;
+	/* `local users passwd`: is this a user of the system? */
+	int		(*user_exists)(void *arg, const char *user);
+	void		 *user_arg;
 };
 
 /* policy_probe.c */
@@ -273,6 +310,31 @@ int	policy_tls_relay(const struct policy_env *,
 /* policy_local.c: 1 local / virtual, 0 not, -1 TMPF */
 int	policy_domain_local(const struct policy_env *, const char *domain);
 int	policy_domain_virtual(const struct policy_env *, const char *domain);
+
+/* policy_resolve.c */
+int	policy_resolve(const struct policy_env *, const char *rcpt,
+	    struct policy_targets *);
+int	policy_resolve_parse(const struct policy_env *, const char *rcpt,
+	    struct policy_result *);
+void	policy_target_reply(const struct policy_target *,
+	    struct policy_result *);
+void	policy_targets_free(struct policy_targets *);
+const char *policy_target_kind_name(uint32_t);
+
+/* policy_alias.c: one item of a stored aliases list */
+#define POLICY_ALIAS_VALUE_MAX	65536	/* one stored aliases list */
+enum policy_alias_kind {
+	POLICY_ALIAS_ADDRESS,	/* "user" or "user@domain", as written */
+	POLICY_ALIAS_PROGRAM,	/* "|cmd args": value is "cmd args" */
+	POLICY_ALIAS_FILE,	/* "/path": value is the absolute path */
+	POLICY_ALIAS_INCLUDE	/* ":include:/path": value is the path */
+};
+struct policy_alias_item {
+	enum policy_alias_kind	 kind;
+	char			 value[POLICY_PATH_MAX];
+};
+int	policy_alias_next(const char **cursor, struct policy_alias_item *,
+	    const char **why);
 
 /* policy_route.c */
 int	policy_route_domain_valid(const char *);

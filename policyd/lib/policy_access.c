@@ -562,6 +562,11 @@ access_rcpt_ok(const struct policy_env *env, const char *domain, int islocal,
 		policy_result_accept(res, 0, key);
 		return 1;
 	}
+	if ((r = policy_domain_virtual(env, domain)) == 1) {
+		policy_env_step(env, "Rcpt_ok: %s is a virtual domain", domain);
+		policy_result_accept(res, 0, domain);
+		return 1;
+	}
 	if (tried)
 		return r;
 	policy_keys_init(&keys);
@@ -675,7 +680,7 @@ access_rcpt_decide(const struct policy_env *env,
 	char		 rcpt[POLICY_PATH_MAX], local[POLICY_PATH_MAX];
 	char		 key[POLICY_KEY_MAX + 1];
 	const char	*domain;
-	int		 islocal, black, ok, relay;
+	int		 islocal, black, ok, relay, parsed;
 
 	(void)strlcpy(queued, q->rcpt, queuedlen);
 	islocal = access_rcpt_unroute(env, queued, queuedlen);
@@ -686,6 +691,11 @@ access_rcpt_decide(const struct policy_env *env,
 	if (islocal == -2) {
 		policy_result_reply(res, q->rcpt, 501, "5.1.3",
 		    "Bad recipient address syntax");
+		return;
+	}
+	if ((parsed = policy_resolve_parse(env, queued, res)) != 0) {
+		if (parsed == -1)
+			policy_result_tempfail(res);
 		return;
 	}
 	(void)strlcpy(rcpt, queued, sizeof(rcpt));
@@ -753,7 +763,46 @@ access_rcpt_delayed(const struct policy_env *env,
 	}
 }
 
-/* check_rcpt; an accepted %-hack recipient is queued as rewritten. */
+/*
+ * recipient() (spec 9.2, 9.3): what an accepted recipient becomes.  One
+ * that resolves to nothing but failures is refused with the first; a
+ * local user being looked up leaves the answer pending.
+ */
+static void
+access_rcpt_resolve(const struct policy_env *env,
+    const struct policy_query *q, const char *queued,
+    struct policy_result *res)
+{
+	struct policy_targets	*ts = &res->targets;
+	size_t			 i;
+	int			 r;
+
+	policy_env_step(env, "recipient: what <%s> resolves to", queued);
+	switch ((r = policy_resolve(env, queued, ts))) {
+	case POLICY_RESOLVE_PENDING:
+		res->pending = 1;
+		return;
+	case POLICY_RESOLVE_TMPF:
+		policy_result_tempfail(res);
+		return;
+	case POLICY_RESOLVE_TOOMANY:
+		policy_result_reply(res, q->rcpt, 550, "5.5.3",
+		    "Too many recipients from aliases");
+		return;
+	}
+	for (i = 0; i < ts->n; i++)
+		if (ts->t[i].kind != TARGET_ERROR)
+			return;
+	if (ts->n > 0)
+		policy_target_reply(&ts->t[0], res);
+	else
+		policy_result_reply(res, q->rcpt, 554, "5.4.6",
+		    "aliasing/forwarding loop broken");
+	res->ruleset = "recipient";
+	policy_targets_free(ts);
+}
+
+/* check_rcpt, then what the recipient resolves to. */
 void
 policy_access_rcpt(const struct policy_env *env,
     const struct policy_query *q, struct policy_result *res)
@@ -770,6 +819,8 @@ policy_access_rcpt(const struct policy_env *env,
 		policy_env_step(env, "%%-hack: <%s> is queued as <%s>",
 		    q->rcpt, queued);
 	}
+	if (res->verdict == POLICY_ACCEPT || res->verdict == POLICY_QUARANTINE)
+		access_rcpt_resolve(env, q, queued, res);
 }
 
 void

@@ -39,7 +39,7 @@ CHILDREN = {
 }
 
 QUEUE_FIELDS = ("evpid", "msgid", "type", "state", "sender", "rcpt",
-                "created", "nexttry", "retries", "lasterror")
+                "mailer", "created", "nexttry", "retries", "lasterror")
 
 # Statements every test relay gets unless the test overrides them (a
 # value of None removes one).  Short retry times keep the tests fast.

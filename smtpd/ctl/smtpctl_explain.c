@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 
 #include <errno.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -634,8 +635,11 @@ explain_mail(struct explain_ctx *c)
 static void
 explain_relay_line(struct explain_section *s, const struct policy_result *res)
 {
-	if (res->verdict != POLICY_ACCEPT && res->verdict != POLICY_DISCARD &&
-	    res->verdict != POLICY_QUARANTINE)
+	if (res->ruleset != NULL && strcmp(res->ruleset, "recipient") == 0)
+		explain_line(s, "relay\tallowed, but the recipient resolves "
+		    "to nothing deliverable");
+	else if (res->verdict != POLICY_ACCEPT &&
+	    res->verdict != POLICY_DISCARD && res->verdict != POLICY_QUARANTINE)
 		explain_line(s, "relay\trefused");
 	else if (res->verdict != POLICY_ACCEPT)
 		explain_line(s, "relay\tnot decided: the To: entry ends the "
@@ -652,6 +656,34 @@ explain_relay_line(struct explain_section *s, const struct policy_result *res)
 		    res->key);
 }
 
+/* How one final recipient will be delivered. */
+static void
+explain_target(struct explain_ctx *c, struct explain_section *s,
+    const struct policy_target *t)
+{
+	struct policy_route	 rt;
+	const char		*at;
+	char			 via[POLICY_NAME_MAX + 64];
+
+	via[0] = '\0';
+	if (t->kind == TARGET_REMOTE && (at = strrchr(t->value, '@')) != NULL) {
+		policy_route_find(c->env, c->env->cf, at + 1, &rt);
+		if (rt.kind == ROUTE_HOST)
+			(void)snprintf(via, sizeof(via), ", via %s%s%s port %u",
+			    rt.flags & ROUTE_F_MX ? "the MX of " : "", rt.host,
+			    rt.user[0] != '\0' ? " as " : "", rt.port);
+		else
+			(void)snprintf(via, sizeof(via), ", via the MX of %s",
+			    at + 1);
+	}
+	if (t->kind == TARGET_ERROR)
+		explain_line(s, "final	error %s: %s", t->value, t->error);
+	else
+		explain_line(s, "final	%s %s%s%s%s", policy_target_kind_name(
+		    t->kind), t->value, via, t->sender[0] != '\0' ?
+		    ", sender " : "", t->sender);
+}
+
 static int
 explain_rcpt(struct explain_ctx *c, int i)
 {
@@ -660,6 +692,7 @@ explain_rcpt(struct explain_ctx *c, int i)
 	struct explain_section	*s = &c->t.sec[0];
 	char			 label[POLICY_PATH_MAX + 16];
 	char			 reply[EXPLAIN_REPLY_MAX];
+	size_t			 j;
 
 	if (explain_query(c, &q, POLICY_RCPT, c->in.rcpt[i]) == -1)
 		return -1;
@@ -672,6 +705,9 @@ explain_rcpt(struct explain_ctx *c, int i)
 	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD ||
 	    res.verdict == POLICY_QUARANTINE) {
 		explain_line(s, "reply\t250 2.1.5 Ok");
+		for (j = 0; j < res.targets.n; j++)
+			explain_target(c, s, &res.targets.t[j]);
+		policy_targets_free(&res.targets);
 		if (res.verdict == POLICY_DISCARD) {
 			explain_line(s, "discard\tthe message is dropped");
 			c->tally.discard = 1;
@@ -927,6 +963,18 @@ explain_check(struct explain_ctx *c)
 	return 0;
 }
 
+/* `local users passwd`: smtpctl runs outside any chroot. */
+static int
+explain_user_exists(void *arg, const char *user)
+{
+	(void)arg;
+	errno = 0;
+	if (getpwnam(user) != NULL)
+		return 1;
+	return errno == 0 || errno == ENOENT || errno == ESRCH ? 0 :
+	    POLICY_USER_TMPF;
+}
+
 int
 smtpctl_explain(const struct config *cf, int argc, char **argv)
 {
@@ -953,6 +1001,7 @@ smtpctl_explain(const struct config *cf, int argc, char **argv)
 	dbfail = explain_db_open(cf->database_path, &db);
 	policy_env_init(&env, db, dbfail, cf->hostname);
 	policy_env_configure(&env, cf);
+	env.user_exists = explain_user_exists;
 	trace.probe = explain_probe;
 	trace.step = explain_step;
 	trace.arg = &c->t;

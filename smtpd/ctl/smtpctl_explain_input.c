@@ -119,8 +119,12 @@ explain_input_parse(int argc, char **argv, struct explain_input *in)
 		*(const char **)((char *)in + explain_words[i].offset) =
 		    argv[a + 1];
 	}
-	if (a != argc || (in->addr == NULL && in->server_addr == NULL))
+	if (a != argc || (in->addr == NULL && in->server_addr == NULL &&
+	    in->nrcpt == 0))
 		return -1;
+	/* "explain rcpt R" alone: as a client on the loopback sends it */
+	if (in->addr == NULL && in->server_addr == NULL)
+		in->addr = "127.0.0.1";
 	if (in->name == NULL)
 		in->name = "";
 	if (in->helo == NULL)

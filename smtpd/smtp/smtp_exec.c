@@ -169,7 +169,7 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 		    "503 5.5.1 Need MAIL before RCPT");
 		return;
 	}
-	if (s->tx->nrcpt >= conf->limit_recipients) {
+	if (s->tx->naccepted >= conf->limit_recipients) {
 		smtp_session_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}

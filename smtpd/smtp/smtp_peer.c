@@ -44,8 +44,14 @@ struct smtp_verdict {
 	uint32_t	 features_clear;
 	/* QUARANTINE: the reason */
 	char		 reason[QUARANTINE_REASON_MAX + 1];
-	/* RCPT: the address to queue instead (the %-hack), "" if none */
-	char		 rcpt[MAILADDR_PATH_MAX];
+	/* RCPT: what it resolved to (pointers into the imsg) */
+	struct smtp_target {
+		uint32_t	 kind;
+		const char	*value;
+		const char	*sender;
+		const char	*error;
+	}		*targets;
+	size_t		 ntargets;
 };
 
 /* The TLS and AUTH facts of a policy query (layout in proto.h). */
@@ -299,24 +305,11 @@ smtp_peer_mail_verdict(struct smtp_session *s, struct smtp_verdict *v)
 }
 
 /* Queue the recipient as policyd rewrote it, if it did; -1 no memory. */
-static int
-smtp_peer_rcpt_rewrite(struct smtp_rcptent *r, const char *rcpt)
-{
-	char	*p;
-
-	if (rcpt[0] == '\0')
-		return 0;
-	if ((p = strdup(rcpt)) == NULL)
-		return -1;
-	free(r->rcpt);
-	r->rcpt = p;
-	return 0;
-}
-
 static void
 smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
 	struct smtp_tx	*tx = s->tx;
+	size_t		 i;
 
 	if (v->verdict == POLICY_REJECT || v->verdict == POLICY_TEMPFAIL) {
 		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
@@ -326,12 +319,22 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_session_reply(s, "%s", v->reply);
 		return;
 	}
-	if (smtp_peer_rcpt_rewrite(&tx->pending, v->rcpt) == -1 ||
-	    smtp_tx_rcpt_add(tx) == -1) {
+	if (tx->nrcpt + v->ntargets > COMMIT_RCPT_MAX) {
 		smtp_tx_rcpt_clear(&tx->pending);
-		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
+		smtp_session_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
+	for (i = 0; i < v->ntargets; i++)
+		if (smtp_tx_rcpt_add(tx, v->targets[i].kind,
+		    v->targets[i].value, v->targets[i].sender,
+		    v->targets[i].error) == -1) {
+			smtp_tx_rcpt_clear(&tx->pending);
+			smtp_session_reply(s, "451 4.3.0 Local error, try "
+			    "again later");
+			return;
+		}
+	smtp_tx_rcpt_clear(&tx->pending);
+	tx->naccepted++;
 	if (v->verdict == POLICY_DISCARD)
 		tx->discard = 1;
 	smtp_peer_tx_quarantine(tx, v);
@@ -339,17 +342,58 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 	smtp_session_reply(s, "250 2.1.5 Ok");
 }
 
-/* The rewritten recipient of a verdict: a valid one, or none. */
+/* One target of an accepted RCPT, checked like the queue checks it. */
 static int
-smtp_peer_rcpt_get(struct smtp_verdict *v, const char *rcpt)
+smtp_peer_target_valid(const struct smtp_target *t)
 {
-	if (strlcpy(v->rcpt, rcpt, sizeof(v->rcpt)) >= sizeof(v->rcpt))
-		return -1;
-	if (rcpt[0] == '\0')
+	if (!mailaddr_target_valid(t->kind, t->value))
 		return 0;
-	if (v->verdict == POLICY_REJECT || v->verdict == POLICY_TEMPFAIL ||
-	    !mailaddr_rcpt_valid(rcpt))
+	if (t->sender[0] != '\0' && !mailaddr_mailbox_valid(t->sender))
+		return 0;
+	if (t->kind != TARGET_ERROR)
+		return t->error[0] == '\0';
+	return (t->error[0] == '4' || t->error[0] == '5') &&
+	    strlen(t->error) <= SMTP_PEER_TEXT_MAX && text_is_clean(t->error);
+}
+
+/*
+ * The rewritten recipient (for logs only: the targets carry it) and the
+ * targets of a verdict: -1 if malformed.  Only an accepted, discarded or
+ * quarantined RCPT has targets, and an accepted or quarantined one has
+ * at least one.
+ */
+static int
+smtp_peer_targets_get(struct imsg *m, struct smtp_verdict *v)
+{
+	struct smtp_target	*t;
+	const char		*rcpt;
+	uint32_t		 n, i;
+	int			 ok;
+
+	rcpt = imsg_get_str(m);
+	n = imsg_get_u32(m);
+	if (rcpt[0] != '\0' && !mailaddr_rcpt_valid(rcpt))
 		return -1;
+	if (n > CONF_ALIAS_EXPANSION_MAX)
+		return -1;
+	ok = v->verdict == POLICY_ACCEPT || v->verdict == POLICY_QUARANTINE ||
+	    v->verdict == POLICY_DISCARD;
+	if (!ok && n > 0)
+		return -1;
+	if (n == 0)
+		return 0;
+	if ((v->targets = calloc(n, sizeof(*v->targets))) == NULL)
+		return -1;
+	v->ntargets = n;
+	for (i = 0; i < n; i++) {
+		t = &v->targets[i];
+		t->kind = imsg_get_u32(m);
+		t->value = imsg_get_str(m);
+		t->sender = imsg_get_str(m);
+		t->error = imsg_get_str(m);
+		if (t->kind > TARGET_KIND_MAX || !smtp_peer_target_valid(t))
+			return -1;
+	}
 	return 0;
 }
 
@@ -366,6 +410,18 @@ smtp_peer_reason_get(struct smtp_verdict *v, const char *text)
 	return 0;
 }
 
+/* Does the verdict carry the targets its query calls for? */
+static int
+smtp_peer_targets_expected(const struct smtp_session *s,
+    const struct smtp_verdict *v)
+{
+	if (s->query != POLICY_RCPT)
+		return v->ntargets == 0;
+	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_QUARANTINE)
+		return v->ntargets > 0;
+	return 1;
+}
+
 /* IMSG_POLICY_RESULT */
 void
 smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
@@ -373,10 +429,11 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	struct smtp_session	*s;
 	struct smtp_verdict	 v;
 	uint32_t		 code;
-	const char		*enh, *text, *rcpt;
+	const char		*enh, *text;
 
 	(void)iev;
 	(void)arg;
+	memset(&v, 0, sizeof(v));
 	v.verdict = imsg_get_u32(m);
 	v.flags = imsg_get_u32(m);
 	code = imsg_get_u32(m);
@@ -385,17 +442,25 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	(void)imsg_get_str(m);
 	v.features_set = imsg_get_u32(m);
 	v.features_clear = imsg_get_u32(m);
-	rcpt = imsg_get_str(m);
-	if (imsg_get_end(m) == -1 || v.verdict > POLICY_QUARANTINE ||
+	if (v.verdict > POLICY_QUARANTINE ||
 	    smtp_peer_reason_get(&v, text) == -1 ||
-	    smtp_peer_rcpt_get(&v, rcpt) == -1) {
+	    smtp_peer_targets_get(m, &v) == -1 || imsg_get_end(m) == -1) {
+		free(v.targets);
 		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
 		return;
 	}
 	s = smtp_session_find(m->id);
 	if (s == NULL || s->wait != SMTP_WAIT_POLICY ||
-	    s->state == SMTP_ST_CLOSING)
+	    s->state == SMTP_ST_CLOSING) {
+		free(v.targets);
 		return;
+	}
+	if (!smtp_peer_targets_expected(s, &v)) {
+		free(v.targets);
+		proc_peer_bad(PROC_POLICY, "policy result without the "
+		    "recipients of its RCPT", m->type);
+		return;
+	}
 	s->wait = SMTP_WAIT_NONE;
 	if (v.verdict == POLICY_REJECT || v.verdict == POLICY_TEMPFAIL)
 		smtp_peer_verdict_reply(&v, code, enh, text);
@@ -407,6 +472,7 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 		smtp_peer_mail_verdict(s, &v);
 	else
 		smtp_peer_rcpt_verdict(s, &v);
+	free(v.targets);
 	smtp_session_resume(s);
 }
 
@@ -498,6 +564,10 @@ smtp_peer_queue_commit(struct smtp_session *s)
 		imsg_put_str(&out, tx->rcpts[i].rcpt);
 		imsg_put_str(&out, tx->rcpts[i].orcpt);
 		imsg_put_u32(&out, tx->rcpts[i].notify);
+		imsg_put_u32(&out, tx->rcpts[i].kind);
+		imsg_put_str(&out, tx->rcpts[i].sender);
+		imsg_put_str(&out, tx->rcpts[i].orig);
+		imsg_put_str(&out, tx->rcpts[i].error);
 	}
 	imsg_put_str(&out, tx->quarantine);
 	if (tx->quarantine[0] != '\0')

@@ -93,10 +93,18 @@ struct smtp_tls {
 };
 
 /* One accepted recipient. */
+/*
+ * A final recipient of the transaction (what one RCPT resolved to in
+ * policyd), or, as tx->pending, the RCPT waiting for its verdict.
+ */
 struct smtp_rcptent {
-	char		*rcpt;
+	char		*rcpt;		/* the target's value */
 	char		*orcpt;		/* "" if none */
 	uint32_t	 notify;
+	uint32_t	 kind;		/* enum target_kind */
+	char		*sender;	/* "" = the message's */
+	char		*orig;		/* the RCPT as given */
+	char		*error;		/* TARGET_ERROR: its reply line */
 };
 
 /* A mail transaction, from MAIL FROM to the end of the message. */
@@ -122,6 +130,9 @@ struct smtp_tx {
 	struct smtp_rcptent	*rcpts;
 	size_t			 nrcpt;
 	size_t			 rcptcap;
+	/* RCPT commands accepted (limit recipients); nrcpt counts what
+	 * they resolved to */
+	size_t			 naccepted;
 	/* the RCPT waiting for its policy verdict */
 	struct smtp_rcptent	 pending;
 	struct smtp_data	 data;
@@ -264,7 +275,8 @@ void	 smtp_exec_line(struct smtp_session *, const char *);
 /* smtp_tx.c */
 struct smtp_tx *smtp_tx_new(void);
 void	 smtp_tx_free(struct smtp_session *);
-int	 smtp_tx_rcpt_add(struct smtp_tx *);
+int	 smtp_tx_rcpt_add(struct smtp_tx *, uint32_t kind, const char *value,
+	    const char *sender, const char *error);
 void	 smtp_tx_rcpt_clear(struct smtp_rcptent *);
 void	 smtp_tx_data(struct smtp_session *);
 void	 smtp_tx_bdat(struct smtp_session *, uint64_t size, int last);

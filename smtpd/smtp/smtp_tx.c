@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,9 @@ smtp_tx_rcpt_clear(struct smtp_rcptent *r)
 {
 	free(r->rcpt);
 	free(r->orcpt);
+	free(r->sender);
+	free(r->orig);
+	free(r->error);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -73,24 +77,66 @@ smtp_tx_free(struct smtp_session *s)
 	s->tx = NULL;
 }
 
-/* Move the pending recipient to the accepted ones; -1 if out of memory. */
-int
-smtp_tx_rcpt_add(struct smtp_tx *tx)
+/* 1 if the transaction has that final recipient already. */
+static int
+smtp_tx_rcpt_has(const struct smtp_tx *tx, uint32_t kind, const char *value)
 {
-	struct smtp_rcptent	*p;
-	size_t			 cap;
+	size_t	 i;
 
+	for (i = 0; i < tx->nrcpt; i++)
+		if (tx->rcpts[i].kind == kind &&
+		    (kind == TARGET_PROGRAM || kind == TARGET_FILE ||
+		    kind == TARGET_INCLUDE ? strcmp(tx->rcpts[i].rcpt, value) :
+		    strcasecmp(tx->rcpts[i].rcpt, value)) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * Add one final recipient of the pending RCPT (its ORCPT and NOTIFY go
+ * with it; without an ORCPT of the client's, one that differs from the
+ * RCPT gets "rfc822;" and the RCPT, so DSNs name what was asked for).
+ * A duplicate of one the transaction has is dropped.  0, or -1 if out
+ * of memory.
+ */
+int
+smtp_tx_rcpt_add(struct smtp_tx *tx, uint32_t kind, const char *value,
+    const char *sender, const char *error)
+{
+	struct smtp_rcptent	*p, *r;
+	size_t			 cap;
+	char			 orcpt[MAILADDR_PATH_MAX + 8];
+
+	if (smtp_tx_rcpt_has(tx, kind, value))
+		return 0;
 	if (tx->nrcpt == tx->rcptcap) {
 		cap = tx->rcptcap ? tx->rcptcap * 2 : 4;
-		if ((p = reallocarray(tx->rcpts, cap, sizeof(*p))) == NULL) {
-			smtp_tx_rcpt_clear(&tx->pending);
+		if ((p = reallocarray(tx->rcpts, cap, sizeof(*p))) == NULL)
 			return -1;
-		}
 		tx->rcpts = p;
 		tx->rcptcap = cap;
 	}
-	tx->rcpts[tx->nrcpt++] = tx->pending;
-	memset(&tx->pending, 0, sizeof(tx->pending));
+	if (tx->pending.orcpt[0] == '\0' &&
+	    strcasecmp(value, tx->pending.rcpt) != 0)
+		(void)snprintf(orcpt, sizeof(orcpt), "rfc822;%s",
+		    tx->pending.rcpt);
+	else
+		(void)strlcpy(orcpt, tx->pending.orcpt, sizeof(orcpt));
+	r = &tx->rcpts[tx->nrcpt];
+	memset(r, 0, sizeof(*r));
+	r->kind = kind;
+	r->notify = tx->pending.notify;
+	r->rcpt = strdup(value);
+	r->orcpt = strdup(orcpt);
+	r->sender = strdup(sender);
+	r->orig = strdup(tx->pending.rcpt);
+	r->error = strdup(error);
+	if (r->rcpt == NULL || r->orcpt == NULL || r->sender == NULL ||
+	    r->orig == NULL || r->error == NULL) {
+		smtp_tx_rcpt_clear(r);
+		return -1;
+	}
+	tx->nrcpt++;
 	return 0;
 }
 
@@ -125,9 +171,9 @@ smtp_tx_received(struct smtp_session *s)
 	else
 		(void)snprintf(tcpinfo, sizeof(tcpinfo), "[%s]", s->addr);
 	forclause[0] = '\0';
-	if (tx->nrcpt == 1)
+	if (tx->naccepted == 1)
 		(void)snprintf(forclause, sizeof(forclause), "\r\n\tfor <%s>",
-		    tx->rcpts[0].rcpt);
+		    tx->rcpts[0].orig);
 	smtp_tls_received(s, tlsclause, sizeof(tlsclause));
 	smtp_auth_received(s, authclause, sizeof(authclause));
 	n = snprintf(hdr, sizeof(hdr), "Received: from %s (%s)%s\r\n\tby %s "
@@ -399,7 +445,7 @@ smtp_tx_committed(struct smtp_session *s, uint32_t status)
 		stats_add("smtp.message.accepted", 1);
 		log_info("%08x: msgid %08x accepted size=%llu nrcpt=%zu "
 		    "proto=%s", s->id, tx->msgid,
-		    (unsigned long long)tx->data.written, tx->nrcpt,
+		    (unsigned long long)tx->data.written, tx->naccepted,
 		    smtp_session_proto(s));
 		smtp_session_reply(s, "250 2.0.0 Ok: queued as %08x",
 		    tx->msgid);
