@@ -317,6 +317,7 @@ static const char *
 entry_virtuser_key_check(const char *key)
 {
 	const char	*at = strrchr(key, '@');
+	char		 user[MAILADDR_LOCAL_MAX + 1];
 	size_t		 len;
 
 	if (at == NULL)
@@ -336,7 +337,11 @@ entry_virtuser_key_check(const char *key)
 			return "the user before +* or ++ cannot hold a '+' "
 			    "(the detail starts at the first one)";
 	}
-	return mailaddr_local_valid(key, len) ? NULL : ENTRY_VIRTUSER_KEYS;
+	if (len >= sizeof(user))
+		return "the user of a virtusertable key is over 64 octets";
+	memcpy(user, key, len);
+	user[len] = '\0';
+	return mailaddr_local_valid(user, len) ? NULL : ENTRY_VIRTUSER_KEYS;
 }
 
 /* A virtusertable value; NULL if fine. */
