@@ -350,6 +350,10 @@ policy_alias_name(const char *s, size_t len, char *out, size_t outlen,
 	if (s[0] == '"') {
 		if (alias_unquote(&p, out, outlen, why) == -1)
 			return -1;
+		if (out[0] == '\0') {
+			*why = "empty alias name";
+			return -1;
+		}
 	} else if (len >= outlen) {
 		*why = "alias name too long";
 		return -1;

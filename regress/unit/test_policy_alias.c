@@ -219,6 +219,7 @@ test_names(void)
 	UNIT_CHECK(NAME("joe@example.com") == -1 && strstr(why, "@") != NULL,
 	    "a name with a domain is refused");
 	UNIT_CHECK(NAME("john smith") == -1 && NAME("") == -1 &&
+	    NAME("\"\"") == -1 &&
 	    NAME("\"open") == -1 && NAME("a..b") == -1,
 	    "names that are no local part are refused");
 #undef NAME
