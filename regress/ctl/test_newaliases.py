@@ -143,3 +143,17 @@ def test_newaliases_usage():
     with _Aliases() as (relay, path):
         rc, out, err = _newaliases(relay, "extra-argument")
         assert rc == 64 and "usage: newaliases" in err, (rc, err)
+
+
+def test_map_add_aliases_stores_what_makemap_would():
+    with _Aliases() as (relay, path):
+        rc, out = relay.smtpctl("map", "add", "aliases", '"Jane Doe"',
+                                'jane,"|/bin/x -y" ,  /tmp/f')
+        assert rc == 0, out
+        assert out == 'jane doe\tjane, "|/bin/x -y", /tmp/f\n', out
+        assert _show(relay) == {"jane doe": 'jane, "|/bin/x -y", /tmp/f'}
+        r = relay.smtpctl_run("map", "add", "aliases", "bad", "a,,b")
+        assert r.returncode == 1 and b"empty item" in r.stderr, r
+        rc, out = relay.smtpctl("map", "delete", "aliases", '"JANE DOE"')
+        assert rc == 0, out
+        assert _show(relay) == {}
