@@ -77,7 +77,7 @@ UNIT_BINS = $(patsubst regress/unit/%.c,bin/unit/%,$(UNIT_SRCS))
 
 MANS = $(wildcard man/*.[0-9])
 
-all: $(BINS)
+all: $(BINS) bin/newaliases
 
 common/parse.c: common/parse.y
 	$(YACC) -o $@ $<
@@ -143,6 +143,10 @@ $(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolic
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
+
+# smtpctl run by this name is newaliases(8)
+bin/newaliases: bin/smtpctl
+	ln -sf smtpctl $@
 
 bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin/unit
 	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd/smtp -Ismtpd/mta -Iqueue \

@@ -1,6 +1,6 @@
 #!/bin/sh
 # tools/install.sh DESTDIR PREFIX SYSCONFDIR: what "make install" does.
-# Installs the binaries, man pages, a default smtpd.conf (never over an
+# Installs the binaries (and newaliases, a link to smtpctl), man pages, a default smtpd.conf (never over an
 # existing one), the systemd unit and the OpenBSD-style rc.d script, and,
 # when installing into the running system as root, the six users.
 set -eu
@@ -18,6 +18,8 @@ d /lib/systemd/system
 d /etc/rc.d
 
 install -m 0555 bin/smtpd bin/smtpctl "$DESTDIR$PREFIX/sbin/"
+# smtpctl run by this name is newaliases(8)
+ln -sf smtpctl "$DESTDIR$PREFIX/sbin/newaliases"
 for b in smtpd-smtp smtpd-mta smtpd-queue smtpd-policyd smtpd-tlsproxy \
     smtpd-auth; do
 	install -m 0555 "bin/$b" "$DESTDIR$PREFIX/libexec/smtpd/"

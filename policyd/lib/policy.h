@@ -16,6 +16,7 @@
  *   policy_store.c	the database as seen from inside the chroot
  *   policy_authinfo.c	the authinfo map: the mta's credentials for a
  *			next hop (checked, masked, looked up)
+ *   policy_alias.c	the items of an aliases list (aliases(5) syntax)
  *
  * The decisions follow /work/shared/spec/sendmail-policy.md ("spec" in
  * comments); the man page smtpd-maps(5) documents them for admins.
@@ -321,21 +322,6 @@ void	policy_target_reply(const struct policy_target *,
 void	policy_targets_free(struct policy_targets *);
 const char *policy_target_kind_name(uint32_t);
 
-/* policy_alias.c: one item of a stored aliases list */
-#define POLICY_ALIAS_VALUE_MAX	65536	/* one stored aliases list */
-enum policy_alias_kind {
-	POLICY_ALIAS_ADDRESS,	/* "user" or "user@domain", as written */
-	POLICY_ALIAS_PROGRAM,	/* "|cmd args": value is "cmd args" */
-	POLICY_ALIAS_FILE,	/* "/path": value is the absolute path */
-	POLICY_ALIAS_INCLUDE	/* ":include:/path": value is the path */
-};
-struct policy_alias_item {
-	enum policy_alias_kind	 kind;
-	char			 value[POLICY_PATH_MAX];
-};
-int	policy_alias_next(const char **cursor, struct policy_alias_item *,
-	    const char **why);
-
 /* policy_route.c */
 int	policy_route_domain_valid(const char *);
 void	policy_route_find(const struct policy_env *, const struct config *,
@@ -372,6 +358,33 @@ void	policy_authinfo_mask(const char *value, char *out, size_t outlen);
 int	policy_authinfo_find(const struct policy_env *, const char *name,
 	    const char *addr, struct policy_authinfo *, char *key,
 	    size_t keylen);
+
+/* An aliases list (policy_alias.c); POLICY_ALIAS_VALUE_MAX: policy_db.h. */
+enum policy_alias_kind {
+	POLICY_ALIAS_ADDRESS,	/* "user" or "user@domain", as written */
+	POLICY_ALIAS_PROGRAM,	/* "|cmd args": value is "cmd args" */
+	POLICY_ALIAS_FILE,	/* "/path": value is the absolute path */
+	POLICY_ALIAS_INCLUDE	/* ":include:/path": value is the path */
+};
+struct policy_alias_item {
+	enum policy_alias_kind	 kind;
+	char			 value[POLICY_PATH_MAX];
+};
+/* The next item of a stored list at *cursor (advanced): 1 item, 0 end
+ * of list, -1 malformed with a reason in *why. */
+int	policy_alias_next(const char **cursor, struct policy_alias_item *,
+	    const char **why);
+/* One item in its stored form: 0, or -1 if it does not fit in len. */
+int	policy_alias_item_format(const struct policy_alias_item *, char *out,
+	    size_t len);
+/* A whole list in its stored form (items joined by ", "), *nitems
+ * items: 0, or -1 with *why set (an empty list is refused). */
+int	policy_alias_list_normal(const char *list, char *out, size_t len,
+	    size_t *nitems, const char **why);
+/* The key of an alias name as written (len octets, maybe quoted):
+ * unquoted, lowercased; 0 or -1 with *why set. */
+int	policy_alias_name(const char *name, size_t len, char *out,
+	    size_t outlen, const char **why);
 
 /* policy_store.c */
 void	policy_store_configure(const char *database_path);

@@ -46,10 +46,14 @@ static const struct {
 	enum policy_map_kind	 kind;
 } policy_maps[] = {
 	{ "access",		POLICY_MAP_PAIRS },
+	{ "aliases",		POLICY_MAP_ALIASES },
 	{ "authinfo",		POLICY_MAP_PAIRS },
 	{ "local-host-names",	POLICY_MAP_SET },
+	{ "local-users",	POLICY_MAP_SET },
 	{ "mailertable",	POLICY_MAP_PAIRS },
 	{ "relay-domains",	POLICY_MAP_SET },
+	{ "virtual-domains",	POLICY_MAP_SET },
+	{ "virtusertable",	POLICY_MAP_PAIRS },
 };
 
 static const char policy_db_schema[] =
@@ -75,8 +79,8 @@ policy_map_kind(const char *map)
 const char *
 policy_map_names(void)
 {
-	return "access, authinfo, local-host-names, mailertable, "
-	    "relay-domains";
+	return "access, aliases, authinfo, local-host-names, local-users, "
+	    "mailertable, relay-domains, virtual-domains, virtusertable";
 }
 
 static void
@@ -264,6 +268,31 @@ policy_db_exec(struct policy_db *db, const char *query, const char *a,
 	return rc;
 }
 
+/*
+ * An aliases entry as makemap stores it: a name of clean text (it may
+ * hold blanks: a quoted name is stored unquoted) and a value of clean
+ * text, both within their sizes.  The items themselves are checked by
+ * policy_entry_check(), which the callers run first.
+ */
+static int
+policy_db_alias_check(const char *key, const char *value, char *lkey,
+    size_t lkeylen, char *err, size_t errlen)
+{
+	size_t	 klen = strlen(key), vlen = strlen(value);
+
+	if (klen == 0 || klen > POLICY_KEY_MAX || !text_is_clean(key))
+		(void)snprintf(err, errlen, "invalid key");
+	else if (vlen == 0 || vlen > POLICY_ALIAS_VALUE_MAX ||
+	    !text_is_clean(value))
+		(void)snprintf(err, errlen, "invalid aliases value");
+	else {
+		(void)strlcpy(lkey, key, lkeylen);
+		text_lower(lkey);
+		return 0;
+	}
+	return -1;
+}
+
 /* Check a key and value as makemap would; lowercased key into lkey. */
 static int
 policy_db_entry_check(const char *map, const char *key, const char *value,
@@ -280,6 +309,9 @@ policy_db_entry_check(const char *map, const char *key, const char *value,
 		    policy_map_names());
 		return -1;
 	}
+	if (kind == POLICY_MAP_ALIASES)
+		return policy_db_alias_check(key, value, lkey, lkeylen, err,
+		    errlen);
 	n = snprintf(line, sizeof(line), "%s%s%s", key,
 	    kind == POLICY_MAP_SET ? "" : " ", kind == POLICY_MAP_SET ? "" :
 	    value);

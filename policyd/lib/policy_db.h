@@ -1,10 +1,12 @@
 /*
  * policy_db.h: the SQLite database of policy maps (access, mailertable,
- * local-host-names, relay-domains) and makemap, its text importer.
+ * authinfo, virtusertable, aliases, local-host-names, relay-domains,
+ * virtual-domains, local-users) and makemap, its text importer.
  *
  * One table holds every map: maps(map, key, value), keys lowercased.  A
  * "set" map (local-host-names, relay-domains) stores keys with an empty
- * value.  The schema version is PRAGMA user_version (POLICY_DB_VERSION).
+ * value.  An aliases value may be up to POLICY_ALIAS_VALUE_MAX octets,
+ * every other one up to POLICY_VALUE_MAX.  The schema version is PRAGMA user_version (POLICY_DB_VERSION).
  * These functions are shared by smtpd-policyd (read-only lookups) and
  * smtpctl (makemap, access add/delete/show), so they never call fatal()
  * and report every failure through a return value and an error text.
@@ -19,6 +21,8 @@
 /* the longest key and the longest value, in octets */
 #define POLICY_KEY_MAX		1024
 #define POLICY_VALUE_MAX	1024
+/* ... but for one stored aliases list, which may be long */
+#define POLICY_ALIAS_VALUE_MAX	65536
 
 /* Results of policy_db_lookup() and policy_db_delete(). */
 enum policy_db_result {
@@ -31,7 +35,8 @@ enum policy_db_result {
 enum policy_map_kind {
 	POLICY_MAP_UNKNOWN = 0,
 	POLICY_MAP_PAIRS,	/* "key value" lines */
-	POLICY_MAP_SET		/* one key per line, no value */
+	POLICY_MAP_SET,		/* one key per line, no value */
+	POLICY_MAP_ALIASES	/* "name: items", aliases(5), long values */
 };
 
 struct policy_db;
@@ -90,6 +95,35 @@ void	policy_db_rollback(struct policy_db *);
  */
 int	policy_makemap(const char *dbpath, const char *map, const char *file,
 	    char *err, size_t errlen);
+
+/* Why policy_makemap_run() failed. */
+enum policy_makemap_failure {
+	POLICY_MAKEMAP_OK = 0,
+	POLICY_MAKEMAP_USAGE,	/* an unknown map */
+	POLICY_MAKEMAP_INPUT,	/* the file cannot be opened or read */
+	POLICY_MAKEMAP_DATA,	/* a line of it is refused */
+	POLICY_MAKEMAP_DB	/* the database cannot be written */
+};
+
+/* What policy_makemap_run() reports beyond its result. */
+struct policy_makemap_report {
+	long		 entries;	/* entries read (a duplicate alias
+					 * counts each time it is read) */
+	size_t		 longest;	/* the longest value, octets */
+	size_t		 total;		/* the keys and values, octets */
+	enum policy_makemap_failure failure;
+	/* a warning ("file:line: ..."): a duplicate alias, the last of
+	 * which is kept; NULL: not told */
+	void		(*warn)(void *arg, const char *msg);
+	/* each entry as stored; NULL: not told */
+	void		(*entry)(void *arg, const char *key, const char *value);
+	void		*arg;
+};
+
+/* policy_makemap() with a report (report may be NULL). */
+int	policy_makemap_run(const char *dbpath, const char *map,
+	    const char *file, struct policy_makemap_report *, char *err,
+	    size_t errlen);
 /*
  * Check one line of a map file.  Returns 1 with *key (lowercased) and
  * *value set (pointers into line, which is modified), 0 for a blank or
@@ -97,5 +131,12 @@ int	policy_makemap(const char *dbpath, const char *map, const char *file,
  */
 int	policy_makemap_line(char *line, size_t len, enum policy_map_kind,
 	    char **key, char **value, const char **why);
+/*
+ * Check one entry of an aliases file ("name: items", continuation lines
+ * joined): the name as stored into key (unquoted, lowercased), the items
+ * in their stored form into value.  0, or -1 with *why set.
+ */
+int	policy_makemap_alias(const char *entry, char *key, size_t keylen,
+	    char *value, size_t valuelen, const char **why);
 
 #endif

@@ -22,6 +22,17 @@
  *   authinfo     keys AuthInfo:name, AuthInfo:address or the bare
  *                AuthInfo:; values the quoted items of
  *                policy_authinfo.c (reasons never quote the secret).
+ *   virtusertable  keys user@domain (a "+detail" in user is literal),
+ *                user+*@domain, user++@domain, +*@domain, ++@domain or
+ *                @domain; values an address or a local user, either of
+ *                which may hold %1, %2 and %3, or error:... as above (a
+ *                sendmail keyword such as "nouser" allowed, spec 2.1).
+ *   local-users  user names (local parts without a domain).
+ *   virtual-domains  domain names.
+ *   aliases      the stored form of policy_alias.c: a name of 1 to 64
+ *                printable octets (quoted names are stored unquoted, so
+ *                it may hold blanks) and a list of items; the value may
+ *                be up to POLICY_ALIAS_VALUE_MAX octets.
  * Tags of other sendmail rulesets (Spam:, ...) are refused until this
  * version looks them up: an entry that can never match must not look as
  * if it worked.
@@ -36,6 +47,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mailaddr.h"
 #include "util.h"
 #include "policy.h"
 
@@ -109,15 +121,16 @@ entry_tag(const char *key, char *tag, size_t taglen)
 	text_lower(tag);
 }
 
-/* An error value (what follows ERROR:, or "ddd text"); NULL if fine. */
+/* An error value (what follows ERROR:, or "ddd text"; with keyword, a
+ * sendmail error keyword may come first); NULL if fine. */
 static const char *
-entry_error_check(const char *body)
+entry_error_check(const char *body, int keyword)
 {
 	char		 enh[POLICY_ENH_MAX], text[POLICY_TEXT_MAX];
 	uint32_t	 code;
 	int		 coded;
 
-	coded = policy_reply_parse(body, 0, &code, enh, sizeof(enh), text,
+	coded = policy_reply_parse(body, keyword, &code, enh, sizeof(enh), text,
 	    sizeof(text));
 	if (!coded && isdigit((unsigned char)text[0]) &&
 	    isdigit((unsigned char)text[1]) &&
@@ -245,7 +258,7 @@ entry_access_check(const char *key, const char *value)
 		return tag[0] == '\0' || strcmp(tag, "connect") == 0 ? NULL :
 		    "SKIP is honoured only in Connect: entries";
 	case POLICY_RHS_ERROR:
-		return entry_error_check(body);
+		return entry_error_check(body, 0);
 	case POLICY_RHS_QUARANTINE:
 		return quarantine_reason_valid(body) ? NULL :
 		    "QUARANTINE: needs a reason of 1 to 255 printable "
@@ -275,7 +288,7 @@ entry_mailertable_check(const char *value)
 		return "unsupported mailer (mailers: smtp, esmtp, smtp8, "
 		    "dsmtp, relay, error)";
 	if (strncasecmp(value, "error", len) == 0)
-		return entry_error_check(colon + 1);
+		return entry_error_check(colon + 1, 0);
 	return colon[1] == '\0' ? "the value must be mailer:host" : NULL;
 }
 
@@ -293,6 +306,112 @@ entry_authinfo_check(const char *key, const char *value)
 		return why;
 	explicit_bzero(&ai, sizeof(ai));
 	return NULL;
+}
+
+#define ENTRY_VIRTUSER_KEYS	"a virtusertable key is user@domain, " \
+				"user+*@domain, user++@domain, +*@domain, " \
+				"++@domain or @domain"
+
+/* A virtusertable key; NULL if fine. */
+static const char *
+entry_virtuser_key_check(const char *key)
+{
+	const char	*at = strrchr(key, '@');
+	char		 user[MAILADDR_LOCAL_MAX + 1];
+	size_t		 len;
+
+	if (at == NULL)
+		return ENTRY_VIRTUSER_KEYS;
+	if (!mailaddr_domain_valid(at + 1, strlen(at + 1)) &&
+	    !mailaddr_literal_valid(at + 1, strlen(at + 1)))
+		return "the domain of a virtusertable key is not a domain name";
+	if ((len = (size_t)(at - key)) == 0)
+		return NULL;
+	if (len >= 2 && key[len - 2] == '+' &&
+	    (key[len - 1] == '*' || key[len - 1] == '+')) {
+		if (len == 2)
+			return NULL;
+		len -= 2;
+		/* the probes split user+detail at the first '+' */
+		if (memchr(key, '+', len) != NULL)
+			return "the user before +* or ++ cannot hold a '+' "
+			    "(the detail starts at the first one)";
+	}
+	if (len >= sizeof(user))
+		return "the user of a virtusertable key is over 64 octets";
+	memcpy(user, key, len);
+	user[len] = '\0';
+	return mailaddr_local_valid(user, len) ? NULL : ENTRY_VIRTUSER_KEYS;
+}
+
+/* A virtusertable value; NULL if fine. */
+static const char *
+entry_virtuser_value_check(const char *value)
+{
+	char	 buf[POLICY_VALUE_MAX + 1];
+	size_t	 i, n = 0;
+
+	if (strncasecmp(value, "error:", 6) == 0)
+		return entry_error_check(value + 6, 1);
+	/* each %N stands for some text: check the address with an 'x' */
+	for (i = 0; value[i] != '\0' && n + 1 < sizeof(buf); i++) {
+		if (value[i] == '%' && (value[i + 1] < '1' ||
+		    value[i + 1] > '3'))
+			return "only %1, %2 and %3 may follow a '%'";
+		buf[n++] = value[i] == '%' ? 'x' : value[i];
+		if (value[i] == '%')
+			i++;
+	}
+	buf[n] = '\0';
+	if (strchr(buf, '@') != NULL ? mailaddr_mailbox_valid(buf) :
+	    mailaddr_local_valid(buf, n))
+		return NULL;
+	return "the value must be an address, a local user or error:...";
+}
+
+/* An entry of a map the address resolution reads; NULL if fine. */
+static const char *
+entry_local_check(const char *map, const char *key, const char *value)
+{
+	const char	*why;
+
+	if (strcmp(map, "virtusertable") == 0) {
+		if ((why = entry_virtuser_key_check(key)) != NULL)
+			return why;
+		return entry_virtuser_value_check(value);
+	}
+	if (strcmp(map, "local-users") == 0)
+		return mailaddr_local_valid(key, strlen(key)) ? NULL :
+		    "a local user is a user name, without @domain";
+	if (strcmp(map, "virtual-domains") == 0)
+		return mailaddr_domain_valid(key, strlen(key)) ? NULL :
+		    "not a domain name";
+	return NULL;
+}
+
+/* An aliases entry in its stored form; NULL if fine. */
+static const char *
+entry_aliases_check(const char *key, const char *value)
+{
+	struct policy_alias_item	 it;
+	const char			*p = value, *why = NULL;
+	const unsigned char		*k;
+	int				 r;
+
+	if (key[0] == '\0')
+		return "empty key";
+	if (strlen(key) > MAILADDR_LOCAL_MAX)
+		return "an alias name is at most 64 octets";
+	for (k = (const unsigned char *)key; *k != '\0'; k++)
+		if (*k < 0x20 || *k > 0x7e)
+			return "an alias name is printable ASCII";
+	if (value == NULL || value[0] == '\0')
+		return "alias without a value";
+	if (strlen(value) > POLICY_ALIAS_VALUE_MAX)
+		return "value longer than 65536 octets";
+	while ((r = policy_alias_next(&p, &it, &why)) == 1)
+		;
+	return r == -1 ? why : NULL;
 }
 
 /* The map-independent rules; NULL if fine. */
@@ -346,13 +465,18 @@ policy_entry_check(const char *map, const char *key, const char *value,
 
 	if ((kind = entry_map_kind(map, err, errlen)) == POLICY_MAP_UNKNOWN)
 		return -1;
-	why = entry_line_check(kind, key, value);
+	if (kind == POLICY_MAP_ALIASES)
+		why = entry_aliases_check(key, value);
+	else
+		why = entry_line_check(kind, key, value);
 	if (why == NULL && strcmp(map, "access") == 0)
 		why = entry_access_check(key, value);
 	else if (why == NULL && strcmp(map, "mailertable") == 0)
 		why = entry_mailertable_check(value);
 	else if (why == NULL && strcmp(map, POLICY_MAP_AUTHINFO) == 0)
 		why = entry_authinfo_check(key, value);
+	else if (why == NULL)
+		why = entry_local_check(map, key, value);
 	if (why != NULL) {
 		(void)snprintf(err, errlen, "%s", why);
 		return -1;
@@ -370,8 +494,12 @@ policy_entry_key_check(const char *map, const char *key, char *err,
 	if ((kind = entry_map_kind(map, err, errlen)) == POLICY_MAP_UNKNOWN)
 		return -1;
 	/* any valid value will do: only the key is in question */
-	if ((why = entry_line_check(kind, key, kind == POLICY_MAP_SET ? NULL :
-	    "x")) != NULL) {
+	if (kind == POLICY_MAP_ALIASES)
+		why = entry_aliases_check(key, "x");
+	else
+		why = entry_line_check(kind, key, kind == POLICY_MAP_SET ?
+		    NULL : "x");
+	if (why != NULL) {
 		(void)snprintf(err, errlen, "%s", why);
 		return -1;
 	}

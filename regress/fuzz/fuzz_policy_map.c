@@ -15,6 +15,13 @@
  * a user, an authentication id and a secret, none holding a control
  * character but tab, nor any item but a decoded P= secret a '"'; and policy_authinfo_mask() never lets a secret through: every
  * "P: or "P= it writes is followed by the mask.
+ *
+ * The aliases map has its own format: the input is one aliases entry
+ * (policy_makemap_alias) and an aliases list (policy_alias_next).  An
+ * entry that loads has a lowercased name and a list that
+ * policy_entry_check() takes and that is already in its stored form; any
+ * list that parses, stored (policy_alias_list_normal), reads back as the
+ * same items, and its stored form is stored as itself.
  */
 #include <ctype.h>
 #include <stdint.h>
@@ -30,8 +37,14 @@ int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static const char *maps[] = {
 	"access", "authinfo", "local-host-names", "mailertable",
-	"relay-domains"
+	"relay-domains", "virtusertable", "local-users", "virtual-domains",
+	"aliases"
 };
+
+/* the items of an aliases list, one per line as "kind value" */
+static char	 items_a[IN_MAX * 2 + 64], items_b[IN_MAX * 2 + 64];
+static char	 stored[POLICY_ALIAS_VALUE_MAX + 1];
+static char	 restored[POLICY_ALIAS_VALUE_MAX + 1];
 
 static void
 check_makemap(const char *map, const char *in, size_t len)
@@ -135,6 +148,74 @@ check_authinfo(const char *value)
 	}
 }
 
+/* The items of list into out; 1 parsed, 0 refused (with a reason). */
+static int
+alias_items(const char *list, char *out, size_t outlen)
+{
+	struct policy_alias_item	 it;
+	const char			*p = list, *why = NULL;
+	int				 r;
+
+	out[0] = '\0';
+	while ((r = policy_alias_next(&p, &it, &why)) == 1) {
+		if (it.value[0] == '\0' || (it.kind != POLICY_ALIAS_ADDRESS &&
+		    it.kind != POLICY_ALIAS_PROGRAM &&
+		    it.kind != POLICY_ALIAS_FILE &&
+		    it.kind != POLICY_ALIAS_INCLUDE))
+			abort();
+		(void)snprintf(out + strlen(out), outlen - strlen(out),
+		    "%d %s\n", (int)it.kind, it.value);
+	}
+	if (r == -1 && why == NULL)
+		abort();
+	return r == 0;
+}
+
+/* A list stored reads back as the same items and stores as itself. */
+static void
+check_alias_list(const char *list)
+{
+	const char	*why = NULL;
+	size_t		 n, m;
+
+	if (!alias_items(list, items_a, sizeof(items_a)))
+		return;
+	if (policy_alias_list_normal(list, stored, sizeof(stored), &n,
+	    &why) == -1) {
+		if (why == NULL)
+			abort();
+		return;
+	}
+	if (!alias_items(stored, items_b, sizeof(items_b)) ||
+	    strcmp(items_a, items_b) != 0 ||
+	    policy_alias_list_normal(stored, restored, sizeof(restored), &m,
+	    &why) == -1 || strcmp(stored, restored) != 0 || m != n)
+		abort();
+}
+
+/* An aliases entry that loads is one the entry checks take as stored. */
+static void
+check_alias_entry(const char *entry)
+{
+	char		 key[POLICY_KEY_MAX + 1], err[256];
+	const char	*why = NULL, *k;
+	size_t		 n;
+
+	if (policy_makemap_alias(entry, key, sizeof(key), stored,
+	    sizeof(stored), &why) == -1) {
+		if (why == NULL)
+			abort();
+		return;
+	}
+	for (k = key; *k != '\0'; k++)
+		if (isupper((unsigned char)*k))
+			abort();
+	if (key[0] == '\0' || policy_entry_check("aliases", key, stored, err,
+	    sizeof(err)) == -1 || policy_alias_list_normal(stored, restored,
+	    sizeof(restored), &n, &why) == -1 || strcmp(stored, restored) != 0)
+		abort();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
@@ -147,9 +228,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 	map = maps[data[0] % (sizeof(maps) / sizeof(maps[0]))];
 	data++;
 	len--;
-	check_makemap(map, (const char *)data, len);
 	memcpy(text, data, len);
 	text[len] = '\0';
+	if (strcmp(map, "aliases") == 0) {
+		check_alias_entry(text);
+		check_alias_list(text);
+		return 0;
+	}
+	check_makemap(map, (const char *)data, len);
 	key = text;
 	if ((sep = strchr(text, ' ')) != NULL)
 		*sep = '\0';

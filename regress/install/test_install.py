@@ -33,6 +33,13 @@ def test_install_layout_and_config():
                        ("etc/mail/smtpd.conf", 0o644)):
         st = os.stat(os.path.join(dest, path))
         assert st.st_mode & 0o777 == mode, (path, oct(st.st_mode))
+    # newaliases is smtpctl run by another name
+    newaliases = os.path.join(dest, "usr/local/sbin/newaliases")
+    assert os.path.realpath(newaliases) == os.path.realpath(
+        os.path.join(dest, "usr/local/sbin/smtpctl")), newaliases
+    assert os.stat(os.path.join(
+        dest, "usr/local/share/man/man8/newaliases.8")).st_mode & 0o777 \
+        == 0o444
     conf = os.path.join(dest, "etc/mail/smtpd.conf")
     r = subprocess.run([os.path.join(dest, "usr/local/sbin/smtpd"), "-n",
                         "-f", conf], capture_output=True, text=True,

@@ -2,7 +2,10 @@
  * test_policy_db.c: makemap into a temporary database: import, lookups
  * that ignore case, whole-map replacement, refused lines (named
  * file:line) leaving the database as it was, set maps, unknown maps,
- * the schema version, file mode, and set/delete/list.
+ * the schema version, file mode, and set/delete/list; the aliases(5)
+ * format (continuations, comments, quoted names, duplicates, the
+ * summary numbers, lists longer than 1024 octets), virtusertable,
+ * local-users and virtual-domains files with their entry checks.
  */
 #include <sys/stat.h>
 
@@ -147,12 +150,197 @@ test_sets(void)
 	    err, sizeof(err)) == -1 && lookup("local-host-names",
 	    "example.org", NULL, 0) == POLICY_DB_FOUND,
 	    "two names on a line refused");
-	UNIT_CHECK(makemap_text("virtusertable", "x y\n", err,
+	UNIT_CHECK(makemap_text("userdb", "x y\n", err,
 	    sizeof(err)) == -1 && strstr(err, "unknown map") != NULL,
 	    "unknown map name refused");
 	UNIT_CHECK(policy_makemap(dbpath, "access", "/nonexistent/file", err,
 	    sizeof(err)) == -1 && strstr(err, "/nonexistent/file") != NULL,
 	    "missing input file named in the error");
+}
+
+static int	warnings;
+static char	last_warning[512];
+
+static void
+warn_cb(void *arg, const char *msg)
+{
+	warnings++;
+	(void)strlcpy(last_warning, msg, sizeof(last_warning));
+}
+
+/* makemap aliases from text with a report; err in errbuf. */
+static int
+makemap_aliases(const char *text, struct policy_makemap_report *rep,
+    char *errbuf, size_t errlen)
+{
+	write_file(text, strlen(text));
+	memset(rep, 0, sizeof(*rep));
+	rep->warn = warn_cb;
+	warnings = 0;
+	errbuf[0] = '\0';
+	return policy_makemap_run(dbpath, "aliases", txtpath, rep, errbuf,
+	    errlen);
+}
+
+/* 1 if alias key holds want. */
+static int
+alias_is(const char *key, const char *want)
+{
+	char	 v[POLICY_VALUE_MAX + 1];
+
+	if (lookup("aliases", key, v, sizeof(v)) == POLICY_DB_FOUND &&
+	    strcmp(v, want) == 0)
+		return 1;
+	(void)printf("  aliases %s: want [%s]\n", key, want);
+	return 0;
+}
+
+static void
+test_aliases(void)
+{
+	struct policy_makemap_report	 rep;
+	char				 err[512], want[300];
+
+	UNIT_CHECK(makemap_aliases(
+	    "# the aliases\n"
+	    "Postmaster: root\n"
+	    "root : \\root, admin@example.org\n"
+	    "\n"
+	    "staff: joe,\n"
+	    "  ann , bob@x.example,\n"
+	    "# a comment inside an entry\n"
+	    "\t\"|/usr/bin/prog -a b\", /var/log/staff,\n"
+	    "  :INCLUDE:/etc/mail/staff.list\n"
+	    "\"John Smith\": jsmith\n"
+	    "joined: one,\\\n"
+	    "two\n"
+	    "prog: \"|/bin/echo \\\"hi\\\"\"\n", &rep, err, sizeof(err)) == 0,
+	    "makemap imports an aliases file");
+	UNIT_CHECK(alias_is("postmaster", "root") &&
+	    alias_is("root", "\\root, admin@example.org"),
+	    "names lowercased, blanks before the colon allowed");
+	UNIT_CHECK(alias_is("staff", "joe, ann, bob@x.example, "
+	    "\"|/usr/bin/prog -a b\", /var/log/staff, "
+	    ":include:/etc/mail/staff.list"),
+	    "continuation lines joined, comments skipped, stored form");
+	UNIT_CHECK(alias_is("john smith", "jsmith"),
+	    "a quoted name is stored unquoted");
+	UNIT_CHECK(alias_is("joined", "one, two"),
+	    "a trailing backslash joins the next line");
+	UNIT_CHECK(alias_is("prog", "\"|/bin/echo \\\"hi\\\"\""),
+	    "escaped quotes kept in the stored form");
+	UNIT_CHECK(rep.entries == 6 && rep.longest == strlen("joe, ann, "
+	    "bob@x.example, \"|/usr/bin/prog -a b\", /var/log/staff, "
+	    ":include:/etc/mail/staff.list") && rep.total == 10 + 4 + 4 +
+	    24 + 5 + rep.longest + 10 + 6 + 6 + 8 + 4 + 19,
+	    "the summary: entries, longest list, octets total");
+	UNIT_CHECK(makemap_aliases("a: one\nb: x\nA: two\n", &rep, err,
+	    sizeof(err)) == 0 && warnings == 1 && alias_is("a", "two") &&
+	    strstr(last_warning, ":3: duplicate alias name a") != NULL &&
+	    rep.entries == 3, "a duplicate name warns and the last wins");
+	(void)snprintf(want, sizeof(want), "%s:3:", txtpath);
+	UNIT_CHECK(makemap_aliases("a: one\n\nb: x,\n  ,y\n", &rep, err,
+	    sizeof(err)) == -1 && strncmp(err, want, strlen(want)) == 0 &&
+	    strstr(err, "empty item") != NULL && alias_is("a", "two") &&
+	    rep.failure == POLICY_MAKEMAP_DATA,
+	    "a bad entry names its first line; the map is unchanged");
+	UNIT_CHECK(makemap_aliases("a: one,\n  two\n\n  c\n", &rep, err,
+	    sizeof(err)) == -1 && strstr(err, ":4: line starts with a blank")
+	    != NULL, "a blank line ends the entry: a continuation after it "
+	    "is refused");
+	UNIT_CHECK(makemap_aliases("a one\n", &rep, err, sizeof(err)) == -1 &&
+	    strstr(err, ":1: missing ':'") != NULL &&
+	    makemap_aliases("a:\n", &rep, err, sizeof(err)) == -1 &&
+	    strstr(err, "without a value") != NULL &&
+	    makemap_aliases("a@b.example: c\n", &rep, err, sizeof(err)) ==
+	    -1 && strstr(err, "without @domain") != NULL &&
+	    makemap_aliases("a: b\r\n", &rep, err, sizeof(err)) == -1 &&
+	    strstr(err, "carriage return") != NULL,
+	    "no colon, no items, a domain in the name, CR: refused");
+}
+
+static void
+test_aliases_long(void)
+{
+	struct policy_makemap_report	 rep;
+	struct policy_db		*db;
+	char				 err[512], *text, *v;
+	size_t				 i, n = 0;
+
+	text = malloc(POLICY_ALIAS_VALUE_MAX * 2);
+	v = malloc(POLICY_ALIAS_VALUE_MAX + 1);
+	if (text == NULL || v == NULL) {
+		UNIT_CHECK(0, "malloc");
+		return;
+	}
+	n = (size_t)snprintf(text, 16, "big: ");
+	for (i = 0; i < 2000; i++)
+		n += (size_t)snprintf(text + n, 64, "%suser%04zu@example.org",
+		    i > 0 ? ",\n  " : "", i);
+	(void)snprintf(text + n, 4, "\n");
+	UNIT_CHECK(makemap_aliases(text, &rep, err, sizeof(err)) == 0 &&
+	    rep.longest > POLICY_VALUE_MAX && lookup("aliases", "big", v,
+	    POLICY_ALIAS_VALUE_MAX + 1) == POLICY_DB_FOUND &&
+	    strlen(v) == rep.longest && strncmp(v, "user0000@example.org, "
+	    "user0001@", 31) == 0, "a list longer than 1024 octets is stored "
+	    "and read back");
+	UNIT_CHECK(policy_db_open(dbpath, 1, &db, err, sizeof(err)) == 0 &&
+	    policy_db_set(db, "aliases", "Big Name", v, err, sizeof(err)) ==
+	    0 && policy_db_lookup(db, "aliases", "big name", NULL, 0) ==
+	    POLICY_DB_FOUND, "policy_db_set takes a long aliases value and a "
+	    "name with a blank");
+	policy_db_close(db);
+	for (n = 5, i = 0; n < POLICY_ALIAS_VALUE_MAX + 64; i++)
+		n += (size_t)snprintf(text + n, 64, ", u%05zu@example.org", i);
+	text[5] = ' ';
+	(void)snprintf(text + n, 4, "\n");
+	UNIT_CHECK(makemap_aliases(text, &rep, err, sizeof(err)) == -1 &&
+	    strstr(err, "longer than 65536") != NULL,
+	    "a list over 65536 octets is refused");
+	free(text);
+	free(v);
+}
+
+static void
+test_local_maps(void)
+{
+	char	 err[512], v[POLICY_VALUE_MAX + 1];
+
+	UNIT_CHECK(makemap_text("virtusertable",
+	    "info@Example.COM\tjoe\n"
+	    "sales+*@example.com sales@example.org\n"
+	    "sales++@example.com %1-x%3@example.org\n"
+	    "+*@example.com %2\n"
+	    "++@example.com %1\n"
+	    "old@example.com error:nouser 550 No such user here\n"
+	    "gone@example.com error:5.1.6:550 User has moved\n"
+	    "@example.com %1%3@example.org\n", err, sizeof(err)) == 0,
+	    "makemap imports a virtusertable");
+	UNIT_CHECK(lookup("virtusertable", "info@example.com", v, sizeof(v)) ==
+	    POLICY_DB_FOUND && strcmp(v, "joe") == 0 &&
+	    lookup("virtusertable", "@example.com", v, sizeof(v)) ==
+	    POLICY_DB_FOUND && strcmp(v, "%1%3@example.org") == 0,
+	    "virtusertable keys and values as written");
+	UNIT_CHECK(makemap_text("virtusertable", "a@example.com joe\n"
+	    "nodomain joe\n", err, sizeof(err)) == -1 &&
+	    strstr(err, ":2: a virtusertable key is") != NULL &&
+	    lookup("virtusertable", "info@example.com", NULL, 0) ==
+	    POLICY_DB_FOUND, "a bad virtusertable line names its line; the "
+	    "map is unchanged");
+	UNIT_CHECK(makemap_text("virtusertable", "a@example.com %4@x.example\n",
+	    err, sizeof(err)) == -1 && strstr(err, "%1, %2 and %3") != NULL,
+	    "an unknown %N is refused");
+	UNIT_CHECK(makemap_text("local-users", "Joe\nann # admin\n_smtpd\n",
+	    err, sizeof(err)) == 0 && lookup("local-users", "joe", NULL, 0) ==
+	    POLICY_DB_FOUND && makemap_text("local-users", "joe@example.com\n",
+	    err, sizeof(err)) == -1 && strstr(err, "without @domain") != NULL,
+	    "local-users: user names only");
+	UNIT_CHECK(makemap_text("virtual-domains", "Example.NET\n", err,
+	    sizeof(err)) == 0 && lookup("virtual-domains", "example.net", NULL,
+	    0) == POLICY_DB_FOUND && makemap_text("virtual-domains",
+	    "-bad.example\n", err, sizeof(err)) == -1 &&
+	    strstr(err, "not a domain") != NULL,
+	    "virtual-domains: domain names only");
 }
 
 static void
@@ -228,6 +416,9 @@ main(void)
 	test_refused();
 	test_sets();
 	test_edit();
+	test_aliases();
+	test_aliases_long();
+	test_local_maps();
 	test_schema();
 	(void)unlink(dbpath);
 	(void)unlink(txtpath);

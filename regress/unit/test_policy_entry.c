@@ -4,7 +4,9 @@
  * characters, CR/LF, blanks and quotes in keys, lengths, set maps take
  * no value), access-map tags and values (ERROR: without text, 2xx codes,
  * mismatched enhanced status, unknown keywords, SKIP only at Connect:),
- * mailertable values, and keys for delete.
+ * mailertable values, keys for delete; virtusertable keys and values,
+ * local-users and virtual-domains names, aliases entries in their
+ * stored form.
  */
 #include <stdio.h>
 #include <string.h>
@@ -157,11 +159,85 @@ test_other_maps(void)
 	    "k", err, sizeof(err)) == -1, "keys to delete");
 }
 
+static void
+test_virtusertable(void)
+{
+	UNIT_CHECK(ok("virtusertable", "info@example.com", "joe") &&
+	    ok("virtusertable", "Info+Tag@Example.com", "joe@example.org") &&
+	    ok("virtusertable", "info+*@example.com", "%1%3@example.org") &&
+	    ok("virtusertable", "info++@example.com", "%2") &&
+	    ok("virtusertable", "+*@example.com", "%1-list") &&
+	    ok("virtusertable", "++@example.com", "x@example.org") &&
+	    ok("virtusertable", "@example.com", "%1@example.org") &&
+	    ok("virtusertable", "@[192.0.2.1]", "joe"),
+	    "the seven key forms, addresses and local users with %1 %2 %3");
+	UNIT_CHECK(ok("virtusertable", "a@example.com",
+	    "error:nouser 550 No such user here") &&
+	    ok("virtusertable", "b@example.com",
+	    "error:5.1.1:550 User unknown") &&
+	    ok("virtusertable", "c@example.com",
+	    "error:nouser:550 5.1.1 No one") &&
+	    ok("virtusertable", "d@example.com", "ERROR:450 later"),
+	    "error: values of spec 2.1 and 9.2");
+	UNIT_CHECK(refused("virtusertable", "nodomain", "joe",
+	    "virtusertable key is") &&
+	    refused("virtusertable", "a@-x.example", "joe", "domain") &&
+	    refused("virtusertable", "a+b+*@example.com", "joe",
+	    "first one") &&
+	    refused("virtusertable", "a..b@example.com", "joe",
+	    "virtusertable key is"), "keys of other forms are refused");
+	UNIT_CHECK(refused("virtusertable", "a@example.com", "%0@x.example",
+	    "%1, %2 and %3") &&
+	    refused("virtusertable", "a@example.com", "joe%", "%1, %2") &&
+	    refused("virtusertable", "a@example.com", "a@@b", "an address") &&
+	    refused("virtusertable", "a@example.com", "error:250 ok",
+	    "4xx or 5xx") &&
+	    refused("virtusertable", "a@example.com", "error:", "reply text"),
+	    "values of other forms are refused");
+}
+
+static void
+test_local_sets(void)
+{
+	UNIT_CHECK(ok("local-users", "joe", "") &&
+	    ok("local-users", "www-data", "") &&
+	    refused("local-users", "joe@example.com", "", "without @domain") &&
+	    refused("local-users", "a..b", "", "user name") &&
+	    refused("local-users", "joe", "x", "no value"),
+	    "local-users takes user names");
+	UNIT_CHECK(ok("virtual-domains", "Example.NET", "") &&
+	    refused("virtual-domains", "-x.example", "", "domain name") &&
+	    refused("virtual-domains", "a@b.example", "", "domain name"),
+	    "virtual-domains takes domain names");
+}
+
+static void
+test_aliases(void)
+{
+	UNIT_CHECK(ok("aliases", "postmaster", "root") &&
+	    ok("aliases", "john smith", "jsmith, \\root") &&
+	    ok("aliases", "list", "a, \"|/usr/bin/prog -x\", /var/log/l, "
+	    ":include:/etc/mail/l"),
+	    "aliases entries in their stored form, a name with a blank");
+	UNIT_CHECK(refused("aliases", "x", "a,,b", "empty item") &&
+	    refused("aliases", "x", "", "without a value") &&
+	    refused("aliases", "x", ":include:rel", "absolute") &&
+	    refused("aliases", "", "a", "empty key") &&
+	    refused("aliases", "a\tb", "a", "printable"),
+	    "bad aliases entries are refused");
+	UNIT_CHECK(policy_entry_key_check("aliases", "john smith", err,
+	    sizeof(err)) == 0 && policy_entry_key_check("aliases", "", err,
+	    sizeof(err)) == -1, "aliases keys to delete");
+}
+
 int
 main(void)
 {
 	test_access_values();
 	test_line_rules();
 	test_other_maps();
+	test_virtusertable();
+	test_local_sets();
+	test_aliases();
 	return unit_done();
 }

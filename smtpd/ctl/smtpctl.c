@@ -5,8 +5,10 @@
  * socket and the database, sends one request over the socket and prints
  * the answer lines as they come, escaped (smtpctl_text.c).  The map
  * commands (makemap, access, map, explain: ctl_locals) use the database
- * directly, so they work whether or not the daemon runs.  Exit status:
- * 0 success, 1 the daemon or the command failed, 2 usage error.
+ * directly, so they work whether or not the daemon runs.  Run by the
+ * name newaliases (a link to smtpctl) it is newaliases(8)
+ * (smtpctl_makemap.c).  Exit status: 0 success, 1 the daemon or the
+ * command failed, 2 usage error.
  */
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -54,14 +56,12 @@ static const struct ctl_verb {
 	{ "quarantine",	"ARGS",		CTL_QUARANTINE },
 };
 
-static int	ctl_makemap(const struct config *, int, char **);
-
 /* The commands that work on the database, not through the daemon. */
 static const struct ctl_local {
 	const char	*name;
 	int		(*run)(const struct config *, int, char **);
 } ctl_locals[] = {
-	{ "makemap",	ctl_makemap },
+	{ "makemap",	smtpctl_makemap },
 	{ "access",	smtpctl_access },
 	{ "map",	smtpctl_map },
 	{ "authinfo",	smtpctl_authinfo },
@@ -271,10 +271,6 @@ ctl_read_answers(int fd)
 	}
 }
 
-/*
- * makemap: the database is written here, with or without the daemon;
- * policy_makemap() leaves it root:_smtppol 0640 for policyd to read.
- */
 static const struct ctl_local *
 ctl_local_find(const char *name)
 {
@@ -286,26 +282,6 @@ ctl_local_find(const char *name)
 	return NULL;
 }
 
-static int
-ctl_makemap(const struct config *cf, int argc, char **argv)
-{
-	const char	*table, *file;
-	char		 err[512];
-
-	if (argc != 3)
-		usage();
-	table = argv[1];
-	file = argv[2];
-	if (policy_makemap(cf->database_path, table, file, err,
-	    sizeof(err)) == -1) {
-		(void)fprintf(stderr, "smtpctl: makemap %s: %s\n", table, err);
-		return 1;
-	}
-	(void)printf("%s: map %s loaded from %s\n", cf->database_path, table,
-	    file);
-	return 0;
-}
-
 int
 main(int argc, char **argv)
 {
@@ -314,8 +290,14 @@ main(int argc, char **argv)
 	struct config		*cf;
 	const char		*conffile = PATH_SMTPD_CONF, *sock = NULL;
 	char			 arg[CTL_ARG_MAX + 1];
+	const char		*name;
 	int			 ch, fd, rc;
 
+	/* installed as newaliases too (a link to smtpctl) */
+	name = argc < 1 ? "" : strrchr(argv[0], '/') != NULL ?
+	    strrchr(argv[0], '/') + 1 : argv[0];
+	if (strcmp(name, "newaliases") == 0)
+		return smtpctl_newaliases(argc, argv);
 	while ((ch = getopt(argc, argv, "f:s:")) != -1) {
 		switch (ch) {
 		case 'f':

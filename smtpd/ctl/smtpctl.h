@@ -1,7 +1,8 @@
 /*
  * smtpctl.h: the commands of smtpctl(8) that work on the map database
- * directly, without the daemon (smtpctl_map.c, smtpctl_explain.c), and
- * the printing of the daemon's answers (smtpctl_text.c).
+ * directly, without the daemon (smtpctl_map.c, smtpctl_explain.c,
+ * smtpctl_makemap.c), and the printing of the daemon's answers
+ * (smtpctl_text.c).
  *
  * Each takes the parsed config and the command's words (argv[0] is the
  * command name) and returns smtpctl's exit status: 0 success, 1 failure
@@ -18,6 +19,10 @@ struct config;
  * (\ooo; a backslash as \\), no newline added */
 void	smtpctl_text_print(FILE *, const char *s);
 
+/* makemap MAP FILE: a whole map from a text file */
+int	smtpctl_makemap(const struct config *, int argc, char **argv);
+/* newaliases(8): main() when run by that name; sysexits(3) status */
+int	smtpctl_newaliases(int argc, char **argv);
 /* access add|delete|show ...: the access map */
 int	smtpctl_access(const struct config *, int argc, char **argv);
 /* map add|delete|show MAP ...: any map */

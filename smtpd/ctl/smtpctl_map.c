@@ -15,9 +15,11 @@
  * the input is known to be good, so a refused command changes nothing.
  * SQL only ever sees bound parameters (policy_db.c).  Output: one
  * "KEY<TAB>VALUE" line per entry added, removed or shown ("KEY" alone
- * in a set map).  An authinfo value is always printed with its secret
- * replaced by "****" (policy_authinfo_mask()), and no error message
- * quotes one.  Exit status as in smtpctl.h.
+ * in a set map).  An aliases entry is stored as makemap would store it
+ * (the name unquoted and lowercased, the list in the stored form of
+ * policy_alias.c) and printed so.  An authinfo value is always printed
+ * with its secret replaced by "****" (policy_authinfo_mask()), and no
+ * error message quotes one.  Exit status as in smtpctl.h.
  */
 #include <sys/stat.h>
 
@@ -112,11 +114,14 @@ map_add(const char *dbpath, const char *map, const char *key,
 	return 0;
 }
 
+/* The old value of an entry being deleted: an aliases list may be long. */
+#define MAP_OLD_MAX	(POLICY_ALIAS_VALUE_MAX + 1)
+
 static int
 map_delete(const char *dbpath, const char *map, const char *key)
 {
 	struct policy_db	*db;
-	char			 err[512], old[POLICY_VALUE_MAX + 1];
+	char			 err[512], *old;
 	char			 lkey[POLICY_KEY_MAX + 1];
 	int			 r;
 
@@ -131,26 +136,31 @@ map_delete(const char *dbpath, const char *map, const char *key)
 			    "entry\n", map, key);
 		return 1;
 	}
-	if (policy_db_open(dbpath, 1, &db, err, sizeof(err)) == -1) {
-		(void)fprintf(stderr, "smtpctl: %s\n", err);
+	if ((old = malloc(MAP_OLD_MAX)) == NULL) {
+		(void)fprintf(stderr, "smtpctl: out of memory\n");
 		return 1;
 	}
-	r = policy_db_lookup(db, map, key, old, sizeof(old));
+	if (policy_db_open(dbpath, 1, &db, err, sizeof(err)) == -1) {
+		(void)fprintf(stderr, "smtpctl: %s\n", err);
+		free(old);
+		return 1;
+	}
+	r = policy_db_lookup(db, map, key, old, MAP_OLD_MAX);
 	if (r == POLICY_DB_FOUND)
 		r = policy_db_delete(db, map, key, err, sizeof(err));
 	else if (r == POLICY_DB_TMPF)
 		(void)snprintf(err, sizeof(err), "database lookup failed");
 	policy_db_close(db);
-	if (r != POLICY_DB_FOUND) {
+	if (r == POLICY_DB_FOUND) {
+		(void)strlcpy(lkey, key, sizeof(lkey));
+		text_lower(lkey);
+		map_print(map, lkey, old);
+	} else
 		(void)fprintf(stderr, "smtpctl: %s delete %s: %s\n", map, key,
 		    r == POLICY_DB_NOTFOUND ? "no such entry" : err);
-		return 1;
-	}
-	(void)strlcpy(lkey, key, sizeof(lkey));
-	text_lower(lkey);
-	map_print(map, lkey, old);
-	explicit_bzero(old, sizeof(old));
-	return 0;
+	explicit_bzero(old, MAP_OLD_MAX);
+	free(old);
+	return r == POLICY_DB_FOUND ? 0 : 1;
 }
 
 static void
@@ -196,12 +206,62 @@ map_show(const char *dbpath, const char *map, const char *prefix)
 	return 0;
 }
 
+/* An aliases entry from the command line, stored as makemap would: the
+ * name unquoted and lowercased, the list in its stored form. */
+static int
+map_alias_add(const char *dbpath, const char *name, const char *list)
+{
+	char		 key[POLICY_KEY_MAX + 1], *value;
+	const char	*why;
+	size_t		 nitems;
+	int		 rc;
+
+	if ((value = malloc(POLICY_ALIAS_VALUE_MAX + 1)) == NULL) {
+		(void)fprintf(stderr, "smtpctl: out of memory\n");
+		return 1;
+	}
+	if (policy_alias_name(name, strlen(name), key, sizeof(key),
+	    &why) == -1 || policy_alias_list_normal(list, value,
+	    POLICY_ALIAS_VALUE_MAX + 1, &nitems, &why) == -1) {
+		(void)fprintf(stderr, "smtpctl: aliases add %s: %s\n", name,
+		    why);
+		free(value);
+		return 1;
+	}
+	rc = map_add(dbpath, "aliases", key, value);
+	free(value);
+	return rc;
+}
+
+/* The key of an alias name as given (maybe quoted), for delete. */
+static int
+map_alias_delete(const char *dbpath, const char *name)
+{
+	char		 key[POLICY_KEY_MAX + 1];
+	const char	*why;
+
+	if (policy_alias_name(name, strlen(name), key, sizeof(key),
+	    &why) == -1) {
+		(void)fprintf(stderr, "smtpctl: aliases delete %s: %s\n", name,
+		    why);
+		return 1;
+	}
+	return map_delete(dbpath, "aliases", key);
+}
+
 /* One verb on one map, with its nargs words after the map. */
 static int
 map_verb(const char *dbpath, const char *map, const char *verb, int nargs,
     char **args)
 {
 	int	 set = policy_map_kind(map) == POLICY_MAP_SET;
+
+	if (policy_map_kind(map) == POLICY_MAP_ALIASES &&
+	    strcmp(verb, "add") == 0 && nargs == 2)
+		return map_alias_add(dbpath, args[0], args[1]);
+	if (policy_map_kind(map) == POLICY_MAP_ALIASES &&
+	    strcmp(verb, "delete") == 0 && nargs == 1)
+		return map_alias_delete(dbpath, args[0]);
 
 	if (strcmp(verb, "add") == 0 && nargs == 1 + !set)
 		return map_add(dbpath, map, args[0], set ? "" : args[1]);
