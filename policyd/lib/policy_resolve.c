@@ -537,6 +537,15 @@ resolve_item(struct resolve *rs, const char *name,
 	default:
 		break;
 	}
+	if (it->value[0] == '\\') {
+		/* sendmail's "\\user": that mailbox, not aliased again */
+		(void)strlcpy(v, it->value + 1, sizeof(v));
+		text_lower(v);
+		policy_env_step(rs->env, "resolve: \\%s: the mailbox, not "
+		    "aliased", v);
+		resolve_mailbox(rs, v, v, sender, v);
+		return;
+	}
 	(void)strlcpy(v, it->value, sizeof(v));
 	if (strchr(v, '@') == NULL)
 		text_lower(v);
@@ -594,14 +603,17 @@ resolve_local(struct resolve *rs, const char *local, size_t depth,
 {
 	char		 name[POLICY_PATH_MAX], user[POLICY_PATH_MAX];
 	char		 key[POLICY_PATH_MAX + 2], *value;
-	const char	*keys[3], *plus;
+	const char	*keys[3], *plus, *why;
 	size_t		 i, n = 0;
 	int		 r = POLICY_DB_NOTFOUND;
 
 	if (resolve_too_deep(rs, addr, depth, sender))
 		return;
-	(void)strlcpy(name, local, sizeof(name));
-	text_lower(name);
+	if (policy_alias_name(local, strlen(local), name, sizeof(name),
+	    &why) == -1) {
+		resolve_error(rs, addr, addr, sender, 553, "5.1.3", why);
+		return;
+	}
 	plus = strchr(name, '+');
 	(void)snprintf(user, sizeof(user), "%.*s", plus != NULL ?
 	    (int)(plus - name) : (int)strlen(name), name);
