@@ -245,36 +245,39 @@ route_mailer(const char *mailer, size_t n, const char *rest,
 	return route_host(rest, rt);
 }
 
-/* Apply a mailertable value; 0 if it is not of the form "mailer:rest". */
+/*
+ * Apply a mailertable value found at key for host; 0 if it is not of the
+ * form "mailer:rest".  %1 and %2 are replaced in the rest.
+ */
 static int
-route_mailertable(const char *host, const char *key, const char *raw,
+route_mailertable(const char *host, const char *key, const char *value,
     struct policy_route *rt)
 {
 	char		 enh[POLICY_ENH_MAX], text[POLICY_TEXT_MAX];
 	char		 p1[POLICY_NAME_MAX], p2[POLICY_NAME_MAX];
-	char		 value[POLICY_VALUE_MAX + 1];
-	const char	*colon;
+	char		 rest[POLICY_VALUE_MAX + 1];
+	const char	*colon = strchr(value, ':');
+	size_t		 n;
+	int		 fits;
 
-	route_args(host, key, p1, sizeof(p1), p2, sizeof(p2));
-	if (route_subst(raw, p1, p2, value, sizeof(value)) == -1)
-		colon = NULL;
-	else if ((colon = strchr(value, ':')) == NULL || colon == value) {
+	if (colon == NULL || colon == value) {
 		log_warnx("mailertable %s: \"%s\" is not mailer:host, ignored",
-		    key, raw);
+		    key, value);
 		return 0;
 	}
-	if (colon != NULL && colon - value == 5 &&
-	    strncasecmp(value, "error", 5) == 0) {
-		(void)policy_reply_parse(colon + 1, 1, &rt->code, enh,
-		    sizeof(enh), text, sizeof(text));
+	n = (size_t)(colon - value);
+	route_args(host, key, p1, sizeof(p1), p2, sizeof(p2));
+	fits = route_subst(colon + 1, p1, p2, rest, sizeof(rest)) == 0;
+	if (fits && n == 5 && strncasecmp(value, "error", 5) == 0) {
+		(void)policy_reply_parse(rest, 1, &rt->code, enh, sizeof(enh),
+		    text, sizeof(text));
 		route_error(rt, rt->code, enh, text);
 		return 1;
 	}
-	if (colon == NULL || route_mailer(value, (size_t)(colon - value),
-	    colon + 1, rt) == -1) {
+	if (!fits || route_mailer(value, n, rest, rt) == -1) {
 		log_warnx("mailertable %s: \"%s\" is not supported "
 		    "(mailers: smtp, esmtp, smtp8, dsmtp, relay, local, error)",
-		    key, raw);
+		    key, value);
 		route_error(rt, 451, "4.3.5",
 		    "Unsupported mailertable entry for this domain");
 	}
