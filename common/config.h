@@ -251,6 +251,15 @@ int		 config_route_auth_plaintext(const struct config *,
 		    const char *host);
 /* 1 if some listener offers AUTH. */
 int		 config_auth_used(const struct config *);
+/* config_self.c: is a next hop this host (a listener of ours)? */
+/* 1 if a listener uses port, on any address. */
+int		 config_listener_port_used(const struct config *, uint16_t);
+/* 1 if a connection to the address of sa (its port ignored) at port
+ * reaches a listener: one bound to that address, or a wildcard one when
+ * the address is loopback or local (the caller knows it is an interface
+ * address). */
+int		 config_listener_reached(const struct config *,
+		    const struct sockaddr *, uint16_t port, int local);
 /* config_auth.c: the AUTH defaults and their canonical text. */
 void		 config_auth_defaults(struct config *);
 void		 config_auth_dump(const struct config *, FILE *);

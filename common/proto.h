@@ -314,7 +314,10 @@ enum imsg_type {
 	/* mta -> policy. id = query id. payload: str domain. */
 	IMSG_POLICY_ROUTE,
 	/* policy -> mta. id = query id. payload: u32 route_kind, str host,
-	 * u32 port (0 = default), u32 reply code, str text. */
+	 * u32 port (0 = default), u32 reply code, str text, u32 flags
+	 * (ROUTE_F_*), str user (ROUTE_HOST: the address every recipient
+	 * is sent as, "" for its own; ROUTE_LOCAL: the local user of
+	 * "local:user", "" otherwise). */
 	IMSG_POLICY_ROUTE_RESULT,
 	/* mta -> policy. id = session id. payload: str server name (the
 	 * next hop's name without trailing dot, or "[addr]"), str server

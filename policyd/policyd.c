@@ -302,6 +302,8 @@ policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
 		(void)strlcpy(domain, "(bad)", sizeof(domain));
 	} else {
 		policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+		/* class {w} needs the listeners, the loop check the ports */
+		policy_env_configure(&env, conf);
 		policy_route_find(&env, conf, domain, &rt);
 	}
 	policy_route_log(domain, &rt);
@@ -311,6 +313,8 @@ policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
 	imsg_put_u32(&out, rt.port);
 	imsg_put_u32(&out, rt.code);
 	imsg_put_str(&out, rt.text);
+	imsg_put_u32(&out, rt.flags);
+	imsg_put_str(&out, rt.user);
 	(void)proc_send(PROC_MTA, &out, -1);
 }
 

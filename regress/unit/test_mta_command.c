@@ -47,17 +47,21 @@ test_rcpt(void)
 	rc.rcpt = to;
 	rc.orcpt = o1;
 	rc.notify = DSN_NOTIFY_SUCCESS | DSN_NOTIFY_DELAY;
-	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, 0) > 0 &&
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, 0) > 0 &&
 	    strcmp(line, "RCPT TO:<u@x.test>\r\n") == 0,
 	    "RCPT without DSN has no parameters");
-	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, MTA_EXT_DSN) > 0 &&
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN) > 0 &&
 	    strcmp(line, "RCPT TO:<u@x.test> NOTIFY=SUCCESS,DELAY "
 	    "ORCPT=rfc822;U+2B40x\r\n") == 0, "RCPT with NOTIFY, ORCPT with + encoded");
 	rc.orcpt = o2;
 	rc.notify = DSN_NOTIFY_NEVER;
-	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, MTA_EXT_DSN) > 0 &&
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN) > 0 &&
 	    strcmp(line, "RCPT TO:<u@x.test> NOTIFY=NEVER "
 	    "ORCPT=rfc822;v+20w@x\r\n") == 0, "plain ORCPT encoded, NEVER");
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, "c@hub.test",
+	    MTA_EXT_DSN) > 0 && strcmp(line, "RCPT TO:<c@hub.test> "
+	    "NOTIFY=NEVER ORCPT=rfc822;v+20w@x\r\n") == 0,
+	    "a route's user@host is the RCPT, with the recipient's parameters");
 }
 
 /* The MAIL line of a batch whose AUTH= value is auth, as a session with

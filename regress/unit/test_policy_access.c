@@ -4,8 +4,9 @@
  * by Connect: address, To: RELAY, local domains, relay-domains, the
  * %-hack (judged and queued as rewritten), routing in a local part,
  * blacklist_recipients on and off, the REJECT/ERROR texts of spec 2.2,
- * TMPF, the mailertable, the query decoder, and that a handle opened
- * before makemap sees the change.
+ * TMPF, the mailertable (every RHS form of spec 9.1, %1 and %2, local
+ * domains never routed, a next hop that is this host), the query
+ * decoder, and that a handle opened before makemap sees the change.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "config.h"
 #include "imsg.h"
 #include "proto.h"
 #include "policy.h"
@@ -374,15 +376,51 @@ test_route(void)
 	policy_route_find(&env, NULL, "a.b.routed.example", &rt);
 	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "[192.0.2.1]") == 0
 	    && rt.port == 2525, "mailertable .parent match with [addr]:port");
+	UNIT_CHECK(rt.flags == 0, "[addr] is no MX lookup");
 	policy_route_find(&env, NULL, "routed.example", &rt);
 	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "mx.routed.example")
-	    == 0 && rt.port == 0, "exact mailertable entry, name host");
+	    == 0 && rt.port == 0 && rt.flags == ROUTE_F_MX &&
+	    rt.user[0] == '\0', "exact mailertable entry, name host: its MX");
 	policy_route_find(&env, NULL, "dead.example", &rt);
 	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 550 &&
 	    strcmp(rt.text, "5.1.2 Host gone") == 0, "mailertable error:");
 	policy_route_find(&env, NULL, "local.test", &rt);
-	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 451,
+	UNIT_CHECK(rt.kind == ROUTE_LOCAL && rt.user[0] == '\0',
+	    "local: is the local mailer");
+	policy_route_find(&env, NULL, "luser.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_LOCAL && strcmp(rt.user, "bob") == 0,
+	    "local:user names the user");
+	policy_route_find(&env, NULL, "weird.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 451 &&
+	    strncmp(rt.text, "4.3.5 ", 6) == 0,
 	    "unsupported mailer: 451, mail waits");
+	policy_route_find(&env, NULL, "user.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "hub.example")
+	    == 0 && rt.port == 2526 && rt.flags == ROUTE_F_MX &&
+	    strcmp(rt.user, "catch@Hub.example") == 0,
+	    "mailer:user@host:port: RCPT user@host, host's MX at the port");
+	policy_route_find(&env, NULL, "ulit.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "[192.0.2.3]")
+	    == 0 && rt.flags == 0 && strcmp(rt.user, "u@[192.0.2.3]") == 0,
+	    "mailer:user@[addr]");
+	policy_route_find(&env, NULL, "ubad.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 451,
+	    "mailer:user@[name] is no mailbox: 451");
+	policy_route_find(&env, NULL, "bname.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "hub.example")
+	    == 0 && rt.flags == 0, "mailer:[name]: A/AAAA only");
+	policy_route_find(&env, NULL, "x.y.pct.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host,
+	    "x.y.gw.example") == 0 && rt.flags == ROUTE_F_MX,
+	    "%1 is what is left of the matched key");
+	policy_route_find(&env, NULL, "q.b.two.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "b.gw.example")
+	    == 0 && rt.flags == 0, "%2 is the one label left of the key");
+	policy_route_find(&env, NULL, "mx.test", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_LOCAL, "the host name is never routed");
+	policy_route_find(&env, NULL, "local.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_LOCAL,
+	    "a local-host-names domain is never routed, mailertable or not");
 	policy_route_find(&env, NULL, "plain.example", &rt);
 	UNIT_CHECK(rt.kind == ROUTE_MX, "no entry: MX");
 	env.dbfail = 1;
@@ -390,6 +428,72 @@ test_route(void)
 	UNIT_CHECK(rt.kind == ROUTE_ERROR && rt.code == 451 &&
 	    strncmp(rt.text, "4.3.0 ", 6) == 0, "TMPF: 451 4.3.0");
 	env.dbfail = 0;
+}
+
+/* 1 if rt is the 553 of a next hop that is this host. */
+static int
+is_loop(const struct policy_route *rt)
+{
+	if (rt->kind == ROUTE_ERROR && rt->code == 553 && strcmp(rt->text,
+	    "5.3.5 config error: mail loops back to me (MX problem?)") == 0)
+		return 1;
+	(void)printf("  got kind %u host %s port %u: %u %s\n", rt->kind,
+	    rt->host, rt->port, rt->code, rt->text);
+	return 0;
+}
+
+/* Static next hops that are this host, by the config's listeners. */
+static void
+test_route_self(void)
+{
+	static const char	 text[] =
+	    "hostname \"mx.test\"\n"
+	    "listen on 127.0.0.1 port 2525\n"
+	    "listen on 0.0.0.0 port 2600\n"
+	    "listen on 192.0.2.50 port 2525\n"
+	    "mta port 2525\n"
+	    "route \"lit.example\" via \"[127.0.0.1]\"\n"
+	    "route \"name.example\" via \"localhost\"\n"
+	    "route \"port.example\" via \"[127.0.0.1]\" port 26\n"
+	    "route \"wild.example\" via \"[127.0.0.5]\" port 2600\n"
+	    "route \"bound.example\" via \"[192.0.2.50]\"\n"
+	    "route \"other.example\" via \"[127.0.0.5]\"\n"
+	    "route \"*\" via \"[192.0.2.7]\"\n";
+	struct policy_route	 rt;
+	struct config		*cf;
+	struct policy_env	 saved = env;
+
+	if ((cf = config_parse_buffer(text, strlen(text))) == NULL) {
+		UNIT_CHECK(0, "route config parses");
+		return;
+	}
+	env.cf = cf;
+	policy_route_find(&env, cf, "lit.example", &rt);
+	UNIT_CHECK(is_loop(&rt), "route to [127.0.0.1] at our port: 553");
+	policy_route_find(&env, cf, "name.example", &rt);
+	UNIT_CHECK(is_loop(&rt), "route to localhost at our port: 553");
+	policy_route_find(&env, cf, "wild.example", &rt);
+	UNIT_CHECK(is_loop(&rt), "loopback at a wildcard listener's port");
+	policy_route_find(&env, cf, "bound.example", &rt);
+	UNIT_CHECK(is_loop(&rt), "a listener's own address at its port");
+	policy_route_find(&env, cf, "selfmt.example", &rt);
+	UNIT_CHECK(is_loop(&rt), "mailertable smtp:[127.0.0.1]: 553");
+	policy_route_find(&env, cf, "port.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && rt.port == 26,
+	    "our address at a port nobody listens on is not us");
+	policy_route_find(&env, cf, "other.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST,
+	    "127.0.0.5 at a port bound to 127.0.0.1 only is not us");
+	policy_route_find(&env, cf, "far.example", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_HOST && strcmp(rt.host, "[192.0.2.7]") == 0,
+	    "route \"*\" elsewhere");
+	policy_route_find(&env, cf, "localhost", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_LOCAL, "route \"*\" skips localhost");
+	policy_route_find(&env, cf, "[192.0.2.50]", &rt);
+	UNIT_CHECK(rt.kind == ROUTE_LOCAL,
+	    "a listener's [addr] is local, not routed");
+	config_free(cf);
+	env = saved;
 }
 
 /* A RCPT from a client whose ${client_resolve} is resolve. */
@@ -700,7 +804,16 @@ main(void)
 	load("mailertable", ".routed.example esmtp:[192.0.2.1]:2525\n"
 	    "routed.example smtp:mx.routed.example\n"
 	    "dead.example error:5.1.2:550 Host gone\n"
-	    "local.test local:\n");
+	    "local.test local:\nluser.example local:bob\n"
+	    "weird.example uucp:hub.example\n"
+	    "user.example smtp:catch@Hub.example:2526\n"
+	    "ulit.example smtp:u@[192.0.2.3]\n"
+	    "ubad.example smtp:u@[hub.example]\n"
+	    "bname.example smtp:[hub.example]\n"
+	    ".pct.example esmtp:%1.gw.example\n"
+	    ".two.example relay:[%2.gw.example]\n"
+	    "mx.test smtp:[192.0.2.9]\nlocal.example smtp:[192.0.2.9]\n"
+	    "selfmt.example smtp:[127.0.0.1]\n");
 	if (policy_db_open(dbpath, 0, &env.db, err, sizeof(err)) == -1) {
 		(void)printf("open: %s\n", err);
 		return 1;
@@ -717,6 +830,7 @@ main(void)
 	test_relay_client();
 	test_tmpf();
 	test_route();
+	test_route_self();
 	test_query();
 	test_query_grammar();
 	test_options();

@@ -89,6 +89,7 @@ main(int argc, char **argv)
 	proc_setup(&mta_def, argc, argv);
 	if (mta_dns_init() == -1)
 		fatalx("cannot create the resolver context");
+	mta_route_init();
 	proc_confine(proc_root(), SMTPD_MTA_USER);
 	proc_run();
 	return 0;

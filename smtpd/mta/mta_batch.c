@@ -58,6 +58,7 @@ mta_batch_free(struct mta_batch *b)
 	free(b->envid);
 	free(b->domain);
 	free(b->auth);
+	free(b->route_user);
 	free(b);
 }
 
@@ -209,6 +210,14 @@ mta_batch_relay(const struct mta_batch *b)
 		(void)strlcpy(addr, "?", sizeof(addr));
 	(void)snprintf(buf, sizeof(buf), "%s [%s]", hop->name, addr);
 	return buf;
+}
+
+/* A route's "user@host" replaces every recipient on the wire only: the
+ * queue, the DSNs and the logs keep the recipient's own address. */
+const char *
+mta_batch_rcpt_to(const struct mta_batch *b, size_t i)
+{
+	return b->route_user != NULL ? b->route_user : b->rcpts[i].rcpt;
 }
 
 /* The final word on one recipient, sent to the queue at once. */

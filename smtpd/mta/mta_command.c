@@ -108,7 +108,7 @@ mta_command_notify(char *buf, size_t size, uint32_t notify)
 
 int
 mta_command_rcpt(char *buf, size_t size, const struct mta_rcpt *rc,
-    uint32_t ext)
+    const char *to, uint32_t ext)
 {
 	char		 tmp[CONF_ADDR_MAX * 3 + 32], x[CONF_ADDR_MAX * 3];
 	const char	*semi, *type = "rfc822", *value = rc->orcpt;
@@ -116,7 +116,7 @@ mta_command_rcpt(char *buf, size_t size, const struct mta_rcpt *rc,
 	int		 r = 0;
 
 	buf[0] = '\0';
-	(void)snprintf(tmp, sizeof(tmp), "RCPT TO:<%s>", rc->rcpt);
+	(void)snprintf(tmp, sizeof(tmp), "RCPT TO:<%s>", to);
 	r |= mta_command_add(buf, size, &n, tmp);
 	if ((ext & MTA_EXT_DSN) && (rc->notify & (DSN_NOTIFY_NEVER |
 	    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY))) {

@@ -95,6 +95,8 @@ struct mta_batch {
 	char			*domain;
 	/* MAIL's AUTH= to pass on: the decoded mailbox, or "<>" */
 	char			*auth;
+	/* the route's "user@host": every RCPT names it; NULL if none */
+	char			*route_user;
 	uint32_t		 dsn_ret;
 	uint32_t		 body8;
 	time_t			 start;
@@ -220,8 +222,12 @@ void		 mta_batch_abort_all(void);
 void		 mta_batch_config_ready(void);
 size_t		 mta_batch_count(void);
 const char	*mta_batch_relay(const struct mta_batch *);
+/* The address RCPT names for recipient i. */
+const char	*mta_batch_rcpt_to(const struct mta_batch *, size_t);
 
 /* mta_route.c (the resolution half; pure helpers are in mta_route.h) */
+/* before the chroot: the interface addresses, known as ours */
+void		 mta_route_init(void);
 void		 mta_route_start(struct mta_batch *);
 void		 mta_route_cancel(struct mta_batch *);
 void		 mta_route_imsg_result(struct imsgev *, struct imsg *, void *);
@@ -237,11 +243,13 @@ void		 mta_pool_abort_all(void);
 void		 mta_pool_status(int *, int *);
 
 /* mta_command.c: command lines with their CRLF; the length, or -1 if
- * it does not fit */
+ * it does not fit.  RCPT names to (the recipient, or the address a
+ * mailertable "mailer:user@host" route sends instead) with rc's
+ * NOTIFY and ORCPT. */
 int		 mta_command_mail(char *, size_t, const struct mta_batch *,
 		    uint32_t);
 int		 mta_command_rcpt(char *, size_t, const struct mta_rcpt *,
-		    uint32_t);
+		    const char *to, uint32_t);
 /* xtext (RFC 3461 4) of s, always encoded */
 int		 mta_command_xtext(char *, size_t, const char *);
 /* " AUTH=" and the xtext of a mailbox, or " AUTH=<>" for "<>" */

@@ -3,15 +3,27 @@
  *
  * The route comes from policyd (IMSG_POLICY_ROUTE): an error for every
  * recipient, a static host (an address literal, or a name looked up for
- * A/AAAA) or the domain's MX, which is sorted, pruned of ourselves and
- * looked up host by host.  Interface: mta_route_start() and _cancel() in
- * mta_core.h, pure helpers in mta_route.h.
+ * A/AAAA), the MX of a mailertable host (ROUTE_F_MX), or the domain's
+ * MX; an MX list is sorted, pruned of our host name and looked up host
+ * by host.  A mailertable "user@host" makes every RCPT of the batch name
+ * that address.  A local domain (ROUTE_LOCAL) is not ours to deliver: it
+ * waits in the queue (4.3.5) with a warning.
+ *
+ * Mail never loops back to us (sendmail's rule): once the addresses are
+ * known, a host with an address that reaches one of our listeners at the
+ * port we connect to (config_listener_reached(); the interface addresses
+ * are read once at start, before the chroot, for wildcard listeners)
+ * drops every host of its MX preference and above; a static route or
+ * implicit MX is one host, so it drops everything.  With nothing left,
+ * every recipient fails with "553 5.3.5 config error: mail loops back to
+ * me (MX problem?)".  Interface: mta_route_init(), mta_route_start() and
+ * _cancel() in mta_core.h, pure helpers in mta_route.h.
  *
  * Failure behaviour: policyd unreachable -> 4.3.0 for every recipient;
- * NXDOMAIN for the domain -> 5.1.2; null MX -> 5.1.10; MX pointing back
- * to us -> 5.4.6; SERVFAIL or timeout -> 4.4.3; MX hosts that all
- * definitely have no address -> 5.4.4.  A malformed route result is a
- * broken peer (proc_peer_bad); stale results are ignored.
+ * NXDOMAIN for the domain -> 5.1.2; null MX -> 5.1.10; MX or route
+ * pointing back to us -> 5.3.5; SERVFAIL or timeout -> 4.4.3; MX hosts
+ * that all definitely have no address -> 5.4.4.  A malformed route
+ * result is a broken peer (proc_peer_bad); stale results are ignored.
  *
  * Questions to policyd wait in a tree by query id.  A resolved list of
  * hops is kept per domain by mta_cache.c, so that the batches that follow
@@ -22,11 +34,14 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 
+#include <ifaddrs.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
 #include "log.h"
+#include "mailaddr.h"
 #include "proc.h"
 #include "util.h"
 #include "mta_cache.h"
@@ -35,6 +50,8 @@
 #include "mta_route.h"
 
 #define MTA_ADDR_MAX	8	/* addresses kept per family and host */
+#define MTA_IFADDR_MAX	64	/* interface addresses known as ours */
+#define MTA_LOOP_TEXT	"config error: mail loops back to me (MX problem?)"
 
 struct mta_resolve_host {
 	struct mta_resolve	*res;
@@ -50,8 +67,13 @@ struct mta_resolve_host {
 struct mta_resolve {
 	struct mta_batch	*b;
 	uint16_t		 port;
-	int			 implicit;	/* the domain is its own MX */
-	int			 is_static;	/* a route host */
+	int			 implicit;	/* mxname is its own MX */
+	int			 is_static;	/* a route host, no MX */
+	/* a route from policyd (a static host, a mailertable host's MX):
+	 * cached only briefly, so that a makemap applies soon */
+	int			 routed;
+	/* the name whose MX is looked up: the domain or a route's host */
+	char			 mxname[CONF_HOST_MAX];
 	/* the smallest TTL of the answers: how long the hops may be kept */
 	uint32_t		 ttl;
 	struct mta_dns_query	*mxq;
@@ -71,12 +93,101 @@ static struct mta_route_tree	 mta_route_waiting =
     RB_INITIALIZER(&mta_route_waiting);
 static uint32_t			 mta_route_qid;
 
+/* the addresses of our interfaces, read once before the chroot */
+static struct sockaddr_storage	 mta_route_ifaddrs[MTA_IFADDR_MAX];
+static size_t			 mta_route_nifaddrs;
+
 static void	mta_route_hosts_lookup(struct mta_resolve *);
 
 static int
 mta_route_qid_cmp(struct mta_batch *a, struct mta_batch *b)
 {
 	return a->qid < b->qid ? -1 : a->qid > b->qid;
+}
+
+/*
+ * Before the chroot: remember the interface addresses, so that a
+ * wildcard listener's addresses are known as ours.  Interfaces that
+ * appear later are not (the loopback and bound-address rules still
+ * hold); without the list the mta goes on with those rules alone.
+ */
+void
+mta_route_init(void)
+{
+	struct ifaddrs	*ifa, *i;
+	size_t		 len;
+
+	if (getifaddrs(&ifa) == -1) {
+		log_warn("getifaddrs: only loopback and listener addresses "
+		    "are known as this host");
+		return;
+	}
+	for (i = ifa; i != NULL && mta_route_nifaddrs < MTA_IFADDR_MAX;
+	    i = i->ifa_next) {
+		if (i->ifa_addr == NULL)
+			continue;
+		if (i->ifa_addr->sa_family == AF_INET)
+			len = sizeof(struct sockaddr_in);
+		else if (i->ifa_addr->sa_family == AF_INET6)
+			len = sizeof(struct sockaddr_in6);
+		else
+			continue;
+		memcpy(&mta_route_ifaddrs[mta_route_nifaddrs++], i->ifa_addr,
+		    len);
+	}
+	freeifaddrs(ifa);
+}
+
+/* 1 if the address of ss is one of our interfaces'. */
+static int
+mta_route_ifaddr(const struct sockaddr_storage *ss)
+{
+	const struct sockaddr_storage	*o;
+	size_t				 i;
+
+	for (i = 0; i < mta_route_nifaddrs; i++) {
+		o = &mta_route_ifaddrs[i];
+		if (o->ss_family != ss->ss_family)
+			continue;
+		if (ss->ss_family == AF_INET &&
+		    ((const struct sockaddr_in *)o)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)ss)->sin_addr.s_addr)
+			return 1;
+		if (ss->ss_family == AF_INET6 && memcmp(
+		    &((const struct sockaddr_in6 *)o)->sin6_addr,
+		    &((const struct sockaddr_in6 *)ss)->sin6_addr, 16) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* 1 if a connection to the address of ss at port reaches us. */
+static int
+mta_route_is_self(const struct sockaddr_storage *ss, uint16_t port)
+{
+	return config_listener_reached(conf, (const struct sockaddr *)ss,
+	    port, mta_route_ifaddr(ss));
+}
+
+/* The next hop left is this host: every recipient fails, once. */
+static void
+mta_route_loop(struct mta_batch *b, const char *host, uint16_t port)
+{
+	stats_add("mta.route.loop", 1);
+	log_warnx("batch %08x to %s: %s port %u is this host: 553 5.3.5 "
+	    MTA_LOOP_TEXT, b->id, b->domain, host, port);
+	mta_batch_fail_all(b, STATUS_PERMFAIL, "5.3.5",
+	    "553 5.3.5 " MTA_LOOP_TEXT);
+}
+
+/* Keep the resolved hops of b for the batches that follow, unless a
+ * route's "user@host" goes with them (the cache keeps hops only). */
+static void
+mta_route_cache(struct mta_batch *b, int routed, uint32_t ttl)
+{
+	if (b->route_user == NULL)
+		mta_cache_put(b->domain, routed, time(NULL), ttl, b->hops,
+		    b->nhops);
 }
 
 /* A smaller TTL from one more answer. */
@@ -286,13 +397,17 @@ mta_route_static(struct mta_batch *b, const char *host, uint16_t port)
 		return;
 	}
 	lit = mta_route_literal(host, port, &hop->ss, &hop->sslen);
+	if (lit == 1 && mta_route_is_self(&hop->ss, port)) {
+		free(hop);
+		mta_route_loop(b, host, port);
+		return;
+	}
 	if (lit == 1) {
 		(void)strlcpy(hop->name, host + 1, sizeof(hop->name));
 		hop->name[strcspn(hop->name, "]")] = '\0';
 		b->hops = hop;
 		b->nhops = 1;
-		mta_cache_put(b->domain, 1, time(NULL), MTA_CACHE_TTL_STATIC,
-		    hop, 1);
+		mta_route_cache(b, 1, MTA_CACHE_TTL_STATIC);
 		mta_batch_hops_ready(b);
 		return;
 	}
@@ -305,6 +420,7 @@ mta_route_static(struct mta_batch *b, const char *host, uint16_t port)
 	if (mta_route_resolve_new(b, port) == -1)
 		return;
 	b->resolve->is_static = 1;
+	b->resolve->routed = 1;
 	b->resolve->hosts = xcalloc(1, sizeof(*b->resolve->hosts));
 	b->resolve->nhosts = 1;
 	(void)strlcpy(b->resolve->hosts[0].name, host,
@@ -322,20 +438,18 @@ mta_route_mx_apply(struct mta_resolve *r, struct mta_mx *mx, size_t n)
 
 	if (mta_route_mx_null(mx, n)) {
 		mta_batch_error(b, STATUS_PERMFAIL, "5.1.10",
-		    "Domain %s does not accept mail (null MX)", b->domain);
+		    "Domain %s does not accept mail (null MX)", r->mxname);
 		return;
 	}
 	mta_route_mx_sort(mx, n);
 	n = mta_route_mx_prune(mx, n, conf->hostname, &self);
 	if (n == 0 && self) {
-		mta_batch_error(b, STATUS_PERMFAIL, "5.4.6",
-		    "MX list for %s points back to %s", b->domain,
-		    conf->hostname);
+		mta_route_loop(b, conf->hostname, r->port);
 		return;
 	}
 	if (n == 0) {
 		mta_batch_error(b, STATUS_TEMPFAIL, "4.4.3",
-		    "no usable MX record for %s", b->domain);
+		    "no usable MX record for %s", r->mxname);
 		return;
 	}
 	if (n > MTA_MX_MAX)
@@ -365,17 +479,17 @@ mta_route_mx_cb(void *arg, const struct mta_dns_answer *a)
 	switch (a->status) {
 	case MTA_DNS_NXDOMAIN:
 		mta_batch_error(b, STATUS_PERMFAIL, "5.1.2",
-		    "Host unknown: %s", b->domain);
+		    "Host unknown: %s", r->mxname);
 		return;
 	case MTA_DNS_FAIL:
 		mta_batch_error(b, STATUS_TEMPFAIL, "4.4.3",
-		    "DNS error looking up MX for %s: %s", b->domain, a->why);
+		    "DNS error looking up MX for %s: %s", r->mxname, a->why);
 		return;
 	case MTA_DNS_NODATA:
 		r->implicit = 1;
 		r->hosts = xcalloc(1, sizeof(*r->hosts));
 		r->nhosts = 1;
-		(void)strlcpy(r->hosts[0].name, b->domain,
+		(void)strlcpy(r->hosts[0].name, r->mxname,
 		    sizeof(r->hosts[0].name));
 		mta_route_hosts_lookup(r);
 		return;
@@ -387,7 +501,7 @@ mta_route_mx_cb(void *arg, const struct mta_dns_answer *a)
 		if (mta_dns_mx_parse((const uint8_t *)a->rdata[i],
 		    (size_t)a->rdlen[i], &pref, mx[n].host,
 		    sizeof(mx[n].host)) == -1) {
-			log_info("malformed MX record for %s", b->domain);
+			log_info("malformed MX record for %s", r->mxname);
 			continue;
 		}
 		mx[n++].pref = pref;
@@ -395,7 +509,7 @@ mta_route_mx_cb(void *arg, const struct mta_dns_answer *a)
 	if (n == 0)
 		mta_batch_error(b, STATUS_TEMPFAIL, "4.4.3",
 		    "DNS error looking up MX for %s: malformed answer",
-		    b->domain);
+		    r->mxname);
 	else
 		mta_route_mx_apply(r, mx, n);
 	free(mx);
@@ -457,13 +571,75 @@ mta_route_no_address(struct mta_resolve *r)
 		}
 	if (r->implicit)
 		mta_batch_error(b, STATUS_PERMFAIL, "5.1.2",
-		    "Host unknown: %s has no MX or address record", b->domain);
+		    "Host unknown: %s has no MX or address record", r->mxname);
 	else if (r->is_static)
 		mta_batch_error(b, STATUS_TEMPFAIL, "4.4.3",
 		    "no address for next hop %s", r->hosts[0].name);
 	else
 		mta_batch_error(b, STATUS_PERMFAIL, "5.4.4",
-		    "no address for any MX host of %s", b->domain);
+		    "no address for any MX host of %s", r->mxname);
+}
+
+/* 1 if one of the addresses of h reaches us at the port of r. */
+static int
+mta_route_host_self(const struct mta_resolve *r,
+    const struct mta_resolve_host *h)
+{
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	size_t			 i;
+
+	memset(&ss, 0, sizeof(ss));
+	sin->sin_family = AF_INET;
+	for (i = 0; i < h->n4; i++) {
+		memcpy(&sin->sin_addr, h->a4[i], 4);
+		if (mta_route_is_self(&ss, r->port))
+			return 1;
+	}
+	memset(&ss, 0, sizeof(ss));
+	sin6->sin6_family = AF_INET6;
+	for (i = 0; i < h->n6; i++) {
+		memcpy(&sin6->sin6_addr, h->a6[i], 16);
+		if (mta_route_is_self(&ss, r->port))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * Drop every host whose MX preference is not below that of a host that
+ * is us (sendmail: we would be the better destination, so those would
+ * hand the mail back).  -1 if none is left: the batch failed.
+ */
+static int
+mta_route_self_prune(struct mta_resolve *r)
+{
+	size_t	 i, k = 0, keep = 0, self = r->nhosts;
+	int	 limit;
+
+	for (i = 0; i < r->nhosts; i++)
+		if ((self == r->nhosts || r->hosts[i].pref <
+		    r->hosts[self].pref) && mta_route_host_self(r, &r->hosts[i]))
+			self = i;
+	if (self == r->nhosts)
+		return 0;
+	limit = r->hosts[self].pref;
+	for (i = 0; i < r->nhosts; i++)
+		if (r->hosts[i].pref < limit)
+			keep++;
+	if (keep == 0) {
+		mta_route_loop(r->b, r->hosts[self].name, r->port);
+		return -1;
+	}
+	log_info("batch %08x to %s: %s port %u is this host: MX preference "
+	    "%d and above dropped", r->b->id, r->b->domain,
+	    r->hosts[self].name, r->port, limit);
+	for (i = 0; i < r->nhosts; i++)
+		if (r->hosts[i].pref < limit)
+			r->hosts[k++] = r->hosts[i];
+	r->nhosts = k;
+	return 0;
 }
 
 /* One A or AAAA lookup ended; when the last has, build the hops. */
@@ -487,7 +663,7 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
 		else if (!v6 && h->n4 < MTA_ADDR_MAX)
 			memcpy(h->a4[h->n4++], a->rdata[i], 4);
 	}
-	if (--r->pending > 0)
+	if (--r->pending > 0 || mta_route_self_prune(r) == -1)
 		return;
 	mta_route_hops_build(r);
 	if (r->b->nhops == 0) {
@@ -495,8 +671,7 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
 		return;
 	}
 	b = r->b;
-	mta_cache_put(b->domain, r->is_static, time(NULL), r->ttl, b->hops,
-	    b->nhops);
+	mta_route_cache(b, r->routed, r->ttl);
 	mta_route_resolve_free(r);
 	b->state = MTA_BATCH_NEW;
 	mta_batch_hops_ready(b);
@@ -542,22 +717,94 @@ mta_route_hosts_lookup(struct mta_resolve *r)
 	}
 }
 
+/* Look up the MX of name for b (at port, 0 = mta port); routed: the
+ * name came from a route, not the batch's domain. */
+static void
+mta_route_mx_start(struct mta_batch *b, const char *name, uint16_t port,
+    int routed)
+{
+	if (mta_route_resolve_new(b, port) == -1)
+		return;
+	b->resolve->routed = routed;
+	(void)strlcpy(b->resolve->mxname, name, sizeof(b->resolve->mxname));
+	if ((b->resolve->mxq = mta_dns_query(name, MTA_DNS_T_MX,
+	    mta_route_mx_cb, b->resolve)) == NULL)
+		mta_batch_fail_all(b, STATUS_TEMPFAIL, "4.3.0",
+		    "out of memory");
+}
+
+/* ROUTE_HOST: the address to send instead, then the host, or its MX. */
+static void
+mta_route_host(struct mta_batch *b, const char *host, uint16_t port,
+    uint32_t flags, const char *user)
+{
+	if (user[0] != '\0') {
+		if (!mailaddr_mailbox_valid(user)) {
+			mta_batch_error(b, STATUS_TEMPFAIL, "4.3.5",
+			    "bad recipient address in the route");
+			return;
+		}
+		b->route_user = xstrdup(user);
+	}
+	if (flags & ROUTE_F_MX)
+		mta_route_mx_start(b, host, port, 1);
+	else
+		mta_route_static(b, host, port);
+}
+
+/* ROUTE_ERROR: the code and text of the map for every recipient. */
+static void
+mta_route_error(struct mta_batch *b, uint32_t code, const char *text)
+{
+	char	 enh[MTA_ENH_MAX];
+	size_t	 skip;
+
+	if (code < 400 || code > 599)
+		code = 451;
+	if ((skip = mta_reply_enhanced(text, (int)code, enh, sizeof(enh))))
+		while (text[skip] == ' ')
+			skip++;
+	else
+		(void)snprintf(enh, sizeof(enh), "%u.0.0", code / 100);
+	mta_batch_error(b, code >= 500 ? STATUS_PERMFAIL : STATUS_TEMPFAIL,
+	    enh, "%u %s %s", code, enh, text + skip);
+}
+
+/*
+ * ROUTE_LOCAL: the queue keeps local recipients; one that slips through
+ * (mail queued before its domain became local) waits in the queue rather
+ * than going out to some MX.
+ */
+static void
+mta_route_local(struct mta_batch *b)
+{
+	char	 text[MTA_ERR_MAX];
+
+	stats_add("mta.route.local", 1);
+	(void)snprintf(text, sizeof(text), "451 4.3.5 local domain %s "
+	    "reached the outbound client", b->domain);
+	log_warnx("batch %08x: %s", b->id, text);
+	mta_batch_fail_all(b, STATUS_TEMPFAIL, "4.3.5", text);
+}
+
 /* IMSG_POLICY_ROUTE_RESULT: the route for one of our questions. */
 void
 mta_route_imsg_result(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	struct mta_batch	*b, key;
-	uint32_t		 kind, port, code;
+	uint32_t		 kind, port, code, flags;
 	char			 host[CONF_HOST_MAX], text[MTA_ERR_MAX];
-	char			 enh[MTA_ENH_MAX];
-	size_t			 skip;
+	char			 user[CONF_ADDR_MAX];
 
 	kind = imsg_get_u32(m);
 	(void)imsg_get_strbuf(m, host, sizeof(host));
 	port = imsg_get_u32(m);
 	code = imsg_get_u32(m);
 	(void)imsg_get_strbuf(m, text, sizeof(text));
-	if (imsg_get_end(m) == -1 || kind > ROUTE_ERROR || port > 65535) {
+	flags = imsg_get_u32(m);
+	(void)imsg_get_strbuf(m, user, sizeof(user));
+	if (imsg_get_end(m) == -1 || kind > ROUTE_LOCAL || port > 65535 ||
+	    (flags & ~ROUTE_F_MX) != 0) {
 		proc_peer_bad(PROC_POLICY, "malformed route result", m->type);
 		return;
 	}
@@ -568,25 +815,18 @@ mta_route_imsg_result(struct imsgev *iev, struct imsg *m, void *arg)
 	}
 	RB_REMOVE(mta_route_tree, &mta_route_waiting, b);
 	b->state = MTA_BATCH_NEW;
-	if (kind == ROUTE_HOST) {
-		mta_route_static(b, host, (uint16_t)port);
-		return;
+	switch (kind) {
+	case ROUTE_HOST:
+		mta_route_host(b, host, (uint16_t)port, flags, user);
+		break;
+	case ROUTE_MX:
+		mta_route_mx_start(b, b->domain, 0, 0);
+		break;
+	case ROUTE_LOCAL:
+		mta_route_local(b);
+		break;
+	default:
+		mta_route_error(b, code, text);
+		break;
 	}
-	if (kind == ROUTE_MX) {
-		if (mta_route_resolve_new(b, 0) == 0 &&
-		    (b->resolve->mxq = mta_dns_query(b->domain, MTA_DNS_T_MX,
-		    mta_route_mx_cb, b->resolve)) == NULL)
-			mta_batch_fail_all(b, STATUS_TEMPFAIL, "4.3.0",
-			    "out of memory");
-		return;
-	}
-	if (code < 400 || code > 599)
-		code = 451;
-	if ((skip = mta_reply_enhanced(text, (int)code, enh, sizeof(enh))))
-		while (text[skip] == ' ')
-			skip++;
-	else
-		(void)snprintf(enh, sizeof(enh), "%u.0.0", code / 100);
-	mta_batch_error(b, code >= 500 ? STATUS_PERMFAIL : STATUS_TEMPFAIL,
-	    enh, "%u %s %s", code, enh, text + skip);
 }

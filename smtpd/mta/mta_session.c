@@ -428,7 +428,7 @@ mta_session_send_rcpt(struct mta_session *s, size_t i)
 	int	 n;
 
 	n = mta_command_rcpt(line, sizeof(line), &s->batch->rcpts[i],
-	    s->ehlo.ext);
+	    mta_batch_rcpt_to(s->batch, i), s->ehlo.ext);
 	if (n == -1) {
 		mta_batch_result(s->batch, i, STATUS_PERMFAIL, "5.1.3",
 		    "recipient address too long");
@@ -499,7 +499,8 @@ mta_session_tx_screen(struct mta_session *s)
 		s->state = MTA_S_POLICY;
 		mta_session_timer(s, conf->mta_timeout_command);
 		if (proc_peer(PROC_POLICY) != NULL &&
-		    mta_policy_ask(s, POLICY_TLS_RCPT, b->rcpts[i].rcpt) == 0)
+		    mta_policy_ask(s, POLICY_TLS_RCPT,
+		    mta_batch_rcpt_to(b, i)) == 0)
 			return;
 		stats_add("mta.error.policy", 1);
 		mta_batch_result(b, i, STATUS_TEMPFAIL, "4.3.0",
