@@ -39,7 +39,11 @@ CHILDREN = {
 }
 
 QUEUE_FIELDS = ("evpid", "msgid", "type", "state", "sender", "rcpt",
-                "created", "nexttry", "retries", "lasterror")
+                "mailer", "created", "nexttry", "retries", "lasterror")
+# the layout before `smtpctl show queue` printed the mailer (a line with
+# one field less); the sender, rcpt and error fields encode '|' as %7C, so
+# the number of fields tells the layouts apart
+QUEUE_FIELDS_NO_MAILER = tuple(f for f in QUEUE_FIELDS if f != "mailer")
 
 # Statements every test relay gets unless the test overrides them (a
 # value of None removes one).  Short retry times keep the tests fast.
@@ -370,16 +374,19 @@ class Relay:
         return r.returncode, (r.stdout + r.stderr).decode("utf-8", "replace")
 
     def show_queue(self):
-        """Envelopes of `smtpctl show queue` as dicts of QUEUE_FIELDS."""
+        """Envelopes of `smtpctl show queue` as dicts of QUEUE_FIELDS
+        (without "mailer" from an smtpctl that does not print it)."""
         rc, out = self.smtpctl("show", "queue")
         assert rc == 0, "smtpctl show queue failed (%d): %s" % (rc, out)
         envs = []
         for line in out.splitlines():
             fields = line.split("|")
-            if len(fields) >= len(QUEUE_FIELDS):
-                head = fields[:len(QUEUE_FIELDS) - 1]
-                last = "|".join(fields[len(QUEUE_FIELDS) - 1:])
-                envs.append(dict(zip(QUEUE_FIELDS, head + [last])))
+            names = QUEUE_FIELDS if len(fields) >= len(QUEUE_FIELDS) \
+                else QUEUE_FIELDS_NO_MAILER
+            if len(fields) >= len(names):
+                head = fields[:len(names) - 1]
+                last = "|".join(fields[len(names) - 1:])
+                envs.append(dict(zip(names, head + [last])))
         return envs
 
     def stats(self):
