@@ -20,10 +20,13 @@ USERS_MAP = {"local users": "map"}
 
 def relay_with_maps(maps, **kwargs):
     """Relay(**kwargs) started after `smtpctl makemap NAME` of each
-    {name: text} of maps; a map the relay refuses fails the test."""
+    {name: text} of maps (text may be a function of the relay, for paths
+    in its directory); a map the relay refuses fails the test."""
     relay = Relay(start=False, **kwargs)
     try:
         for name, text in maps.items():
+            if callable(text):
+                text = text(relay)
             rc, out = relay.makemap(name, text)
             assert rc == 0, "makemap %s refused (exit %d): %s" % (
                 name, rc, out.strip())
