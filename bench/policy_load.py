@@ -34,6 +34,10 @@ class Conn(threading.Thread):
                 got.append(line[:3])
         return got
 
+    def rcpt(self, i):
+        """The i-th recipient of this connection's batch."""
+        return "user%d@dest%d.example" % (i, (i * 7 + self.n) % 1000)
+
     def run(self):
         sock = socket.create_connection(("127.0.0.1", self.port))
         self.replies(sock, 1)
@@ -41,8 +45,7 @@ class Conn(threading.Thread):
         self.replies(sock, 1)
         batch = [b"MAIL FROM:<sender%d@client.example>\r\n" % self.n]
         for i in range(RCPTS):
-            batch.append(b"RCPT TO:<user%d@dest%d.example>\r\n"
-                         % (i, (i * 7 + self.n) % 1000))
+            batch.append(b"RCPT TO:<%s>\r\n" % self.rcpt(i).encode())
         batch.append(b"RSET\r\n")
         batch = b"".join(batch)
         while time.monotonic() < self.deadline:
@@ -54,10 +57,10 @@ class Conn(threading.Thread):
         sock.close()
 
 
-def main():
+def main(conn=Conn):
     port, seconds, conns = (int(a) for a in sys.argv[1:4])
     start = time.monotonic()
-    threads = [Conn(port, start + seconds, n) for n in range(conns)]
+    threads = [conn(port, start + seconds, n) for n in range(conns)]
     for t in threads:
         t.start()
     for t in threads:

@@ -1,0 +1,106 @@
+"""
+localmail.py: helpers of the tests of mail for this host (regress/local/).
+
+ - relay_with_maps(): a Relay started once its maps are loaded, so the
+   first RCPT already sees them;
+ - envelopes(), local_envelopes(), mta_envelopes(): `smtpctl show queue`
+   with its %XX fields decoded, split by the mailer that will deliver
+   them ("local": kept for local delivery; anything else goes out);
+ - rcpt_attempts(): how often a sink was offered one recipient, refused
+   or not (Sink.messages keeps only the transactions it accepted).
+"""
+import re
+
+from . import wait_until
+from .daemon import Relay
+
+# the local users of most tests: a map, not the machine's passwd
+USERS_MAP = {"local users": "map"}
+
+
+def relay_with_maps(maps, **kwargs):
+    """Relay(**kwargs) started after `smtpctl makemap NAME` of each
+    {name: text} of maps (text may be a function of the relay, for paths
+    in its directory); a map the relay refuses fails the test."""
+    relay = Relay(start=False, **kwargs)
+    try:
+        for name, text in maps.items():
+            if callable(text):
+                text = text(relay)
+            rc, out = relay.makemap(name, text)
+            assert rc == 0, "makemap %s refused (exit %d): %s" % (
+                name, rc, out.strip())
+        relay.start()
+    except BaseException:
+        relay.stop()
+        raise
+    return relay
+
+
+def _unquote(field):
+    """A show-queue field with its %XX escapes (of '|', '%' and controls)
+    turned back into octets."""
+    return re.sub(r"%([0-9A-Fa-f]{2})",
+                  lambda m: chr(int(m.group(1), 16)), field)
+
+
+def envelopes(relay):
+    """The queue's envelopes, sender, rcpt and lasterror decoded."""
+    envs = relay.show_queue()
+    for e in envs:
+        for k in ("sender", "rcpt", "lasterror"):
+            e[k] = _unquote(e[k])
+    return envs
+
+
+def local_envelopes(relay, rcpt=None):
+    """Envelopes for the local mailer (to rcpt only, if given)."""
+    return [e for e in envelopes(relay) if e.get("mailer") == "local" and
+            (rcpt is None or e["rcpt"] == rcpt)]
+
+
+def mta_envelopes(relay):
+    """Envelopes some other mailer than "local" would deliver."""
+    return [e for e in envelopes(relay) if e.get("mailer") != "local"]
+
+
+def wait_local(relay, n, rcpt=None, timeout=15):
+    """Until at least n local envelopes (to rcpt) are queued; returns
+    them.  On a timeout the failure shows what the queue held."""
+    seen = []
+
+    def enough():
+        seen[:] = envelopes(relay)
+        got = [e for e in seen if e.get("mailer") == "local" and
+               (rcpt is None or e["rcpt"] == rcpt)]
+        return got if len(got) >= n else None
+    try:
+        return wait_until(enough, timeout, "%d local envelope(s)%s" % (
+            n, " to %s" % rcpt if rcpt else ""), interval=0.3)
+    except AssertionError as e:
+        raise AssertionError("%s; the queue holds %r" % (e, seen)) from None
+
+
+def rcpt_attempts(sink, addr):
+    """The RCPT TO:<addr> commands a sink received (case-insensitive)."""
+    want = ("RCPT TO:<%s>" % addr).lower().encode()
+    return [c for _, c in sink.commands if c.lower().startswith(want)]
+
+
+def sink_rcpts(sink):
+    """Every recipient of every message the sink accepted, in order."""
+    return [a for m in sink.messages for a in m.rcpt_addrs]
+
+
+def wait_sink_rcpts(sink, addrs, timeout=20):
+    """Until the sink accepted a message for each of addrs (any case);
+    returns sink_rcpts()."""
+    want = {a.lower() for a in addrs}
+    try:
+        return wait_until(
+            lambda: (lambda got: got if want <= {a.lower() for a in got}
+                     else None)(sink_rcpts(sink)), timeout,
+            "the sink to get %s" % ", ".join(sorted(want)), interval=0.2)
+    except AssertionError as e:
+        raise AssertionError("%s; it got %r" % (e, sink_rcpts(sink))) \
+            from None
