@@ -331,6 +331,16 @@ enum imsg_type {
 	 * (T:).  The mta keeps it for that session only and wipes it when
 	 * the exchange ends. */
 	IMSG_POLICY_AUTHINFO_RESULT,
+	/* queue -> policy. id = request id. payload: str recipient of a
+	 * DSN the queue made (the sender of a failed message).  Resolved as
+	 * a RCPT is (virtusertable, aliases, local users, routes), so that a
+	 * DSN for a local sender never goes to the mta. */
+	IMSG_POLICY_RESOLVE,
+	/* policy -> queue. id = request id. payload: u32 status_code (OK,
+	 * TEMPFAIL: ask again later), u32 ntargets, then ntargets times the
+	 * target layout of IMSG_POLICY_RESULT (u32 target_kind, str value,
+	 * str sender, str error); at least one with STATUS_OK, none else. */
+	IMSG_POLICY_RESOLVE_RESULT,
 
 	/*
 	 * tlsproxy.  The handshake result ("TLS facts") that ends a START is

@@ -12,6 +12,8 @@
  *   mta:  IMSG_POLICY_ROUTE  -> IMSG_POLICY_ROUTE_RESULT (policy_route.c)
  *   mta:  IMSG_POLICY_QUERY  -> IMSG_POLICY_RESULT      (policy_tls.c:
  *         only the client-side kinds Try_TLS, TLS_Srv, TLS_Rcpt)
+ *   queue: IMSG_POLICY_RESOLVE -> IMSG_POLICY_RESOLVE_RESULT
+ *         (policy_resolve.c: where a DSN of the queue's goes)
  *   mta:  IMSG_POLICY_AUTHINFO -> IMSG_POLICY_AUTHINFO_RESULT
  *         (policy_authinfo.c: the credential for one next hop; only the
  *         mta may ask, and the secret is wiped here once sent)
@@ -25,23 +27,27 @@
  */
 #include <sys/queue.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "mailaddr.h"
 #include "paths.h"
 #include "proc.h"
 #include "util.h"
 #include "policy.h"
 #include "policyd.h"
 
-/* a query waiting for a local user lookup (policyd_user.c) */
+/* a query waiting for a local user lookup (policyd_user.c); a DSN
+ * recipient of the queue's has its address in q.rcpt */
 struct policyd_parked {
 	TAILQ_ENTRY(policyd_parked)	 entry;
 	enum proc_id			 peer;
 	uint32_t			 id;
+	int				 resolve;
 	struct policy_query		 q;
 };
 #define POLICYD_PARKED_MAX	4096
@@ -52,6 +58,7 @@ static size_t			 parked_count;
 static void	policyd_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_mta_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_route(struct imsgev *, struct imsg *, void *);
+static void	policyd_resolve(struct imsgev *, struct imsg *, void *);
 static void	policyd_authinfo(struct imsgev *, struct imsg *, void *);
 static void	policyd_config(struct config *, struct config *);
 static void	policyd_shutdown(void);
@@ -63,6 +70,10 @@ static const struct imsg_handler policyd_parent_handlers[] = {
 
 static const struct imsg_handler policyd_smtp_handlers[] = {
 	{ IMSG_POLICY_QUERY,	policyd_query },
+};
+
+static const struct imsg_handler policyd_queue_handlers[] = {
+	{ IMSG_POLICY_RESOLVE,	policyd_resolve },
 };
 
 static const struct imsg_handler policyd_mta_handlers[] = {
@@ -79,10 +90,12 @@ static const struct proc_def policyd_def = {
 		[PROC_PARENT] = policyd_parent_handlers,
 		[PROC_SMTP] = policyd_smtp_handlers,
 		[PROC_MTA] = policyd_mta_handlers,
+		[PROC_QUEUE] = policyd_queue_handlers,
 	},
 	.nhandlers = {
 		[PROC_PARENT] = 1,
 		[PROC_SMTP] = 1,
+		[PROC_QUEUE] = 1,
 		[PROC_MTA] = sizeof(policyd_mta_handlers) /
 		    sizeof(policyd_mta_handlers[0]),
 	},
@@ -175,9 +188,79 @@ policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	return 0;
 }
 
+/* Send the queue the final recipients of a DSN's, or ask again. */
+static void
+policyd_resolve_send(uint32_t id, int status, const struct policy_targets *ts)
+{
+	struct imsg_out			 out;
+	const struct policy_target	*t;
+	size_t				 i, n = status == POLICY_RESOLVE_OK ?
+					    ts->n : 0;
+
+	imsg_out_init(&out, IMSG_POLICY_RESOLVE_RESULT, id);
+	imsg_put_u32(&out, n > 0 ? STATUS_OK : STATUS_TEMPFAIL);
+	imsg_put_u32(&out, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		t = &ts->t[i];
+		imsg_put_u32(&out, t->kind);
+		imsg_put_str(&out, t->value);
+		imsg_put_str(&out, t->sender);
+		imsg_put_str(&out, t->error);
+	}
+	if (out.bad) {
+		imsg_out_free(&out);
+		log_warnx("%08x: the recipients of a DSN do not fit in one "
+		    "message; it waits", id);
+		policyd_resolve_send(id, POLICY_RESOLVE_TMPF, ts);
+		return;
+	}
+	(void)proc_send(PROC_QUEUE, &out, -1);
+}
+
+/*
+ * Resolve the recipient of a DSN of the queue's: 0 when answered, -1 if
+ * it waits for a user lookup.  Too many recipients: one failed, so that
+ * the DSN is bounced to the double-bounce address rather than kept.
+ */
+static int
+policyd_resolve_decide(uint32_t id, const char *rcpt)
+{
+	struct policy_targets	 ts;
+	struct policy_env	 env;
+	struct policy_target	 t;
+	char			 line[POLICY_TEXT_MAX];
+	int			 r;
+
+	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policy_env_configure(&env, conf);
+	env.user_exists = policyd_user_exists;
+	if ((r = policy_resolve(&env, rcpt, &ts)) == POLICY_RESOLVE_PENDING)
+		return -1;
+	stats_add("policy.resolve", 1);
+	if (r == POLICY_RESOLVE_TOOMANY) {
+		(void)snprintf(line, sizeof(line), "550 5.5.3 <%s>... Too "
+		    "many recipients from aliases", rcpt);
+		t.kind = TARGET_ERROR;
+		t.value = (char *)(uintptr_t)rcpt;
+		t.sender = (char *)(uintptr_t)"";
+		t.error = line;
+		ts.t = &t;
+		ts.n = 1;
+		policyd_resolve_send(id, POLICY_RESOLVE_OK, &ts);
+		return 0;
+	}
+	log_debug("%08x: DSN recipient <%s>: %s, %zu recipients", id, rcpt,
+	    r == POLICY_RESOLVE_OK ? "resolved" : "temporary failure",
+	    r == POLICY_RESOLVE_OK ? ts.n : 0);
+	policyd_resolve_send(id, r, &ts);
+	policy_targets_free(&ts);
+	return 0;
+}
+
 /* Park a query that waits for a user lookup; 451 if too many wait. */
 static void
-policyd_park(enum proc_id peer, uint32_t id, const struct policy_query *q)
+policyd_park(enum proc_id peer, uint32_t id, int resolve,
+    const struct policy_query *q)
 {
 	struct policyd_parked	*p;
 	struct policy_result	 res;
@@ -185,6 +268,11 @@ policyd_park(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	if (parked_count >= POLICYD_PARKED_MAX ||
 	    (p = malloc(sizeof(*p))) == NULL) {
 		memset(&res, 0, sizeof(res));
+		if (resolve) {
+			policyd_resolve_send(id, POLICY_RESOLVE_TMPF,
+			    &res.targets);
+			return;
+		}
 		policy_result_tempfail(&res);
 		policy_access_log(q, &res);
 		policyd_send(peer, id, &res);
@@ -192,6 +280,7 @@ policyd_park(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	}
 	p->peer = peer;
 	p->id = id;
+	p->resolve = resolve;
 	p->q = *q;
 	TAILQ_INSERT_TAIL(&parked, p, entry);
 	parked_count++;
@@ -205,7 +294,8 @@ policyd_retry(void)
 
 	for (p = TAILQ_FIRST(&parked); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
-		if (policyd_decide(p->peer, p->id, &p->q) == -1)
+		if ((p->resolve ? policyd_resolve_decide(p->id, p->q.rcpt) :
+		    policyd_decide(p->peer, p->id, &p->q)) == -1)
 			continue;
 		TAILQ_REMOVE(&parked, p, entry);
 		parked_count--;
@@ -249,7 +339,36 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 		return;
 	}
 	if (policyd_decide(peer, m->id, &q) == -1)
-		policyd_park(peer, m->id, &q);
+		policyd_park(peer, m->id, 0, &q);
+}
+
+/* IMSG_POLICY_RESOLVE from the queue: the recipient of one of its DSNs. */
+static void
+policyd_resolve(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct policy_query	 q;
+	const char		*rcpt;
+
+	(void)iev;
+	(void)arg;
+	if (m->fd != -1) {
+		(void)close(m->fd);
+		proc_peer_bad(PROC_QUEUE, "descriptor with a resolve request",
+		    m->type);
+		return;
+	}
+	rcpt = imsg_get_str(m);
+	if (imsg_get_end(m) == -1 || !mailaddr_rcpt_valid(rcpt) ||
+	    strlen(rcpt) >= sizeof(q.rcpt)) {
+		proc_peer_bad(PROC_QUEUE, "malformed resolve request",
+		    m->type);
+		return;
+	}
+	if (policyd_resolve_decide(m->id, rcpt) == 0)
+		return;
+	memset(&q, 0, sizeof(q));
+	(void)strlcpy(q.rcpt, rcpt, sizeof(q.rcpt));
+	policyd_park(PROC_QUEUE, m->id, 1, &q);
 }
 
 /* IMSG_POLICY_QUERY from smtp. */

@@ -5,7 +5,8 @@
  * (smtp) creates, commits and rolls back messages through it
  * (queue_commit.c) and hears how much room the spool has left
  * (queue_space.c); the outbound client (mta) gets batches of envelopes
- * and answers with results (queue_sched.c, queue_result.c); smtpctl
+ * and answers with results (queue_sched.c, queue_result.c); policyd
+ * says where the queue's own DSNs go (queue_resolve.c); smtpctl
  * requests arrive from the parent (queue_ctl.c).  This file is the table
  * of contents: the handler tables, the reactions to peers coming and
  * going, and main().
@@ -32,10 +33,14 @@ static const struct imsg_handler queue_mta_handlers[] = {
 	{ IMSG_MTA_DONE,		queue_result_done },
 };
 
+static const struct imsg_handler queue_policy_handlers[] = {
+	{ IMSG_POLICY_RESOLVE_RESULT,	queue_resolve_result },
+};
+
 static void
 queue_peer_up(enum proc_id id)
 {
-	if (id == PROC_MTA)
+	if (id == PROC_MTA || id == PROC_POLICY)
 		queue_sched_wakeup();
 	else if (id == PROC_SMTP)
 		queue_space_report();
@@ -48,6 +53,8 @@ queue_peer_down(enum proc_id id)
 		queue_commit_smtp_down();
 	else if (id == PROC_MTA)
 		queue_sched_mta_down();
+	else if (id == PROC_POLICY)
+		queue_resolve_policy_down();
 }
 
 static void
@@ -78,6 +85,7 @@ static const struct proc_def queue_def = {
 		[PROC_PARENT] = NULL,
 		[PROC_SMTP] = queue_smtp_handlers,
 		[PROC_MTA] = queue_mta_handlers,
+		[PROC_POLICY] = queue_policy_handlers,
 	},
 	.nhandlers = {
 		[PROC_PARENT] = 0,
@@ -85,6 +93,7 @@ static const struct proc_def queue_def = {
 		    sizeof(queue_smtp_handlers[0]),
 		[PROC_MTA] = sizeof(queue_mta_handlers) /
 		    sizeof(queue_mta_handlers[0]),
+		[PROC_POLICY] = 1,
 	},
 	.peer_up = queue_peer_up,
 	.peer_down = queue_peer_down,

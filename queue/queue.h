@@ -7,6 +7,7 @@
  *   queue_result.c	delivery results: logs, retries, DSNs
  *   queue_ctl.c	smtpctl requests
  *   queue_quarantine.c	held envelopes: quarantine and release
+ *   queue_resolve.c	where the queue's own DSNs go (asked of policyd)
  *   queue_space.c	the spool's free space, reported to the front end
  *   queue_spool.c	files (queue_spool.h)
  *   queue_envelope.c	envelope format (queue_envelope.h)
@@ -42,7 +43,8 @@ enum qstate {
 	QE_PENDING = 0,		/* in the heap */
 	QE_INFLIGHT,		/* in a batch */
 	QE_HELD,		/* due, but its domain is on hold */
-	QE_QUARANTINED		/* held until smtpctl release: never due */
+	QE_QUARANTINED,		/* held until smtpctl release: never due */
+	QE_RESOLVING		/* a DSN whose recipient policyd resolves */
 };
 
 /* qentry flags: the envelope's ENVELOPE_F_* bits, and: */
@@ -126,6 +128,8 @@ void		 queue_sched_schedule_now(struct qentry *, time_t);
 void		 queue_sched_quarantine(struct qentry *);
 void		 queue_sched_release(struct qentry *, time_t);
 size_t		 queue_sched_quarantined(void);
+/* A due DSN leaves the heap while policyd resolves its recipient. */
+void		 queue_sched_resolving(struct qentry *);
 /* What a batch taught about its domain's next hop: -1 unreachable (why:
  * a result saying so), 1 reachable, 0 nothing; probe: the batch was the
  * domain's probe. */
@@ -168,6 +172,11 @@ void		 queue_commit_rollback(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_smtp_down(void);
 int		 queue_commit_msgid_inuse(uint32_t);
 size_t		 queue_commit_incoming(void);
+
+/* queue_resolve.c: the recipients of DSNs, resolved by policyd */
+void		 queue_resolve_start(struct qentry *, const char *rcpt, time_t);
+void		 queue_resolve_result(struct imsgev *, struct imsg *, void *);
+void		 queue_resolve_policy_down(void);
 
 /* queue_result.c */
 void		 queue_result_result(struct imsgev *, struct imsg *, void *);

@@ -129,7 +129,7 @@ queue_ctl_filter_first(const struct ctl_filter *f)
 static const char *
 queue_ctl_state(const struct qentry *e)
 {
-	if (e->state == QE_INFLIGHT)
+	if (e->state == QE_INFLIGHT || e->state == QE_RESOLVING)
 		return "inflight";
 	return e->state == QE_QUARANTINED ? "quarantined" : "pending";
 }
@@ -201,7 +201,8 @@ queue_ctl_select(uint32_t ctlid, const char *arg, int remove)
 	for (e = queue_ctl_filter_first(&f); e != NULL && queue_ctl_filter_match(&f, e);
 	    e = next) {
 		next = f.sel == SEL_EVP ? NULL : queue_sched_next(e);
-		if (remove && e->state == QE_INFLIGHT) {
+		if (remove && (e->state == QE_INFLIGHT ||
+		    e->state == QE_RESOLVING)) {
 			e->removed = 1;
 			n++;
 		} else if (remove) {
@@ -210,7 +211,7 @@ queue_ctl_select(uint32_t ctlid, const char *arg, int remove)
 			queue_sched_drop(e);
 			n++;
 		} else if (e->state != QE_INFLIGHT &&
-		    e->state != QE_QUARANTINED) {
+		    e->state != QE_RESOLVING && e->state != QE_QUARANTINED) {
 			queue_sched_schedule_now(e, now);
 			n++;
 		}
@@ -243,7 +244,7 @@ queue_ctl_hold(uint32_t ctlid, const char *sel, const char *reason)
 	for (e = queue_ctl_filter_first(&f); e != NULL &&
 	    queue_ctl_filter_match(&f, e); e = f.sel == SEL_EVP ? NULL :
 	    queue_sched_next(e)) {
-		if (e->state == QE_INFLIGHT ||
+		if (e->state == QE_INFLIGHT || e->state == QE_RESOLVING ||
 		    (e->state == QE_QUARANTINED) != release)
 			continue;
 		if (n == cap) {

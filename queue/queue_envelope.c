@@ -108,6 +108,7 @@ static const struct name_bit flag_names[] = {
 	{ "delay-sent", ENVELOPE_F_DELAY_SENT },
 	{ "double", ENVELOPE_F_DOUBLE },
 	{ "dsn-pending", ENVELOPE_F_DSN_PENDING },
+	{ "resolve", ENVELOPE_F_RESOLVE },
 	{ NULL, 0 }
 };
 
@@ -247,7 +248,7 @@ queue_envelope_check(const struct envelope *e, const char **why)
 		return -1;
 	*why = "bad flags";
 	if ((e->flags & ~(uint32_t)(ENVELOPE_F_DELAY_SENT | ENVELOPE_F_DOUBLE |
-	    ENVELOPE_F_DSN_PENDING)) != 0)
+	    ENVELOPE_F_DSN_PENDING | ENVELOPE_F_RESOLVE)) != 0)
 		return -1;
 	*why = "bad auth";
 	if (e->auth[0] == '\0')

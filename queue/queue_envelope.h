@@ -46,6 +46,8 @@ enum envelope_type {
 #define ENVELOPE_F_DOUBLE	0x02	/* a DSN to the double-bounce address */
 #define ENVELOPE_F_DSN_PENDING	0x04	/* delivered; its "relayed" DSN is
 					   still to be written */
+#define ENVELOPE_F_RESOLVE	0x08	/* a DSN: policyd resolves its
+					   recipient before it goes out */
 
 struct envelope {
 	uint64_t		 id;

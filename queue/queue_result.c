@@ -324,7 +324,8 @@ queue_result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
 	n->body = c->b->evs[d->idx[0]].body;
 	n->size = size < 0 ? 0 : (uint64_t)size;
 	n->ctime = n->nexttry = c->now;
-	n->flags = kind == DSN_DOUBLE ? ENVELOPE_F_DOUBLE : 0;
+	n->flags = ENVELOPE_F_RESOLVE |
+	    (kind == DSN_DOUBLE ? ENVELOPE_F_DOUBLE : 0);
 	if (size < 0 || queue_envelope_domain(to, n->domain,
 	    sizeof(n->domain)) == -1)
 		return -1;

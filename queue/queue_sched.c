@@ -387,7 +387,7 @@ queue_sched_forget(struct qentry *e)
 
 	queue_sched_uncache(e);
 	queue_sched_unwait(e);
-	if (e->state != QE_INFLIGHT)
+	if (e->state != QE_INFLIGHT && e->state != QE_RESOLVING)
 		TAILQ_REMOVE(&g->entries, e, gentry);
 	RB_REMOVE(qentry_tree, &sched_entries, e);
 	if (--g->n == 0) {
@@ -426,17 +426,27 @@ queue_sched_reschedule(struct qentry *e, time_t nexttry)
 		return;
 	}
 	queue_sched_unwait(e);
-	if (e->state == QE_INFLIGHT)
+	if (e->state == QE_INFLIGHT || e->state == QE_RESOLVING)
 		TAILQ_INSERT_TAIL(&e->grp->entries, e, gentry);
 	e->state = QE_PENDING;
 	e->batch = NULL;
 	queue_sched_heap_push(e);
 }
 
+/* A due DSN waits, out of the heap, while policyd resolves it. */
+void
+queue_sched_resolving(struct qentry *e)
+{
+	queue_sched_heap_remove(e);
+	TAILQ_REMOVE(&e->grp->entries, e, gentry);
+	e->state = QE_RESOLVING;
+}
+
 void
 queue_sched_quarantine(struct qentry *e)
 {
-	if (e->state == QE_INFLIGHT || e->state == QE_QUARANTINED)
+	if (e->state == QE_INFLIGHT || e->state == QE_RESOLVING ||
+	    e->state == QE_QUARANTINED)
 		return;
 	queue_sched_uncache(e);
 	queue_sched_unwait(e);
@@ -1002,6 +1012,28 @@ queue_sched_batch_go(struct qbatch *b, int msgfd, time_t now)
 	queue_sched_stats();
 }
 
+/* A DSN's recipient goes to policyd first (queue_resolve.c). */
+static void
+queue_sched_resolve(struct qentry *e, time_t now)
+{
+	struct envelope	 ev;
+	const char	*why = "";
+
+	if (e->cached != NULL) {
+		queue_resolve_start(e, e->cached->rcpt, now);
+		return;
+	}
+	if (queue_spool_envelope_read(&queue_spool, e->evpid, &ev, &why) ==
+	    -1) {
+		if (queue_spool_error_is_corrupt(errno))
+			queue_sched_batch_corrupt(e, why);
+		else
+			queue_sched_reschedule(e, now + QUEUE_REQUEUE_DELAY);
+		return;
+	}
+	queue_resolve_start(e, ev.rcpt, now);
+}
+
 /* Build and send one batch starting with the envelope on top. */
 static void
 queue_sched_dispatch_one(time_t now)
@@ -1012,6 +1044,10 @@ queue_sched_dispatch_one(time_t now)
 	long long	 size = -1;
 	int		 msgfd = -1, probe;
 
+	if (first->flags & ENVELOPE_F_RESOLVE) {
+		queue_sched_resolve(first, now);
+		return;
+	}
 	if (queue_sched_domain_wait(first, now, &probe))
 		return;
 	/* the batch's entries, first too, may be forgotten while loading */

@@ -318,7 +318,7 @@ int	policy_resolve(const struct policy_env *, const char *rcpt,
 int	policy_resolve_parse(const struct policy_env *, const char *rcpt,
 	    struct policy_result *);
 void	policy_target_reply(const struct policy_target *,
-	    struct policy_result *);
+	    const char *mailbox, struct policy_result *);
 void	policy_targets_free(struct policy_targets *);
 const char *policy_target_kind_name(uint32_t);
 

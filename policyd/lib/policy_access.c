@@ -794,7 +794,7 @@ access_rcpt_resolve(const struct policy_env *env,
 		if (ts->t[i].kind != TARGET_ERROR)
 			return;
 	if (ts->n > 0)
-		policy_target_reply(&ts->t[0], res);
+		policy_target_reply(&ts->t[0], q->rcpt, res);
 	else
 		policy_result_reply(res, q->rcpt, 554, "5.4.6",
 		    "aliasing/forwarding loop broken");

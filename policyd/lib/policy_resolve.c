@@ -698,18 +698,22 @@ policy_resolve_parse(const struct policy_env *env, const char *rcpt,
 	}
 	r = rs.status == POLICY_RESOLVE_TMPF ? -1 : 0;
 	if (r == 0 && ts.n == 1 && ts.t[0].kind == TARGET_ERROR) {
-		policy_target_reply(&ts.t[0], res);
+		policy_target_reply(&ts.t[0], rcpt, res);
 		r = 1;
 	}
 	policy_targets_free(&ts);
 	return r;
 }
 
-/* The reply line of a failed target as a policy result. */
+/*
+ * The reply line of a failed target as the refusal of the recipient
+ * mailbox as given (an alias's members are not named to the client).
+ */
 void
-policy_target_reply(const struct policy_target *t, struct policy_result *res)
+policy_target_reply(const struct policy_target *t, const char *mailbox,
+    struct policy_result *res)
 {
-	const char	*p = t->error;
+	const char	*p = t->error, *q;
 	char		 enh[POLICY_ENH_MAX];
 	uint32_t	 code = 0;
 	size_t		 n;
@@ -723,10 +727,9 @@ policy_target_reply(const struct policy_target *t, struct policy_result *res)
 	p += n;
 	if (*p == ' ')
 		p++;
-	res->verdict = code / 100 == 4 ? POLICY_TEMPFAIL : POLICY_REJECT;
-	res->code = code;
-	(void)strlcpy(res->enhanced, enh, sizeof(res->enhanced));
-	(void)strlcpy(res->text, p, sizeof(res->text));
+	if (*p == '<' && (q = strstr(p, ">... ")) != NULL)
+		p = q + 5;
+	policy_result_reply(res, mailbox, code, enh, p);
 }
 
 int

@@ -65,7 +65,8 @@ def test_bounce_to_an_unknown_local_sender_goes_to_the_double_bounce():
     with _refusing_sink() as sink, _relay(sink, conf) as relay:
         clients.send(relay.port, "nosuch@localhost", [RCPT])
         envs = wait_local(relay, 1, timeout=30)
-        assert [e["rcpt"].lower() for e in envs] == ["postmaster"], envs
+        # postmaster without an alias is root's mailbox
+        assert [e["rcpt"] for e in envs] == ["root"], envs
         assert envs[0]["type"] == "bounce", envs
         _sent_once_and_never_looped(sink, relay, "nosuch@localhost")
         assert rcpt_attempts(sink, "postmaster@relay.test") == [], \

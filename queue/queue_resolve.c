@@ -1,0 +1,250 @@
+/*
+ * queue_resolve.c: where the queue's own DSNs go.  A DSN is addressed to
+ * a sender, and a sender of a local domain is a local user, an alias or
+ * nobody: it must never be handed to the mta (which would route it out,
+ * or back to us).  So a DSN envelope is written with the "resolve" flag;
+ * when it comes due, policyd resolves its recipient as it would a RCPT
+ * (IMSG_POLICY_RESOLVE), and the answer replaces the envelope by one
+ * envelope per final recipient: remote, local, or a failed one, which
+ * the schedule bounces in turn (a failed bounce goes to the double-bounce
+ * address or is dropped, so this ends).
+ *
+ * The new envelopes are made durable before the old one is removed: a
+ * crash in between resolves the old one again (a duplicate DSN at worst,
+ * never a lost one).  A DSN keeps the null sender whatever list it
+ * reaches.  A temporary failure, or policyd going away, tries again
+ * after QUEUE_REQUEUE_DELAY.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "log.h"
+#include "proc.h"
+#include "queue.h"
+#include "util.h"
+
+/* an envelope whose recipient policyd is resolving */
+struct qresolve {
+	TAILQ_ENTRY(qresolve)	 entry;
+	uint32_t		 id;
+	uint64_t		 evpid;
+};
+
+/* a final recipient of the answer */
+struct qtarget {
+	uint32_t	 kind;
+	const char	*value;
+	const char	*error;
+};
+
+static TAILQ_HEAD(, qresolve)	 resolve_pending =
+    TAILQ_HEAD_INITIALIZER(resolve_pending);
+static uint32_t			 resolve_id;
+
+/* Ask policyd what e's recipient is; e waits, out of the heap. */
+void
+queue_resolve_start(struct qentry *e, const char *rcpt, time_t now)
+{
+	struct qresolve	*r;
+	struct imsg_out	 out;
+
+	r = xcalloc(1, sizeof(*r));
+	r->id = ++resolve_id;
+	r->evpid = e->evpid;
+	imsg_out_init(&out, IMSG_POLICY_RESOLVE, r->id);
+	imsg_put_str(&out, rcpt);
+	if (proc_send(PROC_POLICY, &out, -1) == -1) {
+		free(r);
+		queue_sched_reschedule(e, now + QUEUE_REQUEUE_DELAY);
+		return;
+	}
+	queue_sched_resolving(e);
+	TAILQ_INSERT_TAIL(&resolve_pending, r, entry);
+}
+
+/* policyd went away: every question waits for the next one. */
+void
+queue_resolve_policy_down(void)
+{
+	struct qresolve	*r;
+	struct qentry	*e;
+	time_t		 now = time(NULL);
+
+	while ((r = TAILQ_FIRST(&resolve_pending)) != NULL) {
+		TAILQ_REMOVE(&resolve_pending, r, entry);
+		if ((e = queue_sched_find(r->evpid)) != NULL)
+			queue_sched_reschedule(e, now + QUEUE_REQUEUE_DELAY);
+		free(r);
+	}
+}
+
+/* A fresh envelope id for the message: not queued, not among ids[n]. */
+static uint64_t
+queue_resolve_evpid(uint32_t msgid, const uint64_t *ids, size_t n)
+{
+	uint64_t	 id;
+	size_t		 i;
+
+	for (;;) {
+		id = id_envelope(msgid);
+		if (queue_sched_find(id) != NULL)
+			continue;
+		for (i = 0; i < n && ids[i] != id; i++)
+			;
+		if (i == n)
+			return id;
+	}
+}
+
+/* The envelope for one final recipient, from the one resolved. */
+static int
+queue_resolve_envelope(const struct envelope *old, const struct qtarget *t,
+    struct envelope *e)
+{
+	size_t	 n;
+
+	*e = *old;
+	e->flags &= ~(uint32_t)ENVELOPE_F_RESOLVE;
+	e->mailer = t->kind;
+	if (strlcpy(e->rcpt, t->value, sizeof(e->rcpt)) >= sizeof(e->rcpt))
+		return -1;
+	if (strcmp(old->rcpt, t->value) != 0 && old->orig[0] == '\0')
+		(void)strlcpy(e->orig, old->rcpt, sizeof(e->orig));
+	e->domain[0] = '\0';
+	if (!queue_envelope_local(e) && queue_envelope_domain(e->rcpt,
+	    e->domain, sizeof(e->domain)) == -1)
+		return -1;
+	if (t->kind == TARGET_ERROR) {
+		n = strcspn(t->error + 4, " ");
+		(void)snprintf(e->last_status, sizeof(e->last_status), "%.*s",
+		    (int)n, t->error + 4);
+		queue_envelope_text_set(e->last_error, sizeof(e->last_error),
+		    t->error);
+	}
+	return 0;
+}
+
+/*
+ * Replace the envelope by those of its final recipients: written and
+ * synced first, then scheduled, then the old one removed.  -1 if they
+ * could not be written (the old one stays and is resolved again).
+ */
+static int
+queue_resolve_replace(struct qentry *e, const struct qtarget *ts, size_t n)
+{
+	struct envelope	 old, *evs;
+	struct spool_tx	 tx;
+	uint64_t	*ids;
+	const char	*why = "";
+	size_t		 i;
+	int		 unit, ok;
+
+	if (queue_spool_envelope_read(&queue_spool, e->evpid, &old,
+	    &why) == -1) {
+		log_warnx("%016llx: cannot read the envelope to resolve (%s)",
+		    (unsigned long long)e->evpid, why);
+		return -1;
+	}
+	evs = xcalloc(n, sizeof(*evs));
+	ids = xcalloc(n, sizeof(*ids));
+	queue_spool_tx_init(&tx, &queue_spool);
+	unit = queue_spool_tx_unit(&tx);
+	for (i = 0; i < n; i++) {
+		if (queue_resolve_envelope(&old, &ts[i], &evs[i]) == -1) {
+			queue_spool_tx_unit_fail(&tx, unit);
+			break;
+		}
+		evs[i].id = ids[i] = queue_resolve_evpid(old.msgid, ids, i);
+		(void)queue_spool_tx_envelope(&tx, unit, &evs[i]);
+	}
+	(void)queue_spool_tx_commit(&tx);
+	ok = queue_spool_tx_unit_ok(&tx, unit);
+	queue_spool_tx_free(&tx);
+	for (i = 0; ok && i < n; i++) {
+		log_info("%08x: DSN to <%s> resolved: %s <%s>%s%s", old.msgid,
+		    old.rcpt, queue_envelope_local(&evs[i]) ? "local" :
+		    evs[i].mailer == TARGET_ERROR ? "failed" : "remote",
+		    evs[i].rcpt, evs[i].mailer == TARGET_ERROR ? ": " : "",
+		    evs[i].mailer == TARGET_ERROR ? evs[i].last_error : "");
+		(void)queue_sched_add(&evs[i]);
+	}
+	free(ids);
+	free(evs);
+	if (!ok)
+		return -1;
+	queue_sched_drop(e);
+	return 0;
+}
+
+/* The targets of an answer: the count, or -1 if one is malformed. */
+static int
+queue_resolve_targets(struct imsg *m, struct qtarget **out)
+{
+	struct qtarget	*ts;
+	uint32_t	 n, i;
+
+	*out = NULL;
+	n = imsg_get_u32(m);
+	if (n > CONF_ALIAS_EXPANSION_MAX)
+		return -1;
+	ts = xcalloc(n > 0 ? n : 1, sizeof(*ts));
+	for (i = 0; i < n; i++) {
+		ts[i].kind = imsg_get_u32(m);
+		ts[i].value = imsg_get_str(m);
+		(void)imsg_get_str(m);		/* an owner: never a DSN's */
+		ts[i].error = imsg_get_str(m);
+		if (ts[i].kind > TARGET_KIND_MAX ||
+		    !mailaddr_target_valid(ts[i].kind, ts[i].value) ||
+		    (ts[i].kind == TARGET_ERROR) != (ts[i].error[0] != '\0') ||
+		    (ts[i].error[0] != '\0' && strlen(ts[i].error) < 10)) {
+			free(ts);
+			return -1;
+		}
+	}
+	*out = ts;
+	return (int)n;
+}
+
+/* IMSG_POLICY_RESOLVE_RESULT */
+void
+queue_resolve_result(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qresolve	*r;
+	struct qentry	*e;
+	struct qtarget	*ts;
+	uint32_t	 status;
+	int		 n;
+
+	(void)iev;
+	(void)arg;
+	status = imsg_get_u32(m);
+	if ((n = queue_resolve_targets(m, &ts)) == -1 ||
+	    imsg_get_end(m) == -1 || status > STATUS_PERMFAIL ||
+	    (status == STATUS_OK) != (n > 0)) {
+		free(ts);
+		proc_peer_bad(PROC_POLICY, "malformed resolve result",
+		    m->type);
+		return;
+	}
+	TAILQ_FOREACH(r, &resolve_pending, entry)
+		if (r->id == m->id)
+			break;
+	if (r == NULL) {
+		free(ts);
+		return;
+	}
+	TAILQ_REMOVE(&resolve_pending, r, entry);
+	e = queue_sched_find(r->evpid);
+	free(r);
+	if (e != NULL && e->removed) {
+		log_info("%016llx: removed by smtpctl",
+		    (unsigned long long)e->evpid);
+		queue_sched_drop(e);
+	} else if (e != NULL && (status != STATUS_OK ||
+	    queue_resolve_replace(e, ts, (size_t)n) == -1))
+		queue_sched_reschedule(e, time(NULL) + QUEUE_REQUEUE_DELAY);
+	free(ts);
+	queue_sched_wakeup();
+}
