@@ -117,7 +117,8 @@ policy_env_lookup(const struct policy_env *env, const char *map,
 		policy_authinfo_mask(value, masked, sizeof(masked));
 		show = masked;
 	}
-	log_debug("probe %s %s: %s", map, key, r == POLICY_DB_NOTFOUND ?
+	/* an aliases list may run to 64K: the log gets its start */
+	log_debug("probe %s %s: %.300s", map, key, r == POLICY_DB_NOTFOUND ?
 	    "not found" : r == POLICY_DB_TMPF ? "TMPF" : show != NULL ?
 	    show : "found");
 	if (env->trace != NULL && env->trace->probe != NULL)

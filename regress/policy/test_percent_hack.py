@@ -1,19 +1,25 @@
 """The %-hack (sendmail's rulesets 3 and 0): RCPT TO:<user%host@local>
 is judged as a RCPT of <user@host> would be (To: entries, relaying) and,
 when accepted, queued and delivered as <user@host>, never as the address
-given to the local domain's next hop.  Two sinks tell the next hops
-apart: the local domain relay.test (the hostname) goes to one, every
-other domain to the other.  The client is a raw socket."""
-from lib import clients
+given to the local domain.  Two sinks tell the next hops apart: a
+route sends the local domain relay.test (the hostname) to one, which
+must never be used (a local domain is not routed: bob@relay.test is the
+local user bob), every other domain goes to the other.  The client is a
+raw socket."""
+from lib import clients, wait_until
 from lib.daemon import Relay
+from lib.localmail import local_envelopes
 from lib.sink import Sink
 
 
 def _relay(local, far):
     relay = Relay(sink=far, routes=[("relay.test", "[%s]" % local.addr,
-                                      local.port)], start=False)
-    rc, out = relay.makemap("access", "To:blocked.test REJECT\n")
-    assert rc == 0, out
+                                      local.port)],
+                  conf={"local users": "map"}, start=False)
+    for name, text in (("access", "To:blocked.test REJECT\n"),
+                       ("local-users", "bob\n")):
+        rc, out = relay.makemap(name, text)
+        assert rc == 0, out
     relay.start()
     return relay
 
@@ -41,6 +47,7 @@ def test_percent_hack_to_a_local_domain_from_any_client():
         assert replies[0][0] == 250, replies
         assert replies[1] == (550, ["5.7.1 <eve%dest.test@relay.test>... "
                                     "Relaying denied"]), replies
-        [m] = local.wait_for(1)
-        assert m.rcpt_addrs == ["bob@relay.test"], m.rcpt_addrs
+        wait_until(lambda: local_envelopes(relay, "bob"), timeout=10,
+                   what="bob queued for the local mailer")
+        assert local.messages == [], local.messages
         assert far.messages == [], far.messages

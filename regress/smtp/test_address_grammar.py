@@ -5,9 +5,10 @@ end accepted `"a>b"@relay.test` while policyd refused it and reported the
 front end as a broken peer: the parent restarted smtpd-smtp and every
 session in progress was dropped, so any client could take the listener
 down.  Now policyd checks with the front end's grammar, the address is
-relayed and delivered like any other, and what a client chooses never
-restarts a process: the front end keeps its pid and an unrelated session
-that was open all along still works."""
+relayed and delivered like any other (at the local domain it is a local
+name, answered "User unknown" like any other that is no user), and what
+a client chooses never restarts a process: the front end keeps its pid
+and an unrelated session that was open all along still works."""
 import smtplib
 
 from lib import clients
@@ -46,12 +47,16 @@ def test_quoted_gt_in_rcpt_is_relayed_without_restart():
                 raw.ehlo()
                 assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
                 code, texts = raw.cmd("RCPT TO:<%s>" % QUOTED)
+                assert (code, texts) == (550, ["5.1.1 <%s>... User "
+                                               "unknown" % QUOTED]), \
+                    (code, texts)
+                code, texts = raw.cmd("RCPT TO:<%s>" % QUOTED_FAR)
                 assert code == 250, (code, texts)
                 assert raw.cmd("RSET")[0] == 250
             _no_restart(relay, smtp_pid, other)
-        clients.send(relay.port, "alice@client.test", [QUOTED])
+        clients.send(relay.port, "alice@client.test", [QUOTED_FAR])
         [m] = sink.wait_for(1)
-        assert m.rcpt_addrs == [QUOTED], m.rcpt_addrs
+        assert m.rcpt_addrs == [QUOTED_FAR], m.rcpt_addrs
 
 
 def test_quoted_lt_in_mail_from_is_relayed_without_restart():

@@ -17,6 +17,15 @@
 
 #define TRACE_MAX	128
 
+/* every local name is a user here: these tests are about access */
+static int
+any_user(void *arg, const char *user)
+{
+	(void)arg;
+	(void)user;
+	return 1;
+}
+
 static char		 tmpdir[] = "/tmp/test_policy_trace.XXXXXX";
 static char		 dbpath[256];
 
@@ -185,10 +194,15 @@ test_rcpt_and_tmpf(struct policy_env *env)
 
 	r = ask(env, POLICY_RCPT, "127.0.0.1", "", "", "bob@mx.test");
 	UNIT_CHECK(r.verdict == POLICY_ACCEPT && (r.flags & POLICY_F_LOCAL) &&
-	    saw("access to:bob@mx.test ?", "access bob@mx.test ?",
+	    saw("virtusertable bob@mx.test ?", "virtusertable @mx.test ?",
+	    "access to:bob@mx.test ?", "access bob@mx.test ?",
 	    "access to:bob@ ?", "access bob@ ?", "access to:mx.test ?",
-	    "access mx.test ?", "access to:test ?", "access test ?", NULL) &&
-	    seen.steps >= 3, "RCPT to the local host: F, U, D To: probes");
+	    "access mx.test ?", "access to:test ?", "access test ?",
+	    "virtusertable bob@mx.test ?", "virtusertable @mx.test ?",
+	    "aliases bob ?", NULL) &&
+	    seen.steps >= 3, "RCPT to the local host: the virtusertable "
+	    "(ruleset 0), F, U, D To: probes, then the virtusertable and "
+	    "aliases (recipient())");
 	env->dbfail = 1;
 	r = ask(env, POLICY_CONNECT, "192.0.2.1", "", "", "");
 	UNIT_CHECK(r.verdict == POLICY_TEMPFAIL &&
@@ -249,6 +263,7 @@ main(void)
 	policy_env_init(&env, db, 0, "mx.test");
 	UNIT_CHECK(env.skip == 1 && env.trace == NULL,
 	    "policy_env_init: skip on, nobody watching");
+	env.user_exists = any_user;
 	test_connect_sequence(&env);
 	test_skip(&env);
 	test_rcpt_and_tmpf(&env);
