@@ -82,6 +82,31 @@ bounce_headers(FILE *out, const struct bounce_info *bi)
 	(void)fprintf(out, EOL "This is a MIME-encapsulated message." EOL EOL);
 }
 
+/*
+ * The address a DSN names for a recipient: its own, or for the local
+ * mailer the address it was given as (else user@hostname), the local
+ * target going in X-Actual-Recipient, as sendmail's DSNs have it.
+ */
+static void
+bounce_final(const struct bounce_info *bi, const struct envelope *e,
+    char *out, size_t len)
+{
+	int	 n;
+
+	if (!queue_envelope_local(e)) {
+		(void)strlcpy(out, e->rcpt, len);
+		return;
+	}
+	if (e->orig[0] != '\0' && strchr(e->orig, '@') != NULL) {
+		(void)strlcpy(out, e->orig, len);
+		return;
+	}
+	n = snprintf(out, len, "%s@%s", e->mailer == TARGET_MAILBOX ?
+	    e->rcpt : "postmaster", bi->hostname);
+	if (n < 0 || (size_t)n >= len)
+		(void)strlcpy(out, e->rcpt, len);
+}
+
 static void
 bounce_human(FILE *out, const struct bounce_info *bi,
     const struct bounce_rcpt *r, size_t n)
@@ -95,7 +120,7 @@ bounce_human(FILE *out, const struct bounce_info *bi,
 		"Your message was relayed to the following recipients, whose "
 		    "next server will not send delivery notifications:"
 	};
-	char			 date[64];
+	char			 date[64], rcpt[MAILADDR_TARGET_MAX];
 	size_t			 i;
 
 	(void)fprintf(out, "--%s" EOL, bi->boundary);
@@ -105,7 +130,8 @@ bounce_human(FILE *out, const struct bounce_info *bi,
 	    bi->hostname);
 	(void)fprintf(out, "%s" EOL EOL, intro[bi->action]);
 	for (i = 0; i < n; i++) {
-		(void)fprintf(out, "<%s>", r[i].evp->rcpt);
+		bounce_final(bi, r[i].evp, rcpt, sizeof(rcpt));
+		(void)fprintf(out, "<%s>", rcpt);
 		if (r[i].diagnostic[0] != '\0')
 			(void)fprintf(out, ": %s", r[i].diagnostic);
 		(void)fprintf(out, EOL);
@@ -120,14 +146,18 @@ static void
 bounce_status_rcpt(FILE *out, const struct bounce_info *bi,
     const struct bounce_rcpt *r)
 {
-	char	 date[64], host[CONF_HOST_MAX];
+	char	 date[64], host[CONF_HOST_MAX], rcpt[MAILADDR_TARGET_MAX];
 
 	(void)fprintf(out, EOL);
 	if (r->evp->orcpt[0] != '\0')
 		(void)fprintf(out, "Original-Recipient: %s%s" EOL,
 		    strchr(r->evp->orcpt, ';') != NULL ? "" : "rfc822;",
 		    r->evp->orcpt);
-	(void)fprintf(out, "Final-Recipient: rfc822; %s" EOL, r->evp->rcpt);
+	bounce_final(bi, r->evp, rcpt, sizeof(rcpt));
+	(void)fprintf(out, "Final-Recipient: rfc822; %s" EOL, rcpt);
+	if (queue_envelope_local(r->evp))
+		(void)fprintf(out, "X-Actual-Recipient: rfc822; %s" EOL,
+		    r->evp->rcpt);
 	(void)fprintf(out, "Action: %s" EOL, action_words[bi->action]);
 	(void)fprintf(out, "Status: %s" EOL, r->status);
 	bounce_relay_host(r->relay, host, sizeof(host));

@@ -20,6 +20,8 @@ listen on 127.0.0.1 port $port
 smtp reverse-dns no
 limit recipients 1000
 limit errors 1000000
+# every batch ends in RSET, which counts as a junk command
+limit junk-commands 1000000
 CONF
 python3 - "$dir/access.txt" <<'PY'
 import sys

@@ -766,8 +766,10 @@ access_rcpt_delayed(const struct policy_env *env,
 
 /*
  * recipient() (spec 9.2, 9.3): what an accepted recipient becomes.  One
- * that resolves to nothing but failures is refused with the first; a
- * local user being looked up leaves the answer pending.
+ * that resolves to nothing but failures is refused with the first, one
+ * with a temporary failure among them with that (sendmail would queue
+ * it; here the client keeps it); a local user being looked up leaves
+ * the answer pending.
  */
 static void
 access_rcpt_resolve(const struct policy_env *env,
@@ -791,11 +793,18 @@ access_rcpt_resolve(const struct policy_env *env,
 		    "Too many recipients from aliases");
 		return;
 	}
+	/* a temporary failure anywhere: the client tries again later */
 	for (i = 0; i < ts->n; i++)
-		if (ts->t[i].kind != TARGET_ERROR)
-			return;
+		if (ts->t[i].kind == TARGET_ERROR && ts->t[i].error[0] == '4')
+			break;
+	if (i == ts->n) {
+		for (i = 0; i < ts->n; i++)
+			if (ts->t[i].kind != TARGET_ERROR)
+				return;
+		i = 0;
+	}
 	if (ts->n > 0)
-		policy_target_reply(&ts->t[0], q->rcpt, res);
+		policy_target_reply(&ts->t[i], q->rcpt, res);
 	else
 		policy_result_reply(res, q->rcpt, 554, "5.4.6",
 		    "aliasing/forwarding loop broken");

@@ -515,6 +515,27 @@ resolve_mailbox(struct resolve *rs, const char *name, const char *user,
 	resolve_error(rs, full, full, sender, 550, "5.1.1", "User unknown");
 }
 
+/*
+ * 1 if an address item of list name is the list itself: "name", or
+ * "name@" a local domain.
+ */
+static int
+resolve_is_self(struct resolve *rs, const char *name, const char *item)
+{
+	char		 local[POLICY_PATH_MAX], dom[POLICY_NAME_MAX];
+	const char	*domain;
+
+	resolve_split(item, local, sizeof(local), &domain);
+	text_lower(local);
+	if (strcmp(local, name) != 0)
+		return 0;
+	if (domain[0] == '\0')
+		return 1;
+	(void)strlcpy(dom, domain, sizeof(dom));
+	text_lower(dom);
+	return policy_domain_local(rs->env, dom) == 1;
+}
+
 /* One item of the list of alias name, at depth. */
 static void
 resolve_item(struct resolve *rs, const char *name,
@@ -546,10 +567,7 @@ resolve_item(struct resolve *rs, const char *name,
 		resolve_mailbox(rs, v, v, sender, v);
 		return;
 	}
-	(void)strlcpy(v, it->value, sizeof(v));
-	if (strchr(v, '@') == NULL)
-		text_lower(v);
-	if (strcmp(v, name) == 0) {
+	if (resolve_is_self(rs, name, it->value)) {
 		/* the list names itself: its own mailbox, not again */
 		policy_env_step(rs->env, "resolve: alias %s names itself: "
 		    "its mailbox", name);

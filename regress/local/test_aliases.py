@@ -222,3 +222,20 @@ def test_only_local_users_are_aliased():
         r = _rcpt(relay, "remote@relay.test")
         assert r[0] == 250, r
         wait_local(relay, 1, rcpt="alice")
+
+
+def test_expired_program_target_names_the_address_and_the_program():
+    """A DSN for a local target names the address the client gave as the
+    Final-Recipient and the target itself as X-Actual-Recipient, as
+    sendmail's do; here a program that waits until the queue lifetime."""
+    with Sink() as sink, _relay(sink, "prog: \"|/usr/bin/true -x\"\n",
+                                conf={"queue lifetime": "2s"}) as relay:
+        r = _rcpt(relay, "prog@relay.test")
+        assert r[0] == 250, r
+        [b] = sink.wait_for(1, timeout=30, pred=lambda m: m.mail_from == "")
+        d = dsn.parse(b.data)
+        [r] = d.recipients
+        assert r.get("action") == "failed", r
+        assert r.get("final-recipient") == "rfc822; prog@relay.test", r
+        assert r.get("x-actual-recipient") == "rfc822; |/usr/bin/true -x", r
+        assert r.get("original-recipient") == "rfc822;prog@relay.test", r

@@ -161,6 +161,9 @@ test_aliases(void)
 	    "duplicates and a nested list are kept once");
 	UNIT_CHECK(resolves("bob@mx.test", 0, "mailbox:bob remote:b@far.test"),
 	    "a list that names itself: its own mailbox");
+	UNIT_CHECK(resolves("carl@mx.test", 0, "error:carl@mx.test=550 5.1.1 "
+	    "<carl@mx.test>... User unknown remote:c@far.test"),
+	    "the list named as name@local: itself too (no such user here)");
 	UNIT_CHECK(resolves("root@localhost", 0, "mailbox:alice"),
 	    "\\alice: the mailbox, not aliased again");
 	UNIT_CHECK(resolves("a1@mx.test", 0, "error:a12=554 5.4.6 "
@@ -255,7 +258,8 @@ main(void)
 	(void)strlcpy(a, "staff: alice, dave@far.test, \"|/bin/prog -x\", "
 	    "/var/tmp/f, :include:/etc/list\nowner-staff: alice\n"
 	    "dup: alice, alice, team, carol\nteam: alice, carol\n"
-	    "bob: bob, b@far.test\nroot: \\alice\n"
+	    "bob: bob, b@far.test\ncarl: Carl@MX.test, c@far.test\n"
+	    "root: \\alice\n"
 	    "loop1: loop2\nloop2: loop1\nmixed: alice, nosuch\n"
 	    "lists+*: carol\nlists: dave@far.test\n", 4096);
 	for (i = 1; i < 12; i++)
