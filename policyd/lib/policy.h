@@ -314,9 +314,9 @@ int	policy_domain_virtual(const struct policy_env *, const char *domain);
 
 /* policy_resolve.c */
 int	policy_resolve(const struct policy_env *, const char *rcpt,
-	    struct policy_targets *);
+	    int remote, struct policy_targets *);
 int	policy_resolve_parse(const struct policy_env *, const char *rcpt,
-	    struct policy_result *);
+	    struct policy_result *, int *remote);
 void	policy_target_reply(const struct policy_target *,
 	    const char *mailbox, struct policy_result *);
 void	policy_targets_free(struct policy_targets *);

@@ -39,6 +39,17 @@ struct policy_db {
 	sqlite3_stmt	*get;		/* the lookup, prepared once */
 	sqlite3_stmt	*put;		/* makemap's insert, on first use */
 	int		 readwrite;
+	/*
+	 * Read-only handles (policyd) know which maps are empty, so that a
+	 * recipient costs no probes of a mailertable or virtusertable that
+	 * has no entry: bit i of policy_maps[] is known / has entries, both
+	 * dropped when another connection commits (PRAGMA data_version).
+	 */
+	sqlite3_stmt	*any;
+	sqlite3_stmt	*version;
+	sqlite3_int64	 data_version;
+	uint32_t	 known;
+	uint32_t	 filled;
 };
 
 static const struct {
@@ -195,7 +206,12 @@ policy_db_open(const char *path, int readwrite, struct policy_db **dbp,
 	}
 	if (sqlite3_prepare_v3(db->sql, "SELECT value FROM maps "
 	    "WHERE map = ?1 AND key = ?2", -1, SQLITE_PREPARE_PERSISTENT,
-	    &db->get, NULL) != SQLITE_OK) {
+	    &db->get, NULL) != SQLITE_OK || (!readwrite &&
+	    (sqlite3_prepare_v3(db->sql, "SELECT 1 FROM maps WHERE map = ?1 "
+	    "LIMIT 1", -1, SQLITE_PREPARE_PERSISTENT, &db->any,
+	    NULL) != SQLITE_OK || sqlite3_prepare_v3(db->sql,
+	    "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
+	    &db->version, NULL) != SQLITE_OK))) {
 		policy_db_err(err, errlen, path, db->sql);
 		policy_db_close(db);
 		return -1;
@@ -211,8 +227,61 @@ policy_db_close(struct policy_db *db)
 		return;
 	(void)sqlite3_finalize(db->get);
 	(void)sqlite3_finalize(db->put);
+	(void)sqlite3_finalize(db->any);
+	(void)sqlite3_finalize(db->version);
 	(void)sqlite3_close(db->sql);
 	free(db);
+}
+
+void
+policy_db_refresh(struct policy_db *db)
+{
+	sqlite3_int64	 v;
+
+	if (db->version == NULL)
+		return;
+	if (sqlite3_step(db->version) == SQLITE_ROW) {
+		v = sqlite3_column_int64(db->version, 0);
+		if (v != db->data_version)
+			db->known = 0;
+		db->data_version = v;
+	} else
+		db->known = 0;
+	(void)sqlite3_reset(db->version);
+}
+
+/* 0 if a read-only handle knows map to be empty, else 1 (or unknown). */
+static int
+policy_db_filled(struct policy_db *db, const char *map)
+{
+	uint32_t	 bit;
+	size_t		 i;
+	int		 rc;
+
+	if (db->any == NULL)
+		return 1;
+	for (i = 0; i < sizeof(policy_maps) / sizeof(policy_maps[0]); i++)
+		if (strcmp(policy_maps[i].name, map) == 0)
+			break;
+	if (i == sizeof(policy_maps) / sizeof(policy_maps[0]))
+		return 1;
+	bit = 1u << i;
+	if (!(db->known & bit)) {
+		if (sqlite3_bind_text(db->any, 1, map, -1, SQLITE_STATIC) !=
+		    SQLITE_OK)
+			return 1;
+		rc = sqlite3_step(db->any);
+		(void)sqlite3_reset(db->any);
+		(void)sqlite3_clear_bindings(db->any);
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+			return 1;
+		db->known |= bit;
+		if (rc == SQLITE_ROW)
+			db->filled |= bit;
+		else
+			db->filled &= ~bit;
+	}
+	return (db->filled & bit) != 0;
 }
 
 int
@@ -222,6 +291,9 @@ policy_db_lookup(struct policy_db *db, const char *map, const char *key,
 	char		 lkey[POLICY_KEY_MAX + 1];
 	const char	*v;
 	int		 rc, ret;
+
+	if (!policy_db_filled(db, map))
+		return POLICY_DB_NOTFOUND;
 
 	if (strlcpy(lkey, key, sizeof(lkey)) >= sizeof(lkey))
 		return POLICY_DB_NOTFOUND;	/* longer than any stored key */

@@ -61,6 +61,9 @@ void	policy_db_close(struct policy_db *);
  * One exact lookup of key (lowercased here) in map.  value may be NULL.
  * POLICY_DB_FOUND, POLICY_DB_NOTFOUND or POLICY_DB_TMPF.
  */
+/* Before each query of a read-only handle: forget which maps are empty
+ * if another connection changed the database. */
+void	policy_db_refresh(struct policy_db *);
 int	policy_db_lookup(struct policy_db *, const char *map, const char *key,
 	    char *value, size_t valuelen);
 /* Add or replace one entry (validated as makemap would): 0 or -1. */

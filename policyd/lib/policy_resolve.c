@@ -671,11 +671,12 @@ resolve_local(struct resolve *rs, const char *local, size_t depth,
  * The ruleset 0 part, before check_rcpt (spec 9.1, 9.2): a virtusertable
  * "error:" value, an unknown user of a virtual-only domain, or a route
  * error refuses the recipient at once.  1 if res was set, 0 if not, -1
- * TMPF.
+ * TMPF.  *remote is set when the recipient is remote and its route says
+ * it goes out as it is (what policy_resolve() then need not ask again).
  */
 int
 policy_resolve_parse(const struct policy_env *env, const char *rcpt,
-    struct policy_result *res)
+    struct policy_result *res, int *remote)
 {
 	struct policy_targets	 ts;
 	struct resolve		 rs;
@@ -684,6 +685,7 @@ policy_resolve_parse(const struct policy_env *env, const char *rcpt,
 	const char		*domain;
 	int			 islocal, isvirtual = 0, r;
 
+	*remote = 0;
 	resolve_split(rcpt, local, sizeof(local), &domain);
 	if (domain[0] == '\0')
 		return 0;
@@ -713,6 +715,7 @@ policy_resolve_parse(const struct policy_env *env, const char *rcpt,
 		policy_route_find(env, env->cf, dom, &rt);
 		if (rt.kind == ROUTE_ERROR)
 			resolve_remote(&rs, rcpt, local, dom, 0, NULL);
+		*remote = rt.kind == ROUTE_MX || rt.kind == ROUTE_HOST;
 	}
 	r = rs.status == POLICY_RESOLVE_TMPF ? -1 : 0;
 	if (r == 0 && ts.n == 1 && ts.t[0].kind == TARGET_ERROR) {
@@ -751,7 +754,7 @@ policy_target_reply(const struct policy_target *t, const char *mailbox,
 }
 
 int
-policy_resolve(const struct policy_env *env, const char *rcpt,
+policy_resolve(const struct policy_env *env, const char *rcpt, int remote,
     struct policy_targets *out)
 {
 	struct resolve	 rs;
@@ -765,7 +768,11 @@ policy_resolve(const struct policy_env *env, const char *rcpt,
 	rs.depth_max = env->cf != NULL ? env->cf->limit_alias_depth : 10;
 	rs.targets_max = env->cf != NULL ? env->cf->limit_alias_expansion :
 	    1000;
-	if (strchr(rcpt, '@') == NULL)
+	if (remote) {
+		policy_env_step(env, "resolve: <%s> is remote and goes out as "
+		    "it is", rcpt);
+		resolve_target(&rs, TARGET_REMOTE, rcpt, NULL, NULL);
+	} else if (strchr(rcpt, '@') == NULL)
 		resolve_local(&rs, rcpt, 0, NULL, rcpt);
 	else
 		resolve_address(&rs, rcpt, 0, NULL);

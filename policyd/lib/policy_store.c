@@ -5,7 +5,9 @@
  * Before every query policy_store_env() stats the file, so what makemap
  * does is seen at once: an in-place update through the open handle, a
  * new file (other inode) by reopening it.  Nothing is cached across
- * queries.  States and failure behaviour:
+ * queries but which maps are empty, forgotten as soon as another
+ * connection commits (policy_db_refresh()).  States and failure
+ * behaviour:
  *   missing  no file: every map is empty (logged once, at info);
  *   open     lookups go to SQLite;
  *   broken   unreadable, corrupt or a foreign schema: every lookup is
@@ -103,8 +105,10 @@ store_refresh(void)
 		return;
 	}
 	if (store.state == STORE_OPEN && st.st_dev == store.dev &&
-	    st.st_ino == store.ino)
+	    st.st_ino == store.ino) {
+		policy_db_refresh(store.db);
 		return;
+	}
 	if (store.state == STORE_BROKEN && store_same(&st) &&
 	    time(NULL) < store.retry)
 		return;
