@@ -126,13 +126,29 @@ policyd_shutdown(void)
 	policy_store_close();
 }
 
+/* The first n targets, in the layout of IMSG_POLICY_RESULT's. */
+static void
+policyd_put_targets(struct imsg_out *out, const struct policy_targets *ts,
+    size_t n)
+{
+	const struct policy_target	*t;
+	size_t				 i;
+
+	imsg_put_u32(out, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		t = &ts->t[i];
+		imsg_put_u32(out, t->kind);
+		imsg_put_str(out, t->value);
+		imsg_put_str(out, t->sender);
+		imsg_put_str(out, t->error);
+	}
+}
+
 /* Send the answer to a query; the targets go with an accepted RCPT. */
 static void
 policyd_send(enum proc_id peer, uint32_t id, struct policy_result *res)
 {
 	struct imsg_out		 out;
-	const struct policy_target *t;
-	size_t			 i;
 
 	imsg_out_init(&out, IMSG_POLICY_RESULT, id);
 	imsg_put_u32(&out, res->verdict);
@@ -144,14 +160,7 @@ policyd_send(enum proc_id peer, uint32_t id, struct policy_result *res)
 	imsg_put_u32(&out, res->features_set);
 	imsg_put_u32(&out, res->features_clear);
 	imsg_put_str(&out, res->rcpt);
-	imsg_put_u32(&out, (uint32_t)res->targets.n);
-	for (i = 0; i < res->targets.n; i++) {
-		t = &res->targets.t[i];
-		imsg_put_u32(&out, t->kind);
-		imsg_put_str(&out, t->value);
-		imsg_put_str(&out, t->sender);
-		imsg_put_str(&out, t->error);
-	}
+	policyd_put_targets(&out, &res->targets, res->targets.n);
 	if (out.bad) {
 		/* more than one message holds: refuse the recipient */
 		imsg_out_free(&out);
@@ -192,21 +201,12 @@ policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
 static void
 policyd_resolve_send(uint32_t id, int status, const struct policy_targets *ts)
 {
-	struct imsg_out			 out;
-	const struct policy_target	*t;
-	size_t				 i, n = status == POLICY_RESOLVE_OK ?
-					    ts->n : 0;
+	struct imsg_out		 out;
+	size_t			 n = status == POLICY_RESOLVE_OK ? ts->n : 0;
 
 	imsg_out_init(&out, IMSG_POLICY_RESOLVE_RESULT, id);
 	imsg_put_u32(&out, n > 0 ? STATUS_OK : STATUS_TEMPFAIL);
-	imsg_put_u32(&out, (uint32_t)n);
-	for (i = 0; i < n; i++) {
-		t = &ts->t[i];
-		imsg_put_u32(&out, t->kind);
-		imsg_put_str(&out, t->value);
-		imsg_put_str(&out, t->sender);
-		imsg_put_str(&out, t->error);
-	}
+	policyd_put_targets(&out, ts, n);
 	if (out.bad) {
 		imsg_out_free(&out);
 		log_warnx("%08x: the recipients of a DSN do not fit in one "

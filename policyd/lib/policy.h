@@ -2,7 +2,8 @@
  * policy.h: the modules of smtpd-policyd below its main file.
  *
  *   policy_probe.c	the key sequences of sendmail's access-map lookups
- *			(D, A, F, U, E, mailertable): pure functions
+ *			(D, A, F, U, E, mailertable), mailbox splitting and
+ *			%1 substitution in values: pure functions
  *   policy_reply.c	SMTP replies from access-map right-hand sides
  *   policy_access.c	the connect, MAIL and RCPT decisions
  *   policy_entry.c	checks of one access-map entry before it is stored
@@ -198,6 +199,10 @@ int	policy_probe_mailertable(struct policy_keys *, const char *host);
 int	policy_probe_tagdefault(struct policy_keys *, const char *tag,
 	    const char *name, const char *addr);
 int	policy_addr_canon(const char *, char *, size_t);
+void	policy_mailbox_split(const char *mailbox, char *local,
+	    size_t locallen, const char **domain);
+int	policy_value_subst(const char *value, const char *const *args,
+	    size_t nargs, char *out, size_t outlen);
 int	policy_name_canon(const char *, char *, size_t);
 
 /* Access-map right-hand sides (spec 2.2). */

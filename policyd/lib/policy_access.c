@@ -305,18 +305,6 @@ policy_access_connect(const struct policy_env *env,
 		policy_tls_features(env, q, res);
 }
 
-/* Split a mailbox at its last '@' into local part and domain. */
-static void
-access_mailbox_split(const char *mailbox, char *local, size_t locallen,
-    const char **domain)
-{
-	const char	*at = strrchr(mailbox, '@');
-
-	*domain = at != NULL ? at + 1 : "";
-	(void)snprintf(local, locallen, "%.*s", at != NULL ?
-	    (int)(at - mailbox) : (int)strlen(mailbox), mailbox);
-}
-
 /* check_mail (spec 1.6); mailbox prefixes a refusal (the sender, or
  * the recipient under delay_checks). */
 static void
@@ -333,7 +321,7 @@ access_check_mail(const struct policy_env *env, const struct policy_query *q,
 		policy_result_accept(res, 0, "");	/* <>: spec 1.7 */
 		return;
 	}
-	access_mailbox_split(q->sender, local, sizeof(local), &domain);
+	policy_mailbox_split(q->sender, local, sizeof(local), &domain);
 	policy_env_step(env, "check_mail: %s+From on <%s>", domain[0] != '\0' ?
 	    "F, U, D " : "U ", q->sender);
 	policy_keys_init(&keys);
@@ -634,7 +622,7 @@ access_rcpt_unroute(const struct policy_env *env, char *rcpt, size_t len)
 
 	policy_env_step(env, "check_rcpt: is the domain of <%s> local?", rcpt);
 	for (hops = 0;; hops++) {
-		access_mailbox_split(rcpt, local, sizeof(local), &domain);
+		policy_mailbox_split(rcpt, local, sizeof(local), &domain);
 		if (domain[0] == '\0')
 			return 1;
 		if ((islocal = policy_domain_local(env, domain)) != 1 ||
@@ -701,7 +689,7 @@ access_rcpt_decide(const struct policy_env *env,
 	}
 	(void)strlcpy(rcpt, queued, sizeof(rcpt));
 	text_lower(rcpt);	/* keys are lowercase; replies use q->rcpt */
-	access_mailbox_split(rcpt, local, sizeof(local), &domain);
+	policy_mailbox_split(rcpt, local, sizeof(local), &domain);
 	if ((black = access_rcpt_blacklist(env, rcpt, local, domain, islocal,
 	    q->rcpt, res)) == 1 || black == -1)
 		return;

@@ -358,3 +358,46 @@ policy_name_canon(const char *in, char *out, size_t outlen)
 	text_lower(out);
 	return probe_name_valid(out) ? 0 : -1;
 }
+
+/* Split a mailbox at its last '@' into local part and domain ("" if
+ * none). */
+void
+policy_mailbox_split(const char *mailbox, char *local, size_t locallen,
+    const char **domain)
+{
+	const char	*at = strrchr(mailbox, '@');
+
+	*domain = at != NULL ? at + 1 : "";
+	(void)snprintf(local, locallen, "%.*s", at != NULL ?
+	    (int)(at - mailbox) : (int)strlen(mailbox), mailbox);
+}
+
+/*
+ * A map value with %1 .. %N replaced by args[0 .. N-1] (the mailertable's
+ * %1 %2, the virtusertable's %1 %2 %3); any other '%' stays as it is.
+ * 0, or -1 if the result does not fit in out.
+ */
+int
+policy_value_subst(const char *value, const char *const *args, size_t nargs,
+    char *out, size_t outlen)
+{
+	const char	*add;
+	size_t		 n = 0, len, i;
+
+	for (; *value != '\0'; value++) {
+		add = value;
+		len = 1;
+		if (value[0] == '%' && value[1] >= '1' && value[1] <= '9' &&
+		    (i = (size_t)(value[1] - '1')) < nargs) {
+			add = args[i];
+			len = strlen(add);
+			value++;
+		}
+		if (n + len >= outlen)
+			return -1;
+		memcpy(out + n, add, len);
+		n += len;
+	}
+	out[n] = '\0';
+	return 0;
+}

@@ -195,36 +195,6 @@ resolve_error_rhs(struct resolve *rs, const char *addr, const char *sender,
 	resolve_error(rs, addr, addr, sender, code, enh, text);
 }
 
-/* Substitute %1 %2 %3 (and %% for '%') in a virtusertable value. */
-static int
-resolve_subst(const char *rhs, const char *s1, const char *s2,
-    const char *s3, char *out, size_t outlen)
-{
-	const char	*add;
-	size_t		 n = 0, len;
-	char		 one[2];
-
-	for (; *rhs != '\0'; rhs++) {
-		one[0] = *rhs;
-		one[1] = '\0';
-		add = one;
-		if (*rhs == '%' && rhs[1] != '\0') {
-			rhs++;
-			add = *rhs == '1' ? s1 : *rhs == '2' ? s2 :
-			    *rhs == '3' ? s3 : *rhs == '%' ? "%" : NULL;
-			if (add == NULL)
-				return -1;
-		}
-		len = strlen(add);
-		if (n + len >= outlen)
-			return -1;
-		memcpy(out + n, add, len);
-		n += len;
-	}
-	out[n] = '\0';
-	return 0;
-}
-
 /*
  * The virtusertable probes of spec 9.2 for local@domain: 1 and the
  * substituted value in out, 0 if none matched, -1 TMPF.
@@ -236,7 +206,7 @@ resolve_virtuser_find(const struct policy_env *env, const char *local,
 	char		 user[POLICY_PATH_MAX], detail[POLICY_PATH_MAX];
 	char		 plus[POLICY_PATH_MAX + 1], key[POLICY_KEY_MAX + 2];
 	char		 value[POLICY_VALUE_MAX + 1];
-	const char	*fmt[7], *s1[7], *p;
+	const char	*fmt[7], *s1[7], *p, *args[3];
 	size_t		 i, n = 0;
 	int		 r, hasplus;
 
@@ -277,8 +247,10 @@ resolve_virtuser_find(const struct policy_env *env, const char *local,
 			(void)strlcpy(out, value, outlen);
 			return 1;
 		}
-		if (resolve_subst(value, s1[i], detail, plus, out,
-		    outlen) == -1) {
+		args[0] = s1[i];
+		args[1] = detail;
+		args[2] = plus;
+		if (policy_value_subst(value, args, 3, out, outlen) == -1) {
 			(void)snprintf(out, outlen, "error:4.3.5:451 "
 			    "virtusertable entry %.200s does not expand", key);
 			return 1;
@@ -286,18 +258,6 @@ resolve_virtuser_find(const struct policy_env *env, const char *local,
 		return 1;
 	}
 	return 0;
-}
-
-/* The domain part and the local part of an address ("" if bare). */
-static void
-resolve_split(const char *addr, char *local, size_t locallen,
-    const char **domain)
-{
-	const char	*at = strrchr(addr, '@');
-
-	(void)snprintf(local, locallen, "%.*s", at != NULL ?
-	    (int)(at - addr) : (int)strlen(addr), addr);
-	*domain = at != NULL ? at + 1 : "";
 }
 
 /* "loop broken" once the level is past the limit; 1 if so. */
@@ -402,7 +362,7 @@ resolve_address(struct resolve *rs, const char *addr, size_t depth,
 
 	if (resolve_too_deep(rs, addr, depth, sender))
 		return;
-	resolve_split(addr, local, sizeof(local), &domain);
+	policy_mailbox_split(addr, local, sizeof(local), &domain);
 	if (domain[0] == '\0') {
 		resolve_local(rs, local, depth, sender, addr);
 		return;
@@ -525,7 +485,7 @@ resolve_is_self(struct resolve *rs, const char *name, const char *item)
 	char		 local[POLICY_PATH_MAX], dom[POLICY_NAME_MAX];
 	const char	*domain;
 
-	resolve_split(item, local, sizeof(local), &domain);
+	policy_mailbox_split(item, local, sizeof(local), &domain);
 	text_lower(local);
 	if (strcmp(local, name) != 0)
 		return 0;
@@ -686,7 +646,7 @@ policy_resolve_parse(const struct policy_env *env, const char *rcpt,
 	int			 islocal, isvirtual = 0, r;
 
 	*remote = 0;
-	resolve_split(rcpt, local, sizeof(local), &domain);
+	policy_mailbox_split(rcpt, local, sizeof(local), &domain);
 	if (domain[0] == '\0')
 		return 0;
 	(void)strlcpy(dom, domain, sizeof(dom));

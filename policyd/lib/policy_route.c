@@ -199,31 +199,6 @@ route_args(const char *host, const char *key, char *p1, size_t p1len,
 	(void)strlcpy(p2, dot != NULL ? dot + 1 : p1, p2len);
 }
 
-/* value with %1 and %2 replaced into out: 0, or -1 if it does not fit. */
-static int
-route_subst(const char *value, const char *p1, const char *p2, char *out,
-    size_t outlen)
-{
-	const char	*arg;
-	size_t		 n = 0, len;
-
-	for (; *value != '\0'; value++) {
-		if (value[0] == '%' && (value[1] == '1' || value[1] == '2')) {
-			arg = *++value == '1' ? p1 : p2;
-			len = strlen(arg);
-		} else {
-			arg = value;
-			len = 1;
-		}
-		if (n + len >= outlen)
-			return -1;
-		memcpy(out + n, arg, len);
-		n += len;
-	}
-	out[n] = '\0';
-	return 0;
-}
-
 /* The rest of a "mailer:rest" value by its mailer: 0, or -1 if refused. */
 static int
 route_mailer(const char *mailer, size_t n, const char *rest,
@@ -256,7 +231,7 @@ route_mailertable(const char *host, const char *key, const char *value,
 	char		 enh[POLICY_ENH_MAX], text[POLICY_TEXT_MAX];
 	char		 p1[POLICY_NAME_MAX], p2[POLICY_NAME_MAX];
 	char		 rest[POLICY_VALUE_MAX + 1];
-	const char	*colon = strchr(value, ':');
+	const char	*colon = strchr(value, ':'), *args[2];
 	size_t		 n;
 	int		 fits;
 
@@ -267,7 +242,10 @@ route_mailertable(const char *host, const char *key, const char *value,
 	}
 	n = (size_t)(colon - value);
 	route_args(host, key, p1, sizeof(p1), p2, sizeof(p2));
-	fits = route_subst(colon + 1, p1, p2, rest, sizeof(rest)) == 0;
+	args[0] = p1;
+	args[1] = p2;
+	fits = policy_value_subst(colon + 1, args, 2, rest, sizeof(rest)) ==
+	    0;
 	if (fits && n == 5 && strncasecmp(value, "error", 5) == 0) {
 		(void)policy_reply_parse(rest, 1, &rt->code, enh, sizeof(enh),
 		    text, sizeof(text));

@@ -224,9 +224,31 @@ test_canon(void)
 	    "malformed names are refused");
 }
 
+static void
+test_split_and_subst(void)
+{
+	const char	*args[3] = { "joe", "box", "+box" }, *dom;
+	char		 local[64], out[16];
+
+	policy_mailbox_split("\"a@b\"@c.test", local, sizeof(local), &dom);
+	UNIT_CHECK(strcmp(local, "\"a@b\"") == 0 && strcmp(dom, "c.test") ==
+	    0, "split at the last '@'");
+	policy_mailbox_split("Postmaster", local, sizeof(local), &dom);
+	UNIT_CHECK(strcmp(local, "Postmaster") == 0 && dom[0] == '\0',
+	    "a bare name has no domain");
+	UNIT_CHECK(policy_value_subst("%1%3@x", args, 3, out, sizeof(out)) ==
+	    0 && strcmp(out, "joe+box@x") == 0, "%1%3");
+	UNIT_CHECK(policy_value_subst("%2.%3%9%", args, 2, out,
+	    sizeof(out)) == 0 && strcmp(out, "box.%3%9%") == 0,
+	    "a % past the arguments stays as it is");
+	UNIT_CHECK(policy_value_subst("%1%1%1%1%1%1", args, 1, out,
+	    sizeof(out)) == -1, "a result that does not fit is refused");
+}
+
 int
 main(void)
 {
+	test_split_and_subst();
 	test_connect_name();
 	test_connect_literal();
 	test_connect_ipv6();
