@@ -61,6 +61,8 @@ ask(uint32_t kind, const char *addr, const char *name, const char *sender,
 	(void)strlcpy(q.sender, sender, sizeof(q.sender));
 	(void)strlcpy(q.rcpt, rcpt, sizeof(q.rcpt));
 	policy_access_check(&env, &q, &res);
+	/* the final recipients are policy_resolve's tests' */
+	policy_targets_free(&res.targets);
 	return res;
 }
 
@@ -521,6 +523,8 @@ ask_resolved(const char *addr, const char *name, const char *resolve,
 	(void)strlcpy(q.rcpt, rcpt, sizeof(q.rcpt));
 	(void)strlcpy(q.resolve, resolve, sizeof(q.resolve));
 	policy_access_check(&env, &q, &res);
+	/* the final recipients are policy_resolve's tests' */
+	policy_targets_free(&res.targets);
 	return res;
 }
 

@@ -34,6 +34,8 @@ rcpt(const char *mech)
 	if (mech[0] != '\0')
 		(void)strlcpy(q.auth, "alice", sizeof(q.auth));
 	policy_access_check(&env, &q, &res);
+	/* the final recipients are policy_resolve's tests' */
+	policy_targets_free(&res.targets);
 	return res;
 }
 

@@ -77,6 +77,8 @@ decide(const struct policy_query *q)
 
 	probes[0] = '\0';
 	policy_access_check(&env, q, &res);
+	/* the final recipients are policy_resolve's tests' */
+	policy_targets_free(&res.targets);
 	return res;
 }
 

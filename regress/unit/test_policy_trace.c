@@ -92,6 +92,8 @@ ask(struct policy_env *env, uint32_t kind, const char *addr, const char *name,
 	}
 	env->trace = &trace;
 	policy_access_check(env, &q, &res);
+	/* the final recipients are policy_resolve's tests' */
+	policy_targets_free(&res.targets);
 	return res;
 }
 
