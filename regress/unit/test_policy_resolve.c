@@ -180,6 +180,12 @@ test_aliases(void)
 	    "postmaster without an alias: root's mailbox");
 	UNIT_CHECK(resolves("remote@far.test", 0, "remote:remote@far.test"),
 	    "a remote address is never aliased");
+	UNIT_CHECK(resolves("bob@lall.test", 0, "mailbox:bob remote:b@far.test")
+	    && resolves("x@luser.test", 0, "mailbox:carol"),
+	    "mailertable local: and local:user make a domain's users local");
+	UNIT_CHECK(resolves("u@dead.test", 0, "error:u@dead.test=550 5.1.2 "
+	    "<u@dead.test>... Host gone"),
+	    "a mailertable error fails the address");
 }
 
 static void
@@ -248,7 +254,8 @@ main(void)
 	load("local-host-names", "other.test\n");
 	load("virtual-domains", "virt.test\nv1.test\n");
 	load("local-users", "mapuser\n");
-	load("mailertable", "dead.test error:5.1.2:550 Host gone\n");
+	load("mailertable", "dead.test error:5.1.2:550 Host gone\n"
+	    "lall.test local:\nluser.test local:carol\n");
 	load("virtusertable", "joe+x@v1.test 1-%1@a.test\n"
 	    "kim++@v1.test 2-%1-%2@a.test\nkim+*@v1.test 3-%1-%2@a.test\n"
 	    "lee@v1.test 4-%1%3@a.test\n++@v1.test 5-%1-%2@a.test\n"
