@@ -116,15 +116,73 @@ resolve_same(const struct policy_target *t, uint32_t kind, const char *value)
 	return strcmp(t->value, value) == 0;
 }
 
-/* Add a target unless the same one is in already. */
+/*
+ * The address a failed target is queued (and bounced) as: addr, else
+ * addr qualified with the host name, else the recipient as given,
+ * qualified too if need be: always a mailbox, as the front end and the
+ * queue check.
+ */
+static void
+resolve_error_addr(struct resolve *rs, const char *addr, char *out,
+    size_t outlen)
+{
+	const char	*try[2] = { addr, rs->top };
+	const char	*host = rs->env->hostname != NULL &&
+			    rs->env->hostname[0] != '\0' ? rs->env->hostname :
+			    "localhost";
+	size_t		 i;
+	int		 n;
+
+	for (i = 0; i < 2; i++) {
+		if (try[i] == NULL)
+			continue;
+		if (mailaddr_mailbox_valid(try[i])) {
+			(void)strlcpy(out, try[i], outlen);
+			return;
+		}
+		n = snprintf(out, outlen, "%s@%s", try[i], host);
+		if (n > 0 && (size_t)n < outlen && strchr(try[i], '@') == NULL &&
+		    mailaddr_mailbox_valid(out))
+			return;
+	}
+	(void)snprintf(out, outlen, "postmaster@%s", host);
+}
+
+/*
+ * Add a target unless the same one is in already.  What a map produced
+ * that the front end and the queue would refuse (an address that is no
+ * mailbox, an owner that is none) never leaves policyd: the target fails
+ * instead, or goes without the owner, since a peer's refusal of our
+ * answer would be taken as a broken policyd.
+ */
 static void
 resolve_target(struct resolve *rs, uint32_t kind, const char *value,
     const char *sender, const char *error)
 {
 	struct policy_targets	*ts = rs->out;
 	struct policy_target	*t;
+	char			 fixed[POLICY_PATH_MAX];
+	char			 line[POLICY_TEXT_MAX];
 	size_t			 i, cap;
 
+	if (sender != NULL && sender[0] != '\0' &&
+	    !mailaddr_mailbox_valid(sender)) {
+		log_warnx("alias owner <%s> is no mailbox; not used", sender);
+		sender = NULL;
+	}
+	if (kind != TARGET_ERROR && !mailaddr_target_valid(kind, value)) {
+		resolve_error_addr(rs, NULL, fixed, sizeof(fixed));
+		(void)snprintf(line, sizeof(line), "553 5.1.3 <%s>... "
+		    "Resolves to an invalid recipient", fixed);
+		policy_env_step(rs->env, "resolve: %s %s is not a valid "
+		    "recipient", policy_target_kind_name(kind), value);
+		kind = TARGET_ERROR;
+		value = fixed;
+		error = line;
+	} else if (kind == TARGET_ERROR && !mailaddr_mailbox_valid(value)) {
+		resolve_error_addr(rs, value, fixed, sizeof(fixed));
+		value = fixed;
+	}
 	for (i = 0; i < ts->n; i++)
 		if (resolve_same(&ts->t[i], kind, value)) {
 			policy_env_step(rs->env, "resolve: %s %s is a duplicate",
@@ -175,9 +233,19 @@ resolve_error(struct resolve *rs, const char *addr, const char *mailbox,
 	struct policy_result	 r;
 	char			 line[POLICY_TEXT_MAX + 32];
 
+	char			 enh[POLICY_ENH_MAX];
+
+	if (code < 400 || code > 599)
+		code = 550;
+	/* the queue bounces or retries by the class: keep the two alike */
+	if (enhanced[0] != (char)('0' + code / 100) || enhanced[1] != '.')
+		(void)snprintf(enh, sizeof(enh), "%u.0.0", code / 100);
+	else
+		(void)strlcpy(enh, enhanced, sizeof(enh));
 	memset(&r, 0, sizeof(r));
-	policy_result_reply(&r, mailbox, code, enhanced, text);
-	(void)snprintf(line, sizeof(line), "%u %s %s", r.code, r.enhanced,
+	policy_result_reply(&r, mailbox, code, enh, text);
+	/* the front end takes a reply line of at most 400 octets */
+	(void)snprintf(line, sizeof(line), "%u %s %.380s", r.code, r.enhanced,
 	    r.text);
 	resolve_target(rs, TARGET_ERROR, addr, sender, line);
 }

@@ -145,6 +145,9 @@ test_virtusertable(void)
 	    "a virtual domain without an entry: User unknown");
 	UNIT_CHECK(resolves("x@sub.virt.test", 0, "remote:x@sub.virt.test"),
 	    "not its subdomains");
+	UNIT_CHECK(resolves("x@odd.test", 0, "error:x@odd.test=553 5.1.3 "
+	    "<x@odd.test>... Resolves to an invalid recipient"),
+	    "a value that expands to no address fails, inside policyd");
 }
 
 static void
@@ -166,7 +169,7 @@ test_aliases(void)
 	    "the list named as name@local: itself too (no such user here)");
 	UNIT_CHECK(resolves("root@localhost", 0, "mailbox:alice"),
 	    "\\alice: the mailbox, not aliased again");
-	UNIT_CHECK(resolves("a1@mx.test", 0, "error:a12=554 5.4.6 "
+	UNIT_CHECK(resolves("a1@mx.test", 0, "error:a12@mx.test=554 5.4.6 "
 	    "aliasing/forwarding loop broken (11 aliases deep; 10 max)"),
 	    "a 12-deep chain stops at level 11");
 	UNIT_CHECK(resolves("loop1@mx.test", 0, ""),
@@ -252,7 +255,7 @@ main(void)
 		return 1;
 	(void)snprintf(dbpath, sizeof(dbpath), "%s/maps.db", tmpdir);
 	load("local-host-names", "other.test\n");
-	load("virtual-domains", "virt.test\nv1.test\n");
+	load("virtual-domains", "virt.test\nv1.test\nodd.test\n");
 	load("local-users", "mapuser\n");
 	load("mailertable", "dead.test error:5.1.2:550 Host gone\n"
 	    "lall.test local:\nluser.test local:carol\n");
@@ -263,7 +266,7 @@ main(void)
 	    "@other.test %1%3@remote.test\ninfo@mx.test alice\n"
 	    "no@mx.test error:nouser 550 No such user here\n"
 	    "gone@mx.test error:5.1.1:550 User unknown\n"
-	    "x@virt.test carol\n");
+	    "x@virt.test carol\n@odd.test %2@far.test\n");
 	if ((a = malloc(4096)) == NULL)
 		return 1;
 	(void)strlcpy(a, "staff: alice, dave@far.test, \"|/bin/prog -x\", "
