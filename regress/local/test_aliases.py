@@ -239,3 +239,21 @@ def test_expired_program_target_names_the_address_and_the_program():
         assert r.get("final-recipient") == "rfc822; prog@relay.test", r
         assert r.get("x-actual-recipient") == "rfc822; |/usr/bin/true -x", r
         assert r.get("original-recipient") == "rfc822;prog@relay.test", r
+
+
+def test_member_past_the_depth_limit_bounces_and_policyd_stays_trusted():
+    """A list whose one member runs past the depth limit: the other member
+    is queued, the deep one bounces with the 554 (named as an address,
+    a11@relay.test: mix is level 0), and the front end never finds policyd's answer
+    malformed."""
+    with Sink() as sink, _relay(sink, "mix: alice, a1\n" + _chain(12)) \
+            as relay:
+        r = _rcpt(relay, "mix@relay.test")
+        assert r[0] == 250, r
+        wait_local(relay, 1, rcpt="alice")
+        [b] = sink.wait_for(1, timeout=30, pred=lambda m: m.mail_from == "")
+        d = dsn.parse(b.data)
+        [r] = d.recipients
+        assert r.get("status") == "5.4.6", r
+        assert r.get("final-recipient") == "rfc822; a11@relay.test", r
+        assert "malformed" not in relay.log(), relay.log_tail()
