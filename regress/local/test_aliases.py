@@ -243,9 +243,9 @@ def test_expired_program_target_names_the_address_and_the_program():
 
 def test_member_past_the_depth_limit_bounces_and_policyd_stays_trusted():
     """A list whose one member runs past the depth limit: the other member
-    is queued, the deep one bounces with the 554 (named as an address,
-    a11@relay.test: mix is level 0), and the front end never finds policyd's answer
-    malformed."""
+    is queued, the deep one bounces with the 554, named as an address
+    (a11@relay.test: mix is level 0), and the front end never finds
+    policyd's answer malformed."""
     with Sink() as sink, _relay(sink, "mix: alice, a1\n" + _chain(12)) \
             as relay:
         r = _rcpt(relay, "mix@relay.test")
