@@ -148,9 +148,9 @@ static const int sandbox_auth[] = {
 static const int sandbox_local[] = {
 	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(stat), SCMP_SYS(lstat),
 	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
-	SCMP_SYS(readlink), SCMP_SYS(getdents64), SCMP_SYS(pread64),
-	SCMP_SYS(pwrite64), SCMP_SYS(fsync), SCMP_SYS(fdatasync),
-	SCMP_SYS(ftruncate), SCMP_SYS(link), SCMP_SYS(linkat),
+	SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(link), SCMP_SYS(linkat),
 	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename),
 	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(setgroups),
 	SCMP_SYS(setresgid), SCMP_SYS(setresuid), SCMP_SYS(getgroups),
