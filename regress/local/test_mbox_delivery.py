@@ -8,7 +8,9 @@ module: the Return-Path and Delivered-To headers, a body line "From
 here" quoted as ">From here", two messages in order.  A user removed
 before delivery bounces with 5.1.1; mail to root without an alias stays
 queued with the 4.3.0 text; a message that carries our Delivered-To
-already bounces with 5.4.6 and is not delivered; kill -9 of smtpd-local
+already bounces with 5.4.6 and is not delivered; an mbox that is a
+symbolic link or hard linked is not written (the mail waits with 4.3.0,
+the file it points to stays as it was); kill -9 of smtpd-local
 while a delivery waits for the mbox lock loses nothing and delivers the
 message once after the restart."""
 import contextlib
@@ -145,6 +147,38 @@ def test_our_delivered_to_header_is_a_loop():
         assert "mail loops back to me" in m.data.decode("utf-8", "replace")
         path = os.path.join(maildir, user)
         assert not os.path.exists(path) or os.path.getsize(path) == 0
+
+
+def _unsafe_mbox_is_refused(make):
+    """make(path, user) puts something unsafe at the mbox path; the mail
+    waits with 4.3.0 and the target of the link is not written."""
+    maildir = _maildir()
+    target = os.path.join(test_dir("target"), "victim")
+    with open(target, "w") as f:
+        f.write("untouched\n")
+    with system_user() as user, _relay(maildir) as relay:
+        pw = pwd.getpwnam(user)
+        os.chown(target, pw.pw_uid, pw.pw_gid)
+        make(target, os.path.join(maildir, user))
+        clients.send(relay.port, SENDER, ["%s@relay.test" % user],
+                     msg=_msg(user))
+
+        def tried():
+            envs = [e for e in envelopes(relay) if e["rcpt"] == user]
+            return envs if envs and "safely" in envs[0]["lasterror"] \
+                else None
+        [env] = wait_until(tried, 20, "a refused try")
+        assert "cannot open the mailbox safely" in env["lasterror"], env
+        with open(target) as f:
+            assert f.read() == "untouched\n"
+
+
+def test_symlinked_mbox_is_not_written():
+    _unsafe_mbox_is_refused(os.symlink)
+
+
+def test_hard_linked_mbox_is_not_written():
+    _unsafe_mbox_is_refused(os.link)
 
 
 def test_kill_of_smtpd_local_during_a_delivery_loses_nothing():

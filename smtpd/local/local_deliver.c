@@ -310,8 +310,8 @@ local_deliver_start(struct local_req *r)
 	    event_add(r->ev_exit, NULL) == -1 ||
 	    evtimer_add(r->ev_kill, &tv) == -1)
 		fatalx("cannot watch a delivery child");
-	log_debug("%016llx: delivering to %s, pid %d",
-	    (unsigned long long)r->evpid, r->user, (int)pid);
+	log_debug("%016llx: delivering to %s (for <%s>), pid %d",
+	    (unsigned long long)r->evpid, r->user, r->orig, (int)pid);
 	return 0;
 }
 
