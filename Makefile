@@ -57,6 +57,7 @@ PARENT_SRCS  = smtpd/parent.c $(wildcard smtpd/parent_*.c)
 # smtpd-policyd and smtpctl (makemap, explain) both link
 SMTP_SRCS    = $(wildcard smtpd/smtp/*.c)
 MTA_SRCS     = $(wildcard smtpd/mta/*.c)
+LOCAL_SRCS   = $(wildcard smtpd/local/*.c)
 CTL_SRCS     = $(wildcard smtpd/ctl/*.c)
 QUEUE_SRCS   = $(wildcard queue/*.c)
 POLICY_LIB_SRCS = $(wildcard policyd/lib/*.c)
@@ -67,12 +68,14 @@ TLS_SRCS     = $(wildcard tlsproxy/*.c)
 # each process's modules without its main, for the unit tests
 SMTP_LIB_OBJS   = $(filter-out smtpd/smtp/smtp.o,$(SMTP_SRCS:.c=.o))
 MTA_LIB_OBJS    = $(filter-out smtpd/mta/mta.o,$(MTA_SRCS:.c=.o))
+LOCAL_LIB_OBJS  = $(filter-out smtpd/local/local.o,$(LOCAL_SRCS:.c=.o))
 QUEUE_LIB_OBJS  = $(filter-out queue/queue.o,$(QUEUE_SRCS:.c=.o))
 POLICY_LIB_OBJS = $(POLICY_LIB_SRCS:.c=.o)
 TLS_LIB_OBJS    = $(filter-out tlsproxy/tlsproxy.o,$(TLS_SRCS:.c=.o))
 
 BINS = bin/smtpd bin/smtpd-smtp bin/smtpd-mta bin/smtpd-queue \
-       bin/smtpd-policyd bin/smtpd-tlsproxy bin/smtpd-auth bin/smtpctl
+       bin/smtpd-policyd bin/smtpd-tlsproxy bin/smtpd-auth bin/smtpd-local \
+       bin/smtpctl
 
 UNIT_SRCS = $(wildcard regress/unit/test_*.c)
 UNIT_BINS = $(patsubst regress/unit/%.c,bin/unit/%,$(UNIT_SRCS))
@@ -113,6 +116,10 @@ bin/smtpd-smtp: $(SMTP_SRCS:.c=.o) common/libcommon.a | bin
 bin/smtpd-mta: $(MTA_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
 
+# the local delivery process: no resolver, no TLS, no database
+bin/smtpd-local: $(LOCAL_SRCS:.c=.o) common/libcommon.a | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
+
 bin/smtpd-queue: $(QUEUE_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE)
 
@@ -130,6 +137,8 @@ smtpd/smtp/libsmtp.a: $(SMTP_LIB_OBJS)
 	$(AR) rcs $@ $^
 smtpd/mta/libmta.a: $(MTA_LIB_OBJS)
 	$(AR) rcs $@ $^
+smtpd/local/liblocal.a: $(LOCAL_LIB_OBJS)
+	$(AR) rcs $@ $^
 queue/libqueue.a: $(QUEUE_LIB_OBJS)
 	$(AR) rcs $@ $^
 policyd/lib/libpolicy.a: $(POLICY_LIB_OBJS)
@@ -138,7 +147,7 @@ tlsproxy/libtlsproxy.a: $(TLS_LIB_OBJS)
 	$(AR) rcs $@ $^
 
 PROC_LIBS = smtpd/smtp/libsmtp.a smtpd/mta/libmta.a queue/libqueue.a \
-	    policyd/lib/libpolicy.a
+	    policyd/lib/libpolicy.a smtpd/local/liblocal.a
 
 # the policy library: its header for policyd and smtpctl
 $(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd/lib
@@ -152,7 +161,7 @@ bin/newaliases: bin/smtpctl
 
 bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin/unit
 	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd/smtp -Ismtpd/mta -Iqueue \
-	    -Ipolicyd/lib $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE) -lunbound \
+	    -Ipolicyd/lib -Ismtpd/local $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE) -lunbound \
 	    -lsqlite3
 
 # tlsproxy's modules need libtls and libcrypto
@@ -174,7 +183,8 @@ units: $(UNIT_BINS)
 # runs the daemon with -x bin/probe).  sandbox_probe.o comes before the
 # archive, so the archive's sandbox.o is not linked.
 PROBE_BINS = bin/probe/smtpd-smtp bin/probe/smtpd-mta bin/probe/smtpd-queue \
-	     bin/probe/smtpd-policyd bin/probe/smtpd-tlsproxy bin/probe/smtpd-auth
+	     bin/probe/smtpd-policyd bin/probe/smtpd-tlsproxy bin/probe/smtpd-auth \
+	     bin/probe/smtpd-local
 
 common/sandbox_probe.o: common/sandbox.c common/sandbox.h
 	$(CC) $(CFLAGS) -DSANDBOX_PROBE -c -o $@ common/sandbox.c
@@ -200,6 +210,10 @@ bin/probe/smtpd-tlsproxy: $(TLS_SRCS:.c=.o) common/sandbox_probe.o \
 bin/probe/smtpd-auth: $(AUTH_SRCS:.c=.o) common/sandbox_probe.o \
     common/libcommon.a | bin/probe
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsasl2
+
+bin/probe/smtpd-local: $(LOCAL_SRCS:.c=.o) common/sandbox_probe.o \
+    common/libcommon.a | bin/probe
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
 
 probe: $(PROBE_BINS)
 

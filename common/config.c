@@ -117,6 +117,8 @@ config_new_nohost(void)
 	c->limit_alias_expansion = 1000;
 	(void)strlcpy(c->local_aliases, "/etc/aliases",
 	    sizeof(c->local_aliases));
+	(void)strlcpy(c->local_mailbox_dir, "/var/mail",
+	    sizeof(c->local_mailbox_dir));
 	c->local_users = LOCAL_USERS_PASSWD;
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
@@ -481,6 +483,8 @@ config_dump_policy(const struct config *c, FILE *fp)
 	    c->policy_tls_perm_error ? "yes" : "no");
 	(void)fputs("local aliases ", fp);
 	config_dump_quoted(fp, c->local_aliases);
+	(void)fputs("\nlocal mailbox-dir ", fp);
+	config_dump_quoted(fp, c->local_mailbox_dir);
 	(void)fprintf(fp, "\nlocal users %s\n",
 	    c->local_users == LOCAL_USERS_MAP ? "map" : "passwd");
 }

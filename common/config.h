@@ -161,6 +161,8 @@ struct config {
 
 	/* local ...: mail for this host (smtpd.conf(5), smtpd-maps(5)) */
 	char			 local_aliases[PATH_MAX];	/* /etc/aliases */
+	/* where smtpd-local keeps the mbox of each user */
+	char			 local_mailbox_dir[PATH_MAX];	/* /var/mail */
 	int			 local_users;		/* LOCAL_USERS_PASSWD */
 
 	/* smtp ... */

@@ -139,7 +139,7 @@ static char	*parse_string_keep(const char *);
 %token	DATARATE FORBIDPIPELINING
 %token	AUTHPLAINTEXT
 %token	JUNKCOMMANDS
-%token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION
+%token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -274,6 +274,11 @@ main		: HOSTNAME STRING {
 localopt	: ALIASES STRING {
 			if (parse_path(parse_conf->local_aliases, $2,
 			    "local aliases") == -1)
+				YYERROR;
+		}
+		| MAILBOXDIR STRING {
+			if (parse_path(parse_conf->local_mailbox_dir, $2,
+			    "local mailbox-dir") == -1)
 				YYERROR;
 		}
 		| USERS PASSWD	{ parse_conf->local_users = LOCAL_USERS_PASSWD; }
@@ -667,6 +672,7 @@ static const struct keyword	 keywords[] = {
 	{ "listen",			LISTEN },
 	{ "local",			LOCAL },
 	{ "lookupdotdomain",		LOOKUPDOTDOMAIN },
+	{ "mailbox-dir",		MAILBOXDIR },
 	{ "map",			MAP },
 	{ "max-failures",		MAXFAILURES },
 	{ "mechanisms",			MECHANISMS },

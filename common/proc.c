@@ -62,6 +62,7 @@ static const char *proc_names[PROC_COUNT] = {
 	[PROC_QUEUE] = "queue",
 	[PROC_POLICY] = "policyd",
 	[PROC_AUTH] = "auth",
+	[PROC_LOCAL] = "local",
 	[PROC_TLS] = "tlsproxy",
 };
 
@@ -223,6 +224,8 @@ static const struct proc_limits {
 	{ "policyd",	PROC_LIMIT_NOTASK | PROC_LIMIT_NOWRITE },
 	{ "tlsproxy",	PROC_LIMIT_NOTASK | PROC_LIMIT_NOWRITE },
 	{ "auth",	PROC_LIMIT_NOTASK | PROC_LIMIT_NOWRITE },
+	/* forks a child per delivery, which writes the mailbox */
+	{ "local",	0 },
 };
 
 /*
@@ -304,6 +307,25 @@ proc_confine(const char *root, const char *user)
 	if (sandbox_enter(proc_self->name) == -1)
 		fatalx("cannot enter the seccomp sandbox");
 	log_debug("confined to %s as %s", root, user);
+}
+
+/*
+ * The confinement of smtpd-local, which must stay root to take a user's
+ * identity for each delivery and cannot chroot (it opens the mailboxes
+ * of the system, later the users' homes): no tracing, no new privileges
+ * through exec, the limits and the seccomp filter of proc_confine().
+ */
+void
+proc_confine_root(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_DUMPABLE");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+	proc_limits_apply(proc_self->name);
+	if (sandbox_enter(proc_self->name) == -1)
+		fatalx("cannot enter the seccomp sandbox");
+	log_debug("confined as root, without chroot");
 }
 
 void
@@ -462,6 +484,7 @@ proc_imsg_takes_fd(uint32_t type)
 	case IMSG_SMTP_LISTENER:
 	case IMSG_QUEUE_MESSAGE_CREATED:
 	case IMSG_MTA_DELIVER:
+	case IMSG_LOCAL_DELIVER:
 	case IMSG_TLS_SERVER_START:
 	case IMSG_TLS_CLIENT_START:
 	case IMSG_TLS_RESULT:

@@ -65,6 +65,8 @@ void		 proc_setup(const struct proc_def *, int, char **);
 void		 proc_nofile_raise(void);
 const char	*proc_root(void);
 void		 proc_confine(const char *root, const char *user);
+/* smtpd-local: stays root, no chroot; the rest of proc_confine() */
+void		 proc_confine_root(void);
 void		 proc_run(void);
 
 const char	*proc_name(enum proc_id);

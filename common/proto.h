@@ -22,6 +22,7 @@ enum proc_id {
 	PROC_QUEUE,		/* queue/: spool and scheduler */
 	PROC_POLICY,		/* policyd/: access map, routes */
 	PROC_AUTH,		/* policyd/auth/: SASL, the only libsasl2 user */
+	PROC_LOCAL,		/* smtpd/local/: delivery as a local user */
 	/* last: the parent keeps its extra instances in slots after it */
 	PROC_TLS,		/* tlsproxy/: every TLS handshake */
 	PROC_COUNT
@@ -470,7 +471,23 @@ enum imsg_type {
 	IMSG_AUTH_CLIENT_RESULT,
 	/* mta -> auth. id = session id. no payload.  The exchange is over
 	 * (235, a refusal, the session gone); may cross a final RESULT. */
-	IMSG_AUTH_CLIENT_END
+	IMSG_AUTH_CLIENT_END,
+
+	/*
+	 * Queue <-> local delivery (smtpd-local, root, the only process that
+	 * takes a user's identity).  One envelope per request.
+	 */
+	/* queue -> local. id = batch id. fd: the message file, read-only.
+	 * payload: u64 evpid, str sender (the Return-Path, "" for <>),
+	 * str rcpt (the mailbox: "user" or "user+detail"), str orig (the
+	 * RCPT as given, for logs), i64 creation time.  smtpd-local checks
+	 * the user again (exists, not uid 0) before it delivers. */
+	IMSG_LOCAL_DELIVER = 224,
+	/* local -> queue. id = batch id. payload: u64 evpid, u32
+	 * status_code, str enhanced status ("2.0.0"), str text (the reason,
+	 * for the log and the DSN).  Sent once per request, only after the
+	 * mailbox was fsynced for STATUS_OK. */
+	IMSG_LOCAL_RESULT
 };
 
 /* Status of IMSG_AUTH_RESULT. */

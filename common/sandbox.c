@@ -14,17 +14,24 @@
  *   tlsproxy  no socket of its own at all; no open(2) (EACCES)
  *   auth      Cyrus SASL: the sasldb (open, locks) and saslauthd's unix
  *             socket
+ *   local     root, unchrooted: getpwnam, fork of a child per delivery
+ *             (no thread), which drops to the user (setgroups,
+ *             setresgid, setresuid) and writes the mbox (open, locks,
+ *             the dot-lock's link/unlink, fsync, ftruncate); wait4, and
+ *             signals to its children only through their pidfds; no
+ *             socket and no exec
  *
  * Sockets, where allowed, may only be of the families the process needs
- * (checked on the first argument of socket(2)).  No child may fork or
- * execute a program; the threaded ones (smtp, mta, queue) may clone(2)
- * threads only.  A system call outside
+ * (checked on the first argument of socket(2)).  No child may execute
+ * a program, and none but local may fork; the threaded ones (smtp, mta,
+ * queue) may clone(2) threads only.  A system call outside
  * the list traps: the SIGSYS handler logs "seccomp: forbidden system call
  * NAME (NR)" and the process dies by SIGSYS, which the parent logs and
  * answers with a restart.  A filter that cannot be loaded ends the child
  * before it serves anything.
  */
 #include <sys/ioctl.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -130,6 +137,30 @@ static const int sandbox_auth[] = {
 	SCMP_SYS(readlink), SCMP_SYS(sched_getaffinity)
 };
 
+/*
+ * smtpd-local and its delivery children (which inherit the filter): the
+ * passwd and group files (NSS), the change of identity, the mbox and its
+ * dot-lock, the children's end.  clone(2) is allowed for a fork only
+ * (sandbox_allow_fork); kill(2) stays limited to itself, and a child is
+ * killed through the pidfd taken right after its fork, which names that
+ * process and no other.  prctl(2) only to set the parent-death signal.
+ */
+static const int sandbox_local[] = {
+	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(stat), SCMP_SYS(lstat),
+	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
+	SCMP_SYS(readlink), SCMP_SYS(readlinkat), SCMP_SYS(getdents64),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(fsync),
+	SCMP_SYS(fdatasync), SCMP_SYS(ftruncate), SCMP_SYS(link), SCMP_SYS(linkat),
+	SCMP_SYS(unlink), SCMP_SYS(unlinkat), SCMP_SYS(rename),
+	SCMP_SYS(renameat), SCMP_SYS(renameat2), SCMP_SYS(setgroups),
+	SCMP_SYS(setresgid), SCMP_SYS(setresuid), SCMP_SYS(getgroups),
+	SCMP_SYS(getresuid), SCMP_SYS(getresgid), SCMP_SYS(wait4),
+	SCMP_SYS(waitid), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal),
+	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(set_tid_address),
+	SCMP_SYS(close_range), SCMP_SYS(dup2), SCMP_SYS(alarm),
+	SCMP_SYS(setitimer)
+};
+
 struct sandbox_list {
 	const int	*calls;
 	size_t		 n;
@@ -165,7 +196,9 @@ static const struct sandbox_policy sandbox_policies[] = {
 	{ "tlsproxy", { SANDBOX_LIST(sandbox_tlsproxy), SANDBOX_NONE,
 	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0 }, 1, 0 },
 	{ "auth", { SANDBOX_LIST(sandbox_auth), SANDBOX_NONE, SANDBOX_NONE,
-	    SANDBOX_NONE }, { AF_UNIX, 0 }, 0, 1 }
+	    SANDBOX_NONE }, { AF_UNIX, 0 }, 0, 1 },
+	{ "local", { SANDBOX_LIST(sandbox_local), SANDBOX_NONE, SANDBOX_NONE,
+	    SANDBOX_NONE }, { 0, 0 }, 0, 0 }
 };
 
 /* SIGSYS from the filter: say which call, then die of it. */
@@ -225,6 +258,34 @@ sandbox_allow_threads(scmp_filter_ctx ctx)
 	    sandbox_arg_is(0, SCMP_CMP_MASKED_EQ, CLONE_THREAD)) < 0 ||
 	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
 	    0) < 0)
+		return -1;
+	return 0;
+}
+
+/*
+ * smtpd-local's fork: clone(2) without CLONE_THREAD (mask CLONE_THREAD,
+ * value 0), so it has processes and never threads; clone3(2) as for the
+ * threads.  prctl(2) only for PR_SET_PDEATHSIG, which the delivery
+ * child sets once it is the user; any other fails with EINVAL (libcap,
+ * loaded by NSS modules for getpwnam, reads the bounding set).
+ */
+static int
+sandbox_allow_fork(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp	 c;
+
+	memset(&c, 0, sizeof(c));
+	c.arg = 0;
+	c.op = SCMP_CMP_MASKED_EQ;
+	c.datum_a = CLONE_THREAD;
+	c.datum_b = 0;
+	if (seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(clone), 1, c) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(clone3),
+	    0) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(prctl), 1,
+	    sandbox_arg_is(0, SCMP_CMP_EQ, PR_SET_PDEATHSIG)) < 0 ||
+	    seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EINVAL), SCMP_SYS(prctl), 1,
+	    sandbox_arg_is(0, SCMP_CMP_NE, PR_SET_PDEATHSIG)) < 0)
 		return -1;
 	return 0;
 }
@@ -324,6 +385,9 @@ sandbox_build(const struct sandbox_policy *p)
 			goto fail;
 		if (p->lists[i].calls == sandbox_threads &&
 		    sandbox_allow_threads(ctx) == -1)
+			goto fail;
+		if (p->lists[i].calls == sandbox_local &&
+		    sandbox_allow_fork(ctx) == -1)
 			goto fail;
 	}
 	if (p->open_denied &&

@@ -33,6 +33,10 @@ static const struct imsg_handler queue_mta_handlers[] = {
 	{ IMSG_MTA_DONE,		queue_result_done },
 };
 
+static const struct imsg_handler queue_local_handlers[] = {
+	{ IMSG_LOCAL_RESULT,		queue_result_local },
+};
+
 static const struct imsg_handler queue_policy_handlers[] = {
 	{ IMSG_POLICY_RESOLVE_RESULT,	queue_resolve_result },
 };
@@ -40,7 +44,7 @@ static const struct imsg_handler queue_policy_handlers[] = {
 static void
 queue_peer_up(enum proc_id id)
 {
-	if (id == PROC_MTA || id == PROC_POLICY)
+	if (id == PROC_MTA || id == PROC_POLICY || id == PROC_LOCAL)
 		queue_sched_wakeup();
 	else if (id == PROC_SMTP)
 		queue_space_report();
@@ -52,7 +56,9 @@ queue_peer_down(enum proc_id id)
 	if (id == PROC_SMTP)
 		queue_commit_smtp_down();
 	else if (id == PROC_MTA)
-		queue_sched_mta_down();
+		queue_sched_peer_down(0);
+	else if (id == PROC_LOCAL)
+		queue_sched_peer_down(1);
 	else if (id == PROC_POLICY)
 		queue_resolve_policy_down();
 }
@@ -86,6 +92,7 @@ static const struct proc_def queue_def = {
 		[PROC_SMTP] = queue_smtp_handlers,
 		[PROC_MTA] = queue_mta_handlers,
 		[PROC_POLICY] = queue_policy_handlers,
+		[PROC_LOCAL] = queue_local_handlers,
 	},
 	.nhandlers = {
 		[PROC_PARENT] = 0,
@@ -94,6 +101,8 @@ static const struct proc_def queue_def = {
 		[PROC_MTA] = sizeof(queue_mta_handlers) /
 		    sizeof(queue_mta_handlers[0]),
 		[PROC_POLICY] = 1,
+		[PROC_LOCAL] = sizeof(queue_local_handlers) /
+		    sizeof(queue_local_handlers[0]),
 	},
 	.peer_up = queue_peer_up,
 	.peer_down = queue_peer_down,

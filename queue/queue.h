@@ -54,6 +54,8 @@ enum qstate {
 /* settled here, never handed to the mta: a local mailer or a member
  * that failed in policyd */
 #define QENTRY_F_LOCAL		0x800
+/* a local mailbox: handed to smtpd-local when it is up, else settled here */
+#define QENTRY_F_MAILBOX	0x1000
 
 struct qmsg {
 	RB_ENTRY(qmsg)		 entry;
@@ -109,6 +111,8 @@ struct qbatch {
 	struct qentry		*ents[QUEUE_BATCH_MAX];
 	int			 probe;		/* tries a domain on hold */
 	int			 local;		/* settled without mta (DSN only) */
+	int			 to_local;	/* IMSG_LOCAL_DELIVER to smtpd-local */
+	time_t			 started;	/* handed over (the xdelay) */
 	struct envelope		*evs;		/* n loaded envelopes */
 	struct qresult		*res;		/* n results */
 	int			 queued;	/* on the settle list */
@@ -149,7 +153,7 @@ void		 queue_sched_batch_free(struct qbatch *);
 void		 queue_sched_wakeup(void);
 void		 queue_sched_pause(int);
 int		 queue_sched_paused(void);
-void		 queue_sched_mta_down(void);
+void		 queue_sched_peer_down(int);
 size_t		 queue_sched_count(void);
 size_t		 queue_sched_inflight(void);
 size_t		 queue_sched_messages(void);
@@ -181,6 +185,7 @@ void		 queue_resolve_policy_down(void);
 /* queue_result.c */
 void		 queue_result_result(struct imsgev *, struct imsg *, void *);
 void		 queue_result_done(struct imsgev *, struct imsg *, void *);
+void		 queue_result_local(struct imsgev *, struct imsg *, void *);
 void		 queue_result_init(void);
 void		 queue_result_batch(struct qbatch *);
 int		 queue_result_estatus_ok(const char *, uint32_t status);

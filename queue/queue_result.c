@@ -1,6 +1,7 @@
 /*
  * queue_result.c: what happens to envelopes once the outbound client has
- * tried them (IMSG_MTA_RESULT, IMSG_MTA_DONE, or a lost mta).
+ * tried them (IMSG_MTA_RESULT, IMSG_MTA_DONE, or a lost mta), or
+ * smtpd-local has (IMSG_LOCAL_RESULT, or a lost smtpd-local).
  *
  * A batch is settled as a whole after its IMSG_MTA_DONE arrives; every
  * batch done in one event-loop pass is settled together, so their DSNs
@@ -18,9 +19,9 @@
  * bounce (sender <>) goes to the double-bounce address, or is dropped.
  * Every DSN is committed (phase 1) before the envelopes it reports are
  * removed or rewritten (phase 2), so a crash in between repeats a DSN at
- * worst and never loses one.  Envelopes without a result (mta died) are
- * requeued shortly without counting a retry.  Each batch also tells the
- * scheduler whether its next hop was reachable (queue_sched_domain_result).
+ * worst and never loses one.  Envelopes without a result (mta or
+ * smtpd-local died) are requeued shortly without counting a retry.  Each
+ * batch of the mta also tells the scheduler whether its next hop was reachable (queue_sched_domain_result).
  * An enhanced status from mta is used only if it is a well-formed X.Y.Z
  * of the class of the result; otherwise the result's default is used.
  */
@@ -493,7 +494,7 @@ queue_result_verdict(const struct qbatch *b)
 	const struct qresult	*r;
 	size_t			 i, ngot = 0;
 
-	if (b->local)
+	if (b->local || b->to_local)
 		return 0;
 	for (i = 0; i < b->n; i++) {
 		r = &b->res[i];
@@ -515,7 +516,7 @@ queue_result_apply(struct result_ctx *c)
 	struct qentry	*e;
 	size_t		 i;
 
-	if (!b->local && b->n > 0)
+	if (!b->local && !b->to_local && b->n > 0)
 		queue_sched_domain_result(b->evs[0].domain, b->probe,
 		    queue_result_verdict(b), &b->res[0], c->now);
 	for (i = 0; i < b->n; i++) {
@@ -527,7 +528,8 @@ queue_result_apply(struct result_ctx *c)
 		case FATE_RETRY:
 			e->retries = b->evs[i].retries;
 			e->flags = (e->flags & (QENTRY_F_WARNED |
-			    QENTRY_F_FORCE | QENTRY_F_LOCAL)) | b->evs[i].flags;
+			    QENTRY_F_FORCE | QENTRY_F_LOCAL | QENTRY_F_MAILBOX)) |
+			    b->evs[i].flags;
 			queue_sched_reschedule(e, b->evs[i].nexttry);
 			break;
 		case FATE_DROP:
@@ -648,8 +650,8 @@ queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
 		return;
 	}
 	if ((b = queue_sched_batch_find(m->id)) == NULL || b->queued ||
-	    (e = queue_sched_find(evpid)) == NULL || e->batch != b ||
-	    b->res[e->bidx].got) {
+	    b->to_local || (e = queue_sched_find(evpid)) == NULL ||
+	    e->batch != b || b->res[e->bidx].got) {
 		proc_peer_bad(PROC_MTA, "result for an unknown recipient",
 		    m->type);
 		return;
@@ -660,17 +662,11 @@ queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
 	b->res[e->bidx] = r;
 }
 
-/* IMSG_MTA_DONE: settle the batch once this event-loop pass is over. */
-void
-queue_result_done(struct imsgev *iev, struct imsg *m, void *arg)
+/* Settle a batch whose results are all in, once this event-loop pass is
+ * over (with the others done in it). */
+static void
+queue_result_batch_done(struct qbatch *b)
 {
-	struct qbatch	*b;
-
-	if (imsg_get_end(m) == -1 ||
-	    (b = queue_sched_batch_find(m->id)) == NULL || b->queued) {
-		proc_peer_bad(PROC_MTA, "done for an unknown batch", m->type);
-		return;
-	}
 	if (result_ev == NULL) {
 		queue_result_batch(b);
 		return;
@@ -678,4 +674,54 @@ queue_result_done(struct imsgev *iev, struct imsg *m, void *arg)
 	b->queued = 1;
 	TAILQ_INSERT_TAIL(&result_done, b, done);
 	event_active(result_ev, EV_TIMEOUT, 0);
+}
+
+/* IMSG_MTA_DONE: the batch is settled with the others of this pass. */
+void
+queue_result_done(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qbatch	*b;
+
+	if (imsg_get_end(m) == -1 ||
+	    (b = queue_sched_batch_find(m->id)) == NULL || b->queued ||
+	    b->to_local) {
+		proc_peer_bad(PROC_MTA, "done for an unknown batch", m->type);
+		return;
+	}
+	queue_result_batch_done(b);
+}
+
+/* IMSG_LOCAL_RESULT: the one result of a local batch, which it ends. */
+void
+queue_result_local(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	static const char	*dflt[] = { "2.0.0", "4.0.0", "5.0.0" };
+	struct qbatch		*b;
+	struct qentry		*e;
+	struct qresult		 r;
+	uint64_t		 evpid;
+
+	memset(&r, 0, sizeof(r));
+	evpid = imsg_get_u64(m);
+	r.status = imsg_get_u32(m);
+	queue_envelope_text_set(r.estatus, sizeof(r.estatus), imsg_get_str(m));
+	queue_envelope_text_set(r.text, sizeof(r.text), imsg_get_str(m));
+	if (imsg_get_end(m) == -1 || r.status > STATUS_PERMFAIL) {
+		proc_peer_bad(PROC_LOCAL, "malformed delivery result",
+		    m->type);
+		return;
+	}
+	if ((b = queue_sched_batch_find(m->id)) == NULL || b->queued ||
+	    !b->to_local || (e = queue_sched_find(evpid)) == NULL ||
+	    e->batch != b || b->res[e->bidx].got) {
+		proc_peer_bad(PROC_LOCAL, "result for an unknown recipient",
+		    m->type);
+		return;
+	}
+	if (!queue_result_estatus_ok(r.estatus, r.status))
+		(void)strlcpy(r.estatus, dflt[r.status], sizeof(r.estatus));
+	r.xdelay = (int64_t)(time(NULL) - b->started);
+	r.got = 1;
+	b->res[e->bidx] = r;
+	queue_result_batch_done(b);
 }

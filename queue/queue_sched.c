@@ -308,6 +308,8 @@ queue_sched_add(const struct envelope *ev)
 	e->flags = ev->flags;
 	if (ev->mailer != TARGET_REMOTE)
 		e->flags |= QENTRY_F_LOCAL;
+	if (ev->mailer == TARGET_MAILBOX)
+		e->flags |= QENTRY_F_MAILBOX;
 	e->state = ev->quarantine[0] != '\0' ? QE_QUARANTINED : QE_PENDING;
 	e->grp = queue_sched_group_get(id_envelope_msgid(ev->id), ev->domain);
 	e->grp->msg->nevp++;
@@ -792,6 +794,9 @@ queue_sched_domain_wait(struct qentry *e, time_t now, int *probe)
 
 /* the entries a batch settles in the queue, without the mta */
 #define SCHED_F_HERE	(ENVELOPE_F_DSN_PENDING | QENTRY_F_LOCAL)
+/* entries of one batch share these bits: mailboxes go apart, to
+ * smtpd-local */
+#define SCHED_F_KIND	(SCHED_F_HERE | QENTRY_F_MAILBOX)
 
 /* Take the due envelopes of first's group (first included) into a batch;
  * entries in flight are not in the group's list, so each batch scans only
@@ -800,15 +805,16 @@ static void
 queue_sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
 {
 	struct qentry	*e, *next;
-	uint32_t	 kind = first->flags & SCHED_F_HERE;
+	uint32_t	 kind = first->flags & SCHED_F_KIND;
 
 	for (e = first; e != NULL; e = next) {
 		next = TAILQ_NEXT(e, gentry);
-		if (e != first && (b->n == QUEUE_BATCH_MAX ||
+		/* smtpd-local takes one envelope per request */
+		if (e != first && (b->n == QUEUE_BATCH_MAX || b->to_local ||
 		    sched_ninflight + b->n >= QUEUE_INFLIGHT_MAX))
 			break;
 		if (e->state != QE_PENDING || e->nexttry > now ||
-		    (e->flags & SCHED_F_HERE) != kind)
+		    (e->flags & SCHED_F_KIND) != kind)
 			continue;
 		queue_sched_heap_remove(e);
 		TAILQ_REMOVE(&e->grp->entries, e, gentry);
@@ -852,8 +858,9 @@ queue_sched_batch_envelope(struct qentry *e, struct envelope *ev,
 /*
  * The result of an envelope settled here: a DSN still to write for a
  * delivered one (its stored result), a member that failed in policyd
- * (its reply), or a local mailer, which waits (local delivery is the
- * next step of this MTA).
+ * (its reply), or a local mailer smtpd-local does not take (a program,
+ * a file, an include, or a mailbox while smtpd-local is down), which
+ * waits.
  */
 static void
 queue_sched_batch_replay(struct qbatch *b, size_t n)
@@ -951,6 +958,22 @@ queue_sched_batch_send(struct qbatch *b, int msgfd)
 	return proc_send(PROC_MTA, &out, msgfd);
 }
 
+/* The one envelope of a batch for smtpd-local. */
+static int
+queue_sched_batch_send_local(struct qbatch *b, int msgfd)
+{
+	struct imsg_out		 out;
+	const struct envelope	*ev = &b->evs[0];
+
+	imsg_out_init(&out, IMSG_LOCAL_DELIVER, b->id);
+	imsg_put_u64(&out, ev->id);
+	imsg_put_str(&out, ev->sender);
+	imsg_put_str(&out, ev->rcpt);
+	imsg_put_str(&out, ev->orig);
+	imsg_put_i64(&out, (int64_t)ev->ctime);
+	return proc_send(PROC_LOCAL, &out, msgfd);
+}
+
 /* Open the message of a batch and learn its size; -1 if it cannot be
  * used now, its entries then being moved to corrupt/ (missing) or
  * requeued (any other error). */
@@ -987,18 +1010,24 @@ queue_sched_batch_open(struct qbatch *b, uint32_t msgid, long long *size,
  * Dispatch.
  */
 
-/* Send a loaded batch to mta, or settle it here (a pending DSN). */
+/* Send a loaded batch to mta or smtpd-local, or settle it here (a
+ * pending DSN, a failed member, a local mailer that waits). */
 static void
 queue_sched_batch_go(struct qbatch *b, int msgfd, time_t now)
 {
 	size_t	 i;
+	int	 r;
 
 	if (b->local) {
 		queue_result_batch(b);
 		return;
 	}
-	if (queue_sched_batch_send(b, msgfd) == -1) {
-		log_warnx("cannot hand batch %u to mta; requeued", b->id);
+	b->started = now;
+	r = b->to_local ? queue_sched_batch_send_local(b, msgfd) :
+	    queue_sched_batch_send(b, msgfd);
+	if (r == -1) {
+		log_warnx("cannot hand batch %u to %s; requeued", b->id,
+		    b->to_local ? "local" : "mta");
 		if (b->probe)
 			queue_sched_domain_result(b->evs[0].domain, 1, 0, NULL,
 			    now);
@@ -1055,6 +1084,13 @@ queue_sched_dispatch_one(time_t now)
 	b = queue_sched_batch_new();
 	b->probe = probe;
 	b->local = (first->flags & SCHED_F_HERE) != 0;
+	/* a mailbox due for delivery (not a DSN left to write) */
+	if ((first->flags & SCHED_F_HERE) == QENTRY_F_LOCAL &&
+	    (first->flags & QENTRY_F_MAILBOX) &&
+	    proc_peer(PROC_LOCAL) != NULL) {
+		b->local = 0;
+		b->to_local = 1;
+	}
 	queue_sched_batch_collect(b, first, now);
 	if (!b->local)
 		msgfd = queue_sched_batch_open(b, first->grp->msgid, &size,
@@ -1138,12 +1174,18 @@ queue_sched_paused(void)
 	return sched_is_paused;
 }
 
-/* mta is gone: settle every batch with what came back, requeue the rest. */
+/*
+ * mta (to_local 0) or smtpd-local (1) is gone: settle each of its batches
+ * with what came back, requeue the rest without counting a retry.
+ */
 void
-queue_sched_mta_down(void)
+queue_sched_peer_down(int to_local)
 {
-	struct qbatch	*b;
+	struct qbatch	*b, *next;
 
-	while ((b = RB_MIN(qbatch_tree, &sched_batches)) != NULL)
-		queue_result_batch(b);
+	for (b = RB_MIN(qbatch_tree, &sched_batches); b != NULL; b = next) {
+		next = RB_NEXT(qbatch_tree, &sched_batches, b);
+		if (b->to_local == to_local)
+			queue_result_batch(b);
+	}
 }

@@ -80,6 +80,8 @@ static struct child	 children[PARENT_NSLOTS] = {
 	[PROC_POLICY] =	{ "smtpd-policyd", "", 1, -1, NULL, NULL, 0, 0, 0,
 			  0 },
 	[PROC_AUTH] =	{ "smtpd-auth", "", 1, -1, NULL, NULL, 0, 0, 0, 0 },
+	/* root: no complaint of the queue restarts it */
+	[PROC_LOCAL] =	{ "smtpd-local", "", 3, -1, NULL, NULL, 0, 0, 0, 0 },
 };
 
 /* Which children talk to each other. */
@@ -96,6 +98,7 @@ static const struct {
 	{ PROC_MTA, PROC_TLS },
 	{ PROC_SMTP, PROC_AUTH },
 	{ PROC_MTA, PROC_AUTH },
+	{ PROC_QUEUE, PROC_LOCAL },
 };
 
 static int		 shutting_down;

@@ -21,7 +21,7 @@ install -m 0555 bin/smtpd bin/smtpctl "$DESTDIR$PREFIX/sbin/"
 # smtpctl run by this name is newaliases(8)
 ln -sf smtpctl "$DESTDIR$PREFIX/sbin/newaliases"
 for b in smtpd-smtp smtpd-mta smtpd-queue smtpd-policyd smtpd-tlsproxy \
-    smtpd-auth; do
+    smtpd-auth smtpd-local; do
 	install -m 0555 "bin/$b" "$DESTDIR$PREFIX/libexec/smtpd/"
 done
 for m in man/*.5; do install -m 0444 "$m" "$DESTDIR$PREFIX/share/man/man5/"; done

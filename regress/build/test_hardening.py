@@ -14,7 +14,8 @@ from lib import BIN, Skip
 
 # the executables the Makefile builds (its BINS)
 PROGRAMS = ("smtpd", "smtpd-smtp", "smtpd-mta", "smtpd-queue",
-            "smtpd-policyd", "smtpd-tlsproxy", "smtpd-auth", "smtpctl")
+            "smtpd-policyd", "smtpd-tlsproxy", "smtpd-auth", "smtpd-local",
+            "smtpctl")
 
 
 def _readelf(*args):

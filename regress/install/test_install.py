@@ -26,6 +26,7 @@ def test_install_layout_and_config():
                        ("usr/local/libexec/smtpd/smtpd-queue", 0o555),
                        ("usr/local/libexec/smtpd/smtpd-policyd", 0o555),
                        ("usr/local/libexec/smtpd/smtpd-tlsproxy", 0o555),
+                       ("usr/local/libexec/smtpd/smtpd-local", 0o555),
                        ("usr/local/share/man/man8/smtpd.8", 0o444),
                        ("usr/local/share/man/man8/smtpctl.8", 0o444),
                        ("usr/local/share/man/man5/smtpd.conf.5", 0o444),

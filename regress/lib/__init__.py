@@ -34,7 +34,9 @@ class Skip(Exception):
 # the user of each child (tools/deps.sh makes them)
 CHILD_USERS = {"smtp": "_smtpd", "mta": "_smtpmta", "queue": "_smtpq",
                "policyd": "_smtppol", "tlsproxy": "_smtptls",
-               "auth": "_smtpauth"}
+               "auth": "_smtpauth",
+               # smtpd-local stays root: it takes the users' identities
+               "local": "root"}
 
 
 def proc_status(pid):

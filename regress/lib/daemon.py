@@ -36,6 +36,7 @@ CHILDREN = {
     "policyd": "smtpd-policyd",
     "tlsproxy": "smtpd-tlsproxy",
     "auth": "smtpd-auth",
+    "local": "smtpd-local",
 }
 
 QUEUE_FIELDS = ("evpid", "msgid", "type", "state", "sender", "rcpt",

@@ -2,26 +2,48 @@
 localmail.py: helpers of the tests of mail for this host (regress/local/).
 
  - relay_with_maps(): a Relay started once its maps are loaded, so the
-   first RCPT already sees them;
+   first RCPT already sees them, and whose smtpd-local takes the local
+   deliveries and never answers (lib/fake_child.py), so that the local
+   envelopes these tests of resolution look at stay in the queue (the
+   users of their local-users map are no users of the system, whom the
+   real smtpd-local would bounce); regress/local/test_mbox_delivery.py
+   tests the delivery;
  - envelopes(), local_envelopes(), mta_envelopes(): `smtpctl show queue`
    with its %XX fields decoded, split by the mailer that will deliver
    them ("local": kept for local delivery; anything else goes out);
  - rcpt_attempts(): how often a sink was offered one recipient, refused
    or not (Sink.messages keeps only the transactions it accepted).
 """
+import os
 import re
 
-from . import wait_until
-from .daemon import Relay
+from . import BIN, REPO, test_dir, wait_until
+from .daemon import CHILDREN, Relay
 
 # the local users of most tests: a map, not the machine's passwd
 USERS_MAP = {"local users": "map"}
 
 
+def libexec_without_delivery():
+    """A libexec directory of the real children, but smtpd-local is
+    lib/fake_child.py: local envelopes are handed over and stay in
+    flight, in the queue."""
+    d = test_dir("libexec")
+    for child, exe in CHILDREN.items():
+        target = os.path.join(BIN, exe)
+        if child == "local":
+            target = os.path.join(REPO, "regress", "lib", "fake_child.py")
+        os.symlink(target, os.path.join(d, exe))
+    return d
+
+
 def relay_with_maps(maps, **kwargs):
     """Relay(**kwargs) started after `smtpctl makemap NAME` of each
     {name: text} of maps (text may be a function of the relay, for paths
-    in its directory); a map the relay refuses fails the test."""
+    in its directory); a map the relay refuses fails the test.  Local
+    envelopes are not delivered (libexec_without_delivery), unless the
+    caller gives its own libexec."""
+    kwargs.setdefault("libexec", libexec_without_delivery())
     relay = Relay(start=False, **kwargs)
     try:
         for name, text in maps.items():

@@ -6,7 +6,7 @@ The daemon is asked over a raw socket, smtpctl explain with the same
 config."""
 from lib import clients, wait_until
 from lib.daemon import Relay
-from lib.localmail import local_envelopes
+from lib.localmail import libexec_without_delivery, local_envelopes
 from lib.sink import Sink
 
 ACCESS = ("To:gone@relay.test REJECT\n"
@@ -19,7 +19,8 @@ def _relay(sink, setting):
     conf = {"local users": "map"}
     if setting is not None:
         conf["policy blacklist-recipients"] = setting
-    relay = Relay(sink=sink, conf=conf, start=False)
+    relay = Relay(sink=sink, conf=conf, start=False,
+                  libexec=libexec_without_delivery())
     for name, text in (("access", ACCESS), ("local-users", "gone\n")):
         rc, out = relay.makemap(name, text)
         assert rc == 0, out

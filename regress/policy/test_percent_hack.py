@@ -8,14 +8,15 @@ local user bob), every other domain goes to the other.  The client is a
 raw socket."""
 from lib import clients, wait_until
 from lib.daemon import Relay
-from lib.localmail import local_envelopes
+from lib.localmail import libexec_without_delivery, local_envelopes
 from lib.sink import Sink
 
 
 def _relay(local, far):
     relay = Relay(sink=far, routes=[("relay.test", "[%s]" % local.addr,
                                       local.port)],
-                  conf={"local users": "map"}, start=False)
+                  conf={"local users": "map"}, start=False,
+                  libexec=libexec_without_delivery())
     for name, text in (("access", "To:blocked.test REJECT\n"),
                        ("local-users", "bob\n")):
         rc, out = relay.makemap(name, text)

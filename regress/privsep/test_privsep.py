@@ -2,8 +2,9 @@
 unprivileged user (six distinct uids, so that no child can signal or
 trace another; smtpd-auth alone is also in group sasl, to read the sasldb), chrooted where the architecture
 says, with no_new_privs set and not dumpable (its /proc files belong to
-root and even its own uid cannot read its environment); the parent alone
-stays root.  Spooled mail is not readable by other users."""
+root and even its own uid cannot read its environment); the parent and
+smtpd-local (which takes the users' identities, unchrooted, with
+no_new_privs and not dumpable either) alone stay root.  Spooled mail is not readable by other users."""
 import grp
 import os
 import pwd
@@ -14,6 +15,15 @@ from lib.daemon import Relay
 from lib import clients
 
 EMPTY = "/var/lib/smtpd/empty"
+
+
+def _check_local(pid):
+    """smtpd-local: root, not chrooted, no_new_privs, not dumpable."""
+    st = proc_status(pid)
+    assert st["Uid"] == ["0"] * 4, st["Uid"]
+    assert st["NoNewPrivs"] == ["1"], st["NoNewPrivs"]
+    assert os.readlink("/proc/%d/root" % pid) == "/"
+    assert os.stat("/proc/%d/environ" % pid).st_uid == 0
 
 
 def test_privsep():
@@ -27,6 +37,9 @@ def test_privsep():
                  "policyd": os.path.realpath(relay.dbdir)}
         uids = set()
         for name, pid in kids.items():
+            if name == "local":
+                _check_local(pid)
+                continue
             pw = pwd.getpwnam(CHILD_USERS[name])
             st = proc_status(pid)
             assert st["Uid"] == [str(pw.pw_uid)] * 4, (name, st["Uid"])
@@ -50,8 +63,8 @@ def test_privsep():
                 stderr=subprocess.PIPE, timeout=10)
             assert r.returncode != 0, "%s environ readable by its uid" % name
             uids.add(int(st["Uid"][0]))
-        # no two children share a uid, and none is root's
-        assert len(uids) == len(kids) and 0 not in uids, uids
+        # no two unprivileged children share a uid, and none is root's
+        assert len(uids) == len(kids) - 1 and 0 not in uids, uids
         # the parent alone is root
         assert proc_status(relay.proc.pid)["Uid"][0] == "0"
         # the shared chroot is root's and nobody else can write in it

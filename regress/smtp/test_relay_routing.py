@@ -8,7 +8,7 @@ source route is not routing of this kind: it is dropped and the mailbox
 judged alone.  The client is swaks."""
 from lib import clients, wait_until
 from lib.daemon import Relay
-from lib.localmail import local_envelopes
+from lib.localmail import libexec_without_delivery, local_envelopes
 from lib.sink import Sink
 
 ROUTED = ['"x@evil.test"@relay.test', '"x\\@evil.test"@relay.test',
@@ -26,7 +26,8 @@ def _swaks(relay, rcpt, source, *args):
 def _relay(sink):
     """A relay that relays to dest.test for anyone (relay-domains), with
     the local user bob."""
-    relay = Relay(sink=sink, conf={"local users": "map"}, start=False)
+    relay = Relay(sink=sink, conf={"local users": "map"}, start=False,
+                  libexec=libexec_without_delivery())
     for name, text in (("relay-domains", "dest.test\n"),
                        ("local-users", "bob\n")):
         rc, out = relay.makemap(name, text)
