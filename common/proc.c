@@ -272,6 +272,23 @@ proc_limits_apply(const char *name)
 }
 
 /*
+ * What every child's confinement ends with: no tracing, no new
+ * privileges through exec, its limits, and last its seccomp filter (from
+ * there on only the calls of its own list work).
+ */
+static void
+proc_confine_rest(void)
+{
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
+		fatal("PR_SET_DUMPABLE");
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+		fatal("PR_SET_NO_NEW_PRIVS");
+	proc_limits_apply(proc_self->name);
+	if (sandbox_enter(proc_self->name) == -1)
+		fatalx("cannot enter the seccomp sandbox");
+}
+
+/*
  * chroot to root and become user: after this the process can reach only
  * what it opened before, cannot regain privileges, cannot be traced, and
  * is held to its resource limits (proc_limits[]).
@@ -298,14 +315,7 @@ proc_confine(const char *root, const char *user)
 	    setresgid(gid, gid, gid) == -1 ||
 	    setresuid(uid, uid, uid) == -1)
 		fatal("cannot drop privileges to %s", user);
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
-		fatal("PR_SET_DUMPABLE");
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		fatal("PR_SET_NO_NEW_PRIVS");
-	proc_limits_apply(proc_self->name);
-	/* last: from here on only the calls of our own list work */
-	if (sandbox_enter(proc_self->name) == -1)
-		fatalx("cannot enter the seccomp sandbox");
+	proc_confine_rest();
 	log_debug("confined to %s as %s", root, user);
 }
 
@@ -318,13 +328,7 @@ proc_confine(const char *root, const char *user)
 void
 proc_confine_root(void)
 {
-	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
-		fatal("PR_SET_DUMPABLE");
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
-		fatal("PR_SET_NO_NEW_PRIVS");
-	proc_limits_apply(proc_self->name);
-	if (sandbox_enter(proc_self->name) == -1)
-		fatalx("cannot enter the seccomp sandbox");
+	proc_confine_rest();
 	log_debug("confined as root, without chroot");
 }
 

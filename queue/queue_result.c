@@ -627,13 +627,42 @@ queue_result_estatus_ok(const char *s, uint32_t status)
 	return *s == '\0';
 }
 
-/* IMSG_MTA_RESULT: keep the result until the batch is done. */
-void
-queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
+/*
+ * Keep result r of envelope evpid in its batch m->id, a batch of the mta
+ * or of smtpd-local (to_local), as peer says; NULL (peer broken) if the
+ * batch or the envelope is not one peer is working on.
+ */
+static struct qbatch *
+queue_result_keep(enum proc_id peer, struct imsg *m, uint64_t evpid,
+    int to_local, struct qresult *r)
 {
 	static const char	*dflt[] = { "2.0.0", "4.0.0", "5.0.0" };
 	struct qbatch		*b;
 	struct qentry		*e;
+
+	if (imsg_get_end(m) == -1 || r->status > STATUS_PERMFAIL) {
+		proc_peer_bad(peer, "malformed delivery result", m->type);
+		return NULL;
+	}
+	if ((b = queue_sched_batch_find(m->id)) == NULL || b->queued ||
+	    b->to_local != to_local || (e = queue_sched_find(evpid)) == NULL ||
+	    e->batch != b || b->res[e->bidx].got) {
+		proc_peer_bad(peer, "result for an unknown recipient", m->type);
+		return NULL;
+	}
+	if (!queue_result_estatus_ok(r->estatus, r->status))
+		(void)strlcpy(r->estatus, dflt[r->status], sizeof(r->estatus));
+	if (to_local)
+		r->xdelay = (int64_t)(time(NULL) - b->started);
+	r->got = 1;
+	b->res[e->bidx] = *r;
+	return b;
+}
+
+/* IMSG_MTA_RESULT: keep the result until the batch is done. */
+void
+queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
+{
 	struct qresult		 r;
 	uint64_t		 evpid;
 
@@ -645,21 +674,7 @@ queue_result_result(struct imsgev *iev, struct imsg *m, void *arg)
 	r.xdelay = imsg_get_i64(m);
 	queue_envelope_text_set(r.text, sizeof(r.text), imsg_get_str(m));
 	r.flags = imsg_get_u32(m);
-	if (imsg_get_end(m) == -1 || r.status > STATUS_PERMFAIL) {
-		proc_peer_bad(PROC_MTA, "malformed delivery result", m->type);
-		return;
-	}
-	if ((b = queue_sched_batch_find(m->id)) == NULL || b->queued ||
-	    b->to_local || (e = queue_sched_find(evpid)) == NULL ||
-	    e->batch != b || b->res[e->bidx].got) {
-		proc_peer_bad(PROC_MTA, "result for an unknown recipient",
-		    m->type);
-		return;
-	}
-	if (!queue_result_estatus_ok(r.estatus, r.status))
-		(void)strlcpy(r.estatus, dflt[r.status], sizeof(r.estatus));
-	r.got = 1;
-	b->res[e->bidx] = r;
+	(void)queue_result_keep(PROC_MTA, m, evpid, 0, &r);
 }
 
 /* Settle a batch whose results are all in, once this event-loop pass is
@@ -695,9 +710,7 @@ queue_result_done(struct imsgev *iev, struct imsg *m, void *arg)
 void
 queue_result_local(struct imsgev *iev, struct imsg *m, void *arg)
 {
-	static const char	*dflt[] = { "2.0.0", "4.0.0", "5.0.0" };
 	struct qbatch		*b;
-	struct qentry		*e;
 	struct qresult		 r;
 	uint64_t		 evpid;
 
@@ -706,22 +719,6 @@ queue_result_local(struct imsgev *iev, struct imsg *m, void *arg)
 	r.status = imsg_get_u32(m);
 	queue_envelope_text_set(r.estatus, sizeof(r.estatus), imsg_get_str(m));
 	queue_envelope_text_set(r.text, sizeof(r.text), imsg_get_str(m));
-	if (imsg_get_end(m) == -1 || r.status > STATUS_PERMFAIL) {
-		proc_peer_bad(PROC_LOCAL, "malformed delivery result",
-		    m->type);
-		return;
-	}
-	if ((b = queue_sched_batch_find(m->id)) == NULL || b->queued ||
-	    !b->to_local || (e = queue_sched_find(evpid)) == NULL ||
-	    e->batch != b || b->res[e->bidx].got) {
-		proc_peer_bad(PROC_LOCAL, "result for an unknown recipient",
-		    m->type);
-		return;
-	}
-	if (!queue_result_estatus_ok(r.estatus, r.status))
-		(void)strlcpy(r.estatus, dflt[r.status], sizeof(r.estatus));
-	r.xdelay = (int64_t)(time(NULL) - b->started);
-	r.got = 1;
-	b->res[e->bidx] = r;
-	queue_result_batch_done(b);
+	if ((b = queue_result_keep(PROC_LOCAL, m, evpid, 1, &r)) != NULL)
+		queue_result_batch_done(b);
 }
