@@ -63,6 +63,7 @@ static void	policyd_authinfo(struct imsgev *, struct imsg *, void *);
 static void	policyd_config(struct config *, struct config *);
 static void	policyd_shutdown(void);
 static void	policyd_retry(void);
+static void	policyd_peer_down(enum proc_id);
 
 static const struct imsg_handler policyd_parent_handlers[] = {
 	{ IMSG_USER_RESULT,	policyd_user_result },
@@ -99,6 +100,7 @@ static const struct proc_def policyd_def = {
 		[PROC_MTA] = sizeof(policyd_mta_handlers) /
 		    sizeof(policyd_mta_handlers[0]),
 	},
+	.peer_down = policyd_peer_down,
 	.config_apply = policyd_config,
 	.shutdown = policyd_shutdown,
 };
@@ -217,18 +219,36 @@ policyd_resolve_send(uint32_t id, int status, const struct policy_targets *ts)
 	(void)proc_send(PROC_QUEUE, &out, -1);
 }
 
+/* A DSN recipient that resolves to nothing deliverable: one failure. */
+static void
+policyd_resolve_fail(uint32_t id, const char *rcpt, const char *why)
+{
+	struct policy_targets	 ts;
+	struct policy_target	 t;
+	char			 line[POLICY_TEXT_MAX];
+
+	(void)snprintf(line, sizeof(line), "%s", why);
+	t.kind = TARGET_ERROR;
+	t.value = (char *)(uintptr_t)rcpt;
+	t.sender = (char *)(uintptr_t)"";
+	t.error = line;
+	ts.t = &t;
+	ts.n = 1;
+	policyd_resolve_send(id, POLICY_RESOLVE_OK, &ts);
+}
+
 /*
  * Resolve the recipient of a DSN of the queue's: 0 when answered, -1 if
- * it waits for a user lookup.  Too many recipients: one failed, so that
- * the DSN is bounced to the double-bounce address rather than kept.
+ * it waits for a user lookup.  Too many recipients, or none: one failed,
+ * so that the DSN goes to the double-bounce address rather than stays.
  */
 static int
 policyd_resolve_decide(uint32_t id, const char *rcpt)
 {
 	struct policy_targets	 ts;
 	struct policy_env	 env;
-	struct policy_target	 t;
 	char			 line[POLICY_TEXT_MAX];
+	size_t			 i;
 	int			 r;
 
 	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
@@ -237,18 +257,22 @@ policyd_resolve_decide(uint32_t id, const char *rcpt)
 	if ((r = policy_resolve(&env, rcpt, 0, &ts)) == POLICY_RESOLVE_PENDING)
 		return -1;
 	stats_add("policy.resolve", 1);
-	if (r == POLICY_RESOLVE_TOOMANY) {
-		(void)snprintf(line, sizeof(line), "550 5.5.3 <%s>... Too "
-		    "many recipients from aliases", rcpt);
-		t.kind = TARGET_ERROR;
-		t.value = (char *)(uintptr_t)rcpt;
-		t.sender = (char *)(uintptr_t)"";
-		t.error = line;
-		ts.t = &t;
-		ts.n = 1;
-		policyd_resolve_send(id, POLICY_RESOLVE_OK, &ts);
+	if (r == POLICY_RESOLVE_TOOMANY || (r == POLICY_RESOLVE_OK &&
+	    ts.n == 0)) {
+		(void)snprintf(line, sizeof(line), r == POLICY_RESOLVE_OK ?
+		    "554 5.4.6 <%.300s>... aliasing/forwarding loop broken" :
+		    "550 5.5.3 <%.300s>... Too many recipients from aliases",
+		    rcpt);
+		policy_targets_free(&ts);
+		policyd_resolve_fail(id, rcpt, line);
 		return 0;
 	}
+	/* a member that failed for now: the whole DSN waits and asks again */
+	for (i = 0; r == POLICY_RESOLVE_OK && i < ts.n; i++)
+		if (ts.t[i].kind == TARGET_ERROR && ts.t[i].error[0] == '4') {
+			policy_targets_free(&ts);
+			r = POLICY_RESOLVE_TMPF;
+		}
 	log_debug("%08x: DSN recipient <%s>: %s, %zu recipients", id, rcpt,
 	    r == POLICY_RESOLVE_OK ? "resolved" : "temporary failure",
 	    r == POLICY_RESOLVE_OK ? ts.n : 0);
@@ -284,6 +308,23 @@ policyd_park(enum proc_id peer, uint32_t id, int resolve,
 	p->q = *q;
 	TAILQ_INSERT_TAIL(&parked, p, entry);
 	parked_count++;
+}
+
+/* A peer went away: its parked queries have no one to answer to (a new
+ * channel must never get an answer meant for the old one). */
+static void
+policyd_peer_down(enum proc_id peer)
+{
+	struct policyd_parked	*p, *next;
+
+	for (p = TAILQ_FIRST(&parked); p != NULL; p = next) {
+		next = TAILQ_NEXT(p, entry);
+		if (p->peer != peer)
+			continue;
+		TAILQ_REMOVE(&parked, p, entry);
+		parked_count--;
+		free(p);
+	}
 }
 
 /* A user lookup was answered: try every parked query again. */

@@ -142,7 +142,10 @@ policyd_user_exists(void *arg, const char *name)
 	struct user_entry	*e;
 
 	(void)arg;
-	if (strlen(name) >= USER_NAME_MAX)
+	/* no login is empty or unclean, and the parent would take such a
+	 * question for a broken policyd: answer it here */
+	if (name[0] == '\0' || strlen(name) >= USER_NAME_MAX ||
+	    !text_is_clean(name))
 		return 0;
 	if ((e = user_find(name)) != NULL) {
 		if (e->pending)

@@ -7,7 +7,8 @@
  * (IMSG_POLICY_RESOLVE), and the answer replaces the envelope by one
  * envelope per final recipient: remote, local, or a failed one, which
  * the schedule bounces in turn (a failed bounce goes to the double-bounce
- * address or is dropped, so this ends).
+ * address or is dropped, so this ends; so does a recipient that cannot be
+ * resolved for the whole queue lifetime).
  *
  * The new envelopes are made durable before the old one is removed: a
  * crash in between resolves the old one again (a duplicate DSN at worst,
@@ -51,6 +52,10 @@ queue_resolve_start(struct qentry *e, const char *rcpt, time_t now)
 	struct imsg_out	 out;
 
 	r = xcalloc(1, sizeof(*r));
+	/* from a random start: a late answer from before a restart of ours
+	 * must not match a new question */
+	if (resolve_id == 0)
+		resolve_id = arc4random();
 	r->id = ++resolve_id;
 	r->evpid = e->evpid;
 	imsg_out_init(&out, IMSG_POLICY_RESOLVE, r->id);
@@ -178,6 +183,33 @@ queue_resolve_replace(struct qentry *e, const struct qtarget *ts, size_t n)
 	return 0;
 }
 
+/*
+ * A DSN whose recipient could not be resolved for the whole queue
+ * lifetime fails (a failed DSN goes to the double-bounce address or is
+ * dropped), rather than being asked about forever.
+ */
+static void
+queue_resolve_expire(struct qentry *e)
+{
+	struct envelope	 old;
+	struct qtarget	 t;
+	const char	*why = "";
+	char		 line[ENVELOPE_TEXT_LINE];
+
+	if (queue_spool_envelope_read(&queue_spool, e->evpid, &old,
+	    &why) == -1) {
+		queue_sched_reschedule(e, time(NULL) + QUEUE_REQUEUE_DELAY);
+		return;
+	}
+	(void)snprintf(line, sizeof(line), "550 5.4.0 <%.300s>... Could not "
+	    "be resolved within the queue lifetime", old.rcpt);
+	t.kind = TARGET_ERROR;
+	t.value = old.rcpt;
+	t.error = line;
+	if (queue_resolve_replace(e, &t, 1) == -1)
+		queue_sched_reschedule(e, time(NULL) + QUEUE_REQUEUE_DELAY);
+}
+
 /* The targets of an answer: the count, or -1 if one is malformed. */
 static int
 queue_resolve_targets(struct imsg *m, struct qtarget **out)
@@ -242,7 +274,10 @@ queue_resolve_result(struct imsgev *iev, struct imsg *m, void *arg)
 		log_info("%016llx: removed by smtpctl",
 		    (unsigned long long)e->evpid);
 		queue_sched_drop(e);
-	} else if (e != NULL && (status != STATUS_OK ||
+	} else if (e != NULL && status != STATUS_OK &&
+	    time(NULL) - e->ctime >= conf->queue_lifetime)
+		queue_resolve_expire(e);
+	else if (e != NULL && (status != STATUS_OK ||
 	    queue_resolve_replace(e, ts, (size_t)n) == -1))
 		queue_sched_reschedule(e, time(NULL) + QUEUE_REQUEUE_DELAY);
 	free(ts);

@@ -72,3 +72,18 @@ def test_bounce_to_an_unknown_local_sender_goes_to_the_double_bounce():
         assert rcpt_attempts(sink, "postmaster@relay.test") == [], \
             sink.commands
         assert len(local_envelopes(relay)) == 1, envelopes(relay)
+
+
+def test_bounce_to_a_sender_whose_alias_loops_is_dropped():
+    """A sender that is an alias loop (a: b, b: a) resolves to nothing:
+    its bounce fails at once and is dropped (no double-bounce address),
+    instead of being asked about every few seconds for ever."""
+    with _refusing_sink() as sink, relay_with_maps(
+            {"local-users": USERS, "aliases": "a: b\nb: a\n"}, sink=sink,
+            conf=USERS_MAP) as relay:
+        clients.send(relay.port, "a@relay.test", [RCPT])
+        relay.wait_for_log(r"DSN to <a@relay\.test> resolved: failed",
+                           timeout=30)
+        relay.wait_for_log(r"failed bounce dropped", timeout=30)
+        relay.wait_queue_empty(20)
+        _sent_once_and_never_looped(sink, relay, "a@relay.test")

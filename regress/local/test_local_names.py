@@ -152,3 +152,18 @@ def test_mailertable_does_not_route_a_local_domain():
             assert mta_envelopes(relay) == [], mta_envelopes(relay)
             assert far.connections == 0, far.commands
             assert len(table.messages) == 1, table.messages
+
+
+def test_empty_user_before_the_detail_is_unknown_and_restarts_nothing():
+    """RCPT TO:<+x@relay.test>: the user before the detail is empty, which
+    no passwd lookup can name; it is unknown, answered by policyd itself
+    (the parent would take an empty name for a broken policyd)."""
+    with Sink() as sink, relay_with_maps({}, sink=sink) as relay:
+        pids = relay.children()
+        replies = clients.rcpt_replies(relay.port, OUTSIDER, [
+            "+x@relay.test", '"+x"@relay.test'])
+        assert replies == [
+            (550, ["5.1.1 <+x@relay.test>... User unknown"]),
+            (550, ['5.1.1 <"+x"@relay.test>... User unknown'])], replies
+        assert relay.children() == pids, (pids, relay.children())
+        assert "restart" not in relay.log(), relay.log_tail()

@@ -177,3 +177,20 @@ def test_connect_discard_drops_every_message_of_the_session():
         assert m.mail_from == "carol@client.test", m.mail_from
         relay.wait_queue_empty()
         assert len(sink.messages) == 1
+
+
+def test_to_discard_alone_is_taken_and_dropped():
+    """DISCARD on a To: entry for the one recipient of a message: 250 for
+    RCPT and DATA, the message dropped, and the front end (which has no
+    final recipient to name in Received:) keeps running."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        _add(relay, "To:bob@dest.test", "DISCARD")
+        smtp_pid = relay.pid("smtp")
+        code, text = clients.send(relay.port, "alice@client.test",
+                                  ["bob@dest.test"])
+        assert code == 250, (code, text)
+        clients.send(relay.port, "carol@client.test", ["dave@dest.test"])
+        [m] = sink.wait_for(1)
+        assert m.rcpt_addrs == ["dave@dest.test"], m.rcpt_addrs
+        assert relay.pid("smtp") == smtp_pid, "the front end restarted"
+        relay.wait_queue_empty()

@@ -34,6 +34,9 @@
 	"451 4.3.0 Temporary policy failure, try again later"
 #define SMTP_PEER_REPLY_MAX	512
 #define SMTP_PEER_TEXT_MAX	400
+/* the final recipients' share of IMSG_QUEUE_MESSAGE_COMMIT, with room
+ * left for the message's own fields */
+#define SMTP_PEER_COMMIT_MAX	(IMSG_MAX_PAYLOAD - 16384)
 
 /* An answer from policyd, checked. */
 struct smtp_verdict {
@@ -309,7 +312,7 @@ static void
 smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
 	struct smtp_tx	*tx = s->tx;
-	size_t		 i;
+	size_t		 i, n, size;
 
 	if (v->verdict == POLICY_REJECT || v->verdict == POLICY_TEMPFAIL) {
 		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
@@ -319,15 +322,25 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_session_reply(s, "%s", v->reply);
 		return;
 	}
-	if (tx->nrcpt + v->ntargets > COMMIT_RCPT_MAX) {
+	for (i = 0, size = tx->commit_size; i < v->ntargets; i++)
+		size += smtp_tx_rcpt_size(v->targets[i].value,
+		    tx->pending.orcpt, v->targets[i].sender, tx->pending.rcpt,
+		    v->targets[i].error) + MAILADDR_PATH_MAX;
+	/* the commit is one message: what does not fit waits for another */
+	if (tx->nrcpt + v->ntargets > COMMIT_RCPT_MAX ||
+	    size > SMTP_PEER_COMMIT_MAX) {
 		smtp_tx_rcpt_clear(&tx->pending);
 		smtp_session_reply(s, "452 4.5.3 Too many recipients");
 		return;
 	}
+	n = tx->nrcpt;
 	for (i = 0; i < v->ntargets; i++)
 		if (smtp_tx_rcpt_add(tx, v->targets[i].kind,
 		    v->targets[i].value, v->targets[i].sender,
 		    v->targets[i].error) == -1) {
+			/* none of this RCPT's is queued after its 451 */
+			while (tx->nrcpt > n)
+				smtp_tx_rcpt_clear(&tx->rcpts[--tx->nrcpt]);
 			smtp_tx_rcpt_clear(&tx->pending);
 			smtp_session_reply(s, "451 4.3.0 Local error, try "
 			    "again later");

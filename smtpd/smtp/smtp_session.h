@@ -133,6 +133,8 @@ struct smtp_tx {
 	/* RCPT commands accepted (limit recipients); nrcpt counts what
 	 * they resolved to */
 	size_t			 naccepted;
+	/* octets the final recipients take in the commit (one imsg) */
+	size_t			 commit_size;
 	/* the RCPT waiting for its policy verdict */
 	struct smtp_rcptent	 pending;
 	struct smtp_data	 data;
@@ -277,6 +279,8 @@ struct smtp_tx *smtp_tx_new(void);
 void	 smtp_tx_free(struct smtp_session *);
 int	 smtp_tx_rcpt_add(struct smtp_tx *, uint32_t kind, const char *value,
 	    const char *sender, const char *error);
+size_t	 smtp_tx_rcpt_size(const char *value, const char *orcpt,
+	    const char *sender, const char *orig, const char *error);
 void	 smtp_tx_rcpt_clear(struct smtp_rcptent *);
 void	 smtp_tx_data(struct smtp_session *);
 void	 smtp_tx_bdat(struct smtp_session *, uint64_t size, int last);

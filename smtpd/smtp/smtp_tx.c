@@ -77,6 +77,15 @@ smtp_tx_free(struct smtp_session *s)
 	s->tx = NULL;
 }
 
+/* What one final recipient adds to IMSG_QUEUE_MESSAGE_COMMIT. */
+size_t
+smtp_tx_rcpt_size(const char *value, const char *orcpt, const char *sender,
+    const char *orig, const char *error)
+{
+	return strlen(value) + strlen(orcpt) + strlen(sender) + strlen(orig) +
+	    strlen(error) + 5 + 2 * sizeof(uint32_t);
+}
+
 /* 1 if the transaction has that final recipient already. */
 static int
 smtp_tx_rcpt_has(const struct smtp_tx *tx, uint32_t kind, const char *value)
@@ -124,6 +133,8 @@ smtp_tx_rcpt_add(struct smtp_tx *tx, uint32_t kind, const char *value,
 		(void)strlcpy(orcpt, tx->pending.orcpt, sizeof(orcpt));
 	r = &tx->rcpts[tx->nrcpt];
 	memset(r, 0, sizeof(*r));
+	tx->commit_size += smtp_tx_rcpt_size(value, orcpt, sender,
+	    tx->pending.rcpt, error);
 	r->kind = kind;
 	r->notify = tx->pending.notify;
 	r->rcpt = strdup(value);
@@ -171,7 +182,8 @@ smtp_tx_received(struct smtp_session *s)
 	else
 		(void)snprintf(tcpinfo, sizeof(tcpinfo), "[%s]", s->addr);
 	forclause[0] = '\0';
-	if (tx->naccepted == 1)
+	/* a RCPT that was discarded has no final recipient */
+	if (tx->naccepted == 1 && tx->nrcpt > 0)
 		(void)snprintf(forclause, sizeof(forclause), "\r\n\tfor <%s>",
 		    tx->rcpts[0].orig);
 	smtp_tls_received(s, tlsclause, sizeof(tlsclause));
