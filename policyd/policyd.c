@@ -254,7 +254,7 @@ policyd_resolve_decide(uint32_t id, const char *rcpt)
 	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
 	policy_env_configure(&env, conf);
 	env.user_exists = policyd_user_exists;
-	if ((r = policy_resolve(&env, rcpt, 0, &ts)) == POLICY_RESOLVE_PENDING)
+	if ((r = policy_resolve(&env, rcpt, NULL, &ts)) == POLICY_RESOLVE_PENDING)
 		return -1;
 	stats_add("policy.resolve", 1);
 	if (r == POLICY_RESOLVE_TOOMANY || (r == POLICY_RESOLVE_OK &&

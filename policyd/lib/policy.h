@@ -318,10 +318,20 @@ int	policy_domain_local(const struct policy_env *, const char *domain);
 int	policy_domain_virtual(const struct policy_env *, const char *domain);
 
 /* policy_resolve.c */
+/*
+ * What policy_resolve_parse() learned of a recipient before check_rcpt,
+ * so that policy_resolve() does not look it up again: the recipient goes
+ * out as it is (remote), or the virtusertable's answer for it.
+ */
+struct policy_parsed {
+	int	 remote;
+	int	 virtuser;	/* -1 not looked up, 0 no entry, 1 entry: to */
+	char	 to[POLICY_PATH_MAX];
+};
 int	policy_resolve(const struct policy_env *, const char *rcpt,
-	    int remote, struct policy_targets *);
+	    const struct policy_parsed *, struct policy_targets *);
 int	policy_resolve_parse(const struct policy_env *, const char *rcpt,
-	    struct policy_result *, int *remote);
+	    struct policy_result *, struct policy_parsed *);
 void	policy_target_reply(const struct policy_target *,
 	    const char *mailbox, struct policy_result *);
 void	policy_targets_free(struct policy_targets *);

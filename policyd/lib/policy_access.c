@@ -664,7 +664,7 @@ access_rcpt_routed(const struct policy_env *env, const char *rcpt,
 static void
 access_rcpt_decide(const struct policy_env *env,
     const struct policy_query *q, char *queued, size_t queuedlen,
-    struct policy_result *res, int *remote)
+    struct policy_result *res, struct policy_parsed *pp)
 {
 	char		 rcpt[POLICY_PATH_MAX], local[POLICY_PATH_MAX];
 	char		 key[POLICY_KEY_MAX + 1];
@@ -682,7 +682,7 @@ access_rcpt_decide(const struct policy_env *env,
 		    "Bad recipient address syntax");
 		return;
 	}
-	if ((parsed = policy_resolve_parse(env, queued, res, remote)) != 0) {
+	if ((parsed = policy_resolve_parse(env, queued, res, pp)) != 0) {
 		if (parsed == -1)
 			policy_result_tempfail(res);
 		return;
@@ -761,15 +761,15 @@ access_rcpt_delayed(const struct policy_env *env,
  */
 static void
 access_rcpt_resolve(const struct policy_env *env,
-    const struct policy_query *q, const char *queued, int remote,
-    struct policy_result *res)
+    const struct policy_query *q, const char *queued,
+    const struct policy_parsed *pp, struct policy_result *res)
 {
 	struct policy_targets	*ts = &res->targets;
 	size_t			 i;
 	int			 r;
 
 	policy_env_step(env, "recipient: what <%s> resolves to", queued);
-	switch ((r = policy_resolve(env, queued, remote, ts))) {
+	switch ((r = policy_resolve(env, queued, pp, ts))) {
 	case POLICY_RESOLVE_PENDING:
 		res->pending = 1;
 		return;
@@ -805,10 +805,12 @@ void
 policy_access_rcpt(const struct policy_env *env,
     const struct policy_query *q, struct policy_result *res)
 {
-	char	 queued[POLICY_PATH_MAX];
-	int	 remote = 0;
+	struct policy_parsed	 pp;
+	char			 queued[POLICY_PATH_MAX];
 
-	access_rcpt_decide(env, q, queued, sizeof(queued), res, &remote);
+	pp.remote = 0;
+	pp.virtuser = -1;
+	access_rcpt_decide(env, q, queued, sizeof(queued), res, &pp);
 	if (env->delay_checks && res->verdict == POLICY_ACCEPT &&
 	    !(res->flags & (POLICY_F_RELAY_CERT | POLICY_F_RELAY_AUTH)))
 		access_rcpt_delayed(env, q, res);
@@ -819,7 +821,7 @@ policy_access_rcpt(const struct policy_env *env,
 		    q->rcpt, queued);
 	}
 	if (res->verdict == POLICY_ACCEPT || res->verdict == POLICY_QUARANTINE)
-		access_rcpt_resolve(env, q, queued, remote, res);
+		access_rcpt_resolve(env, q, queued, &pp, res);
 }
 
 void

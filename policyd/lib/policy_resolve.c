@@ -49,6 +49,8 @@ struct resolve {
 	const struct policy_env	*env;
 	struct policy_targets	*out;
 	const char		*top;		/* the recipient as given */
+	/* what the parse step learned of top; NULL once used */
+	const struct policy_parsed *parsed;
 	char			**expanded;	/* alias names done */
 	size_t			 nexpanded;
 	size_t			 capexpanded;
@@ -355,8 +357,16 @@ resolve_virtual(struct resolve *rs, const char *addr, const char *local,
 
 	policy_env_step(rs->env, "resolve: <%s>: %s domain, virtusertable",
 	    addr, islocal ? "local" : "virtual");
-	if ((r = resolve_virtuser_find(rs->env, local, domain, to,
-	    sizeof(to))) == -1) {
+	if (addr == rs->top && rs->parsed != NULL &&
+	    rs->parsed->virtuser != -1) {
+		/* looked up before check_rcpt already */
+		r = rs->parsed->virtuser;
+		(void)strlcpy(to, rs->parsed->to, sizeof(to));
+	} else
+		r = resolve_virtuser_find(rs->env, local, domain, to,
+		    sizeof(to));
+	rs->parsed = NULL;
+	if (r == -1) {
 		resolve_fail(rs, POLICY_RESOLVE_TMPF);
 		return;
 	}
@@ -699,21 +709,23 @@ resolve_local(struct resolve *rs, const char *local, size_t depth,
  * The ruleset 0 part, before check_rcpt (spec 9.1, 9.2): a virtusertable
  * "error:" value, an unknown user of a virtual-only domain, or a route
  * error refuses the recipient at once.  1 if res was set, 0 if not, -1
- * TMPF.  *remote is set when the recipient is remote and its route says
- * it goes out as it is (what policy_resolve() then need not ask again).
+ * TMPF.  *pp keeps what policy_resolve() then need not ask again: that
+ * the recipient is remote and goes out as it is, or the virtusertable's
+ * answer.
  */
 int
 policy_resolve_parse(const struct policy_env *env, const char *rcpt,
-    struct policy_result *res, int *remote)
+    struct policy_result *res, struct policy_parsed *pp)
 {
 	struct policy_targets	 ts;
 	struct resolve		 rs;
 	char			 local[POLICY_PATH_MAX], dom[POLICY_NAME_MAX];
-	char			 to[POLICY_PATH_MAX];
 	const char		*domain;
 	int			 islocal, isvirtual = 0, r;
 
-	*remote = 0;
+	pp->remote = 0;
+	pp->virtuser = -1;
+	pp->to[0] = '\0';
 	policy_mailbox_split(rcpt, local, sizeof(local), &domain);
 	if (domain[0] == '\0')
 		return 0;
@@ -729,11 +741,12 @@ policy_resolve_parse(const struct policy_env *env, const char *rcpt,
 	rs.out = &ts;
 	rs.targets_max = 1;
 	if (islocal || isvirtual) {
-		if ((r = resolve_virtuser_find(env, local, dom, to,
-		    sizeof(to))) == -1)
+		if ((r = resolve_virtuser_find(env, local, dom, pp->to,
+		    sizeof(pp->to))) == -1)
 			return -1;
-		if (r == 1 && strncasecmp(to, "error:", 6) == 0)
-			resolve_error_rhs(&rs, rcpt, NULL, to + 6);
+		pp->virtuser = r;
+		if (r == 1 && strncasecmp(pp->to, "error:", 6) == 0)
+			resolve_error_rhs(&rs, rcpt, NULL, pp->to + 6);
 		else if (r == 0 && !islocal)
 			resolve_error(&rs, rcpt, rcpt, NULL, 550, "5.1.1",
 			    "User unknown");
@@ -743,7 +756,7 @@ policy_resolve_parse(const struct policy_env *env, const char *rcpt,
 		policy_route_find(env, env->cf, dom, &rt);
 		if (rt.kind == ROUTE_ERROR)
 			resolve_remote(&rs, rcpt, local, dom, 0, NULL);
-		*remote = rt.kind == ROUTE_MX || rt.kind == ROUTE_HOST;
+		pp->remote = rt.kind == ROUTE_MX || rt.kind == ROUTE_HOST;
 	}
 	r = rs.status == POLICY_RESOLVE_TMPF ? -1 : 0;
 	if (r == 0 && ts.n == 1 && ts.t[0].kind == TARGET_ERROR) {
@@ -782,8 +795,8 @@ policy_target_reply(const struct policy_target *t, const char *mailbox,
 }
 
 int
-policy_resolve(const struct policy_env *env, const char *rcpt, int remote,
-    struct policy_targets *out)
+policy_resolve(const struct policy_env *env, const char *rcpt,
+    const struct policy_parsed *pp, struct policy_targets *out)
 {
 	struct resolve	 rs;
 	size_t		 i;
@@ -796,7 +809,8 @@ policy_resolve(const struct policy_env *env, const char *rcpt, int remote,
 	rs.depth_max = env->cf != NULL ? env->cf->limit_alias_depth : 10;
 	rs.targets_max = env->cf != NULL ? env->cf->limit_alias_expansion :
 	    1000;
-	if (remote) {
+	rs.parsed = pp;
+	if (pp != NULL && pp->remote) {
 		policy_env_step(env, "resolve: <%s> is remote and goes out as "
 		    "it is", rcpt);
 		resolve_target(&rs, TARGET_REMOTE, rcpt, NULL, NULL);

@@ -65,7 +65,7 @@ resolves(const char *rcpt, int status, const char *want)
 	int			 r;
 
 	got[0] = '\0';
-	r = policy_resolve(&env, rcpt, 0, &ts);
+	r = policy_resolve(&env, rcpt, NULL, &ts);
 	for (i = 0; r == POLICY_RESOLVE_OK && i < ts.n; i++) {
 		if (i > 0)
 			(void)strlcat(got, " ", sizeof(got));
@@ -223,25 +223,25 @@ static void
 test_parse(void)
 {
 	struct policy_result	 res;
-	int			 remote;
+	struct policy_parsed	 pp;
 
 	memset(&res, 0, sizeof(res));
-	UNIT_CHECK(policy_resolve_parse(&env, "no@mx.test", &res, &remote) == 1 &&
+	UNIT_CHECK(policy_resolve_parse(&env, "no@mx.test", &res, &pp) == 1 &&
 	    res.code == 550 && strcmp(res.enhanced, "5.0.0") == 0,
 	    "parse: a virtusertable error is the reply before check_rcpt");
 	memset(&res, 0, sizeof(res));
-	UNIT_CHECK(policy_resolve_parse(&env, "y@virt.test", &res, &remote) == 1 &&
+	UNIT_CHECK(policy_resolve_parse(&env, "y@virt.test", &res, &pp) == 1 &&
 	    res.code == 550 && strcmp(res.text, "<y@virt.test>... User "
 	    "unknown") == 0, "parse: an unknown user of a virtual domain");
 	memset(&res, 0, sizeof(res));
-	UNIT_CHECK(policy_resolve_parse(&env, "u@dead.test", &res, &remote) == 1 &&
+	UNIT_CHECK(policy_resolve_parse(&env, "u@dead.test", &res, &pp) == 1 &&
 	    res.code == 550 && strcmp(res.enhanced, "5.1.2") == 0,
 	    "parse: a mailertable error");
 	UNIT_CHECK(policy_resolve_parse(&env, "nosuch@mx.test", &res,
-	    &remote) == 0 && !remote,
+	    &pp) == 0 && !pp.remote,
 	    "parse: an unknown local user waits for recipient()");
 	UNIT_CHECK(policy_resolve_parse(&env, "u@far.test", &res,
-	    &remote) == 0 && remote,
+	    &pp) == 0 && pp.remote,
 	    "parse: a remote recipient that goes out as it is");
 }
 
