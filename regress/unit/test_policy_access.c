@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "unit_policy.h"
 #include "config.h"
 #include "imsg.h"
 #include "proto.h"
@@ -26,16 +27,7 @@ static struct policy_env env;
 static void
 load(const char *map, const char *text)
 {
-	char	 path[300], err[512];
-	FILE	*fp;
-
-	(void)snprintf(path, sizeof(path), "%s/%s.txt", tmpdir, map);
-	if ((fp = fopen(path, "w")) == NULL || fputs(text, fp) == EOF ||
-	    fclose(fp) != 0 || policy_makemap(dbpath, map, path, err,
-	    sizeof(err)) == -1) {
-		(void)printf("load %s: %s\n", map, err);
-		exit(1);
-	}
+	unit_policy_load(tmpdir, dbpath, map, text);
 }
 
 /* every local name is a user here but one with '@', which no login has:

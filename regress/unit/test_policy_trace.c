@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "unit.h"
+#include "unit_policy.h"
 #include "proto.h"
 #include "policy.h"
 
@@ -60,16 +61,7 @@ static const struct policy_trace trace = { on_probe, on_step, NULL };
 static void
 load(const char *map, const char *text)
 {
-	char	 path[300], err[512];
-	FILE	*fp;
-
-	(void)snprintf(path, sizeof(path), "%s/%s.txt", tmpdir, map);
-	if ((fp = fopen(path, "w")) == NULL || fputs(text, fp) == EOF ||
-	    fclose(fp) != 0 || policy_makemap(dbpath, map, path, err,
-	    sizeof(err)) == -1) {
-		(void)printf("load %s: %s\n", map, err);
-		exit(1);
-	}
+	unit_policy_load(tmpdir, dbpath, map, text);
 }
 
 /* Decide one query with the trace on. */
