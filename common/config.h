@@ -110,6 +110,7 @@ enum local_users {
 	LOCAL_USERS_MAP		/* the local-users map only */
 };
 #define CONF_ALIAS_EXPANSION_MAX	10000
+#define CONF_ALIAS_DEPTH_MAX		100
 
 struct config {
 	/* bumped on every reload so replies can be matched to a config */

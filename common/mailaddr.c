@@ -216,7 +216,8 @@ mailaddr_target_valid(uint32_t kind, const char *value)
 	case TARGET_ERROR:
 		return mailaddr_mailbox_valid(value);
 	case TARGET_MAILBOX:
-		return mailaddr_user_valid(value);
+		/* "\\user": sendmail's mark for "not through .forward" */
+		return mailaddr_user_valid(value + (value[0] == '\\'));
 	case TARGET_PROGRAM:
 		return value[0] == '|' && value[1] != '\0';
 	case TARGET_FILE:

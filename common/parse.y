@@ -492,7 +492,8 @@ limit		: MESSAGESIZE size {
 			parse_conf->limit_data_rate = $2;
 		}
 		| ALIASDEPTH NUMBER {
-			if (parse_range($2, 1, 100, "limit alias-depth") == -1)
+			if (parse_range($2, 1, CONF_ALIAS_DEPTH_MAX,
+			    "limit alias-depth") == -1)
 				YYERROR;
 			parse_conf->limit_alias_depth = $2;
 		}

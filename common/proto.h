@@ -105,7 +105,8 @@ enum policy_verdict {
 /*
  * What an accepted recipient finally is (IMSG_POLICY_RESULT's targets,
  * IMSG_QUEUE_MESSAGE_COMMIT, the envelope's "mailer"): a remote address,
- * a local mailbox ("user", "user+detail"), a program ("|command"), a file
+ * a local mailbox ("user", "user+detail"; "\\user" when the user's
+ * .forward must not be read: sendmail's backslash), a program ("|command"), a file
  * ("/path"), an include file (":include:/path"), or a member that failed
  * (its address; bounced with its reply line).  mailaddr_target_valid()
  * checks a value.

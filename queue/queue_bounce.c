@@ -102,7 +102,7 @@ bounce_final(const struct bounce_info *bi, const struct envelope *e,
 		return;
 	}
 	n = snprintf(out, len, "%s@%s", e->mailer == TARGET_MAILBOX ?
-	    e->rcpt : "postmaster", bi->hostname);
+	    e->rcpt + (e->rcpt[0] == '\\') : "postmaster", bi->hostname);
 	if (n < 0 || (size_t)n >= len)
 		(void)strlcpy(out, e->rcpt, len);
 }

@@ -6,7 +6,7 @@
  * loader both walk it, so the two cannot drift apart.  The loader takes a
  * file's contents as hostile: the first line must be "version: 1", every
  * later line "key: value\n" with a known key seen once, no raw control
- * octet, every field present but "auth", "mailer" and "orig" (files
+ * octet, every field present but "auth", "mailer", "orig", "user" and "depth" (files
  * written before they existed lack them) and the optional "quarantine", and the
  * result must pass the same checks as an envelope about to be written.
  * Any deviation rejects the file.
@@ -66,6 +66,8 @@ static const struct field envelope_fields[] = {
 	FSTR("rcpt",				rcpt),
 	FNUM_OPT("mailer",	FK_MAILER,	mailer, "esmtp"),
 	FOPT("orig",				orig),
+	FOPT("user",				user),
+	FNUM_OPT("depth",	FK_U32,		depth, "0"),
 	FSTR("orcpt",				orcpt),
 	FNUM("notify",		FK_NOTIFY,	notify),
 	FNUM("ret",		FK_RET,		ret),
@@ -237,6 +239,13 @@ queue_envelope_check(const struct envelope *e, const char **why)
 	}
 	*why = "bad original recipient";
 	if (e->orig[0] != '\0' && !mailaddr_rcpt_valid(e->orig))
+		return -1;
+	*why = "bad user";
+	if (e->user[0] != '\0' && (e->user[0] == '.' || e->user[0] == '-' ||
+	    strcspn(e->user, "/@:| ") != strlen(e->user)))
+		return -1;
+	*why = "bad depth";
+	if (e->depth > CONF_ALIAS_DEPTH_MAX)
 		return -1;
 	*why = "bad dsn parameters";
 	if ((e->notify & ~(uint32_t)0x0f) != 0 ||

@@ -41,6 +41,9 @@ enum envelope_type {
 	ENVELOPE_BOUNCE		/* a DSN made by the queue itself */
 };
 
+/* a user name (LOCAL_USER_MAX of smtpd-local) */
+#define ENVELOPE_USER_MAX	256
+
 /* flags */
 #define ENVELOPE_F_DELAY_SENT	0x01	/* the one delay DSN went out */
 #define ENVELOPE_F_DOUBLE	0x02	/* a DSN to the double-bounce address */
@@ -64,6 +67,13 @@ struct envelope {
 	 * to something else (virtusertable, aliases); "" = rcpt.
 	 * Optional on disk. */
 	char			 orig[CONF_ADDR_MAX];
+	/* the user a program, file or include target runs as (the owner
+	 * of the .forward or :include: file it came from); "" = the alias
+	 * file's, i.e. local default-user.  Optional on disk. */
+	char			 user[ENVELOPE_USER_MAX];
+	/* .forward and :include: levels that led here (they count toward
+	 * limit alias-depth).  Optional on disk: 0. */
+	uint32_t		 depth;
 	char			 orcpt[ENVELOPE_ORCPT_MAX];
 	uint32_t		 notify;		/* DSN_NOTIFY_* */
 	uint32_t		 ret;			/* enum dsn_ret */

@@ -332,6 +332,9 @@ int	policy_resolve(const struct policy_env *, const char *rcpt,
 	    const struct policy_parsed *, struct policy_targets *);
 int	policy_resolve_parse(const struct policy_env *, const char *rcpt,
 	    struct policy_result *, struct policy_parsed *);
+int	policy_resolve_expand(const struct policy_env *, const char *self,
+	    const char *source, const char *text, size_t depth,
+	    struct policy_targets *);
 void	policy_target_reply(const struct policy_target *,
 	    const char *mailbox, struct policy_result *);
 void	policy_targets_free(struct policy_targets *);

@@ -58,6 +58,8 @@ struct resolve {
 	size_t			 targets_max;
 	int			 status;	/* POLICY_RESOLVE_* */
 	int			 toomany;
+	/* the items of a .forward: its user named in it is the mailbox */
+	int			 forward;
 };
 
 static void	resolve_address(struct resolve *, const char *, size_t,
@@ -112,8 +114,11 @@ resolve_same(const struct policy_target *t, uint32_t kind, const char *value)
 {
 	if (t->kind != kind)
 		return 0;
-	if (kind == TARGET_REMOTE || kind == TARGET_MAILBOX ||
-	    kind == TARGET_ERROR)
+	/* "\\user" and "user" are one mailbox: the first one found wins */
+	if (kind == TARGET_MAILBOX)
+		return strcasecmp(t->value + (t->value[0] == '\\'),
+		    value + (value[0] == '\\')) == 0;
+	if (kind == TARGET_REMOTE || kind == TARGET_ERROR)
 		return strcasecmp(t->value, value) == 0;
 	return strcmp(t->value, value) == 0;
 }
@@ -563,6 +568,8 @@ resolve_is_self(struct resolve *rs, const char *name, const char *item)
 	char		 local[POLICY_PATH_MAX], dom[POLICY_NAME_MAX];
 	const char	*domain;
 
+	if (name[0] == '\0')
+		return 0;
 	policy_mailbox_split(item, local, sizeof(local), &domain);
 	text_lower(local);
 	if (strcmp(local, name) != 0)
@@ -597,19 +604,23 @@ resolve_item(struct resolve *rs, const char *name,
 		break;
 	}
 	if (it->value[0] == '\\') {
-		/* sendmail's "\\user": that mailbox, not aliased again */
-		(void)strlcpy(v, it->value + 1, sizeof(v));
+		/* sendmail's "\\user": that mailbox, neither aliased nor
+		 * forwarded again; the backslash stays as the mark */
+		(void)strlcpy(v, it->value, sizeof(v));
 		text_lower(v);
-		policy_env_step(rs->env, "resolve: \\%s: the mailbox, not "
+		policy_env_step(rs->env, "resolve: %s: the mailbox, not "
 		    "aliased", v);
-		resolve_mailbox(rs, v, v, sender, v);
+		resolve_mailbox(rs, v, v + 1, sender, v + 1);
 		return;
 	}
 	if (resolve_is_self(rs, name, it->value)) {
-		/* the list names itself: its own mailbox, not again */
-		policy_env_step(rs->env, "resolve: alias %s names itself: "
-		    "its mailbox", name);
-		resolve_mailbox(rs, name, name, sender, name);
+		/* the list names itself: its own mailbox, not again; a
+		 * .forward's user so named is not forwarded again either */
+		policy_env_step(rs->env, "resolve: %s %s names itself: its "
+		    "mailbox", rs->forward ? "the .forward of" : "alias", name);
+		(void)snprintf(v, sizeof(v), "%s%s", rs->forward ? "\\" : "",
+		    name);
+		resolve_mailbox(rs, v, name, sender, name);
 		return;
 	}
 	resolve_address(rs, it->value, depth, sender);
@@ -818,6 +829,111 @@ policy_resolve(const struct policy_env *env, const char *rcpt,
 		resolve_local(&rs, rcpt, 0, NULL, rcpt);
 	else
 		resolve_address(&rs, rcpt, 0, NULL);
+	for (i = 0; i < rs.nexpanded; i++)
+		free(rs.expanded[i]);
+	free(rs.expanded);
+	if (rs.status == POLICY_RESOLVE_OK && rs.toomany)
+		rs.status = POLICY_RESOLVE_TOOMANY;
+	if (rs.status != POLICY_RESOLVE_OK)
+		policy_targets_free(out);
+	return rs.status;
+}
+
+/*
+ * The text of a .forward or :include: file as one alias list: its lines
+ * joined with commas, blank lines and '#' comment lines left out (and a
+ * comma that ends a line, as in a list split over lines).  -1 if it has
+ * a control octet (a file that is no list of addresses).
+ */
+static int
+resolve_file_list(const char *text, char *out, size_t outlen)
+{
+	const char	*p = text, *eol;
+	size_t		 n = 0, len;
+
+	for (; *p != '\0'; p = *eol == '\0' ? eol : eol + 1) {
+		eol = p + strcspn(p, "\n");
+		while (p < eol && (*p == ' ' || *p == '\t'))
+			p++;
+		len = (size_t)(eol - p);
+		while (len > 0 && (p[len - 1] == '\r' || p[len - 1] == ' ' ||
+		    p[len - 1] == '\t' || p[len - 1] == ','))
+			len--;
+		if (len == 0 || *p == '#')
+			continue;
+		if (n + len + 3 > outlen)
+			return -1;
+		if (n > 0) {
+			out[n++] = ',';
+			out[n++] = ' ';
+		}
+		memcpy(out + n, p, len);
+		n += len;
+	}
+	out[n] = '\0';
+	for (p = out; *p != '\0'; p++)
+		if ((unsigned char)*p < ' ' && *p != '\t')
+			return -1;
+	return 0;
+}
+
+/*
+ * The items of a .forward (self: its user) or of an :include: file (self
+ * ""), named by source for the log, found depth levels down: what each
+ * item becomes, as for an alias list.  An item naming the .forward's own
+ * user is that user's mailbox, with the mark that keeps its .forward from
+ * being read again ("\\user").  A file that is no list fails as a whole.
+ */
+int
+policy_resolve_expand(const struct policy_env *env, const char *self,
+    const char *source, const char *text, size_t depth,
+    struct policy_targets *out)
+{
+	struct policy_alias_item	 it;
+	struct resolve			 rs;
+	char				 top[POLICY_PATH_MAX], line[256];
+	char				*list;
+	const char			*cursor, *why;
+	size_t				 i;
+	int				 r = 0;
+
+	memset(out, 0, sizeof(*out));
+	memset(&rs, 0, sizeof(rs));
+	rs.env = env;
+	rs.out = out;
+	rs.forward = self[0] != '\0';
+	if (rs.forward) {
+		resolve_qualify(env, self, top, sizeof(top));
+		rs.top = top;
+	}
+	rs.depth_max = env->cf != NULL ? env->cf->limit_alias_depth : 10;
+	rs.targets_max = env->cf != NULL ? env->cf->limit_alias_expansion :
+	    1000;
+	if ((list = malloc(POLICY_ALIAS_VALUE_MAX + 2)) == NULL)
+		return POLICY_RESOLVE_TMPF;
+	policy_env_step(env, "resolve: %s (level %zu)", source, depth);
+	if (resolve_too_deep(&rs, rs.top != NULL ? rs.top : source, depth,
+	    NULL))
+		goto done;
+	if (resolve_file_list(text, list, POLICY_ALIAS_VALUE_MAX + 2) == -1) {
+		log_warnx("%s: not a list of addresses; not used", source);
+		(void)snprintf(line, sizeof(line), "%.200s is not a list of "
+		    "addresses", source);
+		resolve_error(&rs, rs.top != NULL ? rs.top : source, NULL, NULL,
+		    554, "5.3.0", line);
+		goto done;
+	}
+	cursor = list;
+	while (rs.status == POLICY_RESOLVE_OK && !rs.toomany &&
+	    (r = policy_alias_next(&cursor, &it, &why)) == 1)
+		resolve_item(&rs, self, &it, depth, NULL);
+	if (r == -1) {
+		log_warnx("%s: %s: ignored from there on", source, why);
+		policy_env_step(env, "resolve: %s is malformed (%s)", source,
+		    why);
+	}
+done:
+	free(list);
 	for (i = 0; i < rs.nexpanded; i++)
 		free(rs.expanded[i]);
 	free(rs.expanded);

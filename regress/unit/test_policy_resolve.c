@@ -44,42 +44,67 @@ users(void *arg, const char *user)
 	return 0;
 }
 
-/*
- * Resolve rcpt and compare with want: "kind:value[>sender]" joined by
- * " " (error targets as "error:value=REPLY"); prints what it got if not.
- */
+/* The targets of a result as "kind:value[>sender][=error]" joined by " ". */
+static void
+targets_text(const struct policy_targets *ts, char *got, size_t len)
+{
+	size_t	 i;
+
+	got[0] = '\0';
+	for (i = 0; i < ts->n; i++) {
+		if (i > 0)
+			(void)strlcat(got, " ", len);
+		(void)strlcat(got, policy_target_kind_name(ts->t[i].kind), len);
+		(void)strlcat(got, ":", len);
+		(void)strlcat(got, ts->t[i].value, len);
+		if (ts->t[i].sender[0] != '\0') {
+			(void)strlcat(got, ">", len);
+			(void)strlcat(got, ts->t[i].sender, len);
+		}
+		if (ts->t[i].error[0] != '\0') {
+			(void)strlcat(got, "=", len);
+			(void)strlcat(got, ts->t[i].error, len);
+		}
+	}
+}
+
+/* Compare a result with want; prints what it got if it differs. */
+static int
+matches(const char *what, int r, struct policy_targets *ts, int status,
+    const char *want)
+{
+	char	 got[8192];
+
+	got[0] = '\0';
+	if (r == POLICY_RESOLVE_OK) {
+		targets_text(ts, got, sizeof(got));
+		policy_targets_free(ts);
+	}
+	if (r == status && strcmp(got, want) == 0)
+		return 1;
+	(void)printf("  %s: got %d \"%s\"\n", what, r, got);
+	return 0;
+}
+
+/* Resolve rcpt and compare with want (see targets_text()). */
 static int
 resolves(const char *rcpt, int status, const char *want)
 {
 	struct policy_targets	 ts;
-	char			 got[8192];
-	size_t			 i;
-	int			 r;
 
-	got[0] = '\0';
-	r = policy_resolve(&env, rcpt, NULL, &ts);
-	for (i = 0; r == POLICY_RESOLVE_OK && i < ts.n; i++) {
-		if (i > 0)
-			(void)strlcat(got, " ", sizeof(got));
-		(void)strlcat(got, policy_target_kind_name(ts.t[i].kind),
-		    sizeof(got));
-		(void)strlcat(got, ":", sizeof(got));
-		(void)strlcat(got, ts.t[i].value, sizeof(got));
-		if (ts.t[i].sender[0] != '\0') {
-			(void)strlcat(got, ">", sizeof(got));
-			(void)strlcat(got, ts.t[i].sender, sizeof(got));
-		}
-		if (ts.t[i].error[0] != '\0') {
-			(void)strlcat(got, "=", sizeof(got));
-			(void)strlcat(got, ts.t[i].error, sizeof(got));
-		}
-	}
-	if (r == POLICY_RESOLVE_OK)
-		policy_targets_free(&ts);
-	if (r == status && strcmp(got, want) == 0)
-		return 1;
-	(void)printf("  %s: got %d \"%s\"\n", rcpt, r, got);
-	return 0;
+	return matches(rcpt, policy_resolve(&env, rcpt, NULL, &ts), &ts,
+	    status, want);
+}
+
+/* Expand the text of a .forward of self ("": an :include: file). */
+static int
+expands(const char *self, const char *text, size_t depth, int status,
+    const char *want)
+{
+	struct policy_targets	 ts;
+
+	return matches(text, policy_resolve_expand(&env, self, "the file",
+	    text, depth, &ts), &ts, status, want);
 }
 
 static void
@@ -159,8 +184,8 @@ test_aliases(void)
 	UNIT_CHECK(resolves("carl@mx.test", 0, "error:carl@mx.test=550 5.1.1 "
 	    "<carl@mx.test>... User unknown remote:c@far.test"),
 	    "the list named as name@local: itself too (no such user here)");
-	UNIT_CHECK(resolves("root@localhost", 0, "mailbox:alice"),
-	    "\\alice: the mailbox, not aliased again");
+	UNIT_CHECK(resolves("root@localhost", 0, "mailbox:\\alice"),
+	    "\\alice: the mailbox, marked so its .forward is not read");
 	UNIT_CHECK(resolves("a1@mx.test", 0, "error:a12@mx.test=554 5.4.6 "
 	    "aliasing/forwarding loop broken (11 aliases deep; 10 max)"),
 	    "a 12-deep chain stops at level 11");
@@ -237,6 +262,36 @@ test_parse(void)
 	    "parse: a remote recipient that goes out as it is");
 }
 
+static void
+test_expand(void)
+{
+	UNIT_CHECK(expands("alice", "# to both\n\\alice\n  bob@far.test, "
+	    "\"|/usr/bin/vacation alice\"\n\n", 1, 0, "mailbox:\\alice "
+	    "remote:bob@far.test program:|/usr/bin/vacation alice"),
+	    ".forward: comments and blank lines out, one or more per line");
+	UNIT_CHECK(expands("alice", "alice@mx.test\nstaff\n", 1, 0,
+	    "mailbox:\\alice remote:dave@far.test>owner-staff@mx.test "
+	    "program:|/bin/prog -x>owner-staff@mx.test "
+	    "file:/var/tmp/f>owner-staff@mx.test "
+	    "include::include:/etc/list>owner-staff@mx.test"),
+	    ".forward: its user is its mailbox, other names are aliased");
+	UNIT_CHECK(expands("", "carol\n/tmp/x\n", 2, 0,
+	    "mailbox:carol file:/tmp/x"),
+	    ":include: file: a local user keeps its .forward");
+	UNIT_CHECK(expands("bob", "carol\n", 11, 0, "error:bob@mx.test=554 "
+	    "5.4.6 aliasing/forwarding loop broken (11 aliases deep; 10 "
+	    "max)"),
+	    "forwarding past limit alias-depth: the loop is broken");
+	UNIT_CHECK(expands("bob", "carol\001\n", 1, 0, "error:bob@mx.test="
+	    "554 5.3.0 the file is not a list of addresses"),
+	    "a file with a control octet fails as a whole");
+	UNIT_CHECK(expands("bob", "carol,\n  dave@far.test\r\n", 1, 0,
+	    "mailbox:carol remote:dave@far.test"),
+	    "a list split over lines with a comma at the end, CRLF lines");
+	UNIT_CHECK(expands("bob", "# nothing\n", 1, 0, ""),
+	    "a file of comments: no targets");
+}
+
 int
 main(void)
 {
@@ -293,6 +348,7 @@ main(void)
 	test_aliases();
 	test_users();
 	test_parse();
+	test_expand();
 	policy_db_close(env.db);
 	config_free(cf);
 	(void)snprintf(err, sizeof(err), "rm -rf %s", tmpdir);
