@@ -343,6 +343,15 @@ enum imsg_type {
 	 * target layout of IMSG_POLICY_RESULT (u32 target_kind, str value,
 	 * str sender, str error); at least one with STATUS_OK, none else. */
 	IMSG_POLICY_RESOLVE_RESULT,
+	/* queue -> policy. id = request id. payload: str self (the user
+	 * whose .forward it is; "" for an :include: file), str source (the
+	 * file, for logs: "/home/u/.forward", ":include:/path"), u32 depth
+	 * (the .forward and :include: levels above the items), str text
+	 * (the file as smtpd-local read it, at most POLICY_ALIAS_VALUE_MAX
+	 * octets).  Answered with IMSG_POLICY_RESOLVE_RESULT: what the items
+	 * become, as the members of an alias list; a .forward's own user
+	 * named in it is the mailbox "\\user". */
+	IMSG_POLICY_EXPAND,
 
 	/*
 	 * tlsproxy.  The handshake result ("TLS facts") that ends a START is
@@ -488,7 +497,29 @@ enum imsg_type {
 	 * status_code, str enhanced status ("2.0.0"), str text (the reason,
 	 * for the log and the DSN).  Sent once per request, only after the
 	 * mailbox was fsynced for STATUS_OK. */
-	IMSG_LOCAL_RESULT
+	IMSG_LOCAL_RESULT,
+	/* queue -> local. id = request id. payload: u64 evpid (for logs),
+	 * u32 target_kind (TARGET_MAILBOX: the .forward of the user of rcpt;
+	 * TARGET_INCLUDE: the file of rcpt), str rcpt ("user[+detail]" or
+	 * ":include:/path"), str user (whom an include from a .forward is
+	 * read as; "" for one from the aliases).  smtpd-local reads the file
+	 * in a child with the rights of its user, after the checks of
+	 * sendmail's DontBlameSendmail defaults. */
+	IMSG_LOCAL_EXPAND,
+	/* local -> queue. id = request id. payload: u32 local_expand, str
+	 * enhanced status, str text (EXPAND_TEXT: the file, at most
+	 * POLICY_ALIAS_VALUE_MAX octets; else why, for the log and the
+	 * DSN), str owner (EXPAND_TEXT: the user the programs, files and
+	 * includes it names run as; "" = local default-user). */
+	IMSG_LOCAL_EXPANDED
+};
+
+/* The outcome of IMSG_LOCAL_EXPAND. */
+enum local_expand {
+	EXPAND_NONE = 0,	/* no .forward (or an unsafe one, ignored) */
+	EXPAND_TEXT,		/* the file's items follow */
+	EXPAND_TEMPFAIL,	/* try again later */
+	EXPAND_PERMFAIL		/* an include that cannot be used: bounce */
 };
 
 /* Status of IMSG_AUTH_RESULT. */

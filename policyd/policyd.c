@@ -13,7 +13,9 @@
  *   mta:  IMSG_POLICY_QUERY  -> IMSG_POLICY_RESULT      (policy_tls.c:
  *         only the client-side kinds Try_TLS, TLS_Srv, TLS_Rcpt)
  *   queue: IMSG_POLICY_RESOLVE -> IMSG_POLICY_RESOLVE_RESULT
- *         (policy_resolve.c: where a DSN of the queue's goes)
+ *         (where a DSN of the queue's goes), IMSG_POLICY_EXPAND ->
+ *         IMSG_POLICY_RESOLVE_RESULT (what the items of a .forward or
+ *         :include: file become): policyd_resolve.c
  *   mta:  IMSG_POLICY_AUTHINFO -> IMSG_POLICY_AUTHINFO_RESULT
  *         (policy_authinfo.c: the credential for one next hop; only the
  *         mta may ask, and the secret is wiped here once sent)
@@ -41,13 +43,13 @@
 #include "policy.h"
 #include "policyd.h"
 
-/* a query waiting for a local user lookup (policyd_user.c); a DSN
- * recipient of the queue's has its address in q.rcpt */
+/* a query waiting for a local user lookup (policyd_user.c): a RCPT's,
+ * or a question of the queue's (req) */
 struct policyd_parked {
 	TAILQ_ENTRY(policyd_parked)	 entry;
 	enum proc_id			 peer;
 	uint32_t			 id;
-	int				 resolve;
+	struct policyd_req		*req;
 	struct policy_query		 q;
 };
 #define POLICYD_PARKED_MAX	4096
@@ -58,7 +60,6 @@ static size_t			 parked_count;
 static void	policyd_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_mta_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_route(struct imsgev *, struct imsg *, void *);
-static void	policyd_resolve(struct imsgev *, struct imsg *, void *);
 static void	policyd_authinfo(struct imsgev *, struct imsg *, void *);
 static void	policyd_config(struct config *, struct config *);
 static void	policyd_shutdown(void);
@@ -74,7 +75,8 @@ static const struct imsg_handler policyd_smtp_handlers[] = {
 };
 
 static const struct imsg_handler policyd_queue_handlers[] = {
-	{ IMSG_POLICY_RESOLVE,	policyd_resolve },
+	{ IMSG_POLICY_RESOLVE,	policyd_resolve_imsg },
+	{ IMSG_POLICY_EXPAND,	policyd_expand_imsg },
 };
 
 static const struct imsg_handler policyd_mta_handlers[] = {
@@ -96,7 +98,8 @@ static const struct proc_def policyd_def = {
 	.nhandlers = {
 		[PROC_PARENT] = 1,
 		[PROC_SMTP] = 1,
-		[PROC_QUEUE] = 1,
+		[PROC_QUEUE] = sizeof(policyd_queue_handlers) /
+		    sizeof(policyd_queue_handlers[0]),
 		[PROC_MTA] = sizeof(policyd_mta_handlers) /
 		    sizeof(policyd_mta_handlers[0]),
 	},
@@ -129,7 +132,7 @@ policyd_shutdown(void)
 }
 
 /* The first n targets, in the layout of IMSG_POLICY_RESULT's. */
-static void
+void
 policyd_put_targets(struct imsg_out *out, const struct policy_targets *ts,
     size_t n)
 {
@@ -199,104 +202,16 @@ policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	return 0;
 }
 
-/* Send the queue the final recipients of a DSN's, or ask again. */
-static void
-policyd_resolve_send(uint32_t id, int status, const struct policy_targets *ts)
-{
-	struct imsg_out		 out;
-	size_t			 n = status == POLICY_RESOLVE_OK ? ts->n : 0;
-
-	imsg_out_init(&out, IMSG_POLICY_RESOLVE_RESULT, id);
-	imsg_put_u32(&out, n > 0 ? STATUS_OK : STATUS_TEMPFAIL);
-	policyd_put_targets(&out, ts, n);
-	if (out.bad) {
-		imsg_out_free(&out);
-		log_warnx("%08x: the recipients of a DSN do not fit in one "
-		    "message; it waits", id);
-		policyd_resolve_send(id, POLICY_RESOLVE_TMPF, ts);
-		return;
-	}
-	(void)proc_send(PROC_QUEUE, &out, -1);
-}
-
-/* A DSN recipient that resolves to nothing deliverable: one failure. */
-static void
-policyd_resolve_fail(uint32_t id, const char *rcpt, const char *why)
-{
-	struct policy_targets	 ts;
-	struct policy_target	 t;
-	char			 line[POLICY_TEXT_MAX];
-
-	(void)snprintf(line, sizeof(line), "%s", why);
-	t.kind = TARGET_ERROR;
-	t.value = (char *)(uintptr_t)rcpt;
-	t.sender = (char *)(uintptr_t)"";
-	t.error = line;
-	ts.t = &t;
-	ts.n = 1;
-	policyd_resolve_send(id, POLICY_RESOLVE_OK, &ts);
-}
-
-/*
- * Resolve the recipient of a DSN of the queue's: 0 when answered, -1 if
- * it waits for a user lookup.  Too many recipients, or none: one failed,
- * so that the DSN goes to the double-bounce address rather than stays.
- */
-static int
-policyd_resolve_decide(uint32_t id, const char *rcpt)
-{
-	struct policy_targets	 ts;
-	struct policy_env	 env;
-	char			 line[POLICY_TEXT_MAX];
-	size_t			 i;
-	int			 r;
-
-	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
-	policy_env_configure(&env, conf);
-	env.user_exists = policyd_user_exists;
-	if ((r = policy_resolve(&env, rcpt, NULL, &ts)) == POLICY_RESOLVE_PENDING)
-		return -1;
-	stats_add("policy.resolve", 1);
-	if (r == POLICY_RESOLVE_TOOMANY || (r == POLICY_RESOLVE_OK &&
-	    ts.n == 0)) {
-		(void)snprintf(line, sizeof(line), r == POLICY_RESOLVE_OK ?
-		    "554 5.4.6 <%.300s>... aliasing/forwarding loop broken" :
-		    "550 5.5.3 <%.300s>... Too many recipients from aliases",
-		    rcpt);
-		policy_targets_free(&ts);
-		policyd_resolve_fail(id, rcpt, line);
-		return 0;
-	}
-	/* a member that failed for now: the whole DSN waits and asks again */
-	for (i = 0; r == POLICY_RESOLVE_OK && i < ts.n; i++)
-		if (ts.t[i].kind == TARGET_ERROR && ts.t[i].error[0] == '4') {
-			policy_targets_free(&ts);
-			r = POLICY_RESOLVE_TMPF;
-		}
-	log_debug("%08x: DSN recipient <%s>: %s, %zu recipients", id, rcpt,
-	    r == POLICY_RESOLVE_OK ? "resolved" : "temporary failure",
-	    r == POLICY_RESOLVE_OK ? ts.n : 0);
-	policyd_resolve_send(id, r, &ts);
-	policy_targets_free(&ts);
-	return 0;
-}
-
 /* Park a query that waits for a user lookup; 451 if too many wait. */
 static void
-policyd_park(enum proc_id peer, uint32_t id, int resolve,
-    const struct policy_query *q)
+policyd_park(enum proc_id peer, uint32_t id, const struct policy_query *q)
 {
 	struct policyd_parked	*p;
 	struct policy_result	 res;
 
 	if (parked_count >= POLICYD_PARKED_MAX ||
-	    (p = malloc(sizeof(*p))) == NULL) {
+	    (p = calloc(1, sizeof(*p))) == NULL) {
 		memset(&res, 0, sizeof(res));
-		if (resolve) {
-			policyd_resolve_send(id, POLICY_RESOLVE_TMPF,
-			    &res.targets);
-			return;
-		}
 		policy_result_tempfail(&res);
 		policy_access_log(q, &res);
 		policyd_send(peer, id, &res);
@@ -304,10 +219,38 @@ policyd_park(enum proc_id peer, uint32_t id, int resolve,
 	}
 	p->peer = peer;
 	p->id = id;
-	p->resolve = resolve;
 	p->q = *q;
 	TAILQ_INSERT_TAIL(&parked, p, entry);
 	parked_count++;
+}
+
+/* Park a question of the queue's; asked again later if too many wait. */
+void
+policyd_park_req(struct policyd_req *req)
+{
+	struct policyd_parked	*p;
+
+	if (parked_count >= POLICYD_PARKED_MAX ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
+		policyd_req_tempfail(req);
+		policyd_req_free(req);
+		return;
+	}
+	p->peer = PROC_QUEUE;
+	p->id = req->id;
+	p->req = req;
+	TAILQ_INSERT_TAIL(&parked, p, entry);
+	parked_count++;
+}
+
+static void
+policyd_parked_free(struct policyd_parked *p)
+{
+	TAILQ_REMOVE(&parked, p, entry);
+	parked_count--;
+	if (p->req != NULL)
+		policyd_req_free(p->req);
+	free(p);
 }
 
 /* A peer went away: its parked queries have no one to answer to (a new
@@ -319,11 +262,8 @@ policyd_peer_down(enum proc_id peer)
 
 	for (p = TAILQ_FIRST(&parked); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
-		if (p->peer != peer)
-			continue;
-		TAILQ_REMOVE(&parked, p, entry);
-		parked_count--;
-		free(p);
+		if (p->peer == peer)
+			policyd_parked_free(p);
 	}
 }
 
@@ -335,12 +275,10 @@ policyd_retry(void)
 
 	for (p = TAILQ_FIRST(&parked); p != NULL; p = next) {
 		next = TAILQ_NEXT(p, entry);
-		if ((p->resolve ? policyd_resolve_decide(p->id, p->q.rcpt) :
+		if ((p->req != NULL ? policyd_req_decide(p->req) :
 		    policyd_decide(p->peer, p->id, &p->q)) == -1)
 			continue;
-		TAILQ_REMOVE(&parked, p, entry);
-		parked_count--;
-		free(p);
+		policyd_parked_free(p);
 	}
 }
 
@@ -380,36 +318,7 @@ policyd_answer(enum proc_id peer, struct imsg *m)
 		return;
 	}
 	if (policyd_decide(peer, m->id, &q) == -1)
-		policyd_park(peer, m->id, 0, &q);
-}
-
-/* IMSG_POLICY_RESOLVE from the queue: the recipient of one of its DSNs. */
-static void
-policyd_resolve(struct imsgev *iev, struct imsg *m, void *arg)
-{
-	struct policy_query	 q;
-	const char		*rcpt;
-
-	(void)iev;
-	(void)arg;
-	if (m->fd != -1) {
-		(void)close(m->fd);
-		proc_peer_bad(PROC_QUEUE, "descriptor with a resolve request",
-		    m->type);
-		return;
-	}
-	rcpt = imsg_get_str(m);
-	if (imsg_get_end(m) == -1 || !mailaddr_rcpt_valid(rcpt) ||
-	    strlen(rcpt) >= sizeof(q.rcpt)) {
-		proc_peer_bad(PROC_QUEUE, "malformed resolve request",
-		    m->type);
-		return;
-	}
-	if (policyd_resolve_decide(m->id, rcpt) == 0)
-		return;
-	memset(&q, 0, sizeof(q));
-	(void)strlcpy(q.rcpt, rcpt, sizeof(q.rcpt));
-	policyd_park(PROC_QUEUE, m->id, 1, &q);
+		policyd_park(peer, m->id, &q);
 }
 
 /* IMSG_POLICY_QUERY from smtp. */

@@ -3,13 +3,43 @@
  *
  *   policyd_user.c	the system's users, asked of the parent and kept
  *			a short while (`local users passwd`)
+ *   policyd_resolve.c	the queue's questions: a DSN's recipient, the
+ *			items of a .forward or :include: file
  */
 #ifndef POLICYD_H
 #define POLICYD_H
 
+#include <stdint.h>
+
 struct imsg;
 struct imsgev;
+struct imsg_out;
+struct policy_targets;
 
+/* a question of the queue's */
+struct policyd_req {
+	uint32_t	 id;
+	int		 expand;	/* IMSG_POLICY_EXPAND, else RESOLVE */
+	char		*rcpt;		/* RESOLVE: the DSN's recipient */
+	char		*self;		/* EXPAND: the .forward's user, or "" */
+	char		*source;	/* EXPAND: the file, for logs */
+	char		*text;		/* EXPAND: its contents */
+	uint32_t	 depth;		/* EXPAND: levels above its items */
+};
+
+/* policyd.c */
+void	policyd_put_targets(struct imsg_out *, const struct policy_targets *,
+	    size_t);
+void	policyd_park_req(struct policyd_req *);
+
+/* policyd_resolve.c */
+void	policyd_resolve_imsg(struct imsgev *, struct imsg *, void *);
+void	policyd_expand_imsg(struct imsgev *, struct imsg *, void *);
+int	policyd_req_decide(struct policyd_req *);
+void	policyd_req_tempfail(const struct policyd_req *);
+void	policyd_req_free(struct policyd_req *);
+
+/* policyd_user.c */
 void	policyd_user_init(void (*retry)(void));
 int	policyd_user_exists(void *arg, const char *name);
 void	policyd_user_result(struct imsgev *, struct imsg *, void *);

@@ -6,7 +6,9 @@
  * (queue_commit.c) and hears how much room the spool has left
  * (queue_space.c); the outbound client (mta) gets batches of envelopes
  * and answers with results (queue_sched.c, queue_result.c); policyd
- * says where the queue's own DSNs go (queue_resolve.c); smtpctl
+ * says where the queue's own DSNs go and what the items of a .forward
+ * or :include: file become (queue_resolve.c), smtpd-local reads those
+ * files (queue_expand.c) and delivers local mail; smtpctl
  * requests arrive from the parent (queue_ctl.c).  This file is the table
  * of contents: the handler tables, the reactions to peers coming and
  * going, and main().
@@ -35,6 +37,7 @@ static const struct imsg_handler queue_mta_handlers[] = {
 
 static const struct imsg_handler queue_local_handlers[] = {
 	{ IMSG_LOCAL_RESULT,		queue_result_local },
+	{ IMSG_LOCAL_EXPANDED,		queue_expand_result },
 };
 
 static const struct imsg_handler queue_policy_handlers[] = {
@@ -57,8 +60,10 @@ queue_peer_down(enum proc_id id)
 		queue_commit_smtp_down();
 	else if (id == PROC_MTA)
 		queue_sched_peer_down(0);
-	else if (id == PROC_LOCAL)
+	else if (id == PROC_LOCAL) {
 		queue_sched_peer_down(1);
+		queue_expand_local_down();
+	}
 	else if (id == PROC_POLICY)
 		queue_resolve_policy_down();
 }

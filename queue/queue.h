@@ -56,6 +56,9 @@ enum qstate {
 #define QENTRY_F_LOCAL		0x800
 /* a local mailbox: handed to smtpd-local when it is up, else settled here */
 #define QENTRY_F_MAILBOX	0x1000
+/* a mailbox whose .forward, or an include whose file, is still to be
+ * read (queue_expand.c) */
+#define QENTRY_F_EXPAND		0x2000
 
 struct qmsg {
 	RB_ENTRY(qmsg)		 entry;
@@ -177,8 +180,20 @@ void		 queue_commit_smtp_down(void);
 int		 queue_commit_msgid_inuse(uint32_t);
 size_t		 queue_commit_incoming(void);
 
-/* queue_resolve.c: the recipients of DSNs, resolved by policyd */
+/* queue_expand.c: .forward and :include: files, read by smtpd-local */
+int		 queue_expand_needed(const struct envelope *);
+void		 queue_expand_start(struct qentry *, const struct envelope *,
+		    time_t);
+void		 queue_expand_result(struct imsgev *, struct imsg *, void *);
+void		 queue_expand_local_down(void);
+
+/* queue_resolve.c: recipients resolved by policyd: DSNs', files' items */
 void		 queue_resolve_start(struct qentry *, const char *rcpt, time_t);
+void		 queue_resolve_expand(struct qentry *, const char *self,
+		    const char *source, const char *owner, const char *text,
+		    uint32_t depth, time_t);
+void		 queue_resolve_fail(struct qentry *, const char *enh,
+		    const char *text);
 void		 queue_resolve_result(struct imsgev *, struct imsg *, void *);
 void		 queue_resolve_policy_down(void);
 

@@ -528,7 +528,8 @@ queue_result_apply(struct result_ctx *c)
 		case FATE_RETRY:
 			e->retries = b->evs[i].retries;
 			e->flags = (e->flags & (QENTRY_F_WARNED |
-			    QENTRY_F_FORCE | QENTRY_F_LOCAL | QENTRY_F_MAILBOX)) |
+			    QENTRY_F_FORCE | QENTRY_F_LOCAL | QENTRY_F_MAILBOX |
+			    QENTRY_F_EXPAND)) |
 			    b->evs[i].flags;
 			queue_sched_reschedule(e, b->evs[i].nexttry);
 			break;

@@ -310,6 +310,8 @@ queue_sched_add(const struct envelope *ev)
 		e->flags |= QENTRY_F_LOCAL;
 	if (ev->mailer == TARGET_MAILBOX)
 		e->flags |= QENTRY_F_MAILBOX;
+	if (queue_expand_needed(ev))
+		e->flags |= QENTRY_F_EXPAND;
 	e->state = ev->quarantine[0] != '\0' ? QE_QUARANTINED : QE_PENDING;
 	e->grp = queue_sched_group_get(id_envelope_msgid(ev->id), ev->domain);
 	e->grp->msg->nevp++;
@@ -795,8 +797,8 @@ queue_sched_domain_wait(struct qentry *e, time_t now, int *probe)
 /* the entries a batch settles in the queue, without the mta */
 #define SCHED_F_HERE	(ENVELOPE_F_DSN_PENDING | QENTRY_F_LOCAL)
 /* entries of one batch share these bits: mailboxes go apart, to
- * smtpd-local */
-#define SCHED_F_KIND	(SCHED_F_HERE | QENTRY_F_MAILBOX)
+ * smtpd-local, and so do the files it must read first */
+#define SCHED_F_KIND	(SCHED_F_HERE | QENTRY_F_MAILBOX | QENTRY_F_EXPAND)
 
 /* Take the due envelopes of first's group (first included) into a batch;
  * entries in flight are not in the group's list, so each batch scans only
@@ -1063,6 +1065,28 @@ queue_sched_resolve(struct qentry *e, time_t now)
 	queue_resolve_start(e, ev.rcpt, now);
 }
 
+/* A .forward or :include: file goes to smtpd-local first
+ * (queue_expand.c). */
+static void
+queue_sched_expand(struct qentry *e, time_t now)
+{
+	struct envelope	 ev;
+	const char	*why = "";
+
+	if (e->cached != NULL) {
+		ev = *e->cached;
+		queue_sched_uncache(e);
+	} else if (queue_spool_envelope_read(&queue_spool, e->evpid, &ev,
+	    &why) == -1) {
+		if (queue_spool_error_is_corrupt(errno))
+			queue_sched_batch_corrupt(e, why);
+		else
+			queue_sched_reschedule(e, now + QUEUE_REQUEUE_DELAY);
+		return;
+	}
+	queue_expand_start(e, &ev, now);
+}
+
 /* Build and send one batch starting with the envelope on top. */
 static void
 queue_sched_dispatch_one(time_t now)
@@ -1075,6 +1099,11 @@ queue_sched_dispatch_one(time_t now)
 
 	if (first->flags & ENVELOPE_F_RESOLVE) {
 		queue_sched_resolve(first, now);
+		return;
+	}
+	if ((first->flags & (QENTRY_F_EXPAND | ENVELOPE_F_DSN_PENDING)) ==
+	    QENTRY_F_EXPAND && proc_peer(PROC_LOCAL) != NULL) {
+		queue_sched_expand(first, now);
 		return;
 	}
 	if (queue_sched_domain_wait(first, now, &probe))

@@ -155,15 +155,17 @@ static int
 local_deliver_user(struct local_req *r)
 {
 	struct passwd	*pw;
-	size_t		 len = strcspn(r->rcpt, "+");
+	/* "\\user": the mark that the .forward was not to be read */
+	const char	*name = r->rcpt + (r->rcpt[0] == '\\');
+	size_t		 len = strcspn(name, "+");
 
-	if (len == 0 || len >= sizeof(r->user) || r->rcpt[0] == '.' ||
-	    memchr(r->rcpt, '/', len) != NULL || !text_is_clean(r->rcpt)) {
+	if (len == 0 || len >= sizeof(r->user) || name[0] == '.' ||
+	    memchr(name, '/', len) != NULL || !text_is_clean(name)) {
 		local_deliver_result(r, STATUS_PERMFAIL, "5.1.3",
 		    "bad mailbox name");
 		return -1;
 	}
-	memcpy(r->user, r->rcpt, len);
+	memcpy(r->user, name, len);
 	r->user[len] = '\0';
 	errno = 0;
 	if ((pw = getpwnam(r->user)) == NULL) {
