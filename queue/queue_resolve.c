@@ -69,7 +69,9 @@ queue_resolve_ask(struct qentry *e, struct qresolve *r, struct imsg_out *out,
 		queue_sched_reschedule(e, now + QUEUE_REQUEUE_DELAY);
 		return;
 	}
-	queue_sched_resolving(e);
+	/* out of the heap already if smtpd-local read its file */
+	if (e->state != QE_RESOLVING)
+		queue_sched_resolving(e);
 	TAILQ_INSERT_TAIL(&resolve_pending, r, entry);
 }
 
@@ -256,9 +258,8 @@ queue_resolve_replace(const struct qresolve *r, struct qentry *e,
 	ok = queue_spool_tx_unit_ok(&tx, unit);
 	queue_spool_tx_free(&tx);
 	for (i = 0; ok && i < n; i++) {
-		log_info("%08x: %s%s <%s> resolved: %s <%s>%s%s", old.msgid,
-		    r->expand ? r->source : "DSN to", r->expand ? " of" : "",
-		    old.rcpt, queue_envelope_local(&evs[i]) ? "local" :
+		log_info("%08x: %s <%s> resolved: %s <%s>%s%s", old.msgid,
+		    r->expand ? r->source : "DSN to", old.rcpt, queue_envelope_local(&evs[i]) ? "local" :
 		    evs[i].mailer == TARGET_ERROR ? "failed" : "remote",
 		    evs[i].rcpt, evs[i].mailer == TARGET_ERROR ? ": " : "",
 		    evs[i].mailer == TARGET_ERROR ? evs[i].last_error : "");

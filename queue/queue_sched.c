@@ -974,9 +974,10 @@ queue_sched_batch_send_local(struct qbatch *b, int msgfd)
 	imsg_put_str(&out, ev->orig);
 	imsg_put_i64(&out, (int64_t)ev->ctime);
 	imsg_put_u32(&out, ev->mailer);
-	/* the user to run a program or file as: "" for an alias's, which
-	 * run as local default-user */
-	imsg_put_str(&out, "");
+	/* the user to run a program or file as: a .forward's or an
+	 * include's owner; "" for an alias's, which run as local
+	 * default-user */
+	imsg_put_str(&out, ev->user);
 	return proc_send(PROC_LOCAL, &out, msgfd);
 }
 

@@ -30,6 +30,7 @@ static void	local_ctl(uint32_t, uint32_t, const char *);
 
 static const struct imsg_handler local_queue_handlers[] = {
 	{ IMSG_LOCAL_DELIVER,		local_deliver_imsg },
+	{ IMSG_LOCAL_EXPAND,		local_expand_imsg },
 };
 
 static const struct proc_def local_def = {
@@ -66,6 +67,7 @@ local_peer_down(enum proc_id id)
 	log_info("queue gone, undoing %zu delivery request(s)",
 	    local_deliver_count());
 	local_deliver_queue_down();
+	local_expand_queue_down();
 }
 
 static void

@@ -8,6 +8,8 @@
  *   local_child.c    the child: the user's identity, then the method
  *   local_mbox.c     the mbox in local mailbox-dir
  *   local_lmtp.c     LMTP to a server (Dovecot's)
+ *   local_expand.c   a .forward or :include: file, read for the queue in
+ *                    a child with its user's rights
  */
 #ifndef LOCAL_H
 #define LOCAL_H
@@ -67,6 +69,13 @@ struct local_job {
 	char		 id[32];	/* the envelope id, for logs and %i */
 	time_t		 now;
 };
+
+/* the largest .forward or :include: file (policyd's alias value limit) */
+#define LOCAL_EXPAND_MAX	65536
+
+/* local_expand.c */
+void	local_expand_imsg(struct imsgev *, struct imsg *, void *);
+void	local_expand_queue_down(void);
 
 /* local_deliver.c */
 void	local_deliver_imsg(struct imsgev *, struct imsg *, void *);
