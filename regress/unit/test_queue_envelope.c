@@ -295,6 +295,45 @@ test_quarantine(void)
 	    "an injected reason is not written");
 }
 
+/* user and depth: a program of a .forward, and files without them */
+static void
+test_user_depth(void)
+{
+	struct envelope	 e, back;
+	char		 buf[ENVELOPE_TEXT_MAX];
+	const char	*why = "";
+	size_t		 n;
+
+	sample(&e);
+	e.mailer = TARGET_PROGRAM;
+	(void)strlcpy(e.rcpt, "|/usr/bin/vacation bob", sizeof(e.rcpt));
+	e.domain[0] = '\0';
+	(void)strlcpy(e.user, "bob", sizeof(e.user));
+	e.depth = 2;
+	UNIT_CHECK(queue_envelope_dump(&e, buf, sizeof(buf)) > 0 &&
+	    strstr(buf, "\nuser: bob\n") != NULL &&
+	    strstr(buf, "\ndepth: 2\n") != NULL,
+	    "user and depth written");
+	UNIT_CHECK(queue_envelope_load(&back, buf, strlen(buf), &why) == 0 &&
+	    strcmp(back.user, "bob") == 0 && back.depth == 2,
+	    "user and depth survive the round trip");
+	(void)drop_line(buf, "user: ");
+	n = drop_line(buf, "depth: ");
+	UNIT_CHECK(queue_envelope_load(&back, buf, n, &why) == 0 &&
+	    back.user[0] == '\0' && back.depth == 0,
+	    "an envelope of the previous version: no user, depth 0");
+	UNIT_CHECK(loads_with(buf, "flags:", "user: ../x\nflags:") == 0 &&
+	    loads_with(buf, "flags:", "user: a/b\nflags:") == 0 &&
+	    loads_with(buf, "flags:", "depth: 101\nflags:") == 0,
+	    "a user with a slash or a dot first, a depth past 100: rejected");
+	sample(&e);
+	e.mailer = TARGET_MAILBOX;
+	(void)strlcpy(e.rcpt, "\\bob", sizeof(e.rcpt));
+	e.domain[0] = '\0';
+	UNIT_CHECK(queue_envelope_dump(&e, buf, sizeof(buf)) > 0,
+	    "a mailbox marked \\bob is valid");
+}
+
 int
 main(void)
 {
@@ -302,6 +341,7 @@ main(void)
 	test_injection();
 	test_malformed();
 	test_auth();
+	test_user_depth();
 	test_quarantine();
 	return unit_done();
 }
