@@ -548,6 +548,9 @@ resolve_mailbox(struct resolve *rs, const char *name, const char *user,
 		return;
 	}
 	if (r == 1) {
+		if (name[0] != '\\')
+			policy_env_step(rs->env, "resolve: %s: its ~/.forward, "
+			    "if it has one, is read at delivery", user);
 		resolve_target(rs, TARGET_MAILBOX, name, sender, NULL);
 		return;
 	}
