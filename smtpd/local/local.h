@@ -6,7 +6,9 @@
  *                    the rule chosen, one child per delivery, its result
  *   local_result.c   the result pipe of a child: written, read, checked
  *   local_child.c    the child: the user's identity, then the method
+ *   local_message.c  the message: the loop check, our headers, a copy
  *   local_mbox.c     the mbox in local mailbox-dir
+ *   local_maildir.c  a Maildir: tmp/, then new/
  *   local_lmtp.c     LMTP to a server (Dovecot's)
  */
 #ifndef LOCAL_H
@@ -84,16 +86,28 @@ int	local_result_parse(const char *buf, size_t len,
 /* local_child.c: the child, from the fork to its end */
 void	local_child_run(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
+void	local_child_signals(pid_t ppid, void (*undo)(int));
 
 /* the methods, each in the child, as the user; none returns */
 void	local_mbox_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
+void	local_maildir_child(const struct local_job *, int msgfd,
+	    int resultfd) __attribute__((noreturn));
+/* the pure parts, for the unit tests */
+int	local_maildir_path(const struct local_job *, char *, size_t);
+int	local_maildir_name(char *, size_t, time_t, long usec, pid_t,
+	    const char *host);
 /* local_lmtp.c */
 void	local_lmtp_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
 /* the pure parts, for the unit tests */
 int	local_mbox_line_put(FILE *, const char *line, size_t len);
-int	local_mbox_loop_find(FILE *, const char *delivered_to);
 int	local_mbox_copy(FILE *in, FILE *out);
+
+/* local_message.c: in the child, for every method */
+int	local_message_open(const struct local_job *, int msgfd, FILE **);
+int	local_message_headers(const struct local_job *, FILE *);
+int	local_message_copy(FILE *in, FILE *out);
+int	local_message_loop_find(FILE *, const char *delivered_to);
 
 #endif
