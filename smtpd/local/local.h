@@ -9,6 +9,7 @@
  *   local_message.c  the message: the loop check, our headers, a copy
  *   local_mbox.c     the mbox in local mailbox-dir
  *   local_maildir.c  a Maildir: tmp/, then new/
+ *   local_file.c     a /file target, appended in the mbox format
  *   local_lmtp.c     LMTP to a server (Dovecot's)
  */
 #ifndef LOCAL_H
@@ -100,6 +101,13 @@ int	local_maildir_name(char *, size_t, time_t, long usec, pid_t,
 /* local_lmtp.c */
 void	local_lmtp_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
+/* for local_file.c: the mbox format, locks, undo and exit of local_mbox.c */
+int	local_mbox_append(const struct local_job *, int fd, FILE *in);
+void	local_mbox_signal(int);
+void	local_mbox_exit(int code) __attribute__((noreturn));
+void	local_file_child(const struct local_job *, int msgfd, int resultfd)
+	    __attribute__((noreturn));
+int	local_file_check(const char *path, const char *safe_dir);
 /* the pure parts, for the unit tests */
 int	local_mbox_line_put(FILE *, const char *line, size_t len);
 int	local_mbox_copy(FILE *in, FILE *out);

@@ -69,7 +69,7 @@ local_child_run(const struct local_job *j, int msgfd, int resultfd)
 	if (j->kind == TARGET_PROGRAM)
 		local_child_unavailable(resultfd, "delivery to a program");
 	if (j->kind == TARGET_FILE)
-		local_child_unavailable(resultfd, "delivery to a file");
+		local_file_child(j, msgfd, resultfd);
 	switch (j->rule.method) {
 	case LOCAL_METHOD_MAILDIR:
 		local_maildir_child(j, msgfd, resultfd);

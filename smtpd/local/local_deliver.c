@@ -98,6 +98,7 @@ static const struct {
 	{ EX_NOINPUT, STATUS_TEMPFAIL, "4.3.0", "cannot read the message" },
 	{ EX_OSERR, STATUS_TEMPFAIL, "4.3.0",
 	    "cannot take the identity of the user" },
+	{ EX_NOPERM, STATUS_PERMFAIL, "5.7.1", "refused by local policy" },
 };
 
 size_t

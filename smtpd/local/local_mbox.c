@@ -100,7 +100,7 @@ local_mbox_undo(void)
 }
 
 /* Both exit statuses are temporary failures: the queue tries again. */
-static void
+void
 local_mbox_signal(int sig)
 {
 	(void)sig;
@@ -108,7 +108,7 @@ local_mbox_signal(int sig)
 }
 
 /* End the child: undone unless delivered, and no signal in between. */
-static void __attribute__((noreturn))
+void
 local_mbox_exit(int code)
 {
 	sigset_t	 all;
@@ -209,14 +209,12 @@ local_mbox_write(const struct local_job *j, int fd, FILE *in)
 	return r;
 }
 
-/* Lock, append, fsync; the exit status of the child. */
+/* Dot-lock, open, append; the exit status of the child. */
 static int
 local_mbox_deliver(const struct local_job *j, FILE *in)
 {
-	struct flock	 fl;
-	struct stat	 sb;
-	char		 path[PATH_MAX];
-	int		 fd;
+	char	 path[PATH_MAX];
+	int	 fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", j->dir, j->user) >=
 	    sizeof(path))
@@ -225,6 +223,17 @@ local_mbox_deliver(const struct local_job *j, FILE *in)
 		return EX_TEMPFAIL;
 	if ((fd = local_mbox_open(j, path)) == -1)
 		return EX_CANTCREAT;
+	return local_mbox_append(j, fd, in);
+}
+
+/* Lock, append, fsync an mbox (or a /file, local_file.c): 0, or the exit
+ * status of the child; from here on a failure truncates it back. */
+int
+local_mbox_append(const struct local_job *j, int fd, FILE *in)
+{
+	struct flock	 fl;
+	struct stat	 sb;
+
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;

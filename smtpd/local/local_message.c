@@ -5,8 +5,9 @@
  *
  * The message is the queue's file on stdin, as the front end wrote it:
  * CRLF line ends, no dot-stuffing.  A mailbox's Delivered-To: is
- * USER@HOSTNAME (the user, without +detail), the one a message that comes
- * back carries: it is bounced (5.4.6), never delivered a second time.
+ * USER@HOSTNAME (the user, without +detail), a program's or file's the
+ * address the mail was sent to; a message that comes back carrying ours
+ * is bounced (5.4.6), never delivered a second time.
  */
 #include <sys/types.h>
 
@@ -17,6 +18,7 @@
 #include <sysexits.h>
 #include <unistd.h>
 
+#include "proto.h"
 #include "local.h"
 
 /* The value of a header line after "Name:", blanks and <> removed. */
@@ -67,6 +69,20 @@ local_message_loop_find(FILE *in, const char *delivered_to)
 	return r;
 }
 
+/*
+ * Our Delivered-To: address: USER@HOSTNAME for a mailbox; for a program
+ * or a file, the address the mail was sent to (the alias), as Postfix's
+ * local(8) writes it.
+ */
+static void
+local_message_self(const struct local_job *j, char *buf, size_t len)
+{
+	if (j->kind != TARGET_MAILBOX && j->orig[0] != '\0')
+		(void)snprintf(buf, len, "%s", j->orig);
+	else
+		(void)snprintf(buf, len, "%s@%s", j->user, j->hostname);
+}
+
 /* The message from its start, checked for a loop: 0, or the exit
  * status of the child (EX_DATAERR for a loop, EX_NOINPUT). */
 int
@@ -79,7 +95,7 @@ local_message_open(const struct local_job *j, int msgfd, FILE **inp)
 	if (lseek(msgfd, 0, SEEK_SET) == -1 ||
 	    (in = fdopen(msgfd, "r")) == NULL)
 		return EX_NOINPUT;
-	(void)snprintf(self, sizeof(self), "%s@%s", j->user, j->hostname);
+	local_message_self(j, self, sizeof(self));
 	if ((r = local_message_loop_find(in, self)) == 1)
 		return EX_DATAERR;
 	if (r == -1 || fseek(in, 0, SEEK_SET) == -1)
@@ -91,8 +107,11 @@ local_message_open(const struct local_job *j, int msgfd, FILE **inp)
 int
 local_message_headers(const struct local_job *j, FILE *out)
 {
-	return fprintf(out, "Return-Path: <%s>\nDelivered-To: %s@%s\n",
-	    j->sender, j->user, j->hostname) < 0 ? -1 : 0;
+	char	 self[LOCAL_USER_MAX + 256];
+
+	local_message_self(j, self, sizeof(self));
+	return fprintf(out, "Return-Path: <%s>\nDelivered-To: %s\n",
+	    j->sender, self) < 0 ? -1 : 0;
 }
 
 /* The message with LF line ends, nothing quoted (Maildir, programs). */
