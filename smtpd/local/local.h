@@ -10,6 +10,8 @@
  *   local_mbox.c     the mbox in local mailbox-dir
  *   local_maildir.c  a Maildir: tmp/, then new/
  *   local_file.c     a /file target, appended in the mbox format
+ *   local_exec.c     the spawner: children that may run a program
+ *   local_command.c  an MDA or a |program (smrsh), run as the user
  *   local_lmtp.c     LMTP to a server (Dovecot's)
  */
 #ifndef LOCAL_H
@@ -89,6 +91,12 @@ void	local_child_run(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
 void	local_child_signals(pid_t ppid, void (*undo)(int));
 
+/* local_exec.c: the spawner of the children that may exec */
+void	local_exec_init(void);
+int	local_exec_needed(const struct local_job *);
+pid_t	local_exec_spawn(const struct local_job *, int msgfd, int resultfd,
+	    int *pidfd);
+
 /* the methods, each in the child, as the user; none returns */
 void	local_mbox_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
@@ -98,6 +106,16 @@ void	local_maildir_child(const struct local_job *, int msgfd,
 int	local_maildir_path(const struct local_job *, char *, size_t);
 int	local_maildir_name(char *, size_t, time_t, long usec, pid_t,
 	    const char *host);
+void	local_command_child(const struct local_job *, int msgfd,
+	    int resultfd) __attribute__((noreturn));
+/* the pure parts, for the unit tests */
+int	local_command_split(char *line, char **argv, size_t max);
+int	local_command_expand(const struct local_job *, const char *word,
+	    char *out, size_t len);
+int	local_command_smrsh(const char *cmd, const char *dir, char *path,
+	    size_t len);
+void	local_command_status(int code, uint32_t *status,
+	    const char **estatus, const char **text);
 /* local_lmtp.c */
 void	local_lmtp_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
@@ -115,6 +133,7 @@ int	local_mbox_copy(FILE *in, FILE *out);
 /* local_message.c: in the child, for every method */
 int	local_message_open(const struct local_job *, int msgfd, FILE **);
 int	local_message_headers(const struct local_job *, FILE *);
+int	local_message_from_line(const struct local_job *, FILE *);
 int	local_message_copy(FILE *in, FILE *out);
 int	local_message_loop_find(FILE *, const char *delivered_to);
 

@@ -67,14 +67,14 @@ local_child_run(const struct local_job *j, int msgfd, int resultfd)
 		_exit(EX_OSERR);
 	}
 	if (j->kind == TARGET_PROGRAM)
-		local_child_unavailable(resultfd, "delivery to a program");
+		local_command_child(j, msgfd, resultfd);
 	if (j->kind == TARGET_FILE)
 		local_file_child(j, msgfd, resultfd);
 	switch (j->rule.method) {
 	case LOCAL_METHOD_MAILDIR:
 		local_maildir_child(j, msgfd, resultfd);
 	case LOCAL_METHOD_MDA:
-		local_child_unavailable(resultfd, "delivery by an MDA");
+		local_command_child(j, msgfd, resultfd);
 	case LOCAL_METHOD_LMTP:
 		local_child_unavailable(resultfd, "LMTP delivery");
 	case LOCAL_METHOD_MBOX:

@@ -182,20 +182,15 @@ static int
 local_mbox_write(const struct local_job *j, int fd, FILE *in)
 {
 	FILE	*out;
-	char	 date[64];
 	int	 dfd, r;
 
-	if (ctime_r(&j->now, date) == NULL)
-		return -1;
 	if ((dfd = dup(fd)) == -1)
 		return -1;
 	if ((out = fdopen(dfd, "a")) == NULL) {
 		(void)close(dfd);
 		return -1;
 	}
-	r = fprintf(out, "From %s %s",
-	    j->sender[0] != '\0' ? j->sender : "MAILER-DAEMON", date) < 0 ?
-	    -1 : 0;
+	r = local_message_from_line(j, out);
 	if (r == 0)
 		r = local_message_headers(j, out);
 	if (r == 0)

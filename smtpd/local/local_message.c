@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sysexits.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto.h"
@@ -112,6 +113,19 @@ local_message_headers(const struct local_job *j, FILE *out)
 	local_message_self(j, self, sizeof(self));
 	return fprintf(out, "Return-Path: <%s>\nDelivered-To: %s\n",
 	    j->sender, self) < 0 ? -1 : 0;
+}
+
+/* The From_ line of the mbox format: "From SENDER DATE". */
+int
+local_message_from_line(const struct local_job *j, FILE *out)
+{
+	char	 date[64];
+
+	if (ctime_r(&j->now, date) == NULL)
+		return -1;
+	return fprintf(out, "From %s %s",
+	    j->sender[0] != '\0' ? j->sender : "MAILER-DAEMON", date) < 0 ?
+	    -1 : 0;
 }
 
 /* The message with LF line ends, nothing quoted (Maildir, programs). */
