@@ -140,7 +140,7 @@ static const int sandbox_auth[] = {
 /*
  * smtpd-local and its delivery children (which inherit the filter): the
  * passwd and group files (NSS), the change of identity, the mbox and its
- * dot-lock, the children's end.  clone(2) is allowed for a fork only
+ * dot-lock, a Maildir (made with mkdir when absent), the children's end.  clone(2) is allowed for a fork only
  * (sandbox_allow_fork); kill(2) stays limited to itself, and a child is
  * killed through the pidfd taken right after its fork, which names that
  * process and no other.  prctl(2) only to set the parent-death signal.
@@ -158,7 +158,7 @@ static const int sandbox_local[] = {
 	SCMP_SYS(waitid), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(set_tid_address),
 	SCMP_SYS(close_range), SCMP_SYS(dup2), SCMP_SYS(alarm),
-	SCMP_SYS(setitimer)
+	SCMP_SYS(setitimer), SCMP_SYS(mkdir), SCMP_SYS(mkdirat)
 };
 
 struct sandbox_list {

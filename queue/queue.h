@@ -54,7 +54,8 @@ enum qstate {
 /* settled here, never handed to the mta: a local mailer or a member
  * that failed in policyd */
 #define QENTRY_F_LOCAL		0x800
-/* a local mailbox: handed to smtpd-local when it is up, else settled here */
+/* a target of smtpd-local (a mailbox, a program, a file): handed to it
+ * when it is up, else settled here */
 #define QENTRY_F_MAILBOX	0x1000
 /* a mailbox whose .forward, or an include whose file, is still to be
  * read (queue_expand.c) */

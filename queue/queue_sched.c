@@ -308,7 +308,9 @@ queue_sched_add(const struct envelope *ev)
 	e->flags = ev->flags;
 	if (ev->mailer != TARGET_REMOTE)
 		e->flags |= QENTRY_F_LOCAL;
-	if (ev->mailer == TARGET_MAILBOX)
+	/* the targets smtpd-local delivers */
+	if (ev->mailer == TARGET_MAILBOX || ev->mailer == TARGET_PROGRAM ||
+	    ev->mailer == TARGET_FILE)
 		e->flags |= QENTRY_F_MAILBOX;
 	if (queue_expand_needed(ev))
 		e->flags |= QENTRY_F_EXPAND;

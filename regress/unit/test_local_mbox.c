@@ -48,7 +48,7 @@ copies_to(const char *in, const char *want)
 	return ok;
 }
 
-/* local_mbox_loop_find() on a message text. */
+/* local_message_loop_find() on a message text. */
 static int
 loop_in(const char *msg, const char *self)
 {
@@ -57,7 +57,7 @@ loop_in(const char *msg, const char *self)
 
 	if ((f = fmemopen((void *)msg, strlen(msg), "r")) == NULL)
 		return -2;
-	r = local_mbox_loop_find(f, self);
+	r = local_message_loop_find(f, self);
 	(void)fclose(f);
 	return r;
 }

@@ -54,6 +54,8 @@ int
 main(int argc, char **argv)
 {
 	proc_setup(&local_def, argc, argv);
+	/* before the filter, which the spawner must not have */
+	local_exec_init();
 	proc_confine_root();
 	proc_run();
 	return 0;

@@ -6,7 +6,12 @@
  *                    the rule chosen, one child per delivery, its result
  *   local_result.c   the result pipe of a child: written, read, checked
  *   local_child.c    the child: the user's identity, then the method
+ *   local_message.c  the message: the loop check, our headers, a copy
  *   local_mbox.c     the mbox in local mailbox-dir
+ *   local_maildir.c  a Maildir: tmp/, then new/
+ *   local_file.c     a /file target, appended in the mbox format
+ *   local_exec.c     the spawner: children that may run a program
+ *   local_command.c  an MDA or a |program (smrsh), run as the user
  *   local_lmtp.c     LMTP to a server (Dovecot's)
  *   local_expand.c   a .forward or :include: file, read for the queue in
  *                    a child with its user's rights
@@ -93,16 +98,52 @@ int	local_result_parse(const char *buf, size_t len,
 /* local_child.c: the child, from the fork to its end */
 void	local_child_run(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
+void	local_child_signals(pid_t ppid, void (*undo)(int));
+
+/* local_exec.c: the spawner of the children that may exec */
+void	local_exec_init(void);
+int	local_exec_needed(const struct local_job *);
+pid_t	local_exec_spawn(const struct local_job *, int msgfd, int resultfd,
+	    int *pidfd);
 
 /* the methods, each in the child, as the user; none returns */
 void	local_mbox_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
+void	local_maildir_child(const struct local_job *, int msgfd,
+	    int resultfd) __attribute__((noreturn));
+/* the pure parts, for the unit tests */
+int	local_maildir_path(const struct local_job *, char *, size_t);
+int	local_maildir_name(char *, size_t, time_t, long usec, pid_t,
+	    const char *host);
+void	local_command_child(const struct local_job *, int msgfd,
+	    int resultfd) __attribute__((noreturn));
+/* the pure parts, for the unit tests */
+int	local_command_split(char *line, char **argv, size_t max);
+int	local_command_expand(const struct local_job *, const char *word,
+	    char *out, size_t len);
+int	local_command_smrsh(const char *cmd, const char *dir, char *path,
+	    size_t len);
+void	local_command_status(int code, uint32_t *status,
+	    const char **estatus, const char **text);
 /* local_lmtp.c */
 void	local_lmtp_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
+/* for local_file.c: the mbox format, locks, undo and exit of local_mbox.c */
+int	local_mbox_append(const struct local_job *, int fd, FILE *in);
+void	local_mbox_signal(int);
+void	local_mbox_exit(int code) __attribute__((noreturn));
+void	local_file_child(const struct local_job *, int msgfd, int resultfd)
+	    __attribute__((noreturn));
+int	local_file_check(const char *path, const char *safe_dir);
 /* the pure parts, for the unit tests */
 int	local_mbox_line_put(FILE *, const char *line, size_t len);
-int	local_mbox_loop_find(FILE *, const char *delivered_to);
 int	local_mbox_copy(FILE *in, FILE *out);
+
+/* local_message.c: in the child, for every method */
+int	local_message_open(const struct local_job *, int msgfd, FILE **);
+int	local_message_headers(const struct local_job *, FILE *);
+int	local_message_from_line(const struct local_job *, FILE *);
+int	local_message_copy(FILE *in, FILE *out);
+int	local_message_loop_find(FILE *, const char *delivered_to);
 
 #endif

@@ -13,12 +13,39 @@
  * (local_result.c); smtpd-local prefers that text to its table of exit
  * statuses.
  */
+#include <sys/prctl.h>
+
 #include <grp.h>
+#include <signal.h>
+#include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
 
 #include "proto.h"
 #include "local.h"
+
+/*
+ * The time limit, the end of smtpd-local, and its SIGTERM all undo the
+ * delivery: undo is the method's handler, which exits.  The death signal
+ * is set after the change of identity, which clears it; if smtpd-local
+ * died before, the child is an orphan already and stops.
+ */
+void
+local_child_signals(pid_t ppid, void (*undo)(int))
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = undo;
+	(void)sigfillset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    prctl(PR_SET_PDEATHSIG, SIGALRM, 0, 0, 0) == -1)
+		_exit(EX_OSERR);
+	if (getppid() != ppid)
+		_exit(EX_TEMPFAIL);
+	(void)alarm(LOCAL_DELIVERY_TIMEOUT);
+}
 
 /* A method that is not there yet: the mail waits in the queue. */
 static void __attribute__((noreturn))
@@ -40,14 +67,14 @@ local_child_run(const struct local_job *j, int msgfd, int resultfd)
 		_exit(EX_OSERR);
 	}
 	if (j->kind == TARGET_PROGRAM)
-		local_child_unavailable(resultfd, "delivery to a program");
+		local_command_child(j, msgfd, resultfd);
 	if (j->kind == TARGET_FILE)
-		local_child_unavailable(resultfd, "delivery to a file");
+		local_file_child(j, msgfd, resultfd);
 	switch (j->rule.method) {
 	case LOCAL_METHOD_MAILDIR:
-		local_child_unavailable(resultfd, "Maildir delivery");
+		local_maildir_child(j, msgfd, resultfd);
 	case LOCAL_METHOD_MDA:
-		local_child_unavailable(resultfd, "delivery by an MDA");
+		local_command_child(j, msgfd, resultfd);
 	case LOCAL_METHOD_LMTP:
 		local_child_unavailable(resultfd, "LMTP delivery");
 	case LOCAL_METHOD_MBOX:

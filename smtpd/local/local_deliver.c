@@ -69,6 +69,8 @@ struct local_req {
 	/* the child: -1 while the request waits */
 	pid_t			 pid;
 	int			 pidfd;
+	/* started by the spawner: not ours to wait for */
+	int			 spawned;
 	/* killed after its time; no result is sent for an orphan */
 	int			 killed;
 	int			 orphan;
@@ -98,6 +100,7 @@ static const struct {
 	{ EX_NOINPUT, STATUS_TEMPFAIL, "4.3.0", "cannot read the message" },
 	{ EX_OSERR, STATUS_TEMPFAIL, "4.3.0",
 	    "cannot take the identity of the user" },
+	{ EX_NOPERM, STATUS_PERMFAIL, "5.7.1", "refused by local policy" },
 };
 
 size_t
@@ -334,7 +337,8 @@ local_deliver_exit_code(struct local_req *r, int code)
 
 /*
  * What the child's end means: its own result if it exited and wrote
- * one (but a success only with exit status 0), else its exit status.
+ * one (but a success only with exit status 0), else its exit status; a
+ * child of the spawner has no exit status here, only its result.
  */
 static void
 local_deliver_outcome(struct local_req *r, int status)
@@ -344,6 +348,18 @@ local_deliver_outcome(struct local_req *r, int status)
 	int			 got;
 
 	got = local_deliver_read(r, &res);
+	if (r->spawned) {
+		/* the spawner's child: its result is all there is */
+		if (got == 1 && !r->killed) {
+			local_deliver_result(r, res.status, res.estatus,
+			    res.text);
+			return;
+		}
+		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0", r->killed ?
+		    "delivery timed out; killed" :
+		    "the delivery ended without a result");
+		return;
+	}
 	if (WIFEXITED(status)) {
 		if (got == 1 && (res.status != STATUS_OK ||
 		    WEXITSTATUS(status) == 0)) {
@@ -376,9 +392,9 @@ static void
 local_deliver_exited(int fd, short ev, void *arg)
 {
 	struct local_req	*r = arg;
-	int			 status;
+	int			 status = -1;
 
-	if (waitpid(r->pid, &status, WNOHANG) <= 0)
+	if (!r->spawned && waitpid(r->pid, &status, WNOHANG) <= 0)
 		return;
 	local_nrunning--;
 	r->pid = -1;
@@ -437,6 +453,35 @@ local_deliver_job(const struct local_req *r, struct local_job *j)
 	j->now = time(NULL);
 }
 
+/*
+ * The child of r, with its pidfd: forked here, or, for a program or an
+ * MDA, by the spawner (local_exec.c), since this process may not exec.
+ * -1 if it could not be started.
+ */
+static pid_t
+local_deliver_fork(struct local_req *r, const struct local_job *j,
+    int resultfd)
+{
+	pid_t	 pid;
+
+	if (local_exec_needed(j)) {
+		if ((pid = local_exec_spawn(j, r->msgfd, resultfd,
+		    &r->pidfd)) == -1)
+			log_warn("%016llx: spawner", (unsigned long long)r->evpid);
+		r->spawned = pid != -1;
+		return pid;
+	}
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		return -1;
+	}
+	if (pid == 0)
+		local_deliver_child(j, r->msgfd, resultfd);
+	if ((r->pidfd = pidfd_open(pid, 0)) == -1)
+		fatal("pidfd_open");
+	return pid;
+}
+
 /* Fork the child of a request; -1 when the request was answered. */
 static int
 local_deliver_start(struct local_req *r)
@@ -459,24 +504,19 @@ local_deliver_start(struct local_req *r)
 		    "cannot start the delivery");
 		return -1;
 	}
-	if ((pid = fork()) == -1) {
-		log_warn("fork");
+	if ((pid = local_deliver_fork(r, &j, fds[1])) == -1) {
 		(void)close(fds[0]);
 		(void)close(fds[1]);
 		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
 		    "cannot start the delivery");
 		return -1;
 	}
-	if (pid == 0)
-		local_deliver_child(&j, r->msgfd, fds[1]);
 	(void)close(fds[1]);
 	r->resultfd = fds[0];
 	if (fcntl(r->resultfd, F_SETFL, O_NONBLOCK) == -1)
 		log_warn("fcntl");
 	r->pid = pid;
 	local_nrunning++;
-	if ((r->pidfd = pidfd_open(pid, 0)) == -1)
-		fatal("pidfd_open");
 	r->ev_exit = event_new(proc_base, r->pidfd, EV_READ,
 	    local_deliver_exited, r);
 	r->ev_kill = evtimer_new(proc_base, local_deliver_kill, r);

@@ -21,7 +21,6 @@
  * queue's next try delivers the message once.  The outcome is the exit
  * status (sysexits), mapped to a reply by local_deliver.c.
  */
-#include <sys/prctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
@@ -31,7 +30,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sysexits.h>
 #include <time.h>
 #include <unistd.h>
@@ -87,54 +85,6 @@ local_mbox_copy(FILE *in, FILE *out)
 	return r;
 }
 
-/* The value of a header line after "Name:", blanks and <> removed. */
-static char *
-local_mbox_value(char *v)
-{
-	size_t	 len;
-
-	v += strspn(v, " \t");
-	len = strcspn(v, "\r\n");
-	while (len > 0 && (v[len - 1] == ' ' || v[len - 1] == '\t'))
-		len--;
-	v[len] = '\0';
-	if (len >= 2 && v[0] == '<' && v[len - 1] == '>') {
-		v[len - 1] = '\0';
-		v++;
-	}
-	return v;
-}
-
-/*
- * Does the header of the message carry "Delivered-To: delivered_to"
- * (our own header for this mailbox: the message came back)?  1 yes, 0
- * no, -1 on a read error.  Only the header is read, up to the first
- * empty line.
- */
-int
-local_mbox_loop_find(FILE *in, const char *delivered_to)
-{
-	static const char	 name[] = "Delivered-To:";
-	char			*line = NULL;
-	size_t			 cap = 0;
-	int			 r = 0;
-
-	while (getline(&line, &cap, in) != -1) {
-		if (line[0] == '\n' || (line[0] == '\r' && line[1] == '\n'))
-			break;
-		if (strncasecmp(line, name, sizeof(name) - 1) == 0 &&
-		    strcasecmp(local_mbox_value(line + sizeof(name) - 1),
-		    delivered_to) == 0) {
-			r = 1;
-			break;
-		}
-	}
-	if (r == 0 && ferror(in))
-		r = -1;
-	free(line);
-	return r;
-}
-
 /* Put the mbox back as it was and drop the dot-lock (also from a signal
  * handler: only async-signal-safe calls); -1 if the truncation failed. */
 static int
@@ -150,7 +100,7 @@ local_mbox_undo(void)
 }
 
 /* Both exit statuses are temporary failures: the queue tries again. */
-static void
+void
 local_mbox_signal(int sig)
 {
 	(void)sig;
@@ -158,7 +108,7 @@ local_mbox_signal(int sig)
 }
 
 /* End the child: undone unless delivered, and no signal in between. */
-static void __attribute__((noreturn))
+void
 local_mbox_exit(int code)
 {
 	sigset_t	 all;
@@ -170,29 +120,6 @@ local_mbox_exit(int code)
 	else if (code == 0 && mbox_locked)
 		(void)unlink(mbox_lockpath);
 	_exit(code);
-}
-
-/*
- * The time limit, the end of smtpd-local, and its SIGTERM all undo the
- * delivery.  The death signal is set after the change of identity,
- * which clears it; if smtpd-local died before, the child is an orphan
- * already and stops.
- */
-static void
-local_mbox_signals(pid_t ppid)
-{
-	struct sigaction	 sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = local_mbox_signal;
-	(void)sigfillset(&sa.sa_mask);
-	if (sigaction(SIGALRM, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1 ||
-	    prctl(PR_SET_PDEATHSIG, SIGALRM, 0, 0, 0) == -1)
-		_exit(EX_OSERR);
-	if (getppid() != ppid)
-		_exit(EX_TEMPFAIL);
-	(void)alarm(LOCAL_DELIVERY_TIMEOUT);
 }
 
 /*
@@ -255,20 +182,17 @@ static int
 local_mbox_write(const struct local_job *j, int fd, FILE *in)
 {
 	FILE	*out;
-	char	 date[64];
 	int	 dfd, r;
 
-	if (ctime_r(&j->now, date) == NULL)
-		return -1;
 	if ((dfd = dup(fd)) == -1)
 		return -1;
 	if ((out = fdopen(dfd, "a")) == NULL) {
 		(void)close(dfd);
 		return -1;
 	}
-	r = fprintf(out, "From %s %sReturn-Path: <%s>\nDelivered-To: %s@%s\n",
-	    j->sender[0] != '\0' ? j->sender : "MAILER-DAEMON", date,
-	    j->sender, j->user, j->hostname) < 0 ? -1 : 0;
+	r = local_message_from_line(j, out);
+	if (r == 0)
+		r = local_message_headers(j, out);
 	if (r == 0)
 		r = local_mbox_copy(in, out);
 	if (r == 0 && fputc('\n', out) == EOF)
@@ -280,14 +204,12 @@ local_mbox_write(const struct local_job *j, int fd, FILE *in)
 	return r;
 }
 
-/* Lock, append, fsync; the exit status of the child. */
+/* Dot-lock, open, append; the exit status of the child. */
 static int
 local_mbox_deliver(const struct local_job *j, FILE *in)
 {
-	struct flock	 fl;
-	struct stat	 sb;
-	char		 path[PATH_MAX];
-	int		 fd;
+	char	 path[PATH_MAX];
+	int	 fd;
 
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", j->dir, j->user) >=
 	    sizeof(path))
@@ -296,6 +218,17 @@ local_mbox_deliver(const struct local_job *j, FILE *in)
 		return EX_TEMPFAIL;
 	if ((fd = local_mbox_open(j, path)) == -1)
 		return EX_CANTCREAT;
+	return local_mbox_append(j, fd, in);
+}
+
+/* Lock, append, fsync an mbox (or a /file, local_file.c): 0, or the exit
+ * status of the child; from here on a failure truncates it back. */
+int
+local_mbox_append(const struct local_job *j, int fd, FILE *in)
+{
+	struct flock	 fl;
+	struct stat	 sb;
+
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
@@ -314,17 +247,10 @@ void
 local_mbox_child(const struct local_job *j, int msgfd, int resultfd)
 {
 	FILE	*in;
-	char	 self[LOCAL_USER_MAX + 256];
 	int	 r;
 
-	local_mbox_signals(j->ppid);
-	if (lseek(msgfd, 0, SEEK_SET) == -1 ||
-	    (in = fdopen(msgfd, "r")) == NULL)
-		local_mbox_exit(EX_NOINPUT);
-	(void)snprintf(self, sizeof(self), "%s@%s", j->user, j->hostname);
-	if ((r = local_mbox_loop_find(in, self)) == 1)
-		local_mbox_exit(EX_DATAERR);
-	if (r == -1 || fseek(in, 0, SEEK_SET) == -1)
-		local_mbox_exit(EX_NOINPUT);
+	local_child_signals(j->ppid, local_mbox_signal);
+	if ((r = local_message_open(j, msgfd, &in)) != 0)
+		local_mbox_exit(r);
 	local_mbox_exit(local_mbox_deliver(j, in));
 }
