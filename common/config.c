@@ -120,6 +120,7 @@ config_new_nohost(void)
 	(void)strlcpy(c->local_mailbox_dir, "/var/mail",
 	    sizeof(c->local_mailbox_dir));
 	c->local_users = LOCAL_USERS_PASSWD;
+	config_local_init(c);
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
 	c->timeout_session = 60 * 60;
@@ -181,6 +182,7 @@ config_free(struct config *c)
 		TAILQ_REMOVE(&c->routes, r, entry);
 		free(r);
 	}
+	config_local_free(c);
 	free(c);
 }
 
@@ -487,6 +489,7 @@ config_dump_policy(const struct config *c, FILE *fp)
 	config_dump_quoted(fp, c->local_mailbox_dir);
 	(void)fprintf(fp, "\nlocal users %s\n",
 	    c->local_users == LOCAL_USERS_MAP ? "map" : "passwd");
+	config_local_dump(c, fp);
 }
 
 int

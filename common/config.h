@@ -111,6 +111,30 @@ enum local_users {
 };
 #define CONF_ALIAS_EXPANSION_MAX	10000
 
+/* local delivery METHOD [ARG] [for user NAME | for domain NAME] */
+enum local_method {
+	LOCAL_METHOD_MBOX = 0,	/* local mailbox-dir/USER */
+	LOCAL_METHOD_MAILDIR,	/* ARG: the Maildir, "~/" the home */
+	LOCAL_METHOD_MDA,	/* ARG: the command line, %-expanded */
+	LOCAL_METHOD_LMTP	/* ARG: "unix:PATH", "HOST:PORT" */
+};
+enum local_scope {
+	LOCAL_SCOPE_DEFAULT = 0,
+	LOCAL_SCOPE_USER,
+	LOCAL_SCOPE_DOMAIN
+};
+#define CONF_LOCAL_ARG_MAX	1024
+#define CONF_LOCAL_USER_MAX	256
+
+struct local_delivery {
+	TAILQ_ENTRY(local_delivery) entry;
+	enum local_method	 method;
+	char			 arg[CONF_LOCAL_ARG_MAX];	/* "" none */
+	enum local_scope	 scope;
+	/* the user, or the domain (lowercased); "" for the default */
+	char			 name[CONF_HOST_MAX];
+};
+
 struct config {
 	/* bumped on every reload so replies can be matched to a config */
 	uint32_t		 generation;
@@ -164,6 +188,15 @@ struct config {
 	/* where smtpd-local keeps the mbox of each user */
 	char			 local_mailbox_dir[PATH_MAX];	/* /var/mail */
 	int			 local_users;		/* LOCAL_USERS_PASSWD */
+	/* local delivery ...: at most one per scope (config_local.c) */
+	TAILQ_HEAD(, local_delivery) local_deliveries;
+	/* local default-user: programs and files of aliases run as this
+	 * user; "": "mail" if the system has it, else "nobody" */
+	char			 local_default_user[CONF_LOCAL_USER_MAX];
+	/* local smrsh-dir: the only programs a |program target may run */
+	char			 local_smrsh_dir[PATH_MAX];	/* /etc/smrsh */
+	/* local safe-file-dir: /file targets only under it; "" anywhere */
+	char			 local_safe_file_dir[PATH_MAX];
 
 	/* smtp ... */
 	int			 smtp_greeting_delay;	/* 0 seconds */
@@ -266,5 +299,18 @@ int		 config_listener_reached(const struct config *,
 void		 config_auth_defaults(struct config *);
 void		 config_auth_dump(const struct config *, FILE *);
 void		 config_dump_quoted(FILE *, const char *);
+/* config_local.c: the local delivery rules. */
+void		 config_local_init(struct config *);
+void		 config_local_free(struct config *);
+void		 config_local_dump(const struct config *, FILE *);
+/* Add the rule of "local delivery WORDS..."; -1 with a message in err. */
+int		 config_local_delivery_add(struct config *, char *const *words,
+		    size_t nwords, char *err, size_t errlen);
+/* The rule for a delivery: the user's, else the domain's (any case),
+ * else the default one; NULL: mbox.  domain may be NULL. */
+const struct local_delivery *config_local_delivery_find(
+		    const struct config *, const char *user,
+		    const char *domain);
+const char	*config_local_method_name(enum local_method);
 
 #endif

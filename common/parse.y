@@ -121,6 +121,12 @@ static int	 parse_listen_check(void);
 static int	 parse_tls_string(char *, const char *, const char *,
 		    const char *);
 static char	*parse_string_keep(const char *);
+static int	 parse_local_user(const char *);
+
+/* The words of "local delivery ...", checked in config_local.c. */
+#define PARSE_WORDS_MAX	8
+static char			*parse_words[PARSE_WORDS_MAX];
+static size_t			 parse_nwords;
 %}
 
 %token	BOUNCE COMMAND COMMANDLINE CONNECT CONNECTIONS CONTROL DATA DATABASE
@@ -140,6 +146,7 @@ static char	*parse_string_keep(const char *);
 %token	AUTHPLAINTEXT
 %token	JUNKCOMMANDS
 %token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
+%token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -283,6 +290,44 @@ localopt	: ALIASES STRING {
 		}
 		| USERS PASSWD	{ parse_conf->local_users = LOCAL_USERS_PASSWD; }
 		| USERS MAP	{ parse_conf->local_users = LOCAL_USERS_MAP; }
+		| DELIVERY words {
+			char	 err[256];
+
+			if (parse_nwords > PARSE_WORDS_MAX) {
+				parse_error("local delivery: too many words");
+				YYERROR;
+			}
+			if (config_local_delivery_add(parse_conf, parse_words,
+			    parse_nwords, err, sizeof(err)) == -1) {
+				parse_error("%s", err);
+				YYERROR;
+			}
+		}
+		| DEFAULTUSER STRING {
+			if (parse_local_user($2) == -1)
+				YYERROR;
+		}
+		| SMRSHDIR STRING {
+			if (parse_path(parse_conf->local_smrsh_dir, $2,
+			    "local smrsh-dir") == -1)
+				YYERROR;
+		}
+		| SAFEFILEDIR STRING {
+			if (parse_path(parse_conf->local_safe_file_dir, $2,
+			    "local safe-file-dir") == -1)
+				YYERROR;
+		}
+		;
+
+words		: STRING {
+			parse_nwords = 0;
+			parse_words[parse_nwords++] = $1;
+		}
+		| words STRING {
+			if (parse_nwords < PARSE_WORDS_MAX)
+				parse_words[parse_nwords] = $2;
+			parse_nwords++;
+		}
 		;
 
 authopt		: MECHANISMS STRING {
@@ -650,8 +695,10 @@ static const struct keyword	 keywords[] = {
 	{ "data",			DATA },
 	{ "data-rate",			DATARATE },
 	{ "database",			DATABASE },
+	{ "default-user",		DEFAULTUSER },
 	{ "delay-checks",		DELAYCHECKS },
 	{ "delay-warning",		DELAYWARNING },
+	{ "delivery",			DELIVERY },
 	{ "dns-timeout",		DNSTIMEOUT },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
@@ -698,12 +745,14 @@ static const struct keyword	 keywords[] = {
 	{ "retry-min",			RETRYMIN },
 	{ "reverse-dns",		REVERSEDNS },
 	{ "route",			ROUTE },
+	{ "safe-file-dir",		SAFEFILEDIR },
 	{ "saslauthd",			SASLAUTHD },
 	{ "sasldb",			SASLDB },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
 	{ "sessions-per-address",	SESSIONSPERADDR },
 	{ "skip",			SKIP },
+	{ "smrsh-dir",			SMRSHDIR },
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },
 	{ "text-line",			TEXTLINE },
@@ -1204,6 +1253,23 @@ parse_path(char *dst, const char *s, const char *what)
 	}
 	if (strlcpy(dst, s, PATH_MAX) >= PATH_MAX) {
 		parse_error("%s: path too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* local default-user: a plain user name, never root (sendmail's
+ * DefaultUser); whether the system has it is checked by smtpd-local. */
+static int
+parse_local_user(const char *s)
+{
+	if (s[0] == '\0' || strcmp(s, "root") == 0 ||
+	    strcspn(s, "/:@+ \t") != strlen(s) || !text_is_clean(s) ||
+	    strlcpy(parse_conf->local_default_user, s,
+	    sizeof(parse_conf->local_default_user)) >=
+	    sizeof(parse_conf->local_default_user)) {
+		parse_error("local default-user \"%s\": not a user name "
+		    "other than root", s);
 		return -1;
 	}
 	return 0;

@@ -971,6 +971,10 @@ queue_sched_batch_send_local(struct qbatch *b, int msgfd)
 	imsg_put_str(&out, ev->rcpt);
 	imsg_put_str(&out, ev->orig);
 	imsg_put_i64(&out, (int64_t)ev->ctime);
+	imsg_put_u32(&out, ev->mailer);
+	/* the user to run a program or file as: "" for an alias's, which
+	 * run as local default-user */
+	imsg_put_str(&out, "");
 	return proc_send(PROC_LOCAL, &out, msgfd);
 }
 

@@ -3,8 +3,11 @@
  *
  *   local.c          the process: handlers, peers, config
  *   local_deliver.c  the requests of the queue: the user checked again,
- *                    one child per delivery, its exit status as a result
- *   local_mbox.c     what the child does as the user: append to the mbox
+ *                    the rule chosen, one child per delivery, its result
+ *   local_result.c   the result pipe of a child: written, read, checked
+ *   local_child.c    the child: the user's identity, then the method
+ *   local_mbox.c     the mbox in local mailbox-dir
+ *   local_lmtp.c     LMTP to a server (Dovecot's)
  */
 #ifndef LOCAL_H
 #define LOCAL_H
@@ -13,6 +16,7 @@
 
 #include <stdio.h>
 
+#include "config.h"
 #include "imsg.h"
 
 /* seconds a delivery child may take before it gives up (SIGALRM) */
@@ -26,17 +30,41 @@
 /* the longest user name */
 #define LOCAL_USER_MAX		256
 
-/* Everything the child needs, worked out as root before the fork. */
-struct local_mbox_job {
+/* the child's result on its result pipe (local_result.c): "CLASS
+ * X.Y.Z TEXT\n", CLASS ok, tempfail or permfail; longer is garbage */
+#define LOCAL_RESULT_MAX	512
+#define LOCAL_RESULT_TEXT_MAX	400
+/* the fd of the result pipe in the child (stdin is the message) */
+#define LOCAL_RESULT_FD		3
+
+struct local_result {
+	uint32_t	 status;	/* STATUS_OK, _TEMPFAIL, _PERMFAIL */
+	char		 estatus[16];
+	char		 text[LOCAL_RESULT_TEXT_MAX];
+};
+
+/*
+ * Everything the child needs, worked out as root before the fork; the
+ * child is a copy of smtpd-local, so the pointers stay valid in it.
+ */
+struct local_job {
 	uid_t		 uid;
 	gid_t		 gid;
 	gid_t		 groups[LOCAL_GROUPS_MAX];
 	int		 ngroups;
 	pid_t		 ppid;		/* smtpd-local, for the death signal */
-	const char	*user;		/* the mailbox name */
+	uint32_t	 kind;		/* TARGET_MAILBOX, _PROGRAM, _FILE */
+	struct local_delivery rule;	/* how a mailbox is delivered */
+	const char	*user;		/* whose identity the child takes */
+	const char	*home;		/* the user's home directory */
 	const char	*sender;	/* "" for <> */
+	const char	*rcpt;		/* "user+detail", "|command", "/file" */
+	const char	*orig;		/* the address the mail was sent to */
 	const char	*dir;		/* local mailbox-dir */
 	const char	*hostname;
+	const char	*smrsh_dir;	/* local smrsh-dir */
+	const char	*safe_file_dir;	/* local safe-file-dir, "" none */
+	char		 id[32];	/* the envelope id, for logs and %i */
 	time_t		 now;
 };
 
@@ -47,8 +75,21 @@ void	local_deliver_queue_down(void);
 void	local_deliver_shutdown(void);
 size_t	local_deliver_count(void);
 
-/* local_mbox.c: in the child; never returns */
-void	local_mbox_child(const struct local_mbox_job *, int msgfd)
+/* local_result.c: the result pipe, both ends */
+void	local_result_write(int fd, uint32_t status, const char *estatus,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int	local_result_parse(const char *buf, size_t len,
+	    struct local_result *);
+
+/* local_child.c: the child, from the fork to its end */
+void	local_child_run(const struct local_job *, int msgfd, int resultfd)
+	    __attribute__((noreturn));
+
+/* the methods, each in the child, as the user; none returns */
+void	local_mbox_child(const struct local_job *, int msgfd, int resultfd)
+	    __attribute__((noreturn));
+/* local_lmtp.c */
+void	local_lmtp_child(const struct local_job *, int msgfd, int resultfd)
 	    __attribute__((noreturn));
 /* the pure parts, for the unit tests */
 int	local_mbox_line_put(FILE *, const char *line, size_t len);

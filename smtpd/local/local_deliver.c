@@ -3,12 +3,19 @@
  * with one IMSG_LOCAL_RESULT.
  *
  * Interface in local.h.  A request is checked again, whatever the queue
- * says: the mailbox name ("user" or "user+detail") must name a user of
- * the system (getpwnam of the part before '+'; unknown: 5.1.1), and never
- * uid 0 (mail to root is for an alias; a 4.3.0 that keeps it queued, and
- * a warning).  Then a child is forked that becomes the user and writes the
- * mbox (local_mbox.c); its exit status (sysexits) is the result.  This
- * process opens no mailbox itself.
+ * says.  For a mailbox, the name ("user" or "user+detail") must name a
+ * user of the system (getpwnam of the part before '+'; unknown: 5.1.1),
+ * and never uid 0 (mail to root is for an alias; a 4.3.0 that keeps it
+ * queued, and a warning).  A |program or /file target runs as the user
+ * the request names (the owner of the .forward), or, for an alias, as
+ * local default-user ("mail" if the system has it, else "nobody"), and
+ * never as root either.  Then a child is forked that becomes the user
+ * and delivers by the rule of the mailbox (config_local_delivery_find:
+ * the user's, the domain's of the address the mail was sent to, the
+ * default, mbox) or to the program or file (local_child.c).  Its result
+ * is the line it wrote on its result pipe (local_result.c), else its exit
+ * status (sysexits) read in local_exits[].  This process opens no mailbox
+ * itself.
  *
  * At most LOCAL_CHILDREN_MAX children run, one per user at a time, so
  * that two messages for one mailbox go in the order they came; the other
@@ -26,6 +33,7 @@
 #include <sys/wait.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grp.h>
 #include <pwd.h>
 #include <signal.h>
@@ -38,6 +46,7 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "log.h"
 #include "proc.h"
 #include "util.h"
@@ -50,10 +59,13 @@ struct local_req {
 	char			*sender;
 	char			*rcpt;
 	char			*orig;
+	uint32_t		 kind;		/* TARGET_MAILBOX, ... */
 	char			 user[LOCAL_USER_MAX];
+	char			*home;
 	uid_t			 uid;
 	gid_t			 gid;
 	int			 msgfd;
+	int			 resultfd;	/* the result pipe, read end */
 	/* the child: -1 while the request waits */
 	pid_t			 pid;
 	int			 pidfd;
@@ -109,6 +121,9 @@ local_deliver_free(struct local_req *r)
 		(void)close(r->pidfd);
 	if (r->msgfd != -1)
 		(void)close(r->msgfd);
+	if (r->resultfd != -1)
+		(void)close(r->resultfd);
+	free(r->home);
 	free(r->sender);
 	free(r->rcpt);
 	free(r->orig);
@@ -147,44 +162,99 @@ local_deliver_errno_temp(int e)
 	    e == EINTR || e == ERANGE || e == EAGAIN;
 }
 
+/* The user a program or file of an alias runs as (sendmail's
+ * DefaultUser): local default-user, else "mail" if the system has it,
+ * else "nobody". */
+static const char *
+local_deliver_default_user(void)
+{
+	if (conf->local_default_user[0] != '\0')
+		return conf->local_default_user;
+	return getpwnam("mail") != NULL ? "mail" : "nobody";
+}
+
 /*
- * The user of the mailbox, checked again: 0 to deliver, -1 when the
+ * The user a request is delivered as: the mailbox's for a mailbox, for a
+ * program or file the one the request names, else the default user.  0
+ * to deliver, -1 when the request was answered already.
+ */
+static int
+local_deliver_who(struct local_req *r, const char *runas)
+{
+	size_t	 len;
+
+	if (r->kind == TARGET_MAILBOX) {
+		len = strcspn(r->rcpt, "+");
+		if (len == 0 || len >= sizeof(r->user) || r->rcpt[0] == '.' ||
+		    memchr(r->rcpt, '/', len) != NULL ||
+		    !text_is_clean(r->rcpt) ||
+		    (runas[0] != '\0' && (strlen(runas) != len ||
+		    memcmp(runas, r->rcpt, len) != 0))) {
+			local_deliver_result(r, STATUS_PERMFAIL, "5.1.3",
+			    "bad mailbox name");
+			return -1;
+		}
+		memcpy(r->user, r->rcpt, len);
+		r->user[len] = '\0';
+		return 0;
+	}
+	if (r->kind != TARGET_PROGRAM && r->kind != TARGET_FILE) {
+		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
+		    "not a target of local delivery");
+		return -1;
+	}
+	if (runas[0] == '\0')
+		runas = local_deliver_default_user();
+	if (!text_is_clean(r->rcpt) || !text_is_clean(runas) ||
+	    strlcpy(r->user, runas, sizeof(r->user)) >= sizeof(r->user)) {
+		local_deliver_result(r, STATUS_PERMFAIL, "5.1.3",
+		    "bad target or user");
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The user of the delivery, checked again: 0 to deliver, -1 when the
  * request was answered already.
  */
 static int
-local_deliver_user(struct local_req *r)
+local_deliver_user(struct local_req *r, const char *runas)
 {
 	struct passwd	*pw;
-	size_t		 len = strcspn(r->rcpt, "+");
 
-	if (len == 0 || len >= sizeof(r->user) || r->rcpt[0] == '.' ||
-	    memchr(r->rcpt, '/', len) != NULL || !text_is_clean(r->rcpt)) {
-		local_deliver_result(r, STATUS_PERMFAIL, "5.1.3",
-		    "bad mailbox name");
+	if (local_deliver_who(r, runas) == -1)
 		return -1;
-	}
-	memcpy(r->user, r->rcpt, len);
-	r->user[len] = '\0';
 	errno = 0;
 	if ((pw = getpwnam(r->user)) == NULL) {
 		if (local_deliver_errno_temp(errno))
 			local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
 			    "cannot look the user up");
-		else
+		else if (r->kind == TARGET_MAILBOX)
 			local_deliver_result(r, STATUS_PERMFAIL, "5.1.1",
 			    "User unknown");
+		else {
+			log_warnx("%016llx: no user %s to run %s as",
+			    (unsigned long long)r->evpid, r->user, r->rcpt);
+			local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
+			    "the user to deliver as is unknown");
+		}
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
-		log_warnx("%016llx: mail for %s (uid 0) not delivered: it "
-		    "needs an alias", (unsigned long long)r->evpid, r->user);
-		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0", "mail to "
-		    "root needs an alias (see aliases(5)); not delivered as "
-		    "root");
+		log_warnx("%016llx: mail for %s (uid 0) not delivered: %s",
+		    (unsigned long long)r->evpid, r->user,
+		    r->kind == TARGET_MAILBOX ? "it needs an alias" :
+		    "programs and files never run as root");
+		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
+		    r->kind == TARGET_MAILBOX ? "mail to root needs an alias "
+		    "(see aliases(5)); not delivered as root" :
+		    "not delivered as root");
 		return -1;
 	}
 	r->uid = pw->pw_uid;
 	r->gid = pw->pw_gid;
+	r->home = xstrdup(pw->pw_dir != NULL ? pw->pw_dir : "/");
 	return 0;
 }
 
@@ -194,7 +264,7 @@ local_deliver_user(struct local_req *r)
  * (Debian's /var/mail, 2775 root:mail), so that the dot-lock can be made.
  */
 static int
-local_deliver_groups(const struct local_req *r, struct local_mbox_job *j)
+local_deliver_groups(const struct local_req *r, struct local_job *j)
 {
 	struct stat	 sb;
 	struct group	*gr;
@@ -210,48 +280,106 @@ local_deliver_groups(const struct local_req *r, struct local_mbox_job *j)
 	return 0;
 }
 
-/* In the child: the message on stdin, nothing else open but stderr. */
+/* In the child: the message on stdin, the result pipe on
+ * LOCAL_RESULT_FD, nothing else open but stderr. */
 static void __attribute__((noreturn))
-local_deliver_child(const struct local_mbox_job *j, int msgfd)
+local_deliver_child(const struct local_job *j, int msgfd, int resultfd)
 {
-	if (dup2(msgfd, STDIN_FILENO) == -1)
+	if (dup2(msgfd, STDIN_FILENO) == -1 ||
+	    dup2(resultfd, LOCAL_RESULT_FD) == -1)
 		_exit(EX_OSERR);
-	closefrom(STDERR_FILENO + 1);
-	local_mbox_child(j, STDIN_FILENO);
+	closefrom(LOCAL_RESULT_FD + 1);
+	local_child_run(j, STDIN_FILENO, LOCAL_RESULT_FD);
 }
 
-static void
-local_deliver_exited(int fd, short ev, void *arg)
+/* The line the child wrote on its pipe: 1 read into res, 0 none, -1
+ * garbage (logged). */
+static int
+local_deliver_read(struct local_req *r, struct local_result *res)
 {
-	struct local_req	*r = arg;
-	char			 text[128];
-	size_t			 i;
-	int			 status, code;
+	char	 buf[LOCAL_RESULT_MAX + 1];
+	ssize_t	 n;
 
-	if (waitpid(r->pid, &status, WNOHANG) <= 0)
-		return;
-	local_nrunning--;
-	r->pid = -1;
+	if ((n = read(r->resultfd, buf, sizeof(buf))) <= 0)
+		return 0;
+	if (local_result_parse(buf, (size_t)n, res) == -1) {
+		log_warnx("%016llx: delivery to %s wrote a result that does "
+		    "not parse; retried", (unsigned long long)r->evpid,
+		    r->user);
+		return -1;
+	}
+	return 1;
+}
+
+/* The exit status of a child that wrote no result, by local_exits[]. */
+static void
+local_deliver_exit_code(struct local_req *r, int code)
+{
+	char	 text[128];
+	size_t	 i;
+
+	for (i = 0; i < sizeof(local_exits) / sizeof(local_exits[0]); i++)
+		if (local_exits[i].code == code) {
+			local_deliver_result(r, local_exits[i].status,
+			    local_exits[i].estatus, local_exits[i].text);
+			return;
+		}
+	(void)snprintf(text, sizeof(text),
+	    "delivery failed with exit status %d", code);
+	local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0", text);
+}
+
+/*
+ * What the child's end means: its own result if it exited and wrote
+ * one (but a success only with exit status 0), else its exit status.
+ */
+static void
+local_deliver_outcome(struct local_req *r, int status)
+{
+	struct local_result	 res;
+	char			 text[128];
+	int			 got;
+
+	got = local_deliver_read(r, &res);
 	if (WIFEXITED(status)) {
-		code = WEXITSTATUS(status);
-		for (i = 0; i < sizeof(local_exits) / sizeof(local_exits[0]);
-		    i++)
-			if (local_exits[i].code == code) {
-				local_deliver_result(r, local_exits[i].status,
-				    local_exits[i].estatus,
-				    local_exits[i].text);
-				local_deliver_run();
-				return;
-			}
-		(void)snprintf(text, sizeof(text),
-		    "delivery failed with exit status %d", code);
-	} else if (r->killed)
+		if (got == 1 && (res.status != STATUS_OK ||
+		    WEXITSTATUS(status) == 0)) {
+			local_deliver_result(r, res.status, res.estatus,
+			    res.text);
+			return;
+		}
+		if (got == 0) {
+			local_deliver_exit_code(r, WEXITSTATUS(status));
+			return;
+		}
+		(void)snprintf(text, sizeof(text), "delivery failed with "
+		    "exit status %d", WEXITSTATUS(status));
+		if (got == -1)
+			(void)strlcpy(text, "the delivery's result does not "
+			    "parse", sizeof(text));
+		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0", text);
+		return;
+	}
+	if (r->killed)
 		(void)strlcpy(text, "delivery timed out; killed",
 		    sizeof(text));
 	else
 		(void)snprintf(text, sizeof(text),
 		    "delivery died of signal %d", WTERMSIG(status));
 	local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0", text);
+}
+
+static void
+local_deliver_exited(int fd, short ev, void *arg)
+{
+	struct local_req	*r = arg;
+	int			 status;
+
+	if (waitpid(r->pid, &status, WNOHANG) <= 0)
+		return;
+	local_nrunning--;
+	r->pid = -1;
+	local_deliver_outcome(r, status);
 	local_deliver_run();
 }
 
@@ -268,37 +396,80 @@ local_deliver_kill(int fd, short ev, void *arg)
 		log_warn("pidfd_send_signal");
 }
 
+/* The domain of the address the mail was sent to, or NULL. */
+static const char *
+local_deliver_domain(const struct local_req *r)
+{
+	const char	*at = strrchr(r->orig, '@');
+
+	return at != NULL && at[1] != '\0' ? at + 1 : NULL;
+}
+
+/* What the child of r needs, but its groups. */
+static void
+local_deliver_job(const struct local_req *r, struct local_job *j)
+{
+	const struct local_delivery	*rule;
+
+	memset(j, 0, sizeof(*j));
+	j->uid = r->uid;
+	j->gid = r->gid;
+	j->ppid = getpid();
+	j->kind = r->kind;
+	/* chosen now, not at the request: a reload may have changed it */
+	if (r->kind == TARGET_MAILBOX && (rule = config_local_delivery_find(
+	    conf, r->user, local_deliver_domain(r))) != NULL)
+		j->rule = *rule;
+	j->user = r->user;
+	j->home = r->home;
+	j->sender = r->sender;
+	j->rcpt = r->rcpt;
+	j->orig = r->orig;
+	j->dir = conf->local_mailbox_dir;
+	j->hostname = conf->hostname;
+	j->smrsh_dir = conf->local_smrsh_dir;
+	j->safe_file_dir = conf->local_safe_file_dir;
+	(void)snprintf(j->id, sizeof(j->id), "%016llx",
+	    (unsigned long long)r->evpid);
+	j->now = time(NULL);
+}
+
 /* Fork the child of a request; -1 when the request was answered. */
 static int
 local_deliver_start(struct local_req *r)
 {
-	struct local_mbox_job	 j;
+	struct local_job	 j;
 	struct timeval		 tv = { LOCAL_DELIVERY_TIMEOUT +
 				    LOCAL_KILL_GRACE, 0 };
+	int			 fds[2];
 	pid_t			 pid;
 
-	memset(&j, 0, sizeof(j));
-	j.uid = r->uid;
-	j.gid = r->gid;
-	j.ppid = getpid();
-	j.user = r->user;
-	j.sender = r->sender;
-	j.dir = conf->local_mailbox_dir;
-	j.hostname = conf->hostname;
-	j.now = time(NULL);
+	local_deliver_job(r, &j);
 	if (local_deliver_groups(r, &j) == -1) {
 		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
 		    "too many groups for the user");
 		return -1;
 	}
+	if (pipe2(fds, O_CLOEXEC) == -1) {
+		log_warn("pipe2");
+		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
+		    "cannot start the delivery");
+		return -1;
+	}
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
+		(void)close(fds[0]);
+		(void)close(fds[1]);
 		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
 		    "cannot start the delivery");
 		return -1;
 	}
 	if (pid == 0)
-		local_deliver_child(&j, r->msgfd);
+		local_deliver_child(&j, r->msgfd, fds[1]);
+	(void)close(fds[1]);
+	r->resultfd = fds[0];
+	if (fcntl(r->resultfd, F_SETFL, O_NONBLOCK) == -1)
+		log_warn("fcntl");
 	r->pid = pid;
 	local_nrunning++;
 	if ((r->pidfd = pidfd_open(pid, 0)) == -1)
@@ -310,8 +481,10 @@ local_deliver_start(struct local_req *r)
 	    event_add(r->ev_exit, NULL) == -1 ||
 	    evtimer_add(r->ev_kill, &tv) == -1)
 		fatalx("cannot watch a delivery child");
-	log_debug("%016llx: delivering to %s (for <%s>), pid %d",
-	    (unsigned long long)r->evpid, r->user, r->orig, (int)pid);
+	log_debug("%016llx: delivering to %s as %s (for <%s>), %s, pid %d",
+	    (unsigned long long)r->evpid, r->rcpt, r->user, r->orig,
+	    r->kind != TARGET_MAILBOX ? "target" :
+	    config_local_method_name(j.rule.method), (int)pid);
 	return 0;
 }
 
@@ -351,6 +524,7 @@ void
 local_deliver_imsg(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	struct local_req	*r;
+	const char		*runas;
 
 	r = xcalloc(1, sizeof(*r));
 	TAILQ_INSERT_TAIL(&local_reqs, r, entry);
@@ -358,6 +532,7 @@ local_deliver_imsg(struct imsgev *iev, struct imsg *m, void *arg)
 	r->id = m->id;
 	r->pid = -1;
 	r->pidfd = -1;
+	r->resultfd = -1;
 	r->msgfd = m->fd;
 	m->fd = -1;
 	r->evpid = imsg_get_u64(m);
@@ -365,13 +540,15 @@ local_deliver_imsg(struct imsgev *iev, struct imsg *m, void *arg)
 	r->rcpt = xstrdup(imsg_get_str(m));
 	r->orig = xstrdup(imsg_get_str(m));
 	(void)imsg_get_i64(m);
+	r->kind = imsg_get_u32(m);
+	runas = imsg_get_str(m);
 	if (imsg_get_end(m) == -1 || r->msgfd == -1) {
 		local_deliver_free(r);
 		proc_peer_bad(PROC_QUEUE, "malformed delivery", m->type);
 		return;
 	}
 	stats_set("local.requests", (int64_t)local_nreqs);
-	if (local_deliver_user(r) == -1)
+	if (local_deliver_user(r, runas) == -1)
 		return;
 	local_deliver_run();
 }

@@ -3,8 +3,7 @@
  * append one message to the user's mbox (sendmail's and Debian's
  * conventions).
  *
- * The child becomes the user (groups, gid, uid) before it opens
- * anything.  The mbox, DIR/USER, is opened without following a symlink
+ * The child is the user (local_child.c) before it opens anything.  The mbox, DIR/USER, is opened without following a symlink
  * (or created, mode 0600, with O_EXCL) and refused unless it is a regular
  * file of the user with one link.  It is locked twice, as mail readers
  * expect: the dot-lock USER.lock (created with O_EXCL, tried for
@@ -27,7 +26,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
@@ -234,7 +232,7 @@ local_mbox_dotlock(const char *path)
 
 /* Open (or create) the mbox and check it; -1 if it is not safe. */
 static int
-local_mbox_open(const struct local_mbox_job *j, const char *path)
+local_mbox_open(const struct local_job *j, const char *path)
 {
 	struct stat	 sb;
 	int		 fd, flags = O_WRONLY | O_APPEND | O_NOFOLLOW |
@@ -254,7 +252,7 @@ local_mbox_open(const struct local_mbox_job *j, const char *path)
 
 /* The From line, our two headers, the message and a blank line. */
 static int
-local_mbox_write(const struct local_mbox_job *j, int fd, FILE *in)
+local_mbox_write(const struct local_job *j, int fd, FILE *in)
 {
 	FILE	*out;
 	char	 date[64];
@@ -284,7 +282,7 @@ local_mbox_write(const struct local_mbox_job *j, int fd, FILE *in)
 
 /* Lock, append, fsync; the exit status of the child. */
 static int
-local_mbox_deliver(const struct local_mbox_job *j, FILE *in)
+local_mbox_deliver(const struct local_job *j, FILE *in)
 {
 	struct flock	 fl;
 	struct stat	 sb;
@@ -310,17 +308,15 @@ local_mbox_deliver(const struct local_mbox_job *j, FILE *in)
 	return 0;
 }
 
+/* The child is the user already (local_child.c); its exit status says
+ * how it went, as the table of local_deliver.c reads it. */
 void
-local_mbox_child(const struct local_mbox_job *j, int msgfd)
+local_mbox_child(const struct local_job *j, int msgfd, int resultfd)
 {
 	FILE	*in;
 	char	 self[LOCAL_USER_MAX + 256];
 	int	 r;
 
-	if (setgroups((size_t)j->ngroups, j->groups) == -1 ||
-	    setresgid(j->gid, j->gid, j->gid) == -1 ||
-	    setresuid(j->uid, j->uid, j->uid) == -1)
-		_exit(EX_OSERR);
 	local_mbox_signals(j->ppid);
 	if (lseek(msgfd, 0, SEEK_SET) == -1 ||
 	    (in = fdopen(msgfd, "r")) == NULL)

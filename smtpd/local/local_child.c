@@ -1,0 +1,57 @@
+/*
+ * local_child.c: a delivery child of smtpd-local, from the fork to the
+ * method that delivers.
+ *
+ * The child holds the message on stdin, its result pipe on
+ * LOCAL_RESULT_FD and stderr, nothing else.  It becomes the user (the
+ * groups, gid and uid worked out by local_deliver.c) before it opens
+ * anything, then runs one method, which never returns: a |program or
+ * an MDA (local_command.c), a /file (local_file.c), or for a mailbox the
+ * rule's method: the mbox (local_mbox.c), a Maildir (local_maildir.c),
+ * LMTP (local_lmtp.c).  Each method ends the child with an exit status
+ * (sysexits) and may write its result on the pipe first
+ * (local_result.c); smtpd-local prefers that text to its table of exit
+ * statuses.
+ */
+#include <grp.h>
+#include <sysexits.h>
+#include <unistd.h>
+
+#include "proto.h"
+#include "local.h"
+
+/* A method that is not there yet: the mail waits in the queue. */
+static void __attribute__((noreturn))
+local_child_unavailable(int resultfd, const char *what)
+{
+	local_result_write(resultfd, STATUS_TEMPFAIL, "4.3.0",
+	    "%s is not available yet", what);
+	_exit(EX_TEMPFAIL);
+}
+
+void
+local_child_run(const struct local_job *j, int msgfd, int resultfd)
+{
+	if (setgroups((size_t)j->ngroups, j->groups) == -1 ||
+	    setresgid(j->gid, j->gid, j->gid) == -1 ||
+	    setresuid(j->uid, j->uid, j->uid) == -1) {
+		local_result_write(resultfd, STATUS_TEMPFAIL, "4.3.0",
+		    "cannot take the identity of %s", j->user);
+		_exit(EX_OSERR);
+	}
+	if (j->kind == TARGET_PROGRAM)
+		local_child_unavailable(resultfd, "delivery to a program");
+	if (j->kind == TARGET_FILE)
+		local_child_unavailable(resultfd, "delivery to a file");
+	switch (j->rule.method) {
+	case LOCAL_METHOD_MAILDIR:
+		local_child_unavailable(resultfd, "Maildir delivery");
+	case LOCAL_METHOD_MDA:
+		local_child_unavailable(resultfd, "delivery by an MDA");
+	case LOCAL_METHOD_LMTP:
+		local_child_unavailable(resultfd, "LMTP delivery");
+	case LOCAL_METHOD_MBOX:
+		break;
+	}
+	local_mbox_child(j, msgfd, resultfd);
+}
