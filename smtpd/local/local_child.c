@@ -49,7 +49,7 @@ local_child_run(const struct local_job *j, int msgfd, int resultfd)
 	case LOCAL_METHOD_MDA:
 		local_child_unavailable(resultfd, "delivery by an MDA");
 	case LOCAL_METHOD_LMTP:
-		local_child_unavailable(resultfd, "LMTP delivery");
+		local_lmtp_child(j, msgfd, resultfd);
 	case LOCAL_METHOD_MBOX:
 		break;
 	}

@@ -20,7 +20,13 @@
  *
  * The message goes out with CRLF line ends (the spool has them already;
  * a bare LF or CR is completed) and dot-stuffed, after our header lines.
+ * RCPT TO names the mailbox ("user+detail", what Dovecot with system
+ * users wants) or, with "rcpt address", the address the mail was sent
+ * to (virtual users).  The time limit, a SIGTERM and the death of
+ * smtpd-local end the child at once: before the final dot the server
+ * delivers nothing, and the queue tries again.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -32,15 +38,18 @@
 #include <fcntl.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include "proto.h"
 #include "util.h"
+#include "local.h"
 #include "local_lmtp.h"
 
 void
@@ -655,4 +664,88 @@ local_lmtp_session(struct local_lmtp_conn *c,
 		return;
 	/* the result stands whatever QUIT gets */
 	(void)local_lmtp_cmd(c, &r, &quit, "QUIT");
+}
+
+static void
+local_lmtp_signal(int sig)
+{
+	(void)sig;
+	_exit(EX_TEMPFAIL);
+}
+
+/* The time limit, SIGTERM and the end of smtpd-local stop the child
+ * (the death signal is set here, after the change of identity, which
+ * clears it). */
+static void
+local_lmtp_signals(pid_t ppid)
+{
+	struct sigaction	 sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = local_lmtp_signal;
+	(void)sigfillset(&sa.sa_mask);
+	if (sigaction(SIGALRM, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1 ||
+	    prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) == -1)
+		_exit(EX_OSERR);
+	if (getppid() != ppid)
+		_exit(EX_TEMPFAIL);
+	(void)alarm(LOCAL_DELIVERY_TIMEOUT);
+}
+
+/* The end of the child: its result on the pipe, and the exit status. */
+static void __attribute__((noreturn))
+local_lmtp_exit(int resultfd, const struct local_lmtp_result *res)
+{
+	local_result_write(resultfd, res->status, res->estatus, "%s",
+	    res->text);
+	_exit(res->status == STATUS_OK ? 0 : res->status == STATUS_TEMPFAIL ?
+	    EX_TEMPFAIL : EX_UNAVAILABLE);
+}
+
+void
+local_lmtp_child(const struct local_job *j, int msgfd, int resultfd)
+{
+	struct local_lmtp_params	 p;
+	struct local_lmtp_conn		 c;
+	struct local_lmtp_result	 res;
+	struct stat			 sb;
+	FILE				*msg;
+	char				 self[LOCAL_USER_MAX + CONF_HOST_MAX];
+	char				 header[CONF_ADDR_MAX + sizeof(self) + 64];
+	char				 rcpt[CONF_ADDR_MAX];
+	int				 fd, loop;
+
+	local_lmtp_signals(j->ppid);
+	memset(&res, 0, sizeof(res));
+	if (lseek(msgfd, 0, SEEK_SET) == -1 || fstat(msgfd, &sb) == -1 ||
+	    (msg = fdopen(msgfd, "r")) == NULL)
+		_exit(EX_NOINPUT);
+	(void)snprintf(self, sizeof(self), "%s@%s", j->user, j->hostname);
+	if ((loop = local_mbox_loop_find(msg, self)) == 1)
+		_exit(EX_DATAERR);
+	if (loop == -1 || fseek(msg, 0, SEEK_SET) == -1)
+		_exit(EX_NOINPUT);
+	if (j->rule.lmtp_rcpt_address && strchr(j->orig, '@') != NULL)
+		(void)strlcpy(rcpt, j->orig, sizeof(rcpt));
+	else if (j->rule.lmtp_rcpt_address)
+		(void)snprintf(rcpt, sizeof(rcpt), "%s@%s", j->rcpt,
+		    j->hostname);
+	else
+		(void)strlcpy(rcpt, j->rcpt, sizeof(rcpt));
+	(void)snprintf(header, sizeof(header),
+	    "Return-Path: <%s>\nDelivered-To: %s\n", j->sender, self);
+	memset(&p, 0, sizeof(p));
+	p.target = j->rule.arg;
+	p.hostname = j->hostname;
+	p.sender = j->sender;
+	p.rcpt = rcpt;
+	p.header = header;
+	p.size = (uint64_t)sb.st_size + strlen(header);
+	if ((fd = local_lmtp_connect(p.target, &res)) == -1)
+		local_lmtp_exit(resultfd, &res);
+	local_lmtp_conn_init(&c, fd, p.target);
+	local_lmtp_session(&c, &p, msg, &res);
+	(void)close(fd);
+	local_lmtp_exit(resultfd, &res);
 }
