@@ -19,8 +19,12 @@
  * LHLO) is the server's trouble, not the message's: retried too.
  *
  * The message goes out with CRLF line ends (the spool has them already;
- * a bare LF or CR is completed) and dot-stuffed, after our header lines.
- * RCPT TO names the mailbox ("user+detail", what Dovecot with system
+ * a bare LF or CR is completed) and dot-stuffed, after our Delivered-To:
+ * header (a message that has it already is a loop, bounced, as for the
+ * mbox).  No Return-Path: of ours: the LMTP server is the one that
+ * delivers, and adds it from MAIL FROM (Dovecot does), so the mailbox
+ * would have two.  MAIL FROM carries SIZE= and BODY=8BITMIME where the
+ * LHLO reply offers them.  RCPT TO names the mailbox ("user+detail", what Dovecot with system
  * users wants) or, with "rcpt address", the address the mail was sent
  * to (virtual users).  The time limit, a SIGTERM and the death of
  * smtpd-local end the child at once: before the final dot the server
@@ -712,7 +716,7 @@ local_lmtp_child(const struct local_job *j, int msgfd, int resultfd)
 	struct stat			 sb;
 	FILE				*msg;
 	char				 self[LOCAL_USER_MAX + CONF_HOST_MAX];
-	char				 header[CONF_ADDR_MAX + sizeof(self) + 64];
+	char				 header[sizeof(self) + 32];
 	char				 rcpt[CONF_ADDR_MAX];
 	int				 fd, loop;
 
@@ -733,8 +737,7 @@ local_lmtp_child(const struct local_job *j, int msgfd, int resultfd)
 		    j->hostname);
 	else
 		(void)strlcpy(rcpt, j->rcpt, sizeof(rcpt));
-	(void)snprintf(header, sizeof(header),
-	    "Return-Path: <%s>\nDelivered-To: %s\n", j->sender, self);
+	(void)snprintf(header, sizeof(header), "Delivered-To: %s\n", self);
 	memset(&p, 0, sizeof(p));
 	p.target = j->rule.arg;
 	p.hostname = j->hostname;
