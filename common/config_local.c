@@ -1,8 +1,8 @@
 /*
  * config_local.c: the local delivery rules of smtpd.conf ("local
  * delivery METHOD [ARG] [rcpt user|address] [for user NAME | for domain
- * NAME]", rcpt for lmtp only) and the
- * other keywords of smtpd-local's targets, checked, dumped and looked up.
+ * NAME]", rcpt for lmtp only) and the other keywords of smtpd-local's
+ * targets, checked, dumped and looked up.
  *
  * A rule is chosen per delivery: the user's, else the domain's (the
  * domain of the address the mail was sent to), else the default rule

@@ -5,7 +5,8 @@
  * too many or too long lines, no CRLF, the end of the stream), and whole
  * sessions against a scripted server on a socket pair: what goes out
  * (LHLO, SIZE and BODY only when offered, dot-stuffing, CRLF, our
- * header, QUIT) and what each reply of the server makes of the result.
+ * header, QUIT) and what each reply of the server makes of the result;
+ * the "rcpt user|address" option of the rule.
  */
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -16,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "proto.h"
 #include "util.h"
 #include "local_lmtp.h"
@@ -350,6 +352,62 @@ connect_section(void)
 	    res.status == STATUS_TEMPFAIL, "connect: no port");
 }
 
+/* The rule of "local delivery" for domain example.org in text; NULL if
+ * the text does not parse (*cp is the config, to free). */
+static const struct local_delivery *
+rule_of(const char *text, struct config **cp)
+{
+	*cp = config_parse_buffer(text, strlen(text));
+	return *cp != NULL ? config_local_delivery_find(*cp, "bob",
+	    "example.org") : NULL;
+}
+
+/* The canonical text of a config has "rcpt address" where it was set. */
+static int
+dumps_rcpt(const struct config *c)
+{
+	char	*buf = NULL;
+	size_t	 len = 0;
+	FILE	*f;
+	int	 ok;
+
+	if ((f = open_memstream(&buf, &len)) == NULL)
+		return 0;
+	(void)config_dump(c, f);
+	(void)fclose(f);
+	ok = buf != NULL && strstr(buf, "local delivery lmtp \"unix:/x\" "
+	    "rcpt address for domain \"example.org\"\n") != NULL;
+	free(buf);
+	return ok;
+}
+
+static void
+config_section(void)
+{
+	const struct local_delivery	*d;
+	struct config			*c;
+
+	d = rule_of("local delivery lmtp \"unix:/x\" rcpt address for domain "
+	    "example.org\n", &c);
+	UNIT_CHECK(d != NULL && d->method == LOCAL_METHOD_LMTP &&
+	    d->lmtp_rcpt_address && strcmp(d->arg, "unix:/x") == 0,
+	    "config: rcpt address");
+	UNIT_CHECK(c != NULL && dumps_rcpt(c), "config: rcpt address dumped");
+	config_free(c);
+	d = rule_of("local delivery lmtp \"[::1]:24\" rcpt user\n", &c);
+	UNIT_CHECK(d != NULL && !d->lmtp_rcpt_address,
+	    "config: rcpt user, the default");
+	config_free(c);
+	d = rule_of("local delivery lmtp \"127.0.0.1:24\"\n", &c);
+	UNIT_CHECK(d != NULL && !d->lmtp_rcpt_address,
+	    "config: no rcpt: the user");
+	config_free(c);
+	UNIT_CHECK(rule_of("local delivery lmtp \"unix:/x\" rcpt who\n", &c) ==
+	    NULL && c == NULL, "config: rcpt who: refused");
+	UNIT_CHECK(rule_of("local delivery maildir \"~/M\" rcpt user\n", &c) ==
+	    NULL && c == NULL, "config: rcpt for maildir: refused");
+}
+
 int
 main(void)
 {
@@ -358,5 +416,6 @@ main(void)
 	read_section();
 	session_section();
 	connect_section();
+	config_section();
 	return unit_done();
 }

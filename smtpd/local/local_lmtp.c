@@ -24,11 +24,11 @@
  * mbox).  No Return-Path: of ours: the LMTP server is the one that
  * delivers, and adds it from MAIL FROM (Dovecot does), so the mailbox
  * would have two.  MAIL FROM carries SIZE= and BODY=8BITMIME where the
- * LHLO reply offers them.  RCPT TO names the mailbox ("user+detail", what Dovecot with system
- * users wants) or, with "rcpt address", the address the mail was sent
- * to (virtual users).  The time limit, a SIGTERM and the death of
- * smtpd-local end the child at once: before the final dot the server
- * delivers nothing, and the queue tries again.
+ * LHLO reply offers them.  RCPT TO names the mailbox ("user+detail",
+ * what Dovecot with system users wants) or, with "rcpt address", the
+ * address the mail was sent to (virtual users).  The time limit, a
+ * SIGTERM and the death of smtpd-local end the child at once: before the
+ * final dot the server delivers nothing, and the queue tries again.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
