@@ -112,7 +112,8 @@ enum local_users {
 #define CONF_ALIAS_EXPANSION_MAX	10000
 #define CONF_ALIAS_DEPTH_MAX		100
 
-/* local delivery METHOD [ARG] [for user NAME | for domain NAME] */
+/* local delivery METHOD [ARG] [rcpt user|address] [for user NAME | for
+ * domain NAME] */
 enum local_method {
 	LOCAL_METHOD_MBOX = 0,	/* local mailbox-dir/USER */
 	LOCAL_METHOD_MAILDIR,	/* ARG: the Maildir, "~/" the home */
@@ -134,6 +135,9 @@ struct local_delivery {
 	enum local_scope	 scope;
 	/* the user, or the domain (lowercased); "" for the default */
 	char			 name[CONF_HOST_MAX];
+	/* lmtp: RCPT TO the address the mail was sent to ("rcpt
+	 * address"), not the mailbox name ("rcpt user", the default) */
+	int			 lmtp_rcpt_address;
 };
 
 struct config {

@@ -1,7 +1,8 @@
 /*
  * config_local.c: the local delivery rules of smtpd.conf ("local
- * delivery METHOD [ARG] [for user NAME | for domain NAME]") and the
- * other keywords of smtpd-local's targets, checked, dumped and looked up.
+ * delivery METHOD [ARG] [rcpt user|address] [for user NAME | for domain
+ * NAME]", rcpt for lmtp only) and the other keywords of smtpd-local's
+ * targets, checked, dumped and looked up.
  *
  * A rule is chosen per delivery: the user's, else the domain's (the
  * domain of the address the mail was sent to), else the default rule
@@ -190,6 +191,22 @@ local_scope_check(struct local_delivery *d, char *const *w, char *err,
 	return 0;
 }
 
+/* lmtp's "rcpt user" (the mailbox name) or "rcpt address". */
+static int
+local_rcpt_check(struct local_delivery *d, const char *what, char *err,
+    size_t errlen)
+{
+	if (d->method != LOCAL_METHOD_LMTP)
+		return local_error(err, errlen, "local delivery %s: rcpt is "
+		    "for lmtp only", local_method_names[d->method]);
+	if (strcmp(what, "address") == 0)
+		d->lmtp_rcpt_address = 1;
+	else if (strcmp(what, "user") != 0)
+		return local_error(err, errlen, "local delivery lmtp: "
+		    "expected \"rcpt user\" or \"rcpt address\"");
+	return 0;
+}
+
 /* The rule already given for the scope of d, or NULL. */
 static const struct local_delivery *
 local_scope_find(const struct config *c, enum local_scope scope,
@@ -225,12 +242,17 @@ config_local_delivery_add(struct config *c, char *const *w, size_t n,
 		return local_error(err, errlen, "local delivery: expected "
 		    "mbox, maildir, mda or lmtp");
 	d.method = (enum local_method)i;
-	/* METHOD [ARG] [for user|domain NAME] */
+	/* METHOD [ARG] [rcpt user|address] [for user|domain NAME] */
 	nargs = n - 1;
 	if (nargs >= 3 && strcmp(w[n - 3], "for") == 0) {
 		if (local_scope_check(&d, w + n - 3, err, errlen) == -1)
 			return -1;
 		nargs -= 3;
+	}
+	if (nargs == 3 && strcmp(w[2], "rcpt") == 0) {
+		if (local_rcpt_check(&d, w[3], err, errlen) == -1)
+			return -1;
+		nargs -= 2;
 	}
 	if (nargs > 1)
 		return local_error(err, errlen, "local delivery: too many "
@@ -275,6 +297,8 @@ config_local_dump(const struct config *c, FILE *fp)
 			(void)fputc(' ', fp);
 			config_dump_quoted(fp, d->arg);
 		}
+		if (d->lmtp_rcpt_address)
+			(void)fputs(" rcpt address", fp);
 		if (d->scope != LOCAL_SCOPE_DEFAULT) {
 			(void)fputs(d->scope == LOCAL_SCOPE_USER ?
 			    " for user " : " for domain ", fp);

@@ -17,9 +17,10 @@
  *   local     root, unchrooted: getpwnam, fork of a child per delivery
  *             (no thread), which drops to the user (setgroups,
  *             setresgid, setresuid) and writes the mbox (open, locks,
- *             the dot-lock's link/unlink, fsync, ftruncate); wait4, and
+ *             the dot-lock's link/unlink, fsync, ftruncate) or connects
+ *             to an LMTP server (unix, IPv4, IPv6 sockets); wait4, and
  *             signals to its children only through their pidfds; no
- *             socket and no exec
+ *             exec
  *
  * Sockets, where allowed, may only be of the families the process needs
  * (checked on the first argument of socket(2)).  No child may execute
@@ -144,6 +145,9 @@ static const int sandbox_auth[] = {
  * (sandbox_allow_fork); kill(2) stays limited to itself, and a child is
  * killed through the pidfd taken right after its fork, which names that
  * process and no other.  prctl(2) only to set the parent-death signal.
+ * connect(2) for a child that delivers by LMTP (local_lmtp.c), and
+ * sendmmsg(2), by which glibc's resolver sends the A and AAAA queries of
+ * an LMTP host together.
  */
 static const int sandbox_local[] = {
 	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(stat), SCMP_SYS(lstat),
@@ -158,7 +162,8 @@ static const int sandbox_local[] = {
 	SCMP_SYS(waitid), SCMP_SYS(pidfd_open), SCMP_SYS(pidfd_send_signal),
 	SCMP_SYS(set_robust_list), SCMP_SYS(rseq), SCMP_SYS(set_tid_address),
 	SCMP_SYS(close_range), SCMP_SYS(dup2), SCMP_SYS(alarm),
-	SCMP_SYS(setitimer), SCMP_SYS(mkdir), SCMP_SYS(mkdirat)
+	SCMP_SYS(setitimer), SCMP_SYS(mkdir), SCMP_SYS(mkdirat),
+	SCMP_SYS(connect), SCMP_SYS(sendmmsg)
 };
 
 struct sandbox_list {
@@ -173,32 +178,35 @@ struct sandbox_list {
 struct sandbox_policy {
 	const char		*name;
 	struct sandbox_list	 lists[4];
-	int			 families[2];	/* socket(2); 0 = none */
+	int			 families[3];	/* socket(2); 0 = none */
 	int			 open_denied;	/* open(2) fails with EACCES */
 	/* socket(2) of any other family fails with EAFNOSUPPORT instead of
 	 * trapping: a library that looks names up (SASL's DIGEST-MD5 does,
 	 * through glibc, with netlink too) gets an error, not death */
 	int			 others_denied;
+	/* socket(AF_NETLINK) fails with EAFNOSUPPORT: glibc's getaddrinfo()
+	 * asks netlink how to sort two or more addresses, and does without */
+	int			 netlink_denied;
 };
 
 static const struct sandbox_policy sandbox_policies[] = {
 	{ "smtp", { SANDBOX_LIST(sandbox_smtp), SANDBOX_LIST(sandbox_threads),
 	    SANDBOX_LIST(sandbox_resolver), SANDBOX_NONE },
-	    { AF_INET, AF_INET6 }, 1, 0 },
+	    { AF_INET, AF_INET6, 0 }, 1, 0, 0 },
 	{ "mta", { SANDBOX_LIST(sandbox_mta), SANDBOX_LIST(sandbox_threads),
 	    SANDBOX_LIST(sandbox_resolver), SANDBOX_NONE },
-	    { AF_INET, AF_INET6 }, 1, 0 },
+	    { AF_INET, AF_INET6, 0 }, 1, 0, 0 },
 	{ "queue", { SANDBOX_LIST(sandbox_queue),
 	    SANDBOX_LIST(sandbox_threads), SANDBOX_NONE, SANDBOX_NONE },
-	    { 0, 0 }, 0, 0 },
+	    { 0, 0, 0 }, 0, 0, 0 },
 	{ "policyd", { SANDBOX_LIST(sandbox_policyd), SANDBOX_NONE,
-	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0 }, 0, 0 },
+	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0, 0 }, 0, 0, 0 },
 	{ "tlsproxy", { SANDBOX_LIST(sandbox_tlsproxy), SANDBOX_NONE,
-	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0 }, 1, 0 },
+	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0, 0 }, 1, 0, 0 },
 	{ "auth", { SANDBOX_LIST(sandbox_auth), SANDBOX_NONE, SANDBOX_NONE,
-	    SANDBOX_NONE }, { AF_UNIX, 0 }, 0, 1 },
+	    SANDBOX_NONE }, { AF_UNIX, 0, 0 }, 0, 1, 0 },
 	{ "local", { SANDBOX_LIST(sandbox_local), SANDBOX_NONE, SANDBOX_NONE,
-	    SANDBOX_NONE }, { 0, 0 }, 0, 0 }
+	    SANDBOX_NONE }, { AF_UNIX, AF_INET, AF_INET6 }, 0, 0, 1 }
 };
 
 /* SIGSYS from the filter: say which call, then die of it. */
@@ -294,7 +302,7 @@ sandbox_allow_fork(scmp_filter_ctx ctx)
  * socket(2) of the allowed families.  A unix socket elsewhere fails with
  * EACCES, never traps: glibc's syslog() makes one to reconnect to
  * /dev/log while it holds its lock, and the trap handler logs too.
- * Other families trap, or fail (others_denied).
+ * Other families trap, or fail (others_denied, netlink_denied).
  */
 static int
 sandbox_allow_sockets(scmp_filter_ctx ctx, const struct sandbox_policy *p)
@@ -302,7 +310,7 @@ sandbox_allow_sockets(scmp_filter_ctx ctx, const struct sandbox_policy *p)
 	size_t	 i;
 	int	 unix_ok = 0;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < sizeof(p->families) / sizeof(p->families[0]); i++) {
 		if (p->families[i] == 0)
 			continue;
 		if (p->families[i] == AF_UNIX)
@@ -319,6 +327,10 @@ sandbox_allow_sockets(scmp_filter_ctx ctx, const struct sandbox_policy *p)
 	if (p->others_denied && seccomp_rule_add(ctx,
 	    SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
 	    sandbox_arg_is(0, SCMP_CMP_NE, AF_UNIX)) < 0)
+		return -1;
+	if (p->netlink_denied && seccomp_rule_add(ctx,
+	    SCMP_ACT_ERRNO(EAFNOSUPPORT), SCMP_SYS(socket), 1,
+	    sandbox_arg_is(0, SCMP_CMP_EQ, AF_NETLINK)) < 0)
 		return -1;
 	return 0;
 }

@@ -5,9 +5,9 @@
  * TIOCSTI, a signal to another process): it must die by SIGSYS after
  * logging the call's name.  What a filter turns into an error instead
  * must fail with that errno and leave the process running: open(2) in
- * the front end, the mta and tlsproxy, unix sockets outside auth (EACCES),
- * other families in smtpd-auth (EAFNOSUPPORT), isatty()'s TCGETS
- * (ENOTTY).  Allowed calls, and threads where there are threads, work.
+ * the front end, the mta and tlsproxy, unix sockets outside auth and
+ * local (EACCES), other families in smtpd-auth and netlink in smtpd-local
+ * (EAFNOSUPPORT), isatty()'s TCGETS (ENOTTY).  Allowed calls, and threads where there are threads, work.
  * smtpd-local, which forks a child per delivery, may fork but start no
  * thread; any prctl(2) but PR_SET_PDEATHSIG fails with EINVAL there.
  */
@@ -192,7 +192,8 @@ answered(const char *name, enum probe p, int want)
  * smtpd-local: root and unchrooted, so its filter is the whole of its
  * confinement.  It forks (a child per delivery) but starts no thread,
  * runs no program, traces nothing, signals no other process (its
- * children only through their pidfds), has no socket but the channels.
+ * children only through their pidfds); its sockets are unix, IPv4 and
+ * IPv6 ones, for a child that delivers by LMTP.
  */
 static int
 local_section(void)
@@ -215,10 +216,12 @@ local_section(void)
 	    "local: isatty says no");
 	UNIT_CHECK(killed("local", PROBE_KILL_OTHER, "kill"),
 	    "local: no signal to another process");
-	UNIT_CHECK(killed("local", PROBE_INET_SOCKET, "socket"),
-	    "local: no network");
-	UNIT_CHECK(answered("local", PROBE_UNIX_SOCKET, EACCES),
-	    "local: a unix socket (nscd, syslog) fails with EACCES");
+	UNIT_CHECK(answered("local", PROBE_INET_SOCKET, 0),
+	    "local: an IPv4 socket (LMTP over TCP) works");
+	UNIT_CHECK(answered("local", PROBE_UNIX_SOCKET, 0),
+	    "local: a unix socket (LMTP, nscd, syslog) works");
+	UNIT_CHECK(answered("local", PROBE_NETLINK_SOCKET, EAFNOSUPPORT),
+	    "local: a netlink socket (getaddrinfo) fails with EAFNOSUPPORT");
 	UNIT_CHECK(answered("local", PROBE_OPEN, 0),
 	    "local: open works (passwd, the mailboxes)");
 	UNIT_CHECK(answered("local", PROBE_PRCTL, EINVAL),

@@ -145,5 +145,7 @@ int	local_message_headers(const struct local_job *, FILE *);
 int	local_message_from_line(const struct local_job *, FILE *);
 int	local_message_copy(FILE *in, FILE *out);
 int	local_message_loop_find(FILE *, const char *delivered_to);
+/* our Delivered-To: address (LMTP writes that header alone) */
+void	local_message_self(const struct local_job *, char *, size_t);
 
 #endif

@@ -47,15 +47,6 @@ local_child_signals(pid_t ppid, void (*undo)(int))
 	(void)alarm(LOCAL_DELIVERY_TIMEOUT);
 }
 
-/* A method that is not there yet: the mail waits in the queue. */
-static void __attribute__((noreturn))
-local_child_unavailable(int resultfd, const char *what)
-{
-	local_result_write(resultfd, STATUS_TEMPFAIL, "4.3.0",
-	    "%s is not available yet", what);
-	_exit(EX_TEMPFAIL);
-}
-
 void
 local_child_run(const struct local_job *j, int msgfd, int resultfd)
 {
@@ -76,7 +67,7 @@ local_child_run(const struct local_job *j, int msgfd, int resultfd)
 	case LOCAL_METHOD_MDA:
 		local_command_child(j, msgfd, resultfd);
 	case LOCAL_METHOD_LMTP:
-		local_child_unavailable(resultfd, "LMTP delivery");
+		local_lmtp_child(j, msgfd, resultfd);
 	case LOCAL_METHOD_MBOX:
 		break;
 	}

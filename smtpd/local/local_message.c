@@ -75,7 +75,7 @@ local_message_loop_find(FILE *in, const char *delivered_to)
  * or a file, the address the mail was sent to (the alias), as Postfix's
  * local(8) writes it.
  */
-static void
+void
 local_message_self(const struct local_job *j, char *buf, size_t len)
 {
 	if (j->kind != TARGET_MAILBOX && j->orig[0] != '\0')
