@@ -117,6 +117,7 @@ static int	 parse_listen_tls(int);
 static int	 parse_listen_auth(int);
 static int	 parse_auth_string(char *, const char *, const char *);
 static int	 parse_auth_options(const char *);
+static int	 parse_trusted_users(const char *);
 static int	 parse_listen_check(void);
 static int	 parse_tls_string(char *, const char *, const char *,
 		    const char *);
@@ -140,6 +141,7 @@ static char	*parse_string_keep(const char *);
 %token	AUTHPLAINTEXT
 %token	JUNKCOMMANDS
 %token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
+%token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -269,6 +271,23 @@ main		: HOSTNAME STRING {
 		| TLS tlsopt
 		| AUTH authopt
 		| LOCAL localopt
+		| SENDMAIL sendmailopt
+		;
+
+sendmailopt	: SOCKET STRING {
+			if (parse_path(parse_conf->sendmail_socket, $2,
+			    "sendmail socket") == -1)
+				YYERROR;
+		}
+		| DROPDIR STRING {
+			if (parse_path(parse_conf->sendmail_drop_dir, $2,
+			    "sendmail drop-dir") == -1)
+				YYERROR;
+		}
+		| TRUSTEDUSERS STRING {
+			if (parse_trusted_users($2) == -1)
+				YYERROR;
+		}
 		;
 
 localopt	: ALIASES STRING {
@@ -655,6 +674,7 @@ static const struct keyword	 keywords[] = {
 	{ "dns-timeout",		DNSTIMEOUT },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
+	{ "drop-dir",			DROPDIR },
 	{ "errors",			ERRORS },
 	{ "expn",			EXPN },
 	{ "file",			FILENAME },
@@ -700,12 +720,14 @@ static const struct keyword	 keywords[] = {
 	{ "route",			ROUTE },
 	{ "saslauthd",			SASLAUTHD },
 	{ "sasldb",			SASLDB },
+	{ "sendmail",			SENDMAIL },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
 	{ "sessions-per-address",	SESSIONSPERADDR },
 	{ "skip",			SKIP },
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },
+	{ "socket",			SOCKET },
 	{ "text-line",			TEXTLINE },
 	{ "timeout",			TIMEOUT },
 	{ "tls",			TLS },
@@ -714,6 +736,7 @@ static const struct keyword	 keywords[] = {
 	{ "tls-perm-error",		TLSPERMERROR },
 	{ "tls-require",		TLSREQUIRE },
 	{ "trust",			TRUST },
+	{ "trusted-users",		TRUSTEDUSERS },
 	{ "users",			USERS },
 	{ "verify",			VERIFY },
 	{ "via",			VIA },
@@ -1327,6 +1350,28 @@ parse_auth_string(char *dst, const char *s, const char *what)
 	}
 	if (strlcpy(dst, s, CONF_AUTH_STRING_MAX) >= CONF_AUTH_STRING_MAX) {
 		parse_error("%s: list too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * sendmail trusted-users: user names, comma or space separated, that may
+ * set the envelope sender of a local submission without a warning.
+ */
+static int
+parse_trusted_users(const char *s)
+{
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-, ") != strlen(s)) {
+		parse_error("sendmail trusted-users: \"%s\" is not a list of "
+		    "user names", s);
+		return -1;
+	}
+	if (strlcpy(parse_conf->sendmail_trusted, s,
+	    sizeof(parse_conf->sendmail_trusted)) >=
+	    sizeof(parse_conf->sendmail_trusted)) {
+		parse_error("sendmail trusted-users: list too long");
 		return -1;
 	}
 	return 0;

@@ -163,6 +163,8 @@ parent_reload(char *err, size_t errlen)
 		parent_proc_restart(PROC_POLICY, "database path changed");
 	if (strcmp(old->control_path, nconf->control_path) != 0)
 		log_warnx("control path change takes effect at restart");
+	if (strcmp(old->sendmail_socket, nconf->sendmail_socket) != 0)
+		log_warnx("sendmail socket change takes effect at restart");
 	old_tls = old->tls_processes;
 	config_free(old);
 	log_info("configuration reloaded (generation %u)",
@@ -289,6 +291,7 @@ main(int argc, char **argv)
 		return 1;
 	if ((ctlfd = parent_control_bind(parent_conf->control_path)) == -1)
 		return 1;
+	(void)parent_submit_bind(parent_conf->sendmail_socket);
 	if (!parent_opts.debug && daemon(0, 0) == -1)
 		fatal("daemon");
 	log_init("parent", parent_opts.debug);
@@ -302,6 +305,7 @@ main(int argc, char **argv)
 	parent_control_close();
 	(void)unlink(parent_conf->control_path);
 	parent_listen_close_all();
+	parent_submit_close();
 	parent_pki_free();
 	log_info("smtpd stopped");
 	return 0;
