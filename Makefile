@@ -59,6 +59,7 @@ SMTP_SRCS    = $(wildcard smtpd/smtp/*.c)
 MTA_SRCS     = $(wildcard smtpd/mta/*.c)
 LOCAL_SRCS   = $(wildcard smtpd/local/*.c)
 CTL_SRCS     = $(wildcard smtpd/ctl/*.c)
+SENDMAIL_SRCS = $(wildcard smtpd/sendmail/*.c)
 QUEUE_SRCS   = $(wildcard queue/*.c)
 POLICY_LIB_SRCS = $(wildcard policyd/lib/*.c)
 POLICY_SRCS  = $(wildcard policyd/*.c) $(POLICY_LIB_SRCS)
@@ -75,7 +76,7 @@ TLS_LIB_OBJS    = $(filter-out tlsproxy/tlsproxy.o,$(TLS_SRCS:.c=.o))
 
 BINS = bin/smtpd bin/smtpd-smtp bin/smtpd-mta bin/smtpd-queue \
        bin/smtpd-policyd bin/smtpd-tlsproxy bin/smtpd-auth bin/smtpd-local \
-       bin/smtpctl
+       bin/smtpctl bin/sendmail
 
 UNIT_SRCS = $(wildcard regress/unit/test_*.c)
 UNIT_BINS = $(patsubst regress/unit/%.c,bin/unit/%,$(UNIT_SRCS))
@@ -154,6 +155,11 @@ $(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolic
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
+
+# the sendmail command (and mailq, newaliases by name): an unprivileged
+# program of the user who runs it
+bin/sendmail: $(SENDMAIL_SRCS:.c=.o) common/libcommon.a | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
 
 # smtpctl run by this name is newaliases(8)
 bin/newaliases: bin/smtpctl

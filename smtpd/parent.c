@@ -102,6 +102,7 @@ parent_prepare_dirs(const struct config *cf)
 	(void)strlcpy(dbdir, cf->database_path, sizeof(dbdir));
 	if (parent_mkdir(dirname(dbdir), 0, 0, 0755) == -1)
 		fatal("database directory for %s", cf->database_path);
+	parent_pickup_prepare(cf);
 }
 
 /* Every child user must exist before anything starts. */
@@ -189,6 +190,7 @@ parent_signal(int sig, short ev, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("received signal %d, shutting down", sig);
+		parent_pickup_stop();
 		parent_proc_shutdown();
 		break;
 	case SIGHUP:
@@ -198,6 +200,8 @@ parent_signal(int sig, short ev, void *arg)
 	case SIGCHLD:
 		/* a stop raises SIGCHLD too: WUNTRACED reports it */
 		while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+			if (parent_pickup_reaped(pid, status))
+				continue;
 			if (WIFSTOPPED(status))
 				parent_proc_stopped(pid, WSTOPSIG(status));
 			else
@@ -300,6 +304,7 @@ main(int argc, char **argv)
 	parent_signals_init();
 	parent_control_init(ctlfd);
 	parent_proc_start_all();
+	parent_pickup_init();
 	log_info("smtpd started, config %s", parent_opts.conffile);
 	(void)event_base_dispatch(parent_base);
 	parent_control_close();

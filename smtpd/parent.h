@@ -55,6 +55,12 @@ void		 parent_submit_send(uint32_t index);
 void		 parent_submit_close(void);
 void		 parent_submit_uid_lookup(struct imsgev *, struct imsg *, void *);
 
+/* parent_pickup.c: the sendmail command's offline drop directory */
+void		 parent_pickup_prepare(const struct config *);
+void		 parent_pickup_init(void);
+int		 parent_pickup_reaped(pid_t, int status);
+void		 parent_pickup_stop(void);
+
 /* parent_listen.c: sockets bound as root */
 int		 parent_listen_bind_all(const struct config *);
 void		 parent_listen_send(void);

@@ -500,7 +500,9 @@ smtp_session_sync_lost(struct smtp_session *s)
 	if (s->state == SMTP_ST_CHUNK)
 		return 0;
 	s->synccheck = 0;
+	/* a local -bs client pipes a script: no spam bot to catch there */
 	if (!conf->smtp_forbid_pipelining || s->esmtp || s->helo == NULL ||
+	    s->local != NULL ||
 	    s->state == SMTP_ST_CLOSING || n == 0)
 		return 0;
 	stats_add("smtp.error.pipelining", 1);
