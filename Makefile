@@ -13,6 +13,8 @@
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
+#   make install-sendmail  /usr/sbin/sendmail, mailq, newaliases -> ours
+#                     (FORCE=1 over another package's, with dpkg-divert)
 #   make lint         mandoc -Tlint on the man pages
 
 CC	?= cc
@@ -269,7 +271,13 @@ lint:
 install: all
 	sh tools/install.sh "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)"
 
+# /usr/sbin/sendmail, /usr/bin/mailq and /usr/bin/newaliases made links to
+# bin/sendmail installed in $(PREFIX)/sbin; refuses paths of another
+# package (dpkg -S) unless FORCE=1 (then dpkg-divert); never run by tests
+install-sendmail: all
+	sh tools/install_sendmail.sh "$(DESTDIR)" "$(PREFIX)" "$(FORCE)"
+
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth fuzz soak lint install clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth fuzz soak lint install install-sendmail clean

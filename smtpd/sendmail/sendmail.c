@@ -386,7 +386,7 @@ sm_smtpctl(const char *name, const char *cmd, const char *arg)
 	ssize_t	 n;
 
 	if (geteuid() != 0) {
-		sm_warnx("%s: permission denied: only root may %s", cmd,
+		sm_warnx("permission denied: only root may %s",
 		    sm_opts.mode == SM_MODE_QUEUE ? "list the mail queue" :
 		    sm_opts.mode == SM_MODE_ALIASES ? "rebuild the aliases" :
 		    "run the mail queue");
