@@ -309,3 +309,67 @@ def test_refused_drop_file_is_moved_aside_not_retried():
                                            "garbage"))
         assert not _drop_files(relay)
         assert not sink.messages
+
+
+def test_dsn_options_and_full_name_reach_the_next_hop():
+    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+        rc, _, err = sendmail(relay, user, [
+            "-N", "failure,delay", "-R", "hdrs", "-V", "env+2Bid1",
+            "-F", "Ann Example", "dsn@remote.test"], b"Subject: dsn\n\nx\n")
+        assert rc == 0, (rc, err)
+        [m] = sink.wait_for(1)
+        params = m.mail_params.decode() if isinstance(m.mail_params, bytes) \
+            else str(m.mail_params)
+        assert "RET=HDRS" in params and "ENVID=env+2Bid1" in params, params
+        rparams = m.rcpts[0][1]
+        rparams = rparams.decode() if isinstance(rparams, bytes) \
+            else str(rparams)
+        assert "NOTIFY=FAILURE,DELAY" in rparams, rparams
+        assert _parse(m)["From"] == '"Ann Example" <%s@relay.test>' % user
+
+
+def test_trusted_users_set_the_sender_without_a_warning():
+    with Sink() as sink, system_user() as user:
+        relay = _relay(sink, start=False)
+        relay.extra.append('sendmail trusted-users "nobody, %s"' % user)
+        relay.write_conf()
+        with relay:
+            relay.start()
+            rc, _, err = sendmail(relay, user, ["-f", "list@else.test",
+                                                "t@remote.test"],
+                                  b"Subject: t\n\nt\n")
+            assert rc == 0, (rc, err)
+            [m] = sink.wait_for(1)
+            assert m.mail_from == "list@else.test"
+            assert _parse(m)["X-Authentication-Warning"] is None
+            assert "user=%s uid=%d pid=" % (user, pwd.getpwnam(user).pw_uid) \
+                in relay.log()
+
+
+def test_q_and_bi_run_smtpctl_for_root_only():
+    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+        aliases = os.path.join(relay.dir, "aliases")
+        with open(aliases, "w") as f:
+            f.write("postmaster: root\n")
+        relay.set("local aliases", '"%s"' % aliases)
+        rc, out, err = sendmail(relay, None, ["-bi"])
+        assert rc == 0, (rc, out, err)
+        assert "1 aliases" in out + err, out + err
+        relay.smtpctl("pause", "mta")
+        rc, _, err = sendmail(relay, user, ["w@remote.test"], b"\nw\n")
+        assert rc == 0, (rc, err)
+        wait_until(lambda: relay.show_queue(), 10, "the queued message")
+        rc, out, err = sendmail(relay, None, ["-q"])
+        assert rc == 0, (rc, out, err)
+        assert "1 envelopes scheduled" in out, out
+        for args in (["-bi"], ["-q"]):
+            rc, out, err = sendmail(relay, user, args)
+            assert rc == EX_NOPERM, (args, rc, out, err)
+            assert "permission denied" in err, err
+
+
+def test_bad_option_is_ex_usage():
+    with system_user() as user, _relay() as relay:
+        rc, _, err = sendmail(relay, user, ["-Q", "x@remote.test"])
+        assert rc == 64, (rc, err)
+        assert "usage:" in err, err
