@@ -13,6 +13,8 @@
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
+#   make install-sendmail  /usr/sbin/sendmail, mailq, newaliases -> ours
+#                     (FORCE=1 over another package's, with dpkg-divert)
 #   make lint         mandoc -Tlint on the man pages
 
 CC	?= cc
@@ -59,6 +61,7 @@ SMTP_SRCS    = $(wildcard smtpd/smtp/*.c)
 MTA_SRCS     = $(wildcard smtpd/mta/*.c)
 LOCAL_SRCS   = $(wildcard smtpd/local/*.c)
 CTL_SRCS     = $(wildcard smtpd/ctl/*.c)
+SENDMAIL_SRCS = $(wildcard smtpd/sendmail/*.c)
 QUEUE_SRCS   = $(wildcard queue/*.c)
 POLICY_LIB_SRCS = $(wildcard policyd/lib/*.c)
 POLICY_SRCS  = $(wildcard policyd/*.c) $(POLICY_LIB_SRCS)
@@ -75,7 +78,7 @@ TLS_LIB_OBJS    = $(filter-out tlsproxy/tlsproxy.o,$(TLS_SRCS:.c=.o))
 
 BINS = bin/smtpd bin/smtpd-smtp bin/smtpd-mta bin/smtpd-queue \
        bin/smtpd-policyd bin/smtpd-tlsproxy bin/smtpd-auth bin/smtpd-local \
-       bin/smtpctl
+       bin/smtpctl bin/sendmail
 
 UNIT_SRCS = $(wildcard regress/unit/test_*.c)
 UNIT_BINS = $(patsubst regress/unit/%.c,bin/unit/%,$(UNIT_SRCS))
@@ -154,6 +157,11 @@ $(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolic
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
+
+# the sendmail command (and mailq, newaliases by name): an unprivileged
+# program of the user who runs it
+bin/sendmail: $(SENDMAIL_SRCS:.c=.o) common/libcommon.a | bin
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE)
 
 # smtpctl run by this name is newaliases(8)
 bin/newaliases: bin/smtpctl
@@ -263,7 +271,13 @@ lint:
 install: all
 	sh tools/install.sh "$(DESTDIR)" "$(PREFIX)" "$(SYSCONFDIR)"
 
+# /usr/sbin/sendmail, /usr/bin/mailq and /usr/bin/newaliases made links to
+# bin/sendmail installed in $(PREFIX)/sbin; refuses paths of another
+# package (dpkg -S) unless FORCE=1 (then dpkg-divert); never run by tests
+install-sendmail: all
+	sh tools/install_sendmail.sh "$(DESTDIR)" "$(PREFIX)" "$(FORCE)"
+
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth fuzz soak lint install clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth fuzz soak lint install install-sendmail clean

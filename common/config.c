@@ -121,6 +121,10 @@ config_new_nohost(void)
 	    sizeof(c->local_mailbox_dir));
 	c->local_users = LOCAL_USERS_PASSWD;
 	config_local_init(c);
+	(void)strlcpy(c->sendmail_socket, PATH_SUBMIT,
+	    sizeof(c->sendmail_socket));
+	(void)strlcpy(c->sendmail_drop_dir, PATH_OFFLINE,
+	    sizeof(c->sendmail_drop_dir));
 	c->timeout_command = 5 * 60;
 	c->timeout_data = 10 * 60;
 	c->timeout_session = 60 * 60;
@@ -490,6 +494,13 @@ config_dump_policy(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "\nlocal users %s\n",
 	    c->local_users == LOCAL_USERS_MAP ? "map" : "passwd");
 	config_local_dump(c, fp);
+	(void)fputs("sendmail socket ", fp);
+	config_dump_quoted(fp, c->sendmail_socket);
+	(void)fputs("\nsendmail drop-dir ", fp);
+	config_dump_quoted(fp, c->sendmail_drop_dir);
+	(void)fputs("\nsendmail trusted-users ", fp);
+	config_dump_quoted(fp, c->sendmail_trusted);
+	(void)fputc('\n', fp);
 }
 
 int

@@ -32,6 +32,9 @@
 #define LISTEN_F_TLS_VERIFY	0x08	/* ask for a client certificate */
 #define LISTEN_F_AUTH		0x10	/* offer AUTH (auth-optional) */
 #define LISTEN_F_AUTH_REQUIRE	0x20	/* no MAIL before AUTH (auth) */
+/* the sendmail command's unix socket (sendmail socket), never in a
+ * listen statement: SO_PEERCRED names the user, no TLS, no AUTH */
+#define LISTEN_F_LOCAL		0x40
 
 /* The AuthOptions letters (auth options), sendmail's meanings. */
 #define AUTH_OPT_A		0x01	/* client: AUTH= on MAIL only if we
@@ -260,6 +263,13 @@ struct config {
 	/* smtp reverse-dns, smtp dns-timeout: the client's PTR name */
 	int			 smtp_reverse_dns;	/* yes */
 	int			 smtp_dns_timeout;	/* 5 seconds */
+
+	/* sendmail ...: the sendmail command's local submission (sendmail(8)) */
+	char			 sendmail_socket[PATH_MAX];	/* PATH_SUBMIT */
+	char			 sendmail_drop_dir[PATH_MAX];	/* PATH_OFFLINE */
+	/* users who may set the envelope sender without a warning, beside
+	 * root and the front end's user: names, comma or space separated */
+	char			 sendmail_trusted[CONF_AUTH_STRING_MAX];	/* "" */
 };
 
 struct config	*config_new(void);

@@ -117,6 +117,7 @@ static int	 parse_listen_tls(int);
 static int	 parse_listen_auth(int);
 static int	 parse_auth_string(char *, const char *, const char *);
 static int	 parse_auth_options(const char *);
+static int	 parse_trusted_users(const char *);
 static int	 parse_listen_check(void);
 static int	 parse_tls_string(char *, const char *, const char *,
 		    const char *);
@@ -147,6 +148,7 @@ static size_t			 parse_nwords;
 %token	JUNKCOMMANDS
 %token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
 %token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR
+%token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -276,6 +278,23 @@ main		: HOSTNAME STRING {
 		| TLS tlsopt
 		| AUTH authopt
 		| LOCAL localopt
+		| SENDMAIL sendmailopt
+		;
+
+sendmailopt	: SOCKET STRING {
+			if (parse_path(parse_conf->sendmail_socket, $2,
+			    "sendmail socket") == -1)
+				YYERROR;
+		}
+		| DROPDIR STRING {
+			if (parse_path(parse_conf->sendmail_drop_dir, $2,
+			    "sendmail drop-dir") == -1)
+				YYERROR;
+		}
+		| TRUSTEDUSERS STRING {
+			if (parse_trusted_users($2) == -1)
+				YYERROR;
+		}
 		;
 
 localopt	: ALIASES STRING {
@@ -703,6 +722,7 @@ static const struct keyword	 keywords[] = {
 	{ "dns-timeout",		DNSTIMEOUT },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
+	{ "drop-dir",			DROPDIR },
 	{ "errors",			ERRORS },
 	{ "expn",			EXPN },
 	{ "file",			FILENAME },
@@ -749,6 +769,7 @@ static const struct keyword	 keywords[] = {
 	{ "safe-file-dir",		SAFEFILEDIR },
 	{ "saslauthd",			SASLAUTHD },
 	{ "sasldb",			SASLDB },
+	{ "sendmail",			SENDMAIL },
 	{ "session",			SESSION },
 	{ "sessions",			SESSIONS },
 	{ "sessions-per-address",	SESSIONSPERADDR },
@@ -756,6 +777,7 @@ static const struct keyword	 keywords[] = {
 	{ "smrsh-dir",			SMRSHDIR },
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },
+	{ "socket",			SOCKET },
 	{ "text-line",			TEXTLINE },
 	{ "timeout",			TIMEOUT },
 	{ "tls",			TLS },
@@ -764,6 +786,7 @@ static const struct keyword	 keywords[] = {
 	{ "tls-perm-error",		TLSPERMERROR },
 	{ "tls-require",		TLSREQUIRE },
 	{ "trust",			TRUST },
+	{ "trusted-users",		TRUSTEDUSERS },
 	{ "users",			USERS },
 	{ "verify",			VERIFY },
 	{ "via",			VIA },
@@ -1394,6 +1417,28 @@ parse_auth_string(char *dst, const char *s, const char *what)
 	}
 	if (strlcpy(dst, s, CONF_AUTH_STRING_MAX) >= CONF_AUTH_STRING_MAX) {
 		parse_error("%s: list too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * sendmail trusted-users: user names, comma or space separated, that may
+ * set the envelope sender of a local submission without a warning.
+ */
+static int
+parse_trusted_users(const char *s)
+{
+	if (strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-, ") != strlen(s)) {
+		parse_error("sendmail trusted-users: \"%s\" is not a list of "
+		    "user names", s);
+		return -1;
+	}
+	if (strlcpy(parse_conf->sendmail_trusted, s,
+	    sizeof(parse_conf->sendmail_trusted)) >=
+	    sizeof(parse_conf->sendmail_trusted)) {
+		parse_error("sendmail trusted-users: list too long");
 		return -1;
 	}
 	return 0;

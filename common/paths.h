@@ -15,6 +15,9 @@
 #define PATH_SMTPD_CONF		SYSCONFDIR "/smtpd.conf"
 #define PATH_SPOOL		"/var/spool/smtpd"
 #define PATH_CONTROL		"/run/smtpd.sock"
+/* the sendmail command's local submission socket and offline drop */
+#define PATH_SUBMIT		"/run/smtpd/submit.sock"
+#define PATH_OFFLINE		"/var/spool/smtpd-offline"
 #define PATH_DATABASE		"/var/lib/smtpd/maps.db"
 /* the empty chroot of the front end, outbound client and tlsproxy */
 #define PATH_CHROOT		"/var/lib/smtpd/empty"

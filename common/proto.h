@@ -220,6 +220,14 @@ enum imsg_type {
 	IMSG_SMTP_LISTENER = 32,
 	/* id 0. no payload: close every listener (before new ones). */
 	IMSG_SMTP_LISTENERS_RESET,
+	/* smtp -> parent. id = session id. payload: u32 uid.  The user
+	 * name of a local submission's peer (SO_PEERCRED of the sendmail
+	 * socket): the front end has no passwd in its chroot.  Asked only
+	 * by smtp; anything else asking is restarted. */
+	IMSG_SMTP_UID_LOOKUP,
+	/* parent -> smtp. id = session id. payload: u32 uid, u32
+	 * user_status (getpwuid(3)), str user name ("" unless found). */
+	IMSG_SMTP_UID_RESULT,
 
 	/*
 	 * Front end <-> queue.

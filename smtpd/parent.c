@@ -102,6 +102,7 @@ parent_prepare_dirs(const struct config *cf)
 	(void)strlcpy(dbdir, cf->database_path, sizeof(dbdir));
 	if (parent_mkdir(dirname(dbdir), 0, 0, 0755) == -1)
 		fatal("database directory for %s", cf->database_path);
+	parent_pickup_prepare(cf);
 }
 
 /* Every child user must exist before anything starts. */
@@ -163,6 +164,8 @@ parent_reload(char *err, size_t errlen)
 		parent_proc_restart(PROC_POLICY, "database path changed");
 	if (strcmp(old->control_path, nconf->control_path) != 0)
 		log_warnx("control path change takes effect at restart");
+	if (strcmp(old->sendmail_socket, nconf->sendmail_socket) != 0)
+		log_warnx("sendmail socket change takes effect at restart");
 	old_tls = old->tls_processes;
 	config_free(old);
 	log_info("configuration reloaded (generation %u)",
@@ -187,6 +190,7 @@ parent_signal(int sig, short ev, void *arg)
 	case SIGTERM:
 	case SIGINT:
 		log_info("received signal %d, shutting down", sig);
+		parent_pickup_stop();
 		parent_proc_shutdown();
 		break;
 	case SIGHUP:
@@ -196,6 +200,8 @@ parent_signal(int sig, short ev, void *arg)
 	case SIGCHLD:
 		/* a stop raises SIGCHLD too: WUNTRACED reports it */
 		while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+			if (parent_pickup_reaped(pid, status))
+				continue;
 			if (WIFSTOPPED(status))
 				parent_proc_stopped(pid, WSTOPSIG(status));
 			else
@@ -289,6 +295,7 @@ main(int argc, char **argv)
 		return 1;
 	if ((ctlfd = parent_control_bind(parent_conf->control_path)) == -1)
 		return 1;
+	(void)parent_submit_bind(parent_conf->sendmail_socket);
 	if (!parent_opts.debug && daemon(0, 0) == -1)
 		fatal("daemon");
 	log_init("parent", parent_opts.debug);
@@ -297,11 +304,13 @@ main(int argc, char **argv)
 	parent_signals_init();
 	parent_control_init(ctlfd);
 	parent_proc_start_all();
+	parent_pickup_init();
 	log_info("smtpd started, config %s", parent_opts.conffile);
 	(void)event_base_dispatch(parent_base);
 	parent_control_close();
 	(void)unlink(parent_conf->control_path);
 	parent_listen_close_all();
+	parent_submit_close();
 	parent_pki_free();
 	log_info("smtpd stopped");
 	return 0;

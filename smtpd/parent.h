@@ -49,6 +49,18 @@ void		 parent_proc_restart_slot(int slot, const char *why);
 /* parent_user.c: passwd lookups for policyd (`local users passwd`) */
 void		 parent_user_lookup(struct imsgev *, struct imsg *, void *);
 
+/* parent_submit.c: the sendmail command's socket and its peers' names */
+int		 parent_submit_bind(const char *path);
+void		 parent_submit_send(uint32_t index);
+void		 parent_submit_close(void);
+void		 parent_submit_uid_lookup(struct imsgev *, struct imsg *, void *);
+
+/* parent_pickup.c: the sendmail command's offline drop directory */
+void		 parent_pickup_prepare(const struct config *);
+void		 parent_pickup_init(void);
+int		 parent_pickup_reaped(pid_t, int status);
+void		 parent_pickup_stop(void);
+
 /* parent_listen.c: sockets bound as root */
 int		 parent_listen_bind_all(const struct config *);
 void		 parent_listen_send(void);

@@ -166,6 +166,7 @@ parent_listen_send(void)
 		imsg_put_u32(&out, bound[i].flags);
 		(void)parent_proc_send_fd(PROC_SMTP, &out, fd);
 	}
+	parent_submit_send((uint32_t)nbound);
 }
 
 /* 1 if the two configs listen on different sets. */

@@ -832,6 +832,7 @@ static const struct imsg_handler parent_child_handlers[] = {
 	{ IMSG_CTL_END,		parent_proc_ctl_end },
 	{ IMSG_CTL_EVENT,	parent_proc_ctl_event },
 	{ IMSG_USER_LOOKUP,	parent_user_lookup },
+	{ IMSG_SMTP_UID_LOOKUP,	parent_submit_uid_lookup },
 };
 
 static void

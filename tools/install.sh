@@ -17,7 +17,10 @@ d "$SYSCONFDIR"
 d /lib/systemd/system
 d /etc/rc.d
 
-install -m 0555 bin/smtpd bin/smtpctl "$DESTDIR$PREFIX/sbin/"
+install -m 0555 bin/smtpd bin/smtpctl bin/sendmail "$DESTDIR$PREFIX/sbin/"
+# sendmail run by this name is mailq(8); the system's /usr/sbin/sendmail
+# is left alone (make install-sendmail)
+ln -sf sendmail "$DESTDIR$PREFIX/sbin/mailq"
 # smtpctl run by this name is newaliases(8)
 ln -sf smtpctl "$DESTDIR$PREFIX/sbin/newaliases"
 for b in smtpd-smtp smtpd-mta smtpd-queue smtpd-policyd smtpd-tlsproxy \

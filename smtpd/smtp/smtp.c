@@ -30,6 +30,7 @@ static void	smtp_shutdown(void);
 static const struct imsg_handler smtp_parent_handlers[] = {
 	{ IMSG_SMTP_LISTENER,		smtp_listener_add },
 	{ IMSG_SMTP_LISTENERS_RESET,	smtp_listener_reset },
+	{ IMSG_SMTP_UID_RESULT,		smtp_local_uid_result },
 };
 
 static const struct imsg_handler smtp_queue_handlers[] = {

@@ -141,12 +141,17 @@ smtp_listener_accept(int fd, short ev, void *arg)
 				log_warn("accept on %s", l->name);
 			return;
 		}
+		if (smtp_session_count() >= conf->limit_sessions) {
+			smtp_listener_refuse(c, l->name);
+			continue;
+		}
+		if (l->flags & LISTEN_F_LOCAL) {
+			smtp_local_accept(c, l->name);
+			continue;
+		}
 		/* replies are batched here: Nagle would only add delay */
 		(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		if (smtp_session_count() >= conf->limit_sessions)
-			smtp_listener_refuse(c, l->name);
-		else
-			smtp_session_new(c, &ss, l->name, l->flags);
+		smtp_session_new(c, &ss, l->name, l->flags);
 	}
 }
 

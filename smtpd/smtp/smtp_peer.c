@@ -84,7 +84,8 @@ smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
 		rcpt = s->tx->pending.rcpt;
 	imsg_out_init(&out, IMSG_POLICY_QUERY, s->id);
 	imsg_put_u32(&out, kind);
-	imsg_put_str(&out, s->addr);
+	/* a local submission is the loopback client to the access rules */
+	imsg_put_str(&out, s->local != NULL ? "127.0.0.1" : s->addr);
 	imsg_put_str(&out, smtp_session_name(s, name, sizeof(name)));
 	imsg_put_str(&out, s->helo != NULL ? s->helo : "");
 	imsg_put_str(&out, s->tx != NULL ? s->tx->sender : "");

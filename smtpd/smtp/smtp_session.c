@@ -266,6 +266,7 @@ smtp_session_free(struct smtp_session *s)
 	free(s->ptrname);
 	free(s->helo);
 	free(s->nullserver);
+	free(s->local);
 	free(s);
 }
 
@@ -499,7 +500,9 @@ smtp_session_sync_lost(struct smtp_session *s)
 	if (s->state == SMTP_ST_CHUNK)
 		return 0;
 	s->synccheck = 0;
+	/* a local -bs client pipes a script: no spam bot to catch there */
 	if (!conf->smtp_forbid_pipelining || s->esmtp || s->helo == NULL ||
+	    s->local != NULL ||
 	    s->state == SMTP_ST_CLOSING || n == 0)
 		return 0;
 	stats_add("smtp.error.pipelining", 1);
@@ -861,24 +864,21 @@ smtp_session_refuse(int fd, const char *addr, const char *listener)
 	    "that address (%zu)", addr, listener, smtp_client_sessions(addr));
 }
 
-/* A new client on listener: find its name, start the clocks. */
-void
-smtp_session_new(int fd, const struct sockaddr_storage *ss,
-    const char *listener, uint32_t lflags)
+/*
+ * A session on fd from addr (held by the caller in smtp_client.c, or
+ * "local"), its callbacks and clocks set; NULL (fd closed, logged) if
+ * out of memory.
+ */
+struct smtp_session *
+smtp_session_open(int fd, const char *addr, const char *listener,
+    uint32_t lflags)
 {
 	struct smtp_session	*s;
-	char			 addr[INET6_ADDRSTRLEN];
 
-	smtp_session_addr(ss, addr, sizeof(addr));
-	if (smtp_client_hold(addr) == -1) {
-		smtp_session_refuse(fd, addr, listener);
-		return;
-	}
 	if ((s = smtp_session_alloc(fd)) == NULL) {
-		smtp_client_release(addr);
 		log_warn("cannot allocate a session");
 		stats_add("smtp.error.memory", 1);
-		return;
+		return NULL;
 	}
 	stats_add("smtp.session", 1);
 	stats_add("smtp.session.active", 1);
@@ -892,9 +892,30 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 	    smtp_session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
 	smtp_session_data_timeouts(s, 0);
-	s->delaying = conf->smtp_greeting_delay > 0;
+	s->delaying = conf->smtp_greeting_delay > 0 &&
+	    !(lflags & LISTEN_F_LOCAL);
 	smtp_session_timer_set(s, s->delaying ? conf->smtp_greeting_delay :
 	    conf->timeout_session);
+	return s;
+}
+
+/* A new client on listener: find its name, start the clocks. */
+void
+smtp_session_new(int fd, const struct sockaddr_storage *ss,
+    const char *listener, uint32_t lflags)
+{
+	struct smtp_session	*s;
+	char			 addr[INET6_ADDRSTRLEN];
+
+	smtp_session_addr(ss, addr, sizeof(addr));
+	if (smtp_client_hold(addr) == -1) {
+		smtp_session_refuse(fd, addr, listener);
+		return;
+	}
+	if ((s = smtp_session_open(fd, addr, listener, lflags)) == NULL) {
+		smtp_client_release(addr);
+		return;
+	}
 	if (conf->smtp_reverse_dns && smtp_session_dns_start(s) == 0)
 		return;
 	smtp_session_start(s);

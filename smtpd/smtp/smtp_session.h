@@ -59,7 +59,8 @@ enum smtp_wait {
 	SMTP_WAIT_OUTPUT,	/* the client to read our replies */
 	SMTP_WAIT_TLS,		/* tlsproxy: READY, the 220 written, RESULT */
 	SMTP_WAIT_AUTH,		/* smtpd-auth: RESULT, or the delay of a 535 */
-	SMTP_WAIT_DNS		/* the reverse lookup of the client */
+	SMTP_WAIT_DNS,		/* the reverse lookup of the client */
+	SMTP_WAIT_USER		/* the parent: the name of a local peer's uid */
 };
 
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
@@ -144,6 +145,17 @@ struct smtp_tx {
 	/* QUARANTINE: the first reason this message is held for, "" if it
 	 * is not held */
 	char			 quarantine[QUARANTINE_REASON_MAX + 1];
+};
+
+/* The peer of the sendmail socket (smtp_local.c): SO_PEERCRED, and the
+ * name of its uid as the parent found it. */
+struct smtp_local {
+	uid_t			 uid;
+	pid_t			 pid;
+	char			 user[256];
+	/* root, the front end's user or sendmail trusted-users: may set
+	 * the envelope sender without X-Authentication-Warning */
+	int			 trusted;
 };
 
 struct smtp_session {
@@ -234,6 +246,8 @@ struct smtp_session {
 	/* QUARANTINE at connect: every message is held for this reason;
 	 * "" otherwise */
 	char			 quarantine[QUARANTINE_REASON_MAX + 1];
+	/* a local submission (sendmail socket); NULL over TCP */
+	struct smtp_local	*local;
 };
 
 /* ${client_name}, and "NAME [ADDR]" with " (may be forged)" (logs) */
@@ -243,6 +257,8 @@ struct smtp_session {
 
 /* smtp_session.c */
 void	 smtp_session_new(int fd, const struct sockaddr_storage *,
+	    const char *listener, uint32_t lflags);
+struct smtp_session *smtp_session_open(int fd, const char *addr,
 	    const char *listener, uint32_t lflags);
 size_t	 smtp_session_count(void);
 struct smtp_session *smtp_session_find(uint32_t id);
@@ -265,6 +281,12 @@ const char *smtp_session_proto(struct smtp_session *);
 const char *smtp_session_relay(struct smtp_session *, char *, size_t);
 void	 smtp_session_attach(struct smtp_session *, int fd);
 int	 smtp_session_detach(struct smtp_session *);
+
+/* smtp_local.c */
+void	 smtp_local_accept(int fd, const char *listener);
+void	 smtp_local_uid_result(struct imsgev *, struct imsg *, void *);
+int	 smtp_local_received(struct smtp_session *, char *, size_t,
+	    const char *date);
 
 /* smtp_client.c */
 int	 smtp_client_hold(const char *addr);

@@ -177,6 +177,11 @@ smtp_tx_received(struct smtp_session *s)
 	int		 n;
 
 	(void)date_rfc5322(time(NULL), date, sizeof(date));
+	if (s->local != NULL) {
+		if ((n = smtp_local_received(s, hdr, sizeof(hdr), date)) > 0)
+			smtp_data_put(&tx->data, hdr, (size_t)n);
+		return;
+	}
 	if (s->resolve == SMTP_DNS_OK || s->resolve == SMTP_DNS_FORGED)
 		(void)smtp_session_relay(s, tcpinfo, sizeof(tcpinfo));
 	else
