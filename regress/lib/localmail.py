@@ -12,10 +12,17 @@ localmail.py: helpers of the tests of mail for this host (regress/local/).
    with its %XX fields decoded, split by the mailer that will deliver
    them ("local": kept for local delivery; anything else goes out);
  - rcpt_attempts(): how often a sink was offered one recipient, refused
-   or not (Sink.messages keeps only the transactions it accepted).
+   or not (Sink.messages keeps only the transactions it accepted);
+ - system_user(): a real user of the system for one test (no home),
+   removed after it; mail_spool(): a mailbox directory as Debian's
+   /var/mail, for `local mailbox-dir`.
 """
+import contextlib
+import grp
 import os
 import re
+import subprocess
+import uuid
 
 from . import BIN, REPO, test_dir, wait_until
 from .daemon import CHILDREN, Relay
@@ -126,3 +133,24 @@ def wait_sink_rcpts(sink, addrs, timeout=20):
     except AssertionError as e:
         raise AssertionError("%s; it got %r" % (e, sink_rcpts(sink))) \
             from None
+
+
+@contextlib.contextmanager
+def system_user(prefix="rgu"):
+    """A user of the system made for one test, and removed after it."""
+    name = "%s%s" % (prefix, uuid.uuid4().hex[:8])
+    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin",
+                    name], check=True, timeout=30)
+    try:
+        yield name
+    finally:
+        subprocess.run(["userdel", "-f", name], timeout=30)
+
+
+def mail_spool():
+    """A mailbox directory as Debian's /var/mail: 2775 root:mail."""
+    d = os.path.join(test_dir("mail"), "mail")
+    os.mkdir(d)
+    os.chown(d, 0, grp.getgrnam("mail").gr_gid)
+    os.chmod(d, 0o2775)
+    return d

@@ -13,15 +13,12 @@ socket, and is delivered once Dovecot runs and the queue is scheduled.
 `rcpt address` gives Dovecot the address the mail was sent to (its
 virtual users).  A message that carries our Delivered-To already is a
 loop: bounced, never handed to Dovecot."""
-import contextlib
 import os
-import subprocess
-import uuid
 
 from lib import Skip, clients, dsn, wait_until
 from lib.daemon import Relay
 from lib.dovecot import DOVECOT, Dovecot
-from lib.localmail import envelopes
+from lib.localmail import envelopes, system_user
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
@@ -31,18 +28,6 @@ def _need_dovecot():
     if not os.path.exists(DOVECOT) or not os.path.exists(
             "/usr/lib/dovecot/lmtp"):
         raise Skip("dovecot-lmtpd is not installed (tools/deps.sh)")
-
-
-@contextlib.contextmanager
-def system_user():
-    """A user of the system made for one test, and removed after it."""
-    name = "h4l%s" % uuid.uuid4().hex[:8]
-    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin",
-                    name], check=True, timeout=30)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", "-f", name], timeout=30)
 
 
 def _relay(target, sink=None, rcpt=None):
@@ -71,7 +56,7 @@ def _delivered(dovecot, user, relay, name=None):
 
 def test_lmtp_over_a_unix_socket_into_dovecots_maildir():
     _need_dovecot()
-    with system_user() as user, Dovecot([(user, user)]) as dovecot, \
+    with system_user("h4l") as user, Dovecot([(user, user)]) as dovecot, \
             _relay("unix:" + dovecot.socket) as relay:
         body = "First line.\r\n.A line with a leading dot.\r\nLast.\r\n"
         _send(relay, user, body=body, headers=["X-Seq: 1"])
@@ -88,7 +73,7 @@ def test_lmtp_over_a_unix_socket_into_dovecots_maildir():
 
 def test_lmtp_over_tcp_by_address_and_by_name():
     _need_dovecot()
-    with system_user() as user, Dovecot([(user, user)]) as dovecot:
+    with system_user("h4l") as user, Dovecot([(user, user)]) as dovecot:
         for n, target in enumerate(("[127.0.0.1]:%d" % dovecot.port,
                                     "localhost:%d" % dovecot.port)):
             with _relay(target) as relay:
@@ -102,7 +87,7 @@ def test_lmtp_over_tcp_by_address_and_by_name():
 
 def test_lmtp_user_unknown_to_dovecot_bounces_once_with_its_text():
     _need_dovecot()
-    with system_user() as user, system_user() as other, \
+    with system_user("h4l") as user, system_user("h4l") as other, \
             Dovecot([(other, other)]) as dovecot, Sink() as sink, \
             _relay("unix:" + dovecot.socket, sink=sink) as relay:
         _send(relay, user)
@@ -121,7 +106,7 @@ def test_lmtp_user_unknown_to_dovecot_bounces_once_with_its_text():
 
 def test_lmtp_server_down_keeps_the_mail_then_delivers_it():
     _need_dovecot()
-    with system_user() as user, \
+    with system_user("h4l") as user, \
             Dovecot([(user, user)], start=False) as dovecot, \
             _relay("unix:" + dovecot.socket) as relay:
         _send(relay, user)
@@ -140,7 +125,7 @@ def test_lmtp_server_down_keeps_the_mail_then_delivers_it():
 
 def test_lmtp_rcpt_address_for_dovecots_virtual_users():
     _need_dovecot()
-    with system_user() as user:
+    with system_user("h4l") as user:
         address = "%s@relay.test" % user
         with Dovecot([(address, user)]) as dovecot, \
                 _relay("unix:" + dovecot.socket, rcpt="address") as relay:
@@ -150,7 +135,7 @@ def test_lmtp_rcpt_address_for_dovecots_virtual_users():
 
 def test_lmtp_loop_is_bounced_not_handed_to_dovecot():
     _need_dovecot()
-    with system_user() as user, Dovecot([(user, user)]) as dovecot, \
+    with system_user("h4l") as user, Dovecot([(user, user)]) as dovecot, \
             Sink() as sink, \
             _relay("unix:" + dovecot.socket, sink=sink) as relay:
         _send(relay, user, headers=["Delivered-To: %s@relay.test" % user])

@@ -13,42 +13,17 @@ symbolic link or hard linked is not written (the mail waits with 4.3.0,
 the file it points to stays as it was); kill -9 of smtpd-local
 while a delivery waits for the mbox lock loses nothing and delivers the
 message once after the restart."""
-import contextlib
 import fcntl
-import grp
 import mailbox
 import os
 import pwd
-import subprocess
-import uuid
 
 from lib import clients, dsn, test_dir, wait_until
 from lib.daemon import Relay
-from lib.localmail import envelopes
+from lib.localmail import envelopes, system_user, mail_spool
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
-
-
-@contextlib.contextmanager
-def system_user():
-    """A user of the system made for one test, and removed after it."""
-    name = "h4t%s" % uuid.uuid4().hex[:8]
-    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin",
-                    name], check=True, timeout=30)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", "-f", name], timeout=30)
-
-
-def _maildir():
-    """A mailbox directory as Debian's /var/mail: 2775 root:mail."""
-    d = os.path.join(test_dir("mail"), "mail")
-    os.mkdir(d)
-    os.chown(d, 0, grp.getgrnam("mail").gr_gid)
-    os.chmod(d, 0o2775)
-    return d
 
 
 def _relay(maildir, sink=None):
@@ -75,8 +50,8 @@ def _mbox(maildir, user, n, timeout=20):
 
 
 def test_delivered_into_the_mbox_with_headers_and_quoting():
-    maildir = _maildir()
-    with system_user() as user, _relay(maildir) as relay:
+    maildir = mail_spool()
+    with system_user("h4t") as user, _relay(maildir) as relay:
         body = "First line.\r\nFrom here on, quoted.\r\nLast.\r\n"
         clients.send(relay.port, SENDER, ["%s@relay.test" % user],
                      msg=_msg(user, body=body, headers=["X-Seq: 1"]))
@@ -102,11 +77,11 @@ def test_delivered_into_the_mbox_with_headers_and_quoting():
 
 
 def test_unknown_user_bounces_with_5_1_1():
-    maildir = _maildir()
+    maildir = mail_spool()
     with Sink() as sink, _relay(maildir, sink=sink) as relay:
         # accepted while the user exists, delivered once it is gone
         relay.smtpctl("pause", "mta")
-        with system_user() as user:
+        with system_user("h4t") as user:
             clients.send(relay.port, SENDER, ["%s@relay.test" % user],
                          msg=_msg(user))
         relay.smtpctl("resume", "mta")
@@ -119,7 +94,7 @@ def test_unknown_user_bounces_with_5_1_1():
 
 
 def test_root_without_alias_stays_queued():
-    maildir = _maildir()
+    maildir = mail_spool()
     with _relay(maildir) as relay:
         clients.send(relay.port, SENDER, ["root@relay.test"],
                      msg=_msg("root"))
@@ -135,8 +110,8 @@ def test_root_without_alias_stays_queued():
 
 
 def test_our_delivered_to_header_is_a_loop():
-    maildir = _maildir()
-    with system_user() as user, Sink() as sink, \
+    maildir = mail_spool()
+    with system_user("h4t") as user, Sink() as sink, \
             _relay(maildir, sink=sink) as relay:
         looped = _msg(user, headers=["Delivered-To: %s@relay.test" % user])
         clients.send(relay.port, SENDER, ["%s@relay.test" % user],
@@ -152,11 +127,11 @@ def test_our_delivered_to_header_is_a_loop():
 def _unsafe_mbox_is_refused(make):
     """make(path, user) puts something unsafe at the mbox path; the mail
     waits with 4.3.0 and the target of the link is not written."""
-    maildir = _maildir()
+    maildir = mail_spool()
     target = os.path.join(test_dir("target"), "victim")
     with open(target, "w") as f:
         f.write("untouched\n")
-    with system_user() as user, _relay(maildir) as relay:
+    with system_user("h4t") as user, _relay(maildir) as relay:
         pw = pwd.getpwnam(user)
         os.chown(target, pw.pw_uid, pw.pw_gid)
         make(target, os.path.join(maildir, user))
@@ -182,8 +157,8 @@ def test_hard_linked_mbox_is_not_written():
 
 
 def test_kill_of_smtpd_local_during_a_delivery_loses_nothing():
-    maildir = _maildir()
-    with system_user() as user, _relay(maildir) as relay:
+    maildir = mail_spool()
+    with system_user("h4t") as user, _relay(maildir) as relay:
         path = os.path.join(maildir, user)
         # an existing mbox the test holds locked: the delivery waits
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)

@@ -14,44 +14,21 @@ only; a refused recipient exits EX_NOUSER; with the daemon stopped the
 command exits 0 and leaves a file no other user can read, picked up and
 delivered once when the daemon starts, also after a kill -9 of the
 daemon right after its start."""
-import contextlib
 import email
-import grp
 import mailbox
 import os
 import pwd
 import subprocess
 import time
-import uuid
 
-from lib import BIN, test_dir, wait_until
+from lib import BIN, wait_until
 from lib.daemon import Relay
+from lib.localmail import system_user, mail_spool
 from lib.sink import Sink
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 EX_NOUSER = 67
 EX_NOPERM = 77
-
-
-@contextlib.contextmanager
-def system_user():
-    """A user of the system made for one test, and removed after it."""
-    name = "hbs%s" % uuid.uuid4().hex[:8]
-    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin",
-                    name], check=True, timeout=30)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", "-f", name], timeout=30)
-
-
-def _maildir():
-    """A mailbox directory as Debian's /var/mail: 2775 root:mail."""
-    d = os.path.join(test_dir("mail"), "mail")
-    os.mkdir(d)
-    os.chown(d, 0, grp.getgrnam("mail").gr_gid)
-    os.chmod(d, 0o2775)
-    return d
 
 
 def _relay(sink=None, conf=None, start=True):
@@ -87,7 +64,7 @@ def _parse(m):
 
 
 def test_submission_names_the_user_and_completes_the_headers():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         uid = pwd.getpwnam(user).pw_uid
         rc, _, err = sendmail(relay, user, ["bob@remote.test"],
                               b"Subject: hello\n\nA body.\n")
@@ -112,8 +89,8 @@ def test_submission_names_the_user_and_completes_the_headers():
 
 
 def test_local_recipient_lands_in_the_mbox():
-    maildir = _maildir()
-    with system_user() as alice, system_user() as carol, \
+    maildir = mail_spool()
+    with system_user("hbs") as alice, system_user("hbs") as carol, \
             _relay(conf={"local mailbox-dir": '"%s"' % maildir}) as relay:
         rc, _, err = sendmail(relay, alice, [carol],
                               b"Subject: local\n\nHi Carol.\n")
@@ -134,7 +111,7 @@ def test_local_recipient_lands_in_the_mbox():
 
 
 def test_t_takes_the_header_recipients_and_removes_bcc():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         text = (b"To: Ann <ann@remote.test>, ben@remote.test\n"
                 b"Cc: \"Cole, C.\" <cole@remote.test>\n"
                 b"Bcc: hidden@remote.test\n"
@@ -155,7 +132,7 @@ def test_t_takes_the_header_recipients_and_removes_bcc():
 
 
 def test_f_by_an_untrusted_user_is_flagged_by_root_not():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         rc, _, err = sendmail(relay, user, ["-f", "boss@else.test",
                                             "x@remote.test"],
                               b"Subject: one\n\n1\n")
@@ -176,7 +153,7 @@ def test_f_by_an_untrusted_user_is_flagged_by_root_not():
 
 
 def test_bs_speaks_smtp_on_stdin_and_stdout():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         dialogue = (b"EHLO me\nMAIL FROM:<%s@relay.test>\n"
                     b"RCPT TO:<z@remote.test>\nDATA\n"
                     b"Subject: bs\n\nover -bs\n.\nQUIT\n" % user.encode())
@@ -192,7 +169,7 @@ def test_bs_speaks_smtp_on_stdin_and_stdout():
 
 
 def test_bp_lists_the_queue_for_root_only():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         relay.smtpctl("pause", "mta")
         rc, _, err = sendmail(relay, user, ["q@remote.test"],
                               b"Subject: held\n\nheld\n")
@@ -209,7 +186,7 @@ def test_bp_lists_the_queue_for_root_only():
 
 
 def test_lone_dot_ends_the_message_unless_i():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         text = b"Subject: dots\n\nbefore\n.\nafter\n"
         rc, _, err = sendmail(relay, user, ["a@remote.test"], text)
         assert rc == 0, (rc, err)
@@ -224,7 +201,7 @@ def test_lone_dot_ends_the_message_unless_i():
 
 
 def test_refused_recipient_exits_ex_nouser():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         rc, _, err = sendmail(relay, user, ["nosuchuser%s" % user],
                               b"Subject: x\n\nx\n")
         assert rc == EX_NOUSER, (rc, err)
@@ -238,7 +215,7 @@ def _drop_files(relay):
 
 
 def test_daemon_stopped_drops_offline_then_delivers_once():
-    with Sink() as sink, system_user() as user, system_user() as other, \
+    with Sink() as sink, system_user("hbs") as user, system_user("hbs") as other, \
             _relay(sink) as relay:
         relay.stop()
         st = os.stat(relay.drop)
@@ -277,7 +254,7 @@ def test_daemon_stopped_drops_offline_then_delivers_once():
 
 
 def test_kill_9_right_after_start_loses_nothing_and_delivers_once():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         relay.crash()
         rc, _, err = sendmail(relay, user, ["k9@remote.test"],
                               b"Subject: k9\n\nkilled\n")
@@ -294,7 +271,7 @@ def test_kill_9_right_after_start_loses_nothing_and_delivers_once():
 
 
 def test_refused_drop_file_is_moved_aside_not_retried():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         relay.stop()
         # a file of the user's that is no drop file at all
         path = os.path.join(relay.drop, "garbage")
@@ -312,7 +289,7 @@ def test_refused_drop_file_is_moved_aside_not_retried():
 
 
 def test_dsn_options_and_full_name_reach_the_next_hop():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         rc, _, err = sendmail(relay, user, [
             "-N", "failure,delay", "-R", "hdrs", "-V", "env+2Bid1",
             "-F", "Ann Example", "dsn@remote.test"], b"Subject: dsn\n\nx\n")
@@ -329,7 +306,7 @@ def test_dsn_options_and_full_name_reach_the_next_hop():
 
 
 def test_trusted_users_set_the_sender_without_a_warning():
-    with Sink() as sink, system_user() as user:
+    with Sink() as sink, system_user("hbs") as user:
         relay = _relay(sink, start=False)
         relay.extra.append('sendmail trusted-users "nobody, %s"' % user)
         relay.write_conf()
@@ -347,7 +324,7 @@ def test_trusted_users_set_the_sender_without_a_warning():
 
 
 def test_q_and_bi_run_smtpctl_for_root_only():
-    with Sink() as sink, system_user() as user, _relay(sink) as relay:
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
         aliases = os.path.join(relay.dir, "aliases")
         with open(aliases, "w") as f:
             f.write("postmaster: root\n")
@@ -369,7 +346,7 @@ def test_q_and_bi_run_smtpctl_for_root_only():
 
 
 def test_bad_option_is_ex_usage():
-    with system_user() as user, _relay() as relay:
+    with system_user("hbs") as user, _relay() as relay:
         rc, _, err = sendmail(relay, user, ["-Q", "x@remote.test"])
         assert rc == 64, (rc, err)
         assert "usage:" in err, err
