@@ -60,6 +60,9 @@ def relay_with_maps(maps, **kwargs):
             assert rc == 0, "makemap %s refused (exit %d): %s" % (
                 name, rc, out.strip())
         relay.start()
+        # policyd answers 451 until it has opened the maps it was given
+        if maps:
+            relay.wait_for_log(r"policyd: database .* opened", 20)
     except BaseException:
         relay.stop()
         raise
