@@ -781,6 +781,22 @@ policy_resolve_parse(const struct policy_env *env, const char *rcpt,
 	return r;
 }
 
+/* The end of a resolution: its status, and no targets unless it is OK. */
+static int
+resolve_finish(struct resolve *rs)
+{
+	size_t	 i;
+
+	for (i = 0; i < rs->nexpanded; i++)
+		free(rs->expanded[i]);
+	free(rs->expanded);
+	if (rs->status == POLICY_RESOLVE_OK && rs->toomany)
+		rs->status = POLICY_RESOLVE_TOOMANY;
+	if (rs->status != POLICY_RESOLVE_OK)
+		policy_targets_free(rs->out);
+	return rs->status;
+}
+
 /*
  * The reply line of a failed target as the refusal of the recipient
  * mailbox as given (an alias's members are not named to the client).
@@ -813,7 +829,6 @@ policy_resolve(const struct policy_env *env, const char *rcpt,
     const struct policy_parsed *pp, struct policy_targets *out)
 {
 	struct resolve	 rs;
-	size_t		 i;
 
 	memset(out, 0, sizeof(*out));
 	memset(&rs, 0, sizeof(rs));
@@ -832,14 +847,7 @@ policy_resolve(const struct policy_env *env, const char *rcpt,
 		resolve_local(&rs, rcpt, 0, NULL, rcpt);
 	else
 		resolve_address(&rs, rcpt, 0, NULL);
-	for (i = 0; i < rs.nexpanded; i++)
-		free(rs.expanded[i]);
-	free(rs.expanded);
-	if (rs.status == POLICY_RESOLVE_OK && rs.toomany)
-		rs.status = POLICY_RESOLVE_TOOMANY;
-	if (rs.status != POLICY_RESOLVE_OK)
-		policy_targets_free(out);
-	return rs.status;
+	return resolve_finish(&rs);
 }
 
 /*
@@ -897,7 +905,6 @@ policy_resolve_expand(const struct policy_env *env, const char *self,
 	char				 top[POLICY_PATH_MAX], line[256];
 	char				*list;
 	const char			*cursor, *why;
-	size_t				 i;
 	int				 r = 0;
 
 	memset(out, 0, sizeof(*out));
@@ -937,12 +944,5 @@ policy_resolve_expand(const struct policy_env *env, const char *self,
 	}
 done:
 	free(list);
-	for (i = 0; i < rs.nexpanded; i++)
-		free(rs.expanded[i]);
-	free(rs.expanded);
-	if (rs.status == POLICY_RESOLVE_OK && rs.toomany)
-		rs.status = POLICY_RESOLVE_TOOMANY;
-	if (rs.status != POLICY_RESOLVE_OK)
-		policy_targets_free(out);
-	return rs.status;
+	return resolve_finish(&rs);
 }
