@@ -128,6 +128,11 @@ enum local_scope {
 	LOCAL_SCOPE_USER,
 	LOCAL_SCOPE_DOMAIN
 };
+/* local root-mail: mail for uid 0 that no alias sent elsewhere */
+enum local_root_mail {
+	LOCAL_ROOT_DEFER = 0,	/* kept queued, 4.3.0 (until queue lifetime) */
+	LOCAL_ROOT_BOUNCE	/* bounced at once, 5.7.1 */
+};
 #define CONF_LOCAL_ARG_MAX	1024
 #define CONF_LOCAL_USER_MAX	256
 
@@ -205,6 +210,8 @@ struct config {
 	char			 local_smrsh_dir[PATH_MAX];	/* /etc/smrsh */
 	/* local safe-file-dir: /file targets only under it; "" anywhere */
 	char			 local_safe_file_dir[PATH_MAX];
+	/* local root-mail: never delivered as uid 0; kept or bounced */
+	enum local_root_mail	 local_root_mail;	/* LOCAL_ROOT_DEFER */
 
 	/* smtp ... */
 	int			 smtp_greeting_delay;	/* 0 seconds */

@@ -46,6 +46,7 @@ config_local_init(struct config *c)
 	(void)strlcpy(c->local_smrsh_dir, "/etc/smrsh",
 	    sizeof(c->local_smrsh_dir));
 	c->local_safe_file_dir[0] = '\0';
+	c->local_root_mail = LOCAL_ROOT_DEFER;
 }
 
 void
@@ -319,4 +320,6 @@ config_local_dump(const struct config *c, FILE *fp)
 		config_dump_quoted(fp, c->local_safe_file_dir);
 		(void)fputc('\n', fp);
 	}
+	(void)fprintf(fp, "local root-mail %s\n",
+	    c->local_root_mail == LOCAL_ROOT_BOUNCE ? "bounce" : "defer");
 }

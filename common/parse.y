@@ -147,7 +147,7 @@ static size_t			 parse_nwords;
 %token	AUTHPLAINTEXT
 %token	JUNKCOMMANDS
 %token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
-%token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR
+%token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR ROOTMAIL
 %token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -335,6 +335,21 @@ localopt	: ALIASES STRING {
 			if (parse_path(parse_conf->local_safe_file_dir, $2,
 			    "local safe-file-dir") == -1)
 				YYERROR;
+		}
+		| ROOTMAIL BOUNCE {
+			parse_conf->local_root_mail = LOCAL_ROOT_BOUNCE;
+		}
+		| ROOTMAIL STRING {
+			/* "defer" is no keyword; "bounce" is one, or quoted */
+			if (strcmp($2, "defer") == 0)
+				parse_conf->local_root_mail = LOCAL_ROOT_DEFER;
+			else if (strcmp($2, "bounce") == 0)
+				parse_conf->local_root_mail = LOCAL_ROOT_BOUNCE;
+			else {
+				parse_error("local root-mail \"%s\": expected "
+				    "defer or bounce", $2);
+				YYERROR;
+			}
 		}
 		;
 
@@ -765,6 +780,7 @@ static const struct keyword	 keywords[] = {
 	{ "retry-max",			RETRYMAX },
 	{ "retry-min",			RETRYMIN },
 	{ "reverse-dns",		REVERSEDNS },
+	{ "root-mail",			ROOTMAIL },
 	{ "route",			ROUTE },
 	{ "safe-file-dir",		SAFEFILEDIR },
 	{ "saslauthd",			SASLAUTHD },

@@ -113,5 +113,15 @@ main(void)
 	    "default-user root");
 	UNIT_CHECK(refused("local smrsh-dir \"smrsh\"\n"),
 	    "a relative smrsh-dir");
+	c = parsed("local root-mail bounce\n");
+	UNIT_CHECK(c != NULL && c->local_root_mail == LOCAL_ROOT_BOUNCE,
+	    "root-mail bounce");
+	config_free(c);
+	c = parsed("hostname relay.test\n");
+	UNIT_CHECK(c != NULL && c->local_root_mail == LOCAL_ROOT_DEFER,
+	    "root-mail defaults to defer");
+	config_free(c);
+	UNIT_CHECK(refused("local root-mail deliver\n"),
+	    "root-mail neither defer nor bounce");
 	return unit_done();
 }

@@ -228,6 +228,7 @@ static int
 local_deliver_user(struct local_req *r, const char *runas)
 {
 	struct passwd	*pw;
+	int		 bounce;
 
 	if (local_deliver_who(r, runas) == -1)
 		return -1;
@@ -248,11 +249,15 @@ local_deliver_user(struct local_req *r, const char *runas)
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
-		log_warnx("%016llx: mail for %s (uid 0) not delivered: %s",
+		/* local root-mail: kept queued, or bounced at once */
+		bounce = conf->local_root_mail == LOCAL_ROOT_BOUNCE;
+		log_warnx("%016llx: mail for %s (uid 0) %s: %s",
 		    (unsigned long long)r->evpid, r->user,
+		    bounce ? "bounced" : "not delivered",
 		    r->kind == TARGET_MAILBOX ? "it needs an alias" :
 		    "programs and files never run as root");
-		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0",
+		local_deliver_result(r, bounce ? STATUS_PERMFAIL :
+		    STATUS_TEMPFAIL, bounce ? "5.7.1" : "4.3.0",
 		    r->kind == TARGET_MAILBOX ? "mail to root needs an alias "
 		    "(see aliases(5)); not delivered as root" :
 		    "not delivered as root");
