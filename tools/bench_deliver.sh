@@ -1,0 +1,476 @@
+#!/bin/bash
+# tools/bench_deliver.sh: local deliveries per second, this relay beside
+# Postfix's local(8), in one run ("make bench-deliver", also run by "make
+# bench").  Three methods, each measured for ours and then for Postfix
+# before the next method:
+#   mbox     ours: "local delivery mbox" into a scratch "local mailbox-dir";
+#            Postfix: local(8) into a scratch mail_spool_directory (both
+#            2775 root:mail, as Debian's /var/mail)
+#   maildir  ours: "local delivery maildir ~/Maildir-ours";
+#            Postfix: local(8) with home_mailbox = Maildir-postfix/
+#   lmtp     ours: "local delivery lmtp unix:SOCKET"; Postfix: local(8)
+#            with mailbox_transport = lmtp:unix:SOCKET; SOCKET is a fresh
+#            Dovecot LMTP server (dovecot-lmtpd) for each run, its own
+#            instance as in regress/lib/dovecot.py
+# Every run is a fresh instance with an empty queue, and nothing is
+# deleted until the end: on this ext4 a file created soon after
+# deletions costs far more (BENCHMARKS.md, "What limits us"), which
+# would charge one run for the last one's clean-up.
+# The load is ../shared/bench/tools/smtpload.py, one process per user
+# (benchdeliver1..4, system users made here with homes in the scratch
+# directory and removed at the end), BENCH_DELIVER_CONNS (default 8)
+# persistent sessions in all, BENCH_DELIVER_MESSAGES (default 2000)
+# messages of 1 KiB in all, for at most BENCH_DELIVER_SECONDS (default
+# 60); bench/deliver_run.py counts the mailboxes until each accepted
+# message is in one (at most BENCH_DELIVER_DRAIN seconds more, default
+# 60).  The rate is messages over the time from the first connection to
+# the last delivery; CPU is each MTA's accounting cgroup (and Dovecot's)
+# over the same time.  BENCH_DELIVER_METHODS picks methods (default
+# "mbox maildir lmtp").  Postfix is Debian's package unpacked under
+# PEERS_PREFIX (default /opt/mtabench) by ../shared/bench/setup.sh, run
+# through ../shared/bench/mta-postfix.sh (its own instance, in a private
+# mount namespace whose resolv.conf names only 127.0.0.1) with local
+# delivery turned on.  Exits non-zero if any run delivered other than
+# what was accepted.  Everything started is stopped, the users removed
+# and the scratch directory deleted on exit (kept, users and all but
+# the processes, with BENCH_DELIVER_KEEP=1).
+set -eu
+cd "$(dirname "$0")/.."
+TREE=$(pwd)
+MESSAGES=${BENCH_DELIVER_MESSAGES:-2000}
+CONNS=${BENCH_DELIVER_CONNS:-8}
+SECS=${BENCH_DELIVER_SECONDS:-60}
+DRAIN=${BENCH_DELIVER_DRAIN:-60}
+METHODS=${BENCH_DELIVER_METHODS:-mbox maildir lmtp}
+USERS="benchdeliver1 benchdeliver2 benchdeliver3 benchdeliver4"
+MARK="tools/bench_deliver.sh"
+DOVECOT=/usr/sbin/dovecot
+: "${PEERS_PREFIX:=/opt/mtabench}"
+# ../shared/bench beside the main tree (also from a git worktree)
+SHARED=${BENCH_SHARED:-$TREE/../shared/bench}
+if [ ! -d "$SHARED" ]; then
+	common=$(git rev-parse --path-format=absolute --git-common-dir 2>/dev/null) || common=
+	[ -z "$common" ] || SHARED=$(dirname "$common")/../shared/bench
+fi
+SMTPLOAD=$SHARED/tools/smtpload.py
+
+dir=$(mktemp -d /tmp/bench-deliver.XXXXXX)
+chmod 755 "$dir"
+results=$dir/results
+made_users='' cgroups='' ours_pid='' pf_dir='' dove_pid='' failed=0
+
+cleanup() {
+	ours_stop
+	[ -z "$pf_dir" ] || postfix_stop
+	dovecot_stop
+	cg_remove
+	if [ "${BENCH_DELIVER_KEEP:-0}" = 1 ]; then
+		echo "bench-deliver: kept $dir and users$made_users" >&2
+		return
+	fi
+	users_remove
+	rm -rf "$dir"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_gone() {
+	for _ in $(seq 1 100); do
+		kill -0 "$1" 2>/dev/null || return 0
+		sleep 0.1
+	done
+	kill -KILL "$1" 2>/dev/null || true
+}
+
+wait_listen() {
+	for _ in $(seq 1 100); do
+		python3 -c "import socket; socket.create_connection(('127.0.0.1', $1), 1)" \
+		    2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# ---- the users: made here, marked in their GECOS so that a run that
+# was killed before its clean-up leaves nothing a later run trips on
+users_make() {
+	local u home
+	mkdir -m 755 "$dir/home"
+	for u in $USERS; do
+		if getent passwd "$u" >/dev/null; then
+			if [ "$(getent passwd "$u" | cut -d: -f5)" != "$MARK" ]; then
+				echo "bench-deliver: user $u exists and is not ours" >&2
+				return 1
+			fi
+			userdel -f "$u" 2>/dev/null || true
+		fi
+		home=$dir/home/$u
+		useradd -M -N -d "$home" -s /usr/sbin/nologin -c "$MARK" "$u"
+		made_users="$made_users $u"
+		mkdir -m 700 "$home"
+		chown "$u:" "$home"
+	done
+}
+
+users_remove() {
+	local u
+	for u in $made_users; do
+		userdel -f "$u" 2>/dev/null || true
+	done
+	made_users=
+}
+
+# a mailbox directory as Debian's /var/mail: 2775 root:mail
+mail_dir() {
+	mkdir -p "$1"
+	chown root:mail "$1"
+	chmod 2775 "$1"
+}
+
+# ---- an accounting cgroup per instance: CPU of every process it forks
+cg_make() {
+	local cg
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		cg=/sys/fs/cgroup/bench-deliver-$1-$$
+	elif [ -d /sys/fs/cgroup/cpuacct ]; then
+		cg=/sys/fs/cgroup/cpuacct/bench-deliver-$1-$$
+	else
+		return 0
+	fi
+	mkdir "$cg" 2>/dev/null && echo "$cg"
+	return 0
+}
+
+cg_join() {
+	[ -z "$1" ] || echo "$BASHPID" > "$1/cgroup.procs"
+}
+
+# CPU in ns of everything that ran in the cgroup (0 without one)
+cg_cpu() {
+	if [ -z "$1" ]; then
+		echo 0
+	elif [ -f "$1/cpuacct.usage" ]; then
+		cat "$1/cpuacct.usage"
+	elif [ -f "$1/cpu.stat" ]; then
+		echo $(($(sed -n 's/^usage_usec //p' "$1/cpu.stat") * 1000))
+	else
+		echo 0
+	fi
+}
+
+# stop by PID whatever is left in our cgroups, then remove them
+cg_remove() {
+	local cg pid
+	for cg in $cgroups; do
+		[ -f "$cg/cgroup.procs" ] || continue
+		while read -r pid; do
+			kill -KILL "$pid" 2>/dev/null || true
+		done < "$cg/cgroup.procs"
+		for _ in $(seq 1 50); do
+			rmdir "$cg" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+	cgroups=
+}
+
+new_cg() {
+	local cg
+	cg=$(cg_make "$1")
+	cgroups="$cgroups $cg"
+	echo "$cg"
+}
+
+# ---- Dovecot LMTP, its own instance (see regress/lib/dovecot.py)
+dovecot_start() {
+	local d=$1 cg=$2 u
+	mkdir -p "$d/run" "$d/state" "$d/mail"
+	chmod 755 "$d" "$d/run"
+	# each user's Maildir is made by Dovecot, as that user
+	chmod 1777 "$d/mail"
+	for u in $USERS; do
+		echo "$u::$(id -u "$u"):$(id -g "$u")::$d/mail/$u::"
+	done > "$d/users"
+	# auth_username_format %Ln: Postfix's lmtp gives user@domain, ours
+	# the user name ("rcpt user"); both find the same passwd-file entry
+	cat > "$d/dovecot.conf" <<CONF
+base_dir = $d/run
+state_dir = $d/state
+log_path = $d/dovecot.log
+protocols = lmtp
+ssl = no
+listen = 127.0.0.1
+first_valid_uid = 1
+mail_location = maildir:~/Maildir
+auth_username_format = %Ln
+passdb {
+  driver = passwd-file
+  args = $d/users
+}
+userdb {
+  driver = passwd-file
+  args = $d/users
+}
+service lmtp {
+  unix_listener lmtp {
+    mode = 0666
+  }
+}
+CONF
+	(cg_join "$cg" && exec "$DOVECOT" -c "$d/dovecot.conf")
+	for _ in $(seq 1 100); do
+		[ -s "$d/run/master.pid" ] && [ -S "$d/run/lmtp" ] && break
+		sleep 0.1
+	done
+	dove_pid=$(cat "$d/run/master.pid" 2>/dev/null) ||
+	    { echo "bench-deliver: dovecot did not start" >&2; return 1; }
+}
+
+dovecot_stop() {
+	[ -n "$dove_pid" ] || return 0
+	kill -TERM "$dove_pid" 2>/dev/null || true
+	wait_gone "$dove_pid"
+	dove_pid=
+}
+
+# ---- ours
+ours_start() {
+	local d=$1 port=$2 rule=$3 cg=$4
+	mkdir -p "$d"
+	mail_dir "$d/mail"
+	cat > "$d/smtpd.conf" <<CONF
+hostname "ours-deliver.invalid"
+queue "$d/spool"
+control "$d/smtpd.sock"
+database "$d/db/maps.db"
+sendmail socket "$d/submit.sock"
+sendmail drop-dir "$d/offline"
+listen on 127.0.0.1 port $port
+smtp reverse-dns no
+limit messages 100000
+local mailbox-dir "$d/mail"
+local delivery $rule
+CONF
+	bin/smtpd -n -f "$d/smtpd.conf" >/dev/null
+	(cg_join "$cg" && exec bin/smtpd -d -f "$d/smtpd.conf" -x "$TREE/bin") \
+	    >"$d/smtpd.log" 2>&1 </dev/null &
+	ours_pid=$!
+}
+
+ours_stop() {
+	[ -n "$ours_pid" ] || return 0
+	kill -TERM "$ours_pid" 2>/dev/null || true
+	wait_gone "$ours_pid"
+	ours_pid=
+}
+
+# ---- Postfix: the shared plugin's instance with local delivery on
+postfix_load() {
+	[ -x "$PEERS_PREFIX/postfix/usr/sbin/postfix" ] || return 1
+	[ -f "$SHARED/mta-postfix.sh" ] || return 1
+	# shellcheck source=/dev/null
+	. "$SHARED/mta-postfix.sh"
+	eval "_pf_main_cf_shared() $(declare -f _pf_main_cf | tail -n +2)"
+	_pf_main_cf() {
+		# the plugin's "local delivery disabled" lines out (Postfix
+		# would warn of each overridden one in every process), the
+		# method's mailbox in
+		_pf_main_cf_shared | grep -Ev \
+		    '^(mydestination|local_transport|local_recipient_maps) ='
+		cat <<EOF
+# added by tools/bench_deliver.sh
+mydestination = \$myhostname
+local_transport = local
+local_recipient_maps = proxy:unix:passwd.byname
+smtpd_peername_lookup = no
+mail_spool_directory = $DIR/mail
+home_mailbox = $PF_HOME_MAILBOX
+mailbox_transport = $PF_MAILBOX_TRANSPORT
+EOF
+	}
+}
+
+postfix_start() {
+	local cg=$4
+	# read by the shared plugin's functions
+	# shellcheck disable=SC2034
+	DIR=$1 PORT_IN=$2 PORT_SINK=$(free_port) CERT=$dir/cert.pem KEY=$dir/key.pem
+	pf_dir=$DIR
+	mkdir -p "$DIR"
+	mail_dir "$DIR/mail"
+	(cg_join "$cg" && mta_start)
+}
+
+postfix_stop() {
+	local pid
+	pid=$(tr -d ' ' < "$pf_dir/spool/pid/master.pid" 2>/dev/null) || pid=
+	DIR=$pf_dir mta_stop
+	[ -z "$pid" ] || wait_gone "$pid"
+	pf_dir=
+}
+
+# ---- one measured run
+# targets KIND DIR_OF_EACH_USER SUFFIX: the USER=KIND:PATH arguments
+targets() {
+	local u
+	for u in $USERS; do
+		printf '%s=%s:%s%s ' "$u" "$1" "$2/$u" "$3"
+	done
+}
+
+# measure MTA METHOD DOMAIN PORT CG DOVECOT_CG TARGETS...
+measure() {
+	local mta=$1 method=$2 domain=$3 port=$4 cg=$5 dcg=$6 line c0 d0 rc=0
+	shift 6
+	wait_listen "$port" || { echo "bench-deliver: $mta did not start" >&2; return 1; }
+	c0=$(cg_cpu "$cg")
+	d0=$(cg_cpu "$dcg")
+	line=$(python3 bench/deliver_run.py "$SMTPLOAD" "$port" "$domain" \
+	    "$MESSAGES" "$CONNS" "$SECS" "$DRAIN" "$@") || rc=$?
+	echo "bench-deliver: $mta $method: $line"
+	if [ "$rc" != 0 ]; then
+		echo "bench-deliver: $mta $method: FAILED: delivered is not accepted" >&2
+		failed=1
+	fi
+	echo "$mta $method cpu_ns $(($(cg_cpu "$cg") - c0)) dovecot_ns" \
+	    "$(($(cg_cpu "$dcg") - d0)) $line" >> "$results"
+}
+
+run_ours() {
+	local method=$1 d=$dir/ours-$1 port cg dcg='' rule
+	port=$(free_port)
+	cg=$(new_cg "ours-$method")
+	case $method in
+	mbox) rule=mbox ;;
+	maildir) rule='maildir "~/Maildir-ours"' ;;
+	lmtp)
+		dcg=$(new_cg "dovecot-ours")
+		dovecot_start "$dir/dovecot-ours" "$dcg"
+		rule="lmtp \"unix:$dir/dovecot-ours/run/lmtp\""
+		;;
+	esac
+	ours_start "$d" "$port" "$rule" "$cg"
+	case $method in
+	mbox) measure ours mbox ours-deliver.invalid "$port" "$cg" "$dcg" \
+	    $(targets mbox "$d/mail" "") ;;
+	maildir) measure ours maildir ours-deliver.invalid "$port" "$cg" "$dcg" \
+	    $(targets maildir "$dir/home" /Maildir-ours) ;;
+	lmtp) measure ours lmtp ours-deliver.invalid "$port" "$cg" "$dcg" \
+	    $(targets maildir "$dir/dovecot-ours/mail" /Maildir) ;;
+	esac
+	ours_stop
+	dovecot_stop
+}
+
+run_postfix() {
+	local method=$1 d=$dir/postfix-$1 port cg dcg=''
+	port=$(free_port)
+	cg=$(new_cg "postfix-$method")
+	PF_HOME_MAILBOX= PF_MAILBOX_TRANSPORT=
+	case $method in
+	maildir) PF_HOME_MAILBOX=Maildir-postfix/ ;;
+	lmtp)
+		dcg=$(new_cg "dovecot-postfix")
+		dovecot_start "$dir/dovecot-postfix" "$dcg"
+		PF_MAILBOX_TRANSPORT=lmtp:unix:$dir/dovecot-postfix/run/lmtp
+		;;
+	esac
+	postfix_start "$d" "$port" "" "$cg"
+	case $method in
+	mbox) measure postfix mbox postfix-bench.invalid "$port" "$cg" "$dcg" \
+	    $(targets mbox "$d/mail" "") ;;
+	maildir) measure postfix maildir postfix-bench.invalid "$port" "$cg" "$dcg" \
+	    $(targets maildir "$dir/home" /Maildir-postfix) ;;
+	lmtp) measure postfix lmtp postfix-bench.invalid "$port" "$cg" "$dcg" \
+	    $(targets maildir "$dir/dovecot-postfix/mail" /Maildir) ;;
+	esac
+	postfix_stop
+	dovecot_stop
+}
+
+# ---- the run
+[ "$(id -u)" = 0 ] || { echo "bench-deliver: run as root" >&2; exit 1; }
+[ -f "$SMTPLOAD" ] || { echo "bench-deliver: $SMTPLOAD not found" >&2; exit 1; }
+if [ ! -x "$PEERS_PREFIX/postfix/usr/sbin/postfix" ] && [ -x "$SHARED/setup.sh" ]; then
+	bash "$SHARED/setup.sh" >&2 || true
+fi
+have_dovecot=1
+if [ ! -x "$DOVECOT" ] || [ ! -x /usr/lib/dovecot/lmtp ]; then
+	echo "bench-deliver: dovecot-lmtpd is not installed (tools/deps.sh): no lmtp runs" >&2
+	have_dovecot=0
+fi
+have_postfix=1
+postfix_load || {
+	echo "bench-deliver: Postfix not found under $PEERS_PREFIX/postfix" \
+	    "(../shared/bench/setup.sh installs it): measuring ours only" >&2
+	have_postfix=0
+}
+# the shared plugin wants a certificate for its STARTTLS
+openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=deliver-bench.invalid \
+    -keyout "$dir/key.pem" -out "$dir/cert.pem" 2>/dev/null
+chmod 600 "$dir/key.pem"
+chmod 644 "$dir/cert.pem"
+users_make
+: > "$results"
+
+for method in $METHODS; do
+	[ "$method" != lmtp ] || [ "$have_dovecot" = 1 ] || continue
+	run_ours "$method"
+	[ "$have_postfix" = 0 ] || run_postfix "$method"
+done
+
+versions="ours $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[ "$have_postfix" = 0 ] || versions="$versions, $(mta_version)"
+[ "$have_dovecot" = 0 ] || versions="$versions, Dovecot $("$DOVECOT" --version | cut -d' ' -f1)"
+python3 - "$results" "$MESSAGES" "$CONNS" "$versions" <<'PY'
+import sys
+rows = {}
+for line in open(sys.argv[1]):
+    f = line.split()
+    num = {f[i]: f[i + 1] for i in range(2, len(f) - 1, 2)
+           if f[i] != "errors"}
+    n = int(num["delivered"])
+    secs = float(num["seconds"])
+    rows[(f[0], f[1])] = dict(
+        rate=n / secs if secs else 0,
+        cpu=int(num["cpu_ns"]) / 1e9 * 1000 / n if n else 0,
+        dove=int(num["dovecot_ns"]) / 1e9 * 1000 / n if n else 0,
+        ok=num["accepted"] == num["delivered"],
+        n="%s/%s" % (num["delivered"], num["accepted"]))
+
+
+def cell(mta, method, key, fmt):
+    r = rows.get((mta, method))
+    return fmt % r[key] if r else "-"
+
+
+print()
+print("%s messages of 1 KiB to 4 local users, %s sessions; %s"
+      % (sys.argv[2], sys.argv[3], sys.argv[4]))
+print()
+print("| local delivery | ours /s | Postfix /s | ours / Postfix "
+      "| ours CPU-s per 1000 | Postfix CPU-s per 1000 "
+      "| Dovecot CPU-s per 1000 (ours / Postfix) | delivered/accepted "
+      "(ours / Postfix) |")
+print("|---|---:|---:|---:|---:|---:|---:|---|")
+for method in ("mbox", "maildir", "lmtp"):
+    if ("ours", method) not in rows:
+        continue
+    o, p = rows[("ours", method)], rows.get(("postfix", method))
+    ratio = "%.2f" % (o["rate"] / p["rate"]) if p and p["rate"] else "-"
+    dove = "-"
+    if method == "lmtp":
+        dove = "%s / %s" % (cell("ours", method, "dove", "%.3f"),
+                            cell("postfix", method, "dove", "%.3f"))
+    print("| %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+        method, cell("ours", method, "rate", "%.0f"),
+        cell("postfix", method, "rate", "%.0f"), ratio,
+        cell("ours", method, "cpu", "%.3f"),
+        cell("postfix", method, "cpu", "%.3f"), dove,
+        o["n"], p["n"] if p else "-"))
+PY
+[ "$failed" = 0 ] || { echo "bench-deliver: a run did not deliver every accepted message" >&2; exit 1; }
