@@ -57,7 +57,7 @@ SMTPLOAD=$SHARED/tools/smtpload.py
 dir=$(mktemp -d /tmp/bench-deliver.XXXXXX)
 chmod 755 "$dir"
 results=$dir/results
-made_users='' cgroups='' ours_pid='' pf_dir='' dove_pid='' failed=0
+made_users='' cgroups='' cg_new='' ours_pid='' pf_dir='' dove_pid='' failed=0
 
 cleanup() {
 	ours_stop
@@ -162,6 +162,26 @@ cg_cpu() {
 	fi
 }
 
+# CPU seconds by process name over the cgroup's live processes, with
+# what their reaped children used (ours' delivery children are counted
+# in smtpd-local; Postfix's recycled processes that exited are not)
+cg_top() {
+	[ -n "$1" ] || return 0
+	python3 - "$1/cgroup.procs" "$(getconf CLK_TCK)" <<'PY'
+import collections, sys
+hz, cpu = int(sys.argv[2]), collections.Counter()
+for pid in open(sys.argv[1]).read().split():
+    try:
+        stat = open("/proc/%s/stat" % pid).read()
+    except OSError:
+        continue
+    name = stat[stat.index("(") + 1:stat.rindex(")")]
+    f = stat[stat.rindex(")") + 2:].split()
+    cpu[name] += sum(int(x) for x in f[11:15]) / hz
+print(", ".join("%s %.2f" % kv for kv in cpu.most_common(8)))
+PY
+}
+
 # stop by PID whatever is left in our cgroups, then remove them
 cg_remove() {
 	local cg pid
@@ -178,11 +198,11 @@ cg_remove() {
 	cgroups=
 }
 
+# new_cg NAME: a cgroup in $cg_new, removed at the end (not called in a
+# subshell, which would keep the list to itself)
 new_cg() {
-	local cg
-	cg=$(cg_make "$1")
-	cgroups="$cgroups $cg"
-	echo "$cg"
+	cg_new=$(cg_make "$1")
+	cgroups="$cgroups $cg_new"
 }
 
 # ---- Dovecot LMTP, its own instance (see regress/lib/dovecot.py)
@@ -336,6 +356,8 @@ measure() {
 		echo "bench-deliver: $mta $method: FAILED: delivered is not accepted" >&2
 		failed=1
 	fi
+	echo "bench-deliver: $mta $method: CPU-s by process (whole life):" \
+	    "$(cg_top "$cg")"
 	echo "$mta $method cpu_ns $(($(cg_cpu "$cg") - c0)) dovecot_ns" \
 	    "$(($(cg_cpu "$dcg") - d0)) $line" >> "$results"
 }
@@ -343,12 +365,14 @@ measure() {
 run_ours() {
 	local method=$1 d=$dir/ours-$1 port cg dcg='' rule
 	port=$(free_port)
-	cg=$(new_cg "ours-$method")
+	new_cg "ours-$method"
+	cg=$cg_new
 	case $method in
 	mbox) rule=mbox ;;
 	maildir) rule='maildir "~/Maildir-ours"' ;;
 	lmtp)
-		dcg=$(new_cg "dovecot-ours")
+		new_cg dovecot-ours
+		dcg=$cg_new
 		dovecot_start "$dir/dovecot-ours" "$dcg"
 		rule="lmtp \"unix:$dir/dovecot-ours/run/lmtp\""
 		;;
@@ -369,12 +393,14 @@ run_ours() {
 run_postfix() {
 	local method=$1 d=$dir/postfix-$1 port cg dcg=''
 	port=$(free_port)
-	cg=$(new_cg "postfix-$method")
+	new_cg "postfix-$method"
+	cg=$cg_new
 	PF_HOME_MAILBOX= PF_MAILBOX_TRANSPORT=
 	case $method in
 	maildir) PF_HOME_MAILBOX=Maildir-postfix/ ;;
 	lmtp)
-		dcg=$(new_cg "dovecot-postfix")
+		new_cg dovecot-postfix
+		dcg=$cg_new
 		dovecot_start "$dir/dovecot-postfix" "$dcg"
 		PF_MAILBOX_TRANSPORT=lmtp:unix:$dir/dovecot-postfix/run/lmtp
 		;;
