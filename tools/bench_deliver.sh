@@ -1,46 +1,50 @@
 #!/bin/bash
 # tools/bench_deliver.sh: local deliveries per second, this relay beside
 # Postfix's local(8), in one run ("make bench-deliver", also run by "make
-# bench").  Three methods, each measured for ours and then for Postfix
-# before the next method:
+# bench").  Three methods:
 #   mbox     ours: "local delivery mbox" into a scratch "local mailbox-dir";
 #            Postfix: local(8) into a scratch mail_spool_directory (both
 #            2775 root:mail, as Debian's /var/mail)
-#   maildir  ours: "local delivery maildir ~/Maildir-ours";
-#            Postfix: local(8) with home_mailbox = Maildir-postfix/
+#   maildir  ours: "local delivery maildir ~/Maildir-TAG";
+#            Postfix: local(8) with home_mailbox = Maildir-TAG/
 #   lmtp     ours: "local delivery lmtp unix:SOCKET"; Postfix: local(8)
 #            with mailbox_transport = lmtp:unix:SOCKET; SOCKET is a fresh
 #            Dovecot LMTP server (dovecot-lmtpd) for each run, its own
 #            instance as in regress/lib/dovecot.py
-# Every run is a fresh instance with an empty queue, and nothing is
-# deleted until the end: on this ext4 a file created soon after
-# deletions costs far more (BENCHMARKS.md, "What limits us"), which
-# would charge one run for the last one's clean-up.
+# For each method, BENCH_DELIVER_REPEAT (default 3) times ours and then
+# Postfix, so that both meet the same state of the machine; the table
+# gives medians.  Every run is a fresh instance with an empty queue and
+# mailboxes of its own (TAG names the run), and nothing is deleted until
+# the end: on this ext4 a file created soon after deletions costs far
+# more (BENCHMARKS.md, "What limits us"), which would charge one run for
+# the last one's clean-up.
 # The load is ../shared/bench/tools/smtpload.py, one process per user
 # (benchdeliver1..4, system users made here with homes in the scratch
-# directory and removed at the end), BENCH_DELIVER_CONNS (default 8)
+# directory and removed at the end), BENCH_DELIVER_CONNS (default 32)
 # persistent sessions in all, BENCH_DELIVER_MESSAGES (default 2000)
 # messages of 1 KiB in all, for at most BENCH_DELIVER_SECONDS (default
-# 60); bench/deliver_run.py counts the mailboxes until each accepted
+# 30); bench/deliver_run.py counts the mailboxes until each accepted
 # message is in one (at most BENCH_DELIVER_DRAIN seconds more, default
-# 60).  The rate is messages over the time from the first connection to
-# the last delivery; CPU is each MTA's accounting cgroup (and Dovecot's)
-# over the same time.  BENCH_DELIVER_METHODS picks methods (default
-# "mbox maildir lmtp").  Postfix is Debian's package unpacked under
-# PEERS_PREFIX (default /opt/mtabench) by ../shared/bench/setup.sh, run
-# through ../shared/bench/mta-postfix.sh (its own instance, in a private
-# mount namespace whose resolv.conf names only 127.0.0.1) with local
-# delivery turned on.  Exits non-zero if any run delivered other than
-# what was accepted.  Everything started is stopped, the users removed
-# and the scratch directory deleted on exit (kept, users and all but
-# the processes, with BENCH_DELIVER_KEEP=1).
+# 30).  The rate is messages over the time from the start of the load to
+# the last delivery; CPU is each instance's accounting cgroup (Dovecot's
+# apart) over the same time.  BENCH_DELIVER_METHODS picks methods
+# (default "mbox maildir lmtp").  Postfix is Debian's package unpacked
+# under PEERS_PREFIX (default /opt/mtabench) by ../shared/bench/setup.sh,
+# run through ../shared/bench/mta-postfix.sh (its own instance, in a
+# private mount namespace whose resolv.conf names only 127.0.0.1) with
+# local delivery turned on; without it only ours is measured.  Exits
+# non-zero if any run delivered other than what was accepted.  Everything
+# started is stopped, the users removed and the scratch directory
+# deleted on exit (users and directory kept, for their logs and
+# mailboxes, with BENCH_DELIVER_KEEP=1).
 set -eu
 cd "$(dirname "$0")/.."
 TREE=$(pwd)
 MESSAGES=${BENCH_DELIVER_MESSAGES:-2000}
-CONNS=${BENCH_DELIVER_CONNS:-8}
-SECS=${BENCH_DELIVER_SECONDS:-60}
-DRAIN=${BENCH_DELIVER_DRAIN:-60}
+CONNS=${BENCH_DELIVER_CONNS:-32}
+SECS=${BENCH_DELIVER_SECONDS:-30}
+DRAIN=${BENCH_DELIVER_DRAIN:-30}
+REPEAT=${BENCH_DELIVER_REPEAT:-3}
 METHODS=${BENCH_DELIVER_METHODS:-mbox maildir lmtp}
 USERS="benchdeliver1 benchdeliver2 benchdeliver3 benchdeliver4"
 MARK="tools/bench_deliver.sh"
@@ -342,79 +346,68 @@ targets() {
 	done
 }
 
-# measure MTA METHOD DOMAIN PORT CG DOVECOT_CG TARGETS...
+# measure TAG DOMAIN PORT CG DOVECOT_CG TARGETS...
 measure() {
-	local mta=$1 method=$2 domain=$3 port=$4 cg=$5 dcg=$6 line c0 d0 rc=0
-	shift 6
-	wait_listen "$port" || { echo "bench-deliver: $mta did not start" >&2; return 1; }
+	local tag=$1 domain=$2 port=$3 cg=$4 dcg=$5 line c0 d0 rc=0
+	shift 5
+	wait_listen "$port" || { echo "bench-deliver: $tag: the MTA did not start" >&2; return 1; }
 	c0=$(cg_cpu "$cg")
 	d0=$(cg_cpu "$dcg")
 	line=$(python3 bench/deliver_run.py "$SMTPLOAD" "$port" "$domain" \
 	    "$MESSAGES" "$CONNS" "$SECS" "$DRAIN" "$@") || rc=$?
-	echo "bench-deliver: $mta $method: $line"
+	echo "bench-deliver: $tag: $line"
 	if [ "$rc" != 0 ]; then
-		echo "bench-deliver: $mta $method: FAILED: delivered is not accepted" >&2
+		echo "bench-deliver: $tag: FAILED: delivered is not accepted" >&2
 		failed=1
 	fi
-	echo "bench-deliver: $mta $method: CPU-s by process (whole life):" \
+	echo "bench-deliver: $tag: CPU-s by process (whole life):" \
 	    "$(cg_top "$cg")"
-	echo "$mta $method cpu_ns $(($(cg_cpu "$cg") - c0)) dovecot_ns" \
+	echo "$tag cpu_ns $(($(cg_cpu "$cg") - c0)) dovecot_ns" \
 	    "$(($(cg_cpu "$dcg") - d0)) $line" >> "$results"
 }
 
-run_ours() {
-	local method=$1 d=$dir/ours-$1 port cg dcg='' rule
+# run MTA METHOD REPEAT: a fresh instance (and Dovecot), one load, stop
+run() {
+	local mta=$1 method=$2 tag=$1-$2-$3 port cg dcg='' dove='' rule domain
 	port=$(free_port)
-	new_cg "ours-$method"
+	new_cg "$tag"
 	cg=$cg_new
-	case $method in
-	mbox) rule=mbox ;;
-	maildir) rule='maildir "~/Maildir-ours"' ;;
-	lmtp)
-		new_cg dovecot-ours
+	if [ "$method" = lmtp ]; then
+		new_cg "dovecot-$tag"
 		dcg=$cg_new
-		dovecot_start "$dir/dovecot-ours" "$dcg"
-		rule="lmtp \"unix:$dir/dovecot-ours/run/lmtp\""
-		;;
-	esac
-	ours_start "$d" "$port" "$rule" "$cg"
+		dove=$dir/dovecot-$tag
+		dovecot_start "$dove" "$dcg"
+	fi
+	if [ "$mta" = ours ]; then
+		domain=ours-deliver.invalid
+		case $method in
+		mbox) rule=mbox ;;
+		maildir) rule="maildir \"~/Maildir-$tag\"" ;;
+		lmtp) rule="lmtp \"unix:$dove/run/lmtp\"" ;;
+		esac
+		ours_start "$dir/$tag" "$port" "$rule" "$cg"
+	else
+		domain=postfix-bench.invalid
+		PF_HOME_MAILBOX= PF_MAILBOX_TRANSPORT=
+		case $method in
+		maildir) PF_HOME_MAILBOX=Maildir-$tag/ ;;
+		lmtp) PF_MAILBOX_TRANSPORT=lmtp:unix:$dove/run/lmtp ;;
+		esac
+		postfix_start "$dir/$tag" "$port" "" "$cg"
+	fi
 	case $method in
-	mbox) measure ours mbox ours-deliver.invalid "$port" "$cg" "$dcg" \
-	    $(targets mbox "$d/mail" "") ;;
-	maildir) measure ours maildir ours-deliver.invalid "$port" "$cg" "$dcg" \
-	    $(targets maildir "$dir/home" /Maildir-ours) ;;
-	lmtp) measure ours lmtp ours-deliver.invalid "$port" "$cg" "$dcg" \
-	    $(targets maildir "$dir/dovecot-ours/mail" /Maildir) ;;
+	mbox) measure "$tag" "$domain" "$port" "$cg" "$dcg" \
+	    $(targets mbox "$dir/$tag/mail" "") ;;
+	maildir) measure "$tag" "$domain" "$port" "$cg" "$dcg" \
+	    $(targets maildir "$dir/home" "/Maildir-$tag") ;;
+	lmtp) measure "$tag" "$domain" "$port" "$cg" "$dcg" \
+	    $(targets maildir "$dove/mail" /Maildir) ;;
 	esac
-	ours_stop
-	dovecot_stop
-}
-
-run_postfix() {
-	local method=$1 d=$dir/postfix-$1 port cg dcg=''
-	port=$(free_port)
-	new_cg "postfix-$method"
-	cg=$cg_new
-	PF_HOME_MAILBOX= PF_MAILBOX_TRANSPORT=
-	case $method in
-	maildir) PF_HOME_MAILBOX=Maildir-postfix/ ;;
-	lmtp)
-		new_cg dovecot-postfix
-		dcg=$cg_new
-		dovecot_start "$dir/dovecot-postfix" "$dcg"
-		PF_MAILBOX_TRANSPORT=lmtp:unix:$dir/dovecot-postfix/run/lmtp
-		;;
-	esac
-	postfix_start "$d" "$port" "" "$cg"
-	case $method in
-	mbox) measure postfix mbox postfix-bench.invalid "$port" "$cg" "$dcg" \
-	    $(targets mbox "$d/mail" "") ;;
-	maildir) measure postfix maildir postfix-bench.invalid "$port" "$cg" "$dcg" \
-	    $(targets maildir "$dir/home" /Maildir-postfix) ;;
-	lmtp) measure postfix lmtp postfix-bench.invalid "$port" "$cg" "$dcg" \
-	    $(targets maildir "$dir/dovecot-postfix/mail" /Maildir) ;;
-	esac
-	postfix_stop
+	if [ "$mta" = ours ]; then
+		ours_stop
+	else
+		postfix_stop
+	fi
 	dovecot_stop
 }
 
@@ -429,11 +422,11 @@ if [ ! -x "$DOVECOT" ] || [ ! -x /usr/lib/dovecot/lmtp ]; then
 	echo "bench-deliver: dovecot-lmtpd is not installed (tools/deps.sh): no lmtp runs" >&2
 	have_dovecot=0
 fi
-have_postfix=1
+mtas="ours postfix"
 postfix_load || {
 	echo "bench-deliver: Postfix not found under $PEERS_PREFIX/postfix" \
 	    "(../shared/bench/setup.sh installs it): measuring ours only" >&2
-	have_postfix=0
+	mtas=ours
 }
 # the shared plugin wants a certificate for its STARTTLS
 openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=deliver-bench.invalid \
@@ -443,60 +436,77 @@ chmod 644 "$dir/cert.pem"
 users_make
 : > "$results"
 
+# ours and Postfix in turn for each method and repeat, so that both see
+# the same state of the machine and of the file system
 for method in $METHODS; do
 	[ "$method" != lmtp ] || [ "$have_dovecot" = 1 ] || continue
-	run_ours "$method"
-	[ "$have_postfix" = 0 ] || run_postfix "$method"
+	for rep in $(seq 1 "$REPEAT"); do
+		for mta in $mtas; do
+			run "$mta" "$method" "$rep"
+		done
+	done
 done
 
 versions="ours $(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[ "$have_postfix" = 0 ] || versions="$versions, $(mta_version)"
+[ "$mtas" = ours ] || versions="$versions, $(mta_version)"
 [ "$have_dovecot" = 0 ] || versions="$versions, Dovecot $("$DOVECOT" --version | cut -d' ' -f1)"
-python3 - "$results" "$MESSAGES" "$CONNS" "$versions" <<'PY'
+python3 - "$results" "$MESSAGES" "$CONNS" "$REPEAT" "$versions" <<'PY'
+import collections
+import statistics
 import sys
-rows = {}
+
+runs = collections.defaultdict(list)
 for line in open(sys.argv[1]):
     f = line.split()
-    num = {f[i]: f[i + 1] for i in range(2, len(f) - 1, 2)
-           if f[i] != "errors"}
+    mta, method, _ = f[0].split("-")
+    num = {f[i]: f[i + 1] for i in range(1, len(f) - 1, 2) if f[i] != "errors"}
     n = int(num["delivered"])
     secs = float(num["seconds"])
-    rows[(f[0], f[1])] = dict(
+    runs[(mta, method)].append(dict(
         rate=n / secs if secs else 0,
         cpu=int(num["cpu_ns"]) / 1e9 * 1000 / n if n else 0,
         dove=int(num["dovecot_ns"]) / 1e9 * 1000 / n if n else 0,
-        ok=num["accepted"] == num["delivered"],
-        n="%s/%s" % (num["delivered"], num["accepted"]))
+        bad=num["accepted"] != num["delivered"],
+        n=n))
 
 
-def cell(mta, method, key, fmt):
-    r = rows.get((mta, method))
-    return fmt % r[key] if r else "-"
+def med(mta, method, key):
+    r = runs.get((mta, method))
+    return statistics.median(x[key] for x in r) if r else None
+
+
+def fmt(v, f):
+    return f % v if v is not None else "-"
 
 
 print()
-print("%s messages of 1 KiB to 4 local users, %s sessions; %s"
-      % (sys.argv[2], sys.argv[3], sys.argv[4]))
+print("%s messages of 1 KiB to 4 local users over %s sessions, median of %s "
+      "runs; %s" % (sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5]))
 print()
 print("| local delivery | ours /s | Postfix /s | ours / Postfix "
-      "| ours CPU-s per 1000 | Postfix CPU-s per 1000 "
-      "| Dovecot CPU-s per 1000 (ours / Postfix) | delivered/accepted "
-      "(ours / Postfix) |")
+      "| CPU-s per 1000, ours | Postfix | Dovecot under ours / Postfix "
+      "| delivered = accepted |")
 print("|---|---:|---:|---:|---:|---:|---:|---|")
 for method in ("mbox", "maildir", "lmtp"):
-    if ("ours", method) not in rows:
+    if ("ours", method) not in runs:
         continue
-    o, p = rows[("ours", method)], rows.get(("postfix", method))
-    ratio = "%.2f" % (o["rate"] / p["rate"]) if p and p["rate"] else "-"
+    o, p = med("ours", method, "rate"), med("postfix", method, "rate")
     dove = "-"
     if method == "lmtp":
-        dove = "%s / %s" % (cell("ours", method, "dove", "%.3f"),
-                            cell("postfix", method, "dove", "%.3f"))
-    print("| %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
-        method, cell("ours", method, "rate", "%.0f"),
-        cell("postfix", method, "rate", "%.0f"), ratio,
-        cell("ours", method, "cpu", "%.3f"),
-        cell("postfix", method, "cpu", "%.3f"), dove,
-        o["n"], p["n"] if p else "-"))
+        dove = "%s / %s" % (fmt(med("ours", method, "dove"), "%.3f"),
+                            fmt(med("postfix", method, "dove"), "%.3f"))
+    bad = [m for m in ("ours", "postfix")
+           if any(x["bad"] for x in runs.get((m, method), []))]
+    print("| %s | %s | %s | %s | %s | %s | %s | %s |" % (
+        method, fmt(o, "%.0f"), fmt(p, "%.0f"),
+        "%.2f" % (o / p) if p else "-",
+        fmt(med("ours", method, "cpu"), "%.3f"),
+        fmt(med("postfix", method, "cpu"), "%.3f"), dove,
+        "no: " + ", ".join(bad) if bad else "yes"))
+print()
+for (mta, method), r in sorted(runs.items()):
+    print("%s %s: %s deliveries/s, %s CPU-s per 1000" % (
+        mta, method, " ".join("%.0f" % x["rate"] for x in r),
+        " ".join("%.3f" % x["cpu"] for x in r)))
 PY
 [ "$failed" = 0 ] || { echo "bench-deliver: a run did not deliver every accepted message" >&2; exit 1; }
