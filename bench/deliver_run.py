@@ -111,6 +111,18 @@ def start_loads(smtpload, port, domain, total, conns, seconds, users):
     return procs
 
 
+def load_result(proc):
+    """The counts of a load process's last line; one that printed none
+    (it died) is a failure."""
+    lines = proc.stdout.read().strip().splitlines()
+    try:
+        return json.loads(lines[-1])
+    except (IndexError, ValueError):
+        return {"ok": 0, "fail": 1,
+                "errors": {"load exited %d without counts" % proc.returncode:
+                           1}}
+
+
 def main():
     if len(sys.argv) < 9:
         sys.exit(__doc__)
@@ -135,7 +147,7 @@ def main():
             t_accept = now
             accepted = failures = 0
             for p in procs:
-                r = json.loads(p.stdout.read().strip().splitlines()[-1])
+                r = load_result(p)
                 accepted += r["ok"]
                 failures += r["fail"]
                 errors.update(r["errors"])

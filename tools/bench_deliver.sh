@@ -28,7 +28,8 @@
 # 30).  The rate is messages over the time from the start of the load to
 # the last delivery; CPU is each instance's accounting cgroup (Dovecot's
 # apart) over the same time.  BENCH_DELIVER_METHODS picks methods
-# (default "mbox maildir lmtp").  Postfix is Debian's package unpacked
+# (default "mbox maildir lmtp"), BENCH_DELIVER_MTAS=ours leaves Postfix
+# out (to profile ours alone).  Postfix is Debian's package unpacked
 # under PEERS_PREFIX (default /opt/mtabench) by ../shared/bench/setup.sh,
 # run through ../shared/bench/mta-postfix.sh (its own instance, in a
 # private mount namespace whose resolv.conf names only 127.0.0.1) with
@@ -61,7 +62,7 @@ SMTPLOAD=$SHARED/tools/smtpload.py
 dir=$(mktemp -d /tmp/bench-deliver.XXXXXX)
 chmod 755 "$dir"
 results=$dir/results
-made_users='' cgroups='' cg_new='' ours_pid='' pf_dir='' dove_pid='' failed=0
+made_users='' cgroups='' cg_new='' tgt=() ours_pid='' pf_dir='' dove_pid='' failed=0
 
 cleanup() {
 	ours_stop
@@ -338,11 +339,13 @@ postfix_stop() {
 }
 
 # ---- one measured run
-# targets KIND DIR_OF_EACH_USER SUFFIX: the USER=KIND:PATH arguments
+# targets KIND DIR_OF_EACH_USER SUFFIX: the USER=KIND:PATH arguments of
+# bench/deliver_run.py, in the array tgt
 targets() {
 	local u
+	tgt=()
 	for u in $USERS; do
-		printf '%s=%s:%s%s ' "$u" "$1" "$2/$u" "$3"
+		tgt+=("$u=$1:$2/$u$3")
 	done
 }
 
@@ -388,7 +391,7 @@ run() {
 		ours_start "$dir/$tag" "$port" "$rule" "$cg"
 	else
 		domain=postfix-bench.invalid
-		PF_HOME_MAILBOX= PF_MAILBOX_TRANSPORT=
+		PF_HOME_MAILBOX='' PF_MAILBOX_TRANSPORT=''
 		case $method in
 		maildir) PF_HOME_MAILBOX=Maildir-$tag/ ;;
 		lmtp) PF_MAILBOX_TRANSPORT=lmtp:unix:$dove/run/lmtp ;;
@@ -396,13 +399,11 @@ run() {
 		postfix_start "$dir/$tag" "$port" "" "$cg"
 	fi
 	case $method in
-	mbox) measure "$tag" "$domain" "$port" "$cg" "$dcg" \
-	    $(targets mbox "$dir/$tag/mail" "") ;;
-	maildir) measure "$tag" "$domain" "$port" "$cg" "$dcg" \
-	    $(targets maildir "$dir/home" "/Maildir-$tag") ;;
-	lmtp) measure "$tag" "$domain" "$port" "$cg" "$dcg" \
-	    $(targets maildir "$dove/mail" /Maildir) ;;
+	mbox) targets mbox "$dir/$tag/mail" "" ;;
+	maildir) targets maildir "$dir/home" "/Maildir-$tag" ;;
+	lmtp) targets maildir "$dove/mail" /Maildir ;;
 	esac
+	measure "$tag" "$domain" "$port" "$cg" "$dcg" "${tgt[@]}"
 	if [ "$mta" = ours ]; then
 		ours_stop
 	else
@@ -423,7 +424,8 @@ if [ ! -x "$DOVECOT" ] || [ ! -x /usr/lib/dovecot/lmtp ]; then
 	have_dovecot=0
 fi
 mtas="ours postfix"
-postfix_load || {
+[ "${BENCH_DELIVER_MTAS:-}" != ours ] || mtas=ours
+[ "$mtas" = ours ] || postfix_load || {
 	echo "bench-deliver: Postfix not found under $PEERS_PREFIX/postfix" \
 	    "(../shared/bench/setup.sh installs it): measuring ours only" >&2
 	mtas=ours
