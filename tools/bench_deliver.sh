@@ -332,7 +332,7 @@ postfix_start() {
 
 postfix_stop() {
 	local pid
-	pid=$(tr -d ' ' < "$pf_dir/spool/pid/master.pid" 2>/dev/null) || pid=
+	pid=$(tr -d ' ' 2>/dev/null < "$pf_dir/spool/pid/master.pid") || pid=
 	DIR=$pf_dir mta_stop
 	[ -z "$pid" ] || wait_gone "$pid"
 	pf_dir=
