@@ -9,7 +9,9 @@
 #                     then RCPT decisions per second with a virtusertable
 #                     and aliases, beside the access-only one (bench-local),
 #                     then authenticated submissions/s beside Postfix
-#                     (bench-auth: STARTTLS + AUTH PLAIN, about 1 minute)
+#                     (bench-auth: STARTTLS + AUTH PLAIN, about 1 minute),
+#                     then local deliveries per second beside Postfix's
+#                     local(8): mbox, Maildir, LMTP (bench-deliver)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -249,6 +251,7 @@ bench: all
 	@sh tools/bench_policy.sh
 	@sh tools/bench_local.sh
 	@bash tools/bench_auth.sh
+	@bash tools/bench_deliver.sh
 
 bench-policy: all
 	@sh tools/bench_policy.sh
@@ -258,6 +261,9 @@ bench-local: all
 
 bench-auth: all
 	@bash tools/bench_auth.sh
+
+bench-deliver: all
+	@bash tools/bench_deliver.sh
 
 fuzz:
 	@sh tools/fuzz.sh
@@ -280,4 +286,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth fuzz soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver fuzz soak lint install install-sendmail clean
