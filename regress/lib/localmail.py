@@ -15,10 +15,12 @@ localmail.py: helpers of the tests of mail for this host (regress/local/).
    or not (Sink.messages keeps only the transactions it accepted);
  - system_user(): a real user of the system for one test (no home),
    removed after it; mail_spool(): a mailbox directory as Debian's
-   /var/mail, for `local mailbox-dir`.
+   /var/mail, for `local mailbox-dir`; mbox_messages(): the messages of
+   a user's mbox there, once it holds enough.
 """
 import contextlib
 import grp
+import mailbox
 import os
 import re
 import subprocess
@@ -157,3 +159,16 @@ def mail_spool():
     os.chown(d, 0, grp.getgrnam("mail").gr_gid)
     os.chmod(d, 0o2775)
     return d
+
+
+def mbox_messages(spool, user, n, timeout=20):
+    """The messages of SPOOL/user once it holds at least n."""
+    path = os.path.join(spool, user)
+
+    def enough():
+        if not os.path.exists(path):
+            return None
+        msgs = list(mailbox.mbox(path, create=False))
+        return msgs if len(msgs) >= n else None
+    return wait_until(enough, timeout, "%d message(s) in %s" % (n, path),
+                      interval=0.2)

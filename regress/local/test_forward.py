@@ -10,17 +10,16 @@ Remote addresses go to a Sink; local mailboxes are mbox files in a fresh
 `local mailbox-dir`, read back with Python's mailbox module.
 """
 import contextlib
-import grp
-import mailbox
 import os
 import pwd
 import shutil
 import subprocess
 import uuid
 
-from lib import clients, dsn, test_dir, wait_until
+from lib import clients, dsn, wait_until
 from lib.daemon import Relay
-from lib.localmail import sink_rcpts, wait_sink_rcpts
+from lib.localmail import (mail_spool, mbox_messages, sink_rcpts,
+                           wait_sink_rcpts)
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
@@ -61,13 +60,6 @@ def forward(user, text, mode=0o644):
     return path
 
 
-def _maildir():
-    d = os.path.join(test_dir("mail"), "mail")
-    os.mkdir(d)
-    os.chown(d, 0, grp.getgrnam("mail").gr_gid)
-    os.chmod(d, 0o2775)
-    return d
-
 
 def _relay(maildir, sink, aliases=None):
     relay = Relay(sink=sink, start=False,
@@ -88,17 +80,6 @@ def _send(relay, rcpt, headers=()):
     clients.send(relay.port, SENDER, [rcpt], msg=msg)
 
 
-def _mbox(maildir, user, n, timeout=20):
-    path = os.path.join(maildir, user)
-
-    def enough():
-        if not os.path.exists(path):
-            return None
-        msgs = list(mailbox.mbox(path, create=False))
-        return msgs if len(msgs) >= n else None
-    return wait_until(enough, timeout, "%d message(s) in %s" % (n, path),
-                      interval=0.2)
-
 
 def _bounce(sink, timeout=30):
     """The one DSN the sink got for SENDER, parsed, and its text."""
@@ -110,13 +91,13 @@ def _bounce(sink, timeout=30):
 
 
 def test_forward_to_a_remote_address_and_the_own_mailbox():
-    maildir = _maildir()
+    maildir = mail_spool()
     with home_user() as user, Sink() as sink, \
             _relay(maildir, sink) as relay:
         forward(user, "# keep a copy\n\\%s\nfriend@remote.test\n" % user)
         _send(relay, "%s@relay.test" % user, headers=["X-Tag: fw1"])
         wait_sink_rcpts(sink, ["friend@remote.test"])
-        [m] = _mbox(maildir, user, 1)
+        [m] = mbox_messages(maildir, user, 1)
         assert m["X-Tag"] == "fw1", m.items()
         relay.wait_queue_empty(15)
         assert sink_rcpts(sink) == ["friend@remote.test"], sink_rcpts(sink)
@@ -127,25 +108,25 @@ def test_forward_to_a_remote_address_and_the_own_mailbox():
 
 
 def test_forward_to_another_local_user_and_its_forward():
-    maildir = _maildir()
+    maildir = mail_spool()
     with home_user() as a, home_user() as b, Sink() as sink, \
             _relay(maildir, sink) as relay:
         forward(a, "%s\n" % b)
         forward(b, "%s@relay.test, far@remote.test\n" % b)
         _send(relay, "%s@relay.test" % a)
         wait_sink_rcpts(sink, ["far@remote.test"])
-        [m] = _mbox(maildir, b, 1)
+        [m] = mbox_messages(maildir, b, 1)
         relay.wait_queue_empty(15)
         assert not os.path.exists(os.path.join(maildir, a))
 
 
 def test_unsafe_forward_is_ignored_with_a_log_line():
-    maildir = _maildir()
+    maildir = mail_spool()
     with home_user() as user, Sink() as sink, \
             _relay(maildir, sink) as relay:
         path = forward(user, "thief@remote.test\n", mode=0o666)
         _send(relay, "%s@relay.test" % user)
-        _mbox(maildir, user, 1)
+        mbox_messages(maildir, user, 1)
         relay.wait_queue_empty(15)
         assert sink_rcpts(sink) == [], sink_rcpts(sink)
         relay.wait_for_log(r"%s is unsafe \(owned by uid \d+, mode 666\); "
@@ -153,20 +134,20 @@ def test_unsafe_forward_is_ignored_with_a_log_line():
 
 
 def test_forward_in_a_group_writable_home_is_ignored():
-    maildir = _maildir()
+    maildir = mail_spool()
     with home_user() as user, Sink() as sink, \
             _relay(maildir, sink) as relay:
         forward(user, "thief@remote.test\n")
         os.chmod(pwd.getpwnam(user).pw_dir, 0o775)
         _send(relay, "%s@relay.test" % user)
-        _mbox(maildir, user, 1)
+        mbox_messages(maildir, user, 1)
         relay.wait_queue_empty(15)
         assert sink_rcpts(sink) == [], sink_rcpts(sink)
         relay.wait_for_log(r"directory /home/%s is unsafe" % user)
 
 
 def test_symlinked_forward_is_ignored():
-    maildir = _maildir()
+    maildir = mail_spool()
     with home_user() as user, Sink() as sink, \
             _relay(maildir, sink) as relay:
         pw = pwd.getpwnam(user)
@@ -176,14 +157,14 @@ def test_symlinked_forward_is_ignored():
         os.chown(real, pw.pw_uid, pw.pw_gid)
         os.symlink(real, os.path.join(pw.pw_dir, ".forward"))
         _send(relay, "%s@relay.test" % user)
-        _mbox(maildir, user, 1)
+        mbox_messages(maildir, user, 1)
         relay.wait_queue_empty(15)
         assert sink_rcpts(sink) == [], sink_rcpts(sink)
         relay.wait_for_log(r"a symbolic link; ignored")
 
 
 def test_forwarding_loop_is_broken_with_sendmails_reply():
-    maildir = _maildir()
+    maildir = mail_spool()
     with home_user() as a, home_user() as b, Sink() as sink, \
             _relay(maildir, sink) as relay:
         forward(a, "%s\n" % b)
@@ -199,7 +180,7 @@ def test_forwarding_loop_is_broken_with_sendmails_reply():
 
 
 def test_include_file_of_an_alias():
-    maildir = _maildir()
+    maildir = mail_spool()
     with root_dir() as d, Sink() as sink:
         members = os.path.join(d, "members")
         with open(members, "w") as f:
@@ -215,7 +196,7 @@ def test_include_file_of_an_alias():
 
 
 def test_unsafe_include_file_bounces():
-    maildir = _maildir()
+    maildir = mail_spool()
     with root_dir() as d, Sink() as sink:
         members = os.path.join(d, "members")
         with open(members, "w") as f:
@@ -234,7 +215,7 @@ def test_unsafe_include_file_bounces():
 
 
 def test_missing_include_file_bounces():
-    maildir = _maildir()
+    maildir = mail_spool()
     with root_dir() as d, Sink() as sink:
         aliases = "team: :include:%s/nothing\n" % d
         with _relay(maildir, sink, aliases=aliases) as relay:

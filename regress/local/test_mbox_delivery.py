@@ -20,7 +20,7 @@ import pwd
 
 from lib import clients, dsn, test_dir, wait_until
 from lib.daemon import Relay
-from lib.localmail import envelopes, system_user, mail_spool
+from lib.localmail import envelopes, mail_spool, mbox_messages, system_user
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
@@ -36,18 +36,6 @@ def _msg(user, body="Hello.\r\n", headers=()):
     return msg
 
 
-def _mbox(maildir, user, n, timeout=20):
-    """The messages of DIR/user once it holds at least n."""
-    path = os.path.join(maildir, user)
-
-    def enough():
-        if not os.path.exists(path):
-            return None
-        msgs = list(mailbox.mbox(path, create=False))
-        return msgs if len(msgs) >= n else None
-    return wait_until(enough, timeout, "%d message(s) in %s" % (n, path),
-                      interval=0.2)
-
 
 def test_delivered_into_the_mbox_with_headers_and_quoting():
     maildir = mail_spool()
@@ -57,7 +45,7 @@ def test_delivered_into_the_mbox_with_headers_and_quoting():
                      msg=_msg(user, body=body, headers=["X-Seq: 1"]))
         clients.send(relay.port, SENDER, ["%s@relay.test" % user],
                      msg=_msg(user, headers=["X-Seq: 2"]))
-        m1, m2 = _mbox(maildir, user, 2)
+        m1, m2 = mbox_messages(maildir, user, 2)
         relay.wait_queue_empty(10)
         assert m1["Return-Path"] == "<%s>" % SENDER, m1["Return-Path"]
         assert m1["Delivered-To"] == "%s@relay.test" % user, \
@@ -179,7 +167,7 @@ def test_kill_of_smtpd_local_during_a_delivery_loses_nothing():
         finally:
             fcntl.lockf(fd, fcntl.LOCK_UN)
             os.close(fd)
-        [m] = _mbox(maildir, user, 1, timeout=40)
+        [m] = mbox_messages(maildir, user, 1, timeout=40)
         relay.wait_queue_empty(20)
         msgs = list(mailbox.mbox(path, create=False))
         assert len(msgs) == 1, [x["X-Once"] for x in msgs]

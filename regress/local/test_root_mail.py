@@ -8,39 +8,17 @@ out (test_mbox_delivery.py's test_root_without_alias_stays_queued);
 `bounce` returns it at once to the sender with 5.7.1, the same text, a
 log line, and nothing written.  An alias for root delivers to its target
 whatever the setting.  Any other value is refused by `smtpd -n`."""
-import contextlib
-import grp
-import mailbox
 import os
 import subprocess
-import uuid
 
-from lib import BIN, clients, dsn, test_dir, wait_until
+from lib import BIN, clients, dsn, test_dir
 from lib.daemon import Relay
+from lib.localmail import mail_spool, mbox_messages, system_user
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
 
 
-@contextlib.contextmanager
-def system_user():
-    """A user of the system made for one test, and removed after it."""
-    name = "rmt%s" % uuid.uuid4().hex[:8]
-    subprocess.run(["useradd", "-M", "-N", "-s", "/usr/sbin/nologin",
-                    name], check=True, timeout=30)
-    try:
-        yield name
-    finally:
-        subprocess.run(["userdel", "-f", name], timeout=30)
-
-
-def _maildir():
-    """A mailbox directory as Debian's /var/mail: 2775 root:mail."""
-    d = os.path.join(test_dir("mail"), "mail")
-    os.mkdir(d)
-    os.chown(d, 0, grp.getgrnam("mail").gr_gid)
-    os.chmod(d, 0o2775)
-    return d
 
 
 def _msg(user):
@@ -48,18 +26,6 @@ def _msg(user):
                                   body="Hello.\r\n")
     return msg
 
-
-def _mbox(maildir, user, n, timeout=20):
-    """The messages of DIR/user once it holds at least n."""
-    path = os.path.join(maildir, user)
-
-    def enough():
-        if not os.path.exists(path):
-            return None
-        msgs = list(mailbox.mbox(path, create=False))
-        return msgs if len(msgs) >= n else None
-    return wait_until(enough, timeout, "%d message(s) in %s" % (n, path),
-                      interval=0.2)
 
 
 def _conf(maildir, root_mail=None):
@@ -93,7 +59,7 @@ def test_defer_is_the_default_and_the_values_are_checked():
 
 
 def test_bounce_returns_mail_to_root_at_once():
-    maildir = _maildir()
+    maildir = mail_spool()
     with Sink() as sink, Relay(sink=sink,
                                conf=_conf(maildir, "bounce")) as relay:
         clients.send(relay.port, SENDER, ["root@relay.test"],
@@ -114,14 +80,14 @@ def test_bounce_returns_mail_to_root_at_once():
 
 
 def test_an_alias_for_root_delivers_whatever_the_setting():
-    maildir = _maildir()
+    maildir = mail_spool()
     with system_user() as user, \
             Relay(conf=_conf(maildir, "bounce")) as relay:
         rc, out = relay.makemap("aliases", "root: %s\n" % user)
         assert rc == 0, out
         clients.send(relay.port, SENDER, ["root@relay.test"],
                      msg=_msg("root"))
-        [m] = _mbox(maildir, user, 1)
+        [m] = mbox_messages(maildir, user, 1)
         relay.wait_queue_empty(20)
         assert m["Delivered-To"] == "%s@relay.test" % user, m["Delivered-To"]
         assert not os.path.exists(os.path.join(maildir, "root"))
