@@ -102,6 +102,14 @@ enum policy_verdict {
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
 
+/* Flags of IMSG_LOCAL_DELIVER: an earlier try may have delivered it
+ * (its result never came: a restart, a lost smtpd-local, a child that
+ * ended without one); a Maildir is searched for it first. */
+#define LOCAL_DELIVER_F_RECHECK		0x01
+/* Flags of IMSG_LOCAL_RESULT: the child ended without a result, so the
+ * try may have delivered; the queue asks the next with F_RECHECK. */
+#define LOCAL_RESULT_F_UNSURE		0x01
+
 /*
  * What an accepted recipient finally is (IMSG_POLICY_RESULT's targets,
  * IMSG_QUEUE_MESSAGE_COMMIT, the envelope's "mailer"): a remote address,
@@ -497,14 +505,17 @@ enum imsg_type {
 	 */
 	/* queue -> local. id = batch id. fd: the message file, read-only.
 	 * payload: u64 evpid, str sender (the Return-Path, "" for <>),
-	 * str rcpt (the mailbox: "user" or "user+detail"), str orig (the
-	 * RCPT as given, for logs), i64 creation time.  smtpd-local checks
-	 * the user again (exists, not uid 0) before it delivers. */
+	 * str rcpt (the mailbox: "user" or "user+detail"; "|command",
+	 * "/file"), str orig (the RCPT as given, for logs), i64 the
+	 * message's creation time, u32 target_kind, str user (whom a
+	 * program or file runs as; "" local default-user), u32
+	 * LOCAL_DELIVER_F_* flags.  smtpd-local checks the user again
+	 * (exists, not uid 0) before it delivers. */
 	IMSG_LOCAL_DELIVER = 224,
 	/* local -> queue. id = batch id. payload: u64 evpid, u32
 	 * status_code, str enhanced status ("2.0.0"), str text (the reason,
-	 * for the log and the DSN).  Sent once per request, only after the
-	 * mailbox was fsynced for STATUS_OK. */
+	 * for the log and the DSN), u32 LOCAL_RESULT_F_* flags.  Sent once
+	 * per request, only after the mailbox was fsynced for STATUS_OK. */
 	IMSG_LOCAL_RESULT,
 	/* queue -> local. id = request id. payload: u64 evpid (for logs),
 	 * u32 target_kind (TARGET_MAILBOX: the .forward of the user of rcpt;

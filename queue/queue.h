@@ -60,6 +60,9 @@ enum qstate {
 /* a mailbox whose .forward, or an include whose file, is still to be
  * read (queue_expand.c) */
 #define QENTRY_F_EXPAND		0x2000
+/* a try of smtpd-local may have delivered it without its result coming
+ * back: the next asks with LOCAL_DELIVER_F_RECHECK (queue_result.c) */
+#define QENTRY_F_RECHECK	0x4000
 
 struct qmsg {
 	RB_ENTRY(qmsg)		 entry;

@@ -523,6 +523,8 @@ queue_result_apply(struct result_ctx *c)
 		e = b->ents[i];
 		switch (c->fate[i]) {
 		case FATE_REQUEUE:
+			if (b->to_local)
+				e->flags |= QENTRY_F_RECHECK;
 			queue_sched_reschedule(e, c->now + QUEUE_REQUEUE_DELAY);
 			break;
 		case FATE_RETRY:
@@ -531,6 +533,9 @@ queue_result_apply(struct result_ctx *c)
 			    QENTRY_F_FORCE | QENTRY_F_LOCAL | QENTRY_F_MAILBOX |
 			    QENTRY_F_EXPAND)) |
 			    b->evs[i].flags;
+			if (b->to_local &&
+			    (b->res[i].flags & LOCAL_RESULT_F_UNSURE))
+				e->flags |= QENTRY_F_RECHECK;
 			queue_sched_reschedule(e, b->evs[i].nexttry);
 			break;
 		case FATE_DROP:
@@ -720,6 +725,7 @@ queue_result_local(struct imsgev *iev, struct imsg *m, void *arg)
 	r.status = imsg_get_u32(m);
 	queue_envelope_text_set(r.estatus, sizeof(r.estatus), imsg_get_str(m));
 	queue_envelope_text_set(r.text, sizeof(r.text), imsg_get_str(m));
+	r.flags = imsg_get_u32(m);
 	if ((b = queue_result_keep(PROC_LOCAL, m, evpid, 1, &r)) != NULL)
 		queue_result_batch_done(b);
 }

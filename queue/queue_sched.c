@@ -531,6 +531,7 @@ queue_sched_load_envelope(const char *name, void *arg)
 	struct sched_load	*ld = arg;
 	struct envelope		 e;
 	struct qmsg		*m;
+	struct qentry		*qe;
 	const char		*why;
 	unsigned long long	 id;
 
@@ -569,8 +570,11 @@ queue_sched_load_envelope(const char *name, void *arg)
 		queue_sched_load_corrupt_msg(ld, e.msgid);
 		return;
 	}
-	if (queue_sched_add(&e) != NULL)
-		ld->loaded++;
+	if ((qe = queue_sched_add(&e)) == NULL)
+		return;
+	/* the last run may have ended in the middle of its delivery */
+	qe->flags |= QENTRY_F_RECHECK;
+	ld->loaded++;
 }
 
 /* One file of message/: keep it if envelopes refer to it. */
@@ -980,6 +984,8 @@ queue_sched_batch_send_local(struct qbatch *b, int msgfd)
 	 * include's owner; "" for an alias's, which run as local
 	 * default-user */
 	imsg_put_str(&out, ev->user);
+	imsg_put_u32(&out, (b->ents[0]->flags & QENTRY_F_RECHECK) ?
+	    LOCAL_DELIVER_F_RECHECK : 0);
 	return proc_send(PROC_LOCAL, &out, msgfd);
 }
 

@@ -14,7 +14,7 @@ localmail.py: helpers of the tests of mail for this host (regress/local/).
  - rcpt_attempts(): how often a sink was offered one recipient, refused
    or not (Sink.messages keeps only the transactions it accepted);
  - system_user(): a real user of the system for one test (no home),
-   removed after it; mail_spool(): a mailbox directory as Debian's
+   removed after it; home_user(): one with a home directory of its own; mail_spool(): a mailbox directory as Debian's
    /var/mail, for `local mailbox-dir`; mbox_messages(): the messages of
    a user's mbox there, once it holds enough.
 """
@@ -22,7 +22,9 @@ import contextlib
 import grp
 import mailbox
 import os
+import pwd
 import re
+import shutil
 import subprocess
 import uuid
 
@@ -150,6 +152,24 @@ def system_user(prefix="rgu"):
         yield name
     finally:
         subprocess.run(["userdel", "-f", name], timeout=30)
+
+
+@contextlib.contextmanager
+def home_user(prefix="h4m"):
+    """A user of the system with a home directory, made for one test and
+    removed after it: (name, home)."""
+    name = "%s%s" % (prefix, uuid.uuid4().hex[:8])
+    home = os.path.join(test_dir("home"), name)
+    subprocess.run(["useradd", "-M", "-N", "-d", home, "-s",
+                    "/usr/sbin/nologin", name], check=True, timeout=30)
+    try:
+        pw = pwd.getpwnam(name)
+        os.mkdir(home, 0o755)
+        os.chown(home, pw.pw_uid, pw.pw_gid)
+        yield name, home
+    finally:
+        subprocess.run(["userdel", "-f", name], timeout=30)
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def mail_spool():

@@ -12,51 +12,24 @@ the others in their mbox.  A Maildir that is a symbolic link is not
 written (the mail waits with 4.3.0, the directory it points to stays
 empty), and our own Delivered-To is a loop, bounced with 5.4.6."""
 import contextlib
-import grp
 import mailbox
 import os
 import pwd
-import shutil
+import signal
 import subprocess
-import uuid
 
-from lib import clients, dsn, test_dir, wait_until
+from lib import clients, dsn, wait_until
 from lib.daemon import Relay
-from lib.localmail import envelopes
+from lib.localmail import envelopes, home_user, mail_spool
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
 
 
-@contextlib.contextmanager
-def home_user():
-    """A user of the system with a home directory, made for one test and
-    removed after it."""
-    name = "h4m%s" % uuid.uuid4().hex[:8]
-    home = os.path.join(test_dir("home"), name)
-    subprocess.run(["useradd", "-M", "-N", "-d", home, "-s",
-                    "/usr/sbin/nologin", name], check=True, timeout=30)
-    try:
-        pw = pwd.getpwnam(name)
-        os.mkdir(home, 0o755)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        yield name, home
-    finally:
-        subprocess.run(["userdel", "-f", name], timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
-
-
-def _mboxdir():
-    """A mailbox directory as Debian's /var/mail: 2775 root:mail."""
-    d = os.path.join(test_dir("mail"), "mail")
-    os.mkdir(d)
-    os.chown(d, 0, grp.getgrnam("mail").gr_gid)
-    os.chmod(d, 0o2775)
-    return d
 
 
 def _relay(rules, sink=None):
-    return Relay(sink=sink, conf={"local mailbox-dir": '"%s"' % _mboxdir()},
+    return Relay(sink=sink, conf={"local mailbox-dir": '"%s"' % mail_spool()},
                  extra=["local delivery %s" % r for r in rules])
 
 
@@ -112,7 +85,7 @@ def test_delivered_into_the_maildir_under_unique_names():
 
 
 def test_rule_per_user_leaves_the_others_in_mbox():
-    mboxdir = _mboxdir()
+    mboxdir = mail_spool()
     with home_user() as (u1, h1), home_user() as (u2, h2), \
             Relay(conf={"local mailbox-dir": '"%s"' % mboxdir},
                   extra=['local delivery maildir "~/Mail/box/" for user %s'
@@ -132,7 +105,7 @@ def test_rule_per_user_leaves_the_others_in_mbox():
 
 
 def test_rule_per_domain_and_the_default():
-    mboxdir = _mboxdir()
+    mboxdir = mail_spool()
     with home_user() as (user, home), \
             Relay(conf={"local mailbox-dir": '"%s"' % mboxdir},
                   extra=["local delivery maildir for domain RELAY.test",
@@ -170,3 +143,78 @@ def test_our_delivered_to_header_is_a_loop_in_a_maildir_too():
         assert d.recipients[0]["status"] == "5.4.6", d.recipients
         new = os.path.join(home, "Maildir", "new")
         assert not os.path.isdir(new) or os.listdir(new) == []
+
+
+def _children_of(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(p) for p in f.read().split()]
+    except OSError:
+        return []
+
+
+@contextlib.contextmanager
+def _stalled_fsyncs(pid):
+    """strace on smtpd-local and the children it forks from now on, each
+    fsync(2) held 3 seconds when it returns: a Maildir child is caught
+    between its link into new/ and its result."""
+    tracer = subprocess.Popen(
+        ["strace", "-f", "-qq", "-o", "/dev/null", "-p", str(pid),
+         "-e", "trace=fsync", "-e", "inject=fsync:delay_exit=3000000"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def traced():
+        with open("/proc/%d/status" % pid) as f:
+            return "TracerPid:\t0\n" not in f.read()
+    try:
+        wait_until(traced, 10, "strace attached to smtpd-local")
+        yield
+    finally:
+        tracer.kill()
+        tracer.wait(10)
+
+
+def _files(home, sub):
+    return sorted(os.listdir(os.path.join(home, "Maildir", sub)))
+
+
+def _kill9_after_the_link(what):
+    """A power cut (kill -9 of every process) or a kill -9 of smtpd-local
+    and its child, after the message is in new/ but before the queue has
+    the result: the next try finds the file by its envelope's mark and
+    writes no second copy."""
+    with home_user() as (user, home), _relay(["maildir"]) as relay:
+        local = relay.pid("local")
+        mark = relay.mark()
+        with _stalled_fsyncs(local):
+            _send(relay, user, headers=["X-Once: yes"])
+            wait_until(lambda: os.path.isdir(os.path.join(
+                home, "Maildir", "new")) and _files(home, "new"), 20,
+                "the message linked into new/", interval=0.05)
+            for child in _children_of(local):
+                os.kill(child, signal.SIGKILL)
+            if what == "daemon":
+                relay.crash()
+            else:
+                os.kill(local, signal.SIGKILL)
+        if what == "daemon":
+            relay.start()
+        else:
+            relay.wait_restarted("local", local)
+        relay.wait_for_log(r"delivered to maildir already", 30, start=mark)
+        relay.wait_queue_empty(20)
+        [name] = _files(home, "new")
+        assert _files(home, "tmp") == [] and _files(home, "cur") == []
+        [m] = mailbox.Maildir(os.path.join(home, "Maildir"), create=False)
+        assert m["X-Once"] == "yes"
+        [line] = [x for x in relay.log(mark).splitlines()
+                  if "mailer=local" in x and "stat=Sent" in x]
+        assert "already" in line, line
+
+
+def test_power_cut_after_the_link_delivers_once():
+    _kill9_after_the_link("daemon")
+
+
+def test_kill9_of_smtpd_local_after_the_link_delivers_once():
+    _kill9_after_the_link("local")

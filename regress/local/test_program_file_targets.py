@@ -12,38 +12,18 @@ nothing.  A /file target is appended in the mbox format (read back by
 Python's mailbox.mbox); a file that is a symbolic link is refused, the
 file it points to stays as it was; with `local safe-file-dir` a file
 outside it is refused."""
-import contextlib
 import mailbox
 import os
 import pwd
-import shutil
-import subprocess
 import time
-import uuid
 
 from lib import BIN, dsn, test_dir, wait_until
 from lib.clients import make_message, send
-from lib.localmail import relay_with_maps
+from lib.localmail import home_user, relay_with_maps
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
 
-
-@contextlib.contextmanager
-def home_user():
-    """A user of the system with a home directory, for one test."""
-    name = "h4p%s" % uuid.uuid4().hex[:8]
-    home = os.path.join(test_dir("home"), name)
-    subprocess.run(["useradd", "-M", "-N", "-d", home, "-s",
-                    "/usr/sbin/nologin", name], check=True, timeout=30)
-    try:
-        pw = pwd.getpwnam(name)
-        os.mkdir(home, 0o755)
-        os.chown(home, pw.pw_uid, pw.pw_gid)
-        yield name, home
-    finally:
-        subprocess.run(["userdel", "-f", name], timeout=30)
-        shutil.rmtree(home, ignore_errors=True)
 
 
 def _smrsh(home):
@@ -75,7 +55,7 @@ def _bounce(sink):
 
 
 def test_program_in_smrsh_dir_runs_as_the_default_user():
-    with home_user() as (user, home):
+    with home_user("h4p") as (user, home):
         smrsh = _smrsh(home)
         with _relay(user, 'prog: "|/usr/local/bin/proof one two"\n',
                     extra=['local smrsh-dir "%s"' % smrsh]) as relay:
@@ -98,7 +78,7 @@ def test_program_in_smrsh_dir_runs_as_the_default_user():
 
 
 def test_shell_metacharacters_and_programs_elsewhere_are_refused():
-    with home_user() as (user, home), Sink() as sink:
+    with home_user("h4p") as (user, home), Sink() as sink:
         smrsh = _smrsh(home)
         aliases = ('sh: "|/bin/sh -c \\"id > %s/ran\\""\n'
                    'other: "|/usr/bin/env"\n' % home)
@@ -122,7 +102,7 @@ def test_shell_metacharacters_and_programs_elsewhere_are_refused():
 
 
 def test_file_target_is_appended_in_mbox_format():
-    with home_user() as (user, home):
+    with home_user("h4p") as (user, home):
         path = os.path.join(home, "archive")
         with _relay(user, "log: %s\n" % path) as relay:
             _send(relay, "log@relay.test")
@@ -143,7 +123,7 @@ def test_file_target_is_appended_in_mbox_format():
 
 
 def test_symlinked_file_target_is_refused():
-    with home_user() as (user, home), Sink() as sink:
+    with home_user("h4p") as (user, home), Sink() as sink:
         pw = pwd.getpwnam(user)
         victim = os.path.join(home, "victim")
         with open(victim, "w") as f:
@@ -161,7 +141,7 @@ def test_symlinked_file_target_is_refused():
 
 
 def test_file_outside_safe_file_dir_is_refused():
-    with home_user() as (user, home), Sink() as sink:
+    with home_user("h4p") as (user, home), Sink() as sink:
         safe = os.path.join(home, "safe")
         os.mkdir(safe)
         path = os.path.join(home, "outside")

@@ -72,6 +72,9 @@ struct local_job {
 	const char	*smrsh_dir;	/* local smrsh-dir */
 	const char	*safe_file_dir;	/* local safe-file-dir, "" none */
 	char		 id[32];	/* the envelope id, for logs and %i */
+	time_t		 ctime;		/* the message's creation time */
+	/* an earlier try may have delivered it (LOCAL_DELIVER_F_RECHECK) */
+	int		 recheck;
 	time_t		 now;
 };
 
@@ -113,8 +116,9 @@ void	local_maildir_child(const struct local_job *, int msgfd,
 	    int resultfd) __attribute__((noreturn));
 /* the pure parts, for the unit tests */
 int	local_maildir_path(const struct local_job *, char *, size_t);
+int	local_maildir_mark(const struct local_job *, char *, size_t);
 int	local_maildir_name(char *, size_t, time_t, long usec, pid_t,
-	    const char *host);
+	    const char *mark, const char *host);
 void	local_command_child(const struct local_job *, int msgfd,
 	    int resultfd) __attribute__((noreturn));
 /* the pure parts, for the unit tests */

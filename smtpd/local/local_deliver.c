@@ -60,6 +60,10 @@ struct local_req {
 	char			*rcpt;
 	char			*orig;
 	uint32_t		 kind;		/* TARGET_MAILBOX, ... */
+	time_t			 ctime;		/* the message's */
+	uint32_t		 flags;		/* LOCAL_DELIVER_F_* */
+	/* the child ended without a result: it may have delivered */
+	int			 unsure;
 	char			 user[LOCAL_USER_MAX];
 	char			*home;
 	uid_t			 uid;
@@ -147,6 +151,7 @@ local_deliver_result(struct local_req *r, uint32_t status,
 		imsg_put_u32(&out, status);
 		imsg_put_str(&out, estatus);
 		imsg_put_str(&out, text);
+		imsg_put_u32(&out, r->unsure ? LOCAL_RESULT_F_UNSURE : 0);
 		if (proc_send(PROC_QUEUE, &out, -1) == -1)
 			log_warnx("%016llx: result lost (queue gone)",
 			    (unsigned long long)r->evpid);
@@ -360,6 +365,7 @@ local_deliver_outcome(struct local_req *r, int status)
 			    res.text);
 			return;
 		}
+		r->unsure = 1;
 		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0", r->killed ?
 		    "delivery timed out; killed" :
 		    "the delivery ended without a result");
@@ -384,6 +390,7 @@ local_deliver_outcome(struct local_req *r, int status)
 		local_deliver_result(r, STATUS_TEMPFAIL, "4.3.0", text);
 		return;
 	}
+	r->unsure = 1;
 	if (r->killed)
 		(void)strlcpy(text, "delivery timed out; killed",
 		    sizeof(text));
@@ -455,6 +462,8 @@ local_deliver_job(const struct local_req *r, struct local_job *j)
 	j->safe_file_dir = conf->local_safe_file_dir;
 	(void)snprintf(j->id, sizeof(j->id), "%016llx",
 	    (unsigned long long)r->evpid);
+	j->ctime = r->ctime;
+	j->recheck = (r->flags & LOCAL_DELIVER_F_RECHECK) != 0;
 	j->now = time(NULL);
 }
 
@@ -587,9 +596,10 @@ local_deliver_imsg(struct imsgev *iev, struct imsg *m, void *arg)
 	r->sender = xstrdup(imsg_get_str(m));
 	r->rcpt = xstrdup(imsg_get_str(m));
 	r->orig = xstrdup(imsg_get_str(m));
-	(void)imsg_get_i64(m);
+	r->ctime = (time_t)imsg_get_i64(m);
 	r->kind = imsg_get_u32(m);
 	runas = imsg_get_str(m);
+	r->flags = imsg_get_u32(m);
 	if (imsg_get_end(m) == -1 || r->msgfd == -1) {
 		local_deliver_free(r);
 		proc_peer_bad(PROC_QUEUE, "malformed delivery", m->type);

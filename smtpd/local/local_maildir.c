@@ -13,17 +13,28 @@
  * unique name in tmp/ (O_EXCL), fsynced, linked into new/ under that name
  * plus ",S=SIZE" (which Dovecot reads as the size), and new/ is fsynced;
  * only then is it a success, and the tmp/ name is removed.  The unique
- * name is TIME.MUSECPPIDQ1.HOST (HOST with '/' and ':' written as \057
- * and \072), as Dovecot and Courier make it: one delivery per child.
+ * name is TIME.MUSECPPIDQ1EIDTCTIME.HOST (HOST with '/' and ':' written
+ * as \057 and \072), as Dovecot and Courier make it (one delivery per
+ * child) plus the envelope's mark: E and its id, T and the message's
+ * creation time.
  *
  * Failure, the time limit (SIGALRM), SIGTERM and the death of
  * smtpd-local all remove what was written, in tmp/ and in new/: a
  * delivery whose result cannot reach the queue is undone, so the queue's
- * next try delivers the message once.
+ * next try delivers the message once.  What no handler sees is a
+ * SIGKILL of the child, or the death of smtpd-local or of the queue
+ * after the message was in new/ but before the queue had its result.
+ * The queue then asks again with LOCAL_DELIVER_F_RECHECK (after a
+ * restart, a lost smtpd-local, a child that ended without a result), and
+ * the child first removes a dead try's files of the mark from tmp/, then
+ * looks for the mark in new/ and cur/ (a reader may have moved it
+ * there): found, the message is delivered already and is not written
+ * again.
  */
 #include <sys/stat.h>
 #include <sys/time.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -101,14 +112,23 @@ local_maildir_path(const struct local_job *j, char *buf, size_t len)
 }
 
 int
+local_maildir_mark(const struct local_job *j, char *buf, size_t len)
+{
+	int	 r;
+
+	r = snprintf(buf, len, "E%sT%lld.", j->id, (long long)j->ctime);
+	return r < 0 || (size_t)r >= len ? -1 : 0;
+}
+
+int
 local_maildir_name(char *buf, size_t len, time_t sec, long usec, pid_t pid,
-    const char *host)
+    const char *mark, const char *host)
 {
 	size_t	 n;
 	int	 r;
 
-	r = snprintf(buf, len, "%lld.M%ldP%dQ1.", (long long)sec, usec,
-	    (int)pid);
+	r = snprintf(buf, len, "%lld.M%ldP%dQ1%s", (long long)sec, usec,
+	    (int)pid, mark);
 	if (r < 0 || (size_t)r >= len)
 		return -1;
 	for (n = (size_t)r; *host != '\0'; host++) {
@@ -160,6 +180,51 @@ maildir_dir(int at, const char *path, uid_t uid)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Is a file of the mark in the directory at fd?  In tmp/ (unlink set) it
+ * is a dead try's, and removed.  1 found, 0 not, -1 unreadable.
+ */
+static int
+maildir_find(int fd, const char *mark, int unlink)
+{
+	DIR		*d;
+	struct dirent	*de;
+	int		 dfd, found = 0;
+
+	if ((dfd = dup(fd)) == -1)
+		return -1;
+	if ((d = fdopendir(dfd)) == NULL) {
+		(void)close(dfd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strstr(de->d_name, mark) == NULL)
+			continue;
+		found = 1;
+		if (!unlink)
+			break;
+		(void)unlinkat(fd, de->d_name, 0);
+	}
+	(void)closedir(d);
+	return found;
+}
+
+/* An earlier try of this envelope may have delivered it: 1 if it did
+ * (its file is in new/ or cur/), 0 if not, -1 if we cannot tell.  What
+ * a dead try left in tmp/ goes either way. */
+static int
+maildir_recheck(int tmpfd, int newfd, int curfd, const char *mark)
+{
+	int	 r;
+
+	if (maildir_find(tmpfd, mark, 1) == -1)
+		return -1;
+	/* a try killed after its link may not have synced new/ */
+	if ((r = maildir_find(newfd, mark, 0)) != 0)
+		return r == 1 && fsync(newfd) == -1 ? -1 : r;
+	return maildir_find(curfd, mark, 0);
 }
 
 /* The message into tmp/NAME, fsynced; its size, or -1. */
@@ -215,7 +280,7 @@ local_maildir_child(const struct local_job *j, int msgfd, int resultfd)
 {
 	struct timeval	 tv;
 	FILE		*in;
-	char		 path[PATH_MAX];
+	char		 path[PATH_MAX], mark[64];
 	off_t		 size;
 	int		 r, dirfd, tmpfd, newfd, curfd;
 
@@ -233,10 +298,20 @@ local_maildir_child(const struct local_job *j, int msgfd, int resultfd)
 		maildir_exit(resultfd, EX_CANTCREAT, STATUS_TEMPFAIL, "4.3.0",
 		    "cannot use the Maildir safely (not directories of the "
 		    "user, or a symbolic link)");
+	if (local_maildir_mark(j, mark, sizeof(mark)) == -1)
+		maildir_exit(resultfd, EX_SOFTWARE, STATUS_TEMPFAIL, "4.3.0",
+		    "cannot mark the message for the Maildir");
+	if (j->recheck && (r = maildir_recheck(tmpfd, newfd, curfd,
+	    mark)) != 0)
+		maildir_exit(resultfd, r == 1 ? 0 : EX_IOERR, r == 1 ?
+		    STATUS_OK : STATUS_TEMPFAIL, r == 1 ? "2.0.0" : "4.3.0",
+		    r == 1 ? "delivered to maildir already (found after an "
+		    "interrupted try)" : "cannot read the Maildir to tell "
+		    "whether an interrupted try delivered");
 	(void)close(curfd);
 	(void)gettimeofday(&tv, NULL);
 	if (local_maildir_name(md_tmpname, sizeof(md_tmpname), tv.tv_sec,
-	    (long)tv.tv_usec, getpid(), j->hostname) == -1)
+	    (long)tv.tv_usec, getpid(), mark, j->hostname) == -1)
 		maildir_exit(resultfd, EX_CANTCREAT, STATUS_TEMPFAIL, "4.3.0",
 		    "cannot name the message in the Maildir");
 	if ((size = maildir_write(j, tmpfd, in)) == -1)
