@@ -158,6 +158,10 @@ def test_kill_of_smtpd_local_during_a_delivery_loses_nothing():
                          msg=_msg(user, headers=["X-Once: yes"]))
             wait_until(lambda: os.path.exists(path + ".lock"), 20,
                        "the dot-lock of the waiting delivery")
+            # smtpctl show queue shows the delivery in flight
+            [e] = envelopes(relay)
+            assert (e["state"], e["mailer"], e["rcpt"]) == \
+                ("inflight", "local", user), e
             old = relay.pid("local")
             relay.kill("local")
             relay.wait_restarted("local", old)
