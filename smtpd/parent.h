@@ -67,6 +67,8 @@ void		 parent_listen_send(void);
 void		 parent_listen_close_all(void);
 int		 parent_listen_changed(const struct config *,
 		    const struct config *);
+int		 parent_unix_bind(const char *what, const char *path,
+		    mode_t mode, int backlog);
 int		 parent_control_bind(const char *path);
 
 /* parent_control.c: smtpctl connections */

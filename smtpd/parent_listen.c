@@ -186,11 +186,14 @@ parent_listen_changed(const struct config *a, const struct config *b)
 }
 
 /*
- * Bind the control socket, mode 0600.  A socket file left by a dead
- * daemon is replaced; one a live daemon answers on is an error.
+ * Bind a unix socket of the given mode ("what" names it in the logs).  A
+ * socket file left by a dead daemon is replaced; one a live daemon
+ * answers on is an error.  The umask keeps the file at most that open
+ * between bind and chmod.  Its fd, or -1 logged.
  */
 int
-parent_control_bind(const char *path)
+parent_unix_bind(const char *what, const char *path, mode_t mode,
+    int backlog)
 {
 	struct sockaddr_un	 sun;
 	int			 fd;
@@ -200,32 +203,39 @@ parent_control_bind(const char *path)
 	sun.sun_family = AF_UNIX;
 	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
 	    sizeof(sun.sun_path)) {
-		log_warnx("control socket path too long: %s", path);
+		log_warnx("%s path too long: %s", what, path);
 		return -1;
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("control socket");
+		log_warn("%s", what);
 		return -1;
 	}
 	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		log_warnx("control socket %s: another smtpd is running", path);
+		log_warnx("%s %s: another smtpd is running", what, path);
 		(void)close(fd);
 		return -1;
 	}
 	(void)unlink(path);
-	old = umask(S_IXUSR | S_IRWXG | S_IRWXO);
+	old = umask(~mode & 0777);
 	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
-		log_warn("control socket %s: bind", path);
+		log_warn("%s %s: bind", what, path);
 		(void)umask(old);
 		(void)close(fd);
 		return -1;
 	}
 	(void)umask(old);
-	if (chmod(path, S_IRUSR | S_IWUSR) == -1 ||
-	    listen(fd, 16) == -1) {
-		log_warn("control socket %s", path);
+	if (chmod(path, mode) == -1 || listen(fd, backlog) == -1) {
+		log_warn("%s %s", what, path);
 		(void)close(fd);
 		return -1;
 	}
 	return fd;
+}
+
+/* The control socket, mode 0600. */
+int
+parent_control_bind(const char *path)
+{
+	return parent_unix_bind("control socket", path, S_IRUSR | S_IWUSR,
+	    16);
 }

@@ -20,7 +20,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/un.h>
 
 #include <errno.h>
 #include <libgen.h>
@@ -59,40 +58,15 @@ parent_submit_dir(const char *path)
 int
 parent_submit_bind(const char *path)
 {
-	struct sockaddr_un	 sun;
-	int			 fd;
-	mode_t			 old;
+	int	 fd;
 
-	memset(&sun, 0, sizeof(sun));
-	sun.sun_family = AF_UNIX;
-	if (strlcpy(sun.sun_path, path, sizeof(sun.sun_path)) >=
-	    sizeof(sun.sun_path)) {
-		log_warnx("sendmail socket path too long: %s", path);
-		return -1;
-	}
 	if (parent_submit_dir(path) == -1) {
 		log_warn("sendmail socket %s: directory", path);
 		return -1;
 	}
-	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
-		log_warn("sendmail socket");
+	if ((fd = parent_unix_bind("sendmail socket", path, 0666,
+	    SOMAXCONN)) == -1)
 		return -1;
-	}
-	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
-		log_warnx("sendmail socket %s: another smtpd is running", path);
-		(void)close(fd);
-		return -1;
-	}
-	(void)unlink(path);
-	old = umask(0);
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, 0666) == -1 || listen(fd, SOMAXCONN) == -1) {
-		log_warn("sendmail socket %s", path);
-		(void)umask(old);
-		(void)close(fd);
-		return -1;
-	}
-	(void)umask(old);
 	parent_submit_fd = fd;
 	(void)strlcpy(parent_submit_path, path, sizeof(parent_submit_path));
 	return 0;
