@@ -385,8 +385,18 @@ local_command_child(const struct local_job *j, int msgfd, int resultfd)
 
 	cmd_resultfd = resultfd;
 	local_child_signals(j->ppid, command_signal);
-	if ((r = local_message_open(j, msgfd, &in)) != 0)
+	/* a child of the spawner has no exit status for smtpd-local to
+	 * read: every end of it writes its result */
+	if ((r = local_message_open(j, msgfd, &in)) == EX_DATAERR) {
+		local_result_write(resultfd, STATUS_PERMFAIL, "5.4.6",
+		    "mail loops back to me");
 		_exit(r);
+	}
+	if (r != 0) {
+		local_result_write(resultfd, STATUS_TEMPFAIL, "4.3.0",
+		    "cannot read the message");
+		_exit(r);
+	}
 	command_argv(j, resultfd, line, sizeof(line), argv, path,
 	    sizeof(path));
 	if ((infd = command_input(j, in)) == -1 || pipe2(pfd, O_CLOEXEC) == -1)

@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "proc.h"
 #include "proto.h"
 #include "util.h"
 #include "local.h"
@@ -290,6 +291,9 @@ local_exec_init(void)
 	case 0:
 		if (dup2(sv[1], LOCAL_RESULT_FD + 1) == -1)
 			_exit(1);
+		/* smtpd-local's channel to the parent: not the spawner's,
+		 * nor its children's */
+		(void)close(PROC_PARENT_FD);
 		closefrom(LOCAL_RESULT_FD + 2);
 		exec_serve(LOCAL_RESULT_FD + 1, ppid);
 	}
