@@ -7,7 +7,9 @@ directory under /var/lib: the checks of sendmail's DontBlameSendmail
 defaults want every directory on the path owned by root or the user and
 writable by nobody else, which the test directories under /tmp are not.
 Remote addresses go to a Sink; local mailboxes are mbox files in a fresh
-`local mailbox-dir`, read back with Python's mailbox module.
+`local mailbox-dir`, read back with Python's mailbox module.  A
+.forward's program runs as its user when it is in `local smrsh-dir`, and
+one outside it bounces with 5.7.1 without running.
 """
 import contextlib
 import os
@@ -60,7 +62,6 @@ def forward(user, text, mode=0o644):
     return path
 
 
-
 def _relay(maildir, sink, aliases=None):
     relay = Relay(sink=sink, start=False,
                   conf={"local mailbox-dir": '"%s"' % maildir})
@@ -78,7 +79,6 @@ def _relay(maildir, sink, aliases=None):
 def _send(relay, rcpt, headers=()):
     msg, _ = clients.make_message(SENDER, [rcpt], headers=headers)
     clients.send(relay.port, SENDER, [rcpt], msg=msg)
-
 
 
 def _bounce(sink, timeout=30):
@@ -223,3 +223,44 @@ def test_missing_include_file_bounces():
             dd, text = _bounce(sink)
             assert dd.recipients[0]["status"] == "5.3.0", dd.recipients
             assert "No such file or directory" in text, text
+
+
+def _smrsh_proof(home):
+    """A smrsh directory (root's, on a safe path) whose program "proof"
+    writes who it runs as and its input into HOME."""
+    d = "/var/lib/smtpd-regress-smrsh-%s" % uuid.uuid4().hex[:8]
+    os.mkdir(d, 0o755)
+    prog = os.path.join(d, "proof")
+    with open(prog, "w") as f:
+        f.write("#!/bin/sh\nid -un > %s/proof.who\ncat > %s/proof.msg\n"
+                % (home, home))
+    os.chmod(prog, 0o755)
+    return d
+
+
+def test_forward_to_a_program_in_the_smrsh_dir_and_one_outside():
+    maildir = mail_spool()
+    with home_user() as user, Sink() as sink:
+        home = pwd.getpwnam(user).pw_dir
+        smrsh = _smrsh_proof(home)
+        try:
+            relay = Relay(sink=sink, conf={
+                "local mailbox-dir": '"%s"' % maildir,
+                "local smrsh-dir": '"%s"' % smrsh})
+            with relay:
+                forward(user, '"|/usr/bin/proof", "|/usr/bin/env"\n')
+                _send(relay, "%s@relay.test" % user, headers=["X-Tag: p"])
+                b, text = _bounce(sink)
+                wait_until(lambda: os.path.exists(os.path.join(
+                    home, "proof.msg")), 20, "the program's run")
+                relay.wait_queue_empty(20)
+            with open(os.path.join(home, "proof.who")) as f:
+                assert f.read().strip() == user
+            with open(os.path.join(home, "proof.msg")) as f:
+                assert "X-Tag: p" in f.read()
+            assert b.recipients[0]["status"] == "5.7.1", b.recipients
+            assert "smrsh: %s/env not available for sendmail programs" % \
+                smrsh in text, text
+            assert not os.path.exists(os.path.join(maildir, user))
+        finally:
+            shutil.rmtree(smrsh, ignore_errors=True)

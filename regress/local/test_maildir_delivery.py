@@ -26,8 +26,6 @@ from lib.sink import Sink
 SENDER = "dave@client.test"
 
 
-
-
 def _relay(rules, sink=None):
     return Relay(sink=sink, conf={"local mailbox-dir": '"%s"' % mail_spool()},
                  extra=["local delivery %s" % r for r in rules])

@@ -36,7 +36,6 @@ def _msg(user, body="Hello.\r\n", headers=()):
     return msg
 
 
-
 def test_delivered_into_the_mbox_with_headers_and_quoting():
     maildir = mail_spool()
     with system_user("h4t") as user, _relay(maildir) as relay:

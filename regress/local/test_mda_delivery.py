@@ -177,3 +177,23 @@ def test_our_delivered_to_is_a_loop_and_the_mda_does_not_run():
             assert "mail loops back to me" in m.data.decode("utf-8",
                                                             "replace")
         assert not os.path.exists(ran)
+
+
+def test_a_killed_mda_is_retried_and_delivers_once():
+    with home_user("h8k") as (user, home):
+        flag = os.path.join(home, "ok")
+        script = _script('[ -e "%s" ] || kill -9 $$\n'
+                         'cat >> "$HOME/got"\n' % flag)
+        with _relay(script) as relay:
+            _send(relay, user, headers=["X-Once: yes"])
+
+            def deferred():
+                envs = [e for e in envelopes(relay) if e["rcpt"] == user]
+                return envs if envs and envs[0]["lasterror"] else None
+            [e] = wait_until(deferred, 20, "a failed try of the killed MDA")
+            assert "signal 9" in e["lasterror"], e
+            with open(flag, "w"):
+                pass
+            got = _wait_file(os.path.join(home, "got"))
+            relay.wait_queue_empty(20)
+        assert got.count("X-Once: yes") == 1, got

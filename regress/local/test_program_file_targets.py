@@ -25,7 +25,6 @@ from lib.sink import Sink
 SENDER = "dave@client.test"
 
 
-
 def _smrsh(home):
     """A smrsh directory with the program "proof": it writes who it runs
     as, its arguments and its input into the home."""

@@ -19,13 +19,10 @@ from lib.sink import Sink
 SENDER = "dave@client.test"
 
 
-
-
 def _msg(user):
     msg, _ = clients.make_message(SENDER, ["%s@relay.test" % user],
                                   body="Hello.\r\n")
     return msg
-
 
 
 def _conf(maildir, root_mail=None):
