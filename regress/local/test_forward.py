@@ -232,8 +232,9 @@ def _smrsh_proof(home):
     os.mkdir(d, 0o755)
     prog = os.path.join(d, "proof")
     with open(prog, "w") as f:
-        f.write("#!/bin/sh\nid -un > %s/proof.who\ncat > %s/proof.msg\n"
-                % (home, home))
+        f.write("#!/bin/sh\nid -un > %s/proof.who\n"
+                "grep NoNewPrivs /proc/$$/status > %s/proof.nnp\n"
+                "cat > %s/proof.msg\n" % (home, home, home))
     os.chmod(prog, 0o755)
     return d
 
@@ -258,6 +259,9 @@ def test_forward_to_a_program_in_the_smrsh_dir_and_one_outside():
                 assert f.read().strip() == user
             with open(os.path.join(home, "proof.msg")) as f:
                 assert "X-Tag: p" in f.read()
+            # a program gains no privilege by exec (no set-id bits)
+            with open(os.path.join(home, "proof.nnp")) as f:
+                assert f.read().split() == ["NoNewPrivs:", "1"]
             assert b.recipients[0]["status"] == "5.7.1", b.recipients
             assert "smrsh: %s/env not available for sendmail programs" % \
                 smrsh in text, text

@@ -4,14 +4,16 @@ as the user.
 
 Each test makes a real system user with a home (lib/localmail.py,
 removed after it).  procmail with the user's ~/.procmailrc files the
-message into ~/Maildir/ once, with our Return-Path and Delivered-To.  A
-script sees the message on stdin, runs as the user with its groups, a
-clean environment and no descriptor but stdio; the spawner holds no
+message into ~/Maildir/ once, with our Return-Path and Delivered-To;
+without one into /var/mail/USER, with its set-id bits.  A script sees
+the message on stdin, runs as the user with its groups, a clean
+environment, its set-id bits and no descriptor but stdio; the spawner holds no
 descriptor but stdio and its socket to smtpd-local.  Exit 75 (with a
 text on stderr) keeps the mail queued with that text and it is
 delivered once when the script succeeds; exit 67 bounces once with
 5.1.1 and the script's text; a message with our Delivered-To for the
-user is a loop, bounced with 5.4.6 without running the MDA."""
+user is a loop, bounced with 5.4.6 without running the MDA; a killed MDA
+is retried and delivers once."""
 import mailbox
 import os
 import pwd
@@ -83,6 +85,7 @@ def test_the_mda_runs_as_the_user_with_a_clean_environment():
         script = _script(
             'cat > "$HOME/msg"\n'
             '{ id -u; id -G; env | sort; echo "args:$*"; '
+            'grep NoNewPrivs /proc/$$/status; '
             'ls -l /proc/$$/fd | grep -c socket: ; } > "$HOME/out.tmp"\n'
             'mv "$HOME/out.tmp" "$HOME/out"\n')
         with _relay("%s %%u 'a;b' $HOME" % script) as relay:
@@ -102,6 +105,8 @@ def test_the_mda_runs_as_the_user_with_a_clean_environment():
         # no shell: only double quotes group, the rest is passed as it is
         assert "args:%s 'a;b' $HOME" % user in lines, lines
         assert lines[-1] == "0", "a socket open in the MDA: %s" % lines
+        # an MDA keeps its set-id bits, as procmail needs
+        assert lines[-2].split() == ["NoNewPrivs:", "0"], lines
         with open(os.path.join(home, "msg")) as f:
             msg = f.read()
         assert "Delivered-To: %s@relay.test" % user in msg, msg
@@ -197,3 +202,25 @@ def test_a_killed_mda_is_retried_and_delivers_once():
             got = _wait_file(os.path.join(home, "got"))
             relay.wait_queue_empty(20)
         assert got.count("X-Once: yes") == 1, got
+
+
+def test_procmail_without_rc_delivers_into_var_mail():
+    """procmail's own default, /var/mail/USER (2775 root:mail): it needs
+    its set-id bits to make the dot-lock there, as under Postfix's
+    mailbox_command."""
+    with home_user("h8v") as (user, home):
+        path = os.path.join("/var/mail", user)
+        try:
+            with _relay("/usr/bin/procmail -d %u") as relay:
+                _send(relay, user, headers=["X-Once: yes"])
+                wait_until(lambda: os.path.exists(path) and
+                           len(mailbox.mbox(path, create=False)) == 1, 20,
+                           "procmail's delivery into %s" % path)
+                relay.wait_queue_empty(20)
+            [m] = mailbox.mbox(path, create=False)
+            assert m["X-Once"] == "yes"
+            assert not os.path.exists(path + ".lock")
+        finally:
+            for p in (path, path + ".lock"):
+                if os.path.exists(p):
+                    os.unlink(p)

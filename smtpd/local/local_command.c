@@ -15,7 +15,8 @@
  * what runs (never a path from the alias).  Either runs in its own
  * process group, in the user's home, with a clean environment (HOME,
  * USER, LOGNAME, SHELL=/bin/sh, PATH=/usr/bin:/bin, SENDER, RECIPIENT)
- * and the signals at their defaults; its stdin is the message with our
+ * and the signals at their defaults (a |program with
+ * PR_SET_NO_NEW_PRIVS, an MDA without: its set-id bits work); its stdin is the message with our
  * Return-Path: and Delivered-To: and LF line ends (a program gets the
  * From_ line first, as sendmail gives it; an MDA does not, procmail and
  * dovecot-lda make their own from -f), its stdout and stderr together
@@ -27,6 +28,7 @@
  * process group killed), it is a temporary failure: the mail is retried.
  */
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -281,6 +283,13 @@ command_exec(const struct local_job *j, const char *path, char **argv,
 		_exit(EX_OSERR);
 	closefrom(STDERR_FILENO + 1);
 	if (chdir(j->home) == -1 && chdir("/") == -1)
+		_exit(EX_OSERR);
+	/* an MDA is the admin's command and keeps its set-id bits, as
+	 * under Postfix's mailbox_command (Debian's procmail needs them
+	 * for the dot-lock in /var/mail); a |program of an alias or a
+	 * .forward gains no privilege by exec */
+	if (j->kind == TARGET_PROGRAM &&
+	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
 		_exit(EX_OSERR);
 	(void)snprintf(env[0], sizeof(env[0]), "HOME=%s", j->home);
 	(void)snprintf(env[1], sizeof(env[1]), "USER=%s", j->user);

@@ -16,9 +16,11 @@
  * and kills it at its time limit; the spawner reaps it.  The child's
  * result comes on its result pipe, as any child's.
  *
- * The spawner is root, not dumpable, PR_SET_NO_NEW_PRIVS (a setuid MDA
- * does not regain root), without a filter, and dies with smtpd-local
- * (PR_SET_PDEATHSIG).  It reads only what smtpd-local writes, with every
+ * The spawner is root, not dumpable, without a filter, and dies with
+ * smtpd-local (PR_SET_PDEATHSIG).  It is not PR_SET_NO_NEW_PRIVS, which
+ * its children would inherit: an MDA keeps its set-id bits (Debian's
+ * procmail is setuid root, setgid mail, for /var/mail), a |program is
+ * made PR_SET_NO_NEW_PRIVS before its exec (local_command.c).  It reads only what smtpd-local writes, with every
  * length checked; a bad request is refused, never fatal.
  */
 #include <sys/pidfd.h>
@@ -235,8 +237,7 @@ exec_serve(int s, pid_t ppid)
 	int			 fds[2], nfds, pidfd, i;
 
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) == -1 ||
-	    getppid() != ppid || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1 ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == -1)
+	    getppid() != ppid || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == -1)
 		_exit(1);
 	(void)signal(SIGTERM, SIG_DFL);
 	for (;;) {
