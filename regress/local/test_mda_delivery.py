@@ -5,7 +5,9 @@ as the user.
 Each test makes a real system user with a home (lib/localmail.py,
 removed after it).  procmail with the user's ~/.procmailrc files the
 message into ~/Maildir/ once, with our Return-Path and Delivered-To;
-without one into /var/mail/USER, with its set-id bits.  A script sees
+without one into /var/mail/USER, with its set-id bits; dovecot-lda
+(Dovecot's master running for its userdb) into the Maildir of Dovecot's
+mail home.  A script sees
 the message on stdin, runs as the user with its groups, a clean
 environment, its set-id bits and no descriptor but stdio; the spawner holds no
 descriptor but stdio and its socket to smtpd-local.  Exit 75 (with a
@@ -21,6 +23,7 @@ import subprocess
 
 from lib import clients, dsn, test_dir, wait_until
 from lib.daemon import Relay
+from lib.dovecot import Dovecot
 from lib.localmail import envelopes, home_user, mail_spool
 from lib.sink import Sink
 
@@ -224,3 +227,25 @@ def test_procmail_without_rc_delivers_into_var_mail():
             for p in (path, path + ".lock"):
                 if os.path.exists(p):
                     os.unlink(p)
+
+
+def test_dovecot_lda_delivers_into_the_users_maildir():
+    with home_user("h8d") as (user, home), \
+            Dovecot([(user, user)]) as dovecot:
+        pw = pwd.getpwnam(user)
+        # dovecot-lda runs as the user: its mail home and the log are
+        # the user's to write
+        os.makedirs(os.path.dirname(dovecot.maildir(user)), exist_ok=True)
+        os.chown(os.path.dirname(dovecot.maildir(user)), pw.pw_uid,
+                 pw.pw_gid)
+        with open(dovecot.logpath, "a"):
+            pass
+        os.chmod(dovecot.logpath, 0o666)
+        with _relay("/usr/lib/dovecot/dovecot-lda -c %s -d %%u -f %%s" %
+                    dovecot.confpath) as relay:
+            _send(relay, user, headers=["X-Once: yes"])
+            [m] = dovecot.wait_messages(user, 1)
+            relay.wait_queue_empty(20)
+        assert m["X-Once"] == "yes"
+        assert m["Delivered-To"] == "%s@relay.test" % user
+        assert m["Return-Path"] == "<%s>" % SENDER, m["Return-Path"]
