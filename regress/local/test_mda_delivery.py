@@ -131,28 +131,35 @@ def test_the_spawner_keeps_only_its_socket():
         assert set(fds) - set(sockets) <= {0, 1, 2}, fds
 
 
-def test_exit_75_waits_with_its_text_then_delivers_once():
-    with home_user("h8t") as (user, home):
+def _fails_then_delivers_once(prefix, failure, reason):
+    """An MDA script that runs failure until a flag file exists: the mail
+    waits with reason in the queue, and is delivered once after the
+    flag is made."""
+    with home_user(prefix) as (user, home):
         flag = os.path.join(home, "ok")
-        script = _script(
-            '[ -e "%s" ] || { echo "mailbox busy, try later" >&2; '
-            'exit 75; }\n'
-            'cat >> "$HOME/got"\n' % flag)
+        script = _script('[ -e "%s" ] || { %s; }\n'
+                         'cat >> "$HOME/got"\n' % (flag, failure))
         with _relay(script) as relay:
             _send(relay, user, headers=["X-Once: yes"])
 
             def deferred():
                 envs = [e for e in envelopes(relay) if e["rcpt"] == user]
-                return envs if envs and "mailbox busy" in \
-                    envs[0]["lasterror"] else None
-            wait_until(deferred, 20, "a deferred try with the MDA's text")
-            relay.wait_for_log(r"to=<%s>.*mailer=local.*stat=Deferred.*"
-                               r"mailbox busy" % user)
+                return envs if envs and reason in envs[0]["lasterror"] \
+                    else None
+            wait_until(deferred, 20, "a deferred try (%s)" % reason)
+            relay.wait_for_log(r"to=<%s>.*mailer=local.*stat=Deferred.*%s"
+                               % (user, reason))
             with open(flag, "w"):
                 pass
             got = _wait_file(os.path.join(home, "got"))
             relay.wait_queue_empty(20)
         assert got.count("X-Once: yes") == 1, got
+
+
+def test_exit_75_waits_with_its_text_then_delivers_once():
+    _fails_then_delivers_once(
+        "h8t", 'echo "mailbox busy, try later" >&2; exit 75',
+        "mailbox busy")
 
 
 def test_exit_67_bounces_once_with_the_mdas_text():
@@ -188,23 +195,7 @@ def test_our_delivered_to_is_a_loop_and_the_mda_does_not_run():
 
 
 def test_a_killed_mda_is_retried_and_delivers_once():
-    with home_user("h8k") as (user, home):
-        flag = os.path.join(home, "ok")
-        script = _script('[ -e "%s" ] || kill -9 $$\n'
-                         'cat >> "$HOME/got"\n' % flag)
-        with _relay(script) as relay:
-            _send(relay, user, headers=["X-Once: yes"])
-
-            def deferred():
-                envs = [e for e in envelopes(relay) if e["rcpt"] == user]
-                return envs if envs and envs[0]["lasterror"] else None
-            [e] = wait_until(deferred, 20, "a failed try of the killed MDA")
-            assert "signal 9" in e["lasterror"], e
-            with open(flag, "w"):
-                pass
-            got = _wait_file(os.path.join(home, "got"))
-            relay.wait_queue_empty(20)
-        assert got.count("X-Once: yes") == 1, got
+    _fails_then_delivers_once("h8k", "kill -9 $$", "signal 9")
 
 
 def test_procmail_without_rc_delivers_into_var_mail():
