@@ -249,7 +249,7 @@ sm_opt_one(char **argv, int *i, struct sm_env *e)
 		break;
 	case 'f':
 	case 'r':
-		sm_opt_sender(e, sm_optarg(argv, i, a + 2));
+		sm_opts.sender = sm_optarg(argv, i, a + 2);
 		break;
 	case 'i':
 		if (a[2] != '\0')
@@ -377,13 +377,16 @@ sm_conf_init(void)
 
 /*
  * -bp, -bi, -q: smtpctl beside this program (or in SBINDIR's place),
- * run with the same config; only root may, as smtpctl says.
+ * run with the same config; only root may, as smtpctl says.  newaliases
+ * takes -v on (each alias as it is stored), as sendmail's does.
  */
 static int
 sm_smtpctl(const char *name, const char *cmd, const char *arg)
 {
-	char	 self[PATH_MAX], path[PATH_MAX + 16], *slash;
-	ssize_t	 n;
+	char		 self[PATH_MAX], path[PATH_MAX + 16], *slash;
+	char		*av[8];
+	ssize_t		 n;
+	int		 ac = 0;
 
 	if (geteuid() != 0) {
 		sm_warnx("permission denied: only root may %s",
@@ -398,15 +401,18 @@ sm_smtpctl(const char *name, const char *cmd, const char *arg)
 	if ((slash = strrchr(self, '/')) != NULL)
 		*slash = '\0';
 	(void)snprintf(path, sizeof(path), "%s/smtpctl", self);
-	(void)fflush(stdout);
+	av[ac++] = (char *)name;
+	av[ac++] = (char *)"-f";
+	av[ac++] = (char *)sm_opts.conffile;
+	if (sm_opts.mode == SM_MODE_ALIASES && sm_opts.verbose)
+		av[ac++] = (char *)"-v";
+	if (cmd != NULL)
+		av[ac++] = (char *)cmd;
 	if (arg != NULL)
-		(void)execl(path, name, "-f", sm_opts.conffile, cmd, arg,
-		    (char *)NULL);
-	else if (cmd != NULL && strcmp(name, "newaliases") != 0)
-		(void)execl(path, name, "-f", sm_opts.conffile, cmd,
-		    (char *)NULL);
-	else
-		(void)execl(path, name, "-f", sm_opts.conffile, (char *)NULL);
+		av[ac++] = (char *)arg;
+	av[ac] = NULL;
+	(void)fflush(stdout);
+	(void)execv(path, av);
 	sm_warnx("%s: %s", path, strerror(errno));
 	return EX_UNAVAILABLE;
 }
@@ -435,6 +441,8 @@ sm_send(struct sm_env *e, char **rcpts, int n)
 	int		 i, rc;
 
 	memset(&msg, 0, sizeof(msg));
+	if (sm_opts.sender != NULL)
+		sm_opt_sender(e, sm_opts.sender);
 	for (i = 0; i < n; i++)
 		if (sm_env_rcpt_add(e, rcpts[i]) == -1)
 			return EX_NOUSER;
@@ -489,6 +497,11 @@ sm_run(struct sm_env *e, char **rcpts, int n)
 {
 	int	 fd;
 
+	/* no flag may quietly become a sender where nothing is sent */
+	if (sm_opts.sender != NULL && sm_opts.mode != SM_MODE_SEND)
+		sm_warnx("-f ignored: %s", sm_opts.mode == SM_MODE_SMTP ?
+		    "with -bs the sender is MAIL FROM's" :
+		    "no message is sent");
 	switch (sm_opts.mode) {
 	case SM_MODE_QUEUE:
 		return sm_smtpctl("smtpctl", "show", "queue");
