@@ -48,7 +48,8 @@ def test_newaliases_link_and_bi_pass_v_on():
         _aliases(relay)
         link = _newaliases_link(relay)
         for argv in ([link, "-C", relay.confpath, "-v"],
-                     [SENDMAIL, "-C", relay.confpath, "-bi", "-v"]):
+                     [SENDMAIL, "-C", relay.confpath, "-bi", "-v"],
+                     [SENDMAIL, "-C", relay.confpath, "-vbi"]):
             rc, out, err = _run(argv)
             assert rc == 0, (argv, rc, out, err)
             assert "2 aliases" in out, (argv, out, err)
@@ -67,4 +68,18 @@ def test_newaliases_takes_no_sender():
             assert rc == 0, (argv, rc, out, err)
             assert "2 aliases" in out, (argv, out, err)
             assert "-f ignored" in err, (argv, err)
+
+
+def test_clustered_flags_are_getopts():
+    text = b"To: x@remote.test\nSubject: c\n\nbefore\n.\nafter\n"
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        for args in (["-ti"], ["-it"], ["-itf", "list@else.test"]):
+            rc, _, err = sendmail(relay, user, args, text)
+            assert rc == 0, (args, rc, err)
+        msgs = sink.wait_for(3)
+        for m in msgs:
+            assert m.rcpt_addrs == ["x@remote.test"], m.rcpt_addrs
+            assert b"before\r\n.\r\nafter" in m.data, m.data
+        assert sorted(m.mail_from for m in msgs) == sorted(
+            ["%s@relay.test" % user] * 2 + ["list@else.test"])
 
