@@ -83,3 +83,16 @@ def test_clustered_flags_are_getopts():
         assert sorted(m.mail_from for m in msgs) == sorted(
             ["%s@relay.test" % user] * 2 + ["list@else.test"])
 
+
+def test_options_end_at_the_first_recipient():
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        rc, _, err = sendmail(relay, user, ["bob@remote.test", "-v"],
+                              b"Subject: v\n\nv\n")
+        assert rc == EX_NOUSER, (rc, err)
+        assert "-v... " in err and "options come before" in err, err
+        assert "-v@" not in err, err
+        rc, _, err = sendmail(relay, user, ["-v", "bob@remote.test"],
+                              b"Subject: v\n\nv\n")
+        assert rc == 0, (rc, err)
+        [m] = sink.wait_for(1)
+        assert m.rcpt_addrs == ["bob@remote.test"], m.rcpt_addrs

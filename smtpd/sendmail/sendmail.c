@@ -326,8 +326,10 @@ sm_parse(int argc, char **argv, struct sm_env *e)
 	for (i = 1; i < argc; i++) {
 		if (argv[i][0] != '-' || argv[i][1] == '\0')
 			break;
-		if (strcmp(argv[i], "--") == 0)
+		if (strcmp(argv[i], "--") == 0) {
+			sm_opts.dashdash = 1;
 			return i + 1;
+		}
 		if (strcmp(argv[i], "--pickup") == 0)
 			sm_opts.mode = SM_MODE_PICKUP;
 		else
@@ -440,6 +442,24 @@ sm_deliver(struct sm_env *e, struct sm_buf *msg)
 	return rc;
 }
 
+/*
+ * A recipient word.  As sendmail's getopt(3), the options end at the
+ * first recipient, so "bob -v" is no -v; sendmail then bounces the user
+ * "-v", we refuse the word before anything is sent.  After "--" such a
+ * word is an address.
+ */
+static int
+sm_rcpt_arg(struct sm_env *e, const char *arg)
+{
+	if (arg[0] == '-' && !sm_opts.dashdash) {
+		sm_warnx("%s... not a recipient: options come before the "
+		    "recipients (-- before an address that starts with -)",
+		    arg);
+		return -1;
+	}
+	return sm_env_rcpt_add(e, arg);
+}
+
 /* The default mode: read, complete, submit. */
 static int
 sm_send(struct sm_env *e, char **rcpts, int n)
@@ -451,7 +471,7 @@ sm_send(struct sm_env *e, char **rcpts, int n)
 	if (sm_opts.sender != NULL)
 		sm_opt_sender(e, sm_opts.sender);
 	for (i = 0; i < n; i++)
-		if (sm_env_rcpt_add(e, rcpts[i]) == -1)
+		if (sm_rcpt_arg(e, rcpts[i]) == -1)
 			return EX_NOUSER;
 	if (!sm_opts.tflag && e->nrcpt == 0)
 		sm_usage("no recipients given");

@@ -59,6 +59,7 @@ struct sm_opts {
 	int		 verbose;	/* -v */
 	const char	*fullname;	/* -F */
 	const char	*sender;	/* -f, -r: applied only when sending */
+	int		 dashdash;	/* "--": what follows is recipients */
 };
 
 /* What the config says, or the defaults when it cannot be read. */
