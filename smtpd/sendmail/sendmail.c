@@ -2,12 +2,14 @@
  * sendmail.c: sendmail(8), the command programs run to send mail; as
  * mailq(8) it is -bp, as newaliases(8) -bi (the basename of argv[0]).
  *
- * The options are sendmail 8's, parsed by hand because sendmail's own
- * syntax is not getopt's (-oi, -bs, -oQ/dir, -N dsn, a value glued to
- * its letter or in the next word).  Submitting: the message is read from
- * stdin, its headers completed (sendmail_msg.c), then handed to the
- * daemon over the sendmail socket (sendmail_smtp.c) or, when that cannot
- * be reached, written to the drop directory (sendmail_drop.c) for the
+ * The options are sendmail 8's, parsed as its getopt(3) parses them
+ * (flags bundle, a value is glued to its letter or in the next word, the
+ * options end at the first recipient), by hand for -d and -q, whose value
+ * is glued only, and to keep the letters in one table.
+ *
+ * Submitting: the message is read from stdin, its headers completed
+ * (sendmail_msg.c), then handed to the daemon over the sendmail socket
+ * (sendmail_smtp.c) or, when that cannot be reached, written to the drop directory (sendmail_drop.c) for the
  * daemon to pick up when it starts.  -bp, -bi and -q run smtpctl(8),
  * which needs root, as sendmail's own do (its queue is not the users').
  *
@@ -130,7 +132,7 @@ static void __attribute__((noreturn))
 sm_usage(const char *why)
 {
 	sm_warnx("%s", why);
-	(void)fprintf(stderr, "usage: %s [-i] [-t] [-v] [-C file] "
+	(void)fprintf(stderr, "usage: %s [-itv] [-C file] "
 	    "[-F name] [-f sender] [-N dsn] [-R ret] [-V envid] "
 	    "[-bm | -bs | -bp | -bi | -q] [recipient ...]\n", sm_progname);
 	exit(EX_USAGE);
