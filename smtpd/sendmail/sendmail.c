@@ -9,9 +9,10 @@
  *
  * Submitting: the message is read from stdin, its headers completed
  * (sendmail_msg.c), then handed to the daemon over the sendmail socket
- * (sendmail_smtp.c) or, when that cannot be reached, written to the drop directory (sendmail_drop.c) for the
- * daemon to pick up when it starts.  -bp, -bi and -q run smtpctl(8),
- * which needs root, as sendmail's own do (its queue is not the users').
+ * (sendmail_smtp.c) or, when that cannot be reached, written to the drop
+ * directory (sendmail_drop.c) for the daemon to pick up when it starts.
+ * -bp, -bi and -q run smtpctl(8), which needs root, as sendmail's own
+ * do (its queue is not the users').
  *
  * The config (smtpd.conf, or -C FILE) is read only for the hostname, the
  * socket, the drop directory, the control socket and the message size
