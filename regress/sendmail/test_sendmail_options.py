@@ -2,7 +2,10 @@
 (issue 12): plain getopt(3) over its option letters, so flags without a
 value cluster in any order ("-ti", "-it") and the option letters end at
 the first recipient; newaliases, by that name or as -bi, passes -v on
-and takes no -f sender.  Helpers are those of test_sendmail.py."""
+and takes no -f sender.  Then the options scripts pass: the ignored
+ones deliver with no word on stderr, -X and -d warn, -Q is refused, -I is
+-bi; cron's and PHP's calls, and bsd-mailx through a sendmail wrapper
+naming the test's config.  Helpers are those of test_sendmail.py."""
 import importlib.util
 import os
 
@@ -96,3 +99,104 @@ def test_options_end_at_the_first_recipient():
         assert rc == 0, (rc, err)
         [m] = sink.wait_for(1)
         assert m.rcpt_addrs == ["bob@remote.test"], m.rcpt_addrs
+
+
+def test_double_dash_lets_an_address_start_with_a_dash():
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        rc, _, err = sendmail(relay, user, ["--", "-list@remote.test"],
+                              b"Subject: d\n\nd\n")
+        assert rc == 0, (rc, err)
+        [m] = sink.wait_for(1)
+        assert m.rcpt_addrs == ["-list@remote.test"], m.rcpt_addrs
+
+
+def test_ignored_options_deliver_quietly_x_and_d_warn_q_refused():
+    quiet = [["-oem"], ["-oee"], ["-odi"], ["-odb"], ["-odq"], ["-om"],
+             ["-U"], ["-Am"], ["-Ac"], ["-G"], ["-L", "tag"],
+             ["-B", "8BITMIME"], ["-B7BIT"], ["-O", "DeliveryMode=b"],
+             ["-h", "5"], ["-oQ/var/spool/mqueue"], ["-m"], ["-n"],
+             ["-c"], ["-s"], ["-oi", "-odb", "-oem", "-U"]]
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        for i, args in enumerate(quiet):
+            rc, _, err = sendmail(relay, user, args + ["q%d@remote.test" % i],
+                                  b"Subject: q\n\nq\n")
+            assert rc == 0 and err == "", (args, rc, err)
+        rc, _, err = sendmail(relay, user, ["-X", "/tmp/traffic",
+                                            "x@remote.test"],
+                              b"Subject: x\n\nx\n")
+        assert rc == 0, (rc, err)
+        assert "-X (traffic log) ignored" in err, err
+        assert not os.path.exists("/tmp/traffic")
+        rc, _, err = sendmail(relay, user, ["-d0.1", "d@remote.test"],
+                              b"Subject: d\n\nd\n")
+        assert rc == 0 and "-d (debugging) ignored" in err, (rc, err)
+        msgs = sink.wait_for(len(quiet) + 2)
+        got = sorted(a for m in msgs for a in m.rcpt_addrs)
+        assert got == sorted(["q%d@remote.test" % i
+                              for i in range(len(quiet))] +
+                             ["x@remote.test", "d@remote.test"]), got
+        rc, _, err = sendmail(relay, user, ["-Q", "why", "z@remote.test"],
+                              b"Subject: z\n\nz\n")
+        assert rc == 64 and "quarantine" in err, (rc, err)
+
+
+def test_cron_and_php_calls():
+    """cron: -FCronDaemon -i -B8BITMIME -oem USER; PHP: -t -i."""
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        rc, _, err = sendmail(relay, user, ["-FCronDaemon", "-i",
+                                            "-B8BITMIME", "-oem",
+                                            "cron@remote.test"],
+                              b"Subject: Cron <u@h> true\n\n.\nout\n")
+        assert rc == 0 and err == "", (rc, err)
+        rc, _, err = sendmail(relay, user, ["-t", "-i"],
+                              b"To: php@remote.test\nSubject: php\n\n"
+                              b".\nend\n")
+        assert rc == 0 and err == "", (rc, err)
+        msgs = sink.wait_for(2)
+        by = {m.rcpt_addrs[0]: m for m in msgs}
+        cron = _helpers._parse(by["cron@remote.test"])
+        assert cron["From"] == '"CronDaemon" <%s@relay.test>' % user or \
+            cron["From"] == "CronDaemon <%s@relay.test>" % user, cron["From"]
+        assert b"\r\n.\r\nout" in by["cron@remote.test"].data
+        assert b"\r\n.\r\nend" in by["php@remote.test"].data
+
+
+def test_I_is_bi():
+    with Sink() as sink, _relay(sink) as relay:
+        _aliases(relay)
+        rc, out, err = _run([SENDMAIL, "-C", relay.confpath, "-I"])
+        assert rc == 0 and "2 aliases" in out, (rc, out, err)
+
+
+def test_mailx_sends_through_the_command():
+    import shutil
+    import subprocess
+    mailx = shutil.which("bsd-mailx") or shutil.which("mailx")
+    assert mailx, "bsd-mailx is installed by tools/deps.sh"
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        wrapper = os.path.join(relay.dir, "sendmail-wrapper")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\nexec %s -C %s "$@"\n'
+                    % (SENDMAIL, relay.confpath))
+        os.chmod(wrapper, 0o755)
+        rc_file = os.path.join(relay.dir, "mailrc")
+        with open(rc_file, "w") as f:
+            f.write("set sendmail=%s\n" % wrapper)
+        os.chmod(relay.dir, 0o755)
+        env = {"PATH": "/usr/bin:/bin", "MAILRC": rc_file, "HOME": "/"}
+        import pwd
+        cmd = ["setpriv", "--reuid", user, "--regid",
+               str(pwd.getpwnam(user).pw_gid),
+               "--init-groups", mailx, "-s", "from mailx",
+               "mx@remote.test"]
+        r = subprocess.run(cmd, input=b"hello\n.\nafter dot\n", env=env,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           timeout=30)
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        [m] = sink.wait_for(1)
+        assert m.rcpt_addrs == ["mx@remote.test"], m.rcpt_addrs
+        msg = _helpers._parse(m)
+        assert msg["Subject"] == "from mailx", msg.items()
+        assert msg["Received"].startswith("(from %s@localhost" % user)
+        # mailx runs sendmail -i: its lone dot is text
+        assert b"hello\r\n.\r\nafter dot" in m.data, m.data
