@@ -200,3 +200,30 @@ def test_mailx_sends_through_the_command():
         assert msg["Received"].startswith("(from %s@localhost" % user)
         # mailx runs sendmail -i: its lone dot is text
         assert b"hello\r\n.\r\nafter dot" in m.data, m.data
+
+
+def test_v_shows_the_dialogue_and_n_never_reaches_the_next_hop():
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        rc, _, err = sendmail(relay, user, ["-vNnever", "-Rfull",
+                                            "nv@remote.test"],
+                              b"Subject: nv\n\nnv\n")
+        assert rc == 0, (rc, err)
+        assert ">>> MAIL FROM:<%s@relay.test>" % user in err, err
+        assert "RCPT TO:<nv@remote.test>" in err, err
+        [m] = sink.wait_for(1)
+        rparams = m.rcpts[0][1]
+        rparams = rparams.decode() if isinstance(rparams, bytes) \
+            else str(rparams)
+        assert "NOTIFY=NEVER" in rparams, rparams
+        params = " ".join(m.mail_params) if isinstance(
+            m.mail_params, list) else str(m.mail_params)
+        assert "RET=FULL" in params, params
+
+
+def test_bad_values_and_modes_are_ex_usage():
+    with system_user("hbs") as user, _relay() as relay:
+        for args in (["-N", "sometimes"], ["-R", "all"], ["-q30m"],
+                     ["-bd"], ["-bt"], ["-V", "a b"], ["-f"], ["-j"]):
+            rc, _, err = sendmail(relay, user, args + ["u@remote.test"],
+                                  b"Subject: u\n\nu\n")
+            assert rc == 64 and "usage:" in err, (args, rc, err)
