@@ -2,14 +2,17 @@
  * sendmail.c: sendmail(8), the command programs run to send mail; as
  * mailq(8) it is -bp, as newaliases(8) -bi (the basename of argv[0]).
  *
- * The options are sendmail 8's, parsed by hand because sendmail's own
- * syntax is not getopt's (-oi, -bs, -oQ/dir, -N dsn, a value glued to
- * its letter or in the next word).  Submitting: the message is read from
- * stdin, its headers completed (sendmail_msg.c), then handed to the
- * daemon over the sendmail socket (sendmail_smtp.c) or, when that cannot
- * be reached, written to the drop directory (sendmail_drop.c) for the
- * daemon to pick up when it starts.  -bp, -bi and -q run smtpctl(8),
- * which needs root, as sendmail's own do (its queue is not the users').
+ * The options are sendmail 8's, parsed as its getopt(3) parses them
+ * (flags bundle, a value is glued to its letter or in the next word, the
+ * options end at the first recipient), by hand for -d and -q, whose value
+ * is glued only, and to keep the letters in one table.
+ *
+ * Submitting: the message is read from stdin, its headers completed
+ * (sendmail_msg.c), then handed to the daemon over the sendmail socket
+ * (sendmail_smtp.c) or, when that cannot be reached, written to the drop
+ * directory (sendmail_drop.c) for the daemon to pick up when it starts.
+ * -bp, -bi and -q run smtpctl(8), which needs root, as sendmail's own
+ * do (its queue is not the users').
  *
  * The config (smtpd.conf, or -C FILE) is read only for the hostname, the
  * socket, the drop directory, the control socket and the message size
@@ -130,21 +133,10 @@ static void __attribute__((noreturn))
 sm_usage(const char *why)
 {
 	sm_warnx("%s", why);
-	(void)fprintf(stderr, "usage: %s [-i] [-t] [-v] [-C file] "
+	(void)fprintf(stderr, "usage: %s [-itv] [-C file] "
 	    "[-F name] [-f sender] [-N dsn] [-R ret] [-V envid] "
 	    "[-bm | -bs | -bp | -bi | -q] [recipient ...]\n", sm_progname);
 	exit(EX_USAGE);
-}
-
-/* The value of an option: glued to it ("-fme") or the next word. */
-static const char *
-sm_optarg(char **argv, int *i, const char *p)
-{
-	if (*p != '\0')
-		return p;
-	if (argv[*i + 1] == NULL)
-		sm_usage("option requires an argument");
-	return argv[++*i];
 }
 
 /* -N: never, or a list of success, failure, delay. */
@@ -220,40 +212,36 @@ sm_opt_b(const char *p)
 		sm_usage("unsupported -b mode (-bm, -bs, -bp, -bi)");
 }
 
-/* One option word at argv[*i]; 0 once the recipients start. */
-static int
-sm_opt_one(char **argv, int *i, struct sm_env *e)
-{
-	const char	*a = argv[*i];
+/*
+ * sendmail 8's option letters as its getopt(3) string has them (a ':'
+ * after a letter that takes a value), with Postfix's no-op U and x.
+ */
+static const char	 sm_optstring[] =
+    "A:B:b:C:cD:d:e:F:f:Gh:IiL:M:mN:nO:o:p:Q:q:R:r:sTtUV:vX:x";
 
-	if (a[0] != '-' || a[1] == '\0')
-		return 0;
-	if (strcmp(a, "--") == 0) {
-		++*i;
-		return 0;
-	}
-	if (strcmp(a, "--pickup") == 0) {
-		sm_opts.mode = SM_MODE_PICKUP;
-		return 1;
-	}
-	switch (a[1]) {
+/* An option with its value (NULL for a flag). */
+static void
+sm_opt_letter(struct sm_env *e, int c, const char *v)
+{
+	switch (c) {
 	case 'b':
-		sm_opt_b(a + 2);
+		sm_opt_b(v);
 		break;
 	case 'C':
-		sm_opts.conffile = sm_optarg(argv, i, a + 2);
+		sm_opts.conffile = v;
 		sm_opts.conf_given = 1;
 		break;
 	case 'F':
-		sm_opts.fullname = sm_optarg(argv, i, a + 2);
+		sm_opts.fullname = v;
 		break;
 	case 'f':
 	case 'r':
-		sm_opt_sender(e, sm_optarg(argv, i, a + 2));
+		sm_opts.sender = v;
+		break;
+	case 'I':
+		sm_opts.mode = SM_MODE_ALIASES;
 		break;
 	case 'i':
-		if (a[2] != '\0')
-			sm_usage("unknown option");
 		sm_opts.iflag = 1;
 		break;
 	case 't':
@@ -263,59 +251,73 @@ sm_opt_one(char **argv, int *i, struct sm_env *e)
 		sm_opts.verbose = 1;
 		break;
 	case 'N':
-		sm_opt_notify(e, sm_optarg(argv, i, a + 2));
+		sm_opt_notify(e, v);
 		break;
 	case 'R':
-		a = sm_optarg(argv, i, a + 2);
-		if (strcasecmp(a, "full") != 0 && strcasecmp(a, "hdrs") != 0)
+		if (strcasecmp(v, "full") != 0 && strcasecmp(v, "hdrs") != 0)
 			sm_usage("-R: full or hdrs");
-		(void)strlcpy(e->ret, strcasecmp(a, "full") == 0 ? "FULL" :
+		(void)strlcpy(e->ret, strcasecmp(v, "full") == 0 ? "FULL" :
 		    "HDRS", sizeof(e->ret));
 		break;
 	case 'V':
-		a = sm_optarg(argv, i, a + 2);
-		if (strlen(a) > MAILADDR_ENVID_MAX || !mailaddr_xtext_valid(a))
+		if (strlen(v) > MAILADDR_ENVID_MAX || !mailaddr_xtext_valid(v))
 			sm_usage("-V: an envelope id of at most 100 xtext "
 			    "octets");
-		(void)strlcpy(e->envid, a, sizeof(e->envid));
+		(void)strlcpy(e->envid, v, sizeof(e->envid));
 		break;
 	case 'q':
 		/* -q alone runs the queue; -qInterval (a daemon's) is not ours */
-		if (a[2] != '\0')
+		if (*v != '\0')
 			sm_usage("-q with an interval or a selection is not "
 			    "supported: smtpd runs its queue itself");
 		sm_opts.mode = SM_MODE_RUNQ;
 		break;
 	case 'o':
-		if (a[2] == '\0')
-			sm_usage("-o needs an option letter");
-		sm_opt_o(a + 2);
+		sm_opt_o(v);
 		break;
-	case 'O':
-	case 'h':
-	case 'L':
+	case 'Q':
+		sm_usage("-Q (quarantine) is not supported");
+		break;
 	case 'X':
-	case 'B':
-	case 'p':
-	case 'A':
-		/* values of options that do not matter here */
-		(void)sm_optarg(argv, i, a + 2);
-		if (a[1] == 'X')
-			sm_warnx("-X (traffic log) ignored");
-		break;
-	case 'm':
-	case 'n':
-	case 'U':
-	case 'G':
-	case 'x':
+		sm_warnx("-X (traffic log) ignored");
 		break;
 	case 'd':
-		sm_warnx("-d (debugging) ignored");
+	case 'D':
+		sm_warnx("-%c (debugging) ignored", c);
 		break;
 	default:
-		sm_usage("unknown option");
+		/* A B e h L M O p, c G m n s T U x: no meaning here */
+		break;
 	}
-	return 1;
+}
+
+/*
+ * The letters of one option word at argv[*i], as getopt(3) takes them:
+ * flags cluster ("-ti" is -t -i), a letter with a value ends the word,
+ * the value glued to it or the next word.  -d and -q take a glued value
+ * only, as sendmail's obsolete() makes them.
+ */
+static void
+sm_opt_word(char **argv, int *i, struct sm_env *e)
+{
+	const char	*a = argv[*i], *o, *v;
+
+	for (a++; *a != '\0'; a++) {
+		if ((o = strchr(sm_optstring, *a)) == NULL || *a == ':')
+			sm_usage("unknown option");
+		if (o[1] != ':') {
+			sm_opt_letter(e, *a, NULL);
+			continue;
+		}
+		v = a + 1;
+		if (*v == '\0' && *a != 'd' && *a != 'q') {
+			if (argv[*i + 1] == NULL)
+				sm_usage("option requires an argument");
+			v = argv[++*i];
+		}
+		sm_opt_letter(e, *a, v);
+		return;
+	}
 }
 
 /* The options; the index of the first recipient. */
@@ -324,8 +326,18 @@ sm_parse(int argc, char **argv, struct sm_env *e)
 {
 	int	 i;
 
-	for (i = 1; i < argc && sm_opt_one(argv, &i, e); i++)
-		;
+	for (i = 1; i < argc; i++) {
+		if (argv[i][0] != '-' || argv[i][1] == '\0')
+			break;
+		if (strcmp(argv[i], "--") == 0) {
+			sm_opts.dashdash = 1;
+			return i + 1;
+		}
+		if (strcmp(argv[i], "--pickup") == 0)
+			sm_opts.mode = SM_MODE_PICKUP;
+		else
+			sm_opt_word(argv, &i, e);
+	}
 	return i;
 }
 
@@ -377,13 +389,16 @@ sm_conf_init(void)
 
 /*
  * -bp, -bi, -q: smtpctl beside this program (or in SBINDIR's place),
- * run with the same config; only root may, as smtpctl says.
+ * run with the same config; only root may, as smtpctl says.  newaliases
+ * takes -v on (each alias as it is stored), as sendmail's does.
  */
 static int
 sm_smtpctl(const char *name, const char *cmd, const char *arg)
 {
-	char	 self[PATH_MAX], path[PATH_MAX + 16], *slash;
-	ssize_t	 n;
+	char		 self[PATH_MAX], path[PATH_MAX + 16], *slash;
+	char		*av[8];
+	ssize_t		 n;
+	int		 ac = 0;
 
 	if (geteuid() != 0) {
 		sm_warnx("permission denied: only root may %s",
@@ -398,15 +413,18 @@ sm_smtpctl(const char *name, const char *cmd, const char *arg)
 	if ((slash = strrchr(self, '/')) != NULL)
 		*slash = '\0';
 	(void)snprintf(path, sizeof(path), "%s/smtpctl", self);
-	(void)fflush(stdout);
+	av[ac++] = (char *)name;
+	av[ac++] = (char *)"-f";
+	av[ac++] = (char *)sm_opts.conffile;
+	if (sm_opts.mode == SM_MODE_ALIASES && sm_opts.verbose)
+		av[ac++] = (char *)"-v";
+	if (cmd != NULL)
+		av[ac++] = (char *)cmd;
 	if (arg != NULL)
-		(void)execl(path, name, "-f", sm_opts.conffile, cmd, arg,
-		    (char *)NULL);
-	else if (cmd != NULL && strcmp(name, "newaliases") != 0)
-		(void)execl(path, name, "-f", sm_opts.conffile, cmd,
-		    (char *)NULL);
-	else
-		(void)execl(path, name, "-f", sm_opts.conffile, (char *)NULL);
+		av[ac++] = (char *)arg;
+	av[ac] = NULL;
+	(void)fflush(stdout);
+	(void)execv(path, av);
 	sm_warnx("%s: %s", path, strerror(errno));
 	return EX_UNAVAILABLE;
 }
@@ -427,6 +445,24 @@ sm_deliver(struct sm_env *e, struct sm_buf *msg)
 	return rc;
 }
 
+/*
+ * A recipient word.  As sendmail's getopt(3), the options end at the
+ * first recipient, so "bob -v" is no -v; sendmail then bounces the user
+ * "-v", we refuse the word before anything is sent.  After "--" such a
+ * word is an address.
+ */
+static int
+sm_rcpt_arg(struct sm_env *e, const char *arg)
+{
+	if (arg[0] == '-' && !sm_opts.dashdash) {
+		sm_warnx("%s... not a recipient: options come before the "
+		    "recipients (-- before an address that starts with -)",
+		    arg);
+		return -1;
+	}
+	return sm_env_rcpt_add(e, arg);
+}
+
 /* The default mode: read, complete, submit. */
 static int
 sm_send(struct sm_env *e, char **rcpts, int n)
@@ -435,8 +471,10 @@ sm_send(struct sm_env *e, char **rcpts, int n)
 	int		 i, rc;
 
 	memset(&msg, 0, sizeof(msg));
+	if (sm_opts.sender != NULL)
+		sm_opt_sender(e, sm_opts.sender);
 	for (i = 0; i < n; i++)
-		if (sm_env_rcpt_add(e, rcpts[i]) == -1)
+		if (sm_rcpt_arg(e, rcpts[i]) == -1)
 			return EX_NOUSER;
 	if (!sm_opts.tflag && e->nrcpt == 0)
 		sm_usage("no recipients given");
@@ -489,6 +527,11 @@ sm_run(struct sm_env *e, char **rcpts, int n)
 {
 	int	 fd;
 
+	/* no flag may quietly become a sender where nothing is sent */
+	if (sm_opts.sender != NULL && sm_opts.mode != SM_MODE_SEND)
+		sm_warnx("-f ignored: %s", sm_opts.mode == SM_MODE_SMTP ?
+		    "with -bs the sender is MAIL FROM's" :
+		    "no message is sent");
 	switch (sm_opts.mode) {
 	case SM_MODE_QUEUE:
 		return sm_smtpctl("smtpctl", "show", "queue");
@@ -532,21 +575,12 @@ main(int argc, char **argv)
 	log_init(sm_progname, 1);
 	/* a daemon that hangs up is an EX_TEMPFAIL, not a death */
 	(void)signal(SIGPIPE, SIG_IGN);
-	/* the hostname qualifies -f and the recipients: the config first */
-	for (first = 1; first < argc; first++)
-		if (strcmp(argv[first], "-C") == 0 && first + 1 < argc) {
-			sm_opts.conffile = argv[first + 1];
-			sm_opts.conf_given = 1;
-		} else if (strncmp(argv[first], "-C", 2) == 0 &&
-		    argv[first][2] != '\0') {
-			sm_opts.conffile = argv[first] + 2;
-			sm_opts.conf_given = 1;
-		}
+	/* -f and the recipients are qualified later, with the config's name */
+	first = sm_parse(argc, argv, &e);
 	if (sm_conf_init() == -1)
 		return EX_CONFIG;
 	if (sm_user_init() == -1)
 		return EX_NOUSER;
-	first = sm_parse(argc, argv, &e);
 	rc = sm_run(&e, argv + first, argc - first);
 	sm_env_free(&e);
 	return rc;

@@ -58,6 +58,8 @@ struct sm_opts {
 	int		 iflag;		/* -i, -oi: a lone dot is text */
 	int		 verbose;	/* -v */
 	const char	*fullname;	/* -F */
+	const char	*sender;	/* -f, -r: applied only when sending */
+	int		 dashdash;	/* "--": what follows is recipients */
 };
 
 /* What the config says, or the defaults when it cannot be read. */
