@@ -195,9 +195,11 @@ smtp_local_received(struct smtp_session *s, char *buf, size_t size,
 
 	warn[0] = '\0';
 	if (!l->trusted && !smtp_local_own_sender(l, tx->sender)) {
-		(void)snprintf(warn, sizeof(warn), "X-Authentication-Warning: "
+		n = snprintf(warn, sizeof(warn), "X-Authentication-Warning: "
 		    "%s: %s set sender to %s using -f\r\n", conf->hostname,
 		    l->user, tx->sender[0] != '\0' ? tx->sender : "<>");
+		if (n < 0 || (size_t)n >= sizeof(warn))
+			return -1;
 		log_info("%08x: user %s set sender to <%s>", s->id, l->user,
 		    tx->sender);
 	}
