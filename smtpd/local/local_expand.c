@@ -509,7 +509,8 @@ local_expand_fork(struct local_xreq *x)
 	return 0;
 }
 
-/* The identity x is read with: user's uid, gid and groups. */
+/* The identity x is read with: user's uid, gid and groups; 1 when it
+ * cannot be had, answered already. */
 static int
 local_expand_identity(struct local_xreq *x, const struct passwd *pw)
 {
@@ -517,10 +518,13 @@ local_expand_identity(struct local_xreq *x, const struct passwd *pw)
 
 	x->uid = pw->pw_uid;
 	x->gid = pw->pw_gid;
-	if (strlcpy(x->user, pw->pw_name, sizeof(x->user)) >= sizeof(x->user))
-		return -1;
-	if (getgrouplist(pw->pw_name, pw->pw_gid, x->groups, &n) == -1)
-		return -1;
+	if (strlcpy(x->user, pw->pw_name, sizeof(x->user)) >=
+	    sizeof(x->user) ||
+	    getgrouplist(pw->pw_name, pw->pw_gid, x->groups, &n) == -1) {
+		local_expand_answer(x, EXPAND_TEMPFAIL, "4.3.0", "cannot "
+		    "work out the groups of the user", "");
+		return 1;
+	}
 	x->ngroups = n;
 	return 0;
 }
@@ -556,12 +560,7 @@ local_expand_forward(struct local_xreq *x, const char *rcpt)
 		local_expand_answer(x, EXPAND_NONE, "", "", "");
 		return 1;
 	}
-	if (local_expand_identity(x, pw) == -1) {
-		local_expand_answer(x, EXPAND_TEMPFAIL, "4.3.0", "cannot "
-		    "work out the groups of the user", "");
-		return 1;
-	}
-	return 0;
+	return local_expand_identity(x, pw);
 }
 
 /* An include: read as the .forward's user, else as root; 1 when it is
@@ -588,12 +587,7 @@ local_expand_include(struct local_xreq *x, const char *rcpt,
 		    "of the :include: is unknown", "");
 		return 1;
 	}
-	if (local_expand_identity(x, pw) == -1) {
-		local_expand_answer(x, EXPAND_TEMPFAIL, "4.3.0", "cannot "
-		    "work out the groups of the user", "");
-		return 1;
-	}
-	return 0;
+	return local_expand_identity(x, pw);
 }
 
 /* IMSG_LOCAL_EXPAND from the queue. */
