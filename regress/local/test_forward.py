@@ -18,10 +18,10 @@ import shutil
 import subprocess
 import uuid
 
-from lib import clients, dsn, wait_until
+from lib import BIN, clients, dsn, wait_until
 from lib.daemon import Relay
-from lib.localmail import (mail_spool, mbox_messages, sink_rcpts,
-                           wait_sink_rcpts)
+from lib.localmail import (mail_spool, mbox_messages, relay_with_maps,
+                           sink_rcpts, wait_sink_rcpts)
 from lib.sink import Sink
 
 SENDER = "dave@client.test"
@@ -63,17 +63,9 @@ def forward(user, text, mode=0o644):
 
 
 def _relay(maildir, sink, aliases=None):
-    relay = Relay(sink=sink, start=False,
-                  conf={"local mailbox-dir": '"%s"' % maildir})
-    try:
-        if aliases is not None:
-            rc, out = relay.makemap("aliases", aliases)
-            assert rc == 0, out
-        relay.start()
-    except BaseException:
-        relay.stop()
-        raise
-    return relay
+    return relay_with_maps({} if aliases is None else {"aliases": aliases},
+                           sink=sink, libexec=BIN,
+                           conf={"local mailbox-dir": '"%s"' % maildir})
 
 
 def _send(relay, rcpt, headers=()):
