@@ -7,6 +7,9 @@
  * block, one block per recipient) and the returned content: the whole
  * original as message/rfc822 (RET=FULL or no RET), or its header as
  * text/rfc822-headers (RET=HDRS, and always for delayed and relayed).
+ * A "relayed" notice names a recipient whose mail the local mailer took
+ * as "delivered" (RFC 3464 2.3.3): that was the final delivery, not a
+ * hand-over to a server that cannot report.
  * Lines end in CRLF like every message file of the spool (the front end
  * stores what it received that way), so the copied original and our own
  * text never mix line ends.  Errors of the output stream are returned,
@@ -23,6 +26,29 @@
 #define EOL	"\r\n"
 
 static const char *action_words[] = { "failed", "delayed", "relayed" };
+
+/* Whether none (0), some (1) or all (2) recipients were delivered here. */
+static int
+bounce_delivered(const struct bounce_info *bi, const struct bounce_rcpt *r,
+    size_t n)
+{
+	size_t	 i, here = 0;
+
+	if (bi->action != BOUNCE_RELAYED)
+		return 0;
+	for (i = 0; i < n; i++)
+		if (queue_envelope_local(r[i].evp))
+			here++;
+	return here == 0 ? 0 : here == n ? 2 : 1;
+}
+
+static const char *
+bounce_action_word(const struct bounce_info *bi, const struct envelope *e)
+{
+	if (bi->action == BOUNCE_RELAYED && queue_envelope_local(e))
+		return "delivered";
+	return action_words[bi->action];
+}
 
 int
 queue_bounce_wanted(const struct envelope *e, enum bounce_action action)
@@ -60,7 +86,7 @@ bounce_relay_host(const char *relay, char *buf, size_t size)
 }
 
 static void
-bounce_headers(FILE *out, const struct bounce_info *bi)
+bounce_headers(FILE *out, const struct bounce_info *bi, int delivered)
 {
 	static const char	*subj[] = { "Failure", "Delay", "Relayed" };
 	char			 date[64];
@@ -69,7 +95,7 @@ bounce_headers(FILE *out, const struct bounce_info *bi)
 	    bi->hostname);
 	(void)fprintf(out, "To: <%s>" EOL, bi->to);
 	(void)fprintf(out, "Subject: Delivery Status Notification (%s)" EOL,
-	    subj[bi->action]);
+	    delivered == 2 ? "Success" : subj[bi->action]);
 	(void)fprintf(out, "Date: %s" EOL,
 	    date_rfc5322(bi->now, date, sizeof(date)));
 	(void)fprintf(out, "Message-ID: <%08x.dsn.%08x@%s>" EOL,
@@ -109,8 +135,15 @@ bounce_final(const struct bounce_info *bi, const struct envelope *e,
 
 static void
 bounce_human(FILE *out, const struct bounce_info *bi,
-    const struct bounce_rcpt *r, size_t n)
+    const struct bounce_rcpt *r, size_t n, int delivered)
 {
+	static const char	*intro_delivered[] = {
+		NULL,
+		"Your message was delivered to, or relayed to a next server "
+		    "that will not send delivery notifications for, the "
+		    "following recipients:",
+		"Your message was delivered to the following recipients:"
+	};
 	static const char	*intro[] = {
 		"Your message could not be delivered to the following "
 		    "recipients; this error is permanent:",
@@ -128,7 +161,8 @@ bounce_human(FILE *out, const struct bounce_info *bi,
 	(void)fprintf(out, "Content-Description: Notification" EOL EOL);
 	(void)fprintf(out, "This is the mail system at %s." EOL EOL,
 	    bi->hostname);
-	(void)fprintf(out, "%s" EOL EOL, intro[bi->action]);
+	(void)fprintf(out, "%s" EOL EOL, delivered ?
+	    intro_delivered[delivered] : intro[bi->action]);
 	for (i = 0; i < n; i++) {
 		bounce_final(bi, r[i].evp, rcpt, sizeof(rcpt));
 		(void)fprintf(out, "<%s>", rcpt);
@@ -158,7 +192,7 @@ bounce_status_rcpt(FILE *out, const struct bounce_info *bi,
 	if (queue_envelope_local(r->evp))
 		(void)fprintf(out, "X-Actual-Recipient: rfc822; %s" EOL,
 		    r->evp->rcpt);
-	(void)fprintf(out, "Action: %s" EOL, action_words[bi->action]);
+	(void)fprintf(out, "Action: %s" EOL, bounce_action_word(bi, r->evp));
 	(void)fprintf(out, "Status: %s" EOL, r->status);
 	bounce_relay_host(r->relay, host, sizeof(host));
 	if (host[0] != '\0')
@@ -244,6 +278,7 @@ bounce_returned(FILE *out, const struct bounce_info *bi,
 	(void)fprintf(out, "Content-Type: %s" EOL,
 	    hdrs ? "text/rfc822-headers" : "message/rfc822");
 	(void)fprintf(out, "Content-Description: %s" EOL EOL,
+	    bi->action == BOUNCE_RELAYED ? "Message Headers" :
 	    hdrs ? "Undelivered Message Headers" : "Undelivered Message");
 	rewind(orig);
 	rc = hdrs ? bounce_copy_headers(out, orig) :
@@ -256,10 +291,13 @@ int
 queue_bounce_write(FILE *out, const struct bounce_info *bi,
     const struct bounce_rcpt *r, size_t n, FILE *orig)
 {
+	int	 delivered;
+
 	if (n == 0)
 		return -1;
-	bounce_headers(out, bi);
-	bounce_human(out, bi, r, n);
+	delivered = bounce_delivered(bi, r, n);
+	bounce_headers(out, bi, delivered);
+	bounce_human(out, bi, r, n, delivered);
 	bounce_status(out, bi, r, n);
 	if (bounce_returned(out, bi, r[0].evp, orig) == -1)
 		return -1;

@@ -21,9 +21,9 @@ import pwd
 import subprocess
 import time
 
-from lib import BIN, wait_until
+from lib import BIN, dsn, wait_until
 from lib.daemon import Relay
-from lib.localmail import system_user, mail_spool
+from lib.localmail import mail_spool, mbox_messages, system_user
 from lib.sink import Sink
 
 SENDMAIL = os.path.join(BIN, "sendmail")
@@ -350,3 +350,53 @@ def test_bad_option_is_ex_usage():
         rc, _, err = sendmail(relay, user, ["-Q", "x@remote.test"])
         assert rc == 64, (rc, err)
         assert "usage:" in err, err
+
+
+def test_dsn_options_are_kept_for_a_local_delivery():
+    """-N/-R/-V are in the stored envelope, not only in the next hop's
+    MAIL/RCPT: a local delivery that succeeds with -N success sends a
+    DSN with the envelope id and only the headers (-R hdrs); one that
+    fails with -N never sends none, without -N one, of the headers only
+    (-R hdrs)."""
+    spool = mail_spool()
+    with system_user("hbs") as alice, system_user("hbs") as carol, \
+            _relay(conf={"local mailbox-dir": '"%s"' % spool}) as relay:
+        aliases = os.path.join(relay.dir, "aliases")
+        with open(aliases, "w") as f:
+            f.write("team: :include:%s/nothing\n" % relay.dir)
+        relay.set("local aliases", '"%s"' % aliases)
+        rc, out, err = sendmail(relay, None, ["-bi"])
+        assert rc == 0, (rc, out, err)
+        rc, _, err = sendmail(relay, alice, [
+            "-N", "success", "-R", "hdrs", "-V", "local+2Bid7", carol],
+            b"Subject: kept\n\nsecret body\n")
+        assert rc == 0, (rc, err)
+        rc, _, err = sendmail(relay, alice, ["-N", "never", "team"],
+                              b"Subject: never\n\nx\n")
+        assert rc == 0, (rc, err)
+        rc, _, err = sendmail(relay, alice, ["-R", "hdrs", "team"],
+                              b"Subject: default\n\nfailed body\n")
+        assert rc == 0, (rc, err)
+        [m] = mbox_messages(spool, carol, 1)
+        assert m["Subject"] == "kept", m.items()
+        mbox_messages(spool, alice, 2, timeout=30)
+        relay.wait_queue_empty(20)
+        reports = mbox_messages(spool, alice, 2)
+        assert len(reports) == 2, [r["Subject"] for r in reports]
+        by_action = {}
+        for r in reports:
+            d = dsn.parse(r.as_bytes())
+            by_action[d.recipients[0]["action"]] = d
+        assert sorted(by_action) == ["delivered", "failed"], by_action
+        ok = by_action["delivered"]
+        assert ok.per_message["original-envelope-id"] == "local+id7", \
+            ok.per_message
+        assert ok.recipients[0]["final-recipient"].endswith(
+            "%s@relay.test" % carol), ok.recipients
+        assert ok.returned_type == "text/rfc822-headers", ok.returned_type
+        assert b"Subject: kept" in ok.returned, ok.returned
+        assert b"secret body" not in ok.returned, ok.returned
+        bad = by_action["failed"]
+        assert bad.returned_type == "text/rfc822-headers", bad.returned_type
+        assert b"Subject: default" in bad.returned, bad.returned
+        assert b"failed body" not in bad.returned, bad.returned

@@ -9,7 +9,6 @@ naming the test's config.  Helpers are those of test_sendmail.py."""
 import importlib.util
 import os
 
-from lib import BIN
 from lib.localmail import system_user
 from lib.sink import Sink
 
@@ -85,6 +84,31 @@ def test_clustered_flags_are_getopts():
             assert b"before\r\n.\r\nafter" in m.data, m.data
         assert sorted(m.mail_from for m in msgs) == sorted(
             ["%s@relay.test" % user] * 2 + ["list@else.test"])
+
+
+def test_ignore_dots_long_name_and_boolean_values():
+    """-O IgnoreDots is -i; the option takes sendmail's boolean value, so
+    =false (or -oiFalse) turns it off; an unknown -O name is warned of."""
+    text = b"Subject: dots\n\nbefore\n.\nafter\n"
+    keep = [["-O", "IgnoreDots"], ["-OIgnoreDots=True"], ["-oi"],
+            ["-oiyes"]]
+    cut = [["-O", "IgnoreDots=false"], ["-oiFalse"], ["-i", "-oiN"]]
+    with Sink() as sink, system_user("hbs") as user, _relay(sink) as relay:
+        for i, args in enumerate(keep + cut):
+            rc, _, err = sendmail(relay, user, args + ["d%d@remote.test" % i],
+                                  text)
+            assert rc == 0 and err == "", (args, rc, err)
+        rc, _, err = sendmail(relay, user, ["-O", "NoSuchOption=1",
+                                            "u@remote.test"], text)
+        assert rc == 0 and "-O NoSuchOption ignored" in err, (rc, err)
+        msgs = sink.wait_for(len(keep) + len(cut) + 1)
+        for m in msgs:
+            i = m.rcpt_addrs[0]
+            kept = b"before\r\n.\r\nafter" in m.data
+            if i.startswith("d") and int(i[1:i.index("@")]) < len(keep):
+                assert kept, (i, m.data)
+            else:
+                assert not kept and b"after" not in m.data, (i, m.data)
 
 
 def test_options_end_at_the_first_recipient():

@@ -168,7 +168,32 @@ test_delayed_relayed(void)
 	free(d);
 	d = compose(BOUNCE_RELAYED, &e, 1);
 	UNIT_CHECK(d != NULL && strstr(d, "Action: relayed\r\n") != NULL &&
-	    strstr(d, "Status: 2.0.0\r\n") != NULL, "relayed DSN");
+	    strstr(d, "Status: 2.0.0\r\n") != NULL &&
+	    strstr(d, "(Relayed)") != NULL, "relayed DSN");
+	free(d);
+}
+
+/* A success notice for the local mailer says "delivered" (RFC 3464). */
+static void
+test_delivered(void)
+{
+	struct envelope	 e[2];
+	char		*d;
+
+	sample(&e[0], "bob", "");
+	e[0].mailer = TARGET_MAILBOX;
+	d = compose(BOUNCE_RELAYED, e, 1);
+	UNIT_CHECK(d != NULL && strstr(d, "Action: delivered\r\n") != NULL &&
+	    strstr(d, "Action: relayed") == NULL &&
+	    strstr(d, "(Success)") != NULL &&
+	    strstr(d, "was delivered to the following") != NULL,
+	    "local delivery: delivered");
+	free(d);
+	sample(&e[1], "carol@example.net", "");
+	d = compose(BOUNCE_RELAYED, e, 2);
+	UNIT_CHECK(d != NULL && strstr(d, "Action: delivered\r\n") != NULL &&
+	    strstr(d, "Action: relayed\r\n") != NULL &&
+	    strstr(d, "(Relayed)") != NULL, "mixed: one of each");
 	free(d);
 }
 
@@ -204,6 +229,7 @@ main(void)
 	test_full();
 	test_hdrs();
 	test_delayed_relayed();
+	test_delivered();
 	test_wanted();
 	return unit_done();
 }

@@ -182,18 +182,59 @@ sm_opt_sender(struct sm_env *e, const char *v)
 	e->sender_set = 1;
 }
 
+/* A sendmail boolean option value: none, or one starting t or y, is on. */
+static int
+sm_opt_bool(const char *v)
+{
+	return v == NULL || *v == '\0' || *v == 't' || *v == 'T' ||
+	    *v == 'y' || *v == 'Y';
+}
+
 /* -o options: i matters, the rest are accepted; some are worth a word. */
 static void
 sm_opt_o(const char *p)
 {
-	if (strcmp(p, "i") == 0) {
-		sm_opts.iflag = 1;
+	if (p[0] == 'i') {
+		sm_opts.iflag = sm_opt_bool(p + 1);
 		return;
 	}
 	if (p[0] == 'Q' || p[0] == 'd' || p[0] == 'e' || p[0] == 'm' ||
 	    p[0] == 'o' || p[0] == 'L' || p[0] == 'A' || p[0] == 'M')
 		return;
 	sm_warnx("-o%s ignored", p);
+}
+
+/*
+ * The long names of the -o letters above, which -O takes as
+ * Name=value; a name sendmail knows but that means nothing here is
+ * warned about as an unknown -o letter is.
+ */
+static const char	*sm_long_quiet[] = {
+	"QueueDirectory", "DeliveryMode", "ErrorMode", "MeToo",
+	"OldStyleHeaders", "LogLevel", "AliasFile", NULL
+};
+
+static void
+sm_opt_O(const char *p)
+{
+	char		 name[64];
+	const char	*eq;
+	size_t		 n, i;
+
+	eq = strchr(p, '=');
+	n = eq != NULL ? (size_t)(eq - p) : strlen(p);
+	if (n == 0 || n >= sizeof(name))
+		sm_usage("-O: Option=value");
+	memcpy(name, p, n);
+	name[n] = '\0';
+	if (strcasecmp(name, "IgnoreDots") == 0) {
+		sm_opts.iflag = sm_opt_bool(eq != NULL ? eq + 1 : NULL);
+		return;
+	}
+	for (i = 0; sm_long_quiet[i] != NULL; i++)
+		if (strcasecmp(name, sm_long_quiet[i]) == 0)
+			return;
+	sm_warnx("-O %s ignored", name);
 }
 
 /* -b modes. */
@@ -275,6 +316,9 @@ sm_opt_letter(struct sm_env *e, int c, const char *v)
 	case 'o':
 		sm_opt_o(v);
 		break;
+	case 'O':
+		sm_opt_O(v);
+		break;
 	case 'Q':
 		sm_usage("-Q (quarantine) is not supported");
 		break;
@@ -286,7 +330,7 @@ sm_opt_letter(struct sm_env *e, int c, const char *v)
 		sm_warnx("-%c (debugging) ignored", c);
 		break;
 	default:
-		/* A B e h L M O p, c G m n s T U x: no meaning here */
+		/* A B e h L M p, c G m n s T U x: no meaning here */
 		break;
 	}
 }
