@@ -51,7 +51,7 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(HARDEN) $(FORTIFY) \
 	   -DLIBBSD_OVERLAY -DLIBEXECDIR=\"$(LIBEXECDIR)\" \
 	   -DSYSCONFDIR=\"$(SYSCONFDIR)\"
 LDFLAGS	+= $(SAN) $(HARDEN_LD) -Wl,--as-needed
-LIBS_BASE = -levent -lbsd -lseccomp
+LIBS_BASE = -levent -lbsd -lseccomp -lidn2
 
 COMMON_SRCS = $(filter-out common/parse.c,$(wildcard common/*.c)) common/parse.c
 COMMON_OBJS = $(COMMON_SRCS:.c=.o)

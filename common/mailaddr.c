@@ -5,23 +5,73 @@
  * The parser walks the grammar once, left to right, and refuses anything
  * it does not describe; there are no exceptions for "common" mistakes.
  * Failure is a return value, never a log line or an exit.
+ *
+ * RFC 6531 3.3 extends atext, qtext and the labels of a mailbox's domain
+ * with UTF8-non-ascii: a well-formed UTF-8 sequence (RFC 3629: no
+ * overlong form, no surrogate, nothing past U+10FFFF) that is not a C1
+ * control.  A domain holding one is valid only if libidn2 can turn it
+ * into A-labels (IDNA2008), so what passes here can be looked up in the
+ * DNS and in the maps.  Whether a transaction may carry such an address
+ * (the SMTPUTF8 parameter) is the caller's decision.
  */
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#include <idn2.h>
 
 #include "mailaddr.h"
 #include "proto.h"
 #include "util.h"
 
-/* atext of RFC 5322 3.2.3: what a dot-string atom may hold. */
-static int
-mailaddr_atext(unsigned char c)
+/*
+ * Length of the UTF8-non-ascii sequence at s (RFC 6532 3.1, RFC 3629 4),
+ * 0 if s does not start with one.
+ */
+size_t
+mailaddr_utf8_len(const char *str)
 {
+	const unsigned char	*s = (const unsigned char *)str;
+	uint32_t		 cp;
+	size_t			 n, i;
+
+	if (s[0] < 0xc2 || s[0] > 0xf4)
+		return 0;
+	n = s[0] < 0xe0 ? 2 : s[0] < 0xf0 ? 3 : 4;
+	cp = s[0] & (n == 2 ? 0x1f : n == 3 ? 0x0f : 0x07);
+	for (i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3f);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff) || cp < 0xa0)
+		return 0;
+	return n;
+}
+
+int
+mailaddr_is_ascii(const char *s)
+{
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* Length of one atext of RFC 5322 3.2.3 (or RFC 6531) at s, 0 if none. */
+static size_t
+mailaddr_atext_len(const char *s)
+{
+	unsigned char	 c = (unsigned char)*s;
+
+	if (c >= 0x80)
+		return mailaddr_utf8_len(s);
 	return isalnum(c) || (c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~",
-	    c) != NULL);
+	    c) != NULL) ? 1 : 0;
 }
 
 /* Letter or digit, ASCII only (isalnum() may follow the locale). */
@@ -36,13 +86,13 @@ mailaddr_letdig(unsigned char c)
 static size_t
 mailaddr_dotstring_len(const char *s)
 {
-	size_t	 i = 0;
+	size_t	 i = 0, n;
 
 	for (;;) {
-		if (!mailaddr_atext((unsigned char)s[i]))
+		if (mailaddr_atext_len(s + i) == 0)
 			return 0;
-		while (mailaddr_atext((unsigned char)s[i]))
-			i++;
+		while ((n = mailaddr_atext_len(s + i)) != 0)
+			i += n;
 		if (s[i] != '.')
 			return i;
 		i++;
@@ -53,7 +103,7 @@ mailaddr_dotstring_len(const char *s)
 static size_t
 mailaddr_quoted_len(const char *s)
 {
-	size_t		 i = 1;
+	size_t		 i = 1, n;
 	unsigned char	 c;
 
 	if (s[0] != '"')
@@ -67,6 +117,12 @@ mailaddr_quoted_len(const char *s)
 			if (c < 32 || c > 126)
 				return 0;
 			i += 2;
+			continue;
+		}
+		if (c >= 0x80) {
+			if ((n = mailaddr_utf8_len(s + i)) == 0)
+				return 0;
+			i += n;
 			continue;
 		}
 		if (c < 32 || c > 126)
@@ -139,6 +195,30 @@ mailaddr_literal_valid(const char *s, size_t len)
 	return inet_pton(af, buf, addr) == 1;
 }
 
+/*
+ * A domain of n octets at s with U-labels (RFC 6531 3.3): well-formed
+ * UTF-8 that libidn2 turns into a valid domain of A-labels.
+ */
+static int
+mailaddr_idn_valid(const char *s, size_t n)
+{
+	char	 buf[MAILADDR_DOMAIN_MAX + 1], ascii[MAILADDR_DOMAIN_MAX + 1];
+	size_t	 i, u;
+
+	if (n == 0 || n > MAILADDR_DOMAIN_MAX)
+		return 0;
+	for (i = 0; i < n; i += u) {
+		u = (unsigned char)s[i] >= 0x80 ? mailaddr_utf8_len(s + i) : 1;
+		if (u == 0 || i + u > n)
+			return 0;
+	}
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (mailaddr_is_ascii(buf))
+		return 0;
+	return mailaddr_domain_ascii(buf, ascii, sizeof(ascii)) == 0;
+}
+
 /* Length of a domain or address literal at s, up to one of stop (0: bad). */
 static size_t
 mailaddr_host_len(const char *s, const char *stop)
@@ -154,7 +234,7 @@ mailaddr_host_len(const char *s, const char *stop)
 		return mailaddr_literal_valid(s, n) ? n : 0;
 	}
 	n = strcspn(s, stop);
-	return mailaddr_domain_valid(s, n) ? n : 0;
+	return mailaddr_domain_valid(s, n) || mailaddr_idn_valid(s, n) ? n : 0;
 }
 
 /* Length of a mailbox at s (local "@" host), 0 if none. */
@@ -397,4 +477,31 @@ mailaddr_local_has_routing(const char *s, size_t len)
 		if (s[i] == '@' || s[i] == '%' || s[i] == '!')
 			return 1;
 	return 0;
+}
+
+int
+mailaddr_domain_ascii(const char *domain, char *out, size_t outsize)
+{
+	char	*a = NULL;
+	size_t	 i, n;
+	int	 rc;
+
+	if (mailaddr_is_ascii(domain)) {
+		n = strlen(domain);
+		if (n >= outsize)
+			return -1;
+		for (i = 0; i <= n; i++)
+			out[i] = (char)tolower((unsigned char)domain[i]);
+		return 0;
+	}
+	rc = idn2_to_ascii_8z(domain, &a, IDN2_NFC_INPUT |
+	    IDN2_NONTRANSITIONAL);
+	if (rc != IDN2_OK)
+		return -1;
+	n = strlen(a);
+	rc = n < outsize && mailaddr_domain_valid(a, n) ? 0 : -1;
+	for (i = 0; rc == 0 && i <= n; i++)
+		out[i] = (char)tolower((unsigned char)a[i]);
+	idn2_free(a);
+	return rc;
 }

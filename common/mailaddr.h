@@ -4,10 +4,12 @@
  *
  * Every function is pure: it reads a string and either fills a caller
  * buffer or answers yes/no.  Nothing is accepted by a special case; what
- * the grammar does not allow is refused.  8-bit octets are refused (no
- * SMTPUTF8).  A mailbox that passes mailbox_valid() contains only
- * printable ASCII, never a control character, so it is safe to log and
- * to store in text records.
+ * the grammar does not allow is refused.  A mailbox may hold UTF-8 in
+ * its local part and U-labels in its domain (RFC 6531); a mailbox that
+ * passes mailbox_valid() contains only printable ASCII and well-formed
+ * UTF-8, never a control character (C0, DEL or C1), so it is safe to log
+ * and to store in text records.  Whether a transaction may carry a
+ * non-ASCII address (SMTPUTF8) is for the caller to decide.
  */
 #ifndef MAILADDR_H
 #define MAILADDR_H
@@ -60,7 +62,8 @@ int		 mailaddr_rcpt_valid(const char *s);
 int		 mailaddr_target_valid(uint32_t kind, const char *value);
 /* 1 if s is a valid local part (dot-string or quoted-string). */
 int		 mailaddr_local_valid(const char *s, size_t len);
-/* 1 if s is a domain name of RFC 5321 (letters, digits, hyphens). */
+/* 1 if s is a domain name of RFC 5321 (letters, digits, hyphens), ASCII
+ * only, as HELO and source routes must be. */
 int		 mailaddr_domain_valid(const char *s, size_t len);
 /* 1 if s is "[IPv4]" or "[IPv6:...]". */
 int		 mailaddr_literal_valid(const char *s, size_t len);
@@ -80,6 +83,19 @@ int		 mailaddr_xtext_decode(const char *s, char *out, size_t outsize);
  * -1 if it does not fit (out is then not to be used).
  */
 int		 mailaddr_xtext_encode(const char *s, char *out, size_t outsize);
+
+/* Length of the UTF8-non-ascii character at s (RFC 6532), 0 if none. */
+size_t		 mailaddr_utf8_len(const char *s);
+/* 1 if s holds no octet above 0x7f. */
+int		 mailaddr_is_ascii(const char *s);
+/*
+ * The domain in the form the DNS and the maps use: lowercased, U-labels
+ * turned into A-labels (IDNA2008, libidn2), so "b\xc3\xbccher.example"
+ * and "xn--bcher-kva.example" are one domain.  0, or -1 if it has no
+ * valid A-label form or does not fit.
+ */
+int		 mailaddr_domain_ascii(const char *domain, char *out,
+		    size_t outsize);
 
 /*
  * 1 if the local part s (len octets) holds sender-chosen routing: "@",

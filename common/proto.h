@@ -99,6 +99,13 @@ enum policy_verdict {
  */
 #define POLICY_FEATURE(c)	(1U << ((c) - 'a'))
 
+/*
+ * What a message needs of SMTPUTF8 (RFC 6531), in IMSG_QUEUE_MESSAGE_COMMIT,
+ * IMSG_MTA_DELIVER and the envelope's "utf8" line.
+ */
+#define UTF8_F_SMTPUTF8		0x01	/* MAIL had the SMTPUTF8 parameter */
+#define UTF8_F_HEADERS		0x02	/* its header holds 8-bit octets */
+
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
 
@@ -249,7 +256,8 @@ enum imsg_type {
 	/* smtp -> queue. id = session id. payload: u32 msgid, u64 size,
 	 * str sender ("" for <>), u32 dsn_ret, str envid, str helo,
 	 * str client address, str client name, str protocol (SMTP, ESMTP),
-	 * u32 body (0 7bit, 1 8bitmime), str auth, u32 nrcpt, then nrcpt
+	 * u32 body (0 7bit, 1 8bitmime), u32 UTF8_F_* flags, str auth,
+	 * u32 nrcpt, then nrcpt
 	 * times: str rcpt, str orcpt ("" if none), u32 notify, u32
 	 * target_kind, str sender (the envelope sender of this one, "" =
 	 * the message's: an alias list's owner), str original recipient
@@ -279,7 +287,8 @@ enum imsg_type {
 	 */
 	/* queue -> mta. id = batch id. fd: the message file, read-only.
 	 * payload: u32 msgid, str sender, u32 dsn_ret, str envid,
-	 * str domain, i64 creation time, u32 body, str auth, u32 nrcpt,
+	 * str domain, i64 creation time, u32 body, u32 UTF8_F_* flags,
+	 * str auth, u32 nrcpt,
 	 * then nrcpt times: u64 evpid, str rcpt, str orcpt, u32 notify.
 	 * auth as in IMSG_QUEUE_MESSAGE_COMMIT ("<>" for the queue's own
 	 * DSNs and envelopes written before the field existed); the mta

@@ -79,6 +79,7 @@ static const struct field envelope_fields[] = {
 	FSTR("client-name",			client_name),
 	FSTR("protocol",			proto),
 	FNUM("body",		FK_BODY,	body),
+	FNUM_OPT("utf8",	FK_U32,		utf8, "0"),
 	FNUM("size",		FK_U64,		size),
 	FNUM("created",		FK_TIME,	ctime),
 	FNUM("last-try",	FK_TIME,	lasttry),
@@ -157,10 +158,8 @@ queue_envelope_domain(const char *addr, char *buf, size_t size)
 
 	if (at == NULL || at[1] == '\0')
 		return -1;
-	if (strlcpy(buf, at + 1, size) >= size)
-		return -1;
-	text_lower(buf);
-	return 0;
+	/* the form the DNS knows: U-labels as A-labels (RFC 6531) */
+	return mailaddr_domain_ascii(at + 1, buf, size);
 }
 
 void
@@ -250,7 +249,8 @@ queue_envelope_check(const struct envelope *e, const char **why)
 	*why = "bad dsn parameters";
 	if ((e->notify & ~(uint32_t)0x0f) != 0 ||
 	    ((e->notify & DSN_NOTIFY_NEVER) && e->notify != DSN_NOTIFY_NEVER) ||
-	    e->ret > DSN_RET_HDRS || e->body > 1)
+	    e->ret > DSN_RET_HDRS || e->body > 1 ||
+	    (e->utf8 & ~(uint32_t)(UTF8_F_SMTPUTF8 | UTF8_F_HEADERS)) != 0)
 		return -1;
 	*why = "bad times";
 	if (e->ctime < 0 || e->lasttry < 0 || e->nexttry < 0)

@@ -83,6 +83,8 @@ struct envelope {
 	char			 client_name[CONF_HOST_MAX];
 	char			 proto[ENVELOPE_PROTO_MAX];
 	uint32_t		 body;			/* 0 7bit, 1 8bitmime */
+	/* UTF8_F_* (proto.h).  Optional on disk: 0. */
+	uint32_t		 utf8;
 	uint64_t		 size;			/* of the message file */
 	time_t			 ctime;
 	time_t			 lasttry;

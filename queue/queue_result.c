@@ -323,6 +323,8 @@ queue_result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
 	/* made here, submitted by no one (RFC 4954 5) */
 	(void)strlcpy(n->auth, "<>", sizeof(n->auth));
 	n->body = c->b->evs[d->idx[0]].body;
+	/* its own header is ASCII; only an address may need SMTPUTF8 */
+	n->utf8 = c->b->evs[d->idx[0]].utf8 & UTF8_F_SMTPUTF8;
 	n->size = size < 0 ? 0 : (uint64_t)size;
 	n->ctime = n->nexttry = c->now;
 	n->flags = ENVELOPE_F_RESOLVE |

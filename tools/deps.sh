@@ -30,7 +30,7 @@ fi
 
 # Build and test dependencies, then the runtime libraries of the unpacked
 # postfix binaries (from the Depends: of Debian 12's postfix).
-PKGS="build-essential byacc pkg-config libevent-dev libtls-dev libsasl2-dev
+PKGS="build-essential byacc pkg-config libevent-dev libtls-dev libsasl2-dev libidn2-dev
 libbsd-dev libseccomp-dev libunbound-dev libssl-dev libsqlite3-dev sqlite3
 mandoc swaks libnet-ssleay-perl dnsmasq-base sasl2-bin openssl python3 clang iproute2 procps
 libsasl2-modules libsasl2-modules-db libauthen-sasl-perl libdigest-hmac-perl

@@ -295,8 +295,12 @@ policy_db_lookup(struct policy_db *db, const char *map, const char *key,
 	if (!policy_db_filled(db, map))
 		return POLICY_DB_NOTFOUND;
 
-	if (strlcpy(lkey, key, sizeof(lkey)) >= sizeof(lkey))
-		return POLICY_DB_NOTFOUND;	/* longer than any stored key */
+	/* a domain is stored as A-labels (an alias name is no domain); a
+	 * key too long or no valid IDN matches no stored key */
+	if (policy_map_kind(map) == POLICY_MAP_ALIASES ?
+	    strlcpy(lkey, key, sizeof(lkey)) >= sizeof(lkey) :
+	    policy_makemap_key(key, lkey, sizeof(lkey)) == -1)
+		return POLICY_DB_NOTFOUND;
 	text_lower(lkey);
 	if (sqlite3_bind_text(db->get, 1, map, -1, SQLITE_STATIC) != SQLITE_OK ||
 	    sqlite3_bind_text(db->get, 2, lkey, -1, SQLITE_STATIC) != SQLITE_OK)
@@ -397,7 +401,11 @@ policy_db_entry_check(const char *map, const char *key, const char *value,
 		    "empty key");
 		return -1;
 	}
-	(void)strlcpy(lkey, k, lkeylen);
+	if (policy_makemap_key(k, lkey, lkeylen) == -1) {
+		(void)snprintf(err, errlen, "key with a domain that is no "
+		    "valid IDN");
+		return -1;
+	}
 	return 0;
 }
 

@@ -128,6 +128,13 @@ int	policy_makemap_run(const char *dbpath, const char *map,
 	    const char *file, struct policy_makemap_report *, char *err,
 	    size_t errlen);
 /*
+ * A lowercased key as the lookups form it: the domain in it (after the
+ * last '@', else after a "Tag:", past a leading '.') with U-labels as
+ * A-labels, so "b\xc3\xbccher.example" and "xn--bcher-kva.example" are
+ * one key.  0, or -1 if that domain has no valid A-label form.
+ */
+int	policy_makemap_key(const char *key, char *out, size_t outsize);
+/*
  * Check one line of a map file.  Returns 1 with *key (lowercased) and
  * *value set (pointers into line, which is modified), 0 for a blank or
  * comment line, -1 with *why set for a bad line.

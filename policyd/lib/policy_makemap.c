@@ -11,7 +11,8 @@
  * lowercased.  A line is refused if it has a NUL, a CR, any other control
  * character (a tab only separates), a double quote in the key (probe keys
  * never carry one, so it could never match), a key or value over 1024
- * octets, a missing value or a duplicate key.  An authinfo, virtusertable,
+ * octets, a missing value or a duplicate key.  A domain in a key is
+ * stored as A-labels (policy_makemap_key()), as the lookups ask for it.  An authinfo, virtusertable,
  * local-users or virtual-domains line must also be an entry
  * policy_entry_check() accepts (authinfo reasons never quote the secret).
  *
@@ -35,6 +36,7 @@
 
 #include <sqlite3.h>
 
+#include "mailaddr.h"
 #include "util.h"
 #include "policy.h"
 
@@ -141,6 +143,29 @@ policy_makemap_line(char *line, size_t len, enum policy_map_kind kind,
 	return -1;
 }
 
+int
+policy_makemap_key(const char *key, char *out, size_t outsize)
+{
+	const char	*d;
+	size_t		 n;
+
+	if (mailaddr_is_ascii(key))
+		return strlcpy(out, key, outsize) < outsize ? 0 : -1;
+	if ((d = strrchr(key, '@')) != NULL)
+		d++;
+	else if ((d = strchr(key, ':')) != NULL)
+		d++;
+	else
+		d = key;
+	if (*d == '.')
+		d++;
+	n = (size_t)(d - key);
+	if (n >= outsize)
+		return -1;
+	memcpy(out, key, n);
+	return mailaddr_domain_ascii(d, out + n, outsize - n);
+}
+
 /* The maps whose entries makemap checks with policy_entry_check(). */
 static int
 makemap_checked(const char *map)
@@ -172,16 +197,20 @@ makemap_line_load(struct makemap *mm, char *buf, size_t len,
     const char **why)
 {
 	static char	 reason[256];
-	char		*key, *value;
+	char		*raw, *value, key[POLICY_KEY_MAX + 1];
 	int		 r, rc;
 
 	if (len > MAKEMAP_LINE_MAX) {
 		*why = "line too long";
 		return -1;
 	}
-	if ((r = policy_makemap_line(buf, len, mm->kind, &key, &value,
+	if ((r = policy_makemap_line(buf, len, mm->kind, &raw, &value,
 	    why)) != 1)
 		return r;
+	if (policy_makemap_key(raw, key, sizeof(key)) == -1) {
+		*why = "key with a domain that is no valid IDN";
+		return -1;
+	}
 	if (makemap_checked(mm->map) && policy_entry_check(mm->map, key, value,
 	    reason, sizeof(reason)) == -1) {
 		*why = reason;

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mailaddr.h"
 #include "util.h"
 #include "policy.h"
 
@@ -333,7 +334,8 @@ probe_name_valid(const char *s)
 
 /*
  * A client name in the form of ${client_name}: a lowercased host name
- * without its trailing dot, or a bracketed canonical address.  0 or -1.
+ * without its trailing dot, U-labels as A-labels, or a bracketed
+ * canonical address.  0 or -1.
  */
 int
 policy_name_canon(const char *in, char *out, size_t outlen)
@@ -351,11 +353,14 @@ policy_name_canon(const char *in, char *out, size_t outlen)
 		return (size_t)snprintf(out, outlen, "[%s]", addr) >= outlen ?
 		    -1 : 0;
 	}
-	if (len == 0 || strlcpy(out, in, outlen) >= outlen)
+	if (len == 0 || len >= sizeof(inner))
 		return -1;
-	if (len > 1 && out[len - 1] == '.')
-		out[len - 1] = '\0';
-	text_lower(out);
+	memcpy(inner, in, len + 1);
+	if (len > 1 && inner[len - 1] == '.')
+		inner[len - 1] = '\0';
+	/* one key for a domain however it is written: U-labels as A-labels */
+	if (mailaddr_domain_ascii(inner, out, outlen) == -1)
+		return -1;
 	return probe_name_valid(out) ? 0 : -1;
 }
 

@@ -103,9 +103,16 @@ service lmtp {{
         subprocess.run([DOVECOT, "-c", self.confpath], check=True,
                        timeout=30)
         pidfile = os.path.join(self.run, "master.pid")
-        wait_until(lambda: os.path.exists(pidfile), 10, "dovecot's pid file")
-        with open(pidfile) as f:
-            self.pid = int(f.read().strip())
+
+        def pid():
+            # dovecot creates the file, then writes it: wait for the number
+            try:
+                with open(pidfile) as f:
+                    text = f.read().strip()
+            except FileNotFoundError:
+                return None
+            return int(text) if text.isdigit() else None
+        self.pid = wait_until(pid, 10, "dovecot's pid file")
         register_pid(self.pid)
         wait_until(self._answers, 10, "dovecot's LMTP greeting")
 

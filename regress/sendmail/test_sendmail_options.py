@@ -251,3 +251,18 @@ def test_bad_values_and_modes_are_ex_usage():
             rc, _, err = sendmail(relay, user, args + ["u@remote.test"],
                                   b"Subject: u\n\nu\n")
             assert rc == 64 and "usage:" in err, (args, rc, err)
+
+
+def test_utf8_recipient_goes_with_smtputf8():
+    """A UTF-8 address (RFC 6531) is submitted with SMTPUTF8 and relayed
+    with it to a next hop that offers it."""
+    rcpt = "\u7528\u6237@\u4f8b\u5b50.\u5e7f\u544a"
+    keywords = ("PIPELINING", "8BITMIME", "SMTPUTF8")
+    with Sink(keywords=keywords) as sink, system_user("hbs") as user, \
+            _relay(sink) as relay:
+        rc, _, err = sendmail(relay, user, [rcpt],
+                              "Subject: gr\u00fc\u00dfe\n\nx\n".encode())
+        assert rc == 0, (rc, err)
+        [m] = sink.wait_for(1)
+        assert m.rcpt_addrs == [rcpt], m.rcpt_addrs
+        assert "SMTPUTF8" in m.mail_params, m.mail_params

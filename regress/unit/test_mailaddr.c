@@ -83,8 +83,8 @@ test_paths(void)
 	    "trailing dot in domain");
 	UNIT_CHECK(path_is("<a@exa_mple.com>", 0, MAILADDR_SYNTAX, NULL),
 	    "underscore in domain");
-	UNIT_CHECK(path_is("<\xc3\xa9@example.com>", 0, MAILADDR_SYNTAX,
-	    NULL), "8-bit local part");
+	UNIT_CHECK(path_is("<\xc3\xa9@example.com>", 0, MAILADDR_OK,
+	    "\xc3\xa9@example.com"), "UTF-8 local part (RFC 6531)");
 	UNIT_CHECK(path_is("<a\r@example.com>", 0, MAILADDR_SYNTAX, NULL),
 	    "CR in local part");
 	UNIT_CHECK(path_is("<\"a\rb\"@example.com>", 0, MAILADDR_SYNTAX,
@@ -214,6 +214,42 @@ local_routed(const char *s)
 	return mailaddr_local_has_routing(s, (size_t)(at - s));
 }
 
+/* RFC 6531 3.3: UTF-8 in local parts, U-labels in domains. */
+static void
+test_utf8(void)
+{
+	char	 a[64];
+
+	UNIT_CHECK(mailaddr_mailbox_valid("\xe7\x94\xa8\xe6\x88\xb7@"
+	    "\xe4\xbe\x8b\xe5\xad\x90.\xe5\xb9\xbf\xe5\x91\x8a"),
+	    "UTF-8 local part and U-label domain");
+	UNIT_CHECK(mailaddr_mailbox_valid("\"j\xc3\xb6rg s\"@example.com"),
+	    "UTF-8 in a quoted local part");
+	UNIT_CHECK(!mailaddr_mailbox_valid("\xc3@example.com"),
+	    "truncated sequence");
+	UNIT_CHECK(!mailaddr_mailbox_valid("\xc0\xafx@example.com"),
+	    "overlong form");
+	UNIT_CHECK(!mailaddr_mailbox_valid("\xed\xa0\x80@example.com"),
+	    "surrogate");
+	UNIT_CHECK(!mailaddr_mailbox_valid("\xc2\x85@example.com"),
+	    "C1 control (NEL)");
+	UNIT_CHECK(!mailaddr_mailbox_valid("\xf4\x90\x80\x80@example.com"),
+	    "past U+10FFFF");
+	UNIT_CHECK(!mailaddr_mailbox_valid("a@\xe2\x98\x83.example"),
+	    "a symbol IDNA2008 refuses in a domain");
+	UNIT_CHECK(!mailaddr_helo_valid("b\xc3\xbc" "cher.example"),
+	    "HELO stays ASCII");
+	UNIT_CHECK(mailaddr_domain_ascii("B\xc3\xbc" "CHER.Example", a,
+	    sizeof(a)) == 0 && strcmp(a, "xn--bcher-kva.example") == 0,
+	    "U-labels to lowercase A-labels");
+	UNIT_CHECK(mailaddr_domain_ascii("Relay.TEST", a, sizeof(a)) == 0 &&
+	    strcmp(a, "relay.test") == 0, "ASCII lowercased");
+	UNIT_CHECK(mailaddr_domain_ascii("b\xc3\xbc" "cher.example", a, 8) == -1,
+	    "too small a buffer");
+	UNIT_CHECK(mailaddr_is_ascii("abc") && !mailaddr_is_ascii("\xc3\xa9"),
+	    "is_ascii");
+}
+
 static void
 test_local_routing(void)
 {
@@ -238,6 +274,7 @@ main(void)
 	test_path_limit();
 	test_domains();
 	test_xtext();
+	test_utf8();
 	test_local_routing();
 	return unit_done();
 }

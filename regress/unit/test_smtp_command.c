@@ -130,8 +130,16 @@ test_mail(void)
 	    "555 5.5.4 Duplicate"), "duplicate parameter");
 	UNIT_CHECK(refused("MAIL FROM:<> FOO=bar", 1,
 	    "555 5.5.4 Unsupported"), "unknown parameter");
-	UNIT_CHECK(refused("MAIL FROM:<> SMTPUTF8", 1,
+	UNIT_CHECK(refused("MAIL FROM:<> SIZE", 1,
 	    "555 5.5.4 Unsupported"), "parameter without value");
+	UNIT_CHECK(ok("MAIL FROM:<j\xc3\xb6rg@example.com> SMTPUTF8") &&
+	    cmd.u.mail.smtputf8 == 1, "SMTPUTF8 (RFC 6531)");
+	UNIT_CHECK(ok("MAIL FROM:<a@example.com>") && cmd.u.mail.smtputf8 == 0,
+	    "no SMTPUTF8");
+	UNIT_CHECK(refused("MAIL FROM:<> SMTPUTF8=1", 1,
+	    "555 5.5.4 SMTPUTF8 takes no value"), "SMTPUTF8 with a value");
+	UNIT_CHECK(refused("MAIL FROM:<> SMTPUTF8 SMTPUTF8", 1,
+	    "555 5.5.4 Duplicate"), "SMTPUTF8 twice");
 	UNIT_CHECK(refused("MAIL FROM:<> NOTIFY=NEVER", 1,
 	    "555 5.5.4 Unsupported"), "RCPT parameter on MAIL");
 }

@@ -9,6 +9,11 @@
  * valid xtext goes unchanged, anything else is encoded.  The AUTH=
  * parameter (RFC 4954 5) is always encoded.  A line that does
  * not fit the buffer is refused (-1), never cut.
+ *
+ * SMTPUTF8 (RFC 6531): MAIL carries the parameter when the message asked
+ * for it and the next hop offers it.  To a next hop that does not, an
+ * address whose only non-ASCII part is its domain goes with the domain
+ * as A-labels (the session has failed the others already).
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -39,6 +44,34 @@ mta_command_add(char *buf, size_t size, size_t *n, const char *s)
 	return 0;
 }
 
+/* 1 if the n octets at s are ASCII. */
+static int
+mta_command_ascii(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/* An address as this next hop may see it; -1 if it cannot. */
+int
+mta_command_addr(char *buf, size_t size, const char *addr, uint32_t ext)
+{
+	const char	*at = strrchr(addr, '@');
+	char		 dom[CONF_HOST_MAX];
+
+	if ((ext & MTA_EXT_SMTPUTF8) || mailaddr_is_ascii(addr))
+		return strlcpy(buf, addr, size) < size ? 0 : -1;
+	if (at == NULL || !mta_command_ascii(addr, (size_t)(at - addr)) ||
+	    mailaddr_domain_ascii(at + 1, dom, sizeof(dom)) == -1)
+		return -1;
+	return snprintf(buf, size, "%.*s@%s", (int)(at - addr), addr, dom) <
+	    (int)size ? 0 : -1;
+}
+
 int
 mta_command_mail(char *buf, size_t size, const struct mta_batch *b,
     uint32_t ext)
@@ -48,8 +81,12 @@ mta_command_mail(char *buf, size_t size, const struct mta_batch *b,
 	int	 r = 0;
 
 	buf[0] = '\0';
-	(void)snprintf(tmp, sizeof(tmp), "MAIL FROM:<%s>", b->sender);
+	if (mta_command_addr(x, sizeof(x), b->sender, ext) == -1)
+		return -1;
+	(void)snprintf(tmp, sizeof(tmp), "MAIL FROM:<%s>", x);
 	r |= mta_command_add(buf, size, &n, tmp);
+	if ((ext & MTA_EXT_SMTPUTF8) && (b->utf8 & UTF8_F_SMTPUTF8))
+		r |= mta_command_add(buf, size, &n, " SMTPUTF8");
 	if (ext & MTA_EXT_SIZE) {
 		(void)snprintf(tmp, sizeof(tmp), " SIZE=%lld",
 		    (long long)b->size);
@@ -116,7 +153,9 @@ mta_command_rcpt(char *buf, size_t size, const struct mta_rcpt *rc,
 	int		 r = 0;
 
 	buf[0] = '\0';
-	(void)snprintf(tmp, sizeof(tmp), "RCPT TO:<%s>", to);
+	if (mta_command_addr(x, sizeof(x), to, ext) == -1)
+		return -1;
+	(void)snprintf(tmp, sizeof(tmp), "RCPT TO:<%s>", x);
 	r |= mta_command_add(buf, size, &n, tmp);
 	if ((ext & MTA_EXT_DSN) && (rc->notify & (DSN_NOTIFY_NEVER |
 	    DSN_NOTIFY_SUCCESS | DSN_NOTIFY_FAILURE | DSN_NOTIFY_DELAY))) {

@@ -99,6 +99,7 @@ struct mta_batch {
 	char			*route_user;
 	uint32_t		 dsn_ret;
 	uint32_t		 body8;
+	uint32_t		 utf8;		/* UTF8_F_* */
 	time_t			 start;
 	size_t			 nrcpt;
 	struct mta_rcpt		*rcpts;
@@ -246,6 +247,7 @@ void		 mta_pool_status(int *, int *);
  * it does not fit.  RCPT names to (the recipient, or the address a
  * mailertable "mailer:user@host" route sends instead) with rc's
  * NOTIFY and ORCPT. */
+int		 mta_command_addr(char *, size_t, const char *, uint32_t);
 int		 mta_command_mail(char *, size_t, const struct mta_batch *,
 		    uint32_t);
 int		 mta_command_rcpt(char *, size_t, const struct mta_rcpt *,

@@ -194,6 +194,7 @@ mta_ehlo_line(struct mta_ehlo *e, const char *s)
 		{ "ENHANCEDSTATUSCODES", MTA_EXT_ENHANCED },
 		{ "CHUNKING",		 MTA_EXT_CHUNKING },
 		{ "STARTTLS",		 MTA_EXT_STARTTLS },
+		{ "SMTPUTF8",		 MTA_EXT_SMTPUTF8 },
 	};
 	size_t			 i;
 	char			*end;

@@ -34,6 +34,7 @@ struct mta_reply {
 #define MTA_EXT_CHUNKING	0x0020
 #define MTA_EXT_STARTTLS	0x0040
 #define MTA_EXT_AUTH		0x0080	/* AUTH (or the old AUTH=) */
+#define MTA_EXT_SMTPUTF8	0x0100	/* RFC 6531 */
 
 struct mta_ehlo {
 	uint32_t	 ext;

@@ -83,6 +83,8 @@ static const char *mta_state_names[] = {
 };
 
 #define MTA_POLICY_DOWN	"451 4.3.0 Temporary policy failure, try again later"
+#define MTA_SMTPUTF8_MISSING	"554 5.6.7 SMTPUTF8 is required, but was " \
+	"not offered by the next hop"
 
 void
 mta_session_timer(struct mta_session *s, int secs)
@@ -516,6 +518,36 @@ mta_session_tx_screen(struct mta_session *s)
 	mta_session_tx_go(s);
 }
 
+/*
+ * RFC 6531 3.4: to a next hop without SMTPUTF8 a message that needs it
+ * (UTF-8 in its header or in the sender's local part) is returned, and so
+ * is each recipient with a UTF-8 local part; U-label domains go as
+ * A-labels (mta_command_addr()).
+ */
+static void
+mta_session_tx_utf8(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+	char			 tmp[CONF_ADDR_MAX * 3];
+	size_t			 i;
+
+	if ((s->ehlo.ext & MTA_EXT_SMTPUTF8) ||
+	    !(b->utf8 & UTF8_F_SMTPUTF8))
+		return;
+	for (i = 0; i < b->nrcpt; i++) {
+		if (b->rcpts[i].state != MTA_RCPT_PENDING)
+			continue;
+		if (!(b->utf8 & UTF8_F_HEADERS) &&
+		    mta_command_addr(tmp, sizeof(tmp), b->sender, 0) == 0 &&
+		    mta_command_addr(tmp, sizeof(tmp),
+		    mta_batch_rcpt_to(b, i), 0) == 0)
+			continue;
+		stats_add("mta.error.smtputf8", 1);
+		mta_batch_result(b, i, STATUS_PERMFAIL, "5.6.7",
+		    MTA_SMTPUTF8_MISSING);
+	}
+}
+
 static void
 mta_session_tx_begin(struct mta_session *s)
 {
@@ -526,6 +558,7 @@ mta_session_tx_begin(struct mta_session *s)
 	s->nreplied = 0;
 	s->naccepted = 0;
 	s->screen = 0;
+	mta_session_tx_utf8(s);
 	mta_session_tx_screen(s);
 }
 

@@ -190,6 +190,20 @@ sm_smtp_fail(struct sm_conn *c, int code, const char *what)
 	return strncmp(c->last + 4, "5.7.", 4) == 0 ? EX_NOPERM : EX_DATAERR;
 }
 
+/* Whether an address of the envelope needs SMTPUTF8 (RFC 6531). */
+static int
+sm_smtp_utf8(const struct sm_env *e)
+{
+	size_t	 i;
+
+	if (!mailaddr_is_ascii(e->sender))
+		return 1;
+	for (i = 0; i < e->nrcpt; i++)
+		if (!mailaddr_is_ascii(e->rcpts[i]))
+			return 1;
+	return 0;
+}
+
 static int
 sm_smtp_mail(struct sm_conn *c, const struct sm_env *e,
     const struct sm_buf *msg)
@@ -206,6 +220,8 @@ sm_smtp_mail(struct sm_conn *c, const struct sm_env *e,
 		    sizeof(params) - strlen(params), " ENVID=%s", e->envid);
 	if (sm_smtp_8bit(msg))
 		(void)strlcat(params, " BODY=8BITMIME", sizeof(params));
+	if (sm_smtp_utf8(e))
+		(void)strlcat(params, " SMTPUTF8", sizeof(params));
 	code = sm_smtp_cmd(c, "MAIL FROM:<%s>%s", e->sender, params);
 	if (code / 100 == 2)
 		return EX_OK;

@@ -1,7 +1,9 @@
 /*
  * smtp_command.c: parse one SMTP command line into a struct smtp_command
  * (RFC 5321 4.1, with the parameters of SIZE (RFC 1870), 8BITMIME
- * (RFC 6152), DSN (RFC 3461), AUTH (RFC 4954) and CHUNKING (RFC 3030)).
+ * (RFC 6152), DSN (RFC 3461), AUTH (RFC 4954), CHUNKING (RFC 3030) and
+ * SMTPUTF8 (RFC 6531)).  A path may hold UTF-8 whether or not SMTPUTF8
+ * was given: refusing it without is the session's (553 5.6.7).
  *
  * Pure functions, no state: the session decides what a command means in
  * its current state.  Every refusal is a complete reply line from the
@@ -33,6 +35,8 @@ struct smtp_param_def {
 	 * (sendmail's for AUTH=, spec 8); NULL: the generic ones */
 	const char	*err_dup;
 	const char	*err_empty;
+	/* a keyword that takes no value (SMTPUTF8) */
+	int		 novalue;
 };
 
 #define SMTP_ERR_PARAM_EHLO	"555 5.5.4 Parameters need EHLO"
@@ -166,27 +170,37 @@ smtp_param_orcpt(const char *v, struct smtp_command *cmd)
 	    sizeof(cmd->u.rcpt.orcpt) - n - 1);
 }
 
+static int
+smtp_param_smtputf8(const char *v, struct smtp_command *cmd)
+{
+	(void)v;
+	cmd->u.mail.smtputf8 = 1;
+	return 0;
+}
+
 static const struct smtp_param_def smtp_mail_params[] = {
 	{ "SIZE", 0x01, smtp_param_size, "555 5.5.4 Invalid SIZE value",
-	    NULL, NULL },
+	    NULL, NULL, 0 },
 	{ "BODY", 0x02, smtp_param_body, "555 5.5.4 Invalid BODY value",
-	    NULL, NULL },
+	    NULL, NULL, 0 },
 	{ "RET", 0x04, smtp_param_ret, "555 5.5.4 Invalid RET value",
-	    NULL, NULL },
+	    NULL, NULL, 0 },
 	{ "ENVID", 0x08, smtp_param_envid, "555 5.5.4 Invalid ENVID value",
-	    NULL, NULL },
+	    NULL, NULL, 0 },
 	{ "AUTH", 0x10, smtp_param_auth,
 	    "501 5.5.4 Syntax error in AUTH parameter value",
 	    "501 5.5.0 Duplicate AUTH parameter",
-	    "501 5.5.2 AUTH= requires a value" },
+	    "501 5.5.2 AUTH= requires a value", 0 },
+	{ "SMTPUTF8", 0x20, smtp_param_smtputf8,
+	    "555 5.5.4 SMTPUTF8 takes no value", NULL, NULL, 1 },
 };
 
 static const struct smtp_param_def smtp_rcpt_params[] = {
 	{ "NOTIFY", 0x01, smtp_param_notify,
 	    "555 5.5.4 Invalid NOTIFY value",
-	    NULL, NULL },
+	    NULL, NULL, 0 },
 	{ "ORCPT", 0x02, smtp_param_orcpt, "555 5.5.4 Invalid ORCPT value",
-	    NULL, NULL },
+	    NULL, NULL, 0 },
 };
 
 /* Parse one "KEYWORD=value" (value required) against a table. */
@@ -202,7 +216,12 @@ smtp_command_param(char *kv, const struct smtp_param_def *defs, size_t n,
 	for (i = 0; i < n; i++)
 		if (strcasecmp(kv, defs[i].keyword) == 0)
 			break;
-	if (i == n || (val == NULL && defs[i].err_empty == NULL)) {
+	if (i < n && defs[i].novalue && val != NULL) {
+		*err = defs[i].err;
+		return -1;
+	}
+	if (i == n || (val == NULL && defs[i].err_empty == NULL &&
+	    !defs[i].novalue)) {
 		*err = SMTP_ERR_PARAM_UNKNOWN;
 		return -1;
 	}

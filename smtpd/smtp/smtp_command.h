@@ -49,6 +49,8 @@ struct smtp_mail {
 	char		 envid[MAILADDR_ENVID_MAX + 1];	/* decoded */
 	/* AUTH= (RFC 4954 5), decoded; "" if not given */
 	char		 auth[MAILADDR_PATH_MAX];
+	/* SMTPUTF8 (RFC 6531 3.4): the transaction may carry UTF-8 */
+	int		 smtputf8;
 };
 
 /* RCPT TO:<recipient> and its ESMTP parameters. */

@@ -33,6 +33,7 @@ struct smtp_data {
 	int		 dotted;	/* DATA (1) or BDAT (0) */
 	int		 state;		/* position in the line, see .c */
 	int		 inheaders;	/* still in the header section */
+	int		 hdr8bit;	/* an octet above 0x7f in it */
 	unsigned	 errors;	/* SMTP_DATA_E_* */
 	unsigned	 hops;		/* Received: headers seen */
 	char		*buf;

@@ -33,6 +33,11 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 #define SMTP_ERR_NEED_HELO	"503 5.5.1 Send HELO/EHLO first"
 #define SMTP_ERR_NEED_MAIL	"503 5.5.1 Need MAIL command"
 #define SMTP_ERR_NEED_RCPT	"503 5.5.1 Need RCPT command"
+/* RFC 6531 3.5: a non-ASCII path in a transaction without SMTPUTF8 */
+#define SMTP_ERR_UTF8_SENDER	"553 5.6.7 Non-ASCII sender address needs " \
+	"the SMTPUTF8 parameter"
+#define SMTP_ERR_UTF8_RCPT	"553 5.6.7 Non-ASCII recipient address needs " \
+	"the SMTPUTF8 parameter"
 /* sendmail's MAXBADCOMMANDS for a nullserver session */
 #define SMTP_NULLSERVER_MAX	25
 #define SMTP_ERR_NEED_TLS	"530 5.7.0 Must issue a STARTTLS command first"
@@ -75,6 +80,7 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	if (smtp_session_feature(s, 'd', 1))
 		smtp_session_reply(s, "250-DSN");
 	smtp_session_reply(s, "250-CHUNKING");
+	smtp_session_reply(s, "250-SMTPUTF8");
 	if (conf->smtp_vrfy && smtp_session_feature(s, 'x', 1))
 		smtp_session_reply(s, "250-VRFY");
 	if (smtp_tls_offered(s))
@@ -114,6 +120,10 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_error(s, "503 5.5.1 Sender already specified");
 		return;
 	}
+	if (!m->smtputf8 && !mailaddr_is_ascii(m->sender)) {
+		smtp_session_error(s, SMTP_ERR_UTF8_SENDER);
+		return;
+	}
 	if (smtp_session_feature(s, 'l', (s->lflags & LISTEN_F_AUTH_REQUIRE) !=
 	    0) && s->auth_user == NULL) {
 		stats_add("smtp.auth.required", 1);
@@ -147,6 +157,7 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	(void)strlcpy(s->tx->envid, m->envid, sizeof(s->tx->envid));
 	s->tx->ret = m->ret;
 	s->tx->body = m->body;
+	s->tx->smtputf8 = m->smtputf8;
 	smtp_auth_mail_param(s, m->auth, s->tx->auth, sizeof(s->tx->auth));
 	if (m->auth[0] != '\0' && log_verbose_get())
 		log_debug("%08x: MAIL AUTH=%s kept as %s", s->id, m->auth,
@@ -167,6 +178,10 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_error(s, s->state == SMTP_ST_BDAT ?
 		    "503 5.5.1 RCPT not allowed after BDAT" :
 		    "503 5.5.1 Need MAIL before RCPT");
+		return;
+	}
+	if (!s->tx->smtputf8 && !mailaddr_is_ascii(cmd->u.rcpt.rcpt)) {
+		smtp_session_error(s, SMTP_ERR_UTF8_RCPT);
 		return;
 	}
 	if (s->tx->naccepted >= conf->limit_recipients) {

@@ -572,6 +572,8 @@ smtp_peer_queue_commit(struct smtp_session *s)
 	imsg_put_str(&out, smtp_session_name(s, name, sizeof(name)));
 	imsg_put_str(&out, smtp_session_proto(s));
 	imsg_put_u32(&out, tx->body == SMTP_BODY_8BITMIME ? 1 : 0);
+	imsg_put_u32(&out, (tx->smtputf8 ? UTF8_F_SMTPUTF8 : 0) |
+	    (tx->data.hdr8bit ? UTF8_F_HEADERS : 0));
 	imsg_put_str(&out, tx->auth);
 	imsg_put_u32(&out, (uint32_t)tx->nrcpt);
 	for (i = 0; i < tx->nrcpt; i++) {

@@ -140,11 +140,17 @@ smtp_session_relay(struct smtp_session *s, char *buf, size_t size)
 const char *
 smtp_session_proto(struct smtp_session *s)
 {
+	/* RFC 6531 3.7.3: UTF8SMTP... for a transaction with SMTPUTF8 */
+	static const char	*names[2][4] = {
+		{ "ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA" },
+		{ "UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA" }
+	};
+	int			 utf8 = s->tx != NULL && s->tx->smtputf8;
+
 	if (!s->esmtp)
 		return "SMTP";
-	if (s->auth_user != NULL)
-		return s->tls_state == SMTP_TLS_ON ? "ESMTPSA" : "ESMTPA";
-	return s->tls_state == SMTP_TLS_ON ? "ESMTPS" : "ESMTP";
+	return names[utf8][(s->auth_user != NULL) +
+	    2 * (s->tls_state == SMTP_TLS_ON)];
 }
 
 /* Text form of the peer address; IPv4-mapped IPv6 shown as IPv4. */

@@ -128,6 +128,8 @@ struct smtp_tx {
 	char			 envid[MAILADDR_ENVID_MAX + 1];
 	uint32_t		 ret;
 	enum smtp_body		 body;
+	/* MAIL had SMTPUTF8: UTF-8 addresses and headers (RFC 6531) */
+	int			 smtputf8;
 	struct smtp_rcptent	*rcpts;
 	size_t			 nrcpt;
 	size_t			 rcptcap;

@@ -1,0 +1,140 @@
+"""SMTPUTF8 (RFC 6531, issue 13): UTF-8 addresses and headers are taken
+when the client gives the SMTPUTF8 parameter and refused with 553 5.6.7
+when it does not; the message goes on with SMTPUTF8 to a next hop that
+offers it, with "with UTF8SMTP" in our Received: line.  To a next hop
+that does not offer it, what needs it (a UTF-8 local part, a UTF-8
+header) is returned with 5.6.7 and what does not goes without: an ASCII
+message as it is, a U-label domain as its A-labels."""
+from lib import clients, dsn, wait_until
+from lib.daemon import Relay
+from lib.localmail import relay_with_maps
+from lib.sink import DEFAULT_KEYWORDS, Sink
+
+JORG = "j\u00f6rg@client.test"
+USER_CN = "\u7528\u6237@\u4f8b\u5b50.\u5e7f\u544a"
+BUCHER = "a@b\u00fccher.test"
+BUCHER_A = "a@xn--bcher-kva.test"
+
+
+def _transaction(port, sender, rcpts, data, params=" SMTPUTF8"):
+    """One raw session; the reply to each command in turn."""
+    replies = []
+    with clients.Raw(port) as raw:
+        raw.ehlo()
+        replies.append(raw.cmd("MAIL FROM:<%s>%s" % (sender, params)))
+        for r in rcpts:
+            replies.append(raw.cmd("RCPT TO:<%s>" % r))
+        replies.append(raw.cmd("DATA"))
+        raw.send(data.encode("utf-8").replace(b"\n", b"\r\n") + b".\r\n")
+        replies.append(raw.reply())
+        raw.cmd("QUIT")
+    return replies
+
+
+def test_ehlo_offers_it_and_utf8_needs_the_parameter():
+    with Relay() as relay, clients.Raw(relay.port) as raw:
+        assert "SMTPUTF8" in raw.ehlo()
+        code, texts = raw.cmd("MAIL FROM:<%s>" % JORG)
+        assert (code, texts[0]) == (553, "5.6.7 Non-ASCII sender address "
+                                    "needs the SMTPUTF8 parameter"), texts
+        assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
+        code, texts = raw.cmd("RCPT TO:<%s>" % USER_CN)
+        assert (code, texts[0]) == (553, "5.6.7 Non-ASCII recipient "
+                                    "address needs the SMTPUTF8 "
+                                    "parameter"), texts
+        assert raw.cmd("RSET")[0] == 250
+        code, texts = raw.cmd("MAIL FROM:<a@client.test> SMTPUTF8=yes")
+        assert code == 555, (code, texts)
+        raw.send(b"MAIL FROM:<\xc3@client.test> SMTPUTF8\r\n")
+        code, texts = raw.reply()
+        assert code == 501, (code, texts)
+        assert raw.cmd("MAIL FROM:<%s> SMTPUTF8" % JORG)[0] == 250
+
+
+def test_relayed_with_smtputf8_to_a_next_hop_that_offers_it():
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    with Sink(keywords=keywords) as sink, Relay(sink=sink) as relay:
+        replies = _transaction(relay.port, JORG, [USER_CN, BUCHER],
+                               "Subject: gr\u00fc\u00dfe\nFrom: <%s>\n\n"
+                               "hello\n" % JORG)
+        assert [c for c, _ in replies] == [250, 250, 250, 354, 250], replies
+        msgs = sink.wait_for(2)
+        assert sorted(a for m in msgs for a in m.rcpt_addrs) == \
+            sorted([USER_CN, BUCHER]), msgs
+        for m in msgs:
+            assert m.mail_from == JORG, m.mail_from
+            assert "SMTPUTF8" in m.mail_params, m.mail_params
+            assert "Subject: gr\u00fc\u00dfe".encode() in m.data, m.data
+            received = m.header("Received")
+            assert "with UTF8SMTP id" in received, received
+
+
+def test_next_hop_without_it_gets_what_needs_no_utf8():
+    with Sink() as sink, Relay(sink=sink) as relay:
+        replies = _transaction(relay.port, "alice@client.test",
+                               ["plain@dest.test", "j\u00f6rg@dest.test",
+                                BUCHER], "Subject: ascii\n\nhello\n")
+        assert [c for c, _ in replies] == [250, 250, 250, 250, 354, 250], \
+            replies
+
+        def all_three():
+            return len(sink.messages) >= 3 or None
+        wait_until(all_three, 30, "two deliveries and a DSN")
+        relay.wait_queue_empty(20)
+        sent = [m for m in sink.messages if m.mail_from != ""]
+        bounces = [m for m in sink.messages if m.mail_from == ""]
+        assert len(sent) == 2 and len(bounces) == 1, sink.messages
+        for m in sent:
+            assert "SMTPUTF8" not in m.mail_params, m.mail_params
+        assert sorted(a for m in sent for a in m.rcpt_addrs) == \
+            sorted(["plain@dest.test", BUCHER_A]), sent
+        d = dsn.parse(bounces[0].data)
+        assert bounces[0].rcpt_addrs == ["alice@client.test"]
+        assert [r["status"] for r in d.recipients] == ["5.6.7"], \
+            d.recipients
+        assert "SMTPUTF8 is required" in d.recipients[0]["diagnostic-code"]
+
+
+def test_a_utf8_header_needs_it_for_every_recipient():
+    with Sink() as sink, Relay(sink=sink) as relay:
+        replies = _transaction(relay.port, "alice@client.test",
+                               ["one@dest.test", "two@dest.test"],
+                               "Subject: gr\u00fc\u00dfe\n\nhello\n")
+        assert replies[-1][0] == 250, replies
+        [b] = sink.wait_for(1, timeout=30)
+        relay.wait_queue_empty(20)
+        assert b.mail_from == "" and len(sink.messages) == 1, sink.messages
+        d = dsn.parse(b.data)
+        assert sorted(r["status"] for r in d.recipients) == \
+            ["5.6.7", "5.6.7"], d.recipients
+        # without SMTPUTF8 the same header goes as before (8-bit data)
+        replies = _transaction(relay.port, "alice@client.test",
+                               ["three@dest.test"],
+                               "Subject: gr\u00fc\u00dfe\n\nhello\n",
+                               params="")
+        assert replies[-1][0] == 250, replies
+        wait_until(lambda: len(sink.messages) >= 2 or None, 30,
+                   "the message without SMTPUTF8")
+        assert sink.messages[1].rcpt_addrs == ["three@dest.test"]
+
+
+def test_a_domain_is_one_key_in_the_maps_as_u_labels_or_a_labels():
+    """An access entry written with A-labels refuses the U-label form and
+    one written with U-labels the A-label form; makemap stores both as
+    A-labels, and `smtpctl map` shows them so."""
+    access = ("To:xn--bcher-kva.test REJECT\n"
+              "To:m\u00fcller.test REJECT\n")
+    with relay_with_maps({"access": access}) as relay:
+        with clients.Raw(relay.port) as raw:
+            raw.ehlo()
+            assert raw.cmd("MAIL FROM:<a@client.test> SMTPUTF8")[0] == 250
+            for rcpt in (BUCHER, "b@xn--mller-kva.test",
+                         "c@M\u00dcLLER.test"):
+                code, texts = raw.cmd("RCPT TO:<%s>" % rcpt)
+                assert code == 550 and "Mailbox disabled" in texts[0], \
+                    (rcpt, code, texts)
+            assert raw.cmd("RCPT TO:<d@other.test>")[0] == 250
+        rc, out = relay.smtpctl("map", "show", "access")
+        assert "to:xn--mller-kva.test" in out, out
+        rc, out = relay.makemap("access", "To:\u2603.test REJECT\n")
+        assert rc != 0 and "no valid IDN" in out, (rc, out)
