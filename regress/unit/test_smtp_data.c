@@ -277,6 +277,64 @@ test_put(void)
 	    "own header written first");
 }
 
+/* The test rewriter: a From: field becomes "From: X" and its CRLF. */
+static int
+field_fn(const char *field, size_t len, char *out, size_t outsize,
+    size_t *outlen)
+{
+	if (len < 5 || strncmp(field, "From:", 5) != 0 || outsize < 9)
+		return 0;
+	memcpy(out, "From: X\r\n", 9);
+	*outlen = 9;
+	return 1;
+}
+
+/* Header fields through the rewriter, fed in pieces of step octets. */
+static struct result
+run_fields(const char *in, size_t step)
+{
+	struct smtp_data	 d;
+	struct result		 r;
+	FILE			*f = tmpfile();
+	size_t			 off = 0, len = strlen(in), n;
+
+	memset(&r, 0, sizeof(r));
+	if (f == NULL || smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) ==
+	    -1 || smtp_data_fields(&d, field_fn) == -1)
+		abort();
+	while (off < len && !r.done) {
+		n = len - off < step ? len - off : step;
+		off += smtp_data_feed(&d, in + off, n, &r.done);
+	}
+	r.errors = r.done ? smtp_data_finish(&d) : d.errors;
+	smtp_data_free(&d);
+	slurp(f, &r);
+	return r;
+}
+
+static void
+test_fields(void)
+{
+	struct result	 r;
+	size_t		 step;
+	int		 ok = 1;
+
+	for (step = 1; step <= 64; step++) {
+		r = run_fields("Subject: a\r\nFrom: a@b\r\n (c)\r\n\tx\r\n"
+		    "To: y\r\n\r\nFrom: body\r\n.\r\n", step);
+		ok = ok && r.errors == 0 && strcmp(r.out, "Subject: a\r\n"
+		    "From: X\r\nTo: y\r\n\r\nFrom: body\r\n") == 0;
+	}
+	UNIT_CHECK(ok, "a folded field rewritten whole, the body untouched, "
+	    "at any boundary");
+	r = run_fields("From: a\r\n.\r\n", 3);
+	UNIT_CHECK(r.errors == 0 && strcmp(r.out, "From: X\r\n") == 0,
+	    "a last field with no body");
+	r = run_fields("From: a\r\n\r\n..x\r\n.\r\n", 2);
+	UNIT_CHECK(r.errors == 0 && strcmp(r.out, "From: X\r\n\r\n.x\r\n")
+	    == 0, "body still unstuffed");
+}
+
 int
 main(void)
 {
@@ -288,5 +346,6 @@ main(void)
 	test_hops();
 	test_bdat();
 	test_put();
+	test_fields();
 	return unit_done();
 }
