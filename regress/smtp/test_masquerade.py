@@ -7,7 +7,9 @@ the queue file; a message relayed to the sink must come out with exactly
 the expected header bytes (the front end's Received: line aside): a
 folded From: with a comment and an encoded word in its display name, a
 group, an exposed user, an exception, a subdomain with entire-domain on
-and off, an unqualified address; an unrelated domain and a field that is
+and off, an unqualified sender (the masquerade domain) and recipient
+(the hostname, or with recipients the masquerade domain); an unrelated
+domain and a field that is
 not an address field untouched byte for byte.  The envelope sender
 changes only with `masquerade envelope yes`.  Over the sendmail command
 the From: the command adds (user@hostname) is masqueraded too.  smtpctl
@@ -31,6 +33,7 @@ HEADERS_IN = (
     b"Reply-To: team: ann@b.example, \"Bo, B\" <bo@x.b.example>;,\r\n"
     b" keep@keep.b.example, eve@other.example\r\n"
     b"To: carol@dest.example, dan@relay.test\r\n"
+    b"Cc: frank (F)\r\n"
     b"Errors-To: alice\r\n"
     b"X-Other: alice@relay.test\r\n"
     b"Resent-From: Broken <bob@relay.test\r\n"
@@ -45,6 +48,7 @@ HEADERS_PLAIN = (
     b"Reply-To: team: ann@a.example, \"Bo, B\" <bo@x.b.example>;,\r\n"
     b" keep@keep.b.example, eve@other.example\r\n"
     b"To: carol@dest.example, dan@relay.test\r\n"
+    b"Cc: frank@relay.test (F)\r\n"
     b"Errors-To: alice@a.example\r\n"
     b"X-Other: alice@relay.test\r\n"
     b"Resent-From: Broken <bob@relay.test\r\n"
@@ -59,6 +63,7 @@ HEADERS_ALL = (
     b"Reply-To: team: ann@a.example, \"Bo, B\" <bo@a.example>;,\r\n"
     b" keep@keep.b.example, eve@other.example\r\n"
     b"To: carol@dest.example, dan@a.example\r\n"
+    b"Cc: frank@a.example (F)\r\n"
     b"Errors-To: alice@a.example\r\n"
     b"X-Other: alice@relay.test\r\n"
     b"Resent-From: Broken <bob@relay.test\r\n"

@@ -8,7 +8,8 @@
  * class and Return-Receipt-To) always, the recipient fields with
  * "masquerade recipients"; every address of them goes through the rules
  * of common/masq.c, and the field is written again by common/hdraddr.c,
- * which changes nothing but the domains.  With "masquerade envelope" the
+ * which changes nothing but the domains.  Without "masquerade
+ * recipients" an unqualified recipient still gets the hostname.  With "masquerade envelope" the
  * MAIL FROM address too.  A field that does not parse, or whose new text
  * would be too long, goes out as it came.
  */
@@ -52,12 +53,22 @@ smtp_masq_body(struct smtp_data *d)
 	return smtp_data_fields(d, smtp_masq_field);
 }
 
-/* hdraddr's callback: the domain the rules give, if they change it. */
+/*
+ * hdraddr's callback: the domain the rules give, if they change it.
+ * arg is non-NULL for a recipient field without masquerade recipients,
+ * where only an unqualified address changes: it gets the hostname (as
+ * sendmail qualifies a local address for the SMTP mailer).
+ */
 static int
 smtp_masq_cb(void *arg, const char *local, size_t llen, const char *domain,
     size_t dlen, char *buf, size_t bufsize)
 {
-	(void)arg;
+	if (arg != NULL) {
+		if (domain != NULL)
+			return 0;
+		(void)strlcpy(buf, conf->hostname, bufsize);
+		return 1;
+	}
 	(void)masq_address(conf, local, llen, domain, dlen, buf, bufsize);
 	if (buf[0] == '\0')
 		return 0;
@@ -71,6 +82,7 @@ smtp_masq_field(const char *field, size_t len, char *out, size_t outsize,
 {
 	const char	*colon;
 	size_t		 n, vlen;
+	int		 qualify_only;
 
 	if ((colon = memchr(field, ':', len)) == NULL)
 		return 0;
@@ -78,16 +90,18 @@ smtp_masq_field(const char *field, size_t len, char *out, size_t outsize,
 	/* obs-optional: white space before the colon */
 	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\t'))
 		n--;
-	if (!smtp_masq_named(smtp_masq_senders, field, n) &&
-	    (!conf->masq_recipients ||
-	    !smtp_masq_named(smtp_masq_recipients, field, n)))
+	if (smtp_masq_named(smtp_masq_senders, field, n))
+		qualify_only = 0;
+	else if (smtp_masq_named(smtp_masq_recipients, field, n))
+		qualify_only = !conf->masq_recipients;
+	else
 		return 0;
 	n = (size_t)(colon - field) + 1;
 	if (n > outsize)
 		return 0;
 	memcpy(out, field, n);
 	if (hdraddr_rewrite(field + n, len - n, out + n, outsize - n, &vlen,
-	    smtp_masq_cb, NULL) <= 0)
+	    smtp_masq_cb, qualify_only ? &qualify_only : NULL) <= 0)
 		return 0;
 	*outlen = n + vlen;
 	return 1;
