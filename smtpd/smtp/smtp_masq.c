@@ -9,20 +9,18 @@
  * "masquerade recipients"; every address of them goes through the rules
  * of common/masq.c, and the field is written again by common/hdraddr.c,
  * which changes nothing but the domains.  Without "masquerade
- * recipients" an unqualified recipient still gets the hostname.  With "masquerade envelope" the
- * MAIL FROM address too.  A field that does not parse, or whose new text
- * would be too long, goes out as it came.
+ * recipients" an unqualified recipient still gets the hostname.  With
+ * "masquerade envelope" the MAIL FROM address too.  A field that does not
+ * parse, or whose new text would be too long, goes out as it came.
  */
 #include <string.h>
 #include <strings.h>
 
 #include "hdraddr.h"
-#include "log.h"
 #include "mailaddr.h"
 #include "masq.h"
 #include "proc.h"
 #include "smtp_masq.h"
-#include "util.h"
 
 static const char *smtp_masq_senders[] = {
 	"From", "Sender", "Reply-To", "Errors-To", "Resent-From",
