@@ -11,17 +11,21 @@ and off, an unqualified sender (the masquerade domain) and recipient
 (the hostname, or with recipients the masquerade domain); an unrelated
 domain and a field that is
 not an address field untouched byte for byte.  The envelope sender
-changes only with `masquerade envelope yes`.  Over the sendmail command
+changes only with `masquerade envelope yes`.  BDAT chunks cut inside a
+folded field give the same bytes; a local recipient's mbox has the
+masqueraded From: too (rewritten at intake, not per mailer).  Over the sendmail command
 the From: the command adds (user@hostname) is masqueraded too.  smtpctl
 explain masquerade names the rule and the result; a missing
 domains-file is a config error."""
 import os
 import pwd
+import smtplib
 import subprocess
 
 from lib import BIN, test_dir
+from lib.clients import Raw
 from lib.daemon import Relay, RelayError
-from lib.localmail import system_user
+from lib.localmail import mail_spool, mbox_messages, system_user
 from lib.sink import Sink
 
 SENDMAIL = os.path.join(BIN, "sendmail")
@@ -93,7 +97,6 @@ def _without_received(data):
 
 def _relay_one(sink, conf, sender="joerg@relay.test"):
     with Relay(sink=sink, conf=conf) as relay:
-        import smtplib
         with smtplib.SMTP("127.0.0.1", relay.port,
                           local_hostname="client.test", timeout=15) as s:
             s.sendmail(sender, ["carol@dest.example"], HEADERS_IN + BODY)
@@ -215,3 +218,34 @@ def test_explain_masquerade():
     for addr, want in cases:
         rc, out = relay.smtpctl("explain", "masquerade", addr)
         assert rc == 0 and want in out, (addr, rc, out)
+
+
+def test_bdat_chunks_split_inside_a_folded_field():
+    msg = HEADERS_IN + BODY
+    cut = msg.index(b"\t<joerg@relay") + 5
+    with Sink() as sink, Relay(sink=sink, conf=_masq_conf()) as relay:
+        with Raw(relay.port) as c:
+            c.ehlo()
+            assert c.cmd("MAIL FROM:<joerg@relay.test>")[0] == 250
+            assert c.cmd("RCPT TO:<carol@dest.example>")[0] == 250
+            c.send(b"BDAT %d\r\n" % cut + msg[:cut])
+            assert c.reply()[0] == 250
+            c.send(b"BDAT %d LAST\r\n" % (len(msg) - cut) + msg[cut:])
+            code, text = c.reply()
+            assert code == 250, text
+        [m] = sink.wait_for(1, timeout=30)
+        assert _without_received(m.data) == HEADERS_PLAIN + BODY, m.data
+
+
+def test_local_recipients_see_the_masqueraded_header():
+    spool = mail_spool()
+    conf = _masq_conf(**{"local mailbox-dir": '"%s"' % spool})
+    with system_user("h13l") as user, Relay(conf=conf) as relay:
+        with smtplib.SMTP("127.0.0.1", relay.port,
+                          local_hostname="client.test", timeout=15) as s:
+            s.sendmail("joerg@relay.test", ["%s@relay.test" % user],
+                       HEADERS_IN + BODY)
+        [m] = mbox_messages(spool, user, 1)
+        assert m["From"] == ("=?utf-8?q?J=C3=B6rg?= (the boss)\n"
+                             "\t<joerg@a.example>"), repr(m["From"])
+        assert m["Return-Path"] == "<joerg@relay.test>", m["Return-Path"]

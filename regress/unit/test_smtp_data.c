@@ -312,6 +312,39 @@ run_fields(const char *in, size_t step)
 	return r;
 }
 
+/* A field over SMTP_DATA_FIELD_MAX goes out as it came. */
+static void
+test_fields_long(void)
+{
+	struct smtp_data	 d;
+	FILE			*f = tmpfile();
+	char			*in, *back;
+	size_t			 len = 0, n;
+	int			 done = 0;
+
+	in = malloc(SMTP_DATA_FIELD_MAX + 4096);
+	back = malloc(SMTP_DATA_FIELD_MAX + 4096);
+	if (f == NULL || in == NULL || back == NULL ||
+	    smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) == -1 ||
+	    smtp_data_fields(&d, field_fn) == -1)
+		abort();
+	len += (size_t)snprintf(in, 32, "From: a\r\n");
+	while (len < SMTP_DATA_FIELD_MAX + 1000)
+		len += (size_t)snprintf(in + len, 32, " b@c.example,\r\n");
+	len += (size_t)snprintf(in + len, 32, " d\r\n\r\n.\r\n");
+	(void)smtp_data_feed(&d, in, len, &done);
+	UNIT_CHECK(done && smtp_data_finish(&d) == 0, "long field received");
+	smtp_data_free(&d);
+	(void)fflush(f);
+	rewind(f);
+	n = fread(back, 1, SMTP_DATA_FIELD_MAX + 4096, f);
+	UNIT_CHECK(n == len - 3 && memcmp(back, in, n) == 0,
+	    "a field over the limit passes as it came");
+	(void)fclose(f);
+	free(in);
+	free(back);
+}
+
 static void
 test_fields(void)
 {
@@ -333,6 +366,7 @@ test_fields(void)
 	r = run_fields("From: a\r\n\r\n..x\r\n.\r\n", 2);
 	UNIT_CHECK(r.errors == 0 && strcmp(r.out, "From: X\r\n\r\n.x\r\n")
 	    == 0, "body still unstuffed");
+	test_fields_long();
 }
 
 int
