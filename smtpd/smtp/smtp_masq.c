@@ -5,7 +5,7 @@
  * recipients therefore see the masqueraded headers too.
  *
  * Only with "masquerade as" set.  The sender fields (sendmail's H_FROM
- * class and Return-Receipt-To) always, the recipient fields with
+ * class) always, the recipient fields with
  * "masquerade recipients"; every address of them goes through the rules
  * of common/masq.c, and the field is written again by common/hdraddr.c,
  * which changes nothing but the domains.  Without "masquerade
@@ -22,12 +22,15 @@
 #include "proc.h"
 #include "smtp_masq.h"
 
+/* sendmail 8.15's H_FROM class; Return-Receipt-To is H_RECEIPTTO there,
+ * not rewritten */
 static const char *smtp_masq_senders[] = {
 	"From", "Sender", "Reply-To", "Errors-To", "Resent-From",
-	"Resent-Sender", "Resent-Reply-To", "Return-Receipt-To",
-	"Disposition-Notification-To", NULL
+	"Resent-Sender", "Resent-Reply-To", "Disposition-Notification-To",
+	NULL
 };
 
+/* its H_RCPT class */
 static const char *smtp_masq_recipients[] = {
 	"To", "Cc", "Bcc", "Resent-To", "Resent-Cc", "Resent-Bcc",
 	"Apparently-To", NULL
