@@ -134,6 +134,14 @@ enum local_root_mail {
 	LOCAL_ROOT_BOUNCE	/* bounced at once, 5.7.1 */
 };
 #define CONF_LOCAL_ARG_MAX	1024
+/* a masquerade list (domains, exposed users, exceptions), all its names */
+#define CONF_MASQ_LIST_MAX	8192
+/* which list config_masq_list_add() fills */
+enum config_masq_list {
+	CONF_MASQ_DOMAINS = 0,
+	CONF_MASQ_EXPOSED,
+	CONF_MASQ_EXCEPTIONS
+};
 #define CONF_LOCAL_USER_MAX	256
 
 struct local_delivery {
@@ -277,6 +285,19 @@ struct config {
 	/* users who may set the envelope sender without a warning, beside
 	 * root and the front end's user: names, comma or space separated */
 	char			 sendmail_trusted[CONF_AUTH_STRING_MAX];	/* "" */
+
+	/* masquerade ...: the identity of mail as it is received
+	 * (config_masq.c, smtpd.conf(5)); lists are space separated,
+	 * lowercased */
+	char			 masq_as[CONF_HOST_MAX];	/* "": off */
+	/* MASQUERADE_DOMAIN, with the domains-file's names added */
+	char			 masq_domains[CONF_MASQ_LIST_MAX];
+	char			 masq_exposed[CONF_MASQ_LIST_MAX];	/* users */
+	char			 masq_exceptions[CONF_MASQ_LIST_MAX];
+	int			 masq_entire_domain;	/* no */
+	int			 masq_envelope;		/* no: MAIL FROM kept */
+	int			 masq_recipients;	/* no: To:, Cc: kept */
+	int			 masq_limited;		/* no: our names too */
 };
 
 struct config	*config_new(void);
@@ -285,6 +306,8 @@ void		 config_free(struct config *);
 struct config	*config_parse_file(const char *path, int verbose);
 /* Parse canonical text received from the parent. */
 struct config	*config_parse_buffer(const char *text, size_t len);
+/* config_parse_file() without reading the files statements name. */
+struct config	*config_parse_settings(const char *path);
 /* Write the canonical text form (also what "smtpd -nv" prints). */
 int		 config_dump(const struct config *, FILE *);
 char		*config_dump_string(const struct config *, size_t *);
@@ -334,5 +357,16 @@ const struct local_delivery *config_local_delivery_find(
 		    const struct config *, const char *user,
 		    const char *domain);
 const char	*config_local_method_name(enum local_method);
+/* config_masq.c: the masquerade settings. */
+void		 config_masq_dump(const struct config *, FILE *);
+/* Add the space separated names of s to a list; -1 with a message. */
+int		 config_masq_list_add(struct config *, enum config_masq_list,
+		    const char *s, char *err, size_t errlen);
+/* Add the domains of a file (MASQUERADE_DOMAIN_FILE) to the list. */
+int		 config_masq_file_add(struct config *, const char *path,
+		    char *err, size_t errlen);
+/* 1 if name is in the list or, with subdomains, under one of its names. */
+int		 config_masq_in(const char *list, const char *name,
+		    size_t len, int subdomains);
 
 #endif

@@ -75,6 +75,7 @@ static struct parse_file	*parse_cur;
 static struct config		*parse_conf;
 static struct parse_listen_opts	 parse_lopts;
 static int			 parse_errors;
+static int			 parse_no_files;
 static int			 parse_verbose;
 static int			 parse_retry_line;
 static const char		*parse_retry_file;
@@ -128,6 +129,12 @@ static int	 parse_local_user(const char *);
 #define PARSE_WORDS_MAX	8
 static char			*parse_words[PARSE_WORDS_MAX];
 static size_t			 parse_nwords;
+
+/* The names between the braces of a masquerade list, space separated;
+ * sizeof(parse_masq_buf) once they did not fit. */
+static char			 parse_masq_buf[CONF_MASQ_LIST_MAX];
+static size_t			 parse_masq_len;
+static int	 parse_masq_add(enum config_masq_list);
 %}
 
 %token	BOUNCE COMMAND COMMANDLINE CONNECT CONNECTIONS CONTROL DATA DATABASE
@@ -149,6 +156,8 @@ static size_t			 parse_nwords;
 %token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
 %token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR ROOTMAIL
 %token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
+%token	MASQUERADE AS DOMAINS DOMAINSFILE ENTIREDOMAIN ENVELOPE EXPOSEDUSERS
+%token	EXCEPTIONS LIMITED
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -279,6 +288,60 @@ main		: HOSTNAME STRING {
 		| AUTH authopt
 		| LOCAL localopt
 		| SENDMAIL sendmailopt
+		| MASQUERADE masqopt
+		;
+
+masqopt		: AS STRING {
+			if (!config_domain_valid($2) ||
+			    strlcpy(parse_conf->masq_as, $2,
+			    sizeof(parse_conf->masq_as)) >=
+			    sizeof(parse_conf->masq_as)) {
+				parse_error("masquerade as: \"%s\" is not a "
+				    "domain", $2);
+				YYERROR;
+			}
+		}
+		| DOMAINS '{' masqlist '}' {
+			if (parse_masq_add(CONF_MASQ_DOMAINS) == -1)
+				YYERROR;
+		}
+		| DOMAINSFILE STRING {
+			char	 err[PATH_MAX + 256];
+
+			if (!parse_no_files && config_masq_file_add(parse_conf,
+			    $2, err, sizeof(err)) == -1) {
+				parse_error("%s", err);
+				YYERROR;
+			}
+		}
+		| EXPOSEDUSERS '{' masqlist '}' {
+			if (parse_masq_add(CONF_MASQ_EXPOSED) == -1)
+				YYERROR;
+		}
+		| EXCEPTIONS '{' masqlist '}' {
+			if (parse_masq_add(CONF_MASQ_EXCEPTIONS) == -1)
+				YYERROR;
+		}
+		| ENTIREDOMAIN yesno	{ parse_conf->masq_entire_domain = $2; }
+		| ENVELOPE yesno	{ parse_conf->masq_envelope = $2; }
+		| RECIPIENTS yesno	{ parse_conf->masq_recipients = $2; }
+		| LIMITED yesno		{ parse_conf->masq_limited = $2; }
+		;
+
+masqlist	: /* empty */ {
+			parse_masq_len = 0;
+			parse_masq_buf[0] = '\0';
+		}
+		| masqlist STRING {
+			if (parse_masq_len + strlen($2) + 2 <
+			    sizeof(parse_masq_buf))
+				parse_masq_len += (size_t)snprintf(
+				    parse_masq_buf + parse_masq_len,
+				    sizeof(parse_masq_buf) - parse_masq_len,
+				    "%s ", $2);
+			else
+				parse_masq_len = sizeof(parse_masq_buf);
+		}
 		;
 
 sendmailopt	: SOCKET STRING {
@@ -714,6 +777,7 @@ static const struct keyword	 keywords[] = {
 	{ "alias-depth",		ALIASDEPTH },
 	{ "alias-expansion",		ALIASEXPANSION },
 	{ "aliases",			ALIASES },
+	{ "as",				AS },
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
 	{ "auth-plaintext",		AUTHPLAINTEXT },
@@ -735,11 +799,17 @@ static const struct keyword	 keywords[] = {
 	{ "delay-warning",		DELAYWARNING },
 	{ "delivery",			DELIVERY },
 	{ "dns-timeout",		DNSTIMEOUT },
+	{ "domains",			DOMAINS },
+	{ "domains-file",		DOMAINSFILE },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
 	{ "drop-dir",			DROPDIR },
+	{ "entire-domain",		ENTIREDOMAIN },
+	{ "envelope",			ENVELOPE },
 	{ "errors",			ERRORS },
+	{ "exceptions",			EXCEPTIONS },
 	{ "expn",			EXPN },
+	{ "exposed-users",		EXPOSEDUSERS },
 	{ "file",			FILENAME },
 	{ "forbid-unauth-pipelining",	FORBIDPIPELINING },
 	{ "greeting-delay",		GREETINGDELAY },
@@ -751,12 +821,14 @@ static const struct keyword	 keywords[] = {
 	{ "key",			KEY },
 	{ "lifetime",			LIFETIME },
 	{ "limit",			LIMIT },
+	{ "limited",			LIMITED },
 	{ "line-max",			LINEMAX },
 	{ "listen",			LISTEN },
 	{ "local",			LOCAL },
 	{ "lookupdotdomain",		LOOKUPDOTDOMAIN },
 	{ "mailbox-dir",		MAILBOXDIR },
 	{ "map",			MAP },
+	{ "masquerade",			MASQUERADE },
 	{ "max-failures",		MAXFAILURES },
 	{ "mechanisms",			MECHANISMS },
 	{ "message-size",		MESSAGESIZE },
@@ -1460,6 +1532,24 @@ parse_trusted_users(const char *s)
 	return 0;
 }
 
+/* The names of a masquerade list statement onto that list. */
+static int
+parse_masq_add(enum config_masq_list which)
+{
+	char	 err[512];
+
+	if (parse_masq_len >= sizeof(parse_masq_buf)) {
+		parse_error("masquerade: list too long");
+		return -1;
+	}
+	if (config_masq_list_add(parse_conf, which, parse_masq_buf, err,
+	    sizeof(err)) == -1) {
+		parse_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
 /* auth options: sendmail's AuthOptions; unknown letters only warn. */
 static int
 parse_auth_options(const char *s)
@@ -1676,7 +1766,12 @@ parse_reset(int verbose)
 	lex_tok[0] = lex_prev[0] = lex_first[0] = '\0';
 }
 
-/* Parse from fp (closed here); the config, or NULL after any error. */
+/*
+ * Parse from fp (closed here); the config, or NULL after any error.
+ * With parse_no_files, a file a statement names (masquerade
+ * domains-file) is not read: a user's sendmail command needs none of
+ * them, and they need not be readable by every user.
+ */
 static struct config *
 parse_run(FILE *fp, const char *name, int verbose)
 {
@@ -1711,6 +1806,17 @@ config_parse_file(const char *path, int verbose)
 		return NULL;
 	}
 	return parse_run(fp, path, verbose);
+}
+
+struct config *
+config_parse_settings(const char *path)
+{
+	struct config	*c;
+
+	parse_no_files = 1;
+	c = config_parse_file(path, 0);
+	parse_no_files = 0;
+	return c;
 }
 
 struct config *

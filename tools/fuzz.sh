@@ -30,6 +30,7 @@ targets() {
 	echo "fuzz_dns;smtpd/smtp/smtp_dns.c smtpd/mta/mta_dns.c;-lunbound"
 	echo "fuzz_policy_map;$(echo policyd/lib/policy_*.c);-lsqlite3"
 	echo "fuzz_envelope;queue/queue_envelope.c;"
+	echo "fuzz_hdraddr;;"
 }
 
 # common/ once, as an archive: a target takes only the members it uses

@@ -277,6 +277,98 @@ test_put(void)
 	    "own header written first");
 }
 
+/* The test rewriter: a From: field becomes "From: X" and its CRLF. */
+static int
+field_fn(const char *field, size_t len, char *out, size_t outsize,
+    size_t *outlen)
+{
+	if (len < 5 || strncmp(field, "From:", 5) != 0 || outsize < 9)
+		return 0;
+	memcpy(out, "From: X\r\n", 9);
+	*outlen = 9;
+	return 1;
+}
+
+/* Header fields through the rewriter, fed in pieces of step octets. */
+static struct result
+run_fields(const char *in, size_t step)
+{
+	struct smtp_data	 d;
+	struct result		 r;
+	FILE			*f = tmpfile();
+	size_t			 off = 0, len = strlen(in), n;
+
+	memset(&r, 0, sizeof(r));
+	if (f == NULL || smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) ==
+	    -1 || smtp_data_fields(&d, field_fn) == -1)
+		abort();
+	while (off < len && !r.done) {
+		n = len - off < step ? len - off : step;
+		off += smtp_data_feed(&d, in + off, n, &r.done);
+	}
+	r.errors = r.done ? smtp_data_finish(&d) : d.errors;
+	smtp_data_free(&d);
+	slurp(f, &r);
+	return r;
+}
+
+/* A field over SMTP_DATA_FIELD_MAX goes out as it came. */
+static void
+test_fields_long(void)
+{
+	struct smtp_data	 d;
+	FILE			*f = tmpfile();
+	char			*in, *back;
+	size_t			 len = 0, n;
+	int			 done = 0;
+
+	in = malloc(SMTP_DATA_FIELD_MAX + 4096);
+	back = malloc(SMTP_DATA_FIELD_MAX + 4096);
+	if (f == NULL || in == NULL || back == NULL ||
+	    smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) == -1 ||
+	    smtp_data_fields(&d, field_fn) == -1)
+		abort();
+	len += (size_t)snprintf(in, 32, "From: a\r\n");
+	while (len < SMTP_DATA_FIELD_MAX + 1000)
+		len += (size_t)snprintf(in + len, 32, " b@c.example,\r\n");
+	len += (size_t)snprintf(in + len, 32, " d\r\n\r\n.\r\n");
+	(void)smtp_data_feed(&d, in, len, &done);
+	UNIT_CHECK(done && smtp_data_finish(&d) == 0, "long field received");
+	smtp_data_free(&d);
+	(void)fflush(f);
+	rewind(f);
+	n = fread(back, 1, SMTP_DATA_FIELD_MAX + 4096, f);
+	UNIT_CHECK(n == len - 3 && memcmp(back, in, n) == 0,
+	    "a field over the limit passes as it came");
+	(void)fclose(f);
+	free(in);
+	free(back);
+}
+
+static void
+test_fields(void)
+{
+	struct result	 r;
+	size_t		 step;
+	int		 ok = 1;
+
+	for (step = 1; step <= 64; step++) {
+		r = run_fields("Subject: a\r\nFrom: a@b\r\n (c)\r\n\tx\r\n"
+		    "To: y\r\n\r\nFrom: body\r\n.\r\n", step);
+		ok = ok && r.errors == 0 && strcmp(r.out, "Subject: a\r\n"
+		    "From: X\r\nTo: y\r\n\r\nFrom: body\r\n") == 0;
+	}
+	UNIT_CHECK(ok, "a folded field rewritten whole, the body untouched, "
+	    "at any boundary");
+	r = run_fields("From: a\r\n.\r\n", 3);
+	UNIT_CHECK(r.errors == 0 && strcmp(r.out, "From: X\r\n") == 0,
+	    "a last field with no body");
+	r = run_fields("From: a\r\n\r\n..x\r\n.\r\n", 2);
+	UNIT_CHECK(r.errors == 0 && strcmp(r.out, "From: X\r\n\r\n.x\r\n")
+	    == 0, "body still unstuffed");
+	test_fields_long();
+}
+
 int
 main(void)
 {
@@ -288,5 +380,6 @@ main(void)
 	test_hops();
 	test_bdat();
 	test_put();
+	test_fields();
 	return unit_done();
 }

@@ -91,7 +91,8 @@ usage(void)
 	    "              [server-addr ADDRESS [server NAME]\n"
 	    "              [server-verify V] [server-bits N] [server-cn NAME]\n"
 	    "              [server-cert-subject DN] "
-	    "[server-cert-issuer DN]]\n");
+	    "[server-cert-issuer DN]] |\n"
+	    "          explain masquerade ADDRESS\n");
 	exit(2);
 }
 

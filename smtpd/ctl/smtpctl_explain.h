@@ -59,4 +59,9 @@ int	explain_facts_server(const struct explain_input *,
 	    struct explain_facts *);
 void	explain_facts_clear_cert(struct explain_facts *, const char *verify);
 
+/* smtpctl_explain_masq.c: explain masquerade ADDRESS (the words after
+ * "masquerade") */
+struct config;
+int	smtpctl_explain_masq(const struct config *, int argc, char **argv);
+
 #endif

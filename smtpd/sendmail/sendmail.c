@@ -415,7 +415,7 @@ sm_conf_init(void)
 
 	if (!sm_opts.conf_given && access(sm_opts.conffile, R_OK) == -1)
 		cf = config_new();
-	else if ((cf = config_parse_file(sm_opts.conffile, 0)) == NULL) {
+	else if ((cf = config_parse_settings(sm_opts.conffile)) == NULL) {
 		sm_warnx("cannot use %s", sm_opts.conffile);
 		return -1;
 	}

@@ -40,10 +40,24 @@ smtp_data_init(struct smtp_data *d, int fd, int dotted, uint64_t max_size,
 	return 0;
 }
 
+int
+smtp_data_fields(struct smtp_data *d, smtp_data_field_fn fn)
+{
+	if ((d->field = malloc(2 * SMTP_DATA_FIELD_MAX)) == NULL)
+		return -1;
+	d->field_fn = fn;
+	d->fieldlen = 0;
+	d->fieldpass = 0;
+	return 0;
+}
+
 void
 smtp_data_free(struct smtp_data *d)
 {
 	free(d->buf);
+	free(d->field);
+	d->field = NULL;
+	d->field_fn = NULL;
 	d->buf = NULL;
 	d->buflen = 0;
 }
@@ -98,6 +112,44 @@ smtp_data_put(struct smtp_data *d, const char *p, size_t n)
 	smtp_data_append(d, p, n);
 }
 
+/* The field read so far goes out, rewritten if the rewriter says so. */
+static void
+smtp_data_field_flush(struct smtp_data *d)
+{
+	char	*out = d->field + SMTP_DATA_FIELD_MAX;
+	size_t	 outlen = 0;
+
+	if (d->fieldlen > 0 && d->field_fn(d->field, d->fieldlen, out,
+	    SMTP_DATA_FIELD_MAX, &outlen) == 1)
+		smtp_data_append(d, out, outlen);
+	else
+		smtp_data_append(d, d->field, d->fieldlen);
+	d->fieldlen = 0;
+	d->fieldpass = 0;
+}
+
+/*
+ * Header text while fields are rewritten: a line that does not start
+ * with white space starts a new field, so the one before is complete.
+ */
+static void
+smtp_data_field_put(struct smtp_data *d, const char *p, size_t n)
+{
+	if (d->hdrlen == 0 && p[0] != ' ' && p[0] != '\t')
+		smtp_data_field_flush(d);
+	if (!d->fieldpass && d->fieldlen + n > SMTP_DATA_FIELD_MAX) {
+		smtp_data_append(d, d->field, d->fieldlen);
+		d->fieldlen = 0;
+		d->fieldpass = 1;
+	}
+	if (d->fieldpass) {
+		smtp_data_append(d, p, n);
+		return;
+	}
+	memcpy(d->field + d->fieldlen, p, n);
+	d->fieldlen += n;
+}
+
 /* Collect the start of a header line to count Received: headers. */
 static void
 smtp_data_header(struct smtp_data *d, const char *p, size_t n)
@@ -130,14 +182,18 @@ smtp_data_has8bit(const char *p, size_t n)
 static void
 smtp_data_emit(struct smtp_data *d, const char *p, size_t n)
 {
+	int	 field = d->inheaders && d->field_fn != NULL;
+
 	d->size += n;
 	if (d->size > d->max_size)
 		d->errors |= SMTP_DATA_E_SIZE;
+	if (field && d->errors == 0)
+		smtp_data_field_put(d, p, n);
 	if (d->inheaders && d->hdrlen < sizeof(d->hdr) - 1)
 		smtp_data_header(d, p, n);
 	if (d->inheaders && !d->hdr8bit)
 		d->hdr8bit = smtp_data_has8bit(p, n);
-	if (d->errors == 0)
+	if (!field && d->errors == 0)
 		smtp_data_append(d, p, n);
 }
 
@@ -154,8 +210,11 @@ smtp_data_count(struct smtp_data *d, size_t n)
 static void
 smtp_data_eol(struct smtp_data *d)
 {
-	if (d->inheaders && d->hdrlen == 0)
+	if (d->inheaders && d->hdrlen == 0) {
+		if (d->field_fn != NULL && d->errors == 0)
+			smtp_data_field_flush(d);
 		d->inheaders = 0;
+	}
 	smtp_data_emit(d, "\r\n", 2);
 	d->hdrlen = 0;
 	d->linelen = 0;
@@ -266,6 +325,8 @@ smtp_data_finish(struct smtp_data *d)
 		break;
 	}
 	d->state = SMTP_DATA_BOL;
+	if (d->inheaders && d->field_fn != NULL && d->errors == 0)
+		smtp_data_field_flush(d);
 	if (d->errors == 0)
 		smtp_data_flush(d);
 	return d->errors;

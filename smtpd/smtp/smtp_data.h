@@ -19,6 +19,17 @@
 
 #define SMTP_DATA_BUFSIZE	(64 * 1024)
 #define SMTP_DATA_MAX_HOPS	100
+/* A header field (its folded lines together) that may be rewritten; a
+ * longer one is passed on as it came */
+#define SMTP_DATA_FIELD_MAX	(32 * 1024)
+
+/*
+ * A rewriter of header fields (smtp_masq.c): given a whole field, name
+ * and folded lines with their CRLFs, 1 with the new field in out, 0 to
+ * keep it.
+ */
+typedef int	(*smtp_data_field_fn)(const char *field, size_t len, char *out,
+		    size_t outsize, size_t *outlen);
 
 /* Reasons to refuse a message, in the order smtp_data_verdict() ranks them. */
 #define SMTP_DATA_E_IO		0x01	/* write to the message file failed */
@@ -45,12 +56,21 @@ struct smtp_data {
 	uint64_t	 written;	/* octets that went to the file */
 	uint64_t	 max_size;
 	size_t		 max_line;	/* with the CRLF */
+	/* header rewriting: NULL, or the rewriter; field holds the field
+	 * being read (SMTP_DATA_FIELD_MAX octets), then room for its new
+	 * text; fieldpass: it grew too long and goes out as it comes */
+	smtp_data_field_fn field_fn;
+	char		*field;
+	size_t		 fieldlen;
+	int		 fieldpass;
 };
 
 /* Start a body; fd may be -1 (receive and check, write nothing). -1 if
  * the buffer cannot be allocated. */
 int		 smtp_data_init(struct smtp_data *, int fd, int dotted,
 		    uint64_t max_size, size_t max_line);
+/* Pass each header field through fn from now on; -1 if out of memory. */
+int		 smtp_data_fields(struct smtp_data *, smtp_data_field_fn fn);
 /* Write text of our own (the Received: header), not checked or counted. */
 void		 smtp_data_put(struct smtp_data *, const char *, size_t);
 /* DATA: take input up to the end marker; returns octets used and sets

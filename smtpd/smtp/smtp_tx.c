@@ -22,6 +22,7 @@
 #include "log.h"
 #include "proc.h"
 #include "smtp_dns.h"
+#include "smtp_masq.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -208,7 +209,8 @@ smtp_tx_body_start(struct smtp_session *s, int dotted)
 	struct smtp_tx	*tx = s->tx;
 
 	if (smtp_data_init(&tx->data, tx->msgfd, dotted,
-	    conf->limit_message_size, conf->limit_text_line) == -1)
+	    conf->limit_message_size, conf->limit_text_line) == -1 ||
+	    smtp_masq_body(&tx->data) == -1)
 		return -1;
 	tx->started = 1;
 	smtp_tx_received(s);
@@ -364,6 +366,7 @@ smtp_tx_end(struct smtp_session *s)
 	}
 	(void)close(tx->msgfd);
 	tx->msgfd = -1;
+	smtp_masq_sender(tx->sender, sizeof(tx->sender));
 	smtp_peer_queue_commit(s);
 }
 
