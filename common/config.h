@@ -201,7 +201,8 @@ struct config {
 	size_t			 limit_sessions;	/* 1024 at once */
 	size_t			 limit_sessions_per_address;	/* 50 at once */
 	size_t			 limit_messages;	/* 1000 per session */
-	/* NOOP, RSET, VRFY, EXPN, HELP since the last accepted message */
+	/* NOOP, RSET, VRFY, EXPN, HELP, VERB, ETRN since the last accepted
+	 * message */
 	size_t			 limit_junk_commands;	/* 100 */
 	/* octets per second that earn a DATA/BDAT body more time, 0: off */
 	size_t			 limit_data_rate;	/* 500 */

@@ -16,8 +16,8 @@
  * (a syntax error, or a size over limit message-size) ends the session,
  * since the client sends the octets anyway and nothing after them could
  * be told from a command; and commands that move no mail (NOOP, RSET,
- * VRFY, EXPN, HELP, an empty BDAT that is not the last) end it past
- * limit junk-commands, counted since the last accepted message.
+ * VRFY, EXPN, HELP, VERB, ETRN, an empty BDAT that is not the last) end
+ * it past limit junk-commands, counted since the last accepted message.
  */
 #include <stdlib.h>
 #include <string.h>
