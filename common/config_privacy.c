@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "config.h"
+#include "util.h"
 
 static const struct {
 	const char	*name;
@@ -94,8 +95,6 @@ static const char *
 config_banner_macro(int m, const char *hostname, time_t now, char *buf,
     size_t size)
 {
-	struct tm	 tm;
-
 	switch (m) {
 	case 'j':
 		return hostname;
@@ -105,10 +104,7 @@ config_banner_macro(int m, const char *hostname, time_t now, char *buf,
 		return "$";
 	case 'b':
 		/* RFC 5322 3.3, as sendmail's arpadate() */
-		if (localtime_r(&now, &tm) == NULL ||
-		    strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-			return NULL;
-		return buf;
+		return date_rfc5322(now, buf, size);
 	default:
 		return NULL;
 	}
