@@ -122,6 +122,10 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_error(s, "530 5.7.0 Authentication required");
 		return;
 	}
+	if (smtp_privacy_dsn(cmd) != NULL) {
+		smtp_session_error(s, smtp_privacy_dsn(cmd));
+		return;
+	}
 	if (s->nmessages >= conf->limit_messages) {
 		smtp_session_reply(s, "421 4.7.0 %s Too many messages in this "
 		    "session, closing connection", conf->hostname);
@@ -169,6 +173,10 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_error(s, s->state == SMTP_ST_BDAT ?
 		    "503 5.5.1 RCPT not allowed after BDAT" :
 		    "503 5.5.1 Need MAIL before RCPT");
+		return;
+	}
+	if (smtp_privacy_dsn(cmd) != NULL) {
+		smtp_session_error(s, smtp_privacy_dsn(cmd));
 		return;
 	}
 	if (s->tx->naccepted >= conf->limit_recipients) {
@@ -478,10 +486,6 @@ smtp_exec_line(struct smtp_session *s, const char *line)
 	}
 	if (s->state == SMTP_ST_HELO && smtp_exec_before_helo(s, &cmd))
 		return;
-	if ((err = smtp_privacy_dsn(&cmd)) != NULL) {
-		smtp_session_error(s, err);
-		return;
-	}
 	if (cmd.verb >= SMTP_CMD_COUNT || smtp_exec_table[cmd.verb] == NULL) {
 		smtp_session_error(s, "500 5.5.1 Command unrecognized");
 		return;
