@@ -153,6 +153,7 @@ config_new_nohost(void)
 	c->smtp_reverse_dns = 1;
 	c->smtp_dns_timeout = 5;
 	c->smtp_forbid_pipelining = 1;
+	c->privacy = PRIV_DEFAULT;
 	return c;
 }
 
@@ -446,8 +447,6 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	config_dump_duration(fp, c->timeout_session);
 	(void)fputs("smtp greeting-delay ", fp);
 	config_dump_duration(fp, c->smtp_greeting_delay);
-	(void)fprintf(fp, "smtp vrfy %s\n", c->smtp_vrfy ? "yes" : "no");
-	(void)fprintf(fp, "smtp expn %s\n", c->smtp_expn ? "yes" : "no");
 	(void)fprintf(fp, "smtp reverse-dns %s\n",
 	    c->smtp_reverse_dns ? "yes" : "no");
 	(void)fputs("smtp dns-timeout ", fp);
@@ -515,6 +514,7 @@ config_dump(const struct config *c, FILE *fp)
 	config_dump_mta(c, fp);
 	config_auth_dump(c, fp);
 	config_masq_dump(c, fp);
+	config_privacy_dump(c, fp);
 	if (fflush(fp) == EOF || ferror(fp))
 		return -1;
 	return 0;

@@ -55,6 +55,33 @@
 
 #define CONF_AUTH_STRING_MAX	256
 
+/* privacy: sendmail's PrivacyOptions flags, by their names there. */
+#define PRIV_NEEDMAILHELO	0x0001
+#define PRIV_NEEDEXPNHELO	0x0002
+#define PRIV_NEEDVRFYHELO	0x0004
+#define PRIV_NOEXPN		0x0008
+#define PRIV_NOVRFY		0x0010
+#define PRIV_AUTHWARNINGS	0x0020
+#define PRIV_NORECEIPTS		0x0040
+#define PRIV_NOVERB		0x0100
+#define PRIV_RESTRICTMAILQ	0x1000
+#define PRIV_RESTRICTQRUN	0x2000
+#define PRIV_NOETRN		0x4000
+#define PRIV_NOBODYRETURN	0x8000
+#define PRIV_RESTRICTEXPAND	0x10000
+#define PRIV_NOACTUALRCPT	0x20000
+/* sendmail's goaway: the flags that hide something over SMTP */
+#define PRIV_GOAWAY		(PRIV_NEEDMAILHELO | PRIV_NEEDEXPNHELO | \
+	PRIV_NEEDVRFYHELO | PRIV_NOEXPN | PRIV_NOVRFY | PRIV_AUTHWARNINGS | \
+	PRIV_NOVERB)
+/* sendmail's cf default */
+#define PRIV_DEFAULT		PRIV_AUTHWARNINGS
+
+/* smtp banner: the greeting text after "220 ", at most this long */
+#define CONF_BANNER_MAX		1024
+/* what $v of the banner says */
+#define SMTPD_VERSION		"0.9"
+
 /* Names of certificates and keys (pki NAME) and of TLS settings. */
 #define CONF_PKI_NAME_MAX	CONF_HOST_MAX
 #define CONF_TLS_STRING_MAX	256
@@ -182,7 +209,8 @@ struct config {
 	size_t			 limit_sessions;	/* 1024 at once */
 	size_t			 limit_sessions_per_address;	/* 50 at once */
 	size_t			 limit_messages;	/* 1000 per session */
-	/* NOOP, RSET, VRFY, EXPN, HELP since the last accepted message */
+	/* NOOP, RSET, VRFY, EXPN, HELP, VERB, ETRN since the last accepted
+	 * message */
 	size_t			 limit_junk_commands;	/* 100 */
 	/* octets per second that earn a DATA/BDAT body more time, 0: off */
 	size_t			 limit_data_rate;	/* 500 */
@@ -223,8 +251,10 @@ struct config {
 
 	/* smtp ... */
 	int			 smtp_greeting_delay;	/* 0 seconds */
-	int			 smtp_vrfy;		/* off */
-	int			 smtp_expn;		/* off */
+	/* privacy FLAGS (smtp vrfy/expn no: novrfy/noexpn): PRIV_* bits */
+	uint32_t		 privacy;		/* PRIV_DEFAULT */
+	/* smtp banner: "" the default greeting; macros $j $v $b $$ */
+	char			 smtp_banner[CONF_BANNER_MAX];
 	/* 554 and close on commands pipelined after HELO */
 	int			 smtp_forbid_pipelining;	/* yes */
 
@@ -340,6 +370,14 @@ int		 config_listener_port_used(const struct config *, uint16_t);
  * address). */
 int		 config_listener_reached(const struct config *,
 		    const struct sockaddr *, uint16_t port, int local);
+/* config_privacy.c: privacy flags and the smtp banner. */
+/* The PRIV_* bit of a flag name (ASCII case ignored); 0 if unknown. */
+uint32_t	 config_privacy_flag(const char *);
+void		 config_privacy_dump(const struct config *, FILE *);
+/* The banner with its macros expanded ($b from now); -1 if the template
+ * has an unknown macro or the text does not fit. */
+int		 config_banner_expand(const char *tmpl, const char *hostname,
+		    time_t now, char *out, size_t size);
 /* config_auth.c: the AUTH defaults and their canonical text. */
 void		 config_auth_defaults(struct config *);
 void		 config_auth_dump(const struct config *, FILE *);

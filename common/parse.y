@@ -124,6 +124,12 @@ static int	 parse_tls_string(char *, const char *, const char *,
 		    const char *);
 static char	*parse_string_keep(const char *);
 static int	 parse_local_user(const char *);
+static int	 parse_privacy_flag(const char *);
+static void	 parse_privacy_toggle(uint32_t, int);
+static int	 parse_banner(const char *);
+
+/* The flags of the privacy statement being read. */
+static uint32_t			 parse_privacy;
 
 /* The words of "local delivery ...", checked in config_local.c. */
 #define PARSE_WORDS_MAX	8
@@ -158,6 +164,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
 %token	MASQUERADE AS DOMAINS DOMAINSFILE ENTIREDOMAIN ENVELOPE EXPOSEDUSERS
 %token	EXCEPTIONS LIMITED
+%token	PRIVACY BANNER
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -289,6 +296,10 @@ main		: HOSTNAME STRING {
 		| LOCAL localopt
 		| SENDMAIL sendmailopt
 		| MASQUERADE masqopt
+		| PRIVACY privflags {
+			parse_conf->privacy = parse_privacy;
+			parse_privacy = 0;
+		}
 		;
 
 masqopt		: AS STRING {
@@ -341,6 +352,18 @@ masqlist	: /* empty */ {
 				    "%s ", $2);
 			else
 				parse_masq_len = sizeof(parse_masq_buf);
+		}
+		;
+
+/* privacy FLAG[, FLAG...]: sendmail's PrivacyOptions, commas or spaces */
+privflags	: privflag
+		| privflags privflag
+		| privflags ',' privflag
+		;
+
+privflag	: STRING {
+			if (parse_privacy_flag($1) == -1)
+				YYERROR;
 		}
 		;
 
@@ -694,8 +717,12 @@ smtpopt		: GREETINGDELAY duration {
 				YYERROR;
 			parse_conf->smtp_greeting_delay = $2;
 		}
-		| VRFY yesno	{ parse_conf->smtp_vrfy = $2; }
-		| EXPN yesno	{ parse_conf->smtp_expn = $2; }
+		| VRFY yesno	{ parse_privacy_toggle(PRIV_NOVRFY, !$2); }
+		| EXPN yesno	{ parse_privacy_toggle(PRIV_NOEXPN, !$2); }
+		| BANNER STRING {
+			if (parse_banner($2) == -1)
+				YYERROR;
+		}
 		| REVERSEDNS yesno { parse_conf->smtp_reverse_dns = $2; }
 		| DNSTIMEOUT duration {
 			if (parse_range($2, 1, 60, "smtp dns-timeout") == -1)
@@ -781,6 +808,7 @@ static const struct keyword	 keywords[] = {
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
 	{ "auth-plaintext",		AUTHPLAINTEXT },
+	{ "banner",			BANNER },
 	{ "blacklist-recipients",	BLACKLISTRCPT },
 	{ "bounce",			BOUNCE },
 	{ "ca",				CA },
@@ -844,6 +872,7 @@ static const struct keyword	 keywords[] = {
 	{ "pki",			PKI },
 	{ "policy",			POLICY },
 	{ "port",			PORT },
+	{ "privacy",			PRIVACY },
 	{ "processes",			PROCESSES },
 	{ "protocols",			PROTOCOLS },
 	{ "queue",			QUEUE },
@@ -1505,6 +1534,50 @@ parse_auth_string(char *dst, const char *s, const char *what)
 	}
 	if (strlcpy(dst, s, CONF_AUTH_STRING_MAX) >= CONF_AUTH_STRING_MAX) {
 		parse_error("%s: list too long", what);
+		return -1;
+	}
+	return 0;
+}
+
+/* One flag of a privacy statement; an unknown name is an error. */
+static int
+parse_privacy_flag(const char *name)
+{
+	if (config_privacy_flag(name) == 0 && strcasecmp(name, "public") != 0) {
+		parse_error("privacy: unknown flag \"%s\"", name);
+		parse_privacy = 0;
+		return -1;
+	}
+	parse_privacy |= config_privacy_flag(name);
+	return 0;
+}
+
+/* smtp vrfy / smtp expn: other spellings of novrfy / noexpn. */
+static void
+parse_privacy_toggle(uint32_t bit, int on)
+{
+	if (on)
+		parse_conf->privacy |= bit;
+	else
+		parse_conf->privacy &= ~bit;
+}
+
+/* smtp banner: a template of sendmail's macros, checked here. */
+static int
+parse_banner(const char *s)
+{
+	char	 out[CONF_BANNER_MAX + 512];
+
+	if (strlcpy(parse_conf->smtp_banner, s,
+	    sizeof(parse_conf->smtp_banner)) >=
+	    sizeof(parse_conf->smtp_banner)) {
+		parse_error("smtp banner: text too long");
+		return -1;
+	}
+	if (config_banner_expand(s, NULL, 0, out, sizeof(out)) == -1) {
+		parse_error("smtp banner: \"%s\": unknown macro (only $j, "
+		    "$v, $b and $$)", s);
+		parse_conf->smtp_banner[0] = '\0';
 		return -1;
 	}
 	return 0;

@@ -539,8 +539,21 @@ enum imsg_type {
 	 * POLICY_ALIAS_VALUE_MAX octets; else why, for the log and the
 	 * DSN), str owner (EXPAND_TEXT: the user the programs, files and
 	 * includes it names run as; "" = local default-user). */
-	IMSG_LOCAL_EXPANDED
+	IMSG_LOCAL_EXPANDED,
+
+	/*
+	 * ETRN (RFC 1985), front end -> queue.
+	 */
+	/* smtp -> queue. id = session id. payload: u32 flags (ETRN_F_*),
+	 * str domain (lowercase LDH; the queue checks it again and ignores
+	 * a bad one with a log line).  The queue makes the envelopes to
+	 * that domain (and with ETRN_F_SUBDOMAINS its subdomains) due now;
+	 * no answer. */
+	IMSG_QUEUE_ETRN
 };
+
+/* Flags of IMSG_QUEUE_ETRN. */
+#define ETRN_F_SUBDOMAINS	0x01	/* ETRN @domain */
 
 /* The outcome of IMSG_LOCAL_EXPAND. */
 enum local_expand {

@@ -12,6 +12,7 @@
  *   queue_spool.c	files (queue_spool.h)
  *   queue_envelope.c	envelope format (queue_envelope.h)
  *   queue_bounce.c	DSN text (queue_bounce.h)
+ *   queue_etrn.c	ETRN: a domain's envelopes due now
  *
  * The schedule keeps a small record per envelope (struct qentry); the
  * envelope itself stays on disk and is read when it is dispatched or
@@ -180,6 +181,9 @@ void		 queue_sync_submit(struct spool_tx *);
 void		 queue_commit_create(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_commit(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_rollback(struct imsgev *, struct imsg *, void *);
+
+/* queue_etrn.c */
+void		 queue_etrn(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_smtp_down(void);
 int		 queue_commit_msgid_inuse(uint32_t);
 size_t		 queue_commit_incoming(void);

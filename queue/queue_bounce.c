@@ -189,7 +189,8 @@ bounce_status_rcpt(FILE *out, const struct bounce_info *bi,
 		    r->evp->orcpt);
 	bounce_final(bi, r->evp, rcpt, sizeof(rcpt));
 	(void)fprintf(out, "Final-Recipient: rfc822; %s" EOL, rcpt);
-	if (queue_envelope_local(r->evp))
+	if (queue_envelope_local(r->evp) &&
+	    !(bi->privacy & PRIV_NOACTUALRCPT))
 		(void)fprintf(out, "X-Actual-Recipient: rfc822; %s" EOL,
 		    r->evp->rcpt);
 	(void)fprintf(out, "Action: %s" EOL, bounce_action_word(bi, r->evp));
@@ -271,8 +272,10 @@ bounce_returned(FILE *out, const struct bounce_info *bi,
 {
 	int	 hdrs, rc;
 
-	/* RFC 3461 4.3: only a failure returns the whole message */
-	hdrs = e->ret == DSN_RET_HDRS || bi->action != BOUNCE_FAILED;
+	/* RFC 3461 4.3: only a failure returns the whole message, and
+	 * never with privacy nobodyreturn */
+	hdrs = e->ret == DSN_RET_HDRS || bi->action != BOUNCE_FAILED ||
+	    (bi->privacy & PRIV_NOBODYRETURN);
 
 	(void)fprintf(out, "--%s" EOL, bi->boundary);
 	(void)fprintf(out, "Content-Type: %s" EOL,

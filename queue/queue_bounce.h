@@ -40,6 +40,9 @@ struct bounce_info {
 	time_t			 now;
 	time_t			 retry_until;	/* BOUNCE_DELAYED */
 	const char		*boundary;	/* not found in the original */
+	/* privacy nobodyreturn (headers only), noactualrecipient (no
+	 * X-Actual-Recipient): their PRIV_* bits */
+	uint32_t		 privacy;
 };
 
 /* Write the DSN; 0, or -1 on a stream error. */

@@ -231,7 +231,10 @@ queue_result_classify(struct result_ctx *c, size_t i)
 	if (r->status == STATUS_OK) {
 		queue_result_log(c->b, i, c->now, "Sent", " (");
 		stats_add("queue.delivery.ok", 1);
+		/* privacy noreceipts: no success DSN, whatever the
+		 * envelope asked for before the flag was set */
 		if (e->sender[0] != '\0' &&
+		    !(conf->privacy & PRIV_NORECEIPTS) &&
 		    queue_bounce_wanted(e, BOUNCE_RELAYED) &&
 		    (r->flags & MTA_RESULT_F_DSN_RELAYED) == 0) {
 			c->fate[i] = FATE_REPORTED;
@@ -283,6 +286,7 @@ queue_result_dsn_text(struct result_ctx *c, enum result_dsn kind, int fd,
 	(void)snprintf(boundary, sizeof(boundary), "%08x.%08x/dsn",
 	    d->newmsgid, arc4random());
 	bi.boundary = boundary;
+	bi.privacy = conf->privacy;
 	if ((out = fdopen(fd, "w")) == NULL) {
 		(void)close(fd);
 		return -1;

@@ -107,8 +107,9 @@ test_defaults(void)
 	    c->limit_junk_commands == 100, "default limits");
 	UNIT_CHECK(c->timeout_command == 300 && c->timeout_data == 600 &&
 	    c->timeout_session == 3600, "default timeouts");
-	UNIT_CHECK(c->smtp_greeting_delay == 0 && !c->smtp_vrfy &&
-	    !c->smtp_expn, "default smtp");
+	UNIT_CHECK(c->smtp_greeting_delay == 0 &&
+	    c->privacy == PRIV_AUTHWARNINGS && c->smtp_banner[0] == '\0',
+	    "default smtp: privacy authwarnings, VRFY and EXPN answered");
 	UNIT_CHECK(c->smtp_reverse_dns && c->smtp_dns_timeout == 5,
 	    "default reverse-dns yes, dns-timeout 5s");
 	UNIT_CHECK(c->limit_data_rate == 500 && c->smtp_forbid_pipelining,
@@ -214,8 +215,8 @@ test_keywords_fields(const struct config *c)
 	    "limit sessions-per-address, queue min-free");
 	UNIT_CHECK(c->timeout_command == 61 && c->timeout_data == 660 &&
 	    c->timeout_session == 7200, "timeouts");
-	UNIT_CHECK(c->smtp_greeting_delay == 2 && c->smtp_vrfy &&
-	    c->smtp_expn, "smtp options");
+	UNIT_CHECK(c->smtp_greeting_delay == 2 &&
+	    !(c->privacy & (PRIV_NOVRFY | PRIV_NOEXPN)), "smtp options");
 	UNIT_CHECK(!c->smtp_reverse_dns && c->smtp_dns_timeout == 9,
 	    "smtp reverse-dns, dns-timeout");
 	UNIT_CHECK(c->limit_data_rate == 0 && !c->smtp_forbid_pipelining,
@@ -297,7 +298,7 @@ test_keywords(void)
 	c = parse("bounce double-bounce \"a@b.example\"\n"
 	    "bounce double-bounce drop\nsmtp vrfy yes\nsmtp vrfy no\n");
 	UNIT_CHECK(c != NULL && c->double_bounce[0] == '\0' &&
-	    !c->smtp_vrfy, "drop and no; the last statement wins");
+	    (c->privacy & PRIV_NOVRFY), "drop and no; the last statement wins");
 	config_free(c);
 	c = parse("smtp greeting-delay 0\nlimit message-size 1000\n");
 	UNIT_CHECK(c != NULL && c->smtp_greeting_delay == 0 &&

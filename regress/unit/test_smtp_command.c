@@ -60,6 +60,11 @@ test_verbs(void)
 	UNIT_CHECK(ok("EXPN staff") && cmd.verb == SMTP_CMD_EXPN, "EXPN");
 	UNIT_CHECK(refused("EXPN", 1, "501 5.5.2 Syntax: EXPN"),
 	    "EXPN without argument");
+	UNIT_CHECK(ok("VERB") && cmd.verb == SMTP_CMD_VERB, "VERB");
+	UNIT_CHECK(ok("etrn @example.org") && cmd.verb == SMTP_CMD_ETRN &&
+	    strcmp(cmd.arg, "@example.org") == 0, "ETRN and its argument");
+	UNIT_CHECK(ok("ETRN") && cmd.arg[0] == '\0',
+	    "ETRN without argument: the session answers it");
 	UNIT_CHECK(ok("STARTTLS") && cmd.verb == SMTP_CMD_STARTTLS,
 	    "STARTTLS");
 	UNIT_CHECK(ok("AUTH PLAIN") && cmd.verb == SMTP_CMD_AUTH, "AUTH");

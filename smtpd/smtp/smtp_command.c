@@ -451,6 +451,8 @@ static const struct smtp_verb_def smtp_verbs[] = {
 	{ "EXPN",	SMTP_CMD_EXPN,		smtp_parse_needarg },
 	{ "STARTTLS",	SMTP_CMD_STARTTLS,	smtp_parse_noargs },
 	{ "AUTH",	SMTP_CMD_AUTH,		smtp_parse_anyargs },
+	{ "VERB",	SMTP_CMD_VERB,		smtp_parse_anyargs },
+	{ "ETRN",	SMTP_CMD_ETRN,		smtp_parse_anyargs },
 };
 
 const char *

@@ -16,8 +16,8 @@
  * (a syntax error, or a size over limit message-size) ends the session,
  * since the client sends the octets anyway and nothing after them could
  * be told from a command; and commands that move no mail (NOOP, RSET,
- * VRFY, EXPN, HELP, an empty BDAT that is not the last) end it past
- * limit junk-commands, counted since the last accepted message.
+ * VRFY, EXPN, HELP, VERB, ETRN, an empty BDAT that is not the last) end
+ * it past limit junk-commands, counted since the last accepted message.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -77,12 +77,14 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_session_reply(s, "250-SIZE %zu", conf->limit_message_size);
 	smtp_session_reply(s, "250-8BITMIME");
 	smtp_session_reply(s, "250-ENHANCEDSTATUSCODES");
-	if (smtp_session_feature(s, 'd', 1))
+	if (smtp_privacy_offer_dsn(s))
 		smtp_session_reply(s, "250-DSN");
 	smtp_session_reply(s, "250-CHUNKING");
 	smtp_session_reply(s, "250-SMTPUTF8");
-	if (conf->smtp_vrfy && smtp_session_feature(s, 'x', 1))
+	if (smtp_privacy_offer_vrfy(s))
 		smtp_session_reply(s, "250-VRFY");
+	if (!(conf->privacy & PRIV_NOETRN))
+		smtp_session_reply(s, "250-ETRN");
 	if (smtp_tls_offered(s))
 		smtp_session_reply(s, "250-STARTTLS");
 	if (smtp_auth_offered(s) != NULL)
@@ -128,6 +130,10 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	    0) && s->auth_user == NULL) {
 		stats_add("smtp.auth.required", 1);
 		smtp_session_error(s, "530 5.7.0 Authentication required");
+		return;
+	}
+	if (smtp_privacy_dsn(cmd) != NULL) {
+		smtp_session_error(s, smtp_privacy_dsn(cmd));
 		return;
 	}
 	if (s->nmessages >= conf->limit_messages) {
@@ -182,6 +188,10 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 	}
 	if (!s->tx->smtputf8 && !mailaddr_is_ascii(cmd->u.rcpt.rcpt)) {
 		smtp_session_error(s, SMTP_ERR_UTF8_RCPT);
+		return;
+	}
+	if (smtp_privacy_dsn(cmd) != NULL) {
+		smtp_session_error(s, smtp_privacy_dsn(cmd));
 		return;
 	}
 	if (s->tx->naccepted >= conf->limit_recipients) {
@@ -263,32 +273,8 @@ smtp_exec_help(struct smtp_session *s, struct smtp_command *cmd)
 {
 	(void)cmd;
 	smtp_session_reply(s, "214-2.0.0 Commands: HELO EHLO MAIL RCPT DATA "
-	    "BDAT RSET NOOP QUIT HELP VRFY EXPN");
+	    "BDAT RSET NOOP QUIT HELP VRFY EXPN VERB ETRN");
 	smtp_session_reply(s, "214 2.0.0 End of HELP info");
-}
-
-static void
-smtp_exec_vrfy(struct smtp_session *s, struct smtp_command *cmd)
-{
-	(void)cmd;
-	if (!conf->smtp_vrfy || !smtp_session_feature(s, 'x', 1)) {
-		smtp_session_reply(s, "502 5.5.1 VRFY command is disabled");
-		return;
-	}
-	smtp_session_reply(s, "252 2.5.2 Cannot VRFY user, but will accept "
-	    "message and attempt delivery");
-}
-
-static void
-smtp_exec_expn(struct smtp_session *s, struct smtp_command *cmd)
-{
-	(void)cmd;
-	if (!conf->smtp_expn || !smtp_session_feature(s, 'x', 1)) {
-		smtp_session_reply(s, "502 5.5.1 EXPN command is disabled");
-		return;
-	}
-	smtp_session_reply(s, "252 2.5.2 Cannot EXPN list, but will accept "
-	    "message and attempt delivery");
 }
 
 /* STARTTLS: smtp_tls.c does the work with tlsproxy. */
@@ -318,10 +304,12 @@ static const smtp_exec_fn smtp_exec_table[SMTP_CMD_COUNT] = {
 	[SMTP_CMD_NOOP] = smtp_exec_noop,
 	[SMTP_CMD_QUIT] = smtp_exec_quit,
 	[SMTP_CMD_HELP] = smtp_exec_help,
-	[SMTP_CMD_VRFY] = smtp_exec_vrfy,
-	[SMTP_CMD_EXPN] = smtp_exec_expn,
+	[SMTP_CMD_VRFY] = smtp_privacy_vrfy,
+	[SMTP_CMD_EXPN] = smtp_privacy_expn,
 	[SMTP_CMD_STARTTLS] = smtp_exec_starttls,
 	[SMTP_CMD_AUTH] = smtp_exec_auth,
+	[SMTP_CMD_VERB] = smtp_privacy_verb,
+	[SMTP_CMD_ETRN] = smtp_etrn_command,
 };
 
 /* tls-require before TLS: whether verb must be refused with 530. */
@@ -422,6 +410,8 @@ smtp_exec_is_junk(const struct smtp_command *cmd)
 	case SMTP_CMD_VRFY:
 	case SMTP_CMD_EXPN:
 	case SMTP_CMD_HELP:
+	case SMTP_CMD_VERB:
+	case SMTP_CMD_ETRN:
 		return 1;
 	case SMTP_CMD_BDAT:
 		return cmd->u.bdat.size == 0 && !cmd->u.bdat.last;
@@ -450,6 +440,32 @@ smtp_exec_junk(struct smtp_session *s, const struct smtp_command *cmd)
 	smtp_session_reply(s, "421 4.7.0 %s Error: too many junk commands",
 	    conf->hostname);
 	smtp_session_close(s, NULL, "too many junk commands");
+	return 1;
+}
+
+/* Before HELO/EHLO: 1 if the command was refused (privacy flags). */
+static int
+smtp_exec_before_helo(struct smtp_session *s, const struct smtp_command *cmd)
+{
+	const char	*reply;
+	int		 runs;
+
+	switch (cmd->verb) {
+	case SMTP_CMD_HELO:
+	case SMTP_CMD_EHLO:
+	case SMTP_CMD_BDAT:
+	case SMTP_CMD_QUIT:
+	case SMTP_CMD_NOOP:
+	case SMTP_CMD_RSET:
+	case SMTP_CMD_HELP:
+		return 0;
+	default:
+		break;
+	}
+	reply = smtp_privacy_before_helo(cmd->verb, &runs);
+	if (runs)
+		return 0;
+	smtp_session_error(s, reply != NULL ? reply : SMTP_ERR_NEED_HELO);
 	return 1;
 }
 
@@ -483,13 +499,8 @@ smtp_exec_line(struct smtp_session *s, const char *line)
 		smtp_session_error(s, err);
 		return;
 	}
-	if (s->state == SMTP_ST_HELO && cmd.verb != SMTP_CMD_HELO &&
-	    cmd.verb != SMTP_CMD_EHLO && cmd.verb != SMTP_CMD_BDAT &&
-	    cmd.verb != SMTP_CMD_QUIT && cmd.verb != SMTP_CMD_NOOP &&
-	    cmd.verb != SMTP_CMD_RSET && cmd.verb != SMTP_CMD_HELP) {
-		smtp_session_error(s, SMTP_ERR_NEED_HELO);
+	if (s->state == SMTP_ST_HELO && smtp_exec_before_helo(s, &cmd))
 		return;
-	}
 	if (cmd.verb >= SMTP_CMD_COUNT || smtp_exec_table[cmd.verb] == NULL) {
 		smtp_session_error(s, "500 5.5.1 Command unrecognized");
 		return;

@@ -194,7 +194,8 @@ smtp_local_received(struct smtp_session *s, char *buf, size_t size,
 	int			 n;
 
 	warn[0] = '\0';
-	if (!l->trusted && !smtp_local_own_sender(l, tx->sender)) {
+	if ((conf->privacy & PRIV_AUTHWARNINGS) && !l->trusted &&
+	    !smtp_local_own_sender(l, tx->sender)) {
 		n = snprintf(warn, sizeof(warn), "X-Authentication-Warning: "
 		    "%s: %s set sender to %s using -f\r\n", conf->hostname,
 		    l->user, tx->sender[0] != '\0' ? tx->sender : "<>");

@@ -360,7 +360,7 @@ smtp_session_greet(struct smtp_session *s)
 {
 	if (s->state != SMTP_ST_CONNECT)
 		return;
-	smtp_session_reply(s, "220 %s ESMTP ready", conf->hostname);
+	smtp_privacy_greet(s);
 	s->state = SMTP_ST_HELO;
 	smtp_session_process(s);
 }

@@ -11,6 +11,8 @@
  *                   and what happens when either goes away
  *   smtp_dns.c      the client's name (PTR, forward-confirmed)
  *   smtp_client.c   the sessions open per client address
+ *   smtp_privacy.c  the privacy flags' replies, the greeting (smtp banner)
+ *   smtp_etrn.c     ETRN, passed to the queue
  *
  * smtp_exec.c also keeps the "nullserver" mode of a refused session.
  *
@@ -297,6 +299,19 @@ size_t	 smtp_client_sessions(const char *addr);
 
 /* smtp_exec.c */
 void	 smtp_exec_line(struct smtp_session *, const char *);
+
+/* smtp_privacy.c */
+void	 smtp_privacy_greet(struct smtp_session *);
+const char *smtp_privacy_before_helo(enum smtp_verb, int *runs);
+const char *smtp_privacy_dsn(const struct smtp_command *);
+int	 smtp_privacy_offer_dsn(const struct smtp_session *);
+int	 smtp_privacy_offer_vrfy(const struct smtp_session *);
+void	 smtp_privacy_vrfy(struct smtp_session *, struct smtp_command *);
+void	 smtp_privacy_expn(struct smtp_session *, struct smtp_command *);
+void	 smtp_privacy_verb(struct smtp_session *, struct smtp_command *);
+
+/* smtp_etrn.c */
+void	 smtp_etrn_command(struct smtp_session *, struct smtp_command *);
 
 /* smtp_tx.c */
 struct smtp_tx *smtp_tx_new(void);
