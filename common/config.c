@@ -97,6 +97,7 @@ config_new_nohost(void)
 
 	TAILQ_INIT(&c->listeners);
 	TAILQ_INIT(&c->routes);
+	TAILQ_INIT(&c->dnsbls);
 	TAILQ_INIT(&c->pkis);
 	(void)strlcpy(c->queue_path, PATH_SPOOL, sizeof(c->queue_path));
 	(void)strlcpy(c->control_path, PATH_CONTROL, sizeof(c->control_path));
@@ -187,6 +188,7 @@ config_free(struct config *c)
 		free(r);
 	}
 	config_local_free(c);
+	config_dnsbl_free(c);
 	free(c);
 }
 
@@ -494,6 +496,7 @@ config_dump_policy(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "\nlocal users %s\n",
 	    c->local_users == LOCAL_USERS_MAP ? "map" : "passwd");
 	config_local_dump(c, fp);
+	config_dnsbl_dump(c, fp);
 	(void)fputs("sendmail socket ", fp);
 	config_dump_quoted(fp, c->sendmail_socket);
 	(void)fputs("\nsendmail drop-dir ", fp);

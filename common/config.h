@@ -107,6 +107,33 @@ struct route {
 	int			 auth_plaintext;
 };
 
+/* dnsbl ZONE ...: a DNS blocklist the front end asks about each client
+ * (sendmail's FEATURE(dnsbl) and FEATURE(enhdnsbl)) */
+#define CONF_DNSBL_ANSWERS_MAX	8
+#define CONF_DNSBL_TEXT_MAX	256
+enum dnsbl_action {
+	DNSBL_REJECT = 0,	/* 550 5.7.1 Rejected: ADDR listed at ZONE */
+	DNSBL_QUARANTINE,	/* accepted, held: "listed at ZONE" */
+	DNSBL_DISCARD		/* accepted, dropped */
+};
+/* an A answer that counts as listed: addr/bits (host order) */
+struct dnsbl_answer {
+	uint32_t		 addr;
+	uint8_t			 bits;
+};
+struct dnsbl {
+	TAILQ_ENTRY(dnsbl)	 entry;
+	char			 zone[CONF_HOST_MAX];	/* lowercased */
+	/* message "TEXT": the text of the 550 instead of sendmail's */
+	char			 message[CONF_DNSBL_TEXT_MAX];
+	enum dnsbl_action	 action;
+	/* tempfail (sendmail's "t"): a failed lookup gives 451 */
+	int			 tempfail;
+	/* answer A[/N]: only these count; none: any A record */
+	struct dnsbl_answer	 answers[CONF_DNSBL_ANSWERS_MAX];
+	size_t			 nanswers;
+};
+
 /* local users: who is a local user (smtpd.conf(5)) */
 enum local_users {
 	LOCAL_USERS_PASSWD = 0,	/* the system's passwd (getpwnam) */
@@ -164,6 +191,7 @@ struct config {
 
 	TAILQ_HEAD(, listener)	 listeners;
 	TAILQ_HEAD(, route)	 routes;
+	TAILQ_HEAD(dnsbl_head, dnsbl) dnsbls;	/* in file order */
 
 	/* limit ... */
 	size_t			 limit_message_size;	/* 35 MiB */
@@ -321,6 +349,17 @@ int		 config_listener_reached(const struct config *,
 void		 config_auth_defaults(struct config *);
 void		 config_auth_dump(const struct config *, FILE *);
 void		 config_dump_quoted(FILE *, const char *);
+/* config_dnsbl.c: the DNS blocklists (dnsbl ZONE ...). */
+void		 config_dnsbl_free(struct config *);
+void		 config_dnsbl_dump(const struct config *, FILE *);
+/* A zone at the end of the list; -1 with a message in err. */
+int		 config_dnsbl_add(struct config *, const char *zone, char *err,
+		    size_t errlen);
+/* "A" or "A/N" for the last zone added; -1 with a message in err. */
+int		 config_dnsbl_answer_add(struct config *, const char *,
+		    char *err, size_t errlen);
+/* 1 if the A record (4 octets, network order) counts as listed. */
+int		 config_dnsbl_listed(const struct dnsbl *, const uint8_t *);
 /* config_local.c: the local delivery rules. */
 void		 config_local_init(struct config *);
 void		 config_local_free(struct config *);

@@ -149,6 +149,7 @@ static size_t			 parse_nwords;
 %token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
 %token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR ROOTMAIL
 %token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
+%token	DNSBL MESSAGE QUARANTINE DISCARD TEMPFAIL ANSWER
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -279,6 +280,54 @@ main		: HOSTNAME STRING {
 		| AUTH authopt
 		| LOCAL localopt
 		| SENDMAIL sendmailopt
+		| DNSBL STRING {
+			char	 err[256];
+
+			if (config_dnsbl_add(parse_conf, $2, err,
+			    sizeof(err)) == -1) {
+				parse_error("%s", err);
+				YYERROR;
+			}
+		} dnsblopts
+		;
+
+dnsblopts	: /* empty */
+		| dnsblopts dnsblopt
+		;
+
+dnsblopt	: MESSAGE STRING {
+			struct dnsbl	*b;
+
+			b = TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head);
+			if ($2[0] == '\0' || !text_is_clean($2) ||
+			    strlcpy(b->message, $2, sizeof(b->message)) >=
+			    sizeof(b->message)) {
+				parse_error("dnsbl %s message: empty, too "
+				    "long or not printable text", b->zone);
+				YYERROR;
+			}
+		}
+		| QUARANTINE {
+			TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head)->action =
+			    DNSBL_QUARANTINE;
+		}
+		| DISCARD {
+			TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head)->action =
+			    DNSBL_DISCARD;
+		}
+		| TEMPFAIL {
+			TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head)->tempfail =
+			    1;
+		}
+		| ANSWER STRING {
+			char	 err[256];
+
+			if (config_dnsbl_answer_add(parse_conf, $2, err,
+			    sizeof(err)) == -1) {
+				parse_error("%s", err);
+				YYERROR;
+			}
+		}
 		;
 
 sendmailopt	: SOCKET STRING {
@@ -714,6 +763,7 @@ static const struct keyword	 keywords[] = {
 	{ "alias-depth",		ALIASDEPTH },
 	{ "alias-expansion",		ALIASEXPANSION },
 	{ "aliases",			ALIASES },
+	{ "answer",			ANSWER },
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
 	{ "auth-plaintext",		AUTHPLAINTEXT },
@@ -734,7 +784,9 @@ static const struct keyword	 keywords[] = {
 	{ "delay-checks",		DELAYCHECKS },
 	{ "delay-warning",		DELAYWARNING },
 	{ "delivery",			DELIVERY },
+	{ "discard",			DISCARD },
 	{ "dns-timeout",		DNSTIMEOUT },
+	{ "dnsbl",			DNSBL },
 	{ "double-bounce",		DOUBLEBOUNCE },
 	{ "drop",			DROP },
 	{ "drop-dir",			DROPDIR },
@@ -759,6 +811,7 @@ static const struct keyword	 keywords[] = {
 	{ "map",			MAP },
 	{ "max-failures",		MAXFAILURES },
 	{ "mechanisms",			MECHANISMS },
+	{ "message",			MESSAGE },
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
@@ -774,6 +827,7 @@ static const struct keyword	 keywords[] = {
 	{ "port",			PORT },
 	{ "processes",			PROCESSES },
 	{ "protocols",			PROTOCOLS },
+	{ "quarantine",			QUARANTINE },
 	{ "queue",			QUEUE },
 	{ "recipients",			RECIPIENTS },
 	{ "resolver",			RESOLVER },
@@ -794,6 +848,7 @@ static const struct keyword	 keywords[] = {
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },
 	{ "socket",			SOCKET },
+	{ "tempfail",			TEMPFAIL },
 	{ "text-line",			TEXTLINE },
 	{ "timeout",			TIMEOUT },
 	{ "tls",			TLS },
