@@ -358,6 +358,11 @@ int		 config_dnsbl_add(struct config *, const char *zone, char *err,
 /* "A" or "A/N" for the last zone added; -1 with a message in err. */
 int		 config_dnsbl_answer_add(struct config *, const char *,
 		    char *err, size_t errlen);
+/* The query name of an address in a zone: "4.3.2.1.ZONE" for IPv4, the
+ * 32 nibbles of an IPv6 address lowest first (RFC 5782); -1 if addr is
+ * not an IP address or the name does not fit. */
+int		 config_dnsbl_qname(const char *addr, const char *zone,
+		    char *qname, size_t);
 /* 1 if the A record (4 octets, network order) counts as listed. */
 int		 config_dnsbl_listed(const struct dnsbl *, const uint8_t *);
 /* config_local.c: the local delivery rules. */

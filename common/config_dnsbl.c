@@ -155,3 +155,31 @@ config_dnsbl_dump(const struct config *c, FILE *fp)
 	TAILQ_FOREACH(b, &c->dnsbls, entry)
 		config_dnsbl_dump_one(b, fp);
 }
+
+int
+config_dnsbl_qname(const char *addr, const char *zone, char *qname,
+    size_t size)
+{
+	static const char	 hex[] = "0123456789abcdef";
+	uint8_t			 bin[16];
+	char			 rev[16 * 4 + 1];
+	size_t			 i, n = 0;
+	int			 r;
+
+	if (inet_pton(AF_INET, addr, bin) == 1)
+		r = snprintf(qname, size, "%u.%u.%u.%u.%s", bin[3], bin[2],
+		    bin[1], bin[0], zone);
+	else if (inet_pton(AF_INET6, addr, bin) == 1) {
+		/* RFC 5782 2.4: every nibble, the lowest first */
+		for (i = 16; i-- > 0;) {
+			rev[n++] = hex[bin[i] & 0xf];
+			rev[n++] = '.';
+			rev[n++] = hex[bin[i] >> 4];
+			rev[n++] = '.';
+		}
+		rev[n] = '\0';
+		r = snprintf(qname, size, "%s%s", rev, zone);
+	} else
+		return -1;
+	return r > 0 && (size_t)r < size ? 0 : -1;
+}
