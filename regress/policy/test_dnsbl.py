@@ -7,7 +7,7 @@ tempfail; answer limits what counts as a listing; several zones in order;
 IPv6 in nibble format; answers cached; quarantine and discard."""
 import ipaddress
 
-from lib import clients, free_port
+from lib import clients, free_port, wait_until
 from lib.daemon import Relay
 from lib.dnsbl import BlServer
 from lib.sink import Sink
@@ -202,3 +202,65 @@ def test_ipv6_client_is_asked_in_nibble_format():
         # the IPv4 client is not listed
         _, mail, _ = _session(relay.port)
         assert mail.startswith("250 "), mail
+
+
+def test_answers_are_cached_for_their_ttl():
+    with BlServer(zones=["bl.test", "neg.test"], ttl=300, neg_ttl=300,
+                  listed={V4 + ".bl.test": ["127.0.0.2"]}) as dns, \
+            _relay(dns, "bl.test", "neg.test") as relay:
+        before = relay.stats()
+        for _ in range(2):
+            _, mail, _ = _session(relay.port)
+            assert mail.endswith("listed at bl.test"), mail
+        after = relay.stats()
+        # the readiness probe of the fixture asked first: every session
+        # since had both answers, the listing and the NXDOMAIN, cached
+        assert int(after["smtp.dnsbl.cached"]) - \
+            int(before.get("smtp.dnsbl.cached", "0")) == 4, after
+        assert after["smtp.dnsbl.lookup"] == before["smtp.dnsbl.lookup"], \
+            (before, after)
+    with BlServer(zones=["bl.test"], ttl=1,
+                  listed={V4 + ".bl.test": ["127.0.0.2"]}) as dns, \
+            _relay(dns, "bl.test") as relay:
+        relay.wait_for_log(r"dnsbl bl\.test: 127\.0\.0\.1 listed")
+        asked = dns.asked(V4 + ".bl.test")
+        wait_until(lambda: _session(relay.port) and
+                   dns.asked(V4 + ".bl.test") > asked, timeout=20,
+                   what="a new question once the TTL of 1 s ran out",
+                   interval=0.5)
+
+
+def test_quarantine_holds_and_discard_drops_the_sessions_mail():
+    with Sink() as sink, BlServer(
+            zones=["bl.test", "drop.test"],
+            listed={V4 + ".bl.test": ["127.0.0.2"]}) as dns:
+        with _relay(dns, "bl.test quarantine", sink=sink) as relay:
+            code, text = clients.send(relay.port, "alice@client.test",
+                                      ["bob@dest.test"])
+            assert code == 250, (code, text)
+            envs = relay.wait_queue(
+                lambda e: [x["state"] for x in e] == ["quarantined"],
+                what="the message held")
+            assert envs[0]["lasterror"] == "listed at bl.test", envs
+            relay.wait_for_log(r"ruleset=check_relay, arg1=\[127\.0\.0\.1\], "
+                               r"quarantine=listed at bl\.test: every "
+                               r"message of the session is held$")
+        with _relay(dns, "bl.test discard", sink=sink) as relay:
+            code, text = clients.send(relay.port, "alice@client.test",
+                                      ["bob@dest.test"])
+            assert code == 250, (code, text)
+            relay.wait_for_log(r"ruleset=check_relay, arg1=\[127\.0\.0\.1\], "
+                               r"discard: every message of the session is "
+                               r"dropped$")
+            relay.wait_queue_empty()
+        with _relay(dns, "bl.test quarantine", sink=sink,
+                    conf={"policy delay-checks": "yes"}) as relay:
+            clients.send(relay.port, "alice@client.test", ["bob@dest.test"])
+            envs = relay.wait_queue(lambda e: len(e) == 1,
+                                    what="the message held")
+            assert envs[0]["state"] == "quarantined" and \
+                envs[0]["lasterror"] == "listed at bl.test", envs
+            relay.wait_for_log(r"ruleset=check_rcpt, arg1=<bob@dest\.test>, "
+                               r"relay=[^,]+, quarantine=listed at "
+                               r"bl\.test$")
+        assert sink.messages == [], sink.messages
