@@ -363,6 +363,10 @@ int		 config_dnsbl_answer_add(struct config *, const char *,
  * not an IP address or the name does not fit. */
 int		 config_dnsbl_qname(const char *addr, const char *zone,
 		    char *qname, size_t);
+/* The reply to a client the zone lists, or (temp) whose lookup failed
+ * in a tempfail zone: sendmail's texts, or 550 5.7.1 and the message. */
+void		 config_dnsbl_reply(const struct dnsbl *, const char *addr,
+		    int temp, char *buf, size_t);
 /* 1 if the A record (4 octets, network order) counts as listed. */
 int		 config_dnsbl_listed(const struct dnsbl *, const uint8_t *);
 /* config_local.c: the local delivery rules. */

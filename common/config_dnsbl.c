@@ -183,3 +183,17 @@ config_dnsbl_qname(const char *addr, const char *zone, char *qname,
 		return -1;
 	return r > 0 && (size_t)r < size ? 0 : -1;
 }
+
+void
+config_dnsbl_reply(const struct dnsbl *b, const char *addr, int temp,
+    char *buf, size_t size)
+{
+	if (temp)
+		(void)snprintf(buf, size, "451 4.4.3 Temporary lookup failure "
+		    "of %s at %s", addr, b->zone);
+	else if (b->message[0] != '\0')
+		(void)snprintf(buf, size, "550 5.7.1 %s", b->message);
+	else
+		(void)snprintf(buf, size, "550 5.7.1 Rejected: %s listed at %s",
+		    addr, b->zone);
+}

@@ -264,3 +264,41 @@ def test_quarantine_holds_and_discard_drops_the_sessions_mail():
                                r"relay=[^,]+, quarantine=listed at "
                                r"bl\.test$")
         assert sink.messages == [], sink.messages
+
+
+def test_explain_shows_each_zone_its_query_answer_and_verdict():
+    with BlServer(zones=["clean.test", "bl.test", "after.test"],
+                  servfail=["broken.test"],
+                  listed={V4 + ".bl.test": ["127.0.0.2"],
+                          V4 + ".after.test": ["127.0.0.2"]}) as dns, \
+            _relay(dns, "clean.test", "broken.test", "bl.test",
+                   "after.test") as relay:
+        rc, out = relay.smtpctl("explain", "addr", "127.0.0.1", "from",
+                                "alice@client.test", "rcpt",
+                                "bob@dest.test")
+        assert rc == 0, (rc, out)
+        lines = out.splitlines()
+        dnsbl = [x for x in lines if x.startswith("DNSBL")]
+        assert dnsbl == [
+            "DNSBL clean.test\tquery\t%s.clean.test A" % V4,
+            "DNSBL clean.test\tanswer\tnone (NXDOMAIN or no A record)",
+            "DNSBL clean.test\tverdict\tnot listed",
+            "DNSBL broken.test\tquery\t%s.broken.test A" % V4,
+            "DNSBL broken.test\tanswer\tfailed (server failure)",
+            "DNSBL broken.test\tverdict\tignored (no tempfail)",
+            "DNSBL bl.test\tquery\t%s.bl.test A" % V4,
+            "DNSBL bl.test\tanswer\t127.0.0.2",
+            "DNSBL bl.test\tverdict\tlisted (127.0.0.2)",
+            "DNSBL after.test\tskipped\tan earlier zone decided",
+            "DNSBL\treply\t550 5.7.1 Rejected: 127.0.0.1 listed at bl.test",
+        ], dnsbl
+        assert lines[-1] == "verdict\trejected at connect by dnsbl bl.test: "\
+            "550 5.7.1 Rejected: 127.0.0.1 listed at bl.test", lines
+        # the daemon says the same
+        _, mail, _ = _session(relay.port)
+        assert mail == "550 5.7.1 Rejected: 127.0.0.1 listed at bl.test", \
+            mail
+        rc, out = relay.smtpctl("access", "add", "Connect:127.0.0.1", "OK")
+        assert rc == 0, out
+        rc, out = relay.smtpctl("explain", "addr", "127.0.0.1")
+        assert rc == 0 and "DNSBL" not in out, out

@@ -11,6 +11,7 @@
  *
  *   Connect		check_relay
  *   Srv_Features	the extensions offered to this client
+ *   DNSBL ZONE		each dnsbl zone, when check_relay found no entry
  *   TLS_Clt		the check right after STARTTLS (with verify)
  *   TLS_Clt at MAIL	the same ruleset, run first at MAIL
  *   From <s>		check_mail
@@ -94,6 +95,7 @@ struct explain_tally {
 
 /* Everything one run works with. */
 struct explain_ctx {
+	const struct config	*cf;
 	struct explain_input	 in;
 	struct explain_facts	 clt;
 	struct explain_facts	 srv;
@@ -441,6 +443,46 @@ explain_quarantine(struct explain_ctx *c, struct explain_section *s,
 		    sizeof(c->tally.quarantine));
 }
 
+/*
+ * The blocklists once check_relay found no Connect: entry (spec 9.10); a
+ * refusal ends the session as a Connect: one does.  With delay-checks
+ * (now 0) they are shown but apply at each RCPT, not here.
+ */
+static int
+explain_connect_dnsbl(struct explain_ctx *c, int now)
+{
+	struct explain_dnsbl	 d;
+
+	if (!now)
+		(void)printf("DNSBL	when	at each RCPT (policy delay-checks), "
+		    "unless a From: OK or RELAY or AUTH skips them\n");
+	if (explain_dnsbl(c->cf, c->in.addr, &d) == 0 || !now)
+		return 0;
+	if (d.temp || d.action == DNSBL_REJECT) {
+		(void)printf("DNSBL	reply	%s\n", d.reply);
+		(void)snprintf(c->tally.last, sizeof(c->tally.last),
+		    "%s at connect by dnsbl %s: %s", d.temp ? "deferred" :
+		    "rejected", d.zone, d.reply);
+		c->tally.stopped = 1;
+		return 1;
+	}
+	if (d.action == DNSBL_DISCARD) {
+		(void)printf("DNSBL	discard	every message of the session is "
+		    "dropped\n");
+		c->tally.discard = 1;
+		return 0;
+	}
+	(void)printf("DNSBL	quarantine	every message of the session is "
+	    "held: listed at %s\n", d.zone);
+	if (c->tally.quarantine[0] == '\0') {
+		(void)strlcpy(c->tally.quarantine, "listed at ",
+		    sizeof(c->tally.quarantine));
+		(void)strlcat(c->tally.quarantine, d.zone,
+		    sizeof(c->tally.quarantine));
+	}
+	return 0;
+}
+
 static int
 explain_connect(struct explain_ctx *c)
 {
@@ -448,7 +490,7 @@ explain_connect(struct explain_ctx *c)
 	struct policy_result	 res;
 	struct explain_section	*s = &c->t.sec[0];
 	char			 reply[EXPLAIN_REPLY_MAX];
-	int			 r = 0;
+	int			 r = 0, dnsbl = 0;
 
 	if (c->in.addr == NULL)
 		return 0;
@@ -472,6 +514,7 @@ explain_connect(struct explain_ctx *c)
 		}
 		explain_quarantine(c, s, &res, "every message of the session");
 		r = explain_features(c, &res);
+		dnsbl = r == 0 && (res.flags & POLICY_F_DNSBL);
 	} else {
 		explain_refusal(&res, reply, sizeof(reply));
 		if (res.verdict == POLICY_TEMPFAIL)	/* the front end closes */
@@ -484,6 +527,9 @@ explain_connect(struct explain_ctx *c)
 		r = 1;
 	}
 	explain_end(c);
+	if (dnsbl || (r == 0 && c->cf->policy_delay_checks &&
+	    !TAILQ_EMPTY(&c->cf->dnsbls)))
+		r = explain_connect_dnsbl(c, dnsbl);
 	return r;
 }
 
@@ -1007,6 +1053,7 @@ smtpctl_explain(const struct config *cf, int argc, char **argv)
 	trace.arg = &c->t;
 	env.trace = &trace;
 	c->env = &env;
+	c->cf = cf;
 	for (i = 0; r == 0 && i < sizeof(explain_stages) /
 	    sizeof(explain_stages[0]); i++)
 		r = explain_stages[i](c);

@@ -317,12 +317,8 @@ smtp_dnsbl_listed(const struct smtp_dnsbl *bl,
 	    z->conf.zone, bl->addr, a);
 	stats_add("smtp.dnsbl.listed", 1);
 	res->action = z->conf.action;
-	if (z->conf.message[0] != '\0')
-		(void)snprintf(res->reply, sizeof(res->reply), "550 5.7.1 %s",
-		    z->conf.message);
-	else
-		(void)snprintf(res->reply, sizeof(res->reply), "550 5.7.1 "
-		    "Rejected: %s listed at %s", bl->addr, z->conf.zone);
+	config_dnsbl_reply(&z->conf, bl->addr, 0, res->reply,
+	    sizeof(res->reply));
 	(void)snprintf(res->reason, sizeof(res->reason), "listed at %s",
 	    z->conf.zone);
 	(void)strlcpy(res->zone, z->conf.zone, sizeof(res->zone));
@@ -358,9 +354,8 @@ smtp_dnsbl_walk(struct smtp_dnsbl *bl, struct smtp_dnsbl_result *res,
 			continue;
 		res->temp = 1;
 		(void)strlcpy(res->zone, z->conf.zone, sizeof(res->zone));
-		(void)snprintf(res->reply, sizeof(res->reply), "451 4.4.3 "
-		    "Temporary lookup failure of %s at %s", bl->addr,
-		    z->conf.zone);
+		config_dnsbl_reply(&z->conf, bl->addr, 1, res->reply,
+		    sizeof(res->reply));
 		return 1;
 	}
 	return 0;
