@@ -132,6 +132,7 @@ config_new_nohost(void)
 	c->policy_skip = 1;
 	c->policy_blacklist_recipients = 1;
 	c->queue_lifetime = 5 * 86400;
+	c->queue_quarantine_lifetime = 30 * 86400;
 	c->queue_delay_warning = 4 * 3600;
 	c->queue_retry_min = 5 * 60;
 	c->queue_retry_max = 60 * 60;
@@ -315,6 +316,8 @@ config_dump_queue(const struct config *c, FILE *fp)
 {
 	(void)fputs("queue lifetime ", fp);
 	config_dump_duration(fp, c->queue_lifetime);
+	(void)fputs("queue quarantine-lifetime ", fp);
+	config_dump_duration(fp, c->queue_quarantine_lifetime);
 	(void)fputs("queue delay-warning ", fp);
 	config_dump_duration(fp, c->queue_delay_warning);
 	(void)fputs("queue retry-min ", fp);

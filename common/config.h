@@ -250,6 +250,9 @@ struct config {
 
 	/* queue ... (seconds) */
 	time_t			 queue_lifetime;	/* 5 days */
+	/* queue quarantine-lifetime: held mail is removed this long after
+	 * its arrival */
+	time_t			 queue_quarantine_lifetime;	/* 30 days */
 	time_t			 queue_delay_warning;	/* 4 hours */
 	time_t			 queue_retry_min;	/* 5 minutes */
 	time_t			 queue_retry_max;	/* 1 hour */

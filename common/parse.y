@@ -150,6 +150,7 @@ static size_t			 parse_nwords;
 %token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR ROOTMAIL
 %token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
 %token	DNSBL MESSAGE QUARANTINE DISCARD TEMPFAIL ANSWER
+%token	QUARANTINELIFETIME
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -477,6 +478,12 @@ queueopt	: LIFETIME duration {
 			    "queue lifetime") == -1)
 				YYERROR;
 			parse_conf->queue_lifetime = $2;
+		}
+		| QUARANTINELIFETIME duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "queue quarantine-lifetime") == -1)
+				YYERROR;
+			parse_conf->queue_quarantine_lifetime = $2;
 		}
 		| DELAYWARNING duration {
 			if (parse_range($2, 1, PARSE_NUMBER_MAX,
@@ -828,6 +835,7 @@ static const struct keyword	 keywords[] = {
 	{ "processes",			PROCESSES },
 	{ "protocols",			PROTOCOLS },
 	{ "quarantine",			QUARANTINE },
+	{ "quarantine-lifetime",	QUARANTINELIFETIME },
 	{ "queue",			QUEUE },
 	{ "recipients",			RECIPIENTS },
 	{ "resolver",			RESOLVER },

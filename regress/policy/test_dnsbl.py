@@ -302,3 +302,24 @@ def test_explain_shows_each_zone_its_query_answer_and_verdict():
         assert rc == 0, out
         rc, out = relay.smtpctl("explain", "addr", "127.0.0.1")
         assert rc == 0 and "DNSBL" not in out, out
+
+
+def test_held_mail_is_removed_past_the_quarantine_lifetime():
+    with Sink() as sink, BlServer(
+            zones=["bl.test"],
+            listed={V4 + ".bl.test": ["127.0.0.2"]}) as dns, \
+            _relay(dns, "bl.test quarantine", sink=sink,
+                   conf={"queue quarantine-lifetime": "3s"}) as relay:
+        code, text = clients.send(relay.port, "alice@client.test",
+                                  ["bob@dest.test"])
+        assert code == 250, (code, text)
+        evpid = relay.wait_queue(
+            lambda e: [x["state"] for x in e] == ["quarantined"],
+            what="the message held")[0]["evpid"]
+        relay.wait_for_log(r"%s: held in quarantine for [0-9:]+, past queue "
+                           r"quarantine-lifetime: removed$" % evpid,
+                           timeout=20)
+        relay.wait_queue_empty()
+        assert relay.stats()["queue.envelope.quarantine_expired"] == "1", \
+            relay.stats()
+        assert sink.messages == [], sink.messages
