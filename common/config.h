@@ -367,9 +367,15 @@ int		 config_dnsbl_answer_add(struct config *, const char *,
 int		 config_dnsbl_qname(const char *addr, const char *zone,
 		    char *qname, size_t);
 /* The reply to a client the zone lists, or (temp) whose lookup failed
- * in a tempfail zone: sendmail's texts, or 550 5.7.1 and the message. */
+ * in a tempfail zone: sendmail's texts, or the message with its
+ * ${client_addr} replaced, its own reply code and enhanced status if it
+ * starts with them (spec 2.1), else 550 and 5.7.1. */
 void		 config_dnsbl_reply(const struct dnsbl *, const char *addr,
 		    int temp, char *buf, size_t);
+/* That reply at RCPT (delay-checks): "<rcpt>... " after the enhanced
+ * status of a 450, 550 or 553 (spec 2.1 step 3). */
+void		 config_dnsbl_reply_rcpt(const char *reply, const char *rcpt,
+		    char *buf, size_t);
 /* 1 if the A record (4 octets, network order) counts as listed. */
 int		 config_dnsbl_listed(const struct dnsbl *, const uint8_t *);
 /* config_local.c: the local delivery rules. */

@@ -9,6 +9,7 @@
  */
 #include <arpa/inet.h>
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,16 +185,99 @@ config_dnsbl_qname(const char *addr, const char *zone, char *qname,
 	return r > 0 && (size_t)r < size ? 0 : -1;
 }
 
+/* "X.Y.Z " of class c at p: its length with the space, else 0. */
+static size_t
+config_dnsbl_enhanced(const char *p, char c)
+{
+	size_t	 i = 0, n, part;
+
+	if (p[0] != c || p[1] != '.')
+		return 0;
+	i = 2;
+	for (part = 0; part < 2; part++) {
+		for (n = 0; isdigit((unsigned char)p[i + n]); n++)
+			;
+		if (n < 1 || n > 3 || p[i + n] != (part == 0 ? '.' : ' '))
+			return 0;
+		i += n + 1;
+	}
+	return i;
+}
+
+/* The message with ${client_addr} (or sendmail's $&{client_addr}) as
+ * the address. */
+static void
+config_dnsbl_expand(const char *msg, const char *addr, char *buf,
+    size_t size)
+{
+	static const char *const names[] = { "$&{client_addr}",
+	    "${client_addr}" };
+	size_t			 i, n = 0, l;
+
+	while (*msg != '\0' && n + 1 < size) {
+		for (i = 0; i < 2; i++)
+			if (strncmp(msg, names[i], strlen(names[i])) == 0)
+				break;
+		if (i == 2) {
+			buf[n++] = *msg++;
+			continue;
+		}
+		l = strlcpy(buf + n, addr, size - n);
+		n = l >= size - n ? size - 1 : n + l;
+		msg += strlen(names[i]);
+	}
+	buf[n] = '\0';
+}
+
 void
 config_dnsbl_reply(const struct dnsbl *b, const char *addr, int temp,
     char *buf, size_t size)
 {
-	if (temp)
+	char		 text[CONF_DNSBL_TEXT_MAX + 64];
+	const char	*t = text, *enh;
+	char		 code[4] = "550";
+	size_t		 n;
+
+	if (temp) {
 		(void)snprintf(buf, size, "451 4.4.3 Temporary lookup failure "
 		    "of %s at %s", addr, b->zone);
-	else if (b->message[0] != '\0')
-		(void)snprintf(buf, size, "550 5.7.1 %s", b->message);
-	else
+		return;
+	}
+	if (b->message[0] == '\0') {
 		(void)snprintf(buf, size, "550 5.7.1 Rejected: %s listed at %s",
 		    addr, b->zone);
+		return;
+	}
+	config_dnsbl_expand(b->message, addr, text, sizeof(text));
+	/* spec 2.1: a text that starts with a reply code is that reply */
+	if ((text[0] == '4' || text[0] == '5') && isdigit((unsigned char)
+	    text[1]) && isdigit((unsigned char)text[2]) && text[3] == ' ') {
+		(void)memcpy(code, text, 3);
+		t = text + 4;
+	}
+	enh = code[0] == '4' ? "4.7.1" : "5.7.1";
+	if ((n = config_dnsbl_enhanced(t, code[0])) > 0) {
+		(void)snprintf(buf, size, "%s %s", code, t);
+		return;
+	}
+	(void)snprintf(buf, size, "%s %s %s", code, enh, t);
+}
+
+void
+config_dnsbl_reply_rcpt(const char *reply, const char *rcpt, char *buf,
+    size_t size)
+{
+	size_t	 e = config_dnsbl_enhanced(reply + 4, reply[0]);
+	int	 n;
+
+	/* spec 2.1 step 3: only these codes name the address */
+	if (strncmp(reply, "450 ", 4) != 0 && strncmp(reply, "550 ", 4) != 0 &&
+	    strncmp(reply, "553 ", 4) != 0) {
+		(void)strlcpy(buf, reply, size);
+		return;
+	}
+	n = snprintf(buf, size, "%.*s<%s>... %s", (int)(4 + e), reply, rcpt,
+	    reply + 4 + e);
+	if (n < 0 || (size_t)n >= size)
+		(void)strlcpy(buf, reply, size);
 }

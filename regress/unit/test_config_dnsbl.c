@@ -2,8 +2,11 @@
  * test_config_dnsbl.c: the dnsbl statements of smtpd.conf
  * (common/config_dnsbl.c): the zones in file order with their options,
  * the canonical text parsing back the same, the refusals, the query
- * names of IPv4 and IPv6 addresses (RFC 5782), and "answer" matching.
+ * names of IPv4 and IPv6 addresses (RFC 5782), "answer" matching, and
+ * the replies (sendmail's texts, a message's own code, the recipient
+ * prefix under delay-checks).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,11 +118,59 @@ test_listed(void)
 	config_free(c);
 }
 
+/* The reply of the first zone of text for 192.0.2.9 (temp: failed). */
+static int
+reply_is(const char *text, int temp, const char *rcpt, const char *want)
+{
+	struct config	*c = parsed(text);
+	char		 r[512], p[600];
+
+	if (c == NULL)
+		return 0;
+	config_dnsbl_reply(TAILQ_FIRST(&c->dnsbls), "192.0.2.9", temp, r,
+	    sizeof(r));
+	config_free(c);
+	if (rcpt != NULL) {
+		config_dnsbl_reply_rcpt(r, rcpt, p, sizeof(p));
+		(void)strlcpy(r, p, sizeof(r));
+	}
+	if (strcmp(r, want) == 0)
+		return 1;
+	(void)printf("  got \"%s\"\n", r);
+	return 0;
+}
+
+static void
+test_reply(void)
+{
+	UNIT_CHECK(reply_is("dnsbl bl.test\n", 0, NULL, "550 5.7.1 Rejected: "
+	    "192.0.2.9 listed at bl.test"), "sendmail's 550");
+	UNIT_CHECK(reply_is("dnsbl bl.test\n", 1, NULL, "451 4.4.3 Temporary "
+	    "lookup failure of 192.0.2.9 at bl.test"), "sendmail's 451");
+	UNIT_CHECK(reply_is("dnsbl bl.test message \"Go away\"\n", 0, NULL,
+	    "550 5.7.1 Go away"), "a message: 550 5.7.1 and its text");
+	UNIT_CHECK(reply_is("dnsbl bl.test message \"554 Mail from "
+	    "$&{client_addr} refused\"\n", 0, NULL, "554 5.7.1 Mail from "
+	    "192.0.2.9 refused"), "its own code, the address expanded");
+	UNIT_CHECK(reply_is("dnsbl bl.test message \"550 5.7.0 see "
+	    "${client_addr}\"\n", 0, NULL, "550 5.7.0 see 192.0.2.9"),
+	    "its own enhanced status");
+	UNIT_CHECK(reply_is("dnsbl bl.test\n", 0, "u@example.org",
+	    "550 5.7.1 <u@example.org>... Rejected: 192.0.2.9 listed at "
+	    "bl.test"), "at RCPT a 550 names the recipient");
+	UNIT_CHECK(reply_is("dnsbl bl.test message \"554 no\"\n", 0,
+	    "u@example.org", "554 5.7.1 no"), "a 554 does not");
+	UNIT_CHECK(reply_is("dnsbl bl.test\n", 1, "u@example.org",
+	    "451 4.4.3 Temporary lookup failure of 192.0.2.9 at bl.test"),
+	    "nor a 451");
+}
+
 int
 main(void)
 {
 	test_parse();
 	test_qname();
 	test_listed();
+	test_reply();
 	return unit_done();
 }

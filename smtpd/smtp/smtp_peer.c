@@ -312,19 +312,14 @@ smtp_peer_rcpt_dnsbl(struct smtp_session *s)
 	struct smtp_dnsbl_result	 r;
 	char				 reply[SMTP_PEER_REPLY_MAX];
 	char				 relay[SMTP_SESSION_RELAY_MAX];
-	int				 n;
 
 	/* not ready only if a reload turned delay-checks on meanwhile */
 	if (smtp_dnsbl_verdict(s->dnsbl, &r) != 1)
 		return 0;
 	(void)smtp_session_relay(s, relay, sizeof(relay));
 	if (r.temp || r.action == DNSBL_REJECT) {
-		/* a 550 names the recipient (spec 2.1 step 3); one too
-		 * long for the line goes without */
-		n = snprintf(reply, sizeof(reply), "%.10s<%s>... %s", r.reply,
-		    tx->pending.rcpt, r.reply + 10);
-		if (r.temp || n < 0 || (size_t)n >= sizeof(reply))
-			(void)strlcpy(reply, r.reply, sizeof(reply));
+		config_dnsbl_reply_rcpt(r.reply, tx->pending.rcpt, reply,
+		    sizeof(reply));
 		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
 		    reply);
 		stats_add("smtp.rcpt.rejected", 1);
