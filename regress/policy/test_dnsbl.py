@@ -181,6 +181,14 @@ def test_delay_checks_refuses_each_rcpt_with_the_recipient():
                            r"relay=[^,]+, reject=550 5\.7\.1 "
                            r"<bob@dest\.test>\.\.\. Rejected: 127\.0\.0\.1 "
                            r"listed at bl\.test$")
+        rc, out = relay.smtpctl("explain", "addr", "127.0.0.1", "from",
+                                "alice@client.test", "rcpt",
+                                "bob@dest.test")
+        lines = out.splitlines()
+        assert rc == 0 and "DNSBL\twhen\tat each RCPT (policy " \
+            "delay-checks), where check_relay runs" in lines, out
+        assert "To <bob@dest.test>\treply\t" + rcpts[0] in lines, out
+        assert "DNSBL\treply\t" not in out, out
         # a From: OK skips check_relay, and with it the lists (spec 1.8)
         rc, out = relay.smtpctl("access", "add", "From:alice@client.test",
                                 "OK")

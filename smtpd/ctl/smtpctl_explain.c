@@ -104,6 +104,9 @@ struct explain_ctx {
 	uint32_t		 fset;	/* Srv_Features letters */
 	uint32_t		 fclear;
 	int			 ok[EXPLAIN_RCPT_MAX];	/* accepted rcpts */
+	/* delay-checks: the zone that decides at each RCPT, if one does */
+	struct explain_dnsbl	 dnsbl;
+	int			 dnsbl_decided;
 	struct explain_tally	 tally;
 };
 
@@ -454,12 +457,17 @@ explain_connect_dnsbl(struct explain_ctx *c, int now)
 	struct explain_dnsbl	 d;
 
 	if (!now)
-		(void)printf("DNSBL	when	at each RCPT (policy delay-checks), "
-		    "unless a From: OK or RELAY or AUTH skips them\n");
-	if (explain_dnsbl(c->cf, c->in.addr, &d) == 0 || !now)
+		(void)printf("DNSBL\twhen\tat each RCPT (policy delay-checks), "
+		    "where check_relay runs\n");
+	if (explain_dnsbl(c->cf, c->in.addr, &d) == 0)
 		return 0;
+	if (!now) {
+		c->dnsbl = d;
+		c->dnsbl_decided = 1;
+		return 0;
+	}
 	if (d.temp || d.action == DNSBL_REJECT) {
-		(void)printf("DNSBL	reply	%s\n", d.reply);
+		(void)printf("DNSBL\treply\t%s\n", d.reply);
 		(void)snprintf(c->tally.last, sizeof(c->tally.last),
 		    "%s at connect by dnsbl %s: %s", d.temp ? "deferred" :
 		    "rejected", d.zone, d.reply);
@@ -467,12 +475,12 @@ explain_connect_dnsbl(struct explain_ctx *c, int now)
 		return 1;
 	}
 	if (d.action == DNSBL_DISCARD) {
-		(void)printf("DNSBL	discard	every message of the session is "
+		(void)printf("DNSBL\tdiscard\tevery message of the session is "
 		    "dropped\n");
 		c->tally.discard = 1;
 		return 0;
 	}
-	(void)printf("DNSBL	quarantine	every message of the session is "
+	(void)printf("DNSBL\tquarantine\tevery message of the session is "
 	    "held: listed at %s\n", d.zone);
 	if (c->tally.quarantine[0] == '\0') {
 		(void)strlcpy(c->tally.quarantine, "listed at ",
@@ -730,6 +738,46 @@ explain_target(struct explain_ctx *c, struct explain_section *s,
 		    ", sender " : "", t->sender);
 }
 
+/*
+ * delay-checks: the zone that decided, for a recipient that passed and
+ * whose check_relay found no Connect: entry.  1 if it refuses the
+ * recipient (reply printed), 0 if the recipient goes on.
+ */
+static int
+explain_rcpt_dnsbl(struct explain_ctx *c, struct explain_section *s,
+    const char *rcpt)
+{
+	const struct explain_dnsbl	*d = &c->dnsbl;
+	char				 reply[sizeof(d->reply) +
+					    POLICY_PATH_MAX + 8];
+
+	if (!c->dnsbl_decided)
+		return 0;
+	if (d->temp || d->action == DNSBL_REJECT) {
+		config_dnsbl_reply_rcpt(d->reply, rcpt, reply, sizeof(reply));
+		explain_line(s, "dnsbl\t%s", d->zone);
+		explain_line(s, "reply\t%s", reply);
+		(void)snprintf(c->tally.last, sizeof(c->tally.last), "%s",
+		    reply);
+		return 1;
+	}
+	if (d->action == DNSBL_DISCARD) {
+		explain_line(s, "discard\tthe message is dropped (dnsbl %s)",
+		    d->zone);
+		c->tally.discard = 1;
+	} else {
+		explain_line(s, "quarantine\tthe message is held: listed at %s",
+		    d->zone);
+		if (c->tally.quarantine[0] == '\0') {
+			(void)strlcpy(c->tally.quarantine, "listed at ",
+			    sizeof(c->tally.quarantine));
+			(void)strlcat(c->tally.quarantine, d->zone,
+			    sizeof(c->tally.quarantine));
+		}
+	}
+	return 0;
+}
+
 static int
 explain_rcpt(struct explain_ctx *c, int i)
 {
@@ -748,6 +796,12 @@ explain_rcpt(struct explain_ctx *c, int i)
 	policy_access_check(c->env, &q, &res);
 	explain_match(s, res.key);
 	explain_relay_line(s, &res);
+	if (res.verdict == POLICY_ACCEPT && (res.flags & POLICY_F_DNSBL) &&
+	    explain_rcpt_dnsbl(c, s, q.rcpt)) {
+		policy_targets_free(&res.targets);
+		explain_end(c);
+		return 0;
+	}
 	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD ||
 	    res.verdict == POLICY_QUARANTINE) {
 		explain_line(s, "reply\t250 2.1.5 Ok");

@@ -253,9 +253,13 @@ smtp_dnsbl_start(const char *addr, uint32_t sessid, void (*cb)(void *),
 
 	TAILQ_FOREACH(b, &conf->dnsbls, entry)
 		n++;
-	if (n == 0 || (bl = calloc(1, sizeof(*bl) + n *
-	    sizeof(bl->zone[0]))) == NULL)
+	if (n == 0)
 		return NULL;
+	if ((bl = calloc(1, sizeof(*bl) + n * sizeof(bl->zone[0]))) == NULL) {
+		/* the client is then served as if no zone listed it */
+		log_warn("%08x: cannot start the blocklist lookups", sessid);
+		return NULL;
+	}
 	bl->cb = cb;
 	bl->arg = arg;
 	bl->sessid = sessid;

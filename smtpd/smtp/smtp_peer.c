@@ -82,7 +82,7 @@ smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
 	const char	*rcpt = "";
 
 	if (kind == POLICY_RCPT && conf->policy_delay_checks &&
-	    s->auth_user == NULL && !smtp_dnsbl_ready(s->dnsbl)) {
+	    !smtp_dnsbl_ready(s->dnsbl)) {
 		/* the verdict may need the blocklists: ask once they are
 		 * in (smtp_peer_dnsbl_done()) */
 		s->query = (uint8_t)kind;
