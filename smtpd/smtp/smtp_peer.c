@@ -316,7 +316,6 @@ smtp_peer_rcpt_dnsbl(struct smtp_session *s)
 	/* not ready only if a reload turned delay-checks on meanwhile */
 	if (smtp_dnsbl_verdict(s->dnsbl, &r) != 1)
 		return 0;
-	(void)smtp_session_relay(s, relay, sizeof(relay));
 	if (r.temp || r.action == DNSBL_REJECT) {
 		config_dnsbl_reply_rcpt(r.reply, tx->pending.rcpt, reply,
 		    sizeof(reply));
@@ -327,6 +326,7 @@ smtp_peer_rcpt_dnsbl(struct smtp_session *s)
 		smtp_session_reply(s, "%s", reply);
 		return -1;
 	}
+	(void)smtp_session_relay(s, relay, sizeof(relay));
 	if (r.action == DNSBL_QUARANTINE) {
 		if (tx->quarantine[0] == '\0')
 			(void)strlcpy(tx->quarantine, r.reason,
