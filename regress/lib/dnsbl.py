@@ -10,7 +10,7 @@ can also fail the ways dnsmasq will not: answer SERVFAIL, or answer late.
 A name under one of `zones` gets its A records from `listed` (with `ttl`),
 NODATA for other types, NXDOMAIN (with an SOA whose minimum is `neg_ttl`)
 if it is not listed.  A name under a `servfail` zone gets SERVFAIL; under a
-`slow` zone, NXDOMAIN after that many seconds.  Anything else (the reverse
+`slow` zone, the same answers as under `zones`, after that many seconds.  Anything else (the reverse
 lookups) gets REFUSED.  Every question is recorded in `queries` as
 (name, type).  UDP only, in a thread of the test; stopped on exit.
 """
@@ -107,17 +107,19 @@ class BlServer:
             self.queries.append((name, qtype))
         if _under(name, self.servfail):
             return self._reply(data, q, 2), 0
+        delay = 0
         z = _under(name, list(self.slow))
         if z is not None:
-            return self._reply(data, q, 3, soa_zone=z), self.slow[z]
-        z = _under(name, self.zones)
+            delay = self.slow[z]
+        else:
+            z = _under(name, self.zones)
         if z is None:
             return self._reply(data, q, 5), 0
         if name not in self.listed:
-            return self._reply(data, q, 3, soa_zone=z), 0
+            return self._reply(data, q, 3, soa_zone=z), delay
         if qtype != T_A:
-            return self._reply(data, q, 0, soa_zone=z), 0
-        return self._reply(data, q, 0, self.listed[name]), 0
+            return self._reply(data, q, 0, soa_zone=z), delay
+        return self._reply(data, q, 0, self.listed[name]), delay
 
     def _serve(self):
         while self.running:

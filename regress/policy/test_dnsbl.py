@@ -331,3 +331,25 @@ def test_held_mail_is_removed_past_the_quarantine_lifetime():
         assert relay.stats()["queue.envelope.quarantine_expired"] == "1", \
             relay.stats()
         assert sink.messages == [], sink.messages
+
+
+def test_a_slow_zone_first_in_the_file_is_awaited():
+    """The zones decide in file order: the first one's late listing wins
+    over the second one's early one; once the first says "not listed"
+    (late too), the second decides."""
+    with BlServer(zones=["bl.test"], slow={"late.test": 2},
+                  listed={V4 + ".bl.test": ["127.0.0.2"],
+                          V4 + ".late.test": ["127.0.0.3"]}) as dns:
+        with _relay(dns, "late.test", "bl.test",
+                    conf={"smtp dns-timeout": "10s"}) as relay:
+            greeting, mail, _ = _session(relay.port)
+            assert greeting.startswith("220 "), greeting
+            assert mail == "550 5.7.1 Rejected: 127.0.0.1 listed at " \
+                "late.test", mail
+        with _relay(dns, "late.test answer 127.0.0.2", "bl.test",
+                    conf={"smtp dns-timeout": "10s"}) as relay:
+            _, mail, _ = _session(relay.port)
+            assert mail == "550 5.7.1 Rejected: 127.0.0.1 listed at " \
+                "bl.test", mail
+            assert "late.test: lookup" not in relay.log(), \
+                relay.log_tail()
