@@ -10,9 +10,10 @@ can also fail the ways dnsmasq will not: answer SERVFAIL, or answer late.
 A name under one of `zones` gets its A records from `listed` (with `ttl`),
 NODATA for other types, NXDOMAIN (with an SOA whose minimum is `neg_ttl`)
 if it is not listed.  A name under a `servfail` zone gets SERVFAIL; under a
-`slow` zone, the same answers as under `zones`, after that many seconds.  Anything else (the reverse
-lookups) gets REFUSED.  Every question is recorded in `queries` as
-(name, type).  UDP only, in a thread of the test; stopped on exit.
+`slow` zone, the same answers as under `zones`, after that many seconds.
+Anything else (the reverse lookups) gets REFUSED.  Every question is
+recorded in `queries` as (name, type).  UDP only, in a thread of the
+test; stopped on exit.
 """
 import socket
 import struct
