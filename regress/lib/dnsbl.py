@@ -134,7 +134,9 @@ class BlServer:
             if reply is None:
                 continue
             if delay:
-                threading.Timer(delay, self._send, (reply, peer)).start()
+                t = threading.Timer(delay, self._send, (reply, peer))
+                t.daemon = True
+                t.start()
             else:
                 self._send(reply, peer)
 
