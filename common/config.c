@@ -97,6 +97,7 @@ config_new_nohost(void)
 
 	TAILQ_INIT(&c->listeners);
 	TAILQ_INIT(&c->routes);
+	TAILQ_INIT(&c->dnsbls);
 	TAILQ_INIT(&c->pkis);
 	(void)strlcpy(c->queue_path, PATH_SPOOL, sizeof(c->queue_path));
 	(void)strlcpy(c->control_path, PATH_CONTROL, sizeof(c->control_path));
@@ -131,6 +132,7 @@ config_new_nohost(void)
 	c->policy_skip = 1;
 	c->policy_blacklist_recipients = 1;
 	c->queue_lifetime = 5 * 86400;
+	c->queue_quarantine_lifetime = 30 * 86400;
 	c->queue_delay_warning = 4 * 3600;
 	c->queue_retry_min = 5 * 60;
 	c->queue_retry_max = 60 * 60;
@@ -188,6 +190,7 @@ config_free(struct config *c)
 		free(r);
 	}
 	config_local_free(c);
+	config_dnsbl_free(c);
 	free(c);
 }
 
@@ -314,6 +317,8 @@ config_dump_queue(const struct config *c, FILE *fp)
 {
 	(void)fputs("queue lifetime ", fp);
 	config_dump_duration(fp, c->queue_lifetime);
+	(void)fputs("queue quarantine-lifetime ", fp);
+	config_dump_duration(fp, c->queue_quarantine_lifetime);
 	(void)fputs("queue delay-warning ", fp);
 	config_dump_duration(fp, c->queue_delay_warning);
 	(void)fputs("queue retry-min ", fp);
@@ -493,6 +498,7 @@ config_dump_policy(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "\nlocal users %s\n",
 	    c->local_users == LOCAL_USERS_MAP ? "map" : "passwd");
 	config_local_dump(c, fp);
+	config_dnsbl_dump(c, fp);
 	(void)fputs("sendmail socket ", fp);
 	config_dump_quoted(fp, c->sendmail_socket);
 	(void)fputs("\nsendmail drop-dir ", fp);

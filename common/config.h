@@ -134,6 +134,33 @@ struct route {
 	int			 auth_plaintext;
 };
 
+/* dnsbl ZONE ...: a DNS blocklist the front end asks about each client
+ * (sendmail's FEATURE(dnsbl) and FEATURE(enhdnsbl)) */
+#define CONF_DNSBL_ANSWERS_MAX	8
+#define CONF_DNSBL_TEXT_MAX	256
+enum dnsbl_action {
+	DNSBL_REJECT = 0,	/* 550 5.7.1 Rejected: ADDR listed at ZONE */
+	DNSBL_QUARANTINE,	/* accepted, held: "listed at ZONE" */
+	DNSBL_DISCARD		/* accepted, dropped */
+};
+/* an A answer that counts as listed: addr/bits (host order) */
+struct dnsbl_answer {
+	uint32_t		 addr;
+	uint8_t			 bits;
+};
+struct dnsbl {
+	TAILQ_ENTRY(dnsbl)	 entry;
+	char			 zone[CONF_HOST_MAX];	/* lowercased */
+	/* message "TEXT": the text of the 550 instead of sendmail's */
+	char			 message[CONF_DNSBL_TEXT_MAX];
+	enum dnsbl_action	 action;
+	/* tempfail (sendmail's "t"): a failed lookup gives 451 */
+	int			 tempfail;
+	/* answer A[/N]: only these count; none: any A record */
+	struct dnsbl_answer	 answers[CONF_DNSBL_ANSWERS_MAX];
+	size_t			 nanswers;
+};
+
 /* local users: who is a local user (smtpd.conf(5)) */
 enum local_users {
 	LOCAL_USERS_PASSWD = 0,	/* the system's passwd (getpwnam) */
@@ -199,6 +226,7 @@ struct config {
 
 	TAILQ_HEAD(, listener)	 listeners;
 	TAILQ_HEAD(, route)	 routes;
+	TAILQ_HEAD(dnsbl_head, dnsbl) dnsbls;	/* in file order */
 
 	/* limit ... */
 	size_t			 limit_message_size;	/* 35 MiB */
@@ -260,6 +288,9 @@ struct config {
 
 	/* queue ... (seconds) */
 	time_t			 queue_lifetime;	/* 5 days */
+	/* queue quarantine-lifetime: held mail is removed this long after
+	 * its arrival */
+	time_t			 queue_quarantine_lifetime;	/* 30 days */
 	time_t			 queue_delay_warning;	/* 4 hours */
 	time_t			 queue_retry_min;	/* 5 minutes */
 	time_t			 queue_retry_max;	/* 1 hour */
@@ -382,6 +413,32 @@ int		 config_banner_expand(const char *tmpl, const char *hostname,
 void		 config_auth_defaults(struct config *);
 void		 config_auth_dump(const struct config *, FILE *);
 void		 config_dump_quoted(FILE *, const char *);
+/* config_dnsbl.c: the DNS blocklists (dnsbl ZONE ...). */
+void		 config_dnsbl_free(struct config *);
+void		 config_dnsbl_dump(const struct config *, FILE *);
+/* A zone at the end of the list; -1 with a message in err. */
+int		 config_dnsbl_add(struct config *, const char *zone, char *err,
+		    size_t errlen);
+/* "A" or "A/N" for the last zone added; -1 with a message in err. */
+int		 config_dnsbl_answer_add(struct config *, const char *,
+		    char *err, size_t errlen);
+/* The query name of an address in a zone: "4.3.2.1.ZONE" for IPv4, the
+ * 32 nibbles of an IPv6 address lowest first (RFC 5782); -1 if addr is
+ * not an IP address or the name does not fit. */
+int		 config_dnsbl_qname(const char *addr, const char *zone,
+		    char *qname, size_t);
+/* The reply to a client the zone lists, or (temp) whose lookup failed
+ * in a tempfail zone: sendmail's texts, or the message with its
+ * ${client_addr} replaced, its own reply code and enhanced status if it
+ * starts with them (spec 2.1), else 550 and 5.7.1. */
+void		 config_dnsbl_reply(const struct dnsbl *, const char *addr,
+		    int temp, char *buf, size_t);
+/* That reply at RCPT (delay-checks): "<rcpt>... " after the enhanced
+ * status of a 450, 550 or 553 (spec 2.1 step 3). */
+void		 config_dnsbl_reply_rcpt(const char *reply, const char *rcpt,
+		    char *buf, size_t);
+/* 1 if the A record (4 octets, network order) counts as listed. */
+int		 config_dnsbl_listed(const struct dnsbl *, const uint8_t *);
 /* config_local.c: the local delivery rules. */
 void		 config_local_init(struct config *);
 void		 config_local_free(struct config *);

@@ -165,6 +165,8 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	MASQUERADE AS DOMAINS DOMAINSFILE ENTIREDOMAIN ENVELOPE EXPOSEDUSERS
 %token	EXCEPTIONS LIMITED
 %token	PRIVACY BANNER
+%token	DNSBL MESSAGE QUARANTINE DISCARD TEMPFAIL ANSWER
+%token	QUARANTINELIFETIME
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -299,6 +301,54 @@ main		: HOSTNAME STRING {
 		| PRIVACY privflags {
 			parse_conf->privacy = parse_privacy;
 			parse_privacy = 0;
+		}
+		| DNSBL STRING {
+			char	 err[256];
+
+			if (config_dnsbl_add(parse_conf, $2, err,
+			    sizeof(err)) == -1) {
+				parse_error("%s", err);
+				YYERROR;
+			}
+		} dnsblopts
+		;
+
+dnsblopts	: /* empty */
+		| dnsblopts dnsblopt
+		;
+
+dnsblopt	: MESSAGE STRING {
+			struct dnsbl	*b;
+
+			b = TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head);
+			if ($2[0] == '\0' || !text_is_clean($2) ||
+			    strlcpy(b->message, $2, sizeof(b->message)) >=
+			    sizeof(b->message)) {
+				parse_error("dnsbl %s message: empty, too "
+				    "long or not printable text", b->zone);
+				YYERROR;
+			}
+		}
+		| QUARANTINE {
+			TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head)->action =
+			    DNSBL_QUARANTINE;
+		}
+		| DISCARD {
+			TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head)->action =
+			    DNSBL_DISCARD;
+		}
+		| TEMPFAIL {
+			TAILQ_LAST(&parse_conf->dnsbls, dnsbl_head)->tempfail =
+			    1;
+		}
+		| ANSWER STRING {
+			char	 err[256];
+
+			if (config_dnsbl_answer_add(parse_conf, $2, err,
+			    sizeof(err)) == -1) {
+				parse_error("%s", err);
+				YYERROR;
+			}
 		}
 		;
 
@@ -514,6 +564,12 @@ queueopt	: LIFETIME duration {
 			    "queue lifetime") == -1)
 				YYERROR;
 			parse_conf->queue_lifetime = $2;
+		}
+		| QUARANTINELIFETIME duration {
+			if (parse_range($2, 1, PARSE_NUMBER_MAX,
+			    "queue quarantine-lifetime") == -1)
+				YYERROR;
+			parse_conf->queue_quarantine_lifetime = $2;
 		}
 		| DELAYWARNING duration {
 			if (parse_range($2, 1, PARSE_NUMBER_MAX,
@@ -804,6 +860,7 @@ static const struct keyword	 keywords[] = {
 	{ "alias-depth",		ALIASDEPTH },
 	{ "alias-expansion",		ALIASEXPANSION },
 	{ "aliases",			ALIASES },
+	{ "answer",			ANSWER },
 	{ "as",				AS },
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
@@ -826,7 +883,9 @@ static const struct keyword	 keywords[] = {
 	{ "delay-checks",		DELAYCHECKS },
 	{ "delay-warning",		DELAYWARNING },
 	{ "delivery",			DELIVERY },
+	{ "discard",			DISCARD },
 	{ "dns-timeout",		DNSTIMEOUT },
+	{ "dnsbl",			DNSBL },
 	{ "domains",			DOMAINS },
 	{ "domains-file",		DOMAINSFILE },
 	{ "double-bounce",		DOUBLEBOUNCE },
@@ -859,6 +918,7 @@ static const struct keyword	 keywords[] = {
 	{ "masquerade",			MASQUERADE },
 	{ "max-failures",		MAXFAILURES },
 	{ "mechanisms",			MECHANISMS },
+	{ "message",			MESSAGE },
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
@@ -875,6 +935,8 @@ static const struct keyword	 keywords[] = {
 	{ "privacy",			PRIVACY },
 	{ "processes",			PROCESSES },
 	{ "protocols",			PROTOCOLS },
+	{ "quarantine",			QUARANTINE },
+	{ "quarantine-lifetime",	QUARANTINELIFETIME },
 	{ "queue",			QUEUE },
 	{ "recipients",			RECIPIENTS },
 	{ "resolver",			RESOLVER },
@@ -895,6 +957,7 @@ static const struct keyword	 keywords[] = {
 	{ "smtp",			SMTP },
 	{ "smtps",			SMTPS },
 	{ "socket",			SOCKET },
+	{ "tempfail",			TEMPFAIL },
 	{ "text-line",			TEXTLINE },
 	{ "timeout",			TIMEOUT },
 	{ "tls",			TLS },

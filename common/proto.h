@@ -91,6 +91,9 @@ enum policy_verdict {
 #define POLICY_F_RELAY_CERT	0x10
 /* rcpt: the relay right came from a trusted AUTH mechanism */
 #define POLICY_F_RELAY_AUTH	0x20
+/* connect (or, with delay_checks, an accepted RCPT): check_relay found
+ * no Connect: entry, so the DNSBLs apply (spec 9.10) */
+#define POLICY_F_DNSBL		0x40
 
 /*
  * Srv_Features letters (spec 4.2) in the feature masks of a connect

@@ -78,6 +78,7 @@ queue_config_apply(struct config *new, struct config *old)
 		    (long long)new->queue_retry_max,
 		    (long long)new->queue_delay_warning,
 		    (long long)new->queue_lifetime);
+	queue_quarantine_configure();
 	queue_sched_wakeup();
 }
 
@@ -131,6 +132,7 @@ main(int argc, char **argv)
 	if (queue_sched_load() == -1)
 		fatalx("cannot load the spool");
 	queue_sched_init();
+	queue_quarantine_init();
 	queue_commit_init();
 	queue_result_init();
 	queue_space_init();

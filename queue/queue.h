@@ -214,6 +214,9 @@ void		 queue_result_batch(struct qbatch *);
 int		 queue_result_estatus_ok(const char *, uint32_t status);
 time_t		 queue_result_backoff(time_t, time_t, uint32_t);
 
+/* queue_quarantine.c: the sweep of held mail past its lifetime */
+void		 queue_quarantine_init(void);
+void		 queue_quarantine_configure(void);
 /* queue_quarantine.c: rewrite the envelopes (none in flight) with a
  * reason, "" to release them; the number changed. */
 size_t		 queue_quarantine_apply(struct qentry **, size_t,

@@ -1,15 +1,20 @@
 /*
  * queue_quarantine.c: putting envelopes on quarantine and taking them off
- * (smtpctl quarantine and smtpctl release).
+ * (smtpctl quarantine and smtpctl release), and removing what was held
+ * past "queue quarantine-lifetime".
  *
  * Interface (queue.h): queue_quarantine_apply() takes envelopes that are
  * not in flight, rewrites each file with the new reason ("" = released,
  * then due at once) in one durable transaction, and only then changes
  * the schedule, so that what "smtpctl show queue" says is what a restart
- * will find.  A held envelope is never tried, bounced or expired; once
+ * will find.  A held envelope is never tried or bounced; once
  * released, its lifetime still counts from its arrival, so mail held past
  * "queue lifetime" gets one attempt and bounces if that fails
- * temporarily.
+ * temporarily.  Held mail older than "queue quarantine-lifetime"
+ * (counted from its arrival, like "queue lifetime") is removed without a
+ * DSN, as smtpctl remove would: what a quarantine holds is mostly mail
+ * nobody should be told about; a sweep looks every minute (more often
+ * for a shorter lifetime).
  *
  * Failure behaviour: an envelope that cannot be read or rewritten keeps
  * its old state and is not counted; nothing else changes.
@@ -19,10 +24,67 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "log.h"
 #include "proc.h"
 #include "queue.h"
 #include "util.h"
+
+static struct event	*quarantine_ev;
+
+/* The next sweep: in a minute, or the lifetime if that is shorter. */
+static void
+queue_quarantine_arm(void)
+{
+	struct timeval	 tv;
+
+	tv.tv_sec = conf->queue_quarantine_lifetime < 60 ?
+	    conf->queue_quarantine_lifetime : 60;
+	tv.tv_usec = 0;
+	(void)evtimer_add(quarantine_ev, &tv);
+}
+
+/* Remove the held envelopes past the quarantine lifetime. */
+static void
+queue_quarantine_sweep(int fd, short ev, void *arg)
+{
+	struct qentry	*e, *next;
+	time_t		 now = time(NULL);
+	char		 dur[32];
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	for (e = queue_sched_first(); e != NULL; e = next) {
+		next = queue_sched_next(e);
+		if (e->state != QE_QUARANTINED ||
+		    now - e->ctime < conf->queue_quarantine_lifetime)
+			continue;
+		log_info("%016llx: held in quarantine for %s, past queue "
+		    "quarantine-lifetime: removed", (unsigned long long)e->evpid,
+		    duration_fmt(now - e->ctime, dur, sizeof(dur)));
+		stats_add("queue.envelope.quarantine_expired", 1);
+		queue_sched_drop(e);
+	}
+	queue_quarantine_arm();
+}
+
+void
+queue_quarantine_init(void)
+{
+	quarantine_ev = evtimer_new(proc_base, queue_quarantine_sweep, NULL);
+	if (quarantine_ev == NULL)
+		fatalx("cannot create the quarantine timer");
+}
+
+/* A config is in force (the first one too): sweep now, with its limit. */
+void
+queue_quarantine_configure(void)
+{
+	(void)evtimer_del(quarantine_ev);
+	event_active(quarantine_ev, EV_TIMEOUT, 1);
+}
 
 /* Read an envelope and give it its new reason; -1 if it cannot be read. */
 static int

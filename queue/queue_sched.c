@@ -24,7 +24,8 @@
  * An envelope with a quarantine reason (QUARANTINE in the access map,
  * or smtpctl quarantine) is quarantined: it is in its group but not in
  * the heap, so it is never dispatched, never bounced and never expired
- * until smtpctl release makes it due; the reason is in its file, so it
+ * until smtpctl release makes it due (or queue_quarantine.c removes it
+ * past queue quarantine-lifetime); the reason is in its file, so it
  * stays held across restarts.
  *
  * Failure behaviour: an envelope that is missing or does not parse, or

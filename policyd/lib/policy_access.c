@@ -288,6 +288,10 @@ access_check_relay(const struct policy_env *env, const struct policy_query *q,
 		    key, sizeof(key));
 	}
 	access_conclude(res, r, STAGE_CONNECT, value, mailbox, key);
+	/* sendmail's dnsbl rules follow the probes and run only when they
+	 * found nothing: an OK or RELAY entry skips them */
+	if (r == POLICY_DB_NOTFOUND)
+		res->flags |= POLICY_F_DNSBL;
 }
 
 /* At connect: check_relay (unless delayed), then srv_features. */
@@ -749,7 +753,8 @@ access_rcpt_delayed(const struct policy_env *env,
 	} else if (later.verdict != POLICY_ACCEPT) {
 		later.flags = 0;
 		*res = later;
-	}
+	} else
+		res->flags |= later.flags & POLICY_F_DNSBL;
 }
 
 /*

@@ -106,7 +106,8 @@ test_connect(void)
 	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 553, "5.3.0", "SKIP"),
 	    "unknown value at connect: 553 5.3.0 <value>");
 	r = ask(POLICY_CONNECT, "192.0.2.99", "[192.0.2.99]", "", "");
-	UNIT_CHECK(is_accept(&r, 0, ""), "no entry: accepted");
+	UNIT_CHECK(is_accept(&r, POLICY_F_DNSBL, ""),
+	    "no entry: accepted, the DNSBLs apply");
 }
 
 static void
@@ -718,8 +719,13 @@ test_options(void)
 	    "delay_checks: then the Connect: REJECT, recipient prefixed");
 	r = ask(POLICY_RCPT, "192.0.2.99", "bad.example",
 	    "boss+x@spam.example", "u@local.example");
-	UNIT_CHECK(r.verdict == POLICY_ACCEPT && (r.flags & POLICY_F_LOCAL),
+	UNIT_CHECK(r.verdict == POLICY_ACCEPT && (r.flags & POLICY_F_LOCAL) &&
+	    !(r.flags & POLICY_F_DNSBL),
 	    "delay_checks: a From: OK skips check_relay (spec 1.8)");
+	r = ask(POLICY_RCPT, "192.0.2.99", "[192.0.2.99]",
+	    "joe@plain.example", "u@local.example");
+	UNIT_CHECK(r.verdict == POLICY_ACCEPT && (r.flags & POLICY_F_DNSBL),
+	    "delay_checks: no Connect: entry, the DNSBLs apply at RCPT");
 	r = ask(POLICY_RCPT, "192.0.2.99", "bad.example", "a@spam.example",
 	    "u@elsewhere.example");
 	UNIT_CHECK(is_reply(&r, POLICY_REJECT, 550, "5.7.1",
@@ -727,8 +733,8 @@ test_options(void)
 	    "delay_checks: a refused recipient is refused first");
 	env = saved;
 	r = ask(POLICY_CONNECT, "192.0.2.99", "a.dot.example", "", "");
-	UNIT_CHECK(is_accept(&r, 0, ""), "no lookupdotdomain: .dot.example "
-	    "is not probed");
+	UNIT_CHECK(is_accept(&r, POLICY_F_DNSBL, ""), "no lookupdotdomain: "
+	    ".dot.example is not probed");
 	env.dotdomain = 1;
 	r = ask(POLICY_CONNECT, "192.0.2.99", "a.dot.example", "", "");
 	UNIT_CHECK(r.verdict == POLICY_REJECT &&

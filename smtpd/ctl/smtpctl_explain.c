@@ -11,6 +11,7 @@
  *
  *   Connect		check_relay
  *   Srv_Features	the extensions offered to this client
+ *   DNSBL ZONE		each dnsbl zone, when check_relay found no entry
  *   TLS_Clt		the check right after STARTTLS (with verify)
  *   TLS_Clt at MAIL	the same ruleset, run first at MAIL
  *   From <s>		check_mail
@@ -94,6 +95,7 @@ struct explain_tally {
 
 /* Everything one run works with. */
 struct explain_ctx {
+	const struct config	*cf;
 	struct explain_input	 in;
 	struct explain_facts	 clt;
 	struct explain_facts	 srv;
@@ -102,6 +104,9 @@ struct explain_ctx {
 	uint32_t		 fset;	/* Srv_Features letters */
 	uint32_t		 fclear;
 	int			 ok[EXPLAIN_RCPT_MAX];	/* accepted rcpts */
+	/* delay-checks: the zone that decides at each RCPT, if one does */
+	struct explain_dnsbl	 dnsbl;
+	int			 dnsbl_decided;
 	struct explain_tally	 tally;
 };
 
@@ -441,6 +446,51 @@ explain_quarantine(struct explain_ctx *c, struct explain_section *s,
 		    sizeof(c->tally.quarantine));
 }
 
+/*
+ * The blocklists once check_relay found no Connect: entry (spec 9.10); a
+ * refusal ends the session as a Connect: one does.  With delay-checks
+ * (now 0) they are shown but apply at each RCPT, not here.
+ */
+static int
+explain_connect_dnsbl(struct explain_ctx *c, int now)
+{
+	struct explain_dnsbl	 d;
+
+	if (!now)
+		(void)printf("DNSBL\twhen\tat each RCPT (policy delay-checks), "
+		    "where check_relay runs\n");
+	if (explain_dnsbl(c->cf, c->in.addr, &d) == 0)
+		return 0;
+	if (!now) {
+		c->dnsbl = d;
+		c->dnsbl_decided = 1;
+		return 0;
+	}
+	if (d.temp || d.action == DNSBL_REJECT) {
+		(void)printf("DNSBL\treply\t%s\n", d.reply);
+		(void)snprintf(c->tally.last, sizeof(c->tally.last),
+		    "%s at connect by dnsbl %s: %s", d.temp ? "deferred" :
+		    "rejected", d.zone, d.reply);
+		c->tally.stopped = 1;
+		return 1;
+	}
+	if (d.action == DNSBL_DISCARD) {
+		(void)printf("DNSBL\tdiscard\tevery message of the session is "
+		    "dropped\n");
+		c->tally.discard = 1;
+		return 0;
+	}
+	(void)printf("DNSBL\tquarantine\tevery message of the session is "
+	    "held: listed at %s\n", d.zone);
+	if (c->tally.quarantine[0] == '\0') {
+		(void)strlcpy(c->tally.quarantine, "listed at ",
+		    sizeof(c->tally.quarantine));
+		(void)strlcat(c->tally.quarantine, d.zone,
+		    sizeof(c->tally.quarantine));
+	}
+	return 0;
+}
+
 static int
 explain_connect(struct explain_ctx *c)
 {
@@ -448,7 +498,7 @@ explain_connect(struct explain_ctx *c)
 	struct policy_result	 res;
 	struct explain_section	*s = &c->t.sec[0];
 	char			 reply[EXPLAIN_REPLY_MAX];
-	int			 r = 0;
+	int			 r = 0, dnsbl = 0;
 
 	if (c->in.addr == NULL)
 		return 0;
@@ -472,6 +522,7 @@ explain_connect(struct explain_ctx *c)
 		}
 		explain_quarantine(c, s, &res, "every message of the session");
 		r = explain_features(c, &res);
+		dnsbl = r == 0 && (res.flags & POLICY_F_DNSBL);
 	} else {
 		explain_refusal(&res, reply, sizeof(reply));
 		if (res.verdict == POLICY_TEMPFAIL)	/* the front end closes */
@@ -484,6 +535,9 @@ explain_connect(struct explain_ctx *c)
 		r = 1;
 	}
 	explain_end(c);
+	if (dnsbl || (r == 0 && c->cf->policy_delay_checks &&
+	    !TAILQ_EMPTY(&c->cf->dnsbls)))
+		r = explain_connect_dnsbl(c, dnsbl);
 	return r;
 }
 
@@ -684,6 +738,46 @@ explain_target(struct explain_ctx *c, struct explain_section *s,
 		    ", sender " : "", t->sender);
 }
 
+/*
+ * delay-checks: the zone that decided, for a recipient that passed and
+ * whose check_relay found no Connect: entry.  1 if it refuses the
+ * recipient (reply printed), 0 if the recipient goes on.
+ */
+static int
+explain_rcpt_dnsbl(struct explain_ctx *c, struct explain_section *s,
+    const char *rcpt)
+{
+	const struct explain_dnsbl	*d = &c->dnsbl;
+	char				 reply[sizeof(d->reply) +
+					    POLICY_PATH_MAX + 8];
+
+	if (!c->dnsbl_decided)
+		return 0;
+	if (d->temp || d->action == DNSBL_REJECT) {
+		config_dnsbl_reply_rcpt(d->reply, rcpt, reply, sizeof(reply));
+		explain_line(s, "dnsbl\t%s", d->zone);
+		explain_line(s, "reply\t%s", reply);
+		(void)snprintf(c->tally.last, sizeof(c->tally.last), "%s",
+		    reply);
+		return 1;
+	}
+	if (d->action == DNSBL_DISCARD) {
+		explain_line(s, "discard\tthe message is dropped (dnsbl %s)",
+		    d->zone);
+		c->tally.discard = 1;
+	} else {
+		explain_line(s, "quarantine\tthe message is held: listed at %s",
+		    d->zone);
+		if (c->tally.quarantine[0] == '\0') {
+			(void)strlcpy(c->tally.quarantine, "listed at ",
+			    sizeof(c->tally.quarantine));
+			(void)strlcat(c->tally.quarantine, d->zone,
+			    sizeof(c->tally.quarantine));
+		}
+	}
+	return 0;
+}
+
 static int
 explain_rcpt(struct explain_ctx *c, int i)
 {
@@ -702,6 +796,12 @@ explain_rcpt(struct explain_ctx *c, int i)
 	policy_access_check(c->env, &q, &res);
 	explain_match(s, res.key);
 	explain_relay_line(s, &res);
+	if (res.verdict == POLICY_ACCEPT && (res.flags & POLICY_F_DNSBL) &&
+	    explain_rcpt_dnsbl(c, s, q.rcpt)) {
+		policy_targets_free(&res.targets);
+		explain_end(c);
+		return 0;
+	}
 	if (res.verdict == POLICY_ACCEPT || res.verdict == POLICY_DISCARD ||
 	    res.verdict == POLICY_QUARANTINE) {
 		explain_line(s, "reply\t250 2.1.5 Ok");
@@ -1009,6 +1109,7 @@ smtpctl_explain(const struct config *cf, int argc, char **argv)
 	trace.arg = &c->t;
 	env.trace = &trace;
 	c->env = &env;
+	c->cf = cf;
 	for (i = 0; r == 0 && i < sizeof(explain_stages) /
 	    sizeof(explain_stages[0]); i++)
 		r = explain_stages[i](c);

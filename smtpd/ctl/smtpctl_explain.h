@@ -1,13 +1,15 @@
 /*
  * smtpctl_explain.h: what "smtpctl explain" is asked about, shared by
- * smtpctl_explain_input.c (reading and checking the words) and
- * smtpctl_explain.c (the stages).
+ * smtpctl_explain_input.c (reading and checking the words),
+ * smtpctl_explain_dnsbl.c (the blocklist lookups) and smtpctl_explain.c
+ * (the stages).
  */
 #ifndef SMTPCTL_EXPLAIN_H
 #define SMTPCTL_EXPLAIN_H
 
 #include <stdint.h>
 
+#include "config.h"
 #include "policy.h"
 
 #define EXPLAIN_RCPT_MAX	100
@@ -63,5 +65,18 @@ void	explain_facts_clear_cert(struct explain_facts *, const char *verify);
  * "masquerade") */
 struct config;
 int	smtpctl_explain_masq(const struct config *, int argc, char **argv);
+
+/* The zone of the dnsbl stage that decided, and what it does. */
+struct explain_dnsbl {
+	enum dnsbl_action	 action;
+	int			 temp;	/* a failed lookup with tempfail */
+	char			 reply[CONF_DNSBL_TEXT_MAX + 64];
+	char			 zone[CONF_HOST_MAX];
+};
+
+/* Look addr up in each zone, printing the "DNSBL ZONE" lines: 1 if a
+ * zone decides (out filled), 0 if none does or there is none. */
+int	explain_dnsbl(const struct config *, const char *addr,
+	    struct explain_dnsbl *);
 
 #endif

@@ -77,6 +77,13 @@ smtp_dns_init(void)
 	return dns_resolver_init(&smtp_dns_resolver, smtp_dns_options);
 }
 
+/* The context for the front end's other questions (smtp_dnsbl.c). */
+struct dns_resolver *
+smtp_dns_resolver_get(void)
+{
+	return &smtp_dns_resolver;
+}
+
 /* Switch to the resolver the config names (or back to the system's). */
 void
 smtp_dns_configure(const struct config *c)

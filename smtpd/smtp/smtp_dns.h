@@ -28,6 +28,7 @@ enum smtp_dns_resolve {
 };
 
 struct config;
+struct dns_resolver;
 struct smtp_dns_lookup;
 
 /* The name is the confirmed one (OK), the PTR name (FORGED), else "". */
@@ -35,6 +36,8 @@ typedef void (*smtp_dns_cb)(void *, enum smtp_dns_resolve, const char *);
 
 int		 smtp_dns_init(void);
 void		 smtp_dns_configure(const struct config *);
+/* the resolver the blocklist lookups share (smtp_dnsbl.c) */
+struct dns_resolver *smtp_dns_resolver_get(void);
 /* addr: the text form of the client address; NULL if out of memory */
 struct smtp_dns_lookup *smtp_dns_lookup(const char *addr, int timeout,
 		    smtp_dns_cb, void *);

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "proc.h"
 #include "smtp_dns.h"
+#include "smtp_dnsbl.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -80,6 +81,14 @@ smtp_peer_policy_query(struct smtp_session *s, enum policy_kind kind)
 	char		 name[SMTP_SESSION_NAME_MAX];
 	const char	*rcpt = "";
 
+	if (kind == POLICY_RCPT && conf->policy_delay_checks &&
+	    !smtp_dnsbl_ready(s->dnsbl)) {
+		/* the verdict may need the blocklists: ask once they are
+		 * in (smtp_peer_dnsbl_done()) */
+		s->query = (uint8_t)kind;
+		s->wait = SMTP_WAIT_DNSBL;
+		return;
+	}
 	if (kind == POLICY_RCPT)
 		rcpt = s->tx->pending.rcpt;
 	imsg_out_init(&out, IMSG_POLICY_QUERY, s->id);
@@ -197,6 +206,15 @@ smtp_peer_log_reject(struct smtp_session *s, const char *ruleset,
 static void	smtp_peer_features(struct smtp_session *,
 		    const struct smtp_verdict *);
 
+/* DISCARD at connect: every message of the session is dropped. */
+static void
+smtp_peer_connect_discard(struct smtp_session *s)
+{
+	s->discard = 1;
+	log_info("%08x: ruleset=check_relay, arg1=[%s], discard: every "
+	    "message of the session is dropped", s->id, s->addr);
+}
+
 /* QUARANTINE at connect: every message of the session is held. */
 static void
 smtp_peer_connect_quarantine(struct smtp_session *s, const char *reason)
@@ -218,6 +236,111 @@ smtp_peer_tx_quarantine(struct smtp_tx *tx, const struct smtp_verdict *v)
 		    sizeof(tx->quarantine));
 }
 
+/* The connect checks passed: tls_client on smtps, else the greeting. */
+static void
+smtp_peer_connect_go(struct smtp_session *s)
+{
+	if (s->tls != NULL) {
+		/* smtps: tls_client runs before the greeting */
+		smtp_peer_policy_query(s, POLICY_TLS_CLT);
+		return;
+	}
+	if (!s->delaying)
+		smtp_session_greet(s);
+}
+
+/*
+ * The blocklists, once the Connect: probes found no entry (spec 9.10):
+ * a listing or a tempfail zone's failure refuses the session as a
+ * Connect: entry would (spec 2.3), or holds or drops its messages.  -1
+ * while an answer is awaited (the session waits for it), 0 once done.
+ */
+static int
+smtp_peer_connect_dnsbl(struct smtp_session *s)
+{
+	struct smtp_dnsbl_result	 r;
+	int				 n;
+
+	if ((n = smtp_dnsbl_verdict(s->dnsbl, &r)) == -1) {
+		s->wait = SMTP_WAIT_DNSBL;
+		return -1;
+	}
+	if (n == 0)
+		return 0;
+	if (r.temp || r.action == DNSBL_REJECT) {
+		smtp_peer_log_reject(s, "check_relay", "", r.reply);
+		stats_add("smtp.connect.rejected", 1);
+		smtp_session_nullserver(s, r.reply);
+	} else if (r.action == DNSBL_QUARANTINE)
+		smtp_peer_connect_quarantine(s, r.reason);
+	else
+		smtp_peer_connect_discard(s);
+	return 0;
+}
+
+/* A blocklist answer came (smtp_dnsbl.c): go on if it was awaited. */
+void
+smtp_peer_dnsbl_done(void *arg)
+{
+	struct smtp_session	*s = arg;
+
+	if (s->wait != SMTP_WAIT_DNSBL || s->state == SMTP_ST_CLOSING)
+		return;
+	if (s->query == POLICY_CONNECT) {
+		if (smtp_peer_connect_dnsbl(s) == -1)
+			return;
+		s->wait = SMTP_WAIT_NONE;
+		smtp_peer_connect_go(s);
+		return;
+	}
+	if (!smtp_dnsbl_ready(s->dnsbl))
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	smtp_peer_policy_query(s, POLICY_RCPT);
+}
+
+/*
+ * delay_checks (spec 1.8, 9.10): the blocklists at RCPT, once the
+ * recipient passed and check_relay found no Connect: entry.  A refusal
+ * is the reply to this RCPT, its 550 prefixed with the recipient; -1
+ * then, 0 if the recipient goes on (held or dropped with its message).
+ */
+static int
+smtp_peer_rcpt_dnsbl(struct smtp_session *s)
+{
+	struct smtp_tx			*tx = s->tx;
+	struct smtp_dnsbl_result	 r;
+	char				 reply[SMTP_PEER_REPLY_MAX];
+	char				 relay[SMTP_SESSION_RELAY_MAX];
+
+	/* not ready only if a reload turned delay-checks on meanwhile */
+	if (smtp_dnsbl_verdict(s->dnsbl, &r) != 1)
+		return 0;
+	if (r.temp || r.action == DNSBL_REJECT) {
+		config_dnsbl_reply_rcpt(r.reply, tx->pending.rcpt, reply,
+		    sizeof(reply));
+		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
+		    reply);
+		stats_add("smtp.rcpt.rejected", 1);
+		smtp_tx_rcpt_clear(&tx->pending);
+		smtp_session_reply(s, "%s", reply);
+		return -1;
+	}
+	(void)smtp_session_relay(s, relay, sizeof(relay));
+	if (r.action == DNSBL_QUARANTINE) {
+		if (tx->quarantine[0] == '\0')
+			(void)strlcpy(tx->quarantine, r.reason,
+			    sizeof(tx->quarantine));
+		log_info("%08x: ruleset=check_rcpt, arg1=<%s>, relay=%s, "
+		    "quarantine=%s", s->id, tx->pending.rcpt, relay, r.reason);
+	} else {
+		tx->discard = 1;
+		log_info("%08x: ruleset=check_rcpt, arg1=<%s>, relay=%s, "
+		    "discard", s->id, tx->pending.rcpt, relay);
+	}
+	return 0;
+}
+
 static void
 smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
@@ -225,22 +348,15 @@ smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
 
 	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD ||
 	    v->verdict == POLICY_QUARANTINE) {
-		if (v->verdict == POLICY_DISCARD) {
-			s->discard = 1;
-			log_info("%08x: ruleset=check_relay, arg1=[%s], "
-			    "discard: every message of the session is dropped",
-			    s->id, s->addr);
-		}
+		if (v->verdict == POLICY_DISCARD)
+			smtp_peer_connect_discard(s);
 		if (v->verdict == POLICY_QUARANTINE)
 			smtp_peer_connect_quarantine(s, v->reason);
 		smtp_peer_features(s, v);
-		if (s->tls != NULL) {
-			/* smtps: tls_client runs before the greeting */
-			smtp_peer_policy_query(s, POLICY_TLS_CLT);
+		if ((v->flags & POLICY_F_DNSBL) &&
+		    smtp_peer_connect_dnsbl(s) == -1)
 			return;
-		}
-		if (!s->delaying)
-			smtp_session_greet(s);
+		smtp_peer_connect_go(s);
 		return;
 	}
 	smtp_peer_log_reject(s, "check_relay", "", v->reply);
@@ -323,6 +439,8 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_session_reply(s, "%s", v->reply);
 		return;
 	}
+	if ((v->flags & POLICY_F_DNSBL) && smtp_peer_rcpt_dnsbl(s) == -1)
+		return;
 	for (i = 0, size = tx->commit_size; i < v->ntargets; i++)
 		size += smtp_tx_rcpt_size(v->targets[i].value,
 		    tx->pending.orcpt, v->targets[i].sender, tx->pending.rcpt,

@@ -49,6 +49,7 @@
 #include "log.h"
 #include "proc.h"
 #include "smtp_dns.h"
+#include "smtp_dnsbl.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -266,6 +267,7 @@ smtp_session_free(struct smtp_session *s)
 	smtp_client_release(s->addr);
 	stats_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
+	smtp_dnsbl_cancel(s->dnsbl);
 	event_free(s->timer);
 	event_free(s->deadline);
 	bufferevent_free(s->bev);
@@ -922,6 +924,8 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 		smtp_client_release(addr);
 		return;
 	}
+	/* asked now, so that the answers are there when they are needed */
+	s->dnsbl = smtp_dnsbl_start(s->addr, s->id, smtp_peer_dnsbl_done, s);
 	if (conf->smtp_reverse_dns && smtp_session_dns_start(s) == 0)
 		return;
 	smtp_session_start(s);

@@ -10,6 +10,7 @@
  *   smtp_peer.c     questions to policyd and the queue, their answers,
  *                   and what happens when either goes away
  *   smtp_dns.c      the client's name (PTR, forward-confirmed)
+ *   smtp_dnsbl.c    the client's address in DNS blocklists
  *   smtp_client.c   the sessions open per client address
  *   smtp_privacy.c  the privacy flags' replies, the greeting (smtp banner)
  *   smtp_etrn.c     ETRN, passed to the queue
@@ -62,7 +63,8 @@ enum smtp_wait {
 	SMTP_WAIT_TLS,		/* tlsproxy: READY, the 220 written, RESULT */
 	SMTP_WAIT_AUTH,		/* smtpd-auth: RESULT, or the delay of a 535 */
 	SMTP_WAIT_DNS,		/* the reverse lookup of the client */
-	SMTP_WAIT_USER		/* the parent: the name of a local peer's uid */
+	SMTP_WAIT_USER,		/* the parent: the name of a local peer's uid */
+	SMTP_WAIT_DNSBL		/* the blocklist answers (smtp_dnsbl.c) */
 };
 
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
@@ -252,6 +254,9 @@ struct smtp_session {
 	char			 quarantine[QUARANTINE_REASON_MAX + 1];
 	/* a local submission (sendmail socket); NULL over TCP */
 	struct smtp_local	*local;
+	/* the blocklist lookups (smtp_dnsbl.c), started at connect; NULL
+	 * without zones */
+	struct smtp_dnsbl	*dnsbl;
 };
 
 /* ${client_name}, and "NAME [ADDR]" with " (may be forged)" (logs) */
@@ -365,5 +370,6 @@ void	 smtp_peer_queue_created(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_committed(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_space(struct imsgev *, struct imsg *, void *);
 int	 smtp_peer_queue_room(uint64_t size, uint64_t *avail);
+void	 smtp_peer_dnsbl_done(void *);
 
 #endif
