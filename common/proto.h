@@ -78,6 +78,9 @@ enum policy_verdict {
 	POLICY_QUARANTINE
 };
 
+/* No ClientConn:/ClientRate: entry applies (IMSG_POLICY_RESULT). */
+#define POLICY_LIMIT_NONE	0xffffffffU
+
 /* The longest quarantine reason (QUARANTINE:text, the envelope field). */
 #define QUARANTINE_REASON_MAX	255
 
@@ -324,7 +327,10 @@ enum imsg_type {
 	 * ntargets times: u32 target_kind, str value, str sender ("" = the
 	 * message's), str error (the reply line of a TARGET_ERROR, else "")
 	 * -- what an accepted or quarantined RCPT resolved to (at least one;
-	 * at most limit alias-expansion; 0 in every other result).
+	 * at most limit alias-expansion; 0 in every other result),
+	 * u32 ClientConn limit, u32 ClientRate limit (a connect result's
+	 * access-map numbers, 0 = no limit, POLICY_LIMIT_NONE = no entry;
+	 * ignored in other results).
 	 * POLICY_QUARANTINE: code 0, enhanced "", reply text = the reason.
 	 * mta -> policy: IMSG_POLICY_QUERY of the kinds TRY_TLS, TLS_SRV
 	 * and TLS_RCPT; policy -> mta: IMSG_POLICY_RESULT, same layouts. */

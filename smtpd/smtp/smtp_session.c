@@ -847,21 +847,57 @@ smtp_session_dns_start(struct smtp_session *s)
 	return 0;
 }
 
-/* Over limit sessions-per-address: say so and hang up. */
-static void
-smtp_session_refuse(int fd, const char *addr, const char *listener)
+/*
+ * The reply and log line of a client over one of its limits
+ * (smtp_client.c), counted or not yet among its sessions: limit
+ * sessions-per-address keeps its own text;
+ * ClientConn and ClientRate answer sendmail's (cf/m4/proto.m4 with
+ * FEATURE(conncontrol/ratecontrol, `nodelay', `terminate')).
+ */
+const char *
+smtp_session_limit_text(enum smtp_client_verdict v, const char *addr,
+    int counted, char *why, size_t len)
 {
-	char	 line[CONF_HOST_MAX + 80];
-	int	 n;
+	if (v == SMTP_CLIENT_RATE) {
+		(void)snprintf(why, len, "Connection rate %zu exceeds limit "
+		    "%zu", smtp_client_rate(addr), smtp_client_limit(addr, v));
+		return "421 4.3.2 Connection rate limit exceeded.";
+	}
+	(void)snprintf(why, len, "Open connections %zu exceeds limit %zu",
+	    smtp_client_sessions(addr) + (counted ? 0 : 1),
+	    smtp_client_limit(addr, v));
+	return "421 4.3.2 Too many open connections.";
+}
 
-	n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections "
-	    "from your address, try again later\r\n", conf->hostname);
+/* Over a limit of its address: say so and hang up. */
+static void
+smtp_session_refuse(int fd, const char *addr, const char *listener,
+    enum smtp_client_verdict v)
+{
+	char		 line[CONF_HOST_MAX + 80], why[128];
+	const char	*reply;
+	int		 n;
+
+	if (v == SMTP_CLIENT_SESSIONS) {
+		n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many "
+		    "connections from your address, try again later\r\n",
+		    conf->hostname);
+		stats_add("smtp.session.refused_address", 1);
+		log_info("connection from %s refused on %s: too many sessions "
+		    "from that address (%zu)", addr, listener,
+		    smtp_client_sessions(addr));
+	} else {
+		reply = smtp_session_limit_text(v, addr, 0, why,
+		    sizeof(why));
+		n = snprintf(line, sizeof(line), "%s\r\n", reply);
+		stats_add(v == SMTP_CLIENT_RATE ? "smtp.session.refused_rate" :
+		    "smtp.session.refused_conn", 1);
+		log_info("connection from %s refused on %s: %s: %s", addr,
+		    listener, why, reply);
+	}
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	(void)close(fd);
-	stats_add("smtp.session.refused_address", 1);
-	log_info("connection from %s refused on %s: too many sessions from "
-	    "that address (%zu)", addr, listener, smtp_client_sessions(addr));
 }
 
 /*
@@ -906,10 +942,11 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 {
 	struct smtp_session	*s;
 	char			 addr[INET6_ADDRSTRLEN];
+	enum smtp_client_verdict v;
 
 	smtp_session_addr(ss, addr, sizeof(addr));
-	if (smtp_client_hold(addr) == -1) {
-		smtp_session_refuse(fd, addr, listener);
+	if ((v = smtp_client_hold(addr)) != SMTP_CLIENT_OK) {
+		smtp_session_refuse(fd, addr, listener, v);
 		return;
 	}
 	if ((s = smtp_session_open(fd, addr, listener, lflags)) == NULL) {

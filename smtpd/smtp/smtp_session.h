@@ -289,9 +289,21 @@ int	 smtp_local_received(struct smtp_session *, char *, size_t,
 	    const char *date);
 
 /* smtp_client.c */
-int	 smtp_client_hold(const char *addr);
+enum smtp_client_verdict {
+	SMTP_CLIENT_OK = 0,
+	SMTP_CLIENT_SESSIONS,	/* over limit sessions-per-address */
+	SMTP_CLIENT_CONN,	/* over the address's ClientConn: */
+	SMTP_CLIENT_RATE	/* over ClientRate: or the rate default */
+};
+enum smtp_client_verdict smtp_client_hold(const char *addr);
+enum smtp_client_verdict smtp_client_limits(const char *addr,
+	    uint32_t conn, uint32_t rate);
+size_t	 smtp_client_limit(const char *addr, enum smtp_client_verdict);
 void	 smtp_client_release(const char *addr);
 size_t	 smtp_client_sessions(const char *addr);
+size_t	 smtp_client_rate(const char *addr);
+const char *smtp_session_limit_text(enum smtp_client_verdict,
+	    const char *addr, int counted, char *why, size_t len);
 
 /* smtp_exec.c */
 void	 smtp_exec_line(struct smtp_session *, const char *);
