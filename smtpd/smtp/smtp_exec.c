@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "log.h"
 #include "proc.h"
@@ -35,6 +36,9 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 #define SMTP_ERR_NEED_RCPT	"503 5.5.1 Need RCPT command"
 /* sendmail's MAXBADCOMMANDS for a nullserver session */
 #define SMTP_NULLSERVER_MAX	25
+/* seconds a RCPT waits past limit bad-rcpt-throttle (sendmail's
+ * BadRcptThrottleDelay) */
+#define SMTP_EXEC_RCPT_THROTTLE	1
 #define SMTP_ERR_NEED_TLS	"530 5.7.0 Must issue a STARTTLS command first"
 #define SMTP_ERR_BDAT_SIZE	"552 5.3.4 Message size exceeds fixed maximum " \
 	"message size"
@@ -157,6 +161,52 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_peer_policy_query(s, POLICY_MAIL);
 }
 
+/* The second of a throttled RCPT is over: ask policyd now. */
+static void
+smtp_exec_rcpt_throttled(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s;
+
+	(void)fd;
+	(void)ev;
+	if ((s = smtp_session_find((uint32_t)(uintptr_t)arg)) == NULL ||
+	    s->state == SMTP_ST_CLOSING || s->wait != SMTP_WAIT_THROTTLE)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	smtp_peer_policy_query(s, POLICY_RCPT);
+	smtp_session_resume(s);
+}
+
+/*
+ * limit bad-rcpt-throttle (sendmail's BadRcptThrottle): once that many
+ * RCPTs of the session were refused, each further RCPT waits 1 s before
+ * it is looked at; nothing else of the session runs meanwhile, and no
+ * other session waits for it.  1 if this RCPT waits.
+ */
+static int
+smtp_exec_rcpt_throttle(struct smtp_session *s)
+{
+	struct timeval	 tv = { SMTP_EXEC_RCPT_THROTTLE, 0 };
+	char		 relay[SMTP_SESSION_RELAY_MAX];
+
+	if (conf->limit_bad_rcpt_throttle == 0 ||
+	    s->nbadrcpt < conf->limit_bad_rcpt_throttle)
+		return 0;
+	if (!s->throttled) {
+		s->throttled = 1;
+		log_info("%08x: %s: Possible SMTP RCPT flood, throttling.",
+		    s->id, smtp_session_relay(s, relay, sizeof(relay)));
+	}
+	stats_add("smtp.rcpt.throttled", 1);
+	s->wait = SMTP_WAIT_THROTTLE;
+	if (event_base_once(proc_base, -1, EV_TIMEOUT,
+	    smtp_exec_rcpt_throttled, (void *)(uintptr_t)s->id, &tv) == -1) {
+		s->wait = SMTP_WAIT_NONE;
+		return 0;
+	}
+	return 1;
+}
+
 /* RCPT TO: the recipient waits in tx->pending for policyd's verdict. */
 static void
 smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
@@ -182,6 +232,8 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
 		return;
 	}
+	if (smtp_exec_rcpt_throttle(s))
+		return;
 	smtp_peer_policy_query(s, POLICY_RCPT);
 }
 

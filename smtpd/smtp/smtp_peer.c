@@ -350,6 +350,7 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
 		    v->reply);
 		stats_add("smtp.rcpt.rejected", 1);
+		s->nbadrcpt++;
 		smtp_tx_rcpt_clear(&tx->pending);
 		smtp_session_reply(s, "%s", v->reply);
 		return;

@@ -60,7 +60,8 @@ enum smtp_wait {
 	SMTP_WAIT_TLS,		/* tlsproxy: READY, the 220 written, RESULT */
 	SMTP_WAIT_AUTH,		/* smtpd-auth: RESULT, or the delay of a 535 */
 	SMTP_WAIT_DNS,		/* the reverse lookup of the client */
-	SMTP_WAIT_USER		/* the parent: the name of a local peer's uid */
+	SMTP_WAIT_USER,		/* the parent: the name of a local peer's uid */
+	SMTP_WAIT_THROTTLE	/* limit bad-rcpt-throttle: 1 s before a RCPT */
 };
 
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
@@ -209,6 +210,10 @@ struct smtp_session {
 	 * i.e. since the last accepted message */
 	size_t			 njunk;
 	uint32_t		 junk_mark;
+	/* RCPTs refused in the session (limit bad-rcpt-throttle), and
+	 * whether the throttling was logged */
+	size_t			 nbadrcpt;
+	uint8_t			 throttled;
 	char			*helo;
 	/*
 	 * "nullserver" (spec 2.3, 3.4, 4.2): the reply to every command but
