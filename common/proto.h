@@ -227,7 +227,9 @@ enum imsg_type {
 	 * Parent -> front end.
 	 */
 	/* id = listener index. fd: listening socket. payload: str listener
-	 * name ("127.0.0.1:25"), u32 flags (LISTEN_F_* of config.h). */
+	 * name ("127.0.0.1:25"), u32 flags (LISTEN_F_* of config.h),
+	 * u32 max-sessions, u32 connection-rate (0: none; 0 for the
+	 * sendmail socket). */
 	IMSG_SMTP_LISTENER = 32,
 	/* id 0. no payload: close every listener (before new ones). */
 	IMSG_SMTP_LISTENERS_RESET,

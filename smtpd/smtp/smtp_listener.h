@@ -3,8 +3,8 @@
  *
  * The parent binds the sockets and sends them (IMSG_SMTP_LISTENER); this
  * module accepts on them once a config is present and while not paused,
- * enforces the session limit and hands each new client to
- * smtp_session_new().
+ * enforces the session limit and each listener's max-sessions and
+ * connection-rate, and hands each new client to smtp_session_new().
  */
 #ifndef SMTP_LISTENER_H
 #define SMTP_LISTENER_H
@@ -18,5 +18,7 @@ void	 smtp_listener_update(void);
 void	 smtp_listener_pause(int paused);
 int	 smtp_listener_paused(void);
 void	 smtp_listener_close_all(void);
+/* A session counted by the listener of that slot and generation ended. */
+void	 smtp_listener_release(int slot, uint32_t gen);
 
 #endif

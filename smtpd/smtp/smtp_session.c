@@ -49,6 +49,7 @@
 #include "log.h"
 #include "proc.h"
 #include "smtp_dns.h"
+#include "smtp_listener.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -258,6 +259,7 @@ smtp_session_free(struct smtp_session *s)
 	RB_REMOVE(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions--;
 	smtp_client_release(s->addr);
+	smtp_listener_release(s->lslot, s->lgen);
 	stats_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	event_free(s->timer);
@@ -790,6 +792,7 @@ smtp_session_alloc(int fd)
 	} while (smtp_session_find(s->id) != NULL);
 	RB_INSERT(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions++;
+	s->lslot = -1;
 	return s;
 }
 
@@ -935,8 +938,9 @@ smtp_session_open(int fd, const char *addr, const char *listener,
 	return s;
 }
 
-/* A new client on listener: find its name, start the clocks. */
-void
+/* A new client on listener: find its name, start the clocks; NULL if it
+ * was turned away. */
+struct smtp_session *
 smtp_session_new(int fd, const struct sockaddr_storage *ss,
     const char *listener, uint32_t lflags)
 {
@@ -947,15 +951,15 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 	smtp_session_addr(ss, addr, sizeof(addr));
 	if ((v = smtp_client_hold(addr)) != SMTP_CLIENT_OK) {
 		smtp_session_refuse(fd, addr, listener, v);
-		return;
+		return NULL;
 	}
 	if ((s = smtp_session_open(fd, addr, listener, lflags)) == NULL) {
 		smtp_client_release(addr);
-		return;
+		return NULL;
 	}
-	if (conf->smtp_reverse_dns && smtp_session_dns_start(s) == 0)
-		return;
-	smtp_session_start(s);
+	if (!conf->smtp_reverse_dns || smtp_session_dns_start(s) == -1)
+		smtp_session_start(s);
+	return s;
 }
 
 /* Talk over fd from now on (tlsproxy's plaintext end). */

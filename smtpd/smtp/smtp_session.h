@@ -228,6 +228,10 @@ struct smtp_session {
 	struct smtp_tx		*tx;
 	/* the listener's name (the connect log line, tlsproxy) */
 	char			*listener;
+	/* the listener that counts the session (max-sessions): its slot
+	 * and generation, slot -1 for none (smtp_listener.c) */
+	int			 lslot;
+	uint32_t		 lgen;
 	/* NULL until TLS is on */
 	struct smtp_tls		*tls;
 	/* after a successful AUTH: ${auth_authen}, ${auth_type} and
@@ -261,7 +265,7 @@ struct smtp_session {
 	INET6_ADDRSTRLEN + 24)
 
 /* smtp_session.c */
-void	 smtp_session_new(int fd, const struct sockaddr_storage *,
+struct smtp_session *smtp_session_new(int fd, const struct sockaddr_storage *,
 	    const char *listener, uint32_t lflags);
 struct smtp_session *smtp_session_open(int fd, const char *addr,
 	    const char *listener, uint32_t lflags);
