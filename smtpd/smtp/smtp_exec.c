@@ -36,6 +36,8 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 #define SMTP_ERR_NEED_RCPT	"503 5.5.1 Need RCPT command"
 /* sendmail's MAXBADCOMMANDS for a nullserver session */
 #define SMTP_NULLSERVER_MAX	25
+/* a MAIL or RCPT line with "@hostname" added (listen ... modifiers u) */
+#define SMTP_EXEC_QUALIFIED_MAX	(1024 + CONF_HOST_MAX)
 /* seconds a RCPT waits past limit bad-rcpt-throttle (sendmail's
  * BadRcptThrottleDelay) */
 #define SMTP_EXEC_RCPT_THROTTLE	1
@@ -141,7 +143,8 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		    "again later");
 		return;
 	}
-	if (smtp_exec_mail_nospace(s, m->size))
+	if (smtp_modifiers_sender(s, m->sender) ||
+	    smtp_exec_mail_nospace(s, m->size))
 		return;
 	if ((s->tx = smtp_tx_new()) == NULL) {
 		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
@@ -495,9 +498,12 @@ void
 smtp_exec_line(struct smtp_session *s, const char *line)
 {
 	struct smtp_command	 cmd;
+	char			 buf[SMTP_EXEC_QUALIFIED_MAX];
 	const char		*err;
 	int			 r;
 
+	if ((line = smtp_modifiers_line(s, line, buf, sizeof(buf))) == NULL)
+		return;
 	r = smtp_command_parse(line, s->esmtp, &cmd, &err);
 	if (log_verbose_get())
 		log_debug("%08x: <<< %s", s->id, cmd.verb == SMTP_CMD_UNKNOWN ?

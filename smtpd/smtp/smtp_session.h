@@ -314,6 +314,12 @@ size_t	 smtp_client_rate(const char *addr);
 const char *smtp_session_limit_text(enum smtp_client_verdict,
 	    const char *addr, int counted, char *why, size_t len);
 
+/* smtp_modifiers.c */
+const char *smtp_modifiers_line(struct smtp_session *, const char *line,
+	    char *buf, size_t size);
+int	 smtp_modifiers_sender(struct smtp_session *, const char *sender);
+int	 smtp_modifiers_etrn(const struct smtp_session *);
+
 /* smtp_exec.c */
 void	 smtp_exec_line(struct smtp_session *, const char *);
 
