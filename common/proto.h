@@ -538,7 +538,16 @@ enum imsg_type {
 	 * POLICY_ALIAS_VALUE_MAX octets; else why, for the log and the
 	 * DSN), str owner (EXPAND_TEXT: the user the programs, files and
 	 * includes it names run as; "" = local default-user). */
-	IMSG_LOCAL_EXPANDED
+	IMSG_LOCAL_EXPANDED,
+
+	/*
+	 * Connection and load limits (issue 13).
+	 */
+	/* parent -> smtp, queue. id 0. payload: u32 the one-minute load
+	 * average times 100 (getloadavg(3), which the chrooted children
+	 * cannot read), every 5 s while a limit load-* is set and after
+	 * each config. */
+	IMSG_LOAD_AVERAGE
 };
 
 /* The outcome of IMSG_LOCAL_EXPAND. */

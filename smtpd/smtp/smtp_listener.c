@@ -17,7 +17,8 @@
  * greeted with a refusal, and the other listeners go on.  Sessions count
  * against the listener that accepted them while it is the one of their
  * generation: after a reload resends the listeners, the old sessions no
- * longer count.
+ * longer count.  At limit load-refuse (smtp_load.c) no listener but the
+ * sendmail socket accepts, the same way.
  */
 #include <sys/socket.h>
 
@@ -35,6 +36,7 @@
 #include "log.h"
 #include "proc.h"
 #include "smtp_listener.h"
+#include "smtp_load.h"
 #include "smtp_session.h"
 
 #define SMTP_LISTENER_MAX	256	/* listener indexes the parent may use */
@@ -88,7 +90,22 @@ smtp_listener_update(void)
 		if (smtp_listeners[i] != NULL)
 			smtp_listener_arm(smtp_listeners[i], on &&
 			    !smtp_listeners[i]->full &&
-			    !smtp_listeners[i]->throttled);
+			    !smtp_listeners[i]->throttled &&
+			    (!smtp_load_refusing() ||
+			    (smtp_listeners[i]->flags & LISTEN_F_LOCAL)));
+}
+
+/* limit load-refuse reached: sendmail's line for each listener. */
+void
+smtp_listener_log_load(uint32_t la)
+{
+	int	 i;
+
+	for (i = 0; i < SMTP_LISTENER_MAX; i++)
+		if (smtp_listeners[i] != NULL &&
+		    !(smtp_listeners[i]->flags & LISTEN_F_LOCAL))
+			log_info("rejecting connections on daemon %s: load "
+			    "average: %u", smtp_listeners[i]->name, la);
 }
 
 void

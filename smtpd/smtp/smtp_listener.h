@@ -9,6 +9,8 @@
 #ifndef SMTP_LISTENER_H
 #define SMTP_LISTENER_H
 
+#include <stdint.h>
+
 #include "imsg.h"
 
 void	 smtp_listener_add(struct imsgev *, struct imsg *, void *);
@@ -20,5 +22,6 @@ int	 smtp_listener_paused(void);
 void	 smtp_listener_close_all(void);
 /* A session counted by the listener of that slot and generation ended. */
 void	 smtp_listener_release(int slot, uint32_t gen);
+void	 smtp_listener_log_load(uint32_t la);
 
 #endif

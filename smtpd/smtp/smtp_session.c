@@ -50,6 +50,7 @@
 #include "proc.h"
 #include "smtp_dns.h"
 #include "smtp_listener.h"
+#include "smtp_load.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -568,6 +569,8 @@ smtp_session_line_take(struct smtp_session *s)
 static int
 smtp_session_line(struct smtp_session *s)
 {
+	if (smtp_load_delay(s))
+		return 0;
 	if (smtp_session_line_take(s)) {
 		/* a DATA or BDAT line has just armed the body's own deadline */
 		if (s->state != SMTP_ST_DATA && s->state != SMTP_ST_CHUNK)

@@ -61,7 +61,8 @@ enum smtp_wait {
 	SMTP_WAIT_AUTH,		/* smtpd-auth: RESULT, or the delay of a 535 */
 	SMTP_WAIT_DNS,		/* the reverse lookup of the client */
 	SMTP_WAIT_USER,		/* the parent: the name of a local peer's uid */
-	SMTP_WAIT_THROTTLE	/* limit bad-rcpt-throttle: 1 s before a RCPT */
+	SMTP_WAIT_THROTTLE	/* 1 s before a RCPT (limit bad-rcpt-throttle)
+				 * or a command (limit load-delay) */
 };
 
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
@@ -214,6 +215,8 @@ struct smtp_session {
 	 * whether the throttling was logged */
 	size_t			 nbadrcpt;
 	uint8_t			 throttled;
+	/* limit load-delay: this command line has had its second */
+	uint8_t			 load_waited;
 	char			*helo;
 	/*
 	 * "nullserver" (spec 2.3, 3.4, 4.2): the reply to every command but
