@@ -80,3 +80,29 @@ def test_no_auth_and_no_starttls_letters():
                             relay.confpath], capture_output=True)
         assert r.returncode != 0 and b"modifier 'x' is not one of" in \
             r.stderr, r.stderr
+
+
+def test_a_s_letters_take_auth_and_starttls_off_a_listener():
+    from lib.certs import TestCA, wait_tls_ready
+    from lib.sasl import SaslDB, wait_auth_ready
+    ca = TestCA()
+    srv = ca.issue("relay.test")
+    db = SaslDB({"alice": "secret"})
+    with_all, without = free_port(), free_port()
+    extra = ['pki %s cert "%s" key "%s"' % (srv.name, srv.chain, srv.key),
+             'ca file "%s"' % ca.cert,
+             "listen on 127.0.0.1 port %d tls auth-optional" % with_all,
+             'listen on 127.0.0.1 port %d tls auth modifiers "AS"'
+             % without,
+             'auth sasldb "%s"' % db.path, 'auth options ""']
+    with Sink() as sink, Relay(sink=sink, extra=extra) as relay:
+        wait_tls_ready(relay)
+        wait_auth_ready(with_all)
+        with clients.Raw(with_all) as raw:
+            kw = [k.split()[0].upper() for k in raw.ehlo()]
+            assert "STARTTLS" in kw and "AUTH" in kw, kw
+        with clients.Raw(without) as raw:
+            kw = [k.split()[0].upper() for k in raw.ehlo()]
+            assert "STARTTLS" not in kw and "AUTH" not in kw, kw
+            # A also lifts auth's requirement: MAIL without AUTH goes on
+            assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
