@@ -39,7 +39,7 @@ def test_unqualified_addresses_with_u():
             assert raw.cmd("MAIL FROM:<alice>") == (
                 553, ["5.5.4 <alice>... Domain name required for sender "
                       "address alice"])
-            assert raw.cmd("MAIL FROM:alice") == (
+            assert raw.cmd("MAIL FROM: alice") == (
                 553, ["5.5.4 alice... Domain name required for sender "
                       "address alice"])
             assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250

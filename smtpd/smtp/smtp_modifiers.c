@@ -65,7 +65,9 @@ smtp_modifiers_line(struct smtp_session *s, const char *line, char *buf,
 		plen = 8;
 	else
 		return line;
-	p = line + plen;
+	/* sendmail and our parser allow blanks after the colon */
+	for (p = line + plen; *p == ' '; p++)
+		;
 	if ((n = smtp_modifiers_bare(p, &brackets, &rest)) == 0 ||
 	    (plen == 8 && n == 10 && strncasecmp(p + brackets, "postmaster",
 	    10) == 0))
