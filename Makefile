@@ -268,6 +268,9 @@ bench-deliver: all
 fuzz:
 	@sh tools/fuzz.sh
 
+flood: all
+	@python3 tools/flood.py $(FLOOD_ARGS)
+
 soak: all
 	@python3 regress/run.py --soak
 
@@ -286,4 +289,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver fuzz soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver fuzz flood soak lint install install-sendmail clean

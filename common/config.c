@@ -116,6 +116,7 @@ config_new_nohost(void)
 	c->limit_data_rate = 500;
 	c->limit_alias_depth = 10;
 	c->limit_alias_expansion = 1000;
+	c->limit_load_refuse = c->limit_load_queue = c->limit_load_delay = -1;
 	(void)strlcpy(c->local_aliases, "/etc/aliases",
 	    sizeof(c->local_aliases));
 	(void)strlcpy(c->local_mailbox_dir, "/var/mail",
@@ -398,6 +399,23 @@ config_dump_tls(const struct config *c, FILE *fp)
 	}
 }
 
+/* A listener's limits and modifier letters (issue 13). */
+static void
+config_dump_listen_limits(const struct listener *l, FILE *fp)
+{
+	if (l->max_sessions != 0)
+		(void)fprintf(fp, " max-sessions %u", l->max_sessions);
+	if (l->connection_rate != 0)
+		(void)fprintf(fp, " connection-rate %u", l->connection_rate);
+	if (!(l->flags & (LISTEN_F_FQDN_SENDER | LISTEN_F_UNQUALIFIED |
+	    LISTEN_F_NO_ETRN)))
+		return;
+	(void)fprintf(fp, " modifiers \"%s%s%s\"",
+	    l->flags & LISTEN_F_FQDN_SENDER ? "f" : "",
+	    l->flags & LISTEN_F_UNQUALIFIED ? "u" : "",
+	    l->flags & LISTEN_F_NO_ETRN ? "E" : "");
+}
+
 static void
 config_dump_network(const struct config *c, FILE *fp)
 {
@@ -409,6 +427,7 @@ config_dump_network(const struct config *c, FILE *fp)
 		config_dump_quoted(fp, l->addr);
 		(void)fprintf(fp, " port %u", l->port);
 		config_dump_listen_tls(l, fp);
+		config_dump_listen_limits(l, fp);
 		(void)fputc('\n', fp);
 	}
 	TAILQ_FOREACH(r, &c->routes, entry) {
@@ -423,6 +442,25 @@ config_dump_network(const struct config *c, FILE *fp)
 			(void)fputs(" auth-plaintext", fp);
 		(void)fputc('\n', fp);
 	}
+}
+
+/* The connection and load limits (issue 13). */
+static void
+config_dump_conn_limits(const struct config *c, FILE *fp)
+{
+	(void)fprintf(fp, "limit connection-rate-per-address %zu\n",
+	    c->limit_connection_rate_per_address);
+	(void)fprintf(fp, "limit bad-rcpt-throttle %zu\n",
+	    c->limit_bad_rcpt_throttle);
+	if (c->limit_load_refuse != -1)
+		(void)fprintf(fp, "limit load-refuse %lld\n",
+		    (long long)c->limit_load_refuse);
+	if (c->limit_load_queue != -1)
+		(void)fprintf(fp, "limit load-queue %lld\n",
+		    (long long)c->limit_load_queue);
+	if (c->limit_load_delay != -1)
+		(void)fprintf(fp, "limit load-delay %lld\n",
+		    (long long)c->limit_load_delay);
 }
 
 static void
@@ -444,6 +482,7 @@ config_dump_smtp(const struct config *c, FILE *fp)
 	(void)fprintf(fp, "limit alias-depth %zu\n", c->limit_alias_depth);
 	(void)fprintf(fp, "limit alias-expansion %zu\n",
 	    c->limit_alias_expansion);
+	config_dump_conn_limits(c, fp);
 	(void)fputs("timeout command ", fp);
 	config_dump_duration(fp, c->timeout_command);
 	(void)fputs("timeout data ", fp);

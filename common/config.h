@@ -21,6 +21,7 @@
 
 #define CONF_HOST_MAX		256
 #define CONF_ADDR_MAX		256	/* an SMTP path, RFC 5321 4.5.3.1.3 */
+#define CONF_LOAD_MAX		10000	/* limit load-*: a load average */
 
 #include "paths.h"
 
@@ -35,6 +36,12 @@
 /* the sendmail command's unix socket (sendmail socket), never in a
  * listen statement: SO_PEERCRED names the user, no TLS, no AUTH */
 #define LISTEN_F_LOCAL		0x40
+/* Connection and load limits, listener options (issue 13): the
+ * DaemonPortOptions modifier letters that have no flag above (a, A, S
+ * are auth and the absence of auth and tls) */
+#define LISTEN_F_FQDN_SENDER	0x0100	/* f: MAIL needs a domain */
+#define LISTEN_F_UNQUALIFIED	0x0200	/* u: a bare user gets our hostname */
+#define LISTEN_F_NO_ETRN	0x0400	/* E: no ETRN */
 
 /* The AuthOptions letters (auth options), sendmail's meanings. */
 #define AUTH_OPT_A		0x01	/* client: AUTH= on MAIL only if we
@@ -111,6 +118,10 @@ struct listener {
 	/* pki NAME: the default certificate of this listener; "" = the
 	 * first pki (a client's SNI may still pick another) */
 	char			 pki[CONF_PKI_NAME_MAX];
+	/* max-sessions N (MaxDaemonChildren), connection-rate N per second
+	 * (ConnectionRateThrottle); 0: none */
+	uint32_t		 max_sessions;
+	uint32_t		 connection_rate;
 };
 
 /* pki NAME cert FILE key FILE: read by the parent, used by tlsproxy. */
@@ -247,6 +258,14 @@ struct config {
 	/* final recipients one RCPT may expand to (Postfix's
 	 * virtual_alias_expansion_limit) */
 	size_t			 limit_alias_expansion;	/* 1000 */
+	/* Connection and load limits (issue 13): ClientRate's default,
+	 * connections per address in 60 s, 0: none; BadRcptThrottle, 0:
+	 * off; RefuseLA, QueueLA, DelayLA, -1: off */
+	size_t			 limit_connection_rate_per_address;
+	size_t			 limit_bad_rcpt_throttle;
+	int64_t			 limit_load_refuse;
+	int64_t			 limit_load_queue;
+	int64_t			 limit_load_delay;
 
 	/* timeout ... (seconds) */
 	int			 timeout_command;	/* 300 */

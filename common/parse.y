@@ -58,6 +58,10 @@ struct parse_listen_opts {
 	int			 port;
 	uint32_t		 flags;
 	const char		*pki;		/* NULL: not given */
+	uint32_t		 max_sessions;
+	uint32_t		 connection_rate;
+	int			 no_auth;	/* modifier A */
+	int			 no_starttls;	/* modifier S */
 };
 
 typedef struct {
@@ -116,6 +120,7 @@ static int	 parse_pki(const char *, const char *, const char *);
 static int	 parse_pki_ref(const char *, const char *);
 static int	 parse_listen_tls(int);
 static int	 parse_listen_auth(int);
+static int	 parse_listen_modifiers(const char *);
 static int	 parse_auth_string(char *, const char *, const char *);
 static int	 parse_auth_options(const char *);
 static int	 parse_trusted_users(const char *);
@@ -167,6 +172,8 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	PRIVACY BANNER
 %token	DNSBL MESSAGE QUARANTINE DISCARD TEMPFAIL ANSWER
 %token	QUARANTINELIFETIME
+%token	CONNRATEPERADDR BADRCPTTHROTTLE LOADREFUSE LOADQUEUE LOADDELAY
+%token	MAXSESSIONS CONNECTIONRATE MODIFIERS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -268,6 +275,7 @@ main		: HOSTNAME STRING {
 			parse_route_auth_plaintext();
 		}
 		| LIMIT limit
+		| LIMIT connlimit
 		| TIMEOUT timeout
 		| SMTP smtpopt
 		| BOUNCE DOUBLEBOUNCE STRING {
@@ -605,6 +613,9 @@ listenopts	: /* empty */ {
 			parse_lopts.port = -1;
 			parse_lopts.flags = LISTEN_F_NONE;
 			parse_lopts.pki = NULL;
+			parse_lopts.max_sessions = 0;
+			parse_lopts.connection_rate = 0;
+			parse_lopts.no_auth = parse_lopts.no_starttls = 0;
 		}
 		| listenopts listenopt
 		;
@@ -649,6 +660,59 @@ listenopt	: port {
 			if (parse_pki_ref($2, "listen") == -1)
 				YYERROR;
 			parse_lopts.pki = $2;
+		}
+		| listenlimit
+		;
+
+/* Connection limits and modifier letters of a listener (issue 13). */
+listenlimit	: MAXSESSIONS NUMBER {
+			if (parse_range($2, 0, PARSE_NUMBER_MAX,
+			    "listen: max-sessions") == -1)
+				YYERROR;
+			parse_lopts.max_sessions = (uint32_t)$2;
+		}
+		| CONNECTIONRATE NUMBER {
+			if (parse_range($2, 0, PARSE_NUMBER_MAX,
+			    "listen: connection-rate") == -1)
+				YYERROR;
+			parse_lopts.connection_rate = (uint32_t)$2;
+		}
+		| MODIFIERS STRING {
+			if (parse_listen_modifiers($2) == -1)
+				YYERROR;
+		}
+		;
+
+/* Connection and load limits (issue 13). */
+connlimit	: CONNRATEPERADDR NUMBER {
+			if (parse_range($2, 0, PARSE_NUMBER_MAX,
+			    "limit connection-rate-per-address") == -1)
+				YYERROR;
+			parse_conf->limit_connection_rate_per_address = $2;
+		}
+		| BADRCPTTHROTTLE NUMBER {
+			if (parse_range($2, 0, PARSE_NUMBER_MAX,
+			    "limit bad-rcpt-throttle") == -1)
+				YYERROR;
+			parse_conf->limit_bad_rcpt_throttle = $2;
+		}
+		| LOADREFUSE NUMBER {
+			if (parse_range($2, 0, CONF_LOAD_MAX,
+			    "limit load-refuse") == -1)
+				YYERROR;
+			parse_conf->limit_load_refuse = $2;
+		}
+		| LOADQUEUE NUMBER {
+			if (parse_range($2, 0, CONF_LOAD_MAX,
+			    "limit load-queue") == -1)
+				YYERROR;
+			parse_conf->limit_load_queue = $2;
+		}
+		| LOADDELAY NUMBER {
+			if (parse_range($2, 0, CONF_LOAD_MAX,
+			    "limit load-delay") == -1)
+				YYERROR;
+			parse_conf->limit_load_delay = $2;
 		}
 		;
 
@@ -865,6 +929,7 @@ static const struct keyword	 keywords[] = {
 	{ "auth",			AUTH },
 	{ "auth-optional",		AUTHOPTIONAL },
 	{ "auth-plaintext",		AUTHPLAINTEXT },
+	{ "bad-rcpt-throttle",		BADRCPTTHROTTLE },
 	{ "banner",			BANNER },
 	{ "blacklist-recipients",	BLACKLISTRCPT },
 	{ "bounce",			BOUNCE },
@@ -874,6 +939,8 @@ static const struct keyword	 keywords[] = {
 	{ "command",			COMMAND },
 	{ "command-line",		COMMANDLINE },
 	{ "connect",			CONNECT },
+	{ "connection-rate",		CONNECTIONRATE },
+	{ "connection-rate-per-address",	CONNRATEPERADDR },
 	{ "connections",		CONNECTIONS },
 	{ "control",			CONTROL },
 	{ "data",			DATA },
@@ -911,18 +978,23 @@ static const struct keyword	 keywords[] = {
 	{ "limited",			LIMITED },
 	{ "line-max",			LINEMAX },
 	{ "listen",			LISTEN },
+	{ "load-delay",			LOADDELAY },
+	{ "load-queue",			LOADQUEUE },
+	{ "load-refuse",		LOADREFUSE },
 	{ "local",			LOCAL },
 	{ "lookupdotdomain",		LOOKUPDOTDOMAIN },
 	{ "mailbox-dir",		MAILBOXDIR },
 	{ "map",			MAP },
 	{ "masquerade",			MASQUERADE },
 	{ "max-failures",		MAXFAILURES },
+	{ "max-sessions",		MAXSESSIONS },
 	{ "mechanisms",			MECHANISMS },
 	{ "message",			MESSAGE },
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
 	{ "min-free",			MINFREE },
+	{ "modifiers",			MODIFIERS },
 	{ "mta",			MTA },
 	{ "no",				NO },
 	{ "on",				ON },
@@ -1558,6 +1630,12 @@ parse_listen(const char *s)
 	}
 	l->port = port;
 	l->flags = parse_lopts.flags;
+	if (parse_lopts.no_auth)
+		l->flags &= ~(LISTEN_F_AUTH | LISTEN_F_AUTH_REQUIRE);
+	if (parse_lopts.no_starttls)
+		l->flags &= ~(LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE);
+	l->max_sessions = parse_lopts.max_sessions;
+	l->connection_rate = parse_lopts.connection_rate;
 	if (parse_lopts.pki != NULL)
 		(void)strlcpy(l->pki, parse_lopts.pki, sizeof(l->pki));
 	(void)snprintf(l->name, sizeof(l->name),
@@ -1570,6 +1648,48 @@ parse_listen(const char *s)
 			return -1;
 		}
 	TAILQ_INSERT_TAIL(&parse_conf->listeners, l, entry);
+	return 0;
+}
+
+/*
+ * modifiers "LETTERS": sendmail's DaemonPortOptions M= letters that
+ * apply here: a (auth), A (no AUTH, wins over a and auth), S (no
+ * STARTTLS), f, u, E.  The others have no meaning in this design.
+ */
+static int
+parse_listen_modifiers(const char *s)
+{
+	const char	*p;
+
+	for (p = s; *p != '\0'; p++) {
+		switch (*p) {
+		case 'a':
+			if (!(parse_lopts.flags & LISTEN_F_AUTH) &&
+			    parse_listen_auth(LISTEN_F_AUTH |
+			    LISTEN_F_AUTH_REQUIRE) == -1)
+				return -1;
+			break;
+		case 'A':
+			parse_lopts.no_auth = 1;
+			break;
+		case 'S':
+			parse_lopts.no_starttls = 1;
+			break;
+		case 'f':
+			parse_lopts.flags |= LISTEN_F_FQDN_SENDER;
+			break;
+		case 'u':
+			parse_lopts.flags |= LISTEN_F_UNQUALIFIED;
+			break;
+		case 'E':
+			parse_lopts.flags |= LISTEN_F_NO_ETRN;
+			break;
+		default:
+			parse_error("listen: modifier '%c' is not one of a, A, "
+			    "S, f, u, E", *p);
+			return -1;
+		}
+	}
 	return 0;
 }
 

@@ -78,6 +78,9 @@ enum policy_verdict {
 	POLICY_QUARANTINE
 };
 
+/* No ClientConn:/ClientRate: entry applies (IMSG_POLICY_RESULT). */
+#define POLICY_LIMIT_NONE	0xffffffffU
+
 /* The longest quarantine reason (QUARANTINE:text, the envelope field). */
 #define QUARANTINE_REASON_MAX	255
 
@@ -234,7 +237,9 @@ enum imsg_type {
 	 * Parent -> front end.
 	 */
 	/* id = listener index. fd: listening socket. payload: str listener
-	 * name ("127.0.0.1:25"), u32 flags (LISTEN_F_* of config.h). */
+	 * name ("127.0.0.1:25"), u32 flags (LISTEN_F_* of config.h),
+	 * u32 max-sessions, u32 connection-rate (0: none; 0 for the
+	 * sendmail socket). */
 	IMSG_SMTP_LISTENER = 32,
 	/* id 0. no payload: close every listener (before new ones). */
 	IMSG_SMTP_LISTENERS_RESET,
@@ -336,7 +341,10 @@ enum imsg_type {
 	 * ntargets times: u32 target_kind, str value, str sender ("" = the
 	 * message's), str error (the reply line of a TARGET_ERROR, else "")
 	 * -- what an accepted or quarantined RCPT resolved to (at least one;
-	 * at most limit alias-expansion; 0 in every other result).
+	 * at most limit alias-expansion; 0 in every other result),
+	 * u32 ClientConn limit, u32 ClientRate limit (a connect result's
+	 * access-map numbers, 0 = no limit, POLICY_LIMIT_NONE = no entry;
+	 * ignored in other results).
 	 * POLICY_QUARANTINE: code 0, enhanced "", reply text = the reason.
 	 * mta -> policy: IMSG_POLICY_QUERY of the kinds TRY_TLS, TLS_SRV
 	 * and TLS_RCPT; policy -> mta: IMSG_POLICY_RESULT, same layouts. */
@@ -552,7 +560,16 @@ enum imsg_type {
 	 * a bad one with a log line).  The queue makes the envelopes to
 	 * that domain (and with ETRN_F_SUBDOMAINS its subdomains) due now;
 	 * no answer. */
-	IMSG_QUEUE_ETRN
+	IMSG_QUEUE_ETRN,
+
+	/*
+	 * Connection and load limits (issue 13).
+	 */
+	/* parent -> smtp, queue. id 0. payload: u32 the one-minute load
+	 * average times 100 (getloadavg(3), which the chrooted children
+	 * cannot read), every 5 s while a limit load-* is set and after
+	 * each config. */
+	IMSG_LOAD_AVERAGE
 };
 
 /* Flags of IMSG_QUEUE_ETRN. */

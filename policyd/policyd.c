@@ -166,6 +166,8 @@ policyd_send(enum proc_id peer, uint32_t id, struct policy_result *res)
 	imsg_put_u32(&out, res->features_clear);
 	imsg_put_str(&out, res->rcpt);
 	policyd_put_targets(&out, &res->targets, res->targets.n);
+	imsg_put_u32(&out, res->client_conn);
+	imsg_put_u32(&out, res->client_rate);
 	if (out.bad) {
 		/* more than one message holds: refuse the recipient */
 		imsg_out_free(&out);
@@ -196,6 +198,9 @@ policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	policy_access_check(&env, q, &res);
 	if (res.pending)
 		return -1;
+	/* ClientConn:, ClientRate: whatever the verdict */
+	if (q->kind == POLICY_CONNECT)
+		policy_limit_client(&env, q, &res);
 	policy_access_log(q, &res);
 	policyd_send(peer, id, &res);
 	policy_targets_free(&res.targets);

@@ -24,6 +24,10 @@
 #include "proc.h"
 #include "queue.h"
 
+static const struct imsg_handler queue_parent_handlers[] = {
+	{ IMSG_LOAD_AVERAGE,		queue_load_average },
+};
+
 static const struct imsg_handler queue_smtp_handlers[] = {
 	{ IMSG_QUEUE_MESSAGE_CREATE,	queue_commit_create },
 	{ IMSG_QUEUE_MESSAGE_COMMIT,	queue_commit_commit },
@@ -94,15 +98,16 @@ static const struct proc_def queue_def = {
 	.name = "queue",
 	.user = SMTPD_QUEUE_USER,
 	.handlers = {
-		/* the skeleton handles every parent message of the queue */
-		[PROC_PARENT] = NULL,
+		/* the skeleton handles the other parent messages */
+		[PROC_PARENT] = queue_parent_handlers,
 		[PROC_SMTP] = queue_smtp_handlers,
 		[PROC_MTA] = queue_mta_handlers,
 		[PROC_POLICY] = queue_policy_handlers,
 		[PROC_LOCAL] = queue_local_handlers,
 	},
 	.nhandlers = {
-		[PROC_PARENT] = 0,
+		[PROC_PARENT] = sizeof(queue_parent_handlers) /
+		    sizeof(queue_parent_handlers[0]),
 		[PROC_SMTP] = sizeof(queue_smtp_handlers) /
 		    sizeof(queue_smtp_handlers[0]),
 		[PROC_MTA] = sizeof(queue_mta_handlers) /

@@ -161,6 +161,10 @@ void		 queue_sched_batch_free(struct qbatch *);
 void		 queue_sched_wakeup(void);
 void		 queue_sched_pause(int);
 int		 queue_sched_paused(void);
+
+/* queue_load.c */
+void		 queue_load_average(struct imsgev *, struct imsg *, void *);
+int		 queue_load_held(void);
 void		 queue_sched_peer_down(int);
 size_t		 queue_sched_count(void);
 size_t		 queue_sched_inflight(void);

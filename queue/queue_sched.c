@@ -1155,7 +1155,7 @@ queue_sched_dispatch_one(time_t now)
 static int
 queue_sched_can_dispatch(void)
 {
-	return !sched_is_paused && conf != NULL &&
+	return !sched_is_paused && !queue_load_held() && conf != NULL &&
 	    proc_peer(PROC_MTA) != NULL;
 }
 

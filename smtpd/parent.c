@@ -305,6 +305,7 @@ main(int argc, char **argv)
 	parent_control_init(ctlfd);
 	parent_proc_start_all();
 	parent_pickup_init();
+	parent_load_init();
 	log_info("smtpd started, config %s", parent_opts.conffile);
 	(void)event_base_dispatch(parent_base);
 	parent_control_close();

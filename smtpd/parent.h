@@ -58,6 +58,10 @@ void		 parent_submit_uid_lookup(struct imsgev *, struct imsg *, void *);
 /* parent_pickup.c: the sendmail command's offline drop directory */
 void		 parent_pickup_prepare(const struct config *);
 void		 parent_pickup_init(void);
+
+/* parent_load.c */
+void		 parent_load_init(void);
+void		 parent_load_send(void);
 int		 parent_pickup_reaped(pid_t, int status);
 void		 parent_pickup_stop(void);
 

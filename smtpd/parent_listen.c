@@ -31,6 +31,8 @@
 struct bound {
 	char		 name[80];
 	uint32_t	 flags;
+	uint32_t	 max_sessions;
+	uint32_t	 connection_rate;
 	int		 fd;
 	/* bound by this call, not taken over from the old set */
 	int		 fresh;
@@ -110,6 +112,8 @@ parent_listen_bind_all(const struct config *cf)
 	TAILQ_FOREACH(l, &cf->listeners, entry) {
 		(void)strlcpy(nb[i].name, l->name, sizeof(nb[i].name));
 		nb[i].flags = l->flags;
+		nb[i].max_sessions = l->max_sessions;
+		nb[i].connection_rate = l->connection_rate;
 		if ((nb[i].fd = parent_listen_find(l)) == -1) {
 			nb[i].fd = parent_listen_open(l);
 			nb[i].fresh = 1;
@@ -164,6 +168,8 @@ parent_listen_send(void)
 		imsg_out_init(&out, IMSG_SMTP_LISTENER, (uint32_t)i);
 		imsg_put_str(&out, bound[i].name);
 		imsg_put_u32(&out, bound[i].flags);
+		imsg_put_u32(&out, bound[i].max_sessions);
+		imsg_put_u32(&out, bound[i].connection_rate);
 		(void)parent_proc_send_fd(PROC_SMTP, &out, fd);
 	}
 	parent_submit_send((uint32_t)nbound);
@@ -178,7 +184,9 @@ parent_listen_changed(const struct config *a, const struct config *b)
 	lb = TAILQ_FIRST(&b->listeners);
 	TAILQ_FOREACH(la, &a->listeners, entry) {
 		if (lb == NULL || strcmp(la->name, lb->name) != 0 ||
-		    la->flags != lb->flags)
+		    la->flags != lb->flags ||
+		    la->max_sessions != lb->max_sessions ||
+		    la->connection_rate != lb->connection_rate)
 			return 1;
 		lb = TAILQ_NEXT(lb, entry);
 	}

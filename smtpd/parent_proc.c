@@ -358,6 +358,9 @@ parent_proc_send_config(int slot)
 	free(text);
 	imsg_out_init(&out, IMSG_CONF_END, 0);
 	(void)parent_proc_send_slot(slot, &out);
+	/* the load limits act (or stop) from the first moment of a config */
+	if (slot == PROC_SMTP || slot == PROC_QUEUE)
+		parent_load_send();
 }
 
 void

@@ -98,6 +98,8 @@ parent_submit_send(uint32_t index)
 	imsg_out_init(&out, IMSG_SMTP_LISTENER, index);
 	imsg_put_str(&out, "local");
 	imsg_put_u32(&out, LISTEN_F_LOCAL);
+	imsg_put_u32(&out, 0);		/* no max-sessions, connection-rate */
+	imsg_put_u32(&out, 0);
 	(void)parent_proc_send_fd(PROC_SMTP, &out, fd);
 }
 

@@ -126,6 +126,9 @@ struct policy_result {
 	struct policy_targets targets;
 	/* rcpt: a local user is being looked up; ask again when answered */
 	int		 pending;
+	/* connect: ClientConn: and ClientRate: (policy_limit.c) */
+	uint32_t	 client_conn;
+	uint32_t	 client_rate;
 };
 
 /* An IMSG_POLICY_ROUTE_RESULT being built. */
@@ -230,6 +233,11 @@ void	policy_result_error(struct policy_result *, const char *mailbox,
 	    const char *body);
 int	policy_reply_parse(const char *body, int keyword, uint32_t *code,
 	    char *enhanced, size_t enhlen, char *text, size_t textlen);
+
+/* policy_limit.c */
+int	policy_limit_parse(const char *, uint32_t *);
+void	policy_limit_client(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
 
 /* policy_access.c */
 void	policy_env_init(struct policy_env *, struct policy_db *, int dbfail,

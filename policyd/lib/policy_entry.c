@@ -19,6 +19,8 @@
  *                bare tag is their default.
  *   Try_TLS:     YES or NO.  Srv_Features: letters of spec 4.2, or temp.
  *   CERTISSUER:  RELAY or SUBJECT.  CERTSUBJECT: RELAY.
+ *   ClientConn:, ClientRate: a number (0 = no limit); the bare tag is
+ *                their default.
  *   authinfo     keys AuthInfo:name, AuthInfo:address or the bare
  *                AuthInfo:; values the quoted items of
  *                policy_authinfo.c (reasons never quote the secret).
@@ -60,6 +62,7 @@ static const char	*entry_try_tls_check(const char *);
 static const char	*entry_features_check(const char *);
 static const char	*entry_certissuer_check(const char *);
 static const char	*entry_certsubject_check(const char *);
+static const char	*entry_limit_check(const char *);
 
 static const struct {
 	const char	*tag;
@@ -73,6 +76,8 @@ static const struct {
 	{ "srv_features",	1, entry_features_check },
 	{ "certissuer",		0, entry_certissuer_check },
 	{ "certsubject",	0, entry_certsubject_check },
+	{ "clientconn",		1, entry_limit_check },
+	{ "clientrate",		1, entry_limit_check },
 };
 
 static const char *entry_mailers[] = {
@@ -203,6 +208,16 @@ entry_certsubject_check(const char *value)
 	    "CERTSUBJECT takes RELAY";
 }
 
+/* ClientConn:, ClientRate: (policy_limit.c). */
+static const char *
+entry_limit_check(const char *value)
+{
+	uint32_t	 n;
+
+	return policy_limit_parse(value, &n) == 0 ? NULL :
+	    "ClientConn and ClientRate take a number, 0 to 2147483647";
+}
+
 /* An entry of the TLS rulesets; *known = 0 if tag is not one of them. */
 static const char *
 entry_special_check(const char *key, const char *tag, const char *value,
@@ -244,7 +259,8 @@ entry_access_check(const char *key, const char *value)
 	if (i == sizeof(entry_tags) / sizeof(entry_tags[0]))
 		return "unknown tag (this version looks up Connect:, From:, "
 		    "To:, TLS_Clt:, TLS_Srv:, TLS_Rcpt:, Try_TLS:, "
-		    "Srv_Features:, CERTISSUER: and CERTSUBJECT: keys)";
+		    "Srv_Features:, CERTISSUER:, CERTSUBJECT:, ClientConn: and "
+		    "ClientRate: keys)";
 	if (tag[0] != '\0' && key[strlen(tag) + 1] == '\0')
 		return "a Connect:, From: or To: key needs a value after "
 		    "the tag";

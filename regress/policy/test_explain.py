@@ -177,6 +177,7 @@ def test_srv_features_stage():
         lines = _explain(relay, "addr", "192.0.2.5", "verify", "OK",
                          "bits", "256", "from", "a@b.test")
         assert _stages(lines) == ["database", "Connect", "Srv_Features",
+                                  "Client limits",
                                   "TLS_Clt", "TLS_Clt at MAIL",
                                   "From <a@b.test>", "verdict"], lines
         assert not any("srv_features" in k

@@ -100,6 +100,15 @@ test_access_values(void)
 	    refused("access", "CERTSUBJECT:/CN=x", "SUBJECT", "takes RELAY") &&
 	    refused("access", "CERTISSUER:", "RELAY", "needs a value"),
 	    "CERTISSUER and CERTSUBJECT");
+	UNIT_CHECK(ok("access", "ClientConn:", "10") &&
+	    ok("access", "ClientRate:192.0.2", "0") &&
+	    ok("access", "ClientConn:IPv6:2001:db8::1", "2") &&
+	    ok("access", "ClientRate:", "SKIP") &&
+	    refused("access", "ClientRate:10.1", "many", "take a number") &&
+	    refused("access", "ClientConn:10.1", "-1", "take a number") &&
+	    refused("access", "ClientConn:10.1", "2147483648",
+	    "take a number") && refused("access", "ClientRate:1", "5 5",
+	    "take a number"), "ClientConn: and ClientRate: numbers");
 	UNIT_CHECK(refused("access", "Connect:", "REJECT", "after the tag"),
 	    "a bare Connect: never matches (spec 1.3)");
 	UNIT_CHECK(ok("access", "example.com", "REJECT") &&

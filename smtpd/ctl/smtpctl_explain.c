@@ -138,6 +138,7 @@ static const char *const explain_next_features[] = {
 static const char *const explain_next_mail[] = { "check_mail:", NULL };
 
 static int	explain_connect(struct explain_ctx *);
+static int	explain_client_limits(struct explain_ctx *);
 static int	explain_starttls(struct explain_ctx *);
 static int	explain_mail(struct explain_ctx *);
 static int	explain_rcpts(struct explain_ctx *);
@@ -148,6 +149,7 @@ static int	explain_tls_rcpts(struct explain_ctx *);
 /* The stages in session order; each returns 0, 1 to stop, -1 on error. */
 static int (*const explain_stages[])(struct explain_ctx *) = {
 	explain_connect,
+	explain_client_limits,
 	explain_starttls,
 	explain_mail,
 	explain_rcpts,
@@ -488,6 +490,53 @@ explain_connect_dnsbl(struct explain_ctx *c, int now)
 		(void)strlcat(c->tally.quarantine, d.zone,
 		    sizeof(c->tally.quarantine));
 	}
+	return 0;
+}
+
+/* One of the client limits: the map's number, else the smtpd.conf one. */
+static void
+explain_client_limit(struct explain_section *s, const char *tag,
+    uint32_t map, size_t dflt, const char *keyword, const char *what)
+{
+	if (map != POLICY_LIMIT_NONE && map == 0)
+		explain_line(s, "limit	%s: 0, no limit", tag);
+	else if (map != POLICY_LIMIT_NONE)
+		explain_line(s, "limit	%s: %u %s", tag, map, what);
+	else if (dflt == 0)
+		explain_line(s, "limit	%s: no entry, %s 0: no limit", tag,
+		    keyword);
+	else
+		explain_line(s, "limit	%s: no entry, %s %zu %s", tag, keyword,
+		    dflt, what);
+}
+
+/* ClientConn: and ClientRate: (policy_limit.c); the counts are the
+ * front end's, so only the limits are shown. */
+static int
+explain_client_limits(struct explain_ctx *c)
+{
+	struct policy_query	 q;
+	struct policy_result	 res;
+	struct explain_section	*s = &c->t.sec[0];
+
+	if (c->in.addr == NULL)
+		return 0;
+	if (explain_begin(c, 1, "Client limits", NULL, NULL) == -1)
+		return -1;
+	if (explain_query(c, &q, POLICY_CONNECT, "") == -1) {
+		explain_end(c);
+		return -1;
+	}
+	memset(&res, 0, sizeof(res));
+	policy_limit_client(c->env, &q, &res);
+	explain_client_limit(s, "ClientConn", res.client_conn,
+	    c->cf->limit_sessions_per_address, "limit sessions-per-address",
+	    "sessions at once, then 421 4.3.2 Too many open connections.");
+	explain_client_limit(s, "ClientRate", res.client_rate,
+	    c->cf->limit_connection_rate_per_address,
+	    "limit connection-rate-per-address", "connections in 60 s, "
+	    "then 421 4.3.2 Connection rate limit exceeded.");
+	explain_end(c);
 	return 0;
 }
 

@@ -117,7 +117,13 @@ mta_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	(void)imsg_get_u32(m);
 	(void)imsg_get_str(m);		/* a RCPT's rewrite: never ours */
 	/* a RCPT's targets: none in an answer to the mta */
-	if (imsg_get_u32(m) != 0 || imsg_get_end(m) == -1 ||
+	if (imsg_get_u32(m) != 0) {
+		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
+		return;
+	}
+	(void)imsg_get_u32(m);		/* ClientConn, ClientRate: connect */
+	(void)imsg_get_u32(m);
+	if (imsg_get_end(m) == -1 ||
 	    !mta_policy_reply_valid(verdict, code, enh, text)) {
 		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
 		return;

@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "smtp_dns.h"
 #include "smtp_listener.h"
+#include "smtp_load.h"
 #include "smtp_session.h"
 
 static void	smtp_config_apply(struct config *, struct config *);
@@ -31,6 +32,7 @@ static const struct imsg_handler smtp_parent_handlers[] = {
 	{ IMSG_SMTP_LISTENER,		smtp_listener_add },
 	{ IMSG_SMTP_LISTENERS_RESET,	smtp_listener_reset },
 	{ IMSG_SMTP_UID_RESULT,		smtp_local_uid_result },
+	{ IMSG_LOAD_AVERAGE,		smtp_load_average },
 };
 
 static const struct imsg_handler smtp_queue_handlers[] = {

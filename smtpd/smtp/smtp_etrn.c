@@ -64,7 +64,8 @@ smtp_etrn_command(struct smtp_session *s, struct smtp_command *cmd)
 	char		 domain[CONF_HOST_MAX];
 	int		 sub = 0;
 
-	if (conf->privacy & PRIV_NOETRN) {
+	/* privacy noetrn, or the listener's modifier E */
+	if ((conf->privacy & PRIV_NOETRN) || !smtp_modifiers_etrn(s)) {
 		smtp_etrn_log(s, arg, "rejected");
 		smtp_session_reply(s, "502 5.7.0 Sorry, we do not allow this "
 		    "operation");

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 
 #include "log.h"
 #include "proc.h"
@@ -40,6 +41,11 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 	"the SMTPUTF8 parameter"
 /* sendmail's MAXBADCOMMANDS for a nullserver session */
 #define SMTP_NULLSERVER_MAX	25
+/* a MAIL or RCPT line with "@hostname" added (listen ... modifiers u) */
+#define SMTP_EXEC_QUALIFIED_MAX	(1024 + CONF_HOST_MAX)
+/* seconds a RCPT waits past limit bad-rcpt-throttle (sendmail's
+ * BadRcptThrottleDelay) */
+#define SMTP_EXEC_RCPT_THROTTLE	1
 #define SMTP_ERR_NEED_TLS	"530 5.7.0 Must issue a STARTTLS command first"
 #define SMTP_ERR_BDAT_SIZE	"552 5.3.4 Message size exceeds fixed maximum " \
 	"message size"
@@ -83,7 +89,7 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	smtp_session_reply(s, "250-SMTPUTF8");
 	if (smtp_privacy_offer_vrfy(s))
 		smtp_session_reply(s, "250-VRFY");
-	if (!(conf->privacy & PRIV_NOETRN))
+	if (!(conf->privacy & PRIV_NOETRN) && smtp_modifiers_etrn(s))
 		smtp_session_reply(s, "250-ETRN");
 	if (smtp_tls_offered(s))
 		smtp_session_reply(s, "250-STARTTLS");
@@ -153,7 +159,8 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		    "again later");
 		return;
 	}
-	if (smtp_exec_mail_nospace(s, m->size))
+	if (smtp_modifiers_sender(s, m->sender) ||
+	    smtp_exec_mail_nospace(s, m->size))
 		return;
 	if ((s->tx = smtp_tx_new()) == NULL) {
 		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
@@ -172,6 +179,52 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	(void)strlcpy(s->tx->quarantine, s->quarantine,
 	    sizeof(s->tx->quarantine));
 	smtp_peer_policy_query(s, POLICY_MAIL);
+}
+
+/* The second of a throttled RCPT is over: ask policyd now. */
+static void
+smtp_exec_rcpt_throttled(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s;
+
+	(void)fd;
+	(void)ev;
+	if ((s = smtp_session_find((uint32_t)(uintptr_t)arg)) == NULL ||
+	    s->state == SMTP_ST_CLOSING || s->wait != SMTP_WAIT_THROTTLE)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	smtp_peer_policy_query(s, POLICY_RCPT);
+	smtp_session_resume(s);
+}
+
+/*
+ * limit bad-rcpt-throttle (sendmail's BadRcptThrottle): once that many
+ * RCPTs of the session were refused, each further RCPT waits 1 s before
+ * it is looked at; nothing else of the session runs meanwhile, and no
+ * other session waits for it.  1 if this RCPT waits.
+ */
+static int
+smtp_exec_rcpt_throttle(struct smtp_session *s)
+{
+	struct timeval	 tv = { SMTP_EXEC_RCPT_THROTTLE, 0 };
+	char		 relay[SMTP_SESSION_RELAY_MAX];
+
+	if (conf->limit_bad_rcpt_throttle == 0 ||
+	    s->nbadrcpt < conf->limit_bad_rcpt_throttle)
+		return 0;
+	if (!s->throttled) {
+		s->throttled = 1;
+		log_info("%08x: %s: Possible SMTP RCPT flood, throttling.",
+		    s->id, smtp_session_relay(s, relay, sizeof(relay)));
+	}
+	stats_add("smtp.rcpt.throttled", 1);
+	s->wait = SMTP_WAIT_THROTTLE;
+	if (event_base_once(proc_base, -1, EV_TIMEOUT,
+	    smtp_exec_rcpt_throttled, (void *)(uintptr_t)s->id, &tv) == -1) {
+		s->wait = SMTP_WAIT_NONE;
+		return 0;
+	}
+	return 1;
 }
 
 /* RCPT TO: the recipient waits in tx->pending for policyd's verdict. */
@@ -207,6 +260,8 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_reply(s, "451 4.3.0 Local error, try again later");
 		return;
 	}
+	if (smtp_exec_rcpt_throttle(s))
+		return;
 	smtp_peer_policy_query(s, POLICY_RCPT);
 }
 
@@ -474,9 +529,12 @@ void
 smtp_exec_line(struct smtp_session *s, const char *line)
 {
 	struct smtp_command	 cmd;
+	char			 buf[SMTP_EXEC_QUALIFIED_MAX];
 	const char		*err;
 	int			 r;
 
+	if ((line = smtp_modifiers_line(s, line, buf, sizeof(buf))) == NULL)
+		return;
 	r = smtp_command_parse(line, s->esmtp, &cmd, &err);
 	if (log_verbose_get())
 		log_debug("%08x: <<< %s", s->id, cmd.verb == SMTP_CMD_UNKNOWN ?

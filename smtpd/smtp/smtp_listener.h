@@ -3,11 +3,13 @@
  *
  * The parent binds the sockets and sends them (IMSG_SMTP_LISTENER); this
  * module accepts on them once a config is present and while not paused,
- * enforces the session limit and hands each new client to
- * smtp_session_new().
+ * enforces the session limit and each listener's max-sessions and
+ * connection-rate, and hands each new client to smtp_session_new().
  */
 #ifndef SMTP_LISTENER_H
 #define SMTP_LISTENER_H
+
+#include <stdint.h>
 
 #include "imsg.h"
 
@@ -18,5 +20,8 @@ void	 smtp_listener_update(void);
 void	 smtp_listener_pause(int paused);
 int	 smtp_listener_paused(void);
 void	 smtp_listener_close_all(void);
+/* A session counted by the listener of that slot and generation ended. */
+void	 smtp_listener_release(int slot, uint32_t gen);
+void	 smtp_listener_log_load(uint32_t la);
 
 #endif

@@ -46,6 +46,8 @@ struct smtp_verdict {
 	uint32_t	 flags;			/* POLICY_F_* */
 	uint32_t	 features_set;		/* connect: Srv_Features */
 	uint32_t	 features_clear;
+	uint32_t	 client_conn;		/* connect: ClientConn: */
+	uint32_t	 client_rate;		/* connect: ClientRate: */
 	/* QUARANTINE: the reason */
 	char		 reason[QUARANTINE_REASON_MAX + 1];
 	/* RCPT: what it resolved to (pointers into the imsg) */
@@ -341,11 +343,40 @@ smtp_peer_rcpt_dnsbl(struct smtp_session *s)
 	return 0;
 }
 
+/*
+ * ClientConn and ClientRate of the map (sendmail's check_relay with
+ * FEATURE(conncontrol/ratecontrol, `nodelay')): they apply before
+ * Connect: entries are acted on, so even an OK or a REJECT of the client
+ * does not exempt it.  1 if the session was closed.
+ */
+static int
+smtp_peer_connect_limits(struct smtp_session *s, const struct smtp_verdict *v)
+{
+	enum smtp_client_verdict	 c;
+	char				 why[128];
+	const char			*reply;
+
+	if (s->lflags & LISTEN_F_LOCAL)
+		return 0;
+	c = smtp_client_limits(s->addr, v->client_conn, v->client_rate);
+	if (c == SMTP_CLIENT_OK)
+		return 0;
+	reply = smtp_session_limit_text(c, s->addr, 1, why, sizeof(why));
+	stats_add(c == SMTP_CLIENT_RATE ? "smtp.session.refused_rate" :
+	    "smtp.session.refused_conn", 1);
+	log_info("%08x: ruleset=check_relay, arg1=[%s], %s, reject=%s",
+	    s->id, s->addr, why, reply);
+	smtp_session_close(s, reply, why);
+	return 1;
+}
+
 static void
 smtp_peer_connect_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
 	char	 line[SMTP_PEER_REPLY_MAX];
 
+	if (smtp_peer_connect_limits(s, v))
+		return;
 	if (v->verdict == POLICY_ACCEPT || v->verdict == POLICY_DISCARD ||
 	    v->verdict == POLICY_QUARANTINE) {
 		if (v->verdict == POLICY_DISCARD)
@@ -435,6 +466,7 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_peer_log_reject(s, "check_rcpt", tx->pending.rcpt,
 		    v->reply);
 		stats_add("smtp.rcpt.rejected", 1);
+		s->nbadrcpt++;
 		smtp_tx_rcpt_clear(&tx->pending);
 		smtp_session_reply(s, "%s", v->reply);
 		return;
@@ -542,6 +574,15 @@ smtp_peer_reason_get(struct smtp_verdict *v, const char *text)
 	return 0;
 }
 
+/* The ClientConn: and ClientRate: numbers, last in the result. */
+static int
+smtp_peer_limits_get(struct imsg *m, struct smtp_verdict *v)
+{
+	v->client_conn = imsg_get_u32(m);
+	v->client_rate = imsg_get_u32(m);
+	return imsg_get_end(m);
+}
+
 /* Does the verdict carry the targets its query calls for? */
 static int
 smtp_peer_targets_expected(const struct smtp_session *s,
@@ -576,7 +617,8 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	v.features_clear = imsg_get_u32(m);
 	if (v.verdict > POLICY_QUARANTINE ||
 	    smtp_peer_reason_get(&v, text) == -1 ||
-	    smtp_peer_targets_get(m, &v) == -1 || imsg_get_end(m) == -1) {
+	    smtp_peer_targets_get(m, &v) == -1 ||
+	    smtp_peer_limits_get(m, &v) == -1) {
 		free(v.targets);
 		proc_peer_bad(PROC_POLICY, "malformed policy result", m->type);
 		return;

@@ -50,6 +50,8 @@
 #include "proc.h"
 #include "smtp_dns.h"
 #include "smtp_dnsbl.h"
+#include "smtp_listener.h"
+#include "smtp_load.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -265,6 +267,7 @@ smtp_session_free(struct smtp_session *s)
 	RB_REMOVE(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions--;
 	smtp_client_release(s->addr);
+	smtp_listener_release(s->lslot, s->lgen);
 	stats_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	smtp_dnsbl_cancel(s->dnsbl);
@@ -574,6 +577,8 @@ smtp_session_line_take(struct smtp_session *s)
 static int
 smtp_session_line(struct smtp_session *s)
 {
+	if (smtp_load_delay(s))
+		return 0;
 	if (smtp_session_line_take(s)) {
 		/* a DATA or BDAT line has just armed the body's own deadline */
 		if (s->state != SMTP_ST_DATA && s->state != SMTP_ST_CHUNK)
@@ -798,6 +803,7 @@ smtp_session_alloc(int fd)
 	} while (smtp_session_find(s->id) != NULL);
 	RB_INSERT(smtp_tree, &smtp_sessions, s);
 	smtp_nsessions++;
+	s->lslot = -1;
 	return s;
 }
 
@@ -855,21 +861,57 @@ smtp_session_dns_start(struct smtp_session *s)
 	return 0;
 }
 
-/* Over limit sessions-per-address: say so and hang up. */
-static void
-smtp_session_refuse(int fd, const char *addr, const char *listener)
+/*
+ * The reply and log line of a client over one of its limits
+ * (smtp_client.c), counted or not yet among its sessions: limit
+ * sessions-per-address keeps its own text;
+ * ClientConn and ClientRate answer sendmail's (cf/m4/proto.m4 with
+ * FEATURE(conncontrol/ratecontrol, `nodelay', `terminate')).
+ */
+const char *
+smtp_session_limit_text(enum smtp_client_verdict v, const char *addr,
+    int counted, char *why, size_t len)
 {
-	char	 line[CONF_HOST_MAX + 80];
-	int	 n;
+	if (v == SMTP_CLIENT_RATE) {
+		(void)snprintf(why, len, "Connection rate %zu exceeds limit "
+		    "%zu", smtp_client_rate(addr), smtp_client_limit(addr, v));
+		return "421 4.3.2 Connection rate limit exceeded.";
+	}
+	(void)snprintf(why, len, "Open connections %zu exceeds limit %zu",
+	    smtp_client_sessions(addr) + (counted ? 0 : 1),
+	    smtp_client_limit(addr, v));
+	return "421 4.3.2 Too many open connections.";
+}
 
-	n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many connections "
-	    "from your address, try again later\r\n", conf->hostname);
+/* Over a limit of its address: say so and hang up. */
+static void
+smtp_session_refuse(int fd, const char *addr, const char *listener,
+    enum smtp_client_verdict v)
+{
+	char		 line[CONF_HOST_MAX + 80], why[128];
+	const char	*reply;
+	int		 n;
+
+	if (v == SMTP_CLIENT_SESSIONS) {
+		n = snprintf(line, sizeof(line), "421 4.7.0 %s Too many "
+		    "connections from your address, try again later\r\n",
+		    conf->hostname);
+		stats_add("smtp.session.refused_address", 1);
+		log_info("connection from %s refused on %s: too many sessions "
+		    "from that address (%zu)", addr, listener,
+		    smtp_client_sessions(addr));
+	} else {
+		reply = smtp_session_limit_text(v, addr, 0, why,
+		    sizeof(why));
+		n = snprintf(line, sizeof(line), "%s\r\n", reply);
+		stats_add(v == SMTP_CLIENT_RATE ? "smtp.session.refused_rate" :
+		    "smtp.session.refused_conn", 1);
+		log_info("connection from %s refused on %s: %s: %s", addr,
+		    listener, why, reply);
+	}
 	if (n > 0 && (size_t)n < sizeof(line))
 		(void)send(fd, line, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	(void)close(fd);
-	stats_add("smtp.session.refused_address", 1);
-	log_info("connection from %s refused on %s: too many sessions from "
-	    "that address (%zu)", addr, listener, smtp_client_sessions(addr));
 }
 
 /*
@@ -907,28 +949,30 @@ smtp_session_open(int fd, const char *addr, const char *listener,
 	return s;
 }
 
-/* A new client on listener: find its name, start the clocks. */
-void
+/* A new client on listener: find its name, start the clocks; NULL if it
+ * was turned away. */
+struct smtp_session *
 smtp_session_new(int fd, const struct sockaddr_storage *ss,
     const char *listener, uint32_t lflags)
 {
 	struct smtp_session	*s;
 	char			 addr[INET6_ADDRSTRLEN];
+	enum smtp_client_verdict v;
 
 	smtp_session_addr(ss, addr, sizeof(addr));
-	if (smtp_client_hold(addr) == -1) {
-		smtp_session_refuse(fd, addr, listener);
-		return;
+	if ((v = smtp_client_hold(addr)) != SMTP_CLIENT_OK) {
+		smtp_session_refuse(fd, addr, listener, v);
+		return NULL;
 	}
 	if ((s = smtp_session_open(fd, addr, listener, lflags)) == NULL) {
 		smtp_client_release(addr);
-		return;
+		return NULL;
 	}
 	/* asked now, so that the answers are there when they are needed */
 	s->dnsbl = smtp_dnsbl_start(s->addr, s->id, smtp_peer_dnsbl_done, s);
-	if (conf->smtp_reverse_dns && smtp_session_dns_start(s) == 0)
-		return;
-	smtp_session_start(s);
+	if (!conf->smtp_reverse_dns || smtp_session_dns_start(s) == -1)
+		smtp_session_start(s);
+	return s;
 }
 
 /* Talk over fd from now on (tlsproxy's plaintext end). */

@@ -64,7 +64,9 @@ enum smtp_wait {
 	SMTP_WAIT_AUTH,		/* smtpd-auth: RESULT, or the delay of a 535 */
 	SMTP_WAIT_DNS,		/* the reverse lookup of the client */
 	SMTP_WAIT_USER,		/* the parent: the name of a local peer's uid */
-	SMTP_WAIT_DNSBL		/* the blocklist answers (smtp_dnsbl.c) */
+	SMTP_WAIT_DNSBL,	/* the blocklist answers (smtp_dnsbl.c) */
+	SMTP_WAIT_THROTTLE	/* 1 s before a RCPT (limit bad-rcpt-throttle)
+				 * or a command (limit load-delay) */
 };
 
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
@@ -215,6 +217,12 @@ struct smtp_session {
 	 * i.e. since the last accepted message */
 	size_t			 njunk;
 	uint32_t		 junk_mark;
+	/* RCPTs refused in the session (limit bad-rcpt-throttle), and
+	 * whether the throttling was logged */
+	size_t			 nbadrcpt;
+	uint8_t			 throttled;
+	/* limit load-delay: this command line has had its second */
+	uint8_t			 load_waited;
 	char			*helo;
 	/*
 	 * "nullserver" (spec 2.3, 3.4, 4.2): the reply to every command but
@@ -229,6 +237,10 @@ struct smtp_session {
 	struct smtp_tx		*tx;
 	/* the listener's name (the connect log line, tlsproxy) */
 	char			*listener;
+	/* the listener that counts the session (max-sessions): its slot
+	 * and generation, slot -1 for none (smtp_listener.c) */
+	int			 lslot;
+	uint32_t		 lgen;
 	/* NULL until TLS is on */
 	struct smtp_tls		*tls;
 	/* after a successful AUTH: ${auth_authen}, ${auth_type} and
@@ -265,7 +277,7 @@ struct smtp_session {
 	INET6_ADDRSTRLEN + 24)
 
 /* smtp_session.c */
-void	 smtp_session_new(int fd, const struct sockaddr_storage *,
+struct smtp_session *smtp_session_new(int fd, const struct sockaddr_storage *,
 	    const char *listener, uint32_t lflags);
 struct smtp_session *smtp_session_open(int fd, const char *addr,
 	    const char *listener, uint32_t lflags);
@@ -298,9 +310,27 @@ int	 smtp_local_received(struct smtp_session *, char *, size_t,
 	    const char *date);
 
 /* smtp_client.c */
-int	 smtp_client_hold(const char *addr);
+enum smtp_client_verdict {
+	SMTP_CLIENT_OK = 0,
+	SMTP_CLIENT_SESSIONS,	/* over limit sessions-per-address */
+	SMTP_CLIENT_CONN,	/* over the address's ClientConn: */
+	SMTP_CLIENT_RATE	/* over ClientRate: or the rate default */
+};
+enum smtp_client_verdict smtp_client_hold(const char *addr);
+enum smtp_client_verdict smtp_client_limits(const char *addr,
+	    uint32_t conn, uint32_t rate);
+size_t	 smtp_client_limit(const char *addr, enum smtp_client_verdict);
 void	 smtp_client_release(const char *addr);
 size_t	 smtp_client_sessions(const char *addr);
+size_t	 smtp_client_rate(const char *addr);
+const char *smtp_session_limit_text(enum smtp_client_verdict,
+	    const char *addr, int counted, char *why, size_t len);
+
+/* smtp_modifiers.c */
+const char *smtp_modifiers_line(struct smtp_session *, const char *line,
+	    char *buf, size_t size);
+int	 smtp_modifiers_sender(struct smtp_session *, const char *sender);
+int	 smtp_modifiers_etrn(const struct smtp_session *);
 
 /* smtp_exec.c */
 void	 smtp_exec_line(struct smtp_session *, const char *);
