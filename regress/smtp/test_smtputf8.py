@@ -138,3 +138,38 @@ def test_a_domain_is_one_key_in_the_maps_as_u_labels_or_a_labels():
         assert "to:xn--mller-kva.test" in out, out
         rc, out = relay.makemap("access", "To:\u2603.test REJECT\n")
         assert rc != 0 and "no valid IDN" in out, (rc, out)
+
+
+def test_dsn_of_a_utf8_recipient_is_a_global_one():
+    """RFC 6533: a UTF-8 recipient the next hop refuses comes back in a
+    message/global-delivery-status naming it as "utf-8; ADDRESS", with
+    the header as message/global-headers (RET=HDRS); the sender is ASCII,
+    so the DSN goes without SMTPUTF8 but with BODY=8BITMIME."""
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    with Sink(keywords=keywords) as sink, Relay(sink=sink) as relay:
+        sink.reject_rcpt(USER_CN, 550, "5.1.1 No such user here")
+        replies = _transaction(relay.port, "alice@client.test",
+                               [USER_CN, "bob@dest.test"],
+                               "Subject: gr\u00fc\u00dfe\n\nhello\n",
+                               params=" SMTPUTF8 RET=HDRS")
+        assert [c for c, _ in replies] == [250, 250, 250, 354, 250], replies
+
+        def both():
+            return len(sink.messages) >= 2 or None
+        wait_until(both, 60, "a delivery and a DSN")
+        relay.wait_queue_empty(30)
+        [b] = [m for m in sink.messages if m.mail_from == ""]
+        assert b.rcpt_addrs == ["alice@client.test"], b.rcpt_addrs
+        assert "SMTPUTF8" not in b.mail_params, b.mail_params
+        assert "BODY=8BITMIME" in b.mail_params, b.mail_params
+        d = dsn.parse(b.data)
+        assert d.report_type == "global-delivery-status", d.report_type
+        assert d.status_type == "message/global-delivery-status", \
+            d.status_type
+        assert d.returned_type == "message/global-headers", d.returned_type
+        [r] = d.recipients
+        assert r["final-recipient"] == "utf-8; " + USER_CN, r
+        assert "original-recipient" not in r, r
+        assert (r["action"], r["status"]) == ("failed", "5.1.1"), r
+        assert "Subject: gr\u00fc\u00dfe".encode() in d.returned, d.returned
+        assert b"hello" not in d.returned, d.returned
