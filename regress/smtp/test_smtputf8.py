@@ -173,3 +173,61 @@ def test_dsn_of_a_utf8_recipient_is_a_global_one():
         assert (r["action"], r["status"]) == ("failed", "5.1.1"), r
         assert "Subject: gr\u00fc\u00dfe".encode() in d.returned, d.returned
         assert b"hello" not in d.returned, d.returned
+
+
+def _rcpt_session(port, mail, rcpts, data="Subject: x\n\nhello\n"):
+    """One raw session with RCPT lines as given; the reply to each."""
+    replies = []
+    with clients.Raw(port) as raw:
+        raw.ehlo()
+        replies.append(raw.cmd(mail))
+        for line in rcpts:
+            replies.append(raw.cmd(line))
+        if any(c == 250 for c, _ in replies[1:]):
+            replies.append(raw.cmd("DATA"))
+            raw.send(data.encode().replace(b"\n", b"\r\n") + b".\r\n")
+            replies.append(raw.reply())
+        raw.cmd("QUIT")
+    return replies
+
+
+def test_utf8_orcpt_goes_7bit_to_a_next_hop_without_smtputf8():
+    """ORCPT=utf-8; (RFC 6533 3): the 7-bit utf-8-addr-xtext form is taken
+    without SMTPUTF8, the UTF-8 form only with it (555 5.6.7); a next hop
+    without SMTPUTF8 gets the 7-bit form back."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        replies = _rcpt_session(
+            relay.port, "MAIL FROM:<alice@client.test>",
+            ["RCPT TO:<bob@dest.test> ORCPT=utf-8;j\\x{F6}rg@client.test",
+             "RCPT TO:<carol@dest.test> ORCPT=utf-8;j\u00f6rg@client.test"])
+        assert [c for c, _ in replies] == [250, 250, 555, 354, 250], replies
+        assert replies[2][1][0] == ("5.6.7 Non-ASCII ORCPT needs the "
+                                    "SMTPUTF8 parameter"), replies
+        [m] = sink.wait_for(1, timeout=30)
+        assert m.rcpts == [("bob@dest.test",
+                            "ORCPT=utf-8;j\\x{F6}rg@client.test")], m.rcpts
+
+
+def test_utf8_orcpt_in_the_dsn_and_to_a_next_hop_with_smtputf8():
+    """With SMTPUTF8 both forms are taken and kept decoded: the next hop
+    that offers it gets the UTF-8 form, and the DSN of the one it refuses
+    names it in Original-Recipient as "utf-8;ADDRESS"."""
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    with Sink(keywords=keywords) as sink, Relay(sink=sink) as relay:
+        sink.reject_rcpt(USER_CN, 550, "5.1.1 No such user here")
+        replies = _rcpt_session(
+            relay.port, "MAIL FROM:<alice@client.test> SMTPUTF8",
+            ["RCPT TO:<%s> ORCPT=utf-8;%s" % (USER_CN, USER_CN),
+             "RCPT TO:<bob@dest.test> ORCPT=utf-8;a\\x{2B}\\x{7528}@x.test"])
+        assert [c for c, _ in replies] == [250, 250, 250, 354, 250], replies
+        wait_until(lambda: len(sink.messages) >= 2 or None, 60,
+                   "a delivery and a DSN")
+        relay.wait_queue_empty(30)
+        [m] = [m for m in sink.messages if m.mail_from != ""]
+        assert m.rcpts == [("bob@dest.test",
+                            "ORCPT=utf-8;a\\x{2B}\u7528@x.test")], m.rcpts
+        [b] = [m for m in sink.messages if m.mail_from == ""]
+        d = dsn.parse(b.data)
+        [r] = d.recipients
+        assert r["original-recipient"] == "utf-8;" + USER_CN, r
+        assert r["final-recipient"] == "utf-8; " + USER_CN, r
