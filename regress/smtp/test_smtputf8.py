@@ -231,3 +231,24 @@ def test_utf8_orcpt_in_the_dsn_and_to_a_next_hop_with_smtputf8():
         [r] = d.recipients
         assert r["original-recipient"] == "utf-8;" + USER_CN, r
         assert r["final-recipient"] == "utf-8; " + USER_CN, r
+
+
+def test_dsn_to_a_utf8_sender_asks_for_smtputf8():
+    """The DSN to a UTF-8 sender names it in its own To: header, so it
+    goes with SMTPUTF8 to a next hop that offers it."""
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    with Sink(keywords=keywords) as sink, Relay(sink=sink) as relay:
+        sink.reject_rcpt("bob@dest.test", 550, "5.1.1 No such user here")
+        replies = _transaction(relay.port, JORG, ["bob@dest.test"],
+                               "Subject: ascii\n\nhello\n")
+        assert replies[-1][0] == 250, replies
+        [b] = sink.wait_for(1, timeout=30)
+        relay.wait_queue_empty(30)
+        assert b.mail_from == "" and b.rcpt_addrs == [JORG], b
+        assert "SMTPUTF8" in b.mail_params, b.mail_params
+        assert b.header("To") == "<%s>" % JORG, b.header("To")
+        d = dsn.parse(b.data)
+        assert d.status_type == "message/global-delivery-status", d
+        assert d.returned_type == "message/global", d.returned_type
+        assert d.recipients[0]["final-recipient"] == \
+            "rfc822; bob@dest.test", d.recipients

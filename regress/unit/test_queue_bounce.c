@@ -263,6 +263,22 @@ test_global_header(void)
 	free(d);
 }
 
+/* A local UTF-8 target: utf-8 in Final- and X-Actual-Recipient. */
+static void
+test_global_local(void)
+{
+	struct envelope	 e;
+	char		*d;
+
+	sample(&e, "j\xc3\xb6rg", "");
+	e.mailer = TARGET_MAILBOX;
+	d = compose(BOUNCE_FAILED, &e, 1);
+	UNIT_CHECK(d != NULL && strstr(d, "Final-Recipient: utf-8; "
+	    "j\xc3\xb6rg@relay.example.com\r\nX-Actual-Recipient: utf-8; "
+	    "j\xc3\xb6rg\r\n") != NULL, "local target typed utf-8");
+	free(d);
+}
+
 /* A utf-8 ORCPT in an ASCII DSN goes as utf-8-addr-xtext. */
 static void
 test_orcpt_xtext(void)
@@ -314,6 +330,7 @@ main(void)
 	test_delivered();
 	test_global_rcpt();
 	test_global_header();
+	test_global_local();
 	test_orcpt_xtext();
 	test_wanted();
 	return unit_done();
