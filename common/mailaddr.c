@@ -535,9 +535,11 @@ mailaddr_hexpoint(const char *s, size_t *len)
 
 	if (strncmp(s, "\\x{", 3) != 0)
 		return -1;
-	for (n = 0; n < 7 && (v = mailaddr_hexdig((unsigned char)s[3 + n])) >= 0;
-	    n++)
+	for (n = 0; n < 7; n++) {
+		if ((v = mailaddr_hexdig((unsigned char)s[3 + n])) < 0)
+			break;
 		cp = cp * 16 + v;
+	}
 	if (s[3 + n] != '}' || n < 2 || n > 6)
 		return -1;
 	*len = n + 4;
@@ -593,11 +595,7 @@ mailaddr_uxtext_decode(const char *s, int unitext, char *out, size_t outsize)
 	int	 c;
 
 	while ((c = (unsigned char)*s) != '\0') {
-		if (c == '\\') {
-			if ((cp = mailaddr_hexpoint(s, &len)) == -1)
-				return -1;
-			s += len;
-		} else if (c >= 0x80) {
+		if (c >= 0x80) {
 			/* utf-8-addr-unitext: only where SMTPUTF8 is */
 			if (!unitext || (len = mailaddr_utf8_len(s)) == 0 ||
 			    n + len >= outsize)
@@ -606,14 +604,17 @@ mailaddr_uxtext_decode(const char *s, int unitext, char *out, size_t outsize)
 			n += len;
 			s += len;
 			continue;
-		} else if (c < 0x21 || c > 0x7e || c == '+' || c == '=')
-			return -1;
-		else {
-			cp = c;
-			s++;
 		}
-		if (mailaddr_utf8_put(cp, out, outsize, &n) == -1)
+		if (c == '\\')
+			cp = mailaddr_hexpoint(s, &len);
+		else if (c > 0x20 && c < 0x7f && c != '+' && c != '=') {
+			cp = c;
+			len = 1;
+		} else
+			cp = -1;
+		if (cp == -1 || mailaddr_utf8_put(cp, out, outsize, &n) == -1)
 			return -1;
+		s += len;
 	}
 	if (n == 0 || n >= outsize)
 		return -1;

@@ -151,7 +151,8 @@ mta_command_notify(char *buf, size_t size, uint32_t notify)
 static int
 mta_command_orcpt(char *buf, size_t size, const char *orcpt, uint32_t ext)
 {
-	char		 x[CONF_ADDR_MAX * 3], type[32] = "rfc822";
+	char		 x[CONF_ADDR_MAX * 3];
+	char		 type[MAILADDR_ORCPT_MAX + 1] = "rfc822";
 	const char	*semi, *value = orcpt;
 	int		 n;
 
