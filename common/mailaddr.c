@@ -17,6 +17,7 @@
 #include <arpa/inet.h>
 
 #include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -504,4 +505,165 @@ mailaddr_domain_ascii(const char *domain, char *out, size_t outsize)
 		out[i] = (char)tolower((unsigned char)a[i]);
 	idn2_free(a);
 	return rc;
+}
+
+/* A hex digit of either case (ABNF's HEXDIG), -1 if none. */
+static int
+mailaddr_hexdig(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/*
+ * The code point of the EmbeddedUnicodeChar "\x{HEX}" at s and its
+ * length; -1 unless it is one of RFC 6533's HEXPOINTs: two digits for
+ * the xtext specials, "\" and U+0080..U+00FF, else no leading zero and
+ * no surrogate.
+ */
+static long
+mailaddr_hexpoint(const char *s, size_t *len)
+{
+	long	 cp = 0;
+	size_t	 n;
+	int	 v;
+
+	if (strncmp(s, "\\x{", 3) != 0)
+		return -1;
+	for (n = 0; n < 7; n++) {
+		if ((v = mailaddr_hexdig((unsigned char)s[3 + n])) < 0)
+			break;
+		cp = cp * 16 + v;
+	}
+	if (s[3 + n] != '}' || n < 2 || n > 6)
+		return -1;
+	*len = n + 4;
+	if (n == 2)
+		return (cp >= 0x01 && cp <= 0x09) || (cp >= 0x10 &&
+		    cp <= 0x19) || cp == 0x20 || cp == 0x2b || cp == 0x3d ||
+		    cp == 0x5c || cp >= 0x7f ? cp : -1;
+	if ((n == 3 && cp < 0x100) || (n == 4 && (cp < 0x1000 ||
+	    (cp >= 0xd800 && cp <= 0xdfff))) || (n == 5 && cp < 0x10000) ||
+	    (n == 6 && (cp < 0x100000 || cp > 0x10ffff)))
+		return -1;
+	return cp;
+}
+
+/* Append the UTF-8 form of cp; -1 if it does not fit. */
+static int
+mailaddr_utf8_put(long cp, char *out, size_t outsize, size_t *n)
+{
+	unsigned char	 b[4];
+	size_t		 l, i;
+
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		l = 1;
+	} else if (cp < 0x800) {
+		b[0] = (unsigned char)(0xc0 | (cp >> 6));
+		b[1] = (unsigned char)(0x80 | (cp & 0x3f));
+		l = 2;
+	} else if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xe0 | (cp >> 12));
+		b[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3f));
+		l = 3;
+	} else {
+		b[0] = (unsigned char)(0xf0 | (cp >> 18));
+		b[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
+		b[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
+		b[3] = (unsigned char)(0x80 | (cp & 0x3f));
+		l = 4;
+	}
+	if (*n + l >= outsize)
+		return -1;
+	for (i = 0; i < l; i++)
+		out[(*n)++] = (char)b[i];
+	return 0;
+}
+
+int
+mailaddr_uxtext_decode(const char *s, int unitext, char *out, size_t outsize)
+{
+	size_t	 n = 0, len;
+	long	 cp;
+	int	 c;
+
+	while ((c = (unsigned char)*s) != '\0') {
+		if (c >= 0x80) {
+			/* utf-8-addr-unitext: only where SMTPUTF8 is */
+			if (!unitext || (len = mailaddr_utf8_len(s)) == 0 ||
+			    n + len >= outsize)
+				return -1;
+			memcpy(out + n, s, len);
+			n += len;
+			s += len;
+			continue;
+		}
+		if (c == '\\')
+			cp = mailaddr_hexpoint(s, &len);
+		else if (c > 0x20 && c < 0x7f && c != '+' && c != '=') {
+			cp = c;
+			len = 1;
+		} else
+			cp = -1;
+		if (cp == -1 || mailaddr_utf8_put(cp, out, outsize, &n) == -1)
+			return -1;
+		s += len;
+	}
+	if (n == 0 || n >= outsize)
+		return -1;
+	out[n] = '\0';
+	return mailaddr_mailbox_valid(out) ? 0 : -1;
+}
+
+/* The code point of the l-octet UTF-8 character at s. */
+static long
+mailaddr_utf8_cp(const unsigned char *s, size_t l)
+{
+	long	 cp = s[0] & (l == 2 ? 0x1f : l == 3 ? 0x0f : 0x07);
+	size_t	 i;
+
+	for (i = 1; i < l; i++)
+		cp = (cp << 6) | (s[i] & 0x3f);
+	return cp;
+}
+
+int
+mailaddr_uxtext_encode(const char *s, int unitext, char *out, size_t outsize)
+{
+	size_t	 n = 0, l;
+	long	 cp;
+	int	 c, w;
+
+	while ((c = (unsigned char)*s) != '\0') {
+		l = 1;
+		cp = c;
+		if (c >= 0x80 && (l = mailaddr_utf8_len(s)) == 0)
+			return -1;
+		if (l > 1)
+			cp = mailaddr_utf8_cp((const unsigned char *)s, l);
+		if ((l > 1 && unitext) || (l == 1 && c > 0x20 && c < 0x7f &&
+		    c != '\\' && c != '+' && c != '=')) {
+			if (n + l >= outsize)
+				return -1;
+			memcpy(out + n, s, l);
+			n += l;
+		} else {
+			w = snprintf(out + n, outsize - n, "\\x{%02lX}", cp);
+			if (w < 0 || (size_t)w >= outsize - n)
+				return -1;
+			n += (size_t)w;
+		}
+		s += l;
+	}
+	if (outsize == 0)
+		return -1;
+	out[n] = '\0';
+	return (int)n;
 }

@@ -104,4 +104,22 @@ int		 mailaddr_domain_ascii(const char *domain, char *out,
  */
 int		 mailaddr_local_has_routing(const char *s, size_t len);
 
+/*
+ * The "utf-8" address type of RFC 6533 3 (ORCPT=, Original-Recipient:).
+ * Decode a utf-8-addr-xtext (ASCII, other characters as "\x{HEX}") or,
+ * when unitext is set, also a utf-8-addr-unitext (UTF-8 as it is) into
+ * the address; -1 if it is malformed, does not fit, or is not a mailbox
+ * once decoded.
+ */
+int		 mailaddr_uxtext_decode(const char *s, int unitext, char *out,
+		    size_t outsize);
+/*
+ * Encode an address as utf-8-addr-xtext, or with unitext as
+ * utf-8-addr-unitext: "\", "+", "=", controls and space (and without
+ * unitext every non-ASCII character) as "\x{HEX}".  The length, or -1 if
+ * it does not fit.
+ */
+int		 mailaddr_uxtext_encode(const char *s, int unitext, char *out,
+		    size_t outsize);
+
 #endif

@@ -10,6 +10,12 @@
  * A "relayed" notice names a recipient whose mail the local mailer took
  * as "delivered" (RFC 3464 2.3.3): that was the final delivery, not a
  * hand-over to a server that cannot report.
+ * Internationalized mail (RFC 6533): when an address the DSN names or the
+ * original sender is not ASCII, or the original header holds 8-bit
+ * octets, the parts are message/global-delivery-status and
+ * message/global or message/global-headers, and an address that is not
+ * ASCII is typed "utf-8;" and given in UTF-8 (utf-8-address); every other
+ * DSN stays message/delivery-status as RFC 3464 has it.
  * Lines end in CRLF like every message file of the spool (the front end
  * stores what it received that way), so the copied original and our own
  * text never mix line ends.  Errors of the output stream are returned,
@@ -19,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mailaddr.h"
 #include "proto.h"
 #include "queue_bounce.h"
 #include "util.h"
@@ -66,6 +73,36 @@ queue_bounce_wanted(const struct envelope *e, enum bounce_action action)
 	return 0;
 }
 
+int
+queue_bounce_global_envelope(const struct envelope *e)
+{
+	return (e->utf8 & UTF8_F_HEADERS) || !mailaddr_is_ascii(e->sender) ||
+	    !mailaddr_is_ascii(e->rcpt) || !mailaddr_is_ascii(e->orig) ||
+	    !mailaddr_is_ascii(e->orcpt);
+}
+
+/* Whether the DSN must be of RFC 6533's "global" kind. */
+static int
+bounce_global(const struct bounce_info *bi, const struct bounce_rcpt *r,
+    size_t n)
+{
+	size_t	 i;
+
+	if (!mailaddr_is_ascii(bi->to))
+		return 1;
+	for (i = 0; i < n; i++)
+		if (queue_bounce_global_envelope(r[i].evp))
+			return 1;
+	return 0;
+}
+
+/* The address type of a recipient field (RFC 6533 3). */
+static const char *
+bounce_addr_type(const char *addr)
+{
+	return mailaddr_is_ascii(addr) ? "rfc822" : "utf-8";
+}
+
 const char *
 queue_bounce_action_name(enum bounce_action action)
 {
@@ -86,7 +123,8 @@ bounce_relay_host(const char *relay, char *buf, size_t size)
 }
 
 static void
-bounce_headers(FILE *out, const struct bounce_info *bi, int delivered)
+bounce_headers(FILE *out, const struct bounce_info *bi, int delivered,
+    int global)
 {
 	static const char	*subj[] = { "Failure", "Delay", "Relayed" };
 	char			 date[64];
@@ -103,8 +141,8 @@ bounce_headers(FILE *out, const struct bounce_info *bi, int delivered)
 	(void)fprintf(out, "Auto-Submitted: auto-replied" EOL);
 	(void)fprintf(out, "MIME-Version: 1.0" EOL);
 	(void)fprintf(out, "Content-Type: multipart/report; "
-	    "report-type=delivery-status;" EOL "\tboundary=\"%s\"" EOL,
-	    bi->boundary);
+	    "report-type=%sdelivery-status;" EOL "\tboundary=\"%s\"" EOL,
+	    global ? "global-" : "", bi->boundary);
 	(void)fprintf(out, EOL "This is a MIME-encapsulated message." EOL EOL);
 }
 
@@ -176,23 +214,44 @@ bounce_human(FILE *out, const struct bounce_info *bi,
 	(void)fprintf(out, EOL);
 }
 
+/*
+ * Original-Recipient: the ORCPT as it came, "type;address".  A utf-8 one
+ * goes in UTF-8 in a global DSN and as utf-8-addr-xtext in any other
+ * (RFC 6533 3), which keeps that 7-bit.
+ */
+static void
+bounce_orcpt(FILE *out, const char *orcpt, int global)
+{
+	char	 x[ENVELOPE_ORCPT_MAX * 2];
+
+	if (strchr(orcpt, ';') == NULL) {
+		(void)fprintf(out, "Original-Recipient: rfc822;%s" EOL, orcpt);
+		return;
+	}
+	if (global || strncmp(orcpt, "utf-8;", 6) != 0 ||
+	    mailaddr_uxtext_encode(orcpt + 6, 0, x, sizeof(x)) == -1) {
+		(void)fprintf(out, "Original-Recipient: %s" EOL, orcpt);
+		return;
+	}
+	(void)fprintf(out, "Original-Recipient: utf-8;%s" EOL, x);
+}
+
 static void
 bounce_status_rcpt(FILE *out, const struct bounce_info *bi,
-    const struct bounce_rcpt *r)
+    const struct bounce_rcpt *r, int global)
 {
 	char	 date[64], host[CONF_HOST_MAX], rcpt[MAILADDR_TARGET_MAX];
 
 	(void)fprintf(out, EOL);
 	if (r->evp->orcpt[0] != '\0')
-		(void)fprintf(out, "Original-Recipient: %s%s" EOL,
-		    strchr(r->evp->orcpt, ';') != NULL ? "" : "rfc822;",
-		    r->evp->orcpt);
+		bounce_orcpt(out, r->evp->orcpt, global);
 	bounce_final(bi, r->evp, rcpt, sizeof(rcpt));
-	(void)fprintf(out, "Final-Recipient: rfc822; %s" EOL, rcpt);
+	(void)fprintf(out, "Final-Recipient: %s; %s" EOL,
+	    bounce_addr_type(rcpt), rcpt);
 	if (queue_envelope_local(r->evp) &&
 	    !(bi->privacy & PRIV_NOACTUALRCPT))
-		(void)fprintf(out, "X-Actual-Recipient: rfc822; %s" EOL,
-		    r->evp->rcpt);
+		(void)fprintf(out, "X-Actual-Recipient: %s; %s" EOL,
+		    bounce_addr_type(r->evp->rcpt), r->evp->rcpt);
 	(void)fprintf(out, "Action: %s" EOL, bounce_action_word(bi, r->evp));
 	(void)fprintf(out, "Status: %s" EOL, r->status);
 	bounce_relay_host(r->relay, host, sizeof(host));
@@ -211,13 +270,14 @@ bounce_status_rcpt(FILE *out, const struct bounce_info *bi,
 
 static void
 bounce_status(FILE *out, const struct bounce_info *bi,
-    const struct bounce_rcpt *r, size_t n)
+    const struct bounce_rcpt *r, size_t n, int global)
 {
 	char	 date[64];
 	size_t	 i;
 
 	(void)fprintf(out, "--%s" EOL, bi->boundary);
-	(void)fprintf(out, "Content-Type: message/delivery-status" EOL EOL);
+	(void)fprintf(out, "Content-Type: message/%sdelivery-status" EOL EOL,
+	    global ? "global-" : "");
 	(void)fprintf(out, "Reporting-MTA: dns; %s" EOL, bi->hostname);
 	if (r[0].evp->envid[0] != '\0')
 		(void)fprintf(out, "Original-Envelope-Id: %s" EOL,
@@ -225,7 +285,7 @@ bounce_status(FILE *out, const struct bounce_info *bi,
 	(void)fprintf(out, "Arrival-Date: %s" EOL,
 	    date_rfc5322(r[0].evp->ctime, date, sizeof(date)));
 	for (i = 0; i < n; i++)
-		bounce_status_rcpt(out, bi, &r[i]);
+		bounce_status_rcpt(out, bi, &r[i], global);
 	(void)fprintf(out, EOL);
 }
 
@@ -268,8 +328,12 @@ bounce_copy_full(FILE *out, FILE *orig)
 
 static int
 bounce_returned(FILE *out, const struct bounce_info *bi,
-    const struct envelope *e, FILE *orig)
+    const struct envelope *e, FILE *orig, int global)
 {
+	static const char	*types[2][2] = {
+		{ "message/rfc822", "text/rfc822-headers" },
+		{ "message/global", "message/global-headers" }
+	};
 	int	 hdrs, rc;
 
 	/* RFC 3461 4.3: only a failure returns the whole message, and
@@ -278,8 +342,7 @@ bounce_returned(FILE *out, const struct bounce_info *bi,
 	    (bi->privacy & PRIV_NOBODYRETURN);
 
 	(void)fprintf(out, "--%s" EOL, bi->boundary);
-	(void)fprintf(out, "Content-Type: %s" EOL,
-	    hdrs ? "text/rfc822-headers" : "message/rfc822");
+	(void)fprintf(out, "Content-Type: %s" EOL, types[global][hdrs]);
 	(void)fprintf(out, "Content-Description: %s" EOL EOL,
 	    bi->action == BOUNCE_RELAYED ? "Message Headers" :
 	    hdrs ? "Undelivered Message Headers" : "Undelivered Message");
@@ -294,15 +357,16 @@ int
 queue_bounce_write(FILE *out, const struct bounce_info *bi,
     const struct bounce_rcpt *r, size_t n, FILE *orig)
 {
-	int	 delivered;
+	int	 delivered, global;
 
 	if (n == 0)
 		return -1;
 	delivered = bounce_delivered(bi, r, n);
-	bounce_headers(out, bi, delivered);
+	global = bounce_global(bi, r, n);
+	bounce_headers(out, bi, delivered, global);
 	bounce_human(out, bi, r, n, delivered);
-	bounce_status(out, bi, r, n);
-	if (bounce_returned(out, bi, r[0].evp, orig) == -1)
+	bounce_status(out, bi, r, n, global);
+	if (bounce_returned(out, bi, r[0].evp, orig, global) == -1)
 		return -1;
 	if (fflush(out) == EOF || ferror(out))
 		return -1;

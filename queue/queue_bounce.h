@@ -51,6 +51,9 @@ int		 queue_bounce_write(FILE *, const struct bounce_info *,
 /* Whether an envelope's NOTIFY asks for a DSN of this kind. */
 int		 queue_bounce_wanted(const struct envelope *,
 		    enum bounce_action);
+/* Whether an envelope makes its DSN an internationalized one (RFC 6533):
+ * a non-ASCII address or a header with 8-bit octets. */
+int		 queue_bounce_global_envelope(const struct envelope *);
 /* The text used in log lines and the Subject for an action. */
 const char	*queue_bounce_action_name(enum bounce_action);
 

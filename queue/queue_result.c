@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "mailaddr.h"
 #include "proc.h"
 #include "queue.h"
 #include "queue_bounce.h"
@@ -313,6 +314,7 @@ queue_result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
 {
 	struct envelope	*n = &d->evp;
 	long long	 size;
+	size_t		 i;
 
 	size = queue_spool_message_size(&queue_spool, SPOOL_INCOMING,
 	    d->newmsgid);
@@ -327,8 +329,15 @@ queue_result_dsn_envelope(struct result_ctx *c, struct result_dsn_set *d,
 	/* made here, submitted by no one (RFC 4954 5) */
 	(void)strlcpy(n->auth, "<>", sizeof(n->auth));
 	n->body = c->b->evs[d->idx[0]].body;
-	/* its own header is ASCII; only an address may need SMTPUTF8 */
-	n->utf8 = c->b->evs[d->idx[0]].utf8 & UTF8_F_SMTPUTF8;
+	/* RFC 6533: the parts of an internationalized DSN are 8-bit, but
+	 * only a non-ASCII recipient (its To:) needs SMTPUTF8 */
+	for (i = 0; i < d->n; i++)
+		if (queue_bounce_global_envelope(&c->b->evs[d->idx[i]]))
+			n->body = 1;
+	if (!mailaddr_is_ascii(to)) {
+		n->body = 1;
+		n->utf8 = UTF8_F_SMTPUTF8 | UTF8_F_HEADERS;
+	}
 	n->size = size < 0 ? 0 : (uint64_t)size;
 	n->ctime = n->nexttry = c->now;
 	n->flags = ENVELOPE_F_RESOLVE |

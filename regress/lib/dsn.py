@@ -5,10 +5,13 @@ received, so tests can assert on its fields rather than on its wording.
 parse(data) returns a Dsn with
   .top            the top-level message (email.message.Message)
   .report_type    "delivery-status" for a proper DSN
+  .status_type    content type of the second part ("message/delivery-status",
+                  or RFC 6533's "message/global-delivery-status")
   .per_message    {lowercase field: value} (Reporting-MTA, Original-Envelope-Id)
   .recipients     [{lowercase field: value}] (Final-Recipient, Action, ...)
   .returned_type  content type of the third part ("message/rfc822",
-                  "text/rfc822-headers") or None
+                  "text/rfc822-headers", "message/global",
+                  "message/global-headers") or None
   .returned       the returned content as bytes (headers, or the message)
   .human          the text of the first, human-readable part
 """
@@ -32,6 +35,7 @@ def parse(data):
     d.report_type = (top.get_param("report-type") or "").lower()
     d.per_message = {}
     d.recipients = []
+    d.status_type = None
     d.returned_type = None
     d.returned = None
     d.human = ""
@@ -41,9 +45,13 @@ def parse(data):
         if i == 0 and ctype.startswith("text/"):
             d.human = part.get_payload(decode=True).decode("utf-8",
                                                            "replace")
-        elif ctype == "message/delivery-status":
+        elif ctype in ("message/delivery-status",
+                       "message/global-delivery-status"):
+            d.status_type = ctype
             blocks = part.get_payload()
-            if isinstance(blocks, str):
+            if ctype == "message/global-delivery-status":
+                blocks = _blocks_from_text(_global_text(part))
+            elif isinstance(blocks, str):
                 blocks = _blocks_from_text(blocks)
             if blocks:
                 d.per_message = _fields(blocks[0])
@@ -56,6 +64,17 @@ def parse(data):
             else:
                 d.returned = part.get_payload(decode=True)
     return d
+
+
+def _global_text(part):
+    """The UTF-8 text of a message/global-delivery-status part, which the
+    parser takes for an encapsulated message."""
+    payload = part.get_payload()
+    if isinstance(payload, list):
+        raw = payload[0].as_bytes() if payload else b""
+    else:
+        raw = part.get_payload(decode=True) or b""
+    return raw.decode("utf-8", "replace")
 
 
 def _blocks_from_text(text):

@@ -138,3 +138,117 @@ def test_a_domain_is_one_key_in_the_maps_as_u_labels_or_a_labels():
         assert "to:xn--mller-kva.test" in out, out
         rc, out = relay.makemap("access", "To:\u2603.test REJECT\n")
         assert rc != 0 and "no valid IDN" in out, (rc, out)
+
+
+def test_dsn_of_a_utf8_recipient_is_a_global_one():
+    """RFC 6533: a UTF-8 recipient the next hop refuses comes back in a
+    message/global-delivery-status naming it as "utf-8; ADDRESS", with
+    the header as message/global-headers (RET=HDRS); the sender is ASCII,
+    so the DSN goes without SMTPUTF8 but with BODY=8BITMIME."""
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    with Sink(keywords=keywords) as sink, Relay(sink=sink) as relay:
+        sink.reject_rcpt(USER_CN, 550, "5.1.1 No such user here")
+        replies = _transaction(relay.port, "alice@client.test",
+                               [USER_CN, "bob@dest.test"],
+                               "Subject: gr\u00fc\u00dfe\n\nhello\n",
+                               params=" SMTPUTF8 RET=HDRS")
+        assert [c for c, _ in replies] == [250, 250, 250, 354, 250], replies
+
+        def both():
+            return len(sink.messages) >= 2 or None
+        wait_until(both, 60, "a delivery and a DSN")
+        relay.wait_queue_empty(30)
+        [b] = [m for m in sink.messages if m.mail_from == ""]
+        assert b.rcpt_addrs == ["alice@client.test"], b.rcpt_addrs
+        assert "SMTPUTF8" not in b.mail_params, b.mail_params
+        assert "BODY=8BITMIME" in b.mail_params, b.mail_params
+        d = dsn.parse(b.data)
+        assert d.report_type == "global-delivery-status", d.report_type
+        assert d.status_type == "message/global-delivery-status", \
+            d.status_type
+        assert d.returned_type == "message/global-headers", d.returned_type
+        [r] = d.recipients
+        assert r["final-recipient"] == "utf-8; " + USER_CN, r
+        assert "original-recipient" not in r, r
+        assert (r["action"], r["status"]) == ("failed", "5.1.1"), r
+        assert "Subject: gr\u00fc\u00dfe".encode() in d.returned, d.returned
+        assert b"hello" not in d.returned, d.returned
+
+
+def _rcpt_session(port, mail, rcpts, data="Subject: x\n\nhello\n"):
+    """One raw session with RCPT lines as given; the reply to each."""
+    replies = []
+    with clients.Raw(port) as raw:
+        raw.ehlo()
+        replies.append(raw.cmd(mail))
+        for line in rcpts:
+            replies.append(raw.cmd(line))
+        if any(c == 250 for c, _ in replies[1:]):
+            replies.append(raw.cmd("DATA"))
+            raw.send(data.encode().replace(b"\n", b"\r\n") + b".\r\n")
+            replies.append(raw.reply())
+        raw.cmd("QUIT")
+    return replies
+
+
+def test_utf8_orcpt_goes_7bit_to_a_next_hop_without_smtputf8():
+    """ORCPT=utf-8; (RFC 6533 3): the 7-bit utf-8-addr-xtext form is taken
+    without SMTPUTF8, the UTF-8 form only with it (555 5.6.7); a next hop
+    without SMTPUTF8 gets the 7-bit form back."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        replies = _rcpt_session(
+            relay.port, "MAIL FROM:<alice@client.test>",
+            ["RCPT TO:<bob@dest.test> ORCPT=utf-8;j\\x{F6}rg@client.test",
+             "RCPT TO:<carol@dest.test> ORCPT=utf-8;j\u00f6rg@client.test"])
+        assert [c for c, _ in replies] == [250, 250, 555, 354, 250], replies
+        assert replies[2][1][0] == ("5.6.7 Non-ASCII ORCPT needs the "
+                                    "SMTPUTF8 parameter"), replies
+        [m] = sink.wait_for(1, timeout=30)
+        assert m.rcpts == [("bob@dest.test",
+                            "ORCPT=utf-8;j\\x{F6}rg@client.test")], m.rcpts
+
+
+def test_utf8_orcpt_in_the_dsn_and_to_a_next_hop_with_smtputf8():
+    """With SMTPUTF8 both forms are taken and kept decoded: the next hop
+    that offers it gets the UTF-8 form, and the DSN of the one it refuses
+    names it in Original-Recipient as "utf-8;ADDRESS"."""
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    with Sink(keywords=keywords) as sink, Relay(sink=sink) as relay:
+        sink.reject_rcpt(USER_CN, 550, "5.1.1 No such user here")
+        replies = _rcpt_session(
+            relay.port, "MAIL FROM:<alice@client.test> SMTPUTF8",
+            ["RCPT TO:<%s> ORCPT=utf-8;%s" % (USER_CN, USER_CN),
+             "RCPT TO:<bob@dest.test> ORCPT=utf-8;a\\x{2B}\\x{7528}@x.test"])
+        assert [c for c, _ in replies] == [250, 250, 250, 354, 250], replies
+        wait_until(lambda: len(sink.messages) >= 2 or None, 60,
+                   "a delivery and a DSN")
+        relay.wait_queue_empty(30)
+        [m] = [m for m in sink.messages if m.mail_from != ""]
+        assert m.rcpts == [("bob@dest.test",
+                            "ORCPT=utf-8;a\\x{2B}\u7528@x.test")], m.rcpts
+        [b] = [m for m in sink.messages if m.mail_from == ""]
+        d = dsn.parse(b.data)
+        [r] = d.recipients
+        assert r["original-recipient"] == "utf-8;" + USER_CN, r
+        assert r["final-recipient"] == "utf-8; " + USER_CN, r
+
+
+def test_dsn_to_a_utf8_sender_asks_for_smtputf8():
+    """The DSN to a UTF-8 sender names it in its own To: header, so it
+    goes with SMTPUTF8 to a next hop that offers it."""
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    with Sink(keywords=keywords) as sink, Relay(sink=sink) as relay:
+        sink.reject_rcpt("bob@dest.test", 550, "5.1.1 No such user here")
+        replies = _transaction(relay.port, JORG, ["bob@dest.test"],
+                               "Subject: ascii\n\nhello\n")
+        assert replies[-1][0] == 250, replies
+        [b] = sink.wait_for(1, timeout=30)
+        relay.wait_queue_empty(30)
+        assert b.mail_from == "" and b.rcpt_addrs == [JORG], b
+        assert "SMTPUTF8" in b.mail_params, b.mail_params
+        assert b.header("To") == "<%s>" % JORG, b.header("To")
+        d = dsn.parse(b.data)
+        assert d.status_type == "message/global-delivery-status", d
+        assert d.returned_type == "message/global", d.returned_type
+        assert d.recipients[0]["final-recipient"] == \
+            "rfc822; bob@dest.test", d.recipients

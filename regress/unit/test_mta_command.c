@@ -64,6 +64,35 @@ test_rcpt(void)
 	    "a route's user@host is the RCPT, with the recipient's parameters");
 }
 
+/* A utf-8 ORCPT (RFC 6533 3): 7-bit without SMTPUTF8, UTF-8 with it. */
+static void
+test_rcpt_utf8(void)
+{
+	struct mta_rcpt	 rc;
+	char		 line[512], to[] = "u@x.test",
+			 o1[] = "utf-8;j\xc3\xb6rg@x.test",
+			 o2[] = "utf-8;a+b=c\\d\xe7\x94\xa8@x.test";
+
+	memset(&rc, 0, sizeof(rc));
+	rc.rcpt = to;
+	rc.orcpt = o1;
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN) >
+	    0 && strcmp(line, "RCPT TO:<u@x.test> ORCPT=utf-8;j\\x{F6}rg@x.test"
+	    "\r\n") == 0, "no SMTPUTF8: utf-8-addr-xtext");
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN |
+	    MTA_EXT_SMTPUTF8) > 0 && strcmp(line, "RCPT TO:<u@x.test> "
+	    "ORCPT=utf-8;j\xc3\xb6rg@x.test\r\n") == 0,
+	    "SMTPUTF8: utf-8-addr-unitext");
+	rc.orcpt = o2;
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN |
+	    MTA_EXT_SMTPUTF8) > 0 && strcmp(line, "RCPT TO:<u@x.test> "
+	    "ORCPT=utf-8;a\\x{2B}b\\x{3D}c\\x{5C}d\xe7\x94\xa8@x.test\r\n")
+	    == 0, "unitext: the xtext specials and \\ escaped");
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN) >
+	    0 && strcmp(line, "RCPT TO:<u@x.test> ORCPT=utf-8;a\\x{2B}b\\x{3D}c"
+	    "\\x{5C}d\\x{7528}@x.test\r\n") == 0, "xtext: every one escaped");
+}
+
 /* The MAIL line of a batch whose AUTH= value is auth, as a session with
  * these EHLO extensions and authenticated state would send it. */
 static const char *
@@ -142,6 +171,7 @@ main(void)
 
 	test_mail();
 	test_rcpt();
+	test_rcpt_utf8();
 	test_auth_param();
 	UNIT_CHECK(mta_command_xtext(x, sizeof(x), "a+b=c") == 9 &&
 	    strcmp(x, "a+2Bb+3Dc") == 0, "xtext encodes + and =");

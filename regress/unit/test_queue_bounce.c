@@ -124,6 +124,8 @@ test_full(void)
 	    strstr(d, "body line two\r\n") != NULL, "RET unset: full message");
 	UNIT_CHECK(strstr(d, "\r\n--BOUNDARY.1/dsn--\r\n") != NULL,
 	    "closing boundary");
+	UNIT_CHECK(strstr(d, "global") == NULL && strstr(d, "utf-8;") == NULL,
+	    "an ASCII message: no RFC 6533 types");
 	free(d);
 }
 
@@ -197,6 +199,102 @@ test_delivered(void)
 	free(d);
 }
 
+#define USER_CN	"\xe7\x94\xa8\xe6\x88\xb7@\xe4\xbe\x8b\xe5\xad\x90.test"
+
+/* RFC 6533: a UTF-8 recipient makes the DSN a global one. */
+static void
+test_global_rcpt(void)
+{
+	struct envelope	 e[2];
+	char		*d;
+
+	sample(&e[0], USER_CN, "utf-8;" USER_CN);
+	e[0].ret = DSN_RET_HDRS;
+	sample(&e[1], "carol@example.net", "rfc822;carol@example.net");
+	d = compose(BOUNCE_FAILED, e, 2);
+	UNIT_CHECK(d != NULL, "global DSN written");
+	if (d == NULL)
+		return;
+	UNIT_CHECK(strstr(d, "Content-Type: multipart/report; "
+	    "report-type=global-delivery-status;") != NULL,
+	    "report-type global-delivery-status");
+	UNIT_CHECK(strstr(d, "\r\nContent-Type: message/global-delivery-status"
+	    "\r\n\r\nReporting-MTA: dns; relay.example.com\r\n") != NULL,
+	    "message/global-delivery-status part");
+	UNIT_CHECK(strstr(d, "Original-Recipient: utf-8;" USER_CN "\r\n"
+	    "Final-Recipient: utf-8; " USER_CN "\r\n") != NULL,
+	    "the UTF-8 address as utf-8-address");
+	UNIT_CHECK(strstr(d, "Original-Recipient: rfc822;carol@example.net\r\n"
+	    "Final-Recipient: rfc822; carol@example.net\r\n") != NULL,
+	    "an ASCII one stays rfc822");
+	UNIT_CHECK(strstr(d, "Content-Type: message/global-headers\r\n") !=
+	    NULL && strstr(d, "body line") == NULL,
+	    "RET=HDRS: message/global-headers");
+	UNIT_CHECK(strstr(d, "<" USER_CN ">: 550 5.1.1") != NULL,
+	    "named in the human-readable part");
+	free(d);
+}
+
+/* An 8-bit header alone: global parts, the whole message returned. */
+static void
+test_global_header(void)
+{
+	struct envelope	 e;
+	char		*d;
+
+	sample(&e, "bob@example.net", "");
+	e.utf8 = UTF8_F_HEADERS;
+	d = compose(BOUNCE_FAILED, &e, 1);
+	UNIT_CHECK(d != NULL && strstr(d, "Content-Type: "
+	    "message/global-delivery-status\r\n") != NULL &&
+	    strstr(d, "Final-Recipient: rfc822; bob@example.net\r\n") != NULL,
+	    "8-bit header: global status, rfc822 address");
+	UNIT_CHECK(d != NULL && strstr(d, "Content-Type: message/global\r\n")
+	    != NULL && strstr(d, "body line two\r\n") != NULL,
+	    "8-bit header: message/global with the body");
+	free(d);
+	sample(&e, "bob@example.net", "");
+	(void)strlcpy(e.sender, "j\xc3\xb6rg@example.org", sizeof(e.sender));
+	e.ret = DSN_RET_HDRS;
+	d = compose(BOUNCE_DELAYED, &e, 1);
+	UNIT_CHECK(d != NULL && strstr(d, "Content-Type: "
+	    "message/global-headers\r\n") != NULL,
+	    "UTF-8 sender: message/global-headers");
+	free(d);
+}
+
+/* A local UTF-8 target: utf-8 in Final- and X-Actual-Recipient. */
+static void
+test_global_local(void)
+{
+	struct envelope	 e;
+	char		*d;
+
+	sample(&e, "j\xc3\xb6rg", "");
+	e.mailer = TARGET_MAILBOX;
+	d = compose(BOUNCE_FAILED, &e, 1);
+	UNIT_CHECK(d != NULL && strstr(d, "Final-Recipient: utf-8; "
+	    "j\xc3\xb6rg@relay.example.com\r\nX-Actual-Recipient: utf-8; "
+	    "j\xc3\xb6rg\r\n") != NULL, "local target typed utf-8");
+	free(d);
+}
+
+/* A utf-8 ORCPT in an ASCII DSN goes as utf-8-addr-xtext. */
+static void
+test_orcpt_xtext(void)
+{
+	struct envelope	 e;
+	char		*d;
+
+	sample(&e, "a+b@example.net", "utf-8;a+b\\c@example.net");
+	d = compose(BOUNCE_FAILED, &e, 1);
+	UNIT_CHECK(d != NULL && strstr(d, "Content-Type: "
+	    "message/delivery-status\r\n") != NULL &&
+	    strstr(d, "Original-Recipient: utf-8;a\\x{2B}b\\x{5C}c"
+	    "@example.net\r\n") != NULL, "ASCII DSN: utf-8-addr-xtext");
+	free(d);
+}
+
 static void
 test_wanted(void)
 {
@@ -230,6 +328,10 @@ main(void)
 	test_hdrs();
 	test_delayed_relayed();
 	test_delivered();
+	test_global_rcpt();
+	test_global_header();
+	test_global_local();
+	test_orcpt_xtext();
 	test_wanted();
 	return unit_done();
 }

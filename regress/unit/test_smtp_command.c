@@ -210,6 +210,42 @@ test_rcpt(void)
 	test_rcpt_long();
 }
 
+#define ORCPT_RCPT	"RCPT TO:<b@example.org> ORCPT="
+#define JORG_UTF8	"utf-8;j\xc3\xb6rg@example.org"
+
+/* ORCPT=utf-8; (RFC 6533 3): utf-8-addr-xtext and -unitext, decoded. */
+static void
+test_rcpt_utf8(void)
+{
+	UNIT_CHECK(ok(ORCPT_RCPT "utf-8;j\\x{F6}rg@example.org") &&
+	    strcmp(cmd.u.rcpt.orcpt, JORG_UTF8) == 0 &&
+	    !cmd.u.rcpt.orcpt_unitext, "utf-8-addr-xtext decoded");
+	UNIT_CHECK(ok(ORCPT_RCPT "UTF-8;j\xc3\xb6rg@example.org") &&
+	    strcmp(cmd.u.rcpt.orcpt, JORG_UTF8) == 0 &&
+	    cmd.u.rcpt.orcpt_unitext, "utf-8-addr-unitext, marked");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;\\x{7528}+@ex.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "a raw '+' is not utf-8-addr-xtext");
+	UNIT_CHECK(ok(ORCPT_RCPT "utf-8;a\\x{2B}b\\x{1F600}@example.org") &&
+	    strcmp(cmd.u.rcpt.orcpt, "utf-8;a+b\xf0\x9f\x98\x80@example.org")
+	    == 0, "xtext specials and a 5-digit code point");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;j\\x{0F6}rg@example.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "leading zero refused");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;\\x{41}@example.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "embedded plain ASCII refused");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;\\x{D800}@example.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "surrogate refused");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;\\x{110000}@example.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "beyond U+10FFFF refused");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;a\\x{F6@example.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "unterminated escape refused");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;a\\x{0A}b@example.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "an escaped LF refused");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;no-address", 1,
+	    "555 5.5.4 Invalid ORCPT"), "not a mailbox once decoded");
+	UNIT_CHECK(refused(ORCPT_RCPT "utf-8;j\xc3rg@example.org", 1,
+	    "555 5.5.4 Invalid ORCPT"), "malformed UTF-8 refused");
+}
+
 static void
 test_bdat(void)
 {
@@ -232,6 +268,7 @@ main(void)
 	test_verbs();
 	test_mail();
 	test_rcpt();
+	test_rcpt_utf8();
 	test_bdat();
 	return unit_done();
 }

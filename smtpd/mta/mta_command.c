@@ -5,10 +5,10 @@
  *
  * Interface in mta_core.h.  Pure functions.  Addresses were checked free
  * of control characters and angle brackets when the batch arrived;
- * ENVID and ORCPT are sent as xtext (RFC 3461 4): a value that already is
- * valid xtext goes unchanged, anything else is encoded.  The AUTH=
- * parameter (RFC 4954 5) is always encoded.  A line that does
- * not fit the buffer is refused (-1), never cut.
+ * ENVID and ORCPT are sent as xtext (RFC 3461 4), a utf-8 ORCPT as
+ * RFC 6533 3 has it (mta_command_orcpt()).  The AUTH= parameter
+ * (RFC 4954 5) is always encoded.  A line that does not fit the buffer
+ * is refused (-1), never cut.
  *
  * SMTPUTF8 (RFC 6531): MAIL carries the parameter when the message asked
  * for it and the next hop offers it.  To a next hop that does not, an
@@ -143,12 +143,40 @@ mta_command_notify(char *buf, size_t size, uint32_t notify)
 	buf[strlen(buf) - 1] = '\0';
 }
 
+/*
+ * " ORCPT=type;value" of a kept "type;decoded" ORCPT: xtext (RFC 3461
+ * 4), but for the utf-8 type (RFC 6533 3) utf-8-addr-unitext to a next
+ * hop that offers SMTPUTF8 and the 7-bit utf-8-addr-xtext to any other.
+ */
+static int
+mta_command_orcpt(char *buf, size_t size, const char *orcpt, uint32_t ext)
+{
+	char		 x[CONF_ADDR_MAX * 3];
+	char		 type[MAILADDR_ORCPT_MAX + 1] = "rfc822";
+	const char	*semi, *value = orcpt;
+	int		 n;
+
+	if ((semi = strchr(orcpt, ';')) != NULL) {
+		value = semi + 1;
+		(void)snprintf(type, sizeof(type), "%.*s",
+		    (int)(semi - orcpt), orcpt);
+	}
+	if (strcmp(type, "utf-8") == 0)
+		n = mailaddr_uxtext_encode(value, (ext & MTA_EXT_SMTPUTF8) != 0,
+		    x, sizeof(x));
+	else
+		n = mta_command_xtext(x, sizeof(x), value);
+	if (n == -1)
+		return -1;
+	n = snprintf(buf, size, " ORCPT=%s;%s", type, x);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
 int
 mta_command_rcpt(char *buf, size_t size, const struct mta_rcpt *rc,
     const char *to, uint32_t ext)
 {
-	char		 tmp[CONF_ADDR_MAX * 3 + 32], x[CONF_ADDR_MAX * 3];
-	const char	*semi, *type = "rfc822", *value = rc->orcpt;
+	char		 tmp[CONF_ADDR_MAX * 3 + 64], x[CONF_ADDR_MAX * 3];
 	size_t		 n = 0;
 	int		 r = 0;
 
@@ -163,17 +191,9 @@ mta_command_rcpt(char *buf, size_t size, const struct mta_rcpt *rc,
 		r |= mta_command_add(buf, size, &n, tmp);
 	}
 	if ((ext & MTA_EXT_DSN) && rc->orcpt[0] != '\0') {
-		if ((semi = strchr(rc->orcpt, ';')) != NULL) {
-			value = semi + 1;
-			(void)snprintf(x, sizeof(x), "%.*s",
-			    (int)(semi - rc->orcpt), rc->orcpt);
-			type = x;
-		}
-		(void)snprintf(tmp, sizeof(tmp), " ORCPT=%s;", type);
-		r |= mta_command_add(buf, size, &n, tmp);
-		if (mta_command_xtext(x, sizeof(x), value) == -1)
+		if (mta_command_orcpt(tmp, sizeof(tmp), rc->orcpt, ext) == -1)
 			return -1;
-		r |= mta_command_add(buf, size, &n, x);
+		r |= mta_command_add(buf, size, &n, tmp);
 	}
 	r |= mta_command_add(buf, size, &n, "\r\n");
 	return r ? -1 : (int)n;

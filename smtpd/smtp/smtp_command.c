@@ -150,7 +150,13 @@ smtp_param_notify(const char *v, struct smtp_command *cmd)
 	}
 }
 
-/* ORCPT=addr-type;xtext, kept as "addr-type;decoded". */
+/*
+ * ORCPT=addr-type;xtext, kept as "addr-type;decoded".  The utf-8 type
+ * (RFC 6533 3) is not xtext but utf-8-addr-xtext, or utf-8-addr-unitext
+ * with UTF-8 as it is, which only a transaction with SMTPUTF8 may carry
+ * (the session checks orcpt_unitext); both are kept as the address in
+ * UTF-8.
+ */
 static int
 smtp_param_orcpt(const char *v, struct smtp_command *cmd)
 {
@@ -166,6 +172,11 @@ smtp_param_orcpt(const char *v, struct smtp_command *cmd)
 		out[i] = (char)tolower((unsigned char)v[i]);
 	}
 	out[n] = ';';
+	if (strncmp(out, "utf-8;", 6) == 0) {
+		cmd->u.rcpt.orcpt_unitext = !mailaddr_is_ascii(v + n + 1);
+		return mailaddr_uxtext_decode(v + n + 1, 1, out + n + 1,
+		    sizeof(cmd->u.rcpt.orcpt) - n - 1);
+	}
 	return mailaddr_xtext_decode(v + n + 1, out + n + 1,
 	    sizeof(cmd->u.rcpt.orcpt) - n - 1);
 }

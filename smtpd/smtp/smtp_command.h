@@ -61,6 +61,8 @@ struct smtp_rcpt {
 	uint32_t	 notify;		/* DSN_NOTIFY_* bits, 0 unset */
 	/* "addr-type;decoded address" ("" if no ORCPT=) */
 	char		 orcpt[MAILADDR_ORCPT_MAX + 1];
+	/* ORCPT=utf-8; held UTF-8 as it is (RFC 6533 utf-8-addr-unitext) */
+	int		 orcpt_unitext;
 };
 
 /* BDAT size [LAST] (RFC 3030). */

@@ -39,6 +39,9 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 	"the SMTPUTF8 parameter"
 #define SMTP_ERR_UTF8_RCPT	"553 5.6.7 Non-ASCII recipient address needs " \
 	"the SMTPUTF8 parameter"
+/* RFC 6533 3: utf-8-addr-unitext only where SMTPUTF8 is */
+#define SMTP_ERR_UTF8_ORCPT	"555 5.6.7 Non-ASCII ORCPT needs the " \
+	"SMTPUTF8 parameter"
 /* sendmail's MAXBADCOMMANDS for a nullserver session */
 #define SMTP_NULLSERVER_MAX	25
 /* a MAIL or RCPT line with "@hostname" added (listen ... modifiers u) */
@@ -241,6 +244,10 @@ smtp_exec_rcpt(struct smtp_session *s, struct smtp_command *cmd)
 	}
 	if (!s->tx->smtputf8 && !mailaddr_is_ascii(cmd->u.rcpt.rcpt)) {
 		smtp_session_error(s, SMTP_ERR_UTF8_RCPT);
+		return;
+	}
+	if (!s->tx->smtputf8 && cmd->u.rcpt.orcpt_unitext) {
+		smtp_session_error(s, SMTP_ERR_UTF8_ORCPT);
 		return;
 	}
 	if (smtp_privacy_dsn(cmd) != NULL) {

@@ -128,7 +128,8 @@ smtp_tx_rcpt_add(struct smtp_tx *tx, uint32_t kind, const char *value,
 	}
 	if (tx->pending.orcpt[0] == '\0' &&
 	    strcasecmp(value, tx->pending.rcpt) != 0)
-		(void)snprintf(orcpt, sizeof(orcpt), "rfc822;%s",
+		(void)snprintf(orcpt, sizeof(orcpt), "%s;%s",
+		    mailaddr_is_ascii(tx->pending.rcpt) ? "rfc822" : "utf-8",
 		    tx->pending.rcpt);
 	else
 		(void)strlcpy(orcpt, tx->pending.orcpt, sizeof(orcpt));
