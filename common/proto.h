@@ -549,8 +549,27 @@ enum imsg_type {
 	 * a bad one with a log line).  The queue makes the envelopes to
 	 * that domain (and with ETRN_F_SUBDOMAINS its subdomains) due now;
 	 * no answer. */
-	IMSG_QUEUE_ETRN
+	IMSG_QUEUE_ETRN,
+
+	/*
+	 * genericstable (smtpd.conf(5) generics), front end <-> policyd.
+	 */
+	/* smtp -> policy. id = session id. payload: u32 request number (the
+	 * session's, echoed), u32 n (1 to GENERICS_ADDRS_MAX), then n times
+	 * str address (user@domain: one of a generics domain, or an
+	 * unqualified one with the hostname).  The candidates of one header
+	 * field, or the envelope sender. */
+	IMSG_POLICY_GENERICS,
+	/* policy -> smtp. id = session id. payload: u32 request number,
+	 * u32 status_code (STATUS_TEMPFAIL: the map could not be read, or
+	 * the request was refused), u32 n (as asked; 0 unless STATUS_OK),
+	 * then n times str the genericstable value for that address ("" =
+	 * no entry, or an address policyd refused). */
+	IMSG_POLICY_GENERICS_RESULT
 };
+
+/* The most addresses of one IMSG_POLICY_GENERICS. */
+#define GENERICS_ADDRS_MAX	64
 
 /* Flags of IMSG_QUEUE_ETRN. */
 #define ETRN_F_SUBDOMAINS	0x01	/* ETRN @domain */
