@@ -279,7 +279,7 @@ test_put(void)
 
 /* The test rewriter: a From: field becomes "From: X" and its CRLF. */
 static int
-field_fn(const char *field, size_t len, char *out, size_t outsize,
+field_fn(void *arg, const char *field, size_t len, char *out, size_t outsize,
     size_t *outlen)
 {
 	if (len < 5 || strncmp(field, "From:", 5) != 0 || outsize < 9)
@@ -300,7 +300,7 @@ run_fields(const char *in, size_t step)
 
 	memset(&r, 0, sizeof(r));
 	if (f == NULL || smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) ==
-	    -1 || smtp_data_fields(&d, field_fn) == -1)
+	    -1 || smtp_data_fields(&d, field_fn, NULL, NULL) == -1)
 		abort();
 	while (off < len && !r.done) {
 		n = len - off < step ? len - off : step;
@@ -326,7 +326,7 @@ test_fields_long(void)
 	back = malloc(SMTP_DATA_FIELD_MAX + 4096);
 	if (f == NULL || in == NULL || back == NULL ||
 	    smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) == -1 ||
-	    smtp_data_fields(&d, field_fn) == -1)
+	    smtp_data_fields(&d, field_fn, NULL, NULL) == -1)
 		abort();
 	len += (size_t)snprintf(in, 32, "From: a\r\n");
 	while (len < SMTP_DATA_FIELD_MAX + 1000)
