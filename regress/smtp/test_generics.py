@@ -10,7 +10,8 @@ one is not masqueraded again, as sendmail's ruleset 93 returns it.  The
 front end asks policyd, and the field waits for the answer: BDAT chunks
 cut inside it give the same bytes; with policyd unable to answer the
 message ends with 451 and is not queued.  The envelope sender is looked
-up with masquerade envelope.  smtpctl explain masquerade shows the
+up with masquerade envelope, the recipient fields with masquerade
+recipients.  smtpctl explain masquerade shows the
 genericstable step."""
 import os
 import pwd
@@ -127,6 +128,18 @@ def test_with_masquerading_generic_form_not_masqueraded_again():
             b"Reply-To: frank@a.example\r\n"), head
 
 
+def test_recipient_fields_with_masquerade_recipients():
+    conf = _conf(**{"masquerade recipients": "yes"})
+    msg = b"To: alice@gen.test,\r\n bob\r\nSubject: s\r\n" + BODY
+    with Sink() as sink, _relay(sink, conf) as relay:
+        _send(relay, msg)
+        [m] = sink.wait_for(1, timeout=30)
+        assert _without_received(m.data).startswith(
+            b"To: alice.smith@corp.example,\r\n bob.jones@corp.example\r\n"
+            b"Subject: s\r\n"), m.data
+        assert m.rcpt_addrs == ["carol@dest.example"], m.rcpt_addrs
+
+
 def test_bdat_chunks_cut_inside_the_waiting_field():
     msg = HEADERS_IN + BODY
     cut = msg.index(b"<alice@gen") + 6
@@ -195,7 +208,7 @@ def test_policyd_stopped_gives_451_not_queued():
                 os.kill(policyd, signal.SIGCONT)
                 os.kill(parent, signal.SIGCONT)
             assert code == 451 and "4.3.0" in " ".join(text), (code, text)
-        relay.wait_for_log(r"genericstable not asked: no answer from "
+        relay.wait_for_log(r"genericstable lookup failed: no answer from "
                            r"policyd", timeout=10)
         assert relay.show_queue() == [], relay.show_queue()
         assert sink.messages == []

@@ -78,7 +78,7 @@ smtp_generics_fail(struct smtp_session *s, const char *why)
 	struct smtp_generics	*g = s->tx->generics;
 
 	if (!g->failed) {
-		log_info("%08x: msgid %08x: genericstable not asked: %s",
+		log_info("%08x: msgid %08x: genericstable lookup failed: %s",
 		    s->id, s->tx->msgid, why);
 		stats_add("smtp.error.generics", 1);
 	}
