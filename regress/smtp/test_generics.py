@@ -260,7 +260,15 @@ def test_explain_masquerade_shows_generics():
     relay = Relay(conf=conf, start=False)
     rc, out = relay.makemap("genericstable", MAP)
     assert rc == 0, out
+    rc, out = relay.smtpctl("map", "add", "genericstable", "zed",
+                            "zed.x@corp.example")
+    assert rc == 0, out
+    rc, out = relay.smtpctl("map", "add", "genericstable", "@gen.test",
+                            "x@corp.example")
+    assert rc != 0, out
     cases = [
+        ("zed@gen.test", "zed@gen.test -> zed.x@corp.example "
+         "(genericstable zed)"),
         ("alice@gen.test", "alice@gen.test -> alice.smith@corp.example "
          "(genericstable alice@gen.test)"),
         ("dave@gen.test", "dave@gen.test -> dave.x@a.example "
