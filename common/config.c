@@ -559,6 +559,7 @@ config_dump(const struct config *c, FILE *fp)
 	config_dump_mta(c, fp);
 	config_auth_dump(c, fp);
 	config_masq_dump(c, fp);
+	config_generics_dump(c, fp);
 	config_privacy_dump(c, fp);
 	if (fflush(fp) == EOF || ferror(fp))
 		return -1;

@@ -205,7 +205,8 @@ enum local_root_mail {
 enum config_masq_list {
 	CONF_MASQ_DOMAINS = 0,
 	CONF_MASQ_EXPOSED,
-	CONF_MASQ_EXCEPTIONS
+	CONF_MASQ_EXCEPTIONS,
+	CONF_MASQ_GENERICS	/* generics domains */
 };
 #define CONF_LOCAL_USER_MAX	256
 
@@ -378,6 +379,11 @@ struct config {
 	int			 masq_envelope;		/* no: MAIL FROM kept */
 	int			 masq_recipients;	/* no: To:, Cc: kept */
 	int			 masq_limited;		/* no: our names too */
+
+	/* generics ...: the genericstable's domains (sendmail's class {G},
+	 * config_masq.c); "": the genericstable is not used */
+	char			 generics_domains[CONF_MASQ_LIST_MAX];
+	int			 generics_entire_domain;	/* no */
 };
 
 struct config	*config_new(void);
@@ -478,6 +484,11 @@ int		 config_masq_list_add(struct config *, enum config_masq_list,
 		    const char *s, char *err, size_t errlen);
 /* Add the domains of a file (MASQUERADE_DOMAIN_FILE) to the list. */
 int		 config_masq_file_add(struct config *, const char *path,
+		    char *err, size_t errlen);
+/* The generics settings, in config_masq.c too: their dump, and the
+ * domains of a file (GENERICS_DOMAIN_FILE) onto "generics domains". */
+void		 config_generics_dump(const struct config *, FILE *);
+int		 config_generics_file_add(struct config *, const char *path,
 		    char *err, size_t errlen);
 /* 1 if name is in the list or, with subdomains, under one of its names. */
 int		 config_masq_in(const char *list, const char *name,

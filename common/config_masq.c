@@ -1,9 +1,11 @@
 /*
  * config_masq.c: the masquerade settings of smtpd.conf ("masquerade as",
  * "domains", "domains-file", "exposed-users", "exceptions" and the
- * yes/no switches), checked, stored as lists and dumped.
+ * yes/no switches), checked, stored as lists and dumped; and the generics
+ * settings ("generics domains", "domains-file", "entire-domain"), lists
+ * of the same kind.
  *
- * The domains-file is read where the config is parsed from its file (the
+ * A domains-file is read where the config is parsed from its file (the
  * parent as root, before any chroot; smtpctl): its names join the
  * "domains" list, and the canonical text the children get has the list
  * only, so no child opens the file.  Every error is reported in err,
@@ -26,6 +28,7 @@ static const char *masq_list_names[] = {
 	[CONF_MASQ_DOMAINS] = "masquerade domains",
 	[CONF_MASQ_EXPOSED] = "masquerade exposed-users",
 	[CONF_MASQ_EXCEPTIONS] = "masquerade exceptions",
+	[CONF_MASQ_GENERICS] = "generics domains",
 };
 
 static int
@@ -47,6 +50,8 @@ masq_list(struct config *c, enum config_masq_list which)
 		return c->masq_exposed;
 	case CONF_MASQ_EXCEPTIONS:
 		return c->masq_exceptions;
+	case CONF_MASQ_GENERICS:
+		return c->generics_domains;
 	default:
 		return c->masq_domains;
 	}
@@ -110,35 +115,51 @@ config_masq_list_add(struct config *c, enum config_masq_list which,
 	}
 }
 
-int
-config_masq_file_add(struct config *c, const char *path, char *err,
-    size_t errlen)
+/* The names of a domains-file onto a list; "what" names the statement. */
+static int
+masq_file_read(struct config *c, enum config_masq_list which,
+    const char *what, const char *path, char *err, size_t errlen)
 {
 	FILE	*fp;
 	char	 line[MASQ_FILE_LINE_MAX], msg[256];
 	int	 lineno = 0, rc = 0;
 
 	if ((fp = fopen(path, "r")) == NULL)
-		return masq_error(err, errlen, "masquerade domains-file %s: %s",
-		    path, strerror(errno));
+		return masq_error(err, errlen, "%s %s: %s", what, path,
+		    strerror(errno));
 	while (rc == 0 && fgets(line, sizeof(line), fp) != NULL) {
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(fp)) {
-			rc = masq_error(err, errlen, "masquerade domains-file "
-			    "%s:%d: line too long", path, lineno);
+			rc = masq_error(err, errlen, "%s %s:%d: line too long",
+			    what, path, lineno);
 			break;
 		}
 		line[strcspn(line, "#\r\n")] = '\0';
-		if (config_masq_list_add(c, CONF_MASQ_DOMAINS, line, msg,
+		if (config_masq_list_add(c, which, line, msg,
 		    sizeof(msg)) == -1)
 			rc = masq_error(err, errlen, "%s:%d: %s", path, lineno,
 			    msg);
 	}
 	if (rc == 0 && ferror(fp))
-		rc = masq_error(err, errlen, "masquerade domains-file %s: "
-		    "read error", path);
+		rc = masq_error(err, errlen, "%s %s: read error", what, path);
 	(void)fclose(fp);
 	return rc;
+}
+
+int
+config_masq_file_add(struct config *c, const char *path, char *err,
+    size_t errlen)
+{
+	return masq_file_read(c, CONF_MASQ_DOMAINS,
+	    "masquerade domains-file", path, err, errlen);
+}
+
+int
+config_generics_file_add(struct config *c, const char *path, char *err,
+    size_t errlen)
+{
+	return masq_file_read(c, CONF_MASQ_GENERICS, "generics domains-file",
+	    path, err, errlen);
 }
 
 int
@@ -160,7 +181,7 @@ config_masq_in(const char *list, const char *name, size_t len, int subdomains)
 	return 0;
 }
 
-/* A list as "{ "a" "b" }". */
+/* A list as "{ "a" "b" }", after the statement's keywords. */
 static void
 masq_dump_list(FILE *fp, const char *what, const char *list)
 {
@@ -169,7 +190,7 @@ masq_dump_list(FILE *fp, const char *what, const char *list)
 
 	if (*list == '\0')
 		return;
-	(void)fprintf(fp, "masquerade %s {", what);
+	(void)fprintf(fp, "%s {", what);
 	while (*list != '\0') {
 		list += strspn(list, " ");
 		if ((n = strcspn(list, " ")) == 0 || n >= sizeof(word))
@@ -191,9 +212,9 @@ config_masq_dump(const struct config *c, FILE *fp)
 		config_dump_quoted(fp, c->masq_as);
 		(void)fputc('\n', fp);
 	}
-	masq_dump_list(fp, "domains", c->masq_domains);
-	masq_dump_list(fp, "exposed-users", c->masq_exposed);
-	masq_dump_list(fp, "exceptions", c->masq_exceptions);
+	masq_dump_list(fp, "masquerade domains", c->masq_domains);
+	masq_dump_list(fp, "masquerade exposed-users", c->masq_exposed);
+	masq_dump_list(fp, "masquerade exceptions", c->masq_exceptions);
 	(void)fprintf(fp, "masquerade entire-domain %s\n",
 	    c->masq_entire_domain ? "yes" : "no");
 	(void)fprintf(fp, "masquerade envelope %s\n",
@@ -202,4 +223,12 @@ config_masq_dump(const struct config *c, FILE *fp)
 	    c->masq_recipients ? "yes" : "no");
 	(void)fprintf(fp, "masquerade limited %s\n",
 	    c->masq_limited ? "yes" : "no");
+}
+
+void
+config_generics_dump(const struct config *c, FILE *fp)
+{
+	masq_dump_list(fp, "generics domains", c->generics_domains);
+	(void)fprintf(fp, "generics entire-domain %s\n",
+	    c->generics_entire_domain ? "yes" : "no");
 }

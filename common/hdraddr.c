@@ -187,27 +187,35 @@ hdraddr_emit(struct hdraddr *h, size_t at, const char *t, size_t tlen)
 	h->copied = at;
 }
 
-/* Ask the callback about one address; replace [ds, de) or insert at ds. */
+/*
+ * Ask the callback about one address; replace [ds, de) or insert at ds,
+ * or, for a whole new address, replace from the local-part on.
+ */
 static void
 hdraddr_address(struct hdraddr *h, const struct hdraddr_local *l,
     size_t ds, size_t de, int qualified)
 {
-	char	 buf[HDRADDR_DOMAIN_MAX + 1];
+	char	 buf[HDRADDR_ADDR_MAX + 1];
 	size_t	 n;
+	int	 r;
 
 	if (!l->shape_ok || l->words == 0) {
 		h->err = 1;
 		return;
 	}
 	buf[0] = '@';
-	if (h->cb(h->arg, h->s + l->start, l->end - l->start,
+	r = h->cb(h->arg, h->s + l->start, l->end - l->start,
 	    qualified ? h->s + ds : NULL, qualified ? de - ds : 0, buf + 1,
-	    sizeof(buf) - 1) != 1)
+	    sizeof(buf) - 1);
+	if (r != 1 && r != 2)
 		return;
 	buf[sizeof(buf) - 1] = '\0';
 	if ((n = strlen(buf + 1)) == 0)
 		return;
-	if (qualified) {
+	if (r == 2) {
+		hdraddr_emit(h, l->start, buf + 1, n);
+		h->copied = qualified ? de : l->end;
+	} else if (qualified) {
 		hdraddr_emit(h, ds, buf + 1, n);
 		h->copied = de;
 	} else

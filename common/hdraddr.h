@@ -5,8 +5,8 @@
  * folding) as an RFC 5322 address-list: display names, quoted strings,
  * comments, angle addresses with or without a route, bare addr-specs,
  * groups ("undisclosed-recipients: ;").  For each address it asks a
- * callback whether the domain is to be replaced, or an unqualified one
- * qualified, and writes the value again with only those octets changed:
+ * callback whether the domain is to be replaced, an unqualified one
+ * qualified, or the whole address replaced, and writes the value again with only those octets changed:
  * folding, comments, display names and encoded words stay byte for byte.
  *
  * Failure behaviour: a value that is not an address-list, or a result
@@ -18,14 +18,16 @@
 
 #include <stddef.h>
 
-/* The longest domain a callback may give. */
+/* The longest domain, and the longest address, a callback may give. */
 #define HDRADDR_DOMAIN_MAX	256
+#define HDRADDR_ADDR_MAX	512
 
 /*
  * Asked once per address: local is the local-part as written (quotes
  * included), domain the domain as written, NULL (dlen 0) when there is
- * none.  Returns 1 with the new domain in buf (NUL terminated), 0 to
- * leave the address alone.
+ * none.  Returns 1 with the new domain in buf (NUL terminated), 2 with a
+ * whole new addr-spec in buf (the genericstable's form, which replaces
+ * the local-part and the domain), 0 to leave the address alone.
  */
 typedef int (*hdraddr_cb)(void *arg, const char *local, size_t llen,
     const char *domain, size_t dlen, char *buf, size_t bufsize);

@@ -1,6 +1,7 @@
 /*
  * masq.c: the masquerade rules of masq.h.
  */
+#include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
@@ -80,4 +81,40 @@ masq_address(const struct config *cf, const char *local, size_t llen,
 	if (r != MASQ_RULE_OTHER && cf->masq_as[0] != '\0')
 		(void)strlcpy(out, cf->masq_as, outsize);
 	return r;
+}
+
+int
+masq_generics_key(const struct config *cf, const char *local, size_t llen,
+    const char *domain, size_t dlen, char *key, size_t keysize)
+{
+	int	 n;
+
+	if (cf->generics_domains[0] == '\0' || llen == 0)
+		return 0;
+	if (domain != NULL && !config_masq_in(cf->generics_domains, domain,
+	    dlen, 0) && !(cf->generics_entire_domain &&
+	    config_masq_in(cf->generics_domains, domain, dlen, 1)))
+		return 0;
+	if (domain == NULL)
+		n = snprintf(key, keysize, "%.*s@%s", (int)llen, local,
+		    cf->hostname);
+	else
+		n = snprintf(key, keysize, "%.*s@%.*s", (int)llen, local,
+		    (int)dlen, domain);
+	return n < 0 || (size_t)n >= keysize ? -1 : 1;
+}
+
+int
+masq_generics_address(const struct config *cf, const char *value, char *out,
+    size_t outsize)
+{
+	char	 dom[CONF_HOST_MAX];
+	size_t	 n = strlen(value);
+
+	if (strchr(value, '@') != NULL)
+		return strlcpy(out, value, outsize) < outsize ? 1 : -1;
+	(void)masq_address(cf, value, n, NULL, 0, dom, sizeof(dom));
+	if (snprintf(out, outsize, "%s@%s", value, dom) >= (int)outsize)
+		return -1;
+	return 0;
 }

@@ -38,6 +38,25 @@ enum masq_rule {
 enum masq_rule	 masq_address(const struct config *, const char *local,
 		    size_t llen, const char *domain, size_t dlen, char *out,
 		    size_t outsize);
+/*
+ * generics (sendmail's FEATURE(genericstable), applied before the rules
+ * above): 1 if the genericstable is asked about local@domain, with the
+ * address it is asked as in key: an unqualified one with the hostname
+ * (sendmail's $j).  Only with generics domains: an address of one of
+ * them (with generics entire-domain, of a subdomain too), or an
+ * unqualified one.  0 if not asked, -1 if the key does not fit.
+ */
+int		 masq_generics_key(const struct config *, const char *local,
+		    size_t llen, const char *domain, size_t dlen, char *key,
+		    size_t keysize);
+/*
+ * The outbound address for a genericstable value, in out: an address as
+ * it is (1: sendmail's ruleset 93 returns it, it is not masqueraded); a
+ * user with the domain the rules above give an unqualified address (0).
+ * -1 if it does not fit.
+ */
+int		 masq_generics_address(const struct config *,
+		    const char *value, char *out, size_t outsize);
 /* The rule as smtpctl explain names it. */
 const char	*masq_rule_name(enum masq_rule);
 

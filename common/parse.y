@@ -167,6 +167,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	LOCAL ALIASES USERS PASSWD MAP ALIASDEPTH ALIASEXPANSION MAILBOXDIR
 %token	DELIVERY DEFAULTUSER SMRSHDIR SAFEFILEDIR ROOTMAIL
 %token	SENDMAIL SOCKET DROPDIR TRUSTEDUSERS
+%token	GENERICS
 %token	MASQUERADE AS DOMAINS DOMAINSFILE ENTIREDOMAIN ENVELOPE EXPOSEDUSERS
 %token	EXCEPTIONS LIMITED
 %token	PRIVACY BANNER
@@ -306,6 +307,7 @@ main		: HOSTNAME STRING {
 		| LOCAL localopt
 		| SENDMAIL sendmailopt
 		| MASQUERADE masqopt
+		| GENERICS genericsopt
 		| PRIVACY privflags {
 			parse_conf->privacy = parse_privacy;
 			parse_privacy = 0;
@@ -395,6 +397,22 @@ masqopt		: AS STRING {
 		| ENVELOPE yesno	{ parse_conf->masq_envelope = $2; }
 		| RECIPIENTS yesno	{ parse_conf->masq_recipients = $2; }
 		| LIMITED yesno		{ parse_conf->masq_limited = $2; }
+		;
+
+genericsopt	: DOMAINS '{' masqlist '}' {
+			if (parse_masq_add(CONF_MASQ_GENERICS) == -1)
+				YYERROR;
+		}
+		| DOMAINSFILE STRING {
+			char	 err[PATH_MAX + 256];
+
+			if (!parse_no_files && config_generics_file_add(
+			    parse_conf, $2, err, sizeof(err)) == -1) {
+				parse_error("%s", err);
+				YYERROR;
+			}
+		}
+		| ENTIREDOMAIN yesno	{ parse_conf->generics_entire_domain = $2; }
 		;
 
 masqlist	: /* empty */ {
@@ -966,6 +984,7 @@ static const struct keyword	 keywords[] = {
 	{ "exposed-users",		EXPOSEDUSERS },
 	{ "file",			FILENAME },
 	{ "forbid-unauth-pipelining",	FORBIDPIPELINING },
+	{ "generics",			GENERICS },
 	{ "greeting-delay",		GREETINGDELAY },
 	{ "host-connections",		HOSTCONNECTIONS },
 	{ "hostname",			HOSTNAME },
@@ -2024,7 +2043,7 @@ parse_reset(int verbose)
 
 /*
  * Parse from fp (closed here); the config, or NULL after any error.
- * With parse_no_files, a file a statement names (masquerade
+ * With parse_no_files, a file a statement names (masquerade or generics
  * domains-file) is not read: a user's sendmail command needs none of
  * them, and they need not be readable by every user.
  */

@@ -569,8 +569,27 @@ enum imsg_type {
 	 * average times 100 (getloadavg(3), which the chrooted children
 	 * cannot read), every 5 s while a limit load-* is set and after
 	 * each config. */
-	IMSG_LOAD_AVERAGE
+	IMSG_LOAD_AVERAGE,
+
+	/*
+	 * genericstable (smtpd.conf(5) generics), front end <-> policyd.
+	 */
+	/* smtp -> policy. id = session id. payload: u32 request number (the
+	 * session's, echoed), u32 n (1 to GENERICS_ADDRS_MAX), then n times
+	 * str address (user@domain: one of a generics domain, or an
+	 * unqualified one with the hostname).  The candidates of one header
+	 * field, or the envelope sender. */
+	IMSG_POLICY_GENERICS,
+	/* policy -> smtp. id = session id. payload: u32 request number,
+	 * u32 status_code (STATUS_TEMPFAIL: the map could not be read, or
+	 * the request was refused), u32 n (as asked; 0 unless STATUS_OK),
+	 * then n times str the genericstable value for that address ("" =
+	 * no entry, or an address policyd refused). */
+	IMSG_POLICY_GENERICS_RESULT
 };
+
+/* The most addresses of one IMSG_POLICY_GENERICS. */
+#define GENERICS_ADDRS_MAX	64
 
 /* Flags of IMSG_QUEUE_ETRN. */
 #define ETRN_F_SUBDOMAINS	0x01	/* ETRN @domain */

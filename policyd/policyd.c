@@ -16,6 +16,9 @@
  *         (where a DSN of the queue's goes), IMSG_POLICY_EXPAND ->
  *         IMSG_POLICY_RESOLVE_RESULT (what the items of a .forward or
  *         :include: file become): policyd_resolve.c
+ *   smtp: IMSG_POLICY_GENERICS -> IMSG_POLICY_GENERICS_RESULT
+ *         (policy_generics.c: the genericstable values of the addresses
+ *         of one header field or of the envelope sender)
  *   mta:  IMSG_POLICY_AUTHINFO -> IMSG_POLICY_AUTHINFO_RESULT
  *         (policy_authinfo.c: the credential for one next hop; only the
  *         mta may ask, and the secret is wiped here once sent)
@@ -61,6 +64,7 @@ static void	policyd_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_mta_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_route(struct imsgev *, struct imsg *, void *);
 static void	policyd_authinfo(struct imsgev *, struct imsg *, void *);
+static void	policyd_generics(struct imsgev *, struct imsg *, void *);
 static void	policyd_config(struct config *, struct config *);
 static void	policyd_shutdown(void);
 static void	policyd_retry(void);
@@ -72,6 +76,7 @@ static const struct imsg_handler policyd_parent_handlers[] = {
 
 static const struct imsg_handler policyd_smtp_handlers[] = {
 	{ IMSG_POLICY_QUERY,	policyd_query },
+	{ IMSG_POLICY_GENERICS,	policyd_generics },
 };
 
 static const struct imsg_handler policyd_queue_handlers[] = {
@@ -97,7 +102,8 @@ static const struct proc_def policyd_def = {
 	},
 	.nhandlers = {
 		[PROC_PARENT] = 1,
-		[PROC_SMTP] = 1,
+		[PROC_SMTP] = sizeof(policyd_smtp_handlers) /
+		    sizeof(policyd_smtp_handlers[0]),
 		[PROC_QUEUE] = sizeof(policyd_queue_handlers) /
 		    sizeof(policyd_queue_handlers[0]),
 		[PROC_MTA] = sizeof(policyd_mta_handlers) /
@@ -465,4 +471,88 @@ policyd_authinfo(struct imsgev *iev, struct imsg *m, void *arg)
 	}
 	explicit_bzero(&ai, sizeof(ai));
 	(void)proc_send(PROC_MTA, &out, -1);
+}
+
+/*
+ * The genericstable value of one address the front end sent; "" for
+ * none, and for one that is not an address (it came from a message).
+ * -1 on a database failure.
+ */
+static int
+policyd_generics_one(const struct policy_env *env, const char *addr,
+    char *value, size_t valuelen)
+{
+	char	 key[POLICY_KEY_MAX + 1];
+	int	 r;
+
+	if (strlen(addr) >= MAILADDR_PATH_MAX || !text_is_clean(addr))
+		r = POLICY_DB_NOTFOUND;
+	else
+		r = policy_generics_find(env, addr, value, valuelen, key,
+		    sizeof(key));
+	if (r != POLICY_DB_FOUND)
+		value[0] = '\0';
+	else
+		log_debug("generics %s: %s at %s", addr, value, key);
+	return r == POLICY_DB_TMPF ? -1 : 0;
+}
+
+/* The answer to a request that cannot be served: a temporary failure. */
+static void
+policyd_generics_fail(uint32_t id, uint32_t seq, const char *why)
+{
+	struct imsg_out	 out;
+
+	log_warnx("%08x: genericstable request refused: %s", id, why);
+	stats_add("policy.generics.error", 1);
+	imsg_out_init(&out, IMSG_POLICY_GENERICS_RESULT, id);
+	imsg_put_u32(&out, seq);
+	imsg_put_u32(&out, STATUS_TEMPFAIL);
+	imsg_put_u32(&out, 0);
+	(void)proc_send(PROC_SMTP, &out, -1);
+}
+
+/*
+ * IMSG_POLICY_GENERICS from smtp: the values of up to GENERICS_ADDRS_MAX
+ * addresses.  A request out of its layout is answered with a temporary
+ * failure (the message waits for it), never taken for "no entry".
+ */
+static void
+policyd_generics(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct policy_env	 env;
+	struct imsg_out		 out;
+	const char		*addrs[GENERICS_ADDRS_MAX];
+	char			 values[GENERICS_ADDRS_MAX][POLICY_VALUE_MAX + 1];
+	uint32_t		 seq, n, i;
+
+	(void)iev;
+	(void)arg;
+	seq = imsg_get_u32(m);
+	n = imsg_get_u32(m);
+	if (n == 0 || n > GENERICS_ADDRS_MAX) {
+		policyd_generics_fail(m->id, seq, "bad address count");
+		return;
+	}
+	for (i = 0; i < n; i++)
+		addrs[i] = imsg_get_str(m);
+	if (imsg_get_end(m) == -1) {
+		policyd_generics_fail(m->id, seq, "malformed request");
+		return;
+	}
+	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	for (i = 0; i < n; i++)
+		if (policyd_generics_one(&env, addrs[i], values[i],
+		    sizeof(values[i])) == -1) {
+			policyd_generics_fail(m->id, seq, "database failure");
+			return;
+		}
+	stats_add("policy.generics", 1);
+	imsg_out_init(&out, IMSG_POLICY_GENERICS_RESULT, m->id);
+	imsg_put_u32(&out, seq);
+	imsg_put_u32(&out, STATUS_OK);
+	imsg_put_u32(&out, n);
+	for (i = 0; i < n; i++)
+		imsg_put_str(&out, values[i]);
+	(void)proc_send(PROC_SMTP, &out, -1);
 }

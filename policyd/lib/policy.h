@@ -18,6 +18,7 @@
  *   policy_authinfo.c	the authinfo map: the mta's credentials for a
  *			next hop (checked, masked, looked up)
  *   policy_alias.c	the items of an aliases list (aliases(5) syntax)
+ *   policy_generics.c	the genericstable: an address's outbound form
  *
  * The decisions follow /work/shared/spec/sendmail-policy.md ("spec" in
  * comments); the man page smtpd-maps(5) documents them for admins.
@@ -381,6 +382,13 @@ struct policy_authinfo {
 int	policy_authinfo_parse(const char *value, struct policy_authinfo *,
 	    const char **why);
 void	policy_authinfo_mask(const char *value, char *out, size_t outlen);
+/*
+ * policy_generics.c: the genericstable value for addr (user@domain),
+ * probed as addr, then its user; FOUND with value and the key that
+ * matched, NOTFOUND (also for an address that is not one) or TMPF.
+ */
+int	policy_generics_find(const struct policy_env *, const char *addr,
+	    char *value, size_t valuelen, char *key, size_t keylen);
 int	policy_authinfo_find(const struct policy_env *, const char *name,
 	    const char *addr, struct policy_authinfo *, char *key,
 	    size_t keylen);

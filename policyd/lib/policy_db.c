@@ -59,6 +59,7 @@ static const struct {
 	{ "access",		POLICY_MAP_PAIRS },
 	{ "aliases",		POLICY_MAP_ALIASES },
 	{ "authinfo",		POLICY_MAP_PAIRS },
+	{ "genericstable",	POLICY_MAP_PAIRS },
 	{ "local-host-names",	POLICY_MAP_SET },
 	{ "local-users",	POLICY_MAP_SET },
 	{ "mailertable",	POLICY_MAP_PAIRS },
@@ -90,7 +91,8 @@ policy_map_kind(const char *map)
 const char *
 policy_map_names(void)
 {
-	return "access, aliases, authinfo, local-host-names, local-users, "
+	return "access, aliases, authinfo, genericstable, local-host-names, "
+	    "local-users, "
 	    "mailertable, relay-domains, virtual-domains, virtusertable";
 }
 

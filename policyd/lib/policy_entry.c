@@ -29,6 +29,8 @@
  *                @domain; values an address or a local user, either of
  *                which may hold %1, %2 and %3, or error:... as above (a
  *                sendmail keyword such as "nouser" allowed, spec 2.1).
+ *   genericstable  keys user or user@domain; values an address or a
+ *                user.
  *   local-users  user names (local parts without a domain).
  *   virtual-domains  domain names.
  *   aliases      the stored form of policy_alias.c: a name of 1 to 64
@@ -385,6 +387,25 @@ entry_virtuser_value_check(const char *value)
 	return "the value must be an address, a local user or error:...";
 }
 
+/*
+ * A genericstable entry: the key is a user or user@domain (the lookups
+ * of policy_generics.c), the value the outbound address, or a user that
+ * the front end qualifies.
+ */
+static const char *
+entry_generics_check(const char *key, const char *value)
+{
+	const char	*at = strrchr(key, '@');
+
+	if (at == NULL ? !mailaddr_local_valid(key, strlen(key)) :
+	    !mailaddr_mailbox_valid(key))
+		return "a genericstable key is user or user@domain";
+	if (strchr(value, '@') != NULL ? !mailaddr_mailbox_valid(value) :
+	    !mailaddr_local_valid(value, strlen(value)))
+		return "a genericstable value is an address or a user";
+	return NULL;
+}
+
 /* An entry of a map the address resolution reads; NULL if fine. */
 static const char *
 entry_local_check(const char *map, const char *key, const char *value)
@@ -396,6 +417,8 @@ entry_local_check(const char *map, const char *key, const char *value)
 			return why;
 		return entry_virtuser_value_check(value);
 	}
+	if (strcmp(map, "genericstable") == 0)
+		return entry_generics_check(key, value);
 	if (strcmp(map, "local-users") == 0)
 		return mailaddr_local_valid(key, strlen(key)) ? NULL :
 		    "a local user is a user name, without @domain";

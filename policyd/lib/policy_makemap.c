@@ -3,7 +3,7 @@
  * text map into the policy database.
  *
  * File format: one entry per line.  Pair maps (access, mailertable,
- * authinfo, virtusertable): "key<blanks>value", the value running to the
+ * authinfo, virtusertable, genericstable): "key<blanks>value", the value running to the
  * end of the line (trailing blanks dropped, '#' kept: it may be part of a
  * reply text).  Set maps (local-host-names, relay-domains, local-users,
  * virtual-domains): one key per line, an optional "# comment" after it.
@@ -172,6 +172,7 @@ makemap_checked(const char *map)
 {
 	return strcmp(map, POLICY_MAP_AUTHINFO) == 0 ||
 	    strcmp(map, "virtusertable") == 0 ||
+	    strcmp(map, "genericstable") == 0 ||
 	    strcmp(map, "local-users") == 0 ||
 	    strcmp(map, "virtual-domains") == 0;
 }

@@ -52,10 +52,8 @@ run_once(int dotted, const char *in, size_t len, size_t step,
 		n = step == 0 || len - off < step ? len - off : step;
 		if (dotted)
 			off += smtp_data_feed(&d, in + off, n, &r.done);
-		else {
-			smtp_data_chunk(&d, in + off, n);
-			off += n;
-		}
+		else
+			off += smtp_data_chunk(&d, in + off, n);
 	}
 	r.used = off;
 	r.errors = smtp_data_finish(&d);

@@ -29,6 +29,46 @@ test_cb(void *arg, const char *local, size_t llen, const char *domain,
 	return 0;
 }
 
+/* The genericstable's form: the whole address al@gen.example replaced. */
+static int
+whole_cb(void *arg, const char *local, size_t llen, const char *domain,
+    size_t dlen, char *buf, size_t bufsize)
+{
+	(void)arg;
+	if (llen != 2 || strncmp(local, "al", 2) != 0 ||
+	    (domain != NULL && (dlen != 11 ||
+	    strncasecmp(domain, "gen.example", 11) != 0)))
+		return 0;
+	(void)strlcpy(buf, "al.smith@corp.example", bufsize);
+	return 2;
+}
+
+static int
+rewrites_whole(const char *in, const char *want)
+{
+	char	 out[512];
+	size_t	 outlen = 0;
+
+	if (hdraddr_rewrite(in, strlen(in), out, sizeof(out), &outlen,
+	    whole_cb, NULL) < 0)
+		return 0;
+	return outlen == strlen(want) && memcmp(out, want, outlen) == 0;
+}
+
+static void
+test_whole(void)
+{
+	UNIT_CHECK(rewrites_whole(" \"Al\" (x)\r\n\t<al@gen.example>, "
+	    "bo@gen.example", " \"Al\" (x)\r\n\t<al.smith@corp.example>, "
+	    "bo@gen.example"), "a whole address replaced, the rest kept");
+	UNIT_CHECK(rewrites_whole(" al (Al)", " al.smith@corp.example (Al)"),
+	    "an unqualified address replaced whole");
+	UNIT_CHECK(rewrites_whole(" <@r.example:al@gen.example>",
+	    " <@r.example:al.smith@corp.example>"), "the route stays");
+	UNIT_CHECK(rewrites_whole(" al@other.example", " al@other.example"),
+	    "another domain untouched");
+}
+
 /* 1 if in rewrites to want (NULL: refused) with that many changes. */
 static int
 rewrites(const char *in, const char *want, int changes)
@@ -134,5 +174,6 @@ main(void)
 	test_forms();
 	test_malformed();
 	test_bounds();
+	test_whole();
 	return unit_done();
 }

@@ -137,10 +137,82 @@ test_config(void)
 	(void)unlink(path);
 }
 
+/* 1 if local@domain (or local) is asked about as want ("" = not asked). */
+static int
+generics_key_is(const struct config *cf, const char *addr, const char *want)
+{
+	char		 key[256];
+	const char	*at = strchr(addr, '@');
+	size_t		 llen = at != NULL ? (size_t)(at - addr) : strlen(addr);
+	int		 r;
+
+	r = masq_generics_key(cf, addr, llen, at != NULL ? at + 1 : NULL,
+	    at != NULL ? strlen(at + 1) : 0, key, sizeof(key));
+	if (want[0] == '\0')
+		return r == 0;
+	return r == 1 && strcmp(key, want) == 0;
+}
+
+static void
+test_generics(void)
+{
+	struct config	*c, *e, *n, *again;
+	char		 out[256], *text;
+	size_t		 len;
+
+	c = parse(BASE "generics domains { gen.example }\n");
+	e = parse(BASE "generics domains { gen.example }\n"
+	    "generics entire-domain yes\n");
+	n = parse(BASE);
+	if (c == NULL || e == NULL || n == NULL) {
+		UNIT_CHECK(0, "generics configs parse");
+		return;
+	}
+	UNIT_CHECK(generics_key_is(c, "al@gen.example", "al@gen.example"),
+	    "an address of a generics domain is asked about");
+	UNIT_CHECK(generics_key_is(c, "al@Gen.Example", "al@Gen.Example"),
+	    "in any case");
+	UNIT_CHECK(generics_key_is(c, "al", "al@host.a.example"),
+	    "an unqualified one as user@hostname");
+	UNIT_CHECK(generics_key_is(c, "al@b.example", ""),
+	    "another domain is not");
+	UNIT_CHECK(generics_key_is(c, "al@x.gen.example", ""),
+	    "a subdomain is not without entire-domain");
+	UNIT_CHECK(generics_key_is(e, "al@x.gen.example", "al@x.gen.example"),
+	    "a subdomain is with entire-domain");
+	UNIT_CHECK(generics_key_is(n, "al", "") &&
+	    generics_key_is(n, "al@gen.example", ""),
+	    "nothing is asked about without generics domains");
+	UNIT_CHECK(masq_generics_address(c, "al.smith@corp.example", out,
+	    sizeof(out)) == 1 && strcmp(out, "al.smith@corp.example") == 0,
+	    "a value with a domain is the result, not masqueraded");
+	UNIT_CHECK(masq_generics_address(c, "al.smith", out, sizeof(out)) ==
+	    0 && strcmp(out, "al.smith@a.example") == 0,
+	    "a user gets the masquerade domain");
+	UNIT_CHECK(masq_generics_address(c, "root", out, sizeof(out)) == 0 &&
+	    strcmp(out, "root@host.a.example") == 0,
+	    "an exposed user the hostname");
+	UNIT_CHECK(masq_generics_address(c, "al.smith", out, 8) == -1,
+	    "a result too long is refused");
+	text = config_dump_string(e, &len);
+	again = text != NULL ? config_parse_buffer(text, len) : NULL;
+	UNIT_CHECK(again != NULL && strcmp(again->generics_domains,
+	    "gen.example") == 0 && again->generics_entire_domain == 1,
+	    "generics settings dumped and read again");
+	UNIT_CHECK(parse(BASE "generics domains { \"a_b!\" }\n") ==
+	    NULL, "a generics domain that is not a domain is refused");
+	free(text);
+	config_free(again);
+	config_free(c);
+	config_free(e);
+	config_free(n);
+}
+
 int
 main(void)
 {
 	test_rules();
 	test_config();
+	test_generics();
 	return unit_done();
 }

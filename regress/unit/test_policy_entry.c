@@ -206,6 +206,22 @@ test_virtusertable(void)
 }
 
 static void
+test_genericstable(void)
+{
+	UNIT_CHECK(ok("genericstable", "al", "al.smith@corp.example") &&
+	    ok("genericstable", "al@gen.example", "al.smith@corp.example") &&
+	    ok("genericstable", "bo", "bo.jones"),
+	    "user and user@domain keys, address and user values");
+	UNIT_CHECK(refused("genericstable", "@gen.example", "x@corp.example",
+	    "user or user@domain") &&
+	    refused("genericstable", "a..b", "x@corp.example",
+	    "user or user@domain") &&
+	    refused("genericstable", "al", "a@@b", "an address or a user") &&
+	    refused("genericstable", "al", "error:550 no",
+	    "an address or a user"), "other forms are refused");
+}
+
+static void
 test_local_sets(void)
 {
 	UNIT_CHECK(ok("local-users", "joe", "") &&
@@ -246,6 +262,7 @@ main(void)
 	test_line_rules();
 	test_other_maps();
 	test_virtusertable();
+	test_genericstable();
 	test_local_sets();
 	test_aliases();
 	return unit_done();

@@ -279,7 +279,7 @@ test_put(void)
 
 /* The test rewriter: a From: field becomes "From: X" and its CRLF. */
 static int
-field_fn(const char *field, size_t len, char *out, size_t outsize,
+field_fn(void *arg, const char *field, size_t len, char *out, size_t outsize,
     size_t *outlen)
 {
 	if (len < 5 || strncmp(field, "From:", 5) != 0 || outsize < 9)
@@ -300,7 +300,7 @@ run_fields(const char *in, size_t step)
 
 	memset(&r, 0, sizeof(r));
 	if (f == NULL || smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) ==
-	    -1 || smtp_data_fields(&d, field_fn) == -1)
+	    -1 || smtp_data_fields(&d, field_fn, NULL, NULL) == -1)
 		abort();
 	while (off < len && !r.done) {
 		n = len - off < step ? len - off : step;
@@ -326,7 +326,7 @@ test_fields_long(void)
 	back = malloc(SMTP_DATA_FIELD_MAX + 4096);
 	if (f == NULL || in == NULL || back == NULL ||
 	    smtp_data_init(&d, fileno(f), 1, 1 << 20, 1000) == -1 ||
-	    smtp_data_fields(&d, field_fn) == -1)
+	    smtp_data_fields(&d, field_fn, NULL, NULL) == -1)
 		abort();
 	len += (size_t)snprintf(in, 32, "From: a\r\n");
 	while (len < SMTP_DATA_FIELD_MAX + 1000)
@@ -369,6 +369,85 @@ test_fields(void)
 	test_fields_long();
 }
 
+/* The test hold: a From: field waits; counts how often it was asked. */
+static int
+hold_fn(void *arg, const char *field, size_t len)
+{
+	int	*asked = arg;
+
+	(*asked)++;
+	return len >= 5 && strncmp(field, "From:", 5) == 0;
+}
+
+/*
+ * Fields with a hold, fed in pieces of step octets (DATA, or BDAT with
+ * the end as the last chunk's): a held field stops the input at the
+ * octet after it, until released.  *holds counts the stops.
+ */
+static struct result
+run_held(const char *in, size_t step, int dotted, int *holds)
+{
+	struct smtp_data	 d;
+	struct result		 r;
+	FILE			*f = tmpfile();
+	size_t			 off = 0, len = strlen(in), n, used;
+	int			 asked = 0;
+
+	memset(&r, 0, sizeof(r));
+	*holds = 0;
+	if (f == NULL || smtp_data_init(&d, fileno(f), dotted, 1 << 20,
+	    1000) == -1 || smtp_data_fields(&d, field_fn, hold_fn,
+	    &asked) == -1)
+		abort();
+	while (off < len && !r.done) {
+		n = len - off < step ? len - off : step;
+		used = dotted ? smtp_data_feed(&d, in + off, n, &r.done) :
+		    smtp_data_chunk(&d, in + off, n);
+		off += used;
+		if (d.held) {
+			(*holds)++;
+			smtp_data_release(&d);
+		}
+	}
+	if (!dotted && smtp_data_end_hold(&d)) {
+		(*holds)++;
+		smtp_data_release(&d);
+	}
+	r.done = 1;
+	r.errors = smtp_data_finish(&d);
+	smtp_data_free(&d);
+	slurp(f, &r);
+	return r;
+}
+
+static void
+test_held_fields(void)
+{
+	struct result	 r;
+	size_t		 step;
+	int		 ok = 1, holds;
+
+	for (step = 1; step <= 40; step++) {
+		r = run_held("Subject: a\r\nFrom: a@b\r\n (c)\r\nTo: y\r\n"
+		    "\r\nFrom: body\r\n.\r\n", step, 1, &holds);
+		ok = ok && holds == 1 && r.errors == 0 && strcmp(r.out,
+		    "Subject: a\r\nFrom: X\r\nTo: y\r\n\r\nFrom: body\r\n")
+		    == 0;
+	}
+	UNIT_CHECK(ok, "a held field is asked about once, then rewritten, "
+	    "at any boundary");
+	r = run_held("From: a\r\n.\r\n", 4, 1, &holds);
+	UNIT_CHECK(holds == 1 && strcmp(r.out, "From: X\r\n") == 0,
+	    "a last field held before the end marker");
+	r = run_held("Subject: s\r\nFrom: a", 5, 0, &holds);
+	UNIT_CHECK(holds == 1 && r.errors == 0 &&
+	    strcmp(r.out, "Subject: s\r\nFrom: X\r\n") == 0,
+	    "BDAT: a last field without CRLF held at the end");
+	r = run_held("Subject: s\r\n\r\nbody\r\n", 7, 0, &holds);
+	UNIT_CHECK(holds == 0 && strcmp(r.out, "Subject: s\r\n\r\nbody\r\n")
+	    == 0, "fields the hook does not hold never wait");
+}
+
 int
 main(void)
 {
@@ -381,5 +460,6 @@ main(void)
 	test_bdat();
 	test_put();
 	test_fields();
+	test_held_fields();
 	return unit_done();
 }

@@ -7,7 +7,13 @@
  *
  * For the envelope sender the same rule applies with masquerade
  * envelope; without it, or without masquerade as, a second line says
- * what the front end leaves as it is.  Bad input: exit status 1.
+ * what the front end leaves as it is.  With generics domains, an address
+ * they apply to is first looked up in the genericstable (read here, as
+ * root, through policyd/lib), and a value found is the result:
+ *
+ *	alice@a.example -> alice.smith@corp.example (genericstable alice)
+ *
+ * Bad input, or a database that cannot be read: exit status 1.
  */
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +22,7 @@
 #include "hdraddr.h"
 #include "mailaddr.h"
 #include "masq.h"
+#include "policy.h"
 #include "smtpctl.h"
 #include "smtpctl_explain.h"
 
@@ -65,6 +72,59 @@ explain_masq_reason(const struct config *cf, enum masq_rule r,
 	}
 }
 
+/*
+ * The genericstable step: 1 if it decides (printed), 0 if the masquerade
+ * rules do, -1 if the database cannot be read.
+ */
+static int
+explain_masq_generics(const struct config *cf, const char *addr,
+    size_t llen, const char *domain)
+{
+	struct policy_db	*db;
+	struct policy_env	 env;
+	char			 key[MAILADDR_PATH_MAX], value[POLICY_VALUE_MAX + 1];
+	char			 found[POLICY_KEY_MAX + 1], out[MAILADDR_PATH_MAX];
+	char			 err[512];
+	int			 r;
+
+	if (masq_generics_key(cf, addr, llen, domain, domain != NULL ?
+	    strlen(domain) : 0, key, sizeof(key)) != 1)
+		return 0;
+	if (policy_db_open(cf->database_path, 0, &db, err, sizeof(err)) ==
+	    -1) {
+		(void)fprintf(stderr, "smtpctl: explain masquerade: %s\n",
+		    err);
+		return -1;
+	}
+	policy_env_init(&env, db, 0, cf->hostname);
+	r = policy_generics_find(&env, key, value, sizeof(value), found,
+	    sizeof(found));
+	policy_db_close(db);
+	if (r == POLICY_DB_TMPF) {
+		(void)fprintf(stderr, "smtpctl: explain masquerade: the "
+		    "genericstable cannot be read\n");
+		return -1;
+	}
+	if (r == POLICY_DB_NOTFOUND) {
+		(void)printf("genericstable: no entry for %s", key);
+		if (strchr(key, '@') != NULL)
+			(void)printf(" or %.*s", (int)(strchr(key, '@') - key),
+			    key);
+		(void)printf(": the masquerade rules decide\n");
+		return 0;
+	}
+	r = masq_generics_address(cf, value, out, sizeof(out));
+	smtpctl_text_print(stdout, addr);
+	(void)fputs(" -> ", stdout);
+	smtpctl_text_print(stdout, r == -1 ? value : out);
+	(void)printf(" (genericstable %s%s)\n", found, r == 0 ?
+	    ", a user: qualified as an unqualified address" : "");
+	if (!cf->masq_envelope)
+		(void)printf("masquerade envelope no: as a MAIL FROM address "
+		    "it stays as it is\n");
+	return 1;
+}
+
 int
 smtpctl_explain_masq(const struct config *cf, int argc, char **argv)
 {
@@ -90,6 +150,14 @@ smtpctl_explain_masq(const struct config *cf, int argc, char **argv)
 	}
 	llen = at != NULL ? (size_t)(at - addr) : strlen(addr);
 	domain = at != NULL ? at + 1 : NULL;
+	switch (explain_masq_generics(cf, addr, llen, domain)) {
+	case 1:
+		return 0;
+	case -1:
+		return 1;
+	default:
+		break;
+	}
 	r = masq_address(cf, addr, llen, domain, domain != NULL ?
 	    strlen(domain) : 0, out, sizeof(out));
 	explain_masq_reason(cf, r, domain, reason, sizeof(reason));
@@ -102,7 +170,7 @@ smtpctl_explain_masq(const struct config *cf, int argc, char **argv)
 	(void)printf(" (%s)\n", reason);
 	if (cf->masq_as[0] == '\0')
 		(void)printf("masquerade as is not set: the front end changes "
-		    "no address\n");
+		    "no address but by the genericstable\n");
 	else if (!cf->masq_envelope)
 		(void)printf("masquerade envelope no: as a MAIL FROM address "
 		    "it stays as it is\n");

@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "smtp_dns.h"
 #include "smtp_listener.h"
+#include "smtp_generics.h"
 #include "smtp_load.h"
 #include "smtp_session.h"
 
@@ -43,6 +44,7 @@ static const struct imsg_handler smtp_queue_handlers[] = {
 
 static const struct imsg_handler smtp_policy_handlers[] = {
 	{ IMSG_POLICY_RESULT,		smtp_peer_policy_result },
+	{ IMSG_POLICY_GENERICS_RESULT,	smtp_generics_result },
 };
 
 static const struct imsg_handler smtp_tls_handlers[] = {

@@ -41,14 +41,36 @@ smtp_data_init(struct smtp_data *d, int fd, int dotted, uint64_t max_size,
 }
 
 int
-smtp_data_fields(struct smtp_data *d, smtp_data_field_fn fn)
+smtp_data_fields(struct smtp_data *d, smtp_data_field_fn fn,
+    smtp_data_hold_fn hold, void *arg)
 {
 	if ((d->field = malloc(2 * SMTP_DATA_FIELD_MAX)) == NULL)
 		return -1;
 	d->field_fn = fn;
+	d->hold_fn = hold;
+	d->field_arg = arg;
 	d->fieldlen = 0;
 	d->fieldpass = 0;
+	d->held = d->released = 0;
 	return 0;
+}
+
+void
+smtp_data_release(struct smtp_data *d)
+{
+	d->held = 0;
+	d->released = 1;
+}
+
+/* A complete field is held before it goes out, if the hook says so. */
+static int
+smtp_data_hold(struct smtp_data *d)
+{
+	if (d->hold_fn == NULL || d->fieldlen == 0 || d->fieldpass ||
+	    d->released || d->errors != 0)
+		return 0;
+	d->held = d->hold_fn(d->field_arg, d->field, d->fieldlen) == 1;
+	return d->held;
 }
 
 void
@@ -119,13 +141,14 @@ smtp_data_field_flush(struct smtp_data *d)
 	char	*out = d->field + SMTP_DATA_FIELD_MAX;
 	size_t	 outlen = 0;
 
-	if (d->fieldlen > 0 && d->field_fn(d->field, d->fieldlen, out,
-	    SMTP_DATA_FIELD_MAX, &outlen) == 1)
+	if (d->fieldlen > 0 && d->field_fn(d->field_arg, d->field,
+	    d->fieldlen, out, SMTP_DATA_FIELD_MAX, &outlen) == 1)
 		smtp_data_append(d, out, outlen);
 	else
 		smtp_data_append(d, d->field, d->fieldlen);
 	d->fieldlen = 0;
 	d->fieldpass = 0;
+	d->released = 0;
 }
 
 /*
@@ -248,10 +271,17 @@ smtp_data_text(struct smtp_data *d, const char *p, size_t n)
 	return 1;
 }
 
-/* One step of the state machine; *done is set at the end marker. */
+/*
+ * One step of the state machine; *done is set at the end marker.  At
+ * the start of a line that does not continue the field read so far,
+ * that field is complete: it may have to be held, and nothing is used.
+ */
 static size_t
 smtp_data_step(struct smtp_data *d, const char *p, size_t n, int *done)
 {
+	if (d->state == SMTP_DATA_BOL && d->inheaders && p[0] != ' ' &&
+	    p[0] != '\t' && smtp_data_hold(d))
+		return 0;
 	switch (d->state) {
 	case SMTP_DATA_BOL:
 		if (d->dotted && p[0] == '.') {
@@ -293,37 +323,46 @@ smtp_data_feed(struct smtp_data *d, const char *p, size_t n, int *done)
 	size_t	 off = 0;
 
 	*done = 0;
-	while (off < n && !*done)
+	while (off < n && !*done && !d->held)
 		off += smtp_data_step(d, p + off, n - off, done);
 	return off;
 }
 
-void
+size_t
 smtp_data_chunk(struct smtp_data *d, const char *p, size_t n)
 {
 	size_t	 off = 0;
 	int	 done = 0;
 
-	while (off < n)
+	while (off < n && !d->held)
 		off += smtp_data_step(d, p + off, n - off, &done);
+	return off;
+}
+
+/* A last line without its CRLF is completed (once: the state is BOL). */
+static void
+smtp_data_last_line(struct smtp_data *d)
+{
+	if (d->state == SMTP_DATA_TEXT || d->state == SMTP_DATA_DOT) {
+		smtp_data_emit(d, "\r\n", 2);
+		d->state = SMTP_DATA_BOL;
+	}
+}
+
+int
+smtp_data_end_hold(struct smtp_data *d)
+{
+	smtp_data_last_line(d);
+	return d->inheaders && smtp_data_hold(d);
 }
 
 unsigned
 smtp_data_finish(struct smtp_data *d)
 {
-	switch (d->state) {
-	case SMTP_DATA_CR:
-	case SMTP_DATA_DOTCR:
+	if (d->state == SMTP_DATA_CR || d->state == SMTP_DATA_DOTCR)
 		d->errors |= SMTP_DATA_E_BAREEOL;
-		break;
-	case SMTP_DATA_TEXT:
-	case SMTP_DATA_DOT:
-		/* a last chunk without a final CRLF: complete the line */
-		smtp_data_emit(d, "\r\n", 2);
-		break;
-	default:
-		break;
-	}
+	/* a last chunk without a final CRLF: complete the line */
+	smtp_data_last_line(d);
 	d->state = SMTP_DATA_BOL;
 	if (d->inheaders && d->field_fn != NULL && d->errors == 0)
 		smtp_data_field_flush(d);

@@ -26,10 +26,16 @@
 /*
  * A rewriter of header fields (smtp_masq.c): given a whole field, name
  * and folded lines with their CRLFs, 1 with the new field in out, 0 to
- * keep it.
+ * keep it.  arg is smtp_data_fields()'s.
  */
-typedef int	(*smtp_data_field_fn)(const char *field, size_t len, char *out,
-		    size_t outsize, size_t *outlen);
+typedef int	(*smtp_data_field_fn)(void *arg, const char *field, size_t len,
+		    char *out, size_t outsize, size_t *outlen);
+/*
+ * Asked once a field is complete, before the rewriter: 1 if it must wait
+ * (for the genericstable's answer): the receiver then stops at the octet
+ * after it, with d->held set, until smtp_data_release().
+ */
+typedef int	(*smtp_data_hold_fn)(void *arg, const char *field, size_t len);
 
 /* Reasons to refuse a message, in the order smtp_data_verdict() ranks them. */
 #define SMTP_DATA_E_IO		0x01	/* write to the message file failed */
@@ -60,25 +66,38 @@ struct smtp_data {
 	 * being read (SMTP_DATA_FIELD_MAX octets), then room for its new
 	 * text; fieldpass: it grew too long and goes out as it comes */
 	smtp_data_field_fn field_fn;
+	smtp_data_hold_fn hold_fn;	/* NULL: no field waits */
+	void		*field_arg;
 	char		*field;
 	size_t		 fieldlen;
 	int		 fieldpass;
+	/* the complete field waits (held), or may go out (released) */
+	int		 held;
+	int		 released;
 };
 
 /* Start a body; fd may be -1 (receive and check, write nothing). -1 if
  * the buffer cannot be allocated. */
 int		 smtp_data_init(struct smtp_data *, int fd, int dotted,
 		    uint64_t max_size, size_t max_line);
-/* Pass each header field through fn from now on; -1 if out of memory. */
-int		 smtp_data_fields(struct smtp_data *, smtp_data_field_fn fn);
+/* Pass each header field through fn (asking hold first, if not NULL)
+ * from now on; -1 if out of memory. */
+int		 smtp_data_fields(struct smtp_data *, smtp_data_field_fn fn,
+		    smtp_data_hold_fn hold, void *arg);
+/* The held field may go out now: input can be fed again. */
+void		 smtp_data_release(struct smtp_data *);
+/* At the end of the input (the LAST chunk): complete a last line; 1 if
+ * the last field is then held, to be released before the finish. */
+int		 smtp_data_end_hold(struct smtp_data *);
 /* Write text of our own (the Received: header), not checked or counted. */
 void		 smtp_data_put(struct smtp_data *, const char *, size_t);
-/* DATA: take input up to the end marker; returns octets used and sets
- * *done once CRLF.CRLF was consumed. */
+/* DATA: take input up to the end marker or a held field; returns octets
+ * used and sets *done once CRLF.CRLF was consumed. */
 size_t		 smtp_data_feed(struct smtp_data *, const char *, size_t,
 		    int *done);
-/* BDAT: take all of the given octets of a chunk. */
-void		 smtp_data_chunk(struct smtp_data *, const char *, size_t);
+/* BDAT: take the given octets of a chunk, up to a held field; returns
+ * the octets used. */
+size_t		 smtp_data_chunk(struct smtp_data *, const char *, size_t);
 /* End of the message (after the end marker or the LAST chunk): complete
  * a last line, flush.  Returns the SMTP_DATA_E_* bits. */
 unsigned	 smtp_data_finish(struct smtp_data *);

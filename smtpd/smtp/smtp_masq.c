@@ -4,7 +4,8 @@
  * that a milter that signs at intake signs the final From:.  Local
  * recipients therefore see the masqueraded headers too.
  *
- * Only with "masquerade as" set.  The sender fields (sendmail's H_FROM
+ * Only with "masquerade as" set, or with generics domains (the
+ * genericstable's forms, smtp_generics.c, come first).  The sender fields (sendmail's H_FROM
  * class) always, the recipient fields with
  * "masquerade recipients"; every address of them goes through the rules
  * of common/masq.c, and the field is written again by common/hdraddr.c,
@@ -20,7 +21,9 @@
 #include "mailaddr.h"
 #include "masq.h"
 #include "proc.h"
+#include "smtp_generics.h"
 #include "smtp_masq.h"
+#include "smtp_session.h"
 
 /* sendmail 8.15's H_FROM class; Return-Receipt-To is H_RECEIPTTO there,
  * not rewritten */
@@ -47,24 +50,42 @@ smtp_masq_named(const char **list, const char *name, size_t len)
 }
 
 int
-smtp_masq_body(struct smtp_data *d)
+smtp_masq_body(struct smtp_data *d, struct smtp_session *s)
 {
-	if (conf->masq_as[0] == '\0')
+	if (conf->masq_as[0] == '\0' && !smtp_generics_on())
 		return 0;
-	return smtp_data_fields(d, smtp_masq_field);
+	if (smtp_generics_on() &&
+	    (s->tx->generics = smtp_generics_new()) == NULL)
+		return -1;
+	return smtp_data_fields(d, smtp_masq_field, smtp_generics_on() ?
+	    smtp_generics_hold : NULL, s);
 }
 
+/* What hdraddr's callback works with. */
+struct smtp_masq_ctx {
+	struct smtp_session	*s;
+	int			 qualify_only;
+};
+
 /*
- * hdraddr's callback: the domain the rules give, if they change it.
- * arg is non-NULL for a recipient field without masquerade recipients,
- * where only an unqualified address changes: it gets the hostname (as
- * sendmail qualifies a local address for the SMTP mailer).
+ * hdraddr's callback: the genericstable's form of the address, if it has
+ * one (not masqueraded again, as in sendmail), else the domain the rules
+ * give, if they change it.  In a recipient field without masquerade
+ * recipients only an unqualified address changes: it gets the hostname
+ * (as sendmail qualifies a local address for the SMTP mailer).
  */
 static int
 smtp_masq_cb(void *arg, const char *local, size_t llen, const char *domain,
     size_t dlen, char *buf, size_t bufsize)
 {
-	if (arg != NULL) {
+	struct smtp_masq_ctx	*ctx = arg;
+
+	if (!ctx->qualify_only && smtp_generics_address(ctx->s, local, llen,
+	    domain, dlen, buf, bufsize) == 1)
+		return 2;
+	if (conf->masq_as[0] == '\0')
+		return 0;
+	if (ctx->qualify_only) {
 		if (domain != NULL)
 			return 0;
 		(void)strlcpy(buf, conf->hostname, bufsize);
@@ -77,32 +98,43 @@ smtp_masq_cb(void *arg, const char *local, size_t llen, const char *domain,
 	    strncmp(domain, buf, dlen) != 0;
 }
 
-int
-smtp_masq_field(const char *field, size_t len, char *out, size_t outsize,
-    size_t *outlen)
+enum smtp_masq_field_kind
+smtp_masq_field_kind(const char *field, size_t len, size_t *voff)
 {
 	const char	*colon;
-	size_t		 n, vlen;
-	int		 qualify_only;
+	size_t		 n;
 
 	if ((colon = memchr(field, ':', len)) == NULL)
-		return 0;
+		return SMTP_MASQ_FIELD_NONE;
 	n = (size_t)(colon - field);
+	*voff = n + 1;
 	/* obs-optional: white space before the colon */
 	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\t'))
 		n--;
 	if (smtp_masq_named(smtp_masq_senders, field, n))
-		qualify_only = 0;
-	else if (smtp_masq_named(smtp_masq_recipients, field, n))
-		qualify_only = !conf->masq_recipients;
-	else
+		return SMTP_MASQ_FIELD_ALL;
+	if (smtp_masq_named(smtp_masq_recipients, field, n))
+		return conf->masq_recipients ? SMTP_MASQ_FIELD_ALL :
+		    SMTP_MASQ_FIELD_QUALIFY;
+	return SMTP_MASQ_FIELD_NONE;
+}
+
+int
+smtp_masq_field(void *arg, const char *field, size_t len, char *out,
+    size_t outsize, size_t *outlen)
+{
+	struct smtp_masq_ctx		 ctx;
+	enum smtp_masq_field_kind	 kind;
+	size_t				 n, vlen;
+
+	if ((kind = smtp_masq_field_kind(field, len, &n)) ==
+	    SMTP_MASQ_FIELD_NONE || n > outsize)
 		return 0;
-	n = (size_t)(colon - field) + 1;
-	if (n > outsize)
-		return 0;
+	ctx.s = arg;
+	ctx.qualify_only = kind == SMTP_MASQ_FIELD_QUALIFY;
 	memcpy(out, field, n);
 	if (hdraddr_rewrite(field + n, len - n, out + n, outsize - n, &vlen,
-	    smtp_masq_cb, qualify_only ? &qualify_only : NULL) <= 0)
+	    smtp_masq_cb, &ctx) <= 0)
 		return 0;
 	*outlen = n + vlen;
 	return 1;

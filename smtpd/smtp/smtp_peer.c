@@ -28,6 +28,7 @@
 #include "proc.h"
 #include "smtp_dns.h"
 #include "smtp_dnsbl.h"
+#include "smtp_generics.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -851,8 +852,10 @@ smtp_peer_queue_lost(struct smtp_session *s)
 void
 smtp_peer_down(enum proc_id id)
 {
-	if (id == PROC_POLICY)
+	if (id == PROC_POLICY) {
 		smtp_session_foreach(smtp_peer_policy_lost);
+		smtp_session_foreach(smtp_generics_lost);
+	}
 	else if (id == PROC_QUEUE) {
 		smtp_peer_spool_free = UINT64_MAX;
 		smtp_session_foreach(smtp_peer_queue_lost);

@@ -14,6 +14,8 @@
  *   smtp_client.c   the sessions open per client address
  *   smtp_privacy.c  the privacy flags' replies, the greeting (smtp banner)
  *   smtp_etrn.c     ETRN, passed to the queue
+ *   smtp_masq.c     masquerading of the header fields and the sender
+ *   smtp_generics.c the genericstable's answers for them (policyd)
  *
  * smtp_exec.c also keeps the "nullserver" mode of a refused session.
  *
@@ -65,8 +67,9 @@ enum smtp_wait {
 	SMTP_WAIT_DNS,		/* the reverse lookup of the client */
 	SMTP_WAIT_USER,		/* the parent: the name of a local peer's uid */
 	SMTP_WAIT_DNSBL,	/* the blocklist answers (smtp_dnsbl.c) */
-	SMTP_WAIT_THROTTLE	/* 1 s before a RCPT (limit bad-rcpt-throttle)
+	SMTP_WAIT_THROTTLE,	/* 1 s before a RCPT (limit bad-rcpt-throttle)
 				 * or a command (limit load-delay) */
+	SMTP_WAIT_GENERICS	/* IMSG_POLICY_GENERICS_RESULT */
 };
 
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
@@ -153,6 +156,10 @@ struct smtp_tx {
 	/* QUARANTINE: the first reason this message is held for, "" if it
 	 * is not held */
 	char			 quarantine[QUARANTINE_REASON_MAX + 1];
+	/* the genericstable's lookups (smtp_generics.c), NULL without
+	 * generics domains; the envelope sender is the genericstable's */
+	struct smtp_generics	*generics;
+	int			 generic_sender;
 };
 
 /* The peer of the sendmail socket (smtp_local.c): SO_PEERCRED, and the
@@ -362,6 +369,7 @@ void	 smtp_tx_created(struct smtp_session *);
 int	 smtp_tx_data_input(struct smtp_session *);
 int	 smtp_tx_chunk_input(struct smtp_session *);
 void	 smtp_tx_committed(struct smtp_session *, uint32_t status);
+void	 smtp_tx_commit(struct smtp_session *);
 
 /* smtp_tls.c */
 void	 smtp_tls_starttls(struct smtp_session *);

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "proc.h"
 #include "smtp_dns.h"
+#include "smtp_generics.h"
 #include "smtp_masq.h"
 #include "smtp_session.h"
 #include "util.h"
@@ -70,6 +71,7 @@ smtp_tx_free(struct smtp_session *s)
 	if (tx->msgfd != -1)
 		(void)close(tx->msgfd);
 	smtp_data_free(&tx->data);
+	smtp_generics_free(tx->generics);
 	for (i = 0; i < tx->nrcpt; i++)
 		smtp_tx_rcpt_clear(&tx->rcpts[i]);
 	free(tx->rcpts);
@@ -211,7 +213,7 @@ smtp_tx_body_start(struct smtp_session *s, int dotted)
 
 	if (smtp_data_init(&tx->data, tx->msgfd, dotted,
 	    conf->limit_message_size, conf->limit_text_line) == -1 ||
-	    smtp_masq_body(&tx->data) == -1)
+	    smtp_masq_body(&tx->data, s) == -1)
 		return -1;
 	tx->started = 1;
 	smtp_tx_received(s);
@@ -367,7 +369,36 @@ smtp_tx_end(struct smtp_session *s)
 	}
 	(void)close(tx->msgfd);
 	tx->msgfd = -1;
-	smtp_masq_sender(tx->sender, sizeof(tx->sender));
+	if (smtp_generics_failed(tx->generics)) {
+		smtp_tx_reject(s, SMTP_GENERICS_FAIL);
+		return;
+	}
+	switch (smtp_generics_sender(s)) {
+	case 1:
+		return;
+	case -1:
+		smtp_tx_reject(s, SMTP_GENERICS_FAIL);
+		return;
+	default:
+		smtp_tx_commit(s);
+	}
+}
+
+/*
+ * The envelope sender's last step (the genericstable's form, or the
+ * masquerade rules), then the commit; a failed lookup refuses instead.
+ */
+void
+smtp_tx_commit(struct smtp_session *s)
+{
+	struct smtp_tx	*tx = s->tx;
+
+	if (smtp_generics_failed(tx->generics)) {
+		smtp_tx_reject(s, SMTP_GENERICS_FAIL);
+		return;
+	}
+	if (!tx->generic_sender)
+		smtp_masq_sender(tx->sender, sizeof(tx->sender));
 	smtp_peer_queue_commit(s);
 }
 
@@ -380,12 +411,13 @@ smtp_tx_data_input(struct smtp_session *s)
 	size_t			 used;
 	int			 i, n, done = 0;
 
-	while (!done && evbuffer_get_length(in) > 0) {
+	/* a held field stops the input where it is, until released */
+	while (!done && !s->tx->data.held && evbuffer_get_length(in) > 0) {
 		n = evbuffer_peek(in, -1, NULL, v, SMTP_TX_NVEC);
 		if (n > SMTP_TX_NVEC)
 			n = SMTP_TX_NVEC;
 		used = 0;
-		for (i = 0; i < n && !done; i++)
+		for (i = 0; i < n && !done && !s->tx->data.held; i++)
 			used += smtp_data_feed(&s->tx->data, v[i].iov_base,
 			    v[i].iov_len, &done);
 		(void)evbuffer_drain(in, used);
@@ -411,6 +443,9 @@ smtp_tx_chunk_end(struct smtp_session *s)
 		return;
 	}
 	if (s->chunk_last) {
+		/* a last field waits here; this runs again once released */
+		if (err == NULL && smtp_data_end_hold(&s->tx->data))
+			return;
 		smtp_tx_end(s);
 		return;
 	}
@@ -423,6 +458,13 @@ smtp_tx_chunk_end(struct smtp_session *s)
 	    (unsigned long long)s->chunk_size);
 }
 
+/* A field of the chunk waits for the genericstable's answer. */
+static int
+smtp_tx_chunk_held(const struct smtp_session *s)
+{
+	return s->chunk_err == NULL && s->tx != NULL && s->tx->data.held;
+}
+
 /* BDAT chunk input; 1 once the chunk was read in full. */
 int
 smtp_tx_chunk_input(struct smtp_session *s)
@@ -432,23 +474,26 @@ smtp_tx_chunk_input(struct smtp_session *s)
 	size_t			 k, used;
 	int			 i, n;
 
-	while (s->chunk_left > 0 && evbuffer_get_length(in) > 0) {
+	while (s->chunk_left > 0 && !smtp_tx_chunk_held(s) &&
+	    evbuffer_get_length(in) > 0) {
 		n = evbuffer_peek(in, -1, NULL, v, SMTP_TX_NVEC);
 		if (n > SMTP_TX_NVEC)
 			n = SMTP_TX_NVEC;
 		used = 0;
-		for (i = 0; i < n && s->chunk_left > 0; i++) {
+		for (i = 0; i < n && s->chunk_left > 0 &&
+		    !smtp_tx_chunk_held(s); i++) {
 			k = v[i].iov_len;
 			if (k > s->chunk_left)
 				k = (size_t)s->chunk_left;
 			if (s->chunk_err == NULL)
-				smtp_data_chunk(&s->tx->data, v[i].iov_base, k);
+				k = smtp_data_chunk(&s->tx->data,
+				    v[i].iov_base, k);
 			s->chunk_left -= k;
 			used += k;
 		}
 		(void)evbuffer_drain(in, used);
 	}
-	if (s->chunk_left > 0)
+	if (s->chunk_left > 0 || smtp_tx_chunk_held(s))
 		return 0;
 	smtp_tx_chunk_end(s);
 	return 1;
