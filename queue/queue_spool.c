@@ -31,13 +31,19 @@ static const char *spool_dirnames[SPOOL_NDIRS] = {
 };
 
 /*
- * File recycling.  On this kind of ext4, creating a file costs about
- * 0.9 ms of kernel CPU, twenty times what truncating and rewriting an
- * existing one costs.  So envelope files leaving the spool are renamed
- * into free/ instead of unlinked, and new files are taken from there.  A
- * recycled file is truncated before anything is written to it and joins
- * the spool only by the same sync-then-rename path as a new one, so the
- * durability rules do not change.  free/ is emptied at start.
+ * File recycling.  On an ext4 without a journal (this machine's root),
+ * the inode allocator does not reuse an inode freed in the last 60 s
+ * (360 s while its inode table block is not written back): each
+ * creation walks its group's free inodes from the first and reads the
+ * inode of every one freed that recently.  So for a minute after files
+ * were unlinked, ours or any other process's in the same block groups,
+ * creating a file costs up to about 0.9 ms of kernel CPU, where
+ * truncating and rewriting an existing one costs some 30 us.  Envelope
+ * files leaving the spool are renamed into free/ instead of unlinked,
+ * and new files are taken from there.  A recycled file is truncated
+ * before anything is written to it and joins the spool only by the same
+ * sync-then-rename path as a new one, so the durability rules do not
+ * change.  free/ is emptied at start.
  *
  * Only a file whose descriptor never left this process may go back to
  * free/: a descriptor cannot be revoked, so a front end that kept the
