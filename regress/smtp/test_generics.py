@@ -281,3 +281,28 @@ def test_explain_masquerade_shows_generics():
     for addr, want in cases:
         rc, out = relay.smtpctl("explain", "masquerade", addr)
         assert rc == 0 and want in out, (addr, rc, out)
+
+
+def test_a_utf8_value_only_with_smtputf8():
+    """A UTF-8 genericstable value would put UTF-8 into a message the
+    client sent without SMTPUTF8: it is not used there (logged), and is
+    with SMTPUTF8 (the header may then hold UTF-8, RFC 6532)."""
+    text = "alice@gen.test \u00fcser@corp.example\n"
+    msg = b"From: alice@gen.test\r\nSubject: u\r\n" + BODY
+    conf = _conf(**{"masquerade envelope": "yes"})
+    with Sink(keywords=("PIPELINING", "8BITMIME", "SMTPUTF8")) as sink, \
+            _relay(sink, conf, text=text) as relay:
+        _send(relay, msg)
+        [m] = sink.wait_for(1, timeout=30)
+        assert b"From: alice@gen.test\r\n" in m.data, m.data
+        assert m.mail_from == "alice@gen.test", m.mail_from
+        relay.wait_for_log(r"genericstable value <\u00fcser@corp\.example> "
+                           r"not used: UTF-8 in a transaction without "
+                           r"SMTPUTF8")
+        with smtplib.SMTP("127.0.0.1", relay.port,
+                          local_hostname="client.test", timeout=30) as s:
+            s.sendmail("alice@gen.test", ["carol@dest.example"], msg,
+                       mail_options=["SMTPUTF8"])
+        m = sink.wait_for(2, timeout=30)[1]
+        assert "From: \u00fcser@corp.example\r\n".encode() in m.data, m.data
+        assert m.mail_from == "\u00fcser@corp.example", m.mail_from

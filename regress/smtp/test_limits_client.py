@@ -131,3 +131,20 @@ def test_explain_shows_the_client_limits():
         assert "Client limits\tlimit\tClientRate: no entry, limit " \
             "connection-rate-per-address 7 connections in 60 s, then " \
             "421 4.3.2 Connection rate limit exceeded." in lines, lines
+
+
+def test_a_burst_is_refused_from_the_one_past_the_rate():
+    """Connections that arrive before policyd's first answer are judged
+    by their own place in the window, not by the count when the answer
+    comes: of three at once under ClientRate: 2, the third is refused."""
+    with Relay() as relay:
+        _add(relay, "ClientRate:127.0.0.23", "2")
+        raws = [clients.Raw(relay.port, source="127.0.0.23", timeout=10,
+                            greeting=False) for _ in range(3)]
+        try:
+            greetings = [r.reply() for r in raws]
+        finally:
+            for r in raws:
+                r.close()
+        assert [g[0] for g in greetings] == [220, 220, 421], greetings
+        assert greetings[2] == RATE, greetings

@@ -252,3 +252,29 @@ def test_dsn_to_a_utf8_sender_asks_for_smtputf8():
         assert d.returned_type == "message/global", d.returned_type
         assert d.recipients[0]["final-recipient"] == \
             "rfc822; bob@dest.test", d.recipients
+
+
+def test_a_utf8_alias_target_makes_the_message_need_smtputf8():
+    """A transaction without SMTPUTF8 whose recipient the virtusertable
+    turns into a UTF-8 address: to a next hop that offers SMTPUTF8 it goes
+    with the parameter (RFC 6531 3.4), to one that does not it is
+    returned with 5.6.7, not sent raw."""
+    vut = "joe@relay.test j\u00f6rg@remote.test\n"
+    keywords = list(DEFAULT_KEYWORDS) + ["SMTPUTF8"]
+    for offered in (True, False):
+        with Sink(keywords=keywords if offered else DEFAULT_KEYWORDS) \
+                as sink, relay_with_maps({"virtusertable": vut},
+                                         sink=sink) as relay:
+            replies = _transaction(relay.port, "alice@client.test",
+                                   ["joe@relay.test"],
+                                   "Subject: v\n\nhello\n", params="")
+            assert replies[-1][0] == 250, replies
+            [m] = sink.wait_for(1, timeout=30)
+            if offered:
+                assert m.rcpt_addrs == ["j\u00f6rg@remote.test"], m
+                assert "SMTPUTF8" in m.mail_params, m.mail_params
+            else:
+                assert m.mail_from == "" and \
+                    m.rcpt_addrs == ["alice@client.test"], m
+                d = dsn.parse(m.data)
+                assert d.recipients[0]["status"] == "5.6.7", d.recipients

@@ -151,7 +151,7 @@ mta_command_notify(char *buf, size_t size, uint32_t notify)
 static int
 mta_command_orcpt(char *buf, size_t size, const char *orcpt, uint32_t ext)
 {
-	char		 x[CONF_ADDR_MAX * 3];
+	char		 x[MTA_ORCPT_TEXT_MAX];
 	char		 type[MAILADDR_ORCPT_MAX + 1] = "rfc822";
 	const char	*semi, *value = orcpt;
 	int		 n;
@@ -176,7 +176,7 @@ int
 mta_command_rcpt(char *buf, size_t size, const struct mta_rcpt *rc,
     const char *to, uint32_t ext)
 {
-	char		 tmp[CONF_ADDR_MAX * 3 + 64], x[CONF_ADDR_MAX * 3];
+	char		 tmp[MTA_RCPT_LINE_MAX], x[CONF_ADDR_MAX * 3];
 	size_t		 n = 0;
 	int		 r = 0;
 

@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "imsg.h"
+#include "mailaddr.h"
 #include "mta_data.h"
 #include "mta_reply.h"
 #include "proto.h"
@@ -34,6 +35,15 @@ struct event;
 #define MTA_RCPT_MAX		10000	/* recipients per batch we accept */
 #define MTA_HOPS_MAX		64	/* addresses tried per batch */
 #define MTA_ERR_MAX		MTA_REPLY_TEXT_MAX
+
+/*
+ * An ORCPT as sent: an address type and a value of up to
+ * MAILADDR_ORCPT_MAX octets, each of which may take 6 characters
+ * ("\x{5C}", RFC 6533 utf-8-addr-xtext); and a RCPT line that holds it.
+ */
+#define MTA_ORCPT_TEXT_MAX	(MAILADDR_ORCPT_MAX * 6 + 16)
+#define MTA_RCPT_LINE_MAX	(CONF_ADDR_MAX * 3 + MTA_ORCPT_TEXT_MAX + \
+				    MAILADDR_ORCPT_MAX + 64)
 
 enum mta_rcpt_state {
 	MTA_RCPT_PENDING = 0,	/* to be offered to the next hop */

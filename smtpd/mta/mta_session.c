@@ -426,7 +426,7 @@ mta_session_next_rcpt(struct mta_session *s, size_t from)
 static int
 mta_session_send_rcpt(struct mta_session *s, size_t i)
 {
-	char	 line[CONF_ADDR_MAX * 4 + 64];
+	char	 line[MTA_RCPT_LINE_MAX];
 	int	 n;
 
 	n = mta_command_rcpt(line, sizeof(line), &s->batch->rcpts[i],

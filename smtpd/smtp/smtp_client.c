@@ -220,7 +220,7 @@ smtp_client_idle(struct smtp_client *c)
 }
 
 enum smtp_client_verdict
-smtp_client_hold(const char *addr)
+smtp_client_hold(const char *addr, struct smtp_client_place *place)
 {
 	struct smtp_client	*c;
 	size_t			 limit;
@@ -241,11 +241,14 @@ smtp_client_hold(const char *addr)
 		    SMTP_CLIENT_SESSIONS;
 	if (c->sessions++ == 0)
 		smtp_client_nidle--;
+	place->conn = c->sessions;
+	place->rate = smtp_client_rate_of(c);
 	return SMTP_CLIENT_OK;
 }
 
 enum smtp_client_verdict
-smtp_client_limits(const char *addr, uint32_t conn, uint32_t rate)
+smtp_client_limits(const char *addr, const struct smtp_client_place *place,
+    uint32_t conn, uint32_t rate)
 {
 	struct smtp_client	*c;
 	size_t			 limit;
@@ -254,11 +257,10 @@ smtp_client_limits(const char *addr, uint32_t conn, uint32_t rate)
 		return SMTP_CLIENT_OK;
 	c->map_conn = conn;
 	c->map_rate = rate;
-	if (rate != POLICY_LIMIT_NONE && rate > 0 &&
-	    smtp_client_rate_of(c) > rate)
+	if (rate != POLICY_LIMIT_NONE && rate > 0 && place->rate > rate)
 		return SMTP_CLIENT_RATE;
 	limit = smtp_client_conn_limit(c);
-	if (conn != POLICY_LIMIT_NONE && limit > 0 && c->sessions > limit)
+	if (conn != POLICY_LIMIT_NONE && limit > 0 && place->conn > limit)
 		return SMTP_CLIENT_CONN;
 	return SMTP_CLIENT_OK;
 }

@@ -279,6 +279,24 @@ smtp_generics_value_ok(const char *v)
 	    mailaddr_local_valid(v, n);
 }
 
+/*
+ * Take value i.  A UTF-8 one is for a transaction with SMTPUTF8 only
+ * (RFC 6531): elsewhere it would put UTF-8 into mail that may go to a
+ * next hop that cannot take it, so the address stays as it is.
+ */
+static void
+smtp_generics_value_set(struct smtp_session *s, struct smtp_generics *g,
+    uint32_t i, const char *v)
+{
+	if (!s->tx->smtputf8 && !mailaddr_is_ascii(v)) {
+		log_info("%08x: genericstable value <%s> not used: UTF-8 in a "
+		    "transaction without SMTPUTF8", s->id, v);
+		g->value[i][0] = '\0';
+		return;
+	}
+	(void)strlcpy(g->value[i], v, sizeof(g->value[i]));
+}
+
 void
 smtp_generics_result(struct imsgev *iev, struct imsg *m, void *arg)
 {
@@ -318,6 +336,6 @@ smtp_generics_result(struct imsgev *iev, struct imsg *m, void *arg)
 		    "temporary failure in policyd" : "bad answer from policyd");
 	else
 		for (i = 0; i < n; i++)
-			(void)strlcpy(g->value[i], v[i], sizeof(g->value[i]));
+			smtp_generics_value_set(s, g, i, v[i]);
 	smtp_generics_done(s);
 }

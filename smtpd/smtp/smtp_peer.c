@@ -359,7 +359,8 @@ smtp_peer_connect_limits(struct smtp_session *s, const struct smtp_verdict *v)
 
 	if (s->lflags & LISTEN_F_LOCAL)
 		return 0;
-	c = smtp_client_limits(s->addr, v->client_conn, v->client_rate);
+	c = smtp_client_limits(s->addr, &s->client_place, v->client_conn,
+	    v->client_rate);
 	if (c == SMTP_CLIENT_OK)
 		return 0;
 	reply = smtp_session_limit_text(c, s->addr, 1, why, sizeof(why));
@@ -713,6 +714,27 @@ smtp_peer_queue_created(struct imsgev *iev, struct imsg *m, void *arg)
 		smtp_tx_created(s);
 }
 
+/*
+ * The UTF8_F_* of the message.  A transaction without SMTPUTF8 can still
+ * end with UTF-8 addresses (a virtusertable or alias value): the message
+ * then needs SMTPUTF8 as much as one that asked for it, so that the mta
+ * sends it only to a next hop that offers it (RFC 6531 3.4).
+ */
+static uint32_t
+smtp_peer_utf8(const struct smtp_tx *tx)
+{
+	uint32_t	 f = tx->data.hdr8bit ? UTF8_F_HEADERS : 0;
+	size_t		 i;
+
+	if (tx->smtputf8 || !mailaddr_is_ascii(tx->sender))
+		return f | UTF8_F_SMTPUTF8;
+	for (i = 0; i < tx->nrcpt; i++)
+		if (!mailaddr_is_ascii(tx->rcpts[i].rcpt) ||
+		    !mailaddr_is_ascii(tx->rcpts[i].sender))
+			return f | UTF8_F_SMTPUTF8;
+	return f;
+}
+
 /* Send IMSG_QUEUE_MESSAGE_COMMIT with everything the envelopes need. */
 void
 smtp_peer_queue_commit(struct smtp_session *s)
@@ -733,8 +755,7 @@ smtp_peer_queue_commit(struct smtp_session *s)
 	imsg_put_str(&out, smtp_session_name(s, name, sizeof(name)));
 	imsg_put_str(&out, smtp_session_proto(s));
 	imsg_put_u32(&out, tx->body == SMTP_BODY_8BITMIME ? 1 : 0);
-	imsg_put_u32(&out, (tx->smtputf8 ? UTF8_F_SMTPUTF8 : 0) |
-	    (tx->data.hdr8bit ? UTF8_F_HEADERS : 0));
+	imsg_put_u32(&out, smtp_peer_utf8(tx));
 	imsg_put_str(&out, tx->auth);
 	imsg_put_u32(&out, (uint32_t)tx->nrcpt);
 	for (i = 0; i < tx->nrcpt; i++) {

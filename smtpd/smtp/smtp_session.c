@@ -958,9 +958,10 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 	struct smtp_session	*s;
 	char			 addr[INET6_ADDRSTRLEN];
 	enum smtp_client_verdict v;
+	struct smtp_client_place place;
 
 	smtp_session_addr(ss, addr, sizeof(addr));
-	if ((v = smtp_client_hold(addr)) != SMTP_CLIENT_OK) {
+	if ((v = smtp_client_hold(addr, &place)) != SMTP_CLIENT_OK) {
 		smtp_session_refuse(fd, addr, listener, v);
 		return NULL;
 	}
@@ -968,6 +969,7 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 		smtp_client_release(addr);
 		return NULL;
 	}
+	s->client_place = place;
 	/* asked now, so that the answers are there when they are needed */
 	s->dnsbl = smtp_dnsbl_start(s->addr, s->id, smtp_peer_dnsbl_done, s);
 	if (!conf->smtp_reverse_dns || smtp_session_dns_start(s) == -1)

@@ -72,6 +72,17 @@ enum smtp_wait {
 	SMTP_WAIT_GENERICS	/* IMSG_POLICY_GENERICS_RESULT */
 };
 
+/*
+ * A session's place among its address's, when it was accepted: the
+ * number of its open sessions and of its connections in the window,
+ * itself included.  The map's limits, known later, are held against it,
+ * so a burst is refused from the one past the limit on, not as a whole.
+ */
+struct smtp_client_place {
+	size_t		 conn;
+	size_t		 rate;
+};
+
 /* Where a session is in an AUTH exchange (smtp_auth.c). */
 enum smtp_auth_state {
 	SMTP_AUTH_NONE = 0,	/* no exchange */
@@ -256,6 +267,7 @@ struct smtp_session {
 	char			*auth_mech;
 	uint32_t		 auth_ssf;
 	char			 addr[INET6_ADDRSTRLEN];
+	struct smtp_client_place client_place;
 	/* enum smtp_auth_state, failed exchanges, the mechanism tried */
 	uint8_t			 auth_state;
 	uint32_t		 auth_failures;
@@ -323,9 +335,10 @@ enum smtp_client_verdict {
 	SMTP_CLIENT_CONN,	/* over the address's ClientConn: */
 	SMTP_CLIENT_RATE	/* over ClientRate: or the rate default */
 };
-enum smtp_client_verdict smtp_client_hold(const char *addr);
+enum smtp_client_verdict smtp_client_hold(const char *addr,
+	    struct smtp_client_place *);
 enum smtp_client_verdict smtp_client_limits(const char *addr,
-	    uint32_t conn, uint32_t rate);
+	    const struct smtp_client_place *, uint32_t conn, uint32_t rate);
 size_t	 smtp_client_limit(const char *addr, enum smtp_client_verdict);
 void	 smtp_client_release(const char *addr);
 size_t	 smtp_client_sessions(const char *addr);

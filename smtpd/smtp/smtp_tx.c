@@ -117,7 +117,8 @@ smtp_tx_rcpt_add(struct smtp_tx *tx, uint32_t kind, const char *value,
 {
 	struct smtp_rcptent	*p, *r;
 	size_t			 cap;
-	char			 orcpt[MAILADDR_PATH_MAX + 8];
+	/* the client's ORCPT as it kept it, or "type;" and the RCPT */
+	char			 orcpt[MAILADDR_ORCPT_MAX + MAILADDR_PATH_MAX + 8];
 
 	if (smtp_tx_rcpt_has(tx, kind, value))
 		return 0;
@@ -393,6 +394,13 @@ smtp_tx_commit(struct smtp_session *s)
 {
 	struct smtp_tx	*tx = s->tx;
 
+	/* the queue was lost while the sender's lookup was out: the new
+	 * one does not know this message */
+	if (tx->failed) {
+		stats_add("smtp.error.queue", 1);
+		smtp_tx_abort(s, SMTP_TX_QUEUE_ERROR);
+		return;
+	}
 	if (smtp_generics_failed(tx->generics)) {
 		smtp_tx_reject(s, SMTP_GENERICS_FAIL);
 		return;
