@@ -64,6 +64,33 @@ test_rcpt(void)
 	    "a route's user@host is the RCPT, with the recipient's parameters");
 }
 
+/*
+ * An ORCPT the front end takes whose 7-bit form, to a next hop without
+ * SMTPUTF8, is far longer than its value: each quoted-pair '\' and each
+ * UTF-8 character of it becomes "\x{...}" (over 800 characters here).
+ */
+static void
+test_rcpt_long_orcpt(void)
+{
+	static char	 line[MTA_RCPT_LINE_MAX];
+	struct mta_rcpt	 rc;
+	char		 to[] = "u@x.test", o[600];
+	size_t		 i, n;
+
+	n = (size_t)snprintf(o, sizeof(o), "utf-8;\"");
+	for (i = 0; i < 24; i++)
+		n += (size_t)snprintf(o + n, sizeof(o) - n, "\\\\");
+	n += (size_t)snprintf(o + n, sizeof(o) - n, "\"@");
+	for (i = 0; i < 40; i++)
+		n += (size_t)snprintf(o + n, sizeof(o) - n, "\xc3\xa9\xc3\xa9.");
+	(void)snprintf(o + n, sizeof(o) - n, "x");
+	memset(&rc, 0, sizeof(rc));
+	rc.rcpt = to;
+	rc.orcpt = o;
+	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN) >
+	    0 && strlen(line) > 700, "a long utf-8 ORCPT fits its 7-bit form");
+}
+
 /* A utf-8 ORCPT (RFC 6533 3): 7-bit without SMTPUTF8, UTF-8 with it. */
 static void
 test_rcpt_utf8(void)
@@ -91,6 +118,7 @@ test_rcpt_utf8(void)
 	UNIT_CHECK(mta_command_rcpt(line, sizeof(line), &rc, to, MTA_EXT_DSN) >
 	    0 && strcmp(line, "RCPT TO:<u@x.test> ORCPT=utf-8;a\\x{2B}b\\x{3D}c"
 	    "\\x{5C}d\\x{7528}@x.test\r\n") == 0, "xtext: every one escaped");
+	test_rcpt_long_orcpt();
 }
 
 /* The MAIL line of a batch whose AUTH= value is auth, as a session with
