@@ -43,6 +43,12 @@ def test_each_real_child_dies_of_a_forbidden_call():
         raise AssertionError("bin/probe is missing (make probe)")
     with Sink() as sink, Relay(sink=sink, libexec=PROBE) as relay:
         for name in sorted(CHILDREN):
+            # the probe's SIGUSR2 handler comes with the filter, which a
+            # child loads once it has its config: a slow start (ASan) may
+            # not be there yet when the relay answers
+            first = relay.pid(name)
+            wait_until(lambda: proc_status(first).get("Seccomp") == ["2"],
+                       10, "%s filtered" % name)
             mark = relay.mark()
             pid = relay.kill(name, signal.SIGUSR2)
             relay.wait_for_log(r"seccomp: forbidden system call ptrace",
