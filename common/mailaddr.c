@@ -57,8 +57,16 @@ mailaddr_utf8_len(const char *str)
 int
 mailaddr_is_ascii(const char *s)
 {
-	for (; *s != '\0'; s++)
-		if ((unsigned char)*s >= 0x80)
+	return mailaddr_ascii_n(s, strlen(s));
+}
+
+int
+mailaddr_ascii_n(const char *s, size_t n)
+{
+	size_t	 i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
 			return 0;
 	return 1;
 }

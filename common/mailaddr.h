@@ -86,8 +86,9 @@ int		 mailaddr_xtext_encode(const char *s, char *out, size_t outsize);
 
 /* Length of the UTF8-non-ascii character at s (RFC 6532), 0 if none. */
 size_t		 mailaddr_utf8_len(const char *s);
-/* 1 if s holds no octet above 0x7f. */
+/* 1 if s (or the n octets at s) hold no octet above 0x7f. */
 int		 mailaddr_is_ascii(const char *s);
+int		 mailaddr_ascii_n(const char *s, size_t n);
 /*
  * The domain in the form the DNS and the maps use: lowercased, U-labels
  * turned into A-labels (IDNA2008, libidn2), so "b\xc3\xbccher.example"

@@ -50,7 +50,7 @@ run_one() {
 	name=$1 extra=$2 libs=$3
 	# shellcheck disable=SC2086
 	clang $CF -fsanitize=fuzzer $SAN -o "$out/$name" "regress/fuzz/$name.c" \
-	    $extra "$out/libcommon.a" -levent -lbsd -lseccomp $libs
+	    $extra "$out/libcommon.a" -levent -lbsd -lseccomp -lidn2 $libs
 	mkdir -p "regress/fuzz/corpus/$name"
 	seeds=
 	[ -d "regress/fuzz/seeds/$name" ] && seeds="regress/fuzz/seeds/$name"

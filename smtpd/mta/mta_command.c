@@ -44,18 +44,6 @@ mta_command_add(char *buf, size_t size, size_t *n, const char *s)
 	return 0;
 }
 
-/* 1 if the n octets at s are ASCII. */
-static int
-mta_command_ascii(const char *s, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] >= 0x80)
-			return 0;
-	return 1;
-}
-
 /* An address as this next hop may see it; -1 if it cannot. */
 int
 mta_command_addr(char *buf, size_t size, const char *addr, uint32_t ext)
@@ -65,7 +53,7 @@ mta_command_addr(char *buf, size_t size, const char *addr, uint32_t ext)
 
 	if ((ext & MTA_EXT_SMTPUTF8) || mailaddr_is_ascii(addr))
 		return strlcpy(buf, addr, size) < size ? 0 : -1;
-	if (at == NULL || !mta_command_ascii(addr, (size_t)(at - addr)) ||
+	if (at == NULL || !mailaddr_ascii_n(addr, (size_t)(at - addr)) ||
 	    mailaddr_domain_ascii(at + 1, dom, sizeof(dom)) == -1)
 		return -1;
 	return snprintf(buf, size, "%.*s@%s", (int)(at - addr), addr, dom) <

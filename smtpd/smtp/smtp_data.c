@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "mailaddr.h"
 #include "smtp_data.h"
 
 /* Where the receiver is in the current line. */
@@ -189,18 +190,6 @@ smtp_data_header(struct smtp_data *d, const char *p, size_t n)
 		d->errors |= SMTP_DATA_E_HOPS;
 }
 
-/* Whether n octets at p hold one above 0x7f (UTF-8 headers, RFC 6532). */
-static int
-smtp_data_has8bit(const char *p, size_t n)
-{
-	size_t	 i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
-			return 1;
-	return 0;
-}
-
 /* Message text: counted, checked, written while nothing is wrong. */
 static void
 smtp_data_emit(struct smtp_data *d, const char *p, size_t n)
@@ -215,7 +204,7 @@ smtp_data_emit(struct smtp_data *d, const char *p, size_t n)
 	if (d->inheaders && d->hdrlen < sizeof(d->hdr) - 1)
 		smtp_data_header(d, p, n);
 	if (d->inheaders && !d->hdr8bit)
-		d->hdr8bit = smtp_data_has8bit(p, n);
+		d->hdr8bit = !mailaddr_ascii_n(p, n);
 	if (!field && d->errors == 0)
 		smtp_data_append(d, p, n);
 }
