@@ -186,16 +186,8 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 
 /* The second of a throttled RCPT is over: ask policyd now. */
 static void
-smtp_exec_rcpt_throttled(int fd, short ev, void *arg)
+smtp_exec_rcpt_throttled(struct smtp_session *s)
 {
-	struct smtp_session	*s;
-
-	(void)fd;
-	(void)ev;
-	if ((s = smtp_session_find((uint32_t)(uintptr_t)arg)) == NULL ||
-	    s->state == SMTP_ST_CLOSING || s->wait != SMTP_WAIT_THROTTLE)
-		return;
-	s->wait = SMTP_WAIT_NONE;
 	smtp_peer_policy_query(s, POLICY_RCPT);
 	smtp_session_resume(s);
 }
@@ -209,7 +201,6 @@ smtp_exec_rcpt_throttled(int fd, short ev, void *arg)
 static int
 smtp_exec_rcpt_throttle(struct smtp_session *s)
 {
-	struct timeval	 tv = { SMTP_EXEC_RCPT_THROTTLE, 0 };
 	char		 relay[SMTP_SESSION_RELAY_MAX];
 
 	if (conf->limit_bad_rcpt_throttle == 0 ||
@@ -221,13 +212,8 @@ smtp_exec_rcpt_throttle(struct smtp_session *s)
 		    s->id, smtp_session_relay(s, relay, sizeof(relay)));
 	}
 	stats_add("smtp.rcpt.throttled", 1);
-	s->wait = SMTP_WAIT_THROTTLE;
-	if (event_base_once(proc_base, -1, EV_TIMEOUT,
-	    smtp_exec_rcpt_throttled, (void *)(uintptr_t)s->id, &tv) == -1) {
-		s->wait = SMTP_WAIT_NONE;
-		return 0;
-	}
-	return 1;
+	return smtp_session_pause(s, SMTP_EXEC_RCPT_THROTTLE,
+	    smtp_exec_rcpt_throttled) == 0;
 }
 
 /* RCPT TO: the recipient waits in tx->pending for policyd's verdict. */

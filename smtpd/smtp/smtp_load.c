@@ -74,16 +74,8 @@ smtp_load_average(struct imsgev *iev, struct imsg *m, void *arg)
 
 /* The second of a delayed command is over: let it run. */
 static void
-smtp_load_delayed(int fd, short ev, void *arg)
+smtp_load_delayed(struct smtp_session *s)
 {
-	struct smtp_session	*s;
-
-	(void)fd;
-	(void)ev;
-	if ((s = smtp_session_find((uint32_t)(uintptr_t)arg)) == NULL ||
-	    s->state == SMTP_ST_CLOSING || s->wait != SMTP_WAIT_THROTTLE)
-		return;
-	s->wait = SMTP_WAIT_NONE;
 	s->load_waited = 1;
 	smtp_session_resume(s);
 }
@@ -91,8 +83,6 @@ smtp_load_delayed(int fd, short ev, void *arg)
 int
 smtp_load_delay(struct smtp_session *s)
 {
-	struct timeval	 tv = { SMTP_LOAD_DELAY, 0 };
-
 	if (s->load_waited) {
 		s->load_waited = 0;
 		return 0;
@@ -101,12 +91,8 @@ smtp_load_delay(struct smtp_session *s)
 	    (s->lflags & LISTEN_F_LOCAL) ||
 	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0)
 		return 0;
-	s->wait = SMTP_WAIT_THROTTLE;
-	if (event_base_once(proc_base, -1, EV_TIMEOUT, smtp_load_delayed,
-	    (void *)(uintptr_t)s->id, &tv) == -1) {
-		s->wait = SMTP_WAIT_NONE;
+	if (smtp_session_pause(s, SMTP_LOAD_DELAY, smtp_load_delayed) == -1)
 		return 0;
-	}
 	stats_add("smtp.load.delayed", 1);
 	return 1;
 }

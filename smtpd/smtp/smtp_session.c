@@ -400,6 +400,40 @@ smtp_session_nullserver(struct smtp_session *s, const char *reply)
 	s->nullserver = r;
 }
 
+static void
+smtp_session_pause_end(int fd, short ev, void *arg)
+{
+	struct smtp_session	*s;
+
+	(void)fd;
+	(void)ev;
+	if ((s = smtp_session_find((uint32_t)(uintptr_t)arg)) == NULL ||
+	    s->state == SMTP_ST_CLOSING || s->wait != SMTP_WAIT_THROTTLE)
+		return;
+	s->wait = SMTP_WAIT_NONE;
+	s->pause_done(s);
+}
+
+/*
+ * A one-shot timer keyed by the session id, not its pointer: a session
+ * closed meanwhile is simply not found.
+ */
+int
+smtp_session_pause(struct smtp_session *s, int seconds,
+    void (*done)(struct smtp_session *))
+{
+	struct timeval	 tv = { seconds, 0 };
+
+	s->wait = SMTP_WAIT_THROTTLE;
+	s->pause_done = done;
+	if (event_base_once(proc_base, -1, EV_TIMEOUT, smtp_session_pause_end,
+	    (void *)(uintptr_t)s->id, &tv) == -1) {
+		s->wait = SMTP_WAIT_NONE;
+		return -1;
+	}
+	return 0;
+}
+
 /* A peer answered: execute what has been waiting. */
 void
 smtp_session_resume(struct smtp_session *s)

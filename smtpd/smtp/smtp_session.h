@@ -241,6 +241,8 @@ struct smtp_session {
 	uint8_t			 throttled;
 	/* limit load-delay: this command line has had its second */
 	uint8_t			 load_waited;
+	/* what runs when a smtp_session_pause() is over */
+	void			(*pause_done)(struct smtp_session *);
 	char			*helo;
 	/*
 	 * "nullserver" (spec 2.3, 3.4, 4.2): the reply to every command but
@@ -312,6 +314,10 @@ void	 smtp_session_close(struct smtp_session *, const char *reply,
 	    const char *reason);
 void	 smtp_session_greet(struct smtp_session *);
 void	 smtp_session_resume(struct smtp_session *);
+/* Wait (SMTP_WAIT_THROTTLE) for seconds, then done(s) if s is still
+ * there and waiting; 0, or -1 (nothing armed). */
+int	 smtp_session_pause(struct smtp_session *, int seconds,
+	    void (*done)(struct smtp_session *));
 int	 smtp_session_feature(const struct smtp_session *, int letter,
 	    int dflt);
 void	 smtp_session_nullserver(struct smtp_session *, const char *reply);
