@@ -55,50 +55,53 @@ class Counts:
         self.errors = 0
 
 
+async def greeted(port, addr, wait, retry, counts):
+    """Connect from addr and read the first line: (reader, writer, line),
+    or None after counting the error (and waiting retry seconds)."""
+    try:
+        r, w = await asyncio.open_connection(
+            "127.0.0.1", port, local_addr=(addr, 0))
+    except OSError:
+        counts.errors += 1
+        await asyncio.sleep(retry)
+        return None
+    counts.connects += 1
+    try:
+        line = await asyncio.wait_for(r.readline(), wait)
+    except (asyncio.TimeoutError, OSError):
+        counts.errors += 1
+        w.close()
+        return None
+    if line.startswith(b"220"):
+        counts.greeted += 1
+    elif line.startswith(b"421"):
+        counts.refused_421 += 1
+    return r, w, line
+
+
 async def flood_one(port, addr, stop, counts):
     """Connect, read the first line, hang up; again until stop."""
     while not stop.is_set():
-        try:
-            r, w = await asyncio.open_connection(
-                "127.0.0.1", port, local_addr=(addr, 0))
-        except OSError:
-            counts.errors += 1
-            await asyncio.sleep(0.05)
-            continue
-        counts.connects += 1
-        try:
-            line = await asyncio.wait_for(r.readline(), 5)
-            if line.startswith(b"220"):
-                counts.greeted += 1
-            elif line.startswith(b"421"):
-                counts.refused_421 += 1
-        except (asyncio.TimeoutError, OSError):
-            counts.errors += 1
-        w.close()
+        got = await greeted(port, addr, 5, 0.05, counts)
+        if got is not None:
+            got[1].close()
 
 
 async def slow_one(port, addr, gap, stop, counts):
     """A slowloris sender: one octet of "NOOP" every gap seconds."""
     while not stop.is_set():
-        try:
-            r, w = await asyncio.open_connection(
-                "127.0.0.1", port, local_addr=(addr, 0))
-        except OSError:
-            counts.errors += 1
-            await asyncio.sleep(1)
+        got = await greeted(port, addr, 10, 1, counts)
+        if got is None:
             continue
-        counts.connects += 1
+        r, w, _ = got
         try:
-            line = await asyncio.wait_for(r.readline(), 10)
-            if line.startswith(b"220"):
-                counts.greeted += 1
             for octet in b"NOOP" * 1000:
                 if stop.is_set() or r.at_eof():
                     break
                 w.write(bytes([octet]))
                 await w.drain()
                 await asyncio.sleep(gap)
-        except (asyncio.TimeoutError, OSError):
+        except OSError:
             counts.errors += 1
         w.close()
 
