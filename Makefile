@@ -158,7 +158,7 @@ PROC_LIBS = smtpd/smtp/libsmtp.a smtpd/mta/libmta.a queue/libqueue.a \
 $(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd/lib
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 -lunbound
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 -lunbound -lcrypto
 
 # the sendmail command (and mailq, newaliases by name): an unprivileged
 # program of the user who runs it

@@ -66,6 +66,8 @@ static const struct ctl_local {
 	{ "map",	smtpctl_map },
 	{ "authinfo",	smtpctl_authinfo },
 	{ "explain",	smtpctl_explain },
+	{ "tlsa",	smtpctl_tlsa },
+	{ "mta-sts",	smtpctl_mta_sts },
 };
 
 static void
@@ -92,7 +94,8 @@ usage(void)
 	    "              [server-verify V] [server-bits N] [server-cn NAME]\n"
 	    "              [server-cert-subject DN] "
 	    "[server-cert-issuer DN]] |\n"
-	    "          explain masquerade ADDRESS\n");
+	    "          explain masquerade ADDRESS |\n"
+	    "          tlsa [PKI] | mta-sts DOMAIN [enforce|testing]\n");
 	exit(2);
 }
 

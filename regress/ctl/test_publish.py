@@ -1,0 +1,110 @@
+"""smtpctl tlsa and smtpctl mta-sts: the DANE TLSA records of our
+certificates (3 1 1 for the key, 2 1 1 for each issuer in the file) and
+the MTA-STS policy with its TXT records, as the admin publishes them;
+certificate files only are read, and a bad one is a clear error."""
+import os
+import re
+import subprocess
+
+from lib import BIN, test_dir
+from lib.certs import TestCA
+
+
+def _spki_sha256(pem):
+    """SHA-256 of a certificate's SubjectPublicKeyInfo, by openssl(1)."""
+    pub = subprocess.run(["openssl", "x509", "-in", pem, "-noout",
+                          "-pubkey"], check=True, stdout=subprocess.PIPE)
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pub.stdout, check=True,
+                         stdout=subprocess.PIPE)
+    dgst = subprocess.run(["openssl", "dgst", "-sha256", "-r"],
+                          input=der.stdout, check=True,
+                          stdout=subprocess.PIPE)
+    return dgst.stdout.split()[0].decode()
+
+
+def _conf(lines):
+    path = os.path.join(test_dir("publish"), "smtpd.conf")
+    with open(path, "w") as f:
+        f.write('hostname "mx.relay.test"\n' + "\n".join(lines) + "\n")
+    return path
+
+
+def _smtpctl(conf, *args):
+    r = subprocess.run([os.path.join(BIN, "smtpctl"), "-f", conf] +
+                       list(args), stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=20)
+    return r.returncode, r.stdout.decode(), r.stderr.decode()
+
+
+def _records(out):
+    return re.findall(r"^(\S+) IN TLSA (\d) 1 1 ([0-9a-f]{64})$", out, re.M)
+
+
+def test_tlsa_records_of_each_pki_and_its_chain():
+    ca = TestCA()
+    mx = ca.issue("mx.relay.test")
+    other = ca.issue("other.test")
+    conf = _conf(['pki mx.relay.test cert "%s" key "%s"' % (mx.chain,
+                                                            mx.key),
+                  'pki bench cert "%s" key "%s"' % (other.cert,
+                                                    other.key)])
+    rc, out, err = _smtpctl(conf, "tlsa")
+    assert rc == 0, (out, err)
+    # the chain file: the key's record, then the CA's; a pki whose name
+    # is no host name stands for the hostname
+    assert _records(out) == [
+        ("_25._tcp.mx.relay.test.", "3", _spki_sha256(mx.cert)),
+        ("_25._tcp.mx.relay.test.", "2", _spki_sha256(ca.cert)),
+        ("_25._tcp.mx.relay.test.", "3", _spki_sha256(other.cert))], out
+    assert "; issuer: /O=Regress/CN=Regress Test CA" in out, out
+    rc, out, err = _smtpctl(conf, "tlsa", "bench")
+    assert rc == 0 and len(_records(out)) == 1, (out, err)
+    # the key files are never read: one nobody can read changes nothing
+    os.chmod(mx.key, 0)
+    assert _smtpctl(conf, "tlsa", "mx.relay.test")[0] == 0
+
+
+def test_tlsa_errors_are_clear():
+    ca = TestCA()
+    mx = ca.issue("mx.relay.test")
+    junk = os.path.join(test_dir("publish"), "junk.pem")
+    with open(junk, "w") as f:
+        f.write("not a certificate\n")
+    conf = _conf(['pki mx.relay.test cert "%s" key "%s"' % (junk, mx.key),
+                  'pki gone.test cert "/nonexistent/c.pem" key "%s"'
+                  % mx.key])
+    rc, out, err = _smtpctl(conf, "tlsa", "mx.relay.test")
+    assert rc == 1 and "no PEM certificate in %s" % junk in err, (out, err)
+    rc, out, err = _smtpctl(conf, "tlsa", "gone.test")
+    assert rc == 1 and "/nonexistent/c.pem: No such file" in err, err
+    rc, out, err = _smtpctl(conf, "tlsa", "nosuch")
+    assert rc == 1 and "no pki nosuch in the config" in err, err
+    rc, out, err = _smtpctl(_conf([]), "tlsa")
+    assert rc == 1 and "no pki in the config" in err, err
+    assert _smtpctl(conf, "tlsa", "a", "b")[0] == 2
+
+
+def test_mta_sts_policy_and_records():
+    ca = TestCA()
+    mx = ca.issue("mx.relay.test")
+    conf = _conf(['pki mx.relay.test cert "%s" key "%s"' % (mx.chain,
+                                                            mx.key),
+                  'pki bench cert "%s" key "%s"' % (mx.cert, mx.key)])
+    rc, out, err = _smtpctl(conf, "mta-sts", "relay.test")
+    assert rc == 0, (out, err)
+    assert re.search(r'^_mta-sts\.relay\.test\. IN TXT "v=STSv1; '
+                     r'id=\d{14}"$', out, re.M), out
+    assert ('_smtp._tls.relay.test. IN TXT "v=TLSRPTv1; '
+            'rua=mailto:postmaster@relay.test"') in out, out
+    policy = [x for x in out.splitlines() if not x.startswith(("; ", "_"))]
+    # one mx line per host: both pkis stand for mx.relay.test
+    assert policy == ["version: STSv1", "mode: testing",
+                      "mx: mx.relay.test", "max_age: 604800"], out
+    rc, out, err = _smtpctl(conf, "mta-sts", "relay.test", "enforce")
+    assert rc == 0 and "mode: enforce" in out, (out, err)
+    assert _smtpctl(conf, "mta-sts", "relay.test", "none")[0] == 2
+    rc, out, err = _smtpctl(conf, "mta-sts", "bad_domain!")
+    assert rc == 1 and "is not a domain name" in err, err
+    rc, out, err = _smtpctl(_conf([]), "mta-sts", "relay.test")
+    assert rc == 1 and "senders could not verify this host" in err, err

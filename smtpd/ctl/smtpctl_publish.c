@@ -1,0 +1,218 @@
+/*
+ * smtpctl_publish.c: what this host publishes in DNS and over HTTPS so
+ * that senders authenticate it (RFC 7672 DANE, RFC 8461 MTA-STS, RFC
+ * 8460 TLS-RPT).  Nothing is sent anywhere; the admin copies the lines.
+ *
+ *   tlsa [PKI]			a TLSA record set per pki: "3 1 1" for the
+ *				certificate's public key, "2 1 1" for each
+ *				issuer in the same file
+ *   mta-sts DOMAIN [enforce|testing]
+ *				the _mta-sts and _smtp._tls TXT records and
+ *				the policy file, one "mx:" per host name
+ *
+ * The host a pki stands for is its name when that is a host name with a
+ * dot (what an SNI would select), else the config's hostname.
+ *
+ * "3 1 1" (DANE-EE, SubjectPublicKeyInfo, SHA-256) is the record RFC
+ * 7672 3.1.1 recommends: it names the key, not the certificate, so a
+ * renewal with the same key keeps it valid.  Only certificate files are
+ * read (they are public); the keys are never opened.  Exit status as in
+ * smtpctl.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+
+#include "config.h"
+#include "util.h"
+#include "smtpctl.h"
+
+/* RFC 8461 3.2: a week is the usual max_age; a sender caches that long */
+#define PUBLISH_STS_MAX_AGE	604800
+
+static int
+publish_usage(void)
+{
+	(void)fprintf(stderr, "usage: smtpctl tlsa [PKI]\n"
+	    "       smtpctl mta-sts DOMAIN [enforce|testing]\n");
+	return 2;
+}
+
+static const char *
+publish_pki_host(const struct config *cf, const struct pki *p)
+{
+	if (strchr(p->name, '.') != NULL && config_domain_valid(p->name))
+		return p->name;
+	return cf->hostname;
+}
+
+/* The SHA-256 of x's SubjectPublicKeyInfo, in hex; -1 on failure. */
+static int
+publish_spki_sha256(X509 *x, char *hex, size_t hexlen)
+{
+	unsigned char	 md[EVP_MAX_MD_SIZE], *der = NULL;
+	unsigned int	 mdlen, i;
+	int		 len;
+
+	if ((len = i2d_X509_PUBKEY(X509_get_X509_PUBKEY(x), &der)) <= 0)
+		return -1;
+	if (EVP_Digest(der, (size_t)len, md, &mdlen, EVP_sha256(),
+	    NULL) != 1) {
+		OPENSSL_free(der);
+		return -1;
+	}
+	OPENSSL_free(der);
+	if (hexlen < mdlen * 2 + 1)
+		return -1;
+	for (i = 0; i < mdlen; i++)
+		(void)snprintf(hex + i * 2, 3, "%02x", md[i]);
+	return 0;
+}
+
+static void
+publish_subject_print(const char *what, X509 *x)
+{
+	char	 dn[512];
+
+	if (X509_NAME_oneline(X509_get_subject_name(x), dn,
+	    sizeof(dn)) == NULL)
+		(void)strlcpy(dn, "?", sizeof(dn));
+	(void)printf("; %s: ", what);
+	smtpctl_text_print(stdout, dn);
+	(void)printf("\n");
+}
+
+/* The records of one pki; -1 (reason on stderr) if its file is no
+ * certificate. */
+static int
+publish_tlsa_pki(const struct config *cf, const struct pki *p)
+{
+	FILE	*fp;
+	X509	*x;
+	char	 hex[EVP_MAX_MD_SIZE * 2 + 1];
+	int	 n = 0, rc = 0;
+
+	if ((fp = fopen(p->cert_file, "r")) == NULL) {
+		(void)fprintf(stderr, "smtpctl: pki %s: %s: %s\n", p->name,
+		    p->cert_file, strerror(errno));
+		return -1;
+	}
+	(void)printf("; pki %s, %s\n", p->name, p->cert_file);
+	while ((x = PEM_read_X509(fp, NULL, NULL, NULL)) != NULL) {
+		if (publish_spki_sha256(x, hex, sizeof(hex)) == -1) {
+			(void)fprintf(stderr, "smtpctl: pki %s: certificate "
+			    "%d of %s has no usable public key\n", p->name,
+			    n + 1, p->cert_file);
+			X509_free(x);
+			rc = -1;
+			break;
+		}
+		publish_subject_print(n == 0 ? "certificate" : "issuer", x);
+		(void)printf("_25._tcp.%s. IN TLSA %d 1 1 %s\n",
+		    publish_pki_host(cf, p), n == 0 ? 3 : 2, hex);
+		X509_free(x);
+		n++;
+	}
+	(void)fclose(fp);
+	if (rc == 0 && n == 0) {
+		(void)fprintf(stderr, "smtpctl: pki %s: no PEM certificate "
+		    "in %s\n", p->name, p->cert_file);
+		rc = -1;
+	}
+	return rc;
+}
+
+int
+smtpctl_tlsa(const struct config *cf, int argc, char **argv)
+{
+	const struct pki	*p;
+	int			 rc = 0;
+
+	if (argc > 2)
+		return publish_usage();
+	if (argc == 2) {
+		if ((p = config_pki_find(cf, argv[1])) == NULL) {
+			(void)fprintf(stderr, "smtpctl: no pki %s in the "
+			    "config\n", argv[1]);
+			return 1;
+		}
+		return publish_tlsa_pki(cf, p) == -1 ? 1 : 0;
+	}
+	if (TAILQ_EMPTY(&cf->pkis)) {
+		(void)fprintf(stderr, "smtpctl: no pki in the config: "
+		    "there is no certificate to publish\n");
+		return 1;
+	}
+	TAILQ_FOREACH(p, &cf->pkis, entry)
+		if (publish_tlsa_pki(cf, p) == -1)
+			rc = 1;
+	return rc;
+}
+
+/* Whether a pki before p stands for the same host. */
+static int
+publish_host_seen(const struct config *cf, const struct pki *p)
+{
+	const struct pki	*q;
+
+	TAILQ_FOREACH(q, &cf->pkis, entry) {
+		if (q == p)
+			return 0;
+		if (strcasecmp(publish_pki_host(cf, q),
+		    publish_pki_host(cf, p)) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+int
+smtpctl_mta_sts(const struct config *cf, int argc, char **argv)
+{
+	const struct pki	*p;
+	const char		*mode = "testing";
+	char			 id[32];
+	time_t			 now = time(NULL);
+	struct tm		 tm;
+
+	if (argc < 2 || argc > 3)
+		return publish_usage();
+	if (argc == 3) {
+		if (strcmp(argv[2], "enforce") != 0 &&
+		    strcmp(argv[2], "testing") != 0)
+			return publish_usage();
+		mode = argv[2];
+	}
+	if (!config_domain_valid(argv[1])) {
+		(void)fprintf(stderr, "smtpctl: %s is not a domain name\n",
+		    argv[1]);
+		return 1;
+	}
+	/* a sender checks the MX's certificate against these names: with no
+	 * certificate, a policy would only make enforcing senders fail */
+	if (TAILQ_EMPTY(&cf->pkis)) {
+		(void)fprintf(stderr, "smtpctl: no pki in the config: senders "
+		    "could not verify this host\n");
+		return 1;
+	}
+	if (gmtime_r(&now, &tm) == NULL ||
+	    strftime(id, sizeof(id), "%Y%m%d%H%M%S", &tm) == 0)
+		(void)strlcpy(id, "1", sizeof(id));
+	(void)printf("; DNS (a new id each time the policy changes)\n");
+	(void)printf("_mta-sts.%s. IN TXT \"v=STSv1; id=%s\"\n", argv[1], id);
+	(void)printf("_smtp._tls.%s. IN TXT \"v=TLSRPTv1; "
+	    "rua=mailto:postmaster@%s\"\n", argv[1], argv[1]);
+	(void)printf("; https://mta-sts.%s/.well-known/mta-sts.txt "
+	    "(text/plain)\n", argv[1]);
+	(void)printf("version: STSv1\nmode: %s\n", mode);
+	TAILQ_FOREACH(p, &cf->pkis, entry)
+		if (!publish_host_seen(cf, p))
+			(void)printf("mx: %s\n", publish_pki_host(cf, p));
+	(void)printf("max_age: %d\n", PUBLISH_STS_MAX_AGE);
+	return 0;
+}
