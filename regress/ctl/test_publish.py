@@ -166,3 +166,66 @@ def test_tlsa_record_validates_in_a_signed_zone():
         assert "(insecure)" in out, out
         out = _validate(dns, "_25._tcp.mx.broken.example")
         assert "(BOGUS (security failure))" in out, out
+
+
+def _policy(text):
+    path = os.path.join(test_dir("publish"), "mta-sts.txt")
+    with open(path, "wb") as f:
+        f.write(text if isinstance(text, bytes) else text.encode())
+    return path
+
+
+def test_mta_sts_check_reads_a_policy_as_a_sender_would():
+    ca = TestCA()
+    mx = ca.issue("mx.relay.test")
+    conf = _conf(['pki mx.relay.test cert "%s" key "%s"' % (mx.cert,
+                                                            mx.key)])
+    # what smtpctl mta-sts prints is a policy its own check takes
+    rc, out, err = _smtpctl(conf, "mta-sts", "relay.test", "enforce")
+    body = "\r\n".join(x for x in out.splitlines()
+                       if not x.startswith(("; ", "_"))) + "\r\n"
+    rc, out, err = _smtpctl(conf, "mta-sts", "check", _policy(body))
+    assert rc == 0, (out, err)
+    assert "valid, mode enforce, max_age 604800 s, 1 mx pattern\n" in out
+    assert "mx.relay.test: matches" in out, out
+    # a wildcard is one label, no more, no less; case and a final dot
+    # do not count; unknown fields are skipped; first mode wins
+    path = _policy("version: STSv1\nmode: testing\nmode: enforce\n"
+                   "mx: *.Relay.test\nmx: mail.other.test.\n"
+                   "future_field: 1\nmax_age: 86400\n")
+    rc, out, err = _smtpctl(conf, "mta-sts", "check", path, "a.relay.test",
+                            "MAIL.OTHER.TEST.", "relay.test",
+                            "a.b.relay.test")
+    assert rc == 1, (out, err)
+    assert out.splitlines() == [
+        "%s: valid, mode testing, max_age 86400 s, 2 mx patterns" % path,
+        "a.relay.test: matches", "MAIL.OTHER.TEST.: matches",
+        "relay.test: does not match", "a.b.relay.test: does not match"], out
+    # what a sender refuses
+    for text, why in [
+            ("mode: enforce\nmx: a.test\nmax_age: 1\n", "no version"),
+            ("version: STSv2\nmode: enforce\nmx: a.test\nmax_age: 1\n",
+             "the version is not STSv1"),
+            ("version: STSv1\nmode: Enforce\nmx: a.test\nmax_age: 1\n",
+             "mode is not enforce, testing or none"),
+            ("version: STSv1\nmode: enforce\nmax_age: 1\n", "no mx"),
+            ("version: STSv1\nmode: enforce\nmx: a.test\n", "no max_age"),
+            ("version: STSv1\nmode: enforce\nmx: a.test\n"
+             "max_age: 31557601\n", "max_age is not a number"),
+            ("version: STSv1\nmode: enforce\nmx: a..test\nmax_age: 1\n",
+             "an mx pattern is not a host name"),
+            ("version: STSv1\nmode: enforce\nmx: *.*.test\nmax_age: 1\n",
+             "an mx pattern is not a host name"),
+            ("version: STSv1\nmode enforce\n", "a line without a colon"),
+            (b"version: STSv1\x00\n", "a NUL octet"),
+            ("version: STSv1\n" + "x: y\n" * 20000, "longer than 64 KiB")]:
+        rc, out, err = _smtpctl(conf, "mta-sts", "check", _policy(text))
+        assert rc == 1 and "not a valid policy: " + why in err, (text[:80],
+                                                                 err)
+    # mode none needs no mx
+    path = _policy("version: STSv1\nmode: none\nmax_age: 0\n")
+    rc, out, err = _smtpctl(conf, "mta-sts", "check", path)
+    assert "valid, mode none, max_age 0 s, 0 mx patterns" in out, (out, err)
+    assert rc == 1 and "mx.relay.test: does not match" in out, out
+    rc, out, err = _smtpctl(conf, "mta-sts", "check", "/nonexistent/p.txt")
+    assert rc == 1 and "No such file" in err, err

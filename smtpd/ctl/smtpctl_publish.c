@@ -9,6 +9,10 @@
  *   mta-sts DOMAIN [enforce|testing]
  *				the _mta-sts and _smtp._tls TXT records and
  *				the policy file, one "mx:" per host name
+ *   mta-sts check FILE [HOST ...]
+ *				whether a policy file is valid and covers the
+ *				hosts (by default those of the pkis), read as
+ *				a sender would read it (common/mtasts.c)
  *
  * The host a pki stands for is its name when that is a host name with a
  * dot (what an SNI would select), else the config's hostname.
@@ -30,6 +34,7 @@
 #include <openssl/x509.h>
 
 #include "config.h"
+#include "mtasts.h"
 #include "util.h"
 #include "smtpctl.h"
 
@@ -40,7 +45,8 @@ static int
 publish_usage(void)
 {
 	(void)fprintf(stderr, "usage: smtpctl tlsa [PKI]\n"
-	    "       smtpctl mta-sts DOMAIN [enforce|testing]\n");
+	    "       smtpctl mta-sts DOMAIN [enforce|testing]\n"
+	    "       smtpctl mta-sts check FILE [HOST ...]\n");
 	return 2;
 }
 
@@ -171,6 +177,72 @@ publish_host_seen(const struct config *cf, const struct pki *p)
 	return 0;
 }
 
+/* A policy file's text, at most one octet past what a sender takes;
+ * -1 (reason on stderr) if it cannot be read. */
+static int
+publish_policy_read(const char *path, char *buf, size_t size, size_t *len)
+{
+	FILE	*fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		(void)fprintf(stderr, "smtpctl: %s: %s\n", path,
+		    strerror(errno));
+		return -1;
+	}
+	*len = fread(buf, 1, size, fp);
+	if (ferror(fp)) {
+		(void)fprintf(stderr, "smtpctl: %s: read error\n", path);
+		(void)fclose(fp);
+		return -1;
+	}
+	(void)fclose(fp);
+	return 0;
+}
+
+static int
+publish_host_print(const struct mtasts_policy *p, const char *host)
+{
+	int	 ok = mtasts_mx_match(p, host);
+
+	smtpctl_text_print(stdout, host);
+	(void)printf(": %s\n", ok ? "matches" : "does not match");
+	return ok;
+}
+
+/* mta-sts check FILE [HOST ...]: 0 if valid and every host matches. */
+static int
+publish_sts_check(const struct config *cf, int argc, char **argv)
+{
+	static char		 body[MTASTS_POLICY_MAX + 1];
+	struct mtasts_policy	 p;
+	const struct pki	*k;
+	const char		*why;
+	size_t			 len;
+	int			 i, rc = 0;
+
+	if (argc < 3)
+		return publish_usage();
+	if (publish_policy_read(argv[2], body, sizeof(body), &len) == -1)
+		return 1;
+	if (mtasts_policy_parse(body, len, &p, &why) == -1) {
+		(void)fprintf(stderr, "smtpctl: %s: not a valid policy: %s\n",
+		    argv[2], why);
+		return 1;
+	}
+	(void)printf("%s: valid, mode %s, max_age %u s, %zu mx pattern%s\n",
+	    argv[2], mtasts_mode_name(p.mode), p.max_age, p.nmx,
+	    p.nmx == 1 ? "" : "s");
+	for (i = 3; i < argc; i++)
+		if (!publish_host_print(&p, argv[i]))
+			rc = 1;
+	if (argc == 3)
+		TAILQ_FOREACH(k, &cf->pkis, entry)
+			if (!publish_host_seen(cf, k) &&
+			    !publish_host_print(&p, publish_pki_host(cf, k)))
+				rc = 1;
+	return rc;
+}
+
 int
 smtpctl_mta_sts(const struct config *cf, int argc, char **argv)
 {
@@ -180,6 +252,8 @@ smtpctl_mta_sts(const struct config *cf, int argc, char **argv)
 	time_t			 now = time(NULL);
 	struct tm		 tm;
 
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return publish_sts_check(cf, argc, argv);
 	if (argc < 2 || argc > 3)
 		return publish_usage();
 	if (argc == 3) {
