@@ -112,7 +112,8 @@ mtasts_policy_mx(struct mtasts_policy *p, const char *v, size_t n)
 		n--;
 	if (n > 2 && v[0] == '*' && v[1] == '.')
 		skip = 2;
-	if (!mtasts_host_valid(v + skip, n - skip))
+	/* the pattern, wildcard included, must fit p->mx[] */
+	if (n >= MTASTS_HOST_MAX || !mtasts_host_valid(v + skip, n - skip))
 		return -1;
 	/* more patterns than kept: the rest could only widen the match */
 	if (p->nmx == MTASTS_MX_MAX)

@@ -216,6 +216,9 @@ def test_mta_sts_check_reads_a_policy_as_a_sender_would():
              "an mx pattern is not a host name"),
             ("version: STSv1\nmode: enforce\nmx: *.*.test\nmax_age: 1\n",
              "an mx pattern is not a host name"),
+            ("version: STSv1\nmode: enforce\nmax_age: 1\nmx: *." +
+             ".".join(["a" * 63] * 4) + "\n",
+             "an mx pattern is not a host name"),
             ("version: STSv1\nmode enforce\n", "a line without a colon"),
             (b"version: STSv1\x00\n", "a NUL octet"),
             ("version: STSv1\n" + "x: y\n" * 20000, "longer than 64 KiB")]:
