@@ -403,6 +403,17 @@ config_dump_tls(const struct config *c, FILE *fp)
 static void
 config_dump_listen_limits(const struct listener *l, FILE *fp)
 {
+	char	 net[INET6_ADDRSTRLEN + 8];
+	size_t	 i;
+
+	if (l->flags & LISTEN_F_PROXY) {
+		(void)fputs(" proxy-protocol {", fp);
+		for (i = 0; i < l->nproxies; i++) {
+			config_net_format(&l->proxies[i], net, sizeof(net));
+			(void)fprintf(fp, " \"%s\"", net);
+		}
+		(void)fputs(" }", fp);
+	}
 	if (l->max_sessions != 0)
 		(void)fprintf(fp, " max-sessions %u", l->max_sessions);
 	if (l->connection_rate != 0)

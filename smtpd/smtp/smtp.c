@@ -21,6 +21,7 @@
 #include "proc.h"
 #include "smtp_dns.h"
 #include "smtp_listener.h"
+#include "smtp_proxy.h"
 #include "smtp_generics.h"
 #include "smtp_load.h"
 #include "smtp_session.h"
@@ -120,6 +121,7 @@ static void
 smtp_shutdown(void)
 {
 	smtp_listener_close_all();
+	smtp_proxy_close_all();
 	smtp_session_shutdown();
 }
 

@@ -157,7 +157,7 @@ smtp_session_proto(struct smtp_session *s)
 }
 
 /* Text form of the peer address; IPv4-mapped IPv6 shown as IPv4. */
-static void
+void
 smtp_session_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	const struct sockaddr_in6	*sin6;

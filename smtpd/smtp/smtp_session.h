@@ -303,6 +303,7 @@ struct smtp_session *smtp_session_new(int fd, const struct sockaddr_storage *,
 struct smtp_session *smtp_session_open(int fd, const char *addr,
 	    const char *listener, uint32_t lflags);
 size_t	 smtp_session_count(void);
+void	 smtp_session_addr(const struct sockaddr_storage *, char *, size_t);
 struct smtp_session *smtp_session_find(uint32_t id);
 void	 smtp_session_foreach(void (*)(struct smtp_session *));
 void	 smtp_session_config(void);
