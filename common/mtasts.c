@@ -234,7 +234,8 @@ mtasts_mx_match(const struct mtasts_policy *p, const char *host)
 
 		if (m[0] == '*' && m[1] == '.') {
 			/* one label, not zero, not two */
-			if (dot != NULL && dot != h && strcmp(dot + 1, m + 2) == 0)
+			if (dot != NULL && dot != h &&
+			    strcmp(dot + 1, m + 2) == 0)
 				return 1;
 		} else if (strcmp(h, m) == 0)
 			return 1;

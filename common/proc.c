@@ -52,6 +52,7 @@ static struct event		*proc_ev_term;
 static struct {
 	const char	*name;
 	int64_t		 value;
+	int		 gauge;		/* a level, not a count of events */
 }			 proc_stats[STATS_MAX];
 static size_t		 proc_nstats;
 
@@ -649,6 +650,16 @@ proc_ctl_common(uint32_t ctlid, uint32_t cmd, const char *arg)
 			    proc_stats[i].name, (long long)proc_stats[i].value);
 		proc_ctl_end(ctlid, 0, "");
 		return 1;
+	case CTL_SHOW_METRICS:
+		/* smtpctl groups the processes' lines into metric families */
+		for (i = 0; i < proc_nstats; i++)
+			proc_ctl_line(ctlid, "%s %s %d %s %lld",
+			    proc_stats[i].gauge ? "gauge" : "counter",
+			    proc_self->name, proc_stats_label[0] != '\0' ?
+			    (int)proc_self_inst : -1, proc_stats[i].name,
+			    (long long)proc_stats[i].value);
+		proc_ctl_end(ctlid, 0, "");
+		return 1;
 	case CTL_MONITOR:
 		proc_monitoring = strcmp(arg, "on") == 0;
 		proc_ctl_end(ctlid, 0, "");
@@ -772,6 +783,7 @@ stats_slot(const char *name)
 		return -1;
 	proc_stats[proc_nstats].name = name;
 	proc_stats[proc_nstats].value = 0;
+	proc_stats[proc_nstats].gauge = 0;
 	return (int)proc_nstats++;
 }
 
@@ -799,8 +811,21 @@ stats_set(const char *name, int64_t value)
 {
 	int	 i = stats_slot(name);
 
-	if (i != -1)
-		proc_stats[i].value = value;
+	if (i == -1)
+		return;
+	proc_stats[i].value = value;
+	proc_stats[i].gauge = 1;
+}
+
+void
+stats_gauge_add(const char *name, int64_t delta)
+{
+	int	 i = stats_slot(name);
+
+	if (i == -1)
+		return;
+	proc_stats[i].value += delta;
+	proc_stats[i].gauge = 1;
 }
 
 int64_t

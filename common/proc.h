@@ -94,10 +94,13 @@ void		 proc_monitor(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
 
 /* Counters shown by "smtpctl show stats" as name=value lines; the name
- * must be a string constant (it is kept, not copied). */
+ * must be a string constant (it is kept, not copied).  A value given by
+ * stats_set() or stats_gauge_add() is a gauge (a level that goes up and
+ * down), one only added to a counter; "show metrics" says which. */
 void		 stats_add(const char *name, int64_t delta);
 void		 stats_label_set(const char *label);
 void		 stats_set(const char *name, int64_t value);
+void		 stats_gauge_add(const char *name, int64_t delta);
 int64_t		 stats_get(const char *name);
 
 #endif

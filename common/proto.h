@@ -180,7 +180,8 @@ enum ctl_cmd {
 	CTL_RELOAD,
 	CTL_MONITOR,
 	CTL_RELEASE,		/* arg: envelope id, message id or "all" */
-	CTL_QUARANTINE		/* arg: envelope or message id, blank, reason */
+	CTL_QUARANTINE,		/* arg: envelope or message id, blank, reason */
+	CTL_SHOW_METRICS
 };
 
 enum imsg_type {

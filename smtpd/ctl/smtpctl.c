@@ -42,6 +42,7 @@ static const struct ctl_verb {
 	{ "show",	"queue",	CTL_SHOW_QUEUE },
 	{ "show",	"stats",	CTL_SHOW_STATS },
 	{ "show",	"status",	CTL_SHOW_STATUS },
+	{ "show",	"metrics",	CTL_SHOW_METRICS },
 	{ "schedule",	"ARG",		CTL_SCHEDULE },
 	{ "remove",	"ARG",		CTL_REMOVE },
 	{ "pause",	"smtp",		CTL_PAUSE_SMTP },
@@ -75,7 +76,7 @@ usage(void)
 {
 	(void)fprintf(stderr,
 	    "usage: smtpctl [-f file] [-s socket] command [argument ...]\n"
-	    "commands: show queue | show stats | show status |\n"
+	    "commands: show queue | show stats | show status | show metrics |\n"
 	    "          schedule ID|all | remove ID|all |\n"
 	    "          release ID|all | quarantine ID|all REASON |\n"
 	    "          pause smtp|mta | resume smtp|mta |\n"
@@ -203,9 +204,10 @@ ctl_print_line(FILE *fp, const char *prefix, const char *s)
 	(void)fputc('\n', fp);
 }
 
-/* Print one answer message; returns the exit status at END, else -1. */
+/* Print one answer message (show metrics: keep it, and print them all
+ * at the end); returns the exit status at END, else -1. */
 static int
-ctl_handle(struct imsg *m)
+ctl_handle(struct imsg *m, uint32_t cmd)
 {
 	const char	*s;
 	uint32_t	 status;
@@ -213,7 +215,9 @@ ctl_handle(struct imsg *m)
 	switch (m->type) {
 	case IMSG_CTL_LINE:
 		s = imsg_get_str(m);
-		if (imsg_get_end(m) == 0)
+		if (imsg_get_end(m) == 0 && cmd == CTL_SHOW_METRICS)
+			(void)smtpctl_metrics_line(s);
+		else if (imsg_get_end(m) == 0)
 			ctl_print_line(stdout, "", s);
 		(void)fflush(stdout);
 		return -1;
@@ -224,6 +228,8 @@ ctl_handle(struct imsg *m)
 			(void)fprintf(stderr, "smtpctl: malformed answer\n");
 			return 1;
 		}
+		if (cmd == CTL_SHOW_METRICS)
+			smtpctl_metrics_print(stdout);
 		if (*s != '\0')
 			ctl_print_line(status ? stderr : stdout,
 			    status ? "smtpctl: " : "", s);
@@ -235,7 +241,7 @@ ctl_handle(struct imsg *m)
 
 /* Read answers until END or EOF. */
 static int
-ctl_read_answers(int fd)
+ctl_read_answers(int fd, uint32_t cmd)
 {
 	uint8_t		*buf;
 	size_t		 len = 0, used;
@@ -260,7 +266,7 @@ ctl_read_answers(int fd)
 		len += (size_t)n;
 		while ((used = imsg_wire_parse(buf, len, &m, &flags, &err)) >
 		    0) {
-			if ((rc = ctl_handle(&m)) != -1) {
+			if ((rc = ctl_handle(&m, cmd)) != -1) {
 				free(buf);
 				return rc;
 			}
@@ -350,7 +356,7 @@ main(int argc, char **argv)
 		(void)close(fd);
 		return 1;
 	}
-	rc = ctl_read_answers(fd);
+	rc = ctl_read_answers(fd, v->cmd);
 	(void)close(fd);
 	return rc;
 }

@@ -60,7 +60,7 @@ struct smtp_proxy {
 	uint32_t		 gen;
 	int			 version;	/* 0 until the first octet */
 	size_t			 len;
-	size_t			 want;		/* version 2: the whole header */
+	size_t			 want;		/* version 2: whole header */
 	uint8_t			 buf[SMTP_PROXY_V2_MAX];
 };
 
@@ -420,7 +420,8 @@ smtp_proxy_start(int fd, const struct sockaddr_storage *ss,
 	    smtp_proxy_read_cb, p);
 	p->deadline = evtimer_new(proc_base, smtp_proxy_deadline_cb, p);
 	if (p->ev == NULL || p->deadline == NULL ||
-	    event_add(p->ev, NULL) == -1 || evtimer_add(p->deadline, &tv) == -1) {
+	    event_add(p->ev, NULL) == -1 ||
+	    evtimer_add(p->deadline, &tv) == -1) {
 		log_warn("connection from %s on %s closed", addr, listener);
 		if (p->ev != NULL)
 			event_free(p->ev);

@@ -268,7 +268,7 @@ smtp_session_free(struct smtp_session *s)
 	smtp_nsessions--;
 	smtp_client_release(s->addr);
 	smtp_listener_release(s->lslot, s->lgen);
-	stats_add("smtp.session.active", -1);
+	stats_gauge_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	smtp_dnsbl_cancel(s->dnsbl);
 	event_free(s->timer);
@@ -965,7 +965,7 @@ smtp_session_open(int fd, const char *addr, const char *listener,
 		return NULL;
 	}
 	stats_add("smtp.session", 1);
-	stats_add("smtp.session.active", 1);
+	stats_gauge_add("smtp.session.active", 1);
 	(void)strlcpy(s->addr, addr, sizeof(s->addr));
 	s->started = time(NULL);
 	s->lflags = lflags;
