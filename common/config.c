@@ -406,6 +406,8 @@ config_dump_listen_limits(const struct listener *l, FILE *fp)
 	char	 net[INET6_ADDRSTRLEN + 8];
 	size_t	 i;
 
+	if (l->flags & LISTEN_F_METRICS)
+		(void)fputs(" metrics", fp);
 	if (l->flags & LISTEN_F_PROXY) {
 		(void)fputs(" proxy-protocol {", fp);
 		for (i = 0; i < l->nproxies; i++) {

@@ -44,6 +44,8 @@
 #define LISTEN_F_NO_ETRN	0x0400	/* E: no ETRN */
 /* proxy-protocol { ... } (issue 17): a PROXY v1/v2 header before SMTP */
 #define LISTEN_F_PROXY		0x0800
+/* metrics: "show metrics" over HTTP (GET /metrics), no SMTP */
+#define LISTEN_F_METRICS	0x1000
 
 /* The AuthOptions letters (auth options), sendmail's meanings. */
 #define AUTH_OPT_A		0x01	/* client: AUTH= on MAIL only if we

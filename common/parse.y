@@ -179,7 +179,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	QUARANTINELIFETIME
 %token	CONNRATEPERADDR BADRCPTTHROTTLE LOADREFUSE LOADQUEUE LOADDELAY
 %token	MAXSESSIONS CONNECTIONRATE MODIFIERS
-%token	PROXYPROTOCOL
+%token	PROXYPROTOCOL METRICS
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -705,6 +705,9 @@ listenlimit	: MAXSESSIONS NUMBER {
 			if (parse_listen_modifiers($2) == -1)
 				YYERROR;
 		}
+		| METRICS {
+			parse_lopts.flags |= LISTEN_F_METRICS;
+		}
 		| PROXYPROTOCOL '{' proxylist '}' {
 			if (parse_lopts.flags & LISTEN_F_PROXY) {
 				parse_error("listen: proxy-protocol given "
@@ -1039,6 +1042,7 @@ static const struct keyword	 keywords[] = {
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
+	{ "metrics",			METRICS },
 	{ "min-free",			MINFREE },
 	{ "modifiers",			MODIFIERS },
 	{ "mta",			MTA },
@@ -1663,6 +1667,10 @@ parse_listen(const char *s)
 	struct listener	*l, *o;
 	int		 port = parse_lopts.port;
 
+	if (port == -1 && (parse_lopts.flags & LISTEN_F_METRICS)) {
+		parse_error("listen: metrics needs a port");
+		return -1;
+	}
 	if (port == -1)
 		port = parse_lopts.flags & LISTEN_F_SMTPS ? 465 : 25;
 	if (parse_listen_check() == -1)
@@ -1911,6 +1919,13 @@ parse_listen_check(void)
 {
 	uint32_t	 f = parse_lopts.flags;
 
+	if ((f & LISTEN_F_METRICS) && (f != LISTEN_F_METRICS ||
+	    parse_lopts.pki != NULL || parse_lopts.no_auth ||
+	    parse_lopts.no_starttls || parse_lopts.max_sessions != 0 ||
+	    parse_lopts.connection_rate != 0)) {
+		parse_error("listen: metrics takes no other option but port");
+		return -1;
+	}
 	if (!(f & (LISTEN_F_TLS | LISTEN_F_SMTPS))) {
 		if (f & LISTEN_F_TLS_VERIFY || parse_lopts.pki != NULL) {
 			parse_error("listen: verify and pki need tls, "

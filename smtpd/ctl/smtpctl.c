@@ -23,6 +23,7 @@
 #include "config.h"
 #include "imsg.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "policy_db.h"
 #include "proto.h"
@@ -30,6 +31,9 @@
 #include "smtpctl.h"
 
 #define CTL_READ_MAX	(IMSG_HDR_SIZE + IMSG_MAX_PAYLOAD)
+
+/* show metrics: the lines, printed at the end */
+static struct metrics	*ctl_metrics;
 #define CTL_ARG_MAX	256	/* what the parent takes in a request */
 
 /* The words of each command; "ARG" takes the user's word as argument,
@@ -215,8 +219,11 @@ ctl_handle(struct imsg *m, uint32_t cmd)
 	switch (m->type) {
 	case IMSG_CTL_LINE:
 		s = imsg_get_str(m);
-		if (imsg_get_end(m) == 0 && cmd == CTL_SHOW_METRICS)
-			(void)smtpctl_metrics_line(s);
+		if (imsg_get_end(m) == 0 && cmd == CTL_SHOW_METRICS) {
+			if (metrics_line(ctl_metrics, s) == -1)
+				(void)fprintf(stderr, "smtpctl: a metrics line "
+				    "skipped\n");
+		}
 		else if (imsg_get_end(m) == 0)
 			ctl_print_line(stdout, "", s);
 		(void)fflush(stdout);
@@ -229,7 +236,7 @@ ctl_handle(struct imsg *m, uint32_t cmd)
 			return 1;
 		}
 		if (cmd == CTL_SHOW_METRICS)
-			smtpctl_metrics_print(stdout);
+			metrics_print(ctl_metrics, stdout);
 		if (*s != '\0')
 			ctl_print_line(status ? stderr : stdout,
 			    status ? "smtpctl: " : "", s);
@@ -356,7 +363,14 @@ main(int argc, char **argv)
 		(void)close(fd);
 		return 1;
 	}
+	if (v->cmd == CTL_SHOW_METRICS && (ctl_metrics = metrics_new()) ==
+	    NULL) {
+		(void)fprintf(stderr, "smtpctl: out of memory\n");
+		(void)close(fd);
+		return 1;
+	}
 	rc = ctl_read_answers(fd, v->cmd);
+	metrics_free(ctl_metrics);
 	(void)close(fd);
 	return rc;
 }

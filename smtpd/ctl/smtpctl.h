@@ -31,11 +31,6 @@ int	smtpctl_map(const struct config *, int argc, char **argv);
 int	smtpctl_authinfo(const struct config *, int argc, char **argv);
 /* explain [addr A ...] [rcpt R ...] [server-addr A ...]: see smtpctl(8) */
 int	smtpctl_explain(const struct config *, int argc, char **argv);
-/* show metrics: one process's line kept (-1 if malformed), then all of
- * them printed in the Prometheus text format */
-int	smtpctl_metrics_line(const char *line);
-void	smtpctl_metrics_print(FILE *);
-
 /* tlsa [PKI] | mta-sts DOMAIN [enforce|testing]: what to publish */
 int	smtpctl_tlsa(const struct config *, int argc, char **argv);
 int	smtpctl_mta_sts(const struct config *, int argc, char **argv);

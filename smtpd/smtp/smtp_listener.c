@@ -37,6 +37,7 @@
 #include "proc.h"
 #include "smtp_listener.h"
 #include "smtp_load.h"
+#include "smtp_metrics.h"
 #include "smtp_proxy.h"
 #include "smtp_session.h"
 
@@ -303,6 +304,10 @@ smtp_listener_accept(int fd, short ev, void *arg)
 		}
 		if (l->flags & LISTEN_F_LOCAL) {
 			smtp_local_accept(c, l->name);
+			continue;
+		}
+		if (l->flags & LISTEN_F_METRICS) {
+			smtp_metrics_accept(c, l->name);
 			continue;
 		}
 		/* replies are batched here: Nagle would only add delay */

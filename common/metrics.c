@@ -1,7 +1,7 @@
 /*
- * smtpctl_metrics.c: "smtpctl show metrics", the counters and gauges of
- * every process in the Prometheus text exposition format (version
- * 0.0.4), for a node exporter's textfile collector or a scraper.
+ * metrics.c: the counters and gauges of every process in the Prometheus
+ * text exposition format (version 0.0.4), for "smtpctl show metrics" and
+ * a metrics listener's HTTP answer (smtpd/smtp/smtp_metrics.c).
  *
  * Each process answers lines "KIND PROCESS INSTANCE NAME VALUE" (KIND
  * counter or gauge, INSTANCE -1 for a process that runs once); they come
@@ -10,14 +10,15 @@
  * at the end, sorted by name.  A counter "queue.delivery.ok" becomes
  * smtpd_queue_delivery_ok_total{process="queue"}, a gauge keeps its name
  * without the suffix; other octets than letters, digits and '_' become
- * '_'.  A line that does not follow the layout is reported and skipped.
+ * '_'.  A line that does not follow the layout is refused (-1): the
+ * caller says so and goes on.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "metrics.h"
 #include "util.h"
-#include "smtpctl.h"
 
 #define METRICS_NAME_MAX	128
 #define METRICS_MAX		4096	/* samples kept */
@@ -30,8 +31,25 @@ struct metric {
 	long long	 value;
 };
 
-static struct metric	*metrics;
-static size_t		 nmetrics, capmetrics;
+struct metrics {
+	struct metric	*m;
+	size_t		 n, cap;
+};
+
+struct metrics *
+metrics_new(void)
+{
+	return calloc(1, sizeof(struct metrics));
+}
+
+void
+metrics_free(struct metrics *ms)
+{
+	if (ms == NULL)
+		return;
+	free(ms->m);
+	free(ms);
+}
 
 /* "smtpd_" and name with '.' (and anything odd) as '_', "_total" for a
  * counter; -1 if it does not fit. */
@@ -63,7 +81,7 @@ metrics_word_clean(const char *s)
 }
 
 int
-smtpctl_metrics_line(const char *line)
+metrics_line(struct metrics *ms, const char *line)
 {
 	char		 kind[16], proc[32], name[METRICS_NAME_MAX];
 	struct metric	*m, *grown;
@@ -73,23 +91,18 @@ smtpctl_metrics_line(const char *line)
 	if (sscanf(line, "%15s %31s %d %127s %lld%n", kind, proc, &inst,
 	    name, &value, &n) != 5 || line[n] != '\0' ||
 	    (strcmp(kind, "counter") != 0 && strcmp(kind, "gauge") != 0) ||
-	    !metrics_word_clean(proc) || !metrics_word_clean(name)) {
-		(void)fprintf(stderr, "smtpctl: malformed metrics line "
-		    "skipped\n");
+	    !metrics_word_clean(proc) || !metrics_word_clean(name))
 		return -1;
-	}
-	if (nmetrics == METRICS_MAX)
+	if (ms->n == METRICS_MAX)
 		return -1;
-	if (nmetrics == capmetrics) {
-		capmetrics = capmetrics ? capmetrics * 2 : 128;
-		if ((grown = reallocarray(metrics, capmetrics,
-		    sizeof(*metrics))) == NULL) {
-			capmetrics = nmetrics;
+	if (ms->n == ms->cap) {
+		if ((grown = reallocarray(ms->m, ms->cap ? ms->cap * 2 : 128,
+		    sizeof(*ms->m))) == NULL)
 			return -1;
-		}
-		metrics = grown;
+		ms->m = grown;
+		ms->cap = ms->cap ? ms->cap * 2 : 128;
 	}
-	m = &metrics[nmetrics];
+	m = &ms->m[ms->n];
 	m->gauge = strcmp(kind, "gauge") == 0;
 	if (metrics_family(name, m->gauge, m->family,
 	    sizeof(m->family)) == -1)
@@ -97,7 +110,7 @@ smtpctl_metrics_line(const char *line)
 	(void)strlcpy(m->process, proc, sizeof(m->process));
 	m->instance = inst;
 	m->value = value;
-	nmetrics++;
+	ms->n++;
 	return 0;
 }
 
@@ -115,15 +128,15 @@ metrics_cmp(const void *a, const void *b)
 }
 
 void
-smtpctl_metrics_print(FILE *fp)
+metrics_print(struct metrics *ms, FILE *fp)
 {
 	const struct metric	*m;
 	size_t			 i;
 
-	qsort(metrics, nmetrics, sizeof(*metrics), metrics_cmp);
-	for (i = 0; i < nmetrics; i++) {
-		m = &metrics[i];
-		if (i == 0 || strcmp(m->family, metrics[i - 1].family) != 0)
+	qsort(ms->m, ms->n, sizeof(*ms->m), metrics_cmp);
+	for (i = 0; i < ms->n; i++) {
+		m = &ms->m[i];
+		if (i == 0 || strcmp(m->family, ms->m[i - 1].family) != 0)
 			(void)fprintf(fp, "# TYPE %s %s\n", m->family,
 			    m->gauge ? "gauge" : "counter");
 		if (m->instance >= 0)
@@ -134,7 +147,4 @@ smtpctl_metrics_print(FILE *fp)
 			(void)fprintf(fp, "%s{process=\"%s\"} %lld\n",
 			    m->family, m->process, m->value);
 	}
-	free(metrics);
-	metrics = NULL;
-	nmetrics = capmetrics = 0;
 }
