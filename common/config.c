@@ -104,6 +104,8 @@ config_new_nohost(void)
 	(void)strlcpy(c->database_path, PATH_DATABASE,
 	    sizeof(c->database_path));
 	c->resolver_port = 53;
+	(void)strlcpy(c->dnssec_anchor, PATH_TRUST_ANCHOR,
+	    sizeof(c->dnssec_anchor));
 	c->limit_message_size = 35 * 1024 * 1024;
 	c->limit_recipients = 100;
 	c->limit_errors = 10;
@@ -305,6 +307,9 @@ config_dump_paths(const struct config *c, FILE *fp)
 	config_dump_quoted(fp, c->control_path);
 	(void)fputs("\ndatabase ", fp);
 	config_dump_quoted(fp, c->database_path);
+	(void)fputc('\n', fp);
+	(void)fputs("dnssec trust-anchor ", fp);
+	config_dump_quoted(fp, c->dnssec_anchor);
 	(void)fputc('\n', fp);
 	if (c->resolver_set) {
 		(void)fputs("resolver ", fp);

@@ -251,6 +251,9 @@ struct config {
 	int			 resolver_set;
 	char			 resolver_addr[64];
 	uint16_t		 resolver_port;
+	/* dnssec trust-anchor FILE: the keys DNSSEC answers are validated
+	 * from (smtpctl tlsa check) */
+	char			 dnssec_anchor[PATH_MAX];
 
 	TAILQ_HEAD(, listener)	 listeners;
 	TAILQ_HEAD(, route)	 routes;

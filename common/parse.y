@@ -180,6 +180,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	CONNRATEPERADDR BADRCPTTHROTTLE LOADREFUSE LOADQUEUE LOADDELAY
 %token	MAXSESSIONS CONNECTIONRATE MODIFIERS
 %token	PROXYPROTOCOL METRICS
+%token	DNSSEC TRUSTANCHOR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -265,6 +266,11 @@ main		: HOSTNAME STRING {
 		}
 		| RESOLVER STRING optport {
 			if (parse_resolver($2, $3) == -1)
+				YYERROR;
+		}
+		| DNSSEC TRUSTANCHOR STRING {
+			if (parse_path(parse_conf->dnssec_anchor, $3,
+			    "dnssec trust-anchor") == -1)
 				YYERROR;
 		}
 		| LISTEN ON STRING listenopts {
@@ -1001,6 +1007,7 @@ static const struct keyword	 keywords[] = {
 	{ "discard",			DISCARD },
 	{ "dns-timeout",		DNSTIMEOUT },
 	{ "dnsbl",			DNSBL },
+	{ "dnssec",			DNSSEC },
 	{ "domains",			DOMAINS },
 	{ "domains-file",		DOMAINSFILE },
 	{ "double-bounce",		DOUBLEBOUNCE },
@@ -1089,6 +1096,7 @@ static const struct keyword	 keywords[] = {
 	{ "tls-perm-error",		TLSPERMERROR },
 	{ "tls-require",		TLSREQUIRE },
 	{ "trust",			TRUST },
+	{ "trust-anchor",		TRUSTANCHOR },
 	{ "trusted-users",		TRUSTEDUSERS },
 	{ "users",			USERS },
 	{ "verify",			VERIFY },

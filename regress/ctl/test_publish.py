@@ -232,3 +232,95 @@ def test_mta_sts_check_reads_a_policy_as_a_sender_would():
     assert rc == 1 and "mx.relay.test: does not match" in out, out
     rc, out, err = _smtpctl(conf, "mta-sts", "check", "/nonexistent/p.txt")
     assert rc == 1 and "No such file" in err, err
+
+
+def _other_forms(cert, ee):
+    """TLSA lines for cert beside the 3 1 1 one smtpctl printed: the whole
+    certificate by SHA-256 and as it is, the key by SHA-512, a matching
+    type that does not exist and a PKIX usage."""
+    import hashlib
+    owner = ee.split()[0]
+    der = subprocess.run(["openssl", "x509", "-in", cert.cert, "-outform",
+                          "DER"], check=True, stdout=subprocess.PIPE).stdout
+    pub = subprocess.run(["openssl", "x509", "-in", cert.cert, "-noout",
+                          "-pubkey"], check=True, stdout=subprocess.PIPE)
+    spki = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                          input=pub.stdout, check=True,
+                          stdout=subprocess.PIPE).stdout
+    forms = [("3 0 1", hashlib.sha256(der).hexdigest()),
+             ("3 1 2", hashlib.sha512(spki).hexdigest()),
+             ("3 0 0", der.hex()),
+             ("3 1 3", hashlib.sha256(spki).hexdigest()),
+             ("1 1 1", hashlib.sha256(spki).hexdigest())]
+    return ["%s IN TLSA %s %s" % (owner, f, d) for f, d in forms]
+
+
+def test_tlsa_check_against_a_signed_zone():
+    """smtpctl tlsa check looks the TLSA records of each host up through
+    the resolver, validated from dnssec trust-anchor, and says what a
+    sender doing DANE would conclude: a record of ours in a signed zone
+    verifies (0), one that matches nothing or a bogus zone does not (1),
+    an unsigned zone or no record means DANE does not apply (0)."""
+    from lib.dnssec import SignedDns
+    ca = TestCA()
+    certs = {z: ca.issue("mx.%s.example" % z)
+             for z in ("good", "wrong", "ta", "plain", "broken", "none")}
+    other = ca.issue("other.example")
+    with SignedDns() as dns:
+        for z, cert in certs.items():
+            conf = _conf(['pki %s cert "%s" key "%s"' % (
+                cert.name, (other if z == "wrong" else cert).chain,
+                cert.key)])
+            rc, out, err = _smtpctl(conf, "tlsa")
+            ee, ta = [x for x in out.splitlines() if " IN TLSA " in x]
+            records = {"good": [ee] + _other_forms(cert, ee),
+                       "wrong": [ee], "ta": [ta], "plain": [ee],
+                       "broken": [ee], "none": []}[z]
+            dns.zone("%s.example" % z, ["@ MX 10 mx", "mx A 127.0.0.1"] +
+                     records, signed=z != "plain", bogus=z == "broken")
+        dns.start()
+        lines = ['resolver "127.0.0.1" port %d' % dns.port,
+                 'dnssec trust-anchor "%s"' % dns.anchor]
+
+        def check(z):
+            conf = _conf(lines + ['pki %s cert "%s" key "%s"' % (
+                certs[z].name, certs[z].chain, certs[z].key)])
+            return _smtpctl(conf, "tlsa", "check")
+
+        rc, out, err = check("good")
+        assert rc == 0, (out, err)
+        assert "_25._tcp.mx.good.example: secure\n" in out, out
+        assert re.search(r"  3 1 1 [0-9a-f]{64}: DANE-EE, matches the "
+                         r"certificate\n", out), out
+        assert "senders that use DANE can verify this host" in out, out
+        # the other selectors and matching types, and what is not used
+        for form in ("3 0 1", "3 1 2", "3 0 0"):
+            assert re.search(r"  %s [0-9a-f]{64}(\.\.\.)?: DANE-EE, matches "
+                             r"the certificate\n" % form, out), (form, out)
+        assert re.search(r"  3 1 3 [0-9a-f]+: DANE-EE, unusable", out), out
+        assert re.search(r"  1 1 1 [0-9a-f]+: PKIX-EE, not used for SMTP",
+                         out), out
+        rc, out, err = check("ta")
+        assert rc == 0 and "DANE-TA, matches an issuer in the file" in out, \
+            (out, err)
+        rc, out, err = check("wrong")
+        assert rc == 1 and "DANE-EE, matches no certificate" in out, out
+        assert "no record matches: senders that use DANE will not " \
+            "deliver here" in out, out
+        rc, out, err = check("plain")
+        assert rc == 0 and "insecure (not signed): DANE does not apply" \
+            in out, out
+        rc, out, err = check("broken")
+        assert rc == 1 and ": bogus (" in out, out
+        rc, out, err = check("none")
+        assert rc == 0 and "secure, no TLSA record: DANE does not apply" \
+            in out, out
+        # an anchor that cannot be read is an error, not "insecure"
+        conf = _conf(['resolver "127.0.0.1" port %d' % dns.port,
+                      'dnssec trust-anchor "/nonexistent/root.key"',
+                      'pki %s cert "%s" key "%s"' % (
+                          certs["good"].name, certs["good"].chain,
+                          certs["good"].key)])
+        rc, out, err = _smtpctl(conf, "tlsa", "check")
+        assert rc == 1 and "dnssec trust-anchor /nonexistent/root.key" \
+            in err, err

@@ -100,7 +100,8 @@ usage(void)
 	    "              [server-cert-subject DN] "
 	    "[server-cert-issuer DN]] |\n"
 	    "          explain masquerade ADDRESS |\n"
-	    "          tlsa [PKI] | mta-sts DOMAIN [enforce|testing]\n");
+	    "          tlsa [check] [PKI] | mta-sts DOMAIN [enforce|testing] |\n"
+	    "          mta-sts check FILE [HOST ...]\n");
 	exit(2);
 }
 

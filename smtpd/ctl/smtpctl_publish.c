@@ -6,6 +6,9 @@
  *   tlsa [PKI]			a TLSA record set per pki: "3 1 1" for the
  *				certificate's public key, "2 1 1" for each
  *				issuer in the same file
+ *   tlsa check [PKI]		what DNS publishes for each host, validated
+ *				(dnssec trust-anchor, the resolver), against
+ *				the certificates
  *   mta-sts DOMAIN [enforce|testing]
  *				the _mta-sts and _smtp._tls TXT records and
  *				the policy file, one "mx:" per host name
@@ -28,12 +31,16 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include <unbound.h>
+
 #include "config.h"
+#include "dane.h"
 #include "mtasts.h"
 #include "util.h"
 #include "smtpctl.h"
@@ -41,10 +48,12 @@
 /* RFC 8461 3.2: a week is the usual max_age; a sender caches that long */
 #define PUBLISH_STS_MAX_AGE	604800
 
+static int	publish_host_seen(const struct config *, const struct pki *);
+
 static int
 publish_usage(void)
 {
-	(void)fprintf(stderr, "usage: smtpctl tlsa [PKI]\n"
+	(void)fprintf(stderr, "usage: smtpctl tlsa [check] [PKI]\n"
 	    "       smtpctl mta-sts DOMAIN [enforce|testing]\n"
 	    "       smtpctl mta-sts check FILE [HOST ...]\n");
 	return 2;
@@ -134,12 +143,200 @@ publish_tlsa_pki(const struct config *cf, const struct pki *p)
 	return rc;
 }
 
+/* The certificates of a pki's file, leaf first; 0 if none could be read
+ * (the reason on stderr). */
+static size_t
+publish_certs_load(const struct pki *p, X509 **certs, size_t max)
+{
+	FILE	*fp;
+	size_t	 n = 0;
+
+	if ((fp = fopen(p->cert_file, "r")) == NULL) {
+		(void)fprintf(stderr, "smtpctl: pki %s: %s: %s\n", p->name,
+		    p->cert_file, strerror(errno));
+		return 0;
+	}
+	while (n < max && (certs[n] = PEM_read_X509(fp, NULL, NULL,
+	    NULL)) != NULL)
+		n++;
+	(void)fclose(fp);
+	if (n == 0)
+		(void)fprintf(stderr, "smtpctl: pki %s: no PEM certificate "
+		    "in %s\n", p->name, p->cert_file);
+	return n;
+}
+
+/* A validating resolver as the daemon's: the config's forwarder (or the
+ * system's), and the trust anchor; NULL (reason on stderr) if not. */
+static struct ub_ctx *
+publish_resolver(const struct config *cf)
+{
+	struct ub_ctx	*ub;
+	char		 fwd[96];
+	int		 r;
+
+	/* libunbound reads the file at the first query, and would only
+	 * log there that it cannot */
+	if (access(cf->dnssec_anchor, R_OK) == -1) {
+		(void)fprintf(stderr, "smtpctl: dnssec trust-anchor %s: %s\n",
+		    cf->dnssec_anchor, strerror(errno));
+		return NULL;
+	}
+	if ((ub = ub_ctx_create()) == NULL) {
+		(void)fprintf(stderr, "smtpctl: cannot make a resolver\n");
+		return NULL;
+	}
+	(void)ub_ctx_set_option(ub, "do-not-query-localhost:", "no");
+	(void)ub_ctx_set_option(ub, "local-zone:", "test. transparent");
+	if (cf->resolver_set) {
+		(void)snprintf(fwd, sizeof(fwd), "%s@%u", cf->resolver_addr,
+		    cf->resolver_port);
+		r = ub_ctx_set_fwd(ub, fwd);
+	} else
+		r = ub_ctx_resolvconf(ub, "/etc/resolv.conf");
+	if (r == 0 && (r = ub_ctx_add_ta_file(ub, cf->dnssec_anchor)) != 0)
+		(void)fprintf(stderr, "smtpctl: dnssec trust-anchor %s: %s\n",
+		    cf->dnssec_anchor, ub_strerror(r));
+	else if (r != 0)
+		(void)fprintf(stderr, "smtpctl: resolver: %s\n",
+		    ub_strerror(r));
+	if (r != 0) {
+		ub_ctx_delete(ub);
+		return NULL;
+	}
+	return ub;
+}
+
+/* One record against the certificates: DANE-EE the leaf, DANE-TA an
+ * issuer; 1 if it matches, 0 if not or unusable. */
+static int
+publish_record_check(const uint8_t *rdata, size_t len, X509 **certs,
+    size_t ncerts)
+{
+	static struct dane_tlsa	 t;
+	char			 hex[2 * 64 + 1];
+	size_t			 i, first, last;
+	int			 m = 0;
+
+	if (dane_tlsa_parse(rdata, len, &t) == -1) {
+		(void)printf("  a malformed TLSA record: unusable\n");
+		return 0;
+	}
+	for (i = 0; i < t.len && i < 32; i++)
+		(void)snprintf(hex + 2 * i, 3, "%02x", t.data[i]);
+	(void)printf("  %u %u %u %s%s: ", t.usage, t.selector, t.mtype, hex,
+	    t.len > 32 ? "..." : "");
+	if (t.usage != DANE_USAGE_EE && t.usage != DANE_USAGE_TA) {
+		(void)printf("%s, not used for SMTP (RFC 7672 3.1.3)\n",
+		    dane_usage_name(t.usage));
+		return 0;
+	}
+	first = t.usage == DANE_USAGE_EE ? 0 : 1;
+	last = t.usage == DANE_USAGE_EE ? 1 : ncerts;
+	for (i = first; i < last && m == 0; i++)
+		m = dane_tlsa_match(&t, certs[i]);
+	if (m == -1) {
+		(void)printf("%s, unusable (unknown selector or matching "
+		    "type)\n", dane_usage_name(t.usage));
+		return 0;
+	}
+	(void)printf("%s, %s\n", dane_usage_name(t.usage), m ?
+	    (t.usage == DANE_USAGE_EE ? "matches the certificate" :
+	    "matches an issuer in the file") : "matches no certificate");
+	return m;
+}
+
+/* What DNS says for the host of pki p; 0 if senders doing DANE can
+ * deliver (or DANE does not apply), 1 if they cannot, or it is unknown. */
+static int
+publish_tlsa_check_pki(const struct config *cf, struct ub_ctx *ub,
+    const struct pki *p)
+{
+	X509			*certs[16];
+	struct ub_result	*res = NULL;
+	char			 name[CONF_HOST_MAX + 16];
+	size_t			 n, i;
+	int			 r, matched = 0, rc = 1;
+
+	if ((n = publish_certs_load(p, certs, 16)) == 0)
+		return 1;
+	(void)snprintf(name, sizeof(name), "_25._tcp.%s",
+	    publish_pki_host(cf, p));
+	if ((r = ub_resolve(ub, name, 52, 1, &res)) != 0) {
+		(void)printf("%s: lookup failed: %s\n", name, ub_strerror(r));
+	} else if (res->bogus) {
+		(void)printf("%s: bogus (%s): senders that use DANE will not "
+		    "deliver here\n", name, res->why_bogus != NULL ?
+		    res->why_bogus : "validation failed");
+	} else if (!res->secure) {
+		(void)printf("%s: insecure (not signed): DANE does not "
+		    "apply\n", name);
+		rc = 0;
+	} else if (!res->havedata) {
+		(void)printf("%s: secure, no TLSA record: DANE does not "
+		    "apply\n", name);
+		rc = 0;
+	} else {
+		(void)printf("%s: secure\n", name);
+		for (i = 0; res->data[i] != NULL; i++)
+			matched |= publish_record_check((uint8_t *)res->data[i],
+			    (size_t)res->len[i], certs, n);
+		if (matched) {
+			(void)printf("%s: senders that use DANE can verify "
+			    "this host\n", name);
+			rc = 0;
+		} else
+			(void)printf("%s: no record matches: senders that use "
+			    "DANE will not deliver here\n", name);
+	}
+	if (res != NULL)
+		ub_resolve_free(res);
+	for (i = 0; i < n; i++)
+		X509_free(certs[i]);
+	return rc;
+}
+
+/* tlsa check [PKI] */
+static int
+publish_tlsa_check(const struct config *cf, int argc, char **argv)
+{
+	const struct pki	*p;
+	struct ub_ctx		*ub;
+	int			 rc = 0;
+
+	if (argc > 3)
+		return publish_usage();
+	if (argc == 3 && config_pki_find(cf, argv[2]) == NULL) {
+		(void)fprintf(stderr, "smtpctl: no pki %s in the config\n",
+		    argv[2]);
+		return 1;
+	}
+	if (TAILQ_EMPTY(&cf->pkis)) {
+		(void)fprintf(stderr, "smtpctl: no pki in the config: "
+		    "there is no certificate to check\n");
+		return 1;
+	}
+	if ((ub = publish_resolver(cf)) == NULL)
+		return 1;
+	TAILQ_FOREACH(p, &cf->pkis, entry) {
+		if (argc == 3 ? strcmp(p->name, argv[2]) != 0 :
+		    publish_host_seen(cf, p))
+			continue;
+		if (publish_tlsa_check_pki(cf, ub, p) != 0)
+			rc = 1;
+	}
+	ub_ctx_delete(ub);
+	return rc;
+}
+
 int
 smtpctl_tlsa(const struct config *cf, int argc, char **argv)
 {
 	const struct pki	*p;
 	int			 rc = 0;
 
+	if (argc >= 2 && strcmp(argv[1], "check") == 0)
+		return publish_tlsa_check(cf, argc, argv);
 	if (argc > 2)
 		return publish_usage();
 	if (argc == 2) {
