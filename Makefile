@@ -12,6 +12,7 @@
 #                     (bench-auth: STARTTLS + AUTH PLAIN, about 1 minute),
 #                     then local deliveries per second beside Postfix's
 #                     local(8): mbox, Maildir, LMTP (bench-deliver)
+#   make bench-proxy  relay and churn directly and behind HAProxy (PROXY v2)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -265,6 +266,9 @@ bench-auth: all
 bench-deliver: all
 	@bash tools/bench_deliver.sh
 
+bench-proxy: all
+	@sh tools/bench_proxy.sh
+
 fuzz:
 	@sh tools/fuzz.sh
 
@@ -289,4 +293,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver fuzz flood soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-proxy fuzz flood soak lint install install-sendmail clean

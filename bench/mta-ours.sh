@@ -4,6 +4,8 @@
 # DIR; mta_start, mta_stop).  Built binaries are taken from the tree this
 # file lives in; the queue, control socket and database live in DIR.
 # STARTTLS is offered with the harness's CERT/KEY, handled by tlsproxy.
+# OURS_LISTEN_PORT and OURS_LISTEN_OPTIONS change the listener (for a
+# wrapper with a proxy in front, bench/mta-ours-proxy.sh).
 
 OURS_TREE=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 
@@ -24,7 +26,7 @@ queue "$DIR/spool"
 control "$DIR/smtpd.sock"
 database "$DIR/db/maps.db"
 pki bench cert "$CERT" key "$KEY"
-listen on 127.0.0.1 port $PORT_IN tls
+listen on 127.0.0.1 port ${OURS_LISTEN_PORT:-$PORT_IN} tls ${OURS_LISTEN_OPTIONS:-}
 route "*" via "[127.0.0.1]" port $PORT_SINK
 limit messages 100000
 limit sessions 4096
