@@ -12,6 +12,10 @@
 #                     (bench-auth: STARTTLS + AUTH PLAIN, about 1 minute),
 #                     then local deliveries per second beside Postfix's
 #                     local(8): mbox, Maildir, LMTP (bench-deliver)
+#   make bench-extra  issue 14's scenarios the shared harness lacks, ours
+#                     beside Postfix (bench/extra.py; also run by make
+#                     bench unless BENCH_EXTRA=0); EXTRA_ARGS passes
+#                     options (--quick, --only ID,ID)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -265,6 +269,9 @@ bench-auth: all
 bench-deliver: all
 	@bash tools/bench_deliver.sh
 
+bench-extra: all
+	@python3 bench/extra.py $(EXTRA_ARGS)
+
 fuzz:
 	@sh tools/fuzz.sh
 
@@ -289,4 +296,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver fuzz flood soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-extra fuzz flood soak lint install install-sendmail clean
