@@ -342,7 +342,7 @@ class Extra(R.Runner):
         if sc["resume"]:
             cmd.append("--resume")
         c0 = sink.count
-        m0 = mta.cg.cpu()
+        m0, l0 = mta.cg.cpu(), self.cg_load.cpu()
         ld = R.Load(cmd, self.cg_load, "py")
         t0 = time.monotonic()
         ld.start()
@@ -352,7 +352,8 @@ class Extra(R.Runner):
         if ld.running():
             ld.signal(signal.SIGTERM)
         ld.finish(10)
-        m1 = mta.cg.cpu()
+        m1, l1 = mta.cg.cpu(), self.cg_load.cpu()
+        t_load = time.monotonic() - t0
         dend = time.monotonic() + self.drain_t
         while sink.count - c0 < ld.accepted and time.monotonic() < dend:
             time.sleep(0.05)
@@ -361,6 +362,7 @@ class Extra(R.Runner):
         return dict(client=fin, accepted=ld.accepted, delivered=sink.count - c0,
                     rate=fin.get("rate"), resumed_share=fin.get("resumed_share"),
                     mta_cpu_s=round(cpu, 3),
+                    load_cpu_util=round((sum(l1) - sum(l0)) / t_load, 2),
                     cpu_s_per_1000=round(cpu / ld.accepted * 1000, 3) if ld.accepted else None,
                     client_stderr=(getattr(ld, "stderr", "") or "")[-300:])
 
@@ -451,7 +453,7 @@ def fmt(v, nd=1):
 
 
 def ratio(a, b):
-    return round(a / b, 2) if a is not None and b else None
+    return float(f"{a / b:.3g}") if a is not None and b else None
 
 
 def met(ok):
@@ -539,7 +541,8 @@ def tls_rows(done, ceil):
         ok = None if gain is None or so is None else gain >= 2 and so >= 0.9
         rows.append((res, "sessions/s (resumption offered)", o, p, ratio(o, p),
                      f"≥ 2x full, ≥ 90 % resumed: ours {fmt(gain, 2)}x", met(ok)))
-        rows.append((res, "share of handshakes resumed", so, sp, None, "≥ 0.9",
+        pct = lambda v: None if v is None else round(v * 100, 1)
+        rows.append((res, "% of handshakes resumed", pct(so), pct(sp), None, "≥ 90",
                      met(None if so is None else so >= 0.9)))
     return rows
 
@@ -552,7 +555,8 @@ def report(done, ceil, meta):
              "|---|---|---:|---:|---:|---|---|"]
     rows = accept_rows(done) + idle_rows(done) + big_rows(done) + tls_rows(done, ceil)
     for sc, metric, o, p, r, target, ok in rows:
-        lines.append(f"| {sc} | {metric} | {fmt(o)} | {fmt(p)} | {fmt(r, 2)} | {target} | {ok} |")
+        rs = "–" if r is None else f"{r:g}"
+        lines.append(f"| {sc} | {metric} | {fmt(o)} | {fmt(p)} | {rs} | {target} | {ok} |")
     if ceil:
         lines += ["", f"TLS ceiling (openssl s_server, same certificate, {ceil['new']['parallel']} "
                   f"s_time clients, {ceil['new']['seconds']} s each): -new "
@@ -560,6 +564,12 @@ def report(done, ceil, meta):
                   f"{fmt(ceil['reuse']['per_s'])}/s with {fmt(ceil['reuse']['resumed_share'], 3)} "
                   "resumed (-www makes s_time read a reply, so TLS 1.3 tickets arrive before "
                   "the session is saved)."]
+    churn = [(k, v) for k, v in sorted(done.items())
+             if k[0].startswith("churn-tls") and v.get("load_cpu_util") is not None]
+    if churn:
+        lines += ["", "CPU of the TLS client (bench/tls_churn.py, cores; near 1.0 it, not the "
+                  "MTA, may bound the rate): " +
+                  ", ".join(f"{k[0]} {k[1]} {v['load_cpu_util']}" for k, v in churn) + "."]
     lines += ["", "Changed from the plugins' settings:"]
     changes = sorted({(k[1], k[0], v.get("change")) for k, v in done.items() if v.get("change")})
     lines += [f"- {sc}, {name}: {c}" for sc, name, c in changes] or ["- nothing"]
