@@ -594,7 +594,7 @@ def make_cert(d):
 def raise_nofile():
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    if hard < 2 * IDLE_N + 1000:
+    if hard < IDLE_N + 1000:
         log(f"RLIMIT_NOFILE hard limit {hard}: idle-10000 may run short of descriptors")
 
 
