@@ -577,7 +577,7 @@ def report(done, ceil, meta):
              if v.get("other_cpu_util") is not None]
     if noisy:
         lines += ["", "CPU taken by other tenants of the machine during each accept run (cores "
-                  "of 2; above ~0.3 the row is noise-bound): " +
+                  f"of {os.cpu_count()}; above ~0.3 the row is noise-bound): " +
                   ", ".join(f"{k[0]} {k[1]} {u}" for k, u in noisy) + "."]
     lines += ["", "Changed from the plugins' settings:"]
     changes = sorted({(k[1], k[0], v.get("change")) for k, v in done.items() if v.get("change")})
