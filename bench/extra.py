@@ -573,7 +573,7 @@ def report(done, ceil, meta):
         lines += ["", "CPU of the TLS client (bench/tls_churn.py, cores; near 1.0 it, not the "
                   "MTA, may bound the rate): " +
                   ", ".join(f"{k[0]} {k[1]} {v['load_cpu_util']}" for k, v in churn) + "."]
-    noisy = [(k, v["other_cpu_util"]) for k, v in sorted(done.items())
+    noisy = [(k, v["other_cpu_util"]) for k, v in done.items()
              if v.get("other_cpu_util") is not None]
     if noisy:
         lines += ["", "CPU taken by other tenants of the machine during each accept run (cores "
