@@ -377,6 +377,10 @@ class Extra(R.Runner):
 
     def run_all(self, names, env, only):
         done = {}
+        for name in names:
+            info = XMTA(name, PLUGINS[name], env)
+            self.emit(dict(type="mta", mta=name, **info.info()))
+            info.cg.remove()
         for sc in scenarios():
             if only and sc["id"] not in only:
                 continue
@@ -582,7 +586,7 @@ def report(done, ceil, meta):
     lines += ["", "Changed from the plugins' settings:"]
     changes = sorted({(k[1], k[0], v.get("change")) for k, v in done.items() if v.get("change")})
     lines += [f"- {sc}, {name}: {c}" for sc, name, c in changes] or ["- nothing"]
-    lines += ["", "Details (CPU-s per 1000, errors, per-process figures): extra.jsonl."]
+    lines += ["", "Details (versions, CPU-s per 1000, errors, per-process figures): extra.jsonl."]
     bad = [(k, v.get("reason")) for k, v in sorted(done.items()) if v.get("status") != "ok"]
     if bad:
         lines += ["", "Failed runs:"] + [f"- {k[0]}, {k[1]}: {r}" for k, r in bad]
@@ -653,6 +657,9 @@ def main():
     a.keep_requested, a.workdir, a.keep = a.keep, work, True
     a.results = os.path.join(resdir, "extra.jsonl")
     only = set(x for x in a.only.split(",") if x)
+    unknown = only - {s["id"] for s in scenarios()} - {"tls-ceiling"}
+    if unknown:
+        sys.exit(f"unknown scenario {', '.join(sorted(unknown))}")
     names = a.mta or ["ours", "postfix"]
     R.become_subreaper()
     cert, key = make_cert(work)
