@@ -299,7 +299,10 @@ class Extra(R.Runner):
                     loaded_rss_kib=med(loaded, "rss_kib"), loaded_pss_kib=med(loaded, "pss_kib"),
                     nprocs_base=base[-1]["nprocs"], nprocs_loaded=loaded[-1]["nprocs"],
                     by_process=per_name,
-                    refused_in_log=count_in_logs(mta.dir, r"[Tt]oo many (sessions|connections)"),
+                    # ours: "connection ... refused on L: too many sessions";
+                    # Postfix: "service ... has reached its process limit"
+                    refused_in_log=count_in_logs(mta.dir, r"refused on .*too many|"
+                                                 r"reached its process limit"),
                     kib_per_conn_rss=round(d_rss / served, 2) if served else None,
                     kib_per_conn_pss=round(d_pss / served, 2) if served else None)
 
