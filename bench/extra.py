@@ -57,11 +57,12 @@ def harness_runner():
 R = harness_runner()
 PY = R.PY
 
-# name -> (plugin, extra environment), per scenario where it differs
 PLUGINS = {
     "ours": os.path.join(HERE, "mta-ours.sh"),
     "postfix": os.path.join(HARNESS, "mta-postfix.sh"),
 }
+# (MTA, scenario) -> (another plugin or None, extra environment, what
+# changed): where a scenario needs a setting the plugin does not have
 VARIANTS = {
     ("ours", "idle-10000"): (None, {"OURS_LIMIT_SESSIONS": "10500"},
                              "limit sessions and sessions-per-address 10500 "
@@ -70,6 +71,7 @@ VARIANTS = {
                              "message_size_limit 50000000 (shipped 10240000), "
                              "bench/mta-postfix-big.sh"),
 }
+# (MTA, scenario) -> what the report should say though nothing changed
 NOTES = {
     ("postfix", "idle-10000"): "as shipped: default_process_limit 100, so "
                                "at most 100 sessions are served at once",
