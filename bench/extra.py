@@ -635,6 +635,10 @@ def parse_args():
     p.add_argument("--port-tls", type=int, default=int(os.environ.get("PORT_TLS", 24047)))
     p.add_argument("--keep", action="store_true", help="keep the scratch directory")
     a = p.parse_args()
+    a.only = set(x for x in a.only.split(",") if x)
+    unknown = a.only - {s["id"] for s in scenarios()} - {"tls-ceiling"}
+    if unknown:
+        p.error(f"unknown scenario {', '.join(sorted(unknown))}")
     a.messages = a.messages or (1500 if a.quick else 20000)
     a.time = a.time or (8.0 if a.quick else 60.0)
     a.drain = a.drain or (12.0 if a.quick else 30.0)
@@ -661,10 +665,7 @@ def main():
     os.chmod(work, 0o755)
     a.keep_requested, a.workdir, a.keep = a.keep, work, True
     a.results = os.path.join(resdir, "extra.jsonl")
-    only = set(x for x in a.only.split(",") if x)
-    unknown = only - {s["id"] for s in scenarios()} - {"tls-ceiling"}
-    if unknown:
-        sys.exit(f"unknown scenario {', '.join(sorted(unknown))}")
+    only = a.only
     names = a.mta or ["ours", "postfix"]
     R.become_subreaper()
     cert, key = make_cert(work)
