@@ -12,6 +12,10 @@
 #                     (bench-auth: STARTTLS + AUTH PLAIN, about 1 minute),
 #                     then local deliveries per second beside Postfix's
 #                     local(8): mbox, Maildir, LMTP (bench-deliver)
+#   make bench-extra  issue 14's scenarios the shared harness lacks, ours
+#                     beside Postfix (bench/extra.py; also run by make
+#                     bench unless BENCH_EXTRA=0); EXTRA_ARGS passes
+#                     options (--quick, --only ID,ID)
 #   make bench-proxy  relay and churn directly and behind HAProxy (PROXY v2)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
@@ -266,6 +270,9 @@ bench-auth: all
 bench-deliver: all
 	@bash tools/bench_deliver.sh
 
+bench-extra: all
+	@python3 bench/extra.py $(EXTRA_ARGS)
+
 bench-proxy: all
 	@sh tools/bench_proxy.sh
 
@@ -293,4 +300,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-proxy fuzz flood soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-extra bench-proxy fuzz flood soak lint install install-sendmail clean
