@@ -353,6 +353,7 @@ queue_sched_cache(struct qentry *e, const struct envelope *ev)
 	    (copy = malloc(sizeof(*copy))) == NULL)
 		return;
 	*copy = *ev;
+	copy->committed_us = stats_clock_us();
 	if (sched_ncached >= QUEUE_CACHE_MAX)
 		queue_sched_uncache(TAILQ_FIRST(&sched_cached));
 	e->cached = copy;
@@ -1055,6 +1056,9 @@ queue_sched_batch_go(struct qbatch *b, int msgfd, time_t now)
 		return;
 	}
 	stats_add("queue.dispatch.batch", 1);
+	for (i = 0; i < b->n; i++)
+		stats_time_add("queue.dispatch.wait.us",
+		    "queue.dispatch.wait.count", b->evs[i].committed_us);
 	queue_sched_stats();
 }
 
