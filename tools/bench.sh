@@ -19,6 +19,8 @@ work=${BENCH_WORK:-/var/tmp/mtabench-make.$$}
 rc=0
 BENCH_WORK=$work BENCH_RESULTS=$(pwd)/bench/results bash "$harness" \
     --plugin ours=bench/mta-ours.sh --keep ${BENCH_ARGS:-} || rc=$?
+# where relay time went, from the counters mta_stop saved
+python3 bench/timings.py "$work" || true
 case " ${BENCH_ARGS:-} " in
 *" --keep "*) echo "bench: scratch directories kept in $work" >&2 ;;
 *) rm -rf "$work" ;;
