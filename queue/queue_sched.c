@@ -668,8 +668,6 @@ queue_sched_batch_new(void)
 			sched_batchid = 1;
 		b->id = sched_batchid;
 	} while (queue_sched_batch_find(b->id) != NULL);
-	b->evs = xcalloc(QUEUE_BATCH_MAX, sizeof(*b->evs));
-	b->res = xcalloc(QUEUE_BATCH_MAX, sizeof(*b->res));
 	RB_INSERT(qbatch_tree, &sched_batches, b);
 	return b;
 }
@@ -831,6 +829,11 @@ queue_sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
 		e->state = QE_INFLIGHT;
 		b->ents[b->n++] = e;
 	}
+	/* sized to the batch: an envelope is some 4.6 KB, and zeroing room
+	 * for QUEUE_BATCH_MAX of them cost more than the rest of a
+	 * one-recipient dispatch */
+	b->evs = xcalloc(b->n, sizeof(*b->evs));
+	b->res = xcalloc(b->n, sizeof(*b->res));
 }
 
 /* An envelope of a batch cannot be used: keep its file, forget it. */
