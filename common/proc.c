@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -834,4 +835,26 @@ stats_get(const char *name)
 	int	 i = stats_slot(name);
 
 	return i == -1 ? 0 : proc_stats[i].value;
+}
+
+/* CLOCK_MONOTONIC is read through the vDSO: no system call per event. */
+int64_t
+stats_clock_us(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+stats_time_add(const char *sum, const char *count, int64_t since)
+{
+	int64_t	 now;
+
+	if (since == 0 || (now = stats_clock_us()) < since)
+		return;
+	stats_add(sum, now - since);
+	stats_add(count, 1);
 }

@@ -20,6 +20,8 @@ work=${BENCH_WORK:-/var/tmp/mtabench-make.$$}
 rc=0
 BENCH_WORK=$work BENCH_RESULTS=$(pwd)/bench/results bash "$harness" \
     --plugin ours=bench/mta-ours.sh --keep ${BENCH_ARGS:-} || rc=$?
+# where relay time went, from the counters mta_stop saved
+python3 bench/timings.py "$work" || true
 # bench/extra.py: the scenarios the harness lacks, into the same results
 if [ "${BENCH_EXTRA:-1}" != 0 ]; then
 	q=; case " ${BENCH_ARGS:-} " in *" --quick "*) q=--quick ;; esac
