@@ -25,7 +25,7 @@
 #include "proc.h"
 #include "sandbox.h"
 
-#define STATS_MAX	96
+#define STATS_MAX	160
 /* supplementary groups a child may keep (see proc_groups()) */
 #define PROC_GROUPS_MAX	16
 
