@@ -114,6 +114,12 @@ tls_relay_inbound(struct tls_relay *r)
 		}
 	}
 	if (r->net_eof && r->inlen == 0) {
+		/*
+		 * Answer the peer's close_notify: OpenSSL drops from its
+		 * session cache a connection ended without ours, and the
+		 * client's TLS 1.2 session ID would not resume.
+		 */
+		(void)tls_close(r->ctx);
 		r->why = "peer closed";
 		return -1;
 	}
