@@ -2,7 +2,7 @@
 
 openssl s_client -starttls smtp -sess_out, then -sess_in, is "Reused"
 for a TLS 1.3 ticket, a TLS 1.2 ticket and a TLS 1.2 session ID
-(-no_ticket); Python's ssl resumes with SSLSocket.session; each resumed
+(-no_ticket), also when the client closes first; Python's ssl resumes with SSLSocket.session; each resumed
 handshake logs resumed=yes on its STARTTLS=server line and counts in
 tls.handshake.resumed.  A ticket past two lifetimes (2 s here) is
 refused and a full handshake follows; a ticket of one pki is not
@@ -29,15 +29,17 @@ VERSIONS = (("tls1.3", ["-tls1_3"]),
             ("tls1.2-id", ["-tls1_2", "-no_ticket"]))
 
 
-def _s_client(port, args, servername="relay.test"):
-    """One STARTTLS session to QUIT; (New or Reused, the output)."""
+def _s_client(port, args, servername="relay.test", wait=True):
+    """One STARTTLS session to QUIT (without wait, s_client closes with
+    its close_notify at the end of its input, before the 221); (New or
+    Reused, the output)."""
     r = subprocess.run(
         ["openssl", "s_client", "-starttls", "smtp", "-connect",
-         "127.0.0.1:%d" % port, "-servername", servername, "-ign_eof"] +
-        args, input=b"QUIT\r\n", stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, timeout=60)
+         "127.0.0.1:%d" % port, "-servername", servername] +
+        (["-ign_eof"] if wait else []) + args, input=b"QUIT\r\n",
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=60)
     out = r.stdout.decode("utf-8", "replace")
-    assert re.search(r"^221", out, re.M), out
+    assert not wait or re.search(r"^221", out, re.M), out
     m = re.search(r"^(New|Reused), TLSv1\.[23]", out, re.M)
     assert m, out
     return m.group(1), out
@@ -98,6 +100,21 @@ def test_openssl_resumes_each_version():
         assert _resumed_lines(relay) == ["no", "yes"] * 3
         assert relay.stats()["tls.handshake.resumed"] == "3"
         assert relay.stats()["tls.handshake.ok"] == "6"
+
+
+def test_session_id_kept_when_the_client_closes_first():
+    """tlsproxy answers the client's close_notify, else OpenSSL would
+    drop the session from its cache."""
+    ca = TestCA()
+    port = free_port()
+    args = ["-tls1_2", "-no_ticket"]
+    with Sink() as sink, _relay(sink, ca, port) as relay:
+        wait_tls_ready(relay)
+        path = _sess_path("closer")
+        kind, out = _s_client(port, args + ["-sess_out", path], wait=False)
+        assert kind == "New", out
+        kind, out = _s_client(port, args + ["-sess_in", path], wait=False)
+        assert kind == "Reused", out
 
 
 def test_python_session_reuse():
