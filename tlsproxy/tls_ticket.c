@@ -20,7 +20,8 @@
  * libtls gives no access to its SSL_CTX.  So an ex_data "new" hook of
  * OpenSSL's SSL_CTX class notes each SSL_CTX made while tls_pki.c builds
  * a server context (tls_ticket_capture_begin/end), and those get our
- * ticket callback, session cache, timeout and session-ID context.
+ * ticket callback, session cache, timeout and session-ID context (and
+ * read-ahead, which libtls does not set either).
  *
  * Keys: random (OpenSSL's generator), never derived from a certificate
  * key, never sent anywhere: not to the parent, not to another instance,
@@ -264,6 +265,13 @@ static int
 tls_ticket_ctx_setup(SSL_CTX *ctx, const unsigned char *sid,
     unsigned int sidlen, int resume)
 {
+	/*
+	 * Not resumption, but only reachable here: without read-ahead
+	 * OpenSSL reads each record in two read(2)s (header, then body)
+	 * and a third that finds nothing; with it, one read takes all
+	 * that has come.
+	 */
+	SSL_CTX_set_read_ahead(ctx, 1);
 	if (!resume) {
 		(void)SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
 		(void)SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
