@@ -317,12 +317,6 @@ tls_ticket_capture_end(const unsigned char *base, int verify)
 	return 0;
 }
 
-int
-tls_ticket_lifetime(void)
-{
-	return ticket_lifetime;
-}
-
 void
 tls_ticket_shutdown(void)
 {

@@ -108,7 +108,6 @@ void		 tls_ticket_configure(int lifetime);
 void		 tls_ticket_reset(void);
 void		 tls_ticket_capture_begin(void);
 int		 tls_ticket_capture_end(const unsigned char *, int verify);
-int		 tls_ticket_lifetime(void);
 void		 tls_ticket_shutdown(void);
 
 /* tls_session.c */
