@@ -26,8 +26,8 @@
  * Keys: random (OpenSSL's generator), never derived from a certificate
  * key, never sent anywhere: not to the parent, not to another instance,
  * not to a file.  A new key every lifetime; the previous one still
- * decrypts (and the client gets a new ticket) for one more lifetime, then
- * it is wiped.  A ticket or a cached session is good for one lifetime
+ * decrypts for one more lifetime, then it is wiped; every resumption
+ * gets a new ticket.  A ticket or a cached session is good for one lifetime
  * (SSL_CTX_set_timeout), so every ticket lives its whole lifetime.  The
  * keys are process-wide: a rebuild of the key set (reload, new ciphers)
  * keeps them; tls_pki.c resets them when the certificates change.  Each
@@ -163,7 +163,7 @@ tls_ticket_mac_key(EVP_MAC_CTX *hctx, struct tls_ticket_key *k)
 /*
  * OpenSSL's ticket callback.  Encrypting: 1 with the key set up, 0 for
  * no ticket.  Decrypting: 0 for an unknown or expired key (a full
- * handshake follows), 1 to accept, 2 to accept and issue a new ticket.
+ * handshake follows), 2 to accept and issue a new ticket.
  */
 static int
 tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
@@ -189,7 +189,14 @@ tls_ticket_cb(SSL *ssl, unsigned char *name, unsigned char *iv,
 	if (EVP_DecryptInit_ex(cctx, cipher, NULL, k->aes, iv) != 1 ||
 	    tls_ticket_mac_key(hctx, k) == -1)
 		return -1;
-	return k == &ticket_keys[0] ? 1 : 2;
+	/*
+	 * Always a new ticket, even under the current key: in TLS 1.3
+	 * OpenSSL sends none after a resumption otherwise, the server then
+	 * has nothing to send after the client's Finished, and a client
+	 * with Nagle on (Python's ssl) holds its first command until our
+	 * delayed ACK, 40 ms later.
+	 */
+	return 2;
 }
 
 /* Every SSL_CTX OpenSSL makes passes here; only a build's are kept. */

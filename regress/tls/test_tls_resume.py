@@ -2,7 +2,8 @@
 
 openssl s_client -starttls smtp -sess_out, then -sess_in, is "Reused"
 for a TLS 1.3 ticket, a TLS 1.2 ticket and a TLS 1.2 session ID
-(-no_ticket), also when the client closes first; Python's ssl resumes with SSLSocket.session; each resumed
+(-no_ticket), also when the client closes first; Python's ssl resumes
+with SSLSocket.session and gets a new ticket each time; each resumed
 handshake logs resumed=yes on its STARTTLS=server line and counts in
 tls.handshake.resumed.  A ticket past two lifetimes (2 s here) is
 refused and a full handshake follows; a ticket of one pki is not
@@ -128,6 +129,9 @@ def test_python_session_reuse():
         assert sess is not None and sess.has_ticket
         sess2, reused = _py_session(port, ctx, sess)
         assert reused
+        # a resumed session gets a ticket of its own
+        assert sess2.has_ticket and sess2.id != sess.id, (sess.id, sess2.id)
+        assert sess2.time >= sess.time
         _, reused = _py_session(port, ctx, sess2)
         assert reused
         assert _resumed_lines(relay) == ["no", "yes", "yes"]
