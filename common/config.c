@@ -154,6 +154,7 @@ config_new_nohost(void)
 	c->tls_processes = 1;
 	c->timeout_tls_handshake = 30;
 	c->timeout_tls_idle = 15 * 60;
+	c->tls_session_lifetime = 60 * 60;
 	config_auth_defaults(c);
 	c->smtp_reverse_dns = 1;
 	c->smtp_dns_timeout = 5;
@@ -397,6 +398,8 @@ config_dump_tls(const struct config *c, FILE *fp)
 	config_dump_duration(fp, c->timeout_tls_handshake);
 	(void)fputs("timeout tls-idle ", fp);
 	config_dump_duration(fp, c->timeout_tls_idle);
+	(void)fputs("tls session-lifetime ", fp);
+	config_dump_duration(fp, c->tls_session_lifetime);
 	if (c->mta_pki[0] != '\0') {
 		(void)fputs("mta pki ", fp);
 		config_dump_quoted(fp, c->mta_pki);

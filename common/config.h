@@ -361,6 +361,7 @@ struct config {
 	int			 tls_processes;		/* 1 */
 	int			 timeout_tls_handshake;	/* 30 */
 	int			 timeout_tls_idle;	/* 900 */
+	int			 tls_session_lifetime;	/* 3600, 0 off */
 
 	/* AUTH (smtpd-auth(8)) */
 	/* auth mechanisms: offered if the library has them */

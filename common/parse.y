@@ -160,6 +160,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	SESSIONSPERADDR MINFREE
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
+%token	SESSIONLIFETIME
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
 %token	AUTH AUTHOPTIONAL LINEMAX MAXFAILURES MECHANISMS OPTIONS SASLAUTHD
 %token	SASLDB TRUST
@@ -593,6 +594,13 @@ tlsopt		: PROTOCOLS STRING {
 			if (parse_range($2, 1, 64, "tls processes") == -1)
 				YYERROR;
 			parse_conf->tls_processes = $2;
+		}
+		| SESSIONLIFETIME duration {
+			/* RFC 8446 4.6.1: a ticket lives at most 7 days */
+			if (parse_range($2, 0, 7 * 24 * 60 * 60,
+			    "tls session-lifetime") == -1)
+				YYERROR;
+			parse_conf->tls_session_lifetime = $2;
 		}
 		;
 
@@ -1080,6 +1088,7 @@ static const struct keyword	 keywords[] = {
 	{ "sasldb",			SASLDB },
 	{ "sendmail",			SENDMAIL },
 	{ "session",			SESSION },
+	{ "session-lifetime",		SESSIONLIFETIME },
 	{ "sessions",			SESSIONS },
 	{ "sessions-per-address",	SESSIONSPERADDR },
 	{ "skip",			SKIP },

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
 #include <tls.h>
 
 #include "log.h"
@@ -66,6 +67,12 @@ static struct {
 	int			 complete;
 }			 stage;
 static struct tls_pkiset *current;
+/* what the set in force was built from (tls_pki_stage_digest()) */
+static struct {
+	int		 valid;
+	unsigned char	 certs[32];
+	unsigned char	 all[32];
+}			 built;
 
 static void
 tls_pki_wipe(uint8_t *p, size_t len)
@@ -200,6 +207,31 @@ tls_pki_keypair(struct tls_config *tc, const struct tls_pki_raw *r,
 }
 
 /*
+ * What names a server context's sessions (tls_ticket.c): its pki names
+ * and whether it asks for a client certificate; the same at each build.
+ */
+static int
+tls_pki_server_name(size_t first, size_t n, int verify, unsigned char *base)
+{
+	EVP_MD_CTX	*md;
+	unsigned char	 v = verify ? 1 : 0;
+	unsigned int	 len;
+	size_t		 i;
+	int		 ok;
+
+	if ((md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+	    EVP_DigestUpdate(md, &v, 1) == 1;
+	for (i = 0; ok && i < n; i++)
+		ok = EVP_DigestUpdate(md, stage.pki[first + i].name,
+		    strlen(stage.pki[first + i].name) + 1) == 1;
+	ok = ok && EVP_DigestFinal_ex(md, base, &len) == 1 && len == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
+}
+
+/*
  * A configured server context for keypairs first..first+n-1 (the first
  * is the default certificate); verify asks for a client certificate.
  */
@@ -209,7 +241,9 @@ tls_pki_server_new(const struct config *c, size_t first, size_t n,
 {
 	struct tls_config	*tc;
 	struct tls		*t = NULL;
+	unsigned char		 base[32];
 	size_t			 i;
+	int			 rv;
 
 	if ((tc = tls_pki_config(c, 1, err, errlen)) == NULL)
 		return NULL;
@@ -223,9 +257,22 @@ tls_pki_server_new(const struct config *c, size_t first, size_t n,
 		(void)strlcpy(err, "tls_server failed", errlen);
 		goto done;
 	}
-	if (tls_configure(t, tc) == -1) {
+	if (tls_pki_server_name(first, n, verify, base) == -1) {
+		(void)strlcpy(err, "cannot name the session context", errlen);
+		tls_free(t);
+		t = NULL;
+		goto done;
+	}
+	tls_ticket_capture_begin();
+	rv = tls_configure(t, tc);
+	if (tls_ticket_capture_end(base, verify) == -1 && rv == 0) {
+		(void)snprintf(err, errlen, "pki %s: cannot set up session "
+		    "resumption", stage.pki[first].name);
+		rv = -1;
+	} else if (rv == -1)
 		(void)snprintf(err, errlen, "pki %s: %s",
 		    stage.pki[first].name, tls_error(t));
+	if (rv == -1) {
 		tls_free(t);
 		t = NULL;
 	}
@@ -307,29 +354,93 @@ fail:
 	return NULL;
 }
 
-/* The staged set is complete: build it and put it in force. */
+static int
+tls_pki_digest_add(EVP_MD_CTX *md, const void *p, size_t len)
+{
+	return EVP_DigestUpdate(md, &len, sizeof(len)) == 1 &&
+	    EVP_DigestUpdate(md, p, len) == 1 ? 0 : -1;
+}
+
+/* SHA-256 of the staged pki (names, certificates, keys), and of all. */
+static int
+tls_pki_stage_digest(unsigned char *certs, unsigned char *all)
+{
+	EVP_MD_CTX	*md;
+	unsigned int	 len;
+	size_t		 i;
+	int		 rv = -1;
+
+	if ((md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto done;
+	for (i = 0; i < stage.n; i++)
+		if (tls_pki_digest_add(md, stage.pki[i].name,
+		    strlen(stage.pki[i].name)) == -1 ||
+		    tls_pki_digest_add(md, stage.pki[i].cert,
+		    stage.pki[i].certlen) == -1 ||
+		    tls_pki_digest_add(md, stage.pki[i].key,
+		    stage.pki[i].keylen) == -1)
+			goto done;
+	if (EVP_DigestFinal_ex(md, certs, &len) != 1 ||
+	    EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1 ||
+	    tls_pki_digest_add(md, certs, 32) == -1 ||
+	    tls_pki_digest_add(md, stage.ca != NULL ? stage.ca :
+	    (const uint8_t *)"", stage.calen) == -1 ||
+	    EVP_DigestFinal_ex(md, all, &len) != 1)
+		goto done;
+	rv = 0;
+done:
+	EVP_MD_CTX_free(md);
+	return rv;
+}
+
+/*
+ * The staged set is complete: build it and put it in force.  The same
+ * text as the set in force (a reload that changed no file) keeps that
+ * set, and with it the TLS 1.2 session cache of its contexts.
+ */
 int
 tls_pki_stage_end(const struct config *c, char *err, size_t errlen)
 {
+	unsigned char	 certs[32], all[32];
+
 	stage.complete = 1;
 	if (c == NULL)
+		return 0;
+	if (current != NULL && built.valid &&
+	    tls_pki_stage_digest(certs, all) == 0 &&
+	    memcmp(all, built.all, sizeof(all)) == 0)
 		return 0;
 	return tls_pki_reconfigure(c, err, errlen);
 }
 
-/* Rebuild from the staged text (new set, or new protocols/ciphers). */
+/*
+ * Rebuild from the staged text (new set, new protocols/ciphers, a new
+ * session lifetime).  New certificates also get new ticket keys, so that
+ * no session made with the old ones resumes.
+ */
 int
 tls_pki_reconfigure(const struct config *c, char *err, size_t errlen)
 {
 	struct tls_pkiset	*s;
+	unsigned char		 certs[32], all[32];
+	int			 known;
 
 	if (!stage.complete)
 		return 0;
+	known = tls_pki_stage_digest(certs, all) == 0;
 	if ((s = tls_pki_set_build(c, err, errlen)) == NULL)
 		return -1;
 	if (current != NULL)
 		tls_pki_unref(current);
 	current = s;
+	if (!known || (built.valid &&
+	    memcmp(certs, built.certs, sizeof(certs)) != 0))
+		tls_ticket_reset();
+	built.valid = known;
+	memcpy(built.certs, certs, sizeof(certs));
+	memcpy(built.all, all, sizeof(all));
 	return 0;
 }
 

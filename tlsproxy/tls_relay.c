@@ -44,6 +44,7 @@ struct tls_relay {
 	size_t			 outlen;
 	int			 net_eof;
 	int			 plain_eof;
+	int			 plain_ready;	/* worth a read(2) */
 	int			 closing;	/* close_notify being sent */
 	short			 want_net;
 	short			 want_plain;
@@ -114,6 +115,12 @@ tls_relay_inbound(struct tls_relay *r)
 		}
 	}
 	if (r->net_eof && r->inlen == 0) {
+		/*
+		 * Answer the peer's close_notify: OpenSSL drops from its
+		 * session cache a connection ended without ours, and the
+		 * client's TLS 1.2 session ID would not resume.
+		 */
+		(void)tls_close(r->ctx);
 		r->why = "peer closed";
 		return -1;
 	}
@@ -125,20 +132,32 @@ static int
 tls_relay_outbound(struct tls_relay *r)
 {
 	ssize_t	 n;
+	size_t	 space;
 	int	 progress = 0;
 
-	if (!r->plain_eof && r->outlen < sizeof(r->out)) {
-		n = read(r->plainfd, r->out + r->outlen,
-		    sizeof(r->out) - r->outlen);
+	/*
+	 * The socketpair holds no data of ours once a read came back short
+	 * or empty: wait for its event (level-triggered, so nothing that
+	 * came in between is missed) instead of a read(2) per pass that
+	 * finds nothing.  The network side cannot do this: OpenSSL may hold
+	 * records it has read ahead.
+	 */
+	space = sizeof(r->out) - r->outlen;
+	if (!r->plain_eof && space > 0 && !r->plain_ready)
+		r->want_plain |= EV_READ;
+	else if (!r->plain_eof && space > 0) {
+		n = read(r->plainfd, r->out + r->outlen, space);
 		if (n > 0) {
 			r->outlen += n;
+			r->plain_ready = (size_t)n == space;
 			progress = 1;
 		} else if (n == 0) {
 			r->plain_eof = 1;
 			progress = 1;
-		} else if (errno == EAGAIN || errno == EINTR)
+		} else if (errno == EAGAIN || errno == EINTR) {
+			r->plain_ready = errno == EINTR;
 			r->want_plain |= EV_READ;
-		else {
+		} else {
 			r->why = "plaintext side error";
 			return -1;
 		}
@@ -236,7 +255,8 @@ tls_relay_event(int fd, short ev, void *arg)
 {
 	struct tls_relay	*r = arg;
 
-	(void)fd;
+	if (fd == r->plainfd && (ev & EV_READ))
+		r->plain_ready = 1;
 	if (ev & EV_TIMEOUT) {
 		r->why = "idle timeout";
 		stats_add("tls.relay.idle_timeout", 1);
@@ -267,15 +287,23 @@ tls_relay_start(struct tls *ctx, int netfd, int plainfd, int idle,
 	r->ctx = ctx;
 	r->netfd = netfd;
 	r->plainfd = plainfd;
+	r->plain_ready = 1;
 	r->idle = idle;
 	r->done = done;
 	r->arg = arg;
-	r->ev_net_r = event_new(proc_base, netfd, EV_READ, tls_relay_event, r);
-	r->ev_net_w = event_new(proc_base, netfd, EV_WRITE, tls_relay_event,
-	    r);
-	r->ev_plain_r = event_new(proc_base, plainfd, EV_READ,
+	/*
+	 * Persistent: an event stays in epoll while the relay wants it
+	 * (tls_relay_arm() removes it when not), instead of libevent taking
+	 * a one-shot event out at each wakeup and the next pass putting it
+	 * back, two epoll_ctl(2) per wakeup.
+	 */
+	r->ev_net_r = event_new(proc_base, netfd, EV_READ | EV_PERSIST,
 	    tls_relay_event, r);
-	r->ev_plain_w = event_new(proc_base, plainfd, EV_WRITE,
+	r->ev_net_w = event_new(proc_base, netfd, EV_WRITE | EV_PERSIST,
+	    tls_relay_event, r);
+	r->ev_plain_r = event_new(proc_base, plainfd, EV_READ | EV_PERSIST,
+	    tls_relay_event, r);
+	r->ev_plain_w = event_new(proc_base, plainfd, EV_WRITE | EV_PERSIST,
 	    tls_relay_event, r);
 	r->ev_idle = evtimer_new(proc_base, tls_relay_event, r);
 	if (r->ev_net_r == NULL || r->ev_net_w == NULL ||

@@ -421,10 +421,12 @@ tls_session_log(const struct tls_session *s)
 {
 	const struct tls_facts	*f = &s->facts;
 	const char		*side = s->client ? "client" : "server";
+	int			 resumed = tls_conn_session_resumed(s->ctx) == 1;
 
 	log_info("%08x: STARTTLS=%s, relay=%s, version=%s, verify=%s, "
-	    "cipher=%s, bits=%u/%u", s->id, side, s->relay, f->protocol,
-	    f->verify, f->cipher, f->alg_bits, f->cipher_bits);
+	    "cipher=%s, bits=%u/%u, resumed=%s", s->id, side, s->relay,
+	    f->protocol, f->verify, f->cipher, f->alg_bits, f->cipher_bits,
+	    resumed ? "yes" : "no");
 	if (f->fingerprint[0] != '\0')
 		log_info("%08x: STARTTLS=%s, cert-subject=%s, cert-issuer=%s, "
 		    "verifymsg=%s", s->id, side, f->subject, f->issuer,
@@ -432,6 +434,8 @@ tls_session_log(const struct tls_session *s)
 	if (!s->client && f->sni[0] != '\0')
 		log_debug("%08x: STARTTLS=server, sni=%s", s->id, f->sni);
 	stats_add("tls.handshake.ok", 1);
+	if (resumed)
+		stats_add("tls.handshake.resumed", 1);
 	if (strcmp(f->verify, TLS_VERIFY_OK) == 0)
 		stats_add("tls.verify.ok", 1);
 	else if (strcmp(f->verify, TLS_VERIFY_FAIL) == 0)

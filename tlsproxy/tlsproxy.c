@@ -279,16 +279,19 @@ tlsproxy_label(const struct config *c)
 	stats_label_set(prefix);
 }
 
-/* New protocols or ciphers rebuild the key set; sessions keep theirs. */
+/* New protocols, ciphers or a new session lifetime rebuild the key set;
+ * sessions keep theirs. */
 static void
 tlsproxy_config_apply(struct config *nconf, struct config *old)
 {
 	char	 err[512];
 
 	tlsproxy_label(nconf);
+	tls_ticket_configure(nconf->tls_session_lifetime);
 	if (old != NULL &&
 	    strcmp(old->tls_protocols, nconf->tls_protocols) == 0 &&
-	    strcmp(old->tls_ciphers, nconf->tls_ciphers) == 0)
+	    strcmp(old->tls_ciphers, nconf->tls_ciphers) == 0 &&
+	    old->tls_session_lifetime == nconf->tls_session_lifetime)
 		return;
 	if (tls_pki_reconfigure(nconf, err, sizeof(err)) == -1)
 		log_warnx("TLS settings refused, old ones kept: %s", err);
@@ -322,6 +325,7 @@ tlsproxy_shutdown(void)
 	tls_session_drop_peer(PROC_SMTP);
 	tls_session_drop_peer(PROC_MTA);
 	tls_pki_shutdown();
+	tls_ticket_shutdown();
 }
 
 int
@@ -330,6 +334,8 @@ main(int argc, char **argv)
 	proc_setup(&tlsproxy_def, argc, argv);
 	if (tls_init() == -1)
 		fatalx("tls_init failed");
+	if (tls_ticket_init() == -1)
+		fatalx("cannot set up session resumption");
 	tls_session_init(tlsproxy_result);
 	proc_confine(proc_root(), tlsproxy_def.user);
 	proc_run();

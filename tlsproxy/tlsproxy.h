@@ -8,6 +8,8 @@
  *   tls_verify.c   the peer chain checked against the CA set: ${verify}
  *   tls_pki.c      key sets received from the parent, built into libtls
  *                  configs; the live set and its reference counts
+ *   tls_ticket.c   session resumption: ticket keys, the TLS 1.2
+ *                  session cache, the session-ID contexts
  *   tls_session.c  one handshake: state, timeouts, facts, log lines
  *   tls_relay.c    plaintext <-> TLS relay with bounded buffers
  *   tlsproxy.c     main, imsg handlers, control requests
@@ -99,6 +101,14 @@ struct tls	*tls_pki_client(struct tls_pkiset *, const char *pki,
 X509_STORE	*tls_pki_store(struct tls_pkiset *);
 size_t		 tls_pki_count(const struct tls_pkiset *);
 void		 tls_pki_shutdown(void);
+
+/* tls_ticket.c */
+int		 tls_ticket_init(void);
+void		 tls_ticket_configure(int lifetime);
+void		 tls_ticket_reset(void);
+void		 tls_ticket_capture_begin(void);
+int		 tls_ticket_capture_end(const unsigned char *, int verify);
+void		 tls_ticket_shutdown(void);
 
 /* tls_session.c */
 struct tls_session;

@@ -131,6 +131,8 @@ test_defaults(void)
 	    strcmp(c->tls_ciphers, "default") == 0 && c->tls_processes == 1 &&
 	    c->timeout_tls_handshake == 30 && c->timeout_tls_idle == 900,
 	    "default tls settings");
+	UNIT_CHECK(c->tls_session_lifetime == 3600,
+	    "default tls session-lifetime");
 	config_free(c);
 }
 
@@ -185,6 +187,7 @@ static const char	 all_keywords[] =
 	"tls protocols \"tlsv1.2,tlsv1.3\"\n"
 	"tls ciphers \"HIGH:!aNULL\"\n"
 	"tls processes 2\n"
+	"tls session-lifetime 5m\n"
 	"timeout tls-handshake 45s\n"
 	"timeout tls-idle 20m\n"
 	"mta pki alt.example.org\n"
@@ -253,6 +256,7 @@ test_keywords_tls(const struct config *c)
 	    c->tls_processes == 2, "tls protocols, ciphers, processes");
 	UNIT_CHECK(c->timeout_tls_handshake == 45 &&
 	    c->timeout_tls_idle == 1200, "tls timeouts");
+	UNIT_CHECK(c->tls_session_lifetime == 300, "tls session-lifetime");
 	UNIT_CHECK(strcmp(c->mta_pki, "alt.example.org") == 0, "mta pki");
 	TAILQ_FOREACH(l, &c->listeners, entry)
 		if (strcmp(l->addr, "127.0.0.2") == 0)
@@ -329,6 +333,7 @@ test_roundtrip_one(const char *text, const char *name)
 		    c->mta_timeout_idle == c2->mta_timeout_idle &&
 		    c->resolver_set == c2->resolver_set &&
 		    c->timeout_tls_idle == c2->timeout_tls_idle &&
+		    c->tls_session_lifetime == c2->tls_session_lifetime &&
 		    strcmp(c->mta_pki, c2->mta_pki) == 0,
 		    "re-parsed fields equal");
 	free(d1);
@@ -578,6 +583,8 @@ static const struct {
 	{ "tls processes 0\n", "(config):1: tls processes 0 is out of range" },
 	{ "timeout tls-handshake 0\n", "(config):1: timeout tls-handshake 0" },
 	{ "timeout tls-idle 0\n", "(config):1: timeout tls-idle 0" },
+	{ "tls session-lifetime 8d\n",
+	    "(config):1: tls session-lifetime 691200 is out of range" },
 	{ "hostname \"a\\q\"\n", "(config):1: invalid escape" },
 	{ "hostname a.example\n\x01\n", "(config):2: invalid character 0x01" },
 	{ "hostname $\n", "(config):1: '$' without a macro name" },

@@ -551,8 +551,12 @@ test_reload(void)
 	struct tls_pkiset	*old = tls_pki_current();
 	char			 err[256];
 
-	UNIT_CHECK(load_keys() == 0 && tls_pki_current() != old &&
-	    tls_pki_count(tls_pki_current()) == 5, "reload: new set");
+	/* the same files again: the set in force (and its sessions) stays */
+	UNIT_CHECK(load_keys() == 0 && tls_pki_current() == old &&
+	    tls_pki_count(tls_pki_current()) == 5, "reload: same set kept");
+	UNIT_CHECK(tls_pki_reconfigure(conf, err, sizeof(err)) == 0 &&
+	    tls_pki_current() != old && tls_pki_count(tls_pki_current()) == 5,
+	    "reload: new settings, new set");
 	old = tls_pki_current();
 	tls_pki_stage_begin();
 	(void)tls_pki_stage_add("bad.test.example", "x", 1, "y", 1);
@@ -594,11 +598,13 @@ main(void)
 	log_init("test_tls_proxy", 1);
 	log_verbose_set(getenv("TEST_VERBOSE") != NULL);
 	(void)signal(SIGPIPE, SIG_IGN);
-	if (tls_init() == -1 || (proc_base = event_base_new()) == NULL)
+	if (tls_init() == -1 || (proc_base = event_base_new()) == NULL ||
+	    tls_ticket_init() == -1)
 		return 1;
 	(void)event_add(event_new(proc_base, -1, EV_PERSIST, tick, NULL),
 	    &(struct timeval){ 0, 20000 });
 	conf = config_new_nohost();
+	tls_ticket_configure(conf->tls_session_lifetime);
 	tls_session_init(on_result);
 	UNIT_CHECK(load_keys() == 0, "key set builds");
 	test_verify();
@@ -612,6 +618,7 @@ main(void)
 	UNIT_CHECK(stats_get("tls.handshake.ok") > 10 &&
 	    stats_get("tls.handshake.failed") >= 2, "counters");
 	tls_pki_shutdown();
+	tls_ticket_shutdown();
 	config_free(conf);
 	(void)snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	UNIT_CHECK(system(cmd) == 0, "scratch directory removed");
