@@ -228,9 +228,12 @@ class Relay:
         the parent alone.  Returns the children still running 5 seconds
         later (they were killed then)."""
         self.remember_children()
-        pids = [] if parent_only else list(self.known_pids)
-        if self.proc is not None:
-            pids.append(self.proc.pid)
+        # the parent first: alive for a moment after a child it would
+        # start another, which nobody here knows of (and which could
+        # still hold the spool when the next daemon starts)
+        pids = [] if self.proc is None else [self.proc.pid]
+        if not parent_only:
+            pids += list(self.known_pids)
         for pid in pids:
             try:
                 os.kill(pid, signal.SIGKILL)
