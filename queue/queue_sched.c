@@ -667,10 +667,22 @@ queue_sched_batch_new(void)
 			sched_batchid = 1;
 		b->id = sched_batchid;
 	} while (queue_sched_batch_find(b->id) != NULL);
-	b->evs = xcalloc(QUEUE_BATCH_MAX, sizeof(*b->evs));
-	b->res = xcalloc(QUEUE_BATCH_MAX, sizeof(*b->res));
 	RB_INSERT(qbatch_tree, &sched_batches, b);
 	return b;
+}
+
+/*
+ * Room for the envelopes and results of the entries collected, not of a
+ * full batch: an envelope is about 5 KiB, and a queue of one-recipient
+ * messages keeps up to QUEUE_INFLIGHT_MAX batches of one in flight.
+ */
+static void
+queue_sched_batch_alloc(struct qbatch *b)
+{
+	size_t	 n = b->n > 0 ? b->n : 1;
+
+	b->evs = xcalloc(n, sizeof(*b->evs));
+	b->res = xcalloc(n, sizeof(*b->res));
 }
 
 /*
@@ -1136,6 +1148,7 @@ queue_sched_dispatch_one(time_t now)
 		b->to_local = 1;
 	}
 	queue_sched_batch_collect(b, first, now);
+	queue_sched_batch_alloc(b);
 	if (!b->local)
 		msgfd = queue_sched_batch_open(b, first->grp->msgid, &size,
 		    now);
