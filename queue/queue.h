@@ -154,6 +154,7 @@ void		 queue_sched_drop(struct qentry *);
 void		 queue_sched_reschedule(struct qentry *, time_t);
 struct qentry	*queue_sched_find(uint64_t);
 int		 queue_sched_msgid_inuse(uint32_t);
+struct qentry	*queue_sched_find_from(uint64_t);
 struct qentry	*queue_sched_first(void);
 struct qentry	*queue_sched_next(struct qentry *);
 struct qbatch	*queue_sched_batch_find(uint32_t);

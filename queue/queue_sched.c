@@ -281,6 +281,16 @@ queue_sched_find(uint64_t evpid)
 	return RB_FIND(qentry_tree, &sched_entries, &key);
 }
 
+/* The entry of the smallest id >= evpid, or NULL. */
+struct qentry *
+queue_sched_find_from(uint64_t evpid)
+{
+	struct qentry	 key;
+
+	key.evpid = evpid;
+	return RB_NFIND(qentry_tree, &sched_entries, &key);
+}
+
 struct qentry *
 queue_sched_first(void)
 {
