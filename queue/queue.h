@@ -68,7 +68,7 @@ enum qstate {
 struct qmsg {
 	RB_ENTRY(qmsg)		 entry;
 	uint32_t		 msgid;
-	size_t			 nevp;
+	uint32_t		 nevp;
 	long long		 size;		/* checked at startup; -2 unknown */
 };
 
@@ -76,30 +76,40 @@ struct qmsg {
 struct qgroup {
 	RB_ENTRY(qgroup)	 entry;
 	uint32_t		 msgid;
+	uint32_t		 n;		/* entries, in flight too */
 	char			*domain;
 	struct qmsg		*msg;
-	size_t			 n;		/* entries, in flight too */
 	TAILQ_HEAD(, qentry)	 entries;	/* those not in flight */
 };
 
+/*
+ * Kept for every queued envelope, so packed: a queue of 100 000 one-
+ * recipient messages holds 100 000 of these, and as many groups and
+ * messages.  An entry is on its domain's held list only while it waits
+ * for a probe, and has no parsed copy then (one is dropped when it is
+ * held), so the two lists share their links.
+ */
 struct qentry {
 	RB_ENTRY(qentry)	 entry;
 	TAILQ_ENTRY(qentry)	 gentry;
 	uint64_t		 evpid;
 	time_t			 ctime;
 	time_t			 nexttry;
-	uint32_t		 retries;
-	uint32_t		 flags;		/* QENTRY_F_*, ENVELOPE_F_* */
-	enum qstate		 state;
-	int			 removed;	/* smtpctl remove while in flight */
-	size_t			 heapidx;
-	struct envelope		*cached;	/* parsed copy, see QUEUE_CACHE_MAX */
-	TAILQ_ENTRY(qentry)	 centry;	/* cache order */
-	TAILQ_ENTRY(qentry)	 hentry;	/* its domain's held list */
 	struct qgroup		*grp;
 	struct qbatch		*batch;
-	size_t			 bidx;
+	struct envelope		*cached;	/* parsed copy, see QUEUE_CACHE_MAX */
+	union {
+		TAILQ_ENTRY(qentry) centry;	/* cache order */
+		TAILQ_ENTRY(qentry) hentry;	/* its domain's held list */
+	};
+	uint32_t		 retries;
+	uint32_t		 flags;		/* QENTRY_F_*, ENVELOPE_F_* */
+	uint32_t		 heapidx;
+	uint8_t			 bidx;		/* < QUEUE_BATCH_MAX */
+	uint8_t			 state;		/* enum qstate */
+	uint8_t			 removed;	/* smtpctl remove while in flight */
 };
+_Static_assert(QUEUE_BATCH_MAX <= 256, "qentry.bidx is 8 bits");
 
 struct qresult {
 	int			 got;
