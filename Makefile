@@ -12,6 +12,10 @@
 #                     (bench-auth: STARTTLS + AUTH PLAIN, about 1 minute),
 #                     then local deliveries per second beside Postfix's
 #                     local(8): mbox, Maildir, LMTP (bench-deliver)
+#   make bench-queue  a queue of 100 000 deferred messages to 10 000
+#                     domains beside Postfix: reload, RSS, show queue,
+#                     flush (BENCH_QUEUE_ARGS="--messages 10000 --domains
+#                     1000" for a short run; under flock /tmp/bench.lock)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -264,6 +268,10 @@ bench-auth: all
 
 bench-deliver: all
 	@bash tools/bench_deliver.sh
+
+.PHONY: bench-queue
+bench-queue: all
+	@flock /tmp/bench.lock python3 bench/bigqueue.py $(BENCH_QUEUE_ARGS)
 
 fuzz:
 	@sh tools/fuzz.sh

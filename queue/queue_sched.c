@@ -67,9 +67,10 @@ RB_GENERATE(qentry_tree, qentry, entry, qentry_cmp)
 RB_HEAD(qmsg_tree, qmsg);
 RB_PROTOTYPE(qmsg_tree, qmsg, entry, qmsg_cmp);
 RB_GENERATE(qmsg_tree, qmsg, entry, qmsg_cmp)
-/* A destination domain's name, shared by its groups: with one group per
- * message and domain, a queue of 100 000 messages to 10 000 domains
- * would otherwise keep 100 000 copies. */
+/* A string shared by those that hold a reference: a destination
+ * domain's name, kept by its groups (with one group per message and
+ * domain, a queue of 100 000 messages to 10 000 domains would otherwise
+ * keep 100 000 copies) and by its hold, and the reason of a hold. */
 struct qname {
 	RB_ENTRY(qname)		 entry;
 	const char		*key;		/* name, or a lookup's string */
@@ -92,8 +93,8 @@ struct qdomain {
 	uint32_t		 fails;		/* probes failed in a row */
 	int			 probing;	/* a probe batch is out */
 	TAILQ_HEAD(, qentry)	 held;		/* waiting for the probe */
-	/* "X.Y.Z text"; allocated to its length, as every domain of a
-	 * smarthost that is down has one */
+	/* "X.Y.Z text", shared (queue_sched_name_get()): every domain
+	 * routed to a smarthost that is down has the same one */
 	char			*reason;
 };
 
@@ -802,8 +803,8 @@ queue_sched_domain_release(const char *name, time_t now)
 	log_info("%s: next hop reachable again, hold lifted", d->name);
 	queue_sched_domain_unhold(d, now);
 	RB_REMOVE(qdomain_tree, &sched_domains, d);
-	free(d->name);
-	free(d->reason);
+	queue_sched_name_put(d->name);
+	queue_sched_name_put(d->reason);
 	free(d);
 }
 
@@ -821,6 +822,7 @@ queue_sched_domain_result(const char *name, int probe, int verdict,
 {
 	struct qdomain	*d = queue_sched_domain_find(name);
 	char		 dur[32];
+	char		 reason[ENVELOPE_STATUS_MAX + ENVELOPE_TEXT_LINE + 40];
 
 	if (verdict > 0) {
 		queue_sched_domain_release(name, now);
@@ -837,7 +839,7 @@ queue_sched_domain_result(const char *name, int probe, int verdict,
 		return;
 	if (d == NULL) {
 		d = xcalloc(1, sizeof(*d));
-		d->name = xstrdup(name);
+		d->name = queue_sched_name_get(name);
 		TAILQ_INIT(&d->held);
 		RB_INSERT(qdomain_tree, &sched_domains, d);
 	}
@@ -845,11 +847,13 @@ queue_sched_domain_result(const char *name, int probe, int verdict,
 	d->fails++;
 	d->until = now + queue_result_backoff(conf->queue_retry_min,
 	    conf->queue_retry_max, d->fails);
-	free(d->reason);
-	if (asprintf(&d->reason, "%s delivery temporarily suspended: %s",
+	(void)snprintf(reason, sizeof(reason),
+	    "%s delivery temporarily suspended: %s",
 	    why != NULL ? why->estatus : "4.4.1",
-	    why != NULL ? why->text : "next hop unreachable") == -1)
-		fatal("asprintf");
+	    why != NULL ? why->text : "next hop unreachable");
+	if (d->reason != NULL)
+		queue_sched_name_put(d->reason);
+	d->reason = queue_sched_name_get(reason);
 	queue_sched_domain_unhold(d, d->until);
 	log_info("%s: next hop unreachable, deliveries held for %s", d->name,
 	    duration_fmt(d->until - now, dur, sizeof(dur)));
