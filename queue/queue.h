@@ -13,10 +13,13 @@
  *   queue_envelope.c	envelope format (queue_envelope.h)
  *   queue_bounce.c	DSN text (queue_bounce.h)
  *   queue_etrn.c	ETRN: a domain's envelopes due now
+ *   queue_pool.c	the slabs of the schedule's records (queue_pool.h)
  *
- * The schedule keeps a small record per envelope (struct qentry); the
+ * The schedule keeps a small record per envelope (struct qentry), per
+ * message and domain (struct qgroup) and per message (struct qmsg); the
  * envelope itself stays on disk and is read when it is dispatched or
- * shown, so 100k queued envelopes cost a few MB of memory.  The one
+ * shown, so 100k queued one-recipient messages cost about 30 MB
+ * (BENCHMARKS.md, "A queue of 100 000 deferred messages").  The one
  * exception is the common path commit -> first dispatch: up to
  * QUEUE_CACHE_MAX freshly committed envelopes keep their parsed copy, so
  * they go out without being read back.
