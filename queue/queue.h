@@ -88,9 +88,8 @@ struct qgroup {
 /*
  * Kept for every queued envelope, so packed: a queue of 100 000 one-
  * recipient messages holds 100 000 of these, and as many groups and
- * messages.  An entry is on its domain's held list only while it waits
- * for a probe, and has no parsed copy then (one is dropped when it is
- * held), so the two lists share their links.
+ * messages.  The parsed copy of a fresh envelope (QUEUE_CACHE_MAX) is
+ * kept apart (queue_sched_cached()), and dropped when it is held.
  */
 struct qentry {
 	RB_ENTRY(qentry)	 entry;
@@ -100,11 +99,7 @@ struct qentry {
 	time_t			 nexttry;
 	struct qgroup		*grp;
 	struct qbatch		*batch;
-	struct envelope		*cached;	/* parsed copy, see QUEUE_CACHE_MAX */
-	union {
-		TAILQ_ENTRY(qentry) centry;	/* cache order */
-		TAILQ_ENTRY(qentry) hentry;	/* its domain's held list */
-	};
+	TAILQ_ENTRY(qentry)	 hentry;	/* its domain's held list */
 	uint32_t		 retries;
 	uint32_t		 flags;		/* QENTRY_F_*, ENVELOPE_F_* */
 	uint32_t		 heapidx;
@@ -147,6 +142,7 @@ void		 queue_sched_init(void);
 int		 queue_sched_load(void);
 struct qentry	*queue_sched_add(const struct envelope *);
 void		 queue_sched_cache(struct qentry *, const struct envelope *);
+const struct envelope *queue_sched_cached(const struct qentry *);
 void		 queue_sched_schedule_now(struct qentry *, time_t);
 /* Quarantine: hold a waiting envelope (memory only), or let a held one
  * go at now; the caller has rewritten the envelope file first. */

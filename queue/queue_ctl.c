@@ -153,15 +153,14 @@ queue_ctl_show_one(uint32_t ctlid, const struct qentry *e)
 	char			 err[ENVELOPE_TEXT_LINE * 3];
 	const char		*status, *text, *held;
 
-	if (e->state == QE_INFLIGHT)
-		p = &e->batch->evs[e->bidx];
-	else if (e->cached != NULL)
-		p = e->cached;
-	else if (queue_spool_envelope_read(&queue_spool, e->evpid,
-	    &evp, &why) == 0)
+	p = e->state == QE_INFLIGHT ? &e->batch->evs[e->bidx] :
+	    queue_sched_cached(e);
+	if (p == NULL) {
+		if (queue_spool_envelope_read(&queue_spool, e->evpid, &evp,
+		    &why) == -1)
+			return -1;
 		p = &evp;
-	else
-		return -1;
+	}
 	queue_ctl_field(sender, sizeof(sender), p->sender);
 	queue_ctl_field(rcpt, sizeof(rcpt), p->rcpt);
 	status = p->last_status;

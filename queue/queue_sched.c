@@ -102,6 +102,20 @@ static int	 qdomain_cmp(struct qdomain *, struct qdomain *);
 RB_HEAD(qdomain_tree, qdomain);
 RB_PROTOTYPE(qdomain_tree, qdomain, entry, qdomain_cmp);
 RB_GENERATE(qdomain_tree, qdomain, entry, qdomain_cmp)
+/* The parsed copy of a freshly committed envelope (QUEUE_CACHE_MAX), by
+ * id and in age order; apart from the entry, which most envelopes of a
+ * big queue would carry empty. */
+struct qcache {
+	RB_ENTRY(qcache)	 entry;
+	TAILQ_ENTRY(qcache)	 order;
+	uint64_t		 evpid;
+	struct envelope		 ev;
+};
+
+static int	 qcache_cmp(struct qcache *, struct qcache *);
+RB_HEAD(qcache_tree, qcache);
+RB_PROTOTYPE(qcache_tree, qcache, entry, qcache_cmp);
+RB_GENERATE(qcache_tree, qcache, entry, qcache_cmp)
 RB_HEAD(qbatch_tree, qbatch);
 RB_PROTOTYPE(qbatch_tree, qbatch, entry, qbatch_cmp);
 RB_GENERATE(qbatch_tree, qbatch, entry, qbatch_cmp)
@@ -112,7 +126,8 @@ static struct qgroup_tree	 sched_groups = RB_INITIALIZER(&sched_groups);
 static struct qname_tree	 sched_names = RB_INITIALIZER(&sched_names);
 static struct qbatch_tree	 sched_batches = RB_INITIALIZER(&sched_batches);
 static struct qdomain_tree	 sched_domains = RB_INITIALIZER(&sched_domains);
-static TAILQ_HEAD(, qentry)	 sched_cached = TAILQ_HEAD_INITIALIZER(sched_cached);
+static struct qcache_tree	 sched_cache = RB_INITIALIZER(&sched_cache);
+static TAILQ_HEAD(, qcache)	 sched_cached = TAILQ_HEAD_INITIALIZER(sched_cached);
 static size_t			 sched_ncached;
 
 static struct pool		 sched_entry_pool = POOL_INITIALIZER(struct qentry);
@@ -145,6 +160,12 @@ qgroup_cmp(struct qgroup *a, struct qgroup *b)
 	if (a->msgid != b->msgid)
 		return a->msgid < b->msgid ? -1 : 1;
 	return strcmp(a->domain, b->domain);
+}
+
+static int
+qcache_cmp(struct qcache *a, struct qcache *b)
+{
+	return a->evpid < b->evpid ? -1 : a->evpid > b->evpid;
 }
 
 static int
@@ -401,16 +422,43 @@ queue_sched_add(const struct envelope *ev)
 	return e;
 }
 
+static struct qcache *
+queue_sched_cache_find(const struct qentry *e)
+{
+	struct qcache	 key;
+
+	if (sched_ncached == 0)
+		return NULL;
+	key.evpid = e->evpid;
+	return RB_FIND(qcache_tree, &sched_cache, &key);
+}
+
+/* The parsed copy of an envelope, or NULL. */
+const struct envelope *
+queue_sched_cached(const struct qentry *e)
+{
+	struct qcache	*c = queue_sched_cache_find(e);
+
+	return c != NULL ? &c->ev : NULL;
+}
+
+static void
+queue_sched_cache_free(struct qcache *c)
+{
+	RB_REMOVE(qcache_tree, &sched_cache, c);
+	TAILQ_REMOVE(&sched_cached, c, order);
+	sched_ncached--;
+	free(c);
+}
+
 /* Drop the parsed copy of an envelope, if it has one. */
 static void
 queue_sched_uncache(struct qentry *e)
 {
-	if (e->cached == NULL)
-		return;
-	TAILQ_REMOVE(&sched_cached, e, centry);
-	sched_ncached--;
-	free(e->cached);
-	e->cached = NULL;
+	struct qcache	*c = queue_sched_cache_find(e);
+
+	if (c != NULL)
+		queue_sched_cache_free(c);
 }
 
 /* Keep a parsed copy of a just committed envelope for its first
@@ -418,16 +466,17 @@ queue_sched_uncache(struct qentry *e)
 void
 queue_sched_cache(struct qentry *e, const struct envelope *ev)
 {
-	struct envelope	*copy;
+	struct qcache	*c;
 
-	if (e->cached != NULL || e->state != QE_PENDING ||
-	    (copy = malloc(sizeof(*copy))) == NULL)
+	if (e->state != QE_PENDING || queue_sched_cache_find(e) != NULL ||
+	    (c = malloc(sizeof(*c))) == NULL)
 		return;
-	*copy = *ev;
+	c->evpid = e->evpid;
+	c->ev = *ev;
 	if (sched_ncached >= QUEUE_CACHE_MAX)
-		queue_sched_uncache(TAILQ_FIRST(&sched_cached));
-	e->cached = copy;
-	TAILQ_INSERT_TAIL(&sched_cached, e, centry);
+		queue_sched_cache_free(TAILQ_FIRST(&sched_cached));
+	RB_INSERT(qcache_tree, &sched_cache, c);
+	TAILQ_INSERT_TAIL(&sched_cached, c, order);
 	sched_ncached++;
 }
 
@@ -966,9 +1015,11 @@ static int
 queue_sched_batch_envelope(struct qentry *e, struct envelope *ev,
     const char **why)
 {
-	if (e->cached != NULL) {
-		*ev = *e->cached;
-		queue_sched_uncache(e);
+	struct qcache	*c = queue_sched_cache_find(e);
+
+	if (c != NULL) {
+		*ev = c->ev;
+		queue_sched_cache_free(c);
 		return 0;
 	}
 	return queue_spool_envelope_read(&queue_spool, e->evpid, ev, why);
@@ -1172,11 +1223,12 @@ queue_sched_batch_go(struct qbatch *b, int msgfd, time_t now)
 static void
 queue_sched_resolve(struct qentry *e, time_t now)
 {
-	struct envelope	 ev;
-	const char	*why = "";
+	struct envelope		 ev;
+	const struct envelope	*cached = queue_sched_cached(e);
+	const char		*why = "";
 
-	if (e->cached != NULL) {
-		queue_resolve_start(e, e->cached->rcpt, now);
+	if (cached != NULL) {
+		queue_resolve_start(e, cached->rcpt, now);
 		return;
 	}
 	if (queue_spool_envelope_read(&queue_spool, e->evpid, &ev, &why) ==
@@ -1196,11 +1248,12 @@ static void
 queue_sched_expand(struct qentry *e, time_t now)
 {
 	struct envelope	 ev;
+	struct qcache	*c = queue_sched_cache_find(e);
 	const char	*why = "";
 
-	if (e->cached != NULL) {
-		ev = *e->cached;
-		queue_sched_uncache(e);
+	if (c != NULL) {
+		ev = c->ev;
+		queue_sched_cache_free(c);
 	} else if (queue_spool_envelope_read(&queue_spool, e->evpid, &ev,
 	    &why) == -1) {
 		if (queue_spool_error_is_corrupt(errno))
