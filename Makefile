@@ -16,6 +16,11 @@
 #                     domains beside Postfix: reload, RSS, show queue,
 #                     flush (BENCH_QUEUE_ARGS="--messages 10000 --domains
 #                     1000" for a short run; under flock /tmp/bench.lock)
+#   make bench-extra  issue 14's scenarios the shared harness lacks, ours
+#                     beside Postfix (bench/extra.py; also run by make
+#                     bench unless BENCH_EXTRA=0); EXTRA_ARGS passes
+#                     options (--quick, --only ID,ID)
+#   make bench-proxy  relay and churn directly and behind HAProxy (PROXY v2)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -162,7 +167,7 @@ PROC_LIBS = smtpd/smtp/libsmtp.a smtpd/mta/libmta.a queue/libqueue.a \
 $(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd/lib
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 -lunbound
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 -lunbound -lcrypto
 
 # the sendmail command (and mailq, newaliases by name): an unprivileged
 # program of the user who runs it
@@ -273,6 +278,12 @@ bench-deliver: all
 bench-queue: all
 	@flock /tmp/bench.lock python3 bench/bigqueue.py $(BENCH_QUEUE_ARGS)
 
+bench-extra: all
+	@python3 bench/extra.py $(EXTRA_ARGS)
+
+bench-proxy: all
+	@sh tools/bench_proxy.sh
+
 fuzz:
 	@sh tools/fuzz.sh
 
@@ -297,4 +308,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver fuzz flood soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-extra bench-proxy fuzz flood soak lint install install-sendmail clean

@@ -104,6 +104,8 @@ config_new_nohost(void)
 	(void)strlcpy(c->database_path, PATH_DATABASE,
 	    sizeof(c->database_path));
 	c->resolver_port = 53;
+	(void)strlcpy(c->dnssec_anchor, PATH_TRUST_ANCHOR,
+	    sizeof(c->dnssec_anchor));
 	c->limit_message_size = 35 * 1024 * 1024;
 	c->limit_recipients = 100;
 	c->limit_errors = 10;
@@ -306,6 +308,9 @@ config_dump_paths(const struct config *c, FILE *fp)
 	(void)fputs("\ndatabase ", fp);
 	config_dump_quoted(fp, c->database_path);
 	(void)fputc('\n', fp);
+	(void)fputs("dnssec trust-anchor ", fp);
+	config_dump_quoted(fp, c->dnssec_anchor);
+	(void)fputc('\n', fp);
 	if (c->resolver_set) {
 		(void)fputs("resolver ", fp);
 		config_dump_quoted(fp, c->resolver_addr);
@@ -403,6 +408,19 @@ config_dump_tls(const struct config *c, FILE *fp)
 static void
 config_dump_listen_limits(const struct listener *l, FILE *fp)
 {
+	char	 net[INET6_ADDRSTRLEN + 8];
+	size_t	 i;
+
+	if (l->flags & LISTEN_F_METRICS)
+		(void)fputs(" metrics", fp);
+	if (l->flags & LISTEN_F_PROXY) {
+		(void)fputs(" proxy-protocol {", fp);
+		for (i = 0; i < l->nproxies; i++) {
+			config_net_format(&l->proxies[i], net, sizeof(net));
+			(void)fprintf(fp, " \"%s\"", net);
+		}
+		(void)fputs(" }", fp);
+	}
 	if (l->max_sessions != 0)
 		(void)fprintf(fp, " max-sessions %u", l->max_sessions);
 	if (l->connection_rate != 0)

@@ -42,6 +42,10 @@
 #define LISTEN_F_FQDN_SENDER	0x0100	/* f: MAIL needs a domain */
 #define LISTEN_F_UNQUALIFIED	0x0200	/* u: a bare user gets our hostname */
 #define LISTEN_F_NO_ETRN	0x0400	/* E: no ETRN */
+/* proxy-protocol { ... } (issue 17): a PROXY v1/v2 header before SMTP */
+#define LISTEN_F_PROXY		0x0800
+/* metrics: "show metrics" over HTTP (GET /metrics), no SMTP */
+#define LISTEN_F_METRICS	0x1000
 
 /* The AuthOptions letters (auth options), sendmail's meanings. */
 #define AUTH_OPT_A		0x01	/* client: AUTH= on MAIL only if we
@@ -106,6 +110,15 @@
 	"ECDHE+AESGCM:ECDHE+CHACHA20:DHE+AESGCM:DHE+CHACHA20:!aNULL"
 #define CONF_TLS_CIPHERS_CLIENT	"secure"
 
+/* An address or a prefix, "10.0.0.0/8" (proxy-protocol { ... }). */
+struct conf_net {
+	int			 af;		/* AF_INET or AF_INET6 */
+	uint8_t			 addr[16];
+	uint8_t			 bits;
+};
+
+#define CONF_PROXY_MAX		16	/* trusted proxies per listener */
+
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	/* "addr:port" with IPv6 addresses in brackets, for logs */
@@ -122,6 +135,9 @@ struct listener {
 	 * (ConnectionRateThrottle); 0: none */
 	uint32_t		 max_sessions;
 	uint32_t		 connection_rate;
+	/* proxy-protocol { ... }: the peers whose PROXY header is taken */
+	struct conf_net		 proxies[CONF_PROXY_MAX];
+	size_t			 nproxies;
 };
 
 /* pki NAME cert FILE key FILE: read by the parent, used by tlsproxy. */
@@ -235,6 +251,9 @@ struct config {
 	int			 resolver_set;
 	char			 resolver_addr[64];
 	uint16_t		 resolver_port;
+	/* dnssec trust-anchor FILE: the keys DNSSEC answers are validated
+	 * from (smtpctl tlsa check) */
+	char			 dnssec_anchor[PATH_MAX];
 
 	TAILQ_HEAD(, listener)	 listeners;
 	TAILQ_HEAD(, route)	 routes;
@@ -438,6 +457,14 @@ int		 config_banner_expand(const char *tmpl, const char *hostname,
 void		 config_auth_defaults(struct config *);
 void		 config_auth_dump(const struct config *, FILE *);
 void		 config_dump_quoted(FILE *, const char *);
+/* config_proxy.c: the trusted proxies of a listener (proxy-protocol). */
+int		 config_net_parse(const char *, struct conf_net *);
+void		 config_net_format(const struct conf_net *, char *, size_t);
+int		 config_net_match(const struct conf_net *, size_t,
+		    const struct sockaddr_storage *);
+const struct listener *config_listener_find(const struct config *,
+		    const char *name);
+
 /* config_dnsbl.c: the DNS blocklists (dnsbl ZONE ...). */
 void		 config_dnsbl_free(struct config *);
 void		 config_dnsbl_dump(const struct config *, FILE *);

@@ -62,6 +62,9 @@ struct parse_listen_opts {
 	uint32_t		 connection_rate;
 	int			 no_auth;	/* modifier A */
 	int			 no_starttls;	/* modifier S */
+	/* proxy-protocol { ... } */
+	struct conf_net		 proxies[CONF_PROXY_MAX];
+	size_t			 nproxies;
 };
 
 typedef struct {
@@ -121,6 +124,7 @@ static int	 parse_pki_ref(const char *, const char *);
 static int	 parse_listen_tls(int);
 static int	 parse_listen_auth(int);
 static int	 parse_listen_modifiers(const char *);
+static int	 parse_listen_proxy(const char *);
 static int	 parse_auth_string(char *, const char *, const char *);
 static int	 parse_auth_options(const char *);
 static int	 parse_trusted_users(const char *);
@@ -175,6 +179,8 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	QUARANTINELIFETIME
 %token	CONNRATEPERADDR BADRCPTTHROTTLE LOADREFUSE LOADQUEUE LOADDELAY
 %token	MAXSESSIONS CONNECTIONRATE MODIFIERS
+%token	PROXYPROTOCOL METRICS
+%token	DNSSEC TRUSTANCHOR
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -260,6 +266,11 @@ main		: HOSTNAME STRING {
 		}
 		| RESOLVER STRING optport {
 			if (parse_resolver($2, $3) == -1)
+				YYERROR;
+		}
+		| DNSSEC TRUSTANCHOR STRING {
+			if (parse_path(parse_conf->dnssec_anchor, $3,
+			    "dnssec trust-anchor") == -1)
 				YYERROR;
 		}
 		| LISTEN ON STRING listenopts {
@@ -634,6 +645,7 @@ listenopts	: /* empty */ {
 			parse_lopts.max_sessions = 0;
 			parse_lopts.connection_rate = 0;
 			parse_lopts.no_auth = parse_lopts.no_starttls = 0;
+			parse_lopts.nproxies = 0;
 		}
 		| listenopts listenopt
 		;
@@ -697,6 +709,30 @@ listenlimit	: MAXSESSIONS NUMBER {
 		}
 		| MODIFIERS STRING {
 			if (parse_listen_modifiers($2) == -1)
+				YYERROR;
+		}
+		| METRICS {
+			parse_lopts.flags |= LISTEN_F_METRICS;
+		}
+		| PROXYPROTOCOL '{' proxylist '}' {
+			if (parse_lopts.flags & LISTEN_F_PROXY) {
+				parse_error("listen: proxy-protocol given "
+				    "twice");
+				YYERROR;
+			}
+			if (parse_lopts.nproxies == 0) {
+				parse_error("listen: proxy-protocol names no "
+				    "proxy");
+				YYERROR;
+			}
+			parse_lopts.flags |= LISTEN_F_PROXY;
+		}
+		;
+
+/* The trusted proxies of a listener (issue 17). */
+proxylist	: /* empty */
+		| proxylist STRING {
+			if (parse_listen_proxy($2) == -1)
 				YYERROR;
 		}
 		;
@@ -971,6 +1007,7 @@ static const struct keyword	 keywords[] = {
 	{ "discard",			DISCARD },
 	{ "dns-timeout",		DNSTIMEOUT },
 	{ "dnsbl",			DNSBL },
+	{ "dnssec",			DNSSEC },
 	{ "domains",			DOMAINS },
 	{ "domains-file",		DOMAINSFILE },
 	{ "double-bounce",		DOUBLEBOUNCE },
@@ -1012,6 +1049,7 @@ static const struct keyword	 keywords[] = {
 	{ "message-size",		MESSAGESIZE },
 	{ "messages",			MESSAGES },
 	{ "messages-per-connection",	MESSAGESPERCONN },
+	{ "metrics",			METRICS },
 	{ "min-free",			MINFREE },
 	{ "modifiers",			MODIFIERS },
 	{ "mta",			MTA },
@@ -1026,6 +1064,7 @@ static const struct keyword	 keywords[] = {
 	{ "privacy",			PRIVACY },
 	{ "processes",			PROCESSES },
 	{ "protocols",			PROTOCOLS },
+	{ "proxy-protocol",		PROXYPROTOCOL },
 	{ "quarantine",			QUARANTINE },
 	{ "quarantine-lifetime",	QUARANTINELIFETIME },
 	{ "queue",			QUEUE },
@@ -1057,6 +1096,7 @@ static const struct keyword	 keywords[] = {
 	{ "tls-perm-error",		TLSPERMERROR },
 	{ "tls-require",		TLSREQUIRE },
 	{ "trust",			TRUST },
+	{ "trust-anchor",		TRUSTANCHOR },
 	{ "trusted-users",		TRUSTEDUSERS },
 	{ "users",			USERS },
 	{ "verify",			VERIFY },
@@ -1635,6 +1675,10 @@ parse_listen(const char *s)
 	struct listener	*l, *o;
 	int		 port = parse_lopts.port;
 
+	if (port == -1 && (parse_lopts.flags & LISTEN_F_METRICS)) {
+		parse_error("listen: metrics needs a port");
+		return -1;
+	}
 	if (port == -1)
 		port = parse_lopts.flags & LISTEN_F_SMTPS ? 465 : 25;
 	if (parse_listen_check() == -1)
@@ -1655,6 +1699,8 @@ parse_listen(const char *s)
 		l->flags &= ~(LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE);
 	l->max_sessions = parse_lopts.max_sessions;
 	l->connection_rate = parse_lopts.connection_rate;
+	(void)memcpy(l->proxies, parse_lopts.proxies, sizeof(l->proxies));
+	l->nproxies = parse_lopts.nproxies;
 	if (parse_lopts.pki != NULL)
 		(void)strlcpy(l->pki, parse_lopts.pki, sizeof(l->pki));
 	(void)snprintf(l->name, sizeof(l->name),
@@ -1667,6 +1713,25 @@ parse_listen(const char *s)
 			return -1;
 		}
 	TAILQ_INSERT_TAIL(&parse_conf->listeners, l, entry);
+	return 0;
+}
+
+/* One trusted proxy of proxy-protocol { ... }. */
+static int
+parse_listen_proxy(const char *s)
+{
+	if (parse_lopts.nproxies == CONF_PROXY_MAX) {
+		parse_error("listen: proxy-protocol takes at most %d proxies",
+		    CONF_PROXY_MAX);
+		return -1;
+	}
+	if (config_net_parse(s, &parse_lopts.proxies[parse_lopts.nproxies])
+	    == -1) {
+		parse_error("listen: proxy-protocol: \"%s\" is not a numeric "
+		    "address or prefix", s);
+		return -1;
+	}
+	parse_lopts.nproxies++;
 	return 0;
 }
 
@@ -1862,6 +1927,13 @@ parse_listen_check(void)
 {
 	uint32_t	 f = parse_lopts.flags;
 
+	if ((f & LISTEN_F_METRICS) && (f != LISTEN_F_METRICS ||
+	    parse_lopts.pki != NULL || parse_lopts.no_auth ||
+	    parse_lopts.no_starttls || parse_lopts.max_sessions != 0 ||
+	    parse_lopts.connection_rate != 0)) {
+		parse_error("listen: metrics takes no other option but port");
+		return -1;
+	}
 	if (!(f & (LISTEN_F_TLS | LISTEN_F_SMTPS))) {
 		if (f & LISTEN_F_TLS_VERIFY || parse_lopts.pki != NULL) {
 			parse_error("listen: verify and pki need tls, "

@@ -19,6 +19,8 @@
 #define PATH_SUBMIT		"/run/smtpd/submit.sock"
 #define PATH_OFFLINE		"/var/spool/smtpd-offline"
 #define PATH_DATABASE		"/var/lib/smtpd/maps.db"
+/* Debian's dns-root-data: the DNSSEC root key (dnssec trust-anchor) */
+#define PATH_TRUST_ANCHOR	"/usr/share/dns/root.key"
 /* the empty chroot of the front end, outbound client and tlsproxy */
 #define PATH_CHROOT		"/var/lib/smtpd/empty"
 

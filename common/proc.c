@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -52,6 +53,7 @@ static struct event		*proc_ev_term;
 static struct {
 	const char	*name;
 	int64_t		 value;
+	int		 gauge;		/* a level, not a count of events */
 }			 proc_stats[STATS_MAX];
 static size_t		 proc_nstats;
 
@@ -649,6 +651,16 @@ proc_ctl_common(uint32_t ctlid, uint32_t cmd, const char *arg)
 			    proc_stats[i].name, (long long)proc_stats[i].value);
 		proc_ctl_end(ctlid, 0, "");
 		return 1;
+	case CTL_SHOW_METRICS:
+		/* smtpctl groups the processes' lines into metric families */
+		for (i = 0; i < proc_nstats; i++)
+			proc_ctl_line(ctlid, "%s %s %d %s %lld",
+			    proc_stats[i].gauge ? "gauge" : "counter",
+			    proc_self->name, proc_stats_label[0] != '\0' ?
+			    (int)proc_self_inst : -1, proc_stats[i].name,
+			    (long long)proc_stats[i].value);
+		proc_ctl_end(ctlid, 0, "");
+		return 1;
 	case CTL_MONITOR:
 		proc_monitoring = strcmp(arg, "on") == 0;
 		proc_ctl_end(ctlid, 0, "");
@@ -772,6 +784,7 @@ stats_slot(const char *name)
 		return -1;
 	proc_stats[proc_nstats].name = name;
 	proc_stats[proc_nstats].value = 0;
+	proc_stats[proc_nstats].gauge = 0;
 	return (int)proc_nstats++;
 }
 
@@ -799,8 +812,21 @@ stats_set(const char *name, int64_t value)
 {
 	int	 i = stats_slot(name);
 
-	if (i != -1)
-		proc_stats[i].value = value;
+	if (i == -1)
+		return;
+	proc_stats[i].value = value;
+	proc_stats[i].gauge = 1;
+}
+
+void
+stats_gauge_add(const char *name, int64_t delta)
+{
+	int	 i = stats_slot(name);
+
+	if (i == -1)
+		return;
+	proc_stats[i].value += delta;
+	proc_stats[i].gauge = 1;
 }
 
 int64_t
@@ -809,4 +835,26 @@ stats_get(const char *name)
 	int	 i = stats_slot(name);
 
 	return i == -1 ? 0 : proc_stats[i].value;
+}
+
+/* CLOCK_MONOTONIC is read through the vDSO: no system call per event. */
+int64_t
+stats_clock_us(void)
+{
+	struct timespec	 ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void
+stats_time_add(const char *sum, const char *count, int64_t since)
+{
+	int64_t	 now;
+
+	if (since == 0 || (now = stats_clock_us()) < since)
+		return;
+	stats_add(sum, now - since);
+	stats_add(count, 1);
 }

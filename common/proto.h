@@ -180,7 +180,8 @@ enum ctl_cmd {
 	CTL_RELOAD,
 	CTL_MONITOR,
 	CTL_RELEASE,		/* arg: envelope id, message id or "all" */
-	CTL_QUARANTINE		/* arg: envelope or message id, blank, reason */
+	CTL_QUARANTINE,		/* arg: envelope or message id, blank, reason */
+	CTL_SHOW_METRICS
 };
 
 enum imsg_type {
@@ -585,7 +586,16 @@ enum imsg_type {
 	 * the request was refused), u32 n (as asked; 0 unless STATUS_OK),
 	 * then n times str the genericstable value for that address ("" =
 	 * no entry, or an address policyd refused). */
-	IMSG_POLICY_GENERICS_RESULT
+	IMSG_POLICY_GENERICS_RESULT,
+
+	/*
+	 * A metrics listener (issue 17).
+	 */
+	/* smtp -> parent. id = the front end's request number. No payload.
+	 * The parent asks every child for CTL_SHOW_METRICS and sends what
+	 * they answer back to smtp as IMSG_CTL_LINE (str line) and one
+	 * IMSG_CTL_END (u32 status, str message), id = that number. */
+	IMSG_SMTP_METRICS
 };
 
 /* The most addresses of one IMSG_POLICY_GENERICS. */

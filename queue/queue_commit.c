@@ -62,6 +62,7 @@ struct qcommit {
 	int			 unit;
 	/* handed to the sync thread; the session may go away meanwhile */
 	int			 inflight;
+	int64_t			 received;	/* stats_clock_us() at COMMIT */
 };
 
 static int	 qincoming_cmp(struct qincoming *, struct qincoming *);
@@ -392,6 +393,7 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 	uint64_t		 nrcpt = 0;
 	uint32_t		 status = STATUS_PERMFAIL;
 
+	c->received = stats_clock_us();
 	c->tmpl.msgid = imsg_get_u32(m);
 	why = queue_commit_parse_tmpl(m, &c->tmpl, &nrcpt);
 	if (!m->bad && nrcpt >= 1 && nrcpt <= COMMIT_RCPT_MAX &&
@@ -552,6 +554,7 @@ queue_commit_finish(struct qcommit *c, struct spool_tx *tx)
 	if (!in->orphan)
 		queue_commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, in->session,
 		    ok ? STATUS_OK : STATUS_TEMPFAIL, msgid, -1);
+	stats_time_add("queue.commit.us", "queue.commit.count", c->received);
 	queue_commit_incoming_drop(in, !ok);
 	queue_commit_free(c);
 }

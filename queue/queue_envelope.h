@@ -103,6 +103,10 @@ struct envelope {
 	/* QUARANTINE: why the envelope is held until "smtpctl release";
 	 * "" = not held */
 	char			 quarantine[QUARANTINE_REASON_MAX + 1];
+	/* memory only, never on disk: stats_clock_us() when its commit was
+	 * durable, for the scheduler wait of its first dispatch; 0 when
+	 * read from a file */
+	int64_t			 committed_us;
 };
 
 /* Write the text form into buf; its length, or -1 if a field is invalid

@@ -6,6 +6,13 @@
  * checked again here; a bad one is logged and ignored.  Like smtpctl
  * schedule, an ETRN also tries a domain whose next hop is on hold: the
  * client says it is up again.  Quarantined envelopes stay held.
+ *
+ * Each ETRN walks the whole schedule, and any client may send one, so a
+ * client repeating ETRN could keep this process busy with a big queue.
+ * A request repeated within ETRN_REPEAT_SECONDS finds nothing new to do
+ * (what it scheduled is being tried) and is not rescanned, and no more
+ * than ETRN_SCANS_PER_SECOND walks are made in a second; what is skipped
+ * is logged and goes at its normal retry time.
  */
 #include <string.h>
 #include <strings.h>
@@ -14,6 +21,20 @@
 #include "log.h"
 #include "proc.h"
 #include "queue.h"
+
+#define ETRN_REPEAT_SECONDS	30
+#define ETRN_RECENT		32	/* requests remembered for that */
+#define ETRN_SCANS_PER_SECOND	10
+
+struct etrn_recent {
+	char		 domain[CONF_HOST_MAX];
+	int		 sub;
+	time_t		 at;
+};
+
+static struct etrn_recent	 etrn_recent[ETRN_RECENT];
+static time_t			 etrn_second;
+static unsigned int		 etrn_scans;
 
 /* Whether the envelope's domain is domain, or below it with sub. */
 static int
@@ -48,12 +69,53 @@ queue_etrn_run(const char *domain, int sub)
 	return n;
 }
 
+/* Whether the same request was scanned in the last ETRN_REPEAT_SECONDS;
+ * if not, *slot is where to remember it: its old place or the oldest. */
+static int
+queue_etrn_repeated(const char *domain, int sub, time_t now,
+    struct etrn_recent **slot)
+{
+	struct etrn_recent	*r;
+	size_t			 i;
+
+	*slot = &etrn_recent[0];
+	for (i = 0; i < ETRN_RECENT; i++) {
+		r = &etrn_recent[i];
+		if (r->at != 0 && r->sub == sub &&
+		    strcasecmp(r->domain, domain) == 0) {
+			*slot = r;
+			return now - r->at < ETRN_REPEAT_SECONDS;
+		}
+		if (r->at < (*slot)->at)
+			*slot = r;
+	}
+	return 0;
+}
+
+/* Whether another walk fits in this second's budget. */
+static int
+queue_etrn_budget(time_t now)
+{
+	if (now != etrn_second) {
+		etrn_second = now;
+		etrn_scans = 0;
+	}
+	if (etrn_scans >= ETRN_SCANS_PER_SECOND)
+		return 0;
+	etrn_scans++;
+	return 1;
+}
+
 void
 queue_etrn(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	char		 domain[CONF_HOST_MAX];
+	struct etrn_recent *slot;
+	const char	*at;
 	uint32_t	 flags;
 	size_t		 n;
+	time_t		 now = time(NULL);
+	int		 sub;
 
 	(void)iev;
 	(void)arg;
@@ -67,10 +129,27 @@ queue_etrn(struct imsgev *iev, struct imsg *m, void *arg)
 		log_warnx("%08x: ETRN for an invalid domain ignored", m->id);
 		return;
 	}
-	n = queue_etrn_run(domain, (flags & ETRN_F_SUBDOMAINS) != 0);
+	sub = (flags & ETRN_F_SUBDOMAINS) != 0;
+	at = sub ? "@" : "";
+	if (queue_etrn_repeated(domain, sub, now, &slot)) {
+		stats_add("queue.etrn.repeated", 1);
+		log_info("%08x: ETRN %s%s: repeated within %d s, not rescanned",
+		    m->id, at, domain, ETRN_REPEAT_SECONDS);
+		return;
+	}
+	if (!queue_etrn_budget(now)) {
+		stats_add("queue.etrn.skipped", 1);
+		log_warnx("%08x: ETRN %s%s: more than %d in a second, skipped",
+		    m->id, at, domain, ETRN_SCANS_PER_SECOND);
+		return;
+	}
+	(void)strlcpy(slot->domain, domain, sizeof(slot->domain));
+	slot->sub = sub;
+	slot->at = now;
+	n = queue_etrn_run(domain, sub);
 	stats_add("queue.etrn", 1);
-	log_info("%08x: ETRN %s%s: %zu envelopes scheduled", m->id,
-	    (flags & ETRN_F_SUBDOMAINS) ? "@" : "", domain, n);
+	log_info("%08x: ETRN %s%s: %zu envelopes scheduled", m->id, at,
+	    domain, n);
 	if (n > 0)
 		queue_sched_wakeup();
 }

@@ -473,6 +473,7 @@ queue_sched_cache(struct qentry *e, const struct envelope *ev)
 		return;
 	c->evpid = e->evpid;
 	c->ev = *ev;
+	c->ev.committed_us = stats_clock_us();
 	if (sched_ncached >= QUEUE_CACHE_MAX)
 		queue_sched_cache_free(TAILQ_FIRST(&sched_cached));
 	RB_INSERT(qcache_tree, &sched_cache, c);
@@ -811,20 +812,6 @@ queue_sched_batch_new(void)
 }
 
 /*
- * Room for the envelopes and results of the entries collected, not of a
- * full batch: an envelope is about 5 KiB, and a queue of one-recipient
- * messages keeps up to QUEUE_INFLIGHT_MAX batches of one in flight.
- */
-static void
-queue_sched_batch_alloc(struct qbatch *b)
-{
-	size_t	 n = b->n > 0 ? b->n : 1;
-
-	b->evs = xcalloc(n, sizeof(*b->evs));
-	b->res = xcalloc(n, sizeof(*b->res));
-}
-
-/*
  * Domains on hold.
  */
 
@@ -989,6 +976,11 @@ queue_sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
 		e->state = QE_INFLIGHT;
 		b->ents[b->n++] = e;
 	}
+	/* sized to the batch: an envelope is some 4.6 KB, and zeroing room
+	 * for QUEUE_BATCH_MAX of them cost more than the rest of a
+	 * one-recipient dispatch */
+	b->evs = xcalloc(b->n, sizeof(*b->evs));
+	b->res = xcalloc(b->n, sizeof(*b->res));
 }
 
 /* An envelope of a batch cannot be used: keep its file, forget it. */
@@ -1216,6 +1208,9 @@ queue_sched_batch_go(struct qbatch *b, int msgfd, time_t now)
 		return;
 	}
 	stats_add("queue.dispatch.batch", 1);
+	for (i = 0; i < b->n; i++)
+		stats_time_add("queue.dispatch.wait.us",
+		    "queue.dispatch.wait.count", b->evs[i].committed_us);
 	queue_sched_stats();
 }
 
@@ -1299,7 +1294,6 @@ queue_sched_dispatch_one(time_t now)
 		b->to_local = 1;
 	}
 	queue_sched_batch_collect(b, first, now);
-	queue_sched_batch_alloc(b);
 	if (!b->local)
 		msgfd = queue_sched_batch_open(b, first->grp->msgid, &size,
 		    now);

@@ -479,10 +479,19 @@ queue_spool_tx_envelope(struct spool_tx *tx, int unit,
 		tx->units[unit].failed = 1;
 		return -1;
 	}
+	/*
+	 * A recycled file is overwritten, then cut to the new length, not
+	 * opened with O_TRUNC: truncating to zero frees its block (with a
+	 * discard, on this machine's mount) and the write allocates another,
+	 * about 100 us of kernel time per envelope against 10 us.  The file
+	 * is in incoming/ and joins the spool only after the sync, so a
+	 * crash in between leaves nothing half-written in place.
+	 */
 	(void)queue_spool_free_take(tx->sp, name);
 	fd = openat(tx->sp->dir[SPOOL_INCOMING], name,
-	    O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd == -1 || write_all(fd, buf, (size_t)len) == -1) {
+	    O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	if (fd == -1 || write_all(fd, buf, (size_t)len) == -1 ||
+	    ftruncate(fd, (off_t)len) == -1) {
 		log_warn("write incoming/%s", name);
 		if (fd != -1) {
 			(void)close(fd);

@@ -93,6 +93,7 @@ void		 parent_control_child_line(uint32_t ctlid, int slot,
 		    const char *line);
 void		 parent_control_child_event(int slot, const char *line);
 void		 parent_control_proc_lost(int slot);
+void		 parent_control_child_request(int slot, uint32_t id);
 
 /* parent_pki.c: TLS certificates, keys and CAs, for tlsproxy only */
 int		 parent_pki_load(const struct config *, char *, size_t);

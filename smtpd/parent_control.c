@@ -9,6 +9,11 @@
  * connection and nothing more: the control socket never takes the daemon
  * down (OpenSMTPD's CVE-2025-62875 was exactly that).
  *
+ * The front end's metrics listener asks for "show metrics" too
+ * (IMSG_SMTP_METRICS, that one request only): it gets a connection of its
+ * own without a socket, whose answer lines and END go to the front end
+ * under its request number, and which ends with its END.
+ *
  * What children send is believed no further than they were asked: an
  * answer line counts only from a child the request was routed to and
  * that has not ended its part, and monitor events only from the queue
@@ -36,6 +41,8 @@
 #include "util.h"
 
 #define CONTROL_MAX_CONNS	64
+/* metrics requests of the front end being answered at once */
+#define CONTROL_MAX_CHILD_REQUESTS	8
 /* a monitor that stops reading is dropped past this much backlog */
 #define CONTROL_MAX_BACKLOG	(1024 * 1024)
 #define PARENT_CONTROL_ALL	((1u << PROC_SMTP) | (1u << PROC_MTA) | \
@@ -56,6 +63,9 @@ struct parent_ctl_conn {
 	int			 status;
 	int			 monitor;
 	char			 msg[512];
+	/* a request of a child's (no iev): its slot, never 0, and number */
+	int			 child;
+	uint32_t		 child_id;
 };
 
 /* Which children answer a command; the parent adds its own part. */
@@ -73,6 +83,7 @@ static const struct {
 	{ CTL_PAUSE_SMTP,	1u << PROC_SMTP },
 	{ CTL_RESUME_SMTP,	1u << PROC_SMTP },
 	{ CTL_SHOW_STATS,	PARENT_CONTROL_ALL },
+	{ CTL_SHOW_METRICS,	PARENT_CONTROL_ALL },
 	{ CTL_SHOW_STATUS,	PARENT_CONTROL_ALL },
 };
 
@@ -83,6 +94,7 @@ static struct event		*parent_control_ev;
 static int			 parent_control_fd = -1;
 static uint32_t			 parent_control_nextid = 1;
 static size_t			 parent_control_nconns;
+static size_t			 parent_control_nchild;
 static int			 parent_control_monitors;
 
 static void	parent_control_accept(int, short, void *);
@@ -133,6 +145,11 @@ static void
 parent_control_free(struct parent_ctl_conn *c)
 {
 	TAILQ_REMOVE(&parent_control_conns, c, entry);
+	if (c->child != 0) {
+		parent_control_nchild--;
+		free(c);
+		return;
+	}
 	parent_control_nconns--;
 	if (c->monitor && --parent_control_monitors == 0)
 		parent_control_monitor_sync(PARENT_NSLOTS);
@@ -140,16 +157,23 @@ parent_control_free(struct parent_ctl_conn *c)
 	free(c);
 }
 
-/* Send the final answer; the client closes the connection after it. */
+/* Send the final answer; the client closes the connection after it (a
+ * child's request ends here). */
 static void
 parent_control_finish(struct parent_ctl_conn *c)
 {
 	struct imsg_out	 out;
 
-	imsg_out_init(&out, IMSG_CTL_END, c->id);
+	imsg_out_init(&out, IMSG_CTL_END, c->child != 0 ? c->child_id :
+	    c->id);
 	imsg_put_u32(&out, (uint32_t)c->status);
 	imsg_put_str(&out, c->msg);
-	(void)imsgev_send(c->iev, &out, -1);
+	if (c->child == 0) {
+		(void)imsgev_send(c->iev, &out, -1);
+		return;
+	}
+	(void)parent_proc_send_slot(c->child, &out);
+	parent_control_free(c);
 }
 
 /* Refuse a client before any request: one END with the reason. */
@@ -358,8 +382,14 @@ parent_control_line(uint32_t ctlid, const char *line)
 	struct parent_ctl_conn	*c;
 	struct imsg_out	 out;
 
-	if ((c = parent_control_find(ctlid)) == NULL || c->iev == NULL)
+	if ((c = parent_control_find(ctlid)) == NULL)
 		return;
+	if (c->child != 0) {
+		imsg_out_init(&out, IMSG_CTL_LINE, c->child_id);
+		imsg_put_str(&out, line);
+		(void)parent_proc_send_slot(c->child, &out);
+		return;
+	}
 	if (imsgev_pending(c->iev) > CONTROL_MAX_BACKLOG) {
 		log_warnx("control: client does not read its answers, "
 		    "dropping it");
@@ -439,9 +469,46 @@ parent_control_proc_lost(int slot)
 	    parent_proc_label(slot));
 	for (c = TAILQ_FIRST(&parent_control_conns); c != NULL; c = next) {
 		next = TAILQ_NEXT(c, entry);
+		if (c->child == slot) {
+			/* nobody to answer: the asking child is gone */
+			parent_control_free(c);
+			continue;
+		}
 		if (c->waiting[slot])
 			parent_control_end(c->id, slot, 1, msg);
 	}
+}
+
+/*
+ * IMSG_SMTP_METRICS from the child in slot: "show metrics" on its
+ * behalf, answered to it under its number id.  A child may ask nothing
+ * else this way, and no more than CONTROL_MAX_CHILD_REQUESTS at once.
+ */
+void
+parent_control_child_request(int slot, uint32_t id)
+{
+	struct parent_ctl_conn	*c;
+	struct imsg_out		 out;
+
+	if (parent_control_nchild >= CONTROL_MAX_CHILD_REQUESTS ||
+	    (c = calloc(1, sizeof(*c))) == NULL) {
+		imsg_out_init(&out, IMSG_CTL_END, id);
+		imsg_put_u32(&out, 1);
+		imsg_put_str(&out, "too many metrics requests");
+		(void)parent_proc_send_slot(slot, &out);
+		return;
+	}
+	c->id = parent_control_nextid++;
+	if (parent_control_nextid == 0)
+		parent_control_nextid = 1;
+	c->requested = 1;
+	c->child = slot;
+	c->child_id = id;
+	TAILQ_INSERT_TAIL(&parent_control_conns, c, entry);
+	parent_control_nchild++;
+	parent_control_forward(c, PARENT_CONTROL_ALL, CTL_SHOW_METRICS, "");
+	if (c->nwaiting == 0)
+		parent_control_finish(c);
 }
 
 void

@@ -828,6 +828,25 @@ parent_proc_ctl_event(struct imsgev *iev, struct imsg *m, void *arg)
 	parent_control_child_event((int)(intptr_t)arg, line);
 }
 
+/* IMSG_SMTP_METRICS: the front end's metrics listener asks. */
+static void
+parent_proc_metrics(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	int	 slot = (int)(intptr_t)arg;
+
+	(void)iev;
+	if (parent_proc_slot_id(slot) != PROC_SMTP) {
+		parent_proc_restart_slot(slot, "metrics request from a child "
+		    "other than smtp");
+		return;
+	}
+	if (imsg_get_end(m) == -1) {
+		parent_proc_restart_slot(slot, "malformed IMSG_SMTP_METRICS");
+		return;
+	}
+	parent_control_child_request(slot, m->id);
+}
+
 static const struct imsg_handler parent_child_handlers[] = {
 	{ IMSG_CONF_APPLIED,	parent_proc_conf_applied },
 	{ IMSG_PEER_BAD,	parent_proc_peer_bad },
@@ -836,6 +855,7 @@ static const struct imsg_handler parent_child_handlers[] = {
 	{ IMSG_CTL_EVENT,	parent_proc_ctl_event },
 	{ IMSG_USER_LOOKUP,	parent_user_lookup },
 	{ IMSG_SMTP_UID_LOOKUP,	parent_submit_uid_lookup },
+	{ IMSG_SMTP_METRICS,	parent_proc_metrics },
 };
 
 static void

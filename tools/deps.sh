@@ -35,7 +35,8 @@ libbsd-dev libseccomp-dev libunbound-dev libssl-dev libsqlite3-dev sqlite3
 mandoc swaks libnet-ssleay-perl dnsmasq-base sasl2-bin openssl python3 clang iproute2 procps
 libsasl2-modules libsasl2-modules-db libauthen-sasl-perl libdigest-hmac-perl
 psmisc util-linux adduser netbase cpio procmail dovecot-core
-dovecot-lmtpd strace bsd-mailx
+dovecot-lmtpd strace bsd-mailx nsd ldnsutils unbound-host haproxy
+python3-prometheus-client
 libc6 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 zlib1g libcrypt1"
 
 installed() {

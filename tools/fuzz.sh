@@ -31,6 +31,7 @@ targets() {
 	echo "fuzz_policy_map;$(echo policyd/lib/policy_*.c);-lsqlite3"
 	echo "fuzz_envelope;queue/queue_envelope.c;"
 	echo "fuzz_hdraddr;;"
+	echo "fuzz_mtasts;;"
 }
 
 # common/ once, as an archive: a target takes only the members it uses

@@ -435,6 +435,29 @@ resolve_remote(struct resolve *rs, const char *addr, const char *local,
 	}
 }
 
+/*
+ * sendmail's FEATURE(redirect): an alias to new@where.REDIRECT is the
+ * answer "551 User has moved; please try <new@where>".  1 if addr was
+ * such an address, made a failed member.
+ */
+static int
+resolve_redirect(struct resolve *rs, const char *addr, const char *sender)
+{
+	char		 text[POLICY_TEXT_MAX];
+	size_t		 n = strlen(addr), sfx = sizeof(".REDIRECT") - 1;
+	const char	*at = strrchr(addr, '@');
+
+	if (at == NULL || n <= sfx || (size_t)(at - addr) + 1 >= n - sfx ||
+	    strcasecmp(addr + n - sfx, ".REDIRECT") != 0)
+		return 0;
+	(void)snprintf(text, sizeof(text), "User has moved; please try <%.*s>",
+	    (int)(n - sfx), addr);
+	policy_env_step(rs->env, "resolve: <%s> is a redirection", addr);
+	resolve_error(rs, addr, rs->top != NULL ? rs->top : addr, sender, 551,
+	    "5.1.1", text);
+	return 1;
+}
+
 static void
 resolve_address(struct resolve *rs, const char *addr, size_t depth,
     const char *sender)
@@ -443,7 +466,8 @@ resolve_address(struct resolve *rs, const char *addr, size_t depth,
 	const char	*domain;
 	int		 islocal, isvirtual = 0;
 
-	if (resolve_too_deep(rs, addr, depth, sender))
+	if (resolve_too_deep(rs, addr, depth, sender) ||
+	    resolve_redirect(rs, addr, sender))
 		return;
 	policy_mailbox_split(addr, local, sizeof(local), &domain);
 	if (domain[0] == '\0') {

@@ -261,3 +261,28 @@ def test_member_past_the_depth_limit_bounces_and_policyd_stays_trusted():
         assert r.get("status") == "5.4.6", r
         assert r.get("final-recipient") == "rfc822; a11@relay.test", r
         assert "malformed" not in relay.log(), relay.log_tail()
+
+
+def test_redirect_alias_is_refused_with_the_new_address():
+    """sendmail's FEATURE(redirect): a user who left is aliased to
+    new@where.REDIRECT, and mail to him is refused at RCPT with 551 and
+    the new address; in a list with a deliverable member, the moved one
+    bounces with the same words."""
+    aliases = ("gone: gone@newjob.test.REDIRECT\n"
+               "team: alice, gone\n")
+    with Sink() as sink, _relay(sink, aliases) as relay:
+        r = _rcpt(relay, "gone@relay.test")
+        assert r == (551, ["5.1.1 User has moved; "
+                           "please try <gone@newjob.test>"]), r
+        assert envelopes(relay) == [], envelopes(relay)
+        r = _rcpt(relay, "team@relay.test")
+        assert r[0] == 250, r
+        wait_local(relay, 1, rcpt="alice")
+        [b] = sink.wait_for(1, timeout=30, pred=lambda m: m.mail_from == "")
+        d = dsn.parse(b.data)
+        [r] = d.recipients
+        assert r.get("action") == "failed", r
+        assert r.get("status") == "5.1.1", r
+        assert "please try <gone@newjob.test>" in \
+            r.get("diagnostic-code", "") + d.human, (r, d.human)
+        assert sink.bounces() == [b], sink.bounces()

@@ -81,3 +81,32 @@ def test_noetrn():
             assert raw.cmd("ETRN dest.test") == (502, [
                 "5.7.0 Sorry, we do not allow this operation"])
         relay.wait_for_log(r"ETRN dest\.test from .*: rejected", start=mark)
+
+
+def test_etrn_repeats_and_floods_do_not_rescan():
+    """Each ETRN walks the whole queue: the same request within 30 s is
+    not walked again, and no more than 10 walks are made in a second;
+    the ones skipped are logged, the deferred mail stays queued."""
+    port = free_port()
+    with _down_relay(port) as relay:
+        _deferred(relay, ["a@dest.test"])
+        mark = relay.mark()
+        with clients.Raw(relay.port) as raw:
+            raw.ehlo()
+            assert raw.cmd("ETRN dest.test")[0] == 250
+            assert raw.cmd("ETRN dest.test")[0] == 250
+            relay.wait_for_log(r"ETRN dest\.test: repeated within 30 s, "
+                               r"not rescanned", start=mark)
+            # pipelined in one write, so the queue reads them in the
+            # same second or two, well past ten walks each
+            raw.send("".join(f"ETRN d{i}.test\r\n" for i in range(60)))
+            for _ in range(60):
+                assert raw.reply()[0] == 250
+        relay.wait_for_log(r"ETRN d\d+\.test: more than 10 in a second, "
+                           r"skipped", start=mark)
+        log = relay.log(mark)
+        assert log.count("ETRN dest.test: 1 envelopes scheduled") == 1, log
+        stats = relay.stats()
+        assert int(stats.get("queue.etrn.repeated", 0)) == 1, stats
+        assert int(stats.get("queue.etrn.skipped", 0)) >= 10, stats
+        assert [e["rcpt"] for e in relay.show_queue()] == ["a@dest.test"]

@@ -18,6 +18,7 @@ import pwd
 import signal
 import smtplib
 import subprocess
+import time
 
 from lib import BIN, test_dir
 from lib.clients import Raw
@@ -212,6 +213,34 @@ def test_policyd_stopped_gives_451_not_queued():
                            r"policyd", timeout=10)
         assert relay.show_queue() == [], relay.show_queue()
         assert sink.messages == []
+
+
+def test_a_slow_answer_does_not_use_up_the_clients_data_time():
+    """While a field waits for policyd the front end reads nothing, so
+    the client cannot send: the body's clock (timeout data, limit
+    data-rate) stops meanwhile.  policyd answers after 4 s, twice timeout
+    data; the message still goes."""
+    conf = _conf(**{"timeout data": "2s", "timeout command": "30s"})
+    with Sink() as sink, _relay(sink, conf) as relay:
+        parent = relay.proc.pid
+        with Raw(relay.port) as c:
+            c.ehlo()
+            assert c.cmd("MAIL FROM:<x@client.test>")[0] == 250
+            assert c.cmd("RCPT TO:<carol@dest.example>")[0] == 250
+            assert c.cmd("DATA")[0] == 354
+            os.kill(parent, signal.SIGSTOP)
+            policyd = relay.kill("policyd", signal.SIGSTOP)
+            try:
+                c.send(HEADERS_IN)
+                time.sleep(4)
+            finally:
+                os.kill(policyd, signal.SIGCONT)
+                os.kill(parent, signal.SIGCONT)
+            c.send(BODY + b".\r\n")
+            code, text = c.reply(timeout=30)
+            assert code == 250, (code, text)
+        [m] = sink.wait_for(1, timeout=30)
+        assert _without_received(m.data) == HEADERS_OUT + BODY, m.data
 
 
 def test_sendmail_command():

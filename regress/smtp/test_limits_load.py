@@ -6,6 +6,8 @@ keeps accepted mail in the queue, logged "deferring deliveries: load
 average: LA", until the limit is lifted; limit load-delay makes each
 command wait a second and changes no reply.  The parent reads the load
 and sends it to the front end and the queue (IMSG_LOAD_AVERAGE)."""
+import time
+
 from lib import clients
 from lib.daemon import Relay
 from lib.sink import Sink
@@ -63,3 +65,21 @@ def test_load_delay_waits_per_command():
             assert raw.cmd("RSET")[0] == 250
         assert int(relay.stats().get("smtp.load.delayed", "0")) >= 4, \
             relay.stats()
+
+
+def test_load_delay_is_once_per_line_however_it_arrives():
+    """A command line sent in pieces waits its one second once, when it
+    is complete, not once per read."""
+    with Sink() as sink, Relay(sink=sink, conf={
+            "limit load-delay": "0"}) as relay:
+        with clients.Raw(relay.port, timeout=20) as raw:
+            raw.ehlo()
+            before = int(relay.stats().get("smtp.load.delayed", "0"))
+            # each piece after the second a delay would take
+            for piece in ("NO", "O", "P"):
+                raw.send(piece)
+                time.sleep(1.3)
+            raw.send("\r\n")
+            assert raw.reply()[0] == 250
+            after = int(relay.stats().get("smtp.load.delayed", "0"))
+            assert after - before == 1, (before, after)

@@ -23,6 +23,7 @@
 #include "config.h"
 #include "imsg.h"
 #include "log.h"
+#include "metrics.h"
 #include "paths.h"
 #include "policy_db.h"
 #include "proto.h"
@@ -30,6 +31,9 @@
 #include "smtpctl.h"
 
 #define CTL_READ_MAX	(IMSG_HDR_SIZE + IMSG_MAX_PAYLOAD)
+
+/* show metrics: the lines, printed at the end */
+static struct metrics	*ctl_metrics;
 #define CTL_ARG_MAX	256	/* what the parent takes in a request */
 
 /* The words of each command; "ARG" takes the user's word as argument,
@@ -42,6 +46,7 @@ static const struct ctl_verb {
 	{ "show",	"queue",	CTL_SHOW_QUEUE },
 	{ "show",	"stats",	CTL_SHOW_STATS },
 	{ "show",	"status",	CTL_SHOW_STATUS },
+	{ "show",	"metrics",	CTL_SHOW_METRICS },
 	{ "schedule",	"ARG",		CTL_SCHEDULE },
 	{ "remove",	"ARG",		CTL_REMOVE },
 	{ "pause",	"smtp",		CTL_PAUSE_SMTP },
@@ -66,6 +71,8 @@ static const struct ctl_local {
 	{ "map",	smtpctl_map },
 	{ "authinfo",	smtpctl_authinfo },
 	{ "explain",	smtpctl_explain },
+	{ "tlsa",	smtpctl_tlsa },
+	{ "mta-sts",	smtpctl_mta_sts },
 };
 
 static void
@@ -73,7 +80,7 @@ usage(void)
 {
 	(void)fprintf(stderr,
 	    "usage: smtpctl [-f file] [-s socket] command [argument ...]\n"
-	    "commands: show queue | show stats | show status |\n"
+	    "commands: show queue | show stats | show status | show metrics |\n"
 	    "          schedule ID|all | remove ID|all |\n"
 	    "          release ID|all | quarantine ID|all REASON |\n"
 	    "          pause smtp|mta | resume smtp|mta |\n"
@@ -92,7 +99,9 @@ usage(void)
 	    "              [server-verify V] [server-bits N] [server-cn NAME]\n"
 	    "              [server-cert-subject DN] "
 	    "[server-cert-issuer DN]] |\n"
-	    "          explain masquerade ADDRESS\n");
+	    "          explain masquerade ADDRESS |\n"
+	    "          tlsa [check] [PKI] | mta-sts DOMAIN [enforce|testing] |\n"
+	    "          mta-sts check FILE [HOST ...]\n");
 	exit(2);
 }
 
@@ -200,9 +209,10 @@ ctl_print_line(FILE *fp, const char *prefix, const char *s)
 	(void)fputc('\n', fp);
 }
 
-/* Print one answer message; returns the exit status at END, else -1. */
+/* Print one answer message (show metrics: keep it, and print them all
+ * at the end); returns the exit status at END, else -1. */
 static int
-ctl_handle(struct imsg *m)
+ctl_handle(struct imsg *m, uint32_t cmd)
 {
 	const char	*s;
 	uint32_t	 status;
@@ -210,7 +220,12 @@ ctl_handle(struct imsg *m)
 	switch (m->type) {
 	case IMSG_CTL_LINE:
 		s = imsg_get_str(m);
-		if (imsg_get_end(m) == 0)
+		if (imsg_get_end(m) == 0 && cmd == CTL_SHOW_METRICS) {
+			if (metrics_line(ctl_metrics, s) == -1)
+				(void)fprintf(stderr, "smtpctl: a metrics line "
+				    "skipped\n");
+		}
+		else if (imsg_get_end(m) == 0)
 			ctl_print_line(stdout, "", s);
 		(void)fflush(stdout);
 		return -1;
@@ -221,6 +236,8 @@ ctl_handle(struct imsg *m)
 			(void)fprintf(stderr, "smtpctl: malformed answer\n");
 			return 1;
 		}
+		if (cmd == CTL_SHOW_METRICS)
+			metrics_print(ctl_metrics, stdout);
 		if (*s != '\0')
 			ctl_print_line(status ? stderr : stdout,
 			    status ? "smtpctl: " : "", s);
@@ -232,7 +249,7 @@ ctl_handle(struct imsg *m)
 
 /* Read answers until END or EOF. */
 static int
-ctl_read_answers(int fd)
+ctl_read_answers(int fd, uint32_t cmd)
 {
 	uint8_t		*buf;
 	size_t		 len = 0, used;
@@ -257,7 +274,7 @@ ctl_read_answers(int fd)
 		len += (size_t)n;
 		while ((used = imsg_wire_parse(buf, len, &m, &flags, &err)) >
 		    0) {
-			if ((rc = ctl_handle(&m)) != -1) {
+			if ((rc = ctl_handle(&m, cmd)) != -1) {
 				free(buf);
 				return rc;
 			}
@@ -347,7 +364,14 @@ main(int argc, char **argv)
 		(void)close(fd);
 		return 1;
 	}
-	rc = ctl_read_answers(fd);
+	if (v->cmd == CTL_SHOW_METRICS && (ctl_metrics = metrics_new()) ==
+	    NULL) {
+		(void)fprintf(stderr, "smtpctl: out of memory\n");
+		(void)close(fd);
+		return 1;
+	}
+	rc = ctl_read_answers(fd, v->cmd);
+	metrics_free(ctl_metrics);
 	(void)close(fd);
 	return rc;
 }

@@ -31,5 +31,8 @@ int	smtpctl_map(const struct config *, int argc, char **argv);
 int	smtpctl_authinfo(const struct config *, int argc, char **argv);
 /* explain [addr A ...] [rcpt R ...] [server-addr A ...]: see smtpctl(8) */
 int	smtpctl_explain(const struct config *, int argc, char **argv);
+/* tlsa [PKI] | mta-sts DOMAIN [enforce|testing]: what to publish */
+int	smtpctl_tlsa(const struct config *, int argc, char **argv);
+int	smtpctl_mta_sts(const struct config *, int argc, char **argv);
 
 #endif

@@ -122,6 +122,7 @@ mta_batch_parse(struct imsg *m)
 	if (fstat(b->fd, &st) == 0)
 		b->size = st.st_size;
 	b->start = time(NULL);
+	b->received_us = stats_clock_us();
 	stats_set("mta.batches", (int64_t)mta_nbatches);
 	return b;
 }
@@ -342,6 +343,7 @@ mta_batch_done(struct mta_batch *b)
 			    "internal error");
 		}
 	(void)proc_compose(PROC_QUEUE, IMSG_MTA_DONE, b->id, -1, NULL, 0);
+	stats_time_add("mta.latency.us", "mta.latency.count", b->received_us);
 	mta_batch_free(b);
 }
 

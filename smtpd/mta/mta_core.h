@@ -111,6 +111,10 @@ struct mta_batch {
 	uint32_t		 body8;
 	uint32_t		 utf8;		/* UTF8_F_* */
 	time_t			 start;
+	/* stats_clock_us(): IMSG_MTA_DELIVER came; it began waiting for a
+	 * connection slot (0 when not waiting) */
+	int64_t			 received_us;
+	int64_t			 wait_us;
 	size_t			 nrcpt;
 	struct mta_rcpt		*rcpts;
 
@@ -176,6 +180,8 @@ struct mta_session {
 	/* "host [addr]:port" for logs and errors */
 	char			 peer[CONF_HOST_MAX + 72];
 	int			 in_idle;	/* on relay->idle */
+	/* stats_clock_us() at connect(2), 0 once the dialogue is ready */
+	int64_t			 opened_us;
 	int			 nmessages;
 	int			 reused;	/* the batch did not open it */
 	int			 dirty;		/* RSET before the next MAIL */

@@ -74,6 +74,21 @@ mta_pool_idle_remove(struct mta_session *s)
 	mta_pool_nidle--;
 }
 
+/* Take the first waiting batch of r, counting how long it waited. */
+static struct mta_batch *
+mta_pool_unwait(struct mta_relay *r)
+{
+	struct mta_batch	*b;
+
+	if ((b = TAILQ_FIRST(&r->waiting)) == NULL)
+		return NULL;
+	TAILQ_REMOVE(&r->waiting, b, wentry);
+	b->relay = NULL;
+	stats_time_add("mta.pool.wait.us", "mta.pool.wait.count", b->wait_us);
+	b->wait_us = 0;
+	return b;
+}
+
 /* Open a connection for b on r; the slot is counted at once. */
 static void
 mta_pool_open(struct mta_relay *r, struct mta_batch *b)
@@ -120,6 +135,7 @@ mta_pool_acquire(struct mta_batch *b)
 	TAILQ_INSERT_TAIL(&r->waiting, b, wentry);
 	b->relay = r;
 	b->state = MTA_BATCH_WAIT;
+	b->wait_us = stats_clock_us();
 }
 
 /* Take a waiting batch out of its queue (it is done or aborted). */
@@ -158,11 +174,10 @@ mta_pool_kick(void)
 
 	for (r = TAILQ_FIRST(&mta_relays); r != NULL; r = next) {
 		next = TAILQ_NEXT(r, entry);
-		while ((b = TAILQ_FIRST(&r->waiting)) != NULL &&
+		while (!TAILQ_EMPTY(&r->waiting) &&
 		    r->nconn < conf->mta_host_connections &&
 		    mta_pool_nconn < conf->mta_connections) {
-			TAILQ_REMOVE(&r->waiting, b, wentry);
-			b->relay = NULL;
+			b = mta_pool_unwait(r);
 			mta_pool_open(r, b);
 		}
 	}
@@ -183,9 +198,7 @@ mta_pool_release(struct mta_session *s)
 		mta_session_quit(s);
 		return;
 	}
-	if ((b = TAILQ_FIRST(&r->waiting)) != NULL) {
-		TAILQ_REMOVE(&r->waiting, b, wentry);
-		b->relay = NULL;
+	if ((b = mta_pool_unwait(r)) != NULL) {
 		b->state = MTA_BATCH_SESSION;
 		mta_session_start(s, b);
 		return;

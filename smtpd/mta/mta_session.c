@@ -214,6 +214,7 @@ mta_session_tx_end(struct mta_session *s, int dirty)
 
 	s->dirty = dirty;
 	s->nmessages++;
+	stats_add("mta.transaction", 1);
 	b = mta_session_detach(s);
 	for (i = 0; i < b->nrcpt; i++)
 		if (b->rcpts[i].state == MTA_RCPT_HELD)
@@ -245,6 +246,8 @@ mta_session_on_greeting(struct mta_session *s)
 static void
 mta_session_ready(struct mta_session *s)
 {
+	stats_time_add("mta.connect.us", "mta.connect.count", s->opened_us);
+	s->opened_us = 0;
 	mta_session_tx_begin(s);
 }
 
@@ -1062,6 +1065,7 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	s->batch = b;
 	b->session = s;
 	s->state = MTA_S_CONNECT;
+	s->opened_us = stats_clock_us();
 	(void)snprintf(s->peer, sizeof(s->peer), "%s [%s]:%u",
 	    b->hops[b->hop].name, r->addr, r->port);
 	s->fd = socket(r->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |

@@ -3,7 +3,8 @@
  * chrooted to the empty directory.  This file is its table of contents:
  * what it talks to and who handles each message.
  *
- *   parent   listening sockets (smtp_listener.c), config, control
+ *   parent   listening sockets (smtp_listener.c), config, control, the
+ *            answers to a metrics listener's requests (smtp_metrics.c)
  *   policyd  connect/MAIL/RCPT verdicts (smtp_peer.c)
  *   queue    message files and commits (smtp_peer.c, smtp_tx.c), the
  *            spool's free space (smtp_peer.c)
@@ -12,7 +13,8 @@
  *   resolver the clients' names (smtp_dns.c, libunbound)
  *
  * Sessions: smtp_session.c (I/O, states), smtp_exec.c (commands),
- * smtp_command.c (parsing), smtp_data.c (message bodies).
+ * smtp_command.c (parsing), smtp_data.c (message bodies); before one,
+ * a PROXY header on a proxy-protocol listener (smtp_proxy.c).
  */
 #include <stdlib.h>
 #include <time.h>
@@ -21,6 +23,8 @@
 #include "proc.h"
 #include "smtp_dns.h"
 #include "smtp_listener.h"
+#include "smtp_metrics.h"
+#include "smtp_proxy.h"
 #include "smtp_generics.h"
 #include "smtp_load.h"
 #include "smtp_session.h"
@@ -34,6 +38,8 @@ static const struct imsg_handler smtp_parent_handlers[] = {
 	{ IMSG_SMTP_LISTENERS_RESET,	smtp_listener_reset },
 	{ IMSG_SMTP_UID_RESULT,		smtp_local_uid_result },
 	{ IMSG_LOAD_AVERAGE,		smtp_load_average },
+	{ IMSG_CTL_LINE,		smtp_metrics_line },
+	{ IMSG_CTL_END,			smtp_metrics_end },
 };
 
 static const struct imsg_handler smtp_queue_handlers[] = {
@@ -120,6 +126,8 @@ static void
 smtp_shutdown(void)
 {
 	smtp_listener_close_all();
+	smtp_proxy_close_all();
+	smtp_metrics_close_all();
 	smtp_session_shutdown();
 }
 

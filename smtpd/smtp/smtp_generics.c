@@ -118,6 +118,7 @@ smtp_generics_done(struct smtp_session *s)
 		(void)evtimer_del(g->timer);
 	s->wait = SMTP_WAIT_NONE;
 	(void)bufferevent_enable(s->bev, EV_READ);
+	smtp_session_body_release(s);
 	if (g->envelope) {
 		if (!g->failed)
 			smtp_generics_envelope(s);
@@ -169,6 +170,7 @@ smtp_generics_ask(struct smtp_session *s, int envelope)
 	g->envelope = envelope;
 	s->wait = SMTP_WAIT_GENERICS;
 	(void)bufferevent_disable(s->bev, EV_READ);
+	smtp_session_body_hold(s);
 	tv.tv_sec = conf->timeout_command;
 	tv.tv_usec = 0;
 	(void)evtimer_add(g->timer, &tv);

@@ -37,6 +37,8 @@
 #include "proc.h"
 #include "smtp_listener.h"
 #include "smtp_load.h"
+#include "smtp_metrics.h"
+#include "smtp_proxy.h"
 #include "smtp_session.h"
 
 #define SMTP_LISTENER_MAX	256	/* listener indexes the parent may use */
@@ -249,6 +251,30 @@ smtp_listener_release(int slot, uint32_t gen)
 	}
 }
 
+void
+smtp_listener_proxied(int fd, const struct sockaddr_storage *client,
+    const char *name, uint32_t flags, int slot, uint32_t gen)
+{
+	struct smtp_session	*s;
+
+	if (fd == -1 || (s = smtp_session_new(fd, client, name,
+	    flags)) == NULL) {
+		smtp_listener_release(slot, gen);
+		return;
+	}
+	s->lslot = slot;
+	s->lgen = gen;
+}
+
+/* A proxy-protocol listener's client: counted while its header is read. */
+static void
+smtp_listener_proxy(struct smtp_listener *l, int c,
+    const struct sockaddr_storage *ss)
+{
+	l->nsessions++;
+	smtp_proxy_start(c, ss, l->name, l->flags, l->slot, l->gen);
+}
+
 static void
 smtp_listener_accept(int fd, short ev, void *arg)
 {
@@ -280,10 +306,17 @@ smtp_listener_accept(int fd, short ev, void *arg)
 			smtp_local_accept(c, l->name);
 			continue;
 		}
+		if (l->flags & LISTEN_F_METRICS) {
+			smtp_metrics_accept(c, l->name);
+			continue;
+		}
 		/* replies are batched here: Nagle would only add delay */
 		(void)setsockopt(c, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		smtp_listener_hold(l, smtp_session_new(c, &ss, l->name,
-		    l->flags));
+		if (l->flags & LISTEN_F_PROXY)
+			smtp_listener_proxy(l, c, &ss);
+		else
+			smtp_listener_hold(l, smtp_session_new(c, &ss,
+			    l->name, l->flags));
 		if (smtp_listener_limited(l))
 			return;
 	}

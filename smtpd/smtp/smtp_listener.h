@@ -9,6 +9,8 @@
 #ifndef SMTP_LISTENER_H
 #define SMTP_LISTENER_H
 
+#include <sys/socket.h>
+
 #include <stdint.h>
 
 #include "imsg.h"
@@ -23,5 +25,9 @@ void	 smtp_listener_close_all(void);
 /* A session counted by the listener of that slot and generation ended. */
 void	 smtp_listener_release(int slot, uint32_t gen);
 void	 smtp_listener_log_load(uint32_t la);
+/* A proxy-protocol connection counted by the listener of that slot and
+ * generation: its session from client on fd, or (fd -1) its end. */
+void	 smtp_listener_proxied(int fd, const struct sockaddr_storage *client,
+	    const char *name, uint32_t flags, int slot, uint32_t gen);
 
 #endif

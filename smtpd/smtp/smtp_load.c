@@ -87,9 +87,11 @@ smtp_load_delay(struct smtp_session *s)
 		s->load_waited = 0;
 		return 0;
 	}
+	/* a line still arriving waits once, when it is complete */
 	if (!smtp_load_over(conf->limit_load_delay) ||
 	    (s->lflags & LISTEN_F_LOCAL) ||
-	    evbuffer_get_length(bufferevent_get_input(s->bev)) == 0)
+	    evbuffer_search_eol(bufferevent_get_input(s->bev), NULL, NULL,
+	    EVBUFFER_EOL_LF).pos == -1)
 		return 0;
 	if (smtp_session_pause(s, SMTP_LOAD_DELAY, smtp_load_delayed) == -1)
 		return 0;

@@ -157,7 +157,7 @@ smtp_session_proto(struct smtp_session *s)
 }
 
 /* Text form of the peer address; IPv4-mapped IPv6 shown as IPv4. */
-static void
+void
 smtp_session_addr(const struct sockaddr_storage *ss, char *buf, size_t size)
 {
 	const struct sockaddr_in6	*sin6;
@@ -225,6 +225,34 @@ smtp_session_data_timeouts(struct smtp_session *s, int data)
 	smtp_session_deadline_set(s, (int64_t)conf->timeout_data * 1000000);
 }
 
+/*
+ * The session waits for a peer of ours in the middle of a body, reading
+ * nothing (a genericstable answer): the client cannot send meanwhile, so
+ * its body's clock stops until smtp_session_body_release().
+ */
+void
+smtp_session_body_hold(struct smtp_session *s)
+{
+	if ((s->state != SMTP_ST_DATA && s->state != SMTP_ST_CHUNK) ||
+	    s->body_holding || !evtimer_pending(s->deadline, NULL))
+		return;
+	s->body_held = s->body_deadline - smtp_session_now();
+	if (s->body_held < 0)
+		s->body_held = 0;
+	(void)evtimer_del(s->deadline);
+	s->body_holding = 1;
+}
+
+void
+smtp_session_body_release(struct smtp_session *s)
+{
+	if (!s->body_holding)
+		return;
+	s->body_holding = 0;
+	s->body_deadline = smtp_session_now() + s->body_held;
+	smtp_session_deadline_set(s, s->body_held);
+}
+
 /* n body octets were taken: they earn n / limit data-rate seconds. */
 static void
 smtp_session_body_credit(struct smtp_session *s, size_t n)
@@ -243,6 +271,12 @@ smtp_session_body_credit(struct smtp_session *s, size_t n)
 		    (int64_t)conf->limit_data_rate;
 	if (s->body_deadline > max)
 		s->body_deadline = max;
+	/* octets read before a hold began count once it is released */
+	if (s->body_holding) {
+		s->body_held = s->body_deadline > now ?
+		    s->body_deadline - now : 0;
+		return;
+	}
 	smtp_session_deadline_set(s, s->body_deadline - now);
 }
 
@@ -268,7 +302,7 @@ smtp_session_free(struct smtp_session *s)
 	smtp_nsessions--;
 	smtp_client_release(s->addr);
 	smtp_listener_release(s->lslot, s->lgen);
-	stats_add("smtp.session.active", -1);
+	stats_gauge_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	smtp_dnsbl_cancel(s->dnsbl);
 	event_free(s->timer);
@@ -965,7 +999,7 @@ smtp_session_open(int fd, const char *addr, const char *listener,
 		return NULL;
 	}
 	stats_add("smtp.session", 1);
-	stats_add("smtp.session.active", 1);
+	stats_gauge_add("smtp.session.active", 1);
 	(void)strlcpy(s->addr, addr, sizeof(s->addr));
 	s->started = time(NULL);
 	s->lflags = lflags;

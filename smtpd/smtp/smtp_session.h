@@ -228,6 +228,10 @@ struct smtp_session {
 	struct event		*deadline;
 	int64_t			 body_deadline;
 	uint64_t		 body_octets;
+	/* the body's clock is stopped (smtp_session_body_hold) with this
+	 * many microseconds left */
+	int64_t			 body_held;
+	uint8_t			 body_holding;
 	time_t			 started;
 	uint32_t		 nerrors;
 	uint32_t		 nmessages;
@@ -303,6 +307,7 @@ struct smtp_session *smtp_session_new(int fd, const struct sockaddr_storage *,
 struct smtp_session *smtp_session_open(int fd, const char *addr,
 	    const char *listener, uint32_t lflags);
 size_t	 smtp_session_count(void);
+void	 smtp_session_addr(const struct sockaddr_storage *, char *, size_t);
 struct smtp_session *smtp_session_find(uint32_t id);
 void	 smtp_session_foreach(void (*)(struct smtp_session *));
 void	 smtp_session_config(void);
@@ -322,6 +327,8 @@ int	 smtp_session_feature(const struct smtp_session *, int letter,
 	    int dflt);
 void	 smtp_session_nullserver(struct smtp_session *, const char *reply);
 void	 smtp_session_data_timeouts(struct smtp_session *, int data);
+void	 smtp_session_body_hold(struct smtp_session *);
+void	 smtp_session_body_release(struct smtp_session *);
 const char *smtp_session_name(struct smtp_session *, char *, size_t);
 const char *smtp_session_proto(struct smtp_session *);
 const char *smtp_session_relay(struct smtp_session *, char *, size_t);

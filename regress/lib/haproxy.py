@@ -1,0 +1,97 @@
+"""
+haproxy.py: a real HAProxy (Debian's 2.6) in TCP mode in front of a
+relay, sending the PROXY protocol header, version 1 or 2, to it.
+
+    with HAProxy(relay_port) as hp:
+        hp.port_v1, hp.port_v2      # where clients connect
+
+It runs in the foreground (-db) with a config in its own directory,
+is registered for the runner's cleanup and stopped on exit.
+"""
+import os
+import socket
+import subprocess
+import time
+
+from . import Skip, free_port, register_log, register_pid, test_dir
+
+HAPROXY = "/usr/sbin/haproxy"
+
+
+class HAProxy:
+    def __init__(self, backend_port, backend_addr="127.0.0.1"):
+        if not os.access(HAPROXY, os.X_OK):
+            raise Skip("haproxy not installed (run tools/deps.sh)")
+        self.dir = test_dir("haproxy")
+        self.backend = (backend_addr, backend_port)
+        self.port_v1 = free_port()
+        self.port_v2 = free_port()
+        self.proc = None
+
+    def _conf(self):
+        path = os.path.join(self.dir, "haproxy.cfg")
+        addr, port = self.backend
+        with open(path, "w") as f:
+            f.write("global\n  maxconn 200\n"
+                    "defaults\n  mode tcp\n  timeout connect 5s\n"
+                    "  timeout client 60s\n  timeout server 60s\n")
+            for name, p, opt in (("v1", self.port_v1, "send-proxy"),
+                                 ("v2", self.port_v2, "send-proxy-v2")):
+                f.write("frontend f%s\n  bind 127.0.0.1:%d\n"
+                        "  default_backend b%s\n"
+                        "backend b%s\n  server relay %s:%d %s\n"
+                        % (name, p, name, name, addr, port, opt))
+        return path
+
+    def start(self):
+        conf = self._conf()
+        self.logpath = os.path.join(self.dir, "haproxy.log")
+        register_log("haproxy", self.logpath)
+        log = open(self.logpath, "ab")
+        self.proc = subprocess.Popen([HAPROXY, "-db", "-f", conf],
+                                     stdout=log, stderr=log,
+                                     stdin=subprocess.DEVNULL)
+        log.close()
+        register_pid(self.proc.pid)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            if all(self._listening(p) for p in (self.port_v1,
+                                                self.port_v2)):
+                return self
+            time.sleep(0.05)
+        raise AssertionError("haproxy did not start: " + self.log())
+
+    @staticmethod
+    def _listening(port):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            return False
+
+    def log(self):
+        try:
+            with open(self.logpath, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+        self.proc = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
