@@ -12,6 +12,10 @@
 #                     (bench-auth: STARTTLS + AUTH PLAIN, about 1 minute),
 #                     then local deliveries per second beside Postfix's
 #                     local(8): mbox, Maildir, LMTP (bench-deliver)
+#   make bench-queue  a queue of 100 000 deferred messages to 10 000
+#                     domains beside Postfix: reload, RSS, show queue,
+#                     flush (BENCH_QUEUE_ARGS="--messages 10000 --domains
+#                     1000" for a short run; under flock /tmp/bench.lock)
 #   make bench-extra  issue 14's scenarios the shared harness lacks, ours
 #                     beside Postfix (bench/extra.py; also run by make
 #                     bench unless BENCH_EXTRA=0); EXTRA_ARGS passes
@@ -269,6 +273,10 @@ bench-auth: all
 
 bench-deliver: all
 	@bash tools/bench_deliver.sh
+
+.PHONY: bench-queue
+bench-queue: all
+	@flock /tmp/bench.lock python3 bench/bigqueue.py $(BENCH_QUEUE_ARGS)
 
 bench-extra: all
 	@python3 bench/extra.py $(EXTRA_ARGS)

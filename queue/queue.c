@@ -17,6 +17,7 @@
  * restarts us); everything else is answered, logged and counted.
  */
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -128,6 +129,13 @@ main(int argc, char **argv)
 {
 	int	 rootfd;
 
+	/* A fixed threshold, so that the large short-lived blocks (batches
+	 * of many recipients, the results settled in one pass, several MB)
+	 * always come from their own mappings and go back when freed; by
+	 * default glibc raises the threshold after such a free and serves
+	 * the next ones from the heap, where the schedule's records keep
+	 * them from ever being returned. */
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	proc_setup(&queue_def, argc, argv);
 	proc_confine(proc_root(), SMTPD_QUEUE_USER);
 	if ((rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)

@@ -13,10 +13,13 @@
  *   queue_envelope.c	envelope format (queue_envelope.h)
  *   queue_bounce.c	DSN text (queue_bounce.h)
  *   queue_etrn.c	ETRN: a domain's envelopes due now
+ *   queue_pool.c	the slabs of the schedule's records (queue_pool.h)
  *
- * The schedule keeps a small record per envelope (struct qentry); the
+ * The schedule keeps a small record per envelope (struct qentry), per
+ * message and domain (struct qgroup) and per message (struct qmsg); the
  * envelope itself stays on disk and is read when it is dispatched or
- * shown, so 100k queued envelopes cost a few MB of memory.  The one
+ * shown, so 100k queued one-recipient messages cost about 30 MB
+ * (BENCHMARKS.md, "A queue of 100 000 deferred messages").  The one
  * exception is the common path commit -> first dispatch: up to
  * QUEUE_CACHE_MAX freshly committed envelopes keep their parsed copy, so
  * they go out without being read back.
@@ -68,7 +71,7 @@ enum qstate {
 struct qmsg {
 	RB_ENTRY(qmsg)		 entry;
 	uint32_t		 msgid;
-	size_t			 nevp;
+	uint32_t		 nevp;
 	long long		 size;		/* checked at startup; -2 unknown */
 };
 
@@ -76,30 +79,35 @@ struct qmsg {
 struct qgroup {
 	RB_ENTRY(qgroup)	 entry;
 	uint32_t		 msgid;
+	uint32_t		 n;		/* entries, in flight too */
 	char			*domain;
 	struct qmsg		*msg;
-	size_t			 n;		/* entries, in flight too */
 	TAILQ_HEAD(, qentry)	 entries;	/* those not in flight */
 };
 
+/*
+ * Kept for every queued envelope, so packed: a queue of 100 000 one-
+ * recipient messages holds 100 000 of these, and as many groups and
+ * messages.  The parsed copy of a fresh envelope (QUEUE_CACHE_MAX) is
+ * kept apart (queue_sched_cached()), and dropped when it is held.
+ */
 struct qentry {
 	RB_ENTRY(qentry)	 entry;
 	TAILQ_ENTRY(qentry)	 gentry;
 	uint64_t		 evpid;
 	time_t			 ctime;
 	time_t			 nexttry;
-	uint32_t		 retries;
-	uint32_t		 flags;		/* QENTRY_F_*, ENVELOPE_F_* */
-	enum qstate		 state;
-	int			 removed;	/* smtpctl remove while in flight */
-	size_t			 heapidx;
-	struct envelope		*cached;	/* parsed copy, see QUEUE_CACHE_MAX */
-	TAILQ_ENTRY(qentry)	 centry;	/* cache order */
-	TAILQ_ENTRY(qentry)	 hentry;	/* its domain's held list */
 	struct qgroup		*grp;
 	struct qbatch		*batch;
-	size_t			 bidx;
+	TAILQ_ENTRY(qentry)	 hentry;	/* its domain's held list */
+	uint32_t		 retries;
+	uint32_t		 flags;		/* QENTRY_F_*, ENVELOPE_F_* */
+	uint32_t		 heapidx;
+	uint8_t			 bidx;		/* < QUEUE_BATCH_MAX */
+	uint8_t			 state;		/* enum qstate */
+	uint8_t			 removed;	/* smtpctl remove while in flight */
 };
+_Static_assert(QUEUE_BATCH_MAX <= 256, "qentry.bidx is 8 bits");
 
 struct qresult {
 	int			 got;
@@ -134,6 +142,7 @@ void		 queue_sched_init(void);
 int		 queue_sched_load(void);
 struct qentry	*queue_sched_add(const struct envelope *);
 void		 queue_sched_cache(struct qentry *, const struct envelope *);
+const struct envelope *queue_sched_cached(const struct qentry *);
 void		 queue_sched_schedule_now(struct qentry *, time_t);
 /* Quarantine: hold a waiting envelope (memory only), or let a held one
  * go at now; the caller has rewritten the envelope file first. */
@@ -154,6 +163,7 @@ void		 queue_sched_drop(struct qentry *);
 void		 queue_sched_reschedule(struct qentry *, time_t);
 struct qentry	*queue_sched_find(uint64_t);
 int		 queue_sched_msgid_inuse(uint32_t);
+struct qentry	*queue_sched_find_from(uint64_t);
 struct qentry	*queue_sched_first(void);
 struct qentry	*queue_sched_next(struct qentry *);
 struct qbatch	*queue_sched_batch_find(uint32_t);

@@ -20,11 +20,16 @@
  * matches nothing ends with status 1.  Arguments are checked strictly and
  * never trusted further than that.
  */
+#include <sys/queue.h>
+#include <sys/time.h>
+
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 #include "proc.h"
@@ -43,6 +48,8 @@ struct ctl_filter {
 };
 
 /* An id of the given width, in either case. */
+static void	 queue_ctl_show_run(int, short, void *);
+
 static int
 queue_ctl_hex(const char *s, size_t width, uint64_t *v)
 {
@@ -134,10 +141,10 @@ queue_ctl_state(const struct qentry *e)
 	return e->state == QE_QUARANTINED ? "quarantined" : "pending";
 }
 
-static void
-queue_ctl_show_queue(uint32_t ctlid)
+/* One line of show queue; 0, or -1 if its envelope cannot be read now. */
+static int
+queue_ctl_show_one(uint32_t ctlid, const struct qentry *e)
 {
-	struct qentry		*e;
 	struct envelope		 evp;
 	const struct envelope	*p;
 	const char		*why;
@@ -146,42 +153,125 @@ queue_ctl_show_queue(uint32_t ctlid)
 	char			 err[ENVELOPE_TEXT_LINE * 3];
 	const char		*status, *text, *held;
 
-	for (e = queue_sched_first(); e != NULL; e = queue_sched_next(e)) {
-		if (e->state == QE_INFLIGHT)
-			p = &e->batch->evs[e->bidx];
-		else if (e->cached != NULL)
-			p = e->cached;
-		else if (queue_spool_envelope_read(&queue_spool, e->evpid,
-		    &evp, &why) == 0)
-			p = &evp;
-		else
-			continue;
-		queue_ctl_field(sender, sizeof(sender), p->sender);
-		queue_ctl_field(rcpt, sizeof(rcpt), p->rcpt);
-		status = p->last_status;
-		text = p->last_error;
-		/* deferred by its domain's hold: say why, as Postfix does */
-		if ((e->flags & QENTRY_F_HELD) && text[0] == '\0' &&
-		    (held = queue_sched_domain_reason(e->grp->domain)) != NULL) {
-			status = "";
-			text = held;
-		}
-		if (e->state == QE_QUARANTINED) {
-			status = "";
-			text = p->quarantine;
-		}
-		queue_ctl_field(err, sizeof(err), text);
-		proc_ctl_line(ctlid, "%016llx|%08x|%s|%s|%s|%s|%s|%lld|%lld|"
-		    "%u|%s%s%s", (unsigned long long)e->evpid, e->grp->msgid,
-		    p->type == ENVELOPE_BOUNCE ? "bounce" : "relay",
-		    queue_ctl_state(e), sender, rcpt,
-		    p->mailer == TARGET_REMOTE ? "esmtp" :
-		    p->mailer == TARGET_ERROR ? "error" : "local",
-		    (long long)e->ctime,
-		    (long long)e->nexttry, e->retries, status,
-		    status[0] != '\0' ? " " : "", err);
+	p = e->state == QE_INFLIGHT ? &e->batch->evs[e->bidx] :
+	    queue_sched_cached(e);
+	if (p == NULL) {
+		if (queue_spool_envelope_read(&queue_spool, e->evpid, &evp,
+		    &why) == -1)
+			return -1;
+		p = &evp;
 	}
-	proc_ctl_end(ctlid, 0, "");
+	queue_ctl_field(sender, sizeof(sender), p->sender);
+	queue_ctl_field(rcpt, sizeof(rcpt), p->rcpt);
+	status = p->last_status;
+	text = p->last_error;
+	/* deferred by its domain's hold: say why, as Postfix does */
+	if ((e->flags & QENTRY_F_HELD) && text[0] == '\0' &&
+	    (held = queue_sched_domain_reason(e->grp->domain)) != NULL) {
+		status = "";
+		text = held;
+	}
+	if (e->state == QE_QUARANTINED) {
+		status = "";
+		text = p->quarantine;
+	}
+	queue_ctl_field(err, sizeof(err), text);
+	proc_ctl_line(ctlid, "%016llx|%08x|%s|%s|%s|%s|%s|%lld|%lld|"
+	    "%u|%s%s%s", (unsigned long long)e->evpid, e->grp->msgid,
+	    p->type == ENVELOPE_BOUNCE ? "bounce" : "relay",
+	    queue_ctl_state(e), sender, rcpt,
+	    p->mailer == TARGET_REMOTE ? "esmtp" :
+	    p->mailer == TARGET_ERROR ? "error" : "local",
+	    (long long)e->ctime,
+	    (long long)e->nexttry, e->retries, status,
+	    status[0] != '\0' ? " " : "", err);
+	return 0;
+}
+
+/*
+ * show queue goes out in slices of CTL_SHOW_SLICE lines, one slice per
+ * pass of the event loop, and the next only once the channel to the
+ * parent holds less than CTL_SHOW_BACKLOG: written in one go, 100 000
+ * lines (17 MB) stopped every other event of the queue for as long as
+ * reading the envelopes took, and reached the parent faster than
+ * smtpctl read them, past the backlog at which the parent drops a
+ * client.  A listing resumes at the id after the last one shown, so
+ * envelopes added or removed meanwhile are simply there or not.
+ */
+#define CTL_SHOW_SLICE		256
+#define CTL_SHOW_BACKLOG	(64 * 1024)
+
+struct ctl_show {
+	TAILQ_ENTRY(ctl_show)	 entry;
+	uint32_t		 ctlid;
+	uint64_t		 from;		/* the next id to show */
+};
+
+static TAILQ_HEAD(, ctl_show)	 ctl_shows = TAILQ_HEAD_INITIALIZER(ctl_shows);
+static struct event		*ctl_show_ev;
+
+/* One slice of a listing; 1 when it is complete. */
+static int
+queue_ctl_show_slice(struct ctl_show *s)
+{
+	struct qentry	*e;
+	size_t		 n = 0;
+
+	for (e = queue_sched_find_from(s->from); e != NULL &&
+	    n < CTL_SHOW_SLICE; e = queue_sched_next(e)) {
+		if (queue_ctl_show_one(s->ctlid, e) == 0)
+			n++;
+		if (e->evpid == UINT64_MAX)
+			return 1;
+		s->from = e->evpid + 1;
+	}
+	return e == NULL;
+}
+
+static void
+queue_ctl_show_arm(int later)
+{
+	struct timeval	 tv = { 0, later ? 2000 : 0 };
+
+	if (ctl_show_ev == NULL &&
+	    (ctl_show_ev = evtimer_new(proc_base, queue_ctl_show_run,
+	    NULL)) == NULL)
+		fatalx("cannot create the show queue timer");
+	(void)evtimer_add(ctl_show_ev, &tv);
+}
+
+static void
+queue_ctl_show_run(int fd, short ev, void *arg)
+{
+	struct ctl_show	*s, *next;
+	struct imsgev	*parent = proc_peer(PROC_PARENT);
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (parent != NULL && imsgev_pending(parent) > CTL_SHOW_BACKLOG) {
+		queue_ctl_show_arm(1);
+		return;
+	}
+	TAILQ_FOREACH_SAFE(s, &ctl_shows, entry, next) {
+		if (!queue_ctl_show_slice(s))
+			continue;
+		proc_ctl_end(s->ctlid, 0, "");
+		TAILQ_REMOVE(&ctl_shows, s, entry);
+		free(s);
+	}
+	if (!TAILQ_EMPTY(&ctl_shows))
+		queue_ctl_show_arm(0);
+}
+
+static void
+queue_ctl_show_queue(uint32_t ctlid)
+{
+	struct ctl_show	*s = xcalloc(1, sizeof(*s));
+
+	s->ctlid = ctlid;
+	TAILQ_INSERT_TAIL(&ctl_shows, s, entry);
+	queue_ctl_show_arm(0);
 }
 
 /* schedule or remove; the entries of a message are adjacent in id order. */

@@ -56,6 +56,12 @@ queue_quarantine_sweep(int fd, short ev, void *arg)
 	(void)fd;
 	(void)ev;
 	(void)arg;
+	/* the walk is over the whole queue: none for a big queue that
+	 * holds nothing */
+	if (queue_sched_quarantined() == 0) {
+		queue_quarantine_arm();
+		return;
+	}
 	for (e = queue_sched_first(); e != NULL; e = next) {
 		next = queue_sched_next(e);
 		if (e->state != QE_QUARANTINED ||

@@ -39,6 +39,8 @@
 #include <sys/time.h>
 
 #include <errno.h>
+#include <malloc.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +51,7 @@
 #include "log.h"
 #include "proc.h"
 #include "queue.h"
+#include "queue_pool.h"
 #include "util.h"
 
 struct spool		 queue_spool;
@@ -64,6 +67,21 @@ RB_GENERATE(qentry_tree, qentry, entry, qentry_cmp)
 RB_HEAD(qmsg_tree, qmsg);
 RB_PROTOTYPE(qmsg_tree, qmsg, entry, qmsg_cmp);
 RB_GENERATE(qmsg_tree, qmsg, entry, qmsg_cmp)
+/* A string shared by those that hold a reference: a destination
+ * domain's name, kept by its groups (with one group per message and
+ * domain, a queue of 100 000 messages to 10 000 domains would otherwise
+ * keep 100 000 copies) and by its hold, and the reason of a hold. */
+struct qname {
+	RB_ENTRY(qname)		 entry;
+	const char		*key;		/* name, or a lookup's string */
+	uint32_t		 refs;
+	char			 name[];
+};
+
+static int	 qname_cmp(struct qname *, struct qname *);
+RB_HEAD(qname_tree, qname);
+RB_PROTOTYPE(qname_tree, qname, entry, qname_cmp);
+RB_GENERATE(qname_tree, qname, entry, qname_cmp)
 RB_HEAD(qgroup_tree, qgroup);
 RB_PROTOTYPE(qgroup_tree, qgroup, entry, qgroup_cmp);
 RB_GENERATE(qgroup_tree, qgroup, entry, qgroup_cmp)
@@ -75,14 +93,29 @@ struct qdomain {
 	uint32_t		 fails;		/* probes failed in a row */
 	int			 probing;	/* a probe batch is out */
 	TAILQ_HEAD(, qentry)	 held;		/* waiting for the probe */
-	char			 reason[ENVELOPE_STATUS_MAX +
-				    ENVELOPE_TEXT_LINE + 40];
+	/* "X.Y.Z text", shared (queue_sched_name_get()): every domain
+	 * routed to a smarthost that is down has the same one */
+	char			*reason;
 };
 
 static int	 qdomain_cmp(struct qdomain *, struct qdomain *);
 RB_HEAD(qdomain_tree, qdomain);
 RB_PROTOTYPE(qdomain_tree, qdomain, entry, qdomain_cmp);
 RB_GENERATE(qdomain_tree, qdomain, entry, qdomain_cmp)
+/* The parsed copy of a freshly committed envelope (QUEUE_CACHE_MAX), by
+ * id and in age order; apart from the entry, which most envelopes of a
+ * big queue would carry empty. */
+struct qcache {
+	RB_ENTRY(qcache)	 entry;
+	TAILQ_ENTRY(qcache)	 order;
+	uint64_t		 evpid;
+	struct envelope		 ev;
+};
+
+static int	 qcache_cmp(struct qcache *, struct qcache *);
+RB_HEAD(qcache_tree, qcache);
+RB_PROTOTYPE(qcache_tree, qcache, entry, qcache_cmp);
+RB_GENERATE(qcache_tree, qcache, entry, qcache_cmp)
 RB_HEAD(qbatch_tree, qbatch);
 RB_PROTOTYPE(qbatch_tree, qbatch, entry, qbatch_cmp);
 RB_GENERATE(qbatch_tree, qbatch, entry, qbatch_cmp)
@@ -90,10 +123,16 @@ RB_GENERATE(qbatch_tree, qbatch, entry, qbatch_cmp)
 static struct qentry_tree	 sched_entries = RB_INITIALIZER(&sched_entries);
 static struct qmsg_tree		 sched_msgs = RB_INITIALIZER(&sched_msgs);
 static struct qgroup_tree	 sched_groups = RB_INITIALIZER(&sched_groups);
+static struct qname_tree	 sched_names = RB_INITIALIZER(&sched_names);
 static struct qbatch_tree	 sched_batches = RB_INITIALIZER(&sched_batches);
 static struct qdomain_tree	 sched_domains = RB_INITIALIZER(&sched_domains);
-static TAILQ_HEAD(, qentry)	 sched_cached = TAILQ_HEAD_INITIALIZER(sched_cached);
+static struct qcache_tree	 sched_cache = RB_INITIALIZER(&sched_cache);
+static TAILQ_HEAD(, qcache)	 sched_cached = TAILQ_HEAD_INITIALIZER(sched_cached);
 static size_t			 sched_ncached;
+
+static struct pool		 sched_entry_pool = POOL_INITIALIZER(struct qentry);
+static struct pool		 sched_group_pool = POOL_INITIALIZER(struct qgroup);
+static struct pool		 sched_msg_pool = POOL_INITIALIZER(struct qmsg);
 
 static struct qentry	**sched_heap;
 static size_t		  sched_heapn, sched_heapcap;
@@ -121,6 +160,18 @@ qgroup_cmp(struct qgroup *a, struct qgroup *b)
 	if (a->msgid != b->msgid)
 		return a->msgid < b->msgid ? -1 : 1;
 	return strcmp(a->domain, b->domain);
+}
+
+static int
+qcache_cmp(struct qcache *a, struct qcache *b)
+{
+	return a->evpid < b->evpid ? -1 : a->evpid > b->evpid;
+}
+
+static int
+qname_cmp(struct qname *a, struct qname *b)
+{
+	return strcmp(a->key, b->key);
 }
 
 static int
@@ -152,7 +203,7 @@ static void
 queue_sched_heap_set(size_t i, struct qentry *e)
 {
 	sched_heap[i] = e;
-	e->heapidx = i;
+	e->heapidx = (uint32_t)i;
 }
 
 static void
@@ -229,7 +280,7 @@ queue_sched_msg_get(uint32_t msgid)
 	key.msgid = msgid;
 	if ((m = RB_FIND(qmsg_tree, &sched_msgs, &key)) != NULL)
 		return m;
-	m = xcalloc(1, sizeof(*m));
+	m = queue_pool_get(&sched_msg_pool);
 	m->msgid = msgid;
 	m->size = -2;
 	RB_INSERT(qmsg_tree, &sched_msgs, m);
@@ -242,7 +293,38 @@ queue_sched_msg_free(struct qmsg *m)
 {
 	RB_REMOVE(qmsg_tree, &sched_msgs, m);
 	sched_nmsgs--;
-	free(m);
+	queue_pool_put(&sched_msg_pool, m);
+}
+
+/* The shared copy of a domain name, one more reference to it. */
+static char *
+queue_sched_name_get(const char *domain)
+{
+	struct qname	 key, *n;
+	size_t		 len;
+
+	key.key = domain;
+	if ((n = RB_FIND(qname_tree, &sched_names, &key)) == NULL) {
+		len = strlen(domain) + 1;
+		n = xcalloc(1, sizeof(*n) + len);
+		memcpy(n->name, domain, len);
+		n->key = n->name;
+		RB_INSERT(qname_tree, &sched_names, n);
+	}
+	n->refs++;
+	return n->name;
+}
+
+static void
+queue_sched_name_put(char *name)
+{
+	struct qname	*n = (struct qname *)(void *)(name -
+	    offsetof(struct qname, name));
+
+	if (--n->refs > 0)
+		return;
+	RB_REMOVE(qname_tree, &sched_names, n);
+	free(n);
 }
 
 static struct qgroup *
@@ -254,9 +336,9 @@ queue_sched_group_get(uint32_t msgid, const char *domain)
 	key.domain = (char *)(uintptr_t)domain;
 	if ((g = RB_FIND(qgroup_tree, &sched_groups, &key)) != NULL)
 		return g;
-	g = xcalloc(1, sizeof(*g));
+	g = queue_pool_get(&sched_group_pool);
 	g->msgid = msgid;
-	g->domain = xstrdup(domain);
+	g->domain = queue_sched_name_get(domain);
 	g->msg = queue_sched_msg_get(msgid);
 	TAILQ_INIT(&g->entries);
 	RB_INSERT(qgroup_tree, &sched_groups, g);
@@ -281,6 +363,16 @@ queue_sched_find(uint64_t evpid)
 	return RB_FIND(qentry_tree, &sched_entries, &key);
 }
 
+/* The entry of the smallest id >= evpid, or NULL. */
+struct qentry *
+queue_sched_find_from(uint64_t evpid)
+{
+	struct qentry	 key;
+
+	key.evpid = evpid;
+	return RB_NFIND(qentry_tree, &sched_entries, &key);
+}
+
 struct qentry *
 queue_sched_first(void)
 {
@@ -301,7 +393,7 @@ queue_sched_add(const struct envelope *ev)
 
 	if (queue_sched_find(ev->id) != NULL)
 		return NULL;
-	e = xcalloc(1, sizeof(*e));
+	e = queue_pool_get(&sched_entry_pool);
 	e->evpid = ev->id;
 	e->ctime = ev->ctime;
 	e->nexttry = ev->nexttry;
@@ -330,16 +422,43 @@ queue_sched_add(const struct envelope *ev)
 	return e;
 }
 
+static struct qcache *
+queue_sched_cache_find(const struct qentry *e)
+{
+	struct qcache	 key;
+
+	if (sched_ncached == 0)
+		return NULL;
+	key.evpid = e->evpid;
+	return RB_FIND(qcache_tree, &sched_cache, &key);
+}
+
+/* The parsed copy of an envelope, or NULL. */
+const struct envelope *
+queue_sched_cached(const struct qentry *e)
+{
+	struct qcache	*c = queue_sched_cache_find(e);
+
+	return c != NULL ? &c->ev : NULL;
+}
+
+static void
+queue_sched_cache_free(struct qcache *c)
+{
+	RB_REMOVE(qcache_tree, &sched_cache, c);
+	TAILQ_REMOVE(&sched_cached, c, order);
+	sched_ncached--;
+	free(c);
+}
+
 /* Drop the parsed copy of an envelope, if it has one. */
 static void
 queue_sched_uncache(struct qentry *e)
 {
-	if (e->cached == NULL)
-		return;
-	TAILQ_REMOVE(&sched_cached, e, centry);
-	sched_ncached--;
-	free(e->cached);
-	e->cached = NULL;
+	struct qcache	*c = queue_sched_cache_find(e);
+
+	if (c != NULL)
+		queue_sched_cache_free(c);
 }
 
 /* Keep a parsed copy of a just committed envelope for its first
@@ -347,17 +466,18 @@ queue_sched_uncache(struct qentry *e)
 void
 queue_sched_cache(struct qentry *e, const struct envelope *ev)
 {
-	struct envelope	*copy;
+	struct qcache	*c;
 
-	if (e->cached != NULL || e->state != QE_PENDING ||
-	    (copy = malloc(sizeof(*copy))) == NULL)
+	if (e->state != QE_PENDING || queue_sched_cache_find(e) != NULL ||
+	    (c = malloc(sizeof(*c))) == NULL)
 		return;
-	*copy = *ev;
-	copy->committed_us = stats_clock_us();
+	c->evpid = e->evpid;
+	c->ev = *ev;
+	c->ev.committed_us = stats_clock_us();
 	if (sched_ncached >= QUEUE_CACHE_MAX)
-		queue_sched_uncache(TAILQ_FIRST(&sched_cached));
-	e->cached = copy;
-	TAILQ_INSERT_TAIL(&sched_cached, e, centry);
+		queue_sched_cache_free(TAILQ_FIRST(&sched_cached));
+	RB_INSERT(qcache_tree, &sched_cache, c);
+	TAILQ_INSERT_TAIL(&sched_cached, c, order);
 	sched_ncached++;
 }
 
@@ -400,11 +520,11 @@ queue_sched_forget(struct qentry *e)
 	RB_REMOVE(qentry_tree, &sched_entries, e);
 	if (--g->n == 0) {
 		RB_REMOVE(qgroup_tree, &sched_groups, g);
-		free(g->domain);
-		free(g);
+		queue_sched_name_put(g->domain);
+		queue_pool_put(&sched_group_pool, g);
 	}
 	sched_nentries--;
-	free(e);
+	queue_pool_put(&sched_entry_pool, e);
 	empty = --m->nevp == 0;
 	if (empty)
 		queue_sched_msg_free(m);
@@ -647,6 +767,24 @@ queue_sched_batch_find(uint32_t id)
 	return RB_FIND(qbatch_tree, &sched_batches, &key);
 }
 
+/*
+ * Up to QUEUE_INFLIGHT_MAX parsed envelopes (5 KiB each) are in flight,
+ * on the heap among longer-lived blocks, so their pages stay in the
+ * process once they are freed.  When nothing is in flight any more (at
+ * most once a second), they are given back.
+ */
+static void
+queue_sched_trim(void)
+{
+	static time_t	 last;
+	time_t		 now;
+
+	if (sched_ninflight != 0 || (now = time(NULL)) == last)
+		return;
+	last = now;
+	(void)malloc_trim(0);
+}
+
 void
 queue_sched_batch_free(struct qbatch *b)
 {
@@ -656,6 +794,7 @@ queue_sched_batch_free(struct qbatch *b)
 	free(b->res);
 	free(b);
 	queue_sched_stats();
+	queue_sched_trim();
 }
 
 static struct qbatch *
@@ -700,7 +839,8 @@ queue_sched_domain_release(const char *name, time_t now)
 	log_info("%s: next hop reachable again, hold lifted", d->name);
 	queue_sched_domain_unhold(d, now);
 	RB_REMOVE(qdomain_tree, &sched_domains, d);
-	free(d->name);
+	queue_sched_name_put(d->name);
+	queue_sched_name_put(d->reason);
 	free(d);
 }
 
@@ -718,6 +858,7 @@ queue_sched_domain_result(const char *name, int probe, int verdict,
 {
 	struct qdomain	*d = queue_sched_domain_find(name);
 	char		 dur[32];
+	char		 reason[ENVELOPE_STATUS_MAX + ENVELOPE_TEXT_LINE + 40];
 
 	if (verdict > 0) {
 		queue_sched_domain_release(name, now);
@@ -734,7 +875,7 @@ queue_sched_domain_result(const char *name, int probe, int verdict,
 		return;
 	if (d == NULL) {
 		d = xcalloc(1, sizeof(*d));
-		d->name = xstrdup(name);
+		d->name = queue_sched_name_get(name);
 		TAILQ_INIT(&d->held);
 		RB_INSERT(qdomain_tree, &sched_domains, d);
 	}
@@ -742,10 +883,13 @@ queue_sched_domain_result(const char *name, int probe, int verdict,
 	d->fails++;
 	d->until = now + queue_result_backoff(conf->queue_retry_min,
 	    conf->queue_retry_max, d->fails);
-	(void)snprintf(d->reason, sizeof(d->reason),
+	(void)snprintf(reason, sizeof(reason),
 	    "%s delivery temporarily suspended: %s",
 	    why != NULL ? why->estatus : "4.4.1",
 	    why != NULL ? why->text : "next hop unreachable");
+	if (d->reason != NULL)
+		queue_sched_name_put(d->reason);
+	d->reason = queue_sched_name_get(reason);
 	queue_sched_domain_unhold(d, d->until);
 	log_info("%s: next hop unreachable, deliveries held for %s", d->name,
 	    duration_fmt(d->until - now, dur, sizeof(dur)));
@@ -786,6 +930,9 @@ queue_sched_domain_wait(struct qentry *e, time_t now, int *probe)
 	if (force || queue_sched_domain_bypass(e, now))
 		return 0;
 	e->flags |= QENTRY_F_HELD;
+	/* the parsed copy is for a first dispatch that is near; this one
+	 * waits for its domain */
+	queue_sched_uncache(e);
 	if (!d->probing) {
 		queue_sched_reschedule(e, d->until);
 		return 1;
@@ -860,9 +1007,11 @@ static int
 queue_sched_batch_envelope(struct qentry *e, struct envelope *ev,
     const char **why)
 {
-	if (e->cached != NULL) {
-		*ev = *e->cached;
-		queue_sched_uncache(e);
+	struct qcache	*c = queue_sched_cache_find(e);
+
+	if (c != NULL) {
+		*ev = c->ev;
+		queue_sched_cache_free(c);
 		return 0;
 	}
 	return queue_spool_envelope_read(&queue_spool, e->evpid, ev, why);
@@ -1069,11 +1218,12 @@ queue_sched_batch_go(struct qbatch *b, int msgfd, time_t now)
 static void
 queue_sched_resolve(struct qentry *e, time_t now)
 {
-	struct envelope	 ev;
-	const char	*why = "";
+	struct envelope		 ev;
+	const struct envelope	*cached = queue_sched_cached(e);
+	const char		*why = "";
 
-	if (e->cached != NULL) {
-		queue_resolve_start(e, e->cached->rcpt, now);
+	if (cached != NULL) {
+		queue_resolve_start(e, cached->rcpt, now);
 		return;
 	}
 	if (queue_spool_envelope_read(&queue_spool, e->evpid, &ev, &why) ==
@@ -1093,11 +1243,12 @@ static void
 queue_sched_expand(struct qentry *e, time_t now)
 {
 	struct envelope	 ev;
+	struct qcache	*c = queue_sched_cache_find(e);
 	const char	*why = "";
 
-	if (e->cached != NULL) {
-		ev = *e->cached;
-		queue_sched_uncache(e);
+	if (c != NULL) {
+		ev = c->ev;
+		queue_sched_cache_free(c);
 	} else if (queue_spool_envelope_read(&queue_spool, e->evpid, &ev,
 	    &why) == -1) {
 		if (queue_spool_error_is_corrupt(errno))
