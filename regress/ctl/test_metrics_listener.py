@@ -2,12 +2,11 @@
 read back with the real parser (python3-prometheus-client); other
 methods, paths and garbage get their HTTP errors; an idle or endless
 request is closed; the listener takes no other option."""
-import os
 import socket
 import subprocess
 import urllib.request
 
-from lib import BIN, clients, free_port, test_dir
+from lib import clients, free_port, smtpd_check
 from lib.daemon import Relay
 from lib.sink import Sink
 
@@ -94,16 +93,11 @@ def test_http_errors_and_limits():
 
 
 def test_metrics_listener_config():
-    path = os.path.join(test_dir("conf"), "smtpd.conf")
     for text, err in [
             ("listen on 127.0.0.1 metrics\n", "metrics needs a port"),
             ("listen on 127.0.0.1 port 9465 metrics max-sessions 3\n",
              "metrics takes no other option"),
             ('listen on 127.0.0.1 port 9465 metrics proxy-protocol '
              '{ "::1" }\n', "metrics takes no other option")]:
-        with open(path, "w") as f:
-            f.write(text)
-        r = subprocess.run([os.path.join(BIN, "smtpd"), "-n", "-f", path],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert r.returncode != 0 and err in r.stdout.decode(), (text,
-                                                                 r.stdout)
+        rc, out = smtpd_check(text)
+        assert rc != 0 and err in out, (text, out)

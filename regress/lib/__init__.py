@@ -12,6 +12,7 @@ import hashlib
 import os
 import random
 import socket
+import subprocess
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(
@@ -181,3 +182,37 @@ def test_dir(name):
         except FileExistsError:
             continue
     raise RuntimeError("cannot make a directory under %s" % TMP)
+
+
+def stop_process(proc):
+    """End a fixture's server: SIGTERM, then SIGKILL after 5 s."""
+    if proc is None or proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def read_text(*paths):
+    """The text of the files that exist among paths, joined (a log)."""
+    text = ""
+    for path in paths:
+        try:
+            with open(path, errors="replace") as f:
+                text += f.read()
+        except OSError:
+            pass
+    return text
+
+
+def smtpd_check(text):
+    """smtpd -n on a config of text: (exit status, what it printed)."""
+    path = os.path.join(test_dir("conf"), "smtpd.conf")
+    with open(path, "w") as f:
+        f.write(text)
+    r = subprocess.run([os.path.join(BIN, "smtpd"), "-n", "-f", path],
+                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    return r.returncode, r.stdout.decode("utf-8", "replace")

@@ -24,7 +24,8 @@ import struct
 import subprocess
 import time
 
-from . import free_udp_port, register_log, register_pid, test_dir, Skip
+from . import (Skip, free_udp_port, register_log, register_pid, stop_process,
+               test_dir)
 
 DNSMASQ = "/usr/sbin/dnsmasq"
 
@@ -121,15 +122,7 @@ class Dns:
             return ""
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def __enter__(self):

@@ -27,7 +27,8 @@ import struct
 import subprocess
 import time
 
-from . import Skip, free_udp_port, register_log, register_pid, test_dir
+from . import (Skip, free_udp_port, read_text, register_log, register_pid,
+               stop_process, test_dir)
 
 NSD = "/usr/sbin/nsd"
 KEYGEN = "/usr/bin/ldns-keygen"
@@ -195,26 +196,11 @@ class SignedDns:
         return len(r) >= 12 and struct.unpack(">H", r[6:8])[0] > 0
 
     def log(self):
-        text = ""
-        for name in ("nsd.log", "nsd.out"):
-            try:
-                with open(os.path.join(self.dir, name),
-                          errors="replace") as f:
-                    text += f.read()
-            except OSError:
-                pass
-        return text
+        return read_text(os.path.join(self.dir, "nsd.log"),
+                         os.path.join(self.dir, "nsd.out"))
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def __enter__(self):

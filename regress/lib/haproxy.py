@@ -13,7 +13,8 @@ import socket
 import subprocess
 import time
 
-from . import Skip, free_port, register_log, register_pid, test_dir
+from . import (Skip, free_port, read_text, register_log, register_pid,
+               stop_process, test_dir)
 
 HAPROXY = "/usr/sbin/haproxy"
 
@@ -72,22 +73,10 @@ class HAProxy:
             return False
 
     def log(self):
-        try:
-            with open(self.logpath, errors="replace") as f:
-                return f.read()
-        except OSError:
-            return ""
+        return read_text(self.logpath)
 
     def stop(self):
-        if self.proc is None:
-            return
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        stop_process(self.proc)
         self.proc = None
 
     def __enter__(self):

@@ -13,6 +13,7 @@ message ends with 451 and is not queued.  The envelope sender is looked
 up with masquerade envelope, the recipient fields with masquerade
 recipients.  smtpctl explain masquerade shows the
 genericstable step."""
+import contextlib
 import os
 import pwd
 import signal
@@ -188,26 +189,33 @@ def test_envelope_with_masquerade_envelope():
         assert m.mail_from == "alice@gen.test", m.mail_from
 
 
+@contextlib.contextmanager
+def _policyd_stopped(relay, c):
+    """A transaction in DATA on c, then policyd (and the parent, so that
+    it does not replace policyd meanwhile) stopped for the block."""
+    c.ehlo()
+    assert c.cmd("MAIL FROM:<x@client.test>")[0] == 250
+    assert c.cmd("RCPT TO:<carol@dest.example>")[0] == 250
+    assert c.cmd("DATA")[0] == 354
+    parent = relay.proc.pid
+    os.kill(parent, signal.SIGSTOP)
+    policyd = relay.kill("policyd", signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(policyd, signal.SIGCONT)
+        os.kill(parent, signal.SIGCONT)
+
+
 def test_policyd_stopped_gives_451_not_queued():
-    """policyd stops once the body has begun (the parent is stopped too,
-    so that it does not replace policyd meanwhile): no answer within
-    timeout command, and the message is refused, not sent unrewritten."""
+    """policyd stops once the body has begun: no answer within timeout
+    command, and the message is refused, not sent unrewritten."""
     conf = _conf(**{"timeout command": "2s"})
     with Sink() as sink, _relay(sink, conf) as relay:
-        parent = relay.proc.pid
         with Raw(relay.port) as c:
-            c.ehlo()
-            assert c.cmd("MAIL FROM:<x@client.test>")[0] == 250
-            assert c.cmd("RCPT TO:<carol@dest.example>")[0] == 250
-            assert c.cmd("DATA")[0] == 354
-            os.kill(parent, signal.SIGSTOP)
-            policyd = relay.kill("policyd", signal.SIGSTOP)
-            try:
+            with _policyd_stopped(relay, c):
                 c.send(HEADERS_IN + BODY + b".\r\n")
                 code, text = c.reply(timeout=30)
-            finally:
-                os.kill(policyd, signal.SIGCONT)
-                os.kill(parent, signal.SIGCONT)
             assert code == 451 and "4.3.0" in " ".join(text), (code, text)
         relay.wait_for_log(r"genericstable lookup failed: no answer from "
                            r"policyd", timeout=10)
@@ -222,20 +230,10 @@ def test_a_slow_answer_does_not_use_up_the_clients_data_time():
     data; the message still goes."""
     conf = _conf(**{"timeout data": "2s", "timeout command": "30s"})
     with Sink() as sink, _relay(sink, conf) as relay:
-        parent = relay.proc.pid
         with Raw(relay.port) as c:
-            c.ehlo()
-            assert c.cmd("MAIL FROM:<x@client.test>")[0] == 250
-            assert c.cmd("RCPT TO:<carol@dest.example>")[0] == 250
-            assert c.cmd("DATA")[0] == 354
-            os.kill(parent, signal.SIGSTOP)
-            policyd = relay.kill("policyd", signal.SIGSTOP)
-            try:
+            with _policyd_stopped(relay, c):
                 c.send(HEADERS_IN)
                 time.sleep(4)
-            finally:
-                os.kill(policyd, signal.SIGCONT)
-                os.kill(parent, signal.SIGCONT)
             c.send(BODY + b".\r\n")
             code, text = c.reply(timeout=30)
             assert code == 250, (code, text)

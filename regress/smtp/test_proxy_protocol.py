@@ -9,7 +9,7 @@ import socket
 import struct
 import time
 
-from lib import clients, free_port
+from lib import clients, free_port, smtpd_check
 from lib.daemon import Relay
 from lib.haproxy import HAProxy
 from lib.sink import Sink
@@ -160,11 +160,6 @@ def test_v2_local_is_the_proxy_itself_and_nothing_past_the_header_is_read():
 
 
 def test_proxy_protocol_config():
-    import subprocess
-    import os
-    from lib import BIN, test_dir
-    d = test_dir("conf")
-    path = os.path.join(d, "smtpd.conf")
     for text, err in [
             ('listen on 127.0.0.1 proxy-protocol { }\n', "names no proxy"),
             ('listen on 127.0.0.1 proxy-protocol { "10.0.0.0/33" }\n',
@@ -173,12 +168,8 @@ def test_proxy_protocol_config():
              "is not a numeric address or prefix"),
             ('listen on 127.0.0.1 proxy-protocol { "::1" } '
              'proxy-protocol { "::2" }\n', "given twice")]:
-        with open(path, "w") as f:
-            f.write(text)
-        r = subprocess.run([os.path.join(BIN, "smtpd"), "-n", "-f", path],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        assert r.returncode != 0 and err in r.stdout.decode(), (text,
-                                                                 r.stdout)
+        rc, out = smtpd_check(text)
+        assert rc != 0 and err in out, (text, out)
 
 
 def test_smtps_behind_a_proxy_gets_the_handshake_untouched():
