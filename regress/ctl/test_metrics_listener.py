@@ -27,20 +27,6 @@ def _relay(sink):
     return relay
 
 
-def _raw(port, data):
-    s = socket.create_connection(("127.0.0.1", port), timeout=20)
-    try:
-        s.sendall(data)
-        got = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                return got
-            got += chunk
-    finally:
-        s.close()
-
-
 def test_metrics_over_http():
     with Sink() as sink, _relay(sink) as relay:
         clients.send(relay.port, "alice@client.test", ["bob@dest.test"])
@@ -78,14 +64,15 @@ def test_http_errors_and_limits():
                 (b"EHLO client.test\r\n", b"400"),
                 (b"\r\n", b"400"),
                 (b"G" * 5000, b"400")]:
-            got = _raw(port, req)
+            got = clients.send_until_close(port, req)
             assert got.startswith(b"HTTP/1.0 " + status + b" "), (req, got)
         # a client that sends nothing is closed, and the relay is fine
         s = socket.create_connection(("127.0.0.1", port), timeout=30)
         s.settimeout(30)
         assert s.recv(100) == b""
         s.close()
-        got = _raw(port, b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
+        got = clients.send_until_close(port,
+                                       b"GET / HTTP/1.0\r\nHost: x\r\n\r\n")
         assert got.startswith(b"HTTP/1.0 200 OK"), got
         # SMTP is not spoken there, and the SMTP listener is unharmed
         assert clients.send(relay.port, "a@client.test",

@@ -198,3 +198,25 @@ def smtp_source(port, sessions=10, messages=1000, size=1024,
     return subprocess.run(cmd, stdout=subprocess.PIPE,
                           stderr=subprocess.STDOUT, timeout=timeout,
                           env=env, stdin=subprocess.DEVNULL)
+
+
+def send_until_close(port, data, source=None, timeout=20):
+    """Connect (from source), send data and return all the peer sends
+    until it closes (a reset with our input unread counts as a close)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout,
+                                 source_address=(source, 0) if source
+                                 else None)
+    try:
+        if data:
+            s.sendall(data)
+        got = b""
+        while True:
+            try:
+                chunk = s.recv(65536)
+            except ConnectionResetError:
+                return got
+            if not chunk:
+                return got
+            got += chunk
+    finally:
+        s.close()

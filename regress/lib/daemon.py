@@ -131,6 +131,16 @@ class Relay:
         with open(self.confpath, "w") as f:
             f.write(self.conf_text())
 
+    def with_sendmail_socket(self):
+        """The sendmail command's socket (self.submit) and drop directory
+        (self.drop) in this relay's directory, written to its config."""
+        self.submit = os.path.join(self.dir, "submit.sock")
+        self.drop = os.path.join(self.dir, "offline")
+        self.extra += ['sendmail socket "%s"' % self.submit,
+                       'sendmail drop-dir "%s"' % self.drop]
+        self.write_conf()
+        return self
+
     def set(self, key, value):
         """Change one statement (written at once, applied on reload)."""
         self.settings[key] = value

@@ -358,3 +358,12 @@ class _SessionState:
 
     def reset(self):
         self.tx = None
+
+
+def without_received(data):
+    """A message's bytes without the Received: field(s) put first."""
+    lines = data.split(b"\r\n")
+    while lines and (lines[0].startswith(b"Received:") or
+                     lines[0][:1] in (b" ", b"\t")):
+        lines.pop(0)
+    return b"\r\n".join(lines)

@@ -16,10 +16,7 @@ from lib.sink import Sink
 
 def _relay(sink, conf):
     r = Relay(sink=sink, conf=conf, start=False)
-    r.submit = os.path.join(r.dir, "submit.sock")
-    r.extra += ['sendmail socket "%s"' % r.submit,
-                'sendmail drop-dir "%s"' % os.path.join(r.dir, "offline")]
-    r.write_conf()
+    r.with_sendmail_socket()
     try:
         r.start()
     except BaseException:

@@ -33,11 +33,7 @@ EX_NOPERM = 77
 
 def _relay(sink=None, conf=None, start=True):
     r = Relay(sink=sink, conf=conf, start=False)
-    r.submit = os.path.join(r.dir, "submit.sock")
-    r.drop = os.path.join(r.dir, "offline")
-    r.extra += ['sendmail socket "%s"' % r.submit,
-                'sendmail drop-dir "%s"' % r.drop]
-    r.write_conf()
+    r.with_sendmail_socket()
     if start:
         try:
             r.start()

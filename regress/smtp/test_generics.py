@@ -24,7 +24,7 @@ import time
 from lib import BIN, test_dir
 from lib.clients import Raw
 from lib.daemon import Relay
-from lib.sink import Sink
+from lib.sink import Sink, without_received
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 
@@ -63,14 +63,6 @@ def _conf(**over):
     return conf
 
 
-def _without_received(data):
-    lines = data.split(b"\r\n")
-    while lines and (lines[0].startswith(b"Received:") or
-                     lines[0][:1] in (b" ", b"\t")):
-        lines.pop(0)
-    return b"\r\n".join(lines)
-
-
 def _relay(sink, conf, text=MAP):
     relay = Relay(sink=sink, conf=conf, start=False)
     rc, out = relay.makemap("genericstable", text)
@@ -89,7 +81,7 @@ def test_header_senders_rewritten_full_address_first():
     with Sink() as sink, _relay(sink, _conf()) as relay:
         _send(relay, HEADERS_IN + BODY)
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data) == HEADERS_OUT + BODY, m.data
+        assert without_received(m.data) == HEADERS_OUT + BODY, m.data
         assert m.mail_from == "alice@gen.test", m.mail_from
 
 
@@ -97,7 +89,7 @@ def test_no_generics_domains_nothing_looked_up():
     with Sink() as sink, _relay(sink, {}) as relay:
         _send(relay, HEADERS_IN + BODY)
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data) == HEADERS_IN + BODY, m.data
+        assert without_received(m.data) == HEADERS_IN + BODY, m.data
 
 
 def test_entire_domain():
@@ -123,7 +115,7 @@ def test_with_masquerading_generic_form_not_masqueraded_again():
     with Sink() as sink, _relay(sink, conf) as relay:
         _send(relay, msg)
         [m] = sink.wait_for(1, timeout=30)
-        head = _without_received(m.data)
+        head = without_received(m.data)
         assert head.startswith(
             b"From: erin.x@relay.test\r\n"
             b"Sender: dave.x@a.example\r\n"
@@ -136,7 +128,7 @@ def test_recipient_fields_with_masquerade_recipients():
     with Sink() as sink, _relay(sink, conf) as relay:
         _send(relay, msg)
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data).startswith(
+        assert without_received(m.data).startswith(
             b"To: alice.smith@corp.example,\r\n bob.jones@corp.example\r\n"
             b"Subject: s\r\n"), m.data
         assert m.rcpt_addrs == ["carol@dest.example"], m.rcpt_addrs
@@ -159,7 +151,7 @@ def test_bdat_chunks_cut_inside_the_waiting_field():
             code, text = c.reply()
             assert code == 250, text
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data) == HEADERS_OUT + BODY, m.data
+        assert without_received(m.data) == HEADERS_OUT + BODY, m.data
 
 
 def test_bdat_last_field_waits_at_the_end():
@@ -173,7 +165,7 @@ def test_bdat_last_field_waits_at_the_end():
             code, text = c.reply()
             assert code == 250, text
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data) == \
+        assert without_received(m.data) == \
             b"Subject: s\r\nFrom: bob.jones@corp.example\r\n", m.data
 
 
@@ -238,7 +230,7 @@ def test_a_slow_answer_does_not_use_up_the_clients_data_time():
             code, text = c.reply(timeout=30)
             assert code == 250, (code, text)
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data) == HEADERS_OUT + BODY, m.data
+        assert without_received(m.data) == HEADERS_OUT + BODY, m.data
 
 
 def test_sendmail_command():
@@ -246,11 +238,7 @@ def test_sendmail_command():
     conf = _conf(**{"generics domains": '{ "relay.test" }'})
     with Sink() as sink, system_user("h13g") as user:
         r = Relay(sink=sink, conf=conf, start=False)
-        r.submit = os.path.join(r.dir, "submit.sock")
-        r.drop = os.path.join(r.dir, "offline")
-        r.extra += ['sendmail socket "%s"' % r.submit,
-                    'sendmail drop-dir "%s"' % r.drop]
-        r.write_conf()
+        r.with_sendmail_socket()
         rc, out = r.makemap("genericstable", "%s us.er@corp.example\n"
                             % user)
         assert rc == 0, out
@@ -266,7 +254,7 @@ def test_sendmail_command():
             [m] = sink.wait_for(1, timeout=30)
         finally:
             r.stop()
-        head = _without_received(m.data).split(b"\r\n\r\n")[0]
+        head = without_received(m.data).split(b"\r\n\r\n")[0]
         assert b"From: us.er@corp.example" in head, head
 
 
@@ -278,7 +266,7 @@ def test_domains_file():
     with Sink() as sink, _relay(sink, conf) as relay:
         _send(relay, HEADERS_IN + BODY)
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data) == HEADERS_OUT + BODY, m.data
+        assert without_received(m.data) == HEADERS_OUT + BODY, m.data
 
 
 def test_explain_masquerade_shows_generics():

@@ -26,7 +26,7 @@ from lib import BIN, test_dir
 from lib.clients import Raw
 from lib.daemon import Relay, RelayError
 from lib.localmail import mail_spool, mbox_messages, system_user
-from lib.sink import Sink
+from lib.sink import Sink, without_received
 
 SENDMAIL = os.path.join(BIN, "sendmail")
 
@@ -92,15 +92,6 @@ def _masq_conf(**over):
     return conf
 
 
-def _without_received(data):
-    """The message without the Received: field(s) the relay put first."""
-    lines = data.split(b"\r\n")
-    while lines and (lines[0].startswith(b"Received:") or
-                     lines[0][:1] in (b" ", b"\t")):
-        lines.pop(0)
-    return b"\r\n".join(lines)
-
-
 def _relay_one(sink, conf, sender="joerg@relay.test"):
     with Relay(sink=sink, conf=conf) as relay:
         with smtplib.SMTP("127.0.0.1", relay.port,
@@ -113,7 +104,7 @@ def _relay_one(sink, conf, sender="joerg@relay.test"):
 def test_sender_headers_masqueraded_rest_byte_for_byte():
     with Sink() as sink:
         m = _relay_one(sink, _masq_conf())
-        assert _without_received(m.data) == HEADERS_PLAIN + BODY, m.data
+        assert without_received(m.data) == HEADERS_PLAIN + BODY, m.data
         assert m.mail_from == "joerg@relay.test", m.mail_from
 
 
@@ -123,7 +114,7 @@ def test_entire_domain_recipients_and_envelope():
                          "masquerade envelope": "yes"})
     with Sink() as sink:
         m = _relay_one(sink, conf)
-        assert _without_received(m.data) == HEADERS_ALL + BODY, m.data
+        assert without_received(m.data) == HEADERS_ALL + BODY, m.data
         assert m.mail_from == "joerg@a.example", m.mail_from
         assert m.rcpt_addrs == ["carol@dest.example"], m.rcpt_addrs
 
@@ -139,7 +130,7 @@ def test_limited_keeps_our_own_names():
     conf = _masq_conf(**{"masquerade limited": "yes"})
     with Sink() as sink:
         m = _relay_one(sink, conf)
-        head = _without_received(m.data)
+        head = without_received(m.data)
         assert b"\t<joerg@relay.test>\r\n" in head, head
         assert b"team: ann@a.example," in head, head
 
@@ -147,7 +138,7 @@ def test_limited_keeps_our_own_names():
 def test_no_masquerade_nothing_changes():
     with Sink() as sink:
         m = _relay_one(sink, {})
-        assert _without_received(m.data) == HEADERS_IN + BODY, m.data
+        assert without_received(m.data) == HEADERS_IN + BODY, m.data
 
 
 def test_domains_file_and_missing_file():
@@ -158,7 +149,7 @@ def test_domains_file_and_missing_file():
                          "masquerade domains-file": '"%s"' % path})
     with Sink() as sink:
         m = _relay_one(sink, conf)
-        assert _without_received(m.data) == HEADERS_PLAIN + BODY, m.data
+        assert without_received(m.data) == HEADERS_PLAIN + BODY, m.data
     relay = Relay(conf=_masq_conf(**{"masquerade domains-file":
                                      '"%s.missing"' % path}), start=False)
     try:
@@ -171,11 +162,7 @@ def test_domains_file_and_missing_file():
 
 def _sendmail_relay(sink, conf):
     r = Relay(sink=sink, conf=conf, start=False)
-    r.submit = os.path.join(r.dir, "submit.sock")
-    r.drop = os.path.join(r.dir, "offline")
-    r.extra += ['sendmail socket "%s"' % r.submit,
-                'sendmail drop-dir "%s"' % r.drop]
-    r.write_conf()
+    r.with_sendmail_socket()
     r.start()
     return r
 
@@ -196,7 +183,7 @@ def test_sendmail_command_from_and_unqualified():
             [m] = sink.wait_for(1, timeout=30)
         finally:
             relay.stop()
-        head = _without_received(m.data).split(b"\r\n\r\n")[0]
+        head = without_received(m.data).split(b"\r\n\r\n")[0]
         assert b'From: "Us Er" <%s@a.example>\r\n' % user.encode() in \
             head + b"\r\n", head
         assert b"Cc: bob@a.example\r\n" in head + b"\r\n", head
@@ -226,7 +213,7 @@ def test_sendmail_command_needs_no_readable_domains_file():
             [m] = sink.wait_for(1, timeout=30)
         finally:
             relay.stop()
-        head = _without_received(m.data).split(b"\r\n\r\n")[0]
+        head = without_received(m.data).split(b"\r\n\r\n")[0]
         assert b"From: %s@a.example" % user.encode() in head, head
 
 
@@ -267,7 +254,7 @@ def test_bdat_chunks_split_inside_a_folded_field():
             code, text = c.reply()
             assert code == 250, text
         [m] = sink.wait_for(1, timeout=30)
-        assert _without_received(m.data) == HEADERS_PLAIN + BODY, m.data
+        assert without_received(m.data) == HEADERS_PLAIN + BODY, m.data
 
 
 def test_local_recipients_see_the_masqueraded_header():

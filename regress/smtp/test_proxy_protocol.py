@@ -69,27 +69,6 @@ def test_haproxy_v1_and_v2_give_the_client_address():
             assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
 
 
-def _raw_to(port, data, source="127.0.0.1"):
-    """Connect, send data, and return what comes back before the close."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=10,
-                                 source_address=(source, 0))
-    try:
-        if data:
-            s.sendall(data)
-        got = b""
-        while True:
-            try:
-                chunk = s.recv(4096)
-            except ConnectionResetError:
-                # closed with our input unread
-                return got
-            if not chunk:
-                return got
-            got += chunk
-    finally:
-        s.close()
-
-
 def test_untrusted_peers_and_bad_headers_are_closed():
     with Sink() as sink, _relay(sink) as relay:
         port = relay.proxy_port
@@ -119,14 +98,15 @@ def test_untrusted_peers_and_bad_headers_are_closed():
         ]
         for data, source, why in cases:
             mark = relay.mark()
-            assert _raw_to(port, data, source) == b"", (data, why)
+            got = clients.send_until_close(port, data, source)
+            assert got == b"", (data, why, got)
             relay.wait_for_log(r"connection from %s on 127\.0\.0\.1:%d "
                                r"closed: %s" % (source.replace(".", r"\."),
                                                 port, why), start=mark)
         # silence: closed after the 5 s allowed for the header
         mark = relay.mark()
         t0 = time.monotonic()
-        assert _raw_to(port, b"") == b""
+        assert clients.send_until_close(port, b"") == b""
         assert time.monotonic() - t0 >= 4
         relay.wait_for_log(r"closed: no PROXY header in time", start=mark)
         stats = relay.stats()
@@ -153,7 +133,7 @@ def test_v2_local_is_the_proxy_itself_and_nothing_past_the_header_is_read():
         hdr = V2_SIG + bytes([0x21, 0x11]) + struct.pack(">H", 12) + \
             bytes([192, 0, 2, 9, 127, 0, 0, 1]) + struct.pack(">HH", 999, 25)
         mark = relay.mark()
-        got = _raw_to(port, hdr + b"EHLO early.test\r\n")
+        got = clients.send_until_close(port, hdr + b"EHLO early.test\r\n")
         assert b"554 5.5.0 Protocol error: input before the greeting" in got, \
             got
         relay.wait_for_log(r"connect from \[192\.0\.2\.9\]", start=mark)
