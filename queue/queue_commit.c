@@ -555,6 +555,9 @@ queue_commit_finish(struct qcommit *c, struct spool_tx *tx)
 		queue_commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, in->session,
 		    ok ? STATUS_OK : STATUS_TEMPFAIL, msgid, -1);
 	stats_time_add("queue.commit.us", "queue.commit.count", c->received);
+	if (c->received != 0)
+		stats_hist_add("queue.commit.seconds",
+		    stats_clock_us() - c->received);
 	queue_commit_incoming_drop(in, !ok);
 	queue_commit_free(c);
 }

@@ -211,6 +211,8 @@ tls_session_fail(struct tls_session *s, uint32_t status, const char *verify,
 	    "verify=%s, relay=%s", s->id, s->client ? "client" : "server",
 	    s->client ? "connect" : "accept", why, verify, s->relay);
 	stats_add("tls.handshake.failed", 1);
+	stats_add_by(s->client ? "tls.client.failed" : "tls.server.failed",
+	    "verify", verify, 1);
 	tls_result_fn(s->peer, s->id, f, -1);
 	tls_session_free(s);
 }

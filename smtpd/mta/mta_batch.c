@@ -344,6 +344,9 @@ mta_batch_done(struct mta_batch *b)
 		}
 	(void)proc_compose(PROC_QUEUE, IMSG_MTA_DONE, b->id, -1, NULL, 0);
 	stats_time_add("mta.latency.us", "mta.latency.count", b->received_us);
+	if (b->received_us != 0)
+		stats_hist_add("mta.batch.seconds",
+		    stats_clock_us() - b->received_us);
 	mta_batch_free(b);
 }
 

@@ -294,6 +294,10 @@ smtp_session_timer_set(struct smtp_session *s, long secs)
 static void
 smtp_session_free(struct smtp_session *s)
 {
+	/* before smtp_tls_release(), which frees the listener's name */
+	if (s->listener != NULL)
+		stats_gauge_add_by("smtp.listener.active", "listener",
+		    s->listener, -1);
 	if (s->tx != NULL)
 		smtp_tx_free(s);
 	smtp_tls_release(s);
@@ -1003,9 +1007,14 @@ smtp_session_open(int fd, const char *addr, const char *listener,
 	(void)strlcpy(s->addr, addr, sizeof(s->addr));
 	s->started = time(NULL);
 	s->lflags = lflags;
-	if ((s->listener = strdup(listener)) == NULL)
+	if ((s->listener = strdup(listener)) == NULL) {
 		s->lflags &= ~(LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE |
 		    LISTEN_F_SMTPS);
+	} else {
+		stats_add_by("smtp.listener.session", "listener", listener, 1);
+		stats_gauge_add_by("smtp.listener.active", "listener",
+		    listener, 1);
+	}
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
 	    smtp_session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
