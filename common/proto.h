@@ -112,6 +112,12 @@ enum policy_verdict {
 #define UTF8_F_SMTPUTF8		0x01	/* MAIL had the SMTPUTF8 parameter */
 #define UTF8_F_HEADERS		0x02	/* its header holds 8-bit octets */
 
+/*
+ * What a message asks of its relaying, in IMSG_QUEUE_MESSAGE_COMMIT,
+ * IMSG_MTA_DELIVER and the envelope's "msgflags" line.
+ */
+#define MSG_F_REQUIRETLS	0x01	/* MAIL had REQUIRETLS (RFC 8689) */
+
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
 

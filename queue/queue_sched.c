@@ -1136,6 +1136,7 @@ queue_sched_batch_send(struct qbatch *b, int msgfd)
 	imsg_put_i64(&out, (int64_t)e0->ctime);
 	imsg_put_u32(&out, e0->body);
 	imsg_put_u32(&out, e0->utf8);
+	imsg_put_u32(&out, e0->msgflags);
 	imsg_put_str(&out, e0->auth);
 	imsg_put_u32(&out, (uint32_t)b->n);
 	for (i = 0; i < b->n; i++) {

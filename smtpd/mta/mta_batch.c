@@ -112,6 +112,7 @@ mta_batch_parse(struct imsg *m)
 	(void)imsg_get_i64(m);
 	b->body8 = imsg_get_u32(m);
 	b->utf8 = imsg_get_u32(m);
+	b->msgflags = imsg_get_u32(m);
 	b->auth = xstrdup(imsg_get_str(m));
 	b->nrcpt = imsg_get_u32(m);
 	if (m->bad || b->fd == -1 || !mta_batch_auth_valid(b->auth) ||

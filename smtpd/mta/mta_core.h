@@ -110,6 +110,7 @@ struct mta_batch {
 	uint32_t		 dsn_ret;
 	uint32_t		 body8;
 	uint32_t		 utf8;		/* UTF8_F_* */
+	uint32_t		 msgflags;	/* MSG_F_* */
 	time_t			 start;
 	/* stats_clock_us(): IMSG_MTA_DELIVER came; it began waiting for a
 	 * connection slot (0 when not waiting) */

@@ -551,6 +551,45 @@ mta_session_tx_utf8(struct mta_session *s)
 	}
 }
 
+/*
+ * RFC 8689 4.2.1: a message that asked for REQUIRETLS (and has a sender:
+ * a bounce is exempt) goes only over TLS whose certificate verified, to
+ * a server that offers REQUIRETLS after STARTTLS.  Here it is held back
+ * for the next MX, and returned with 5.7.30 when none is left.
+ */
+static void
+mta_session_tx_requiretls(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+	char			 why[MTA_ERR_MAX];
+	size_t			 i;
+
+	if (!(b->msgflags & MSG_F_REQUIRETLS) || b->sender[0] == '\0')
+		return;
+	if (s->facts.version[0] == '\0')
+		(void)snprintf(why, sizeof(why), "no TLS with %s", s->peer);
+	else if (strcmp(s->facts.verify, "OK") != 0 &&
+	    strcmp(s->facts.verify, "TRUSTED") != 0)
+		(void)snprintf(why, sizeof(why), "the certificate of %s was "
+		    "not verified (verify=%s)", s->peer, s->facts.verify);
+	else if (!(s->ehlo.ext & MTA_EXT_REQUIRETLS))
+		(void)snprintf(why, sizeof(why), "%s does not offer "
+		    "REQUIRETLS", s->peer);
+	else
+		return;
+	stats_add("mta.requiretls.held", 1);
+	log_info("%s: REQUIRETLS message %08x not sent here: %s", s->peer,
+	    b->msgid, why);
+	for (i = 0; i < b->nrcpt; i++)
+		if (b->rcpts[i].state == MTA_RCPT_PENDING)
+			b->rcpts[i].state = MTA_RCPT_HELD;
+	b->err.status = STATUS_PERMFAIL;
+	(void)strlcpy(b->err.enh, "5.7.30", sizeof(b->err.enh));
+	(void)strlcpy(b->err.text, "550 5.7.30 REQUIRETLS support required: ",
+	    sizeof(b->err.text));
+	(void)strlcat(b->err.text, why, sizeof(b->err.text));
+}
+
 static void
 mta_session_tx_begin(struct mta_session *s)
 {
@@ -562,6 +601,7 @@ mta_session_tx_begin(struct mta_session *s)
 	s->naccepted = 0;
 	s->screen = 0;
 	mta_session_tx_utf8(s);
+	mta_session_tx_requiretls(s);
 	mta_session_tx_screen(s);
 }
 

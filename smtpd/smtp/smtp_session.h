@@ -150,6 +150,8 @@ struct smtp_tx {
 	enum smtp_body		 body;
 	/* MAIL had SMTPUTF8: UTF-8 addresses and headers (RFC 6531) */
 	int			 smtputf8;
+	/* MAIL had REQUIRETLS (RFC 8689): MSG_F_REQUIRETLS */
+	int			 requiretls;
 	struct smtp_rcptent	*rcpts;
 	size_t			 nrcpt;
 	size_t			 rcptcap;
