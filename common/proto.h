@@ -181,7 +181,8 @@ enum ctl_cmd {
 	CTL_MONITOR,
 	CTL_RELEASE,		/* arg: envelope id, message id or "all" */
 	CTL_QUARANTINE,		/* arg: envelope or message id, blank, reason */
-	CTL_SHOW_METRICS
+	CTL_SHOW_METRICS,
+	CTL_TLSRPT		/* arg: a day, YYYY-MM-DD, "" for yesterday */
 };
 
 enum imsg_type {
@@ -641,6 +642,9 @@ enum authinfo_tls {
 /* Flags of the TLS requests. */
 #define TLS_F_VERIFY_PEER	0x01	/* server: ask for a client cert */
 #define TLS_F_SMTPS		0x02	/* server: implicit TLS listener */
+/* client: ${verify} OK also needs the certificate to name the server
+ * name sent (RFC 6125; MTA-STS, RFC 8461 4.2) */
+#define TLS_F_VERIFY_NAME	0x04
 
 /* Correlation ids are 32 bits; 0 means "none". */
 #define ID_NONE		0

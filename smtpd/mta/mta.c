@@ -30,6 +30,7 @@
 #include "proc.h"
 #include "mta_cache.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 #include "mta_dns.h"
 
 static void	mta_flush_idle(struct imsgev *, struct imsg *, void *);
@@ -139,6 +140,10 @@ mta_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
 {
 	int	 nconn, nidle;
 
+	if (cmd == CTL_TLSRPT) {
+		mta_sts_report(ctlid, arg);
+		return;
+	}
 	if (cmd != CTL_SHOW_STATUS) {
 		proc_ctl_end(ctlid, 1, "not supported by mta");
 		return;
