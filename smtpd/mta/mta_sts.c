@@ -665,15 +665,16 @@ mta_sts_reusable(const struct mta_session *s, const struct mta_batch *b)
 	    b->hops[b->hop].name);
 }
 
-/* The RFC 8460 result-type of a connection that did not verify. */
+/*
+ * The RFC 8460 result-type of a connection that did not verify.  The
+ * mta sees ${verify}, not why a chain failed (an unknown CA, a name
+ * mismatch, an expiry: tlsproxy's log line says), so every failure of a
+ * handshake is the general one.
+ */
 static const char *
 mta_sts_result_type(const struct mta_session *s)
 {
-	if (!s->tls)
-		return "starttls-not-supported";
-	if (strcmp(s->facts.verify, "FAIL") == 0)
-		return "certificate-not-trusted";
-	return "validation-failure";
+	return s->tls ? "validation-failure" : "starttls-not-supported";
 }
 
 int
