@@ -433,8 +433,14 @@ mta_sts_tls_result(uint32_t id, int fd, const char *verify,
 		if (f->id == id && f->step == MTA_STS_TLS &&
 		    f->inst == proc_peer_instance())
 			break;
+	if (f == NULL && mta_sts_id_used(id)) {
+		/* a fetch of ours, not waiting for this answer */
+		if (fd != -1)
+			(void)close(fd);
+		return 1;
+	}
 	if (f == NULL)
-		return mta_sts_id_used(id);
+		return 0;
 	f->step = MTA_STS_HTTP;
 	if (fd == -1 || strcmp(verify, "OK") != 0) {
 		(void)snprintf(why, sizeof(why), "https://%s: TLS "
