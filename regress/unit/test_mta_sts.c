@@ -96,6 +96,8 @@ test_http(void)
 	UNIT_CHECK(http(a, &off, &len, &why) == -1, "http: body too short");
 	a = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n";
 	UNIT_CHECK(http(a, &off, &len, &why) == -1, "http: no end of header");
+	a = "HTTP/1.1 2000 OK\r\nContent-Type: text/plain\r\n\r\nx";
+	UNIT_CHECK(http(a, &off, &len, &why) == -1, "http: status 2000");
 	UNIT_CHECK(http("SMTP 220 hi\r\n\r\n", &off, &len, &why) == -1,
 	    "http: not HTTP");
 	big = calloc(1, 70000 + 64);
