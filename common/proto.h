@@ -596,7 +596,22 @@ enum imsg_type {
 	 * The parent asks every child for CTL_SHOW_METRICS and sends what
 	 * they answer back to smtp as IMSG_CTL_LINE (str line) and one
 	 * IMSG_CTL_END (u32 status, str message), id = that number. */
-	IMSG_SMTP_METRICS
+	IMSG_SMTP_METRICS,
+
+	/*
+	 * MTA-STS policies kept for the outbound client (issue 15), in
+	 * policyd's own database (PATH_STS_DB under the database
+	 * directory; the maps stay read-only).
+	 */
+	/* mta -> policyd. id = the mta's query. payload: str domain. */
+	IMSG_POLICY_STS_GET,
+	/* policyd -> mta. id = that query. payload: u32 found (1) or not
+	 * (0, the rest empty), str TXT id, u64 fetched (time_t), data the
+	 * policy as it was served; the mta parses it again. */
+	IMSG_POLICY_STS_RESULT,
+	/* mta -> policyd. id 0. payload: str domain, str TXT id, u64
+	 * fetched, data the policy.  No answer; a failure is logged. */
+	IMSG_POLICY_STS_PUT
 };
 
 /* The most addresses of one IMSG_POLICY_GENERICS. */

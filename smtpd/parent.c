@@ -84,6 +84,28 @@ parent_mkdir(const char *path, uid_t uid, gid_t gid, mode_t mode)
  * directory.  Existing directories are checked, not re-permissioned,
  * except the spool, whose owner the queue depends on.
  */
+/*
+ * policyd's own directory in the database's (MTA-STS policies of the
+ * outbound client): the only place it may write, so the maps beside it
+ * stay read-only to it.
+ */
+static void
+parent_prepare_sts_dir(const char *dbdir)
+{
+	struct passwd	*pw;
+	char		 path[PATH_MAX];
+
+	if ((pw = getpwnam(SMTPD_POLICY_USER)) == NULL)
+		fatalx("user %s does not exist", SMTPD_POLICY_USER);
+	if (snprintf(path, sizeof(path), "%s/%s", dbdir, PATH_STS_DIR) >=
+	    (int)sizeof(path))
+		fatalx("MTA-STS directory under %s: path too long", dbdir);
+	if (parent_mkdir(path, pw->pw_uid, pw->pw_gid, 0700) == -1 ||
+	    chown(path, pw->pw_uid, pw->pw_gid) == -1 ||
+	    chmod(path, 0700) == -1)
+		fatal("MTA-STS directory %s", path);
+}
+
 void
 parent_prepare_dirs(const struct config *cf)
 {
@@ -102,6 +124,7 @@ parent_prepare_dirs(const struct config *cf)
 	(void)strlcpy(dbdir, cf->database_path, sizeof(dbdir));
 	if (parent_mkdir(dirname(dbdir), 0, 0, 0755) == -1)
 		fatal("database directory for %s", cf->database_path);
+	parent_prepare_sts_dir(dbdir);
 	parent_pickup_prepare(cf);
 }
 

@@ -8,6 +8,7 @@ certificate that does not verify defers; testing mode delivers and logs;
 a failed refetch keeps the cached policy and an expired one is fetched
 again; smtpctl tlsrpt prints the day's RFC 8460 report as JSON."""
 import json
+import os
 import random
 import time
 
@@ -211,3 +212,33 @@ def test_tlsrpt_json_report():
         assert rc == 0 and json.loads(out)["policies"] == [], out
         rc, out = relay.smtpctl("tlsrpt", "yesterday")
         assert rc != 0
+
+
+def test_policy_kept_across_mta_restart():
+    """policyd keeps the fetched policy in its own database: a new mta
+    reads it back, sees the same TXT id and fetches nothing."""
+    ca, port, web, cert = _run()
+    with web, _dns(web.addr) as dns, Sink() as sink, \
+            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
+            _first(dns, ca, port, bounces) as relay:
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        clients.send(relay.port, SENDER, ["k1@" + DOMAIN])
+        sink.wait_for(1, timeout=40)
+        relay.wait_for_log(r"policyd: MTA-STS policy of %s stored" % DOMAIN
+                           if relay.verbose else r"sts=ok", 20)
+        assert os.path.exists(os.path.join(relay.dbdir, "mta-sts",
+                                           "policies.db"))
+        web.status = 404
+        old = relay.pid("mta")
+        relay.kill("mta")
+        relay.wait_restarted("mta", old)
+        mark = relay.mark()
+        clients.send(relay.port, SENDER, ["k2@" + DOMAIN])
+        sink.wait_for(2, timeout=40)
+        relay.wait_for_log(r"MTA-STS: policy of %s read from the database: "
+                           r"id 20261207a, mode enforce" % DOMAIN, 20,
+                           start=mark)
+        relay.wait_for_log(r"MTA-STS enforce policy of %s: sts=ok" % DOMAIN,
+                           20, start=mark)
+        assert web.fetches == 1
+        assert "policy fetch for" not in relay.log(mark)

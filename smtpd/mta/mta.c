@@ -48,6 +48,7 @@ static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
 	{ IMSG_POLICY_RESULT,		mta_policy_result },
 	{ IMSG_POLICY_AUTHINFO_RESULT,	mta_auth_imsg_result },
+	{ IMSG_POLICY_STS_RESULT,	mta_sts_imsg_stored },
 };
 
 static const struct imsg_handler mta_tls_handlers[] = {
@@ -118,6 +119,7 @@ mta_peer_down(enum proc_id id)
 	} else if (id == PROC_POLICY) {
 		mta_route_policy_down();
 		mta_session_policy_down();
+		mta_sts_policy_down();
 	}
 	else if (id == PROC_TLS)
 		mta_session_tls_down(proc_peer_instance());

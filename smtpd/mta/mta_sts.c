@@ -68,6 +68,7 @@ struct mta_sts_entry {
 };
 
 enum mta_sts_step {
+	MTA_STS_STORED,		/* asking policyd for the kept policy */
 	MTA_STS_TXT,
 	MTA_STS_ADDR,
 	MTA_STS_CONNECT,
@@ -80,6 +81,7 @@ struct mta_sts_fetch {
 	enum mta_sts_step	 step;
 	uint32_t		 id;		/* the tlsproxy session */
 	uint32_t		 inst;
+	uint32_t		 qid;		/* IMSG_POLICY_STS_GET */
 	char			 domain[CONF_HOST_MAX];
 	char			 host[CONF_HOST_MAX + 8];	/* mta-sts. */
 	char			 txtid[MTA_STS_ID_MAX];
@@ -97,7 +99,12 @@ static size_t			 mta_sts_ncache;
 static TAILQ_HEAD(, mta_sts_fetch) mta_sts_fetches =
     TAILQ_HEAD_INITIALIZER(mta_sts_fetches);
 
+static uint32_t			 mta_sts_qid;
+
 static void	mta_sts_tls_abort(struct mta_sts_fetch *);
+static void	mta_sts_txt_start(struct mta_sts_fetch *);
+static int	mta_sts_stored_ask(struct mta_sts_fetch *);
+static void	mta_sts_txt_cb(void *, const struct mta_dns_answer *);
 
 static struct mta_sts_entry *
 mta_sts_cache_find(const char *domain, time_t now)
@@ -128,7 +135,7 @@ mta_sts_refresh_due(const struct mta_sts_entry *e, time_t now)
 /* Keep a fetched policy; the oldest goes when the cache is full. */
 static struct mta_sts_entry *
 mta_sts_cache_put(const char *domain, const char *id,
-    const struct mtasts_policy *pol, time_t now)
+    const struct mtasts_policy *pol, time_t fetched)
 {
 	struct mta_sts_entry	*e;
 
@@ -151,7 +158,7 @@ mta_sts_cache_put(const char *domain, const char *id,
 	(void)strlcpy(e->domain, domain, sizeof(e->domain));
 	(void)strlcpy(e->id, id, sizeof(e->id));
 	e->pol = *pol;
-	e->fetched = e->checked = now;
+	e->fetched = e->checked = fetched;
 	return e;
 }
 
@@ -250,6 +257,22 @@ mta_sts_timeout(int fd, short ev, void *arg)
 	mta_sts_fetch_end(arg, NULL, "timeout");
 }
 
+/* Keep a fetched policy in policyd's database for our next life. */
+static void
+mta_sts_store(const struct mta_sts_fetch *f, const char *body, size_t len)
+{
+	struct imsg_out	 out;
+
+	if (proc_peer(PROC_POLICY) == NULL)
+		return;
+	imsg_out_init(&out, IMSG_POLICY_STS_PUT, 0);
+	imsg_put_str(&out, f->domain);
+	imsg_put_str(&out, f->txtid);
+	imsg_put_u64(&out, (uint64_t)time(NULL));
+	imsg_put_data(&out, body, len);
+	(void)proc_send(PROC_POLICY, &out, -1);
+}
+
 /* EOF: the answer is complete. */
 static void
 mta_sts_http_done(struct mta_sts_fetch *f)
@@ -269,6 +292,7 @@ mta_sts_http_done(struct mta_sts_fetch *f)
 		mta_sts_fetch_end(f, NULL, why);
 		return;
 	}
+	mta_sts_store(f, buf + off, blen);
 	mta_sts_fetch_end(f, &pol, NULL);
 }
 
@@ -469,13 +493,111 @@ mta_sts_txt_cb(void *arg, const struct mta_dns_answer *a)
 		mta_sts_fetch_end(f, NULL, "out of memory");
 }
 
+/* Look the TXT record up (the answer comes from the event loop). */
+static void
+mta_sts_txt_start(struct mta_sts_fetch *f)
+{
+	char	 txt[CONF_HOST_MAX + 16];
+
+	f->step = MTA_STS_TXT;
+	(void)snprintf(txt, sizeof(txt), "_mta-sts.%s", f->domain);
+	if ((f->q = mta_dns_query(txt, MTA_DNS_T_TXT, mta_sts_txt_cb,
+	    f)) == NULL)
+		mta_sts_fetch_end(f, NULL, "out of memory");
+}
+
+/* Nothing in memory: ask policyd what an earlier mta kept; -1 if it
+ * is not there to ask. */
+static int
+mta_sts_stored_ask(struct mta_sts_fetch *f)
+{
+	struct imsg_out	 out;
+
+	if (proc_peer(PROC_POLICY) == NULL)
+		return -1;
+	if (++mta_sts_qid == ID_NONE)
+		mta_sts_qid++;
+	f->qid = mta_sts_qid;
+	f->step = MTA_STS_STORED;
+	imsg_out_init(&out, IMSG_POLICY_STS_GET, f->qid);
+	imsg_put_str(&out, f->domain);
+	return proc_send(PROC_POLICY, &out, -1);
+}
+
+/* What policyd kept for f: trusted no more than a fetch, so parsed
+ * again, and used only within its max_age. */
+static void
+mta_sts_stored(struct mta_sts_fetch *f, const char *txtid, uint64_t fetched,
+    const char *body, size_t len)
+{
+	struct mtasts_policy	 pol;
+	const char		*why;
+	time_t			 now = time(NULL);
+
+	if (mtasts_policy_parse(body, len, &pol, &why) == -1) {
+		log_info("MTA-STS: the kept policy of %s is not valid: %s",
+		    f->domain, why);
+		return;
+	}
+	if (fetched > (uint64_t)now ||
+	    now - (time_t)fetched >= (time_t)pol.max_age ||
+	    strlen(txtid) >= MTA_STS_ID_MAX)
+		return;
+	/* the TXT id is checked again at once */
+	mta_sts_cache_put(f->domain, txtid, &pol, (time_t)fetched)->checked = 0;
+	log_info("MTA-STS: policy of %s read from the database: id %s, "
+	    "mode %s", f->domain, txtid, mtasts_mode_name(pol.mode));
+}
+
+void
+mta_sts_imsg_stored(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct mta_sts_fetch	*f;
+	char			 txtid[MTA_STS_ID_MAX + 32];
+	const char		*body;
+	uint64_t		 fetched;
+	uint32_t		 found;
+	size_t			 len;
+
+	found = imsg_get_u32(m);
+	(void)imsg_get_strbuf(m, txtid, sizeof(txtid));
+	fetched = imsg_get_u64(m);
+	body = imsg_get_data(m, &len);
+	if (imsg_get_end(m) == -1 || found > 1 || m->fd != -1) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_POLICY, "malformed MTA-STS result",
+		    m->type);
+		return;
+	}
+	TAILQ_FOREACH(f, &mta_sts_fetches, entry)
+		if (f->step == MTA_STS_STORED && f->qid == m->id)
+			break;
+	if (f == NULL)
+		return;
+	if (found && len > 0)
+		mta_sts_stored(f, txtid, fetched, body, len);
+	mta_sts_txt_start(f);
+}
+
+void
+mta_sts_policy_down(void)
+{
+	struct mta_sts_fetch	*f, *next;
+
+	for (f = TAILQ_FIRST(&mta_sts_fetches); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, entry);
+		if (f->step == MTA_STS_STORED)
+			mta_sts_txt_start(f);
+	}
+}
+
 /* A fetch for domain, or the one under way. */
 static struct mta_sts_fetch *
 mta_sts_fetch_get(const char *domain)
 {
 	struct mta_sts_fetch	*f;
 	struct timeval		 tv = { MTA_STS_FETCH_TIMEOUT, 0 };
-	char			 txt[CONF_HOST_MAX + 16];
 
 	TAILQ_FOREACH(f, &mta_sts_fetches, entry)
 		if (strcasecmp(f->domain, domain) == 0)
@@ -485,15 +607,15 @@ mta_sts_fetch_get(const char *domain)
 	TAILQ_INIT(&f->waiting);
 	(void)strlcpy(f->domain, domain, sizeof(f->domain));
 	(void)snprintf(f->host, sizeof(f->host), "mta-sts.%s", domain);
-	(void)snprintf(txt, sizeof(txt), "_mta-sts.%s", domain);
 	TAILQ_INSERT_TAIL(&mta_sts_fetches, f, entry);
 	if ((f->timer = evtimer_new(proc_base, mta_sts_timeout, f)) == NULL ||
-	    evtimer_add(f->timer, &tv) == -1 ||
-	    (f->q = mta_dns_query(txt, MTA_DNS_T_TXT, mta_sts_txt_cb,
-	    f)) == NULL) {
+	    evtimer_add(f->timer, &tv) == -1) {
 		mta_sts_fetch_free(f);
 		return NULL;
 	}
+	if (mta_sts_cache_find(domain, time(NULL)) != NULL ||
+	    mta_sts_stored_ask(f) == -1)
+		mta_sts_txt_start(f);
 	return f;
 }
 

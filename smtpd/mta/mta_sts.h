@@ -25,6 +25,7 @@
 
 struct evbuffer;
 struct imsg;
+struct imsgev;
 struct mta_batch;
 struct mta_session;
 struct mtasts_policy;
@@ -75,6 +76,10 @@ void		 mta_tlsrpt_success(const char *domain,
 void		 mta_tlsrpt_failure(const char *domain,
 		    const struct mtasts_policy *pol, const char *type,
 		    const char *mx, const char *detail);
+/* IMSG_POLICY_STS_RESULT: the policy policyd kept for a domain. */
+void		 mta_sts_imsg_stored(struct imsgev *, struct imsg *, void *);
+/* policyd is gone: the fetches that asked it go on without. */
+void		 mta_sts_policy_down(void);
 /* smtpctl tlsrpt [DAY]: the RFC 8460 JSON report, line by line. */
 void		 mta_sts_report(uint32_t ctlid, const char *day);
 
