@@ -668,7 +668,8 @@ mta_sts_tls_flags(struct mta_session *s, const char *name)
 int
 mta_sts_reusable(const struct mta_session *s, const struct mta_batch *b)
 {
-	if (b->sts_mode == MTASTS_MODE_NONE)
+	/* testing only logs: any connection will do */
+	if (b->sts_mode != MTASTS_MODE_ENFORCE)
 		return 1;
 	return s->sts_ok && mta_route_host_eq(s->sts_host,
 	    b->hops[b->hop].name);
