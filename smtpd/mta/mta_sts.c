@@ -102,7 +102,7 @@ static TAILQ_HEAD(, mta_sts_fetch) mta_sts_fetches =
 static uint32_t			 mta_sts_qid;
 
 static void	mta_sts_tls_abort(struct mta_sts_fetch *);
-static void	mta_sts_txt_start(struct mta_sts_fetch *);
+static int	mta_sts_txt_start(struct mta_sts_fetch *);
 static int	mta_sts_stored_ask(struct mta_sts_fetch *);
 static void	mta_sts_txt_cb(void *, const struct mta_dns_answer *);
 
@@ -493,17 +493,17 @@ mta_sts_txt_cb(void *arg, const struct mta_dns_answer *a)
 		mta_sts_fetch_end(f, NULL, "out of memory");
 }
 
-/* Look the TXT record up (the answer comes from the event loop). */
-static void
+/* Look the TXT record up (the answer comes from the event loop); -1
+ * without memory. */
+static int
 mta_sts_txt_start(struct mta_sts_fetch *f)
 {
 	char	 txt[CONF_HOST_MAX + 16];
 
 	f->step = MTA_STS_TXT;
 	(void)snprintf(txt, sizeof(txt), "_mta-sts.%s", f->domain);
-	if ((f->q = mta_dns_query(txt, MTA_DNS_T_TXT, mta_sts_txt_cb,
-	    f)) == NULL)
-		mta_sts_fetch_end(f, NULL, "out of memory");
+	f->q = mta_dns_query(txt, MTA_DNS_T_TXT, mta_sts_txt_cb, f);
+	return f->q != NULL ? 0 : -1;
 }
 
 /* Nothing in memory: ask policyd what an earlier mta kept; -1 if it
@@ -577,7 +577,8 @@ mta_sts_imsg_stored(struct imsgev *iev, struct imsg *m, void *arg)
 		return;
 	if (found && len > 0)
 		mta_sts_stored(f, txtid, fetched, body, len);
-	mta_sts_txt_start(f);
+	if (mta_sts_txt_start(f) == -1)
+		mta_sts_fetch_end(f, NULL, "out of memory");
 }
 
 void
@@ -587,8 +588,8 @@ mta_sts_policy_down(void)
 
 	for (f = TAILQ_FIRST(&mta_sts_fetches); f != NULL; f = next) {
 		next = TAILQ_NEXT(f, entry);
-		if (f->step == MTA_STS_STORED)
-			mta_sts_txt_start(f);
+		if (f->step == MTA_STS_STORED && mta_sts_txt_start(f) == -1)
+			mta_sts_fetch_end(f, NULL, "out of memory");
 	}
 }
 
@@ -613,9 +614,11 @@ mta_sts_fetch_get(const char *domain)
 		mta_sts_fetch_free(f);
 		return NULL;
 	}
-	if (mta_sts_cache_find(domain, time(NULL)) != NULL ||
-	    mta_sts_stored_ask(f) == -1)
-		mta_sts_txt_start(f);
+	if ((mta_sts_cache_find(domain, time(NULL)) != NULL ||
+	    mta_sts_stored_ask(f) == -1) && mta_sts_txt_start(f) == -1) {
+		mta_sts_fetch_free(f);
+		return NULL;
+	}
 	return f;
 }
 
