@@ -446,9 +446,11 @@ enum imsg_type {
 	IMSG_TLS_RESULT,
 	/* mta -> tlsproxy. id = session id. fd: the server socket. payload:
 	 * str server name (sent as SNI when it is a host name, and used in
-	 * the logs; never checked against the certificate, as in sendmail:
-	 * ${cn_subject} is for that), str client pki name ("" for none),
-	 * u32 TLS_F_* flags. */
+	 * the logs; not checked against the certificate, as in sendmail:
+	 * ${cn_subject} is for that, unless the flags have
+	 * TLS_F_VERIFY_NAME, for MTA-STS), str client pki name ("" for
+	 * none), u32 TLS_F_* flags.  The mta's MTA-STS policy fetches use
+	 * it too, with ids of their own. */
 	IMSG_TLS_CLIENT_START,
 	/* smtp/mta -> tlsproxy. id = session id. no payload.  The session is
 	 * gone: drop the connection and its state. */
