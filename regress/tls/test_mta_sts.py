@@ -242,3 +242,29 @@ def test_policy_kept_across_mta_restart():
                            20, start=mark)
         assert web.fetches == 1
         assert "policy fetch for" not in relay.log(mark)
+
+
+def test_fetch_failure_without_cache_delivers_and_reports():
+    """No policy could be had (the host answers 404): mail goes as
+    without MTA-STS, and the day's report has the fetch error."""
+    ca, port, web, cert = _run()
+    web.status = 404
+    with web, _dns(web.addr) as dns, Sink() as sink, \
+            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
+            _first(dns, ca, port, bounces) as relay:
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        clients.send(relay.port, SENDER, ["m1@" + DOMAIN])
+        sink.wait_for(1, timeout=40)
+        relay.wait_for_log(r"MTA-STS: policy fetch for %s failed: status "
+                           r"not 200" % DOMAIN, 20)
+        assert "sts=" not in relay.log()
+        rc, out = relay.smtpctl("tlsrpt", time.strftime("%Y-%m-%d",
+                                                        time.gmtime()))
+        assert rc == 0, out
+        [pol] = json.loads(out)["policies"]
+        assert pol["policy"] == {"policy-type": "no-policy-found",
+                                 "policy-domain": DOMAIN}
+        assert pol["summary"]["total-failure-session-count"] == 1
+        [d] = pol["failure-details"]
+        assert d["result-type"] == "sts-policy-fetch-error"
+        assert "200" in d["failure-reason-code"]
