@@ -1,6 +1,6 @@
 """
 mtasts.py: an MTA-STS policy server (RFC 8461 3.3) for the tests: HTTPS
-on ADDR:443 with a certificate of the test CA for mta-sts.DOMAIN, serving
+on ADDR:443 (IPv4 or IPv6) with a certificate of the test CA for mta-sts.DOMAIN, serving
 /.well-known/mta-sts.txt as text/plain.
 
     with PolicyServer(ca, "sts.example.net", "127.0.3.7",
@@ -13,8 +13,17 @@ serves the _mta-sts TXT record.  The server runs in a thread of the test
 and is shut down on exit.
 """
 import http.server
+import socket
 import ssl
 import threading
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    allow_reuse_address = True
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -53,9 +62,8 @@ class PolicyServer:
         cert = self.cert or self.ca.issue("mta-sts." + self.domain)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert.chain, cert.key)
-        http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.httpd = http.server.ThreadingHTTPServer((self.addr, 443),
-                                                     _Handler)
+        cls = _Server6 if ":" in self.addr else _Server
+        self.httpd = cls((self.addr, 443), _Handler)
         self.httpd.owner = self
         self.httpd.socket = ctx.wrap_socket(self.httpd.socket,
                                             server_side=True)

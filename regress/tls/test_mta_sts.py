@@ -268,3 +268,23 @@ def test_fetch_failure_without_cache_delivers_and_reports():
         [d] = pol["failure-details"]
         assert d["result-type"] == "sts-policy-fetch-error"
         assert "200" in d["failure-reason-code"]
+
+
+def test_policy_host_with_ipv6_only():
+    """mta-sts.DOMAIN has no A record: the fetch goes to its AAAA."""
+    ca = TestCA()
+    port = free_port(("127.0.0.1", MX_ADDR))
+    web = PolicyServer(ca, DOMAIN, "::1", _policy())
+    cert = ca.issue(MX)
+    dns = Dns(mx=[(DOMAIN, MX, 10)],
+              hosts=[(MX, MX_ADDR), ("mta-sts." + DOMAIN, "::1")],
+              txt=[("_mta-sts." + DOMAIN, "v=STSv1; id=v6a")])
+    with web, dns, Sink() as sink, _hop(sink, cert, ca, port) as hop, \
+            Sink() as bounces, _first(dns, ca, port, bounces) as relay:
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        clients.send(relay.port, SENDER, ["n1@" + DOMAIN])
+        sink.wait_for(1, timeout=40)
+        relay.wait_for_log(r"MTA-STS: policy of %s fetched: id v6a"
+                           % DOMAIN, 20)
+        relay.wait_for_log(r"sts=ok", 20)
+        assert web.fetches == 1

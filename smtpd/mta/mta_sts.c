@@ -10,8 +10,8 @@
  *
  * A fetch: TXT _mta-sts.DOMAIN (one "v=STSv1; id=" record, 3.1), then,
  * unless the cached policy has that id and is not in the last quarter of
- * its max_age (5.1: refresh before expiry), A mta-sts.DOMAIN, TCP to
- * port 443, the handshake, "GET /.well-known/mta-sts.txt" as HTTP/1.0
+ * its max_age (5.1: refresh before expiry), A mta-sts.DOMAIN (AAAA
+ * if it has none), TCP to port 443 of the first address, the handshake, "GET /.well-known/mta-sts.txt" as HTTP/1.0
  * (so no chunked answer; Host: sent) over the plaintext end, the answer
  * read to its end (MTA_STS_HEAD_MAX plus 64 KiB at most) and parsed by
  * common/mtasts.c.  The whole fetch is bounded by MTA_STS_FETCH_TIMEOUT.
@@ -82,6 +82,7 @@ struct mta_sts_fetch {
 	uint32_t		 id;		/* the tlsproxy session */
 	uint32_t		 inst;
 	uint32_t		 qid;		/* IMSG_POLICY_STS_GET */
+	int			 v6;		/* no A: asking AAAA */
 	char			 domain[CONF_HOST_MAX];
 	char			 host[CONF_HOST_MAX + 8];	/* mta-sts. */
 	char			 txtid[MTA_STS_ID_MAX];
@@ -418,37 +419,65 @@ mta_sts_tls_abort(struct mta_sts_fetch *f)
 	(void)proc_send_n(PROC_TLS, f->inst, &out, -1);
 }
 
-/* The A records of mta-sts.DOMAIN: connect to the first. */
+/* Connect to the policy host at ss; the rest comes from the loop. */
 static void
-mta_sts_addr_cb(void *arg, const struct mta_dns_answer *a)
+mta_sts_connect(struct mta_sts_fetch *f, const struct sockaddr_storage *ss,
+    socklen_t len)
 {
-	struct mta_sts_fetch	*f = arg;
-	struct sockaddr_in	 sin;
-	size_t			 i;
-
-	f->q = NULL;
-	for (i = 0; a->status == MTA_DNS_OK && i < a->count; i++)
-		if (a->rdlen[i] == 4)
-			break;
-	if (a->status != MTA_DNS_OK || i == a->count) {
-		mta_sts_fetch_end(f, NULL, "no IPv4 address for the policy "
-		    "host");
-		return;
-	}
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons(MTA_STS_PORT);
-	memcpy(&sin.sin_addr, a->rdata[i], 4);
 	f->step = MTA_STS_CONNECT;
-	f->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (f->fd == -1 || (connect(f->fd, (struct sockaddr *)&sin,
-	    sizeof(sin)) == -1 && errno != EINPROGRESS)) {
+	f->fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (f->fd == -1 || (connect(f->fd, (const struct sockaddr *)ss,
+	    len) == -1 && errno != EINPROGRESS)) {
 		mta_sts_fetch_end(f, NULL, strerror(errno));
 		return;
 	}
 	if ((f->conn = event_new(proc_base, f->fd, EV_WRITE, mta_sts_connected,
 	    f)) == NULL || event_add(f->conn, NULL) == -1)
 		mta_sts_fetch_end(f, NULL, "out of memory");
+}
+
+/*
+ * The A records of mta-sts.DOMAIN, then, if there is none, its AAAA
+ * records: connect to the first address.
+ */
+static void
+mta_sts_addr_cb(void *arg, const struct mta_dns_answer *a)
+{
+	struct mta_sts_fetch	*f = arg;
+	struct sockaddr_storage	 ss;
+	struct sockaddr_in	*sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6	*sin6 = (struct sockaddr_in6 *)&ss;
+	size_t			 i;
+	int			 want = f->v6 ? 16 : 4;
+
+	f->q = NULL;
+	for (i = 0; a->status == MTA_DNS_OK && i < a->count; i++)
+		if (a->rdlen[i] == want)
+			break;
+	if ((a->status != MTA_DNS_OK || i == a->count) && !f->v6) {
+		f->v6 = 1;
+		if ((f->q = mta_dns_query(f->host, MTA_DNS_T_AAAA,
+		    mta_sts_addr_cb, f)) == NULL)
+			mta_sts_fetch_end(f, NULL, "out of memory");
+		return;
+	}
+	if (a->status != MTA_DNS_OK || i == a->count) {
+		mta_sts_fetch_end(f, NULL, "no address for the policy host");
+		return;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (f->v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(MTA_STS_PORT);
+		memcpy(&sin6->sin6_addr, a->rdata[i], 16);
+		mta_sts_connect(f, &ss, sizeof(*sin6));
+		return;
+	}
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(MTA_STS_PORT);
+	memcpy(&sin->sin_addr, a->rdata[i], 4);
+	mta_sts_connect(f, &ss, sizeof(*sin));
 }
 
 /* The TXT records of _mta-sts.DOMAIN: the id, then maybe the HTTPS. */
