@@ -10,6 +10,7 @@ again; smtpctl tlsrpt prints the day's RFC 8460 report as JSON."""
 import json
 import os
 import random
+import re
 import time
 
 from lib import clients, free_port
@@ -288,3 +289,26 @@ def test_policy_host_with_ipv6_only():
                            % DOMAIN, 20)
         relay.wait_for_log(r"sts=ok", 20)
         assert web.fetches == 1
+
+
+def test_enforce_does_not_reuse_an_unchecked_connection():
+    """An idle connection opened for a domain without a policy was not
+    verified for the MX name: a batch under enforce opens its own."""
+    ca, port, web, cert = _run()
+    plain = "plain.example.net"
+    dns = Dns(mx=[(DOMAIN, MX, 10), (plain, MX, 10)],
+              hosts=[(MX, MX_ADDR), ("mta-sts." + DOMAIN, web.addr)],
+              txt=[("_mta-sts." + DOMAIN, "v=STSv1; id=reuse1")])
+    with web, dns, Sink() as sink, _hop(sink, cert, ca, port) as hop, \
+            Sink() as bounces, _first(dns, ca, port, bounces) as relay:
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        clients.send(relay.port, SENDER, ["p1@" + plain])
+        sink.wait_for(1, timeout=40)
+        relay.wait_queue_empty(20)
+        clients.send(relay.port, SENDER, ["p2@" + DOMAIN])
+        sink.wait_for(2, timeout=40)
+        relay.wait_for_log(r"MTA-STS enforce policy of %s: sts=ok" % DOMAIN,
+                           20)
+        opened = re.findall(r"connected to %s " % re.escape(MX),
+                            relay.log())
+        assert len(opened) == 2, opened
