@@ -5,6 +5,8 @@
  *			a short while (`local users passwd`)
  *   policyd_resolve.c	the queue's questions: a DSN's recipient, the
  *			items of a .forward or :include: file
+ *   policyd_sts.c	the mta's MTA-STS policies, in policyd's own
+ *			writable database
  */
 #ifndef POLICYD_H
 #define POLICYD_H
@@ -31,6 +33,10 @@ struct policyd_req {
 void	policyd_put_targets(struct imsg_out *, const struct policy_targets *,
 	    size_t);
 void	policyd_park_req(struct policyd_req *);
+
+/* policyd_sts.c: IMSG_POLICY_STS_GET and IMSG_POLICY_STS_PUT */
+void	policyd_sts_get(struct imsgev *, struct imsg *, void *);
+void	policyd_sts_put(struct imsgev *, struct imsg *, void *);
 
 /* policyd_resolve.c */
 void	policyd_resolve_imsg(struct imsgev *, struct imsg *, void *);

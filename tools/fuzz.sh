@@ -33,6 +33,7 @@ targets() {
 	echo "fuzz_hdraddr;;"
 	echo "fuzz_mtasts;;"
 	echo "fuzz_proxy_tls;smtpd/smtp/smtp_proxy_tls.c;"
+	echo "fuzz_mta_sts;smtpd/mta/mta_sts_parse.c;"
 }
 
 # common/ once, as an archive: a target takes only the members it uses

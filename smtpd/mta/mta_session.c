@@ -61,6 +61,7 @@
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 
 #define MTA_LINE_MAX		4096	/* longest reply line we read */
 #define MTA_BODY_HIWAT		(2 * MTA_DATA_CHUNK)
@@ -789,8 +790,15 @@ static int
 mta_session_on_tls_srv(struct mta_session *s, uint32_t verdict,
     const char *reply, const char *enh)
 {
+	char	 sts[MTA_ERR_MAX];
 	int	 polite;
 
+	if (verdict == POLICY_ACCEPT &&
+	    mta_sts_session_verdict(s, sts, sizeof(sts)) == -1) {
+		verdict = POLICY_TEMPFAIL;
+		reply = sts;
+		enh = "4.7.5";
+	}
 	if (verdict == POLICY_ACCEPT) {
 		s->tls_checked = 1;
 		switch (mta_auth_start(s)) {
@@ -1099,7 +1107,8 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	s = xcalloc(1, sizeof(*s));
 	do {
 		s->id = id_random32();
-	} while (s->id == ID_NONE || mta_session_find(s->id) != NULL);
+	} while (s->id == ID_NONE || mta_session_find(s->id) != NULL ||
+	    mta_sts_id_used(s->id));
 	TAILQ_INSERT_TAIL(&mta_sessions, s, entry);
 	s->relay = r;
 	s->batch = b;
@@ -1129,6 +1138,13 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 void
 mta_session_start(struct mta_session *s, struct mta_batch *b)
 {
+	if (!mta_sts_reusable(s, b)) {
+		/* not verified for b's policy: a connection of its own */
+		mta_session_quit(s);
+		b->fresh = 1;
+		mta_pool_acquire(b);
+		return;
+	}
 	s->batch = b;
 	b->session = s;
 	s->reused = 1;
