@@ -601,8 +601,22 @@ enum imsg_type {
 	 * The parent asks every child for CTL_SHOW_METRICS and sends what
 	 * they answer back to smtp as IMSG_CTL_LINE (str line) and one
 	 * IMSG_CTL_END (u32 status, str message), id = that number. */
-	IMSG_SMTP_METRICS
+	IMSG_SMTP_METRICS,
+
+	/*
+	 * DANE in the outbound client (issue 15).
+	 */
+	/* parent -> mta. id 0. payload: data the text of "dnssec
+	 * trust-anchor" (at most DANE_ANCHOR_MAX octets; empty when the
+	 * file cannot be read or "mta dane" is off).  Sent before every
+	 * IMSG_CONF_BEGIN to the mta, because the file is outside its
+	 * chroot; the config that follows makes the validating resolver
+	 * from it. */
+	IMSG_MTA_TRUST_ANCHOR
 };
+
+/* The largest trust anchor file IMSG_MTA_TRUST_ANCHOR carries. */
+#define DANE_ANCHOR_MAX		(64 * 1024)
 
 /* The most addresses of one IMSG_POLICY_GENERICS. */
 #define GENERICS_ADDRS_MAX	64

@@ -38,6 +38,10 @@ static void	mta_config_apply(struct config *, struct config *);
 static void	mta_ctl(uint32_t, uint32_t, const char *);
 static void	mta_shutdown(void);
 
+static const struct imsg_handler mta_parent_handlers[] = {
+	{ IMSG_MTA_TRUST_ANCHOR,	mta_dns_imsg_anchor },
+};
+
 static const struct imsg_handler mta_queue_handlers[] = {
 	{ IMSG_MTA_DELIVER,		mta_batch_imsg_deliver },
 	{ IMSG_MTA_FLUSH_IDLE,		mta_flush_idle },
@@ -62,12 +66,15 @@ static const struct proc_def mta_def = {
 	.name = "mta",
 	.user = SMTPD_MTA_USER,
 	.handlers = {
+		[PROC_PARENT] = mta_parent_handlers,
 		[PROC_QUEUE] = mta_queue_handlers,
 		[PROC_POLICY] = mta_policy_handlers,
 		[PROC_TLS] = mta_tls_handlers,
 		[PROC_AUTH] = mta_auth_handlers,
 	},
 	.nhandlers = {
+		[PROC_PARENT] = sizeof(mta_parent_handlers) /
+		    sizeof(mta_parent_handlers[0]),
 		[PROC_QUEUE] = sizeof(mta_queue_handlers) /
 		    sizeof(mta_queue_handlers[0]),
 		[PROC_POLICY] = sizeof(mta_policy_handlers) /
