@@ -453,7 +453,12 @@ enum imsg_type {
 	 * str server name (sent as SNI when it is a host name, and used in
 	 * the logs; never checked against the certificate, as in sendmail:
 	 * ${cn_subject} is for that), str client pki name ("" for none),
-	 * u32 TLS_F_* flags. */
+	 * u32 TLS_F_* flags; then (issue 15) u32 dane (1: DANE applies, the
+	 * chain must match a record: ${verify} TRUSTED or DANE_FAIL), u32 n
+	 * (at most TLS_TLSA_MAX), n times u32 usage << 16 | selector << 8 |
+	 * matching type and data (at most TLS_TLSA_DATA_MAX octets).  With
+	 * dane the server name is the MX host: SNI, and the name a DANE-TA
+	 * chain's leaf must carry (RFC 7672 3.2.2, 8.1). */
 	IMSG_TLS_CLIENT_START,
 	/* smtp/mta -> tlsproxy. id = session id. no payload.  The session is
 	 * gone: drop the connection and its state. */
@@ -614,6 +619,10 @@ enum imsg_type {
 	 * from it. */
 	IMSG_MTA_TRUST_ANCHOR
 };
+
+/* TLSA records of one IMSG_TLS_CLIENT_START, and their data. */
+#define TLS_TLSA_MAX		8
+#define TLS_TLSA_DATA_MAX	64
 
 /* The largest trust anchor file IMSG_MTA_TRUST_ANCHOR carries. */
 #define DANE_ANCHOR_MAX		(64 * 1024)

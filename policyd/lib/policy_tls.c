@@ -260,7 +260,9 @@ policy_tls_req_check(const char *rhs, int nomap,
 		policy_result_accept(res, 0, "");
 		return;
 	}
-	if (req.verify && strcmp(f->verify, "OK") != 0) {
+	/* sendmail 8.16+: DANE's TRUSTED satisfies VERIFY like OK */
+	if (req.verify && strcmp(f->verify, "OK") != 0 &&
+	    strcmp(f->verify, "TRUSTED") != 0) {
 		tls_fail_verify(res, req.errors, f->verify);
 		return;
 	}

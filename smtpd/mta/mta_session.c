@@ -73,6 +73,7 @@ static void	mta_session_tx_begin(struct mta_session *);
 static void	mta_session_tx_screen(struct mta_session *);
 static void	mta_session_tx_send(struct mta_session *);
 static void	mta_session_timeout(int, short, void *);
+static int	mta_session_on_try_tls(struct mta_session *, uint32_t);
 static int	mta_session_policy_answer(struct mta_session *, uint32_t,
 		    const char *, const char *);
 
@@ -281,12 +282,49 @@ mta_session_tls_server(struct mta_session *s)
 	return mta_session_ask(s, POLICY_TLS_SRV);
 }
 
+/*
+ * DANE applies and cannot be satisfied on this connection: ${verify} is
+ * verify (DANE_NOTLS, DANE_TEMP, DANE_FAIL), and the MX is deferred,
+ * never used in cleartext (RFC 7672 2.2).  Returns -1.
+ */
+static int
+mta_session_dane_defer(struct mta_session *s, const char *verify,
+    const char *why)
+{
+	char	 text[MTA_ERR_MAX];
+
+	(void)strlcpy(s->facts.verify, verify, sizeof(s->facts.verify));
+	mta_dane_count(verify);
+	(void)snprintf(text, sizeof(text), "DANE: %s: %s (verify=%s)",
+	    s->peer, why, verify);
+	log_info("%s", text);
+	mta_session_fail(s, s->bev != NULL && bufferevent_getfd(s->bev) != -1,
+	    STATUS_TEMPFAIL, "4.7.5", text);
+	return -1;
+}
+
+/* DANE required: STARTTLS at once (Try_TLS cannot turn it off), or
+ * defer when the server does not offer it or tlsproxy is away. */
+static int
+mta_session_dane_starttls(struct mta_session *s)
+{
+	if (!(s->ehlo.ext & MTA_EXT_STARTTLS))
+		return mta_session_dane_defer(s, "DANE_NOTLS",
+		    "STARTTLS not offered");
+	if (proc_peer(PROC_TLS) == NULL)
+		return mta_session_dane_defer(s, "DANE_TEMP",
+		    "TLS proxy unavailable");
+	return mta_session_on_try_tls(s, POLICY_ACCEPT);
+}
+
 /* After the last EHLO or HELO: STARTTLS if it can be tried, or judge. */
 static int
 mta_session_after_ehlo(struct mta_session *s)
 {
 	if (s->tls || s->tls_checked)
 		return mta_session_tls_server(s);
+	if (s->dane.state == MTA_DANE_REQUIRED)
+		return mta_session_dane_starttls(s);
 	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
 		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
 		return mta_session_tls_server(s);
@@ -340,6 +378,9 @@ mta_session_on_starttls(struct mta_session *s)
 	char		 name[CONF_HOST_MAX + 2];
 	int		 fd;
 
+	if (s->reply.code != 220 && s->dane.state == MTA_DANE_REQUIRED)
+		return mta_session_dane_defer(s, "DANE_NOTLS",
+		    "STARTTLS refused");
 	if (s->reply.code != 220) {
 		log_info("%s: STARTTLS refused (%s), going on without TLS",
 		    s->peer, s->reply.text);
@@ -356,7 +397,7 @@ mta_session_on_starttls(struct mta_session *s)
 	mta_session_timer(s, conf->timeout_tls_handshake +
 	    MTA_QUIT_TIMEOUT);
 	mta_policy_server_name(s, name, sizeof(name));
-	if (mta_tls_start(s->id, fd, name) == -1) {
+	if (mta_tls_start(s->id, fd, name, &s->dane) == -1) {
 		s->state = MTA_S_STARTTLS;
 		mta_session_lost(s, "TLS proxy unavailable");
 	}
@@ -387,6 +428,17 @@ mta_session_tls_done(struct mta_session *s, int fd,
 	mta_reply_init(&s->reply);
 	(void)bufferevent_setfd(s->bev, fd);
 	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (s->dane.state == MTA_DANE_REQUIRED &&
+	    strcmp(facts->verify, "TRUSTED") != 0) {
+		(void)mta_session_dane_defer(s, "DANE_FAIL", "the certificate "
+		    "matches no TLSA record of the host");
+		return;
+	}
+	if (s->dane.state == MTA_DANE_REQUIRED) {
+		mta_dane_count(facts->verify);
+		(void)strlcpy(s->dane_host, s->batch->hops[s->batch->hop].name,
+		    sizeof(s->dane_host));
+	}
 	mta_session_printf(s, "EHLO %s\r\n", conf->hostname);
 	s->state = MTA_S_EHLO;
 	mta_session_timer(s, conf->mta_timeout_command);
@@ -1105,6 +1157,7 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	s->batch = b;
 	b->session = s;
 	s->state = MTA_S_CONNECT;
+	s->dane = b->hops[b->hop].dane;
 	s->opened_us = stats_clock_us();
 	(void)snprintf(s->peer, sizeof(s->peer), "%s [%s]:%u",
 	    b->hops[b->hop].name, r->addr, r->port);
