@@ -149,7 +149,7 @@ def test_dane_bogus_zone_defers_without_connecting():
 def test_dane_bogus_mx_host_defers():
     # a secure MX whose host is in a bogus zone: never tried
     with _World(lambda w: {
-            "mxb.example": (["@ MX 10 mx.bogus.example"], "secure"),
+            "mxb.example": (["@ MX 10 mx.bogus.example."], "secure"),
             "bogus.example": (_zone(["3 1 1 " + w.spki()]), "bogus")}) as w:
         clients.send(w.relay.port, "alice@client.test", "bob@mxb.example")
         _deferred(w.relay, "bob@mxb.example", "mx.bogus.example")
