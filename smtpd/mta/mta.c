@@ -6,7 +6,9 @@
  *   mta_batch.c    a delivery job, from IMSG_MTA_DELIVER to IMSG_MTA_DONE
  *   mta_route.c    the route from policyd, MX and address lookups
  *   mta_cache.c    resolved routes kept per domain for a short time
- *   mta_dns.c      libunbound glue, MX rdata decoding
+ *   mta_dns.c      libunbound glue, MX rdata decoding, the DNSSEC-
+ *                  validating resolver of "mta dane yes"
+ *   mta_dane.c     DANE: TLSA answers of MX hosts, connection reuse
  *   mta_pool.c     connections per next hop, reuse, limits
  *   mta_session.c  the SMTP client state machine
  *   mta_command.c  MAIL/RCPT command lines and their parameters
