@@ -397,7 +397,30 @@ policy_tls_rcpt(const struct policy_env *env, const struct policy_query *q,
 	tls_conclude(env, q, r, value, key, res);
 }
 
-/* try_tls (spec 4.1): REJECT means "do not send STARTTLS". */
+/*
+ * clt_features (spec 4.3, sendmail 8.17): D !Clt_Features on the server
+ * name, then the bare tag; no address probe.  The letters D (no DANE)
+ * and M (no MTA-STS), in either case, go back in features_set; others,
+ * a TMPF or "temp" are ignored (nothing is turned off).
+ */
+static void
+policy_tls_clt_features(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	char		 value[POLICY_VALUE_MAX + 1], key[POLICY_KEY_MAX + 1];
+	uint32_t	 set, clr;
+
+	if (policy_tls_lookup(env, "Clt_Features", q->name, "", value,
+	    sizeof(value), key, sizeof(key)) != POLICY_DB_FOUND ||
+	    policy_tls_features_parse(value, &set, &clr) == -1)
+		return;
+	res->features_set = (set | clr) &
+	    (POLICY_FEATURE('d') | POLICY_FEATURE('m'));
+	res->features_clear = 0;
+}
+
+/* try_tls (spec 4.1): REJECT means "do not send STARTTLS".  The answer
+ * also carries the server's Clt_Features letters. */
 void
 policy_tls_try(const struct policy_env *env, const struct policy_query *q,
     struct policy_result *res)
@@ -417,6 +440,7 @@ policy_tls_try(const struct policy_env *env, const struct policy_query *q,
 	} else
 		policy_result_accept(res, 0, "");
 	(void)strlcpy(res->key, key, sizeof(res->key));
+	policy_tls_clt_features(env, q, res);
 }
 
 /*

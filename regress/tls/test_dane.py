@@ -191,3 +191,19 @@ def test_dane_off_ignores_tlsa():
         line = w.relay.wait_for_log(
             r"STARTTLS=client, relay=mx\.off\.example, [^\n]*")
         assert "dane=" not in line.group(0), line.group(0)
+
+
+def test_dane_clt_features_d_turns_it_off():
+    # the record does not match, but the access map says D for the
+    # domain of the MX host (D !Clt_Features on the name)
+    with _World(lambda w: {"cf.example": (_zone(["3 1 1 " + "00" * 32]),
+                                          "secure")}) as w:
+        rc, out = w.relay.makemap("access", "Clt_Features:cf.example D\n")
+        assert rc == 0, out
+        clients.send(w.relay.port, "alice@client.test", "bob@cf.example")
+        w.sink.wait_for(1, timeout=30)
+        w.relay.wait_for_log(r"mx\.cf\.example .*DANE not applied: "
+                             r"Clt_Features D")
+        line = w.relay.wait_for_log(
+            r"STARTTLS=client, relay=mx\.cf\.example, [^\n]*")
+        assert "dane=" not in line.group(0), line.group(0)

@@ -247,6 +247,9 @@ struct mta_session {
 	 * that only a batch to that host reuses it where DANE applies */
 	struct mta_dane		 dane;
 	char			 dane_host[CONF_HOST_MAX];
+	/* Clt_Features letters of the server (POLICY_FEATURE bits, from
+	 * the answer to Try_TLS): D turns DANE off for it */
+	uint32_t		 clt_features;
 	/* SMTP AUTH (mta_auth.c): the exchange with its credential while
 	 * it runs (NULL otherwise; wiped when it ends), and its success */
 	struct mta_auth		*auth;
@@ -378,6 +381,9 @@ int		 mta_dane_applies(const struct mta_hop *);
  * to it, or the session passed its DANE check for that host. */
 int		 mta_dane_reuse_ok(const struct mta_session *,
 		    const struct mta_hop *);
+/* Clt_Features D for the server of s: DANE no longer applies to this
+ * connection (logged); 1 if so. */
+int		 mta_dane_clt_off(struct mta_session *);
 /* A ${verify} of DANE_* or TRUSTED: the counter, the log word. */
 void		 mta_dane_count(const char *verify);
 

@@ -110,6 +110,17 @@ mta_dane_reuse_ok(const struct mta_session *s, const struct mta_hop *hop)
 	return s->dane_host[0] != '\0' && strcmp(s->dane_host, hop->name) == 0;
 }
 
+int
+mta_dane_clt_off(struct mta_session *s)
+{
+	if (!(s->clt_features & POLICY_FEATURE('d')))
+		return 0;
+	log_info("%s: DANE not applied: Clt_Features D", s->peer);
+	stats_add("mta.dane.disabled", 1);
+	s->dane.state = MTA_DANE_NONE;
+	return 1;
+}
+
 void
 mta_dane_count(const char *verify)
 {

@@ -73,7 +73,6 @@ static void	mta_session_tx_begin(struct mta_session *);
 static void	mta_session_tx_screen(struct mta_session *);
 static void	mta_session_tx_send(struct mta_session *);
 static void	mta_session_timeout(int, short, void *);
-static int	mta_session_on_try_tls(struct mta_session *, uint32_t);
 static int	mta_session_policy_answer(struct mta_session *, uint32_t,
 		    const char *, const char *);
 
@@ -303,8 +302,25 @@ mta_session_dane_defer(struct mta_session *s, const char *verify,
 	return -1;
 }
 
-/* DANE required: STARTTLS at once (Try_TLS cannot turn it off), or
- * defer when the server does not offer it or tlsproxy is away. */
+/* STARTTLS can be sent: offered, and tlsproxy is there; else ${verify}
+ * says why not. */
+static int
+mta_session_tls_offered(struct mta_session *s)
+{
+	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
+		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+		return 0;
+	}
+	if (proc_peer(PROC_TLS) == NULL) {
+		/* sendmail: "client TLS init failed" is TEMP */
+		(void)strlcpy(s->facts.verify, "TEMP", sizeof(s->facts.verify));
+		return 0;
+	}
+	return 1;
+}
+
+/* DANE required: STARTTLS whatever Try_TLS said, or defer when the
+ * server does not offer it or tlsproxy is away. */
 static int
 mta_session_dane_starttls(struct mta_session *s)
 {
@@ -314,7 +330,10 @@ mta_session_dane_starttls(struct mta_session *s)
 	if (proc_peer(PROC_TLS) == NULL)
 		return mta_session_dane_defer(s, "DANE_TEMP",
 		    "TLS proxy unavailable");
-	return mta_session_on_try_tls(s, POLICY_ACCEPT);
+	mta_session_send(s, "STARTTLS\r\n", 10);
+	s->state = MTA_S_STARTTLS;
+	mta_session_timer(s, conf->mta_timeout_command);
+	return 0;
 }
 
 /* After the last EHLO or HELO: STARTTLS if it can be tried, or judge. */
@@ -323,17 +342,9 @@ mta_session_after_ehlo(struct mta_session *s)
 {
 	if (s->tls || s->tls_checked)
 		return mta_session_tls_server(s);
-	if (s->dane.state == MTA_DANE_REQUIRED)
-		return mta_session_dane_starttls(s);
-	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
-		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+	/* with DANE, Try_TLS is asked for its Clt_Features letters */
+	if (s->dane.state != MTA_DANE_REQUIRED && !mta_session_tls_offered(s))
 		return mta_session_tls_server(s);
-	}
-	if (proc_peer(PROC_TLS) == NULL) {
-		/* sendmail: "client TLS init failed" is TEMP */
-		(void)strlcpy(s->facts.verify, "TEMP", sizeof(s->facts.verify));
-		return mta_session_tls_server(s);
-	}
 	return mta_session_ask(s, POLICY_TRY_TLS);
 }
 
@@ -824,6 +835,12 @@ mta_session_on_unexpected(struct mta_session *s)
 static int
 mta_session_on_try_tls(struct mta_session *s, uint32_t verdict)
 {
+	if (s->dane.state == MTA_DANE_REQUIRED) {
+		if (!mta_dane_clt_off(s))
+			return mta_session_dane_starttls(s);
+		if (!mta_session_tls_offered(s))
+			return mta_session_tls_server(s);
+	}
 	if (verdict == POLICY_ACCEPT) {
 		mta_session_send(s, "STARTTLS\r\n", 10);
 		s->state = MTA_S_STARTTLS;
