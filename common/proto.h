@@ -341,7 +341,9 @@ enum imsg_type {
 	 * u32 POLICY_F_* flags, u32 reply code (0 if none),
 	 * str enhanced status, str reply text, str matched key (for logs),
 	 * u32 features set, u32 features clear (POLICY_FEATURE bits of
-	 * Srv_Features; both 0 except in a connect result), str recipient
+	 * Srv_Features; both 0 except in a connect result, and in a Try_TLS
+	 * result the set holds the server's Clt_Features letters d and m,
+	 * issue 15), str recipient
 	 * to queue in place of the one asked about (the %-hack's
 	 * "user@host" for "user%host@local"; "" if unchanged, and in every
 	 * result but an accepted RCPT's, for logs), u32 ntargets, then
