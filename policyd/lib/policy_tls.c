@@ -403,7 +403,7 @@ policy_tls_rcpt(const struct policy_env *env, const struct policy_query *q,
  * and M (no MTA-STS), in either case, go back in features_set; others,
  * a TMPF or "temp" are ignored (nothing is turned off).
  */
-static void
+void
 policy_tls_clt_features(const struct policy_env *env,
     const struct policy_query *q, struct policy_result *res)
 {
@@ -419,8 +419,7 @@ policy_tls_clt_features(const struct policy_env *env,
 	res->features_clear = 0;
 }
 
-/* try_tls (spec 4.1): REJECT means "do not send STARTTLS".  The answer
- * also carries the server's Clt_Features letters. */
+/* try_tls (spec 4.1): REJECT means "do not send STARTTLS". */
 void
 policy_tls_try(const struct policy_env *env, const struct policy_query *q,
     struct policy_result *res)
@@ -440,7 +439,6 @@ policy_tls_try(const struct policy_env *env, const struct policy_query *q,
 	} else
 		policy_result_accept(res, 0, "");
 	(void)strlcpy(res->key, key, sizeof(res->key));
-	policy_tls_clt_features(env, q, res);
 }
 
 /*

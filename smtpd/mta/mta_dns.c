@@ -64,7 +64,8 @@ mta_dns_imsg_anchor(struct imsgev *iev, struct imsg *m, void *arg)
 		fatalx("malformed trust anchor from the parent");
 	free(mta_dns_anchor);
 	mta_dns_anchor = xcalloc(1, len + 1);
-	memcpy(mta_dns_anchor, data, len);
+	if (len > 0)
+		memcpy(mta_dns_anchor, data, len);
 }
 
 /* The validating resolver for c, if DANE is on and the anchor works. */
