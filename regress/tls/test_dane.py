@@ -207,3 +207,45 @@ def test_dane_clt_features_d_turns_it_off():
         line = w.relay.wait_for_log(
             r"STARTTLS=client, relay=mx\.cf\.example, [^\n]*")
         assert "dane=" not in line.group(0), line.group(0)
+
+
+def test_explain_tls_srv_shows_records_and_verdict():
+    import os
+    from lib import BIN, test_dir
+    from lib.dnssec import SignedDns
+    with SignedDns() as dns:
+        dns.zone("ee.example", _zone(["3 1 1 " + "ab" * 32,
+                                      "1 1 1 " + "cd" * 32]))
+        dns.zone("bogus.example", _zone(["3 1 1 " + "ab" * 32]),
+                 bogus=True)
+        dns.zone("plain.example", _zone(["3 1 1 " + "ab" * 32]),
+                 signed=False)
+        dns.start()
+        conf = os.path.join(test_dir("explain-dane"), "smtpd.conf")
+        with open(conf, "w") as f:
+            f.write('hostname "relay.test"\nmta dane yes\n'
+                    'resolver 127.0.0.1 port %d\n'
+                    'dnssec trust-anchor "%s"\n' % (dns.port, dns.anchor))
+
+        def explain(domain):
+            r = subprocess.run([os.path.join(BIN, "smtpctl"), "-f", conf,
+                                "explain", "tls-srv", domain],
+                               stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, timeout=30)
+            return r.returncode, r.stdout.decode() + r.stderr.decode()
+
+        rc, out = explain("ee.example")
+        assert rc == 0, out
+        assert "ee.example MX: found, secure" in out, out
+        assert "_25._tcp.mx.ee.example: records, secure" in out, out
+        assert "3 1 1 " + "ab" * 32 + ": DANE-EE, usable" in out, out
+        assert "1 1 1 " + "cd" * 32 + ": PKIX-EE, unusable" in out, out
+        assert ("mx.ee.example: verdict: DANE required: STARTTLS, and "
+                "the certificate must match one of 1 usable") in out, out
+        rc, out = explain("bogus.example")
+        assert rc == 1 and "bogus" in out, out
+        assert "verdict: deferred" in out, out
+        rc, out = explain("plain.example")
+        assert rc == 0, out
+        assert ("mx.plain.example: verdict: no DANE (MX answer not "
+                "secure), opportunistic TLS") in out, out
