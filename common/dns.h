@@ -61,7 +61,9 @@ int		 dns_resolver_configure(struct dns_resolver *,
  * which libunbound allows only before its first query, and every
  * forwarding context the next dns_resolver_configure() makes.  0, 1 if
  * nothing changed, -1 if a record is refused or the system context has
- * already resolved (logged; it then keeps its old anchor).
+ * already resolved (logged; it then keeps its old anchor).  libunbound
+ * parses the records only at the first query, so a malformed one fails
+ * the lookups then.
  */
 int		 dns_resolver_anchor(struct dns_resolver *, const char *);
 
