@@ -5,7 +5,9 @@
  * recipient, a static host (an address literal, or a name looked up for
  * A/AAAA), the MX of a mailertable host (ROUTE_F_MX), or the domain's
  * MX; an MX list is sorted, pruned of our host name and looked up host
- * by host.  A mailertable "user@host" makes every RCPT of the batch name
+ * by host.  With "mta dane yes" and a DNSSEC-secure MX answer each host
+ * also gets a TLSA lookup (_25._tcp.HOST), whose outcome (mta_dane.c)
+ * rides in its hops when an address answer of the host was secure.  A mailertable "user@host" makes every RCPT of the batch name
  * that address.  A local domain (ROUTE_LOCAL) is not ours to deliver: it
  * waits in the queue (4.3.5) with a warning.
  *
