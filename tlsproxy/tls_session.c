@@ -421,6 +421,8 @@ tls_session_facts(struct tls_session *s)
 	}
 	tls_verify_peer(tls_pki_store(s->set), chain, len,
 	    s->client || (s->flags & TLS_F_VERIFY_PEER), f);
+	if (s->client && (s->flags & TLS_F_VERIFY_NAME))
+		tls_verify_name(chain, len, s->relay, f);
 }
 
 /* sendmail's STARTTLS= lines (spec 7.1) and the counters. */

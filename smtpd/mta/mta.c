@@ -32,6 +32,7 @@
 #include "proc.h"
 #include "mta_cache.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 #include "mta_dns.h"
 
 static void	mta_flush_idle(struct imsgev *, struct imsg *, void *);
@@ -53,6 +54,8 @@ static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
 	{ IMSG_POLICY_RESULT,		mta_policy_result },
 	{ IMSG_POLICY_AUTHINFO_RESULT,	mta_auth_imsg_result },
+	{ IMSG_POLICY_STS_RESULT,	mta_sts_imsg_stored },
+	{ IMSG_POLICY_TLSRPT_RECORD,	mta_tlsrpt_imsg_record },
 };
 
 static const struct imsg_handler mta_tls_handlers[] = {
@@ -126,6 +129,8 @@ mta_peer_down(enum proc_id id)
 	} else if (id == PROC_POLICY) {
 		mta_route_policy_down();
 		mta_session_policy_down();
+		mta_sts_policy_down();
+		mta_tlsrpt_policy_down();
 	}
 	else if (id == PROC_TLS)
 		mta_session_tls_down(proc_peer_instance());
@@ -141,6 +146,7 @@ mta_config_apply(struct config *nconf, struct config *old)
 	mta_cache_flush();
 	if (old == NULL)
 		mta_batch_config_ready();
+	mta_tlsrpt_start();
 }
 
 static void
@@ -148,6 +154,10 @@ mta_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
 {
 	int	 nconn, nidle;
 
+	if (cmd == CTL_TLSRPT) {
+		mta_sts_report(ctlid, arg);
+		return;
+	}
 	if (cmd != CTL_SHOW_STATUS) {
 		proc_ctl_end(ctlid, 1, "not supported by mta");
 		return;

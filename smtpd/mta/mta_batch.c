@@ -27,6 +27,7 @@
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 
 static TAILQ_HEAD(, mta_batch)	 mta_batches =
     TAILQ_HEAD_INITIALIZER(mta_batches);
@@ -284,6 +285,8 @@ mta_batch_error(struct mta_batch *b, int status, const char *enh,
 void
 mta_batch_hops_ready(struct mta_batch *b)
 {
+	if (mta_sts_route(b))
+		return;
 	b->hop = 0;
 	b->fresh = 0;
 	mta_pool_acquire(b);
@@ -336,6 +339,8 @@ mta_batch_done(struct mta_batch *b)
 		mta_route_cancel(b);
 	else if (b->state == MTA_BATCH_WAIT)
 		mta_pool_cancel(b);
+	else if (b->state == MTA_BATCH_STS)
+		mta_sts_cancel(b);
 	for (i = 0; i < b->nrcpt; i++)
 		if (b->rcpts[i].state != MTA_RCPT_DONE) {
 			log_warnx("batch %08x: recipient left open",
@@ -363,6 +368,8 @@ mta_batch_abort_all(void)
 			mta_route_cancel(b);
 		else if (b->state == MTA_BATCH_WAIT)
 			mta_pool_cancel(b);
+		else if (b->state == MTA_BATCH_STS)
+			mta_sts_cancel(b);
 		mta_batch_free(b);
 	}
 }

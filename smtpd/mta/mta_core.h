@@ -104,6 +104,8 @@ struct mta_hop {
 	/* MX preference of the host (0 for a static route): a cached
 	 * route reshuffles the hosts of equal preference */
 	int			 pref;
+	/* a route of policyd's, not the domain's MX: no MTA-STS */
+	int			 routed;
 	/* DANE of the host, from its TLSA records */
 	struct mta_dane		 dane;
 };
@@ -120,7 +122,8 @@ enum mta_batch_state {
 	MTA_BATCH_ROUTE,	/* waiting for policyd */
 	MTA_BATCH_RESOLVE,	/* waiting for DNS */
 	MTA_BATCH_WAIT,		/* waiting for a connection slot */
-	MTA_BATCH_SESSION	/* on a connection */
+	MTA_BATCH_SESSION,	/* on a connection */
+	MTA_BATCH_STS		/* waiting for an MTA-STS policy (mta_sts.c) */
 };
 
 struct mta_resolve;
@@ -129,7 +132,8 @@ struct mta_session;
 
 struct mta_batch {
 	TAILQ_ENTRY(mta_batch)	 entry;		/* every batch */
-	TAILQ_ENTRY(mta_batch)	 wentry;	/* a relay's wait list */
+	/* a relay's wait list, or an MTA-STS fetch's */
+	TAILQ_ENTRY(mta_batch)	 wentry;
 	RB_ENTRY(mta_batch)	 rentry;	/* route queries by qid */
 	enum mta_batch_state	 state;
 	uint32_t		 id;
@@ -165,6 +169,9 @@ struct mta_batch {
 	struct mta_relay	*relay;		/* waiting on it */
 	struct mta_session	*session;	/* running on it */
 	struct mta_error	 err;
+	/* MTA-STS (mta_sts.c): the policy was looked for; its mode */
+	int			 sts_asked;
+	int			 sts_mode;	/* enum mtasts_mode */
 };
 
 enum mta_state {
@@ -254,6 +261,10 @@ struct mta_session {
 	 * it runs (NULL otherwise; wiped when it ends), and its success */
 	struct mta_auth		*auth;
 	int			 authed;
+	/* MTA-STS: the name the handshake had to verify ("" none), and
+	 * whether it did */
+	char			 sts_host[CONF_HOST_MAX + 2];
+	int			 sts_ok;
 };
 
 /* A next hop: an address and port, its connections and its queue. */
@@ -334,6 +345,9 @@ void		 mta_session_abort_all(void);
 struct mta_session *mta_session_find(uint32_t);
 void		 mta_session_tls_done(struct mta_session *, int fd,
 		    const struct mta_tls_facts *, const char *error);
+int		 mta_session_requiretls(const struct mta_batch *);
+int		 mta_session_name_verified(const struct mta_session *,
+		    const char *name);
 void		 mta_session_tls_down(unsigned inst);
 void		 mta_session_policy_done(struct mta_session *, uint32_t verdict,
 		    const char *reply, const char *enh);
@@ -390,6 +404,8 @@ void		 mta_dane_count(const char *verify);
 /* mta_tls.c */
 int		 mta_tls_start(uint32_t id, int fd, const char *name,
 		    const struct mta_dane *);
+/* The DANE part of IMSG_TLS_CLIENT_START (none when d is NULL). */
+void		 mta_tls_put_tlsa(struct imsg_out *, const struct mta_dane *);
 void		 mta_tls_abort(uint32_t id);
 void		 mta_tls_result(struct imsgev *, struct imsg *, void *);
 

@@ -305,7 +305,7 @@ struct smtp_session {
 
 /* smtp_session.c */
 struct smtp_session *smtp_session_new(int fd, const struct sockaddr_storage *,
-	    const char *listener, uint32_t lflags);
+	    const char *listener, uint32_t lflags, const struct smtp_tls *);
 struct smtp_session *smtp_session_open(int fd, const char *addr,
 	    const char *listener, uint32_t lflags);
 size_t	 smtp_session_count(void);
