@@ -38,11 +38,12 @@ class _World:
     """The signed DNS, the DANE hop (a relay with a tls listener on the
     mta port, delivering to a sink) and the relay under test."""
 
-    def __init__(self, zones, dane="yes"):
+    def __init__(self, zones, dane="yes", conf=None):
         from lib.dnssec import SignedDns
         self.ca = TestCA()
         self.zones = zones
         self.dane = dane
+        self.conf = dict(conf or {})
         self.dns = SignedDns()
         self.stack = []
 
@@ -61,11 +62,12 @@ class _World:
                 self.ca, self.cert, self.port)).__enter__()
             self.stack.append(self.hop)
             wait_tls_ready(self.hop)
+            self.conf.update({"mta dane": self.dane,
+                              "dnssec trust-anchor":
+                                  '"%s"' % self.dns.anchor})
             self.relay = Relay(resolver_port=self.dns.port,
-                               mta_port=self.port, conf={
-                                   "mta dane": self.dane,
-                                   "dnssec trust-anchor":
-                                       '"%s"' % self.dns.anchor}).__enter__()
+                               mta_port=self.port,
+                               conf=self.conf).__enter__()
             self.stack.append(self.relay)
         except BaseException:
             self.__exit__(None, None, None)
@@ -249,3 +251,25 @@ def test_explain_tls_srv_shows_records_and_verdict():
         assert rc == 0, out
         assert ("mx.plain.example: verdict: no DANE (MX answer not "
                 "secure), opportunistic TLS") in out, out
+
+
+def test_dane_wins_over_mta_sts_enforce():
+    # an enforce policy that names another MX: the DANE host is used all
+    # the same (RFC 8461 2), authenticated by its TLSA record
+    import random
+    from lib.mtasts import PolicyServer
+    web_addr = "127.0.3.%d" % random.randint(10, 250)
+    w = _World(lambda w: {"both.example": (_zone(["3 1 1 " + w.spki()]) + [
+        '_mta-sts TXT "v=STSv1; id=20261207a"',
+        "mta-sts A %s" % web_addr], "secure")},
+        conf={"mta mta-sts": "yes"})
+    w.conf["ca file"] = '"%s"' % w.ca.cert
+    policy = ("version: STSv1\r\nmode: enforce\r\nmx: mx9.other.example"
+              "\r\nmax_age: 86400\r\n")
+    with PolicyServer(w.ca, "both.example", web_addr, policy) as web, w:
+        clients.send(w.relay.port, "alice@client.test", "bob@both.example")
+        w.sink.wait_for(1, timeout=40)
+        w.relay.wait_for_log(r"STARTTLS=client, relay=mx\.both\.example, "
+                             r".*verify=TRUSTED, .*dane=DANE-EE")
+        assert web.fetches == 1
+        assert "does not match the policy" not in w.relay.log()
