@@ -183,6 +183,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	MAXSESSIONS CONNECTIONRATE MODIFIERS
 %token	PROXYPROTOCOL METRICS
 %token	DNSSEC TRUSTANCHOR
+%token	DANE
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -941,6 +942,7 @@ mtaopt		: PORT NUMBER {
 			parse_conf->mta_messages_per_connection = $2;
 		}
 		| TIMEOUT mtatimeout
+		| mtadane
 		| PKI STRING {
 			if (parse_pki_ref($2, "mta") == -1)
 				YYERROR;
@@ -948,6 +950,10 @@ mtaopt		: PORT NUMBER {
 			    sizeof(parse_conf->mta_pki));
 		}
 		| MTASTS yesno		{ parse_conf->mta_sts = $2; }
+		;
+
+/* DANE (RFC 7672) for outbound STARTTLS; off unless asked for */
+mtadane		: DANE yesno		{ parse_conf->mta_dane = $2; }
 		;
 
 mtatimeout	: CONNECT duration {
@@ -1007,6 +1013,7 @@ static const struct keyword	 keywords[] = {
 	{ "connection-rate-per-address",	CONNRATEPERADDR },
 	{ "connections",		CONNECTIONS },
 	{ "control",			CONTROL },
+	{ "dane",			DANE },
 	{ "data",			DATA },
 	{ "data-rate",			DATARATE },
 	{ "database",			DATABASE },

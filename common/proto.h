@@ -342,7 +342,9 @@ enum imsg_type {
 	 * u32 POLICY_F_* flags, u32 reply code (0 if none),
 	 * str enhanced status, str reply text, str matched key (for logs),
 	 * u32 features set, u32 features clear (POLICY_FEATURE bits of
-	 * Srv_Features; both 0 except in a connect result), str recipient
+	 * Srv_Features; both 0 except in a connect result, and in a Try_TLS
+	 * result the set holds the server's Clt_Features letters d and m,
+	 * issue 15), str recipient
 	 * to queue in place of the one asked about (the %-hack's
 	 * "user@host" for "user%host@local"; "" if unchanged, and in every
 	 * result but an accepted RCPT's, for logs), u32 ntargets, then
@@ -455,8 +457,14 @@ enum imsg_type {
 	 * the logs; not checked against the certificate, as in sendmail:
 	 * ${cn_subject} is for that, unless the flags have
 	 * TLS_F_VERIFY_NAME, for MTA-STS), str client pki name ("" for
-	 * none), u32 TLS_F_* flags.  The mta's MTA-STS policy fetches use
-	 * it too, with ids of their own. */
+	 * none), u32 TLS_F_* flags; then (DANE, issue 15) u32 dane (1: DANE
+	 * applies, the chain must match a record: ${verify} TRUSTED or
+	 * DANE_FAIL), u32 n (at most TLS_TLSA_MAX), n times u32 usage << 16
+	 * | selector << 8 | matching type and data (at most
+	 * TLS_TLSA_DATA_MAX octets).  With dane the server name is the MX
+	 * host: SNI, and the name a DANE-TA chain's leaf must carry (RFC
+	 * 7672 3.2.2, 8.1).  The mta's MTA-STS policy fetches use it too,
+	 * with ids of their own (and dane 0). */
 	IMSG_TLS_CLIENT_START,
 	/* smtp/mta -> tlsproxy. id = session id. no payload.  The session is
 	 * gone: drop the connection and its state. */
@@ -634,8 +642,26 @@ enum imsg_type {
 	IMSG_POLICY_TLSRPT_LOAD,
 	/* policyd -> mta. id 0. payload: str day, str domain, str record;
 	 * one per row from that day on, then one with an empty day. */
-	IMSG_POLICY_TLSRPT_RECORD
+	IMSG_POLICY_TLSRPT_RECORD,
+
+	/*
+	 * DANE in the outbound client (issue 15).
+	 */
+	/* parent -> mta. id 0. payload: data the text of "dnssec
+	 * trust-anchor" (at most DANE_ANCHOR_MAX octets; empty when the
+	 * file cannot be read or "mta dane" is off).  Sent before every
+	 * IMSG_CONF_BEGIN to the mta, because the file is outside its
+	 * chroot; the config that follows makes the validating resolver
+	 * from it. */
+	IMSG_MTA_TRUST_ANCHOR
 };
+
+/* TLSA records of one IMSG_TLS_CLIENT_START, and their data. */
+#define TLS_TLSA_MAX		8
+#define TLS_TLSA_DATA_MAX	64
+
+/* The largest trust anchor file IMSG_MTA_TRUST_ANCHOR carries. */
+#define DANE_ANCHOR_MAX		(64 * 1024)
 
 /* The most addresses of one IMSG_POLICY_GENERICS. */
 #define GENERICS_ADDRS_MAX	64

@@ -211,6 +211,9 @@ policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	/* ClientConn:, ClientRate: whatever the verdict */
 	if (q->kind == POLICY_CONNECT)
 		policy_limit_client(&env, q, &res);
+	/* Clt_Features: (DANE off for a server) whatever Try_TLS said */
+	if (q->kind == POLICY_TRY_TLS)
+		policy_tls_clt_features(&env, q, &res);
 	policy_access_log(q, &res);
 	policyd_send(peer, id, &res);
 	policy_targets_free(&res.targets);

@@ -6,7 +6,9 @@
  *   mta_batch.c    a delivery job, from IMSG_MTA_DELIVER to IMSG_MTA_DONE
  *   mta_route.c    the route from policyd, MX and address lookups
  *   mta_cache.c    resolved routes kept per domain for a short time
- *   mta_dns.c      libunbound glue, MX rdata decoding
+ *   mta_dns.c      libunbound glue, MX rdata decoding, the DNSSEC-
+ *                  validating resolver of "mta dane yes"
+ *   mta_dane.c     DANE: TLSA answers of MX hosts, connection reuse
  *   mta_pool.c     connections per next hop, reuse, limits
  *   mta_session.c  the SMTP client state machine
  *   mta_command.c  MAIL/RCPT command lines and their parameters
@@ -39,6 +41,10 @@ static void	mta_config_apply(struct config *, struct config *);
 static void	mta_ctl(uint32_t, uint32_t, const char *);
 static void	mta_shutdown(void);
 
+static const struct imsg_handler mta_parent_handlers[] = {
+	{ IMSG_MTA_TRUST_ANCHOR,	mta_dns_imsg_anchor },
+};
+
 static const struct imsg_handler mta_queue_handlers[] = {
 	{ IMSG_MTA_DELIVER,		mta_batch_imsg_deliver },
 	{ IMSG_MTA_FLUSH_IDLE,		mta_flush_idle },
@@ -65,12 +71,15 @@ static const struct proc_def mta_def = {
 	.name = "mta",
 	.user = SMTPD_MTA_USER,
 	.handlers = {
+		[PROC_PARENT] = mta_parent_handlers,
 		[PROC_QUEUE] = mta_queue_handlers,
 		[PROC_POLICY] = mta_policy_handlers,
 		[PROC_TLS] = mta_tls_handlers,
 		[PROC_AUTH] = mta_auth_handlers,
 	},
 	.nhandlers = {
+		[PROC_PARENT] = sizeof(mta_parent_handlers) /
+		    sizeof(mta_parent_handlers[0]),
 		[PROC_QUEUE] = sizeof(mta_queue_handlers) /
 		    sizeof(mta_queue_handlers[0]),
 		[PROC_POLICY] = sizeof(mta_policy_handlers) /

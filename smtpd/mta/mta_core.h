@@ -26,6 +26,7 @@
 #include "imsg.h"
 #include "mailaddr.h"
 #include "mta_data.h"
+#include "mta_dns.h"
 #include "mta_reply.h"
 #include "proto.h"
 
@@ -62,6 +63,39 @@ struct mta_rcpt {
 	enum mta_rcpt_state	 state;
 };
 
+/*
+ * DANE (RFC 7672) of one MX host, from its TLSA records at _25._tcp.HOST
+ * (mta_dane.c).  Only records of the usages DANE-TA and DANE-EE with a
+ * known selector and matching type count; at most MTA_TLSA_MAX of them
+ * of at most MTA_TLSA_DATA_MAX octets (a SHA-512 digest) are carried to
+ * tlsproxy.  Larger usable records are counted but not carried, so a
+ * host that publishes only those fails its check (never cleartext).
+ */
+#define MTA_TLSA_MAX		TLS_TLSA_MAX
+#define MTA_TLSA_DATA_MAX	TLS_TLSA_DATA_MAX
+
+enum mta_dane_state {
+	MTA_DANE_NONE = 0,	/* no DANE: opportunistic TLS as before */
+	MTA_DANE_REQUIRED,	/* usable TLSA records: authenticated TLS */
+	MTA_DANE_TEMP		/* TLSA lookup failed or bogus: defer */
+};
+
+struct mta_tlsa {
+	uint8_t			 usage;
+	uint8_t			 selector;
+	uint8_t			 mtype;
+	uint8_t			 len;
+	uint8_t			 data[MTA_TLSA_DATA_MAX];
+};
+
+struct mta_dane {
+	enum mta_dane_state	 state;
+	size_t			 ntlsa;
+	struct mta_tlsa		 tlsa[MTA_TLSA_MAX];
+	/* why the lookup failed, for MTA_DANE_TEMP */
+	char			 why[96];
+};
+
 /* One address to try, with the name it came from (for logs). */
 struct mta_hop {
 	char			 name[CONF_HOST_MAX];
@@ -72,6 +106,8 @@ struct mta_hop {
 	int			 pref;
 	/* a route of policyd's, not the domain's MX: no MTA-STS */
 	int			 routed;
+	/* DANE of the host, from its TLSA records */
+	struct mta_dane		 dane;
 };
 
 /* The error to report if no later hop does better. */
@@ -213,6 +249,14 @@ struct mta_session {
 	size_t			 screen;
 	/* the tlsproxy instance that has (or had) the handshake */
 	uint32_t		 tls_inst;
+	/* DANE (mta_dane.c): the hop's records when the connection was
+	 * opened, and the host a DANE check passed for ("" if none), so
+	 * that only a batch to that host reuses it where DANE applies */
+	struct mta_dane		 dane;
+	char			 dane_host[CONF_HOST_MAX];
+	/* Clt_Features letters of the server (POLICY_FEATURE bits, from
+	 * the answer to Try_TLS): D turns DANE off for it */
+	uint32_t		 clt_features;
 	/* SMTP AUTH (mta_auth.c): the exchange with its credential while
 	 * it runs (NULL otherwise; wiped when it ends), and its success */
 	struct mta_auth		*auth;
@@ -339,8 +383,29 @@ void		 mta_auth_clear(struct mta_session *);
 int		 mta_auth_mail_param(const struct mta_session *, char *,
 		    size_t, int n);
 
+/* mta_dane.c */
+/* The TLSA answer for a host into d (RFC 7672 2.2: secure and usable,
+ * insecure or absent, failed or bogus). */
+void		 mta_dane_tlsa(struct mta_dane *, const char *host,
+		    const struct mta_dns_answer *);
+/* 1 if DANE applies to this MX (records to check, or a lookup failure
+ * that defers it): MTA-STS then does not (RFC 8461 2). */
+int		 mta_dane_applies(const struct mta_hop *);
+/* 1 if an idle session may carry a batch to hop: DANE does not apply
+ * to it, or the session passed its DANE check for that host. */
+int		 mta_dane_reuse_ok(const struct mta_session *,
+		    const struct mta_hop *);
+/* Clt_Features D for the server of s: DANE no longer applies to this
+ * connection (logged); 1 if so. */
+int		 mta_dane_clt_off(struct mta_session *);
+/* A ${verify} of DANE_* or TRUSTED: the counter, the log word. */
+void		 mta_dane_count(const char *verify);
+
 /* mta_tls.c */
-int		 mta_tls_start(uint32_t id, int fd, const char *name);
+int		 mta_tls_start(uint32_t id, int fd, const char *name,
+		    const struct mta_dane *);
+/* The DANE part of IMSG_TLS_CLIENT_START (none when d is NULL). */
+void		 mta_tls_put_tlsa(struct imsg_out *, const struct mta_dane *);
 void		 mta_tls_abort(uint32_t id);
 void		 mta_tls_result(struct imsgev *, struct imsg *, void *);
 

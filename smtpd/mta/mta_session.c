@@ -283,21 +283,70 @@ mta_session_tls_server(struct mta_session *s)
 	return mta_session_ask(s, POLICY_TLS_SRV);
 }
 
+/*
+ * DANE applies and cannot be satisfied on this connection: ${verify} is
+ * verify (DANE_NOTLS, DANE_TEMP, DANE_FAIL), and the MX is deferred,
+ * never used in cleartext (RFC 7672 2.2).  Returns -1.
+ */
+static int
+mta_session_dane_defer(struct mta_session *s, const char *verify,
+    const char *why)
+{
+	char	 text[MTA_ERR_MAX];
+
+	(void)strlcpy(s->facts.verify, verify, sizeof(s->facts.verify));
+	mta_dane_count(verify);
+	(void)snprintf(text, sizeof(text), "DANE: %s: %s (verify=%s)",
+	    s->peer, why, verify);
+	log_info("%s", text);
+	mta_session_fail(s, s->bev != NULL && bufferevent_getfd(s->bev) != -1,
+	    STATUS_TEMPFAIL, "4.7.5", text);
+	return -1;
+}
+
+/* STARTTLS can be sent: offered, and tlsproxy is there; else ${verify}
+ * says why not. */
+static int
+mta_session_tls_offered(struct mta_session *s)
+{
+	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
+		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+		return 0;
+	}
+	if (proc_peer(PROC_TLS) == NULL) {
+		/* sendmail: "client TLS init failed" is TEMP */
+		(void)strlcpy(s->facts.verify, "TEMP", sizeof(s->facts.verify));
+		return 0;
+	}
+	return 1;
+}
+
+/* DANE required: STARTTLS whatever Try_TLS said, or defer when the
+ * server does not offer it or tlsproxy is away. */
+static int
+mta_session_dane_starttls(struct mta_session *s)
+{
+	if (!(s->ehlo.ext & MTA_EXT_STARTTLS))
+		return mta_session_dane_defer(s, "DANE_NOTLS",
+		    "STARTTLS not offered");
+	if (proc_peer(PROC_TLS) == NULL)
+		return mta_session_dane_defer(s, "DANE_TEMP",
+		    "TLS proxy unavailable");
+	mta_session_send(s, "STARTTLS\r\n", 10);
+	s->state = MTA_S_STARTTLS;
+	mta_session_timer(s, conf->mta_timeout_command);
+	return 0;
+}
+
 /* After the last EHLO or HELO: STARTTLS if it can be tried, or judge. */
 static int
 mta_session_after_ehlo(struct mta_session *s)
 {
 	if (s->tls || s->tls_checked)
 		return mta_session_tls_server(s);
-	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
-		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+	/* with DANE, Try_TLS is asked for its Clt_Features letters */
+	if (s->dane.state != MTA_DANE_REQUIRED && !mta_session_tls_offered(s))
 		return mta_session_tls_server(s);
-	}
-	if (proc_peer(PROC_TLS) == NULL) {
-		/* sendmail: "client TLS init failed" is TEMP */
-		(void)strlcpy(s->facts.verify, "TEMP", sizeof(s->facts.verify));
-		return mta_session_tls_server(s);
-	}
 	return mta_session_ask(s, POLICY_TRY_TLS);
 }
 
@@ -342,6 +391,9 @@ mta_session_on_starttls(struct mta_session *s)
 	char		 name[CONF_HOST_MAX + 2];
 	int		 fd;
 
+	if (s->reply.code != 220 && s->dane.state == MTA_DANE_REQUIRED)
+		return mta_session_dane_defer(s, "DANE_NOTLS",
+		    "STARTTLS refused");
 	if (s->reply.code != 220) {
 		log_info("%s: STARTTLS refused (%s), going on without TLS",
 		    s->peer, s->reply.text);
@@ -358,7 +410,7 @@ mta_session_on_starttls(struct mta_session *s)
 	mta_session_timer(s, conf->timeout_tls_handshake +
 	    MTA_QUIT_TIMEOUT);
 	mta_policy_server_name(s, name, sizeof(name));
-	if (mta_tls_start(s->id, fd, name) == -1) {
+	if (mta_tls_start(s->id, fd, name, &s->dane) == -1) {
 		s->state = MTA_S_STARTTLS;
 		mta_session_lost(s, "TLS proxy unavailable");
 	}
@@ -389,6 +441,17 @@ mta_session_tls_done(struct mta_session *s, int fd,
 	mta_reply_init(&s->reply);
 	(void)bufferevent_setfd(s->bev, fd);
 	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (s->dane.state == MTA_DANE_REQUIRED &&
+	    strcmp(facts->verify, "TRUSTED") != 0) {
+		(void)mta_session_dane_defer(s, "DANE_FAIL", "the certificate "
+		    "matches no TLSA record of the host");
+		return;
+	}
+	if (s->dane.state == MTA_DANE_REQUIRED) {
+		mta_dane_count(facts->verify);
+		(void)strlcpy(s->dane_host, s->batch->hops[s->batch->hop].name,
+		    sizeof(s->dane_host));
+	}
 	mta_session_printf(s, "EHLO %s\r\n", conf->hostname);
 	s->state = MTA_S_EHLO;
 	mta_session_timer(s, conf->mta_timeout_command);
@@ -793,6 +856,12 @@ mta_session_on_unexpected(struct mta_session *s)
 static int
 mta_session_on_try_tls(struct mta_session *s, uint32_t verdict)
 {
+	if (s->dane.state == MTA_DANE_REQUIRED) {
+		if (!mta_dane_clt_off(s))
+			return mta_session_dane_starttls(s);
+		if (!mta_session_tls_offered(s))
+			return mta_session_tls_server(s);
+	}
 	if (verdict == POLICY_ACCEPT) {
 		mta_session_send(s, "STARTTLS\r\n", 10);
 		s->state = MTA_S_STARTTLS;
@@ -1134,6 +1203,7 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	s->batch = b;
 	b->session = s;
 	s->state = MTA_S_CONNECT;
+	s->dane = b->hops[b->hop].dane;
 	s->opened_us = stats_clock_us();
 	(void)snprintf(s->peer, sizeof(s->peer), "%s [%s]:%u",
 	    b->hops[b->hop].name, r->addr, r->port);

@@ -177,7 +177,9 @@ mta_sts_apply(struct mta_batch *b, const struct mta_sts_entry *e)
 	if (b->sts_mode == MTASTS_MODE_NONE)
 		return 0;
 	for (i = 0; i < b->nhops; i++) {
-		match = mtasts_mx_match(&e->pol, b->hops[i].name);
+		/* DANE wins where it applies (RFC 8461 2) */
+		match = mta_dane_applies(&b->hops[i]) ||
+		    mtasts_mx_match(&e->pol, b->hops[i].name);
 		if (!match && (i == 0 || strcmp(b->hops[i].name,
 		    b->hops[i - 1].name) != 0))
 			log_info("batch %08x to %s: MTA-STS %s: MX %s does not "
@@ -399,6 +401,7 @@ mta_sts_connected(int fd, short what, void *arg)
 	imsg_put_str(&out, f->host);
 	imsg_put_str(&out, conf->mta_pki);
 	imsg_put_u32(&out, TLS_F_VERIFY_NAME);
+	mta_tls_put_tlsa(&out, NULL);
 	if (proc_send_n(PROC_TLS, f->inst, &out, f->fd) == -1) {
 		f->fd = -1;
 		f->step = MTA_STS_HTTP;
@@ -705,8 +708,10 @@ mta_sts_reusable(const struct mta_session *s, const struct mta_batch *b)
 	if (mta_session_requiretls(b) && !mta_session_name_verified(s,
 	    b->hops[b->hop].name))
 		return 0;
-	/* testing only logs: any connection will do */
-	if (b->sts_mode != MTASTS_MODE_ENFORCE)
+	/* testing only logs: any connection will do; where DANE applies
+	 * the pool gave a connection that passed DANE for the host */
+	if (b->sts_mode != MTASTS_MODE_ENFORCE ||
+	    mta_dane_applies(&b->hops[b->hop]))
 		return 1;
 	return s->sts_ok && mta_route_host_eq(s->sts_host,
 	    b->hops[b->hop].name);
@@ -732,6 +737,10 @@ mta_sts_session_verdict(struct mta_session *s, char *text, size_t size)
 	const char		*type;
 
 	if (b == NULL || b->sts_mode == MTASTS_MODE_NONE)
+		return 0;
+	/* DANE decided this connection (RFC 8461 2): TRUSTED got here,
+	 * its failures deferred the host already */
+	if (s->dane.state == MTA_DANE_REQUIRED)
 		return 0;
 	if (s->tls && s->sts_host[0] != '\0' &&
 	    strcmp(s->facts.verify, "OK") == 0) {
