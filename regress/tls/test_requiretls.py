@@ -73,11 +73,14 @@ def _mx_route(ca, hop_cert, sink, hop_port):
     return dns, hop
 
 
-def _first(dns, ca, hop_port, bounces, in_port):
+def _first(dns, ca, hop_port, bounces, in_port, routed=True):
     """The first relay: STARTTLS on in_port, the CA trusted, bounces for
-    client.test to the bounces sink."""
-    return Relay(resolver_port=dns.port, mta_port=hop_port,
-                 routes=[("client.test", "[127.0.0.1]", bounces.port)],
+    client.test to the bounces sink; DOMAIN by a route to its MX host
+    (a route the admin set needs no signed MX), or by its unsigned MX."""
+    routes = [("client.test", "[127.0.0.1]", bounces.port)]
+    if routed:
+        routes.append((DOMAIN, MX, None))
+    return Relay(resolver_port=dns.port, mta_port=hop_port, routes=routes,
                  extra=relay_tls_extra(ca, ca.issue("relay.test"), in_port))
 
 
@@ -105,6 +108,27 @@ def test_requiretls_over_verified_tls_to_a_requiretls_server():
             hop.wait_queue_empty()
             first.wait_queue_empty()
             assert not bounces.messages, bounces.messages
+
+
+def test_requiretls_refused_for_an_unsigned_mx():
+    """The MX answer is not DNSSEC-signed and no MTA-STS policy names
+    the host: not sent, although its TLS would have been fine."""
+    ca = TestCA()
+    hop_port, in_port = free_port(("127.0.0.1", MX_ADDR)), free_port()
+    with Sink() as sink, Sink() as bounces:
+        dns, hop = _mx_route(ca, ca.issue(MX), sink, hop_port)
+        with dns, hop, _first(dns, ca, hop_port, bounces, in_port,
+                              routed=False) as first:
+            wait_tls_ready(hop)
+            wait_tls_ready(first)
+            _send(in_port, ca, rcpt="bob@" + DOMAIN)
+            first.wait_for_log(r"not sent here: the MX of %s is neither "
+                               r"DNSSEC-signed nor named by an MTA-STS "
+                               r"policy" % DOMAIN.replace(".", r"\."))
+            [b] = bounces.wait_for(1)
+            assert "5.7.30" in _bounce_text(b), _bounce_text(b)
+            first.wait_queue_empty()
+            assert not sink.messages, sink.messages
 
 
 def test_requiretls_refused_for_a_certificate_of_another_name():

@@ -106,6 +106,8 @@ struct mta_hop {
 	int			 pref;
 	/* a route of policyd's, not the domain's MX: no MTA-STS */
 	int			 routed;
+	/* the MX answer it came from was DNSSEC-secure (REQUIRETLS) */
+	int			 mx_secure;
 	/* DANE of the host, from its TLSA records */
 	struct mta_dane		 dane;
 };

@@ -546,6 +546,7 @@ mta_route_hops_build(struct mta_resolve *r)
 			(void)strlcpy(hop->name, h->name, sizeof(hop->name));
 			hop->pref = h->pref;
 			hop->routed = r->routed;
+			hop->mx_secure = r->mx_secure;
 			if (h->addr_secure)
 				hop->dane = h->dane;
 			if (k < h->n4) {

@@ -58,6 +58,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "mtasts.h"
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
@@ -634,28 +635,35 @@ mta_session_name_verified(const struct mta_session *s, const char *name)
 }
 
 /*
- * RFC 8689 4.2.1: a message that asked for REQUIRETLS goes only over TLS
- * whose certificate verified for the MX name (TLS_F_VERIFY_NAME, asked
- * by mta_sts_tls_flags()), to a server that offers REQUIRETLS after
- * STARTTLS.  Here it is held back for the next MX, and returned with
- * 5.7.30 when none is left.
+ * RFC 8689 4.2.1: a message that asked for REQUIRETLS goes only to a
+ * host of a DNSSEC-secure MX answer or of an MTA-STS enforce policy (or
+ * of a route the admin set), over TLS whose certificate verified for the
+ * host's name (TLS_F_VERIFY_NAME, asked by mta_sts_tls_flags()) or by
+ * DANE, to a server that offers REQUIRETLS after STARTTLS.  Here it is
+ * held back for the next MX, and returned with 5.7.30 when none is left.
  */
 static void
 mta_session_tx_requiretls(struct mta_session *s)
 {
 	struct mta_batch	*b = s->batch;
+	const struct mta_hop	*hop;
 	/* room for the peer and a host name; cut to the reply's size */
 	char			 why[2 * MTA_ERR_MAX];
 	size_t			 i;
 
 	if (!mta_session_requiretls(b))
 		return;
-	if (s->facts.version[0] == '\0')
+	hop = &b->hops[b->hop];
+	if (!hop->routed && !hop->mx_secure &&
+	    b->sts_mode != MTASTS_MODE_ENFORCE)
+		(void)snprintf(why, sizeof(why), "the MX of %s is neither "
+		    "DNSSEC-signed nor named by an MTA-STS policy", b->domain);
+	else if (s->facts.version[0] == '\0')
 		(void)snprintf(why, sizeof(why), "no TLS with %s", s->peer);
-	else if (!mta_session_name_verified(s, b->hops[b->hop].name))
+	else if (!mta_session_name_verified(s, hop->name))
 		(void)snprintf(why, sizeof(why), "the certificate of %s was "
-		    "not verified for %s (verify=%s)", s->peer,
-		    b->hops[b->hop].name, s->facts.verify);
+		    "not verified for %s (verify=%s)", s->peer, hop->name,
+		    s->facts.verify);
 	else if (!(s->ehlo.ext & MTA_EXT_REQUIRETLS))
 		(void)snprintf(why, sizeof(why), "%s does not offer "
 		    "REQUIRETLS", s->peer);
