@@ -117,6 +117,8 @@ enum policy_verdict {
  * IMSG_MTA_DELIVER and the envelope's "msgflags" line.
  */
 #define MSG_F_REQUIRETLS	0x01	/* MAIL had REQUIRETLS (RFC 8689) */
+#define MSG_F_TLS_OPTIONAL	0x02	/* "TLS-Required: No" in its header */
+#define MSG_F_ALL		(MSG_F_REQUIRETLS | MSG_F_TLS_OPTIONAL)
 
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */

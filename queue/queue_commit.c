@@ -295,7 +295,7 @@ queue_commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
 	*nrcpt = imsg_get_u32(m);
 	if (t->ret > DSN_RET_HDRS || t->body > 1 ||
 	    (t->utf8 & ~(uint32_t)(UTF8_F_SMTPUTF8 | UTF8_F_HEADERS)) != 0 ||
-	    (t->msgflags & ~(uint32_t)MSG_F_REQUIRETLS) != 0)
+	    (t->msgflags & ~(uint32_t)MSG_F_ALL) != 0)
 		why = "bad ret, body, utf8 or message flags";
 	if (*nrcpt < 1 || *nrcpt > COMMIT_RCPT_MAX)
 		why = "bad recipient count";

@@ -252,7 +252,7 @@ queue_envelope_check(const struct envelope *e, const char **why)
 	    ((e->notify & DSN_NOTIFY_NEVER) && e->notify != DSN_NOTIFY_NEVER) ||
 	    e->ret > DSN_RET_HDRS || e->body > 1 ||
 	    (e->utf8 & ~(uint32_t)(UTF8_F_SMTPUTF8 | UTF8_F_HEADERS)) != 0 ||
-	    (e->msgflags & ~(uint32_t)MSG_F_REQUIRETLS) != 0)
+	    (e->msgflags & ~(uint32_t)MSG_F_ALL) != 0)
 		return -1;
 	*why = "bad times";
 	if (e->ctime < 0 || e->lasttry < 0 || e->nexttry < 0)

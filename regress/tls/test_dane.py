@@ -115,6 +115,20 @@ def test_dane_ee_mismatch_defers():
         assert int(w.relay.stats().get("mta.dane.fail", "0")) >= 1
 
 
+def test_dane_tls_required_no_header_goes_opportunistic():
+    """RFC 8689 5: with "TLS-Required: No" a TLSA mismatch does not hold
+    the message: DANE is not applied, TLS still is."""
+    with _World(lambda w: {"bad.example": (_zone(["3 1 1 " + "00" * 32]),
+                                           "secure")}) as w:
+        msg = ("From: <alice@client.test>\r\nTo: <bob@bad.example>\r\n"
+               "Subject: optional\r\nTLS-Required: No\r\n\r\nbody\r\n")
+        clients.send(w.relay.port, "alice@client.test", "bob@bad.example",
+                     msg=msg)
+        [m] = w.sink.wait_for(1, timeout=30)
+        assert b"with ESMTPS" in m.data, m.data[:600]
+        assert int(w.relay.stats().get("mta.dane.fail", "0")) == 0
+
+
 def test_dane_ta_with_chain_is_trusted():
     # the hop's certificate is for mx.ta.example and its chain file
     # carries the test CA, whose key the 2 1 1 record names

@@ -122,6 +122,29 @@ def test_enforce_unverified_certificate_defers():
         assert not bounces.messages
 
 
+def test_tls_required_no_header_is_not_held_by_the_policy():
+    """RFC 8689 5: a message with "TLS-Required: No" goes to the MX whose
+    certificate does not verify, which an enforce policy would defer;
+    the same message without the header is deferred."""
+    other = TestCA(name="Another CA")
+    ca, port, web, cert = _run(mx_cert_ca=other)
+    with web, _dns(web.addr) as dns, Sink() as sink, \
+            _hop(sink, cert, other, port) as hop, Sink() as bounces, \
+            _first(dns, ca, port, bounces) as relay:
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        msg = ("From: <%s>\r\nTo: <erin@%s>\r\nSubject: optional\r\n"
+               "TLS-Required:  no \r\n\r\nbody\r\n" % (SENDER, DOMAIN))
+        clients.send(relay.port, SENDER, ["erin@" + DOMAIN], msg=msg)
+        [m] = sink.wait_for(1, timeout=40)
+        relay.wait_for_log(r"MTA-STS enforce policy of %s not applied: "
+                           r"TLS-Required: No" % DOMAIN, 20)
+        assert "with ESMTPS" in m.header("Received")
+        clients.send(relay.port, SENDER, ["fred@" + DOMAIN])
+        relay.wait_queue(lambda e: e and "4.7.5" in e[0]["lasterror"], 40,
+                         "the message without the header deferred")
+        assert len(sink.messages) == 1
+
+
 def test_enforce_certificate_of_another_name_defers():
     """A certificate of the test CA, but not for the MX name: tlsproxy's
     name check (TLS_F_VERIFY_NAME) fails it."""

@@ -124,7 +124,8 @@ mta_pool_dane_temp(struct mta_batch *b, const struct mta_hop *hop)
 {
 	char	 text[MTA_ERR_MAX];
 
-	if (hop->dane.state != MTA_DANE_TEMP)
+	if (hop->dane.state != MTA_DANE_TEMP ||
+	    (b->msgflags & MSG_F_TLS_OPTIONAL))
 		return 0;
 	mta_dane_count("DANE_TEMP");
 	(void)snprintf(text, sizeof(text), "DANE: TLSA lookup for %s "

@@ -1211,7 +1211,9 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	s->batch = b;
 	b->session = s;
 	s->state = MTA_S_CONNECT;
-	s->dane = b->hops[b->hop].dane;
+	/* RFC 8689 5: "TLS-Required: No" asks for TLS, not for DANE */
+	if (!(b->msgflags & MSG_F_TLS_OPTIONAL))
+		s->dane = b->hops[b->hop].dane;
 	s->opened_us = stats_clock_us();
 	(void)snprintf(s->peer, sizeof(s->peer), "%s [%s]:%u",
 	    b->hops[b->hop].name, r->addr, r->port);

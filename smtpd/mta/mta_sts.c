@@ -174,6 +174,14 @@ mta_sts_apply(struct mta_batch *b, const struct mta_sts_entry *e)
 	int	 match;
 
 	b->sts_mode = e != NULL ? (int)e->pol.mode : MTASTS_MODE_NONE;
+	if (b->sts_mode != MTASTS_MODE_NONE &&
+	    (b->msgflags & MSG_F_TLS_OPTIONAL)) {
+		/* RFC 8689 5: the sender asked that no policy hold it */
+		log_info("batch %08x: MTA-STS %s policy of %s not applied: "
+		    "TLS-Required: No", b->id, mtasts_mode_name(b->sts_mode),
+		    b->domain);
+		b->sts_mode = MTASTS_MODE_NONE;
+	}
 	if (b->sts_mode == MTASTS_MODE_NONE)
 		return 0;
 	for (i = 0; i < b->nhops; i++) {

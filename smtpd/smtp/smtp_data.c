@@ -178,16 +178,37 @@ smtp_data_field_put(struct smtp_data *d, const char *p, size_t n)
 static void
 smtp_data_header(struct smtp_data *d, const char *p, size_t n)
 {
-	size_t	 want = sizeof(d->hdr) - 1 - d->hdrlen;
+	size_t	 want = sizeof(d->hdr) - 1 - d->hdrlen, was = d->hdrlen;
 
 	if (n > want)
 		n = want;
 	memcpy(d->hdr + d->hdrlen, p, n);
 	d->hdrlen += n;
-	if (n > 0 && d->hdrlen == sizeof(d->hdr) - 1 &&
-	    strncasecmp(d->hdr, "received:", sizeof(d->hdr) - 1) == 0 &&
+	if (was < 9 && d->hdrlen >= 9 &&
+	    strncasecmp(d->hdr, "received:", 9) == 0 &&
 	    ++d->hops > SMTP_DATA_MAX_HOPS)
 		d->errors |= SMTP_DATA_E_HOPS;
+}
+
+/*
+ * A header line is complete: "TLS-Required: No" (RFC 8689 5) asks that
+ * DANE and MTA-STS failures not hold the message; a folded value is not
+ * looked at.
+ */
+static void
+smtp_data_header_line(struct smtp_data *d)
+{
+	char	*v, *end;
+
+	d->hdr[d->hdrlen] = '\0';
+	if (strncasecmp(d->hdr, "tls-required:", 13) != 0)
+		return;
+	v = d->hdr + 13 + strspn(d->hdr + 13, " \t");
+	for (end = v + strlen(v); end > v && (end[-1] == ' ' ||
+	    end[-1] == '\t'); end--)
+		;
+	if (end - v == 2 && strncasecmp(v, "no", 2) == 0)
+		d->tls_optional = 1;
 }
 
 /* Message text: counted, checked, written while nothing is wrong. */
@@ -222,6 +243,8 @@ smtp_data_count(struct smtp_data *d, size_t n)
 static void
 smtp_data_eol(struct smtp_data *d)
 {
+	if (d->inheaders && d->hdrlen > 0)
+		smtp_data_header_line(d);
 	if (d->inheaders && d->hdrlen == 0) {
 		if (d->field_fn != NULL && d->errors == 0)
 			smtp_data_field_flush(d);

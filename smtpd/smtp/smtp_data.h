@@ -51,13 +51,14 @@ struct smtp_data {
 	int		 state;		/* position in the line, see .c */
 	int		 inheaders;	/* still in the header section */
 	int		 hdr8bit;	/* an octet above 0x7f in it */
+	int		 tls_optional;	/* "TLS-Required: No" (RFC 8689) */
 	unsigned	 errors;	/* SMTP_DATA_E_* */
 	unsigned	 hops;		/* Received: headers seen */
 	char		*buf;
 	size_t		 buflen;
 	size_t		 linelen;	/* octets of the current input line */
 	size_t		 hdrlen;
-	char		 hdr[10];	/* start of the current header line */
+	char		 hdr[32];	/* start of the current header line */
 	uint64_t	 size;		/* message octets after unstuffing */
 	uint64_t	 written;	/* octets that went to the file */
 	uint64_t	 max_size;

@@ -756,7 +756,9 @@ smtp_peer_queue_commit(struct smtp_session *s)
 	imsg_put_str(&out, smtp_session_proto(s));
 	imsg_put_u32(&out, tx->body == SMTP_BODY_8BITMIME ? 1 : 0);
 	imsg_put_u32(&out, smtp_peer_utf8(tx));
-	imsg_put_u32(&out, tx->requiretls ? MSG_F_REQUIRETLS : 0);
+	/* RFC 8689 4.1: with REQUIRETLS the header is not looked at */
+	imsg_put_u32(&out, tx->requiretls ? MSG_F_REQUIRETLS :
+	    tx->data.tls_optional ? MSG_F_TLS_OPTIONAL : 0);
 	imsg_put_str(&out, tx->auth);
 	imsg_put_u32(&out, (uint32_t)tx->nrcpt);
 	for (i = 0; i < tx->nrcpt; i++) {
