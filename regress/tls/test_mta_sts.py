@@ -145,6 +145,23 @@ def test_tls_required_no_header_is_not_held_by_the_policy():
         assert len(sink.messages) == 1
 
 
+def test_clt_features_m_turns_the_policy_off_for_a_server():
+    """Clt_Features:HOST M in the access map (sendmail 8.17): the enforce
+    policy is not applied to connections to that server."""
+    other = TestCA(name="Another CA")
+    ca, port, web, cert = _run(mx_cert_ca=other)
+    with web, _dns(web.addr) as dns, Sink() as sink, \
+            _hop(sink, cert, other, port) as hop, Sink() as bounces, \
+            _first(dns, ca, port, bounces) as relay:
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        rc, out = relay.makemap("access", "Clt_Features:%s M\n" % MX)
+        assert rc == 0, out
+        clients.send(relay.port, SENDER, ["gina@" + DOMAIN])
+        sink.wait_for(1, timeout=40)
+        relay.wait_for_log(r"MTA-STS enforce policy of %s not applied: "
+                           r"Clt_Features M" % DOMAIN, 20)
+
+
 def test_enforce_certificate_of_another_name_defers():
     """A certificate of the test CA, but not for the MX name: tlsproxy's
     name check (TLS_F_VERIFY_NAME) fails it."""

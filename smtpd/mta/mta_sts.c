@@ -746,6 +746,13 @@ mta_sts_session_verdict(struct mta_session *s, char *text, size_t size)
 
 	if (b == NULL || b->sts_mode == MTASTS_MODE_NONE)
 		return 0;
+	/* sendmail 8.17's Clt_Features M: not for this server */
+	if (s->clt_features & POLICY_FEATURE('m')) {
+		log_info("%s: MTA-STS %s policy of %s not applied: "
+		    "Clt_Features M", s->peer, mtasts_mode_name(b->sts_mode),
+		    b->domain);
+		return 0;
+	}
 	/* DANE decided this connection (RFC 8461 2): TRUSTED got here,
 	 * its failures deferred the host already */
 	if (s->dane.state == MTA_DANE_REQUIRED)
