@@ -162,6 +162,31 @@ def test_clt_features_m_turns_the_policy_off_for_a_server():
                            r"Clt_Features M" % DOMAIN, 20)
 
 
+def test_explain_tls_srv_shows_the_kept_policy():
+    """smtpctl explain tls-srv DOMAIN: after a delivery the policy kept
+    for the domain, and for each MX host whether the policy names it."""
+    ca, port, web, cert = _run()
+    with web, _dns(web.addr) as dns, Sink() as sink, \
+            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
+            _first(dns, ca, port, bounces) as relay:
+        rc, out = relay.smtpctl("explain", "tls-srv", DOMAIN)
+        assert "MTA-STS: no policy kept for %s" % DOMAIN in out, out
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        clients.send(relay.port, SENDER, ["hank@" + DOMAIN])
+        sink.wait_for(1, timeout=40)
+        relay.wait_for_log(r"sts=ok", 20)
+        out = wait_until(lambda: (lambda r: r[1] if "id 20261207a" in r[1]
+                                  else None)(relay.smtpctl(
+                                      "explain", "tls-srv", DOMAIN)),
+                         20, "the kept policy explained")
+        assert "mta mta-sts yes" in out, out
+        assert ("MTA-STS: policy of %s, id 20261207a, mode enforce, "
+                "max_age 86400, in force" % DOMAIN) in out, out
+        assert "  mx: %s" % MX in out, out
+        assert "%s: MTA-STS: named: TLS verified for this name required" \
+            % MX in out, out
+
+
 def test_enforce_certificate_of_another_name_defers():
     """A certificate of the test CA, but not for the MX name: tlsproxy's
     name check (TLS_F_VERIFY_NAME) fails it."""

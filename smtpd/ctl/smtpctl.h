@@ -13,7 +13,7 @@
 
 #include <stdio.h>
 
-struct config;
+#include "config.h"
 
 /* smtpctl_text.c: print s with every octet but printable ASCII escaped
  * (\ooo; a backslash as \\), no newline added */
@@ -36,6 +36,9 @@ int	smtpctl_tlsa(const struct config *, int argc, char **argv);
 int	smtpctl_mta_sts(const struct config *, int argc, char **argv);
 /* explain tls-srv DOMAIN: the DANE records and verdict per MX host */
 int	smtpctl_explain_tls_srv(const struct config *, int argc, char **argv);
+/* smtpctl_explain_sts.c: the MTA-STS policy kept for domain, per host */
+void	smtpctl_explain_sts(const struct config *, const char *domain,
+	    char mx[][CONF_HOST_MAX], size_t n);
 
 struct ub_ctx;
 /* smtpctl_publish.c: a DNSSEC-validating libunbound context as the

@@ -3,7 +3,8 @@
  * makes of a destination as the outbound client would see it with "mta
  * dane yes": the MX answer and its DNSSEC status, then for each MX host
  * its address status, its TLSA records (usable or why not) and the
- * verdict: DANE required, opportunistic TLS, or deferred.
+ * verdict: DANE required, opportunistic TLS, or deferred; then the
+ * MTA-STS policy kept for the domain (smtpctl_explain_sts.c).
  *
  * The lookups are the daemon's (the resolver and trust anchor of the
  * config, smtpctl_resolver()), made synchronously; the rules are those
@@ -211,7 +212,8 @@ smtpctl_explain_tls_srv(const struct config *cf, int argc, char **argv)
 	    "server failure" : "none (the domain is its own MX)",
 	    explain_dane_status(res, st, sizeof(st)));
 	secure = res->secure;
-	n = res->bogus ? 0 : explain_dane_mx(res, argv[0], mx);
+	/* without DANE the mta does not validate: a bogus answer is used */
+	n = res->bogus && cf->mta_dane ? 0 : explain_dane_mx(res, argv[0], mx);
 	ub_resolve_free(res);
 	if (n == 0)
 		(void)printf("%s: verdict: deferred or bounced by the MX "
@@ -220,5 +222,6 @@ smtpctl_explain_tls_srv(const struct config *cf, int argc, char **argv)
 		if (explain_dane_host(ub, mx[i], secure) == 0)
 			rc = 0;
 	ub_ctx_delete(ub);
+	smtpctl_explain_sts(cf, argv[0], mx, n);
 	return rc;
 }
