@@ -32,6 +32,7 @@ targets() {
 	echo "fuzz_envelope;queue/queue_envelope.c;"
 	echo "fuzz_hdraddr;;"
 	echo "fuzz_mtasts;;"
+	echo "fuzz_milter_reply;smtpd/smtp/smtp_milter_proto.c;"
 }
 
 # common/ once, as an archive: a target takes only the members it uses
