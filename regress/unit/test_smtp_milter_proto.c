@@ -3,9 +3,10 @@
  * them, and the decoding of replies: lengths, the 64 KiB bound, option
  * negotiation, reply codes and the modification requests' strings.
  *
- * With a socket path as argument it also speaks to a real filter (the
- * python3-milter one of regress/milter/) in blocking steps and prints
- * each reply's code and strings, which that test checks.
+ * With a socket path (and a message file) as arguments it speaks to a
+ * real filter instead (regress/milter/: the python3-milter one,
+ * OpenDKIM) in blocking steps and prints each reply as the decoders
+ * read it, which those tests check.
  */
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -254,6 +255,21 @@ live_line(const char *data, size_t len)
 	return i;
 }
 
+/* A header value on one line: CR and LF as \r and \n. */
+static void
+live_escaped(const char *v)
+{
+	for (; *v != '\0'; v++) {
+		if (*v == '\r')
+			(void)printf("\\r");
+		else if (*v == '\n')
+			(void)printf("\\n");
+		else
+			(void)putchar(*v);
+	}
+	(void)putchar('\n');
+}
+
 /* Print a reply as the decoders see it, "BAD" if they refuse it. */
 static void
 live_print(const struct milter_reply *r)
@@ -265,13 +281,17 @@ live_print(const struct milter_reply *r)
 
 	switch (r->code) {
 	case SMFIR_ADDHEADER:
-		if ((rv = milter_reply_header(r, NULL, &a, &b)) == 0)
-			(void)printf("reply h %s: %s\n", a, b);
+		if ((rv = milter_reply_header(r, NULL, &a, &b)) == 0) {
+			(void)printf("reply h %s: ", a);
+			live_escaped(b);
+		}
 		break;
 	case SMFIR_INSHEADER:
 	case SMFIR_CHGHEADER:
-		if ((rv = milter_reply_header(r, &idx, &a, &b)) == 0)
-			(void)printf("reply %c %u %s: %s\n", r->code, idx, a, b);
+		if ((rv = milter_reply_header(r, &idx, &a, &b)) == 0) {
+			(void)printf("reply %c %u %s: ", r->code, idx, a);
+			live_escaped(b);
+		}
 		break;
 	case SMFIR_CHGFROM:
 	case SMFIR_ADDRCPT_PAR:
@@ -324,45 +344,116 @@ live_step(int fd, struct milter_packet *p)
 }
 
 /* The commands of one session after the negotiation, in order. */
+/* The next header field of a message at *pos, folded lines together:
+ * its length up to the CRLF that ends it, 0 at the empty line. */
+static size_t
+live_field(const char *msg, size_t pos, size_t len)
+{
+	size_t	 end = pos;
+
+	while (end + 1 < len) {
+		if (msg[end] == '\r' && msg[end + 1] == '\n' &&
+		    (end + 2 >= len || (msg[end + 2] != ' ' &&
+		    msg[end + 2] != '\t')))
+			return end - pos;
+		end++;
+	}
+	return 0;
+}
+
+/* Each header field (its value without the space after the colon),
+ * EOH, then the body in chunks. */
 static int
-live_session(int fd, const struct milter_optneg *o)
+live_message(int fd, const char *msg)
+{
+	struct milter_packet	 p;
+	size_t			 len = strlen(msg), pos = 0, flen, n;
+	const char		*colon;
+	int			 rv;
+
+	while ((flen = live_field(msg, pos, len)) > 0) {
+		colon = memchr(msg + pos, ':', flen);
+		if (colon == NULL)
+			return -1;
+		n = (size_t)(colon - (msg + pos));
+		colon++;
+		if (*colon == ' ')
+			colon++;
+		(void)milter_packet_header(&p, msg + pos, n, colon,
+		    flen - (size_t)(colon - (msg + pos)));
+		if ((rv = live_step(fd, &p)) != 0)
+			return rv;
+		pos += flen + 2;
+	}
+	pos += 2;
+	(void)milter_packet_simple(&p, 'N', NULL);
+	if ((rv = live_step(fd, &p)) != 0)
+		return rv;
+	for (; pos < len; pos += n) {
+		n = len - pos > MILTER_CHUNK_MAX ? MILTER_CHUNK_MAX : len - pos;
+		(void)milter_packet_body(&p, msg + pos, n);
+		if ((rv = live_step(fd, &p)) != 0)
+			return rv;
+	}
+	return 0;
+}
+
+static int
+live_session(int fd, const struct milter_optneg *o, const char *msg)
 {
 	struct milter_packet	 p;
 	const char		*names[] = { "j", "{daemon_name}" };
 	const char		*values[] = { "mx.example", "smtpd" };
+	const char		*mnames[] = { "i", "{mail_addr}" };
+	const char		*mvalues[] = { "4f2a1b", "a@example.org" };
 	int			 rv;
 
 	(void)milter_packet_macros(&p, 'C', names, values, 2);
 	if (live_send(fd, &p) == -1)
 		return -1;
-	(void)milter_packet_connect(&p, "c.example", '4', 4321, "192.0.2.1");
+	(void)milter_packet_connect(&p, "localhost", '4', 4321, "127.0.0.1");
 	if (!(o->protocol & SMFIP_NOCONNECT) && (rv = live_step(fd, &p)) != 0)
 		return rv;
 	(void)milter_packet_simple(&p, 'H', "c.example");
 	if (!(o->protocol & SMFIP_NOHELO) && (rv = live_step(fd, &p)) != 0)
 		return rv;
+	(void)milter_packet_macros(&p, 'M', mnames, mvalues, 2);
+	if (live_send(fd, &p) == -1)
+		return -1;
 	(void)milter_packet_addr(&p, 'M', "a@example.org", NULL, 0);
 	if ((rv = live_step(fd, &p)) != 0)
 		return rv;
 	(void)milter_packet_addr(&p, 'R', "b@example.net", NULL, 0);
 	if ((rv = live_step(fd, &p)) != 0)
 		return rv;
-	(void)milter_packet_header(&p, "Subject", 7, "test", 4);
-	if ((rv = live_step(fd, &p)) != 0)
-		return rv;
-	(void)milter_packet_simple(&p, 'N', NULL);
-	if ((rv = live_step(fd, &p)) != 0)
-		return rv;
-	(void)milter_packet_body(&p, "body\r\n", 6);
-	if ((rv = live_step(fd, &p)) != 0)
+	if ((rv = live_message(fd, msg)) != 0)
 		return rv;
 	(void)milter_packet_simple(&p, 'E', NULL);
 	return live_step(fd, &p);
 }
 
-static int
-live(const char *path)
+/* The message to send: the file's, or a small one of our own. */
+static char *
+live_read(const char *file)
 {
+	static char	 msg[256 * 1024];
+	FILE		*f;
+	size_t		 n;
+
+	if (file == NULL)
+		return strcpy(msg, "Subject: test\r\n\r\nbody\r\n");
+	if ((f = fopen(file, "r")) == NULL)
+		return NULL;
+	n = fread(msg, 1, sizeof(msg) - 1, f);
+	(void)fclose(f);
+	msg[n] = '\0';
+	return msg;
+}
+
+static int
+live(const char *path, const char *file)
+{
+	const char		*msg;
 	struct sockaddr_un	 sun;
 	struct milter_packet	 p;
 	struct milter_reply	 r;
@@ -379,7 +470,9 @@ live(const char *path)
 	    live_reply(fd, &r) == -1 || milter_reply_optneg(&r, &o) == -1)
 		return 3;
 	(void)printf("optneg version %u\n", o.version);
-	if (live_session(fd, &o) == -1)
+	if ((msg = live_read(file)) == NULL)
+		return 2;
+	if (live_session(fd, &o, msg) == -1)
 		return 4;
 	(void)milter_packet_simple(&p, 'Q', NULL);
 	(void)live_send(fd, &p);
@@ -390,8 +483,8 @@ live(const char *path)
 int
 main(int argc, char *argv[])
 {
-	if (argc == 2)
-		return live(argv[1]);
+	if (argc == 2 || argc == 3)
+		return live(argv[1], argc == 3 ? argv[2] : NULL);
 	test_packets();
 	test_take();
 	test_optneg();
