@@ -5,7 +5,7 @@
  * filter's socket, and each is given to every decoder.
  *
  * Beyond "no crash": a reply taken never claims more octets than were
- * there nor more than MILTER_REPLY_MAX; a negotiation accepted asks only
+ * there nor more than SMTP_MILTER_REPLY_MAX; a negotiation accepted asks only
  * for what was offered; a reply code accepted starts with 4 or 5, is
  * NUL-terminated and holds only printable ASCII and CRLFs; a header
  * accepted has a name without a colon or white space.
@@ -19,12 +19,12 @@
 int	LLVMFuzzerTestOneInput(const uint8_t *, size_t);
 
 static void
-check_code(const struct milter_reply *r)
+check_code(const struct smtp_milter_reply *r)
 {
 	char		 out[1024];
 	const char	*p;
 
-	if (milter_reply_code(r, out, sizeof(out)) == -1)
+	if (smtp_milter_reply_code(r, out, sizeof(out)) == -1)
 		return;
 	if (out[0] != '4' && out[0] != '5')
 		abort();
@@ -34,47 +34,47 @@ check_code(const struct milter_reply *r)
 }
 
 static void
-check_header(const struct milter_reply *r)
+check_header(const struct smtp_milter_reply *r)
 {
 	const char	*name, *value;
 	uint32_t	 idx;
 
-	if (milter_reply_header(r, &idx, &name, &value) == 0 &&
+	if (smtp_milter_reply_header(r, &idx, &name, &value) == 0 &&
 	    (*name == '\0' || strpbrk(name, ": \t\r\n") != NULL))
 		abort();
-	if (milter_reply_header(r, NULL, &name, &value) == 0 &&
+	if (smtp_milter_reply_header(r, NULL, &name, &value) == 0 &&
 	    (*name == '\0' || strpbrk(name, ": \t\r\n") != NULL))
 		abort();
 }
 
 static void
-check_one(const struct milter_reply *r)
+check_one(const struct smtp_milter_reply *r)
 {
-	struct milter_optneg	 o;
+	struct smtp_milter_optneg	 o;
 	const char		*a, *b;
 
-	if (milter_reply_optneg(r, &o) == 0 &&
-	    ((o.actions & ~(uint32_t)MILTER_ACTIONS) != 0 ||
-	    (o.protocol & ~(uint32_t)MILTER_PROTOCOL) != 0 ||
-	    o.version > MILTER_VERSION))
+	if (smtp_milter_reply_optneg(r, &o) == 0 &&
+	    ((o.actions & ~(uint32_t)SMTP_MILTER_ACTIONS) != 0 ||
+	    (o.protocol & ~(uint32_t)SMTP_MILTER_PROTOCOL) != 0 ||
+	    o.version > SMTP_MILTER_VERSION))
 		abort();
 	check_code(r);
 	check_header(r);
-	if (milter_reply_strings(r, &a, &b, 1) == 0 &&
+	if (smtp_milter_reply_strings(r, &a, &b, 1) == 0 &&
 	    (a < r->data || a >= r->data + r->len))
 		abort();
-	(void)milter_reply_strings(r, &a, NULL, 0);
+	(void)smtp_milter_reply_strings(r, &a, NULL, 0);
 }
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char		*p = (const char *)data;
-	struct milter_reply	 r;
+	struct smtp_milter_reply	 r;
 	size_t			 used;
 
-	while (size > 0 && milter_reply_take(p, size, &r, &used) == 1) {
-		if (used > size || used > MILTER_REPLY_MAX + 4 ||
+	while (size > 0 && smtp_milter_reply_take(p, size, &r, &used) == 1) {
+		if (used > size || used > SMTP_MILTER_REPLY_MAX + 4 ||
 		    r.data + r.len != p + used)
 			abort();
 		check_one(&r);

@@ -11,7 +11,7 @@
 #include "smtp_milter_proto.h"
 
 void
-milter_packet_begin(struct milter_packet *p, char cmd)
+smtp_milter_packet_begin(struct smtp_milter_packet *p, char cmd)
 {
 	p->len = 4;
 	p->overflow = 0;
@@ -19,7 +19,8 @@ milter_packet_begin(struct milter_packet *p, char cmd)
 }
 
 void
-milter_packet_bytes(struct milter_packet *p, const void *data, size_t len)
+smtp_milter_packet_bytes(struct smtp_milter_packet *p, const void *data,
+    size_t len)
 {
 	if (p->overflow || len > sizeof(p->buf) - p->len) {
 		p->overflow = 1;
@@ -30,35 +31,35 @@ milter_packet_bytes(struct milter_packet *p, const void *data, size_t len)
 }
 
 void
-milter_packet_u32(struct milter_packet *p, uint32_t v)
+smtp_milter_packet_u32(struct smtp_milter_packet *p, uint32_t v)
 {
 	uint32_t	 n = htonl(v);
 
-	milter_packet_bytes(p, &n, sizeof(n));
+	smtp_milter_packet_bytes(p, &n, sizeof(n));
 }
 
 void
-milter_packet_u16(struct milter_packet *p, uint16_t v)
+smtp_milter_packet_u16(struct smtp_milter_packet *p, uint16_t v)
 {
 	uint16_t	 n = htons(v);
 
-	milter_packet_bytes(p, &n, sizeof(n));
+	smtp_milter_packet_bytes(p, &n, sizeof(n));
 }
 
 void
-milter_packet_char(struct milter_packet *p, char c)
+smtp_milter_packet_char(struct smtp_milter_packet *p, char c)
 {
-	milter_packet_bytes(p, &c, 1);
+	smtp_milter_packet_bytes(p, &c, 1);
 }
 
 void
-milter_packet_str(struct milter_packet *p, const char *s)
+smtp_milter_packet_str(struct smtp_milter_packet *p, const char *s)
 {
-	milter_packet_bytes(p, s, strlen(s) + 1);
+	smtp_milter_packet_bytes(p, s, strlen(s) + 1);
 }
 
 int
-milter_packet_end(struct milter_packet *p)
+smtp_milter_packet_end(struct smtp_milter_packet *p)
 {
 	uint32_t	 n;
 
@@ -70,95 +71,99 @@ milter_packet_end(struct milter_packet *p)
 }
 
 int
-milter_packet_optneg(struct milter_packet *p)
+smtp_milter_packet_optneg(struct smtp_milter_packet *p)
 {
-	milter_packet_begin(p, SMFIC_OPTNEG);
-	milter_packet_u32(p, MILTER_VERSION);
-	milter_packet_u32(p, MILTER_ACTIONS);
-	milter_packet_u32(p, MILTER_PROTOCOL);
-	return milter_packet_end(p);
+	smtp_milter_packet_begin(p, SMFIC_OPTNEG);
+	smtp_milter_packet_u32(p, SMTP_MILTER_VERSION);
+	smtp_milter_packet_u32(p, SMTP_MILTER_ACTIONS);
+	smtp_milter_packet_u32(p, SMTP_MILTER_PROTOCOL);
+	return smtp_milter_packet_end(p);
 }
 
 int
-milter_packet_connect(struct milter_packet *p, const char *host, char family,
+smtp_milter_packet_connect(struct smtp_milter_packet *p, const char *host,
+    char family,
     uint16_t port, const char *addr)
 {
-	milter_packet_begin(p, SMFIC_CONNECT);
-	milter_packet_str(p, host);
-	milter_packet_char(p, family);
+	smtp_milter_packet_begin(p, SMFIC_CONNECT);
+	smtp_milter_packet_str(p, host);
+	smtp_milter_packet_char(p, family);
 	/* libmilter reads no port and address for an unknown family */
 	if (family != 'U') {
-		milter_packet_u16(p, port);
-		milter_packet_str(p, addr);
+		smtp_milter_packet_u16(p, port);
+		smtp_milter_packet_str(p, addr);
 	}
-	return milter_packet_end(p);
+	return smtp_milter_packet_end(p);
 }
 
 int
-milter_packet_macros(struct milter_packet *p, char cmd,
+smtp_milter_packet_macros(struct smtp_milter_packet *p, char cmd,
     const char *const *names, const char *const *values, size_t n)
 {
 	size_t	 i;
 
-	milter_packet_begin(p, SMFIC_MACRO);
-	milter_packet_char(p, cmd);
+	smtp_milter_packet_begin(p, SMFIC_MACRO);
+	smtp_milter_packet_char(p, cmd);
 	for (i = 0; i < n; i++) {
 		if (values[i] == NULL)
 			continue;
-		milter_packet_str(p, names[i]);
-		milter_packet_str(p, values[i]);
+		smtp_milter_packet_str(p, names[i]);
+		smtp_milter_packet_str(p, values[i]);
 	}
-	return milter_packet_end(p);
+	return smtp_milter_packet_end(p);
 }
 
 int
-milter_packet_simple(struct milter_packet *p, char cmd, const char *arg)
+smtp_milter_packet_simple(struct smtp_milter_packet *p, char cmd,
+    const char *arg)
 {
-	milter_packet_begin(p, cmd);
+	smtp_milter_packet_begin(p, cmd);
 	if (arg != NULL)
-		milter_packet_str(p, arg);
-	return milter_packet_end(p);
+		smtp_milter_packet_str(p, arg);
+	return smtp_milter_packet_end(p);
 }
 
 int
-milter_packet_addr(struct milter_packet *p, char cmd, const char *addr,
+smtp_milter_packet_addr(struct smtp_milter_packet *p, char cmd,
+    const char *addr,
     const char *const *params, size_t n)
 {
 	size_t	 i;
 
-	milter_packet_begin(p, cmd);
-	milter_packet_char(p, '<');
-	milter_packet_bytes(p, addr, strlen(addr));
-	milter_packet_str(p, ">");
+	smtp_milter_packet_begin(p, cmd);
+	smtp_milter_packet_char(p, '<');
+	smtp_milter_packet_bytes(p, addr, strlen(addr));
+	smtp_milter_packet_str(p, ">");
 	for (i = 0; i < n; i++)
-		milter_packet_str(p, params[i]);
-	return milter_packet_end(p);
+		smtp_milter_packet_str(p, params[i]);
+	return smtp_milter_packet_end(p);
 }
 
 int
-milter_packet_header(struct milter_packet *p, const char *name,
+smtp_milter_packet_header(struct smtp_milter_packet *p, const char *name,
     size_t namelen, const char *value, size_t valuelen)
 {
-	milter_packet_begin(p, SMFIC_HEADER);
-	milter_packet_bytes(p, name, namelen);
-	milter_packet_char(p, '\0');
-	milter_packet_bytes(p, value, valuelen);
-	milter_packet_char(p, '\0');
-	return milter_packet_end(p);
+	smtp_milter_packet_begin(p, SMFIC_HEADER);
+	smtp_milter_packet_bytes(p, name, namelen);
+	smtp_milter_packet_char(p, '\0');
+	smtp_milter_packet_bytes(p, value, valuelen);
+	smtp_milter_packet_char(p, '\0');
+	return smtp_milter_packet_end(p);
 }
 
 int
-milter_packet_body(struct milter_packet *p, const char *data, size_t len)
+smtp_milter_packet_body(struct smtp_milter_packet *p, const char *data,
+    size_t len)
 {
-	if (len > MILTER_CHUNK_MAX)
+	if (len > SMTP_MILTER_CHUNK_MAX)
 		return -1;
-	milter_packet_begin(p, SMFIC_BODY);
-	milter_packet_bytes(p, data, len);
-	return milter_packet_end(p);
+	smtp_milter_packet_begin(p, SMFIC_BODY);
+	smtp_milter_packet_bytes(p, data, len);
+	return smtp_milter_packet_end(p);
 }
 
 int
-milter_reply_take(const char *buf, size_t len, struct milter_reply *r,
+smtp_milter_reply_take(const char *buf, size_t len, struct smtp_milter_reply *r,
     size_t *used)
 {
 	uint32_t	 n;
@@ -167,7 +172,7 @@ milter_reply_take(const char *buf, size_t len, struct milter_reply *r,
 		return 0;
 	memcpy(&n, buf, sizeof(n));
 	n = ntohl(n);
-	if (n == 0 || n > MILTER_REPLY_MAX)
+	if (n == 0 || n > SMTP_MILTER_REPLY_MAX)
 		return -1;
 	if (len - 4 < n)
 		return 0;
@@ -179,7 +184,7 @@ milter_reply_take(const char *buf, size_t len, struct milter_reply *r,
 }
 
 static uint32_t
-milter_reply_u32(const char *p)
+smtp_milter_reply_u32(const char *p)
 {
 	uint32_t	 n;
 
@@ -188,26 +193,27 @@ milter_reply_u32(const char *p)
 }
 
 int
-milter_reply_optneg(const struct milter_reply *r, struct milter_optneg *o)
+smtp_milter_reply_optneg(const struct smtp_milter_reply *r,
+    struct smtp_milter_optneg *o)
 {
 	/* a version 6 filter may append the macros it wants per stage:
 	 * they are not used, all macros are sent */
 	if (r->code != SMFIC_OPTNEG || r->len < 12)
 		return -1;
-	o->version = milter_reply_u32(r->data);
-	o->actions = milter_reply_u32(r->data + 4);
-	o->protocol = milter_reply_u32(r->data + 8);
-	if (o->version < 2 || o->version > MILTER_VERSION)
+	o->version = smtp_milter_reply_u32(r->data);
+	o->actions = smtp_milter_reply_u32(r->data + 4);
+	o->protocol = smtp_milter_reply_u32(r->data + 8);
+	if (o->version < 2 || o->version > SMTP_MILTER_VERSION)
 		return -1;
-	if ((o->actions & ~(uint32_t)MILTER_ACTIONS) != 0 ||
-	    (o->protocol & ~(uint32_t)MILTER_PROTOCOL) != 0)
+	if ((o->actions & ~(uint32_t)SMTP_MILTER_ACTIONS) != 0 ||
+	    (o->protocol & ~(uint32_t)SMTP_MILTER_PROTOCOL) != 0)
 		return -1;
 	return 0;
 }
 
 /* One line of a reply text: "Dxy" then ' ' (last) or '-' (more). */
 static int
-milter_reply_line(const char *s, size_t len, char first, int last)
+smtp_milter_reply_line(const char *s, size_t len, char first, int last)
 {
 	size_t	 i;
 
@@ -225,7 +231,8 @@ milter_reply_line(const char *s, size_t len, char first, int last)
 }
 
 int
-milter_reply_code(const struct milter_reply *r, char *out, size_t outsize)
+smtp_milter_reply_code(const struct smtp_milter_reply *r, char *out,
+    size_t outsize)
 {
 	const char	*s, *end, *eol;
 	size_t		 len;
@@ -241,11 +248,12 @@ milter_reply_code(const struct milter_reply *r, char *out, size_t outsize)
 		return -1;
 	end = s + len;
 	while ((eol = memmem(s, (size_t)(end - s), "\r\n", 2)) != NULL) {
-		if (milter_reply_line(s, (size_t)(eol - s), r->data[0], 0) == -1)
+		if (smtp_milter_reply_line(s, (size_t)(eol - s), r->data[0],
+		    0) == -1)
 			return -1;
 		s = eol + 2;
 	}
-	if (milter_reply_line(s, (size_t)(end - s), r->data[0], 1) == -1)
+	if (smtp_milter_reply_line(s, (size_t)(end - s), r->data[0], 1) == -1)
 		return -1;
 	memcpy(out, r->data, len + 1);
 	return 0;
@@ -254,7 +262,7 @@ milter_reply_code(const struct milter_reply *r, char *out, size_t outsize)
 /* The string at data[off]: its end offset past the NUL, or 0 if the
  * data ends first. */
 static size_t
-milter_reply_string(const struct milter_reply *r, size_t off)
+smtp_milter_reply_string(const struct smtp_milter_reply *r, size_t off)
 {
 	const char	*nul;
 
@@ -267,12 +275,12 @@ milter_reply_string(const struct milter_reply *r, size_t off)
 }
 
 int
-milter_reply_strings(const struct milter_reply *r, const char **a,
+smtp_milter_reply_strings(const struct smtp_milter_reply *r, const char **a,
     const char **b, int optional)
 {
 	size_t	 end;
 
-	if ((end = milter_reply_string(r, 0)) == 0)
+	if ((end = smtp_milter_reply_string(r, 0)) == 0)
 		return -1;
 	*a = r->data;
 	if (b == NULL)
@@ -281,13 +289,13 @@ milter_reply_strings(const struct milter_reply *r, const char **a,
 	if (end == r->len)
 		return optional ? 0 : -1;
 	*b = r->data + end;
-	end = milter_reply_string(r, end);
+	end = smtp_milter_reply_string(r, end);
 	return end != 0 && end == r->len ? 0 : -1;
 }
 
 /* A field name: printable ASCII without a colon (RFC 5322 2.2). */
 static int
-milter_field_name_valid(const char *name)
+smtp_milter_field_name_valid(const char *name)
 {
 	const unsigned char	*s = (const unsigned char *)name;
 
@@ -300,20 +308,20 @@ milter_field_name_valid(const char *name)
 }
 
 int
-milter_reply_header(const struct milter_reply *r, uint32_t *idx,
+smtp_milter_reply_header(const struct smtp_milter_reply *r, uint32_t *idx,
     const char **name, const char **value)
 {
-	struct milter_reply	 rest;
+	struct smtp_milter_reply	 rest;
 
 	rest = *r;
 	if (idx != NULL) {
 		if (r->len < 4)
 			return -1;
-		*idx = milter_reply_u32(r->data);
+		*idx = smtp_milter_reply_u32(r->data);
 		rest.data = r->data + 4;
 		rest.len = r->len - 4;
 	}
-	if (milter_reply_strings(&rest, name, value, 0) == -1)
+	if (smtp_milter_reply_strings(&rest, name, value, 0) == -1)
 		return -1;
-	return milter_field_name_valid(*name) ? 0 : -1;
+	return smtp_milter_field_name_valid(*name) ? 0 : -1;
 }

@@ -14,14 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MILTER_VERSION		6
+#define SMTP_MILTER_VERSION		6
 /* The longest reply taken from a filter: anything longer is garbage
  * and costs the filter's failure mode. */
-#define MILTER_REPLY_MAX	(64 * 1024)
+#define SMTP_MILTER_REPLY_MAX	(64 * 1024)
 /* The largest body chunk sent (libmilter's MILTER_CHUNK_SIZE). */
-#define MILTER_CHUNK_MAX	65535
+#define SMTP_MILTER_CHUNK_MAX	65535
 /* The largest packet sent: a body chunk with its length and command. */
-#define MILTER_PACKET_MAX	(MILTER_CHUNK_MAX + 5)
+#define SMTP_MILTER_PACKET_MAX	(SMTP_MILTER_CHUNK_MAX + 5)
 
 /* Commands, front end to filter. */
 #define SMFIC_ABORT		'A'
@@ -72,7 +72,7 @@
 #define SMFIF_CHGFROM		0x040
 #define SMFIF_ADDRCPT_PAR	0x080
 /* The actions the front end offers: all but SETSYMLIST. */
-#define MILTER_ACTIONS		0x0ff
+#define SMTP_MILTER_ACTIONS		0x0ff
 
 /* Protocol steps a filter may leave out or not answer (SMFIP_*). */
 #define SMFIP_NOCONNECT		0x00000001
@@ -97,88 +97,95 @@
 #define SMFIP_NR_BODY		0x00080000
 #define SMFIP_HDR_LEADSPC	0x00100000
 /* The steps the front end offers to drop: all of the above. */
-#define MILTER_PROTOCOL		0x001fffff
+#define SMTP_MILTER_PROTOCOL		0x001fffff
 
 /* One packet being built; overflow: it did not fit and must not go. */
-struct milter_packet {
+struct smtp_milter_packet {
 	size_t		 len;
 	int		 overflow;
-	char		 buf[MILTER_PACKET_MAX];
+	char		 buf[SMTP_MILTER_PACKET_MAX];
 };
 
 /* A reply parsed in place: data points into the caller's buffer. */
-struct milter_reply {
+struct smtp_milter_reply {
 	char		 code;
 	const char	*data;
 	size_t		 len;
 };
 
 /* The filter's answer to SMFIC_OPTNEG. */
-struct milter_optneg {
+struct smtp_milter_optneg {
 	uint32_t	 version;
 	uint32_t	 actions;
 	uint32_t	 protocol;
 };
 
 /* Start a packet of this command (any earlier contents are dropped). */
-void	 milter_packet_begin(struct milter_packet *, char cmd);
-void	 milter_packet_u32(struct milter_packet *, uint32_t);
-void	 milter_packet_u16(struct milter_packet *, uint16_t);
-void	 milter_packet_char(struct milter_packet *, char);
+void	 smtp_milter_packet_begin(struct smtp_milter_packet *, char cmd);
+void	 smtp_milter_packet_u32(struct smtp_milter_packet *, uint32_t);
+void	 smtp_milter_packet_u16(struct smtp_milter_packet *, uint16_t);
+void	 smtp_milter_packet_char(struct smtp_milter_packet *, char);
 /* A string and its terminating NUL. */
-void	 milter_packet_str(struct milter_packet *, const char *);
-void	 milter_packet_bytes(struct milter_packet *, const void *, size_t);
+void	 smtp_milter_packet_str(struct smtp_milter_packet *, const char *);
+void	 smtp_milter_packet_bytes(struct smtp_milter_packet *, const void *,
+	    size_t);
 /* Write the length; -1 if the packet overflowed, else 0. */
-int	 milter_packet_end(struct milter_packet *);
+int	 smtp_milter_packet_end(struct smtp_milter_packet *);
 
-/* SMFIC_OPTNEG offering MILTER_ACTIONS and MILTER_PROTOCOL. */
-int	 milter_packet_optneg(struct milter_packet *);
+/* SMFIC_OPTNEG offering SMTP_MILTER_ACTIONS and SMTP_MILTER_PROTOCOL. */
+int	 smtp_milter_packet_optneg(struct smtp_milter_packet *);
 /* SMFIC_CONNECT: family '4', '6', 'L' (local) or 'U' (unknown). */
-int	 milter_packet_connect(struct milter_packet *, const char *host,
+int	 smtp_milter_packet_connect(struct smtp_milter_packet *,
+	    const char *host,
 	    char family, uint16_t port, const char *addr);
 /* SMFIC_MACRO for the stage of command cmd: n pairs from names and
  * values, a NULL value left out. */
-int	 milter_packet_macros(struct milter_packet *, char cmd,
+int	 smtp_milter_packet_macros(struct smtp_milter_packet *, char cmd,
 	    const char *const *names, const char *const *values, size_t n);
 /* A command with one string (HELO, UNKNOWN) or none (DATA, EOH, ...). */
-int	 milter_packet_simple(struct milter_packet *, char cmd,
+int	 smtp_milter_packet_simple(struct smtp_milter_packet *, char cmd,
 	    const char *arg);
 /* SMFIC_MAIL or SMFIC_RCPT: the address in <> and its ESMTP
  * parameters (may be NULL). */
-int	 milter_packet_addr(struct milter_packet *, char cmd,
+int	 smtp_milter_packet_addr(struct smtp_milter_packet *, char cmd,
 	    const char *addr, const char *const *params, size_t n);
 /* SMFIC_HEADER: the field's name and value as received. */
-int	 milter_packet_header(struct milter_packet *, const char *name,
+int	 smtp_milter_packet_header(struct smtp_milter_packet *,
+	    const char *name,
 	    size_t namelen, const char *value, size_t valuelen);
-/* SMFIC_BODY: at most MILTER_CHUNK_MAX octets. */
-int	 milter_packet_body(struct milter_packet *, const char *, size_t);
+/* SMFIC_BODY: at most SMTP_MILTER_CHUNK_MAX octets. */
+int	 smtp_milter_packet_body(struct smtp_milter_packet *, const char *,
+	    size_t);
 
 /*
  * Take one reply off the front of buf: 1 with *used octets taken, 0 if
  * more input is needed, -1 if it is garbage (a length of 0 or over
- * MILTER_REPLY_MAX).
+ * SMTP_MILTER_REPLY_MAX).
  */
-int	 milter_reply_take(const char *buf, size_t len, struct milter_reply *,
+int	 smtp_milter_reply_take(const char *buf, size_t len,
+	    struct smtp_milter_reply *,
 	    size_t *used);
 /* The reply to SMFIC_OPTNEG: -1 unless it is one, of a version the
  * front end speaks, and asks for nothing that was not offered. */
-int	 milter_reply_optneg(const struct milter_reply *,
-	    struct milter_optneg *);
+int	 smtp_milter_reply_optneg(const struct smtp_milter_reply *,
+	    struct smtp_milter_optneg *);
 /*
  * SMFIR_REPLYCODE: the text, checked to be "4xy" or "5xy", a space or a
  * hyphen, and printable ASCII lines (a multi-line text's CRLFs kept),
  * copied to out; -1 if it is not.
  */
-int	 milter_reply_code(const struct milter_reply *, char *out,
+int	 smtp_milter_reply_code(const struct smtp_milter_reply *, char *out,
 	    size_t outsize);
 /* n NUL-terminated strings (n 1 or 2): -1 if the data is not exactly
  * that; a second string may be absent when optional is set. */
-int	 milter_reply_strings(const struct milter_reply *, const char **a,
+int	 smtp_milter_reply_strings(const struct smtp_milter_reply *,
+	    const char **a,
 	    const char **b, int optional);
 /* SMFIR_CHGHEADER, SMFIR_INSHEADER: an index, a name and a value;
  * SMFIR_ADDHEADER (idx NULL): a name and a value.  The name must be a
  * valid field name. */
-int	 milter_reply_header(const struct milter_reply *, uint32_t *idx,
+int	 smtp_milter_reply_header(const struct smtp_milter_reply *,
+	    uint32_t *idx,
 	    const char **name, const char **value);
 
 #endif
