@@ -51,7 +51,7 @@ static void
 check_one(const struct smtp_milter_reply *r)
 {
 	struct smtp_milter_optneg	 o;
-	const char		*a, *b;
+	const char			*a, *b;
 
 	if (smtp_milter_reply_optneg(r, &o) == 0 &&
 	    ((o.actions & ~(uint32_t)SMTP_MILTER_ACTIONS) != 0 ||
@@ -69,9 +69,9 @@ check_one(const struct smtp_milter_reply *r)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	const char		*p = (const char *)data;
+	const char			*p = (const char *)data;
 	struct smtp_milter_reply	 r;
-	size_t			 used;
+	size_t				 used;
 
 	while (size > 0 && smtp_milter_reply_take(p, size, &r, &used) == 1) {
 		if (used > size || used > SMTP_MILTER_REPLY_MAX + 4 ||

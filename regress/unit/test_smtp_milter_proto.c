@@ -41,14 +41,15 @@ reply_of(char code, const char *data, size_t len)
 	return r;
 }
 
+static const char	*names[] = { "j", "{daemon_name}", "_" };
+static const char	*values[] = { "mx.example", NULL, "c [1]" };
+static const char	*params[] = { "SIZE=10", "BODY=8BITMIME" };
+
 static void
 test_packets(void)
 {
 	struct smtp_milter_packet	 p;
-	const char		*names[] = { "j", "{daemon_name}", "_" };
-	const char		*values[] = { "mx.example", NULL, "c [1]" };
-	const char		*params[] = { "SIZE=10", "BODY=8BITMIME" };
-	char			 big[SMTP_MILTER_CHUNK_MAX + 1];
+	char				 big[SMTP_MILTER_CHUNK_MAX + 1];
 
 	UNIT_CHECK(smtp_milter_packet_optneg(&p) == 0 && p.len == 17 &&
 	    get32(p.buf) == 13 && p.buf[4] == 'O' &&
@@ -90,8 +91,8 @@ static void
 test_take(void)
 {
 	struct smtp_milter_reply	 r;
-	size_t			 used = 0;
-	char			 buf[16];
+	size_t				 used = 0;
+	char				 buf[16];
 
 	memcpy(buf, "\0\0\0\x02" "yZ" "\0\0\0\x01" "c", 11);
 	UNIT_CHECK(smtp_milter_reply_take(buf, 3, &r, &used) == 0,
@@ -119,8 +120,8 @@ test_optneg(void)
 {
 	struct smtp_milter_optneg	 o;
 	struct smtp_milter_reply	 r;
-	char			 d[16];
-	uint32_t		 v[3] = { htonl(6), htonl(0x21),
+	char				 d[16];
+	uint32_t			 v[3] = { htonl(6), htonl(0x21),
 	    htonl(0x1400) };
 
 	memcpy(d, v, 12);
@@ -147,8 +148,9 @@ static void
 test_code(void)
 {
 	struct smtp_milter_reply	 r;
-	char			 out[128];
-	const char		 ml[] = "550-5.7.1 one\r\n550 5.7.1 two";
+	char				 out[128];
+	const char			 ml[] = "550-5.7.1 one\r\n"
+	    "550 5.7.1 two";
 
 	r = reply_of('y', "554 5.7.1 no thanks", 20);
 	UNIT_CHECK(smtp_milter_reply_code(&r, out, sizeof(out)) == 0 &&
@@ -180,10 +182,10 @@ static void
 test_strings(void)
 {
 	struct smtp_milter_reply	 r;
-	const char		*a, *b;
-	uint32_t		 idx = 0;
-	char			 d[32];
-	uint32_t		 one = htonl(1);
+	const char			*a, *b;
+	uint32_t			 idx = 0;
+	char				 d[32];
+	uint32_t			 one = htonl(1);
 
 	r = reply_of('+', "<x@y>", 6);
 	UNIT_CHECK(smtp_milter_reply_strings(&r, &a, NULL, 0) == 0 &&
@@ -376,10 +378,11 @@ static int
 live_message(int fd, const char *msg)
 {
 	struct smtp_milter_packet	 p;
-	size_t			 len = strlen(msg), pos = 0, flen, n;
-	const char		*colon;
-	int			 rv;
+	size_t				 len, pos = 0, flen, n;
+	const char			*colon;
+	int				 rv;
 
+	len = strlen(msg);
 	while ((flen = live_field(msg, pos, len)) > 0) {
 		colon = memchr(msg + pos, ':', flen);
 		if (colon == NULL)
@@ -408,17 +411,20 @@ live_message(int fd, const char *msg)
 	return 0;
 }
 
+/* The macros of the connect and mail stages. */
+static const char	*live_cnames[] = { "j", "{daemon_name}" };
+static const char	*live_cvalues[] = { "mx.example", "smtpd" };
+static const char	*live_mnames[] = { "i", "{mail_addr}" };
+static const char	*live_mvalues[] = { "4f2a1b", "a@example.org" };
+
 static int
 live_session(int fd, const struct smtp_milter_optneg *o, const char *msg)
 {
 	struct smtp_milter_packet	 p;
-	const char		*names[] = { "j", "{daemon_name}" };
-	const char		*values[] = { "mx.example", "smtpd" };
-	const char		*mnames[] = { "i", "{mail_addr}" };
-	const char		*mvalues[] = { "4f2a1b", "a@example.org" };
-	int			 rv;
+	int				 rv;
 
-	(void)smtp_milter_packet_macros(&p, 'C', names, values, 2);
+	(void)smtp_milter_packet_macros(&p, 'C', live_cnames, live_cvalues,
+	    2);
 	if (live_send(fd, &p) == -1)
 		return -1;
 	(void)smtp_milter_packet_connect(&p, "localhost", '4', 4321,
@@ -428,7 +434,8 @@ live_session(int fd, const struct smtp_milter_optneg *o, const char *msg)
 	(void)smtp_milter_packet_simple(&p, 'H', "c.example");
 	if (!(o->protocol & SMFIP_NOHELO) && (rv = live_step(fd, &p)) != 0)
 		return rv;
-	(void)smtp_milter_packet_macros(&p, 'M', mnames, mvalues, 2);
+	(void)smtp_milter_packet_macros(&p, 'M', live_mnames, live_mvalues,
+	    2);
 	if (live_send(fd, &p) == -1)
 		return -1;
 	(void)smtp_milter_packet_addr(&p, 'M', "a@example.org", NULL, 0);
@@ -464,12 +471,12 @@ live_read(const char *file)
 static int
 live(const char *path, const char *file)
 {
-	const char		*msg;
-	struct sockaddr_un	 sun;
+	const char			*msg;
+	struct sockaddr_un		 sun;
 	struct smtp_milter_packet	 p;
 	struct smtp_milter_reply	 r;
 	struct smtp_milter_optneg	 o;
-	int			 fd;
+	int				 fd;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
