@@ -3,6 +3,7 @@
 
     filter.py SOCKET MODE
 
+SOCKET is a path (a unix socket) or inet:PORT@HOST.
 MODE says what it does: "modify" asks for every modification action at
 the end of the message; "reject-STAGE", "tempfail-STAGE", "discard-STAGE"
 and "code-STAGE" (a 550 with its own text through setreply) answer so at
@@ -81,7 +82,9 @@ def main():
     Milter.set_flags(Milter.ADDHDRS | Milter.CHGBODY | Milter.ADDRCPT |
                      Milter.ADDRCPT_PAR | Milter.DELRCPT | Milter.CHGHDRS |
                      Milter.QUARANTINE | Milter.CHGFROM)
-    Milter.runmilter("testmilter", "unix:" + sys.argv[1], 30)
+    sock = sys.argv[1]
+    Milter.runmilter("testmilter", sock if sock.startswith("inet:")
+                     else "unix:" + sock, 30)
 
 
 if __name__ == "__main__":

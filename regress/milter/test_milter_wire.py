@@ -9,11 +9,14 @@ arrives on the wire, and a filter that dies in the body."""
 import os
 import subprocess
 
-from lib import register_pid, test_dir, timeout, wait_until
+import socket
+
+from lib import free_port, register_pid, test_dir, timeout, wait_until
 
 REGRESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(REGRESS)
 DRIVER = os.path.join(REPO, "bin/unit/test_smtp_milter_proto")
+CONN = os.path.join(REPO, "bin/unit/test_smtp_milter_conn")
 FILTER = os.path.join(REGRESS, "milter/filter.py")
 
 
@@ -78,3 +81,33 @@ def test_filter_dies_in_body():
     rc, lines = _run("die-body")
     assert rc == 4, (rc, lines)
     assert "reply c" in lines and "reply b" not in lines, lines
+
+
+def _listening(port):
+    try:
+        socket.create_connection(("127.0.0.1", port), 1).close()
+        return True
+    except OSError:
+        return False
+
+
+def test_event_loop_connection_inet():
+    """The front end's event-loop connection (smtp_milter_conn.c) to a
+    filter on inet:PORT@127.0.0.1: negotiated, then a MAIL answered."""
+    for mode, code in (("none", "c"), ("reject-mail", "r"),
+                       ("code-mail", "y")):
+        port = free_port()
+        proc = subprocess.Popen(
+            ["/usr/bin/python3", FILTER, "inet:%d@127.0.0.1" % port, mode],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        register_pid(proc.pid)
+        try:
+            wait_until(lambda: _listening(port), 30, "the filter's port")
+            out = subprocess.run([CONN, str(port)], capture_output=True,
+                                 text=True, timeout=60)
+        finally:
+            proc.kill()
+            proc.wait()
+        assert out.returncode == 0, (mode, out.stdout)
+        assert out.stdout.splitlines() == [
+            "open 0 version 6", "step 1 code " + code], (mode, out.stdout)
