@@ -378,12 +378,17 @@ struct config {
 	int			 mta_timeout_command;	/* 300 */
 	int			 mta_timeout_data;	/* 600 */
 	int			 mta_timeout_idle;	/* 10: reuse window */
+	/* mta mta-sts: fetch and apply RFC 8461 policies (mta_sts.c) */
+	int			 mta_sts;		/* 0 */
 
 	/* TLS (tlsproxy(8)) */
 	TAILQ_HEAD(, pki)	 pkis;			/* in file order */
 	char			 tls_ca_file[PATH_MAX];	/* ca file; "" none */
 	char			 tls_ca_path[PATH_MAX];	/* ca path; "" none */
 	char			 mta_pki[CONF_PKI_NAME_MAX]; /* "": no cert */
+	/* mta dane yes|no: look up TLSA records of MX hosts from DNSSEC
+	 * answers validated with dnssec trust-anchor (off by default) */
+	int			 mta_dane;
 	/* libtls syntax, see tls_config_parse_protocols(3) */
 	char			 tls_protocols[CONF_TLS_STRING_MAX]; /* secure */
 	/* CONF_TLS_CIPHERS_DEFAULT: each side its own default, below */

@@ -115,6 +115,51 @@ dns_ctx_new(const char *const *options)
 	return ctx;
 }
 
+/* Each record of the anchor text to ub; -1 (logged) if one is refused. */
+static int
+dns_ctx_anchor(struct ub_ctx *ub, const char *text)
+{
+	char	 line[1024];
+	size_t	 n;
+	int	 r;
+
+	while (*text != '\0') {
+		n = strcspn(text, "\n");
+		if (n >= sizeof(line)) {
+			log_warnx("dnssec trust-anchor: line too long");
+			return -1;
+		}
+		memcpy(line, text, n);
+		line[n] = '\0';
+		text += n + (text[n] == '\n');
+		line[strcspn(line, ";")] = '\0';
+		if (line[strspn(line, " \t\r")] == '\0')
+			continue;
+		if ((r = ub_ctx_add_ta(ub, line)) != 0) {
+			log_warnx("dnssec trust-anchor: %s", ub_strerror(r));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+dns_resolver_anchor(struct dns_resolver *res, const char *text)
+{
+	char	*copy;
+
+	if (res->anchor != NULL && strcmp(res->anchor, text) == 0)
+		return 1;
+	if ((copy = strdup(text)) == NULL) {
+		log_warnx("dnssec trust-anchor: out of memory");
+		return -1;
+	}
+	free(res->anchor);
+	res->anchor = copy;
+	res->anchor_changed = 1;
+	return dns_ctx_anchor(res->system->ub, text);
+}
+
 /* Before the chroot: the context that reads the system's files. */
 int
 dns_resolver_init(struct dns_resolver *res, const char *const *options)
@@ -145,12 +190,15 @@ dns_resolver_configure(struct dns_resolver *res, const struct config *c)
 	if (c->resolver_set)
 		(void)snprintf(fwd, sizeof(fwd), "%s@%u", c->resolver_addr,
 		    c->resolver_port ? c->resolver_port : 53);
-	if (old == NULL || strcmp(fwd, res->fwd) == 0)
+	if (old == NULL || (strcmp(fwd, res->fwd) == 0 &&
+	    !res->anchor_changed))
 		return 0;
+	res->anchor_changed = 0;
 	if (fwd[0] == '\0')
 		ctx = res->system;
 	else if ((ctx = dns_ctx_new(res->options)) == NULL ||
-	    (r = ub_ctx_set_fwd(ctx->ub, fwd)) != 0) {
+	    (r = ub_ctx_set_fwd(ctx->ub, fwd)) != 0 ||
+	    (res->anchor != NULL && dns_ctx_anchor(ctx->ub, res->anchor))) {
 		log_warnx("cannot use resolver %s: %s", fwd,
 		    ctx == NULL ? "out of memory" : ub_strerror(r));
 		if (ctx != NULL)

@@ -40,6 +40,11 @@ struct dns_resolver {
 	/* libunbound options beyond the shared ones: name, value pairs
 	 * ending with NULL, given to every context this resolver makes */
 	const char *const	*options;
+	/* DNSSEC trust anchor text (one record a line), NULL for none:
+	 * every context made from here on validates with it */
+	char			*anchor;
+	/* the anchor changed: the next configure makes a fresh context */
+	int			 anchor_changed;
 };
 
 /* 0, or -1 if the system context cannot be made (out of memory). */
@@ -49,6 +54,18 @@ int		 dns_resolver_init(struct dns_resolver *,
  * (logged; the old one stays in use). */
 int		 dns_resolver_configure(struct dns_resolver *,
 		    const struct config *);
+
+/*
+ * Validate from now on with the trust anchor text (zone file records,
+ * one a line; ';' starts a comment): the system context gets it now,
+ * which libunbound allows only before its first query, and every
+ * forwarding context the next dns_resolver_configure() makes.  0, 1 if
+ * nothing changed, -1 if a record is refused or the system context has
+ * already resolved (logged; it then keeps its old anchor).  libunbound
+ * parses the records only at the first query, so a malformed one fails
+ * the lookups then.
+ */
+int		 dns_resolver_anchor(struct dns_resolver *, const char *);
 
 /*
  * One question at a time on a held context, bounded by a timer; the

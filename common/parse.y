@@ -166,6 +166,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	RECIPIENTS RESOLVER RETRYMAX RETRYMIN ROUTE SESSION SESSIONS SMTP
 %token	SESSIONSPERADDR MINFREE
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
+%token	MTASTS
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
 %token	SESSIONLIFETIME
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
@@ -189,6 +190,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	MAXSESSIONS CONNECTIONRATE MODIFIERS
 %token	PROXYPROTOCOL METRICS
 %token	DNSSEC TRUSTANCHOR
+%token	DANE
 %token	FILTER ONFAILURE TIMEOUTS REJECT ACCEPT
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
@@ -977,12 +979,18 @@ mtaopt		: PORT NUMBER {
 			parse_conf->mta_messages_per_connection = $2;
 		}
 		| TIMEOUT mtatimeout
+		| mtadane
 		| PKI STRING {
 			if (parse_pki_ref($2, "mta") == -1)
 				YYERROR;
 			(void)strlcpy(parse_conf->mta_pki, $2,
 			    sizeof(parse_conf->mta_pki));
 		}
+		| MTASTS yesno		{ parse_conf->mta_sts = $2; }
+		;
+
+/* DANE (RFC 7672) for outbound STARTTLS; off unless asked for */
+mtadane		: DANE yesno		{ parse_conf->mta_dane = $2; }
 		;
 
 mtatimeout	: CONNECT duration {
@@ -1043,6 +1051,7 @@ static const struct keyword	 keywords[] = {
 	{ "connection-rate-per-address",	CONNRATEPERADDR },
 	{ "connections",		CONNECTIONS },
 	{ "control",			CONTROL },
+	{ "dane",			DANE },
 	{ "data",			DATA },
 	{ "data-rate",			DATARATE },
 	{ "database",			DATABASE },
@@ -1100,6 +1109,7 @@ static const struct keyword	 keywords[] = {
 	{ "min-free",			MINFREE },
 	{ "modifiers",			MODIFIERS },
 	{ "mta",			MTA },
+	{ "mta-sts",			MTASTS },
 	{ "no",				NO },
 	{ "on",				ON },
 	{ "on-failure",			ONFAILURE },

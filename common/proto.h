@@ -112,6 +112,12 @@ enum policy_verdict {
 #define UTF8_F_SMTPUTF8		0x01	/* MAIL had the SMTPUTF8 parameter */
 #define UTF8_F_HEADERS		0x02	/* its header holds 8-bit octets */
 
+/*
+ * What a message asks of its relaying, in IMSG_QUEUE_MESSAGE_COMMIT,
+ * IMSG_MTA_DELIVER and the envelope's "msgflags" line.
+ */
+#define MSG_F_REQUIRETLS	0x01	/* MAIL had REQUIRETLS (RFC 8689) */
+
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
 
@@ -181,7 +187,8 @@ enum ctl_cmd {
 	CTL_MONITOR,
 	CTL_RELEASE,		/* arg: envelope id, message id or "all" */
 	CTL_QUARANTINE,		/* arg: envelope or message id, blank, reason */
-	CTL_SHOW_METRICS
+	CTL_SHOW_METRICS,
+	CTL_TLSRPT		/* arg: a day, YYYY-MM-DD, "" for yesterday */
 };
 
 enum imsg_type {
@@ -335,7 +342,9 @@ enum imsg_type {
 	 * u32 POLICY_F_* flags, u32 reply code (0 if none),
 	 * str enhanced status, str reply text, str matched key (for logs),
 	 * u32 features set, u32 features clear (POLICY_FEATURE bits of
-	 * Srv_Features; both 0 except in a connect result), str recipient
+	 * Srv_Features; both 0 except in a connect result, and in a Try_TLS
+	 * result the set holds the server's Clt_Features letters d and m,
+	 * issue 15), str recipient
 	 * to queue in place of the one asked about (the %-hack's
 	 * "user@host" for "user%host@local"; "" if unchanged, and in every
 	 * result but an accepted RCPT's, for logs), u32 ntargets, then
@@ -445,9 +454,17 @@ enum imsg_type {
 	IMSG_TLS_RESULT,
 	/* mta -> tlsproxy. id = session id. fd: the server socket. payload:
 	 * str server name (sent as SNI when it is a host name, and used in
-	 * the logs; never checked against the certificate, as in sendmail:
-	 * ${cn_subject} is for that), str client pki name ("" for none),
-	 * u32 TLS_F_* flags. */
+	 * the logs; not checked against the certificate, as in sendmail:
+	 * ${cn_subject} is for that, unless the flags have
+	 * TLS_F_VERIFY_NAME, for MTA-STS), str client pki name ("" for
+	 * none), u32 TLS_F_* flags; then (DANE, issue 15) u32 dane (1: DANE
+	 * applies, the chain must match a record: ${verify} TRUSTED or
+	 * DANE_FAIL), u32 n (at most TLS_TLSA_MAX), n times u32 usage << 16
+	 * | selector << 8 | matching type and data (at most
+	 * TLS_TLSA_DATA_MAX octets).  With dane the server name is the MX
+	 * host: SNI, and the name a DANE-TA chain's leaf must carry (RFC
+	 * 7672 3.2.2, 8.1).  The mta's MTA-STS policy fetches use it too,
+	 * with ids of their own (and dane 0). */
 	IMSG_TLS_CLIENT_START,
 	/* smtp/mta -> tlsproxy. id = session id. no payload.  The session is
 	 * gone: drop the connection and its state. */
@@ -595,8 +612,56 @@ enum imsg_type {
 	 * The parent asks every child for CTL_SHOW_METRICS and sends what
 	 * they answer back to smtp as IMSG_CTL_LINE (str line) and one
 	 * IMSG_CTL_END (u32 status, str message), id = that number. */
-	IMSG_SMTP_METRICS
+	IMSG_SMTP_METRICS,
+
+	/*
+	 * MTA-STS policies kept for the outbound client (issue 15), in
+	 * policyd's own database (PATH_STS_DB under the database
+	 * directory; the maps stay read-only).
+	 */
+	/* mta -> policyd. id = the mta's query. payload: str domain. */
+	IMSG_POLICY_STS_GET,
+	/* policyd -> mta. id = that query. payload: u32 found (1) or not
+	 * (0, the rest empty), str TXT id, u64 fetched (time_t), data the
+	 * policy as it was served; the mta parses it again. */
+	IMSG_POLICY_STS_RESULT,
+	/* mta -> policyd. id 0. payload: str domain, str TXT id, u64
+	 * fetched, data the policy.  No answer; a failure is logged. */
+	IMSG_POLICY_STS_PUT,
+
+	/*
+	 * TLS-RPT records of the outbound client (issue 15), in the same
+	 * database as the MTA-STS policies, so that a restart of the mta
+	 * keeps the day's counts.
+	 */
+	/* mta -> policyd. id 0. payload: str day (YYYY-MM-DD), str policy
+	 * domain, str the record (mta_tlsrpt.c's text form).  Replaces the
+	 * row; no answer. */
+	IMSG_POLICY_TLSRPT_PUT,
+	/* mta -> policyd. id 0. payload: str the first day wanted. */
+	IMSG_POLICY_TLSRPT_LOAD,
+	/* policyd -> mta. id 0. payload: str day, str domain, str record;
+	 * one per row from that day on, then one with an empty day. */
+	IMSG_POLICY_TLSRPT_RECORD,
+
+	/*
+	 * DANE in the outbound client (issue 15).
+	 */
+	/* parent -> mta. id 0. payload: data the text of "dnssec
+	 * trust-anchor" (at most DANE_ANCHOR_MAX octets; empty when the
+	 * file cannot be read or "mta dane" is off).  Sent before every
+	 * IMSG_CONF_BEGIN to the mta, because the file is outside its
+	 * chroot; the config that follows makes the validating resolver
+	 * from it. */
+	IMSG_MTA_TRUST_ANCHOR
 };
+
+/* TLSA records of one IMSG_TLS_CLIENT_START, and their data. */
+#define TLS_TLSA_MAX		8
+#define TLS_TLSA_DATA_MAX	64
+
+/* The largest trust anchor file IMSG_MTA_TRUST_ANCHOR carries. */
+#define DANE_ANCHOR_MAX		(64 * 1024)
 
 /* The most addresses of one IMSG_POLICY_GENERICS. */
 #define GENERICS_ADDRS_MAX	64
@@ -641,6 +706,9 @@ enum authinfo_tls {
 /* Flags of the TLS requests. */
 #define TLS_F_VERIFY_PEER	0x01	/* server: ask for a client cert */
 #define TLS_F_SMTPS		0x02	/* server: implicit TLS listener */
+/* client: ${verify} OK also needs the certificate to name the server
+ * name sent (RFC 6125; MTA-STS, RFC 8461 4.2) */
+#define TLS_F_VERIFY_NAME	0x04
 
 /* Correlation ids are 32 bits; 0 means "none". */
 #define ID_NONE		0

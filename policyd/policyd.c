@@ -88,6 +88,10 @@ static const struct imsg_handler policyd_mta_handlers[] = {
 	{ IMSG_POLICY_ROUTE,	policyd_route },
 	{ IMSG_POLICY_QUERY,	policyd_mta_query },
 	{ IMSG_POLICY_AUTHINFO,	policyd_authinfo },
+	{ IMSG_POLICY_STS_GET,	policyd_sts_get },
+	{ IMSG_POLICY_STS_PUT,	policyd_sts_put },
+	{ IMSG_POLICY_TLSRPT_PUT, policyd_tlsrpt_put },
+	{ IMSG_POLICY_TLSRPT_LOAD, policyd_tlsrpt_load },
 };
 
 static const struct proc_def policyd_def = {
@@ -207,6 +211,9 @@ policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	/* ClientConn:, ClientRate: whatever the verdict */
 	if (q->kind == POLICY_CONNECT)
 		policy_limit_client(&env, q, &res);
+	/* Clt_Features: (DANE off for a server) whatever Try_TLS said */
+	if (q->kind == POLICY_TRY_TLS)
+		policy_tls_clt_features(&env, q, &res);
 	policy_access_log(q, &res);
 	policyd_send(peer, id, &res);
 	policy_targets_free(&res.targets);

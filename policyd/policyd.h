@@ -5,6 +5,9 @@
  *			a short while (`local users passwd`)
  *   policyd_resolve.c	the queue's questions: a DSN's recipient, the
  *			items of a .forward or :include: file
+ *   policyd_sts.c	the mta's MTA-STS policies, in policyd's own
+ *			writable database
+ *   policyd_tlsrpt.c	the mta's TLS-RPT records, in the same database
  */
 #ifndef POLICYD_H
 #define POLICYD_H
@@ -31,6 +34,17 @@ struct policyd_req {
 void	policyd_put_targets(struct imsg_out *, const struct policy_targets *,
 	    size_t);
 void	policyd_park_req(struct policyd_req *);
+
+/* policyd_sts.c: IMSG_POLICY_STS_GET and IMSG_POLICY_STS_PUT; the
+ * database they share with the TLS-RPT records */
+void	policyd_sts_get(struct imsgev *, struct imsg *, void *);
+void	policyd_sts_put(struct imsgev *, struct imsg *, void *);
+struct sqlite3;
+struct sqlite3	*policyd_sts_db(void);
+void	policyd_sts_fail(const char *what);
+/* policyd_tlsrpt.c: IMSG_POLICY_TLSRPT_PUT and IMSG_POLICY_TLSRPT_LOAD */
+void	policyd_tlsrpt_put(struct imsgev *, struct imsg *, void *);
+void	policyd_tlsrpt_load(struct imsgev *, struct imsg *, void *);
 
 /* policyd_resolve.c */
 void	policyd_resolve_imsg(struct imsgev *, struct imsg *, void *);

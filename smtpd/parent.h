@@ -62,6 +62,9 @@ void		 parent_pickup_init(void);
 /* parent_load.c */
 void		 parent_load_init(void);
 void		 parent_load_send(void);
+
+/* parent_anchor.c */
+void		 parent_anchor_send(void);
 int		 parent_pickup_reaped(pid_t, int status);
 void		 parent_pickup_stop(void);
 

@@ -343,6 +343,8 @@ parent_proc_send_config(int slot)
 		    parent_proc_label(slot));
 		return;
 	}
+	if (slot == PROC_MTA)
+		parent_anchor_send();
 	imsg_out_init(&out, IMSG_CONF_BEGIN, 0);
 	imsg_put_u32(&out, parent_conf->generation);
 	(void)parent_proc_send_slot(slot, &out);

@@ -66,6 +66,8 @@ struct tls_session {
 	size_t			 hellolen, hellooff;
 	struct tls_facts	 facts;
 	struct tls_relay	*relaying;
+	/* client side: the TLSA records when DANE applies */
+	struct tls_dane		 dane;
 };
 
 RB_HEAD(tls_session_tree, tls_session);
@@ -211,6 +213,8 @@ tls_session_fail(struct tls_session *s, uint32_t status, const char *verify,
 	    "verify=%s, relay=%s", s->id, s->client ? "client" : "server",
 	    s->client ? "connect" : "accept", why, verify, s->relay);
 	stats_add("tls.handshake.failed", 1);
+	stats_add_by(s->client ? "tls.client.failed" : "tls.server.failed",
+	    "verify", verify, 1);
 	tls_result_fn(s->peer, s->id, f, -1);
 	tls_session_free(s);
 }
@@ -411,8 +415,14 @@ tls_session_facts(struct tls_session *s)
 	f->alg_bits = tls_session_alg_bits(f->cipher, f->cipher_bits);
 	chain = tls_peer_cert_provided(s->ctx) ?
 	    tls_peer_cert_chain_pem(s->ctx, &len) : NULL;
+	if (s->client && s->dane.on) {
+		tls_verify_dane(chain, len, &s->dane, s->relay, f);
+		return;
+	}
 	tls_verify_peer(tls_pki_store(s->set), chain, len,
 	    s->client || (s->flags & TLS_F_VERIFY_PEER), f);
+	if (s->client && (s->flags & TLS_F_VERIFY_NAME))
+		tls_verify_name(chain, len, s->relay, f);
 }
 
 /* sendmail's STARTTLS= lines (spec 7.1) and the counters. */
@@ -424,9 +434,10 @@ tls_session_log(const struct tls_session *s)
 	int			 resumed = tls_conn_session_resumed(s->ctx) == 1;
 
 	log_info("%08x: STARTTLS=%s, relay=%s, version=%s, verify=%s, "
-	    "cipher=%s, bits=%u/%u, resumed=%s", s->id, side, s->relay,
+	    "cipher=%s, bits=%u/%u, resumed=%s%s%s", s->id, side, s->relay,
 	    f->protocol, f->verify, f->cipher, f->alg_bits, f->cipher_bits,
-	    resumed ? "yes" : "no");
+	    resumed ? "yes" : "no", f->dane[0] != '\0' ? ", dane=" : "",
+	    f->dane);
 	if (f->fingerprint[0] != '\0')
 		log_info("%08x: STARTTLS=%s, cert-subject=%s, cert-issuer=%s, "
 		    "verifymsg=%s", s->id, side, f->subject, f->issuer,
@@ -530,7 +541,8 @@ tls_session_io(int fd, short ev, void *arg)
  */
 int
 tls_session_client_start(enum proc_id peer, uint32_t id, int fd,
-    const char *servername, const char *pki, uint32_t flags)
+    const char *servername, const char *pki, uint32_t flags,
+    const struct tls_dane *dane)
 {
 	struct tls_session	*s;
 	char			 err[256];
@@ -541,6 +553,7 @@ tls_session_client_start(enum proc_id peer, uint32_t id, int fd,
 	s->client = 1;
 	s->fd = fd;
 	s->flags = flags;
+	s->dane = *dane;
 	s->state = TLS_S_HANDSHAKE;
 	(void)strlcpy(s->relay, servername, sizeof(s->relay));
 	sni = tls_text_hostname_valid(servername) ? servername : NULL;

@@ -10,11 +10,20 @@
  *   FAIL  one was presented and did not verify (expired, unknown CA...)
  *   NO    none was presented although one was asked for
  *   NOT   none was asked for (server side without "verify")
- * Host names are never checked here (sendmail does not either).
+ * Host names are checked only when the client asks (TLS_F_VERIFY_NAME,
+ * for MTA-STS: tls_verify_name()); sendmail checks none.  For DANE, a
+ * client handshake the mta gave TLSA records is checked against them
+ * alone (tls_verify_dane(), RFC 7672 3):
+ *   TRUSTED    a DANE-EE record matches the leaf, or a DANE-TA record
+ *              a certificate of the chain that the leaf chains to and
+ *              whose leaf names the MX host
+ *   DANE_FAIL  no record matches (or no certificate)
  *
  * Failure: a chain that does not parse is FAIL with its reason; memory
  * trouble is TEMP.  Nothing here ends the process.
  */
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <openssl/bio.h>
@@ -22,7 +31,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
+#include "dane.h"
 #include "tlsproxy.h"
 
 /* Every certificate of a PEM buffer into a stack; NULL if none parse. */
@@ -133,4 +144,144 @@ tls_verify_peer(X509_STORE *store, const uint8_t *pem, size_t len,
 	tls_text_peer(sk_X509_value(chain, 0), f);
 	tls_verify_chain(store, chain, f);
 	sk_X509_pop_free(chain, X509_free);
+}
+
+void
+tls_verify_name(const uint8_t *pem, size_t len, const char *host,
+    struct tls_facts *f)
+{
+	STACK_OF(X509)	*chain;
+	int		 ok;
+
+	if (strcmp(f->verify, TLS_VERIFY_OK) != 0)
+		return;
+	if ((chain = tls_verify_pem_certs(pem, len)) == NULL) {
+		(void)strlcpy(f->verify, TLS_VERIFY_FAIL, sizeof(f->verify));
+		(void)strlcpy(f->verifymsg, "unparsable certificate",
+		    sizeof(f->verifymsg));
+		return;
+	}
+	ok = X509_check_host(sk_X509_value(chain, 0), host, 0,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+	sk_X509_pop_free(chain, X509_free);
+	ERR_clear_error();
+	if (ok)
+		return;
+	(void)strlcpy(f->verify, TLS_VERIFY_FAIL, sizeof(f->verify));
+	(void)strlcpy(f->verifymsg, "hostname mismatch", sizeof(f->verifymsg));
+}
+
+/* A record of the session as common/dane.c takes it; 1 if cert matches. */
+static int
+tls_verify_tlsa_match(const struct tls_tlsa *r, X509 *cert)
+{
+	struct dane_tlsa	*t;
+	int			 m;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return 0;
+	t->usage = r->usage;
+	t->selector = r->selector;
+	t->mtype = r->mtype;
+	t->len = r->len;
+	memcpy(t->data, r->data, r->len);
+	m = dane_tlsa_match(t, cert);
+	free(t);
+	return m == 1;
+}
+
+/*
+ * DANE-TA (RFC 7672 3.1.2): leaf must chain to ta, a certificate the
+ * server sent, and name host (RFC 7672 3.2.2: the MX host, the TLSA base
+ * domain); ta need not be self-signed.
+ */
+static int
+tls_verify_dane_ta(X509 *ta, STACK_OF(X509) *chain, const char *host)
+{
+	X509_STORE	*store;
+	X509_STORE_CTX	*ctx = NULL;
+	X509_VERIFY_PARAM *param;
+	int		 ok = 0;
+
+	if ((store = X509_STORE_new()) == NULL ||
+	    X509_STORE_add_cert(store, ta) != 1 ||
+	    (ctx = X509_STORE_CTX_new()) == NULL ||
+	    X509_STORE_CTX_init(ctx, store, sk_X509_value(chain, 0),
+	    chain) != 1)
+		goto done;
+	param = X509_STORE_CTX_get0_param(ctx);
+	X509_VERIFY_PARAM_set_flags(param, X509_V_FLAG_PARTIAL_CHAIN);
+	X509_VERIFY_PARAM_set_hostflags(param,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+	if (X509_VERIFY_PARAM_set1_host(param, host, 0) != 1)
+		goto done;
+	ok = X509_verify_cert(ctx) == 1;
+done:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	ERR_clear_error();
+	return ok;
+}
+
+/* The usage of the first record the chain satisfies, or -1. */
+static int
+tls_verify_dane_chain(STACK_OF(X509) *chain, const struct tls_dane *d,
+    const char *host)
+{
+	X509	*leaf = sk_X509_value(chain, 0);
+	size_t	 i;
+	int	 k;
+
+	for (i = 0; i < d->n; i++)
+		if (d->rec[i].usage == DANE_USAGE_EE &&
+		    tls_verify_tlsa_match(&d->rec[i], leaf))
+			return DANE_USAGE_EE;
+	for (i = 0; i < d->n; i++) {
+		if (d->rec[i].usage != DANE_USAGE_TA)
+			continue;
+		for (k = 1; k < sk_X509_num(chain); k++)
+			if (tls_verify_tlsa_match(&d->rec[i],
+			    sk_X509_value(chain, k)) &&
+			    tls_verify_dane_ta(sk_X509_value(chain, k), chain,
+			    host))
+				return DANE_USAGE_TA;
+	}
+	return -1;
+}
+
+/*
+ * DANE-EE needs only the leaf to match: no name, expiry or chain check
+ * (RFC 7672 3.1.1).  A server that sent no chain, or one that matches no
+ * record, is DANE_FAIL.
+ */
+void
+tls_verify_dane(const uint8_t *pem, size_t len, const struct tls_dane *d,
+    const char *host, struct tls_facts *f)
+{
+	STACK_OF(X509)	*chain;
+	int		 usage;
+
+	f->subject[0] = f->issuer[0] = '\0';
+	f->cn_subject[0] = f->cn_issuer[0] = f->fingerprint[0] = '\0';
+	(void)strlcpy(f->verify, TLS_VERIFY_DANE_FAIL, sizeof(f->verify));
+	(void)strlcpy(f->dane, "fail", sizeof(f->dane));
+	if (pem == NULL || len == 0 ||
+	    (chain = tls_verify_pem_certs(pem, len)) == NULL) {
+		(void)strlcpy(f->verifymsg, "DANE: no certificate",
+		    sizeof(f->verifymsg));
+		return;
+	}
+	tls_text_peer(sk_X509_value(chain, 0), f);
+	usage = tls_verify_dane_chain(chain, d, host);
+	sk_X509_pop_free(chain, X509_free);
+	if (usage == -1) {
+		(void)strlcpy(f->verifymsg, "DANE: no TLSA record matches",
+		    sizeof(f->verifymsg));
+		return;
+	}
+	(void)strlcpy(f->verify, TLS_VERIFY_TRUSTED, sizeof(f->verify));
+	(void)strlcpy(f->dane, dane_usage_name((uint8_t)usage),
+	    sizeof(f->dane));
+	(void)snprintf(f->verifymsg, sizeof(f->verifymsg), "DANE: %s match",
+	    f->dane);
 }

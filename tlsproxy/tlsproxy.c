@@ -200,20 +200,53 @@ tlsproxy_server_start(struct imsgev *iev, struct imsg *m, void *arg)
 	tls_session_server_start(s, m->fd, flags);
 }
 
+/* The DANE part of CLIENT_START: u32 on, u32 n, n records. */
+static void
+tlsproxy_client_dane(struct imsg *m, struct tls_dane *d)
+{
+	const void	*data;
+	uint32_t	 n, kind;
+	size_t		 i, len;
+
+	d->on = imsg_get_u32(m) != 0;
+	if ((n = imsg_get_u32(m)) > TLS_TLSA_MAX) {
+		m->bad = 1;
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		kind = imsg_get_u32(m);
+		data = imsg_get_data(m, &len);
+		if (kind > 0xffffff || len > TLS_TLSA_DATA_MAX || m->bad) {
+			m->bad = 1;
+			return;
+		}
+		d->rec[i].usage = (uint8_t)(kind >> 16);
+		d->rec[i].selector = (uint8_t)(kind >> 8);
+		d->rec[i].mtype = (uint8_t)kind;
+		d->rec[i].len = len;
+		if (len > 0)
+			memcpy(d->rec[i].data, data, len);
+	}
+	d->n = n;
+}
+
 /* IMSG_TLS_CLIENT_START: a handshake as client on a server socket. */
 static void
 tlsproxy_client_start(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	char		 name[TLS_NAME_MAX], pki[CONF_PKI_NAME_MAX];
+	struct tls_dane	 dane;
 	uint32_t	 flags;
 
+	memset(&dane, 0, sizeof(dane));
 	if (imsg_get_strbuf(m, name, sizeof(name)) == -1 ||
 	    imsg_get_strbuf(m, pki, sizeof(pki)) == -1)
 		m->bad = 1;
 	flags = imsg_get_u32(m);
+	tlsproxy_client_dane(m, &dane);
 	if (imsg_get_end(m) == -1 || m->fd == -1 ||
 	    tls_session_client_start(PROC_MTA, m->id, m->fd, name, pki,
-	    flags) == -1) {
+	    flags, &dane) == -1) {
 		if (m->fd != -1)
 			(void)close(m->fd);
 		proc_peer_bad(PROC_MTA, "bad or repeated TLS client start",
@@ -276,7 +309,7 @@ tlsproxy_label(const struct config *c)
 		(void)snprintf(prefix, sizeof(prefix), "%s.", tlsproxy_name);
 	}
 	log_procname_set(tlsproxy_name);
-	stats_label_set(prefix);
+	stats_prefix_set(prefix);
 }
 
 /* New protocols, ciphers or a new session lifetime rebuild the key set;

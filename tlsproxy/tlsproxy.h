@@ -42,6 +42,25 @@
 #define TLS_VERIFY_TEMP		"TEMP"
 #define TLS_VERIFY_PROTOCOL	"PROTOCOL"
 #define TLS_VERIFY_SOFTWARE	"SOFTWARE"
+/* sendmail 8.16+: DANE (RFC 7672) authenticated the server, or not */
+#define TLS_VERIFY_TRUSTED	"TRUSTED"
+#define TLS_VERIFY_DANE_FAIL	"DANE_FAIL"
+
+/* The TLSA records of a client handshake DANE applies to (from the
+ * mta's IMSG_TLS_CLIENT_START). */
+struct tls_tlsa {
+	uint8_t		 usage;
+	uint8_t		 selector;
+	uint8_t		 mtype;
+	size_t		 len;
+	uint8_t		 data[TLS_TLSA_DATA_MAX];
+};
+
+struct tls_dane {
+	int		 on;
+	size_t		 n;
+	struct tls_tlsa	 rec[TLS_TLSA_MAX];
+};
 
 /* What a handshake established: the payload of IMSG_TLS_RESULT. */
 struct tls_facts {
@@ -59,6 +78,9 @@ struct tls_facts {
 	char		 cn_issuer[TLS_MACRO_MAX];	/* ${cn_issuer} */
 	char		 fingerprint[TLS_FP_MAX];
 	char		 sni[TLS_NAME_MAX];	/* validated, or "" */
+	/* DANE: the usage that matched ("DANE-EE", "DANE-TA"), "fail",
+	 * or "" when DANE did not apply; for the log only */
+	char		 dane[16];
 };
 
 /* tls_text.c */
@@ -81,6 +103,15 @@ enum tls_hello_result tls_hello_parse(const uint8_t *, size_t, char *,
 X509_STORE	*tls_verify_store_new(const uint8_t *, size_t, size_t *ncerts);
 void		 tls_verify_peer(X509_STORE *, const uint8_t *chain,
 		    size_t, int asked, struct tls_facts *);
+/* After tls_verify_peer(): an OK becomes FAIL ("hostname mismatch")
+ * unless the leaf names host (DNS-ID, RFC 6125; one left-most "*"). */
+void		 tls_verify_name(const uint8_t *chain, size_t len,
+		    const char *host, struct tls_facts *);
+/* ${verify} TRUSTED or DANE_FAIL: the chain against the TLSA records,
+ * a DANE-TA chain's leaf also against the host name (RFC 7672 3). */
+void		 tls_verify_dane(const uint8_t *chain, size_t,
+		    const struct tls_dane *, const char *host,
+		    struct tls_facts *);
 
 /* tls_pki.c */
 struct tls;
@@ -124,7 +155,8 @@ struct tls_session *tls_session_prepare(enum proc_id, uint32_t,
 void		 tls_session_server_start(struct tls_session *, int fd,
 		    uint32_t flags);
 int		 tls_session_client_start(enum proc_id, uint32_t, int fd,
-		    const char *servername, const char *pki, uint32_t flags);
+		    const char *servername, const char *pki, uint32_t flags,
+		    const struct tls_dane *);
 int		 tls_session_started(const struct tls_session *);
 void		 tls_session_free(struct tls_session *);
 void		 tls_session_drop_peer(enum proc_id);

@@ -32,6 +32,8 @@ targets() {
 	echo "fuzz_envelope;queue/queue_envelope.c;"
 	echo "fuzz_hdraddr;;"
 	echo "fuzz_mtasts;;"
+	echo "fuzz_proxy_tls;smtpd/smtp/smtp_proxy_tls.c;"
+	echo "fuzz_mta_sts;smtpd/mta/mta_sts_parse.c;"
 	echo "fuzz_milter_reply;smtpd/smtp/smtp_milter_proto.c;"
 }
 

@@ -315,6 +315,10 @@ void	policy_tls_rcpt(const struct policy_env *,
 	    const struct policy_query *, struct policy_result *);
 void	policy_tls_try(const struct policy_env *,
 	    const struct policy_query *, struct policy_result *);
+/* The server's Clt_Features letters d, m into res->features_set (the
+ * answer to a Try_TLS question carries them). */
+void	policy_tls_clt_features(const struct policy_env *,
+	    const struct policy_query *, struct policy_result *);
 int	policy_tls_features_parse(const char *, uint32_t *set,
 	    uint32_t *clear);
 void	policy_tls_features(const struct policy_env *,

@@ -62,6 +62,7 @@ static const char *entry_tags[] = { "connect", "from", "to" };
 static const char	*entry_tls_req_check(const char *);
 static const char	*entry_try_tls_check(const char *);
 static const char	*entry_features_check(const char *);
+static const char	*entry_clt_features_check(const char *);
 static const char	*entry_certissuer_check(const char *);
 static const char	*entry_certsubject_check(const char *);
 static const char	*entry_limit_check(const char *);
@@ -76,6 +77,7 @@ static const struct {
 	{ "tls_rcpt",		1, entry_tls_req_check },
 	{ "try_tls",		1, entry_try_tls_check },
 	{ "srv_features",	1, entry_features_check },
+	{ "clt_features",	1, entry_clt_features_check },
 	{ "certissuer",		0, entry_certissuer_check },
 	{ "certsubject",	0, entry_certsubject_check },
 	{ "clientconn",		1, entry_limit_check },
@@ -194,6 +196,24 @@ entry_features_check(const char *value)
 	return NULL;
 }
 
+/* Clt_Features: letters, one per blank-separated word (D, M). */
+static const char *
+entry_clt_features_check(const char *value)
+{
+	const char	*p;
+
+	for (p = value; *p != '\0'; p++) {
+		if (*p == ' ' || *p == '\t')
+			continue;
+		if (strchr("DdMm", *p) == NULL)
+			return "Clt_Features takes the letters D (no DANE) and "
+			    "M (no MTA-STS), one per word";
+		while (p[1] != '\0' && p[1] != ' ' && p[1] != '\t')
+			p++;
+	}
+	return NULL;
+}
+
 static const char *
 entry_certissuer_check(const char *value)
 {
@@ -261,7 +281,7 @@ entry_access_check(const char *key, const char *value)
 	if (i == sizeof(entry_tags) / sizeof(entry_tags[0]))
 		return "unknown tag (this version looks up Connect:, From:, "
 		    "To:, TLS_Clt:, TLS_Srv:, TLS_Rcpt:, Try_TLS:, "
-		    "Srv_Features:, CERTISSUER:, CERTSUBJECT:, ClientConn: and "
+		    "Srv_Features:, Clt_Features:, CERTISSUER:, CERTSUBJECT:, ClientConn: and "
 		    "ClientRate: keys)";
 	if (tag[0] != '\0' && key[strlen(tag) + 1] == '\0')
 		return "a Connect:, From: or To: key needs a value after "

@@ -260,7 +260,9 @@ policy_tls_req_check(const char *rhs, int nomap,
 		policy_result_accept(res, 0, "");
 		return;
 	}
-	if (req.verify && strcmp(f->verify, "OK") != 0) {
+	/* sendmail 8.16+: DANE's TRUSTED satisfies VERIFY like OK */
+	if (req.verify && strcmp(f->verify, "OK") != 0 &&
+	    strcmp(f->verify, "TRUSTED") != 0) {
 		tls_fail_verify(res, req.errors, f->verify);
 		return;
 	}
@@ -393,6 +395,28 @@ policy_tls_rcpt(const struct policy_env *env, const struct policy_query *q,
 	    key, sizeof(key));
 	policy_keys_free(&keys);
 	tls_conclude(env, q, r, value, key, res);
+}
+
+/*
+ * clt_features (spec 4.3, sendmail 8.17): D !Clt_Features on the server
+ * name, then the bare tag; no address probe.  The letters D (no DANE)
+ * and M (no MTA-STS), in either case, go back in features_set; others,
+ * a TMPF or "temp" are ignored (nothing is turned off).
+ */
+void
+policy_tls_clt_features(const struct policy_env *env,
+    const struct policy_query *q, struct policy_result *res)
+{
+	char		 value[POLICY_VALUE_MAX + 1], key[POLICY_KEY_MAX + 1];
+	uint32_t	 set, clr;
+
+	if (policy_tls_lookup(env, "Clt_Features", q->name, "", value,
+	    sizeof(value), key, sizeof(key)) != POLICY_DB_FOUND ||
+	    policy_tls_features_parse(value, &set, &clr) == -1)
+		return;
+	res->features_set = (set | clr) &
+	    (POLICY_FEATURE('d') | POLICY_FEATURE('m'));
+	res->features_clear = 0;
 }
 
 /* try_tls (spec 4.1): REJECT means "do not send STARTTLS". */

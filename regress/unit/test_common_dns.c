@@ -189,6 +189,32 @@ test_switch(void)
 	    "resolver removed: back to the system context");
 }
 
+/* The trust anchor of "mta dane yes": comments skipped, forwarding
+ * contexts made afresh with it. */
+static void
+test_anchor(void)
+{
+	static const char	 ds[] = "; a comment line\n\n"
+	    "example. IN DS 12345 13 2 "
+	    "3b8c1f2d5e6a7b8c9d0e1f2a3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e"
+	    " ;{id = 12345}\n";
+	struct dns_resolver	 res;
+	struct config		 c;
+	struct dns_ctx		*old;
+
+	UNIT_CHECK(dns_resolver_init(&res, NULL) == 0 &&
+	    dns_resolver_anchor(&res, ds) == 0 && res.anchor != NULL,
+	    "anchor: a DS record with comments taken");
+	UNIT_CHECK(dns_resolver_anchor(&res, ds) == 1,
+	    "anchor: the same text again is no change");
+	conf_resolver(&c, "127.0.0.1", 0);
+	UNIT_CHECK(dns_resolver_configure(&res, &c) == 1 &&
+	    res.cur != res.system, "anchor: a forwarder made with it");
+	old = res.cur;
+	UNIT_CHECK(dns_resolver_configure(&res, &c) == 0 && res.cur == old,
+	    "anchor: unchanged, the forwarder kept");
+}
+
 int
 main(void)
 {
@@ -199,5 +225,6 @@ main(void)
 	test_name_bounds();
 	test_options();
 	test_switch();
+	test_anchor();
 	return unit_done();
 }

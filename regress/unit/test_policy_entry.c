@@ -91,6 +91,10 @@ test_access_values(void)
 	    "TLS requirements are checked (spec 3.2)");
 	UNIT_CHECK(ok("access", "Try_TLS:", "NO") &&
 	    refused("access", "Try_TLS:x", "MAYBE", "YES or NO"), "Try_TLS");
+	UNIT_CHECK(ok("access", "Clt_Features:", "D") &&
+	    ok("access", "Clt_Features:mx.example", "d M") &&
+	    refused("access", "Clt_Features:x", "S", "takes the letters D"),
+	    "Clt_Features: D and M only");
 	UNIT_CHECK(ok("access", "Srv_Features:", "S p V") &&
 	    ok("access", "Srv_Features:192.0.2", "tempfail") &&
 	    refused("access", "Srv_Features:x", "Q", "takes the letters"),

@@ -160,6 +160,10 @@ test_evaluation(void)
 
 	r = judge("VERIFY", "OK", 256, "mx.example");
 	UNIT_CHECK(is_ok(&r), "VERIFY with OK");
+	r = judge("VERIFY:128", "TRUSTED", 256, "mx.example");
+	UNIT_CHECK(is_ok(&r), "VERIFY with TRUSTED (DANE, sendmail 8.16)");
+	r = judge("VERIFY", "DANE_FAIL", 256, "");
+	UNIT_CHECK(r.verdict != POLICY_ACCEPT, "VERIFY with DANE_FAIL");
 	r = judge("VERIFY", "FAIL", 256, "");
 	UNIT_CHECK(is_reply(&r, 403, "4.7.0", "authentication failed"),
 	    "FAIL: authentication failed");

@@ -206,6 +206,7 @@ res_reset(void)
 static void
 pair(uint32_t sflags, const char *cpki, const char *sni)
 {
+	static const struct tls_dane	 nodane;
 	struct tls_session	*s;
 	int			 sp[2];
 
@@ -217,7 +218,7 @@ pair(uint32_t sflags, const char *cpki, const char *sni)
 	if (s != NULL)
 		tls_session_server_start(s, sp[0], 0);
 	(void)tls_session_client_start(PROC_MTA, next_id, sp[1], sni, cpki,
-	    0);
+	    0, &nodane);
 	next_id++;
 	run_until_results(3);
 }

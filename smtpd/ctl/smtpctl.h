@@ -34,5 +34,12 @@ int	smtpctl_explain(const struct config *, int argc, char **argv);
 /* tlsa [PKI] | mta-sts DOMAIN [enforce|testing]: what to publish */
 int	smtpctl_tlsa(const struct config *, int argc, char **argv);
 int	smtpctl_mta_sts(const struct config *, int argc, char **argv);
+/* explain tls-srv DOMAIN: the DANE records and verdict per MX host */
+int	smtpctl_explain_tls_srv(const struct config *, int argc, char **argv);
+
+struct ub_ctx;
+/* smtpctl_publish.c: a DNSSEC-validating libunbound context as the
+ * daemon's (resolver, dnssec trust-anchor); NULL, reason on stderr */
+struct ub_ctx	*smtpctl_resolver(const struct config *);
 
 #endif

@@ -1136,6 +1136,8 @@ smtpctl_explain(const struct config *cf, int argc, char **argv)
 
 	if (argc >= 2 && strcmp(argv[1], "masquerade") == 0)
 		return smtpctl_explain_masq(cf, argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "tls-srv") == 0)
+		return smtpctl_explain_tls_srv(cf, argc - 2, argv + 2);
 	if ((c = calloc(1, sizeof(*c))) == NULL) {
 		(void)fprintf(stderr, "smtpctl: explain: %s\n",
 		    strerror(errno));

@@ -167,9 +167,10 @@ publish_certs_load(const struct pki *p, X509 **certs, size_t max)
 }
 
 /* A validating resolver as the daemon's: the config's forwarder (or the
- * system's), and the trust anchor; NULL (reason on stderr) if not. */
-static struct ub_ctx *
-publish_resolver(const struct config *cf)
+ * system's), and the trust anchor; NULL (reason on stderr) if not.
+ * explain tls-srv uses it too (smtpctl.h). */
+struct ub_ctx *
+smtpctl_resolver(const struct config *cf)
 {
 	struct ub_ctx	*ub;
 	char		 fwd[96];
@@ -316,7 +317,7 @@ publish_tlsa_check(const struct config *cf, int argc, char **argv)
 		    "there is no certificate to check\n");
 		return 1;
 	}
-	if ((ub = publish_resolver(cf)) == NULL)
+	if ((ub = smtpctl_resolver(cf)) == NULL)
 		return 1;
 	TAILQ_FOREACH(p, &cf->pkis, entry) {
 		if (argc == 3 ? strcmp(p->name, argv[2]) != 0 :

@@ -6,7 +6,9 @@
  *   mta_batch.c    a delivery job, from IMSG_MTA_DELIVER to IMSG_MTA_DONE
  *   mta_route.c    the route from policyd, MX and address lookups
  *   mta_cache.c    resolved routes kept per domain for a short time
- *   mta_dns.c      libunbound glue, MX rdata decoding
+ *   mta_dns.c      libunbound glue, MX rdata decoding, the DNSSEC-
+ *                  validating resolver of "mta dane yes"
+ *   mta_dane.c     DANE: TLSA answers of MX hosts, connection reuse
  *   mta_pool.c     connections per next hop, reuse, limits
  *   mta_session.c  the SMTP client state machine
  *   mta_command.c  MAIL/RCPT command lines and their parameters
@@ -30,6 +32,7 @@
 #include "proc.h"
 #include "mta_cache.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 #include "mta_dns.h"
 
 static void	mta_flush_idle(struct imsgev *, struct imsg *, void *);
@@ -37,6 +40,10 @@ static void	mta_peer_down(enum proc_id);
 static void	mta_config_apply(struct config *, struct config *);
 static void	mta_ctl(uint32_t, uint32_t, const char *);
 static void	mta_shutdown(void);
+
+static const struct imsg_handler mta_parent_handlers[] = {
+	{ IMSG_MTA_TRUST_ANCHOR,	mta_dns_imsg_anchor },
+};
 
 static const struct imsg_handler mta_queue_handlers[] = {
 	{ IMSG_MTA_DELIVER,		mta_batch_imsg_deliver },
@@ -47,6 +54,8 @@ static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
 	{ IMSG_POLICY_RESULT,		mta_policy_result },
 	{ IMSG_POLICY_AUTHINFO_RESULT,	mta_auth_imsg_result },
+	{ IMSG_POLICY_STS_RESULT,	mta_sts_imsg_stored },
+	{ IMSG_POLICY_TLSRPT_RECORD,	mta_tlsrpt_imsg_record },
 };
 
 static const struct imsg_handler mta_tls_handlers[] = {
@@ -62,12 +71,15 @@ static const struct proc_def mta_def = {
 	.name = "mta",
 	.user = SMTPD_MTA_USER,
 	.handlers = {
+		[PROC_PARENT] = mta_parent_handlers,
 		[PROC_QUEUE] = mta_queue_handlers,
 		[PROC_POLICY] = mta_policy_handlers,
 		[PROC_TLS] = mta_tls_handlers,
 		[PROC_AUTH] = mta_auth_handlers,
 	},
 	.nhandlers = {
+		[PROC_PARENT] = sizeof(mta_parent_handlers) /
+		    sizeof(mta_parent_handlers[0]),
 		[PROC_QUEUE] = sizeof(mta_queue_handlers) /
 		    sizeof(mta_queue_handlers[0]),
 		[PROC_POLICY] = sizeof(mta_policy_handlers) /
@@ -117,6 +129,8 @@ mta_peer_down(enum proc_id id)
 	} else if (id == PROC_POLICY) {
 		mta_route_policy_down();
 		mta_session_policy_down();
+		mta_sts_policy_down();
+		mta_tlsrpt_policy_down();
 	}
 	else if (id == PROC_TLS)
 		mta_session_tls_down(proc_peer_instance());
@@ -132,6 +146,7 @@ mta_config_apply(struct config *nconf, struct config *old)
 	mta_cache_flush();
 	if (old == NULL)
 		mta_batch_config_ready();
+	mta_tlsrpt_start();
 }
 
 static void
@@ -139,6 +154,10 @@ mta_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
 {
 	int	 nconn, nidle;
 
+	if (cmd == CTL_TLSRPT) {
+		mta_sts_report(ctlid, arg);
+		return;
+	}
 	if (cmd != CTL_SHOW_STATUS) {
 		proc_ctl_end(ctlid, 1, "not supported by mta");
 		return;

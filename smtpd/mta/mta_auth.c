@@ -218,6 +218,7 @@ mta_auth_session_fits(struct mta_session *s, const struct mta_authinfo *ai)
 	if (!s->tls || config_route_auth_plaintext(conf, mta_auth_relay(s)))
 		return 1;
 	return strcmp(s->facts.verify, "OK") == 0 ||
+	    strcmp(s->facts.verify, "TRUSTED") == 0 ||
 	    ai->tls == AUTHINFO_TLS_ENCR;
 }
 

@@ -26,6 +26,7 @@
 #include "imsg.h"
 #include "mailaddr.h"
 #include "mta_data.h"
+#include "mta_dns.h"
 #include "mta_reply.h"
 #include "proto.h"
 
@@ -62,6 +63,39 @@ struct mta_rcpt {
 	enum mta_rcpt_state	 state;
 };
 
+/*
+ * DANE (RFC 7672) of one MX host, from its TLSA records at _25._tcp.HOST
+ * (mta_dane.c).  Only records of the usages DANE-TA and DANE-EE with a
+ * known selector and matching type count; at most MTA_TLSA_MAX of them
+ * of at most MTA_TLSA_DATA_MAX octets (a SHA-512 digest) are carried to
+ * tlsproxy.  Larger usable records are counted but not carried, so a
+ * host that publishes only those fails its check (never cleartext).
+ */
+#define MTA_TLSA_MAX		TLS_TLSA_MAX
+#define MTA_TLSA_DATA_MAX	TLS_TLSA_DATA_MAX
+
+enum mta_dane_state {
+	MTA_DANE_NONE = 0,	/* no DANE: opportunistic TLS as before */
+	MTA_DANE_REQUIRED,	/* usable TLSA records: authenticated TLS */
+	MTA_DANE_TEMP		/* TLSA lookup failed or bogus: defer */
+};
+
+struct mta_tlsa {
+	uint8_t			 usage;
+	uint8_t			 selector;
+	uint8_t			 mtype;
+	uint8_t			 len;
+	uint8_t			 data[MTA_TLSA_DATA_MAX];
+};
+
+struct mta_dane {
+	enum mta_dane_state	 state;
+	size_t			 ntlsa;
+	struct mta_tlsa		 tlsa[MTA_TLSA_MAX];
+	/* why the lookup failed, for MTA_DANE_TEMP */
+	char			 why[96];
+};
+
 /* One address to try, with the name it came from (for logs). */
 struct mta_hop {
 	char			 name[CONF_HOST_MAX];
@@ -70,6 +104,12 @@ struct mta_hop {
 	/* MX preference of the host (0 for a static route): a cached
 	 * route reshuffles the hosts of equal preference */
 	int			 pref;
+	/* a route of policyd's, not the domain's MX: no MTA-STS */
+	int			 routed;
+	/* the MX answer it came from was DNSSEC-secure (REQUIRETLS) */
+	int			 mx_secure;
+	/* DANE of the host, from its TLSA records */
+	struct mta_dane		 dane;
 };
 
 /* The error to report if no later hop does better. */
@@ -84,7 +124,8 @@ enum mta_batch_state {
 	MTA_BATCH_ROUTE,	/* waiting for policyd */
 	MTA_BATCH_RESOLVE,	/* waiting for DNS */
 	MTA_BATCH_WAIT,		/* waiting for a connection slot */
-	MTA_BATCH_SESSION	/* on a connection */
+	MTA_BATCH_SESSION,	/* on a connection */
+	MTA_BATCH_STS		/* waiting for an MTA-STS policy (mta_sts.c) */
 };
 
 struct mta_resolve;
@@ -93,7 +134,8 @@ struct mta_session;
 
 struct mta_batch {
 	TAILQ_ENTRY(mta_batch)	 entry;		/* every batch */
-	TAILQ_ENTRY(mta_batch)	 wentry;	/* a relay's wait list */
+	/* a relay's wait list, or an MTA-STS fetch's */
+	TAILQ_ENTRY(mta_batch)	 wentry;
 	RB_ENTRY(mta_batch)	 rentry;	/* route queries by qid */
 	enum mta_batch_state	 state;
 	uint32_t		 id;
@@ -110,6 +152,7 @@ struct mta_batch {
 	uint32_t		 dsn_ret;
 	uint32_t		 body8;
 	uint32_t		 utf8;		/* UTF8_F_* */
+	uint32_t		 msgflags;	/* MSG_F_* */
 	time_t			 start;
 	/* stats_clock_us(): IMSG_MTA_DELIVER came; it began waiting for a
 	 * connection slot (0 when not waiting) */
@@ -128,6 +171,9 @@ struct mta_batch {
 	struct mta_relay	*relay;		/* waiting on it */
 	struct mta_session	*session;	/* running on it */
 	struct mta_error	 err;
+	/* MTA-STS (mta_sts.c): the policy was looked for; its mode */
+	int			 sts_asked;
+	int			 sts_mode;	/* enum mtasts_mode */
 };
 
 enum mta_state {
@@ -205,10 +251,22 @@ struct mta_session {
 	size_t			 screen;
 	/* the tlsproxy instance that has (or had) the handshake */
 	uint32_t		 tls_inst;
+	/* DANE (mta_dane.c): the hop's records when the connection was
+	 * opened, and the host a DANE check passed for ("" if none), so
+	 * that only a batch to that host reuses it where DANE applies */
+	struct mta_dane		 dane;
+	char			 dane_host[CONF_HOST_MAX];
+	/* Clt_Features letters of the server (POLICY_FEATURE bits, from
+	 * the answer to Try_TLS): D turns DANE off for it */
+	uint32_t		 clt_features;
 	/* SMTP AUTH (mta_auth.c): the exchange with its credential while
 	 * it runs (NULL otherwise; wiped when it ends), and its success */
 	struct mta_auth		*auth;
 	int			 authed;
+	/* MTA-STS: the name the handshake had to verify ("" none), and
+	 * whether it did */
+	char			 sts_host[CONF_HOST_MAX + 2];
+	int			 sts_ok;
 };
 
 /* A next hop: an address and port, its connections and its queue. */
@@ -289,6 +347,9 @@ void		 mta_session_abort_all(void);
 struct mta_session *mta_session_find(uint32_t);
 void		 mta_session_tls_done(struct mta_session *, int fd,
 		    const struct mta_tls_facts *, const char *error);
+int		 mta_session_requiretls(const struct mta_batch *);
+int		 mta_session_name_verified(const struct mta_session *,
+		    const char *name);
 void		 mta_session_tls_down(unsigned inst);
 void		 mta_session_policy_done(struct mta_session *, uint32_t verdict,
 		    const char *reply, const char *enh);
@@ -324,8 +385,29 @@ void		 mta_auth_clear(struct mta_session *);
 int		 mta_auth_mail_param(const struct mta_session *, char *,
 		    size_t, int n);
 
+/* mta_dane.c */
+/* The TLSA answer for a host into d (RFC 7672 2.2: secure and usable,
+ * insecure or absent, failed or bogus). */
+void		 mta_dane_tlsa(struct mta_dane *, const char *host,
+		    const struct mta_dns_answer *);
+/* 1 if DANE applies to this MX (records to check, or a lookup failure
+ * that defers it): MTA-STS then does not (RFC 8461 2). */
+int		 mta_dane_applies(const struct mta_hop *);
+/* 1 if an idle session may carry a batch to hop: DANE does not apply
+ * to it, or the session passed its DANE check for that host. */
+int		 mta_dane_reuse_ok(const struct mta_session *,
+		    const struct mta_hop *);
+/* Clt_Features D for the server of s: DANE no longer applies to this
+ * connection (logged); 1 if so. */
+int		 mta_dane_clt_off(struct mta_session *);
+/* A ${verify} of DANE_* or TRUSTED: the counter, the log word. */
+void		 mta_dane_count(const char *verify);
+
 /* mta_tls.c */
-int		 mta_tls_start(uint32_t id, int fd, const char *name);
+int		 mta_tls_start(uint32_t id, int fd, const char *name,
+		    const struct mta_dane *);
+/* The DANE part of IMSG_TLS_CLIENT_START (none when d is NULL). */
+void		 mta_tls_put_tlsa(struct imsg_out *, const struct mta_dane *);
 void		 mta_tls_abort(uint32_t id);
 void		 mta_tls_result(struct imsgev *, struct imsg *, void *);
 

@@ -20,7 +20,9 @@
 
 #define MTA_DNS_T_A		1
 #define MTA_DNS_T_MX		15
+#define MTA_DNS_T_TXT		16
 #define MTA_DNS_T_AAAA		28
+#define MTA_DNS_T_TLSA		52
 
 enum mta_dns_status {
 	MTA_DNS_OK = 0,		/* records in the answer */
@@ -30,6 +32,8 @@ enum mta_dns_status {
 };
 
 struct config;
+struct imsg;
+struct imsgev;
 struct mta_dns_query;
 
 /* The answer: rdata[i] of rdlen[i] octets; valid during the callback. */
@@ -37,6 +41,10 @@ struct mta_dns_answer {
 	enum mta_dns_status	 status;
 	const char		*why;	/* for logs when status != OK */
 	uint32_t		 ttl;	/* seconds the answer may be kept */
+	/* DNSSEC (only with "mta dane yes" and a trust anchor): the answer
+	 * validated, or failed to (then status is MTA_DNS_FAIL) */
+	int			 secure;
+	int			 bogus;
 	size_t			 count;
 	char			**rdata;
 	int			*rdlen;
@@ -46,6 +54,11 @@ typedef void (*mta_dns_cb)(void *, const struct mta_dns_answer *);
 
 int		 mta_dns_init(void);
 void		 mta_dns_configure(const struct config *);
+/* IMSG_MTA_TRUST_ANCHOR from the parent, before each config. */
+void		 mta_dns_imsg_anchor(struct imsgev *, struct imsg *, void *);
+/* 1 if the answers are DNSSEC-validated: "mta dane yes" and an anchor
+ * that libunbound took. */
+int		 mta_dns_validating(void);
 struct mta_dns_query *mta_dns_query(const char *, int, mta_dns_cb, void *);
 void		 mta_dns_cancel(struct mta_dns_query *);
 

@@ -104,6 +104,7 @@ mta_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	uint32_t		 verdict, code;
 	const char		*enh, *text;
 	char			 reply[MTA_POLICY_REPLY_MAX];
+	uint32_t		 features;
 
 	(void)iev;
 	(void)arg;
@@ -113,7 +114,7 @@ mta_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	enh = imsg_get_str(m);
 	text = imsg_get_str(m);
 	(void)imsg_get_str(m);
-	(void)imsg_get_u32(m);
+	features = imsg_get_u32(m);	/* Try_TLS: Clt_Features letters */
 	(void)imsg_get_u32(m);
 	(void)imsg_get_str(m);		/* a RCPT's rewrite: never ours */
 	/* a RCPT's targets: none in an answer to the mta */
@@ -132,5 +133,7 @@ mta_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 	    s->state != MTA_S_POLICY)
 		return;
 	(void)snprintf(reply, sizeof(reply), "%u %s %s", code, enh, text);
+	if (s->asking == POLICY_TRY_TLS)
+		s->clt_features = features;
 	mta_session_policy_done(s, verdict, reply, enh);
 }

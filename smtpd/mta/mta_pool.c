@@ -11,6 +11,7 @@
  * connection is closed to make room for a blocked batch elsewhere.
  * Nothing here fails: out of memory is fatal through xcalloc().
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,14 +115,40 @@ mta_pool_evict(struct mta_relay *r)
 	return 0;
 }
 
+/*
+ * A host whose TLSA lookup failed or was bogus is deferred without a
+ * connection (RFC 7672 2.2: never cleartext); 1 if so.
+ */
+static int
+mta_pool_dane_temp(struct mta_batch *b, const struct mta_hop *hop)
+{
+	char	 text[MTA_ERR_MAX];
+
+	if (hop->dane.state != MTA_DANE_TEMP)
+		return 0;
+	mta_dane_count("DANE_TEMP");
+	(void)snprintf(text, sizeof(text), "DANE: TLSA lookup for %s "
+	    "failed: %s (verify=DANE_TEMP)", hop->name, hop->dane.why);
+	log_info("batch %08x: %s", b->id, text);
+	mta_batch_hop_failed(b, 0, STATUS_TEMPFAIL, "4.7.5", text);
+	return 1;
+}
+
 /* Give the batch a connection to its current hop, or queue it. */
 void
 mta_pool_acquire(struct mta_batch *b)
 {
-	struct mta_relay	*r = mta_pool_relay_get(&b->hops[b->hop]);
+	struct mta_hop		*hop = &b->hops[b->hop];
+	struct mta_relay	*r;
 	struct mta_session	*s;
 
-	if (!b->fresh && (s = TAILQ_FIRST(&r->idle)) != NULL) {
+	if (mta_pool_dane_temp(b, hop))
+		return;
+	r = mta_pool_relay_get(hop);
+	TAILQ_FOREACH(s, &r->idle, ientry)
+		if (mta_dane_reuse_ok(s, hop))
+			break;
+	if (!b->fresh && s != NULL) {
 		mta_pool_idle_remove(s);
 		b->state = MTA_BATCH_SESSION;
 		mta_session_start(s, b);

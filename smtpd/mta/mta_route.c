@@ -5,7 +5,9 @@
  * recipient, a static host (an address literal, or a name looked up for
  * A/AAAA), the MX of a mailertable host (ROUTE_F_MX), or the domain's
  * MX; an MX list is sorted, pruned of our host name and looked up host
- * by host.  A mailertable "user@host" makes every RCPT of the batch name
+ * by host.  With "mta dane yes" and a DNSSEC-secure MX answer each host
+ * also gets a TLSA lookup (_25._tcp.HOST), whose outcome (mta_dane.c)
+ * rides in its hops when an address answer of the host was secure.  A mailertable "user@host" makes every RCPT of the batch name
  * that address.  A local domain (ROUTE_LOCAL) is not ours to deliver: it
  * waits in the queue (4.3.5) with a warning.
  *
@@ -62,6 +64,11 @@ struct mta_resolve_host {
 	uint8_t			 a6[MTA_ADDR_MAX][16];
 	size_t			 n4, n6;
 	int			 tempfail;
+	/* DANE: the TLSA lookup, its outcome, and whether an address
+	 * answer was secure (RFC 7672 2.2.2: else DANE does not apply) */
+	struct mta_dns_query	*qt;
+	struct mta_dane		 dane;
+	int			 addr_secure;
 };
 
 struct mta_resolve {
@@ -77,6 +84,9 @@ struct mta_resolve {
 	/* the smallest TTL of the answers: how long the hops may be kept */
 	uint32_t		 ttl;
 	struct mta_dns_query	*mxq;
+	/* the MX answer (or its denial) was DNSSEC-secure: DANE is
+	 * looked for at each host */
+	int			 mx_secure;
 	struct mta_resolve_host	*hosts;
 	size_t			 nhosts;
 	int			 pending;
@@ -98,6 +108,7 @@ static struct sockaddr_storage	 mta_route_ifaddrs[MTA_IFADDR_MAX];
 static size_t			 mta_route_nifaddrs;
 
 static void	mta_route_hosts_lookup(struct mta_resolve *);
+static void	mta_route_lookup_done(struct mta_resolve *);
 
 static int
 mta_route_qid_cmp(struct mta_batch *a, struct mta_batch *b)
@@ -307,6 +318,7 @@ mta_route_resolve_free(struct mta_resolve *r)
 	for (i = 0; i < r->nhosts; i++) {
 		mta_dns_cancel(r->hosts[i].q4);
 		mta_dns_cancel(r->hosts[i].q6);
+		mta_dns_cancel(r->hosts[i].qt);
 	}
 	free(r->hosts);
 	r->b->resolve = NULL;
@@ -403,6 +415,7 @@ mta_route_static(struct mta_batch *b, const char *host, uint16_t port)
 		return;
 	}
 	if (lit == 1) {
+		hop->routed = 1;
 		(void)strlcpy(hop->name, host + 1, sizeof(hop->name));
 		hop->name[strcspn(hop->name, "]")] = '\0';
 		b->hops = hop;
@@ -476,6 +489,7 @@ mta_route_mx_cb(void *arg, const struct mta_dns_answer *a)
 
 	r->mxq = NULL;
 	mta_route_ttl(r, a);
+	r->mx_secure = mta_dns_validating() && a->secure;
 	switch (a->status) {
 	case MTA_DNS_NXDOMAIN:
 		mta_batch_error(b, STATUS_PERMFAIL, "5.1.2",
@@ -531,6 +545,10 @@ mta_route_hops_build(struct mta_resolve *r)
 			hop = &b->hops[n++];
 			(void)strlcpy(hop->name, h->name, sizeof(hop->name));
 			hop->pref = h->pref;
+			hop->routed = r->routed;
+			hop->mx_secure = r->mx_secure;
+			if (h->addr_secure)
+				hop->dane = h->dane;
 			if (k < h->n4) {
 				struct sockaddr_in *sin = (void *)&hop->ss;
 
@@ -648,13 +666,14 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
     const struct mta_dns_answer *a)
 {
 	struct mta_resolve	*r = h->res;
-	struct mta_batch	*b;
 	size_t			 i, want = v6 ? 16 : 4;
 
 	if (a->status == MTA_DNS_FAIL)
 		h->tempfail = 1;
 	else
 		mta_route_ttl(r, a);
+	if (a->status == MTA_DNS_OK && a->secure)
+		h->addr_secure = 1;
 	for (i = 0; a->status == MTA_DNS_OK && i < a->count; i++) {
 		if ((size_t)a->rdlen[i] != want)
 			continue;
@@ -663,6 +682,15 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
 		else if (!v6 && h->n4 < MTA_ADDR_MAX)
 			memcpy(h->a4[h->n4++], a->rdata[i], 4);
 	}
+	mta_route_lookup_done(r);
+}
+
+/* One lookup of the hosts ended; when the last has, build the hops. */
+static void
+mta_route_lookup_done(struct mta_resolve *r)
+{
+	struct mta_batch	*b;
+
 	if (--r->pending > 0 || mta_route_self_prune(r) == -1)
 		return;
 	mta_route_hops_build(r);
@@ -675,6 +703,43 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
 	mta_route_resolve_free(r);
 	b->state = MTA_BATCH_NEW;
 	mta_batch_hops_ready(b);
+}
+
+/* The TLSA answer of a host; a failure is not cached (asked again). */
+static void
+mta_route_tlsa_cb(void *arg, const struct mta_dns_answer *a)
+{
+	struct mta_resolve_host	*h = arg;
+
+	h->qt = NULL;
+	mta_dane_tlsa(&h->dane, h->name, a);
+	if (a->status == MTA_DNS_FAIL)
+		h->res->ttl = 0;
+	else
+		mta_route_ttl(h->res, a);
+	mta_route_lookup_done(h->res);
+}
+
+/* With a secure MX answer: the TLSA lookup of h (RFC 7672 2.2.1). */
+static int
+mta_route_tlsa_lookup(struct mta_resolve_host *h)
+{
+	char	 name[CONF_HOST_MAX + 16];
+
+	if (!h->res->mx_secure || h->res->is_static)
+		return 0;
+	if ((size_t)snprintf(name, sizeof(name), "_25._tcp.%s", h->name) >=
+	    sizeof(name) || strlen(name) >= MTA_DNS_NAME_MAX - 8) {
+		h->dane.state = MTA_DANE_TEMP;
+		(void)strlcpy(h->dane.why, "name too long",
+		    sizeof(h->dane.why));
+		return 0;
+	}
+	if ((h->qt = mta_dns_query(name, MTA_DNS_T_TLSA, mta_route_tlsa_cb,
+	    h)) == NULL)
+		return -1;
+	h->res->pending++;
+	return 0;
 }
 
 static void
@@ -714,6 +779,11 @@ mta_route_hosts_lookup(struct mta_resolve *r)
 			return;
 		}
 		r->pending += 2;
+		if (mta_route_tlsa_lookup(h) == -1) {
+			mta_batch_fail_all(r->b, STATUS_TEMPFAIL, "4.3.0",
+			    "out of memory");
+			return;
+		}
 	}
 }
 

@@ -58,9 +58,12 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "mtasts.h"
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
+#include "mta_route.h"
+#include "mta_sts.h"
 
 #define MTA_LINE_MAX		4096	/* longest reply line we read */
 #define MTA_BODY_HIWAT		(2 * MTA_DATA_CHUNK)
@@ -281,21 +284,70 @@ mta_session_tls_server(struct mta_session *s)
 	return mta_session_ask(s, POLICY_TLS_SRV);
 }
 
+/*
+ * DANE applies and cannot be satisfied on this connection: ${verify} is
+ * verify (DANE_NOTLS, DANE_TEMP, DANE_FAIL), and the MX is deferred,
+ * never used in cleartext (RFC 7672 2.2).  Returns -1.
+ */
+static int
+mta_session_dane_defer(struct mta_session *s, const char *verify,
+    const char *why)
+{
+	char	 text[MTA_ERR_MAX];
+
+	(void)strlcpy(s->facts.verify, verify, sizeof(s->facts.verify));
+	mta_dane_count(verify);
+	(void)snprintf(text, sizeof(text), "DANE: %s: %s (verify=%s)",
+	    s->peer, why, verify);
+	log_info("%s", text);
+	mta_session_fail(s, s->bev != NULL && bufferevent_getfd(s->bev) != -1,
+	    STATUS_TEMPFAIL, "4.7.5", text);
+	return -1;
+}
+
+/* STARTTLS can be sent: offered, and tlsproxy is there; else ${verify}
+ * says why not. */
+static int
+mta_session_tls_offered(struct mta_session *s)
+{
+	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
+		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+		return 0;
+	}
+	if (proc_peer(PROC_TLS) == NULL) {
+		/* sendmail: "client TLS init failed" is TEMP */
+		(void)strlcpy(s->facts.verify, "TEMP", sizeof(s->facts.verify));
+		return 0;
+	}
+	return 1;
+}
+
+/* DANE required: STARTTLS whatever Try_TLS said, or defer when the
+ * server does not offer it or tlsproxy is away. */
+static int
+mta_session_dane_starttls(struct mta_session *s)
+{
+	if (!(s->ehlo.ext & MTA_EXT_STARTTLS))
+		return mta_session_dane_defer(s, "DANE_NOTLS",
+		    "STARTTLS not offered");
+	if (proc_peer(PROC_TLS) == NULL)
+		return mta_session_dane_defer(s, "DANE_TEMP",
+		    "TLS proxy unavailable");
+	mta_session_send(s, "STARTTLS\r\n", 10);
+	s->state = MTA_S_STARTTLS;
+	mta_session_timer(s, conf->mta_timeout_command);
+	return 0;
+}
+
 /* After the last EHLO or HELO: STARTTLS if it can be tried, or judge. */
 static int
 mta_session_after_ehlo(struct mta_session *s)
 {
 	if (s->tls || s->tls_checked)
 		return mta_session_tls_server(s);
-	if (!(s->ehlo.ext & MTA_EXT_STARTTLS)) {
-		(void)strlcpy(s->facts.verify, "NONE", sizeof(s->facts.verify));
+	/* with DANE, Try_TLS is asked for its Clt_Features letters */
+	if (s->dane.state != MTA_DANE_REQUIRED && !mta_session_tls_offered(s))
 		return mta_session_tls_server(s);
-	}
-	if (proc_peer(PROC_TLS) == NULL) {
-		/* sendmail: "client TLS init failed" is TEMP */
-		(void)strlcpy(s->facts.verify, "TEMP", sizeof(s->facts.verify));
-		return mta_session_tls_server(s);
-	}
 	return mta_session_ask(s, POLICY_TRY_TLS);
 }
 
@@ -340,6 +392,9 @@ mta_session_on_starttls(struct mta_session *s)
 	char		 name[CONF_HOST_MAX + 2];
 	int		 fd;
 
+	if (s->reply.code != 220 && s->dane.state == MTA_DANE_REQUIRED)
+		return mta_session_dane_defer(s, "DANE_NOTLS",
+		    "STARTTLS refused");
 	if (s->reply.code != 220) {
 		log_info("%s: STARTTLS refused (%s), going on without TLS",
 		    s->peer, s->reply.text);
@@ -356,7 +411,7 @@ mta_session_on_starttls(struct mta_session *s)
 	mta_session_timer(s, conf->timeout_tls_handshake +
 	    MTA_QUIT_TIMEOUT);
 	mta_policy_server_name(s, name, sizeof(name));
-	if (mta_tls_start(s->id, fd, name) == -1) {
+	if (mta_tls_start(s->id, fd, name, &s->dane) == -1) {
 		s->state = MTA_S_STARTTLS;
 		mta_session_lost(s, "TLS proxy unavailable");
 	}
@@ -387,6 +442,17 @@ mta_session_tls_done(struct mta_session *s, int fd,
 	mta_reply_init(&s->reply);
 	(void)bufferevent_setfd(s->bev, fd);
 	(void)bufferevent_enable(s->bev, EV_READ | EV_WRITE);
+	if (s->dane.state == MTA_DANE_REQUIRED &&
+	    strcmp(facts->verify, "TRUSTED") != 0) {
+		(void)mta_session_dane_defer(s, "DANE_FAIL", "the certificate "
+		    "matches no TLSA record of the host");
+		return;
+	}
+	if (s->dane.state == MTA_DANE_REQUIRED) {
+		mta_dane_count(facts->verify);
+		(void)strlcpy(s->dane_host, s->batch->hops[s->batch->hop].name,
+		    sizeof(s->dane_host));
+	}
 	mta_session_printf(s, "EHLO %s\r\n", conf->hostname);
 	s->state = MTA_S_EHLO;
 	mta_session_timer(s, conf->mta_timeout_command);
@@ -551,6 +617,71 @@ mta_session_tx_utf8(struct mta_session *s)
 	}
 }
 
+/* 1 if b asked for REQUIRETLS and has a sender (a bounce is exempt). */
+int
+mta_session_requiretls(const struct mta_batch *b)
+{
+	return (b->msgflags & MSG_F_REQUIRETLS) && b->sender[0] != '\0';
+}
+
+/* 1 if s's certificate verified, for the server name name. */
+int
+mta_session_name_verified(const struct mta_session *s, const char *name)
+{
+	return s->tls && s->sts_host[0] != '\0' &&
+	    mta_route_host_eq(s->sts_host, name) &&
+	    (strcmp(s->facts.verify, "OK") == 0 ||
+	    strcmp(s->facts.verify, "TRUSTED") == 0);
+}
+
+/*
+ * RFC 8689 4.2.1: a message that asked for REQUIRETLS goes only to a
+ * host of a DNSSEC-secure MX answer or of an MTA-STS enforce policy (or
+ * of a route the admin set), over TLS whose certificate verified for the
+ * host's name (TLS_F_VERIFY_NAME, asked by mta_sts_tls_flags()) or by
+ * DANE, to a server that offers REQUIRETLS after STARTTLS.  Here it is
+ * held back for the next MX, and returned with 5.7.30 when none is left.
+ */
+static void
+mta_session_tx_requiretls(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+	const struct mta_hop	*hop;
+	/* room for the peer and a host name; cut to the reply's size */
+	char			 why[2 * MTA_ERR_MAX];
+	size_t			 i;
+
+	if (!mta_session_requiretls(b))
+		return;
+	hop = &b->hops[b->hop];
+	if (!hop->routed && !hop->mx_secure &&
+	    b->sts_mode != MTASTS_MODE_ENFORCE)
+		(void)snprintf(why, sizeof(why), "the MX of %s is neither "
+		    "DNSSEC-signed nor named by an MTA-STS policy", b->domain);
+	else if (s->facts.version[0] == '\0')
+		(void)snprintf(why, sizeof(why), "no TLS with %s", s->peer);
+	else if (!mta_session_name_verified(s, hop->name))
+		(void)snprintf(why, sizeof(why), "the certificate of %s was "
+		    "not verified for %s (verify=%s)", s->peer, hop->name,
+		    s->facts.verify);
+	else if (!(s->ehlo.ext & MTA_EXT_REQUIRETLS))
+		(void)snprintf(why, sizeof(why), "%s does not offer "
+		    "REQUIRETLS", s->peer);
+	else
+		return;
+	stats_add("mta.requiretls.held", 1);
+	log_info("%s: REQUIRETLS message %08x not sent here: %s", s->peer,
+	    b->msgid, why);
+	for (i = 0; i < b->nrcpt; i++)
+		if (b->rcpts[i].state == MTA_RCPT_PENDING)
+			b->rcpts[i].state = MTA_RCPT_HELD;
+	b->err.status = STATUS_PERMFAIL;
+	(void)strlcpy(b->err.enh, "5.7.30", sizeof(b->err.enh));
+	(void)strlcpy(b->err.text, "550 5.7.30 REQUIRETLS support required: ",
+	    sizeof(b->err.text));
+	(void)strlcat(b->err.text, why, sizeof(b->err.text));
+}
+
 static void
 mta_session_tx_begin(struct mta_session *s)
 {
@@ -562,6 +693,7 @@ mta_session_tx_begin(struct mta_session *s)
 	s->naccepted = 0;
 	s->screen = 0;
 	mta_session_tx_utf8(s);
+	mta_session_tx_requiretls(s);
 	mta_session_tx_screen(s);
 }
 
@@ -732,6 +864,12 @@ mta_session_on_unexpected(struct mta_session *s)
 static int
 mta_session_on_try_tls(struct mta_session *s, uint32_t verdict)
 {
+	if (s->dane.state == MTA_DANE_REQUIRED) {
+		if (!mta_dane_clt_off(s))
+			return mta_session_dane_starttls(s);
+		if (!mta_session_tls_offered(s))
+			return mta_session_tls_server(s);
+	}
 	if (verdict == POLICY_ACCEPT) {
 		mta_session_send(s, "STARTTLS\r\n", 10);
 		s->state = MTA_S_STARTTLS;
@@ -749,8 +887,15 @@ static int
 mta_session_on_tls_srv(struct mta_session *s, uint32_t verdict,
     const char *reply, const char *enh)
 {
+	char	 sts[MTA_ERR_MAX];
 	int	 polite;
 
+	if (verdict == POLICY_ACCEPT &&
+	    mta_sts_session_verdict(s, sts, sizeof(sts)) == -1) {
+		verdict = POLICY_TEMPFAIL;
+		reply = sts;
+		enh = "4.7.5";
+	}
 	if (verdict == POLICY_ACCEPT) {
 		s->tls_checked = 1;
 		switch (mta_auth_start(s)) {
@@ -1059,12 +1204,14 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	s = xcalloc(1, sizeof(*s));
 	do {
 		s->id = id_random32();
-	} while (s->id == ID_NONE || mta_session_find(s->id) != NULL);
+	} while (s->id == ID_NONE || mta_session_find(s->id) != NULL ||
+	    mta_sts_id_used(s->id));
 	TAILQ_INSERT_TAIL(&mta_sessions, s, entry);
 	s->relay = r;
 	s->batch = b;
 	b->session = s;
 	s->state = MTA_S_CONNECT;
+	s->dane = b->hops[b->hop].dane;
 	s->opened_us = stats_clock_us();
 	(void)snprintf(s->peer, sizeof(s->peer), "%s [%s]:%u",
 	    b->hops[b->hop].name, r->addr, r->port);
@@ -1089,6 +1236,13 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 void
 mta_session_start(struct mta_session *s, struct mta_batch *b)
 {
+	if (!mta_sts_reusable(s, b)) {
+		/* not verified for b's policy: a connection of its own */
+		mta_session_quit(s);
+		b->fresh = 1;
+		mta_pool_acquire(b);
+		return;
+	}
 	s->batch = b;
 	b->session = s;
 	s->reused = 1;

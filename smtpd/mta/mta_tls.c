@@ -4,7 +4,7 @@
  * Interface (mta_core.h): mta_tls_start() hands a server socket to
  * tlsproxy for a client handshake (IMSG_TLS_CLIENT_START), with the
  * server's name (SNI when it is a host name) and "mta pki" as the client
- * certificate; mta_tls_result() gives the session tlsproxy's answer, the
+ * certificate, and with DANE the host's TLSA records; mta_tls_result() gives the session tlsproxy's answer, the
  * plaintext end of the connection or the reason it failed;
  * mta_tls_abort() tells tlsproxy a session it works for is gone.  The
  * STARTTLS=client log line with the TLS facts is tlsproxy's.  With
@@ -22,10 +22,31 @@
 #include "log.h"
 #include "proc.h"
 #include "mta_core.h"
+#include "mta_sts.h"
+
+/* The TLSA records to check the server's chain against (none unless
+ * DANE is required; d may be NULL). */
+void
+mta_tls_put_tlsa(struct imsg_out *out, const struct mta_dane *d)
+{
+	const struct mta_tlsa	*t;
+	size_t			 i, n;
+
+	n = d != NULL && d->state == MTA_DANE_REQUIRED ? d->ntlsa : 0;
+	imsg_put_u32(out, d != NULL && d->state == MTA_DANE_REQUIRED);
+	imsg_put_u32(out, (uint32_t)n);
+	for (i = 0; i < n; i++) {
+		t = &d->tlsa[i];
+		imsg_put_u32(out, (uint32_t)t->usage << 16 |
+		    (uint32_t)t->selector << 8 | t->mtype);
+		imsg_put_data(out, t->data, t->len);
+	}
+}
 
 /* Send fd to tlsproxy for a handshake; -1 (fd closed) if it is gone. */
 int
-mta_tls_start(uint32_t id, int fd, const char *name)
+mta_tls_start(uint32_t id, int fd, const char *name,
+    const struct mta_dane *dane)
 {
 	struct imsg_out		 out;
 	struct mta_session	*s;
@@ -40,7 +61,8 @@ mta_tls_start(uint32_t id, int fd, const char *name)
 	imsg_out_init(&out, IMSG_TLS_CLIENT_START, id);
 	imsg_put_str(&out, name);
 	imsg_put_str(&out, conf->mta_pki);
-	imsg_put_u32(&out, 0);
+	imsg_put_u32(&out, mta_sts_tls_flags(s, name));
+	mta_tls_put_tlsa(&out, dane);
 	return proc_send_n(PROC_TLS, s->tls_inst, &out, fd);
 }
 
@@ -93,6 +115,8 @@ mta_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
 		proc_peer_bad(PROC_TLS, "bad TLS result", m->type);
 		return;
 	}
+	if (mta_sts_tls_result(m->id, m->fd, facts.verify, error))
+		return;
 	if ((s = mta_session_find(m->id)) == NULL || s->state != MTA_S_TLS ||
 	    s->tls_inst != proc_peer_instance()) {
 		if (m->fd != -1)
