@@ -437,6 +437,18 @@ config_dump_listen_limits(const struct listener *l, FILE *fp)
 	    l->flags & LISTEN_F_NO_ETRN ? "E" : "");
 }
 
+/* A listener's milters, in order (issue 16). */
+static void
+config_dump_listen_filters(const struct config *c, const struct listener *l,
+    FILE *fp)
+{
+	size_t	 i;
+
+	for (i = 0; i < l->nfilters; i++)
+		(void)fprintf(fp, " filter \"%s\"",
+		    c->filters[l->filters[i]].name);
+}
+
 static void
 config_dump_network(const struct config *c, FILE *fp)
 {
@@ -449,6 +461,7 @@ config_dump_network(const struct config *c, FILE *fp)
 		(void)fprintf(fp, " port %u", l->port);
 		config_dump_listen_tls(l, fp);
 		config_dump_listen_limits(l, fp);
+		config_dump_listen_filters(c, l, fp);
 		(void)fputc('\n', fp);
 	}
 	TAILQ_FOREACH(r, &c->routes, entry) {
@@ -576,6 +589,8 @@ config_dump(const struct config *c, FILE *fp)
 	config_dump_paths(c, fp);
 	config_dump_queue(c, fp);
 	config_dump_tls(c, fp);
+	/* the filters before the listeners that name them */
+	config_milter_dump(c, fp);
 	config_dump_network(c, fp);
 	config_dump_smtp(c, fp);
 	config_dump_policy(c, fp);

@@ -119,6 +119,33 @@ struct conf_net {
 
 #define CONF_PROXY_MAX		16	/* trusted proxies per listener */
 
+/* Milters (issue 16): filter NAME SOCKET [on-failure ...] [timeouts ...],
+ * and the ordered list of a listener's ("listen ... filter NAME"). */
+#define CONF_FILTER_MAX		8
+#define CONF_FILTER_NAME_MAX	32
+
+/* What a failed filter costs: sendmail's F=T (the default), F=R, none. */
+enum conf_filter_fail {
+	CONF_FILTER_TEMPFAIL = 0,
+	CONF_FILTER_REJECT,
+	CONF_FILTER_ACCEPT
+};
+
+struct conf_filter {
+	char			 name[CONF_FILTER_NAME_MAX];
+	/* as written: "inet:PORT@ADDR" */
+	char			 socket[CONF_HOST_MAX + 16];
+	struct sockaddr_storage	 ss;
+	socklen_t		 sslen;
+	enum conf_filter_fail	 on_failure;
+	/* sendmail's T=C:S:R:E, seconds: connect, send, reply, end of
+	 * message */
+	int			 timeout_connect;
+	int			 timeout_send;
+	int			 timeout_reply;
+	int			 timeout_eom;
+};
+
 struct listener {
 	TAILQ_ENTRY(listener)	 entry;
 	/* "addr:port" with IPv6 addresses in brackets, for logs */
@@ -138,6 +165,9 @@ struct listener {
 	/* proxy-protocol { ... }: the peers whose PROXY header is taken */
 	struct conf_net		 proxies[CONF_PROXY_MAX];
 	size_t			 nproxies;
+	/* filter NAME ...: indices into config filters[], in order */
+	uint8_t			 filters[CONF_FILTER_MAX];
+	size_t			 nfilters;
 };
 
 /* pki NAME cert FILE key FILE: read by the parent, used by tlsproxy. */
@@ -409,6 +439,9 @@ struct config {
 	 * config_masq.c); "": the genericstable is not used */
 	char			 generics_domains[CONF_MASQ_LIST_MAX];
 	int			 generics_entire_domain;	/* no */
+	/* milters (issue 16) */
+	struct conf_filter	 filters[CONF_FILTER_MAX];
+	size_t			 nfilters;
 };
 
 struct config	*config_new(void);
@@ -526,5 +559,13 @@ int		 config_generics_file_add(struct config *, const char *path,
 /* 1 if name is in the list or, with subdomains, under one of its names. */
 int		 config_masq_in(const char *list, const char *name,
 		    size_t len, int subdomains);
+
+/* config_milter.c: the milters (issue 16). */
+void		 config_milter_dump(const struct config *, FILE *);
+/* A filter at the end of the list; -1 with a message in err. */
+int		 config_milter_add(struct config *, const char *name,
+		    const char *socket, char *err, size_t errlen);
+/* The index of the named filter, -1 if there is none. */
+int		 config_milter_find(const struct config *, const char *name);
 
 #endif

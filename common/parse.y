@@ -65,6 +65,9 @@ struct parse_listen_opts {
 	/* proxy-protocol { ... } */
 	struct conf_net		 proxies[CONF_PROXY_MAX];
 	size_t			 nproxies;
+	/* filter NAME ...: indices into the config's filters */
+	uint8_t			 filters[CONF_FILTER_MAX];
+	size_t			 nfilters;
 };
 
 typedef struct {
@@ -125,6 +128,10 @@ static int	 parse_listen_tls(int);
 static int	 parse_listen_auth(int);
 static int	 parse_listen_modifiers(const char *);
 static int	 parse_listen_proxy(const char *);
+static int	 parse_listen_filter(const char *);
+static int	 parse_filter(const char *, const char *);
+static struct conf_filter *parse_filter_last(void);
+static int	 parse_filter_timeouts(int64_t, int64_t, int64_t, int64_t);
 static int	 parse_auth_string(char *, const char *, const char *);
 static int	 parse_auth_options(const char *);
 static int	 parse_trusted_users(const char *);
@@ -184,6 +191,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	PROXYPROTOCOL METRICS
 %token	DNSSEC TRUSTANCHOR
 %token	DANE
+%token	FILTER ONFAILURE TIMEOUTS REJECT ACCEPT
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -276,6 +284,10 @@ main		: HOSTNAME STRING {
 			    "dnssec trust-anchor") == -1)
 				YYERROR;
 		}
+		| FILTER STRING STRING {
+			if (parse_filter($2, $3) == -1)
+				YYERROR;
+		} filteropts
 		| LISTEN ON STRING listenopts {
 			if (parse_listen($3) == -1)
 				YYERROR;
@@ -656,6 +668,7 @@ listenopts	: /* empty */ {
 			parse_lopts.connection_rate = 0;
 			parse_lopts.no_auth = parse_lopts.no_starttls = 0;
 			parse_lopts.nproxies = 0;
+			parse_lopts.nfilters = 0;
 		}
 		| listenopts listenopt
 		;
@@ -704,6 +717,26 @@ listenopt	: port {
 		| listenlimit
 		;
 
+/* The options of a milter, on the last one added (issue 16). */
+filteropts	: /* empty */
+		| filteropts filteropt
+		;
+
+filteropt	: ONFAILURE TEMPFAIL {
+			parse_filter_last()->on_failure = CONF_FILTER_TEMPFAIL;
+		}
+		| ONFAILURE REJECT {
+			parse_filter_last()->on_failure = CONF_FILTER_REJECT;
+		}
+		| ONFAILURE ACCEPT {
+			parse_filter_last()->on_failure = CONF_FILTER_ACCEPT;
+		}
+		| TIMEOUTS duration duration duration duration {
+			if (parse_filter_timeouts($2, $3, $4, $5) == -1)
+				YYERROR;
+		}
+		;
+
 /* Connection limits and modifier letters of a listener (issue 13). */
 listenlimit	: MAXSESSIONS NUMBER {
 			if (parse_range($2, 0, PARSE_NUMBER_MAX,
@@ -723,6 +756,10 @@ listenlimit	: MAXSESSIONS NUMBER {
 		}
 		| METRICS {
 			parse_lopts.flags |= LISTEN_F_METRICS;
+		}
+		| FILTER STRING {
+			if (parse_listen_filter($2) == -1)
+				YYERROR;
 		}
 		| PROXYPROTOCOL '{' proxylist '}' {
 			if (parse_lopts.flags & LISTEN_F_PROXY) {
@@ -991,6 +1028,7 @@ struct keyword {
 
 /* Sorted by name for bsearch(): keep it so when adding a keyword. */
 static const struct keyword	 keywords[] = {
+	{ "accept",			ACCEPT },
 	{ "alias-depth",		ALIASDEPTH },
 	{ "alias-expansion",		ALIASEXPANSION },
 	{ "aliases",			ALIASES },
@@ -1037,6 +1075,7 @@ static const struct keyword	 keywords[] = {
 	{ "expn",			EXPN },
 	{ "exposed-users",		EXPOSEDUSERS },
 	{ "file",			FILENAME },
+	{ "filter",			FILTER },
 	{ "forbid-unauth-pipelining",	FORBIDPIPELINING },
 	{ "generics",			GENERICS },
 	{ "greeting-delay",		GREETINGDELAY },
@@ -1073,6 +1112,7 @@ static const struct keyword	 keywords[] = {
 	{ "mta-sts",			MTASTS },
 	{ "no",				NO },
 	{ "on",				ON },
+	{ "on-failure",			ONFAILURE },
 	{ "options",			OPTIONS },
 	{ "passwd",			PASSWD },
 	{ "path",			PATHNAME },
@@ -1087,6 +1127,7 @@ static const struct keyword	 keywords[] = {
 	{ "quarantine-lifetime",	QUARANTINELIFETIME },
 	{ "queue",			QUEUE },
 	{ "recipients",			RECIPIENTS },
+	{ "reject",			REJECT },
 	{ "resolver",			RESOLVER },
 	{ "retry-max",			RETRYMAX },
 	{ "retry-min",			RETRYMIN },
@@ -1109,6 +1150,7 @@ static const struct keyword	 keywords[] = {
 	{ "tempfail",			TEMPFAIL },
 	{ "text-line",			TEXTLINE },
 	{ "timeout",			TIMEOUT },
+	{ "timeouts",			TIMEOUTS },
 	{ "tls",			TLS },
 	{ "tls-handshake",		TLSHANDSHAKE },
 	{ "tls-idle",			TLSIDLE },
@@ -1720,6 +1762,8 @@ parse_listen(const char *s)
 	l->connection_rate = parse_lopts.connection_rate;
 	(void)memcpy(l->proxies, parse_lopts.proxies, sizeof(l->proxies));
 	l->nproxies = parse_lopts.nproxies;
+	(void)memcpy(l->filters, parse_lopts.filters, sizeof(l->filters));
+	l->nfilters = parse_lopts.nfilters;
 	if (parse_lopts.pki != NULL)
 		(void)strlcpy(l->pki, parse_lopts.pki, sizeof(l->pki));
 	(void)snprintf(l->name, sizeof(l->name),
@@ -1732,6 +1776,64 @@ parse_listen(const char *s)
 			return -1;
 		}
 	TAILQ_INSERT_TAIL(&parse_conf->listeners, l, entry);
+	return 0;
+}
+
+/* filter NAME SOCKET (issue 16): the options that follow set the last
+ * one added. */
+static int
+parse_filter(const char *name, const char *socket)
+{
+	char	 err[256];
+
+	if (config_milter_add(parse_conf, name, socket, err,
+	    sizeof(err)) == -1) {
+		parse_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+static struct conf_filter *
+parse_filter_last(void)
+{
+	return &parse_conf->filters[parse_conf->nfilters - 1];
+}
+
+static int
+parse_filter_timeouts(int64_t c, int64_t s, int64_t r, int64_t e)
+{
+	struct conf_filter	*f = parse_filter_last();
+
+	if (parse_range(c, 1, 3600, "filter: connect timeout") == -1 ||
+	    parse_range(s, 1, 3600, "filter: send timeout") == -1 ||
+	    parse_range(r, 1, 3600, "filter: reply timeout") == -1 ||
+	    parse_range(e, 1, 3600, "filter: end of message timeout") == -1)
+		return -1;
+	f->timeout_connect = (int)c;
+	f->timeout_send = (int)s;
+	f->timeout_reply = (int)r;
+	f->timeout_eom = (int)e;
+	return 0;
+}
+
+/* listen ... filter NAME: a filter defined before, once per listener. */
+static int
+parse_listen_filter(const char *name)
+{
+	int	 i;
+	size_t	 j;
+
+	if ((i = config_milter_find(parse_conf, name)) == -1) {
+		parse_error("listen: filter %s is not defined (before)", name);
+		return -1;
+	}
+	for (j = 0; j < parse_lopts.nfilters; j++)
+		if (parse_lopts.filters[j] == (uint8_t)i) {
+			parse_error("listen: filter %s given twice", name);
+			return -1;
+		}
+	parse_lopts.filters[parse_lopts.nfilters++] = (uint8_t)i;
 	return 0;
 }
 

@@ -34,6 +34,7 @@ targets() {
 	echo "fuzz_mtasts;;"
 	echo "fuzz_proxy_tls;smtpd/smtp/smtp_proxy_tls.c;"
 	echo "fuzz_mta_sts;smtpd/mta/mta_sts_parse.c;"
+	echo "fuzz_milter_reply;smtpd/smtp/smtp_milter_proto.c;"
 }
 
 # common/ once, as an archive: a target takes only the members it uses

@@ -27,6 +27,8 @@
 
 #include "log.h"
 #include "proc.h"
+#include "smtp_milter.h"
+#include "smtp_milter_proto.h"
 #include "smtp_session.h"
 
 typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
@@ -54,6 +56,9 @@ typedef void	(*smtp_exec_fn)(struct smtp_session *, struct smtp_command *);
 	"message size"
 
 /* EHLO or HELO: (re)start the session, dropping any transaction. */
+static void	smtp_exec_helo_filtered(struct smtp_session *,
+		    const char *);
+
 static void
 smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 {
@@ -68,14 +73,30 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 	free(s->helo);
 	s->helo = helo;
 	s->esmtp = cmd->verb == SMTP_CMD_EHLO;
+	/* a refused session (nullserver) answers by itself */
+	if (smtp_milter_on(s) && s->nullserver == NULL) {
+		smtp_milter_stage(s, SMFIC_HELO, NULL, smtp_exec_helo_filtered);
+		return;
+	}
+	smtp_exec_helo_filtered(s, NULL);
+}
+
+/* HELO or EHLO, once the filters let it pass (reply NULL). */
+static void
+smtp_exec_helo_filtered(struct smtp_session *s, const char *reply)
+{
+	if (reply != NULL) {
+		smtp_session_reply(s, "%s", reply);
+		return;
+	}
 	s->state = SMTP_ST_IDLE;
 	if (!s->esmtp) {
 		smtp_session_reply(s, "250 %s Hello %s [%s]", conf->hostname,
-		    helo, s->addr);
+		    s->helo, s->addr);
 		return;
 	}
-	smtp_session_reply(s, "250-%s Hello %s [%s]", conf->hostname, helo,
-	    s->addr);
+	smtp_session_reply(s, "250-%s Hello %s [%s]", conf->hostname,
+	    s->helo, s->addr);
 	if (s->nullserver != NULL) {
 		/* spec 2.3: a refused session lists nothing else */
 		smtp_session_reply(s, "250 ENHANCEDSTATUSCODES");

@@ -29,6 +29,8 @@
 #include "smtp_dns.h"
 #include "smtp_dnsbl.h"
 #include "smtp_generics.h"
+#include "smtp_milter.h"
+#include "smtp_milter_proto.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -239,9 +241,46 @@ smtp_peer_tx_quarantine(struct smtp_tx *tx, const struct smtp_verdict *v)
 		    sizeof(tx->quarantine));
 }
 
-/* The connect checks passed: tls_client on smtps, else the greeting. */
+static void	smtp_peer_connect_greet(struct smtp_session *);
+
+/* The connect filters answered: a refusal is the greeting's (spec 2.3,
+ * as a Connect: entry's), a temporary one closes with 421. */
+static void
+smtp_peer_connect_filtered(struct smtp_session *s, const char *reply)
+{
+	char	 line[SMTP_PEER_REPLY_MAX];
+
+	if (reply == NULL) {
+		smtp_peer_connect_greet(s);
+		return;
+	}
+	smtp_peer_log_reject(s, "milter", "", reply);
+	stats_add("smtp.connect.rejected", 1);
+	if (reply[0] == '4') {
+		(void)snprintf(line, sizeof(line), "421%s", reply + 3);
+		smtp_session_close(s, line, "rejected by a filter");
+		return;
+	}
+	smtp_session_nullserver(s, reply);
+	if (!s->delaying)
+		smtp_session_greet(s);
+}
+
+/* The connect checks passed: the filters' connect stage first. */
 static void
 smtp_peer_connect_go(struct smtp_session *s)
+{
+	if (smtp_milter_on(s) && s->milter == NULL) {
+		smtp_milter_stage(s, SMFIC_CONNECT, NULL,
+		    smtp_peer_connect_filtered);
+		return;
+	}
+	smtp_peer_connect_greet(s);
+}
+
+/* tls_client on smtps, else the greeting. */
+static void
+smtp_peer_connect_greet(struct smtp_session *s)
 {
 	if (s->tls != NULL) {
 		/* smtps: tls_client runs before the greeting */
@@ -436,6 +475,24 @@ smtp_peer_tls_clt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		smtp_session_greet(s);
 }
 
+/* MAIL passed the policy; reply NULL if the filters let it pass too. */
+static void
+smtp_peer_mail_filtered(struct smtp_session *s, const char *reply)
+{
+	if (reply != NULL) {
+		smtp_peer_log_reject(s, "milter", s->tx->sender, reply);
+		stats_add("smtp.mail.rejected", 1);
+		smtp_tx_free(s);
+		smtp_session_reply(s, "%s", reply);
+		return;
+	}
+	s->state = SMTP_ST_MAIL;
+	smtp_session_reply(s, "250 2.1.0 Ok");
+	/* the message file is made while the recipients are checked,
+	 * so that DATA seldom has to wait for it */
+	smtp_peer_queue_create(s);
+}
+
 static void
 smtp_peer_mail_verdict(struct smtp_session *s, struct smtp_verdict *v)
 {
@@ -444,17 +501,41 @@ smtp_peer_mail_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		if (v->verdict == POLICY_DISCARD)
 			s->tx->discard = 1;
 		smtp_peer_tx_quarantine(s->tx, v);
-		s->state = SMTP_ST_MAIL;
-		smtp_session_reply(s, "250 2.1.0 Ok");
-		/* the message file is made while the recipients are checked,
-		 * so that DATA seldom has to wait for it */
-		smtp_peer_queue_create(s);
+		if (smtp_milter_on(s)) {
+			smtp_milter_stage(s, SMFIC_MAIL, NULL,
+			    smtp_peer_mail_filtered);
+			return;
+		}
+		smtp_peer_mail_filtered(s, NULL);
 		return;
 	}
 	smtp_peer_log_reject(s, "check_mail", s->tx->sender, v->reply);
 	stats_add("smtp.mail.rejected", 1);
 	smtp_tx_free(s);
 	smtp_session_reply(s, "%s", v->reply);
+}
+
+/* The RCPT passed the policy and its targets are queued from
+ * tx->milter_mark on; a filter's refusal takes them out again. */
+static void
+smtp_peer_rcpt_filtered(struct smtp_session *s, const char *reply)
+{
+	struct smtp_tx	*tx = s->tx;
+
+	if (reply != NULL) {
+		smtp_peer_log_reject(s, "milter", tx->pending.rcpt, reply);
+		stats_add("smtp.rcpt.rejected", 1);
+		while (tx->nrcpt > tx->milter_mark)
+			smtp_tx_rcpt_clear(&tx->rcpts[--tx->nrcpt]);
+		tx->commit_size = tx->milter_size;
+		smtp_tx_rcpt_clear(&tx->pending);
+		smtp_session_reply(s, "%s", reply);
+		return;
+	}
+	smtp_tx_rcpt_clear(&tx->pending);
+	tx->naccepted++;
+	s->state = SMTP_ST_RCPT;
+	smtp_session_reply(s, "250 2.1.5 Ok");
 }
 
 /* Queue the recipient as policyd rewrote it, if it did; -1 no memory. */
@@ -487,6 +568,7 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		return;
 	}
 	n = tx->nrcpt;
+	tx->milter_size = tx->commit_size;
 	for (i = 0; i < v->ntargets; i++)
 		if (smtp_tx_rcpt_add(tx, v->targets[i].kind,
 		    v->targets[i].value, v->targets[i].sender,
@@ -499,13 +581,16 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 			    "again later");
 			return;
 		}
-	smtp_tx_rcpt_clear(&tx->pending);
-	tx->naccepted++;
 	if (v->verdict == POLICY_DISCARD)
 		tx->discard = 1;
 	smtp_peer_tx_quarantine(tx, v);
-	s->state = SMTP_ST_RCPT;
-	smtp_session_reply(s, "250 2.1.5 Ok");
+	tx->milter_mark = n;
+	if (smtp_milter_on(s)) {
+		smtp_milter_stage(s, SMFIC_RCPT, tx->pending.rcpt,
+		    smtp_peer_rcpt_filtered);
+		return;
+	}
+	smtp_peer_rcpt_filtered(s, NULL);
 }
 
 /* One target of an accepted RCPT, checked like the queue checks it. */

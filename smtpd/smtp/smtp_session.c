@@ -52,6 +52,7 @@
 #include "smtp_dnsbl.h"
 #include "smtp_listener.h"
 #include "smtp_load.h"
+#include "smtp_milter.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -309,6 +310,7 @@ smtp_session_free(struct smtp_session *s)
 	stats_gauge_add("smtp.session.active", -1);
 	smtp_dns_cancel(s->dns);
 	smtp_dnsbl_cancel(s->dnsbl);
+	smtp_milter_free(s);
 	event_free(s->timer);
 	event_free(s->deadline);
 	bufferevent_free(s->bev);

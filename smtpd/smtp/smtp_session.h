@@ -16,6 +16,7 @@
  *   smtp_etrn.c     ETRN, passed to the queue
  *   smtp_masq.c     masquerading of the header fields and the sender
  *   smtp_generics.c the genericstable's answers for them (policyd)
+ *   smtp_milter.c   the listener's milters, asked at each stage
  *
  * smtp_exec.c also keeps the "nullserver" mode of a refused session.
  *
@@ -69,7 +70,8 @@ enum smtp_wait {
 	SMTP_WAIT_DNSBL,	/* the blocklist answers (smtp_dnsbl.c) */
 	SMTP_WAIT_THROTTLE,	/* 1 s before a RCPT (limit bad-rcpt-throttle)
 				 * or a command (limit load-delay) */
-	SMTP_WAIT_GENERICS	/* IMSG_POLICY_GENERICS_RESULT */
+	SMTP_WAIT_GENERICS,	/* IMSG_POLICY_GENERICS_RESULT */
+	SMTP_WAIT_MILTER	/* the filters' replies (smtp_milter.c) */
 };
 
 /*
@@ -173,6 +175,10 @@ struct smtp_tx {
 	 * generics domains; the envelope sender is the genericstable's */
 	struct smtp_generics	*generics;
 	int			 generic_sender;
+	/* the final recipients before the RCPT the filters are asked
+	 * about (smtp_milter.c) */
+	size_t			 milter_mark;
+	size_t			 milter_size;
 };
 
 /* The peer of the sendmail socket (smtp_local.c): SO_PEERCRED, and the
@@ -296,6 +302,9 @@ struct smtp_session {
 	/* the blocklist lookups (smtp_dnsbl.c), started at connect; NULL
 	 * without zones */
 	struct smtp_dnsbl	*dnsbl;
+	/* the filters' connections (smtp_milter.c); NULL before the
+	 * connect stage and without filters */
+	struct smtp_milter	*milter;
 };
 
 /* ${client_name}, and "NAME [ADDR]" with " (may be forged)" (logs) */

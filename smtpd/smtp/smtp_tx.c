@@ -24,6 +24,7 @@
 #include "smtp_dns.h"
 #include "smtp_generics.h"
 #include "smtp_masq.h"
+#include "smtp_milter.h"
 #include "smtp_session.h"
 #include "util.h"
 
@@ -64,6 +65,7 @@ smtp_tx_free(struct smtp_session *s)
 
 	if (tx == NULL)
 		return;
+	smtp_milter_abort(s);
 	if (tx->creating && s->orphans < UINT8_MAX)
 		s->orphans++;
 	if (tx->msgid != 0 && !tx->committing && !tx->failed)

@@ -1,0 +1,32 @@
+/*
+ * smtp_milter.h: the milters of a session (smtp_milter.c): the
+ * listener's filters in order, asked at connect, HELO, MAIL and RCPT,
+ * one connection each for the session's life.
+ */
+#ifndef SMTP_MILTER_H
+#define SMTP_MILTER_H
+
+struct smtp_session;
+
+/*
+ * What follows a stage: reply NULL if every filter let it pass, else
+ * the SMTP reply for it (a filter's reject, tempfail or replycode, or
+ * a failed filter's failure mode).
+ */
+typedef void	(*smtp_milter_next_fn)(struct smtp_session *,
+		    const char *reply);
+
+/* 1 if the session's listener has filters. */
+int	 smtp_milter_on(const struct smtp_session *);
+/* Ask the filters about the stage of cmd (SMFIC_CONNECT, SMFIC_HELO,
+ * SMFIC_MAIL, SMFIC_RCPT with the recipient); the session waits
+ * (SMTP_WAIT_MILTER) until next runs. */
+void	 smtp_milter_stage(struct smtp_session *, char cmd,
+	    const char *rcpt, smtp_milter_next_fn next);
+/* The transaction ended: SMFIC_ABORT to the filters asked about it. */
+void	 smtp_milter_abort(struct smtp_session *);
+/* The session ends: the connections closed (libmilter takes the EOF
+ * as the end of the session). */
+void	 smtp_milter_free(struct smtp_session *);
+
+#endif
