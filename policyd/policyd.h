@@ -5,6 +5,8 @@
  *			a short while (`local users passwd`)
  *   policyd_resolve.c	the queue's questions: a DSN's recipient, the
  *			items of a .forward or :include: file
+ *   policyd_pgsql.c	the PostgreSQL store (`database postgresql`),
+ *			asked asynchronously through a cache
  */
 #ifndef POLICYD_H
 #define POLICYD_H
@@ -15,6 +17,7 @@ struct imsg;
 struct imsgev;
 struct imsg_out;
 struct policy_targets;
+struct policy_env;
 
 /* a question of the queue's */
 struct policyd_req {
@@ -31,6 +34,16 @@ struct policyd_req {
 void	policyd_put_targets(struct imsg_out *, const struct policy_targets *,
 	    size_t);
 void	policyd_park_req(struct policyd_req *);
+void	policyd_env(struct policy_env *);
+int	policyd_env_missed(void);
+
+/* policyd_pgsql.c */
+void	policyd_pgsql_init(void (*retry)(void));
+void	policyd_pgsql_configure(const char *conninfo);
+void	policyd_pgsql_close(void);
+int	policyd_pgsql_on(void);
+void	policyd_pgsql_env(struct policy_env *);
+int	policyd_pgsql_missed(void);
 
 /* policyd_resolve.c */
 void	policyd_resolve_imsg(struct imsgev *, struct imsg *, void *);
