@@ -148,6 +148,8 @@ policyd_config(struct config *nconf, struct config *old)
 		policy_store_close();
 	else
 		policy_store_configure(nconf->database_path);
+	/* what came before the first config waits for it */
+	policyd_retry();
 }
 
 static void
@@ -167,11 +169,13 @@ policyd_env(struct policy_env *env)
 }
 
 /* 1 if the decision since policyd_env() needs keys the PostgreSQL store
- * is being asked for: it is parked, never answered with its TMPF. */
+ * is being asked for, or came before the first config (which says where
+ * the maps are): it is parked, never answered with its TMPF. */
 int
 policyd_env_missed(void)
 {
-	return policyd_pgsql_on() && policyd_pgsql_missed() > 0;
+	return conf == NULL ||
+	    (policyd_pgsql_on() && policyd_pgsql_missed() > 0);
 }
 
 /* The first n targets, in the layout of IMSG_POLICY_RESULT's. */

@@ -21,8 +21,10 @@
  * answer to a query sent before a drop is not cached.  At most
  * PG_CACHE_MAX entries are kept; a full cache is emptied.
  *
- * States: connecting (the first time after a config: lookups wait),
- * ready, and down (lost, or the server refused us).  While down every
+ * States: connecting (lookups wait), ready, empty (connected, but
+ * nobody has made the maps: every map is empty, as with a missing SQLite
+ * file, until a NOTIFY says they were made), and down (lost, or the
+ * server refused us).  While down every
  * lookup is TMPF at once, so that a client gets 451 (never an accept), and
  * a new connection is tried after PG_BACKOFF_MIN seconds, doubling up to
  * PG_BACKOFF_MAX; a connection not made within PG_CONNECT_MAX seconds
@@ -56,13 +58,15 @@
 
 enum pg_state {
 	PG_OFF,
-	PG_CONNECTING,	/* PQconnectPoll, then LISTEN and PREPARE */
+	PG_CONNECTING,	/* PQconnectPoll, LISTEN, the schema, PREPARE */
 	PG_READY,
+	PG_EMPTY,	/* connected, listening, but no schema yet */
 	PG_DOWN		/* waiting for the next try */
 };
 
 enum pg_step {
-	PG_STEP_LISTEN,	/* LISTEN and the schema version */
+	PG_STEP_LISTEN,
+	PG_STEP_VERSION,
 	PG_STEP_PREPARE,
 	PG_STEP_LOOKUP
 };
@@ -94,6 +98,7 @@ static struct {
 	enum pg_state		 state;
 	enum pg_step		 step;
 	int			 schema_ok;
+	int			 schema_missing;
 	int			 busy;		/* a command is on the wire */
 	int			 failed;	/* ... and a result was an error */
 	int			 logged_down;
@@ -364,12 +369,56 @@ pg_setup_result(PGresult *res)
 {
 	ExecStatusType	 st = PQresultStatus(res);
 
-	if (pg.step == PG_STEP_LISTEN && st == PGRES_TUPLES_OK) {
+	const char	*state;
+
+	if (pg.step != PG_STEP_VERSION)
+		return st == PGRES_COMMAND_OK ? 0 : -1;
+	if (st == PGRES_TUPLES_OK) {
 		pg.schema_ok = PQntuples(res) == 1 &&
 		    atoi(PQgetvalue(res, 0, 0)) == POLICY_DB_VERSION;
 		return 0;
 	}
-	return st == PGRES_COMMAND_OK ? 0 : -1;
+	/* undefined_table: nobody has made the maps yet */
+	state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	if (state != NULL && strcmp(state, "42P01") == 0) {
+		pg.schema_missing = 1;
+		return 0;
+	}
+	return -1;
+}
+
+/* Ask for the schema version (again: the maps may have been made). */
+static void
+pg_send_version(void)
+{
+	pg.step = PG_STEP_VERSION;
+	pg.schema_ok = pg.schema_missing = 0;
+	pg.failed = 0;
+	if (!PQsendQuery(pg.conn, POLICY_PG_VERSION)) {
+		pg_down_conn("schema version");
+		return;
+	}
+	pg.busy = 1;
+	pg_flush();
+}
+
+/* Connected and listening, but without maps: like SQLite's missing
+ * file, every map is empty until smtpctl makes them (its trigger's
+ * first NOTIFY makes us look again). */
+static void
+pg_empty(void)
+{
+	if (pg.state != PG_EMPTY)
+		log_info("database postgresql: no policy maps in the database "
+		    "yet, every map is empty");
+	pg.logged_down = 0;
+	pg.backoff = PG_BACKOFF_MIN;
+	pg_timer_del();
+	pg.state = PG_EMPTY;
+	pg.step = PG_STEP_LOOKUP;
+	pg_queue_clear();
+	pg_cache_flush();
+	pg.woken = 1;
 }
 
 /* The command on the wire has given all its results. */
@@ -380,9 +429,16 @@ pg_command_done(void)
 
 	switch (pg.step) {
 	case PG_STEP_LISTEN:
+		pg_send_version();
+		return;
+	case PG_STEP_VERSION:
+		if (pg.schema_missing) {
+			pg_empty();
+			return;
+		}
 		if (!pg.schema_ok) {
-			pg_down("no policy maps of our schema version in "
-			    "this database (make them with smtpctl makemap)");
+			pg_down("the policy maps in this database are not of "
+			    "our schema version");
 			return;
 		}
 		pg.step = PG_STEP_PREPARE;
@@ -458,6 +514,13 @@ pg_read(int fd, short ev, void *arg)
 		stats_add("policy.pgsql.notify", 1);
 		pg_cache_flush();
 		pg.woken = 1;
+		if (pg.state == PG_EMPTY && !pg.busy) {
+			/* lookups wait until we know what was made */
+			pg.state = PG_CONNECTING;
+			pg_send_version();
+			if (pg.state == PG_DOWN)
+				return;
+		}
 	}
 	if (PQstatus(pg.conn) == CONNECTION_BAD) {
 		pg_down_conn("lost connection");
@@ -516,8 +579,7 @@ pg_connected(void)
 	pg.step = PG_STEP_LISTEN;
 	pg.schema_ok = 0;
 	pg.failed = 0;
-	if (!PQsendQuery(pg.conn, "LISTEN \"" POLICY_PG_CHANNEL "\"; "
-	    POLICY_PG_VERSION)) {
+	if (!PQsendQuery(pg.conn, "LISTEN \"" POLICY_PG_CHANNEL "\"")) {
 		pg_down_conn("listen");
 		return;
 	}
@@ -637,6 +699,8 @@ pg_lookup(void *arg, const char *map, const char *key, char *value,
 		return POLICY_DB_NOTFOUND;
 	if (pg.state == PG_DOWN)
 		return POLICY_DB_TMPF;
+	if (pg.state == PG_EMPTY)
+		return POLICY_DB_NOTFOUND;
 	if ((e = pg_cache_find(map, lkey)) != NULL && e->answer == PG_TMPF &&
 	    time(NULL) >= e->expires) {
 		pg_cache_remove(e);
