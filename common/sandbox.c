@@ -13,7 +13,10 @@
  *   policyd   SQLite on the database file (open, pread, locks); TCP
  *             (IPv4, IPv6) sockets and connect(2) to a PostgreSQL server
  *             (`database postgresql`; the filter is loaded before the
- *             config is known, so it allows them whichever store is used)
+ *             config is known, so it allows them whichever store is used);
+ *             a unix socket fails with EACCES and a netlink one with
+ *             EAFNOSUPPORT (a conninfo naming a unix socket, or a name,
+ *             gets libpq's error, not a crash loop)
  *   tlsproxy  no socket of its own at all; no open(2) (EACCES)
  *   auth      Cyrus SASL: the sasldb (open, locks) and saslauthd's unix
  *             socket
