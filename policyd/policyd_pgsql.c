@@ -55,6 +55,7 @@
 #define PG_BUCKETS	8192
 #define PG_TMPF_TTL	1
 #define PG_STMT		"lookup"
+#define PG_PIPELINE_MAX	256	/* lookups on the wire at once */
 
 enum pg_state {
 	PG_OFF,
@@ -111,20 +112,28 @@ static struct {
 	int			 ev_read_set;
 	int			 ev_write_set;
 	int			 timer_set;
-	/* the query on the wire, and those waiting for it */
-	struct pg_query		*inflight;
+	/* the lookups on the wire, in order, and those not sent yet */
+	TAILQ_HEAD(, pg_query)	 inflight;
+	size_t			 ninflight;
+	int			 got_result;	/* of the first in flight */
 	TAILQ_HEAD(, pg_query)	 queue;
+	struct event		 ev_kick;	/* send what was queued */
+	int			 kick_set;
 	struct pg_entry		*buckets[PG_BUCKETS];
 	size_t			 count;
 	uint64_t		 gen;
 	int			 missed;	/* in the decision going on */
 	int			 woken;		/* answers since the last retry */
 	void			(*retry)(void);
-} pg = { .queue = TAILQ_HEAD_INITIALIZER(pg.queue) };
+} pg = {
+	.queue = TAILQ_HEAD_INITIALIZER(pg.queue),
+	.inflight = TAILQ_HEAD_INITIALIZER(pg.inflight)
+};
 
 static void	pg_connect(void);
 static void	pg_down(const char *);
 static void	pg_send_next(void);
+static void	pg_read_lookups(void);
 
 static unsigned
 pg_hash(const char *map, const char *key)
@@ -222,8 +231,15 @@ pg_queue_clear(void)
 {
 	struct pg_query	*q;
 
-	pg_query_free(pg.inflight);
-	pg.inflight = NULL;
+	while ((q = TAILQ_FIRST(&pg.inflight)) != NULL) {
+		TAILQ_REMOVE(&pg.inflight, q, entry);
+		pg_query_free(q);
+	}
+	pg.ninflight = 0;
+	pg.got_result = 0;
+	if (pg.kick_set)
+		(void)event_del(&pg.ev_kick);
+	pg.kick_set = 0;
 	while ((q = TAILQ_FIRST(&pg.queue)) != NULL) {
 		TAILQ_REMOVE(&pg.queue, q, entry);
 		pg_query_free(q);
@@ -450,6 +466,11 @@ pg_command_done(void)
 		pg_flush();
 		return;
 	case PG_STEP_PREPARE:
+		/* lookups go out together, each answer read in order */
+		if (!PQenterPipelineMode(pg.conn)) {
+			pg_down_conn("pipeline mode");
+			return;
+		}
 		log_info("database postgresql: connected%s", pg.logged_down ?
 		    " again" : "");
 		pg.logged_down = 0;
@@ -462,10 +483,40 @@ pg_command_done(void)
 		pg.woken = 1;
 		break;
 	case PG_STEP_LOOKUP:
-		pg_query_free(pg.inflight);
-		pg.inflight = NULL;
-		pg.woken = 1;
 		break;
+	}
+	pg_send_next();
+}
+
+/*
+ * The answers of the lookups in flight, in the order they were sent:
+ * each query's result, then NULL; a PGRES_PIPELINE_SYNC ends each batch.
+ * After an error the rest of its batch is PGRES_PIPELINE_ABORTED: TMPF.
+ */
+static void
+pg_read_lookups(void)
+{
+	PGresult	*res;
+	struct pg_query	*q;
+
+	while (!PQisBusy(pg.conn)) {
+		q = TAILQ_FIRST(&pg.inflight);
+		if ((res = PQgetResult(pg.conn)) == NULL) {
+			if (!pg.got_result || q == NULL)
+				break;
+			TAILQ_REMOVE(&pg.inflight, q, entry);
+			pg.ninflight--;
+			pg_query_free(q);
+			pg.got_result = 0;
+			pg.woken = 1;
+			continue;
+		}
+		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC && q != NULL &&
+		    !pg.got_result) {
+			pg_answer(q, res);
+			pg.got_result = 1;
+		}
+		PQclear(res);
 	}
 	pg_send_next();
 }
@@ -485,6 +536,8 @@ pg_read(int fd, short ev, void *arg)
 		pg_down_conn("lost connection");
 		return;
 	}
+	if (pg.step == PG_STEP_LOOKUP)
+		pg_read_lookups();
 	while (pg.state != PG_DOWN && pg.busy && !PQisBusy(pg.conn)) {
 		if ((res = PQgetResult(pg.conn)) == NULL) {
 			/* the command on the wire is complete */
@@ -496,10 +549,7 @@ pg_read(int fd, short ev, void *arg)
 			pg_command_done();
 			continue;
 		}
-		if (pg.step == PG_STEP_LOOKUP && pg.inflight != NULL)
-			pg_answer(pg.inflight, res);
-		else if (pg.step != PG_STEP_LOOKUP &&
-		    pg_setup_result(res) == -1)
+		if (pg_setup_result(res) == -1)
 			pg.failed = 1;
 		PQclear(res);
 	}
@@ -539,28 +589,62 @@ pg_write(int fd, short ev, void *arg)
 	pg_flush();
 }
 
-/* Send the next queued lookup, if the wire is free. */
+/* Send the queued lookups, up to PG_PIPELINE_MAX on the wire, and a
+ * sync point after them. */
 static void
 pg_send_next(void)
 {
 	struct pg_query	*q;
 	const char	*params[2];
+	int		 sent = 0;
 
-	if (pg.state != PG_READY || pg.inflight != NULL ||
-	    (q = TAILQ_FIRST(&pg.queue)) == NULL)
+	if (pg.state != PG_READY)
 		return;
-	TAILQ_REMOVE(&pg.queue, q, entry);
-	pg.inflight = q;
-	params[0] = q->map;
-	params[1] = q->key;
-	stats_add("policy.pgsql.query", 1);
-	if (!PQsendQueryPrepared(pg.conn, PG_STMT, 2, params, NULL, NULL,
-	    0)) {
+	while (pg.ninflight < PG_PIPELINE_MAX &&
+	    (q = TAILQ_FIRST(&pg.queue)) != NULL) {
+		TAILQ_REMOVE(&pg.queue, q, entry);
+		TAILQ_INSERT_TAIL(&pg.inflight, q, entry);
+		pg.ninflight++;
+		params[0] = q->map;
+		params[1] = q->key;
+		if (!PQsendQueryPrepared(pg.conn, PG_STMT, 2, params, NULL,
+		    NULL, 0)) {
+			pg_down_conn("lost connection");
+			return;
+		}
+		sent++;
+	}
+	if (sent == 0)
+		return;
+	stats_add("policy.pgsql.query", sent);
+	if (!PQpipelineSync(pg.conn)) {
 		pg_down_conn("lost connection");
 		return;
 	}
-	pg.busy = 1;
 	pg_flush();
+}
+
+/* The misses of one pass of the event loop go out together. */
+static void
+pg_kick(int fd, short ev, void *arg)
+{
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	pg.kick_set = 0;
+	pg_send_next();
+}
+
+static void
+pg_kick_add(void)
+{
+	struct timeval	 tv = { 0, 0 };
+
+	if (pg.kick_set || pg.state != PG_READY)
+		return;
+	(void)evtimer_assign(&pg.ev_kick, proc_base, pg_kick, NULL);
+	(void)evtimer_add(&pg.ev_kick, &tv);
+	pg.kick_set = 1;
 }
 
 /* The connection is made: watch its socket, LISTEN, check the schema. */
@@ -723,7 +807,7 @@ pg_lookup(void *arg, const char *map, const char *key, char *value,
 		q->map = xstrdup(map);
 		q->key = xstrdup(lkey);
 		TAILQ_INSERT_TAIL(&pg.queue, q, entry);
-		pg_send_next();
+		pg_kick_add();
 	}
 	return POLICY_DB_TMPF;
 }
