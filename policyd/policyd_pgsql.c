@@ -11,25 +11,29 @@
  * tells the caller to park the request (policyd.c) instead of answering;
  * when answers come in, the retry function decides every parked request
  * again from the start, and what it already asked is now cached.  Each
- * pass learns at least one more key, so a decision of n lookups is
- * decided at most n + 1 times, each time from memory.
+ * pass learns at least one more key (unless the cache was dropped
+ * meanwhile), so a decision of n lookups is made at most n + 1 times,
+ * each time from memory.
  *
  * The cache is dropped whenever the maps may have changed: on every
  * NOTIFY POLICY_PG_CHANNEL (a trigger on the maps table sends it at each
- * commit, from smtpctl on any node), and when the connection is lost or
- * made again (a notification may have been missed in between).  An
- * answer to a query sent before a drop is not cached.  At most
- * PG_CACHE_MAX entries are kept; a full cache is emptied.
+ * commit, from smtpctl on any node), and when the connection is lost (a
+ * notification may be missed until the next LISTEN, which precedes every
+ * lookup of the new connection).  An answer to a query sent before a
+ * drop is not cached.  At most PG_CACHE_MAX entries are kept; a full
+ * cache is emptied.  Lookups go out in libpq's pipeline mode: the misses
+ * of one pass of the event loop together, up to PG_PIPELINE_MAX on the
+ * wire, the answers read in order.
  *
- * States: connecting (lookups wait), ready, empty (connected, but
- * nobody has made the maps: every map is empty, as with a missing SQLite
- * file, until a NOTIFY says they were made), and down (lost, or the
- * server refused us).  While down every
- * lookup is TMPF at once, so that a client gets 451 (never an accept), and
- * a new connection is tried after PG_BACKOFF_MIN seconds, doubling up to
- * PG_BACKOFF_MAX; a connection not made within PG_CONNECT_MAX seconds
- * counts as refused; only a change of state is logged.  A query the server
- * answers with an error is TMPF for PG_TMPF_TTL second.
+ * States: connecting (lookups wait), ready, empty (connected, but nobody
+ * has made the maps: every map is empty, as with a missing SQLite file,
+ * until a NOTIFY says they were made), and down (lost, or the server
+ * refused us).  While down every lookup is TMPF at once, so that a client
+ * gets 421 or 451 (never an accept), and a new connection is tried after
+ * PG_BACKOFF_MIN seconds, doubling up to PG_BACKOFF_MAX; a connection not
+ * made within PG_CONNECT_MAX seconds counts as refused.  Only a change of
+ * state is logged.  A lookup the server answers with an error is TMPF for
+ * PG_TMPF_TTL second.
  */
 #include <sys/queue.h>
 
@@ -476,10 +480,10 @@ pg_command_done(void)
 		pg.logged_down = 0;
 		pg.backoff = PG_BACKOFF_MIN;
 		pg_timer_del();
+		/* no answer is cached from before: pg_down() dropped them,
+		 * and LISTEN came before any lookup of this connection */
 		pg.state = PG_READY;
 		pg.step = PG_STEP_LOOKUP;
-		/* a notification may have been missed while away */
-		pg_cache_flush();
 		pg.woken = 1;
 		break;
 	case PG_STEP_LOOKUP:
