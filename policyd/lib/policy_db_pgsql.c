@@ -29,6 +29,9 @@
 struct policy_db_backend {
 	PGconn		*conn;
 	int		 prepared;	/* makemap's insert */
+	/* read-only, and nobody has made the maps: every map is empty,
+	 * as with a missing SQLite file */
+	int		 empty;
 };
 
 static const char pgsql_schema[] =
@@ -147,10 +150,12 @@ pgsql_schema_check(struct policy_db_backend *db, int readwrite, char *err,
 	}
 	if (v == POLICY_DB_VERSION)
 		return 0;
+	if (!readwrite && missing) {
+		db->empty = 1;
+		return 0;
+	}
 	if (!readwrite) {
-		(void)snprintf(err, errlen, "no policy maps in this database "
-		    "(make them with smtpctl makemap)%s", missing ? "" :
-		    ": an empty policy_schema table");
+		(void)snprintf(err, errlen, "an empty policy_schema table");
 		return -1;
 	}
 	res = PQexec(db->conn, pgsql_schema);
@@ -215,6 +220,8 @@ pgsql_lookup(struct policy_db_backend *db, const char *map, const char *lkey,
 	PGresult	*res;
 	int		 ret;
 
+	if (db->empty)
+		return POLICY_DB_NOTFOUND;
 	res = pgsql_exec(db, POLICY_PG_LOOKUP, 2, map, lkey, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK)
 		ret = POLICY_DB_TMPF;
@@ -265,6 +272,8 @@ pgsql_list(struct policy_db_backend *db, const char *map,
 	PGresult	*res;
 	int		 i, n;
 
+	if (db->empty)
+		return 0;
 	res = pgsql_exec(db, "SELECT key, value FROM maps WHERE map = $1 "
 	    "ORDER BY key COLLATE \"C\"", 1, map, NULL, NULL);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
