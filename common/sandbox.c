@@ -126,9 +126,10 @@ static const int sandbox_queue[] = {
 };
 
 /* SQLite: the database and its locks (read-only, but SQLite checks);
- * libpq's connection to a PostgreSQL server. */
+ * libpq's connection to a PostgreSQL server (sysinfo: OpenSSL's setup
+ * for TLS to it). */
 static const int sandbox_policyd[] = {
-	SCMP_SYS(connect),
+	SCMP_SYS(connect), SCMP_SYS(sysinfo),
 	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(pread64),
 	SCMP_SYS(pwrite64), SCMP_SYS(stat), SCMP_SYS(lstat),
 	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),

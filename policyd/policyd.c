@@ -142,7 +142,7 @@ static void
 policyd_config(struct config *nconf, struct config *old)
 {
 	(void)old;
-	policy_db_select(nconf->database_conninfo);
+	policy_db_select(nconf->database_conninfo, nconf->database_path, 1);
 	policyd_pgsql_configure(nconf->database_conninfo);
 	if (policyd_pgsql_on())
 		policy_store_close();

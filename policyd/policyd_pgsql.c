@@ -706,7 +706,7 @@ pg_poll(int fd, short ev, void *arg)
 static void
 pg_connect(void)
 {
-	const char	*kw[5], *val[5];
+	const char	*kw[POLICY_PG_PARAMS], *val[POLICY_PG_PARAMS];
 
 	policy_pgsql_params(pg.conninfo, kw, val);
 	pg.state = PG_CONNECTING;

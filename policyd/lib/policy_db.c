@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +30,8 @@ struct policy_db {
 
 /* `database postgresql` of the config in force; "" for SQLite */
 static char	 policy_db_conninfo[POLICY_CONNINFO_MAX];
+/* libpq's default passfile: POLICY_PG_PASSFILE beside the database */
+static char	 policy_db_passfile[PATH_MAX];
 
 static const struct {
 	const char		*name;
@@ -47,10 +50,23 @@ static const struct {
 };
 
 void
-policy_db_select(const char *conninfo)
+policy_db_select(const char *conninfo, const char *dbpath, int chrooted)
 {
+	const char	*slash = strrchr(dbpath, '/');
+	int		 dirlen;
+
 	(void)strlcpy(policy_db_conninfo, conninfo != NULL ? conninfo : "",
 	    sizeof(policy_db_conninfo));
+	/* policyd is chrooted to the database's directory */
+	dirlen = chrooted || slash == NULL ? 0 : (int)(slash - dbpath);
+	(void)snprintf(policy_db_passfile, sizeof(policy_db_passfile),
+	    "%.*s/%s", dirlen, dbpath, POLICY_PG_PASSFILE);
+}
+
+const char *
+policy_db_pgpass(void)
+{
+	return policy_db_passfile;
 }
 
 int

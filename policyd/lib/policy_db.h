@@ -30,6 +30,8 @@
 
 /* the longest conninfo string of `database postgresql` */
 #define POLICY_CONNINFO_MAX	1024
+/* libpq's default passfile, in the directory of `database PATH` */
+#define POLICY_PG_PASSFILE	"pgpass"
 /* what every change of the PostgreSQL maps NOTIFYs (a trigger) */
 #define POLICY_PG_CHANNEL	"smtpd_maps"
 /* policyd's lookup, prepared once per connection: $1 map, $2 key */
@@ -73,13 +75,19 @@ const char		*policy_map_names(void);
 /*
  * Choose the store, at config load: conninfo NULL or "" for SQLite (the
  * path given to policy_db_open()), else a libpq conninfo string, and
- * policy_db_open() ignores its path.  policy_db_remote(): 1 for
- * PostgreSQL.
+ * policy_db_open() ignores its path.  dbpath is `database PATH`, whose
+ * directory holds the default passfile (chrooted: policyd, whose root
+ * that directory is).  policy_db_remote(): 1 for PostgreSQL.
  */
-void	policy_db_select(const char *conninfo);
+void	policy_db_select(const char *conninfo, const char *dbpath,
+	    int chrooted);
 int	policy_db_remote(void);
-/* libpq's connection keywords and values for conninfo (arrays of 5, NULL
- * ended): our defaults first, then conninfo, which may override them. */
+/* The default passfile's path, as this process reaches it. */
+const char *policy_db_pgpass(void);
+/* libpq's connection keywords and values for conninfo (arrays of
+ * POLICY_PG_PARAMS, NULL ended): our defaults first, then conninfo,
+ * which may override them. */
+#define POLICY_PG_PARAMS	6
 void	policy_pgsql_params(const char *conninfo, const char **keywords,
 	    const char **values);
 /*

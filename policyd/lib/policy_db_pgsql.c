@@ -66,10 +66,13 @@ policy_pgsql_params(const char *conninfo, const char **keywords,
 	/* GSSAPI would read Kerberos files that the chroot does not have */
 	keywords[2] = "gssencmode";
 	values[2] = "disable";
-	keywords[3] = "dbname";
-	values[3] = conninfo;
-	keywords[4] = NULL;
-	values[4] = NULL;
+	/* ~/.pgpass is out of policyd's reach: a file both can read */
+	keywords[3] = "passfile";
+	values[3] = policy_db_pgpass();
+	keywords[4] = "dbname";
+	values[4] = conninfo;
+	keywords[5] = NULL;
+	values[5] = NULL;
 }
 
 /* The server's last error as one line. */
@@ -184,7 +187,8 @@ pgsql_open(const char *conninfo, int readwrite,
     struct policy_db_backend **dbp, char *err, size_t errlen)
 {
 	struct policy_db_backend	*db;
-	const char			*kw[5], *val[5];
+	const char			*kw[POLICY_PG_PARAMS];
+	const char			*val[POLICY_PG_PARAMS];
 
 	*dbp = NULL;
 	if ((db = calloc(1, sizeof(*db))) == NULL) {

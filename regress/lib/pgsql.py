@@ -5,6 +5,8 @@ pgsql.py: a real PostgreSQL 15 (Debian's) for the policy store tests.
         Relay(conf={"database postgresql": '"%s"' % pg.conninfo})
         pg.stop(); pg.start()       # an outage, on the same data
         pg.psql("SELECT ...")       # rows as lists of strings
+    Postgres(tls=cert)              # ssl=on with a certs.Cert
+    pg.add_password_role("smtpd", "secret", "maps")
 
 initdb makes a cluster in a fresh directory owned by the unprivileged
 "postgres" system user (Debian's package makes it), trust authentication,
@@ -26,7 +28,7 @@ PGUSER = "postgres"
 
 
 class Postgres:
-    def __init__(self, start=True):
+    def __init__(self, start=True, tls=None):
         if not os.access(os.path.join(PGBIN, "postgres"), os.X_OK):
             raise Skip("postgresql-15 not installed (run tools/deps.sh)")
         try:
@@ -41,12 +43,39 @@ class Postgres:
         self.conninfo = ("host=127.0.0.1 port=%d dbname=postgres "
                          "user=postgres sslmode=disable" % self.port)
         self.proc = None
+        self.tls_opts = []
         register_log("postgres", self.logpath)
         self._as_user([os.path.join(PGBIN, "initdb"), "-D", self.data,
                        "-A", "trust", "-U", PGUSER, "-E", "UTF8",
                        "--locale=C", "--no-sync"])
+        if tls is not None:
+            self._install_tls(tls)
         if start:
             self.start()
+
+    def _install_tls(self, cert):
+        """The server's certificate and key, readable by postgres only."""
+        for name, src in (("server.crt", cert.chain), ("server.key",
+                                                       cert.key)):
+            dst = os.path.join(self.dir, name)
+            shutil.copyfile(src, dst)
+            os.chown(dst, self.pw.pw_uid, self.pw.pw_gid)
+            os.chmod(dst, 0o600)
+        self.tls_opts = ["-c", "ssl=on",
+                         "-c", "ssl_cert_file=%s/server.crt" % self.dir,
+                         "-c", "ssl_key_file=%s/server.key" % self.dir]
+
+    def add_password_role(self, role, password, database):
+        """A login role that must give its password (SCRAM) over TCP,
+        owning a database of its own; the superuser stays trusted."""
+        self.psql("CREATE ROLE %s LOGIN PASSWORD '%s'" % (role, password))
+        self.psql("CREATE DATABASE %s OWNER %s" % (database, role))
+        hba = os.path.join(self.data, "pg_hba.conf")
+        with open(hba, "w") as f:
+            f.write("local all all trust\n"
+                    "host all postgres 127.0.0.1/32 trust\n"
+                    "host all %s 127.0.0.1/32 scram-sha-256\n" % role)
+        self.psql("SELECT pg_reload_conf()")
 
     def _as_user(self, cmd, **kw):
         full = ["setpriv", "--reuid=%d" % self.pw.pw_uid,
@@ -66,7 +95,7 @@ class Postgres:
              os.path.join(PGBIN, "postgres"), "-D", self.data,
              "-p", str(self.port), "-k", self.dir,
              "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-             "-c", "max_connections=50"],
+             "-c", "max_connections=50"] + self.tls_opts,
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             cwd=self.dir)
         log.close()

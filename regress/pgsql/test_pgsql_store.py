@@ -9,12 +9,16 @@ accept), one log line
 per change of state, and mail is accepted again once the server is back.
 Two relays on one machine share one server: a `smtpctl map` change made
 with one relay's config reaches the other within a second.  A password
-in the conninfo is refused by `smtpd -n`.
+in the conninfo is refused by `smtpd -n`; it comes from the pgpass file
+beside the database path, which smtpctl (as root) and the chrooted
+policyd both read, over TLS (sslmode=require).
 """
 import os
+import pwd
 import time
 
 from lib import clients, smtpd_check, wait_until
+from lib.certs import TestCA
 from lib.daemon import Relay
 from lib.pgsql import Postgres
 from lib.sink import Sink
@@ -155,3 +159,34 @@ def test_password_in_conninfo_is_refused():
     rc, out = smtpd_check('database postgresql '
                           '"postgresql://smtpd@db.test/maps"\n')
     assert rc == 0, out
+
+
+def test_password_from_pgpass_over_tls():
+    ca = TestCA()
+    with Postgres(tls=ca.issue("db.test")) as pg, Sink() as sink:
+        pg.add_password_role("smtpd", "s3cret", "maps")
+        conninfo = ("host=127.0.0.1 port=%d dbname=maps user=smtpd "
+                    "sslmode=require" % pg.port)
+        with Relay(sink=sink, start=False,
+                   conf={"database postgresql": '"%s"' % conninfo}) as relay:
+            r = relay.smtpctl_run("access", "add", "Connect:127.0.0.1",
+                                  "REJECT")
+            assert r.returncode == 1 and b"password" in r.stderr, r
+            pgpass = os.path.join(relay.dbdir, "pgpass")
+            with open(pgpass, "w") as f:
+                f.write("127.0.0.1:%d:maps:smtpd:s3cret\n" % pg.port)
+            pol = pwd.getpwnam("_smtppol")
+            os.chown(pgpass, pol.pw_uid, pol.pw_gid)
+            os.chmod(pgpass, 0o600)
+            rc, out = relay.smtpctl("access", "add", "Connect:127.0.0.1",
+                                    "REJECT")
+            assert rc == 0, out
+            relay.start()
+            relay.wait_for_log(r"policyd: database postgresql: connected")
+            code, texts = _refusal(relay.port)
+            assert code == 550 and texts[0] == "5.7.1 Access denied", \
+                (code, texts)
+            rows = pg.psql("SELECT s.ssl FROM pg_stat_ssl s JOIN "
+                           "pg_stat_activity a USING (pid) "
+                           "WHERE a.usename = 'smtpd'")
+            assert rows == [["t"]], rows

@@ -165,7 +165,7 @@ smtpctl_newaliases(int argc, char **argv)
 		(void)fprintf(stderr, "newaliases: cannot use %s\n", conffile);
 		return EX_CONFIG;
 	}
-	policy_db_select(cf->database_conninfo);
+	policy_db_select(cf->database_conninfo, cf->database_path, 0);
 	if (makemap_import(cf, "aliases", cf->local_aliases, &out,
 	    &rep) == -1)
 		rc = newaliases_status(rep.failure);
