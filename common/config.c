@@ -529,6 +529,7 @@ static void
 config_dump_mta(const struct config *c, FILE *fp)
 {
 	(void)fprintf(fp, "mta port %u\n", c->mta_port);
+	(void)fprintf(fp, "mta mta-sts %s\n", c->mta_sts ? "yes" : "no");
 	(void)fprintf(fp, "mta connections %d\n", c->mta_connections);
 	(void)fprintf(fp, "mta host-connections %d\n",
 	    c->mta_host_connections);

@@ -353,6 +353,8 @@ struct config {
 	int			 mta_timeout_command;	/* 300 */
 	int			 mta_timeout_data;	/* 600 */
 	int			 mta_timeout_idle;	/* 10: reuse window */
+	/* mta mta-sts: fetch and apply RFC 8461 policies (mta_sts.c) */
+	int			 mta_sts;		/* 0 */
 
 	/* TLS (tlsproxy(8)) */
 	TAILQ_HEAD(, pki)	 pkis;			/* in file order */

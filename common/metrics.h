@@ -11,7 +11,7 @@ struct metrics;
 
 struct metrics	*metrics_new(void);
 void		 metrics_free(struct metrics *);
-/* One line "KIND PROCESS INSTANCE NAME VALUE"; -1 if malformed or no
+/* One line "KIND PROCESS INSTANCE NAME VALUE [KEY LABEL]"; -1 if malformed or no
  * room (the line is skipped). */
 int		 metrics_line(struct metrics *, const char *line);
 /* Every family sorted by name, one TYPE line each. */

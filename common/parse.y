@@ -160,6 +160,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	RECIPIENTS RESOLVER RETRYMAX RETRYMIN ROUTE SESSION SESSIONS SMTP
 %token	SESSIONSPERADDR MINFREE
 %token	TEXTLINE TIMEOUT VIA VRFY YES ERROR
+%token	MTASTS
 %token	CA CERT CIPHERS FILENAME KEY PATHNAME PKI PROCESSES PROTOCOLS SMTPS
 %token	SESSIONLIFETIME
 %token	TLS TLSHANDSHAKE TLSIDLE TLSREQUIRE VERIFY
@@ -952,6 +953,7 @@ mtaopt		: PORT NUMBER {
 			(void)strlcpy(parse_conf->mta_pki, $2,
 			    sizeof(parse_conf->mta_pki));
 		}
+		| MTASTS yesno		{ parse_conf->mta_sts = $2; }
 		;
 
 mtatimeout	: CONNECT duration {
@@ -1067,6 +1069,7 @@ static const struct keyword	 keywords[] = {
 	{ "min-free",			MINFREE },
 	{ "modifiers",			MODIFIERS },
 	{ "mta",			MTA },
+	{ "mta-sts",			MTASTS },
 	{ "no",				NO },
 	{ "on",				ON },
 	{ "options",			OPTIONS },

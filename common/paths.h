@@ -19,6 +19,10 @@
 #define PATH_SUBMIT		"/run/smtpd/submit.sock"
 #define PATH_OFFLINE		"/var/spool/smtpd-offline"
 #define PATH_DATABASE		"/var/lib/smtpd/maps.db"
+/* policyd's writable directory beside the database (MTA-STS policies),
+ * owned by _smtppol, and the database in it */
+#define PATH_STS_DIR		"mta-sts"
+#define PATH_STS_DB		"policies.db"
 /* Debian's dns-root-data: the DNSSEC root key (dnssec trust-anchor) */
 #define PATH_TRUST_ANCHOR	"/usr/share/dns/root.key"
 /* the empty chroot of the front end, outbound client and tlsproxy */

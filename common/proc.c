@@ -1,7 +1,7 @@
 /*
  * proc.c: the child process skeleton of proc.h: argument handling,
  * confinement, the parent channel (config, peer channels, verbosity,
- * control requests) and the counters of "show stats".
+ * control requests); the counters are stats.c's.
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -16,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -25,7 +24,6 @@
 #include "proc.h"
 #include "sandbox.h"
 
-#define STATS_MAX	160
 /* supplementary groups a child may keep (see proc_groups()) */
 #define PROC_GROUPS_MAX	16
 
@@ -42,7 +40,6 @@ static unsigned			 proc_cur_inst;
 static unsigned			 proc_self_inst;
 /* where proc_peer_pick() looks first next time, per peer */
 static unsigned			 proc_next_pick[PROC_COUNT];
-static const char		*proc_stats_label = "";
 static const char		*proc_rootdir = "/";
 static char			*proc_confbuf;
 static size_t			 proc_conflen;
@@ -50,12 +47,6 @@ static uint32_t			 proc_confgen;
 static int			 proc_monitoring;
 static struct event		*proc_ev_term;
 
-static struct {
-	const char	*name;
-	int64_t		 value;
-	int		 gauge;		/* a level, not a count of events */
-}			 proc_stats[STATS_MAX];
-static size_t		 proc_nstats;
 
 static const char *proc_names[PROC_COUNT] = {
 	[PROC_PARENT] = "parent",
@@ -642,23 +633,14 @@ proc_log_verbose(struct imsgev *iev, struct imsg *m, void *arg)
 static int
 proc_ctl_common(uint32_t ctlid, uint32_t cmd, const char *arg)
 {
-	size_t	 i;
-
 	switch (cmd) {
 	case CTL_SHOW_STATS:
-		for (i = 0; i < proc_nstats; i++)
-			proc_ctl_line(ctlid, "%s%s=%lld", proc_stats_label,
-			    proc_stats[i].name, (long long)proc_stats[i].value);
+		stats_ctl_show(ctlid);
 		proc_ctl_end(ctlid, 0, "");
 		return 1;
 	case CTL_SHOW_METRICS:
 		/* smtpctl groups the processes' lines into metric families */
-		for (i = 0; i < proc_nstats; i++)
-			proc_ctl_line(ctlid, "%s %s %d %s %lld",
-			    proc_stats[i].gauge ? "gauge" : "counter",
-			    proc_self->name, proc_stats_label[0] != '\0' ?
-			    (int)proc_self_inst : -1, proc_stats[i].name,
-			    (long long)proc_stats[i].value);
+		stats_ctl_metrics(ctlid, proc_self->name, (int)proc_self_inst);
 		proc_ctl_end(ctlid, 0, "");
 		return 1;
 	case CTL_MONITOR:
@@ -768,93 +750,3 @@ proc_monitor(const char *fmt, ...)
 	(void)proc_send(PROC_PARENT, &out, -1);
 }
 
-/* Counter names are string constants; compare pointers first. */
-static int
-stats_slot(const char *name)
-{
-	size_t	 i;
-
-	for (i = 0; i < proc_nstats; i++)
-		if (proc_stats[i].name == name)
-			return (int)i;
-	for (i = 0; i < proc_nstats; i++)
-		if (strcmp(proc_stats[i].name, name) == 0)
-			return (int)i;
-	if (proc_nstats == STATS_MAX)
-		return -1;
-	proc_stats[proc_nstats].name = name;
-	proc_stats[proc_nstats].value = 0;
-	proc_stats[proc_nstats].gauge = 0;
-	return (int)proc_nstats++;
-}
-
-/*
- * A prefix for the names "show stats" prints ("" by default), so that
- * the instances of one process can be told apart.  Kept, not copied.
- */
-void
-stats_label_set(const char *label)
-{
-	proc_stats_label = label;
-}
-
-void
-stats_add(const char *name, int64_t delta)
-{
-	int	 i = stats_slot(name);
-
-	if (i != -1)
-		proc_stats[i].value += delta;
-}
-
-void
-stats_set(const char *name, int64_t value)
-{
-	int	 i = stats_slot(name);
-
-	if (i == -1)
-		return;
-	proc_stats[i].value = value;
-	proc_stats[i].gauge = 1;
-}
-
-void
-stats_gauge_add(const char *name, int64_t delta)
-{
-	int	 i = stats_slot(name);
-
-	if (i == -1)
-		return;
-	proc_stats[i].value += delta;
-	proc_stats[i].gauge = 1;
-}
-
-int64_t
-stats_get(const char *name)
-{
-	int	 i = stats_slot(name);
-
-	return i == -1 ? 0 : proc_stats[i].value;
-}
-
-/* CLOCK_MONOTONIC is read through the vDSO: no system call per event. */
-int64_t
-stats_clock_us(void)
-{
-	struct timespec	 ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
-		return 0;
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-void
-stats_time_add(const char *sum, const char *count, int64_t since)
-{
-	int64_t	 now;
-
-	if (since == 0 || (now = stats_clock_us()) < since)
-		return;
-	stats_add(sum, now - since);
-	stats_add(count, 1);
-}

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "imsg.h"
 #include "proto.h"
+#include "stats.h"
 
 #define PROC_PARENT_FD		3
 /*
@@ -92,21 +93,5 @@ void		 proc_ctl_line(uint32_t ctlid, const char *, ...)
 void		 proc_ctl_end(uint32_t ctlid, int status, const char *msg);
 void		 proc_monitor(const char *, ...)
 		    __attribute__((format(printf, 1, 2)));
-
-/* Counters shown by "smtpctl show stats" as name=value lines; the name
- * must be a string constant (it is kept, not copied).  A value given by
- * stats_set() or stats_gauge_add() is a gauge (a level that goes up and
- * down), one only added to a counter; "show metrics" says which. */
-void		 stats_add(const char *name, int64_t delta);
-void		 stats_label_set(const char *label);
-void		 stats_set(const char *name, int64_t value);
-void		 stats_gauge_add(const char *name, int64_t delta);
-int64_t		 stats_get(const char *name);
-/* Timing counters: a monotonic clock in microseconds, and an interval
- * from since to now added to sum (us) and counted in count, so that a
- * mean is sum/count.  since 0 means "not timed" and adds nothing. */
-int64_t		 stats_clock_us(void);
-void		 stats_time_add(const char *sum, const char *count,
-		    int64_t since);
 
 #endif

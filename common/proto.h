@@ -112,6 +112,12 @@ enum policy_verdict {
 #define UTF8_F_SMTPUTF8		0x01	/* MAIL had the SMTPUTF8 parameter */
 #define UTF8_F_HEADERS		0x02	/* its header holds 8-bit octets */
 
+/*
+ * What a message asks of its relaying, in IMSG_QUEUE_MESSAGE_COMMIT,
+ * IMSG_MTA_DELIVER and the envelope's "msgflags" line.
+ */
+#define MSG_F_REQUIRETLS	0x01	/* MAIL had REQUIRETLS (RFC 8689) */
+
 /* Flags of IMSG_MTA_RESULT. */
 #define MTA_RESULT_F_DSN_RELAYED	0x01	/* next hop took NOTIFY/ORCPT */
 
@@ -181,7 +187,8 @@ enum ctl_cmd {
 	CTL_MONITOR,
 	CTL_RELEASE,		/* arg: envelope id, message id or "all" */
 	CTL_QUARANTINE,		/* arg: envelope or message id, blank, reason */
-	CTL_SHOW_METRICS
+	CTL_SHOW_METRICS,
+	CTL_TLSRPT		/* arg: a day, YYYY-MM-DD, "" for yesterday */
 };
 
 enum imsg_type {
@@ -445,9 +452,11 @@ enum imsg_type {
 	IMSG_TLS_RESULT,
 	/* mta -> tlsproxy. id = session id. fd: the server socket. payload:
 	 * str server name (sent as SNI when it is a host name, and used in
-	 * the logs; never checked against the certificate, as in sendmail:
-	 * ${cn_subject} is for that), str client pki name ("" for none),
-	 * u32 TLS_F_* flags. */
+	 * the logs; not checked against the certificate, as in sendmail:
+	 * ${cn_subject} is for that, unless the flags have
+	 * TLS_F_VERIFY_NAME, for MTA-STS), str client pki name ("" for
+	 * none), u32 TLS_F_* flags.  The mta's MTA-STS policy fetches use
+	 * it too, with ids of their own. */
 	IMSG_TLS_CLIENT_START,
 	/* smtp/mta -> tlsproxy. id = session id. no payload.  The session is
 	 * gone: drop the connection and its state. */
@@ -595,7 +604,22 @@ enum imsg_type {
 	 * The parent asks every child for CTL_SHOW_METRICS and sends what
 	 * they answer back to smtp as IMSG_CTL_LINE (str line) and one
 	 * IMSG_CTL_END (u32 status, str message), id = that number. */
-	IMSG_SMTP_METRICS
+	IMSG_SMTP_METRICS,
+
+	/*
+	 * MTA-STS policies kept for the outbound client (issue 15), in
+	 * policyd's own database (PATH_STS_DB under the database
+	 * directory; the maps stay read-only).
+	 */
+	/* mta -> policyd. id = the mta's query. payload: str domain. */
+	IMSG_POLICY_STS_GET,
+	/* policyd -> mta. id = that query. payload: u32 found (1) or not
+	 * (0, the rest empty), str TXT id, u64 fetched (time_t), data the
+	 * policy as it was served; the mta parses it again. */
+	IMSG_POLICY_STS_RESULT,
+	/* mta -> policyd. id 0. payload: str domain, str TXT id, u64
+	 * fetched, data the policy.  No answer; a failure is logged. */
+	IMSG_POLICY_STS_PUT
 };
 
 /* The most addresses of one IMSG_POLICY_GENERICS. */
@@ -641,6 +665,9 @@ enum authinfo_tls {
 /* Flags of the TLS requests. */
 #define TLS_F_VERIFY_PEER	0x01	/* server: ask for a client cert */
 #define TLS_F_SMTPS		0x02	/* server: implicit TLS listener */
+/* client: ${verify} OK also needs the certificate to name the server
+ * name sent (RFC 6125; MTA-STS, RFC 8461 4.2) */
+#define TLS_F_VERIFY_NAME	0x04
 
 /* Correlation ids are 32 bits; 0 means "none". */
 #define ID_NONE		0

@@ -101,6 +101,8 @@ static const struct imsg_handler policyd_mta_handlers[] = {
 	{ IMSG_POLICY_ROUTE,	policyd_route },
 	{ IMSG_POLICY_QUERY,	policyd_mta_query },
 	{ IMSG_POLICY_AUTHINFO,	policyd_authinfo },
+	{ IMSG_POLICY_STS_GET,	policyd_sts_get },
+	{ IMSG_POLICY_STS_PUT,	policyd_sts_put },
 };
 
 static const struct proc_def policyd_def = {

@@ -7,6 +7,8 @@
  *			items of a .forward or :include: file
  *   policyd_pgsql.c	the PostgreSQL store (`database postgresql`),
  *			asked asynchronously through a cache
+ *   policyd_sts.c	the mta's MTA-STS policies, in policyd's own
+ *			writable database
  */
 #ifndef POLICYD_H
 #define POLICYD_H
@@ -44,6 +46,10 @@ void	policyd_pgsql_close(void);
 int	policyd_pgsql_on(void);
 void	policyd_pgsql_env(struct policy_env *);
 int	policyd_pgsql_missed(void);
+
+/* policyd_sts.c: IMSG_POLICY_STS_GET and IMSG_POLICY_STS_PUT */
+void	policyd_sts_get(struct imsgev *, struct imsg *, void *);
+void	policyd_sts_put(struct imsgev *, struct imsg *, void *);
 
 /* policyd_resolve.c */
 void	policyd_resolve_imsg(struct imsgev *, struct imsg *, void *);

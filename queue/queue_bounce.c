@@ -337,9 +337,11 @@ bounce_returned(FILE *out, const struct bounce_info *bi,
 	int	 hdrs, rc;
 
 	/* RFC 3461 4.3: only a failure returns the whole message, and
-	 * never with privacy nobodyreturn */
+	 * never with privacy nobodyreturn; nor a REQUIRETLS one, whose
+	 * bounce (to <>) may travel without TLS (RFC 8689 5) */
 	hdrs = e->ret == DSN_RET_HDRS || bi->action != BOUNCE_FAILED ||
-	    (bi->privacy & PRIV_NOBODYRETURN);
+	    (bi->privacy & PRIV_NOBODYRETURN) ||
+	    (e->msgflags & MSG_F_REQUIRETLS);
 
 	(void)fprintf(out, "--%s" EOL, bi->boundary);
 	(void)fprintf(out, "Content-Type: %s" EOL, types[global][hdrs]);

@@ -287,14 +287,16 @@ queue_commit_parse_tmpl(struct imsg *m, struct envelope *t, uint64_t *nrcpt)
 		why = "bad protocol";
 	t->body = imsg_get_u32(m);
 	t->utf8 = imsg_get_u32(m);
+	t->msgflags = imsg_get_u32(m);
 	/* the front end checked it: a bad one is a broken peer, which
 	 * queue_commit_commit() sees as an empty value */
 	if (queue_commit_str(t->auth, sizeof(t->auth), imsg_get_str(m)) == -1)
 		t->auth[0] = '\0';
 	*nrcpt = imsg_get_u32(m);
 	if (t->ret > DSN_RET_HDRS || t->body > 1 ||
-	    (t->utf8 & ~(uint32_t)(UTF8_F_SMTPUTF8 | UTF8_F_HEADERS)) != 0)
-		why = "bad ret, body or utf8";
+	    (t->utf8 & ~(uint32_t)(UTF8_F_SMTPUTF8 | UTF8_F_HEADERS)) != 0 ||
+	    (t->msgflags & ~(uint32_t)MSG_F_REQUIRETLS) != 0)
+		why = "bad ret, body, utf8 or message flags";
 	if (*nrcpt < 1 || *nrcpt > COMMIT_RCPT_MAX)
 		why = "bad recipient count";
 	return why;
@@ -555,6 +557,9 @@ queue_commit_finish(struct qcommit *c, struct spool_tx *tx)
 		queue_commit_reply(IMSG_QUEUE_MESSAGE_COMMITTED, in->session,
 		    ok ? STATUS_OK : STATUS_TEMPFAIL, msgid, -1);
 	stats_time_add("queue.commit.us", "queue.commit.count", c->received);
+	if (c->received != 0)
+		stats_hist_add("queue.commit.seconds",
+		    stats_clock_us() - c->received);
 	queue_commit_incoming_drop(in, !ok);
 	queue_commit_free(c);
 }

@@ -80,6 +80,7 @@ static const struct field envelope_fields[] = {
 	FSTR("protocol",			proto),
 	FNUM("body",		FK_BODY,	body),
 	FNUM_OPT("utf8",	FK_U32,		utf8, "0"),
+	FNUM_OPT("msgflags",	FK_U32,		msgflags, "0"),
 	FNUM("size",		FK_U64,		size),
 	FNUM("created",		FK_TIME,	ctime),
 	FNUM("last-try",	FK_TIME,	lasttry),
@@ -250,7 +251,8 @@ queue_envelope_check(const struct envelope *e, const char **why)
 	if ((e->notify & ~(uint32_t)0x0f) != 0 ||
 	    ((e->notify & DSN_NOTIFY_NEVER) && e->notify != DSN_NOTIFY_NEVER) ||
 	    e->ret > DSN_RET_HDRS || e->body > 1 ||
-	    (e->utf8 & ~(uint32_t)(UTF8_F_SMTPUTF8 | UTF8_F_HEADERS)) != 0)
+	    (e->utf8 & ~(uint32_t)(UTF8_F_SMTPUTF8 | UTF8_F_HEADERS)) != 0 ||
+	    (e->msgflags & ~(uint32_t)MSG_F_REQUIRETLS) != 0)
 		return -1;
 	*why = "bad times";
 	if (e->ctime < 0 || e->lasttry < 0 || e->nexttry < 0)

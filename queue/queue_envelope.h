@@ -85,6 +85,8 @@ struct envelope {
 	uint32_t		 body;			/* 0 7bit, 1 8bitmime */
 	/* UTF8_F_* (proto.h).  Optional on disk: 0. */
 	uint32_t		 utf8;
+	/* MSG_F_* (proto.h).  Optional on disk: 0. */
+	uint32_t		 msgflags;
 	uint64_t		 size;			/* of the message file */
 	time_t			 ctime;
 	time_t			 lasttry;

@@ -232,6 +232,8 @@ queue_result_classify(struct result_ctx *c, size_t i)
 	if (r->status == STATUS_OK) {
 		queue_result_log(c->b, i, c->now, "Sent", " (");
 		stats_add("queue.delivery.ok", 1);
+		stats_hist_add("queue.delivery.delay.seconds",
+		    (int64_t)(c->now - e->ctime) * 1000000);
 		/* privacy noreceipts: no success DSN, whatever the
 		 * envelope asked for before the flag was set */
 		if (e->sender[0] != '\0' &&

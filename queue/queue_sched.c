@@ -138,6 +138,11 @@ static struct qentry	**sched_heap;
 static size_t		  sched_heapn, sched_heapcap;
 static size_t		  sched_nentries, sched_nmsgs, sched_ninflight;
 static size_t		  sched_nquarantined;
+/* envelopes by enum qstate, for the metrics */
+static size_t		  sched_nstate[QE_RESOLVING + 1];
+static const char *const  sched_state_names[QE_RESOLVING + 1] = {
+	"pending", "inflight", "held", "quarantined", "resolving"
+};
 static uint32_t		  sched_batchid;
 static int		  sched_is_paused;
 static struct event	 *sched_ev;
@@ -184,6 +189,25 @@ static int
 qdomain_cmp(struct qdomain *a, struct qdomain *b)
 {
 	return strcmp(a->name, b->name);
+}
+
+/* Every change of an envelope's state after it is counted. */
+static void
+queue_sched_state(struct qentry *e, enum qstate state)
+{
+	sched_nstate[e->state]--;
+	e->state = state;
+	sched_nstate[state]++;
+}
+
+static void
+queue_sched_state_refresh(void)
+{
+	size_t	 i;
+
+	for (i = 0; i <= QE_RESOLVING; i++)
+		stats_set_by("queue.envelope.state", "state",
+		    sched_state_names[i], (int64_t)sched_nstate[i]);
 }
 
 static void
@@ -408,6 +432,7 @@ queue_sched_add(const struct envelope *ev)
 	if (queue_expand_needed(ev))
 		e->flags |= QENTRY_F_EXPAND;
 	e->state = ev->quarantine[0] != '\0' ? QE_QUARANTINED : QE_PENDING;
+	sched_nstate[e->state]++;
 	e->grp = queue_sched_group_get(id_envelope_msgid(ev->id), ev->domain);
 	e->grp->msg->nevp++;
 	e->grp->n++;
@@ -524,6 +549,7 @@ queue_sched_forget(struct qentry *e)
 		queue_pool_put(&sched_group_pool, g);
 	}
 	sched_nentries--;
+	sched_nstate[e->state]--;
 	queue_pool_put(&sched_entry_pool, e);
 	empty = --m->nevp == 0;
 	if (empty)
@@ -556,7 +582,7 @@ queue_sched_reschedule(struct qentry *e, time_t nexttry)
 	queue_sched_unwait(e);
 	if (e->state == QE_INFLIGHT || e->state == QE_RESOLVING)
 		TAILQ_INSERT_TAIL(&e->grp->entries, e, gentry);
-	e->state = QE_PENDING;
+	queue_sched_state(e, QE_PENDING);
 	e->batch = NULL;
 	queue_sched_heap_push(e);
 }
@@ -567,7 +593,7 @@ queue_sched_resolving(struct qentry *e)
 {
 	queue_sched_heap_remove(e);
 	TAILQ_REMOVE(&e->grp->entries, e, gentry);
-	e->state = QE_RESOLVING;
+	queue_sched_state(e, QE_RESOLVING);
 }
 
 void
@@ -578,7 +604,7 @@ queue_sched_quarantine(struct qentry *e)
 		return;
 	queue_sched_uncache(e);
 	queue_sched_unwait(e);
-	e->state = QE_QUARANTINED;
+	queue_sched_state(e, QE_QUARANTINED);
 	sched_nquarantined++;
 	queue_sched_stats();
 }
@@ -823,7 +849,7 @@ queue_sched_domain_unhold(struct qdomain *d, time_t when)
 
 	while ((e = TAILQ_FIRST(&d->held)) != NULL) {
 		TAILQ_REMOVE(&d->held, e, hentry);
-		e->state = QE_PENDING;
+		queue_sched_state(e, QE_PENDING);
 		e->nexttry = when;
 		queue_sched_heap_push(e);
 	}
@@ -938,7 +964,7 @@ queue_sched_domain_wait(struct qentry *e, time_t now, int *probe)
 		return 1;
 	}
 	queue_sched_heap_remove(e);
-	e->state = QE_HELD;
+	queue_sched_state(e, QE_HELD);
 	TAILQ_INSERT_TAIL(&d->held, e, hentry);
 	return 1;
 }
@@ -973,7 +999,7 @@ queue_sched_batch_collect(struct qbatch *b, struct qentry *first, time_t now)
 			continue;
 		queue_sched_heap_remove(e);
 		TAILQ_REMOVE(&e->grp->entries, e, gentry);
-		e->state = QE_INFLIGHT;
+		queue_sched_state(e, QE_INFLIGHT);
 		b->ents[b->n++] = e;
 	}
 	/* sized to the batch: an envelope is some 4.6 KB, and zeroing room
@@ -1110,6 +1136,7 @@ queue_sched_batch_send(struct qbatch *b, int msgfd)
 	imsg_put_i64(&out, (int64_t)e0->ctime);
 	imsg_put_u32(&out, e0->body);
 	imsg_put_u32(&out, e0->utf8);
+	imsg_put_u32(&out, e0->msgflags);
 	imsg_put_str(&out, e0->auth);
 	imsg_put_u32(&out, (uint32_t)b->n);
 	for (i = 0; i < b->n; i++) {
@@ -1349,6 +1376,7 @@ queue_sched_init(void)
 	sched_ev = evtimer_new(proc_base, queue_sched_dispatch, NULL);
 	if (sched_ev == NULL)
 		fatalx("cannot create the scheduler timer");
+	stats_refresh_set(queue_sched_state_refresh);
 }
 
 /* Run the dispatcher once the current event-loop pass is done. */

@@ -79,10 +79,38 @@ parent_mkdir(const char *path, uid_t uid, gid_t gid, mode_t mode)
 }
 
 /*
+ * policyd's own directory in the database's (MTA-STS policies of the
+ * outbound client): the only place it may write, so the maps beside it
+ * stay read-only to it.
+ */
+static void
+parent_prepare_sts_dir(const char *dbdir)
+{
+	struct passwd	*pw;
+	struct stat	 sb;
+	char		 path[PATH_MAX];
+
+	if ((pw = getpwnam(SMTPD_POLICY_USER)) == NULL)
+		fatalx("user %s does not exist", SMTPD_POLICY_USER);
+	if (snprintf(path, sizeof(path), "%s/%s", dbdir, PATH_STS_DIR) >=
+	    (int)sizeof(path))
+		fatalx("MTA-STS directory under %s: path too long", dbdir);
+	if (parent_mkdir(path, pw->pw_uid, pw->pw_gid, 0700) == -1)
+		fatal("MTA-STS directory %s", path);
+	/* never hand a symbolic link's target to policyd */
+	if (lstat(path, &sb) == -1 || !S_ISDIR(sb.st_mode))
+		fatalx("MTA-STS directory %s: not a directory", path);
+	if (chown(path, pw->pw_uid, pw->pw_gid) == -1 ||
+	    chmod(path, 0700) == -1)
+		fatal("MTA-STS directory %s", path);
+}
+
+/*
  * The empty chroot, the spool (owned by the queue user, 0700, as the
  * queue must be the only process able to read it) and the database
- * directory.  Existing directories are checked, not re-permissioned,
- * except the spool, whose owner the queue depends on.
+ * directory with policyd's MTA-STS directory in it.  Existing
+ * directories are checked, not re-permissioned, except the spool and
+ * the MTA-STS directory, whose owners the queue and policyd depend on.
  */
 void
 parent_prepare_dirs(const struct config *cf)
@@ -102,6 +130,7 @@ parent_prepare_dirs(const struct config *cf)
 	(void)strlcpy(dbdir, cf->database_path, sizeof(dbdir));
 	if (parent_mkdir(dirname(dbdir), 0, 0, 0755) == -1)
 		fatal("database directory for %s", cf->database_path);
+	parent_prepare_sts_dir(dbdir);
 	parent_pickup_prepare(cf);
 }
 

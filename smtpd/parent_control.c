@@ -85,6 +85,7 @@ static const struct {
 	{ CTL_SHOW_STATS,	PARENT_CONTROL_ALL },
 	{ CTL_SHOW_METRICS,	PARENT_CONTROL_ALL },
 	{ CTL_SHOW_STATUS,	PARENT_CONTROL_ALL },
+	{ CTL_TLSRPT,		1u << PROC_MTA },
 };
 
 extern struct event_base	*parent_base;

@@ -211,6 +211,8 @@ tls_session_fail(struct tls_session *s, uint32_t status, const char *verify,
 	    "verify=%s, relay=%s", s->id, s->client ? "client" : "server",
 	    s->client ? "connect" : "accept", why, verify, s->relay);
 	stats_add("tls.handshake.failed", 1);
+	stats_add_by(s->client ? "tls.client.failed" : "tls.server.failed",
+	    "verify", verify, 1);
 	tls_result_fn(s->peer, s->id, f, -1);
 	tls_session_free(s);
 }
@@ -413,6 +415,8 @@ tls_session_facts(struct tls_session *s)
 	    tls_peer_cert_chain_pem(s->ctx, &len) : NULL;
 	tls_verify_peer(tls_pki_store(s->set), chain, len,
 	    s->client || (s->flags & TLS_F_VERIFY_PEER), f);
+	if (s->client && (s->flags & TLS_F_VERIFY_NAME))
+		tls_verify_name(chain, len, s->relay, f);
 }
 
 /* sendmail's STARTTLS= lines (spec 7.1) and the counters. */

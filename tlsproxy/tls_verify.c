@@ -10,7 +10,8 @@
  *   FAIL  one was presented and did not verify (expired, unknown CA...)
  *   NO    none was presented although one was asked for
  *   NOT   none was asked for (server side without "verify")
- * Host names are never checked here (sendmail does not either).
+ * Host names are checked only when the client asks (TLS_F_VERIFY_NAME,
+ * for MTA-STS: tls_verify_name()); sendmail checks none.
  *
  * Failure: a chain that does not parse is FAIL with its reason; memory
  * trouble is TEMP.  Nothing here ends the process.
@@ -22,6 +23,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
 #include "tlsproxy.h"
 
@@ -133,4 +135,29 @@ tls_verify_peer(X509_STORE *store, const uint8_t *pem, size_t len,
 	tls_text_peer(sk_X509_value(chain, 0), f);
 	tls_verify_chain(store, chain, f);
 	sk_X509_pop_free(chain, X509_free);
+}
+
+void
+tls_verify_name(const uint8_t *pem, size_t len, const char *host,
+    struct tls_facts *f)
+{
+	STACK_OF(X509)	*chain;
+	int		 ok;
+
+	if (strcmp(f->verify, TLS_VERIFY_OK) != 0)
+		return;
+	if ((chain = tls_verify_pem_certs(pem, len)) == NULL) {
+		(void)strlcpy(f->verify, TLS_VERIFY_FAIL, sizeof(f->verify));
+		(void)strlcpy(f->verifymsg, "unparsable certificate",
+		    sizeof(f->verifymsg));
+		return;
+	}
+	ok = X509_check_host(sk_X509_value(chain, 0), host, 0,
+	    X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS, NULL) == 1;
+	sk_X509_pop_free(chain, X509_free);
+	ERR_clear_error();
+	if (ok)
+		return;
+	(void)strlcpy(f->verify, TLS_VERIFY_FAIL, sizeof(f->verify));
+	(void)strlcpy(f->verifymsg, "hostname mismatch", sizeof(f->verifymsg));
 }

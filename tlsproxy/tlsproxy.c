@@ -276,7 +276,7 @@ tlsproxy_label(const struct config *c)
 		(void)snprintf(prefix, sizeof(prefix), "%s.", tlsproxy_name);
 	}
 	log_procname_set(tlsproxy_name);
-	stats_label_set(prefix);
+	stats_prefix_set(prefix);
 }
 
 /* New protocols, ciphers or a new session lifetime rebuild the key set;

@@ -81,6 +81,10 @@ enum tls_hello_result tls_hello_parse(const uint8_t *, size_t, char *,
 X509_STORE	*tls_verify_store_new(const uint8_t *, size_t, size_t *ncerts);
 void		 tls_verify_peer(X509_STORE *, const uint8_t *chain,
 		    size_t, int asked, struct tls_facts *);
+/* After tls_verify_peer(): an OK becomes FAIL ("hostname mismatch")
+ * unless the leaf names host (DNS-ID, RFC 6125; one left-most "*"). */
+void		 tls_verify_name(const uint8_t *chain, size_t len,
+		    const char *host, struct tls_facts *);
 
 /* tls_pki.c */
 struct tls;

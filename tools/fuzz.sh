@@ -32,6 +32,8 @@ targets() {
 	echo "fuzz_envelope;queue/queue_envelope.c;"
 	echo "fuzz_hdraddr;;"
 	echo "fuzz_mtasts;;"
+	echo "fuzz_proxy_tls;smtpd/smtp/smtp_proxy_tls.c;"
+	echo "fuzz_mta_sts;smtpd/mta/mta_sts_parse.c;"
 }
 
 # common/ once, as an archive: a target takes only the members it uses

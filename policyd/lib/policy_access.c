@@ -901,6 +901,17 @@ access_log_args(const struct policy_query *q,
 	return "check_helo";
 }
 
+static const char *
+access_verdict_name(uint32_t verdict)
+{
+	static const char *const names[] = {
+		"accept", "reject", "tempfail", "discard", "quarantine"
+	};
+
+	return verdict < sizeof(names) / sizeof(names[0]) ?
+	    names[verdict] : "unknown";
+}
+
 /*
  * Log a decision: refusals at info in sendmail's format (spec 7.3),
  * "ruleset=check_rcpt, arg1=<r>, relay=name [addr], reject=550 ...";
@@ -920,6 +931,8 @@ policy_access_log(const struct policy_query *q,
 	    res->verdict, res->flags, res->key, res->code, res->enhanced,
 	    res->text);
 	stats_add("policy.query", 1);
+	stats_add_by("policy.decision", "verdict",
+	    access_verdict_name(res->verdict), 1);
 	if (res->verdict == POLICY_ACCEPT)
 		return;
 	ruleset = access_log_args(q, res, args, sizeof(args));

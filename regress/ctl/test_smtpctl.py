@@ -146,7 +146,9 @@ def test_show_stats():
         assert smtp, "no smtp.* counters: %r" % stats
         for k, v in stats.items():
             assert re.fullmatch(r"-?\d+", v), (k, v)
-            assert re.fullmatch(r"[a-z0-9_.-]+", k), k
+            # a name, or a name and its label value: name[value]
+            assert re.fullmatch(r"[a-z0-9_.-]+(\[[A-Za-z0-9.:/@+_\[\]-]+\])?",
+                                k), k
         assert any(int(v) > 0 for v in smtp.values()), smtp
 
 

@@ -6,6 +6,7 @@ dns.py: a dnsmasq fixture serving the MX and A records a test needs.
              local=["example.net"]) as dns:
         Relay(resolver_port=dns.port, ...)
 
+txt=[(name, text)] serves one TXT record per pair (a name may repeat).
 ptr=[(addr, name)] serves PTR records (and makes dnsmasq authoritative
 for the reverse zones, so an address without one gets NXDOMAIN); a
 host-record of `hosts` also answers the PTR query of its address.  With
@@ -37,8 +38,10 @@ def reverse_name(addr):
 
 class Dns:
     def __init__(self, mx=(), hosts=(), local=("example.net",
-                                               "example.org"), ptr=None):
+                                               "example.org"), ptr=None,
+                 txt=()):
         self.ptr = None if ptr is None else list(ptr)
+        self.txt = list(txt)
         self.mx = list(mx)
         self.hosts = list(hosts)
         self.local = list(local)
@@ -65,6 +68,8 @@ class Dns:
                 args.append("--mx-host=%s,%s,%d" % (name, target, pref))
             for name, addr in self.hosts:
                 args.append("--host-record=%s,%s" % (name, addr))
+            for name, text in self.txt:
+                args.append("--txt-record=%s,%s" % (name, text))
             if self.ptr is not None:
                 args += ["--local=/in-addr.arpa/", "--local=/ip6.arpa/"]
                 for addr, name in self.ptr:

@@ -5,6 +5,11 @@ relay, sending the PROXY protocol header, version 1 or 2, to it.
     with HAProxy(relay_port) as hp:
         hp.port_v1, hp.port_v2      # where clients connect
 
+With tls=(cert, ca) it also ends TLS for clients itself on hp.port_tls
+(implicit TLS with the test certificate, a client certificate of ca
+verified if given) and sends version 2 with the TLS facts as TLVs
+(proxy-v2-options ssl,cert-cn,ssl-cipher).
+
 It runs in the foreground (-db) with a config in its own directory,
 is registered for the runner's cleanup and stopped on exit.
 """
@@ -20,13 +25,15 @@ HAPROXY = "/usr/sbin/haproxy"
 
 
 class HAProxy:
-    def __init__(self, backend_port, backend_addr="127.0.0.1"):
+    def __init__(self, backend_port, backend_addr="127.0.0.1", tls=None):
         if not os.access(HAPROXY, os.X_OK):
             raise Skip("haproxy not installed (run tools/deps.sh)")
         self.dir = test_dir("haproxy")
         self.backend = (backend_addr, backend_port)
         self.port_v1 = free_port()
         self.port_v2 = free_port()
+        self.tls = tls
+        self.port_tls = free_port() if tls else None
         self.proc = None
 
     def _conf(self):
@@ -42,7 +49,21 @@ class HAProxy:
                         "  default_backend b%s\n"
                         "backend b%s\n  server relay %s:%d %s\n"
                         % (name, p, name, name, addr, port, opt))
+            if self.tls:
+                f.write(self._tls_conf(addr, port))
         return path
+
+    def _tls_conf(self, addr, port):
+        cert, ca = self.tls
+        pem = os.path.join(self.dir, "crt.pem")
+        with open(pem, "w") as f:
+            f.write(read_text(cert.chain) + read_text(cert.key))
+        verify = " ca-file %s verify optional" % ca.cert if ca else ""
+        return ("frontend ftls\n  bind 127.0.0.1:%d ssl crt %s%s\n"
+                "  default_backend btls\n"
+                "backend btls\n  server relay %s:%d send-proxy-v2 "
+                "proxy-v2-options ssl,cert-cn,ssl-cipher\n"
+                % (self.port_tls, pem, verify, addr, port))
 
     def start(self):
         conf = self._conf()
@@ -58,8 +79,9 @@ class HAProxy:
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 break
-            if all(self._listening(p) for p in (self.port_v1,
-                                                self.port_v2)):
+            ports = [self.port_v1, self.port_v2] + \
+                ([self.port_tls] if self.tls else [])
+            if all(self._listening(p) for p in ports):
                 return self
             time.sleep(0.05)
         raise AssertionError("haproxy did not start: " + self.log())

@@ -177,3 +177,95 @@ def test_smtps_behind_a_proxy_gets_the_handshake_untouched():
         finally:
             tls.close()
         relay.wait_for_log(r"connect from \[198\.51\.100\.4\]", start=mark)
+
+
+def _tls_through(hp, ca, cert=None):
+    """A session over TLS with HAProxy, which ends it: greeting, EHLO
+    keywords, one message; (EHLO keywords, last reply)."""
+    from lib.certs import client_context
+    with clients.Raw(hp.port_tls, source=CLIENT, greeting=False) as raw:
+        raw.sock = client_context(ca, cert).wrap_socket(
+            raw.sock, server_hostname="relay.test")
+        assert raw.reply()[0] == 220
+        kw = raw.ehlo()
+        assert raw.cmd("MAIL FROM:<alice@client.test>")[0] == 250
+        assert raw.cmd("RCPT TO:<bob@dest.test>")[0] == 250
+        assert raw.cmd("DATA")[0] == 354
+        r = raw.cmd("Subject: tls at the proxy\r\n\r\nhi\r\n.")
+        raw.cmd("QUIT")
+        return kw, r
+
+
+def test_haproxy_tls_facts_become_the_sessions():
+    """HAProxy ends the client's TLS and sends its facts in v2 TLVs: the
+    session is over TLS from the start (ESMTPS in Received:, no
+    STARTTLS, REQUIRETLS offered), with the proxy's version, cipher and
+    ${verify}: NOT without a client certificate, OK with one of the CA
+    HAProxy trusts, and that certificate's CN."""
+    from lib.certs import TestCA
+    ca = TestCA()
+    cert = ca.issue("relay.test")
+    client = ca.issue("client.test")
+    with Sink() as sink, _relay(sink) as relay, \
+            HAProxy(relay.proxy_port, tls=(cert, ca)) as hp:
+        rc, out = relay.makemap("access", "Connect:127.0.0.2 RELAY\n")
+        assert rc == 0, out
+        mark = relay.mark()
+        kw, r = _tls_through(hp, ca)
+        assert r[0] == 250, r
+        assert "REQUIRETLS" in kw and "STARTTLS" not in kw, kw
+        relay.wait_for_log(r"TLS on at the proxy: version=TLSv1\.[23] "
+                           r"cipher=\S+ verify=NOT", start=mark)
+        [m] = sink.wait_for(1)
+        head = m.data.split(b"\r\n\r\n")[0]
+        assert b"with ESMTPS" in head and b"(version=TLSv1." in head, head
+        assert b"[127.0.0.2]" in head, head
+        mark = relay.mark()
+        kw, r = _tls_through(hp, ca, client)
+        assert r[0] == 250, r
+        relay.wait_for_log(r"TLS on at the proxy: version=TLSv1\.[23] "
+                           r"cipher=\S+ verify=OK", start=mark)
+        sink.wait_for(2)
+        assert relay.stats().get("smtp.proxy.tls") == "2"
+
+
+def test_v2_tls_tlvs_checked():
+    """The SSL TLV from a raw header: a client that spoke TLS gives a
+    TLS session; one that did not gives plaintext; a sub-TLV that
+    overruns its parent, or a control in a value, closes it."""
+    def v2(tlvs):
+        addrs = bytes([192, 0, 2, 7, 127, 0, 0, 1]) + \
+            struct.pack(">HH", 999, 25)
+        return V2_SIG + bytes([0x21, 0x11]) + \
+            struct.pack(">H", len(addrs) + len(tlvs)) + addrs + tlvs
+
+    def tlv(t, v):
+        return bytes([t]) + struct.pack(">H", len(v)) + v
+
+    def ssl(client, verify, subs):
+        return tlv(0x20, bytes([client]) + struct.pack(">I", verify) + subs)
+
+    good = ssl(0x07, 0, tlv(0x21, b"TLSv1.3") + tlv(0x22, b"Some CN") +
+               tlv(0x23, b"TLS_AES_128_GCM_SHA256"))
+    with Sink() as sink, _relay(sink) as relay:
+        port = relay.proxy_port
+        mark = relay.mark()
+        with clients.Raw(port, greeting=False) as raw:
+            raw.send(v2(good))
+            assert raw.reply()[0] == 220
+            assert "STARTTLS" not in raw.ehlo()
+        relay.wait_for_log(r"TLS on at the proxy: version=TLSv1\.3 "
+                           r"cipher=TLS_AES_128_GCM_SHA256 verify=OK",
+                           start=mark)
+        with clients.Raw(port, greeting=False) as raw:
+            raw.send(v2(ssl(0x00, 0, b"")))
+            assert raw.reply()[0] == 220
+            assert "REQUIRETLS" not in raw.ehlo()
+        for bad in (ssl(0x01, 0, b"\x21\x00\x09TLS"),
+                    ssl(0x01, 0, tlv(0x23, b"AES\x01")),
+                    tlv(0x20, b"\x01\x00")):
+            mark = relay.mark()
+            assert clients.send_until_close(port, v2(bad)) == b""
+            relay.wait_for_log(r"closed: a PROXY header with a malformed "
+                               r"TLV", start=mark)
+        assert relay.stats().get("smtp.proxy.tls") == "1"

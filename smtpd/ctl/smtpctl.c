@@ -59,6 +59,8 @@ static const struct ctl_verb {
 	{ "monitor",	NULL,		CTL_MONITOR },
 	{ "release",	"ARG",		CTL_RELEASE },
 	{ "quarantine",	"ARGS",		CTL_QUARANTINE },
+	{ "tlsrpt",	NULL,		CTL_TLSRPT },
+	{ "tlsrpt",	"ARG",		CTL_TLSRPT },
 };
 
 /* The commands that work on the database, not through the daemon. */
@@ -101,7 +103,7 @@ usage(void)
 	    "[server-cert-issuer DN]] |\n"
 	    "          explain masquerade ADDRESS |\n"
 	    "          tlsa [check] [PKI] | mta-sts DOMAIN [enforce|testing] |\n"
-	    "          mta-sts check FILE [HOST ...]\n");
+	    "          mta-sts check FILE [HOST ...] | tlsrpt [YYYY-MM-DD]\n");
 	exit(2);
 }
 

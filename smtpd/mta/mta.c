@@ -30,6 +30,7 @@
 #include "proc.h"
 #include "mta_cache.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 #include "mta_dns.h"
 
 static void	mta_flush_idle(struct imsgev *, struct imsg *, void *);
@@ -47,6 +48,7 @@ static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_ROUTE_RESULT,	mta_route_imsg_result },
 	{ IMSG_POLICY_RESULT,		mta_policy_result },
 	{ IMSG_POLICY_AUTHINFO_RESULT,	mta_auth_imsg_result },
+	{ IMSG_POLICY_STS_RESULT,	mta_sts_imsg_stored },
 };
 
 static const struct imsg_handler mta_tls_handlers[] = {
@@ -117,6 +119,7 @@ mta_peer_down(enum proc_id id)
 	} else if (id == PROC_POLICY) {
 		mta_route_policy_down();
 		mta_session_policy_down();
+		mta_sts_policy_down();
 	}
 	else if (id == PROC_TLS)
 		mta_session_tls_down(proc_peer_instance());
@@ -139,6 +142,10 @@ mta_ctl(uint32_t ctlid, uint32_t cmd, const char *arg)
 {
 	int	 nconn, nidle;
 
+	if (cmd == CTL_TLSRPT) {
+		mta_sts_report(ctlid, arg);
+		return;
+	}
 	if (cmd != CTL_SHOW_STATUS) {
 		proc_ctl_end(ctlid, 1, "not supported by mta");
 		return;

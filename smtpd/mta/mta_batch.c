@@ -27,6 +27,7 @@
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 
 static TAILQ_HEAD(, mta_batch)	 mta_batches =
     TAILQ_HEAD_INITIALIZER(mta_batches);
@@ -112,6 +113,7 @@ mta_batch_parse(struct imsg *m)
 	(void)imsg_get_i64(m);
 	b->body8 = imsg_get_u32(m);
 	b->utf8 = imsg_get_u32(m);
+	b->msgflags = imsg_get_u32(m);
 	b->auth = xstrdup(imsg_get_str(m));
 	b->nrcpt = imsg_get_u32(m);
 	if (m->bad || b->fd == -1 || !mta_batch_auth_valid(b->auth) ||
@@ -283,6 +285,8 @@ mta_batch_error(struct mta_batch *b, int status, const char *enh,
 void
 mta_batch_hops_ready(struct mta_batch *b)
 {
+	if (mta_sts_route(b))
+		return;
 	b->hop = 0;
 	b->fresh = 0;
 	mta_pool_acquire(b);
@@ -335,6 +339,8 @@ mta_batch_done(struct mta_batch *b)
 		mta_route_cancel(b);
 	else if (b->state == MTA_BATCH_WAIT)
 		mta_pool_cancel(b);
+	else if (b->state == MTA_BATCH_STS)
+		mta_sts_cancel(b);
 	for (i = 0; i < b->nrcpt; i++)
 		if (b->rcpts[i].state != MTA_RCPT_DONE) {
 			log_warnx("batch %08x: recipient left open",
@@ -344,6 +350,9 @@ mta_batch_done(struct mta_batch *b)
 		}
 	(void)proc_compose(PROC_QUEUE, IMSG_MTA_DONE, b->id, -1, NULL, 0);
 	stats_time_add("mta.latency.us", "mta.latency.count", b->received_us);
+	if (b->received_us != 0)
+		stats_hist_add("mta.batch.seconds",
+		    stats_clock_us() - b->received_us);
 	mta_batch_free(b);
 }
 
@@ -359,6 +368,8 @@ mta_batch_abort_all(void)
 			mta_route_cancel(b);
 		else if (b->state == MTA_BATCH_WAIT)
 			mta_pool_cancel(b);
+		else if (b->state == MTA_BATCH_STS)
+			mta_sts_cancel(b);
 		mta_batch_free(b);
 	}
 }

@@ -75,6 +75,8 @@ mta_command_mail(char *buf, size_t size, const struct mta_batch *b,
 	r |= mta_command_add(buf, size, &n, tmp);
 	if ((ext & MTA_EXT_SMTPUTF8) && (b->utf8 & UTF8_F_SMTPUTF8))
 		r |= mta_command_add(buf, size, &n, " SMTPUTF8");
+	if ((ext & MTA_EXT_REQUIRETLS) && (b->msgflags & MSG_F_REQUIRETLS))
+		r |= mta_command_add(buf, size, &n, " REQUIRETLS");
 	if (ext & MTA_EXT_SIZE) {
 		(void)snprintf(tmp, sizeof(tmp), " SIZE=%lld",
 		    (long long)b->size);

@@ -70,6 +70,8 @@ struct mta_hop {
 	/* MX preference of the host (0 for a static route): a cached
 	 * route reshuffles the hosts of equal preference */
 	int			 pref;
+	/* a route of policyd's, not the domain's MX: no MTA-STS */
+	int			 routed;
 };
 
 /* The error to report if no later hop does better. */
@@ -84,7 +86,8 @@ enum mta_batch_state {
 	MTA_BATCH_ROUTE,	/* waiting for policyd */
 	MTA_BATCH_RESOLVE,	/* waiting for DNS */
 	MTA_BATCH_WAIT,		/* waiting for a connection slot */
-	MTA_BATCH_SESSION	/* on a connection */
+	MTA_BATCH_SESSION,	/* on a connection */
+	MTA_BATCH_STS		/* waiting for an MTA-STS policy (mta_sts.c) */
 };
 
 struct mta_resolve;
@@ -93,7 +96,8 @@ struct mta_session;
 
 struct mta_batch {
 	TAILQ_ENTRY(mta_batch)	 entry;		/* every batch */
-	TAILQ_ENTRY(mta_batch)	 wentry;	/* a relay's wait list */
+	/* a relay's wait list, or an MTA-STS fetch's */
+	TAILQ_ENTRY(mta_batch)	 wentry;
 	RB_ENTRY(mta_batch)	 rentry;	/* route queries by qid */
 	enum mta_batch_state	 state;
 	uint32_t		 id;
@@ -110,6 +114,7 @@ struct mta_batch {
 	uint32_t		 dsn_ret;
 	uint32_t		 body8;
 	uint32_t		 utf8;		/* UTF8_F_* */
+	uint32_t		 msgflags;	/* MSG_F_* */
 	time_t			 start;
 	/* stats_clock_us(): IMSG_MTA_DELIVER came; it began waiting for a
 	 * connection slot (0 when not waiting) */
@@ -128,6 +133,9 @@ struct mta_batch {
 	struct mta_relay	*relay;		/* waiting on it */
 	struct mta_session	*session;	/* running on it */
 	struct mta_error	 err;
+	/* MTA-STS (mta_sts.c): the policy was looked for; its mode */
+	int			 sts_asked;
+	int			 sts_mode;	/* enum mtasts_mode */
 };
 
 enum mta_state {
@@ -209,6 +217,10 @@ struct mta_session {
 	 * it runs (NULL otherwise; wiped when it ends), and its success */
 	struct mta_auth		*auth;
 	int			 authed;
+	/* MTA-STS: the name the handshake had to verify ("" none), and
+	 * whether it did */
+	char			 sts_host[CONF_HOST_MAX + 2];
+	int			 sts_ok;
 };
 
 /* A next hop: an address and port, its connections and its queue. */

@@ -135,7 +135,8 @@ mta_dns_query(const char *name, int type, mta_dns_cb cb, void *arg)
 	q->cb = cb;
 	q->arg = arg;
 	(void)snprintf(q->name, sizeof(q->name), "%s/%s", name,
-	    type == MTA_DNS_T_MX ? "MX" : type == MTA_DNS_T_A ? "A" : "AAAA");
+	    type == MTA_DNS_T_MX ? "MX" : type == MTA_DNS_T_A ? "A" :
+	    type == MTA_DNS_T_TXT ? "TXT" : "AAAA");
 	stats_add("mta.dns.query", 1);
 	if (dns_query_ask(&q->dq, name, type) == -1)
 		dns_query_timer(&q->dq, 0);

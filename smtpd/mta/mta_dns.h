@@ -20,6 +20,7 @@
 
 #define MTA_DNS_T_A		1
 #define MTA_DNS_T_MX		15
+#define MTA_DNS_T_TXT		16
 #define MTA_DNS_T_AAAA		28
 
 enum mta_dns_status {

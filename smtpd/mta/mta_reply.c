@@ -195,6 +195,7 @@ mta_ehlo_line(struct mta_ehlo *e, const char *s)
 		{ "CHUNKING",		 MTA_EXT_CHUNKING },
 		{ "STARTTLS",		 MTA_EXT_STARTTLS },
 		{ "SMTPUTF8",		 MTA_EXT_SMTPUTF8 },
+		{ "REQUIRETLS",		 MTA_EXT_REQUIRETLS },
 	};
 	size_t			 i;
 	char			*end;

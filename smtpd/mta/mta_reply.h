@@ -35,6 +35,7 @@ struct mta_reply {
 #define MTA_EXT_STARTTLS	0x0040
 #define MTA_EXT_AUTH		0x0080	/* AUTH (or the old AUTH=) */
 #define MTA_EXT_SMTPUTF8	0x0100	/* RFC 6531 */
+#define MTA_EXT_REQUIRETLS	0x0200	/* RFC 8689 */
 
 struct mta_ehlo {
 	uint32_t	 ext;

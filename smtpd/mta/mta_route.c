@@ -403,6 +403,7 @@ mta_route_static(struct mta_batch *b, const char *host, uint16_t port)
 		return;
 	}
 	if (lit == 1) {
+		hop->routed = 1;
 		(void)strlcpy(hop->name, host + 1, sizeof(hop->name));
 		hop->name[strcspn(hop->name, "]")] = '\0';
 		b->hops = hop;
@@ -531,6 +532,7 @@ mta_route_hops_build(struct mta_resolve *r)
 			hop = &b->hops[n++];
 			(void)strlcpy(hop->name, h->name, sizeof(hop->name));
 			hop->pref = h->pref;
+			hop->routed = r->routed;
 			if (k < h->n4) {
 				struct sockaddr_in *sin = (void *)&hop->ss;
 

@@ -61,6 +61,7 @@
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 
 #define MTA_LINE_MAX		4096	/* longest reply line we read */
 #define MTA_BODY_HIWAT		(2 * MTA_DATA_CHUNK)
@@ -551,6 +552,45 @@ mta_session_tx_utf8(struct mta_session *s)
 	}
 }
 
+/*
+ * RFC 8689 4.2.1: a message that asked for REQUIRETLS (and has a sender:
+ * a bounce is exempt) goes only over TLS whose certificate verified, to
+ * a server that offers REQUIRETLS after STARTTLS.  Here it is held back
+ * for the next MX, and returned with 5.7.30 when none is left.
+ */
+static void
+mta_session_tx_requiretls(struct mta_session *s)
+{
+	struct mta_batch	*b = s->batch;
+	char			 why[MTA_ERR_MAX];
+	size_t			 i;
+
+	if (!(b->msgflags & MSG_F_REQUIRETLS) || b->sender[0] == '\0')
+		return;
+	if (s->facts.version[0] == '\0')
+		(void)snprintf(why, sizeof(why), "no TLS with %s", s->peer);
+	else if (strcmp(s->facts.verify, "OK") != 0 &&
+	    strcmp(s->facts.verify, "TRUSTED") != 0)
+		(void)snprintf(why, sizeof(why), "the certificate of %s was "
+		    "not verified (verify=%s)", s->peer, s->facts.verify);
+	else if (!(s->ehlo.ext & MTA_EXT_REQUIRETLS))
+		(void)snprintf(why, sizeof(why), "%s does not offer "
+		    "REQUIRETLS", s->peer);
+	else
+		return;
+	stats_add("mta.requiretls.held", 1);
+	log_info("%s: REQUIRETLS message %08x not sent here: %s", s->peer,
+	    b->msgid, why);
+	for (i = 0; i < b->nrcpt; i++)
+		if (b->rcpts[i].state == MTA_RCPT_PENDING)
+			b->rcpts[i].state = MTA_RCPT_HELD;
+	b->err.status = STATUS_PERMFAIL;
+	(void)strlcpy(b->err.enh, "5.7.30", sizeof(b->err.enh));
+	(void)strlcpy(b->err.text, "550 5.7.30 REQUIRETLS support required: ",
+	    sizeof(b->err.text));
+	(void)strlcat(b->err.text, why, sizeof(b->err.text));
+}
+
 static void
 mta_session_tx_begin(struct mta_session *s)
 {
@@ -562,6 +602,7 @@ mta_session_tx_begin(struct mta_session *s)
 	s->naccepted = 0;
 	s->screen = 0;
 	mta_session_tx_utf8(s);
+	mta_session_tx_requiretls(s);
 	mta_session_tx_screen(s);
 }
 
@@ -749,8 +790,15 @@ static int
 mta_session_on_tls_srv(struct mta_session *s, uint32_t verdict,
     const char *reply, const char *enh)
 {
+	char	 sts[MTA_ERR_MAX];
 	int	 polite;
 
+	if (verdict == POLICY_ACCEPT &&
+	    mta_sts_session_verdict(s, sts, sizeof(sts)) == -1) {
+		verdict = POLICY_TEMPFAIL;
+		reply = sts;
+		enh = "4.7.5";
+	}
 	if (verdict == POLICY_ACCEPT) {
 		s->tls_checked = 1;
 		switch (mta_auth_start(s)) {
@@ -1059,7 +1107,8 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 	s = xcalloc(1, sizeof(*s));
 	do {
 		s->id = id_random32();
-	} while (s->id == ID_NONE || mta_session_find(s->id) != NULL);
+	} while (s->id == ID_NONE || mta_session_find(s->id) != NULL ||
+	    mta_sts_id_used(s->id));
 	TAILQ_INSERT_TAIL(&mta_sessions, s, entry);
 	s->relay = r;
 	s->batch = b;
@@ -1089,6 +1138,13 @@ mta_session_connect(struct mta_relay *r, struct mta_batch *b)
 void
 mta_session_start(struct mta_session *s, struct mta_batch *b)
 {
+	if (!mta_sts_reusable(s, b)) {
+		/* not verified for b's policy: a connection of its own */
+		mta_session_quit(s);
+		b->fresh = 1;
+		mta_pool_acquire(b);
+		return;
+	}
 	s->batch = b;
 	b->session = s;
 	s->reused = 1;

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "proc.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 
 /* Send fd to tlsproxy for a handshake; -1 (fd closed) if it is gone. */
 int
@@ -40,7 +41,7 @@ mta_tls_start(uint32_t id, int fd, const char *name)
 	imsg_out_init(&out, IMSG_TLS_CLIENT_START, id);
 	imsg_put_str(&out, name);
 	imsg_put_str(&out, conf->mta_pki);
-	imsg_put_u32(&out, 0);
+	imsg_put_u32(&out, mta_sts_tls_flags(s, name));
 	return proc_send_n(PROC_TLS, s->tls_inst, &out, fd);
 }
 
@@ -93,6 +94,8 @@ mta_tls_result(struct imsgev *iev, struct imsg *m, void *arg)
 		proc_peer_bad(PROC_TLS, "bad TLS result", m->type);
 		return;
 	}
+	if (mta_sts_tls_result(m->id, m->fd, facts.verify, error))
+		return;
 	if ((s = mta_session_find(m->id)) == NULL || s->state != MTA_S_TLS ||
 	    s->tls_inst != proc_peer_instance()) {
 		if (m->fd != -1)

@@ -189,6 +189,14 @@ smtp_param_smtputf8(const char *v, struct smtp_command *cmd)
 	return 0;
 }
 
+static int
+smtp_param_requiretls(const char *v, struct smtp_command *cmd)
+{
+	(void)v;
+	cmd->u.mail.requiretls = 1;
+	return 0;
+}
+
 static const struct smtp_param_def smtp_mail_params[] = {
 	{ "SIZE", 0x01, smtp_param_size, "555 5.5.4 Invalid SIZE value",
 	    NULL, NULL, 0 },
@@ -204,6 +212,8 @@ static const struct smtp_param_def smtp_mail_params[] = {
 	    "501 5.5.2 AUTH= requires a value", 0 },
 	{ "SMTPUTF8", 0x20, smtp_param_smtputf8,
 	    "555 5.5.4 SMTPUTF8 takes no value", NULL, NULL, 1 },
+	{ "REQUIRETLS", 0x40, smtp_param_requiretls,
+	    "555 5.5.4 REQUIRETLS takes no value", NULL, NULL, 1 },
 };
 
 static const struct smtp_param_def smtp_rcpt_params[] = {

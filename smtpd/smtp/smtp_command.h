@@ -53,6 +53,8 @@ struct smtp_mail {
 	char		 auth[MAILADDR_PATH_MAX];
 	/* SMTPUTF8 (RFC 6531 3.4): the transaction may carry UTF-8 */
 	int		 smtputf8;
+	/* REQUIRETLS (RFC 8689 3): relay only over authenticated TLS */
+	int		 requiretls;
 };
 
 /* RCPT TO:<recipient> and its ESMTP parameters. */

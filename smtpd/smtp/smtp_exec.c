@@ -90,6 +90,8 @@ smtp_exec_helo(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_reply(s, "250-DSN");
 	smtp_session_reply(s, "250-CHUNKING");
 	smtp_session_reply(s, "250-SMTPUTF8");
+	if (s->tls_state == SMTP_TLS_ON)
+		smtp_session_reply(s, "250-REQUIRETLS");
 	if (smtp_privacy_offer_vrfy(s))
 		smtp_session_reply(s, "250-VRFY");
 	if (!(conf->privacy & PRIV_NOETRN) && smtp_modifiers_etrn(s))
@@ -135,6 +137,12 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 		smtp_session_error(s, SMTP_ERR_UTF8_SENDER);
 		return;
 	}
+	if (m->requiretls && s->tls_state != SMTP_TLS_ON) {
+		/* RFC 8689 4.1: only offered, so only taken, under TLS */
+		smtp_session_error(s, "530 5.7.10 REQUIRETLS needs a TLS "
+		    "session");
+		return;
+	}
 	if (smtp_session_feature(s, 'l', (s->lflags & LISTEN_F_AUTH_REQUIRE) !=
 	    0) && s->auth_user == NULL) {
 		stats_add("smtp.auth.required", 1);
@@ -174,6 +182,7 @@ smtp_exec_mail(struct smtp_session *s, struct smtp_command *cmd)
 	s->tx->ret = m->ret;
 	s->tx->body = m->body;
 	s->tx->smtputf8 = m->smtputf8;
+	s->tx->requiretls = m->requiretls;
 	smtp_auth_mail_param(s, m->auth, s->tx->auth, sizeof(s->tx->auth));
 	if (m->auth[0] != '\0' && log_verbose_get())
 		log_debug("%08x: MAIL AUTH=%s kept as %s", s->id, m->auth,

@@ -253,12 +253,13 @@ smtp_listener_release(int slot, uint32_t gen)
 
 void
 smtp_listener_proxied(int fd, const struct sockaddr_storage *client,
-    const char *name, uint32_t flags, int slot, uint32_t gen)
+    const struct smtp_tls *tls, const char *name, uint32_t flags, int slot,
+    uint32_t gen)
 {
 	struct smtp_session	*s;
 
-	if (fd == -1 || (s = smtp_session_new(fd, client, name,
-	    flags)) == NULL) {
+	if (fd == -1 || (s = smtp_session_new(fd, client, name, flags,
+	    tls)) == NULL) {
 		smtp_listener_release(slot, gen);
 		return;
 	}
@@ -316,7 +317,7 @@ smtp_listener_accept(int fd, short ev, void *arg)
 			smtp_listener_proxy(l, c, &ss);
 		else
 			smtp_listener_hold(l, smtp_session_new(c, &ss,
-			    l->name, l->flags));
+			    l->name, l->flags, NULL));
 		if (smtp_listener_limited(l))
 			return;
 	}

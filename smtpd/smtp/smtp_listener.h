@@ -26,8 +26,11 @@ void	 smtp_listener_close_all(void);
 void	 smtp_listener_release(int slot, uint32_t gen);
 void	 smtp_listener_log_load(uint32_t la);
 /* A proxy-protocol connection counted by the listener of that slot and
- * generation: its session from client on fd, or (fd -1) its end. */
+ * generation: its session from client on fd, with the TLS facts of the
+ * header (NULL if none), or (fd -1) its end. */
+struct smtp_tls;
 void	 smtp_listener_proxied(int fd, const struct sockaddr_storage *client,
-	    const char *name, uint32_t flags, int slot, uint32_t gen);
+	    const struct smtp_tls *tls, const char *name, uint32_t flags,
+	    int slot, uint32_t gen);
 
 #endif

@@ -756,6 +756,7 @@ smtp_peer_queue_commit(struct smtp_session *s)
 	imsg_put_str(&out, smtp_session_proto(s));
 	imsg_put_u32(&out, tx->body == SMTP_BODY_8BITMIME ? 1 : 0);
 	imsg_put_u32(&out, smtp_peer_utf8(tx));
+	imsg_put_u32(&out, tx->requiretls ? MSG_F_REQUIRETLS : 0);
 	imsg_put_str(&out, tx->auth);
 	imsg_put_u32(&out, (uint32_t)tx->nrcpt);
 	for (i = 0; i < tx->nrcpt; i++) {

@@ -16,8 +16,9 @@
  *
  * A LOCAL command (version 2) or UNKNOWN (version 1), which a proxy
  * sends for its own health checks, gives a session from the proxy
- * itself.  Version 2 TLVs are checked for their framing and otherwise
- * skipped.
+ * itself.  Version 2 TLVs are checked for their framing; the TLS facts
+ * of a proxy that ended the client's TLS (smtp_proxy_tls.c) become the
+ * session's, except on an smtps listener, whose TLS is tlsproxy's.
  */
 #include <sys/socket.h>
 
@@ -61,6 +62,9 @@ struct smtp_proxy {
 	int			 version;	/* 0 until the first octet */
 	size_t			 len;
 	size_t			 want;		/* version 2: whole header */
+	/* version 2: the client's TLS with the proxy, if it had one */
+	struct smtp_tls		 tls;
+	int			 tls_on;
 	uint8_t			 buf[SMTP_PROXY_V2_MAX];
 };
 
@@ -93,7 +97,7 @@ smtp_proxy_refuse(int fd, const char *listener, uint32_t lflags, int slot,
 {
 	stats_add("smtp.proxy.refused", 1);
 	(void)close(fd);
-	smtp_listener_proxied(-1, NULL, listener, lflags, slot, gen);
+	smtp_listener_proxied(-1, NULL, NULL, listener, lflags, slot, gen);
 }
 
 static void
@@ -117,8 +121,9 @@ smtp_proxy_done(struct smtp_proxy *p, const struct sockaddr_storage *client)
 	log_debug("connection from %s on %s: PROXY header for %s",
 	    p->peername, p->listener, addr);
 	stats_add("smtp.proxy.ok", 1);
-	smtp_listener_proxied(p->fd, client, p->listener, p->lflags, p->slot,
-	    p->gen);
+	smtp_listener_proxied(p->fd, client,
+	    p->tls_on && !(p->lflags & LISTEN_F_SMTPS) ? &p->tls : NULL,
+	    p->listener, p->lflags, p->slot, p->gen);
 	smtp_proxy_free(p);
 }
 
@@ -205,24 +210,6 @@ smtp_proxy_v1_parse(struct smtp_proxy *p, char *line, const char **why)
 	return SMTP_PROXY_DONE;
 }
 
-/* The TLVs after the addresses: framed, and otherwise skipped. */
-static int
-smtp_proxy_v2_tlvs(const uint8_t *t, size_t len)
-{
-	size_t	 n;
-
-	while (len > 0) {
-		if (len < 3)
-			return -1;
-		n = ((size_t)t[1] << 8) | t[2];
-		if (n > len - 3)
-			return -1;
-		t += 3 + n;
-		len -= 3 + n;
-	}
-	return 0;
-}
-
 static enum smtp_proxy_step
 smtp_proxy_v2_parse(struct smtp_proxy *p, const char **why)
 {
@@ -248,7 +235,8 @@ smtp_proxy_v2_parse(struct smtp_proxy *p, const char **why)
 	if (len < alen)
 		return SMTP_PROXY_FAIL;
 	*why = "a PROXY header with a malformed TLV";
-	if (smtp_proxy_v2_tlvs(a + alen, len - alen) == -1)
+	if ((p->tls_on = smtp_proxy_tls_parse(a + alen, len - alen,
+	    &p->tls)) == -1)
 		return SMTP_PROXY_FAIL;
 	(void)memcpy(&port, a + (fam == 0x11 ? 8 : 32), sizeof(port));
 	smtp_proxy_sockaddr(&client, fam == 0x11 ? AF_INET : AF_INET6, a,

@@ -294,6 +294,10 @@ smtp_session_timer_set(struct smtp_session *s, long secs)
 static void
 smtp_session_free(struct smtp_session *s)
 {
+	/* before smtp_tls_release(), which frees the listener's name */
+	if (s->listener != NULL)
+		stats_gauge_add_by("smtp.listener.active", "listener",
+		    s->listener, -1);
 	if (s->tx != NULL)
 		smtp_tx_free(s);
 	smtp_tls_release(s);
@@ -983,6 +987,25 @@ smtp_session_refuse(int fd, const char *addr, const char *listener,
 }
 
 /*
+ * The client spoke TLS to the proxy in front (smtp_proxy_tls.c): the
+ * session is over TLS from the start, as on smtps, with the proxy's
+ * facts; without memory for them it goes on as plaintext.
+ */
+static void
+smtp_session_proxied_tls(struct smtp_session *s, const struct smtp_tls *tls)
+{
+	if ((s->tls = malloc(sizeof(*s->tls))) == NULL) {
+		log_warn("%08x: the proxy's TLS facts are dropped", s->id);
+		return;
+	}
+	*s->tls = *tls;
+	s->tls_state = SMTP_TLS_ON;
+	stats_add("smtp.proxy.tls", 1);
+	log_info("%08x: TLS on at the proxy: version=%s cipher=%s verify=%s",
+	    s->id, tls->protocol, tls->cipher, tls->verify);
+}
+
+/*
  * A session on fd from addr (held by the caller in smtp_client.c, or
  * "local"), its callbacks and clocks set; NULL (fd closed, logged) if
  * out of memory.
@@ -1003,9 +1026,14 @@ smtp_session_open(int fd, const char *addr, const char *listener,
 	(void)strlcpy(s->addr, addr, sizeof(s->addr));
 	s->started = time(NULL);
 	s->lflags = lflags;
-	if ((s->listener = strdup(listener)) == NULL)
+	if ((s->listener = strdup(listener)) == NULL) {
 		s->lflags &= ~(LISTEN_F_TLS | LISTEN_F_TLS_REQUIRE |
 		    LISTEN_F_SMTPS);
+	} else {
+		stats_add_by("smtp.listener.session", "listener", listener, 1);
+		stats_gauge_add_by("smtp.listener.active", "listener",
+		    listener, 1);
+	}
 	bufferevent_setcb(s->bev, smtp_session_read_cb, smtp_session_write_cb,
 	    smtp_session_event_cb, s);
 	bufferevent_setwatermark(s->bev, EV_READ, 0, SMTP_INPUT_MAX);
@@ -1021,7 +1049,7 @@ smtp_session_open(int fd, const char *addr, const char *listener,
  * was turned away. */
 struct smtp_session *
 smtp_session_new(int fd, const struct sockaddr_storage *ss,
-    const char *listener, uint32_t lflags)
+    const char *listener, uint32_t lflags, const struct smtp_tls *tls)
 {
 	struct smtp_session	*s;
 	char			 addr[INET6_ADDRSTRLEN];
@@ -1038,6 +1066,8 @@ smtp_session_new(int fd, const struct sockaddr_storage *ss,
 		return NULL;
 	}
 	s->client_place = place;
+	if (tls != NULL)
+		smtp_session_proxied_tls(s, tls);
 	/* asked now, so that the answers are there when they are needed */
 	s->dnsbl = smtp_dnsbl_start(s->addr, s->id, smtp_peer_dnsbl_done, s);
 	if (!conf->smtp_reverse_dns || smtp_session_dns_start(s) == -1)

@@ -150,6 +150,8 @@ struct smtp_tx {
 	enum smtp_body		 body;
 	/* MAIL had SMTPUTF8: UTF-8 addresses and headers (RFC 6531) */
 	int			 smtputf8;
+	/* MAIL had REQUIRETLS (RFC 8689): MSG_F_REQUIRETLS */
+	int			 requiretls;
 	struct smtp_rcptent	*rcpts;
 	size_t			 nrcpt;
 	size_t			 rcptcap;
@@ -303,7 +305,7 @@ struct smtp_session {
 
 /* smtp_session.c */
 struct smtp_session *smtp_session_new(int fd, const struct sockaddr_storage *,
-	    const char *listener, uint32_t lflags);
+	    const char *listener, uint32_t lflags, const struct smtp_tls *);
 struct smtp_session *smtp_session_open(int fd, const char *addr,
 	    const char *listener, uint32_t lflags);
 size_t	 smtp_session_count(void);
