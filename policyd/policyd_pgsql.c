@@ -374,8 +374,9 @@ pg_answer(struct pg_query *q, PGresult *res)
 		}
 		break;
 	default:
-		log_warnx("database postgresql: lookup of %s %s: %s", q->map,
-		    q->key, PQresultErrorMessage(res));
+		log_warnx("database postgresql: lookup of %s %s: %.*s", q->map,
+		    q->key, (int)strcspn(PQresultErrorMessage(res), "\n"),
+		    PQresultErrorMessage(res));
 		stats_add("policy.pgsql.error", 1);
 		e->answer = PG_TMPF;
 		e->expires = time(NULL) + PG_TMPF_TTL;
@@ -388,7 +389,6 @@ static int
 pg_setup_result(PGresult *res)
 {
 	ExecStatusType	 st = PQresultStatus(res);
-
 	const char	*state;
 
 	if (pg.step != PG_STEP_VERSION)
