@@ -259,7 +259,12 @@ asan:
 	    { echo "FAIL $$t under ASan/LSan"; exit 1; }; done
 	@ASAN_OPTIONS=detect_leaks=0 python3 regress/run.py $(CHECK_ARGS)
 
-bench: all
+# the C STARTTLS churn client of bench/extra.py (OpenSSL, threads)
+bin/tls_churn: bench/tls_churn.c | bin
+	$(CC) -std=c11 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -o $@ \
+	    bench/tls_churn.c -lssl -lcrypto -lpthread
+
+bench: all bin/tls_churn
 	@sh tools/bench.sh
 	@sh tools/bench_policy.sh
 	@sh tools/bench_local.sh
@@ -282,7 +287,7 @@ bench-deliver: all
 bench-queue: all
 	@flock /tmp/bench.lock python3 bench/bigqueue.py $(BENCH_QUEUE_ARGS)
 
-bench-extra: all
+bench-extra: all bin/tls_churn
 	@python3 bench/extra.py $(EXTRA_ARGS)
 
 bench-proxy: all

@@ -11,8 +11,10 @@ it after the shared harness (BENCH_EXTRA=0 skips it).
                             into the queue (the harness has s10 and s50)
   big-35m                   one 35 MB message relayed to the sink: the
                             RSS growth of each process (peak minus before)
-  churn-tls-full-c50        bench/tls_churn.py, 50 workers, one STARTTLS
-                            and one message per connection, fresh sessions
+  churn-tls-full-c50        bin/tls_churn (bench/tls_churn.c; the Python
+                            bench/tls_churn.py where it is not built), 50
+                            workers, one STARTTLS and one message per
+                            connection, fresh sessions
   churn-tls-resumed-c50     the same, each worker offering its previous
                             session; prints the share actually resumed
   tls-ceiling               openssl s_server + s_time -new and -reuse with
@@ -109,12 +111,21 @@ def scenarios():
         name = "resumed" if resume else "full"
         out.append(dict(id=f"churn-tls-{name}-c50", kind="churn", tool="x-tls",
                         tls=True, resume=resume, conc=50, size=1024,
-                        desc="bench/tls_churn.py, 50 workers, STARTTLS and one "
+                        desc="bench/tls_churn.c, 50 workers, STARTTLS and one "
                              "message per connection, " +
                              ("offering the previous session" if resume
                               else "fresh sessions")))
     return out
 
+
+
+def churn_client():
+    """The C churn client (make bench builds it), else the Python one,
+    whose own CPU bounded the resumed rate here."""
+    c = os.path.join(HERE, "..", "bin", "tls_churn")
+    if os.access(c, os.X_OK):
+        return [os.path.normpath(c)]
+    return [PY, os.path.join(HERE, "tls_churn.py")]
 
 class XMTA(R.MTA):
     """The harness's MTA, in a cgroup of this file's own."""
@@ -340,7 +351,7 @@ class Extra(R.Runner):
                     outbound_growth_kib=out.get("growth_kib"))
 
     def measure_tls(self, mta, sc, sink):
-        cmd = [PY, os.path.join(HERE, "tls_churn.py"), "--port", str(self.port_in),
+        cmd = churn_client() + ["--port", str(self.port_in),
                "--conc", str(sc["conc"]),
                # bounded by time: at this rate a message budget ends a run in
                # 2-3 s, too short for a machine this noisy
@@ -579,7 +590,8 @@ def report(done, ceil, meta):
     churn = [(k, v) for k, v in sorted(done.items())
              if k[0].startswith("churn-tls") and v.get("load_cpu_util") is not None]
     if churn:
-        lines += ["", "CPU of the TLS client (bench/tls_churn.py, cores; near 1.0 it, not the "
+        lines += ["", "CPU of the TLS client (" + " ".join(churn_client()[-1:]) +
+                  ", cores; near 1.0 it, not the "
                   "MTA, may bound the rate): " +
                   ", ".join(f"{k[0]} {k[1]} {v['load_cpu_util']}" for k, v in churn) + "."]
     noisy = [(k, v["other_cpu_util"]) for k, v in done.items()

@@ -619,7 +619,22 @@ enum imsg_type {
 	IMSG_POLICY_STS_RESULT,
 	/* mta -> policyd. id 0. payload: str domain, str TXT id, u64
 	 * fetched, data the policy.  No answer; a failure is logged. */
-	IMSG_POLICY_STS_PUT
+	IMSG_POLICY_STS_PUT,
+
+	/*
+	 * TLS-RPT records of the outbound client (issue 15), in the same
+	 * database as the MTA-STS policies, so that a restart of the mta
+	 * keeps the day's counts.
+	 */
+	/* mta -> policyd. id 0. payload: str day (YYYY-MM-DD), str policy
+	 * domain, str the record (mta_tlsrpt.c's text form).  Replaces the
+	 * row; no answer. */
+	IMSG_POLICY_TLSRPT_PUT,
+	/* mta -> policyd. id 0. payload: str the first day wanted. */
+	IMSG_POLICY_TLSRPT_LOAD,
+	/* policyd -> mta. id 0. payload: str day, str domain, str record;
+	 * one per row from that day on, then one with an empty day. */
+	IMSG_POLICY_TLSRPT_RECORD
 };
 
 /* The most addresses of one IMSG_POLICY_GENERICS. */

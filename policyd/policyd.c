@@ -103,6 +103,8 @@ static const struct imsg_handler policyd_mta_handlers[] = {
 	{ IMSG_POLICY_AUTHINFO,	policyd_authinfo },
 	{ IMSG_POLICY_STS_GET,	policyd_sts_get },
 	{ IMSG_POLICY_STS_PUT,	policyd_sts_put },
+	{ IMSG_POLICY_TLSRPT_PUT, policyd_tlsrpt_put },
+	{ IMSG_POLICY_TLSRPT_LOAD, policyd_tlsrpt_load },
 };
 
 static const struct proc_def policyd_def = {

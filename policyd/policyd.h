@@ -9,6 +9,7 @@
  *			asked asynchronously through a cache
  *   policyd_sts.c	the mta's MTA-STS policies, in policyd's own
  *			writable database
+ *   policyd_tlsrpt.c	the mta's TLS-RPT records, in the same database
  */
 #ifndef POLICYD_H
 #define POLICYD_H
@@ -47,9 +48,16 @@ int	policyd_pgsql_on(void);
 void	policyd_pgsql_env(struct policy_env *);
 int	policyd_pgsql_missed(void);
 
-/* policyd_sts.c: IMSG_POLICY_STS_GET and IMSG_POLICY_STS_PUT */
+/* policyd_sts.c: IMSG_POLICY_STS_GET and IMSG_POLICY_STS_PUT; the
+ * database they share with the TLS-RPT records */
 void	policyd_sts_get(struct imsgev *, struct imsg *, void *);
 void	policyd_sts_put(struct imsgev *, struct imsg *, void *);
+struct sqlite3;
+struct sqlite3	*policyd_sts_db(void);
+void	policyd_sts_fail(const char *what);
+/* policyd_tlsrpt.c: IMSG_POLICY_TLSRPT_PUT and IMSG_POLICY_TLSRPT_LOAD */
+void	policyd_tlsrpt_put(struct imsgev *, struct imsg *, void *);
+void	policyd_tlsrpt_load(struct imsgev *, struct imsg *, void *);
 
 /* policyd_resolve.c */
 void	policyd_resolve_imsg(struct imsgev *, struct imsg *, void *);

@@ -43,7 +43,7 @@ static const char	*sts_schema =
 	" fetched INTEGER NOT NULL, policy BLOB NOT NULL)";
 
 /* The database, opened (and made) if needed; NULL after a logged error. */
-static sqlite3 *
+sqlite3 *
 policyd_sts_db(void)
 {
 	if (sts_db != NULL)
@@ -62,7 +62,7 @@ policyd_sts_db(void)
 }
 
 /* A statement failed: log it and open afresh next time. */
-static void
+void
 policyd_sts_fail(const char *what)
 {
 	log_warnx("MTA-STS database: %s: %s", what, sqlite3_errmsg(sts_db));

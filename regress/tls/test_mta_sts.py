@@ -13,7 +13,7 @@ import random
 import re
 import time
 
-from lib import clients, free_port
+from lib import clients, free_port, wait_until
 from lib.certs import TestCA
 from lib.daemon import Relay
 from lib.dns import Dns
@@ -213,6 +213,41 @@ def test_tlsrpt_json_report():
         assert rc == 0 and json.loads(out)["policies"] == [], out
         rc, out = relay.smtpctl("tlsrpt", "yesterday")
         assert rc != 0
+
+
+def _tlsrpt_today(relay):
+    day = time.strftime("%Y-%m-%d", time.gmtime())
+    rc, out = relay.smtpctl("tlsrpt", day)
+    assert rc == 0, out
+    return json.loads(out)["policies"]
+
+
+def test_tlsrpt_counts_kept_across_mta_restart():
+    """The day's TLS-RPT counts are kept by policyd: after a kill -9 of
+    the mta the new one reads them back and counts on from there."""
+    ca, port, web, cert = _run()
+    with web, _dns(web.addr) as dns, Sink() as sink, \
+            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
+            _first(dns, ca, port, bounces) as relay:
+        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        clients.send(relay.port, SENDER, ["r1@" + DOMAIN])
+        sink.wait_for(1, timeout=40)
+        relay.wait_for_log(r"sts=ok", 20)
+        # one flush (every 5 s) has written it
+        wait_until(lambda: int(relay.stats().get("policy.tlsrpt.put", 0)),
+                   20, "the TLS-RPT record written")
+        old = relay.pid("mta")
+        relay.kill("mta")
+        relay.wait_restarted("mta", old)
+        [pol] = wait_until(lambda: _tlsrpt_today(relay) or None, 20,
+                           "the record read back")
+        assert pol["policy"]["policy-domain"] == DOMAIN, pol
+        assert pol["policy"]["mx-host"] == [MX], pol
+        assert pol["summary"]["total-successful-session-count"] == 1, pol
+        clients.send(relay.port, SENDER, ["r2@" + DOMAIN])
+        sink.wait_for(2, timeout=40)
+        wait_until(lambda: _tlsrpt_today(relay)[0]["summary"][
+            "total-successful-session-count"] == 2, 20, "counted on")
 
 
 def test_policy_kept_across_mta_restart():

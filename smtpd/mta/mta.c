@@ -49,6 +49,7 @@ static const struct imsg_handler mta_policy_handlers[] = {
 	{ IMSG_POLICY_RESULT,		mta_policy_result },
 	{ IMSG_POLICY_AUTHINFO_RESULT,	mta_auth_imsg_result },
 	{ IMSG_POLICY_STS_RESULT,	mta_sts_imsg_stored },
+	{ IMSG_POLICY_TLSRPT_RECORD,	mta_tlsrpt_imsg_record },
 };
 
 static const struct imsg_handler mta_tls_handlers[] = {
@@ -120,6 +121,7 @@ mta_peer_down(enum proc_id id)
 		mta_route_policy_down();
 		mta_session_policy_down();
 		mta_sts_policy_down();
+		mta_tlsrpt_policy_down();
 	}
 	else if (id == PROC_TLS)
 		mta_session_tls_down(proc_peer_instance());
@@ -135,6 +137,7 @@ mta_config_apply(struct config *nconf, struct config *old)
 	mta_cache_flush();
 	if (old == NULL)
 		mta_batch_config_ready();
+	mta_tlsrpt_start();
 }
 
 static void

@@ -301,6 +301,9 @@ void		 mta_session_abort_all(void);
 struct mta_session *mta_session_find(uint32_t);
 void		 mta_session_tls_done(struct mta_session *, int fd,
 		    const struct mta_tls_facts *, const char *error);
+int		 mta_session_requiretls(const struct mta_batch *);
+int		 mta_session_name_verified(const struct mta_session *,
+		    const char *name);
 void		 mta_session_tls_down(unsigned inst);
 void		 mta_session_policy_done(struct mta_session *, uint32_t verdict,
 		    const char *reply, const char *enh);

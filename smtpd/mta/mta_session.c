@@ -61,6 +61,7 @@
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
+#include "mta_route.h"
 #include "mta_sts.h"
 
 #define MTA_LINE_MAX		4096	/* longest reply line we read */
@@ -552,27 +553,46 @@ mta_session_tx_utf8(struct mta_session *s)
 	}
 }
 
+/* 1 if b asked for REQUIRETLS and has a sender (a bounce is exempt). */
+int
+mta_session_requiretls(const struct mta_batch *b)
+{
+	return (b->msgflags & MSG_F_REQUIRETLS) && b->sender[0] != '\0';
+}
+
+/* 1 if s's certificate verified, for the server name name. */
+int
+mta_session_name_verified(const struct mta_session *s, const char *name)
+{
+	return s->tls && s->sts_host[0] != '\0' &&
+	    mta_route_host_eq(s->sts_host, name) &&
+	    (strcmp(s->facts.verify, "OK") == 0 ||
+	    strcmp(s->facts.verify, "TRUSTED") == 0);
+}
+
 /*
- * RFC 8689 4.2.1: a message that asked for REQUIRETLS (and has a sender:
- * a bounce is exempt) goes only over TLS whose certificate verified, to
- * a server that offers REQUIRETLS after STARTTLS.  Here it is held back
- * for the next MX, and returned with 5.7.30 when none is left.
+ * RFC 8689 4.2.1: a message that asked for REQUIRETLS goes only over TLS
+ * whose certificate verified for the MX name (TLS_F_VERIFY_NAME, asked
+ * by mta_sts_tls_flags()), to a server that offers REQUIRETLS after
+ * STARTTLS.  Here it is held back for the next MX, and returned with
+ * 5.7.30 when none is left.
  */
 static void
 mta_session_tx_requiretls(struct mta_session *s)
 {
 	struct mta_batch	*b = s->batch;
-	char			 why[MTA_ERR_MAX];
+	/* room for the peer and a host name; cut to the reply's size */
+	char			 why[2 * MTA_ERR_MAX];
 	size_t			 i;
 
-	if (!(b->msgflags & MSG_F_REQUIRETLS) || b->sender[0] == '\0')
+	if (!mta_session_requiretls(b))
 		return;
 	if (s->facts.version[0] == '\0')
 		(void)snprintf(why, sizeof(why), "no TLS with %s", s->peer);
-	else if (strcmp(s->facts.verify, "OK") != 0 &&
-	    strcmp(s->facts.verify, "TRUSTED") != 0)
+	else if (!mta_session_name_verified(s, b->hops[b->hop].name))
 		(void)snprintf(why, sizeof(why), "the certificate of %s was "
-		    "not verified (verify=%s)", s->peer, s->facts.verify);
+		    "not verified for %s (verify=%s)", s->peer,
+		    b->hops[b->hop].name, s->facts.verify);
 	else if (!(s->ehlo.ext & MTA_EXT_REQUIRETLS))
 		(void)snprintf(why, sizeof(why), "%s does not offer "
 		    "REQUIRETLS", s->peer);

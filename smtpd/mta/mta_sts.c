@@ -691,7 +691,9 @@ mta_sts_cancel(struct mta_batch *b)
 uint32_t
 mta_sts_tls_flags(struct mta_session *s, const char *name)
 {
-	if (s->batch == NULL || s->batch->sts_mode == MTASTS_MODE_NONE)
+	/* REQUIRETLS (RFC 8689 4.2.1) wants the MX name checked too */
+	if (s->batch == NULL || (s->batch->sts_mode == MTASTS_MODE_NONE &&
+	    !mta_session_requiretls(s->batch)))
 		return 0;
 	(void)strlcpy(s->sts_host, name, sizeof(s->sts_host));
 	return TLS_F_VERIFY_NAME;
@@ -700,6 +702,9 @@ mta_sts_tls_flags(struct mta_session *s, const char *name)
 int
 mta_sts_reusable(const struct mta_session *s, const struct mta_batch *b)
 {
+	if (mta_session_requiretls(b) && !mta_session_name_verified(s,
+	    b->hops[b->hop].name))
+		return 0;
 	/* testing only logs: any connection will do */
 	if (b->sts_mode != MTASTS_MODE_ENFORCE)
 		return 1;

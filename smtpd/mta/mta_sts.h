@@ -80,6 +80,10 @@ void		 mta_tlsrpt_failure(const char *domain,
 void		 mta_sts_imsg_stored(struct imsgev *, struct imsg *, void *);
 /* policyd is gone: the fetches that asked it go on without. */
 void		 mta_sts_policy_down(void);
+/* mta_tlsrpt.c: the records kept with policyd (IMSG_POLICY_TLSRPT_*) */
+void		 mta_tlsrpt_start(void);
+void		 mta_tlsrpt_policy_down(void);
+void		 mta_tlsrpt_imsg_record(struct imsgev *, struct imsg *, void *);
 /* smtpctl tlsrpt [DAY]: the RFC 8460 JSON report, line by line. */
 void		 mta_sts_report(uint32_t ctlid, const char *day);
 

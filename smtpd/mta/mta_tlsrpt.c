@@ -8,19 +8,31 @@
  * it, and up to MTA_TLSRPT_DETAILS distinct failures (result-type, MX,
  * address or reason) with their counts; past that, failures are counted
  * in the summary only.  At most MTA_TLSRPT_MAX records are kept, the
- * oldest day going first.  The records live in this process, like the
- * policy cache (mta_sts.c): a restart of the mta starts them again.
+ * oldest day going first.
+ *
+ * The records are kept by policyd too (policyd_tlsrpt.c), in a text
+ * form of our own: every MTA_TLSRPT_FLUSH seconds the records that
+ * changed are sent (IMSG_POLICY_TLSRPT_PUT), and when the mta starts it
+ * asks for yesterday's and today's first (IMSG_POLICY_TLSRPT_LOAD) and
+ * adds them to what it counted meanwhile; nothing is sent before that
+ * answer, so that a row is never replaced by a partial count.  A restart
+ * loses at most the last MTA_TLSRPT_FLUSH seconds.
  *
  * Failure behaviour: nothing is ever refused; what does not fit is
- * dropped from the details and still counted.
+ * dropped from the details and still counted.  A record read back that
+ * does not parse is logged and left out.
  */
 #include <sys/queue.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
 
 #include "log.h"
 #include "mtasts.h"
@@ -32,6 +44,8 @@
 #define MTA_TLSRPT_MAX		1024	/* domain-days */
 #define MTA_TLSRPT_DETAILS	16	/* distinct failures per record */
 #define MTA_TLSRPT_LINE		512
+#define MTA_TLSRPT_FLUSH	5	/* seconds between writes to policyd */
+#define MTA_TLSRPT_TEXT_MAX	32768	/* a record's text form */
 
 struct mta_tlsrpt_detail {
 	char			 type[32];
@@ -53,11 +67,15 @@ struct mta_tlsrpt_rec {
 	uint64_t		 failure;
 	struct mta_tlsrpt_detail details[MTA_TLSRPT_DETAILS];
 	size_t			 ndetails;
+	int			 dirty;		/* changed since sent */
 };
 
 static TAILQ_HEAD(, mta_tlsrpt_rec) mta_tlsrpt_recs =
     TAILQ_HEAD_INITIALIZER(mta_tlsrpt_recs);
 static size_t			 mta_tlsrpt_n;
+static struct event		*mta_tlsrpt_ev;
+/* the load from policyd: asked for, answered in full */
+static int			 mta_tlsrpt_asked, mta_tlsrpt_loaded;
 
 static void
 mta_tlsrpt_today(char *day, size_t size)
@@ -69,14 +87,12 @@ mta_tlsrpt_today(char *day, size_t size)
 	(void)strftime(day, size, "%Y-%m-%d", &tm);
 }
 
-/* The record of domain today, made if needed. */
+/* The record of domain on day, made if needed. */
 static struct mta_tlsrpt_rec *
-mta_tlsrpt_get(const char *domain, const struct mtasts_policy *pol)
+mta_tlsrpt_find(const char *day, const char *domain)
 {
 	struct mta_tlsrpt_rec	*r;
-	char			 day[11];
 
-	mta_tlsrpt_today(day, sizeof(day));
 	TAILQ_FOREACH(r, &mta_tlsrpt_recs, entry)
 		if (strcmp(r->day, day) == 0 &&
 		    strcasecmp(r->domain, domain) == 0)
@@ -94,6 +110,19 @@ mta_tlsrpt_get(const char *domain, const struct mtasts_policy *pol)
 		(void)strlcpy(r->domain, domain, sizeof(r->domain));
 		TAILQ_INSERT_TAIL(&mta_tlsrpt_recs, r, entry);
 	}
+	r->dirty = 1;
+	return r;
+}
+
+/* The record of domain today, with pol if it had none. */
+static struct mta_tlsrpt_rec *
+mta_tlsrpt_get(const char *domain, const struct mtasts_policy *pol)
+{
+	struct mta_tlsrpt_rec	*r;
+	char			 day[11];
+
+	mta_tlsrpt_today(day, sizeof(day));
+	r = mta_tlsrpt_find(day, domain);
 	if (pol != NULL && !r->has_policy) {
 		r->has_policy = 1;
 		r->mode = pol->mode;
@@ -102,6 +131,35 @@ mta_tlsrpt_get(const char *domain, const struct mtasts_policy *pol)
 		memcpy(r->mx, pol->mx, sizeof(r->mx));
 	}
 	return r;
+}
+
+/* n more failures of a kind in r's details, if there is room.  Tabs and
+ * line ends become spaces: the text form is made of them. */
+static void
+mta_tlsrpt_detail_add(struct mta_tlsrpt_rec *r, const char *type,
+    const char *mx, const char *detail, uint64_t n)
+{
+	struct mta_tlsrpt_detail	*d;
+	size_t				 i;
+
+	for (i = 0; i < r->ndetails; i++) {
+		d = &r->details[i];
+		if (strcmp(d->type, type) == 0 && strcmp(d->mx, mx) == 0 &&
+		    strncmp(d->detail, detail, sizeof(d->detail) - 1) == 0) {
+			d->count += n;
+			return;
+		}
+	}
+	if (r->ndetails == MTA_TLSRPT_DETAILS)
+		return;
+	d = &r->details[r->ndetails++];
+	(void)strlcpy(d->type, type, sizeof(d->type));
+	(void)strlcpy(d->mx, mx, sizeof(d->mx));
+	(void)strlcpy(d->detail, detail, sizeof(d->detail));
+	for (i = 0; d->detail[i] != '\0'; i++)
+		if (d->detail[i] == '\t' || d->detail[i] == '\n')
+			d->detail[i] = ' ';
+	d->count = n;
 }
 
 void
@@ -115,8 +173,6 @@ mta_tlsrpt_failure(const char *domain, const struct mtasts_policy *pol,
     const char *type, const char *mx, const char *detail)
 {
 	struct mta_tlsrpt_rec		*r = mta_tlsrpt_get(domain, pol);
-	struct mta_tlsrpt_detail	*d;
-	size_t				 i;
 
 	stats_add("mta.sts.failure", 1);
 	r->failure++;
@@ -124,21 +180,7 @@ mta_tlsrpt_failure(const char *domain, const struct mtasts_policy *pol,
 		mx = "";
 	if (detail == NULL)
 		detail = "";
-	for (i = 0; i < r->ndetails; i++) {
-		d = &r->details[i];
-		if (strcmp(d->type, type) == 0 && strcmp(d->mx, mx) == 0 &&
-		    strncmp(d->detail, detail, sizeof(d->detail) - 1) == 0) {
-			d->count++;
-			return;
-		}
-	}
-	if (r->ndetails == MTA_TLSRPT_DETAILS)
-		return;
-	d = &r->details[r->ndetails++];
-	(void)strlcpy(d->type, type, sizeof(d->type));
-	(void)strlcpy(d->mx, mx, sizeof(d->mx));
-	(void)strlcpy(d->detail, detail, sizeof(d->detail));
-	d->count = 1;
+	mta_tlsrpt_detail_add(r, type, mx, detail, 1);
 }
 
 /* s as the inside of a JSON string: quotes, backslashes and controls
@@ -292,4 +334,240 @@ mta_sts_report(uint32_t ctlid, const char *arg)
 	proc_ctl_line(ctlid, "  ]");
 	proc_ctl_line(ctlid, "}");
 	proc_ctl_end(ctlid, 0, "");
+}
+
+/*
+ * The text form of r: "v1 HASPOLICY MODE MAXAGE SUCCESS FAILURE NMX
+ * NDETAILS", then a line per mx pattern, then one per detail as
+ * "TYPE<tab>MX<tab>COUNT<tab>DETAIL"; -1 if it does not fit.
+ */
+static int
+mta_tlsrpt_text(const struct mta_tlsrpt_rec *r, char *out, size_t size)
+{
+	size_t	 n, i;
+	int	 w;
+
+	w = snprintf(out, size, "v1 %d %d %u %llu %llu %zu %zu\n",
+	    r->has_policy, (int)r->mode, r->max_age,
+	    (unsigned long long)r->success, (unsigned long long)r->failure,
+	    r->nmx, r->ndetails);
+	if (w < 0 || (size_t)w >= size)
+		return -1;
+	n = (size_t)w;
+	for (i = 0; i < r->nmx; i++) {
+		w = snprintf(out + n, size - n, "%s\n", r->mx[i]);
+		if (w < 0 || (size_t)w >= size - n)
+			return -1;
+		n += (size_t)w;
+	}
+	for (i = 0; i < r->ndetails; i++) {
+		w = snprintf(out + n, size - n, "%s\t%s\t%llu\t%s\n",
+		    r->details[i].type, r->details[i].mx,
+		    (unsigned long long)r->details[i].count,
+		    r->details[i].detail);
+		if (w < 0 || (size_t)w >= size - n)
+			return -1;
+		n += (size_t)w;
+	}
+	return 0;
+}
+
+/* The next line of *p (cut at its LF) into line; -1 if none. */
+static int
+mta_tlsrpt_line(const char **p, char *line, size_t size)
+{
+	const char	*nl = strchr(*p, '\n');
+	size_t		 n;
+
+	if (nl == NULL || (n = (size_t)(nl - *p)) >= size)
+		return -1;
+	(void)memcpy(line, *p, n);
+	line[n] = '\0';
+	*p = nl + 1;
+	return 0;
+}
+
+/* One detail line "TYPE<tab>MX<tab>COUNT<tab>DETAIL" into d. */
+static int
+mta_tlsrpt_detail_parse(char *line, struct mta_tlsrpt_detail *d)
+{
+	char		*f[4], *c = line;
+	const char	*errstr;
+	size_t		 i;
+
+	for (i = 0; i < 4; i++) {
+		f[i] = c;
+		if (i < 3 && (c = strchr(c, '\t')) == NULL)
+			return -1;
+		if (i < 3)
+			*c++ = '\0';
+	}
+	if (strlcpy(d->type, f[0], sizeof(d->type)) >= sizeof(d->type) ||
+	    strlcpy(d->mx, f[1], sizeof(d->mx)) >= sizeof(d->mx) ||
+	    strlcpy(d->detail, f[3], sizeof(d->detail)) >= sizeof(d->detail))
+		return -1;
+	d->count = (uint64_t)strtonum(f[2], 0, LLONG_MAX, &errstr);
+	return errstr == NULL && d->type[0] != '\0' ? 0 : -1;
+}
+
+/* A record's text form, as policyd kept it, into r; -1 if malformed. */
+static int
+mta_tlsrpt_parse(const char *text, struct mta_tlsrpt_rec *r)
+{
+	char			 line[MTA_TLSRPT_LINE + CONF_HOST_MAX];
+	unsigned long long	 ok, failed;
+	int			 has, mode, n = 0;
+	size_t			 i;
+
+	if (mta_tlsrpt_line(&text, line, sizeof(line)) == -1 ||
+	    sscanf(line, "v1 %d %d %u %llu %llu %zu %zu%n", &has, &mode,
+	    &r->max_age, &ok, &failed, &r->nmx, &r->ndetails, &n) != 7 ||
+	    line[n] != '\0' || (has != 0 && has != 1) ||
+	    mode < MTASTS_MODE_NONE || mode > MTASTS_MODE_ENFORCE ||
+	    r->nmx > MTASTS_MX_MAX || r->ndetails > MTA_TLSRPT_DETAILS)
+		return -1;
+	r->has_policy = has;
+	r->mode = (enum mtasts_mode)mode;
+	r->success = ok;
+	r->failure = failed;
+	for (i = 0; i < r->nmx; i++)
+		if (mta_tlsrpt_line(&text, r->mx[i], sizeof(r->mx[i])) == -1)
+			return -1;
+	for (i = 0; i < r->ndetails; i++)
+		if (mta_tlsrpt_line(&text, line, sizeof(line)) == -1 ||
+		    mta_tlsrpt_detail_parse(line, &r->details[i]) == -1)
+			return -1;
+	return *text == '\0' ? 0 : -1;
+}
+
+/* A record read back from policyd, added to the one counted since. */
+static void
+mta_tlsrpt_merge(const char *day, const char *domain,
+    const struct mta_tlsrpt_rec *in)
+{
+	struct mta_tlsrpt_rec	*r = mta_tlsrpt_find(day, domain);
+	size_t			 i;
+
+	if (in->has_policy && !r->has_policy) {
+		r->has_policy = 1;
+		r->mode = in->mode;
+		r->max_age = in->max_age;
+		r->nmx = in->nmx;
+		memcpy(r->mx, in->mx, sizeof(r->mx));
+	}
+	r->success += in->success;
+	r->failure += in->failure;
+	for (i = 0; i < in->ndetails; i++)
+		mta_tlsrpt_detail_add(r, in->details[i].type,
+		    in->details[i].mx, in->details[i].detail,
+		    in->details[i].count);
+}
+
+/* IMSG_POLICY_TLSRPT_RECORD: a kept record, or the end of them. */
+void
+mta_tlsrpt_imsg_record(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct mta_tlsrpt_rec	*in;
+	char			 day[16], domain[CONF_HOST_MAX];
+	const char		*text;
+
+	(void)iev;
+	(void)arg;
+	(void)imsg_get_strbuf(m, day, sizeof(day));
+	(void)imsg_get_strbuf(m, domain, sizeof(domain));
+	text = imsg_get_str(m);
+	if (imsg_get_end(m) == -1 || m->fd != -1) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_POLICY, "malformed TLS-RPT record", m->type);
+		return;
+	}
+	if (day[0] == '\0') {
+		mta_tlsrpt_loaded = 1;
+		return;
+	}
+	in = xcalloc(1, sizeof(*in));
+	if (strlen(day) != 10 || domain[0] == '\0' ||
+	    mta_tlsrpt_parse(text, in) == -1)
+		log_warnx("TLS-RPT record of %s on %s kept by policyd does "
+		    "not parse; left out", domain, day);
+	else
+		mta_tlsrpt_merge(day, domain, in);
+	free(in);
+}
+
+static void
+mta_tlsrpt_put(const struct mta_tlsrpt_rec *r, char *text, size_t size)
+{
+	struct imsg_out	 out;
+
+	if (mta_tlsrpt_text(r, text, size) == -1) {
+		log_warnx("TLS-RPT record of %s on %s too long to keep",
+		    r->domain, r->day);
+		return;
+	}
+	imsg_out_init(&out, IMSG_POLICY_TLSRPT_PUT, 0);
+	imsg_put_str(&out, r->day);
+	imsg_put_str(&out, r->domain);
+	imsg_put_str(&out, text);
+	(void)proc_send(PROC_POLICY, &out, -1);
+}
+
+/* Every MTA_TLSRPT_FLUSH seconds: the load first, then the changes. */
+static void
+mta_tlsrpt_tick(int fd, short ev, void *arg)
+{
+	struct mta_tlsrpt_rec	*r;
+	struct imsg_out		 out;
+	char			*text, day[11];
+	time_t			 t = time(NULL) - 86400;
+	struct tm		 tm;
+
+	(void)fd;
+	(void)ev;
+	(void)arg;
+	if (proc_peer(PROC_POLICY) == NULL)
+		return;
+	if (!mta_tlsrpt_loaded) {
+		if (mta_tlsrpt_asked)
+			return;
+		(void)gmtime_r(&t, &tm);
+		(void)strftime(day, sizeof(day), "%Y-%m-%d", &tm);
+		imsg_out_init(&out, IMSG_POLICY_TLSRPT_LOAD, 0);
+		imsg_put_str(&out, day);
+		if (proc_send(PROC_POLICY, &out, -1) == 0)
+			mta_tlsrpt_asked = 1;
+		return;
+	}
+	text = xcalloc(1, MTA_TLSRPT_TEXT_MAX);
+	TAILQ_FOREACH(r, &mta_tlsrpt_recs, entry)
+		if (r->dirty) {
+			mta_tlsrpt_put(r, text, MTA_TLSRPT_TEXT_MAX);
+			r->dirty = 0;
+		}
+	free(text);
+}
+
+/* The config is in force: keep the records with policyd if MTA-STS is
+ * on (a config without it keeps what was counted, unsent). */
+void
+mta_tlsrpt_start(void)
+{
+	struct timeval	 tv = { MTA_TLSRPT_FLUSH, 0 };
+
+	if (!conf->mta_sts || mta_tlsrpt_ev != NULL)
+		return;
+	mta_tlsrpt_ev = event_new(proc_base, -1, EV_PERSIST, mta_tlsrpt_tick,
+	    NULL);
+	if (mta_tlsrpt_ev == NULL || event_add(mta_tlsrpt_ev, &tv) == -1)
+		log_warnx("TLS-RPT: no timer; the counts are not kept");
+	mta_tlsrpt_tick(-1, 0, NULL);
+}
+
+/* policyd went away: a load it did not answer is asked again. */
+void
+mta_tlsrpt_policy_down(void)
+{
+	if (!mta_tlsrpt_loaded)
+		mta_tlsrpt_asked = 0;
 }
