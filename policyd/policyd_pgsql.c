@@ -525,13 +525,31 @@ pg_read_lookups(void)
 	pg_send_next();
 }
 
+/* Drop the cache if the server notified a change: 1 if it did. */
+static int
+pg_notified(void)
+{
+	PGnotify	*n;
+	int		 changed = 0;
+
+	while ((n = PQnotifies(pg.conn)) != NULL) {
+		changed = 1;
+		PQfreemem(n);
+	}
+	if (!changed)
+		return 0;
+	log_debug("database postgresql: maps changed, cache dropped");
+	stats_add("policy.pgsql.notify", 1);
+	pg_cache_flush();
+	return 1;
+}
+
 /* Read what the server sent: results, then notifications. */
 static void
 pg_read(int fd, short ev, void *arg)
 {
 	PGresult	*res;
-	PGnotify	*n;
-	int		 changed = 0;
+	int		 changed;
 
 	(void)fd;
 	(void)ev;
@@ -559,14 +577,7 @@ pg_read(int fd, short ev, void *arg)
 	}
 	if (pg.state == PG_DOWN)
 		return;
-	while ((n = PQnotifies(pg.conn)) != NULL) {
-		changed = 1;
-		PQfreemem(n);
-	}
-	if (changed) {
-		log_debug("database postgresql: maps changed, cache dropped");
-		stats_add("policy.pgsql.notify", 1);
-		pg_cache_flush();
+	if ((changed = pg_notified()) != 0) {
 		pg.woken = 1;
 		if (pg.state == PG_EMPTY && !pg.busy) {
 			/* lookups wait until we know what was made */
@@ -819,6 +830,22 @@ pg_lookup(void *arg, const char *map, const char *key, char *value,
 void
 policyd_pgsql_env(struct policy_env *env)
 {
+	int	 ok;
+
+	/*
+	 * A change notified before this request must apply to it: read what
+	 * the socket holds before the cache answers (a recv that finds
+	 * nothing, mostly).  What else came (answers, an error) is left to
+	 * pg_read(), made to run now since the socket may no longer be
+	 * readable; nothing is decided again from inside a decision.
+	 */
+	if (pg.state == PG_READY && pg.conn != NULL) {
+		if ((ok = PQconsumeInput(pg.conn)) != 0)
+			(void)pg_notified();
+		if (!ok || pg.ninflight > 0 ||
+		    PQstatus(pg.conn) == CONNECTION_BAD)
+			event_active(&pg.ev_read, EV_READ, 1);
+	}
 	pg.missed = 0;
 	env->db = NULL;
 	env->dbfail = 0;
