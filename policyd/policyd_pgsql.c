@@ -104,6 +104,7 @@ static struct {
 	enum pg_step		 step;
 	int			 schema_ok;
 	int			 schema_missing;
+	int			 recheck;	/* empty, and notified */
 	int			 busy;		/* a command is on the wire */
 	int			 failed;	/* ... and a result was an error */
 	int			 logged_down;
@@ -323,6 +324,7 @@ pg_down(const char *why)
 	pg_cache_flush();
 	pg.state = PG_DOWN;
 	pg.busy = 0;
+	pg.recheck = 0;
 	pg_timer_add(pg.backoff);
 	pg.backoff = pg.backoff * 2 > PG_BACKOFF_MAX ? PG_BACKOFF_MAX :
 	    pg.backoff * 2;
@@ -412,6 +414,7 @@ static void
 pg_send_version(void)
 {
 	pg.step = PG_STEP_VERSION;
+	pg.recheck = 0;
 	pg.schema_ok = pg.schema_missing = 0;
 	pg.failed = 0;
 	if (!PQsendQuery(pg.conn, POLICY_PG_VERSION)) {
@@ -557,6 +560,12 @@ pg_read(int fd, short ev, void *arg)
 	if (!PQconsumeInput(pg.conn)) {
 		pg_down_conn("lost connection");
 		return;
+	}
+	if (pg.recheck && !pg.busy) {
+		pg.recheck = 0;
+		pg_send_version();
+		if (pg.state == PG_DOWN)
+			return;
 	}
 	if (pg.step == PG_STEP_LOOKUP)
 		pg_read_lookups();
@@ -756,6 +765,7 @@ policyd_pgsql_close(void)
 	pg_cache_flush();
 	pg.state = PG_OFF;
 	pg.logged_down = 0;
+	pg.recheck = 0;
 }
 
 void
@@ -839,10 +849,15 @@ policyd_pgsql_env(struct policy_env *env)
 	 * pg_read(), made to run now since the socket may no longer be
 	 * readable; nothing is decided again from inside a decision.
 	 */
-	if (pg.state == PG_READY && pg.conn != NULL) {
-		if ((ok = PQconsumeInput(pg.conn)) != 0)
-			(void)pg_notified();
-		if (!ok || pg.ninflight > 0 ||
+	if ((pg.state == PG_READY || pg.state == PG_EMPTY) &&
+	    pg.conn != NULL) {
+		if ((ok = PQconsumeInput(pg.conn)) != 0 && pg_notified() &&
+		    pg.state == PG_EMPTY) {
+			/* the maps were made: lookups wait for the check */
+			pg.state = PG_CONNECTING;
+			pg.recheck = 1;
+		}
+		if (!ok || pg.ninflight > 0 || pg.recheck ||
 		    PQstatus(pg.conn) == CONNECTION_BAD)
 			event_active(&pg.ev_read, EV_READ, 1);
 	}

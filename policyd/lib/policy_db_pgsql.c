@@ -13,18 +13,27 @@
  * change, whoever makes it (smtpctl on any node, or psql), so that every
  * policyd drops what it has cached as soon as the change commits.
  *
+ * A writer listens too, and after each change waits (at most
+ * PGSQL_NOTIFY_WAIT_MS) for its own notification: when it is back, the
+ * server has signalled every listener, so when smtpctl returns the
+ * relays are being told.
+ *
  * Failure behaviour: as SQLite's backend, every error other than "no
  * row" is POLICY_DB_TMPF (lookups) or -1 with the server's text.
  */
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <libpq-fe.h>
 
 #include "util.h"
 #include "policy_db.h"
 #include "policy_db_backend.h"
+
+#define PGSQL_NOTIFY_WAIT_MS	1000
 
 struct policy_db_backend {
 	PGconn		*conn;
@@ -112,6 +121,35 @@ pgsql_command(struct policy_db_backend *db, const char *query, int n,
 	if (!ok)
 		pgsql_err(err, errlen, what, db->conn);
 	return ok ? 0 : -1;
+}
+
+/* After a change: wait for our own NOTIFY (see above). */
+static void
+pgsql_await_notify(struct policy_db_backend *db)
+{
+	struct timespec	 start, now;
+	struct pollfd	 pfd;
+	PGnotify	*n;
+	long		 left;
+	int		 got = 0;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &start);
+	pfd.fd = PQsocket(db->conn);
+	pfd.events = POLLIN;
+	for (;;) {
+		if (!PQconsumeInput(db->conn))
+			return;
+		while ((n = PQnotifies(db->conn)) != NULL) {
+			got = 1;
+			PQfreemem(n);
+		}
+		(void)clock_gettime(CLOCK_MONOTONIC, &now);
+		left = PGSQL_NOTIFY_WAIT_MS - ((now.tv_sec - start.tv_sec) *
+		    1000 + (now.tv_nsec - start.tv_nsec) / 1000000);
+		if (got || left <= 0 || pfd.fd == -1 ||
+		    poll(&pfd, 1, (int)left) <= 0)
+			return;
+	}
 }
 
 /* The schema version: 0 when there is none, -1 on an error. */
@@ -206,6 +244,11 @@ pgsql_open(const char *conninfo, int readwrite,
 		pgsql_close(db);
 		return -1;
 	}
+	if (readwrite && pgsql_command(db, "LISTEN \"" POLICY_PG_CHANNEL
+	    "\"", 0, NULL, NULL, NULL, "listen", err, errlen) == -1) {
+		pgsql_close(db);
+		return -1;
+	}
 	*dbp = db;
 	return 0;
 }
@@ -244,10 +287,13 @@ static int
 pgsql_set(struct policy_db_backend *db, const char *map, const char *lkey,
     const char *value, char *err, size_t errlen)
 {
-	return pgsql_command(db, "INSERT INTO maps (map, key, value) "
+	if (pgsql_command(db, "INSERT INTO maps (map, key, value) "
 	    "VALUES ($1, $2, $3) ON CONFLICT (map, key) DO UPDATE "
 	    "SET value = EXCLUDED.value", 3, map, lkey, value, "set", err,
-	    errlen);
+	    errlen) == -1)
+		return -1;
+	pgsql_await_notify(db);
+	return 0;
 }
 
 static int
@@ -266,6 +312,10 @@ pgsql_delete(struct policy_db_backend *db, const char *map, const char *lkey,
 		ret = strcmp(PQcmdTuples(res), "0") != 0 ? POLICY_DB_FOUND :
 		    POLICY_DB_NOTFOUND;
 	PQclear(res);
+	/* inside makemap's transaction the commit is what notifies */
+	if (ret == POLICY_DB_FOUND &&
+	    PQtransactionStatus(db->conn) == PQTRANS_IDLE)
+		pgsql_await_notify(db);
 	return ret;
 }
 
@@ -367,6 +417,7 @@ pgsql_commit(struct policy_db_backend *db, const char *map,
 		pgsql_rollback(db);
 		return -1;
 	}
+	pgsql_await_notify(db);
 	return 0;
 }
 

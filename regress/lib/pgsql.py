@@ -19,6 +19,7 @@ import os
 import pwd
 import shutil
 import subprocess
+import time
 
 from . import (Skip, free_port, register_log, register_pid, stop_process,
                test_dir, wait_until)
@@ -136,3 +137,47 @@ class Postgres:
     def __exit__(self, *exc):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _notified(relay):
+    if relay.proc is None:
+        return None
+    return int(relay.stats().get("policy.pgsql.notify", "0"))
+
+
+def await_notify(relay, before, timeout=1.0):
+    """Until policyd of relay has taken a NOTIFY after the count before
+    (from notify_count()): a change reaches a relay within a second, not
+    at once, as the notification is asynchronous.  Returns the seconds
+    it took (None if the relay was not running)."""
+    if before is None:
+        return None
+    start = time.monotonic()
+    while _notified(relay) <= before:
+        if time.monotonic() - start > timeout:
+            raise AssertionError("no NOTIFY reached policyd within %.1fs"
+                                 % timeout)
+        time.sleep(0.01)
+    return time.monotonic() - start
+
+
+def notify_count(relay):
+    """policyd's count of NOTIFYs taken (None if not running)."""
+    return _notified(relay)
+
+
+WRITES = {("access", "add"), ("access", "delete"), ("authinfo", "add"),
+          ("authinfo", "delete"), ("map", "add"), ("map", "delete")}
+
+
+def waiting_smtpctl_run(original):
+    """Relay.smtpctl_run that, for a change of the maps made while the
+    relay runs, returns once the relay's policyd has been notified."""
+    def run(relay, *args, **kw):
+        write = tuple(args[:2]) in WRITES or args[:1] == ("makemap",)
+        before = notify_count(relay) if write else None
+        r = original(relay, *args, **kw)
+        if write and r.returncode == 0:
+            await_notify(relay, before)
+        return r
+    return run

@@ -1,10 +1,10 @@
 """The PostgreSQL policy store (`database postgresql "CONNINFO"`, issue 17).
 
 A real PostgreSQL 15 (lib/pgsql.py) holds the maps.  smtpctl writes them
-there (the SQLite file is never made), a change reaches the next
-connection, and policyd's cache is dropped by the NOTIFY of the maps'
-trigger: a key it has seen (and cached as absent) changes within a
-second.  A stopped server gives 4.3.0 (421 at the greeting: never an
+there (the SQLite file is never made), and policyd's cache is dropped by
+the NOTIFY of the maps' trigger: a key it has seen (and cached as absent)
+changes within a second, for the first connection after the notification
+reached policyd.  A stopped server gives 4.3.0 (421 at the greeting: never an
 accept), one log line
 per change of state, and mail is accepted again once the server is back.
 Two relays on one machine share one server: a `smtpctl map` change made
@@ -20,7 +20,7 @@ import time
 from lib import clients, smtpd_check, wait_until
 from lib.certs import TestCA
 from lib.daemon import Relay
-from lib.pgsql import Postgres
+from lib.pgsql import Postgres, await_notify, notify_count
 from lib.sink import Sink
 
 SENDER = "alice@client.test"
@@ -60,21 +60,27 @@ def test_maps_live_in_postgresql_and_changes_apply_at_once():
     with Postgres() as pg, Sink() as sink, _relay(pg, sink) as relay:
         # the first lookup makes policyd cache "no Connect: entry"
         assert _mail_reply(relay.port)[0] == 250
+        before = notify_count(relay)
         rc, out = relay.smtpctl("access", "add", "Connect:127.0.0.1",
                                 "REJECT")
         assert rc == 0, out
+        assert await_notify(relay, before) < 1.0
         assert pg.psql("SELECT map, key, value FROM maps") == \
             [["access", "connect:127.0.0.1", "REJECT"]]
         assert not os.path.exists(relay.database)
         code, texts = _mail_reply(relay.port)
         assert code == 550 and texts[0] == "5.7.1 Access denied", \
             (code, texts)
+        before = notify_count(relay)
         rc, out = relay.smtpctl("access", "delete", "Connect:127.0.0.1")
         assert rc == 0, out
+        await_notify(relay, before)
         assert _mail_reply(relay.port)[0] == 250
         # a change made by anyone (here psql) is NOTIFYd by the trigger
+        before = notify_count(relay)
         pg.psql("INSERT INTO maps VALUES ('access', 'from:client.test', "
                 "'ERROR:550 5.7.1 go away')")
+        await_notify(relay, before)
         code, texts = _mail_reply(relay.port)
         assert code == 550 and "go away" in texts[0], (code, texts)
         clients.send(relay.port, "carol@other.test", ["bob@dest.test"])

@@ -4,7 +4,10 @@ Each test here runs one test function of regress/policy, local, relay or
 auth unchanged, with lib.daemon.POSTGRESQL set to the conninfo of a fresh
 PostgreSQL 15 (lib/pgsql.py): every relay it makes gets `database
 postgresql`, so smtpctl makemap / access / map / authinfo write the maps
-there and policyd answers from it.  They cover the access map (Connect:,
+there and policyd answers from it.  The NOTIFY that tells policyd of a
+change is asynchronous (a change reaches every relay within a second,
+not at the instant smtpctl returns), so a change smtpctl makes while the
+relay runs returns here once policyd has taken its notification.  They cover the access map (Connect:,
 From:, error replies), virtusertable probes, mailertable routes, aliases
 and the authinfo credential of a next hop.
 """
@@ -12,7 +15,7 @@ import importlib.util
 import os
 
 from lib import daemon
-from lib.pgsql import Postgres
+from lib.pgsql import Postgres, waiting_smtpctl_run
 
 REGRESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -22,12 +25,15 @@ def _run(area, module, func):
     spec = importlib.util.spec_from_file_location("pgsuite_" + module, path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
+    original = daemon.Relay.smtpctl_run
     with Postgres() as pg:
         daemon.POSTGRESQL = pg.conninfo
+        daemon.Relay.smtpctl_run = waiting_smtpctl_run(original)
         try:
             getattr(mod, func)()
         finally:
             daemon.POSTGRESQL = None
+            daemon.Relay.smtpctl_run = original
 
 
 def test_access_add_and_delete():
