@@ -61,6 +61,9 @@ CFLAGS	+= -std=c11 -D_GNU_SOURCE $(OPT) $(SAN) $(HARDEN) $(FORTIFY) \
 	   -DSYSCONFDIR=\"$(SYSCONFDIR)\"
 LDFLAGS	+= $(SAN) $(HARDEN_LD) -Wl,--as-needed
 LIBS_BASE = -levent -lbsd -lseccomp -lidn2
+# libpq: the PostgreSQL policy store (policyd and its library)
+PQ_CFLAGS != pkg-config --cflags libpq
+PQ_LIBS != pkg-config --libs libpq
 
 COMMON_SRCS = $(filter-out common/parse.c,$(wildcard common/*.c)) common/parse.c
 COMMON_OBJS = $(COMMON_SRCS:.c=.o)
@@ -138,7 +141,7 @@ bin/smtpd-queue: $(QUEUE_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE)
 
 bin/smtpd-policyd: $(POLICY_SRCS:.c=.o) common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 $(PQ_LIBS)
 
 bin/smtpd-tlsproxy: $(TLS_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -ltls -lssl -lcrypto
@@ -165,9 +168,10 @@ PROC_LIBS = smtpd/smtp/libsmtp.a smtpd/mta/libmta.a queue/libqueue.a \
 
 # the policy library: its header for policyd and smtpctl
 $(patsubst %.c,%.o,$(wildcard policyd/*.c)) $(CTL_SRCS:.c=.o): CFLAGS += -Ipolicyd/lib
+$(POLICY_SRCS:.c=.o): CFLAGS += $(PQ_CFLAGS)
 
 bin/smtpctl: $(CTL_SRCS:.c=.o) policyd/lib/libpolicy.a common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 -lunbound -lcrypto
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 $(PQ_LIBS) -lunbound -lcrypto
 
 # the sendmail command (and mailq, newaliases by name): an unprivileged
 # program of the user who runs it
@@ -181,7 +185,7 @@ bin/newaliases: bin/smtpctl
 bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin/unit
 	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd/smtp -Ismtpd/mta -Iqueue \
 	    -Ipolicyd/lib -Ismtpd/local $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE) -lunbound \
-	    -lsqlite3
+	    -lsqlite3 $(PQ_LIBS)
 
 # tlsproxy's modules need libtls and libcrypto
 bin/unit/test_tls_%: regress/unit/test_tls_%.c tlsproxy/libtlsproxy.a \
@@ -222,7 +226,7 @@ bin/probe/smtpd-queue: $(QUEUE_SRCS:.c=.o) common/sandbox_probe.o \
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE)
 bin/probe/smtpd-policyd: $(POLICY_SRCS:.c=.o) common/sandbox_probe.o \
     common/libcommon.a | bin/probe
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lsqlite3 $(PQ_LIBS)
 bin/probe/smtpd-tlsproxy: $(TLS_SRCS:.c=.o) common/sandbox_probe.o \
     common/libcommon.a | bin/probe
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -ltls -lssl -lcrypto

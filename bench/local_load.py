@@ -18,7 +18,7 @@ ALIASES = 10000
 
 
 class LocalConn(policy_load.Conn):
-    def rcpt(self, i):
+    def rcpt(self, i, batch=0):
         k = self.n * policy_load.RCPTS + i
         if i < 40:
             e = (k * 7919) % VIRT_ENTRIES

@@ -4,13 +4,18 @@ second through the running relay.  Each connection says EHLO, then sends
 MAIL, 100 RCPT and RSET in one write (PIPELINING) over and over, so that
 every RCPT is one policy decision (To: checks, relay decision) and every
 MAIL one more (tls_client, From: checks).  Prints one line:
-"decisions N seconds S per_second R refused X"."""
+"decisions N seconds S per_second R refused X".  With BENCH_POLICY_FRESH=1
+in the environment every batch has recipients never seen before (the
+local part carries the batch number), so a store that caches (the
+PostgreSQL one) must ask its server for each of them."""
+import os
 import socket
 import sys
 import threading
 import time
 
 RCPTS = 100
+FRESH = os.environ.get("BENCH_POLICY_FRESH") == "1"
 
 
 class Conn(threading.Thread):
@@ -34,21 +39,29 @@ class Conn(threading.Thread):
                 got.append(line[:3])
         return got
 
-    def rcpt(self, i):
+    def rcpt(self, i, batch=0):
         """The i-th recipient of this connection's batch."""
-        return "user%d@dest%d.example" % (i, (i * 7 + self.n) % 1000)
+        local = "user%d" % i if batch == 0 else "user%d.%d" % (i, batch)
+        return "%s@dest%d.example" % (local, (i * 7 + self.n) % 1000)
+
+    def batch(self, number):
+        cmds = [b"MAIL FROM:<sender%d@client.example>\r\n" % self.n]
+        for i in range(RCPTS):
+            cmds.append(b"RCPT TO:<%s>\r\n" % self.rcpt(i, number).encode())
+        cmds.append(b"RSET\r\n")
+        return b"".join(cmds)
 
     def run(self):
         sock = socket.create_connection(("127.0.0.1", self.port))
         self.replies(sock, 1)
         sock.sendall(b"EHLO bench.example\r\n")
         self.replies(sock, 1)
-        batch = [b"MAIL FROM:<sender%d@client.example>\r\n" % self.n]
-        for i in range(RCPTS):
-            batch.append(b"RCPT TO:<%s>\r\n" % self.rcpt(i).encode())
-        batch.append(b"RSET\r\n")
-        batch = b"".join(batch)
+        batch = self.batch(0)
+        number = 0
         while time.monotonic() < self.deadline:
+            if FRESH:
+                number += 1
+                batch = self.batch(number)
             sock.sendall(batch)
             codes = self.replies(sock, RCPTS + 2)
             self.decisions += RCPTS + 1

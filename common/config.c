@@ -309,6 +309,11 @@ config_dump_paths(const struct config *c, FILE *fp)
 	(void)fputs("\ndatabase ", fp);
 	config_dump_quoted(fp, c->database_path);
 	(void)fputc('\n', fp);
+	if (c->database_conninfo[0] != '\0') {
+		(void)fputs("database postgresql ", fp);
+		config_dump_quoted(fp, c->database_conninfo);
+		(void)fputc('\n', fp);
+	}
 	(void)fputs("dnssec trust-anchor ", fp);
 	config_dump_quoted(fp, c->dnssec_anchor);
 	(void)fputc('\n', fp);

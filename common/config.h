@@ -268,6 +268,9 @@ struct local_delivery {
 	int			 lmtp_rcpt_address;
 };
 
+/* the longest libpq conninfo string of `database postgresql` */
+#define CONF_CONNINFO_MAX	1024
+
 struct config {
 	/* bumped on every reload so replies can be matched to a config */
 	uint32_t		 generation;
@@ -276,6 +279,8 @@ struct config {
 	char			 queue_path[PATH_MAX];
 	char			 control_path[PATH_MAX];
 	char			 database_path[PATH_MAX];
+	/* database postgresql "CONNINFO": the maps live there; "": SQLite */
+	char			 database_conninfo[CONF_CONNINFO_MAX];
 
 	/* resolver ADDR [port N]; unset: the servers of /etc/resolv.conf */
 	int			 resolver_set;

@@ -115,6 +115,7 @@ static int	 parse_range(int64_t, int64_t, int64_t, const char *);
 static int	 parse_duration(const char *, int64_t *);
 static int	 parse_size(const char *, int64_t *);
 static int	 parse_path(char *, const char *, const char *);
+static int	 parse_conninfo(const char *);
 static int	 parse_hostname(const char *);
 static int	 parse_resolver(const char *, int64_t);
 static int	 parse_listen(const char *);
@@ -192,6 +193,7 @@ static int	 parse_masq_add(enum config_masq_list);
 %token	DNSSEC TRUSTANCHOR
 %token	DANE
 %token	FILTER ONFAILURE TIMEOUTS REJECT ACCEPT
+%token	POSTGRESQL
 %token	<v.string>	STRING
 %token	<v.number>	NUMBER
 %type	<v.number>	duration size yesno optport port
@@ -273,6 +275,10 @@ main		: HOSTNAME STRING {
 		| DATABASE STRING {
 			if (parse_path(parse_conf->database_path, $2,
 			    "database") == -1)
+				YYERROR;
+		}
+		| DATABASE POSTGRESQL STRING {
+			if (parse_conninfo($3) == -1)
 				YYERROR;
 		}
 		| RESOLVER STRING optport {
@@ -1119,6 +1125,7 @@ static const struct keyword	 keywords[] = {
 	{ "pki",			PKI },
 	{ "policy",			POLICY },
 	{ "port",			PORT },
+	{ "postgresql",			POSTGRESQL },
 	{ "privacy",			PRIVACY },
 	{ "processes",			PROCESSES },
 	{ "protocols",			PROTOCOLS },
@@ -1652,6 +1659,47 @@ parse_path(char *dst, const char *s, const char *what)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * database postgresql "CONNINFO": a libpq conninfo string or URI, kept
+ * as given (libpq parses it in policyd and smtpctl).  It travels in the
+ * config text that every child gets, so a password is refused here: it
+ * belongs in a passfile only _smtppol and root can read.
+ */
+static int
+parse_conninfo(const char *s)
+{
+	const char	*p, *end;
+	size_t		 n;
+
+	if (s[0] == '\0' || !text_is_clean(s) ||
+	    strlcpy(parse_conf->database_conninfo, s,
+	    sizeof(parse_conf->database_conninfo)) >=
+	    sizeof(parse_conf->database_conninfo)) {
+		parse_error("database postgresql: empty, too long or not "
+		    "clean text");
+		return -1;
+	}
+	for (p = s; (p = strcasestr(p, "password")) != NULL; p += 8) {
+		n = strspn(p + 8, " \t");
+		if (p[8 + n] == '=')
+			goto password;
+	}
+	if (strncmp(s, "postgresql://", 13) == 0 ||
+	    strncmp(s, "postgres://", 11) == 0) {
+		p = strstr(s, "//") + 2;
+		end = p + strcspn(p, "/?");
+		n = strcspn(p, "@");
+		if (p + n < end && memchr(p, ':', n) != NULL)
+			goto password;
+	}
+	return 0;
+password:
+	parse_error("database postgresql: no password in smtpd.conf (every "
+	    "process reads it): use a passfile");
+	parse_conf->database_conninfo[0] = '\0';
+	return -1;
 }
 
 /* local default-user: a plain user name, never root (sendmail's

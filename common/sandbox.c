@@ -10,7 +10,13 @@
  *   mta       the same, plus connect(2) to next hops; no open(2)
  *   queue     the spool: open, rename, unlink, mkdir, fsync, statfs,
  *             and its sync threads
- *   policyd   SQLite on the database file (open, pread, locks)
+ *   policyd   SQLite on the database file (open, pread, locks); TCP
+ *             (IPv4, IPv6) sockets and connect(2) to a PostgreSQL server
+ *             (`database postgresql`; the filter is loaded before the
+ *             config is known, so it allows them whichever store is used);
+ *             a unix socket fails with EACCES and a netlink one with
+ *             EAFNOSUPPORT (a conninfo naming a unix socket, or a name,
+ *             gets libpq's error, not a crash loop)
  *   tlsproxy  no socket of its own at all; no open(2) (EACCES)
  *   auth      Cyrus SASL: the sasldb (open, locks) and saslauthd's unix
  *             socket
@@ -122,8 +128,11 @@ static const int sandbox_queue[] = {
 	SCMP_SYS(utimensat), SCMP_SYS(pread64), SCMP_SYS(pwrite64)
 };
 
-/* SQLite: the database and its locks (read-only, but SQLite checks). */
+/* SQLite: the database and its locks (read-only, but SQLite checks);
+ * libpq's connection to a PostgreSQL server (sysinfo: OpenSSL's setup
+ * for TLS to it). */
 static const int sandbox_policyd[] = {
+	SCMP_SYS(connect), SCMP_SYS(sysinfo),
 	SCMP_SYS(openat), SCMP_SYS(open), SCMP_SYS(pread64),
 	SCMP_SYS(pwrite64), SCMP_SYS(stat), SCMP_SYS(lstat),
 	SCMP_SYS(access), SCMP_SYS(faccessat), SCMP_SYS(faccessat2),
@@ -203,7 +212,7 @@ static const struct sandbox_policy sandbox_policies[] = {
 	    SANDBOX_LIST(sandbox_threads), SANDBOX_NONE, SANDBOX_NONE },
 	    { 0, 0, 0 }, 0, 0, 0 },
 	{ "policyd", { SANDBOX_LIST(sandbox_policyd), SANDBOX_NONE,
-	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0, 0 }, 0, 0, 0 },
+	    SANDBOX_NONE, SANDBOX_NONE }, { AF_INET, AF_INET6, 0 }, 0, 0, 1 },
 	{ "tlsproxy", { SANDBOX_LIST(sandbox_tlsproxy), SANDBOX_NONE,
 	    SANDBOX_NONE, SANDBOX_NONE }, { 0, 0, 0 }, 1, 0, 0 },
 	{ "auth", { SANDBOX_LIST(sandbox_auth), SANDBOX_NONE, SANDBOX_NONE,

@@ -4,9 +4,13 @@
  *
  * It runs as _smtppol, chrooted to the directory of database_path, and
  * opens the database read-only there when the config arrives
- * (policy_store.c).  Each query is answered at once, in order, with the
- * same id; nothing is cached between queries, so "smtpctl makemap" takes
- * effect on the next one.
+ * (policy_store.c), or connects to the PostgreSQL server of `database
+ * postgresql` (policyd_pgsql.c).  A query is answered with the same id,
+ * at once from SQLite (nothing is cached, so "smtpctl makemap" takes
+ * effect on the next one); from PostgreSQL, once every key it needs is
+ * in policyd_pgsql.c's cache: until then the query is parked here, whole,
+ * and decided again as answers come in (the cache is dropped on every
+ * change of the maps, which the server NOTIFYs).
  *
  *   smtp: IMSG_POLICY_QUERY  -> IMSG_POLICY_RESULT      (policy_access.c)
  *   mta:  IMSG_POLICY_ROUTE  -> IMSG_POLICY_ROUTE_RESULT (policy_route.c)
@@ -46,19 +50,28 @@
 #include "policy.h"
 #include "policyd.h"
 
-/* a query waiting for a local user lookup (policyd_user.c): a RCPT's,
- * or a question of the queue's (req) */
+/* a query waiting for a local user lookup (policyd_user.c) or for the
+ * PostgreSQL store: a RCPT's (q), a question of the queue's (req), or a
+ * route, authinfo or genericstable request kept as it came (data) */
 struct policyd_parked {
 	TAILQ_ENTRY(policyd_parked)	 entry;
 	enum proc_id			 peer;
 	uint32_t			 id;
 	struct policyd_req		*req;
 	struct policy_query		 q;
+	uint32_t			 type;
+	uint8_t				*data;
+	size_t				 len;
 };
 #define POLICYD_PARKED_MAX	4096
 
 static TAILQ_HEAD(, policyd_parked) parked = TAILQ_HEAD_INITIALIZER(parked);
 static size_t			 parked_count;
+/* the parked request being decided again, and whether it waits still */
+static struct policyd_parked	*replaying;
+static int			 replay_waits;
+/* policyd_retry() runs; asked again meanwhile */
+static int			 retrying, retry_again;
 
 static void	policyd_query(struct imsgev *, struct imsg *, void *);
 static void	policyd_mta_query(struct imsgev *, struct imsg *, void *);
@@ -123,6 +136,7 @@ main(int argc, char **argv)
 {
 	proc_setup(&policyd_def, argc, argv);
 	policyd_user_init(policyd_retry);
+	policyd_pgsql_init(policyd_retry);
 	proc_confine(proc_root(), SMTPD_POLICY_USER);
 	proc_run();
 	return 0;
@@ -132,13 +146,40 @@ static void
 policyd_config(struct config *nconf, struct config *old)
 {
 	(void)old;
-	policy_store_configure(nconf->database_path);
+	policy_db_select(nconf->database_conninfo, nconf->database_path, 1);
+	policyd_pgsql_configure(nconf->database_conninfo);
+	if (policyd_pgsql_on())
+		policy_store_close();
+	else
+		policy_store_configure(nconf->database_path);
+	/* what came before the first config waits for it */
+	policyd_retry();
 }
 
 static void
 policyd_shutdown(void)
 {
+	policyd_pgsql_close();
 	policy_store_close();
+}
+
+/* Where the maps of one decision come from. */
+void
+policyd_env(struct policy_env *env)
+{
+	policy_store_env(env, conf != NULL ? conf->hostname : NULL);
+	if (policyd_pgsql_on())
+		policyd_pgsql_env(env);
+}
+
+/* 1 if the decision since policyd_env() needs keys the PostgreSQL store
+ * is being asked for, or came before the first config (which says where
+ * the maps are): it is parked, never answered with its TMPF. */
+int
+policyd_env_missed(void)
+{
+	return conf == NULL ||
+	    (policyd_pgsql_on() && policyd_pgsql_missed() > 0);
 }
 
 /* The first n targets, in the layout of IMSG_POLICY_RESULT's. */
@@ -202,10 +243,14 @@ policyd_decide(enum proc_id peer, uint32_t id, const struct policy_query *q)
 	struct policy_result	 res;
 	struct policy_env	 env;
 
-	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policyd_env(&env);
 	policy_env_configure(&env, conf);
 	env.user_exists = policyd_user_exists;
 	policy_access_check(&env, q, &res);
+	if (policyd_env_missed()) {
+		policy_targets_free(&res.targets);
+		return -1;
+	}
 	if (res.pending)
 		return -1;
 	/* ClientConn:, ClientRate: whatever the verdict */
@@ -268,7 +313,66 @@ policyd_parked_free(struct policyd_parked *p)
 	parked_count--;
 	if (p->req != NULL)
 		policyd_req_free(p->req);
+	free(p->data);
 	free(p);
+}
+
+/*
+ * A route, authinfo or genericstable request whose decision needs keys
+ * the PostgreSQL store is asked for: 1 if it is parked (a copy of m, or
+ * the one being decided again), so the handler must not answer; 0 to
+ * answer now (nothing missed, or too many parked: its TMPF stands).
+ */
+static int
+policyd_wait(enum proc_id peer, const struct imsg *m)
+{
+	struct policyd_parked	*p;
+
+	if (!policyd_env_missed())
+		return 0;
+	if (replaying != NULL) {
+		replay_waits = 1;
+		return 1;
+	}
+	if (parked_count >= POLICYD_PARKED_MAX ||
+	    (p = calloc(1, sizeof(*p))) == NULL)
+		return 0;
+	p->peer = peer;
+	p->id = m->id;
+	p->type = m->type;
+	p->len = m->len;
+	if ((p->data = malloc(m->len > 0 ? m->len : 1)) == NULL) {
+		free(p);
+		return 0;
+	}
+	memcpy(p->data, m->data, m->len);
+	TAILQ_INSERT_TAIL(&parked, p, entry);
+	parked_count++;
+	return 1;
+}
+
+/* Decide a parked request kept whole again: 0 answered, -1 waits. */
+static int
+policyd_replay(struct policyd_parked *p)
+{
+	struct imsg	 m;
+
+	memset(&m, 0, sizeof(m));
+	m.type = p->type;
+	m.id = p->id;
+	m.fd = -1;
+	m.data = p->data;
+	m.len = p->len;
+	replaying = p;
+	replay_waits = 0;
+	if (p->type == IMSG_POLICY_ROUTE)
+		policyd_route(NULL, &m, NULL);
+	else if (p->type == IMSG_POLICY_AUTHINFO)
+		policyd_authinfo(NULL, &m, NULL);
+	else
+		policyd_generics(NULL, &m, NULL);
+	replaying = NULL;
+	return replay_waits ? -1 : 0;
 }
 
 /* A peer went away: its parked queries have no one to answer to (a new
@@ -285,19 +389,34 @@ policyd_peer_down(enum proc_id peer)
 	}
 }
 
-/* A user lookup was answered: try every parked query again. */
+/* A user lookup or the PostgreSQL store answered: try every parked
+ * query again (once more if the store changed state meanwhile). */
 static void
 policyd_retry(void)
 {
 	struct policyd_parked	*p, *next;
+	int			 r;
 
-	for (p = TAILQ_FIRST(&parked); p != NULL; p = next) {
-		next = TAILQ_NEXT(p, entry);
-		if ((p->req != NULL ? policyd_req_decide(p->req) :
-		    policyd_decide(p->peer, p->id, &p->q)) == -1)
-			continue;
-		policyd_parked_free(p);
+	if (retrying) {
+		retry_again = 1;
+		return;
 	}
+	retrying = 1;
+	do {
+		retry_again = 0;
+		for (p = TAILQ_FIRST(&parked); p != NULL; p = next) {
+			next = TAILQ_NEXT(p, entry);
+			if (p->data != NULL)
+				r = policyd_replay(p);
+			else if (p->req != NULL)
+				r = policyd_req_decide(p->req);
+			else
+				r = policyd_decide(p->peer, p->id, &p->q);
+			if (r == 0)
+				policyd_parked_free(p);
+		}
+	} while (retry_again);
+	retrying = 0;
 }
 
 /*
@@ -388,10 +507,12 @@ policyd_route(struct imsgev *iev, struct imsg *m, void *arg)
 		    sizeof(rt.text));
 		(void)strlcpy(domain, "(bad)", sizeof(domain));
 	} else {
-		policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+		policyd_env(&env);
 		/* class {w} needs the listeners, the loop check the ports */
 		policy_env_configure(&env, conf);
 		policy_route_find(&env, conf, domain, &rt);
+		if (policyd_wait(PROC_MTA, m))
+			return;
 	}
 	policy_route_log(domain, &rt);
 	imsg_out_init(&out, IMSG_POLICY_ROUTE_RESULT, m->id);
@@ -456,9 +577,13 @@ policyd_authinfo(struct imsgev *iev, struct imsg *m, void *arg)
 		key[0] = '\0';
 		r = POLICY_DB_NOTFOUND;
 	} else {
-		policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+		policyd_env(&env);
 		r = policy_authinfo_find(&env, name, addr, &ai, key,
 		    sizeof(key));
+		if (policyd_wait(PROC_MTA, m)) {
+			explicit_bzero(&ai, sizeof(ai));
+			return;
+		}
 	}
 	stats_add("policy.authinfo", 1);
 	log_debug("authinfo %s [%s]: %s%s", name, addr,
@@ -547,13 +672,15 @@ policyd_generics(struct imsgev *iev, struct imsg *m, void *arg)
 		policyd_generics_fail(m->id, seq, "malformed request");
 		return;
 	}
-	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policyd_env(&env);
 	for (i = 0; i < n; i++)
 		if (policyd_generics_one(&env, addrs[i], values[i],
-		    sizeof(values[i])) == -1) {
+		    sizeof(values[i])) == -1 && !policyd_env_missed()) {
 			policyd_generics_fail(m->id, seq, "database failure");
 			return;
 		}
+	if (policyd_wait(PROC_SMTP, m))
+		return;
 	stats_add("policy.generics", 1);
 	imsg_out_init(&out, IMSG_POLICY_GENERICS_RESULT, m->id);
 	imsg_put_u32(&out, seq);

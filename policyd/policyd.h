@@ -5,6 +5,8 @@
  *			a short while (`local users passwd`)
  *   policyd_resolve.c	the queue's questions: a DSN's recipient, the
  *			items of a .forward or :include: file
+ *   policyd_pgsql.c	the PostgreSQL store (`database postgresql`),
+ *			asked asynchronously through a cache
  *   policyd_sts.c	the mta's MTA-STS policies, in policyd's own
  *			writable database
  *   policyd_tlsrpt.c	the mta's TLS-RPT records, in the same database
@@ -18,6 +20,7 @@ struct imsg;
 struct imsgev;
 struct imsg_out;
 struct policy_targets;
+struct policy_env;
 
 /* a question of the queue's */
 struct policyd_req {
@@ -34,6 +37,16 @@ struct policyd_req {
 void	policyd_put_targets(struct imsg_out *, const struct policy_targets *,
 	    size_t);
 void	policyd_park_req(struct policyd_req *);
+void	policyd_env(struct policy_env *);
+int	policyd_env_missed(void);
+
+/* policyd_pgsql.c */
+void	policyd_pgsql_init(void (*retry)(void));
+void	policyd_pgsql_configure(const char *conninfo);
+void	policyd_pgsql_close(void);
+int	policyd_pgsql_on(void);
+void	policyd_pgsql_env(struct policy_env *);
+int	policyd_pgsql_missed(void);
 
 /* policyd_sts.c: IMSG_POLICY_STS_GET and IMSG_POLICY_STS_PUT; the
  * database they share with the TLS-RPT records */

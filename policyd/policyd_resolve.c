@@ -8,7 +8,8 @@
  *   IMSG_POLICY_EXPAND	the items of a .forward or :include: file that
  *				smtpd-local read for the queue
  *
- * A question that waits for a user lookup is parked (policyd.c) and
+ * A question that waits for a user lookup or for keys of the PostgreSQL
+ * store is parked (policyd.c) and
  * decided again when an answer comes in.  A DSN recipient or a file that
  * resolves to nothing deliverable gets one failed target, so that the
  * queue bounces it rather than asks forever; a member that failed for now
@@ -120,12 +121,17 @@ policyd_req_decide(struct policyd_req *req)
 	size_t			 i;
 	int			 r;
 
-	policy_store_env(&env, conf != NULL ? conf->hostname : NULL);
+	policyd_env(&env);
 	policy_env_configure(&env, conf);
 	env.user_exists = policyd_user_exists;
 	r = req->expand ? policy_resolve_expand(&env, req->self, req->source,
 	    req->text, req->depth, &ts) : policy_resolve(&env, req->rcpt, NULL,
 	    &ts);
+	if (policyd_env_missed()) {
+		if (r == POLICY_RESOLVE_OK || r == POLICY_RESOLVE_TOOMANY)
+			policy_targets_free(&ts);
+		return -1;
+	}
 	if (r == POLICY_RESOLVE_PENDING)
 		return -1;
 	stats_add(req->expand ? "policy.expand" : "policy.resolve", 1);

@@ -5,12 +5,36 @@
 # pipelined MAIL/RCPT batches from bench/policy_load.py; every RCPT is a
 # full decision in smtpd-policyd (blacklist probes, relay-to and relay-from
 # steps) answered from SQLite.  Bounded: SECONDS (default 10) of load.
+# BENCH_POLICY_STORE=postgresql keeps the same map in a PostgreSQL 15
+# started here (initdb as the postgres user in the scratch directory, TCP
+# on loopback), and BENCH_POLICY_FRESH=1 gives every batch recipients never
+# seen before (bench/policy_load.py), so that policyd's cache does not
+# answer them.  bench/policy_pgsql.sh runs the variants side by side.
 set -eu
 cd "$(dirname "$0")/.."
 SECONDS_LOAD=${BENCH_POLICY_SECONDS:-10}
 CONNS=${BENCH_POLICY_CONNS:-8}
+STORE=${BENCH_POLICY_STORE:-sqlite}
 dir=$(mktemp -d /tmp/bench-policy.XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+chmod 755 "$dir"
+freeport() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port=$(freeport)
+pgpid=
+pgbin=/usr/lib/postgresql/15/bin
+if [ "$STORE" = postgresql ]; then
+	pgport=$(freeport)
+	mkdir "$dir/pg" && chown postgres:postgres "$dir/pg"
+	setpriv --reuid=postgres --regid=postgres --clear-groups \
+	    "$pgbin/initdb" -D "$dir/pg/data" -A trust -U postgres -E UTF8 \
+	    --locale=C --no-sync >/dev/null
+	setpriv --reuid=postgres --regid=postgres --clear-groups \
+	    "$pgbin/postgres" -D "$dir/pg/data" -p "$pgport" -k "$dir/pg" \
+	    -c listen_addresses=127.0.0.1 >"$dir/pg/log" 2>&1 &
+	pgpid=$!
+	until "$pgbin/pg_isready" -q -h 127.0.0.1 -p "$pgport"; do sleep 0.1; done
+fi
 cat > "$dir/smtpd.conf" <<CONF
 hostname "policy-bench.invalid"
 queue "$dir/spool"
@@ -23,6 +47,7 @@ limit errors 1000000
 # every batch ends in RSET, which counts as a junk command
 limit junk-commands 1000000
 CONF
+[ -z "$pgpid" ] || echo "database postgresql \"host=127.0.0.1 port=$pgport dbname=postgres user=postgres sslmode=disable\"" >>"$dir/smtpd.conf"
 python3 - "$dir/access.txt" <<'PY'
 import sys
 with open(sys.argv[1], "w") as f:
@@ -36,7 +61,7 @@ mkdir -p "$dir/db"
 bin/smtpctl -f "$dir/smtpd.conf" makemap access "$dir/access.txt" >/dev/null
 bin/smtpd -d -f "$dir/smtpd.conf" -x "$(pwd)/bin" >"$dir/smtpd.log" 2>&1 &
 pid=$!
-trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$dir"' EXIT
+trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; [ -z "$pgpid" ] || { kill -INT $pgpid; wait $pgpid; }; rm -rf "$dir"' EXIT
 i=0
 until bin/smtpctl -f "$dir/smtpd.conf" show status >/dev/null 2>&1 &&
     python3 -c "import socket; socket.create_connection(('127.0.0.1', $port), 1)" 2>/dev/null; do
@@ -51,7 +76,7 @@ t1=$(date +%s.%N)
 after=$(bin/smtpctl -f "$dir/smtpd.conf" show stats | sed -n 's/^policy.query=//p')
 cpu1=$(awk '{print $14+$15}' /proc/$(pgrep -f smtpd-policyd -P $pid | head -1)/stat 2>/dev/null || echo 0)
 hz=$(getconf CLK_TCK)
-echo "policy-bench: client: $line"
+echo "policy-bench: store $STORE${BENCH_POLICY_FRESH:+, fresh recipients}: client: $line"
 python3 - "$before" "$after" "$t0" "$t1" "$cpu0" "$cpu1" "$hz" <<'PY'
 import sys
 b, a, t0, t1, c0, c1, hz = sys.argv[1:]

@@ -38,6 +38,7 @@ psmisc util-linux adduser netbase cpio procmail dovecot-core
 dovecot-lmtpd strace bsd-mailx nsd ldnsutils unbound-host haproxy
 python3-prometheus-client
 python3-milter libmilter-dev opendkim opendkim-tools python3-dkim
+libpq-dev postgresql-15
 libc6 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 zlib1g libcrypt1"
 
 installed() {

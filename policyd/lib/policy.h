@@ -183,6 +183,11 @@ struct policy_env {
 	/* `local users passwd`: is this a user of the system? */
 	int		(*user_exists)(void *arg, const char *user);
 	void		 *user_arg;
+	/* a store that answers lookups itself (policyd's PostgreSQL
+	 * client); NULL: db and dbfail say */
+	int		(*lookup)(void *arg, const char *map, const char *key,
+			    char *value, size_t valuelen);
+	void		 *lookup_arg;
 };
 
 /* policy_probe.c */

@@ -105,7 +105,9 @@ policy_env_lookup(const struct policy_env *env, const char *map,
 	const char	*show = value;
 	int		 r;
 
-	if (env->dbfail)
+	if (env->lookup != NULL)
+		r = env->lookup(env->lookup_arg, map, key, value, valuelen);
+	else if (env->dbfail)
 		r = POLICY_DB_TMPF;
 	else if (env->db == NULL)
 		r = POLICY_DB_NOTFOUND;

@@ -1,18 +1,10 @@
 /*
- * policy_db.c: the SQLite store of the policy maps (see policy_db.h).
- *
- * Schema version 1 (PRAGMA user_version = 1):
- *   maps(map, key, value), primary key (map, key), WITHOUT ROWID;
- *   map_source(map, source, entries, updated): what makemap last loaded.
- * Keys are stored lowercased and looked up lowercased, so every lookup is
- * one primary-key probe through a statement prepared once per handle.
- * The file uses the rollback journal (not WAL), so a reader needs only
- * read access to the file itself: policyd opens it read-only in a chroot.
- *
- * Failure behaviour: every SQLite error other than "no row" is reported
- * as POLICY_DB_TMPF (lookups) or -1 with a text (everything else); the
- * caller decides.  A writer that waits more than POLICY_DB_BUSY_MS for a
- * lock gives up with an error rather than blocking its process.
+ * policy_db.c: the policy maps behind one interface (policy_db.h), kept
+ * in SQLite (policy_db_sqlite.c, the default) or PostgreSQL
+ * (policy_db_pgsql.c, `database postgresql`).  The store is chosen once,
+ * at config load (policy_db_select()); everything a map holds is checked
+ * and lowercased here, so both stores hold the same rows and answer the
+ * same lookups.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -20,37 +12,26 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include <sqlite3.h>
-
 #include "paths.h"
 #include "util.h"
 #include "policy_db.h"
-
-#define POLICY_DB_BUSY_MS	500
-#define POLICY_DB_MODE		0640
+#include "policy_db_backend.h"
 
 struct policy_db {
-	sqlite3		*sql;
-	sqlite3_stmt	*get;		/* the lookup, prepared once */
-	sqlite3_stmt	*put;		/* makemap's insert, on first use */
-	int		 readwrite;
-	/*
-	 * Read-only handles (policyd) know which maps are empty, so that a
-	 * recipient costs no probes of a mailertable or virtusertable that
-	 * has no entry: bit i of policy_maps[] is known / has entries, both
-	 * dropped when another connection commits (PRAGMA data_version).
-	 */
-	sqlite3_stmt	*any;
-	sqlite3_stmt	*version;
-	sqlite3_int64	 data_version;
-	uint32_t	 known;
-	uint32_t	 filled;
+	const struct policy_db_ops	*ops;
+	struct policy_db_backend	*be;
 };
+
+/* `database postgresql` of the config in force; "" for SQLite */
+static char	 policy_db_conninfo[POLICY_CONNINFO_MAX];
+/* libpq's default passfile: POLICY_PG_PASSFILE beside the database */
+static char	 policy_db_passfile[PATH_MAX];
 
 static const struct {
 	const char		*name;
@@ -68,24 +49,51 @@ static const struct {
 	{ "virtusertable",	POLICY_MAP_PAIRS },
 };
 
-static const char policy_db_schema[] =
-	"CREATE TABLE IF NOT EXISTS maps ("
-	" map TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-	" PRIMARY KEY (map, key)) WITHOUT ROWID;"
-	"CREATE TABLE IF NOT EXISTS map_source ("
-	" map TEXT PRIMARY KEY NOT NULL, source TEXT NOT NULL,"
-	" entries INTEGER NOT NULL, updated INTEGER NOT NULL);"
-	"PRAGMA user_version = 1;";
+void
+policy_db_select(const char *conninfo, const char *dbpath, int chrooted)
+{
+	const char	*slash = strrchr(dbpath, '/');
+	int		 dirlen;
 
-enum policy_map_kind
-policy_map_kind(const char *map)
+	(void)strlcpy(policy_db_conninfo, conninfo != NULL ? conninfo : "",
+	    sizeof(policy_db_conninfo));
+	/* policyd is chrooted to the database's directory */
+	dirlen = chrooted || slash == NULL ? 0 : (int)(slash - dbpath);
+	(void)snprintf(policy_db_passfile, sizeof(policy_db_passfile),
+	    "%.*s/%s", dirlen, dbpath, POLICY_PG_PASSFILE);
+}
+
+const char *
+policy_db_pgpass(void)
+{
+	return policy_db_passfile;
+}
+
+int
+policy_db_remote(void)
+{
+	return policy_db_conninfo[0] != '\0';
+}
+
+int
+policy_map_index(const char *map)
 {
 	size_t	 i;
 
 	for (i = 0; i < sizeof(policy_maps) / sizeof(policy_maps[0]); i++)
 		if (strcmp(policy_maps[i].name, map) == 0)
-			return policy_maps[i].kind;
-	return POLICY_MAP_UNKNOWN;
+			return (int)i;
+	return -1;
+}
+
+enum policy_map_kind
+policy_map_kind(const char *map)
+{
+	int	 i;
+
+	if ((i = policy_map_index(map)) == -1)
+		return POLICY_MAP_UNKNOWN;
+	return policy_maps[i].kind;
 }
 
 const char *
@@ -94,256 +102,6 @@ policy_map_names(void)
 	return "access, aliases, authinfo, genericstable, local-host-names, "
 	    "local-users, "
 	    "mailertable, relay-domains, virtual-domains, virtusertable";
-}
-
-static void
-policy_db_err(char *err, size_t errlen, const char *what, sqlite3 *sql)
-{
-	(void)snprintf(err, errlen, "%s: %s", what,
-	    sql != NULL ? sqlite3_errmsg(sql) : "out of memory");
-}
-
-/* Create the file with our mode before SQLite does (it would use 0644). */
-static int
-policy_db_create(const char *path, int *created, char *err, size_t errlen)
-{
-	int	 fd;
-
-	*created = 0;
-	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
-	    POLICY_DB_MODE);
-	if (fd == -1 && errno == EEXIST)
-		return 0;
-	if (fd == -1) {
-		(void)snprintf(err, errlen, "cannot create %s: %s", path,
-		    strerror(errno));
-		return -1;
-	}
-	*created = 1;
-	(void)close(fd);
-	return 0;
-}
-
-static int
-policy_db_version(sqlite3 *sql, int *version, int *ntables)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(sql, "PRAGMA user_version", -1, &st,
-	    NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(st);
-	*version = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	(void)sqlite3_finalize(st);
-	if (rc != SQLITE_ROW)
-		return -1;
-	if (sqlite3_prepare_v2(sql, "SELECT count(*) FROM sqlite_master",
-	    -1, &st, NULL) != SQLITE_OK)
-		return -1;
-	rc = sqlite3_step(st);
-	*ntables = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	(void)sqlite3_finalize(st);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-/* Check the schema version; create the schema in an empty writable file. */
-static int
-policy_db_schema_check(struct policy_db *db, const char *path, char *err,
-    size_t errlen)
-{
-	int	 version, ntables;
-
-	if (policy_db_version(db->sql, &version, &ntables) == -1) {
-		policy_db_err(err, errlen, path, db->sql);
-		return -1;
-	}
-	if (version > POLICY_DB_VERSION) {
-		(void)snprintf(err, errlen, "%s: schema version %d is newer "
-		    "than this program's (%d)", path, version,
-		    POLICY_DB_VERSION);
-		return -1;
-	}
-	if (version == POLICY_DB_VERSION)
-		return 0;
-	if (!db->readwrite || ntables != 0) {
-		(void)snprintf(err, errlen, "%s: not a policy map database "
-		    "(no schema; make it with smtpctl makemap)", path);
-		return -1;
-	}
-	if (sqlite3_exec(db->sql, policy_db_schema, NULL, NULL,
-	    NULL) != SQLITE_OK) {
-		policy_db_err(err, errlen, path, db->sql);
-		return -1;
-	}
-	return 0;
-}
-
-int
-policy_db_open(const char *path, int readwrite, struct policy_db **dbp,
-    char *err, size_t errlen)
-{
-	struct policy_db	*db;
-	int			 flags, created = 0;
-
-	*dbp = NULL;
-	if (readwrite && policy_db_create(path, &created, err, errlen) == -1)
-		return -1;
-	if ((db = calloc(1, sizeof(*db))) == NULL) {
-		(void)snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	db->readwrite = readwrite;
-	flags = readwrite ? SQLITE_OPEN_READWRITE : SQLITE_OPEN_READONLY;
-	if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
-		policy_db_err(err, errlen, path, db->sql);
-		policy_db_close(db);
-		return -1;
-	}
-	(void)sqlite3_busy_timeout(db->sql, POLICY_DB_BUSY_MS);
-	if (policy_db_schema_check(db, path, err, errlen) == -1 ||
-	    (created && policy_db_perms(path, err, errlen) == -1)) {
-		policy_db_close(db);
-		return -1;
-	}
-	if (sqlite3_prepare_v3(db->sql, "SELECT value FROM maps "
-	    "WHERE map = ?1 AND key = ?2", -1, SQLITE_PREPARE_PERSISTENT,
-	    &db->get, NULL) != SQLITE_OK || (!readwrite &&
-	    (sqlite3_prepare_v3(db->sql, "SELECT 1 FROM maps WHERE map = ?1 "
-	    "LIMIT 1", -1, SQLITE_PREPARE_PERSISTENT, &db->any,
-	    NULL) != SQLITE_OK || sqlite3_prepare_v3(db->sql,
-	    "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
-	    &db->version, NULL) != SQLITE_OK))) {
-		policy_db_err(err, errlen, path, db->sql);
-		policy_db_close(db);
-		return -1;
-	}
-	*dbp = db;
-	return 0;
-}
-
-void
-policy_db_close(struct policy_db *db)
-{
-	if (db == NULL)
-		return;
-	(void)sqlite3_finalize(db->get);
-	(void)sqlite3_finalize(db->put);
-	(void)sqlite3_finalize(db->any);
-	(void)sqlite3_finalize(db->version);
-	(void)sqlite3_close(db->sql);
-	free(db);
-}
-
-void
-policy_db_refresh(struct policy_db *db)
-{
-	sqlite3_int64	 v;
-
-	if (db->version == NULL)
-		return;
-	if (sqlite3_step(db->version) == SQLITE_ROW) {
-		v = sqlite3_column_int64(db->version, 0);
-		if (v != db->data_version)
-			db->known = 0;
-		db->data_version = v;
-	} else
-		db->known = 0;
-	(void)sqlite3_reset(db->version);
-}
-
-/* 0 if a read-only handle knows map to be empty, else 1 (or unknown). */
-static int
-policy_db_filled(struct policy_db *db, const char *map)
-{
-	uint32_t	 bit;
-	size_t		 i;
-	int		 rc;
-
-	if (db->any == NULL)
-		return 1;
-	for (i = 0; i < sizeof(policy_maps) / sizeof(policy_maps[0]); i++)
-		if (strcmp(policy_maps[i].name, map) == 0)
-			break;
-	if (i == sizeof(policy_maps) / sizeof(policy_maps[0]))
-		return 1;
-	bit = 1u << i;
-	if (!(db->known & bit)) {
-		if (sqlite3_bind_text(db->any, 1, map, -1, SQLITE_STATIC) !=
-		    SQLITE_OK)
-			return 1;
-		rc = sqlite3_step(db->any);
-		(void)sqlite3_reset(db->any);
-		(void)sqlite3_clear_bindings(db->any);
-		if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-			return 1;
-		db->known |= bit;
-		if (rc == SQLITE_ROW)
-			db->filled |= bit;
-		else
-			db->filled &= ~bit;
-	}
-	return (db->filled & bit) != 0;
-}
-
-int
-policy_db_lookup(struct policy_db *db, const char *map, const char *key,
-    char *value, size_t valuelen)
-{
-	char		 lkey[POLICY_KEY_MAX + 1];
-	const char	*v;
-	int		 rc, ret;
-
-	if (!policy_db_filled(db, map))
-		return POLICY_DB_NOTFOUND;
-
-	/* a domain is stored as A-labels (an alias name is no domain); a
-	 * key too long or no valid IDN matches no stored key */
-	if (policy_map_kind(map) == POLICY_MAP_ALIASES ?
-	    strlcpy(lkey, key, sizeof(lkey)) >= sizeof(lkey) :
-	    policy_makemap_key(key, lkey, sizeof(lkey)) == -1)
-		return POLICY_DB_NOTFOUND;
-	text_lower(lkey);
-	if (sqlite3_bind_text(db->get, 1, map, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(db->get, 2, lkey, -1, SQLITE_STATIC) != SQLITE_OK)
-		ret = POLICY_DB_TMPF;
-	else if ((rc = sqlite3_step(db->get)) == SQLITE_DONE)
-		ret = POLICY_DB_NOTFOUND;
-	else if (rc != SQLITE_ROW)
-		ret = POLICY_DB_TMPF;
-	else if ((v = (const char *)sqlite3_column_text(db->get, 0)) == NULL)
-		ret = POLICY_DB_TMPF;
-	else if (value != NULL && strlcpy(value, v, valuelen) >= valuelen)
-		ret = POLICY_DB_TMPF;	/* never cut a value silently */
-	else
-		ret = POLICY_DB_FOUND;
-	(void)sqlite3_reset(db->get);
-	(void)sqlite3_clear_bindings(db->get);
-	return ret;
-}
-
-/* Run one statement with up to three text parameters; SQLite's code. */
-static int
-policy_db_exec(struct policy_db *db, const char *query, const char *a,
-    const char *b, const char *c)
-{
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if ((rc = sqlite3_prepare_v2(db->sql, query, -1, &st,
-	    NULL)) != SQLITE_OK)
-		return rc;
-	if ((a != NULL && sqlite3_bind_text(st, 1, a, -1,
-	    SQLITE_STATIC) != SQLITE_OK) ||
-	    (b != NULL && sqlite3_bind_text(st, 2, b, -1,
-	    SQLITE_STATIC) != SQLITE_OK) ||
-	    (c != NULL && sqlite3_bind_text(st, 3, c, -1,
-	    SQLITE_STATIC) != SQLITE_OK))
-		rc = SQLITE_ERROR;
-	else
-		rc = sqlite3_step(st);
-	(void)sqlite3_finalize(st);
-	return rc;
 }
 
 /*
@@ -412,6 +170,68 @@ policy_db_entry_check(const char *map, const char *key, const char *value,
 }
 
 int
+policy_db_open(const char *path, int readwrite, struct policy_db **dbp,
+    char *err, size_t errlen)
+{
+	struct policy_db	*db;
+
+	*dbp = NULL;
+	if ((db = calloc(1, sizeof(*db))) == NULL) {
+		(void)snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	db->ops = policy_db_remote() ? &policy_db_pgsql_ops :
+	    &policy_db_sqlite_ops;
+	if (db->ops->open(policy_db_remote() ? policy_db_conninfo : path,
+	    readwrite, &db->be, err, errlen) == -1) {
+		free(db);
+		return -1;
+	}
+	*dbp = db;
+	return 0;
+}
+
+void
+policy_db_close(struct policy_db *db)
+{
+	if (db == NULL)
+		return;
+	db->ops->close(db->be);
+	free(db);
+}
+
+void
+policy_db_refresh(struct policy_db *db)
+{
+	db->ops->refresh(db->be);
+}
+
+int
+policy_db_lookup_key(const char *map, const char *key, char *lkey,
+    size_t lkeylen)
+{
+	/* a domain is stored as A-labels (an alias name is no domain); a
+	 * key too long or no valid IDN matches no stored key */
+	if (policy_map_kind(map) == POLICY_MAP_ALIASES ?
+	    strlcpy(lkey, key, lkeylen) >= lkeylen :
+	    policy_makemap_key(key, lkey, lkeylen) == -1)
+		return -1;
+	text_lower(lkey);
+	return 0;
+}
+
+int
+policy_db_lookup(struct policy_db *db, const char *map, const char *key,
+    char *value, size_t valuelen)
+{
+	char	 lkey[POLICY_KEY_MAX + 1];
+
+	if (policy_db_lookup_key(map, key, lkey, sizeof(lkey)) == -1)
+		return POLICY_DB_NOTFOUND;
+	return db->ops->lookup(db->be, map, lkey, value, valuelen);
+}
+
+int
 policy_db_set(struct policy_db *db, const char *map, const char *key,
     const char *value, char *err, size_t errlen)
 {
@@ -422,12 +242,7 @@ policy_db_set(struct policy_db *db, const char *map, const char *key,
 		return -1;
 	if (policy_map_kind(map) == POLICY_MAP_SET)
 		value = "";
-	if (policy_db_exec(db, "INSERT OR REPLACE INTO maps (map, key, value) "
-	    "VALUES (?1, ?2, ?3)", map, lkey, value) != SQLITE_DONE) {
-		policy_db_err(err, errlen, "set", db->sql);
-		return -1;
-	}
-	return 0;
+	return db->ops->set(db->be, map, lkey, value, err, errlen);
 }
 
 int
@@ -439,45 +254,25 @@ policy_db_delete(struct policy_db *db, const char *map, const char *key,
 	if (strlcpy(lkey, key, sizeof(lkey)) >= sizeof(lkey))
 		return POLICY_DB_NOTFOUND;
 	text_lower(lkey);
-	if (policy_db_exec(db, "DELETE FROM maps WHERE map = ?1 AND key = ?2",
-	    map, lkey, NULL) != SQLITE_DONE) {
-		policy_db_err(err, errlen, "delete", db->sql);
-		return POLICY_DB_TMPF;
-	}
-	return sqlite3_changes(db->sql) > 0 ? POLICY_DB_FOUND :
-	    POLICY_DB_NOTFOUND;
+	return db->ops->delete(db->be, map, lkey, err, errlen);
 }
 
 int
 policy_db_list(struct policy_db *db, const char *map, policy_db_list_cb cb,
     void *arg, char *err, size_t errlen)
 {
-	sqlite3_stmt	*st;
-	int		 rc;
-
-	if (sqlite3_prepare_v2(db->sql, "SELECT key, value FROM maps "
-	    "WHERE map = ?1 ORDER BY key", -1, &st, NULL) != SQLITE_OK) {
-		policy_db_err(err, errlen, "list", db->sql);
-		return -1;
-	}
-	rc = sqlite3_bind_text(st, 1, map, -1, SQLITE_STATIC);
-	while (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		cb((const char *)sqlite3_column_text(st, 0),
-		    (const char *)sqlite3_column_text(st, 1), arg);
-		rc = SQLITE_OK;
-	}
-	if (rc != SQLITE_DONE)
-		policy_db_err(err, errlen, "list", db->sql);
-	(void)sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return db->ops->list(db->be, map, cb, arg, err, errlen);
 }
 
+/* A PostgreSQL server keeps its own permissions: nothing to do there. */
 int
 policy_db_perms(const char *path, char *err, size_t errlen)
 {
 	struct group	*gr;
 	int		 fd, ret = 0;
 
+	if (policy_db_remote())
+		return 0;
 	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		(void)snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return -1;
@@ -496,69 +291,29 @@ policy_db_perms(const char *path, char *err, size_t errlen)
 	return ret;
 }
 
-/* Start replacing map: a write transaction that first empties it. */
 int
 policy_db_begin(struct policy_db *db, const char *map, char *err,
     size_t errlen)
 {
-	if (sqlite3_exec(db->sql, "BEGIN IMMEDIATE", NULL, NULL,
-	    NULL) != SQLITE_OK) {
-		policy_db_err(err, errlen, "begin", db->sql);
-		return -1;
-	}
-	if (policy_db_exec(db, "DELETE FROM maps WHERE map = ?1", map, NULL,
-	    NULL) != SQLITE_DONE) {
-		policy_db_err(err, errlen, "empty map", db->sql);
-		policy_db_rollback(db);
-		return -1;
-	}
-	return 0;
+	return db->ops->begin(db->be, map, err, errlen);
 }
 
-/* Insert one checked entry; SQLITE_CONSTRAINT means a duplicate key. */
 int
 policy_db_insert(struct policy_db *db, const char *map, const char *key,
     const char *value)
 {
-	int	 rc;
-
-	if (db->put == NULL && (rc = sqlite3_prepare_v2(db->sql,
-	    "INSERT INTO maps (map, key, value) VALUES (?1, ?2, ?3)", -1,
-	    &db->put, NULL)) != SQLITE_OK)
-		return rc;
-	if (sqlite3_bind_text(db->put, 1, map, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(db->put, 2, key, -1, SQLITE_STATIC) != SQLITE_OK ||
-	    sqlite3_bind_text(db->put, 3, value, -1, SQLITE_STATIC) != SQLITE_OK)
-		rc = SQLITE_ERROR;
-	else
-		rc = sqlite3_step(db->put);
-	(void)sqlite3_reset(db->put);
-	(void)sqlite3_clear_bindings(db->put);
-	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+	return db->ops->insert(db->be, map, key, value);
 }
 
-/* Record where the map came from and commit the replacement. */
 int
 policy_db_commit(struct policy_db *db, const char *map, const char *source,
     long entries, char *err, size_t errlen)
 {
-	char	 n[32];
-
-	(void)snprintf(n, sizeof(n), "%ld", entries);
-	if (policy_db_exec(db, "INSERT OR REPLACE INTO map_source (map, source,"
-	    " entries, updated) VALUES (?1, ?2, CAST(?3 AS INTEGER), "
-	    "strftime('%s', 'now'))", map, source, n) != SQLITE_DONE ||
-	    sqlite3_exec(db->sql, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-		policy_db_err(err, errlen, "commit", db->sql);
-		policy_db_rollback(db);
-		return -1;
-	}
-	return 0;
+	return db->ops->commit(db->be, map, source, entries, err, errlen);
 }
 
 void
 policy_db_rollback(struct policy_db *db)
 {
-	if (sqlite3_get_autocommit(db->sql) == 0)
-		(void)sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+	db->ops->rollback(db->be);
 }

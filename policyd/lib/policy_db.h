@@ -1,12 +1,16 @@
 /*
- * policy_db.h: the SQLite database of policy maps (access, mailertable,
+ * policy_db.h: the database of policy maps (access, mailertable,
  * authinfo, virtusertable, aliases, local-host-names, relay-domains,
  * virtual-domains, local-users) and makemap, its text importer.
  *
  * One table holds every map: maps(map, key, value), keys lowercased.  A
  * "set" map (local-host-names, relay-domains) stores keys with an empty
  * value.  An aliases value may be up to POLICY_ALIAS_VALUE_MAX octets,
- * every other one up to POLICY_VALUE_MAX.  The schema version is PRAGMA user_version (POLICY_DB_VERSION).
+ * every other one up to POLICY_VALUE_MAX.  The store is SQLite (a file;
+ * the schema version is PRAGMA user_version, POLICY_DB_VERSION) or, after
+ * policy_db_select() with a conninfo, PostgreSQL (the same two tables in
+ * the connection's schema, the version in policy_schema, and a trigger
+ * that NOTIFYs POLICY_PG_CHANNEL on every change of maps).
  * These functions are shared by smtpd-policyd (read-only lookups) and
  * smtpctl (makemap, access add/delete/show), so they never call fatal()
  * and report every failure through a return value and an error text.
@@ -24,9 +28,28 @@
 /* ... but for one stored aliases list, which may be long */
 #define POLICY_ALIAS_VALUE_MAX	65536
 
+/* the longest conninfo string of `database postgresql` */
+#define POLICY_CONNINFO_MAX	1024
+/* libpq's default passfile, in the directory of `database PATH` */
+#define POLICY_PG_PASSFILE	"pgpass"
+/* what every change of the PostgreSQL maps NOTIFYs (a trigger) */
+#define POLICY_PG_CHANNEL	"smtpd_maps"
+/* policyd's lookup, prepared once per connection: $1 map, $2 key */
+#define POLICY_PG_LOOKUP	"SELECT value FROM maps WHERE map = $1 " \
+				"AND key = $2"
+/* one row, the schema version, if the maps are there */
+#define POLICY_PG_VERSION	"SELECT version FROM policy_schema"
+
+/* Results of policy_db_insert(). */
+enum policy_db_insert_result {
+	POLICY_DB_INSERT_ERROR = -1,
+	POLICY_DB_INSERT_OK = 0,
+	POLICY_DB_INSERT_DUPLICATE = 1
+};
+
 /* Results of policy_db_lookup() and policy_db_delete(). */
 enum policy_db_result {
-	POLICY_DB_TMPF = -1,	/* any SQLite error: spec 0 "TMPF" */
+	POLICY_DB_TMPF = -1,	/* any database error: spec 0 "TMPF" */
 	POLICY_DB_NOTFOUND = 0,
 	POLICY_DB_FOUND = 1
 };
@@ -50,8 +73,26 @@ enum policy_map_kind	 policy_map_kind(const char *map);
 const char		*policy_map_names(void);
 
 /*
+ * Choose the store, at config load: conninfo NULL or "" for SQLite (the
+ * path given to policy_db_open()), else a libpq conninfo string, and
+ * policy_db_open() ignores its path.  dbpath is `database PATH`, whose
+ * directory holds the default passfile (chrooted: policyd, whose root
+ * that directory is).  policy_db_remote(): 1 for PostgreSQL.
+ */
+void	policy_db_select(const char *conninfo, const char *dbpath,
+	    int chrooted);
+int	policy_db_remote(void);
+/* The default passfile's path, as this process reaches it. */
+const char *policy_db_pgpass(void);
+/* libpq's connection keywords and values for conninfo (arrays of
+ * POLICY_PG_PARAMS, NULL ended): our defaults first, then conninfo,
+ * which may override them. */
+#define POLICY_PG_PARAMS	6
+void	policy_pgsql_params(const char *conninfo, const char **keywords,
+	    const char **values);
+/*
  * Open the database.  readwrite creates the file (mode 0640) and the
- * schema if needed; read-only refuses a file without our schema.
+ * schema if needed; read-only refuses a store without our schema.
  * 0 on success, -1 with err filled.
  */
 int	policy_db_open(const char *path, int readwrite, struct policy_db **,
@@ -66,6 +107,10 @@ void	policy_db_close(struct policy_db *);
 void	policy_db_refresh(struct policy_db *);
 int	policy_db_lookup(struct policy_db *, const char *map, const char *key,
 	    char *value, size_t valuelen);
+/* The key a lookup of key in map probes, into lkey: 0, or -1 if no
+ * stored key can match it. */
+int	policy_db_lookup_key(const char *map, const char *key, char *lkey,
+	    size_t lkeylen);
 /* Add or replace one entry (validated as makemap would): 0 or -1. */
 int	policy_db_set(struct policy_db *, const char *map, const char *key,
 	    const char *value, char *err, size_t errlen);
@@ -80,7 +125,7 @@ int	policy_db_perms(const char *path, char *err, size_t errlen);
 
 /*
  * The steps of makemap's transaction: begin (and empty the map), insert
- * each entry (SQLite's code: SQLITE_CONSTRAINT is a duplicate key),
+ * each entry (enum policy_db_insert_result),
  * commit (recording the source file), or roll back.
  */
 int	policy_db_begin(struct policy_db *, const char *map, char *err,

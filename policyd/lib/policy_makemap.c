@@ -34,8 +34,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <sqlite3.h>
-
 #include "mailaddr.h"
 #include "util.h"
 #include "policy.h"
@@ -217,10 +215,11 @@ makemap_line_load(struct makemap *mm, char *buf, size_t len,
 		*why = reason;
 		return -1;
 	}
-	if ((rc = policy_db_insert(mm->db, mm->map, key, value)) != SQLITE_OK) {
-		*why = rc == SQLITE_CONSTRAINT ? "duplicate key" :
+	if ((rc = policy_db_insert(mm->db, mm->map, key,
+	    value)) != POLICY_DB_INSERT_OK) {
+		*why = rc == POLICY_DB_INSERT_DUPLICATE ? "duplicate key" :
 		    "database error";
-		mm->rep->failure = rc == SQLITE_CONSTRAINT ?
+		mm->rep->failure = rc == POLICY_DB_INSERT_DUPLICATE ?
 		    POLICY_MAKEMAP_DATA : POLICY_MAKEMAP_DB;
 		return -1;
 	}
@@ -276,7 +275,7 @@ makemap_alias_store(struct makemap *mm, const char *entry,
 	    POLICY_ALIAS_VALUE_MAX + 1, why) == -1)
 		return -1;
 	rc = policy_db_insert(mm->db, mm->map, key, value);
-	if (rc == SQLITE_CONSTRAINT) {
+	if (rc == POLICY_DB_INSERT_DUPLICATE) {
 		(void)snprintf(msg, sizeof(msg), "%s:%lu: duplicate alias "
 		    "name %s, the last one is kept", mm->file, line, key);
 		if (mm->rep->warn != NULL)
@@ -286,7 +285,7 @@ makemap_alias_store(struct makemap *mm, const char *entry,
 		    sizeof(msg)) == POLICY_DB_FOUND)
 			rc = policy_db_insert(mm->db, mm->map, key, value);
 	}
-	if (rc != SQLITE_OK) {
+	if (rc != POLICY_DB_INSERT_OK) {
 		*why = "database error";
 		mm->rep->failure = POLICY_MAKEMAP_DB;
 		return -1;

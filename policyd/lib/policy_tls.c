@@ -345,7 +345,8 @@ tls_conclude(const struct policy_env *env, const struct policy_query *q,
 	policy_tls_facts_from(q, &f);
 	f.perm_error = env->tls_perm_error;
 	policy_tls_req_check(r == POLICY_DB_FOUND ? value : NULL,
-	    env->db == NULL && !env->dbfail, &f, res);
+	    env->db == NULL && env->lookup == NULL && !env->dbfail, &f,
+	    res);
 	(void)strlcpy(res->key, key, sizeof(res->key));
 }
 

@@ -56,6 +56,12 @@ DEFAULTS = {
 }
 
 
+# The conninfo of `database postgresql` for every Relay made while it is
+# set (regress/pgsql/ runs policy tests of other areas against a
+# PostgreSQL store this way); None: the SQLite file.
+POSTGRESQL = None
+
+
 class RelayError(AssertionError):
     pass
 
@@ -119,6 +125,8 @@ class Relay:
                   'control "%s"' % self.control,
                   'database "%s"' % self.database,
                   "listen on 127.0.0.1 port %d" % self.port]
+        if POSTGRESQL is not None:
+            lines.append('database postgresql "%s"' % POSTGRESQL)
         for domain, host, port in self.routes:
             line = 'route "%s" via "%s"' % (domain, host)
             if port:

@@ -66,7 +66,8 @@ def relay_with_maps(maps, **kwargs):
         relay.start()
         # policyd answers 451 until it has opened the maps it was given
         if maps:
-            relay.wait_for_log(r"policyd: database .* opened", 20)
+            relay.wait_for_log(r"policyd: database .* (opened|connected)",
+                               20)
     except BaseException:
         relay.stop()
         raise

@@ -273,8 +273,12 @@ main(void)
 	    "tlsproxy: a unix socket (syslog's reconnect) fails with EACCES");
 	UNIT_CHECK(killed("queue", PROBE_INET_SOCKET, "socket"),
 	    "queue: no network");
-	UNIT_CHECK(killed("policyd", PROBE_INET_SOCKET, "socket"),
-	    "policyd: no network");
+	UNIT_CHECK(answered("policyd", PROBE_INET_SOCKET, 0),
+	    "policyd: an IPv4 socket (PostgreSQL) works");
+	UNIT_CHECK(answered("policyd", PROBE_UNIX_SOCKET, EACCES),
+	    "policyd: a unix socket fails with EACCES");
+	UNIT_CHECK(answered("policyd", PROBE_NETLINK_SOCKET, EAFNOSUPPORT),
+	    "policyd: a netlink socket (getaddrinfo) fails with EAFNOSUPPORT");
 	UNIT_CHECK(answered("smtp", PROBE_UNIX_SOCKET, EACCES),
 	    "smtp: a unix socket fails with EACCES");
 	UNIT_CHECK(killed("smtp", PROBE_NETLINK_SOCKET, "socket"),

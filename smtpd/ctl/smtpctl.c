@@ -347,6 +347,7 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
 		return 1;
 	}
+	policy_db_select(cf->database_conninfo, cf->database_path, 0);
 	if (local != NULL) {
 		rc = local->run(cf, argc, argv);
 		config_free(cf);

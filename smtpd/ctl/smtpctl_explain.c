@@ -280,7 +280,9 @@ explain_db_open(const char *path, struct policy_db **db)
 	char		 err[512];
 
 	*db = NULL;
-	if (stat(path, &st) == -1 && errno == ENOENT) {
+	if (policy_db_remote())
+		path = "postgresql";
+	else if (stat(path, &st) == -1 && errno == ENOENT) {
 		(void)printf("database\t%s\tmissing: every map is empty\n",
 		    path);
 		return 0;

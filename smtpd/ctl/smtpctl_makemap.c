@@ -101,8 +101,8 @@ smtpctl_makemap(const struct config *cf, int argc, char **argv)
 	}
 	if (makemap_import(cf, argv[1], argv[2], &out, &rep) == -1)
 		return rep.failure == POLICY_MAKEMAP_USAGE ? 2 : 1;
-	(void)printf("%s: map %s loaded from %s\n", cf->database_path, argv[1],
-	    argv[2]);
+	(void)printf("%s: map %s loaded from %s\n", policy_db_remote() ?
+	    "postgresql" : cf->database_path, argv[1], argv[2]);
 	if (policy_map_kind(argv[1]) == POLICY_MAP_ALIASES)
 		makemap_summary(argv[2], &rep);
 	return 0;
@@ -165,6 +165,7 @@ smtpctl_newaliases(int argc, char **argv)
 		(void)fprintf(stderr, "newaliases: cannot use %s\n", conffile);
 		return EX_CONFIG;
 	}
+	policy_db_select(cf->database_conninfo, cf->database_path, 0);
 	if (makemap_import(cf, "aliases", cf->local_aliases, &out,
 	    &rep) == -1)
 		rc = newaliases_status(rep.failure);

@@ -76,7 +76,8 @@ map_db_exists(const char *path)
 {
 	struct stat	 st;
 
-	if (stat(path, &st) == 0)
+	/* a PostgreSQL store: the server says what it holds */
+	if (policy_db_remote() || stat(path, &st) == 0)
 		return 1;
 	if (errno == ENOENT)
 		return 0;
