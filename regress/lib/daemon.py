@@ -132,6 +132,11 @@ class Relay:
             if port:
                 line += " port %d" % port
             lines.append(line)
+        # the default socket is one path for every relay: two relays of
+        # a test (or of two test runs) would take each other's
+        if not any(x.startswith("sendmail socket") for x in self.extra):
+            lines.append('sendmail socket "%s"'
+                         % os.path.join(self.dir, "submit.sock"))
         lines += self.extra
         return "\n".join(lines) + "\n"
 
