@@ -7,6 +7,7 @@ the policy does not name is not used and the mail stays queued; a
 certificate that does not verify defers; testing mode delivers and logs;
 a failed refetch keeps the cached policy and an expired one is fetched
 again; smtpctl tlsrpt prints the day's RFC 8460 report as JSON."""
+import contextlib
 import json
 import os
 import random
@@ -66,12 +67,21 @@ def _run(mode="enforce", mx=MX, mx_cert_ca=None, max_age=86400):
     return ca, port, web, cert
 
 
-def test_enforce_matching_mx_delivers_verified():
-    ca, port, web, cert = _run()
+@contextlib.contextmanager
+def _world(ca, port, web, cert, hop_ca):
+    """The policy server, the DNS, the sink, the MX relay (with cert,
+    trusting hop_ca) and the first relay, the MX ready for STARTTLS."""
     with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
+            _hop(sink, cert, hop_ca, port) as hop, Sink() as bounces, \
             _first(dns, ca, port, bounces) as relay:
         hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+        yield dns, sink, hop, bounces, relay
+
+
+def test_enforce_matching_mx_delivers_verified():
+    ca, port, web, cert = _run()
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["bob@" + DOMAIN])
         [m] = sink.wait_for(1, timeout=40)
         assert "with ESMTPS" in m.header("Received")
@@ -88,10 +98,8 @@ def test_enforce_matching_mx_delivers_verified():
 
 def test_enforce_non_matching_mx_not_used():
     ca, port, web, cert = _run(mx="mx9.other.example.net")
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["carol@" + DOMAIN])
         relay.wait_for_log(r"MTA-STS enforce: MX %s does not match the "
                            r"policy, not used" % MX, 30)
@@ -106,10 +114,8 @@ def test_enforce_non_matching_mx_not_used():
 def test_enforce_unverified_certificate_defers():
     other = TestCA(name="Another CA")
     ca, port, web, cert = _run(mx_cert_ca=other)
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, other, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, other) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["dave@" + DOMAIN])
         relay.wait_for_log(r"MTA-STS enforce policy of %s: sts=fail "
                            r"\(validation-failure, verify=FAIL\)"
@@ -128,10 +134,8 @@ def test_tls_required_no_header_is_not_held_by_the_policy():
     the same message without the header is deferred."""
     other = TestCA(name="Another CA")
     ca, port, web, cert = _run(mx_cert_ca=other)
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, other, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, other) as (dns, sink, hop, bounces,
+                                               relay):
         msg = ("From: <%s>\r\nTo: <erin@%s>\r\nSubject: optional\r\n"
                "TLS-Required:  no \r\n\r\nbody\r\n" % (SENDER, DOMAIN))
         clients.send(relay.port, SENDER, ["erin@" + DOMAIN], msg=msg)
@@ -150,10 +154,8 @@ def test_clt_features_m_turns_the_policy_off_for_a_server():
     policy is not applied to connections to that server."""
     other = TestCA(name="Another CA")
     ca, port, web, cert = _run(mx_cert_ca=other)
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, other, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, other) as (dns, sink, hop, bounces,
+                                               relay):
         rc, out = relay.makemap("access", "Clt_Features:%s M\n" % MX)
         assert rc == 0, out
         clients.send(relay.port, SENDER, ["gina@" + DOMAIN])
@@ -166,9 +168,8 @@ def test_explain_tls_srv_shows_the_kept_policy():
     """smtpctl explain tls-srv DOMAIN: after a delivery the policy kept
     for the domain, and for each MX host whether the policy names it."""
     ca, port, web, cert = _run()
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         rc, out = relay.smtpctl("explain", "tls-srv", DOMAIN)
         assert "MTA-STS: no policy kept for %s" % DOMAIN in out, out
         hop.wait_for_log(r"certificates loaded: [1-9]", 20)
@@ -192,10 +193,8 @@ def test_enforce_certificate_of_another_name_defers():
     name check (TLS_F_VERIFY_NAME) fails it."""
     ca, port, web, _ = _run()
     cert = ca.issue("mx1.elsewhere.example.net")
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["hank@" + DOMAIN])
         relay.wait_for_log(r"relay=%s, .*verify=FAIL" % MX, 40)
         relay.wait_for_log(r"verifymsg=hostname mismatch", 20)
@@ -209,10 +208,8 @@ def test_enforce_certificate_of_another_name_defers():
 def test_testing_mode_delivers_and_logs():
     other = TestCA(name="Another CA")
     ca, port, web, cert = _run(mode="testing", mx_cert_ca=other)
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, other, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, other) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["erin@" + DOMAIN])
         sink.wait_for(1, timeout=40)
         relay.wait_for_log(r"MTA-STS testing policy of %s: sts=fail "
@@ -225,10 +222,8 @@ def test_refetch_failure_keeps_cache_then_expiry_refetches():
     # max_age 24: fetched again from 18 s on (the last quarter), gone
     # at 24 s
     ca, port, web, cert = _run(max_age=24)
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["f1@" + DOMAIN])
         sink.wait_for(1, timeout=40)
         fetched = time.monotonic()
@@ -255,10 +250,8 @@ def test_refetch_failure_keeps_cache_then_expiry_refetches():
 
 def test_tlsrpt_json_report():
     ca, port, web, cert = _run()
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["g1@" + DOMAIN])
         sink.wait_for(1, timeout=40)
         relay.wait_for_log(r"sts=ok", 20)
@@ -291,10 +284,8 @@ def test_tlsrpt_counts_kept_across_mta_restart():
     """The day's TLS-RPT counts are kept by policyd: after a kill -9 of
     the mta the new one reads them back and counts on from there."""
     ca, port, web, cert = _run()
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["r1@" + DOMAIN])
         sink.wait_for(1, timeout=40)
         relay.wait_for_log(r"sts=ok", 20)
@@ -319,10 +310,8 @@ def test_policy_kept_across_mta_restart():
     """policyd keeps the fetched policy in its own database: a new mta
     reads it back, sees the same TXT id and fetches nothing."""
     ca, port, web, cert = _run()
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["k1@" + DOMAIN])
         sink.wait_for(1, timeout=40)
         relay.wait_for_log(r"policyd: MTA-STS policy of %s stored" % DOMAIN
@@ -350,10 +339,8 @@ def test_fetch_failure_without_cache_delivers_and_reports():
     without MTA-STS, and the day's report has the fetch error."""
     ca, port, web, cert = _run()
     web.status = 404
-    with web, _dns(web.addr) as dns, Sink() as sink, \
-            _hop(sink, cert, ca, port) as hop, Sink() as bounces, \
-            _first(dns, ca, port, bounces) as relay:
-        hop.wait_for_log(r"certificates loaded: [1-9]", 20)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
         clients.send(relay.port, SENDER, ["m1@" + DOMAIN])
         sink.wait_for(1, timeout=40)
         relay.wait_for_log(r"MTA-STS: policy fetch for %s failed: status "
