@@ -305,6 +305,20 @@ pg_timer_add(int seconds)
 	pg.timer_set = 1;
 }
 
+/* The connection, what waits on it and the cache, gone; state next. */
+static void
+pg_drop(enum pg_state state)
+{
+	pg_events_del();
+	PQfinish(pg.conn);
+	pg.conn = NULL;
+	pg_queue_clear();
+	pg_cache_flush();
+	pg.state = state;
+	pg.busy = 0;
+	pg.recheck = 0;
+}
+
 /* The connection is gone or refused: every lookup is TMPF until the
  * next try, PG_BACKOFF_MIN seconds on, doubling. */
 static void
@@ -317,14 +331,7 @@ pg_down(const char *why)
 		log_debug("database postgresql: %s", why);
 	pg.logged_down = 1;
 	stats_add("policy.pgsql.down", 1);
-	pg_events_del();
-	PQfinish(pg.conn);
-	pg.conn = NULL;
-	pg_queue_clear();
-	pg_cache_flush();
-	pg.state = PG_DOWN;
-	pg.busy = 0;
-	pg.recheck = 0;
+	pg_drop(PG_DOWN);
 	pg_timer_add(pg.backoff);
 	pg.backoff = pg.backoff * 2 > PG_BACKOFF_MAX ? PG_BACKOFF_MAX :
 	    pg.backoff * 2;
@@ -757,15 +764,9 @@ policyd_pgsql_init(void (*retry)(void))
 void
 policyd_pgsql_close(void)
 {
-	pg_events_del();
 	pg_timer_del();
-	PQfinish(pg.conn);
-	pg.conn = NULL;
-	pg_queue_clear();
-	pg_cache_flush();
-	pg.state = PG_OFF;
+	pg_drop(PG_OFF);
 	pg.logged_down = 0;
-	pg.recheck = 0;
 }
 
 void

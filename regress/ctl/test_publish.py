@@ -8,20 +8,7 @@ import subprocess
 import tempfile
 
 from lib import BIN, test_dir
-from lib.certs import TestCA
-
-
-def _spki_sha256(pem):
-    """SHA-256 of a certificate's SubjectPublicKeyInfo, by openssl(1)."""
-    pub = subprocess.run(["openssl", "x509", "-in", pem, "-noout",
-                          "-pubkey"], check=True, stdout=subprocess.PIPE)
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub.stdout, check=True,
-                         stdout=subprocess.PIPE)
-    dgst = subprocess.run(["openssl", "dgst", "-sha256", "-r"],
-                          input=der.stdout, check=True,
-                          stdout=subprocess.PIPE)
-    return dgst.stdout.split()[0].decode()
+from lib.certs import TestCA, spki_sha256
 
 
 def _conf(lines):
@@ -55,9 +42,9 @@ def test_tlsa_records_of_each_pki_and_its_chain():
     # the chain file: the key's record, then the CA's; a pki whose name
     # is no host name stands for the hostname
     assert _records(out) == [
-        ("_25._tcp.mx.relay.test.", "3", _spki_sha256(mx.cert)),
-        ("_25._tcp.mx.relay.test.", "2", _spki_sha256(ca.cert)),
-        ("_25._tcp.mx.relay.test.", "3", _spki_sha256(other.cert))], out
+        ("_25._tcp.mx.relay.test.", "3", spki_sha256(mx.cert)),
+        ("_25._tcp.mx.relay.test.", "2", spki_sha256(ca.cert)),
+        ("_25._tcp.mx.relay.test.", "3", spki_sha256(other.cert))], out
     assert "; issuer: /O=Regress/CN=Regress Test CA" in out, out
     rc, out, err = _smtpctl(conf, "tlsa", "bench")
     assert rc == 0 and len(_records(out)) == 1, (out, err)
@@ -159,7 +146,7 @@ def test_tlsa_record_validates_in_a_signed_zone():
                      records, signed=z != "plain", bogus=z == "broken")
         dns.start()
         out = _validate(dns, "_25._tcp.mx.secure.example")
-        digest = _spki_sha256(certs["secure"].cert)
+        digest = spki_sha256(certs["secure"].cert)
         assert "(secure)" in out, out
         assert re.sub(r"\s", "", out).lower().count(digest) == 1, out
         out = _validate(dns, "_25._tcp.mx.plain.example")

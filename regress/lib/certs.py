@@ -147,3 +147,17 @@ def wait_tls_ready(relay, timeout=20):
     """Until tlsproxy has its keys (before that STARTTLS gets 454)."""
     relay.wait_for_log(r"tlsproxy: certificates loaded: [1-9]", timeout)
     return relay
+
+
+def spki_sha256(pem):
+    """SHA-256 of a certificate's SubjectPublicKeyInfo, by openssl(1):
+    the data of a TLSA x 1 1 record."""
+    pub = subprocess.run(["openssl", "x509", "-in", pem, "-noout",
+                          "-pubkey"], check=True, stdout=subprocess.PIPE)
+    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
+                         input=pub.stdout, check=True,
+                         stdout=subprocess.PIPE)
+    dgst = subprocess.run(["openssl", "dgst", "-sha256", "-r"],
+                          input=der.stdout, check=True,
+                          stdout=subprocess.PIPE)
+    return dgst.stdout.split()[0].decode()

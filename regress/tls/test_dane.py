@@ -10,22 +10,9 @@ the records."""
 import subprocess
 
 from lib import clients, free_port
-from lib.certs import TestCA, relay_tls_extra, wait_tls_ready
+from lib.certs import TestCA, relay_tls_extra, spki_sha256, wait_tls_ready
 from lib.daemon import Relay
 from lib.sink import Sink
-
-
-def _spki_sha256(pem):
-    """SHA-256 of a certificate's SubjectPublicKeyInfo (TLSA x 1 1)."""
-    pub = subprocess.run(["openssl", "x509", "-in", pem, "-noout",
-                          "-pubkey"], check=True, stdout=subprocess.PIPE)
-    der = subprocess.run(["openssl", "pkey", "-pubin", "-outform", "DER"],
-                         input=pub.stdout, check=True,
-                         stdout=subprocess.PIPE)
-    dgst = subprocess.run(["openssl", "dgst", "-sha256", "-r"],
-                          input=der.stdout, check=True,
-                          stdout=subprocess.PIPE)
-    return dgst.stdout.split()[0].decode()
 
 
 def _zone(tlsa, addr="127.0.0.1"):
@@ -79,7 +66,7 @@ class _World:
             self.stack.pop().__exit__(None, None, None)
 
     def spki(self):
-        return _spki_sha256(self.cert.cert)
+        return spki_sha256(self.cert.cert)
 
 
 def _deferred(relay, rcpt, text):
@@ -133,7 +120,7 @@ def test_dane_ta_with_chain_is_trusted():
     # the hop's certificate is for mx.ta.example and its chain file
     # carries the test CA, whose key the 2 1 1 record names
     with _World(lambda w: {"ta.example": (
-            _zone(["2 1 1 " + _spki_sha256(w.ca.cert)]), "secure")}) as w:
+            _zone(["2 1 1 " + spki_sha256(w.ca.cert)]), "secure")}) as w:
         clients.send(w.relay.port, "alice@client.test", "bob@ta.example")
         w.sink.wait_for(1, timeout=30)
         w.relay.wait_for_log(r"STARTTLS=client, relay=mx\.ta\.example, "
@@ -143,7 +130,7 @@ def test_dane_ta_with_chain_is_trusted():
 def test_dane_ta_name_mismatch_defers():
     # the same CA, but the leaf does not name the MX host mx.tb.example
     with _World(lambda w: {"tb.example": (
-            _zone(["2 1 1 " + _spki_sha256(w.ca.cert)]), "secure")}) as w:
+            _zone(["2 1 1 " + spki_sha256(w.ca.cert)]), "secure")}) as w:
         clients.send(w.relay.port, "alice@client.test", "bob@tb.example")
         _deferred(w.relay, "bob@tb.example", "DANE_FAIL")
         assert w.sink.messages == []
