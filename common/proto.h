@@ -265,11 +265,12 @@ enum imsg_type {
 	/*
 	 * Front end <-> queue.
 	 */
-	/* smtp -> queue. id = session id. no payload.  Create a message file
-	 * in incoming/. */
+	/* smtp -> queue. id = session id. payload: u32 CREATE_F_* flags.
+	 * Create a message file in incoming/. */
 	IMSG_QUEUE_MESSAGE_CREATE = 64,
 	/* queue -> smtp. id = session id. fd: the message file, opened for
-	 * writing (on success). payload: u32 status_code, u32 msgid. */
+	 * writing, and for reading with CREATE_F_READ (on success).
+	 * payload: u32 status_code, u32 msgid. */
 	IMSG_QUEUE_MESSAGE_CREATED,
 	/* smtp -> queue. id = session id. payload: u32 msgid, u64 size,
 	 * str sender ("" for <>), u32 dsn_ret, str envid, str helo,
@@ -277,7 +278,7 @@ enum imsg_type {
 	 * u32 body (0 7bit, 1 8bitmime), u32 UTF8_F_* flags, str auth,
 	 * u32 nrcpt, then nrcpt
 	 * times: str rcpt, str orcpt ("" if none), u32 notify, u32
-	 * target_kind, str sender (the envelope sender of this one, "" =
+	 * COMMIT_RCPT_F_* flags, u32 target_kind, str sender (the envelope sender of this one, "" =
 	 * the message's: an alias list's owner), str original recipient
 	 * (the RCPT as given), str error (the reply of a TARGET_ERROR),
 	 * then str quarantine (the reason the message is held, at most
@@ -655,8 +656,29 @@ enum imsg_type {
 	 * IMSG_CONF_BEGIN to the mta, because the file is outside its
 	 * chroot; the config that follows makes the validating resolver
 	 * from it. */
-	IMSG_MTA_TRUST_ANCHOR
+	IMSG_MTA_TRUST_ANCHOR,
+
+	/*
+	 * Milters (issue 16): a filter's header and body changes are
+	 * written to a second file of the same incoming message, which
+	 * replaces the first at its commit.
+	 */
+	/* smtp -> queue. id = session id. payload: u32 msgid (an incoming
+	 * message of the session, not yet committed).  Asked at most once
+	 * per message. */
+	IMSG_QUEUE_MESSAGE_REWRITE,
+	/* queue -> smtp. id = session id. fd: incoming/<msgid>.new opened
+	 * for reading and writing (on success).  payload: u32 status_code,
+	 * u32 msgid. */
+	IMSG_QUEUE_MESSAGE_REWRITING
 };
+
+/* Flags of a recipient in IMSG_QUEUE_MESSAGE_COMMIT: a filter added it
+ * (addrcpt), so policyd resolves it when it comes due, as a DSN's. */
+#define COMMIT_RCPT_F_RESOLVE	0x01
+
+/* Flags of IMSG_QUEUE_MESSAGE_CREATE. */
+#define CREATE_F_READ	0x01	/* the session's filters read it back */
 
 /* TLSA records of one IMSG_TLS_CLIENT_START, and their data. */
 #define TLS_TLSA_MAX		8

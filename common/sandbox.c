@@ -6,7 +6,9 @@
  * imsg channels, malloc, time, logging) plus its own.
  *
  *   smtp      accept the listeners' clients; UDP/TCP sockets for its own
- *             resolver (libunbound, in a thread); no open(2) (EACCES)
+ *             resolver (libunbound, in a thread) and the inet milters;
+ *             pread/pwrite/ftruncate on the message files the queue
+ *             hands it (the milters); no open(2) (EACCES)
  *   mta       the same, plus connect(2) to next hops; no open(2)
  *   queue     the spool: open, rename, unlink, mkdir, fsync, statfs,
  *             and its sync threads
@@ -100,9 +102,12 @@ static const int sandbox_resolver[] = {
 	SCMP_SYS(sendmmsg), SCMP_SYS(getdents64)
 };
 
-/* The front end's listeners, and the socket pair of each TLS session. */
+/* The front end's listeners, and the socket pair of each TLS session;
+ * the message file read back for the milters, a replacement body
+ * appended past the message, and cut again if it is not used. */
 static const int sandbox_smtp[] = {
-	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(socketpair)
+	SCMP_SYS(accept), SCMP_SYS(accept4), SCMP_SYS(socketpair),
+	SCMP_SYS(pread64), SCMP_SYS(pwrite64), SCMP_SYS(ftruncate)
 };
 
 /* The socket pair of each TLS session; reading a message at an offset. */

@@ -33,6 +33,7 @@ static const struct imsg_handler queue_smtp_handlers[] = {
 	{ IMSG_QUEUE_MESSAGE_CREATE,	queue_commit_create },
 	{ IMSG_QUEUE_MESSAGE_COMMIT,	queue_commit_commit },
 	{ IMSG_QUEUE_MESSAGE_ROLLBACK,	queue_commit_rollback },
+	{ IMSG_QUEUE_MESSAGE_REWRITE,	queue_commit_rewrite },
 	{ IMSG_QUEUE_ETRN,		queue_etrn },
 };
 

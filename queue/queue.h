@@ -195,6 +195,7 @@ void		 queue_sync_submit(struct spool_tx *);
 void		 queue_commit_create(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_commit(struct imsgev *, struct imsg *, void *);
 void		 queue_commit_rollback(struct imsgev *, struct imsg *, void *);
+void		 queue_commit_rewrite(struct imsgev *, struct imsg *, void *);
 
 /* queue_etrn.c */
 void		 queue_etrn(struct imsgev *, struct imsg *, void *);

@@ -39,12 +39,16 @@ struct qincoming {
 	struct qcommit		*commit;	/* parked for the next pass */
 	/* the session is gone while its commit was being synced */
 	int			 orphan;
+	/* IMSG_QUEUE_MESSAGE_REWRITE handed out incoming/<msgid>.new */
+	int			 rewrite;
 };
 
 struct qrcpt {
 	char			*rcpt;
 	char			*orcpt;
 	uint32_t		 notify;
+	/* a filter's addrcpt: policyd resolves it when it comes due */
+	int			 resolve;
 	uint32_t		 mailer;	/* enum target_kind */
 	char			*sender;	/* "" = the message's */
 	char			*orig;
@@ -151,6 +155,8 @@ queue_commit_incoming_drop(struct qincoming *in, int unlink_file)
 	}
 	if (unlink_file)
 		queue_spool_message_discard(&queue_spool, in->msgid);
+	if (in->rewrite)
+		queue_spool_message_rewrite_discard(&queue_spool, in->msgid);
 	RB_REMOVE(qincoming_tree, &commit_incoming, in);
 	commit_nincoming--;
 	stats_set("queue.incoming", (int64_t)commit_nincoming);
@@ -174,16 +180,16 @@ void
 queue_commit_create(struct imsgev *iev, struct imsg *m, void *arg)
 {
 	struct qincoming	*in;
-	uint32_t		 msgid = 0;
+	uint32_t		 msgid = 0, flags = imsg_get_u32(m);
 	int			 fd = -1;
 
-	if (imsg_get_end(m) == -1) {
+	if (imsg_get_end(m) == -1 || (flags & ~(uint32_t)CREATE_F_READ) != 0) {
 		proc_peer_bad(PROC_SMTP, "malformed create", m->type);
 		return;
 	}
 	if (commit_nincoming < COMMIT_INCOMING_MAX)
 		fd = queue_spool_message_create(&queue_spool, &msgid,
-		    queue_commit_msgid_inuse);
+		    queue_commit_msgid_inuse, (flags & CREATE_F_READ) != 0);
 	else
 		log_warnx("too many messages being received; tempfail");
 	if (fd == -1) {
@@ -212,6 +218,38 @@ queue_commit_incoming_find(uint32_t msgid, uint32_t session)
 	if (in == NULL || in->session != session)
 		return NULL;
 	return in;
+}
+
+/*
+ * IMSG_QUEUE_MESSAGE_REWRITE: the session's filters changed the message;
+ * the second file replaces the first when it is committed.
+ */
+void
+queue_commit_rewrite(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct qincoming	*in;
+	uint32_t		 msgid = imsg_get_u32(m);
+	int			 fd;
+
+	if (imsg_get_end(m) == -1) {
+		proc_peer_bad(PROC_SMTP, "malformed rewrite", m->type);
+		return;
+	}
+	in = queue_commit_incoming_find(msgid, m->id);
+	if (in == NULL || in->commit != NULL || in->rewrite) {
+		proc_peer_bad(PROC_SMTP, "rewrite of a foreign, committed or "
+		    "rewritten message", m->type);
+		return;
+	}
+	if ((fd = queue_spool_message_rewrite(&queue_spool, msgid)) == -1) {
+		stats_add("queue.create.tempfail", 1);
+		queue_commit_reply(IMSG_QUEUE_MESSAGE_REWRITING, m->id,
+		    STATUS_TEMPFAIL, msgid, -1);
+		return;
+	}
+	in->rewrite = 1;
+	queue_commit_reply(IMSG_QUEUE_MESSAGE_REWRITING, m->id, STATUS_OK,
+	    msgid, fd);
 }
 
 /* IMSG_QUEUE_MESSAGE_ROLLBACK */
@@ -345,7 +383,7 @@ queue_commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
 {
 	char		 buf[MAILADDR_TARGET_MAX];
 	const char	*why = NULL, *why2;
-	uint32_t	 notify;
+	uint32_t	 notify, flags;
 	size_t		 i;
 
 	c->rcpts = xcalloc(n, sizeof(*c->rcpts));
@@ -362,6 +400,10 @@ queue_commit_parse_rcpts(struct imsg *m, struct qcommit *c, size_t n)
 		    ((notify & DSN_NOTIFY_NEVER) && notify != DSN_NOTIFY_NEVER))
 			why = "bad notify";
 		c->rcpts[i].notify = notify;
+		flags = imsg_get_u32(m);
+		if ((flags & ~(uint32_t)COMMIT_RCPT_F_RESOLVE) != 0)
+			why = "bad recipient flags";
+		c->rcpts[i].resolve = (flags & COMMIT_RCPT_F_RESOLVE) != 0;
 		if ((why2 = queue_commit_parse_target(m, &c->rcpts[i])) != NULL)
 			why = why2;
 		c->nrcpt++;
@@ -376,6 +418,10 @@ queue_commit_check_file(struct qcommit *c, uint32_t *status)
 	long long	 size;
 
 	*status = STATUS_TEMPFAIL;
+	if (c->in->rewrite && queue_spool_message_rewrite_take(&queue_spool,
+	    c->tmpl.msgid) == -1)
+		return "rewritten message file missing";
+	c->in->rewrite = 0;
 	size = queue_spool_message_size(&queue_spool, SPOOL_INCOMING,
 	    c->tmpl.msgid);
 	if (size < 0)
@@ -413,6 +459,7 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 		    m->type);
 		return;
 	}
+	c->in = in;
 	if (why == NULL)
 		why = queue_commit_check_file(c, &status);
 	if (why != NULL) {
@@ -424,7 +471,6 @@ queue_commit_commit(struct imsgev *iev, struct imsg *m, void *arg)
 		queue_commit_incoming_drop(in, 1);
 		return;
 	}
-	c->in = in;
 	in->commit = c;
 	TAILQ_INSERT_TAIL(&commit_pending, c, entry);
 	event_active(commit_ev, EV_TIMEOUT, 0);
@@ -466,6 +512,8 @@ queue_commit_envelope(const struct qcommit *c, const struct qrcpt *r,
 	(void)strlcpy(e->orcpt, r->orcpt, sizeof(e->orcpt));
 	e->notify = r->notify;
 	e->mailer = r->mailer;
+	if (r->resolve)
+		e->flags |= ENVELOPE_F_RESOLVE;
 	if (strcmp(r->orig, r->rcpt) != 0)
 		(void)strlcpy(e->orig, r->orig, sizeof(e->orig));
 	if (r->sender[0] != '\0')

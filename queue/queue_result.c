@@ -372,7 +372,7 @@ queue_result_dsn_make(struct result_ctx *c, enum result_dsn kind,
 		return;
 	}
 	fd = queue_spool_message_create(&queue_spool, &d->newmsgid,
-	    queue_commit_msgid_inuse);
+	    queue_commit_msgid_inuse, 0);
 	if (fd == -1) {
 		/* never discard an id that is not ours (another session's) */
 		d->newmsgid = 0;

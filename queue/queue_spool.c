@@ -196,8 +196,9 @@ queue_spool_incoming_clear(struct spool *sp)
 }
 
 /*
- * The fd handed to the front end is write-only: once the message is
- * committed the front end cannot read it back, and the queue checks the
+ * The fd handed to the front end is write-only unless its filters read
+ * the message back (readable): once the message is committed a front
+ * end without filters cannot read it back, and the queue checks the
  * size at every dispatch (queue_sched.c) against appends or truncation.
  * The file is unlinked when it goes, never recycled, so that fd reaches
  * no other message.
@@ -206,8 +207,10 @@ queue_spool_incoming_clear(struct spool *sp)
  */
 int
 queue_spool_message_create(struct spool *sp, uint32_t *msgid,
-    int (*inuse)(uint32_t))
+    int (*inuse)(uint32_t), int readable)
 {
+	int	 mode = readable ? O_RDWR : O_WRONLY;
+
 	struct stat	 st;
 	char		 name[16];
 	uint32_t	 id;
@@ -224,12 +227,12 @@ queue_spool_message_create(struct spool *sp, uint32_t *msgid,
 			continue;
 		if (queue_spool_free_take(sp, name) == 0)
 			fd = openat(sp->dir[SPOOL_INCOMING], name,
-			    O_WRONLY | O_TRUNC | O_CLOEXEC);
+			    mode | O_TRUNC | O_CLOEXEC);
 		else if (errno == EEXIST)
 			continue;
 		else
 			fd = openat(sp->dir[SPOOL_INCOMING], name,
-			    O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+			    mode | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 		if (fd != -1) {
 			*msgid = id;
 			return fd;
@@ -249,6 +252,52 @@ queue_spool_message_discard(struct spool *sp, uint32_t msgid)
 	char	 name[16];
 
 	(void)snprintf(name, sizeof(name), "%08x", msgid);
+	if (unlinkat(sp->dir[SPOOL_INCOMING], name, 0) == -1 &&
+	    errno != ENOENT)
+		log_warn("unlink incoming/%s", name);
+}
+
+/*
+ * The second file of an incoming message that filters rewrite: made
+ * beside it as incoming/<msgid>.new, readable and writable (the front
+ * end reads back what it wrote), and, like the first, never recycled.
+ */
+int
+queue_spool_message_rewrite(struct spool *sp, uint32_t msgid)
+{
+	char	 name[24];
+	int	 fd;
+
+	(void)snprintf(name, sizeof(name), "%08x.new", msgid);
+	fd = openat(sp->dir[SPOOL_INCOMING], name,
+	    O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd == -1)
+		log_warn("create incoming/%s", name);
+	return fd;
+}
+
+/* The rewritten file takes the message's name (the first one goes). */
+int
+queue_spool_message_rewrite_take(struct spool *sp, uint32_t msgid)
+{
+	char	 from[24], to[16];
+
+	(void)snprintf(from, sizeof(from), "%08x.new", msgid);
+	(void)snprintf(to, sizeof(to), "%08x", msgid);
+	if (renameat(sp->dir[SPOOL_INCOMING], from, sp->dir[SPOOL_INCOMING],
+	    to) == -1) {
+		log_warn("rename incoming/%s", from);
+		return -1;
+	}
+	return 0;
+}
+
+void
+queue_spool_message_rewrite_discard(struct spool *sp, uint32_t msgid)
+{
+	char	 name[24];
+
+	(void)snprintf(name, sizeof(name), "%08x.new", msgid);
 	if (unlinkat(sp->dir[SPOOL_INCOMING], name, 0) == -1 &&
 	    errno != ENOENT)
 		log_warn("unlink incoming/%s", name);

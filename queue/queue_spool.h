@@ -72,11 +72,17 @@ int		 queue_spool_incoming_clear(struct spool *);
 int		 queue_spool_walk(struct spool *, enum spool_dir,
 		    void (*fn)(const char *, void *), void *);
 
-/* A new incoming/<msgid> opened write-only; inuse() vetoes ids that the
- * caller knows of.  -1 (and *msgid 0) on error. */
+/* A new incoming/<msgid> opened write-only (read-write if readable);
+ * inuse() vetoes ids that the caller knows of.  -1 (and *msgid 0) on
+ * error. */
 int		 queue_spool_message_create(struct spool *, uint32_t *,
-		    int (*inuse)(uint32_t));
+		    int (*inuse)(uint32_t), int readable);
 void		 queue_spool_message_discard(struct spool *, uint32_t);
+/* incoming/<msgid>.new for the filters' rewrite of an incoming message
+ * (-1 on error); _take renames it over incoming/<msgid>. */
+int		 queue_spool_message_rewrite(struct spool *, uint32_t);
+int		 queue_spool_message_rewrite_take(struct spool *, uint32_t);
+void		 queue_spool_message_rewrite_discard(struct spool *, uint32_t);
 int		 queue_spool_message_open(struct spool *, uint32_t);
 /* Size of a message file in a directory, or -1 (errno ENOENT if it is
  * missing or not a regular file). */

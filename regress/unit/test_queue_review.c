@@ -68,14 +68,14 @@ test_create(struct spool *sp)
 	uint32_t	 msgid = 12345;
 	int		 fd;
 
-	fd = queue_spool_message_create(sp, &msgid, NULL);
+	fd = queue_spool_message_create(sp, &msgid, NULL, 0);
 	UNIT_CHECK(fd != -1 && msgid != 0, "message created");
 	UNIT_CHECK((fcntl(fd, F_GETFL) & O_ACCMODE) == O_WRONLY,
 	    "the front end's fd is write-only");
 	(void)close(fd);
 	queue_spool_message_discard(sp, msgid);
 	msgid = 12345;
-	UNIT_CHECK(queue_spool_message_create(sp, &msgid, always_inuse) ==
+	UNIT_CHECK(queue_spool_message_create(sp, &msgid, always_inuse, 0) ==
 	    -1 && msgid == 0, "a failed create leaves msgid 0");
 }
 
@@ -88,7 +88,7 @@ test_group_fds(struct spool *sp)
 	uint32_t	 msgid;
 	int		 fd, unit, before, most = 0, i, n;
 
-	fd = queue_spool_message_create(sp, &msgid, NULL);
+	fd = queue_spool_message_create(sp, &msgid, NULL, 0);
 	UNIT_CHECK(fd != -1 && write(fd, "hello\r\n", 7) == 7, "message body");
 	(void)close(fd);
 	before = nfds();

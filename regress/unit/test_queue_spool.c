@@ -64,7 +64,7 @@ static uint32_t
 mkmsg(struct spool *sp, size_t len)
 {
 	uint32_t	 msgid;
-	int		 fd = queue_spool_message_create(sp, &msgid, NULL);
+	int		 fd = queue_spool_message_create(sp, &msgid, NULL, 0);
 	char		 buf[256];
 
 	memset(buf, 'x', sizeof(buf));
@@ -301,7 +301,7 @@ test_handout(struct spool *sp)
 	char		 buf[64];
 
 	(void)queue_spool_incoming_clear(sp);
-	fd[0] = queue_spool_message_create(sp, &a, NULL);
+	fd[0] = queue_spool_message_create(sp, &a, NULL, 0);
 	UNIT_CHECK(fd[0] != -1 && write(fd[0], "a", 1) == 1 &&
 	    fstat(fd[0], &st) == 0 && commit1(sp, a, 1, &e) == 0,
 	    "handout: message committed");
@@ -309,7 +309,7 @@ test_handout(struct spool *sp)
 	UNIT_CHECK(queue_spool_envelope_remove(sp, e.id) == 0 &&
 	    queue_spool_message_remove(sp, a) == 0,
 	    "handout: message delivered");
-	fd[1] = queue_spool_message_create(sp, &b, NULL);
+	fd[1] = queue_spool_message_create(sp, &b, NULL, 0);
 	UNIT_CHECK(fd[1] != -1 && fstat(fd[1], &st) == 0,
 	    "handout: message rolled back");
 	ino[1] = st.st_ino;

@@ -45,6 +45,7 @@ static const struct imsg_handler smtp_parent_handlers[] = {
 static const struct imsg_handler smtp_queue_handlers[] = {
 	{ IMSG_QUEUE_MESSAGE_CREATED,	smtp_peer_queue_created },
 	{ IMSG_QUEUE_MESSAGE_COMMITTED,	smtp_peer_queue_committed },
+	{ IMSG_QUEUE_MESSAGE_REWRITING,	smtp_peer_queue_rewriting },
 	{ IMSG_QUEUE_SPACE,		smtp_peer_queue_space },
 };
 

@@ -15,52 +15,16 @@
 #include "config.h"
 #include "log.h"
 #include "proc.h"
-#include "smtp_milter.h"
-#include "smtp_milter_conn.h"
+#include "smtp_milter_int.h"
 #include "smtp_session.h"
+#include "stats.h"
 
-#define SMTP_MILTER_TEMPFAIL	"451 4.3.5 Message filter unavailable, " \
-				"try again later"
 #define SMTP_MILTER_FAILREJECT	"554 5.7.1 Message filter unavailable"
 #define SMTP_MILTER_REJECT	"550 5.7.1 Command rejected"
 #define SMTP_MILTER_TEMPREJECT	"451 4.7.1 Service unavailable, try " \
 				"again later"
 
-enum smtp_milter_skip {
-	SMTP_MILTER_ASK = 0,
-	SMTP_MILTER_SKIP_TX,		/* accepted this transaction */
-	SMTP_MILTER_SKIP_SESSION,	/* accepted the session, or failed
-					 * with on-failure accept */
-	SMTP_MILTER_BROKEN		/* failed: every later stage gets its
-					 * failure reply */
-};
-
-struct smtp_milter_one {
-	struct smtp_milter_conn	*conn;
-	char			 name[CONF_FILTER_NAME_MAX];
-	enum conf_filter_fail	 on_failure;
-	enum smtp_milter_skip	 skip;
-	/* asked about the transaction: an ABORT is due at its end */
-	int			 in_tx;
-};
-
-struct smtp_milter {
-	struct smtp_milter_one	 one[CONF_FILTER_MAX];
-	size_t			 n;
-	size_t			 cur;
-	char			 cmd;
-	char			 rcpt[MAILADDR_PATH_MAX];
-	smtp_milter_next_fn	 next;
-	struct smtp_session	*s;
-	/* inside smtp_milter_stage(): next runs in the session's own
-	 * input loop, which goes on by itself */
-	int			 sync;
-	/* a replycode's text; a longer one fails the filter */
-	char			 reply[1024];
-};
-
-/* Built one at a time, written at once: one buffer for the process. */
-static struct smtp_milter_packet	 smtp_milter_pkt;
+struct smtp_milter_packet	 smtp_milter_pkt;
 
 static void	smtp_milter_run(struct smtp_milter *);
 
@@ -73,7 +37,7 @@ smtp_milter_on(const struct smtp_session *s)
 	return l != NULL && l->nfilters > 0;
 }
 
-static struct smtp_milter *
+struct smtp_milter *
 smtp_milter_new(struct smtp_session *s)
 {
 	const struct listener	*l;
@@ -94,7 +58,7 @@ smtp_milter_new(struct smtp_session *s)
 }
 
 /* The step of this stage is over for the session: on to next. */
-static void
+void
 smtp_milter_finish(struct smtp_milter *m, const char *reply)
 {
 	struct smtp_session	*s = m->s;
@@ -106,7 +70,7 @@ smtp_milter_finish(struct smtp_milter *m, const char *reply)
 }
 
 /* The reply of a filter that failed, NULL for on-failure accept. */
-static const char *
+const char *
 smtp_milter_fail_reply(const struct smtp_milter_one *one)
 {
 	if (one->on_failure == CONF_FILTER_TEMPFAIL)
@@ -116,15 +80,23 @@ smtp_milter_fail_reply(const struct smtp_milter_one *one)
 	return NULL;
 }
 
-static void
-smtp_milter_failed(struct smtp_milter *m, struct smtp_milter_one *one)
+/* A filter failed: logged, its connection closed for the session. */
+void
+smtp_milter_fail_log(struct smtp_milter *m, struct smtp_milter_one *one)
 {
 	log_warnx("%08x: milter: filter %s failed at stage %c, %s", m->s->id,
 	    one->name, m->cmd, one->on_failure == CONF_FILTER_TEMPFAIL ?
 	    "tempfail" : one->on_failure == CONF_FILTER_REJECT ? "reject" :
 	    "accept");
+	stats_add_by("smtp.milter.failed", "filter", one->name, 1);
 	smtp_milter_conn_free(one->conn);
 	one->conn = NULL;
+}
+
+static void
+smtp_milter_failed(struct smtp_milter *m, struct smtp_milter_one *one)
+{
+	smtp_milter_fail_log(m, one);
 	if (smtp_milter_fail_reply(one) != NULL) {
 		one->skip = SMTP_MILTER_BROKEN;
 		smtp_milter_finish(m, smtp_milter_fail_reply(one));
@@ -182,6 +154,10 @@ smtp_milter_done(void *arg, enum smtp_milter_outcome o,
 	struct smtp_milter	*m = arg;
 	struct smtp_milter_one	*one = &m->one[m->cur];
 
+	if (m->msg != NULL) {
+		smtp_milter_msg_done(m, o, r);
+		return;
+	}
 	if (o == SMTP_MILTER_FAILED)
 		smtp_milter_failed(m, one);
 	else if (o == SMTP_MILTER_READY)
@@ -190,13 +166,16 @@ smtp_milter_done(void *arg, enum smtp_milter_outcome o,
 		smtp_milter_answer(m, one, r);
 }
 
-/* Modifications come at the end of the message only, never asked here. */
+/* Modifications come at the end of the message only (the connection
+ * refuses them at any other step). */
 static int
 smtp_milter_mod(void *arg, const struct smtp_milter_reply *r)
 {
-	(void)arg;
-	(void)r;
-	return -1;
+	struct smtp_milter	*m = arg;
+
+	if (m->msg == NULL)
+		return -1;
+	return smtp_milter_mods_take(m, r);
 }
 
 static int
@@ -398,6 +377,8 @@ smtp_milter_abort(struct smtp_session *s)
 
 	if (m == NULL)
 		return;
+	smtp_milter_msg_free(m->msg);
+	m->msg = NULL;
 	(void)smtp_milter_packet_simple(&smtp_milter_pkt, SMFIC_ABORT, NULL);
 	for (i = 0; i < m->n; i++) {
 		if (m->one[i].in_tx && m->one[i].conn != NULL)
@@ -420,6 +401,7 @@ smtp_milter_free(struct smtp_session *s)
 		return;
 	for (i = 0; i < m->n; i++)
 		smtp_milter_conn_free(m->one[i].conn);
+	smtp_milter_msg_free(m->msg);
 	free(m);
 	s->milter = NULL;
 }

@@ -1,10 +1,13 @@
 /*
- * smtp_milter.h: the milters of a session (smtp_milter.c): the
- * listener's filters in order, asked at connect, HELO, MAIL and RCPT,
- * one connection each for the session's life.
+ * smtp_milter.h: the milters of a session (smtp_milter.c, the message
+ * stages in smtp_milter_msg.c, the changes in smtp_milter_mods.c): the
+ * listener's filters in order, asked at connect, HELO, MAIL, RCPT and
+ * about the message, one connection each for the session's life.
  */
 #ifndef SMTP_MILTER_H
 #define SMTP_MILTER_H
+
+#include <stdint.h>
 
 struct smtp_session;
 
@@ -23,6 +26,18 @@ int	 smtp_milter_on(const struct smtp_session *);
  * (SMTP_WAIT_MILTER) until next runs. */
 void	 smtp_milter_stage(struct smtp_session *, char cmd,
 	    const char *rcpt, smtp_milter_next_fn next);
+/*
+ * The message is whole in fd (size octets, readable): the message stages
+ * (DATA, each header field, EOH, the body, the end of the message) to
+ * every filter still asking, then the envelope changes they asked for,
+ * and the header and body changes written to a second file of the
+ * queue's (which becomes tx->msgfd); next follows (NULL: commit).
+ */
+void	 smtp_milter_message(struct smtp_session *, int fd, uint64_t size,
+	    smtp_milter_next_fn next);
+/* IMSG_QUEUE_MESSAGE_REWRITING for the session waiting on it: the file
+ * to write the changed message to, -1 if the queue had none. */
+void	 smtp_milter_rewriting(struct smtp_session *, int fd);
 /* The transaction ended: SMFIC_ABORT to the filters asked about it. */
 void	 smtp_milter_abort(struct smtp_session *);
 /* The session ends: the connections closed (libmilter takes the EOF

@@ -22,6 +22,8 @@ enum smtp_milter_conn_state {
 	SMTP_MILTER_CONN_NEGOTIATING,
 	SMTP_MILTER_CONN_IDLE,		/* no step in flight */
 	SMTP_MILTER_CONN_WAITING,	/* a step waits for its reply */
+	SMTP_MILTER_CONN_DRAINING,	/* packets without replies wait to
+					 * be written */
 	SMTP_MILTER_CONN_FAILED
 };
 
@@ -167,6 +169,21 @@ smtp_milter_conn_read(struct bufferevent *bev, void *arg)
 	(void)smtp_milter_conn_leave(c);
 }
 
+/* The output is written out: a push that waited for it is done. */
+static void
+smtp_milter_conn_written(struct bufferevent *bev, void *arg)
+{
+	struct smtp_milter_conn	*c = arg;
+
+	(void)bev;
+	if (c->state != SMTP_MILTER_CONN_DRAINING)
+		return;
+	c->busy++;
+	c->state = SMTP_MILTER_CONN_IDLE;
+	c->done(c->arg, SMTP_MILTER_READY, NULL);
+	(void)smtp_milter_conn_leave(c);
+}
+
 static void
 smtp_milter_conn_negotiate(struct smtp_milter_conn *c)
 {
@@ -215,8 +232,8 @@ smtp_milter_conn_open(struct event_base *base, int fd,
 		free(c);
 		return NULL;
 	}
-	bufferevent_setcb(c->bev, smtp_milter_conn_read, NULL,
-	    smtp_milter_conn_event, c);
+	bufferevent_setcb(c->bev, smtp_milter_conn_read,
+	    smtp_milter_conn_written, smtp_milter_conn_event, c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0,
 	    SMTP_MILTER_REPLY_MAX + 4);
 	(void)bufferevent_set_timeouts(c->bev, &tv, &tv);
@@ -244,6 +261,19 @@ smtp_milter_conn_put(struct smtp_milter_conn *c,
 	if (c->state != SMTP_MILTER_CONN_IDLE)
 		return -1;
 	return smtp_milter_conn_write(c, p);
+}
+
+int
+smtp_milter_conn_push(struct smtp_milter_conn *c,
+    const struct smtp_milter_packet *p)
+{
+	if (smtp_milter_conn_put(c, p) == -1)
+		return -1;
+	if (evbuffer_get_length(bufferevent_get_output(c->bev)) <
+	    SMTP_MILTER_CONN_HIWAT)
+		return 0;
+	c->state = SMTP_MILTER_CONN_DRAINING;
+	return 1;
 }
 
 int

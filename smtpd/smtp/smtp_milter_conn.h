@@ -60,6 +60,16 @@ const struct smtp_milter_optneg *smtp_milter_conn_optneg(
  * not answer); -1 if the connection failed. */
 int	 smtp_milter_conn_put(struct smtp_milter_conn *,
 	    const struct smtp_milter_packet *);
+/*
+ * The same for a stream of such packets (the headers or body chunks of a
+ * filter that does not answer them): 1 when over SMTP_MILTER_CONN_HIWAT
+ * octets wait to be written, and the caller waits for SMTP_MILTER_READY
+ * before the next, so a slow filter holds the message in the file, not
+ * in memory; 0 to go on; -1 if the connection failed.
+ */
+#define SMTP_MILTER_CONN_HIWAT	(256 * 1024)
+int	 smtp_milter_conn_push(struct smtp_milter_conn *,
+	    const struct smtp_milter_packet *);
 /* Send a step's packet and wait for its final reply (eom: the end of
  * message limit, else the reply limit); -1 if the connection failed. */
 int	 smtp_milter_conn_step(struct smtp_milter_conn *,

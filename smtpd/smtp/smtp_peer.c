@@ -38,9 +38,6 @@
 	"451 4.3.0 Temporary policy failure, try again later"
 #define SMTP_PEER_REPLY_MAX	512
 #define SMTP_PEER_TEXT_MAX	400
-/* the final recipients' share of IMSG_QUEUE_MESSAGE_COMMIT, with room
- * left for the message's own fields */
-#define SMTP_PEER_COMMIT_MAX	(IMSG_MAX_PAYLOAD - 16384)
 
 /* An answer from policyd, checked. */
 struct smtp_verdict {
@@ -562,7 +559,7 @@ smtp_peer_rcpt_verdict(struct smtp_session *s, struct smtp_verdict *v)
 		    v->targets[i].error) + MAILADDR_PATH_MAX;
 	/* the commit is one message: what does not fit waits for another */
 	if (tx->nrcpt + v->ntargets > COMMIT_RCPT_MAX ||
-	    size > SMTP_PEER_COMMIT_MAX) {
+	    size > SMTP_COMMIT_MAX) {
 		smtp_tx_rcpt_clear(&tx->pending);
 		smtp_session_reply(s, "452 4.5.3 Too many recipients");
 		return;
@@ -741,8 +738,11 @@ smtp_peer_policy_result(struct imsgev *iev, struct imsg *m, void *arg)
 void
 smtp_peer_queue_create(struct smtp_session *s)
 {
-	if (proc_compose(PROC_QUEUE, IMSG_QUEUE_MESSAGE_CREATE, s->id, -1,
-	    NULL, 0) == -1) {
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, IMSG_QUEUE_MESSAGE_CREATE, s->id);
+	imsg_put_u32(&out, smtp_milter_on(s) ? CREATE_F_READ : 0);
+	if (proc_send(PROC_QUEUE, &out, -1) == -1) {
 		s->tx->failed = 1;
 		return;
 	}
@@ -757,6 +757,52 @@ smtp_peer_queue_rollback(uint32_t sessid, uint32_t msgid)
 	imsg_out_init(&out, IMSG_QUEUE_MESSAGE_ROLLBACK, sessid);
 	imsg_put_u32(&out, msgid);
 	(void)proc_send(PROC_QUEUE, &out, -1);
+}
+
+/* The filters changed the message: its second file (IMSG_QUEUE_MESSAGE_
+ * REWRITE). */
+void
+smtp_peer_queue_rewrite(struct smtp_session *s)
+{
+	struct imsg_out	 out;
+
+	imsg_out_init(&out, IMSG_QUEUE_MESSAGE_REWRITE, s->id);
+	imsg_put_u32(&out, s->tx->msgid);
+	s->tx->rewriting = 1;
+	if (proc_send(PROC_QUEUE, &out, -1) == -1) {
+		s->tx->rewriting = 0;
+		smtp_milter_rewriting(s, -1);
+	}
+}
+
+/* IMSG_QUEUE_MESSAGE_REWRITING */
+void
+smtp_peer_queue_rewriting(struct imsgev *iev, struct imsg *m, void *arg)
+{
+	struct smtp_session	*s;
+	uint32_t		 status, msgid;
+
+	(void)iev;
+	(void)arg;
+	status = imsg_get_u32(m);
+	msgid = imsg_get_u32(m);
+	if (imsg_get_end(m) == -1 || (status == STATUS_OK) != (m->fd != -1)) {
+		if (m->fd != -1)
+			(void)close(m->fd);
+		proc_peer_bad(PROC_QUEUE, "malformed message rewriting",
+		    m->type);
+		return;
+	}
+	s = smtp_session_find(m->id);
+	if (s == NULL || s->tx == NULL || !s->tx->rewriting ||
+	    s->tx->msgid != msgid || s->state == SMTP_ST_CLOSING) {
+		/* the message was rolled back, its second file with it */
+		if (m->fd != -1)
+			(void)close(m->fd);
+		return;
+	}
+	s->tx->rewriting = 0;
+	smtp_milter_rewriting(s, m->fd);
 }
 
 /* IMSG_QUEUE_MESSAGE_CREATED */
@@ -850,6 +896,8 @@ smtp_peer_queue_commit(struct smtp_session *s)
 		imsg_put_str(&out, tx->rcpts[i].rcpt);
 		imsg_put_str(&out, tx->rcpts[i].orcpt);
 		imsg_put_u32(&out, tx->rcpts[i].notify);
+		imsg_put_u32(&out, tx->rcpts[i].resolve ?
+		    COMMIT_RCPT_F_RESOLVE : 0);
 		imsg_put_u32(&out, tx->rcpts[i].kind);
 		imsg_put_str(&out, tx->rcpts[i].sender);
 		imsg_put_str(&out, tx->rcpts[i].orig);

@@ -124,11 +124,17 @@ struct smtp_rcptent {
 	char		*rcpt;		/* the target's value */
 	char		*orcpt;		/* "" if none */
 	uint32_t	 notify;
+	/* a filter's addrcpt: resolved in policyd when it comes due */
+	int		 resolve;
 	uint32_t	 kind;		/* enum target_kind */
 	char		*sender;	/* "" = the message's */
 	char		*orig;		/* the RCPT as given */
 	char		*error;		/* TARGET_ERROR: its reply line */
 };
+
+/* The final recipients' share of IMSG_QUEUE_MESSAGE_COMMIT, with room
+ * left for the message's own fields. */
+#define SMTP_COMMIT_MAX		(IMSG_MAX_PAYLOAD - 16384)
 
 /* A mail transaction, from MAIL FROM to the end of the message. */
 struct smtp_tx {
@@ -175,6 +181,8 @@ struct smtp_tx {
 	 * generics domains; the envelope sender is the genericstable's */
 	struct smtp_generics	*generics;
 	int			 generic_sender;
+	/* REWRITE sent (the filters' changes), its file not yet here */
+	int			 rewriting;
 	/* the final recipients before the RCPT the filters are asked
 	 * about (smtp_milter.c) */
 	size_t			 milter_mark;
@@ -436,6 +444,8 @@ void	 smtp_auth_result(struct imsgev *, struct imsg *, void *);
 /* smtp_peer.c */
 void	 smtp_peer_policy_query(struct smtp_session *, enum policy_kind);
 void	 smtp_peer_queue_create(struct smtp_session *);
+void	 smtp_peer_queue_rewrite(struct smtp_session *);
+void	 smtp_peer_queue_rewriting(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_commit(struct smtp_session *);
 void	 smtp_peer_queue_rollback(uint32_t sessid, uint32_t msgid);
 void	 smtp_peer_policy_fail(struct smtp_session *);

@@ -88,7 +88,7 @@ smtp_tx_rcpt_size(const char *value, const char *orcpt, const char *sender,
     const char *orig, const char *error)
 {
 	return strlen(value) + strlen(orcpt) + strlen(sender) + strlen(orig) +
-	    strlen(error) + 5 + 2 * sizeof(uint32_t);
+	    strlen(error) + 5 + 3 * sizeof(uint32_t);
 }
 
 /* 1 if the transaction has that final recipient already. */
@@ -343,7 +343,10 @@ smtp_tx_reject(struct smtp_session *s, const char *reply)
 	smtp_tx_abort(s, reply);
 }
 
-/* The body is complete: verdict, then commit (the reply waits for it). */
+static void	smtp_tx_filtered(struct smtp_session *, const char *);
+
+/* The body is complete: verdict, filters, then commit (the reply waits
+ * for it). */
 static void
 smtp_tx_end(struct smtp_session *s)
 {
@@ -354,6 +357,32 @@ smtp_tx_end(struct smtp_session *s)
 	s->state = SMTP_ST_IDLE;
 	if ((verdict = smtp_data_verdict(smtp_data_finish(&tx->data))) != NULL) {
 		smtp_tx_reject(s, verdict);
+		return;
+	}
+	if (tx->failed) {
+		stats_add("smtp.error.queue", 1);
+		smtp_tx_abort(s, SMTP_TX_QUEUE_ERROR);
+		return;
+	}
+	if (!tx->discard && smtp_milter_on(s)) {
+		smtp_milter_message(s, tx->msgfd, tx->data.written,
+		    smtp_tx_filtered);
+		return;
+	}
+	smtp_tx_filtered(s, NULL);
+}
+
+/*
+ * The filters passed the message (or there are none; reply is theirs
+ * otherwise): the envelope sender's lookup, then the commit.
+ */
+static void
+smtp_tx_filtered(struct smtp_session *s, const char *reply)
+{
+	struct smtp_tx	*tx = s->tx;
+
+	if (reply != NULL) {
+		smtp_tx_reject(s, reply);
 		return;
 	}
 	if (tx->failed) {

@@ -1,0 +1,248 @@
+"""Milters at the message stages (issue 16): DATA, each header field,
+EOH, the body and the end of the message go to the python3-milter test
+filter (filter.py) once the message is whole in the queue file, and what
+it asks for at the end is applied before the 250: header fields added,
+inserted, changed and removed, the body replaced, the sender changed,
+recipients added (resolved like a RCPT) and removed, the message held;
+its verdict at each message stage is the reply to the DATA; a filter
+that dies in the middle costs its failure mode; a big message streams."""
+import json
+import os
+import re
+import smtplib
+import subprocess
+
+from lib import clients, free_port, register_pid, test_dir, wait_until
+from lib.sink import Sink
+from milter.test_milter_session import FilteredRelay, _listening
+
+REGRESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FILTER = os.path.join(REGRESS, "milter/filter.py")
+
+MSG = (b"From: a@client.test\r\nTo: b@example.net\r\n"
+       b"Subject: the original\r\n\tsubject\r\nX-Other: 1\r\n\r\n"
+       b"line one\r\nline two\r\n")
+
+
+class _Filter:
+    """The test filter on a free port in a mode; .log holds what it saw."""
+
+    def __init__(self, mode):
+        self.port = free_port()
+        self.log = os.path.join(test_dir("milter"), "filter.log")
+        env = dict(os.environ, FILTER_LOG=self.log)
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", FILTER, "inet:%d@127.0.0.1" % self.port,
+             mode], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=env)
+        register_pid(self.proc.pid)
+        wait_until(lambda: _listening(self.port), 30, "the filter's port")
+
+    def seen(self):
+        with open(self.log) as f:
+            return [json.loads(line) for line in f]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def _relay(f, sink, failure=None):
+    line = 'filter m "inet:%d@127.0.0.1"' % f.port
+    if failure:
+        line += " on-failure " + failure
+    FilteredRelay.filter_line = line
+    return FilteredRelay(sink=sink)
+
+
+def _send(relay, rcpts=("b@example.net", "c@example.net"), msg=MSG):
+    return clients.send(relay.port, "a@client.test", list(rcpts), msg=msg)
+
+
+def _head(data):
+    return data.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+
+
+def test_filter_sees_the_message_as_queued():
+    with _Filter("none") as f, Sink() as sink, _relay(f, sink) as relay:
+        code, text = _send(relay)
+        assert code == 250, (code, text)
+        msgid = re.search(r"queued as ([0-9a-f]{8})", text).group(1)
+        sink.wait_for(1)
+        seen = f.seen()[-1]
+    names = [h[0] for h in seen["headers"]]
+    # our Received: first, as sendmail shows its own to the filters
+    assert names[0] == "Received", names
+    assert "by " in seen["headers"][0][1], seen
+    assert names[1:] == ["From", "To", "Subject", "X-Other"], names
+    # a folded value: its lines joined by LF, leading blank dropped
+    assert ["Subject", "the original\n\tsubject"] in seen["headers"], seen
+    assert seen["body_head"] == "line one\r\nline two\r\n", seen
+    assert seen["macros"]["i"] == msgid, seen
+    assert seen["macros"]["{daemon_name}"], seen
+    # passed unchanged
+    assert sink.messages[0].data.endswith(MSG), sink.messages[0].data
+
+
+def _modified(mode, rcpts=("b@example.net", "c@example.net"), n=1):
+    with _Filter(mode) as f, Sink() as sink, _relay(f, sink) as relay:
+        code, text = _send(relay, rcpts)
+        assert code == 250, (mode, code, text)
+        sink.wait_for(n)
+        log = relay.log()
+        return sink.messages, log
+
+
+def test_header_changes_before_the_250():
+    msgs, log = _modified("mod-addheader")
+    head = _head(msgs[0].data)
+    # added last in the header section, folding made CRLF
+    assert head[-2:] == [b"X-Test-Milter: added", b"\tfolded"], head
+    assert "rewritten by the filters" in log, log[-2000:]
+
+    msgs, _ = _modified("mod-insheader")
+    assert _head(msgs[0].data)[0] == b"X-Test-First: inserted", msgs[0].data
+
+    msgs, _ = _modified("mod-chgheader")
+    head = _head(msgs[0].data)
+    assert b"Subject: changed" in head, head
+    assert b"\tsubject" not in head and b"X-Other: 1" in head, head
+
+    msgs, _ = _modified("mod-delheader")
+    head = _head(msgs[0].data)
+    assert not any(h.startswith(b"Subject") for h in head), head
+    assert b"\tsubject" not in head, head
+    assert msgs[0].data.endswith(b"\r\n\r\nline one\r\nline two\r\n")
+
+
+def test_body_replaced():
+    msgs, _ = _modified("mod-replbody")
+    data = msgs[0].data
+    # bare LFs and CRs made CRLF, a last line without one completed
+    assert data.endswith(b"\r\n\r\nnew body\r\nsecond line\r\nthird\r\n"), \
+        data
+    assert b"line one" not in data, data
+    assert b"Subject: the original" in data, data
+
+
+def test_envelope_changes():
+    msgs, _ = _modified("mod-chgfrom")
+    assert msgs[0].mail_from == "new@example.net", msgs
+
+    msgs, log = _modified("mod-addrcpt", n=1)
+    assert "recipient <added@example.net> added" in log, log[-2000:]
+
+    msgs, log = _modified("mod-delrcpt")
+    rcpts = [a for m in msgs for a in m.rcpt_addrs]
+    assert rcpts == ["b@example.net"], rcpts
+    assert "recipient <c@example.net> removed" in log, log[-2000:]
+
+
+def test_added_recipient_is_delivered():
+    with _Filter("mod-addrcpt_par") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        code, _ = _send(relay, ("b@example.net",))
+        assert code == 250
+        wait_until(lambda: "par@example.net" in
+                   [a for m in sink.messages for a in m.rcpt_addrs],
+                   30, "the added recipient at the sink")
+        got = [a for m in sink.messages for a in m.rcpt_addrs]
+    assert sorted(got) == ["b@example.net", "par@example.net"], got
+
+
+def test_every_recipient_removed_discards():
+    with _Filter("mod-delrcpt") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        code, _ = _send(relay, ("c@example.net",))
+        assert code == 250
+        wait_until(lambda: "every recipient removed" in relay.log(), 10,
+                   "the discard")
+        assert not sink.messages
+
+
+def test_quarantine_holds():
+    with _Filter("mod-quarantine") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        code, _ = _send(relay, ("b@example.net",))
+        assert code == 250
+        wait_until(lambda: "quarantine=held by the test milter" in
+                   relay.log(), 10, "the hold")
+        assert not sink.messages
+
+
+def test_bad_modification_fails_the_filter():
+    with _Filter("mod-badheader") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        try:
+            _send(relay, ("b@example.net",))
+            raise AssertionError("accepted a header injection")
+        except smtplib.SMTPDataError as e:
+            assert e.smtp_code == 451, e
+            assert b"4.3.5" in e.smtp_error, e
+        assert not sink.messages
+
+
+def test_message_stage_verdicts():
+    want = {
+        "reject-header": (550, b"5.7.1 Message rejected"),
+        "tempfail-eoh": (451, b"4.7.1"),
+        "code-body": (550, b"5.7.1 test milter says no at body"),
+        "reject-eom": (550, b"5.7.1 Message rejected"),
+        "code-eom": (550, b"5.7.1 test milter says no at eom"),
+        "die-body": (451, b"4.3.5 Message filter unavailable"),
+        "die-eom": (451, b"4.3.5 Message filter unavailable"),
+    }
+    for mode, (code, text) in want.items():
+        with _Filter(mode) as f, Sink() as sink, _relay(f, sink) as relay:
+            try:
+                _send(relay, ("b@example.net",))
+                raise AssertionError("%s: accepted" % mode)
+            except smtplib.SMTPDataError as e:
+                assert e.smtp_code == code, (mode, e)
+                assert text in e.smtp_error, (mode, e)
+            # the session goes on: a second transaction is taken
+            assert not sink.messages, mode
+
+
+def test_discard_accept_skip():
+    for mode in ("discard-eom", "discard-body"):
+        with _Filter(mode) as f, Sink() as sink, _relay(f, sink) as relay:
+            code, _ = _send(relay, ("b@example.net",))
+            assert code == 250, mode
+            wait_until(lambda: "discard" in relay.log(), 10, "the discard")
+            assert not sink.messages, mode
+    for mode in ("accept-header", "skip-body"):
+        with _Filter(mode) as f, Sink() as sink, _relay(f, sink) as relay:
+            code, _ = _send(relay, ("b@example.net",))
+            assert code == 250, mode
+            sink.wait_for(1)
+            assert sink.messages[0].data.endswith(MSG), mode
+
+
+def test_dead_filter_with_on_failure_accept():
+    with _Filter("die-body") as f, Sink() as sink, \
+            _relay(f, sink, "accept") as relay:
+        code, _ = _send(relay, ("b@example.net",))
+        assert code == 250
+        sink.wait_for(1)
+        assert sink.messages[0].data.endswith(MSG)
+
+
+def test_big_message_streams_through():
+    body = b"".join(b"%07d " % i + b"x" * 70 + b"\r\n"
+                    for i in range(60000))
+    msg = MSG.split(b"\r\n\r\n")[0] + b"\r\n\r\n" + body
+    with _Filter("mod-insheader") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        code, _ = _send(relay, ("b@example.net",), msg=msg)
+        assert code == 250
+        sink.wait_for(1, timeout=60)
+        seen = f.seen()[-1]
+        data = sink.messages[0].data
+    assert seen["body_len"] == len(body), seen["body_len"]
+    assert seen["chunks"] >= len(body) // 65535, seen["chunks"]
+    assert data.endswith(body), len(data)
+    assert _head(data)[0] == b"X-Test-First: inserted"
