@@ -655,7 +655,24 @@ enum imsg_type {
 	 * IMSG_CONF_BEGIN to the mta, because the file is outside its
 	 * chroot; the config that follows makes the validating resolver
 	 * from it. */
-	IMSG_MTA_TRUST_ANCHOR
+	IMSG_MTA_TRUST_ANCHOR,
+
+	/*
+	 * Milters on unix sockets (issue 16), which lie outside the front
+	 * end's chroot.
+	 */
+	/* smtp -> parent. id = session id. payload: u32 the filter's index
+	 * in the config's filters (one whose socket is unix:, never a
+	 * path).  Asked only by smtp; anything else asking, or an index
+	 * that is not such a filter of the config the front end runs, is
+	 * restarted. */
+	IMSG_SMTP_MILTER_CONNECT,
+	/* parent -> smtp. id = session id. fd: the socket, connected
+	 * (non-blocking; the parent neither reads nor writes on it), on
+	 * success.  payload: u32 the filter's index, u32 errno (0 with the
+	 * fd; else the connect's, or ESTALE for an index asked under the
+	 * config before a reload). */
+	IMSG_SMTP_MILTER_CONNECTED
 };
 
 /* TLSA records of one IMSG_TLS_CLIENT_START, and their data. */

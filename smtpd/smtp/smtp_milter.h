@@ -1,7 +1,8 @@
 /*
  * smtp_milter.h: the milters of a session (smtp_milter.c): the
- * listener's filters in order, asked at connect, HELO, MAIL and RCPT,
- * one connection each for the session's life.
+ * listener's filters (a local submission's: `sendmail filter`) in
+ * order, asked at connect, HELO, MAIL and RCPT, one connection each for
+ * the session's life.
  */
 #ifndef SMTP_MILTER_H
 #define SMTP_MILTER_H
@@ -16,13 +17,19 @@ struct smtp_session;
 typedef void	(*smtp_milter_next_fn)(struct smtp_session *,
 		    const char *reply);
 
-/* 1 if the session's listener has filters. */
+/* 1 if the session has filters: its listener's, or for a local
+ * submission the sendmail filters. */
 int	 smtp_milter_on(const struct smtp_session *);
 /* Ask the filters about the stage of cmd (SMFIC_CONNECT, SMFIC_HELO,
  * SMFIC_MAIL, SMFIC_RCPT with the recipient); the session waits
  * (SMTP_WAIT_MILTER) until next runs. */
 void	 smtp_milter_stage(struct smtp_session *, char cmd,
 	    const char *rcpt, smtp_milter_next_fn next);
+/* The parent's answer for the unix filter at index filter of the
+ * config: the connected fd, or -1 and the connect's errno.  The fd is
+ * closed if the session no longer waits for that filter. */
+void	 smtp_milter_connected(struct smtp_session *, int filter, int fd,
+	    int error);
 /* The transaction ended: SMFIC_ABORT to the filters asked about it. */
 void	 smtp_milter_abort(struct smtp_session *);
 /* The session ends: the connections closed (libmilter takes the EOF

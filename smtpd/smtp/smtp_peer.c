@@ -266,8 +266,9 @@ smtp_peer_connect_filtered(struct smtp_session *s, const char *reply)
 		smtp_session_greet(s);
 }
 
-/* The connect checks passed: the filters' connect stage first. */
-static void
+/* The connect checks passed (or, for a local submission, its user is
+ * known): the filters' connect stage first. */
+void
 smtp_peer_connect_go(struct smtp_session *s)
 {
 	if (smtp_milter_on(s) && s->milter == NULL) {
