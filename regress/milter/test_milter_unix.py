@@ -6,8 +6,9 @@ listens on a unix socket named by `filter m "unix:/PATH"`; its reject
 at RCPT is the reply, a missing socket costs the failure mode (451 4.3.5
 by default, the mail goes on with on-failure accept), and `sendmail
 filter m` puts the filter before mail from the sendmail command: a
-reject at MAIL fails the command, a filter that lets everything pass
-leaves the mail flowing to the sink.  A front end that asks for a filter
+reject at connect (logged with arg1=localhost) or at MAIL fails the
+command, a filter that lets everything pass leaves the mail flowing to
+the sink.  A front end that asks for a filter
 index that is not a unix filter is restarted and the parent lives on."""
 import os
 import shutil
@@ -166,30 +167,35 @@ def _sendmail(relay, rcpt):
 
 
 def test_local_submission_goes_through_sendmail_filter():
+    """A reject at connect (the session refuses every command) and at
+    MAIL fail the command; a filter that lets all pass does not."""
     d = _sockdir()
     path = os.path.join(d, "m.sock")
     try:
-        proc = _filter(path, "reject-mail")
-        try:
-            with Sink() as sink, _relay(path, sink, local=True) as relay:
-                rc, err = _sendmail(relay, "bob@remote.test")
-                log = relay.log()
-        finally:
-            _stop(proc)
-        assert rc == EX_NOPERM, (rc, err)
-        assert "Command rejected" in err, err
-        assert "ruleset=milter" in log, log
-        assert not sink.messages
-        os.unlink(path)
-        proc = _filter(path, "none")
-        try:
-            with Sink() as sink, _relay(path, sink, local=True) as relay:
-                rc, err = _sendmail(relay, "bob@remote.test")
-                assert rc == 0, (rc, err)
-                [m] = sink.wait_for(1)
-                assert m.rcpt_addrs == ["bob@remote.test"], m.rcpt_addrs
-        finally:
-            _stop(proc)
+        for mode in ("reject-connect", "reject-mail", "none"):
+            proc = _filter(path, mode)
+            try:
+                with Sink() as sink, _relay(path, sink,
+                                            local=True) as relay:
+                    rc, err = _sendmail(relay, "bob@remote.test")
+                    if mode == "none":
+                        assert rc == 0, (rc, err)
+                        [m] = sink.wait_for(1)
+                        assert m.rcpt_addrs == ["bob@remote.test"], \
+                            m.rcpt_addrs
+                    log = relay.log()
+            finally:
+                _stop(proc)
+            os.unlink(path)
+            if mode == "none":
+                continue
+            # a refused connect greets, then refuses every transaction
+            assert rc == EX_NOPERM, (mode, rc, err)
+            assert "550 5.7.1 Command rejected" in err, (mode, err)
+            arg1 = "localhost" if mode == "reject-connect" else \
+                "<root@relay.test>"
+            assert "ruleset=milter, arg1=%s," % arg1 in log, (mode, log)
+            assert not sink.messages, mode
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
