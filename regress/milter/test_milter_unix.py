@@ -4,7 +4,8 @@ the parent connects it (IMSG_SMTP_MILTER_CONNECT, the filter's index)
 and passes the descriptor.  The python3-milter test filter (filter.py)
 listens on a unix socket named by `filter m "unix:/PATH"`; its reject
 at RCPT is the reply, a missing socket costs the failure mode (451 4.3.5
-by default, the mail goes on with on-failure accept), and `sendmail
+by default, the mail goes on with on-failure accept), so does a full
+backlog, at once (the parent never waits), and `sendmail
 filter m` puts the filter before mail from the sendmail command: a
 reject at connect (logged with arg1=localhost) or at MAIL fails the
 command, a filter that lets everything pass leaves the mail flowing to
@@ -15,6 +16,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 from lib import BIN, clients, register_pid, test_dir, wait_until
 from lib.daemon import CHILDREN, Relay
@@ -154,6 +156,49 @@ def test_unix_socket_missing_costs_the_failure_mode():
             clients.send(relay.port, "a@client.test", ["b@sink.test"])
             wait_until(lambda: sink.messages, 30, "the message at the sink")
     finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _fill_backlog(path):
+    """Connect to path until its backlog is full: the clients."""
+    conns = []
+    for _ in range(64):
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        c.setblocking(False)
+        try:
+            c.connect(path)
+        except BlockingIOError:
+            c.close()
+            return conns
+        conns.append(c)
+    raise AssertionError("the backlog of %s never filled" % path)
+
+
+def test_full_backlog_fails_at_once():
+    """A filter that accepts nothing with its backlog full: the parent's
+    connect is EAGAIN at once (it never waits), the session gets the
+    failure mode long before the 5 minutes of the connect timeout."""
+    d = _sockdir()
+    path = os.path.join(d, "full.sock")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(0)
+    waiting = _fill_backlog(path)
+    try:
+        with Sink() as sink, _relay(path, sink) as relay:
+            start = time.monotonic()
+            replies = _session(relay)
+            took = time.monotonic() - start
+            assert relay.alive()
+            log = relay.log()
+        assert [r[0] for r in replies] == [421], replies
+        assert took < 10, took
+        assert "milter: filter m: connect: Resource temporarily " \
+            "unavailable" in log, log
+    finally:
+        for c in waiting:
+            c.close()
+        listener.close()
         shutil.rmtree(d, ignore_errors=True)
 
 
