@@ -562,6 +562,8 @@ config_dump_mta(const struct config *c, FILE *fp)
 static void
 config_dump_policy(const struct config *c, FILE *fp)
 {
+	size_t	 i;
+
 	(void)fprintf(fp, "policy skip %s\n", c->policy_skip ? "yes" : "no");
 	(void)fprintf(fp, "policy lookupdotdomain %s\n",
 	    c->policy_lookupdotdomain ? "yes" : "no");
@@ -586,6 +588,9 @@ config_dump_policy(const struct config *c, FILE *fp)
 	(void)fputs("\nsendmail trusted-users ", fp);
 	config_dump_quoted(fp, c->sendmail_trusted);
 	(void)fputc('\n', fp);
+	for (i = 0; i < c->sendmail_nfilters; i++)
+		(void)fprintf(fp, "sendmail filter \"%s\"\n",
+		    c->filters[c->sendmail_filters[i]].name);
 }
 
 int

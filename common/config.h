@@ -133,8 +133,9 @@ enum conf_filter_fail {
 
 struct conf_filter {
 	char			 name[CONF_FILTER_NAME_MAX];
-	/* as written: "inet:PORT@ADDR" */
+	/* as written: "inet:PORT@ADDR", "unix:/PATH" or "local:/PATH" */
 	char			 socket[CONF_HOST_MAX + 16];
+	/* AF_UNIX for a unix socket, which only the parent connects */
 	struct sockaddr_storage	 ss;
 	socklen_t		 sslen;
 	enum conf_filter_fail	 on_failure;
@@ -426,6 +427,10 @@ struct config {
 	/* users who may set the envelope sender without a warning, beside
 	 * root and the front end's user: names, comma or space separated */
 	char			 sendmail_trusted[CONF_AUTH_STRING_MAX];	/* "" */
+	/* sendmail filter NAME: the milters of local submissions, in
+	 * order; indices into filters[] */
+	uint8_t			 sendmail_filters[CONF_FILTER_MAX];
+	size_t			 sendmail_nfilters;
 
 	/* masquerade ...: the identity of mail as it is received
 	 * (config_masq.c, smtpd.conf(5)); lists are space separated,

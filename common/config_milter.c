@@ -2,9 +2,11 @@
  * config_milter.c: the milters of smtpd.conf ("filter NAME SOCKET ..."),
  * their sockets checked and resolved once, numerically, and their
  * canonical text.  Interface in config.h; the front end connects to
- * them (smtpd/smtp/smtp_milter.c).
+ * inet ones itself (smtpd/smtp/smtp_milter.c), the parent to unix ones
+ * (smtpd/parent_milter.c).
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <netdb.h>
 #include <stdio.h>
@@ -55,6 +57,31 @@ config_milter_inet(struct conf_filter *f, const char *spec)
 	return 0;
 }
 
+/* "unix:/PATH" or sendmail's "local:/PATH", the path absolute and within
+ * sun_path; -1 if it is not that. */
+static int
+config_milter_unix(struct conf_filter *f, const char *spec)
+{
+	struct sockaddr_un	*sa_un = (struct sockaddr_un *)&f->ss;
+	const char		*path;
+
+	if (strncmp(spec, "unix:", 5) == 0)
+		path = spec + 5;
+	else if (strncmp(spec, "local:", 6) == 0)
+		path = spec + 6;
+	else
+		return -1;
+	if (path[0] != '/')
+		return -1;
+	memset(sa_un, 0, sizeof(*sa_un));
+	sa_un->sun_family = AF_UNIX;
+	if (strlcpy(sa_un->sun_path, path, sizeof(sa_un->sun_path)) >=
+	    sizeof(sa_un->sun_path))
+		return -1;
+	f->sslen = sizeof(*sa_un);
+	return 0;
+}
+
 int
 config_milter_find(const struct config *c, const char *name)
 {
@@ -90,9 +117,12 @@ config_milter_add(struct config *c, const char *name, const char *socket,
 	f = &c->filters[c->nfilters];
 	memset(f, 0, sizeof(*f));
 	if (strlcpy(f->socket, socket, sizeof(f->socket)) >=
-	    sizeof(f->socket) || config_milter_inet(f, socket) == -1) {
-		(void)snprintf(err, errlen, "filter %s: \"%s\" is not "
-		    "inet:PORT@ADDR with a numeric address", name, socket);
+	    sizeof(f->socket) || (config_milter_inet(f, socket) == -1 &&
+	    config_milter_unix(f, socket) == -1)) {
+		(void)snprintf(err, errlen, "filter %s: \"%s\" is neither "
+		    "inet:PORT@ADDR with a numeric address nor unix:/PATH "
+		    "(at most %zu octets)", name, socket,
+		    sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		return -1;
 	}
 	(void)strlcpy(f->name, name, sizeof(f->name));

@@ -129,7 +129,8 @@ static int	 parse_listen_tls(int);
 static int	 parse_listen_auth(int);
 static int	 parse_listen_modifiers(const char *);
 static int	 parse_listen_proxy(const char *);
-static int	 parse_listen_filter(const char *);
+static int	 parse_filter_list(uint8_t *, size_t *, const char *,
+		    const char *);
 static int	 parse_filter(const char *, const char *);
 static struct conf_filter *parse_filter_last(void);
 static int	 parse_filter_timeouts(int64_t, int64_t, int64_t, int64_t);
@@ -489,6 +490,12 @@ sendmailopt	: SOCKET STRING {
 			if (parse_trusted_users($2) == -1)
 				YYERROR;
 		}
+		| FILTER STRING {
+			if (parse_filter_list(parse_conf->sendmail_filters,
+			    &parse_conf->sendmail_nfilters, "sendmail",
+			    $2) == -1)
+				YYERROR;
+		}
 		;
 
 localopt	: ALIASES STRING {
@@ -764,7 +771,8 @@ listenlimit	: MAXSESSIONS NUMBER {
 			parse_lopts.flags |= LISTEN_F_METRICS;
 		}
 		| FILTER STRING {
-			if (parse_listen_filter($2) == -1)
+			if (parse_filter_list(parse_lopts.filters,
+			    &parse_lopts.nfilters, "listen", $2) == -1)
 				YYERROR;
 		}
 		| PROXYPROTOCOL '{' proxylist '}' {
@@ -1865,23 +1873,26 @@ parse_filter_timeouts(int64_t c, int64_t s, int64_t r, int64_t e)
 	return 0;
 }
 
-/* listen ... filter NAME: a filter defined before, once per listener. */
+/* listen ... filter NAME, sendmail filter NAME: a filter defined
+ * before, once per list (what: the statement, for errors). */
 static int
-parse_listen_filter(const char *name)
+parse_filter_list(uint8_t *list, size_t *n, const char *what,
+    const char *name)
 {
 	int	 i;
 	size_t	 j;
 
 	if ((i = config_milter_find(parse_conf, name)) == -1) {
-		parse_error("listen: filter %s is not defined (before)", name);
+		parse_error("%s: filter %s is not defined (before)", what,
+		    name);
 		return -1;
 	}
-	for (j = 0; j < parse_lopts.nfilters; j++)
-		if (parse_lopts.filters[j] == (uint8_t)i) {
-			parse_error("listen: filter %s given twice", name);
+	for (j = 0; j < *n; j++)
+		if (list[j] == (uint8_t)i) {
+			parse_error("%s: filter %s given twice", what, name);
 			return -1;
 		}
-	parse_lopts.filters[parse_lopts.nfilters++] = (uint8_t)i;
+	list[(*n)++] = (uint8_t)i;
 	return 0;
 }
 

@@ -486,6 +486,7 @@ proc_imsg_takes_fd(uint32_t type)
 	case IMSG_TLS_SERVER_START:
 	case IMSG_TLS_CLIENT_START:
 	case IMSG_TLS_RESULT:
+	case IMSG_SMTP_MILTER_CONNECTED:
 		return 1;
 	}
 	return 0;

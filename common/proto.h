@@ -670,7 +670,24 @@ enum imsg_type {
 	/* queue -> smtp. id = session id. fd: incoming/<msgid>.new opened
 	 * for reading and writing (on success).  payload: u32 status_code,
 	 * u32 msgid. */
-	IMSG_QUEUE_MESSAGE_REWRITING
+	IMSG_QUEUE_MESSAGE_REWRITING,
+
+	/*
+	 * Milters on unix sockets (issue 16), which lie outside the front
+	 * end's chroot.
+	 */
+	/* smtp -> parent. id = session id. payload: u32 the filter's index
+	 * in the config's filters (one whose socket is unix:, never a
+	 * path).  Asked only by smtp; anything else asking, or an index
+	 * that is not such a filter of the config the front end runs, is
+	 * restarted. */
+	IMSG_SMTP_MILTER_CONNECT,
+	/* parent -> smtp. id = session id. fd: the socket, connected
+	 * (non-blocking; the parent neither reads nor writes on it), on
+	 * success.  payload: u32 the filter's index, u32 errno (0 with the
+	 * fd; else the connect's, or ESTALE for an index asked under the
+	 * config before a reload). */
+	IMSG_SMTP_MILTER_CONNECTED
 };
 
 /* Flags of a recipient in IMSG_QUEUE_MESSAGE_COMMIT: a filter added it

@@ -43,6 +43,7 @@ int		 parent_proc_all_gone(void);
 enum proc_id	 parent_proc_slot_id(int slot);
 const char	*parent_proc_label(int slot);
 int		 parent_proc_slot_running(int slot);
+int		 parent_proc_slot_current(int slot);
 int		 parent_proc_send_slot(int slot, struct imsg_out *);
 void		 parent_proc_restart_slot(int slot, const char *why);
 
@@ -54,6 +55,9 @@ int		 parent_submit_bind(const char *path);
 void		 parent_submit_send(uint32_t index);
 void		 parent_submit_close(void);
 void		 parent_submit_uid_lookup(struct imsgev *, struct imsg *, void *);
+
+/* parent_milter.c: the front end's connections to unix-socket milters */
+void		 parent_milter_connect(struct imsgev *, struct imsg *, void *);
 
 /* parent_pickup.c: the sendmail command's offline drop directory */
 void		 parent_pickup_prepare(const struct config *);

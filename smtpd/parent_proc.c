@@ -674,6 +674,15 @@ parent_proc_slot_running(int slot)
 	    children[slot].iev != NULL;
 }
 
+/* 1 if the child in slot said it runs the parent's config (its
+ * indices into it mean what they mean here). */
+int
+parent_proc_slot_current(int slot)
+{
+	return parent_proc_slot_running(slot) &&
+	    children[slot].applied == parent_conf->generation;
+}
+
 /* Whether a process runs (for tlsproxy: its first instance). */
 int
 parent_proc_running(enum proc_id id)
@@ -858,6 +867,7 @@ static const struct imsg_handler parent_child_handlers[] = {
 	{ IMSG_USER_LOOKUP,	parent_user_lookup },
 	{ IMSG_SMTP_UID_LOOKUP,	parent_submit_uid_lookup },
 	{ IMSG_SMTP_METRICS,	parent_proc_metrics },
+	{ IMSG_SMTP_MILTER_CONNECT, parent_milter_connect },
 };
 
 static void

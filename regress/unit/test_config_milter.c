@@ -1,11 +1,13 @@
 /*
  * test_config_milter.c: the filter statements of smtpd.conf and a
  * listener's filter list (common/config_milter.c): defaults, options,
- * the order per listener, the canonical text parsing back the same, and
- * the refusals (a socket that is not inet:PORT@ADDR, a bad name, a name
- * given twice, a listener naming an unknown filter or one twice).
+ * the order per listener, unix sockets and the sendmail filters, the
+ * canonical text parsing back the same, and the refusals (a socket that
+ * is neither inet:PORT@ADDR nor unix:/PATH, a bad name, a name given
+ * twice, a listener or sendmail naming an unknown filter or one twice).
  */
 #include <sys/socket.h>
+#include <sys/un.h>
 
 #include <netinet/in.h>
 
@@ -86,11 +88,72 @@ test_parse(void)
 	config_free(c2);
 }
 
+static const char	 unix_text[] =
+	"filter a \"inet:8891@127.0.0.1\"\n"
+	"filter b \"unix:/run/b.sock\"\n"
+	"filter c \"local:/var/run/c.sock\" on-failure accept\n"
+	"listen on 127.0.0.1 port 2525 filter b\n"
+	"sendmail filter c\n"
+	"sendmail filter a\n";
+
+static void
+test_unix(void)
+{
+	struct config			*c, *c2 = NULL;
+	const struct sockaddr_un	*sa_un;
+	char				*t1 = NULL, *t2 = NULL;
+	size_t				 len = 0;
+
+	c = parsed(unix_text);
+	UNIT_CHECK(c != NULL && c->nfilters == 3, "unix filters parsed");
+	if (c == NULL)
+		return;
+	sa_un = (const struct sockaddr_un *)&c->filters[1].ss;
+	UNIT_CHECK(sa_un->sun_family == AF_UNIX &&
+	    strcmp(sa_un->sun_path, "/run/b.sock") == 0 &&
+	    c->filters[1].sslen == sizeof(*sa_un), "unix:/PATH");
+	sa_un = (const struct sockaddr_un *)&c->filters[2].ss;
+	UNIT_CHECK(sa_un->sun_family == AF_UNIX &&
+	    strcmp(sa_un->sun_path, "/var/run/c.sock") == 0,
+	    "sendmail's local:/PATH");
+	UNIT_CHECK(c->sendmail_nfilters == 2 && c->sendmail_filters[0] == 2 &&
+	    c->sendmail_filters[1] == 0, "the sendmail filters in order");
+	t1 = config_dump_string(c, &len);
+	if (t1 != NULL)
+		c2 = config_parse_buffer(t1, len);
+	if (c2 != NULL)
+		t2 = config_dump_string(c2, NULL);
+	UNIT_CHECK(t1 != NULL && t2 != NULL && strcmp(t1, t2) == 0 &&
+	    strstr(t1, "filter \"b\" \"unix:/run/b.sock\" ") != NULL &&
+	    strstr(t1, "sendmail filter \"c\"\nsendmail filter \"a\"\n") !=
+	    NULL, "unix and sendmail filters: canonical text round trip");
+	free(t1);
+	free(t2);
+	config_free(c);
+	config_free(c2);
+}
+
 static void
 test_refused(void)
 {
-	UNIT_CHECK(refused("filter a \"unix:/run/a.sock\"\n"),
-	    "unix sockets not yet");
+	char	 buf[256];
+
+	UNIT_CHECK(refused("filter a \"unix:run/a.sock\"\n"),
+	    "a relative unix path");
+	UNIT_CHECK(refused("filter a \"unix:\"\n"), "an empty unix path");
+	UNIT_CHECK(refused("filter a \"file:/run/a.sock\"\n"),
+	    "an unknown socket kind");
+	(void)snprintf(buf, sizeof(buf), "filter a \"unix:/%0*d\"\n",
+	    (int)sizeof(((struct sockaddr_un *)0)->sun_path) - 1, 0);
+	UNIT_CHECK(refused(buf), "a unix path longer than sun_path");
+	(void)snprintf(buf, sizeof(buf), "filter a \"unix:/%0*d\"\n",
+	    (int)sizeof(((struct sockaddr_un *)0)->sun_path) - 2, 0);
+	UNIT_CHECK(!refused(buf), "a unix path that fills sun_path");
+	UNIT_CHECK(refused("sendmail filter a\n"),
+	    "sendmail naming an unknown filter");
+	UNIT_CHECK(refused("filter a \"unix:/run/a.sock\"\n"
+	    "sendmail filter a\nsendmail filter a\n"),
+	    "a sendmail filter twice");
 	UNIT_CHECK(refused("filter a \"inet:x@127.0.0.1\"\n"), "bad port");
 	UNIT_CHECK(refused("filter a \"inet:0@127.0.0.1\"\n"), "port 0");
 	UNIT_CHECK(refused("filter a \"inet:25@mx.example\"\n"),
@@ -113,6 +176,7 @@ main(void)
 {
 	log_init("test_config_milter", 1);
 	test_parse();
+	test_unix();
 	test_refused();
 	return unit_done();
 }

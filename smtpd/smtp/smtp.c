@@ -4,7 +4,8 @@
  * what it talks to and who handles each message.
  *
  *   parent   listening sockets (smtp_listener.c), config, control, the
- *            answers to a metrics listener's requests (smtp_metrics.c)
+ *            answers to a metrics listener's requests (smtp_metrics.c),
+ *            the sockets of unix milters (smtp_milter_unix.c)
  *   policyd  connect/MAIL/RCPT verdicts (smtp_peer.c)
  *   queue    message files and commits (smtp_peer.c, smtp_tx.c), the
  *            spool's free space (smtp_peer.c)
@@ -24,6 +25,7 @@
 #include "smtp_dns.h"
 #include "smtp_listener.h"
 #include "smtp_metrics.h"
+#include "smtp_milter_unix.h"
 #include "smtp_proxy.h"
 #include "smtp_generics.h"
 #include "smtp_load.h"
@@ -40,6 +42,7 @@ static const struct imsg_handler smtp_parent_handlers[] = {
 	{ IMSG_LOAD_AVERAGE,		smtp_load_average },
 	{ IMSG_CTL_LINE,		smtp_metrics_line },
 	{ IMSG_CTL_END,			smtp_metrics_end },
+	{ IMSG_SMTP_MILTER_CONNECTED,	smtp_milter_unix_result },
 };
 
 static const struct imsg_handler smtp_queue_handlers[] = {

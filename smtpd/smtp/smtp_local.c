@@ -137,7 +137,8 @@ smtp_local_named(struct smtp_session *s, uint32_t status, const char *name)
 	    "pid=%ld%s", s->id, s->listener != NULL ? s->listener : "local",
 	    l->user, (unsigned)l->uid, (long)l->pid,
 	    l->trusted ? " trusted" : "");
-	smtp_session_greet(s);
+	/* the sendmail filters' connect stage, then the greeting */
+	smtp_peer_connect_go(s);
 }
 
 /* IMSG_SMTP_UID_RESULT: id = session id, u32 uid, u32 status, str name. */

@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "log.h"
 #include "proc.h"
 #include "smtp_milter_int.h"
+#include "smtp_milter_unix.h"
 #include "smtp_session.h"
 #include "stats.h"
 
@@ -28,29 +30,49 @@ struct smtp_milter_packet	 smtp_milter_pkt;
 
 static void	smtp_milter_run(struct smtp_milter *);
 
-int
-smtp_milter_on(const struct smtp_session *s)
+/* The session's filters: the sendmail filters for a local submission,
+ * else its listener's. */
+static const uint8_t *
+smtp_milter_list(const struct smtp_session *s, size_t *n)
 {
 	const struct listener	*l;
 
-	l = config_listener_find(conf, s->listener);
-	return l != NULL && l->nfilters > 0;
+	if (s->local != NULL) {
+		*n = conf->sendmail_nfilters;
+		return conf->sendmail_filters;
+	}
+	if ((l = config_listener_find(conf, s->listener)) == NULL) {
+		*n = 0;
+		return NULL;
+	}
+	*n = l->nfilters;
+	return l->filters;
+}
+
+int
+smtp_milter_on(const struct smtp_session *s)
+{
+	size_t	 n;
+
+	(void)smtp_milter_list(s, &n);
+	return n > 0;
 }
 
 struct smtp_milter *
 smtp_milter_new(struct smtp_session *s)
 {
-	const struct listener	*l;
+	const uint8_t		*list;
 	struct smtp_milter	*m;
-	size_t			 i;
+	size_t			 i, n;
 
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		return NULL;
-	l = config_listener_find(conf, s->listener);
-	for (i = 0; l != NULL && i < l->nfilters; i++) {
-		(void)strlcpy(m->one[i].name, conf->filters[l->filters[i]].name,
+	list = smtp_milter_list(s, &n);
+	for (i = 0; i < n; i++) {
+		(void)strlcpy(m->one[i].name, conf->filters[list[i]].name,
 		    sizeof(m->one[i].name));
-		m->one[i].on_failure = conf->filters[l->filters[i]].on_failure;
+		m->one[i].on_failure = conf->filters[list[i]].on_failure;
+		m->one[i].asking = -1;
 	}
 	m->n = i;
 	m->s = s;
@@ -178,6 +200,18 @@ smtp_milter_mod(void *arg, const struct smtp_milter_reply *r)
 	return smtp_milter_mods_take(m, r);
 }
 
+static void
+smtp_milter_timeouts(const struct conf_filter *f,
+    struct smtp_milter_timeouts *t)
+{
+	t->connect = f->timeout_connect;
+	t->send = f->timeout_send;
+	t->reply = f->timeout_reply;
+	t->eom = f->timeout_eom;
+}
+
+/* Connect one (its outcome comes from the loop); a unix socket is the
+ * parent's to connect (smtp_milter_connected()). */
 static int
 smtp_milter_open(struct smtp_milter *m, struct smtp_milter_one *one)
 {
@@ -188,14 +222,56 @@ smtp_milter_open(struct smtp_milter *m, struct smtp_milter_one *one)
 	if ((i = config_milter_find(conf, one->name)) == -1)
 		return -1;
 	f = &conf->filters[i];
-	t.connect = f->timeout_connect;
-	t.send = f->timeout_send;
-	t.reply = f->timeout_reply;
-	t.eom = f->timeout_eom;
+	if (f->ss.ss_family == AF_UNIX) {
+		if (smtp_milter_unix_ask(m->s->id, i) == -1)
+			return -1;
+		one->asking = i;
+		return 0;
+	}
+	smtp_milter_timeouts(f, &t);
 	one->conn = smtp_milter_conn_open(proc_base, -1,
 	    (const struct sockaddr *)&f->ss, f->sslen, &t, smtp_milter_done,
 	    smtp_milter_mod, m);
 	return one->conn == NULL ? -1 : 0;
+}
+
+void
+smtp_milter_connected(struct smtp_session *s, int filter, int fd, int error)
+{
+	struct smtp_milter		*m = s->milter;
+	struct smtp_milter_one		*one;
+	struct smtp_milter_timeouts	 t;
+	int				 i;
+
+	/* a session that no longer waits for this filter: the answer is
+	 * stale */
+	if (m == NULL || s->wait != SMTP_WAIT_MILTER ||
+	    s->state == SMTP_ST_CLOSING || m->cur >= m->n ||
+	    m->one[m->cur].asking != filter) {
+		if (fd != -1)
+			(void)close(fd);
+		return;
+	}
+	one = &m->one[m->cur];
+	one->asking = -1;
+	if (fd == -1) {
+		log_warnx("%08x: milter: filter %s: connect: %s", s->id,
+		    one->name, strerror(error));
+		smtp_milter_failed(m, one);
+		return;
+	}
+	/* a reload may have moved the filter in the config meanwhile */
+	if ((i = config_milter_find(conf, one->name)) == -1) {
+		(void)close(fd);
+		smtp_milter_failed(m, one);
+		return;
+	}
+	smtp_milter_timeouts(&conf->filters[i], &t);
+	if ((one->conn = smtp_milter_conn_open(proc_base, fd, NULL, 0, &t,
+	    smtp_milter_done, smtp_milter_mod, m)) == NULL) {
+		(void)close(fd);
+		smtp_milter_failed(m, one);
+	}
 }
 
 /* The macros of a stage (sendmail's names), sent before its command. */

@@ -1,8 +1,9 @@
 /*
  * smtp_milter.h: the milters of a session (smtp_milter.c, the message
  * stages in smtp_milter_msg.c, the changes in smtp_milter_mods.c): the
- * listener's filters in order, asked at connect, HELO, MAIL, RCPT and
- * about the message, one connection each for the session's life.
+ * listener's filters (a local submission's: `sendmail filter`) in
+ * order, asked at connect, HELO, MAIL, RCPT and about the message, one
+ * connection each for the session's life.
  */
 #ifndef SMTP_MILTER_H
 #define SMTP_MILTER_H
@@ -19,7 +20,8 @@ struct smtp_session;
 typedef void	(*smtp_milter_next_fn)(struct smtp_session *,
 		    const char *reply);
 
-/* 1 if the session's listener has filters. */
+/* 1 if the session has filters: its listener's, or for a local
+ * submission the sendmail filters. */
 int	 smtp_milter_on(const struct smtp_session *);
 /* Ask the filters about the stage of cmd (SMFIC_CONNECT, SMFIC_HELO,
  * SMFIC_MAIL, SMFIC_RCPT with the recipient); the session waits
@@ -38,6 +40,11 @@ void	 smtp_milter_message(struct smtp_session *, int fd, uint64_t size,
 /* IMSG_QUEUE_MESSAGE_REWRITING for the session waiting on it: the file
  * to write the changed message to, -1 if the queue had none. */
 void	 smtp_milter_rewriting(struct smtp_session *, int fd);
+/* The parent's answer for the unix filter at index filter of the
+ * config: the connected fd, or -1 and the connect's errno.  The fd is
+ * closed if the session no longer waits for that filter. */
+void	 smtp_milter_connected(struct smtp_session *, int filter, int fd,
+	    int error);
 /* The transaction ended: SMFIC_ABORT to the filters asked about it. */
 void	 smtp_milter_abort(struct smtp_session *);
 /* The session ends: the connections closed (libmilter takes the EOF

@@ -35,6 +35,9 @@ struct smtp_milter_one {
 	enum smtp_milter_skip	 skip;
 	/* asked about the transaction: an ABORT is due at its end */
 	int			 in_tx;
+	/* a unix socket: the parent is asked to connect the filter at
+	 * this index of the config, -1 when not asking */
+	int			 asking;
 };
 
 /* One header field of the message as received, in the message file. */

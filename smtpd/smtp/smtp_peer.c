@@ -197,7 +197,10 @@ smtp_peer_log_reject(struct smtp_session *s, const char *ruleset,
 
 	(void)smtp_session_name(s, name, sizeof(name));
 	(void)smtp_session_relay(s, relay, sizeof(relay));
-	if (s->query == POLICY_CONNECT)
+	/* a local submission asks no connect query: its filters' connect
+	 * stage runs before its greeting */
+	if (s->query == POLICY_CONNECT ||
+	    (s->local != NULL && s->state == SMTP_ST_CONNECT))
 		log_info("%08x: ruleset=%s, arg1=%s, arg2=%s, relay=%s, "
 		    "reject=%s", s->id, ruleset, name, s->addr, relay, reply);
 	else
@@ -263,8 +266,9 @@ smtp_peer_connect_filtered(struct smtp_session *s, const char *reply)
 		smtp_session_greet(s);
 }
 
-/* The connect checks passed: the filters' connect stage first. */
-static void
+/* The connect checks passed (or, for a local submission, its user is
+ * known): the filters' connect stage first. */
+void
 smtp_peer_connect_go(struct smtp_session *s)
 {
 	if (smtp_milter_on(s) && s->milter == NULL) {

@@ -456,5 +456,6 @@ void	 smtp_peer_queue_committed(struct imsgev *, struct imsg *, void *);
 void	 smtp_peer_queue_space(struct imsgev *, struct imsg *, void *);
 int	 smtp_peer_queue_room(uint64_t size, uint64_t *avail);
 void	 smtp_peer_dnsbl_done(void *);
+void	 smtp_peer_connect_go(struct smtp_session *);
 
 #endif
