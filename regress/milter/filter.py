@@ -10,8 +10,8 @@ insheader, chgheader, delheader, replbody, chgfrom, addrcpt, addrcpt_par,
 delrcpt, quarantine, badheader: a value that would start a field of
 its own); "reject-STAGE", "tempfail-STAGE", "discard-STAGE",
 "accept-STAGE" and "code-STAGE" (a 550 with its own text through
-setreply) answer so at that stage (connect, helo, mail, rcpt, header,
-eoh, body, eom); "die-STAGE" exits there; "skip-body" answers the first
+setreply) answer so at that stage (connect, helo, mail, rcpt, unknown,
+header, eoh, body, eom); "die-STAGE" exits there; "skip-body" answers the first
 body chunk with SKIP.  With FILTER_LOG set, what it saw of each message
 (macros, header fields, body size and chunks) is appended to that file
 as one JSON line at the end of the message.  Addresses it adds are in
@@ -145,6 +145,9 @@ class TestMilter(Milter.Base):
             self._modify(MODE[4:])
             return Milter.CONTINUE
         return self._answer("eom")
+
+    def unknown(self, cmd):
+        return self._answer("unknown")
 
     def abort(self):
         return Milter.CONTINUE

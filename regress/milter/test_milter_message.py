@@ -246,3 +246,18 @@ def test_big_message_streams_through():
     assert seen["chunks"] >= len(body) // 65535, seen["chunks"]
     assert data.endswith(body), len(data)
     assert _head(data)[0] == b"X-Test-First: inserted"
+
+
+def test_unknown_command():
+    for mode, code, text in (("none", 500, "5.5.1 Command unrecognized"),
+                             ("code-unknown", 550,
+                              "5.7.1 test milter says no at unknown")):
+        with _Filter(mode) as f, Sink() as sink, _relay(f, sink) as relay:
+            raw = clients.Raw(relay.port)
+            raw.ehlo()
+            got = raw.cmd("FROB something")
+            # the session goes on
+            after = raw.cmd("NOOP")
+            raw.cmd("QUIT")
+        assert got[0] == code and got[1][-1].startswith(text), (mode, got)
+        assert after[0] == 250, after

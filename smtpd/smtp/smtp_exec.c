@@ -547,6 +547,15 @@ smtp_exec_before_helo(struct smtp_session *s, const struct smtp_command *cmd)
 	return 1;
 }
 
+/* An unknown command the filters saw (SMFIC_UNKNOWN): theirs is the
+ * reply if they refused it, else the usual one. */
+static void
+smtp_exec_unknown_filtered(struct smtp_session *s, const char *reply)
+{
+	smtp_session_error(s, reply != NULL ? reply :
+	    "500 5.5.1 Command unrecognized");
+}
+
 /* Parse and execute one command line (CRLF already removed). */
 void
 smtp_exec_line(struct smtp_session *s, const char *line)
@@ -574,6 +583,11 @@ smtp_exec_line(struct smtp_session *s, const char *line)
 			smtp_tx_bdat(s, cmd.u.bdat.size, cmd.u.bdat.last);
 		} else
 			smtp_session_error(s, SMTP_ERR_NEED_TLS);
+		return;
+	}
+	if (r == -1 && cmd.verb == SMTP_CMD_UNKNOWN && smtp_milter_on(s)) {
+		smtp_milter_stage(s, SMFIC_UNKNOWN, line,
+		    smtp_exec_unknown_filtered);
 		return;
 	}
 	if (r == -1) {

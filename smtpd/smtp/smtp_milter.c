@@ -348,6 +348,11 @@ smtp_milter_command(struct smtp_milter *m, uint32_t proto)
 		(void)smtp_milter_packet_addr(p, SMFIC_MAIL, s->tx->sender,
 		    NULL, 0);
 		break;
+	case SMFIC_UNKNOWN:
+		if (proto & SMFIP_NOUNKNOWN)
+			return 1;
+		(void)smtp_milter_packet_simple(p, SMFIC_UNKNOWN, m->rcpt);
+		break;
 	default:
 		if (proto & SMFIP_NORCPT)
 			return 1;
@@ -368,6 +373,8 @@ smtp_milter_noreply(char cmd)
 		return SMFIP_NR_HELO;
 	case SMFIC_MAIL:
 		return SMFIP_NR_MAIL;
+	case SMFIC_UNKNOWN:
+		return SMFIP_NR_UNKN;
 	default:
 		return SMFIP_NR_RCPT;
 	}
@@ -475,8 +482,12 @@ smtp_milter_free(struct smtp_session *s)
 
 	if (m == NULL)
 		return;
-	for (i = 0; i < m->n; i++)
+	(void)smtp_milter_packet_simple(&smtp_milter_pkt, SMFIC_QUIT, NULL);
+	for (i = 0; i < m->n; i++) {
+		smtp_milter_conn_quit(m->one[i].conn, &smtp_milter_pkt);
 		smtp_milter_conn_free(m->one[i].conn);
+	}
+	smtp_milter_pkt.len = 0;
 	smtp_milter_msg_free(m->msg);
 	free(m);
 	s->milter = NULL;

@@ -291,6 +291,19 @@ smtp_milter_conn_step(struct smtp_milter_conn *c,
 }
 
 void
+smtp_milter_conn_quit(struct smtp_milter_conn *c,
+    const struct smtp_milter_packet *p)
+{
+	if (c == NULL || c->state != SMTP_MILTER_CONN_IDLE || p->overflow ||
+	    evbuffer_get_length(bufferevent_get_output(c->bev)) > 0)
+		return;
+	/* a few octets on an idle non-blocking socket: written at once,
+	 * or not at all (the EOF that follows ends the session too) */
+	(void)send(bufferevent_getfd(c->bev), p->buf, p->len,
+	    MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void
 smtp_milter_conn_free(struct smtp_milter_conn *c)
 {
 	if (c == NULL)

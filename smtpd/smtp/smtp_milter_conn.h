@@ -74,6 +74,10 @@ int	 smtp_milter_conn_push(struct smtp_milter_conn *,
  * message limit, else the reply limit); -1 if the connection failed. */
 int	 smtp_milter_conn_step(struct smtp_milter_conn *,
 	    const struct smtp_milter_packet *, int eom);
+/* SMFIC_QUIT, if the connection is idle with nothing left to write;
+ * never waits (the connection is freed next). */
+void	 smtp_milter_conn_quit(struct smtp_milter_conn *,
+	    const struct smtp_milter_packet *);
 void	 smtp_milter_conn_free(struct smtp_milter_conn *);
 
 #endif

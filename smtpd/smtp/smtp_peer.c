@@ -1008,6 +1008,10 @@ smtp_peer_queue_lost(struct smtp_session *s)
 		smtp_tx_created(s);
 	else if (s->wait == SMTP_WAIT_COMMIT)
 		smtp_tx_committed(s, STATUS_TEMPFAIL);
+	else if (tx->rewriting) {
+		tx->rewriting = 0;
+		smtp_milter_rewriting(s, -1);
+	}
 }
 
 void
