@@ -261,3 +261,55 @@ def test_unknown_command():
             raw.cmd("QUIT")
         assert got[0] == code and got[1][-1].startswith(text), (mode, got)
         assert after[0] == 250, after
+
+
+def _through(mode, msg):
+    """msg through a filter in mode: (what the filter saw, what the sink
+    got without our Received: field)."""
+    with _Filter(mode) as f, Sink() as sink, _relay(f, sink) as relay:
+        code, _ = _send(relay, ("b@example.net",), msg=msg)
+        assert code == 250
+        sink.wait_for(1, timeout=60)
+        data = sink.messages[0].data
+        seen = f.seen()[-1]
+    # drop our Received: field (its first line and folded ones)
+    lines = data.split(b"\r\n")
+    i = 0
+    while True:
+        if lines[i].startswith(b"Received:"):
+            j = i + 1
+            while lines[j].startswith((b"\t", b" ")):
+                j += 1
+            del lines[i:j]
+            break
+        i += 1
+    return seen, b"\r\n".join(lines)
+
+
+def test_header_sections_of_every_shape():
+    # headers only, no empty line, no body
+    msg = b"Subject: only\r\nFrom: a@client.test\r\n"
+    seen, got = _through("mod-insheader", msg)
+    assert got == b"X-Test-First: inserted\r\n" + msg, got
+    assert seen["body_len"] == 0, seen
+    # a line that is not a field ends the header and starts the body
+    msg = b"Subject: x\r\nnot a field\r\nrest\r\n"
+    seen, got = _through("mod-insheader", msg)
+    assert got == b"X-Test-First: inserted\r\n" + msg, got
+    assert [h[0] for h in seen["headers"]] == ["Received", "Subject"], seen
+    assert seen["body_head"] == "not a field\r\nrest\r\n", seen
+    # a field of 80 KiB (over a read block and a packet) and 2000 fields
+    # before the Subject the filter changes
+    long_field = b"X-Long: start\r\n" + b"".join(
+        b"\t" + b"y" * 78 + b"\r\n" for _ in range(1024))
+    many = b"".join(b"X-N%d: %d\r\n" % (i, i) for i in range(2000))
+    msg = (long_field + many + b"Subject: old\r\nX-After: 1\r\n\r\n"
+           b"body\r\n")
+    seen, got = _through("mod-chgheader", msg)
+    want = msg.replace(b"Subject: old", b"Subject: changed")
+    assert got == want, (len(got), len(want))
+    names = [h[0] for h in seen["headers"]]
+    assert names[1] == "X-Long" and len(names) == 2004, names[:3]
+    # the long value was cut to fit a packet, never sent whole
+    assert 60000 < len(seen["headers"][1][1]) < 65536, \
+        len(seen["headers"][1][1])
