@@ -307,3 +307,34 @@ def test_bad_filter_index_restarts_the_front_end_not_the_parent():
     finally:
         listener.close()
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_local_submission_gets_the_filters_changes():
+    """Mail of the sendmail command goes through the message stages too
+    (outbound signing): a header the filter adds at the end of the
+    message reaches the next hop, and a reject there fails the command."""
+    d = _sockdir()
+    path = os.path.join(d, "m.sock")
+    try:
+        for mode in ("mod-addheader", "reject-eom"):
+            proc = _filter(path, mode)
+            try:
+                with Sink() as sink, _relay(path, sink,
+                                            local=True) as relay:
+                    rc, err = _sendmail(relay, "bob@remote.test")
+                    if mode == "mod-addheader":
+                        assert rc == 0, (rc, err)
+                        [m] = sink.wait_for(1)
+                        assert b"X-Test-Milter: added\r\n\tfolded\r\n" in \
+                            m.data, m.data
+                        assert m.data.endswith(b"\r\n\r\nA body.\r\n"), \
+                            m.data
+                    else:
+                        assert rc != 0, (rc, err)
+                        assert "550 5.7.1 Message rejected" in err, err
+                        assert not sink.messages
+            finally:
+                _stop(proc)
+            os.unlink(path)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
