@@ -131,7 +131,7 @@ bin/smtpd-smtp: $(SMTP_SRCS:.c=.o) common/libcommon.a | bin
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
 
 bin/smtpd-mta: $(MTA_SRCS:.c=.o) common/libcommon.a | bin
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound -lcrypto
 
 # the local delivery process: no resolver, no TLS, no database
 bin/smtpd-local: $(LOCAL_SRCS:.c=.o) common/libcommon.a | bin
@@ -185,7 +185,7 @@ bin/newaliases: bin/smtpctl
 bin/unit/%: regress/unit/%.c $(PROC_LIBS) common/libcommon.a | bin/unit
 	$(CC) $(CFLAGS) -Iregress/unit -Ismtpd/smtp -Ismtpd/mta -Iqueue \
 	    -Ipolicyd/lib -Ismtpd/local $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE) -lunbound \
-	    -lsqlite3 $(PQ_LIBS)
+	    -lcrypto -lsqlite3 $(PQ_LIBS)
 
 # tlsproxy's modules need libtls and libcrypto
 bin/unit/test_tls_%: regress/unit/test_tls_%.c tlsproxy/libtlsproxy.a \
@@ -220,7 +220,7 @@ bin/probe/smtpd-smtp: $(SMTP_SRCS:.c=.o) common/sandbox_probe.o \
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
 bin/probe/smtpd-mta: $(MTA_SRCS:.c=.o) common/sandbox_probe.o \
     common/libcommon.a | bin/probe
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS_BASE) -lunbound -lcrypto
 bin/probe/smtpd-queue: $(QUEUE_SRCS:.c=.o) common/sandbox_probe.o \
     common/libcommon.a | bin/probe
 	$(CC) $(LDFLAGS) -pthread -o $@ $^ $(LIBS_BASE)

@@ -90,6 +90,25 @@ def test_dane_ee_match_is_trusted():
         assert w.relay.stats().get("mta.dane.trusted") == "1"
 
 
+def _cert_der_hex(pem):
+    """The whole certificate in DER, hex: the data of a TLSA x 0 0."""
+    der = subprocess.run(["openssl", "x509", "-in", pem, "-outform", "DER"],
+                         check=True, stdout=subprocess.PIPE).stdout
+    return der.hex()
+
+
+def test_dane_ee_whole_certificate_is_trusted():
+    """A record holding the whole certificate (matching type 0, longer
+    than what rides in the hop) is checked by its SHA-512 digest."""
+    with _World(lambda w: {"full.example": (_zone(
+            ["3 0 0 " + _cert_der_hex(w.cert.cert)]), "secure")}) as w:
+        clients.send(w.relay.port, "alice@client.test", "bob@full.example")
+        [m] = w.sink.wait_for(1, timeout=30)
+        assert m.rcpt_addrs == ["bob@full.example"], m.rcpt_addrs
+        w.relay.wait_for_log(r"STARTTLS=client, relay=mx\.full\.example, "
+                             r".*verify=TRUSTED, .*dane=DANE-EE")
+
+
 def test_dane_ee_mismatch_defers():
     with _World(lambda w: {"bad.example": (_zone(["3 1 1 " + "00" * 32]),
                                            "secure")}) as w:

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "unit.h"
 #include "mta_core.h"
 
@@ -77,6 +79,7 @@ test_usable(void)
 {
 	struct mta_dns_answer	 a;
 	struct mta_dane		 d;
+	unsigned char		 digest[SHA512_DIGEST_LENGTH];
 	size_t			 i;
 
 	rec_set(0, 1, 1, 1, 32);	/* PKIX-EE: unusable for SMTP */
@@ -88,11 +91,14 @@ test_usable(void)
 	mta_dane_tlsa(&d, "mx.test", &a);
 	UNIT_CHECK(d.state == MTA_DANE_NONE && d.ntlsa == 0,
 	    "secure but none usable: no DANE");
-	rec_set(5, 3, 0, 0, 500);	/* a whole certificate: not carried */
+	rec_set(5, 3, 0, 0, 500);	/* a whole certificate: its digest */
 	answer(&a, MTA_DNS_OK, 1, 6);
 	mta_dane_tlsa(&d, "mx.test", &a);
-	UNIT_CHECK(d.state == MTA_DANE_REQUIRED && d.ntlsa == 0,
-	    "only a record too large to carry: required, never matches");
+	SHA512(buf[5] + 3, 500, digest);
+	UNIT_CHECK(d.state == MTA_DANE_REQUIRED && d.ntlsa == 1 &&
+	    d.tlsa[0].mtype == 2 && d.tlsa[0].len == 64 &&
+	    d.tlsa[0].selector == 0 && memcmp(d.tlsa[0].data, digest,
+	    64) == 0, "a whole certificate goes as its SHA-512 digest");
 	for (i = 0; i < 10; i++)
 		rec_set(i, 2, 1, 2, 64);
 	answer(&a, MTA_DNS_OK, 1, 10);

@@ -68,8 +68,8 @@ struct mta_rcpt {
  * (mta_dane.c).  Only records of the usages DANE-TA and DANE-EE with a
  * known selector and matching type count; at most MTA_TLSA_MAX of them
  * of at most MTA_TLSA_DATA_MAX octets (a SHA-512 digest) are carried to
- * tlsproxy.  Larger usable records are counted but not carried, so a
- * host that publishes only those fails its check (never cleartext).
+ * tlsproxy; a larger one (a whole certificate or key, matching type 0)
+ * goes as its SHA-512 digest (type 2), which matches the same peers.
  */
 #define MTA_TLSA_MAX		TLS_TLSA_MAX
 #define MTA_TLSA_DATA_MAX	TLS_TLSA_DATA_MAX

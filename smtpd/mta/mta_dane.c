@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/sha.h>
+
 #include "dane.h"
 #include "log.h"
 #include "proc.h"
@@ -27,8 +29,8 @@
 /*
  * 1 if TLSA rdata (usage, selector, matching type, data) is a record an
  * SMTP client may use (RFC 7672 3.1, RFC 7671 4.1).  The matching is
- * tlsproxy's (common/dane.c, with libcrypto, which this process does
- * not link).
+ * tlsproxy's (common/dane.c); this process only digests a record too
+ * long to be carried.
  */
 static int
 mta_dane_usable(const uint8_t *rd, size_t len)
@@ -60,14 +62,25 @@ mta_dane_records(struct mta_dane *d, const struct mta_dns_answer *a)
 		if (!mta_dane_usable(rd, len))
 			continue;
 		usable++;
-		if (len - 3 > MTA_TLSA_DATA_MAX || d->ntlsa == MTA_TLSA_MAX)
+		if (d->ntlsa == MTA_TLSA_MAX)
 			continue;
 		c = &d->tlsa[d->ntlsa++];
 		c->usage = rd[0];
 		c->selector = rd[1];
 		c->mtype = rd[2];
-		c->len = (uint8_t)(len - 3);
-		memcpy(c->data, rd + 3, len - 3);
+		if (len - 3 <= MTA_TLSA_DATA_MAX) {
+			c->len = (uint8_t)(len - 3);
+			memcpy(c->data, rd + 3, len - 3);
+			continue;
+		}
+		/*
+		 * A whole certificate or key (matching type 0) is longer than
+		 * what is carried: its SHA-512 digest matches exactly the
+		 * same peers as type 2, so it goes as that.
+		 */
+		c->mtype = 2;
+		c->len = SHA512_DIGEST_LENGTH;
+		(void)SHA512(rd + 3, len - 3, c->data);
 	}
 	return usable;
 }
