@@ -12,13 +12,17 @@ its own); "reject-STAGE", "tempfail-STAGE", "discard-STAGE",
 "accept-STAGE" and "code-STAGE" (a 550 with its own text through
 setreply) answer so at that stage (connect, helo, mail, rcpt, unknown,
 header, eoh, body, eom); "die-STAGE" exits there; "skip-body" answers the first
-body chunk with SKIP.  With FILTER_LOG set, what it saw of each message
+body chunk with SKIP; "exitafter-eom" exits half a second after
+answering the end of the message, "modexit-eom" right after adding a
+header there, "slow-eom" takes 3 s to add it.  With FILTER_LOG set, what it saw of each message
 (macros, header fields, body size and chunks) is appended to that file
 as one JSON line at the end of the message.  Addresses it adds are in
 FILTER_DOMAIN (example.net).  It runs until killed."""
 import json
 import os
 import sys
+import threading
+import time
 
 import Milter
 
@@ -138,6 +142,17 @@ class TestMilter(Milter.Base):
                     "macros": self.macros, "headers": self.headers,
                     "body_len": len(self.bodydata), "chunks": self.chunks,
                     "body_head": self.bodydata[:200].decode("latin-1")}) + "\n")
+        if MODE == "exitafter-eom":
+            threading.Timer(0.5, os._exit, (0,)).start()
+            return Milter.CONTINUE
+        if MODE == "modexit-eom":
+            self._modify("addheader")
+            threading.Timer(0.05, os._exit, (0,)).start()
+            return Milter.CONTINUE
+        if MODE == "slow-eom":
+            time.sleep(3)
+            self._modify("addheader")
+            return Milter.CONTINUE
         if MODE == "modify":
             self._modify_all()
             return Milter.ACCEPT

@@ -313,3 +313,107 @@ def test_header_sections_of_every_shape():
     # the long value was cut to fit a packet, never sent whole
     assert 60000 < len(seen["headers"][1][1]) < 65536, \
         len(seen["headers"][1][1])
+
+
+def _transaction(raw, rcpt="b@example.net"):
+    """MAIL, RCPT, DATA with MSG on an open session: the last reply."""
+    for cmd in ("MAIL FROM:<a@client.test>", "RCPT TO:<%s>" % rcpt):
+        code, texts = raw.cmd(cmd)
+        if code != 250:
+            return code, texts
+    code, texts = raw.cmd("DATA")
+    if code != 354:
+        return code, texts
+    raw.send(MSG + b".\r\n")
+    return raw.reply(30)
+
+
+def test_filter_gone_between_steps():
+    """A filter that closes while the session is idle is out: the next
+    transaction gets its failure mode; nothing else happens (the front
+    end keeps every session)."""
+    with _Filter("exitafter-eom") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        smtp_pid = relay.pid("smtp")
+        raw = clients.Raw(relay.port)
+        raw.ehlo()
+        code, _ = _transaction(raw)
+        assert code == 250
+        wait_until(lambda: "failed between steps" in relay.log(), 10,
+                   "the filter's end seen")
+        code, texts = raw.cmd("MAIL FROM:<a@client.test>")
+        assert code == 451 and "4.3.5" in texts[-1], (code, texts)
+        raw.cmd("QUIT")
+        assert relay.pid("smtp") == smtp_pid
+        assert "killed by signal" not in relay.log()
+        sink.wait_for(1)
+
+
+def test_filter_gone_while_the_queue_makes_the_file():
+    """The filter's answer was whole: its end while the second file is
+    asked for does not undo the message."""
+    with _Filter("modexit-eom") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        code, _ = _send(relay, ("b@example.net",))
+        assert code == 250
+        [m] = sink.wait_for(1)
+        assert b"X-Test-Milter: added" in m.data
+
+
+def test_queue_lost_while_a_filter_works():
+    """The queue restarts during the filter's end of message: the
+    message gets a 451 and the front end is not dropped."""
+    with _Filter("slow-eom") as f, Sink() as sink, \
+            _relay(f, sink) as relay:
+        smtp_pid = relay.pid("smtp")
+        raw = clients.Raw(relay.port, timeout=30)
+        raw.ehlo()
+        for cmd in ("MAIL FROM:<a@client.test>", "RCPT TO:<b@example.net>",
+                    "DATA"):
+            raw.cmd(cmd)
+        raw.send(MSG + b".\r\n")
+        old = relay.pid("queue")
+        relay.kill("queue")
+        relay.wait_restarted("queue", old)
+        code, texts = raw.reply(30)
+        assert code == 451, (code, texts)
+        raw.cmd("QUIT")
+        assert relay.pid("smtp") == smtp_pid
+        assert "dropping smtp" not in relay.log()
+
+
+class TwoFilterRelay(FilteredRelay):
+    """A listener with the filters "m" then "n"."""
+
+    def conf_text(self):
+        return FilteredRelay.conf_text(self).replace(
+            "filter m\n", "filter m filter n\n")
+
+
+def test_second_filter_sees_the_first_ones_changes():
+    """As in sendmail, a filter sees the message as the ones before it
+    changed it: the header change and the new body of the first."""
+    with _Filter("mod-chgheader") as f1, _Filter("mod-replbody") as f2, \
+            _Filter("none") as f3, Sink() as sink:
+        TwoFilterRelay.filter_line = (
+            'filter m "inet:%d@127.0.0.1"\nfilter n "inet:%d@127.0.0.1"'
+            % (f1.port, f2.port))
+        with TwoFilterRelay(sink=sink) as relay:
+            code, _ = _send(relay, ("b@example.net",))
+            assert code == 250
+            sink.wait_for(1)
+            seen = f2.seen()[-1]
+        TwoFilterRelay.filter_line = (
+            'filter m "inet:%d@127.0.0.1"\nfilter n "inet:%d@127.0.0.1"'
+            % (f2.port, f3.port))
+        with TwoFilterRelay(sink=sink) as relay:
+            code, _ = _send(relay, ("b@example.net",))
+            assert code == 250
+            sink.wait_for(2)
+            seen3 = f3.seen()[-1]
+    assert ["Subject", "changed"] in seen["headers"], seen
+    assert seen["body_head"] == "line one\r\nline two\r\n", seen
+    assert seen3["body_head"].startswith("new body\r\nsecond line\r\n"), \
+        seen3
+    data = sink.messages[0].data
+    assert b"Subject: changed" in data and b"new body" in data, data

@@ -7,9 +7,11 @@ with verify=TRUSTED, a mismatch, a bogus zone and a DANE server without
 STARTTLS defer (the mail stays queued, the reason in show queue), an
 insecure zone goes out with opportunistic TLS, and "mta dane no" ignores
 the records."""
+import json
 import subprocess
+import time
 
-from lib import clients, free_port
+from lib import clients, free_port, wait_until
 from lib.certs import TestCA, relay_tls_extra, spki_sha256, wait_tls_ready
 from lib.daemon import Relay
 from lib.sink import Sink
@@ -69,6 +71,13 @@ class _World:
         return spki_sha256(self.cert.cert)
 
 
+def _tlsrpt_today(relay):
+    rc, out = relay.smtpctl("tlsrpt", time.strftime("%Y-%m-%d",
+                                                    time.gmtime()))
+    assert rc == 0, out
+    return json.loads(out)["policies"]
+
+
 def _deferred(relay, rcpt, text):
     """Until the envelope to rcpt is queued with a last error holding
     text; returns it."""
@@ -88,6 +97,26 @@ def test_dane_ee_match_is_trusted():
                              r".*verify=TRUSTED, .*dane=DANE-EE")
         w.relay.wait_queue_empty()
         assert w.relay.stats().get("mta.dane.trusted") == "1"
+        # TLS-RPT (RFC 8460): a tlsa policy of the MX host, met once,
+        # kept by policyd with DANE on (and MTA-STS off)
+        [pol] = _tlsrpt_today(w.relay)
+        assert pol["policy"] == {
+            "policy-type": "tlsa",
+            "policy-string": ["3 1 1 " + w.spki()],
+            "policy-domain": "ee.example",
+            "mx-host": ["mx.ee.example"]}, pol
+        assert pol["summary"] == {"total-successful-session-count": 1,
+                                  "total-failure-session-count": 0}, pol
+        wait_until(lambda: int(w.relay.stats().get("policy.tlsrpt.put",
+                                                   0)) >= 1,
+                   20, "the TLS-RPT record kept by policyd")
+        # a new mta reads it back under its key
+        old = w.relay.pid("mta")
+        w.relay.kill("mta")
+        w.relay.wait_restarted("mta", old)
+        [back] = wait_until(lambda: _tlsrpt_today(w.relay) or None, 20,
+                            "the record read back")
+        assert back == pol, (back, pol)
 
 
 def _cert_der_hex(pem):
@@ -119,6 +148,13 @@ def test_dane_ee_mismatch_defers():
         w.relay.wait_for_log(r"verify=DANE_FAIL, .*dane=fail")
         assert w.sink.messages == []
         assert int(w.relay.stats().get("mta.dane.fail", "0")) >= 1
+        [pol] = _tlsrpt_today(w.relay)
+        assert pol["policy"]["policy-type"] == "tlsa", pol
+        assert pol["summary"]["total-failure-session-count"] >= 1, pol
+        [d] = pol["failure-details"]
+        assert d["result-type"] == "validation-failure", d
+        assert d["receiving-mx-hostname"] == "mx.bad.example", d
+        assert d["receiving-ip"] == "127.0.0.1", d
 
 
 def test_dane_tls_required_no_header_goes_opportunistic():

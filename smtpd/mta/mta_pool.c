@@ -19,6 +19,7 @@
 #include "proc.h"
 #include "util.h"
 #include "mta_core.h"
+#include "mta_sts.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -128,6 +129,7 @@ mta_pool_dane_temp(struct mta_batch *b, const struct mta_hop *hop)
 	    (b->msgflags & MSG_F_TLS_OPTIONAL))
 		return 0;
 	mta_dane_count("DANE_TEMP");
+	mta_tlsrpt_dane(b->domain, hop->name, &hop->dane, "DANE_TEMP", NULL);
 	(void)snprintf(text, sizeof(text), "DANE: TLSA lookup for %s "
 	    "failed: %s (verify=DANE_TEMP)", hop->name, hop->dane.why);
 	log_info("batch %08x: %s", b->id, text);

@@ -297,6 +297,11 @@ mta_session_dane_defer(struct mta_session *s, const char *verify,
 
 	(void)strlcpy(s->facts.verify, verify, sizeof(s->facts.verify));
 	mta_dane_count(verify);
+	/* DANE_TEMP here is ours (tlsproxy away), not the host's */
+	if (s->batch != NULL && strcmp(verify, "DANE_TEMP") != 0)
+		mta_tlsrpt_dane(s->batch->domain,
+		    s->batch->hops[s->batch->hop].name, &s->dane, verify,
+		    s->relay != NULL ? s->relay->addr : NULL);
 	(void)snprintf(text, sizeof(text), "DANE: %s: %s (verify=%s)",
 	    s->peer, why, verify);
 	log_info("%s", text);
@@ -452,6 +457,8 @@ mta_session_tls_done(struct mta_session *s, int fd,
 		mta_dane_count(facts->verify);
 		(void)strlcpy(s->dane_host, s->batch->hops[s->batch->hop].name,
 		    sizeof(s->dane_host));
+		mta_tlsrpt_dane(s->batch->domain, s->dane_host, &s->dane,
+		    facts->verify, s->relay != NULL ? s->relay->addr : NULL);
 	}
 	mta_session_printf(s, "EHLO %s\r\n", conf->hostname);
 	s->state = MTA_S_EHLO;

@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct mta_dane;
+
 #define MTA_STS_ID_MAX		33	/* 1*32 alphanumerics, 3.1 */
 #define MTA_STS_HEAD_MAX	8192	/* status line and header fields */
 
@@ -76,6 +78,11 @@ void		 mta_tlsrpt_success(const char *domain,
 void		 mta_tlsrpt_failure(const char *domain,
 		    const struct mtasts_policy *pol, const char *type,
 		    const char *mx, const char *detail);
+/* The same for DANE (policy-type tlsa) of an MX host: verify TRUSTED,
+ * DANE_FAIL, DANE_NOTLS or DANE_TEMP; ip the server's, or NULL. */
+void		 mta_tlsrpt_dane(const char *domain, const char *host,
+		    const struct mta_dane *d, const char *verify,
+		    const char *ip);
 /* IMSG_POLICY_STS_RESULT: the policy policyd kept for a domain. */
 void		 mta_sts_imsg_stored(struct imsgev *, struct imsg *, void *);
 /* policyd is gone: the fetches that asked it go on without. */

@@ -4,8 +4,8 @@
  *
  * Interface in mta_sts.h.  A record is one policy domain on one UTC day:
  * the policy in force when it was first counted (policy-string as the
- * domain published it, in our canonical order), the sessions that met
- * it, and up to MTA_TLSRPT_DETAILS distinct failures (result-type, MX,
+ * domain published it, in our canonical order; for DANE, a record per
+ * MX host with its TLSA records), the sessions that met it, and up to MTA_TLSRPT_DETAILS distinct failures (result-type, MX,
  * address or reason) with their counts; past that, failures are counted
  * in the summary only.  At most MTA_TLSRPT_MAX records are kept, the
  * oldest day going first.
@@ -58,6 +58,12 @@ struct mta_tlsrpt_rec {
 	TAILQ_ENTRY(mta_tlsrpt_rec) entry;
 	char			 day[11];	/* YYYY-MM-DD, UTC */
 	char			 domain[CONF_HOST_MAX];
+	/* a DANE policy (policy-type tlsa) of one MX host and its TLSA
+	 * records, else the domain's MTA-STS policy or none */
+	int			 tlsa;
+	char			 host[CONF_HOST_MAX];
+	struct mta_tlsa		 rr[MTA_TLSA_MAX];
+	size_t			 nrr;
 	int			 has_policy;
 	enum mtasts_mode	 mode;
 	uint32_t		 max_age;
@@ -87,15 +93,18 @@ mta_tlsrpt_today(char *day, size_t size)
 	(void)strftime(day, size, "%Y-%m-%d", &tm);
 }
 
-/* The record of domain on day, made if needed. */
+/* The record of domain on day (host NULL: its MTA-STS one, else the
+ * DANE one of that MX host), made if needed. */
 static struct mta_tlsrpt_rec *
-mta_tlsrpt_find(const char *day, const char *domain)
+mta_tlsrpt_find(const char *day, const char *domain, const char *host)
 {
 	struct mta_tlsrpt_rec	*r;
 
 	TAILQ_FOREACH(r, &mta_tlsrpt_recs, entry)
 		if (strcmp(r->day, day) == 0 &&
-		    strcasecmp(r->domain, domain) == 0)
+		    strcasecmp(r->domain, domain) == 0 &&
+		    r->tlsa == (host != NULL) && (host == NULL ||
+		    strcasecmp(r->host, host) == 0))
 			break;
 	if (r == NULL) {
 		if (mta_tlsrpt_n >= MTA_TLSRPT_MAX) {
@@ -108,6 +117,10 @@ mta_tlsrpt_find(const char *day, const char *domain)
 		}
 		(void)strlcpy(r->day, day, sizeof(r->day));
 		(void)strlcpy(r->domain, domain, sizeof(r->domain));
+		if (host != NULL) {
+			r->tlsa = 1;
+			(void)strlcpy(r->host, host, sizeof(r->host));
+		}
 		TAILQ_INSERT_TAIL(&mta_tlsrpt_recs, r, entry);
 	}
 	r->dirty = 1;
@@ -122,7 +135,7 @@ mta_tlsrpt_get(const char *domain, const struct mtasts_policy *pol)
 	char			 day[11];
 
 	mta_tlsrpt_today(day, sizeof(day));
-	r = mta_tlsrpt_find(day, domain);
+	r = mta_tlsrpt_find(day, domain, NULL);
 	if (pol != NULL && !r->has_policy) {
 		r->has_policy = 1;
 		r->mode = pol->mode;
@@ -183,6 +196,41 @@ mta_tlsrpt_failure(const char *domain, const struct mtasts_policy *pol,
 	mta_tlsrpt_detail_add(r, type, mx, detail, 1);
 }
 
+/*
+ * A DANE outcome for an MX host of domain (RFC 8460 policy-type tlsa):
+ * verify TRUSTED met its records d; DANE_FAIL (no record matched the
+ * server's chain), DANE_NOTLS (no STARTTLS) and DANE_TEMP (the TLSA
+ * lookup failed or was bogus) did not.
+ */
+void
+mta_tlsrpt_dane(const char *domain, const char *host,
+    const struct mta_dane *d, const char *verify, const char *ip)
+{
+	struct mta_tlsrpt_rec	*r;
+	const char		*type;
+	char			 day[11];
+
+	mta_tlsrpt_today(day, sizeof(day));
+	r = mta_tlsrpt_find(day, domain, host);
+	if (r->nrr == 0 && d->ntlsa > 0) {
+		memcpy(r->rr, d->tlsa, d->ntlsa * sizeof(r->rr[0]));
+		r->nrr = d->ntlsa;
+		r->has_policy = 1;
+	}
+	if (strcmp(verify, "TRUSTED") == 0) {
+		r->success++;
+		return;
+	}
+	r->failure++;
+	if (strcmp(verify, "DANE_NOTLS") == 0)
+		type = "starttls-not-supported";
+	else if (strcmp(verify, "DANE_TEMP") == 0)
+		type = "dnssec-invalid";
+	else
+		type = "validation-failure";
+	mta_tlsrpt_detail_add(r, type, host, ip != NULL ? ip : "", 1);
+}
+
 /* s as the inside of a JSON string: quotes, backslashes and controls
  * escaped, anything else as it is (names are ASCII). */
 static void
@@ -203,6 +251,68 @@ mta_tlsrpt_json(char *out, size_t size, const char *s)
 	out[n] = '\0';
 }
 
+/* A TLSA record in presentation form: "USAGE SELECTOR TYPE HEX". */
+static void
+mta_tlsrpt_rr(const struct mta_tlsa *t, char *out, size_t size)
+{
+	size_t	 i, n;
+
+	n = (size_t)snprintf(out, size, "%u %u %u ", t->usage, t->selector,
+	    t->mtype);
+	for (i = 0; i < t->len && n + 3 <= size; i++)
+		n += (size_t)snprintf(out + n, size - n, "%02x", t->data[i]);
+}
+
+/* Parse "USAGE SELECTOR TYPE HEX" back into t; -1 if it is not that. */
+static int
+mta_tlsrpt_rr_parse(const char *line, struct mta_tlsa *t)
+{
+	unsigned int	 u, sel, mt, x;
+	size_t		 len;
+	int		 n = 0;
+
+	if (sscanf(line, "%u %u %u %n", &u, &sel, &mt, &n) != 3 || u > 255 ||
+	    sel > 255 || mt > 255)
+		return -1;
+	line += n;
+	len = strlen(line);
+	if (len % 2 != 0 || len / 2 > MTA_TLSA_DATA_MAX)
+		return -1;
+	t->usage = (uint8_t)u;
+	t->selector = (uint8_t)sel;
+	t->mtype = (uint8_t)mt;
+	t->len = (uint8_t)(len / 2);
+	for (n = 0; (size_t)n < len / 2; n++) {
+		if (sscanf(line + 2 * n, "%2x", &x) != 1)
+			return -1;
+		t->data[n] = (uint8_t)x;
+	}
+	return 0;
+}
+
+static void
+mta_tlsrpt_policy_tlsa(uint32_t ctlid, const struct mta_tlsrpt_rec *r)
+{
+	char	 j[MTA_TLSRPT_LINE];
+	size_t	 i;
+
+	proc_ctl_line(ctlid, "        \"policy-type\": \"tlsa\",");
+	proc_ctl_line(ctlid, "        \"policy-string\": [");
+	for (i = 0; i < r->nrr; i++) {
+		mta_tlsrpt_rr(&r->rr[i], j, sizeof(j));
+		proc_ctl_line(ctlid, "          \"%s\"%s", j,
+		    i + 1 < r->nrr ? "," : "");
+	}
+	proc_ctl_line(ctlid, "        ],");
+	mta_tlsrpt_json(j, sizeof(j), r->domain);
+	proc_ctl_line(ctlid, "        \"policy-domain\": \"%s\",", j);
+	mta_tlsrpt_json(j, sizeof(j), r->host);
+	proc_ctl_line(ctlid, "        \"mx-host\": [");
+	proc_ctl_line(ctlid, "          \"%s\"", j);
+	proc_ctl_line(ctlid, "        ]");
+	proc_ctl_line(ctlid, "      },");
+}
+
 static void
 mta_tlsrpt_policy(uint32_t ctlid, const struct mta_tlsrpt_rec *r)
 {
@@ -211,6 +321,10 @@ mta_tlsrpt_policy(uint32_t ctlid, const struct mta_tlsrpt_rec *r)
 
 	mta_tlsrpt_json(j, sizeof(j), r->domain);
 	proc_ctl_line(ctlid, "      \"policy\": {");
+	if (r->tlsa) {
+		mta_tlsrpt_policy_tlsa(ctlid, r);
+		return;
+	}
 	if (!r->has_policy) {
 		proc_ctl_line(ctlid, "        \"policy-type\": "
 		    "\"no-policy-found\",");
@@ -344,18 +458,31 @@ mta_sts_report(uint32_t ctlid, const char *arg)
 static int
 mta_tlsrpt_text(const struct mta_tlsrpt_rec *r, char *out, size_t size)
 {
+	char	 rr[MTA_TLSRPT_LINE];
 	size_t	 n, i;
 	int	 w;
 
-	w = snprintf(out, size, "v1 %d %d %u %llu %llu %zu %zu\n",
-	    r->has_policy, (int)r->mode, r->max_age,
-	    (unsigned long long)r->success, (unsigned long long)r->failure,
-	    r->nmx, r->ndetails);
+	if (r->tlsa)
+		w = snprintf(out, size, "t1 %llu %llu %zu %zu\n",
+		    (unsigned long long)r->success,
+		    (unsigned long long)r->failure, r->nrr, r->ndetails);
+	else
+		w = snprintf(out, size, "v1 %d %d %u %llu %llu %zu %zu\n",
+		    r->has_policy, (int)r->mode, r->max_age,
+		    (unsigned long long)r->success,
+		    (unsigned long long)r->failure, r->nmx, r->ndetails);
 	if (w < 0 || (size_t)w >= size)
 		return -1;
 	n = (size_t)w;
 	for (i = 0; i < r->nmx; i++) {
 		w = snprintf(out + n, size - n, "%s\n", r->mx[i]);
+		if (w < 0 || (size_t)w >= size - n)
+			return -1;
+		n += (size_t)w;
+	}
+	for (i = 0; i < r->nrr; i++) {
+		mta_tlsrpt_rr(&r->rr[i], rr, sizeof(rr));
+		w = snprintf(out + n, size - n, "%s\n", rr);
 		if (w < 0 || (size_t)w >= size - n)
 			return -1;
 		n += (size_t)w;
@@ -410,6 +537,45 @@ mta_tlsrpt_detail_parse(char *line, struct mta_tlsrpt_detail *d)
 	return errstr == NULL && d->type[0] != '\0' ? 0 : -1;
 }
 
+/* The details lines after a record's own. */
+static int
+mta_tlsrpt_parse_details(const char *text, struct mta_tlsrpt_rec *r)
+{
+	char	 line[MTA_TLSRPT_LINE + CONF_HOST_MAX];
+	size_t	 i;
+
+	for (i = 0; i < r->ndetails; i++)
+		if (mta_tlsrpt_line(&text, line, sizeof(line)) == -1 ||
+		    mta_tlsrpt_detail_parse(line, &r->details[i]) == -1)
+			return -1;
+	return *text == '\0' ? 0 : -1;
+}
+
+/* The text form of a DANE record: "t1 SUCCESS FAILURE NRR NDETAILS",
+ * its TLSA records, its details. */
+static int
+mta_tlsrpt_parse_tlsa(const char *text, struct mta_tlsrpt_rec *r)
+{
+	char			 line[MTA_TLSRPT_LINE];
+	unsigned long long	 ok, failed;
+	int			 n = 0;
+	size_t			 i;
+
+	if (mta_tlsrpt_line(&text, line, sizeof(line)) == -1 ||
+	    sscanf(line, "t1 %llu %llu %zu %zu%n", &ok, &failed, &r->nrr,
+	    &r->ndetails, &n) != 4 || line[n] != '\0' ||
+	    r->nrr > MTA_TLSA_MAX || r->ndetails > MTA_TLSRPT_DETAILS)
+		return -1;
+	r->success = ok;
+	r->failure = failed;
+	r->has_policy = r->nrr > 0;
+	for (i = 0; i < r->nrr; i++)
+		if (mta_tlsrpt_line(&text, line, sizeof(line)) == -1 ||
+		    mta_tlsrpt_rr_parse(line, &r->rr[i]) == -1)
+			return -1;
+	return mta_tlsrpt_parse_details(text, r);
+}
+
 /* A record's text form, as policyd kept it, into r; -1 if malformed. */
 static int
 mta_tlsrpt_parse(const char *text, struct mta_tlsrpt_rec *r)
@@ -419,6 +585,8 @@ mta_tlsrpt_parse(const char *text, struct mta_tlsrpt_rec *r)
 	int			 has, mode, n = 0;
 	size_t			 i;
 
+	if (r->tlsa)
+		return mta_tlsrpt_parse_tlsa(text, r);
 	if (mta_tlsrpt_line(&text, line, sizeof(line)) == -1 ||
 	    sscanf(line, "v1 %d %d %u %llu %llu %zu %zu%n", &has, &mode,
 	    &r->max_age, &ok, &failed, &r->nmx, &r->ndetails, &n) != 7 ||
@@ -433,11 +601,7 @@ mta_tlsrpt_parse(const char *text, struct mta_tlsrpt_rec *r)
 	for (i = 0; i < r->nmx; i++)
 		if (mta_tlsrpt_line(&text, r->mx[i], sizeof(r->mx[i])) == -1)
 			return -1;
-	for (i = 0; i < r->ndetails; i++)
-		if (mta_tlsrpt_line(&text, line, sizeof(line)) == -1 ||
-		    mta_tlsrpt_detail_parse(line, &r->details[i]) == -1)
-			return -1;
-	return *text == '\0' ? 0 : -1;
+	return mta_tlsrpt_parse_details(text, r);
 }
 
 /* A record read back from policyd, added to the one counted since. */
@@ -445,10 +609,16 @@ static void
 mta_tlsrpt_merge(const char *day, const char *domain,
     const struct mta_tlsrpt_rec *in)
 {
-	struct mta_tlsrpt_rec	*r = mta_tlsrpt_find(day, domain);
+	struct mta_tlsrpt_rec	*r;
 	size_t			 i;
 
-	if (in->has_policy && !r->has_policy) {
+	r = mta_tlsrpt_find(day, domain, in->tlsa ? in->host : NULL);
+	if (in->tlsa && r->nrr == 0) {
+		memcpy(r->rr, in->rr, sizeof(r->rr));
+		r->nrr = in->nrr;
+		r->has_policy = in->has_policy;
+	}
+	if (!in->tlsa && in->has_policy && !r->has_policy) {
 		r->has_policy = 1;
 		r->mode = in->mode;
 		r->max_age = in->max_age;
@@ -461,6 +631,39 @@ mta_tlsrpt_merge(const char *day, const char *domain,
 		mta_tlsrpt_detail_add(r, in->details[i].type,
 		    in->details[i].mx, in->details[i].detail,
 		    in->details[i].count);
+}
+
+/*
+ * policyd keeps a row per day and key: the domain for its MTA-STS
+ * record, "DOMAIN tlsa HOST" for the DANE one of an MX host (no name
+ * holds a space).  -1 if the key does not fit.
+ */
+static int
+mta_tlsrpt_key(const struct mta_tlsrpt_rec *r, char *out, size_t size)
+{
+	int	 n;
+
+	if (!r->tlsa)
+		n = snprintf(out, size, "%s", r->domain);
+	else
+		n = snprintf(out, size, "%s tlsa %s", r->domain, r->host);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
+}
+
+/* A key read back: the domain cut off it (in place), r->tlsa/host. */
+static int
+mta_tlsrpt_key_parse(char *key, struct mta_tlsrpt_rec *r)
+{
+	char	*sp = strstr(key, " tlsa ");
+
+	if (sp == NULL)
+		return 0;
+	*sp = '\0';
+	r->tlsa = 1;
+	if (strlcpy(r->host, sp + 6, sizeof(r->host)) >= sizeof(r->host) ||
+	    r->host[0] == '\0')
+		return -1;
+	return 0;
 }
 
 /* IMSG_POLICY_TLSRPT_RECORD: a kept record, or the end of them. */
@@ -487,8 +690,8 @@ mta_tlsrpt_imsg_record(struct imsgev *iev, struct imsg *m, void *arg)
 		return;
 	}
 	in = xcalloc(1, sizeof(*in));
-	if (strlen(day) != 10 || domain[0] == '\0' ||
-	    mta_tlsrpt_parse(text, in) == -1)
+	if (mta_tlsrpt_key_parse(domain, in) == -1 || strlen(day) != 10 ||
+	    domain[0] == '\0' || mta_tlsrpt_parse(text, in) == -1)
 		log_warnx("TLS-RPT record of %s on %s kept by policyd does "
 		    "not parse; left out", domain, day);
 	else
@@ -500,15 +703,17 @@ static void
 mta_tlsrpt_put(const struct mta_tlsrpt_rec *r, char *text, size_t size)
 {
 	struct imsg_out	 out;
+	char		 key[CONF_HOST_MAX];
 
-	if (mta_tlsrpt_text(r, text, size) == -1) {
-		log_warnx("TLS-RPT record of %s on %s too long to keep",
-		    r->domain, r->day);
+	if (mta_tlsrpt_text(r, text, size) == -1 ||
+	    mta_tlsrpt_key(r, key, sizeof(key)) == -1) {
+		log_warnx("TLS-RPT record of %s%s%s on %s too long to keep",
+		    r->domain, r->tlsa ? " for " : "", r->host, r->day);
 		return;
 	}
 	imsg_out_init(&out, IMSG_POLICY_TLSRPT_PUT, 0);
 	imsg_put_str(&out, r->day);
-	imsg_put_str(&out, r->domain);
+	imsg_put_str(&out, key);
 	imsg_put_str(&out, text);
 	(void)proc_send(PROC_POLICY, &out, -1);
 }
@@ -548,14 +753,14 @@ mta_tlsrpt_tick(int fd, short ev, void *arg)
 	free(text);
 }
 
-/* The config is in force: keep the records with policyd if MTA-STS is
- * on (a config without it keeps what was counted, unsent). */
+/* The config is in force: keep the records with policyd if MTA-STS or
+ * DANE is on (a config without keeps what was counted, unsent). */
 void
 mta_tlsrpt_start(void)
 {
 	struct timeval	 tv = { MTA_TLSRPT_FLUSH, 0 };
 
-	if (!conf->mta_sts || mta_tlsrpt_ev != NULL)
+	if ((!conf->mta_sts && !conf->mta_dane) || mta_tlsrpt_ev != NULL)
 		return;
 	mta_tlsrpt_ev = event_new(proc_base, -1, EV_PERSIST, mta_tlsrpt_tick,
 	    NULL);

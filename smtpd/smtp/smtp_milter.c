@@ -73,6 +73,7 @@ smtp_milter_new(struct smtp_session *s)
 		    sizeof(m->one[i].name));
 		m->one[i].on_failure = conf->filters[list[i]].on_failure;
 		m->one[i].asking = -1;
+		m->one[i].m = m;
 	}
 	m->n = i;
 	m->s = s;
@@ -169,13 +170,50 @@ smtp_milter_answer(struct smtp_milter *m, struct smtp_milter_one *one,
 	smtp_milter_run(m);
 }
 
+/* 1 if the session waits for this filter's step. */
+static int
+smtp_milter_asked(const struct smtp_milter *m,
+    const struct smtp_milter_one *one)
+{
+	const struct smtp_session	*s = m->s;
+
+	return m->cur < m->n && one == &m->one[m->cur] &&
+	    s->wait == SMTP_WAIT_MILTER && s->state != SMTP_ST_CLOSING &&
+	    (s->tx == NULL || !s->tx->rewriting);
+}
+
+/*
+ * A filter failed while nobody waited for it (it closed or timed out
+ * between steps, or while the queue makes a file): it is out, and by
+ * its failure mode the next stage that would ask it gets its reply.
+ */
+static void
+smtp_milter_idle_failed(struct smtp_milter *m, struct smtp_milter_one *one)
+{
+	log_warnx("%08x: milter: filter %s failed between steps, %s",
+	    m->s->id, one->name, smtp_milter_fail_reply(one) != NULL ?
+	    "its failure mode follows" : "left out");
+	stats_add_by("smtp.milter.failed", "filter", one->name, 1);
+	smtp_milter_conn_free(one->conn);
+	one->conn = NULL;
+	one->in_tx = 0;
+	one->skip = smtp_milter_fail_reply(one) != NULL ?
+	    SMTP_MILTER_BROKEN : SMTP_MILTER_SKIP_SESSION;
+}
+
 static void
 smtp_milter_done(void *arg, enum smtp_milter_outcome o,
     const struct smtp_milter_reply *r)
 {
-	struct smtp_milter	*m = arg;
-	struct smtp_milter_one	*one = &m->one[m->cur];
+	struct smtp_milter_one	*one = arg;
+	struct smtp_milter	*m = one->m;
 
+	if (!smtp_milter_asked(m, one)) {
+		/* only a failure comes unasked; anything else is dropped
+		 * with the connection all the same */
+		smtp_milter_idle_failed(m, one);
+		return;
+	}
 	if (m->msg != NULL) {
 		smtp_milter_msg_done(m, o, r);
 		return;
@@ -193,9 +231,10 @@ smtp_milter_done(void *arg, enum smtp_milter_outcome o,
 static int
 smtp_milter_mod(void *arg, const struct smtp_milter_reply *r)
 {
-	struct smtp_milter	*m = arg;
+	struct smtp_milter_one	*one = arg;
+	struct smtp_milter	*m = one->m;
 
-	if (m->msg == NULL)
+	if (m->msg == NULL || !smtp_milter_asked(m, one))
 		return -1;
 	return smtp_milter_mods_take(m, r);
 }
@@ -231,7 +270,7 @@ smtp_milter_open(struct smtp_milter *m, struct smtp_milter_one *one)
 	smtp_milter_timeouts(f, &t);
 	one->conn = smtp_milter_conn_open(proc_base, -1,
 	    (const struct sockaddr *)&f->ss, f->sslen, &t, smtp_milter_done,
-	    smtp_milter_mod, m);
+	    smtp_milter_mod, one);
 	return one->conn == NULL ? -1 : 0;
 }
 
@@ -268,7 +307,7 @@ smtp_milter_connected(struct smtp_session *s, int filter, int fd, int error)
 	}
 	smtp_milter_timeouts(&conf->filters[i], &t);
 	if ((one->conn = smtp_milter_conn_open(proc_base, fd, NULL, 0, &t,
-	    smtp_milter_done, smtp_milter_mod, m)) == NULL) {
+	    smtp_milter_done, smtp_milter_mod, one)) == NULL) {
 		(void)close(fd);
 		smtp_milter_failed(m, one);
 	}

@@ -28,7 +28,11 @@ enum smtp_milter_skip {
 					 * failure reply */
 };
 
+struct smtp_milter;
+
+/* One filter of the session: its connection's callbacks get this. */
 struct smtp_milter_one {
+	struct smtp_milter	*m;
 	struct smtp_milter_conn	*conn;
 	char			 name[CONF_FILTER_NAME_MAX];
 	enum conf_filter_fail	 on_failure;
@@ -58,6 +62,22 @@ struct smtp_milter_mod {
 	char			*b;	/* header value, ESMTP args or NULL */
 };
 
+/* A header field as the filters left it so far: received, or a
+ * filter's. */
+struct smtp_milter_hdr {
+	const struct smtp_milter_field	*field;	/* NULL: a filter's */
+	const char			*name;
+	size_t				 namelen;
+	const struct smtp_milter_mod	*mod;	/* a filter's text */
+};
+
+/* What the headers and body of a rewritten message hold. */
+struct smtp_milter_facts {
+	int			 tls_optional;	/* "TLS-Required: No" */
+	int			 hdr8bit;
+	int			 body8bit;
+};
+
 /* The message stages of one transaction. */
 struct smtp_milter_msg {
 	int			 fd;		/* the message file */
@@ -72,10 +92,17 @@ struct smtp_milter_msg {
 	 * body begins */
 	uint64_t		 hdr_end;
 	uint64_t		 body_off;
-	/* the filter being fed: its step, next field, next body octet */
+	/* the header list the filter at cur is sent: the fields with the
+	 * changes of the filters before it, NULL for the fields as
+	 * received */
+	struct smtp_milter_hdr	*hdrs;
+	size_t			 nhdrs;
+	/* the filter being fed: its step, next field, next body octet
+	 * and the end of the body it is sent */
 	int			 step;
 	size_t			 field;
 	uint64_t		 pos;
+	uint64_t		 body_end;
 	char			*buf;		/* SMTP_MILTER_CHUNK_MAX */
 	/* the modifications: those of filters done, then the staged ones
 	 * of the filter at cur, taken when it answers the end */
@@ -83,7 +110,7 @@ struct smtp_milter_msg {
 	size_t			 nmods;
 	size_t			 modcap;
 	size_t			 committed;
-	size_t			 octets;
+	size_t			 octets;	/* of the staged ones */
 	/* replacement bodies are appended to the file past size: the
 	 * one taken, and the one the filter at cur is sending */
 	int			 repl;
@@ -93,6 +120,8 @@ struct smtp_milter_msg {
 	uint64_t		 stage_off;
 	uint64_t		 stage_len;
 	int			 stage_cr;	/* it ended with a CR */
+	int			 stage8bit;	/* an octet over 0x7f */
+	int			 repl8bit;
 	uint64_t		 file_end;	/* end of what was appended */
 };
 
@@ -146,7 +175,13 @@ void	 smtp_milter_mods_free(struct smtp_milter_msg *);
 const char *smtp_milter_mods_envelope(struct smtp_milter *);
 /* 1 if the message file must be rewritten (headers or body changed). */
 int	 smtp_milter_mods_rewrite(const struct smtp_milter_msg *);
-/* Write the changed message to fd; its size, or -1 on a write error. */
-int64_t	 smtp_milter_mods_write(struct smtp_milter_msg *, int fd);
+/* The header list with the changes taken so far applied; NULL if out
+ * of memory. */
+struct smtp_milter_hdr *smtp_milter_mods_headers(struct smtp_milter_msg *,
+	    size_t *);
+/* Write the changed message to fd and say what it holds; its size, or
+ * -1 on a write error. */
+int64_t	 smtp_milter_mods_write(struct smtp_milter_msg *, int fd,
+	    struct smtp_milter_facts *);
 
 #endif

@@ -25,14 +25,6 @@
 #include "smtp_session.h"
 #include "util.h"
 
-/* A header field of the message being written: received, or a filter's. */
-struct smtp_milter_hdr {
-	const struct smtp_milter_field	*field;	/* NULL: a filter's */
-	const char			*name;
-	size_t				 namelen;
-	const struct smtp_milter_mod	*mod;	/* a filter's text */
-};
-
 /* Output of the second file, in blocks. */
 struct smtp_milter_out {
 	int		 fd;
@@ -186,8 +178,14 @@ smtp_milter_mods_body(struct smtp_milter *m, const char *p, size_t len)
 		msg->stage_off = msg->file_end;
 		msg->stage_len = 0;
 		msg->stage_cr = 0;
+		msg->stage8bit = 0;
 	}
 	for (i = 0; i < len; i++) {
+		/* the message file never holds one */
+		if (p[i] == '\0')
+			return -1;
+		if ((unsigned char)p[i] > 0x7f)
+			msg->stage8bit = 1;
 		if (msg->stage_cr && p[i] != '\n')
 			out[n++] = '\n';
 		if (p[i] == '\n' && !msg->stage_cr)
@@ -262,12 +260,14 @@ void
 smtp_milter_mods_commit(struct smtp_milter_msg *msg)
 {
 	msg->committed = msg->nmods;
+	msg->octets = 0;
 	if (!msg->staging)
 		return;
 	msg->staging = 0;
 	msg->repl = 1;
 	msg->repl_off = msg->stage_off;
 	msg->repl_len = msg->stage_len;
+	msg->repl8bit = msg->stage8bit;
 	/* a last CR gets its LF when copied */
 	if (msg->stage_cr)
 		msg->repl_len--;
@@ -281,6 +281,7 @@ smtp_milter_mods_drop(struct smtp_milter_msg *msg)
 		free(msg->mods[msg->nmods].a);
 		free(msg->mods[msg->nmods].b);
 	}
+	msg->octets = 0;
 	msg->staging = 0;
 }
 
@@ -399,8 +400,21 @@ smtp_milter_mods_rewrite(const struct smtp_milter_msg *msg)
 	return 0;
 }
 
+/*
+ * Our own Received: field (first in the file, none can come before it):
+ * sendmail counts only the message's fields for smfi_chgheader, so
+ * "Received" 1 is the client's first.
+ */
+static int
+smtp_milter_mods_own(const struct smtp_milter_msg *msg,
+    const struct smtp_milter_hdr *h)
+{
+	return h->field == &msg->fields[0] && h->namelen == 8 &&
+	    strncasecmp(h->name, "Received", 8) == 0;
+}
+
 /* The header list: the received fields, then each change in order. */
-static struct smtp_milter_hdr *
+struct smtp_milter_hdr *
 smtp_milter_mods_headers(struct smtp_milter_msg *msg, size_t *np)
 {
 	struct smtp_milter_hdr	*h;
@@ -420,7 +434,8 @@ smtp_milter_mods_headers(struct smtp_milter_msg *msg, size_t *np)
 		if (mod->code == SMFIR_CHGHEADER) {
 			/* index 0 is 1 (libmilter): the n-th of that name */
 			for (j = 0, k = 0; j < n; j++)
-				if (h[j].namelen == strlen(mod->a) &&
+				if (!smtp_milter_mods_own(msg, &h[j]) &&
+				    h[j].namelen == strlen(mod->a) &&
 				    strncasecmp(h[j].name, mod->a,
 				    h[j].namelen) == 0 && ++k >= (mod->idx ?
 				    mod->idx : 1))
@@ -538,14 +553,61 @@ smtp_milter_out_field(struct smtp_milter_out *o, const struct smtp_milter_hdr *h
 	smtp_milter_out_put(o, "\r\n", 2);
 }
 
+/* The first line of a "TLS-Required:" value is "No" (RFC 8689 5). */
+static int
+smtp_milter_mods_tls_no(const char *v, size_t len)
+{
+	size_t	 end;
+
+	for (end = 0; end < len && v[end] != '\r' && v[end] != '\n'; end++)
+		;
+	while (len > 0 && end > 0 && (*v == ' ' || *v == '\t')) {
+		v++;
+		end--;
+	}
+	while (end > 0 && (v[end - 1] == ' ' || v[end - 1] == '\t'))
+		end--;
+	return end == 2 && strncasecmp(v, "no", 2) == 0;
+}
+
+/* What one field of the written header says: TLS-Required, 8 bits. */
+static void
+smtp_milter_mods_fact(struct smtp_milter_msg *msg,
+    const struct smtp_milter_hdr *h, struct smtp_milter_facts *facts)
+{
+	const unsigned char	*v;
+	char			 buf[256];
+	ssize_t			 n;
+
+	if (h->field == NULL)
+		for (v = (const unsigned char *)h->mod->b; *v != '\0'; v++)
+			if (*v > 0x7f)
+				facts->hdr8bit = 1;
+	if (h->namelen != 12 || strncasecmp(h->name, "TLS-Required", 12) != 0)
+		return;
+	if (h->field == NULL) {
+		facts->tls_optional |= smtp_milter_mods_tls_no(h->mod->b,
+		    strlen(h->mod->b));
+		return;
+	}
+	n = pread(msg->fd, buf, h->field->len < sizeof(buf) ? h->field->len :
+	    sizeof(buf), (off_t)h->field->off);
+	if (n > 13)
+		facts->tls_optional |= smtp_milter_mods_tls_no(buf + 13,
+		    (size_t)n - 13);
+}
+
 int64_t
-smtp_milter_mods_write(struct smtp_milter_msg *msg, int fd)
+smtp_milter_mods_write(struct smtp_milter_msg *msg, int fd,
+    struct smtp_milter_facts *facts)
 {
 	struct smtp_milter_out	 o;
 	struct smtp_milter_hdr	*h;
 	size_t			 i, n;
 
 	memset(&o, 0, sizeof(o));
+	memset(facts, 0, sizeof(*facts));
+	facts->body8bit = msg->repl && msg->repl8bit;
 	o.fd = fd;
 	if ((h = smtp_milter_mods_headers(msg, &n)) == NULL)
 		return -1;
@@ -554,6 +616,7 @@ smtp_milter_mods_write(struct smtp_milter_msg *msg, int fd)
 		return -1;
 	}
 	for (i = 0; i < n && !o.failed; i++) {
+		smtp_milter_mods_fact(msg, &h[i], facts);
 		if (h[i].field != NULL)
 			smtp_milter_out_copy(&o, msg, h[i].field->off,
 			    h[i].field->len);

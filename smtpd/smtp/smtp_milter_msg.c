@@ -5,10 +5,12 @@
  * memory.  A first pass indexes the header fields (where each is, its
  * name); then each filter still asking, one after the other, is sent
  * DATA, every field, EOH, the body in chunks and the end of the message,
- * and answers with its modifications and its verdict.  Every filter sees
- * the message as received; their changes are applied in the filters'
- * order once all are done (smtp_milter_mods.c), the headers and body to
- * a second file of the queue's, before the commit and so before the 250.
+ * and answers with its modifications and its verdict.  As in sendmail,
+ * a filter sees the message as the ones before it changed it (the header
+ * list with their changes, their replacement body); the changes are
+ * written once all are done (smtp_milter_mods.c), the headers and body
+ * to a second file of the queue's, before the commit and so before the
+ * 250.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -27,9 +29,11 @@
 				"try again later"
 #define SMTP_MILTER_MSG_IOERR	"451 4.3.0 Error reading message, try " \
 				"again later"
-#define SMTP_MILTER_MSG_FIELDS	"554 5.6.0 Too many header fields"
+#define SMTP_MILTER_MSG_FIELDS	"554 5.6.0 Too many header fields, or " \
+				"one too long"
 #define SMTP_MILTER_MSG_WRITE	"451 4.3.0 Error writing message, try " \
 				"again later"
+#define SMTP_MILTER_MSG_NOMEM	"451 4.3.0 Local error, try again later"
 
 /* Where the filter at cur is in the message. */
 enum smtp_milter_step {
@@ -59,6 +63,7 @@ smtp_milter_msg_free(struct smtp_milter_msg *msg)
 	if (msg == NULL)
 		return;
 	smtp_milter_mods_free(msg);
+	free(msg->hdrs);
 	free(msg->fields);
 	free(msg->names);
 	free(msg->buf);
@@ -177,7 +182,7 @@ smtp_milter_field_add(struct smtp_milter_msg *msg, uint64_t off,
 	if (msg->nfields == msg->fieldcap) {
 		cap = msg->fieldcap ? msg->fieldcap * 2 : 32;
 		if ((p = reallocarray(msg->fields, cap, sizeof(*f))) == NULL)
-			return -1;
+			return -2;
 		msg->fields = p;
 		msg->fieldcap = cap;
 	}
@@ -186,7 +191,7 @@ smtp_milter_field_add(struct smtp_milter_msg *msg, uint64_t off,
 		while (cap < msg->nameslen + namelen)
 			cap *= 2;
 		if ((p = realloc(msg->names, cap)) == NULL)
-			return -1;
+			return -2;
 		msg->names = p;
 		msg->namescap = cap;
 	}
@@ -214,7 +219,7 @@ smtp_milter_msg_index(struct smtp_milter_msg *msg)
 	const char			*p = rd.head;
 	uint64_t			 off = 0;
 	size_t				 len, namelen;
-	int				 rv;
+	int				 rv, added;
 
 	memset(&rd, 0, sizeof(rd));
 	rd.msg = msg;
@@ -230,13 +235,17 @@ smtp_milter_msg_index(struct smtp_milter_msg *msg)
 			msg->body_off = off + 2;
 			return NULL;
 		}
-		if ((p[0] == ' ' || p[0] == '\t') && msg->nfields > 0) {
-			f = &msg->fields[msg->nfields - 1];
+		f = msg->nfields > 0 ? &msg->fields[msg->nfields - 1] : NULL;
+		if ((p[0] == ' ' || p[0] == '\t') && f != NULL) {
+			if (len > UINT32_MAX - f->len)
+				return SMTP_MILTER_MSG_FIELDS;
 			f->len += (uint32_t)len;
 		} else if (len < UINT32_MAX && smtp_milter_field_name(p,
 		    rd.headlen, &namelen)) {
-			if (smtp_milter_field_add(msg, off, p, namelen) == -1)
-				return SMTP_MILTER_MSG_FIELDS;
+			if ((added = smtp_milter_field_add(msg, off, p,
+			    namelen)) != 0)
+				return added == -2 ? SMTP_MILTER_MSG_NOMEM :
+				    SMTP_MILTER_MSG_FIELDS;
 			msg->fields[msg->nfields - 1].len = (uint32_t)len;
 		} else {
 			msg->hdr_end = msg->body_off = off;
@@ -281,6 +290,40 @@ smtp_milter_msg_header(struct smtp_milter_msg *msg,
 	}
 	return smtp_milter_packet_header(&smtp_milter_pkt,
 	    msg->names + f->name, f->namelen, val, vlen);
+}
+
+/* SMFIC_HEADER of a field a filter before this one added or changed:
+ * its value as that filter gave it, line breaks as LF. */
+static int
+smtp_milter_msg_header_mod(const struct smtp_milter_hdr *h, uint32_t proto)
+{
+	char		 val[SMTP_MILTER_CHUNK_MAX];
+	const char	*p = h->mod->b;
+	size_t		 vlen = 0, room = sizeof(val) - h->namelen - 16;
+
+	if (!(proto & SMFIP_HDR_LEADSPC) && h->mod->leadspc)
+		while (*p == ' ' || *p == '\t')
+			p++;
+	for (; *p != '\0' && vlen < room; p++)
+		if (p[0] != '\r' || p[1] != '\n')
+			val[vlen++] = *p;
+	return smtp_milter_packet_header(&smtp_milter_pkt, h->name,
+	    h->namelen, val, vlen);
+}
+
+/* The next field for the filter at cur: -1 on a read error. */
+static int
+smtp_milter_msg_field(struct smtp_milter_msg *msg, uint32_t proto)
+{
+	const struct smtp_milter_hdr	*h;
+
+	if (msg->hdrs == NULL)
+		return smtp_milter_msg_header(msg, &msg->fields[msg->field++],
+		    proto);
+	h = &msg->hdrs[msg->field++];
+	if (h->field != NULL)
+		return smtp_milter_msg_header(msg, h->field, proto);
+	return smtp_milter_msg_header_mod(h, proto);
 }
 
 /* The macros of a message stage, sent before its command. */
@@ -347,12 +390,12 @@ smtp_milter_msg_next(struct smtp_milter *m, struct smtp_milter_one *one,
 		return smtp_milter_msg_send(one, proto & SMFIP_NR_DATA);
 	case SMTP_MILTER_STEP_HEADER:
 		m->cmd = SMFIC_HEADER;
-		if ((proto & SMFIP_NOHDRS) || msg->field == msg->nfields) {
+		if ((proto & SMFIP_NOHDRS) || msg->field == (msg->hdrs != NULL ?
+		    msg->nhdrs : msg->nfields)) {
 			msg->step = SMTP_MILTER_STEP_EOH;
 			return 0;
 		}
-		if (smtp_milter_msg_header(msg, &msg->fields[msg->field++],
-		    proto) == -1)
+		if (smtp_milter_msg_field(msg, proto) == -1)
 			return -2;
 		return smtp_milter_msg_send(one, proto & SMFIP_NR_HDR);
 	case SMTP_MILTER_STEP_EOH:
@@ -365,12 +408,12 @@ smtp_milter_msg_next(struct smtp_milter *m, struct smtp_milter_one *one,
 		return smtp_milter_msg_send(one, proto & SMFIP_NR_EOH);
 	case SMTP_MILTER_STEP_BODY:
 		m->cmd = SMFIC_BODY;
-		if ((proto & SMFIP_NOBODY) || msg->pos >= msg->size) {
+		if ((proto & SMFIP_NOBODY) || msg->pos >= msg->body_end) {
 			msg->step = SMTP_MILTER_STEP_EOB;
 			return 0;
 		}
 		if ((n = smtp_milter_msg_pread(msg, msg->pos,
-		    msg->size - msg->pos)) <= 0)
+		    msg->body_end - msg->pos)) <= 0)
 			return -2;
 		msg->pos += (uint64_t)n;
 		(void)smtp_milter_packet_body(&smtp_milter_pkt, msg->buf,
@@ -449,11 +492,14 @@ smtp_milter_msg_end(struct smtp_milter *m)
 	struct smtp_milter_msg	*msg = m->msg;
 	const char		*reply;
 
-	if (m->s->tx->discard) {
+	/* the queue went away meanwhile: the new one has no such message
+	 * (the transaction's end replies 451) */
+	if (m->s->tx->discard || m->s->tx->failed) {
 		smtp_milter_msg_finish(m, NULL);
 		return;
 	}
-	if ((reply = smtp_milter_mods_envelope(m)) != NULL) {
+	if ((reply = smtp_milter_mods_envelope(m)) != NULL ||
+	    m->s->tx->discard) {
 		smtp_milter_msg_finish(m, reply);
 		return;
 	}
@@ -472,6 +518,32 @@ smtp_milter_msg_end(struct smtp_milter *m)
 	smtp_peer_queue_rewrite(m->s);
 }
 
+/*
+ * What the next filter is sent: as in sendmail, the message as the
+ * filters before it left it (their header changes applied to the list,
+ * their replacement body); -1 if out of memory.
+ */
+static int
+smtp_milter_msg_view(struct smtp_milter_msg *msg)
+{
+	size_t	 i;
+
+	free(msg->hdrs);
+	msg->hdrs = NULL;
+	msg->nhdrs = 0;
+	for (i = 0; i < msg->committed; i++)
+		if (msg->mods[i].code == SMFIR_ADDHEADER ||
+		    msg->mods[i].code == SMFIR_INSHEADER ||
+		    msg->mods[i].code == SMFIR_CHGHEADER)
+			break;
+	if (i < msg->committed &&
+	    (msg->hdrs = smtp_milter_mods_headers(msg, &msg->nhdrs)) == NULL)
+		return -1;
+	msg->pos = msg->repl ? msg->repl_off : msg->body_off;
+	msg->body_end = msg->repl ? msg->repl_off + msg->repl_len : msg->size;
+	return 0;
+}
+
 /* Ask the filters from cur on; the last one's end applies the changes. */
 static void
 smtp_milter_msg_run(struct smtp_milter *m)
@@ -486,10 +558,13 @@ smtp_milter_msg_run(struct smtp_milter *m)
 		}
 		if (one->skip != SMTP_MILTER_ASK || one->conn == NULL)
 			continue;
+		if (smtp_milter_msg_view(m->msg) == -1) {
+			smtp_milter_msg_finish(m, SMTP_MILTER_MSG_NOMEM);
+			return;
+		}
 		one->in_tx = 1;
 		m->msg->step = SMTP_MILTER_STEP_DATA;
 		m->msg->field = 0;
-		m->msg->pos = m->msg->body_off;
 		smtp_milter_msg_feed(m);
 		return;
 	}
@@ -601,6 +676,7 @@ smtp_milter_rewriting(struct smtp_session *s, int fd)
 {
 	struct smtp_milter	*m = s->milter;
 	struct smtp_tx		*tx = s->tx;
+	struct smtp_milter_facts facts;
 	int64_t			 size;
 
 	if (fd == -1) {
@@ -608,7 +684,7 @@ smtp_milter_rewriting(struct smtp_session *s, int fd)
 		smtp_milter_msg_finish(m, SMTP_MILTER_MSG_WRITE);
 		return;
 	}
-	if ((size = smtp_milter_mods_write(m->msg, fd)) == -1) {
+	if ((size = smtp_milter_mods_write(m->msg, fd, &facts)) == -1) {
 		log_warn("%08x: milter: rewrite of msgid %08x", s->id,
 		    tx->msgid);
 		(void)close(fd);
@@ -620,5 +696,10 @@ smtp_milter_rewriting(struct smtp_session *s, int fd)
 	(void)close(tx->msgfd);
 	tx->msgfd = fd;
 	tx->data.written = (uint64_t)size;
+	/* the header and body as the filters left them */
+	tx->data.tls_optional = facts.tls_optional;
+	tx->data.hdr8bit |= facts.hdr8bit;
+	if (facts.body8bit && tx->body != SMTP_BODY_8BITMIME)
+		tx->body = SMTP_BODY_8BITMIME;
 	smtp_milter_msg_finish(m, NULL);
 }

@@ -744,8 +744,9 @@ smtp_peer_queue_create(struct smtp_session *s)
 {
 	struct imsg_out	 out;
 
+	s->tx->readable = smtp_milter_on(s);
 	imsg_out_init(&out, IMSG_QUEUE_MESSAGE_CREATE, s->id);
-	imsg_put_u32(&out, smtp_milter_on(s) ? CREATE_F_READ : 0);
+	imsg_put_u32(&out, s->tx->readable ? CREATE_F_READ : 0);
 	if (proc_send(PROC_QUEUE, &out, -1) == -1) {
 		s->tx->failed = 1;
 		return;

@@ -183,6 +183,9 @@ struct smtp_tx {
 	int			 generic_sender;
 	/* REWRITE sent (the filters' changes), its file not yet here */
 	int			 rewriting;
+	/* the message file was asked readable (CREATE_F_READ): the
+	 * session had filters */
+	int			 readable;
 	/* the final recipients before the RCPT the filters are asked
 	 * about (smtp_milter.c) */
 	size_t			 milter_mark;

@@ -364,7 +364,9 @@ smtp_tx_end(struct smtp_session *s)
 		smtp_tx_abort(s, SMTP_TX_QUEUE_ERROR);
 		return;
 	}
-	if (!tx->discard && smtp_milter_on(s)) {
+	/* a reload that added filters after the file was made: they
+	 * cannot read it, and they start with the next transaction */
+	if (!tx->discard && tx->readable && smtp_milter_on(s)) {
 		smtp_milter_message(s, tx->msgfd, tx->data.written,
 		    smtp_tx_filtered);
 		return;
@@ -381,6 +383,12 @@ smtp_tx_filtered(struct smtp_session *s, const char *reply)
 {
 	struct smtp_tx	*tx = s->tx;
 
+	/* the session timed out while the filters worked: its 421 is
+	 * said, so the message must not be queued */
+	if (s->state == SMTP_ST_CLOSING) {
+		smtp_tx_free(s);
+		return;
+	}
 	if (reply != NULL) {
 		smtp_tx_reject(s, reply);
 		return;
