@@ -228,6 +228,30 @@ def test_dane_insecure_zone_is_opportunistic():
         assert "dane=" not in line.group(0), line.group(0)
 
 
+def test_dane_unusable_records_want_tls_not_authentication():
+    """Secure TLSA records that are all unusable (PKIX-EE): STARTTLS is
+    mandatory, the certificate is not checked (RFC 7672 2.2); a server
+    without STARTTLS is deferred."""
+    with _World(lambda w: {"unus.example": (
+            _zone(["1 1 1 " + "cd" * 32]), "secure")}) as w:
+        clients.send(w.relay.port, "alice@client.test", "bob@unus.example")
+        [m] = w.sink.wait_for(1, timeout=30)
+        assert m.rcpt_addrs == ["bob@unus.example"], m.rcpt_addrs
+        line = w.relay.wait_for_log(
+            r"STARTTLS=client, relay=mx\.unus\.example, [^\n]*")
+        assert "TRUSTED" not in line.group(0), line.group(0)
+        w.relay.wait_for_log(r"mx\.unus\.example has no usable TLSA "
+                             r"record, TLS without authentication")
+    with _World(lambda w: {"unus2.example": (
+            _zone(["1 1 1 " + "cd" * 32], addr="127.0.0.2"),
+            "secure")}) as w, Sink(addr="127.0.0.2", port=w.port) as plain:
+        clients.send(w.relay.port, "alice@client.test",
+                     "bob@unus2.example")
+        e = _deferred(w.relay, "bob@unus2.example", "DANE_NOTLS")
+        assert "STARTTLS not offered" in e["lasterror"], e
+        assert plain.messages == []
+
+
 def test_dane_no_starttls_defers():
     # the DANE host is a sink on 127.0.0.2 without STARTTLS
     with _World(lambda w: {"notls.example": (

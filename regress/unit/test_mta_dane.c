@@ -1,7 +1,8 @@
 /*
  * test_mta_dane.c: what a TLSA answer means for an MX host (RFC 7672
  * 2.2): secure with usable records -> required, with the records kept
- * (bounded); insecure, absent or wholly unusable -> none; failed or
+ * (bounded); wholly unusable -> TLS without authentication; insecure or
+ * absent -> none; failed or
  * bogus -> temp.  Then which idle connections a batch may reuse, and
  * Clt_Features D.
  */
@@ -89,8 +90,9 @@ test_usable(void)
 	rec_set(4, 2, 0, 2, 63);	/* short SHA-512 */
 	answer(&a, MTA_DNS_OK, 1, 5);
 	mta_dane_tlsa(&d, "mx.test", &a);
-	UNIT_CHECK(d.state == MTA_DANE_NONE && d.ntlsa == 0,
-	    "secure but none usable: no DANE");
+	UNIT_CHECK(d.state == MTA_DANE_ENCRYPT && d.ntlsa == 0 &&
+	    mta_dane_tls_required(&d),
+	    "secure but none usable: TLS, unauthenticated");
 	rec_set(5, 3, 0, 0, 500);	/* a whole certificate: its digest */
 	answer(&a, MTA_DNS_OK, 1, 6);
 	mta_dane_tlsa(&d, "mx.test", &a);
@@ -109,7 +111,12 @@ test_usable(void)
 	rl[0] = 2;
 	answer(&a, MTA_DNS_OK, 1, 1);
 	mta_dane_tlsa(&d, "mx.test", &a);
-	UNIT_CHECK(d.state == MTA_DANE_NONE, "truncated rdata skipped");
+	UNIT_CHECK(d.state == MTA_DANE_ENCRYPT && d.ntlsa == 0,
+	    "truncated rdata: an unusable record");
+	answer(&a, MTA_DNS_OK, 1, 0);
+	mta_dane_tlsa(&d, "mx.test", &a);
+	UNIT_CHECK(d.state == MTA_DANE_NONE && !mta_dane_tls_required(&d),
+	    "a secure empty answer: no DANE");
 }
 
 static void

@@ -3,7 +3,8 @@
  * makes of a destination as the outbound client would see it with "mta
  * dane yes": the MX answer and its DNSSEC status, then for each MX host
  * its address status, its TLSA records (usable or why not) and the
- * verdict: DANE required, opportunistic TLS, or deferred; then the
+ * verdict: DANE required, TLS required without authentication,
+ * opportunistic TLS, or deferred; then the
  * MTA-STS policy kept for the domain (smtpctl_explain_sts.c).
  *
  * The lookups are the daemon's (the resolver and trust anchor of the
@@ -82,8 +83,8 @@ explain_dane_record(const uint8_t *rd, size_t len)
 		(void)printf("unusable (selector, matching type or length)\n");
 		return 0;
 	}
-	(void)printf("usable%s\n", t.len > 64 ? ", but too large to check "
-	    "(never matches)" : "");
+	(void)printf("usable%s\n", t.len > 64 ? " (checked by its SHA-512 "
+	    "digest)" : "");
 	return 1;
 }
 
@@ -154,10 +155,14 @@ explain_dane_host(struct ub_ctx *ub, const char *host, int mx_secure)
 		    "certificate must match one of %zu usable record(s) "
 		    "(verify=TRUSTED, else DANE_FAIL or DANE_NOTLS: "
 		    "deferred)\n", host, usable);
+	else if (res->secure && res->havedata)
+		(void)printf("%s: verdict: no usable record: STARTTLS "
+		    "required, without authentication (else DANE_NOTLS: "
+		    "deferred)\n", host);
 	else
 		(void)printf("%s: verdict: no DANE (%s), opportunistic TLS\n",
 		    host, !res->secure ? "TLSA answer not secure" :
-		    res->havedata ? "no usable record" : "no record");
+		    "no record");
 	ub_resolve_free(res);
 	return 0;
 }

@@ -77,7 +77,9 @@ struct mta_rcpt {
 enum mta_dane_state {
 	MTA_DANE_NONE = 0,	/* no DANE: opportunistic TLS as before */
 	MTA_DANE_REQUIRED,	/* usable TLSA records: authenticated TLS */
-	MTA_DANE_TEMP		/* TLSA lookup failed or bogus: defer */
+	MTA_DANE_TEMP,		/* TLSA lookup failed or bogus: defer */
+	MTA_DANE_ENCRYPT	/* secure records, none usable: TLS that
+				 * need not authenticate (RFC 7672 2.2) */
 };
 
 struct mta_tlsa {
@@ -393,8 +395,12 @@ void		 mta_dane_tlsa(struct mta_dane *, const char *host,
 /* 1 if DANE applies to this MX (records to check, or a lookup failure
  * that defers it): MTA-STS then does not (RFC 8461 2). */
 int		 mta_dane_applies(const struct mta_hop *);
+/* 1 if DANE makes TLS mandatory for the host: required, or records
+ * that are all unusable (then without authentication). */
+int		 mta_dane_tls_required(const struct mta_dane *);
 /* 1 if an idle session may carry a batch to hop: DANE does not apply
- * to it, or the session passed its DANE check for that host. */
+ * to it, or the session passed its DANE check for that host (a TLS
+ * session for one whose records are all unusable). */
 int		 mta_dane_reuse_ok(const struct mta_session *,
 		    const struct mta_hop *);
 /* Clt_Features D for the server of s: DANE no longer applies to this

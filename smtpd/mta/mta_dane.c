@@ -11,7 +11,7 @@
  * answer with usable records makes DANE required; an insecure answer or
  * none (NXDOMAIN, NODATA) means no DANE; a failed or bogus lookup defers
  * the host, never cleartext; a secure answer whose records are all
- * unusable means no DANE.
+ * unusable makes TLS mandatory, unauthenticated.
  *
  * Failure behaviour: records are DNS input: malformed or unusable ones
  * are skipped (RFC 7671 4.1), never an error.
@@ -101,8 +101,12 @@ mta_dane_tlsa(struct mta_dane *d, const char *host,
 		return;
 	if (mta_dane_records(d, a) == 0) {
 		memset(d, 0, sizeof(*d));
-		log_info("DANE: %s has no usable TLSA record, opportunistic "
-		    "TLS", host);
+		if (a->count == 0)
+			return;
+		/* RFC 7672 2.2: they promise TLS, if nothing to check */
+		d->state = MTA_DANE_ENCRYPT;
+		log_info("DANE: %s has no usable TLSA record, TLS without "
+		    "authentication", host);
 		return;
 	}
 	d->state = MTA_DANE_REQUIRED;
@@ -112,12 +116,21 @@ mta_dane_tlsa(struct mta_dane *d, const char *host,
 int
 mta_dane_applies(const struct mta_hop *hop)
 {
-	return hop->dane.state != MTA_DANE_NONE;
+	return hop->dane.state == MTA_DANE_REQUIRED ||
+	    hop->dane.state == MTA_DANE_TEMP;
+}
+
+int
+mta_dane_tls_required(const struct mta_dane *d)
+{
+	return d->state == MTA_DANE_REQUIRED || d->state == MTA_DANE_ENCRYPT;
 }
 
 int
 mta_dane_reuse_ok(const struct mta_session *s, const struct mta_hop *hop)
 {
+	if (hop->dane.state == MTA_DANE_ENCRYPT)
+		return s->tls;
 	if (!mta_dane_applies(hop))
 		return 1;
 	return s->dane_host[0] != '\0' && strcmp(s->dane_host, hop->name) == 0;

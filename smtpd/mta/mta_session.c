@@ -351,7 +351,7 @@ mta_session_after_ehlo(struct mta_session *s)
 	if (s->tls || s->tls_checked)
 		return mta_session_tls_server(s);
 	/* with DANE, Try_TLS is asked for its Clt_Features letters */
-	if (s->dane.state != MTA_DANE_REQUIRED && !mta_session_tls_offered(s))
+	if (!mta_dane_tls_required(&s->dane) && !mta_session_tls_offered(s))
 		return mta_session_tls_server(s);
 	return mta_session_ask(s, POLICY_TRY_TLS);
 }
@@ -397,7 +397,7 @@ mta_session_on_starttls(struct mta_session *s)
 	char		 name[CONF_HOST_MAX + 2];
 	int		 fd;
 
-	if (s->reply.code != 220 && s->dane.state == MTA_DANE_REQUIRED)
+	if (s->reply.code != 220 && mta_dane_tls_required(&s->dane))
 		return mta_session_dane_defer(s, "DANE_NOTLS",
 		    "STARTTLS refused");
 	if (s->reply.code != 220) {
@@ -871,7 +871,7 @@ mta_session_on_unexpected(struct mta_session *s)
 static int
 mta_session_on_try_tls(struct mta_session *s, uint32_t verdict)
 {
-	if (s->dane.state == MTA_DANE_REQUIRED) {
+	if (mta_dane_tls_required(&s->dane)) {
 		if (!mta_dane_clt_off(s))
 			return mta_session_dane_starttls(s);
 		if (!mta_session_tls_offered(s))
