@@ -14,7 +14,8 @@ setreply) answer so at that stage (connect, helo, mail, rcpt, unknown,
 header, eoh, body, eom); "die-STAGE" exits there; "skip-body" answers the first
 body chunk with SKIP; "exitafter-eom" exits half a second after
 answering the end of the message, "modexit-eom" right after adding a
-header there, "slow-eom" takes 3 s to add it.  With FILTER_LOG set, what it saw of each message
+header there, "slow-eom" takes 3 s to add it, "progress-eom" takes 4 s
+asking for more time every half second.  With FILTER_LOG set, what it saw of each message
 (macros, header fields, body size and chunks) is appended to that file
 as one JSON line at the end of the message.  Addresses it adds are in
 FILTER_DOMAIN (example.net).  It runs until killed."""
@@ -30,7 +31,8 @@ MODE = sys.argv[2]
 LOG = os.environ.get("FILTER_LOG")
 DOMAIN = os.environ.get("FILTER_DOMAIN", "example.net")
 MACROS = ("i", "j", "{daemon_name}", "{client_addr}", "{mail_addr}",
-          "{rcpt_addr}", "{auth_authen}", "{tls_version}")
+          "{rcpt_addr}", "{auth_authen}", "{tls_version}", "{cipher}",
+          "{verify}", "{cert_subject}")
 
 
 class TestMilter(Milter.Base):
@@ -148,6 +150,11 @@ class TestMilter(Milter.Base):
         if MODE == "modexit-eom":
             self._modify("addheader")
             threading.Timer(0.05, os._exit, (0,)).start()
+            return Milter.CONTINUE
+        if MODE == "progress-eom":
+            for _ in range(8):
+                time.sleep(0.5)
+                self.progress()
             return Milter.CONTINUE
         if MODE == "slow-eom":
             time.sleep(3)

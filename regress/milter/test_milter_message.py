@@ -417,3 +417,57 @@ def test_second_filter_sees_the_first_ones_changes():
         seen3
     data = sink.messages[0].data
     assert b"Subject: changed" in data and b"new body" in data, data
+
+
+def test_progress_extends_the_end_of_message_limit():
+    """A filter that asks for more time (SMFIR_PROGRESS) every half
+    second is waited for past the 2 s limit; one that does not is not."""
+    for mode, ok in (("progress-eom", True), ("slow-eom", False)):
+        with _Filter(mode) as f, Sink() as sink:
+            FilteredRelay.filter_line = ('filter m "inet:%d@127.0.0.1" '
+                                         'timeouts 5s 10s 2s 2s' % f.port)
+            with FilteredRelay(sink=sink) as relay:
+                try:
+                    code, _ = _send(relay, ("b@example.net",))
+                except smtplib.SMTPDataError as e:
+                    code = e.smtp_code
+                    assert b"4.3.5" in e.smtp_error, e
+        assert (code == 250) == ok, (mode, code)
+
+
+class TlsFilteredRelay(FilteredRelay):
+    """The filtered listener with STARTTLS and client certificates."""
+
+    tls_lines = []
+
+    def conf_text(self):
+        text = FilteredRelay.conf_text(self)
+        return "\n".join(self.tls_lines) + "\n" + text.replace(
+            "port %d filter m\n" % self.port,
+            "port %d tls verify filter m\n" % self.port)
+
+
+def test_tls_macros():
+    from lib.certs import TestCA, client_context, starttls
+    ca = TestCA()
+    srv = ca.issue("relay.test")
+    cli = ca.issue("client.test")
+    with _Filter("none") as f, Sink() as sink:
+        TlsFilteredRelay.filter_line = 'filter m "inet:%d@127.0.0.1"' % f.port
+        TlsFilteredRelay.tls_lines = [
+            'pki %s cert "%s" key "%s"' % (srv.name, srv.chain, srv.key),
+            'ca file "%s"' % ca.cert]
+        with TlsFilteredRelay(sink=sink) as relay:
+            raw = clients.Raw(relay.port)
+            raw.ehlo()
+            starttls(raw, client_context(ca, cli))
+            raw.ehlo()
+            code, _ = _transaction(raw)
+            raw.cmd("QUIT")
+            assert code == 250, code
+            sink.wait_for(1)
+            macros = f.seen()[-1]["macros"]
+    assert macros["{tls_version}"].startswith("TLSv1."), macros
+    assert macros["{verify}"] == "OK", macros
+    assert "client.test" in macros["{cert_subject}"], macros
+    assert macros["{cipher}"], macros
