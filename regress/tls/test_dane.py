@@ -138,6 +138,21 @@ def test_dane_ee_whole_certificate_is_trusted():
                              r".*verify=TRUSTED, .*dane=DANE-EE")
 
 
+def test_dane_follows_a_secure_cname():
+    """RFC 7672 2.2.2: an MX host that is an alias has its TLSA records
+    at the name it expands to; they are used (and those at the alias
+    itself, which would not match, are not)."""
+    with _World(lambda w: {"cn.example": ([
+            "@ MX 10 mx", "mx CNAME real", "real A 127.0.0.1",
+            "_25._tcp.mx TLSA 3 1 1 " + "00" * 32,
+            "_25._tcp.real TLSA 3 1 1 " + w.spki()], "secure")}) as w:
+        clients.send(w.relay.port, "alice@client.test", "bob@cn.example")
+        [m] = w.sink.wait_for(1, timeout=30)
+        assert m.rcpt_addrs == ["bob@cn.example"], m.rcpt_addrs
+        w.relay.wait_for_log(r"STARTTLS=client, relay=mx\.cn\.example, "
+                             r".*verify=TRUSTED, .*dane=DANE-EE")
+
+
 def test_dane_ee_mismatch_defers():
     with _World(lambda w: {"bad.example": (_zone(["3 1 1 " + "00" * 32]),
                                            "secure")}) as w:

@@ -197,6 +197,7 @@ mta_dns_done(void *arg, int err, struct ub_result *res)
 		a.status = MTA_DNS_OK;
 		a.rdata = res->data;
 		a.rdlen = res->len;
+		a.canon = res->canonname;
 		while (res->data[a.count] != NULL)
 			a.count++;
 	}

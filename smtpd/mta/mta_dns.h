@@ -45,6 +45,8 @@ struct mta_dns_answer {
 	 * validated, or failed to (then status is MTA_DNS_FAIL) */
 	int			 secure;
 	int			 bogus;
+	/* the name the answer is for after a CNAME chain, NULL if none */
+	const char		*canon;
 	size_t			 count;
 	char			**rdata;
 	int			*rdlen;

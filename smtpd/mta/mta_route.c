@@ -69,6 +69,12 @@ struct mta_resolve_host {
 	struct mta_dns_query	*qt;
 	struct mta_dane		 dane;
 	int			 addr_secure;
+	/* RFC 7672 2.2.2: a host that is an alias (a secure CNAME chain)
+	 * has its TLSA records looked for at the name it expands to
+	 * first; that lookup and its outcome */
+	struct mta_dns_query	*qc;
+	struct mta_dane		 dane_cname;
+	int			 cname_asked;
 };
 
 struct mta_resolve {
@@ -319,6 +325,7 @@ mta_route_resolve_free(struct mta_resolve *r)
 		mta_dns_cancel(r->hosts[i].q4);
 		mta_dns_cancel(r->hosts[i].q6);
 		mta_dns_cancel(r->hosts[i].qt);
+		mta_dns_cancel(r->hosts[i].qc);
 	}
 	free(r->hosts);
 	r->b->resolve = NULL;
@@ -548,7 +555,8 @@ mta_route_hops_build(struct mta_resolve *r)
 			hop->routed = r->routed;
 			hop->mx_secure = r->mx_secure;
 			if (h->addr_secure)
-				hop->dane = h->dane;
+				hop->dane = h->dane_cname.state !=
+				    MTA_DANE_NONE ? h->dane_cname : h->dane;
 			if (k < h->n4) {
 				struct sockaddr_in *sin = (void *)&hop->ss;
 
@@ -660,6 +668,43 @@ mta_route_self_prune(struct mta_resolve *r)
 	return 0;
 }
 
+static int	mta_route_tlsa_query(struct mta_resolve_host *, const char *,
+		    struct mta_dane *, struct mta_dns_query **,
+		    void (*)(void *, const struct mta_dns_answer *));
+static void	mta_route_tlsa_cname_cb(void *, const struct mta_dns_answer *);
+
+/*
+ * A secure address answer through a CNAME chain: the TLSA records of
+ * the name it ends at (RFC 7672 2.2.2), asked once; those of the name
+ * itself are asked already and count when the expanded one has none.
+ */
+static void
+mta_route_tlsa_cname(struct mta_resolve_host *h,
+    const struct mta_dns_answer *a)
+{
+	char	 canon[CONF_HOST_MAX];
+	size_t	 len;
+
+	if (h->cname_asked || a->status != MTA_DNS_OK || !a->secure ||
+	    a->canon == NULL || !h->res->mx_secure || h->res->is_static)
+		return;
+	if ((len = strlcpy(canon, a->canon, sizeof(canon))) >= sizeof(canon))
+		return;
+	if (len > 0 && canon[len - 1] == '.')
+		canon[--len] = '\0';
+	if (len == 0 || strcasecmp(canon, h->name) == 0)
+		return;
+	h->cname_asked = 1;
+	log_debug("DANE: %s is an alias of %s: its TLSA records first",
+	    h->name, canon);
+	if (mta_route_tlsa_query(h, canon, &h->dane_cname, &h->qc,
+	    mta_route_tlsa_cname_cb) == -1) {
+		h->dane_cname.state = MTA_DANE_TEMP;
+		(void)strlcpy(h->dane_cname.why, "out of memory",
+		    sizeof(h->dane_cname.why));
+	}
+}
+
 /* One A or AAAA lookup ended; when the last has, build the hops. */
 static void
 mta_route_addr_done(struct mta_resolve_host *h, int v6,
@@ -674,6 +719,7 @@ mta_route_addr_done(struct mta_resolve_host *h, int v6,
 		mta_route_ttl(r, a);
 	if (a->status == MTA_DNS_OK && a->secure)
 		h->addr_secure = 1;
+	mta_route_tlsa_cname(h, a);
 	for (i = 0; a->status == MTA_DNS_OK && i < a->count; i++) {
 		if ((size_t)a->rdlen[i] != want)
 			continue;
@@ -720,26 +766,50 @@ mta_route_tlsa_cb(void *arg, const struct mta_dns_answer *a)
 	mta_route_lookup_done(h->res);
 }
 
+/* The TLSA answer at the name an alias expands to. */
+static void
+mta_route_tlsa_cname_cb(void *arg, const struct mta_dns_answer *a)
+{
+	struct mta_resolve_host	*h = arg;
+
+	h->qc = NULL;
+	mta_dane_tlsa(&h->dane_cname, h->name, a);
+	if (a->status == MTA_DNS_FAIL)
+		h->res->ttl = 0;
+	else
+		mta_route_ttl(h->res, a);
+	mta_route_lookup_done(h->res);
+}
+
+/* The TLSA lookup at _25._tcp.HOST into *q; -1 if out of memory (a
+ * name too long is a DANE failure, in d). */
+static int
+mta_route_tlsa_query(struct mta_resolve_host *h, const char *host,
+    struct mta_dane *d, struct mta_dns_query **q, void (*cb)(void *,
+    const struct mta_dns_answer *))
+{
+	char	 name[CONF_HOST_MAX + 16];
+
+	if ((size_t)snprintf(name, sizeof(name), "_25._tcp.%s", host) >=
+	    sizeof(name) || strlen(name) >= MTA_DNS_NAME_MAX - 8) {
+		d->state = MTA_DANE_TEMP;
+		(void)strlcpy(d->why, "name too long", sizeof(d->why));
+		return 0;
+	}
+	if ((*q = mta_dns_query(name, MTA_DNS_T_TLSA, cb, h)) == NULL)
+		return -1;
+	h->res->pending++;
+	return 0;
+}
+
 /* With a secure MX answer: the TLSA lookup of h (RFC 7672 2.2.1). */
 static int
 mta_route_tlsa_lookup(struct mta_resolve_host *h)
 {
-	char	 name[CONF_HOST_MAX + 16];
-
 	if (!h->res->mx_secure || h->res->is_static)
 		return 0;
-	if ((size_t)snprintf(name, sizeof(name), "_25._tcp.%s", h->name) >=
-	    sizeof(name) || strlen(name) >= MTA_DNS_NAME_MAX - 8) {
-		h->dane.state = MTA_DANE_TEMP;
-		(void)strlcpy(h->dane.why, "name too long",
-		    sizeof(h->dane.why));
-		return 0;
-	}
-	if ((h->qt = mta_dns_query(name, MTA_DNS_T_TLSA, mta_route_tlsa_cb,
-	    h)) == NULL)
-		return -1;
-	h->res->pending++;
-	return 0;
+	return mta_route_tlsa_query(h, h->name, &h->dane, &h->qt,
+	    mta_route_tlsa_cb);
 }
 
 static void
