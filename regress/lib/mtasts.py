@@ -46,8 +46,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 
 class PolicyServer:
-    def __init__(self, ca, domain, addr, policy, cert=None):
+    def __init__(self, ca, domain, addr, policy, cert=None, hang=False):
+        """hang: listen only, so a client's TLS handshake never ends."""
         self.ca = ca
+        self.hang = hang
+        self.hung = None
         self.domain = domain
         self.addr = addr
         self.policy = policy
@@ -59,6 +62,13 @@ class PolicyServer:
         self.thread = None
 
     def start(self):
+        if self.hang:
+            self.hung = socket.socket(socket.AF_INET6 if ":" in self.addr
+                                      else socket.AF_INET)
+            self.hung.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.hung.bind((self.addr, 443))
+            self.hung.listen(16)
+            return self
         cert = self.cert or self.ca.issue("mta-sts." + self.domain)
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(cert.chain, cert.key)
@@ -73,6 +83,9 @@ class PolicyServer:
         return self
 
     def stop(self):
+        if self.hung is not None:
+            self.hung.close()
+            self.hung = None
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()

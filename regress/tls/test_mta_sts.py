@@ -248,6 +248,24 @@ def test_refetch_failure_keeps_cache_then_expiry_refetches():
         assert web.fetches == 2
 
 
+def test_fetch_fails_at_once_when_tlsproxy_goes():
+    """A policy fetch in its TLS handshake when tlsproxy dies ends then
+    (it does not wait for the fetch's 60 s limit)."""
+    ca, port, _, cert = _run()
+    web = PolicyServer(ca, DOMAIN, _web_addr(), "", hang=True)
+    with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,
+                                               relay):
+        clients.send(relay.port, SENDER, ["h1@" + DOMAIN])
+        # the TXT lookup, the connect and the hello: the handshake hangs
+        time.sleep(2)
+        old = relay.pid("tlsproxy")
+        relay.kill("tlsproxy")
+        # well within the fetch's own 60 s limit
+        relay.wait_for_log(r"MTA-STS: policy fetch for %s failed: TLS "
+                           r"proxy lost" % re.escape(DOMAIN), 15)
+        relay.wait_restarted("tlsproxy", old)
+
+
 def test_tlsrpt_json_report():
     ca, port, web, cert = _run()
     with _world(ca, port, web, cert, ca) as (dns, sink, hop, bounces,

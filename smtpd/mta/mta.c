@@ -132,8 +132,10 @@ mta_peer_down(enum proc_id id)
 		mta_sts_policy_down();
 		mta_tlsrpt_policy_down();
 	}
-	else if (id == PROC_TLS)
+	else if (id == PROC_TLS) {
 		mta_session_tls_down(proc_peer_instance());
+		mta_sts_tls_down(proc_peer_instance());
+	}
 	else if (id == PROC_AUTH)
 		mta_session_sasl_down();
 }

@@ -419,6 +419,20 @@ mta_sts_connected(int fd, short what, void *arg)
 	f->fd = -1;
 }
 
+void
+mta_sts_tls_down(unsigned inst)
+{
+	struct mta_sts_fetch	*f, *next;
+
+	for (f = TAILQ_FIRST(&mta_sts_fetches); f != NULL; f = next) {
+		next = TAILQ_NEXT(f, entry);
+		if (f->step == MTA_STS_TLS && f->inst == inst) {
+			f->step = MTA_STS_HTTP;
+			mta_sts_fetch_end(f, NULL, "TLS proxy lost");
+		}
+	}
+}
+
 static void
 mta_sts_tls_abort(struct mta_sts_fetch *f)
 {

@@ -85,6 +85,8 @@ void		 mta_tlsrpt_dane(const char *domain, const char *host,
 		    const char *ip);
 /* IMSG_POLICY_STS_RESULT: the policy policyd kept for a domain. */
 void		 mta_sts_imsg_stored(struct imsgev *, struct imsg *, void *);
+/* tlsproxy instance inst is gone: fetches in its handshake fail now. */
+void		 mta_sts_tls_down(unsigned inst);
 /* policyd is gone: the fetches that asked it go on without. */
 void		 mta_sts_policy_down(void);
 /* mta_tlsrpt.c: the records kept with policyd (IMSG_POLICY_TLSRPT_*) */
