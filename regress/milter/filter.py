@@ -31,7 +31,8 @@ MODE = sys.argv[2]
 LOG = os.environ.get("FILTER_LOG")
 DOMAIN = os.environ.get("FILTER_DOMAIN", "example.net")
 MACROS = ("i", "j", "{daemon_name}", "{client_addr}", "{mail_addr}",
-          "{rcpt_addr}", "{auth_authen}", "{tls_version}", "{cipher}",
+          "{rcpt_addr}", "{auth_authen}", "{auth_type}", "{tls_version}",
+          "{cipher}",
           "{verify}", "{cert_subject}")
 
 

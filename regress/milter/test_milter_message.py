@@ -471,3 +471,26 @@ def test_tls_macros():
     assert macros["{verify}"] == "OK", macros
     assert "client.test" in macros["{cert_subject}"], macros
     assert macros["{cipher}"], macros
+
+
+def test_auth_macros():
+    from lib.daemon import Relay
+    from lib.sasl import SaslDB, auth_extra, plain, wait_auth_ready
+    db = SaslDB({"alice": "s3cret-pw"})
+    port = free_port()
+    with _Filter("none") as f, Sink() as sink:
+        extra = ['filter m "inet:%d@127.0.0.1"' % f.port] + auth_extra(
+            db, port, "auth-optional filter m", mechanisms="PLAIN")
+        with Relay(sink=sink, extra=extra):
+            wait_auth_ready(port)
+            raw = clients.Raw(port)
+            raw.ehlo()
+            code, texts = raw.cmd("AUTH PLAIN " + plain("alice", "s3cret-pw"))
+            assert code == 235, (code, texts)
+            code, _ = _transaction(raw)
+            raw.cmd("QUIT")
+            assert code == 250, code
+            sink.wait_for(1)
+            macros = f.seen()[-1]["macros"]
+    assert macros["{auth_authen}"] == "alice", macros
+    assert macros["{auth_type}"] == "PLAIN", macros
