@@ -21,6 +21,9 @@
 #                     bench unless BENCH_EXTRA=0); EXTRA_ARGS passes
 #                     options (--quick, --only ID,ID)
 #   make bench-proxy  relay and churn directly and behind HAProxy (PROXY v2)
+#   make bench-milter relay-1k-s10 with OpenDKIM signing, ours beside
+#                     Postfix (tools/bench_milter.sh; under flock
+#                     /tmp/bench.lock)
 #   make fuzz         libFuzzer targets, FUZZ_SECONDS each (default 60)
 #   make soak         the long load and fault runs
 #   make install      PREFIX=/usr/local DESTDIR=
@@ -293,6 +296,9 @@ bench-extra: all bin/tls_churn
 bench-proxy: all
 	@sh tools/bench_proxy.sh
 
+bench-milter: all
+	@flock /tmp/bench.lock sh tools/bench_milter.sh
+
 fuzz:
 	@sh tools/fuzz.sh
 
@@ -317,4 +323,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-extra bench-proxy fuzz flood soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-extra bench-proxy bench-milter fuzz flood soak lint install install-sendmail clean

@@ -5,7 +5,9 @@
 # file lives in; the queue, control socket and database live in DIR.
 # STARTTLS is offered with the harness's CERT/KEY, handled by tlsproxy.
 # OURS_LISTEN_PORT and OURS_LISTEN_OPTIONS change the listener (for a
-# wrapper with a proxy in front, bench/mta-ours-proxy.sh).
+# wrapper with a proxy in front, bench/mta-ours-proxy.sh); OURS_CONF_PRE
+# is a statement written before the listener (a filter it names,
+# bench/mta-ours-dkim.sh).
 # OURS_LIMIT_SESSIONS (default 4096) sets `limit sessions`; bench/extra.py
 # raises it for its 10 000 idle sessions.  Every load comes from 127.0.0.1,
 # so `limit sessions-per-address` is set to the same number, as Postfix
@@ -32,6 +34,7 @@ queue "$DIR/spool"
 control "$DIR/smtpd.sock"
 database "$DIR/db/maps.db"
 pki bench cert "$CERT" key "$KEY"
+${OURS_CONF_PRE:-}
 listen on 127.0.0.1 port ${OURS_LISTEN_PORT:-$PORT_IN} tls ${OURS_LISTEN_OPTIONS:-}
 route "*" via "[127.0.0.1]" port $PORT_SINK
 limit messages 100000

@@ -37,7 +37,7 @@ libsasl2-modules libsasl2-modules-db libauthen-sasl-perl libdigest-hmac-perl
 psmisc util-linux adduser netbase cpio procmail dovecot-core
 dovecot-lmtpd strace bsd-mailx nsd ldnsutils unbound-host haproxy
 python3-prometheus-client
-python3-milter libmilter-dev opendkim opendkim-tools python3-dkim
+python3-milter libmilter-dev opendkim opendkim-tools python3-dkim rspamd
 libpq-dev postgresql-15
 libc6 libdb5.3 libicu72 libnsl2 libsasl2-2 libssl3 zlib1g libcrypt1"
 

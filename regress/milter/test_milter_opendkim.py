@@ -1,17 +1,29 @@
-"""OpenDKIM (from apt) as a real filter of the milter protocol (issue
-16, first increment): bin/unit/test_smtp_milter_proto in its live mode
-sends a message from a client in OpenDKIM's InternalHosts, OpenDKIM
-signs it for example.org with a key made for the test, and the
-DKIM-Signature it asks to insert (SMFIR_INSHEADER, decoded by the front
-end's code) verifies with python3-dkim against that key; a message
-changed after signing does not.  OpenDKIM runs as its own unprivileged
-user with its own configuration in a temporary directory."""
+"""OpenDKIM (Debian 12's, regress/lib/opendkim.py) as a real filter of
+the milter protocol (issue 16).
+
+ - Protocol level: bin/unit/test_smtp_milter_proto in its live mode
+   sends a message to a signing OpenDKIM on a unix socket; the
+   DKIM-Signature it asks to insert (SMFIR_INSHEADER, decoded by the
+   front end's code) verifies with python3-dkim, and a message changed
+   after signing does not.
+ - Through the relay, signing: a listener with `filter dkim` on a
+   signing OpenDKIM relays a message to the sink with a DKIM-Signature
+   for example.org that python3-dkim verifies with the selector's key.
+ - Through the relay, verifying: a message signed by python3-dkim
+   arrives at the sink with OpenDKIM's Authentication-Results, dkim=pass
+   for header.d=example.org; the same message with its body changed
+   after signing gets dkim=fail.  OpenDKIM looks the key up in the
+   test's DNS server (dnsmasq serving the selector's TXT record)."""
 import os
-import pwd
 import re
 import subprocess
 
-from lib import register_pid, test_dir, wait_until
+from lib import test_dir, timeout
+from lib.dns import Dns
+from lib.milter import FilterRelay
+from lib.opendkim import DkimKey, OpenDkim
+from lib.sink import Sink, headers_of
+from lib import clients, wait_until
 
 REGRESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(REGRESS)
@@ -26,64 +38,14 @@ MESSAGE = (b"From: Alice <a@example.org>\r\n"
            b"this body is signed.\r\n")
 
 
-def _opendkim(d):
-    """Start OpenDKIM on a unix socket in d; (process, socket, dns)."""
-    pw = pwd.getpwnam("opendkim")
-    subprocess.run(["opendkim-genkey", "-D", d, "-d", "example.org",
-                    "-s", "test", "-b", "2048"], check=True)
-    os.chown(d, pw.pw_uid, pw.pw_gid)
-    os.chown(os.path.join(d, "test.private"), pw.pw_uid, pw.pw_gid)
-    with open(os.path.join(d, "test.txt")) as f:
-        txt = "".join(re.findall(r'"([^"]*)"', f.read()))
-    sock = os.path.join(d, "dkim.sock")
-    conf = os.path.join(d, "opendkim.conf")
-    with open(conf, "w") as f:
-        f.write("Syslog no\nMode s\nDomain example.org\nSelector test\n"
-                "KeyFile %s/test.private\nCanonicalization relaxed/relaxed\n"
-                "InternalHosts 127.0.0.1\nUserID opendkim\n"
-                "Socket local:%s\nPidFile %s/opendkim.pid\n"
-                "SignatureAlgorithm rsa-sha256\n"
-                # the checkout may be under /tmp, whose mode OpenDKIM's
-                # key-safety check refuses
-                "RequireSafeKeys false\n" % (d, sock, d))
-    proc = subprocess.Popen(["opendkim", "-f", "-x", conf],
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    register_pid(proc.pid)
-    wait_until(lambda: os.path.exists(sock), 30, "OpenDKIM's socket")
-    return proc, sock, txt
-
-
-# python3-dkim is Debian's, for /usr/bin/python3 (the runner may be
-# another python); exit 0 if the message verifies
-VERIFY = """
-import sys, dkim
-txt = sys.argv[1].encode()
-def dns(name, timeout=5):
-    return txt if name == b"test._domainkey.example.org." else None
-sys.exit(0 if dkim.verify(sys.stdin.buffer.read(), dnsfunc=dns) else 1)
-"""
-
-
-def _verify(msg, txt):
-    r = subprocess.run(["/usr/bin/python3", "-c", VERIFY, txt], input=msg,
-                       capture_output=True, timeout=60)
-    assert r.returncode in (0, 1), r.stderr
-    return r.returncode == 0
-
-
 def test_opendkim_signs():
-    d = test_dir("opendkim")
-    proc, sock, txt = _opendkim(d)
-    try:
-        msgfile = os.path.join(d, "message")
+    key = DkimKey()
+    with OpenDkim("s", key, unix=True) as signer:
+        msgfile = os.path.join(test_dir("message"), "message")
         with open(msgfile, "wb") as f:
             f.write(MESSAGE)
-        out = subprocess.run([DRIVER, sock, msgfile], capture_output=True,
-                             text=True, timeout=60)
-    finally:
-        proc.kill()
-        proc.wait()
+        out = subprocess.run([DRIVER, signer.unix, msgfile],
+                             capture_output=True, text=True, timeout=60)
     lines = out.stdout.splitlines()
     assert out.returncode == 0, (out.returncode, lines)
     assert lines[0] == "optneg version 6", lines
@@ -94,5 +56,57 @@ def test_opendkim_signs():
     value = re.sub(r"\r?\n", "\r\n", value)
     signed = b"DKIM-Signature: " + value.encode() + b"\r\n" + MESSAGE
     assert "d=example.org" in value and "s=test" in value, value
-    assert _verify(signed, txt), signed
-    assert not _verify(signed.replace(b"is signed", b"is forged"), txt)
+    assert key.verify(signed), signed
+    assert not key.verify(signed.replace(b"is signed", b"is forged"))
+
+
+def _relay_one(filters, message, sink):
+    """message from a@example.org to b@sink.test through a relay with
+    these filters: the message as the sink got it."""
+    with FilterRelay(filters, sink=sink) as relay:
+        code, _ = clients.send(relay.port, "a@example.org", ["b@sink.test"],
+                               msg=message)
+        assert code == 250, code
+        wait_until(lambda: sink.messages, 30, "the message at the sink")
+    return sink.messages[-1]
+
+
+@timeout(120)
+def test_relay_signs_with_opendkim():
+    key = DkimKey()
+    with OpenDkim("s", key) as signer, Sink() as sink:
+        got = _relay_one([("dkim", signer.spec)], MESSAGE, sink)
+    sig = headers_of(got.data).get("dkim-signature")
+    assert sig and len(sig) == 1, got.data[:2000]
+    assert "d=example.org" in sig[0] and "s=test" in sig[0], sig
+    assert got.data.endswith(b"this body is signed.\r\n"), got.data
+    assert key.verify(got.data), got.data[:2000]
+    forged = got.data.replace(b"is signed", b"is forged")
+    assert not key.verify(forged)
+
+
+def _results(msg):
+    """The Authentication-Results fields OpenDKIM added (authserv-id
+    relay.test), unfolded."""
+    return [v for v in headers_of(msg.data).get("authentication-results", [])
+            if v.startswith("relay.test;")]
+
+
+@timeout(120)
+def test_relay_verifies_with_opendkim():
+    key = DkimKey()
+    signed = key.sign(MESSAGE)
+    tampered = signed.replace(b"is signed", b"is forged")
+    with Dns(txt=[key.record()]) as dns, \
+            OpenDkim("v", key, resolver_port=dns.port) as verifier:
+        with Sink() as sink:
+            good = _relay_one([("dkim", verifier.spec)], signed, sink)
+        with Sink() as sink:
+            bad = _relay_one([("dkim", verifier.spec)], tampered, sink)
+    res = _results(good)
+    assert len(res) == 1, good.data[:3000]
+    assert re.search(r"\bdkim=pass\b", res[0]), res
+    assert "header.d=example.org" in res[0], res
+    res = _results(bad)
+    assert len(res) == 1, bad.data[:3000]
+    assert re.search(r"\bdkim=fail\b", res[0]), res
