@@ -111,7 +111,7 @@ class DkimKey:
 
 class OpenDkim:
     def __init__(self, mode, key, resolver_port=None, authserv="relay.test",
-                 unix=False):
+                 unix=False, internal="127.0.0.1"):
         if not os.access(OPENDKIM, os.X_OK):
             raise Skip("opendkim not installed (run tools/deps.sh)")
         assert mode in ("s", "v"), mode
@@ -120,6 +120,7 @@ class OpenDkim:
         self.key = key
         self.resolver_port = resolver_port
         self.authserv = authserv
+        self.internal = internal
         self.dir = test_dir("opendkim-" + mode)
         self.unix = os.path.join(self.dir, "dkim.sock") if unix else None
         self.port = None
@@ -158,7 +159,7 @@ class OpenDkim:
                       "Selector %s" % self.key.selector,
                       "KeyFile %s" % self.key.private,
                       "SignatureAlgorithm rsa-sha256",
-                      "InternalHosts 127.0.0.1"]
+                      "InternalHosts %s" % self.internal]
         else:
             lines += ["Mode v", "AuthservID %s" % self.authserv,
                       "ResolverConfiguration %s" % self._unbound_conf(),

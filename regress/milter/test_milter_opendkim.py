@@ -13,12 +13,17 @@ the milter protocol (issue 16).
    arrives at the sink with OpenDKIM's Authentication-Results, dkim=pass
    for header.d=example.org; the same message with its body changed
    after signing gets dkim=fail.  OpenDKIM looks the key up in the
-   test's DNS server (dnsmasq serving the selector's TXT record)."""
+   test's DNS server (dnsmasq serving the selector's TXT record).
+ - Local submissions: with `sendmail filter dkim`, a message of
+   bin/sendmail arrives signed.  Its connect stage is "localhost" on a
+   local socket (family SMFIA_UNIX), which OpenDKIM does not count as
+   127.0.0.1, so its InternalHosts names localhost too, as
+   smtpd.conf(5) says."""
 import os
 import re
 import subprocess
 
-from lib import test_dir, timeout
+from lib import BIN, test_dir, timeout
 from lib.dns import Dns
 from lib.milter import FilterRelay
 from lib.opendkim import DkimKey, OpenDkim
@@ -110,3 +115,21 @@ def test_relay_verifies_with_opendkim():
     res = _results(bad)
     assert len(res) == 1, bad.data[:3000]
     assert re.search(r"\bdkim=fail\b", res[0]), res
+
+
+@timeout(120)
+def test_sendmail_signed_with_opendkim():
+    key = DkimKey()
+    with OpenDkim("s", key, internal="127.0.0.1, localhost") as signer, Sink() as sink, \
+            FilterRelay([("dkim", signer.spec)], local=True,
+                        sink=sink) as relay:
+        r = subprocess.run([os.path.join(BIN, "sendmail"), "-C",
+                            relay.confpath, "b@sink.test"],
+                           input=MESSAGE.replace(b"\r\n", b"\n"),
+                           capture_output=True, timeout=30)
+        assert r.returncode == 0, r.stderr
+        wait_until(lambda: sink.messages, 30, "the message at the sink")
+    data = sink.messages[0].data
+    sig = headers_of(data).get("dkim-signature")
+    assert sig and "d=example.org" in sig[0], data[:2000]
+    assert key.verify(data), data[:2000]
