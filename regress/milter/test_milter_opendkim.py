@@ -14,6 +14,10 @@ the milter protocol (issue 16).
    for header.d=example.org; the same message with its body changed
    after signing gets dkim=fail.  OpenDKIM looks the key up in the
    test's DNS server (dnsmasq serving the selector's TXT record).
+ - Authenticated submissions: a client from 127.0.0.2 (not in
+   OpenDKIM's InternalHosts) that logs in on a listener with `auth` and
+   `filter dkim` gets its message signed (OpenDKIM signs when it is told
+   {auth_type}).
  - Local submissions: with `sendmail filter dkim`, a message of
    bin/sendmail arrives signed.  Its connect stage is "localhost" on a
    local socket (family SMFIA_UNIX), which OpenDKIM does not count as
@@ -21,14 +25,15 @@ the milter protocol (issue 16).
    smtpd.conf(5) says."""
 import os
 import re
+import smtplib
 import subprocess
 
-from lib import BIN, test_dir, timeout
+from lib import BIN, clients, free_port, test_dir, timeout, wait_until
 from lib.dns import Dns
 from lib.milter import FilterRelay
 from lib.opendkim import DkimKey, OpenDkim
+from lib.sasl import SaslDB, auth_extra, wait_auth_ready
 from lib.sink import Sink, headers_of
-from lib import clients, wait_until
 
 REGRESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REPO = os.path.dirname(REGRESS)
@@ -129,6 +134,38 @@ def test_sendmail_signed_with_opendkim():
                            capture_output=True, timeout=30)
         assert r.returncode == 0, r.stderr
         wait_until(lambda: sink.messages, 30, "the message at the sink")
+    data = sink.messages[0].data
+    sig = headers_of(data).get("dkim-signature")
+    assert sig and "d=example.org" in sig[0], data[:2000]
+    assert key.verify(data), data[:2000]
+
+
+def _submit(port):
+    """MESSAGE from 127.0.0.2, logged in, on the AUTH listener."""
+    with smtplib.SMTP("127.0.0.1", port, timeout=30,
+                      source_address=("127.0.0.2", 0)) as c:
+        c.ehlo("client.test")
+        code, _ = c.login("alice", "secret")
+        assert code == 235, code
+        refused = c.sendmail("a@example.org", ["b@sink.test"], MESSAGE)
+        assert refused == {}, refused
+
+
+@timeout(120)
+def test_authenticated_submission_signed_with_opendkim():
+    key = DkimKey()
+    db = SaslDB({"alice": "secret"})
+    port = free_port()
+    with OpenDkim("s", key) as signer, Sink() as sink:
+        # the filter only on the AUTH listener (the relay's own has none)
+        extra = ['filter dkim "%s"' % signer.spec] + auth_extra(
+            db, port, options="auth-optional filter dkim",
+            mechanisms="PLAIN", trust="PLAIN")
+        with FilterRelay([], sink=sink, extra=extra) as relay:
+            wait_auth_ready(port)
+            _submit(port)
+            wait_until(lambda: sink.messages, 30, "the message at the sink")
+            assert relay.alive()
     data = sink.messages[0].data
     sig = headers_of(data).get("dkim-signature")
     assert sig and "d=example.org" in sig[0], data[:2000]
