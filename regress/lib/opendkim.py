@@ -18,9 +18,9 @@ OpenDkim runs `opendkim -f -x CONF` in the foreground as its own user
 (UserID opendkim), with its configuration, pid file and key in the
 fixture's directory, on inet:PORT@127.0.0.1.  Mode "s" signs every
 message for the key's domain whose client is in InternalHosts
-(`internal`, by default 127.0.0.1: every test client over TCP; the
-sendmail command's connect stage is "localhost" on a local socket,
-which needs that name too); mode "v" verifies, adds
+(`internal`, by default 127.0.0.1: every test client over TCP and
+the sendmail command's mail, whose connect stage is localhost
+[127.0.0.1]); mode "v" verifies, adds
 Authentication-Results with authserv-id `authserv`, and looks keys up
 through libunbound (OpenDKIM 2.11 is built with it) forwarded to the
 test's DNS server on 127.0.0.1:resolver_port, so nothing leaves the

@@ -371,9 +371,17 @@ smtp_milter_command(struct smtp_milter *m, uint32_t proto)
 	case SMFIC_CONNECT:
 		if (proto & SMFIP_NOCONNECT)
 			return 1;
-		(void)smtp_milter_packet_connect(p, s->local != NULL ?
-		    "localhost" : s->addr, s->local != NULL ? 'L' :
-		    strchr(s->addr, ':') != NULL ? '6' : '4', 0, s->addr);
+		/* mail of the sendmail command comes from localhost
+		 * [127.0.0.1], as Postfix shows its non-SMTP mail, so that
+		 * a filter's idea of internal hosts (OpenDKIM's
+		 * InternalHosts) covers it */
+		if (s->local != NULL)
+			(void)smtp_milter_packet_connect(p, "localhost", '4', 0,
+			    "127.0.0.1");
+		else
+			(void)smtp_milter_packet_connect(p, s->addr,
+			    strchr(s->addr, ':') != NULL ? '6' : '4', 0,
+			    s->addr);
 		break;
 	case SMFIC_HELO:
 		if (proto & SMFIP_NOHELO)
