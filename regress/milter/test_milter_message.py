@@ -390,27 +390,25 @@ class TwoFilterRelay(FilteredRelay):
             "filter m\n", "filter m filter n\n")
 
 
+def _two(first, second, sink, n):
+    """A message through filters first then second: what second saw."""
+    TwoFilterRelay.filter_line = (
+        'filter m "inet:%d@127.0.0.1"\nfilter n "inet:%d@127.0.0.1"'
+        % (first.port, second.port))
+    with TwoFilterRelay(sink=sink) as relay:
+        code, _ = _send(relay, ("b@example.net",))
+        assert code == 250
+        sink.wait_for(n)
+        return second.seen()[-1]
+
+
 def test_second_filter_sees_the_first_ones_changes():
     """As in sendmail, a filter sees the message as the ones before it
     changed it: the header change and the new body of the first."""
     with _Filter("mod-chgheader") as f1, _Filter("mod-replbody") as f2, \
             _Filter("none") as f3, Sink() as sink:
-        TwoFilterRelay.filter_line = (
-            'filter m "inet:%d@127.0.0.1"\nfilter n "inet:%d@127.0.0.1"'
-            % (f1.port, f2.port))
-        with TwoFilterRelay(sink=sink) as relay:
-            code, _ = _send(relay, ("b@example.net",))
-            assert code == 250
-            sink.wait_for(1)
-            seen = f2.seen()[-1]
-        TwoFilterRelay.filter_line = (
-            'filter m "inet:%d@127.0.0.1"\nfilter n "inet:%d@127.0.0.1"'
-            % (f2.port, f3.port))
-        with TwoFilterRelay(sink=sink) as relay:
-            code, _ = _send(relay, ("b@example.net",))
-            assert code == 250
-            sink.wait_for(2)
-            seen3 = f3.seen()[-1]
+        seen = _two(f1, f2, sink, 1)
+        seen3 = _two(f2, f3, sink, 2)
     assert ["Subject", "changed"] in seen["headers"], seen
     assert seen["body_head"] == "line one\r\nline two\r\n", seen
     assert seen3["body_head"].startswith("new body\r\nsecond line\r\n"), \

@@ -21,6 +21,7 @@ import time
 from lib import BIN, clients, register_pid, test_dir, wait_until
 from lib.daemon import CHILDREN, Relay
 from lib.sink import Sink
+from milter.test_milter_session import _session
 
 REGRESS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FILTER = os.path.join(REGRESS, "milter/filter.py")
@@ -93,24 +94,6 @@ def _relay(path, sink, failure=None, local=False, start=True):
             relay.stop()
             raise
     return relay
-
-
-def _session(relay):
-    """Greeting, EHLO, MAIL, RCPT, as far as they pass: the replies."""
-    out = []
-    raw = clients.Raw(relay.port)
-    try:
-        out.append(raw.greeting)
-        for cmd in ("EHLO client.test", "MAIL FROM:<a@client.test>",
-                    "RCPT TO:<b@sink.test>"):
-            code, texts = raw.cmd(cmd)
-            out.append((code, texts))
-            if code != 250:
-                break
-        raw.cmd("QUIT")
-    except (ConnectionResetError, OSError):
-        pass
-    return out
 
 
 def test_unix_filter_passes_and_rejects_at_rcpt():

@@ -751,19 +751,27 @@ mta_route_lookup_done(struct mta_resolve *r)
 	mta_batch_hops_ready(b);
 }
 
-/* The TLSA answer of a host; a failure is not cached (asked again). */
+/* A TLSA answer of a host into d; a failure is not cached (asked
+ * again). */
+static void
+mta_route_tlsa_done(struct mta_resolve_host *h, struct mta_dane *d,
+    const struct mta_dns_answer *a)
+{
+	mta_dane_tlsa(d, h->name, a);
+	if (a->status == MTA_DNS_FAIL)
+		h->res->ttl = 0;
+	else
+		mta_route_ttl(h->res, a);
+	mta_route_lookup_done(h->res);
+}
+
 static void
 mta_route_tlsa_cb(void *arg, const struct mta_dns_answer *a)
 {
 	struct mta_resolve_host	*h = arg;
 
 	h->qt = NULL;
-	mta_dane_tlsa(&h->dane, h->name, a);
-	if (a->status == MTA_DNS_FAIL)
-		h->res->ttl = 0;
-	else
-		mta_route_ttl(h->res, a);
-	mta_route_lookup_done(h->res);
+	mta_route_tlsa_done(h, &h->dane, a);
 }
 
 /* The TLSA answer at the name an alias expands to. */
@@ -773,12 +781,7 @@ mta_route_tlsa_cname_cb(void *arg, const struct mta_dns_answer *a)
 	struct mta_resolve_host	*h = arg;
 
 	h->qc = NULL;
-	mta_dane_tlsa(&h->dane_cname, h->name, a);
-	if (a->status == MTA_DNS_FAIL)
-		h->res->ttl = 0;
-	else
-		mta_route_ttl(h->res, a);
-	mta_route_lookup_done(h->res);
+	mta_route_tlsa_done(h, &h->dane_cname, a);
 }
 
 /* The TLSA lookup at _25._tcp.HOST into *q; -1 if out of memory (a

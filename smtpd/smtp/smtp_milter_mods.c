@@ -475,18 +475,8 @@ smtp_milter_mods_headers(struct smtp_milter_msg *msg, size_t *np)
 static void
 smtp_milter_out_flush(struct smtp_milter_out *o)
 {
-	ssize_t	 n;
-	size_t	 off = 0;
-
-	while (!o->failed && off < o->len) {
-		n = write(o->fd, o->buf + off, o->len - off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			o->failed = 1;
-		else
-			off += (size_t)n;
-	}
+	if (!o->failed && write_all(o->fd, o->buf, o->len) == -1)
+		o->failed = 1;
 	o->total += (int64_t)o->len;
 	o->len = 0;
 }
