@@ -17,6 +17,9 @@ it after the shared harness (BENCH_EXTRA=0 skips it).
                             connection, fresh sessions
   churn-tls-resumed-c50     the same, each worker offering its previous
                             session; prints the share actually resumed
+  churn-tls-{full,resumed}-c50-nomsg
+                            the same with STARTTLS and QUIT only, no
+                            message: the handshakes without the commit
   tls-ceiling               openssl s_server + s_time -new and -reuse with
                             the same certificate (the raw handshake rate)
 
@@ -107,14 +110,17 @@ def scenarios():
     out.append(dict(id="big-35m", kind="relay", tool="x-big", size=BIG_SIZE,
                     desc="one 35 000 000-byte message relayed to the sink; "
                          "RSS growth (peak minus before) per process"))
-    for resume in (False, True):
-        name = "resumed" if resume else "full"
-        out.append(dict(id=f"churn-tls-{name}-c50", kind="churn", tool="x-tls",
-                        tls=True, resume=resume, conc=50, size=1024,
-                        desc="bench/tls_churn.c, 50 workers, STARTTLS and one "
-                             "message per connection, " +
-                             ("offering the previous session" if resume
-                              else "fresh sessions")))
+    for per_conn, suffix in ((1, ""), (0, "-nomsg")):
+        for resume in (False, True):
+            name = "resumed" if resume else "full"
+            out.append(dict(id=f"churn-tls-{name}-c50{suffix}", kind="churn",
+                            tool="x-tls", tls=True, resume=resume, conc=50,
+                            size=1024, per_conn=per_conn,
+                            desc="bench/tls_churn.c, 50 workers, STARTTLS and " +
+                                 ("one message" if per_conn else "QUIT, no "
+                                  "message,") + " per connection, " +
+                                 ("offering the previous session" if resume
+                                  else "fresh sessions")))
     return out
 
 
@@ -357,7 +363,8 @@ class Extra(R.Runner):
                # 2-3 s, too short for a machine this noisy
                "--messages", str(max(self.budget_n, int(self.budget_t * 2000))),
                "--time", str(self.budget_t), "--size", str(sc["size"]), "--progress",
-               "--sender", R.SENDER, "--rcpt", R.RCPT]
+               "--sender", R.SENDER, "--rcpt", R.RCPT,
+               "--per-conn", str(sc.get("per_conn", 1))]
         if sc["resume"]:
             cmd.append("--resume")
         c0 = sink.count
@@ -545,9 +552,13 @@ def big_rows(done):
 
 
 def tls_rows(done, ceil):
+    return tls_rows_of(done, ceil, "") + tls_rows_of(done, ceil, "-nomsg")
+
+
+def tls_rows_of(done, ceil, suffix):
     rows = []
-    full = "churn-tls-full-c50"
-    res = "churn-tls-resumed-c50"
+    full = "churn-tls-full-c50" + suffix
+    res = "churn-tls-resumed-c50" + suffix
     new_ceiling = ceil["new"]["per_s"] if ceil else None
     if (full, "ours") in done:
         o, p = get(done, full, "ours", "rate"), get(done, full, "postfix", "rate")
