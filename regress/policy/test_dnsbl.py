@@ -216,7 +216,14 @@ def test_answers_are_cached_for_their_ttl():
     with BlServer(zones=["bl.test", "neg.test"], ttl=300, neg_ttl=300,
                   listed={V4 + ".bl.test": ["127.0.0.2"]}) as dns, \
             _relay(dns, "bl.test", "neg.test") as relay:
-        before = relay.stats()
+        # the readiness probe's questions may still be out: the cache
+        # holds what they get only once both are answered
+        def settled():
+            st = relay.stats()
+            n = int(st.get("smtp.dnsbl.lookup", "0"))
+            return n >= 2 and n == int(st.get("smtp.dnsbl.answer", "0")) + \
+                int(st.get("smtp.dnsbl.failed", "0")) and st
+        before = wait_until(settled, 20, "the probe's lookups answered")
         for _ in range(2):
             _, mail, _ = _session(relay.port)
             assert mail.endswith("listed at bl.test"), mail
