@@ -216,23 +216,20 @@ def test_answers_are_cached_for_their_ttl():
     with BlServer(zones=["bl.test", "neg.test"], ttl=300, neg_ttl=300,
                   listed={V4 + ".bl.test": ["127.0.0.2"]}) as dns, \
             _relay(dns, "bl.test", "neg.test") as relay:
-        # the readiness probe's questions may still be out: the cache
-        # holds what they get only once both are answered
-        def settled():
-            st = relay.stats()
-            n = int(st.get("smtp.dnsbl.lookup", "0"))
-            return n >= 2 and n == int(st.get("smtp.dnsbl.answer", "0")) + \
-                int(st.get("smtp.dnsbl.failed", "0")) and st
-        before = wait_until(settled, 20, "the probe's lookups answered")
+        before = relay.stats()
         for _ in range(2):
             _, mail, _ = _session(relay.port)
             assert mail.endswith("listed at bl.test"), mail
         after = relay.stats()
+
+        def grew(name):
+            return int(after.get(name, "0")) - int(before.get(name, "0"))
         # the readiness probe of the fixture asked first: every session
-        # since had both answers, the listing and the NXDOMAIN, cached
-        assert int(after["smtp.dnsbl.cached"]) - \
-            int(before.get("smtp.dnsbl.cached", "0")) == 4, after
-        assert after["smtp.dnsbl.lookup"] == before["smtp.dnsbl.lookup"], \
+        # since had both answers, the listing and the NXDOMAIN, cached;
+        # but the probe may hang up before its second answer, whose
+        # question then goes (and is asked again by the first session)
+        assert grew("smtp.dnsbl.lookup") <= 1, (before, after)
+        assert grew("smtp.dnsbl.cached") + grew("smtp.dnsbl.lookup") == 4, \
             (before, after)
     with BlServer(zones=["bl.test"], ttl=1,
                   listed={V4 + ".bl.test": ["127.0.0.2"]}) as dns, \
