@@ -53,7 +53,7 @@ CONF
 mta_stop() {
     local pid
     pid=$(cat "$DIR/smtpd.pid" 2>/dev/null) || return 0
-    if timeout 10 "$OURS_TREE/bin/smtpctl" -s "$DIR/smtpd.sock" show stats \
+    if timeout 10 "$OURS_TREE/bin/smtpctl" -f "$DIR/smtpd.conf" show stats \
         >"$DIR/stats.tmp" 2>/dev/null; then
         mv "$DIR/stats.tmp" "$DIR/stats.txt"
     else

@@ -152,6 +152,28 @@ def test_show_stats():
         assert any(int(v) > 0 for v in smtp.values()), smtp
 
 
+def test_socket_option_needs_no_configuration():
+    """With -s the daemon's commands work without the configuration file
+    (a daemon run with -f elsewhere); without -s a missing file is an
+    error that names it."""
+    with Sink() as sink, Relay(sink=sink) as relay:
+        missing = os.path.join(relay.dir, "absent.conf")
+        r = relay.smtpctl_run("-f", missing, "-s", relay.control, "show",
+                              "stats", conf=False)
+        out = r.stdout.decode("utf-8", "replace")
+        assert r.returncode == 0, (r.returncode, r.stderr)
+        assert re.search(r"^smtp\.[a-z0-9_.-]+=\d+$", out, re.M), out
+        r = relay.smtpctl_run("-f", missing, "show", "stats", conf=False)
+        err = r.stderr.decode("utf-8", "replace")
+        assert r.returncode == 1, (r.returncode, err)
+        assert "cannot use %s" % missing in err, err
+        # a local command still reads the configuration it is given
+        r = relay.smtpctl_run("-f", missing, "-s", relay.control, "map",
+                              "access", conf=False)
+        assert r.returncode == 1
+        assert missing in r.stderr.decode("utf-8", "replace")
+
+
 def test_non_root_denied():
     with Sink() as sink, Relay(sink=sink) as relay:
         for args in (("show", "queue"), ("show", "stats"),

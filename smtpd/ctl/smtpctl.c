@@ -302,12 +302,50 @@ ctl_local_find(const char *name)
 	return NULL;
 }
 
+static int
+smtpctl_local_run(const struct ctl_local *local, const char *conffile,
+    int argc, char **argv)
+{
+	struct config	*cf;
+	int		 rc;
+
+	if ((cf = config_parse_file(conffile, 0)) == NULL) {
+		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
+		return 1;
+	}
+	policy_db_select(cf->database_conninfo, cf->database_path, 0);
+	rc = local->run(cf, argc, argv);
+	config_free(cf);
+	return rc;
+}
+
+/*
+ * A socket given with -s is used as it is: the configuration is read only
+ * for its control path, so a daemon run from another configuration file
+ * can be asked without naming that file too.
+ */
+static int
+smtpctl_control_connect(const char *conffile, const char *sock)
+{
+	struct config	*cf;
+	int		 fd;
+
+	if (sock != NULL)
+		return ctl_connect(sock);
+	if ((cf = config_parse_file(conffile, 0)) == NULL) {
+		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
+		return -1;
+	}
+	fd = ctl_connect(cf->control_path);
+	config_free(cf);
+	return fd;
+}
+
 int
 main(int argc, char **argv)
 {
 	const struct ctl_verb	*v;
 	const struct ctl_local	*local;
-	struct config		*cf;
 	const char		*conffile = PATH_SMTPD_CONF, *sock = NULL;
 	char			 arg[CTL_ARG_MAX + 1];
 	const char		*name;
@@ -343,24 +381,13 @@ main(int argc, char **argv)
 		(void)fprintf(stderr, "smtpctl: need root privileges\n");
 		return 1;
 	}
-	if ((cf = config_parse_file(conffile, 0)) == NULL) {
-		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
-		return 1;
-	}
-	policy_db_select(cf->database_conninfo, cf->database_path, 0);
-	if (local != NULL) {
-		rc = local->run(cf, argc, argv);
-		config_free(cf);
-		return rc;
-	}
+	if (local != NULL)
+		return smtpctl_local_run(local, conffile, argc, argv);
 	if (ctl_args_join(v, argc, argv, arg, sizeof(arg)) == -1) {
 		(void)fprintf(stderr, "smtpctl: the argument is too long\n");
-		config_free(cf);
 		return 1;
 	}
-	fd = ctl_connect(sock ? sock : cf->control_path);
-	config_free(cf);
-	if (fd == -1)
+	if ((fd = smtpctl_control_connect(conffile, sock)) == -1)
 		return 1;
 	if (ctl_send_request(fd, v->cmd, arg) == -1) {
 		(void)fprintf(stderr, "smtpctl: cannot send the request\n");
