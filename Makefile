@@ -299,6 +299,9 @@ bench-proxy: all
 bench-milter: all
 	@flock /tmp/bench.lock sh tools/bench_milter.sh
 
+bench-disk: all
+	@flock /tmp/bench.lock sh tools/bench_disk.sh
+
 fuzz:
 	@sh tools/fuzz.sh
 
@@ -323,4 +326,4 @@ install-sendmail: all
 clean:
 	rm -rf bin common/parse.c */*.o */*.a */*/*.o */*/*.a
 
-.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-extra bench-proxy bench-milter fuzz flood soak lint install install-sendmail clean
+.PHONY: all units probe deps check asan bench bench-policy bench-local bench-auth bench-deliver bench-extra bench-proxy bench-milter bench-disk fuzz flood soak lint install install-sendmail clean
