@@ -1,12 +1,15 @@
 # shellcheck shell=bash
 # bench/mta-ours-tmpfs.sh: this relay with its queue on a tmpfs, where a
 # sync costs nothing, to show how much of a scenario's time is the disk's
-# (BENCHMARKS.md, "accept-1k-s10 without the disk").  Not a configuration
+# (BENCHMARKS.md, "accept-1k-s10 and the disk").  Not a configuration
 # to run: a tmpfs queue loses every message at a crash.  The tmpfs is
 # mounted on DIR/spool before the start and taken away after the stop.
 # Everything else is bench/mta-ours.sh.
 # shellcheck source=bench/mta-ours.sh
 source "$(dirname "${BASH_SOURCE[0]}")/mta-ours.sh"
+
+# shellcheck source=bench/spool-tmpfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/spool-tmpfs.sh"
 
 eval "$(declare -f mta_start | sed '1s/^mta_start/ours_disk_start/')"
 eval "$(declare -f mta_stop | sed '1s/^mta_stop/ours_disk_stop/')"
@@ -20,16 +23,11 @@ mta_config_summary() {
 }
 
 mta_start() {
-    mkdir -p "$DIR/spool"
-    mountpoint -q "$DIR/spool" || mount -t tmpfs -o size=2g,mode=0755 \
-        mta-ours-tmpfs "$DIR/spool" || return 1
+    spool_tmpfs_mount mta-ours-tmpfs || return 1
     ours_disk_start
 }
 
 mta_stop() {
     ours_disk_stop
-    if mountpoint -q "$DIR/spool"; then
-        umount "$DIR/spool" 2>/dev/null || umount -l "$DIR/spool"
-    fi
-    return 0
+    spool_tmpfs_umount
 }

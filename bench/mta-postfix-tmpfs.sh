@@ -2,11 +2,14 @@
 # bench/mta-postfix-tmpfs.sh: the shared harness's Postfix plugin with its
 # queue_directory on a tmpfs, beside bench/mta-ours-tmpfs.sh, to show
 # whether a scenario waits for the disk or for the CPU (BENCHMARKS.md,
-# "accept-1k-s10 without the disk").  Not a configuration to run.
+# "accept-1k-s10 and the disk").  Not a configuration to run.
 # Everything else is ../shared/bench/mta-postfix.sh unchanged.
 
 # shellcheck source=/dev/null
 source "${BENCH_HARNESS:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../shared/bench" && pwd)}/mta-postfix.sh"
+
+# shellcheck source=bench/spool-tmpfs.sh
+source "$(dirname "${BASH_SOURCE[0]}")/spool-tmpfs.sh"
 
 eval "_pf_start_shared() $(declare -f mta_start | tail -n +2)"
 eval "_pf_stop_shared() $(declare -f mta_stop | tail -n +2)"
@@ -18,16 +21,11 @@ mta_config_summary() {
 }
 
 mta_start() {
-    mkdir -p "$DIR/spool"
-    mountpoint -q "$DIR/spool" || mount -t tmpfs -o size=2g,mode=0755 \
-        mta-postfix-tmpfs "$DIR/spool" || return 1
+    spool_tmpfs_mount mta-postfix-tmpfs || return 1
     _pf_start_shared
 }
 
 mta_stop() {
     _pf_stop_shared
-    if mountpoint -q "$DIR/spool"; then
-        umount "$DIR/spool" 2>/dev/null || umount -l "$DIR/spool"
-    fi
-    return 0
+    spool_tmpfs_umount
 }
