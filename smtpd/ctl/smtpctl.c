@@ -302,6 +302,16 @@ ctl_local_find(const char *name)
 	return NULL;
 }
 
+static struct config *
+smtpctl_config_read(const char *conffile)
+{
+	struct config	*cf;
+
+	if ((cf = config_parse_file(conffile, 0)) == NULL)
+		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
+	return cf;
+}
+
 static int
 smtpctl_local_run(const struct ctl_local *local, const char *conffile,
     int argc, char **argv)
@@ -309,10 +319,8 @@ smtpctl_local_run(const struct ctl_local *local, const char *conffile,
 	struct config	*cf;
 	int		 rc;
 
-	if ((cf = config_parse_file(conffile, 0)) == NULL) {
-		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
+	if ((cf = smtpctl_config_read(conffile)) == NULL)
 		return 1;
-	}
 	policy_db_select(cf->database_conninfo, cf->database_path, 0);
 	rc = local->run(cf, argc, argv);
 	config_free(cf);
@@ -332,10 +340,8 @@ smtpctl_control_connect(const char *conffile, const char *sock)
 
 	if (sock != NULL)
 		return ctl_connect(sock);
-	if ((cf = config_parse_file(conffile, 0)) == NULL) {
-		(void)fprintf(stderr, "smtpctl: cannot use %s\n", conffile);
+	if ((cf = smtpctl_config_read(conffile)) == NULL)
 		return -1;
-	}
 	fd = ctl_connect(cf->control_path);
 	config_free(cf);
 	return fd;
